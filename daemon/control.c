@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon's control socket: $RUNDIR/control.sock, a SOCK_STREAM socket
+ * the softverbs CLI talks to. One connection carries one request line and
+ * gets one reply: zero or more result lines, then "OK" or
+ * "ERR <errno-name> <message>".
+ *
+ *   dev add NAME [netdev IF]
+ *   dev del NAME
+ *   dev list     -> NAME node_guid=%016llx port=1 state=ACTIVE netdev=%s
+ *   status       -> pid=%d devices=%d
+ *   stop
+ *
+ * Everything a client sends is untrusted: requests are bounded in length
+ * and time, and only the daemon's own user (or root) may use the socket.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <softverbs/rundir.h>
+
+#include "svd.h"
+
+/* Provided by main.c: make the main loop exit after this request. */
+extern void svd_daemon_request_stop(void);
+
+#define CTL_LINE_MAX 256
+#define CTL_TIMEOUT_MS 1000
+#define CTL_MAX_ARGS 8
+
+/* Held for the daemon's lifetime: proves control.sock is ours to replace. */
+static int ctl_lock_fd = -1;
+static char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static int ctl_build_path(char *buf, size_t len, const char *file)
+{
+	const char *dir = svd_rundir();
+	int n;
+
+	if (!dir)
+		return -ENAMETOOLONG;
+	n = snprintf(buf, len, "%s/%s", dir, file);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * One daemon per runtime directory. Without this a second daemon would
+ * unlink the first one's live socket and orphan it. flock() is released
+ * by the kernel however the daemon dies, so no stale state is left.
+ */
+static int ctl_take_lock(void)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	if (ctl_lock_fd >= 0)
+		return 0;
+	ret = ctl_build_path(path, sizeof(path), "control.lock");
+	if (ret)
+		return ret;
+	ctl_lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (ctl_lock_fd < 0)
+		return -errno;
+	if (flock(ctl_lock_fd, LOCK_EX | LOCK_NB)) {
+		ret = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+		close(ctl_lock_fd);
+		ctl_lock_fd = -1;
+		return ret;
+	}
+	return 0;
+}
+
+/*
+ * Create, bind and listen on control.sock. Returns the (blocking) listening
+ * fd or -errno; -EADDRINUSE means another daemon owns this directory.
+ */
+int svd_control_listen(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	ret = ctl_take_lock();
+	if (ret)
+		return ret;
+	ret = ctl_build_path(sun.sun_path, sizeof(sun.sun_path),
+			     SV_CONTROL_SOCK);
+	if (ret)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* We hold the lock, so whatever is there is a dead daemon's. */
+	if (unlink(sun.sun_path) && errno != ENOENT)
+		goto err;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)))
+		goto err;
+	/* Peer credentials are checked too; this just narrows the door. */
+	if (chmod(sun.sun_path, 0600))
+		goto err;
+	if (listen(fd, 16))
+		goto err;
+	memcpy(ctl_path, sun.sun_path, sizeof(ctl_path));
+	return fd;
+err:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Close the listening socket and remove it (for an orderly shutdown). */
+void svd_control_close(int listen_fd)
+{
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (ctl_path[0])
+		unlink(ctl_path);
+	ctl_path[0] = '\0';
+}
+
+static long ctl_ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (deadline->tv_sec - now.tv_sec) * 1000 +
+	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/*
+ * Read one line (without its '\n') within an overall deadline, so a client
+ * dribbling bytes cannot hold the daemon for longer than a blocked one.
+ */
+static int ctl_read_line(int fd, char *buf, size_t len)
+{
+	struct timespec deadline;
+	size_t used = 0;
+	char *nl;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += CTL_TIMEOUT_MS / 1000;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long left = ctl_ms_left(&deadline);
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		n = recv(fd, buf + used, len - 1 - used, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		buf[used + n] = '\0';
+		nl = memchr(buf + used, '\n', n);
+		used += n;
+		if (nl) {
+			*nl = '\0';
+			return 0;
+		}
+		if (n == 0)
+			return used ? 0 : -ENODATA; /* EOF ends the line too */
+		if (used == len - 1)
+			return -EMSGSIZE;
+	}
+}
+
+/* Split on blanks; a NUL inside the line ends it (strlen semantics). */
+static int ctl_split(char *line, char **argv, int max)
+{
+	char *save = NULL, *tok;
+	int argc = 0;
+
+	line[strcspn(line, "\r")] = '\0';
+	for (tok = strtok_r(line, " \t", &save); tok;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		if (argc == max)
+			return -E2BIG;
+		argv[argc++] = tok;
+	}
+	return argc;
+}
+
+static void ctl_err(FILE *out, int err, const char *msg)
+{
+	const char *name = strerrorname_np(err);
+
+	fprintf(out, "ERR %s %s\n", name ? name : "EUNKNOWN", msg);
+}
+
+/* Errors from the device layer: negative errno (tolerate positive). */
+static void ctl_result(FILE *out, int ret)
+{
+	int err = ret < 0 ? -ret : ret;
+
+	if (!ret)
+		fputs("OK\n", out);
+	else
+		ctl_err(out, err, strerror(err));
+}
+
+static void ctl_dev_list(FILE *out)
+{
+	const struct svd_device *dev;
+
+	for (dev = svd_devices(); dev; dev = dev->next)
+		fprintf(out, "%s node_guid=%016llx port=1 state=ACTIVE "
+			     "netdev=%s\n",
+			dev->name, (unsigned long long)dev->node_guid,
+			dev->port.netdev);
+	fputs("OK\n", out);
+}
+
+static void ctl_status(FILE *out)
+{
+	const struct svd_device *dev;
+	int n = 0;
+
+	for (dev = svd_devices(); dev; dev = dev->next)
+		n++;
+	fprintf(out, "pid=%d devices=%d\nOK\n", (int)getpid(), n);
+}
+
+static void ctl_dev_add(FILE *out, int argc, char **argv)
+{
+	const char *netdev = NULL;
+
+	if (argc == 5 && !strcmp(argv[3], "netdev")) {
+		netdev = argv[4];
+	} else if (argc != 3) {
+		ctl_err(out, EINVAL, "usage: dev add NAME [netdev IF]");
+		return;
+	}
+	if (!sv_dev_name_valid(argv[2])) {
+		ctl_err(out, EINVAL,
+			"bad device name (want 1-63 of A-Z a-z 0-9 _ -)");
+		return;
+	}
+	if (netdev && !sv_netdev_name_valid(netdev)) {
+		ctl_err(out, EINVAL, "bad netdev name");
+		return;
+	}
+	ctl_result(out, svd_daemon_dev_add(argv[2], netdev));
+}
+
+static void ctl_dev(FILE *out, int argc, char **argv)
+{
+	if (argc < 2) {
+		ctl_err(out, EINVAL, "usage: dev add|del|list");
+	} else if (!strcmp(argv[1], "list") && argc == 2) {
+		ctl_dev_list(out);
+	} else if (!strcmp(argv[1], "add")) {
+		ctl_dev_add(out, argc, argv);
+	} else if (!strcmp(argv[1], "del") && argc == 3) {
+		if (!sv_dev_name_valid(argv[2]))
+			ctl_err(out, EINVAL, "bad device name");
+		else
+			ctl_result(out, svd_daemon_dev_del(argv[2]));
+	} else {
+		ctl_err(out, EINVAL, "usage: dev add|del|list");
+	}
+}
+
+static void ctl_execute(FILE *out, char *line)
+{
+	char *argv[CTL_MAX_ARGS];
+	int argc = ctl_split(line, argv, CTL_MAX_ARGS);
+
+	if (argc <= 0)
+		ctl_err(out, EINVAL, "empty or oversized request");
+	else if (!strcmp(argv[0], "dev"))
+		ctl_dev(out, argc, argv);
+	else if (!strcmp(argv[0], "status") && argc == 1)
+		ctl_status(out);
+	else if (!strcmp(argv[0], "stop") && argc == 1) {
+		svd_daemon_request_stop();
+		fputs("OK\n", out);
+	} else {
+		ctl_err(out, EINVAL, "unknown request");
+	}
+}
+
+static void ctl_send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* the client went away or stalled: its loss */
+		buf += n;
+		len -= n;
+	}
+}
+
+/* Only our own user and root may drive the daemon. */
+static bool ctl_peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static void ctl_handle(int fd)
+{
+	char line[CTL_LINE_MAX];
+	char *reply = NULL;
+	size_t reply_len = 0;
+	FILE *out;
+	int ret;
+
+	out = open_memstream(&reply, &reply_len);
+	if (!out)
+		return;
+	if (!ctl_peer_allowed(fd)) {
+		ctl_err(out, EPERM, "not allowed");
+	} else {
+		ret = ctl_read_line(fd, line, sizeof(line));
+		if (ret == -ENODATA)
+			goto done; /* a liveness probe: connect and close */
+		if (ret)
+			ctl_err(out, -ret, "bad request");
+		else
+			ctl_execute(out, line);
+	}
+done:
+	if (fclose(out) == 0)
+		ctl_send_all(fd, reply, reply_len);
+	free(reply);
+}
+
+/*
+ * Accept one client, answer its one request and close. Blocks in accept(),
+ * so call it when poll() reports the listening fd readable or from a
+ * dedicated thread. Returns 0, or -errno if accept() failed (-EINTR lets a
+ * loop check for a stop request).
+ */
+int svd_control_serve(int listen_fd)
+{
+	struct timeval tv = { .tv_sec = CTL_TIMEOUT_MS / 1000 };
+	int fd;
+
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Bounds the reply write; the read has its own deadline. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ctl_handle(fd);
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Requester: turns the head SQ WQE into a packet and hands it to the
+ * transport. One function per step:
+ *   fetch   copy the WQE out of shared memory (it is untrusted),
+ *   check   opcode vs QP type, SGE count, inline size, lengths,
+ *   build   resolve lkeys into a scatter list, fill the packet,
+ *   xmit    deliver it and let the completer judge the answer.
+ * The head WQE stays in place while an RNR/retry timer runs (state WAIT).
+ */
+#include <string.h>
+
+#include "engine.h"
+
+#pragma weak svd_type_ah
+
+/* The WQE being processed: a private copy. */
+struct req_ctx {
+	union {
+		struct sv_send_wqe w;
+		uint8_t raw[ENG_WQE_MAX];
+	};
+	struct eng_sgl sgl;
+	struct eng_pkt pkt;
+	uint64_t len;
+};
+
+static unsigned int mtu_bytes(const struct svd_qp *qp)
+{
+	unsigned int m = qp->attr.path_mtu;
+
+	if (m < IBV_MTU_256 || m > IBV_MTU_4096)
+		m = IBV_MTU_1024;
+	return 128U << m;
+}
+
+static uint32_t npsn(const struct svd_qp *qp, uint64_t len)
+{
+	uint64_t mtu = mtu_bytes(qp);
+
+	return len ? (uint32_t)((len + mtu - 1) / mtu) : 1;
+}
+
+/* Local error on the head WQE: error CQE, QP to ERROR (flushes the rest). */
+static bool req_fail(struct eng_qp *eq, struct req_ctx *r, uint32_t status)
+{
+	eng_send_cqe(eq, &r->w, status, 0);
+	eng_sq_consume(eq);
+	eng_qp_error(eq);
+	return true;
+}
+
+static int req_fetch(struct eng_qp *eq, struct req_ctx *r)
+{
+	uint32_t prod;
+	int ret = eng_sq_peek(eq, &prod);
+
+	if (ret)
+		return ret;
+	return eng_sq_read(eq, eq->sq_cons, r->raw, sizeof(r->raw));
+}
+
+static int req_check(struct eng_qp *eq, struct req_ctx *r)
+{
+	struct svd_qp *qp = eq->qp;
+	struct sv_send_wqe *w = &r->w;
+	size_t room = qp->sq_wqe_size < sizeof(r->raw) ? qp->sq_wqe_size :
+							 sizeof(r->raw);
+	int op;
+
+	op = eng_wr_to_opcode(w->opcode, qp->qp_type);
+	if (op < 0)
+		return IBV_WC_LOC_QP_OP_ERR;
+	r->pkt.opcode = (uint8_t)op;
+	r->pkt.mask = eng_opcode_info((uint8_t)op)->mask;
+	if (w->flags & ~SV_WQE_INLINE)
+		return IBV_WC_LOC_QP_OP_ERR;
+	if (w->flags & SV_WQE_INLINE) {
+		/* Inline is only for data the requester sends. */
+		if (!(r->pkt.mask & ENG_PAYLOAD) || (r->pkt.mask & ENG_READ) ||
+		    w->num_sge > qp->max_inline_data ||
+		    w->num_sge > room - sizeof(*w))
+			return IBV_WC_LOC_LEN_ERR;
+		return 0;
+	}
+	if (w->num_sge > qp->max_send_sge || w->num_sge > ENG_MAX_SGE ||
+	    w->num_sge * sizeof(struct sv_sge) > room - sizeof(*w))
+		return IBV_WC_LOC_LEN_ERR;
+	return 0;
+}
+
+/* The data: inline bytes, or the SGEs (written to for READ/atomics). */
+static int req_data(struct eng_qp *eq, struct req_ctx *r)
+{
+	struct sv_send_wqe *w = &r->w;
+	bool write = r->pkt.mask & (ENG_READ | ENG_ATOMIC);
+	int status;
+
+	if (w->flags & SV_WQE_INLINE) {
+		r->sgl.n = w->num_sge ? 1 : 0;
+		r->sgl.seg[0] = (struct eng_seg){ .buf = r->raw + sizeof(*w),
+						  .len = w->num_sge };
+		r->sgl.total = w->num_sge;
+		return 0;
+	}
+	status = eng_wqe_sgl(eq->qp, (const struct sv_sge *)(w + 1),
+			     w->num_sge, write, &r->sgl);
+	if (status)
+		return status;
+	if ((r->pkt.mask & (ENG_ATOMIC | ENG_ATOMIC_WRITE)) &&
+	    r->sgl.total != 8)
+		return IBV_WC_LOC_LEN_ERR;
+	if (r->sgl.total > eq->qp->uctx->dev->port.attr.max_msg_sz)
+		return IBV_WC_LOC_LEN_ERR;
+	return 0;
+}
+
+static void req_grh(struct svd_qp *qp, const struct ib_uverbs_ah_attr *ah,
+		    struct eng_pkt *p, uint64_t len)
+{
+	const struct svd_port *port = &qp->uctx->dev->port;
+	uint8_t sgi = ah->grh.sgid_index < SVD_MAX_GIDS ? ah->grh.sgid_index : 0;
+	uint16_t plen = (uint16_t)(len + 8 + 4); /* BTH+DETH-ish, like IB */
+
+	memset(p->grh, 0, sizeof(p->grh));
+	p->grh[0] = 0x60 | (ah->grh.traffic_class >> 4);
+	p->grh[1] = (uint8_t)(ah->grh.traffic_class << 4);
+	p->grh[4] = (uint8_t)(plen >> 8);
+	p->grh[5] = (uint8_t)plen;
+	p->grh[6] = 0x1b; /* next header: IB BTH */
+	p->grh[7] = ah->grh.hop_limit;
+	memcpy(p->grh + 8, port->gids[sgi].gid, 16);
+	memcpy(p->grh + 24, ah->grh.dgid, 16);
+	p->has_grh = true;
+}
+
+/* UD: the address handle names the destination; qkey from WQE or QP. */
+static int req_ud(struct eng_qp *eq, struct req_ctx *r)
+{
+	struct svd_qp *qp = eq->qp;
+	struct ib_uverbs_ah_attr ah;
+	struct svd_uobj *u;
+
+	if (!&svd_type_ah)
+		return IBV_WC_LOC_QP_OP_ERR;
+	u = svd_uobj_lookup(qp->uctx, &svd_type_ah, r->w.ud.ah_handle,
+			    SVD_LOOKUP_READ);
+	if (svd_is_err(u))
+		return IBV_WC_LOC_QP_OP_ERR;
+	ah = ((struct svd_ah *)u->object)->attr;
+	svd_uobj_unlock(u, SVD_LOOKUP_READ);
+	if (r->sgl.total > mtu_bytes(qp) ||
+	    r->sgl.total > (128U << qp->uctx->dev->port.attr.active_mtu))
+		return IBV_WC_LOC_LEN_ERR;
+	r->pkt.dest_qpn = r->w.ud.remote_qpn & 0xffffff;
+	/* A qkey with the high bit set means "use the QP's own". */
+	r->pkt.qkey = (r->w.ud.remote_qkey & 0x80000000U) ? qp->attr.qkey :
+							    r->w.ud.remote_qkey;
+	req_grh(qp, &ah, &r->pkt, r->sgl.total);
+	return 0;
+}
+
+static int req_build(struct eng_qp *eq, struct req_ctx *r)
+{
+	struct sv_send_wqe *w = &r->w;
+	struct eng_pkt *p = &r->pkt;
+	int status = req_data(eq, r);
+
+	if (status)
+		return status;
+	p->src = eq->qp;
+	p->src_qpn = eq->qp->qpn;
+	p->dest_qpn = eq->qp->attr.dest_qp_num & 0xffffff;
+	p->psn = eq->psn;
+	p->solicited = w->send_flags & IBV_SEND_SOLICITED;
+	p->data = &r->sgl;
+	p->length = r->sgl.total;
+	p->imm = w->imm_data;
+	p->xrc_srqn = w->xrc_srqn;
+	if (p->mask & (ENG_RETH | ENG_ATMETH)) {
+		p->va = (p->mask & ENG_ATMETH) ? w->atomic.remote_addr :
+						 w->rdma.remote_addr;
+		p->rkey = (p->mask & ENG_ATMETH) ? w->atomic.rkey :
+						   w->rdma.rkey;
+	}
+	if (p->mask & ENG_ATMETH) {
+		p->compare_add = w->atomic.compare_add;
+		p->swap = w->atomic.swap;
+	}
+	r->len = p->length;
+	if (eq->qp->qp_type == IB_QPT_UD)
+		return req_ud(eq, r);
+	return 0;
+}
+
+static bool req_xmit(struct svd_engine *e, struct eng_qp *eq,
+		     struct req_ctx *r)
+{
+	struct eng_ack ack = { 0 };
+
+	eng_xmit(e, &r->pkt, &ack);
+	if (!eng_comp_handle(eq, &r->w, &ack, r->len))
+		return true; /* waiting: the WQE stays at the head */
+	eq->psn = (eq->psn + npsn(eq->qp, r->len)) & 0xffffff;
+	eng_sq_consume(eq);
+	return true;
+}
+
+bool eng_req_run(struct svd_engine *e, struct eng_qp *eq)
+{
+	static __thread struct req_ctx r;
+	int status;
+
+	if (eq->req_state == ENG_REQ_ERROR)
+		return false;
+	if (req_fetch(eq, &r))
+		return false;
+	memset(&r.pkt, 0, sizeof(r.pkt));
+	status = req_check(eq, &r);
+	if (!status)
+		status = req_build(eq, &r);
+	if (status)
+		return req_fail(eq, &r, (uint32_t)status);
+	return req_xmit(e, eq, &r);
+}

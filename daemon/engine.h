@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The software NIC: one engine thread per device runs the requester
+ * (eng_req.c), the responder (eng_resp.c) and the completer (eng_comp.c) of
+ * every QP registered with it. Packets travel through eng_xport.c; today
+ * that is a loopback to a QP of the same daemon, delivered synchronously:
+ * xmit() returns the responder's answer (ACK/NAK/read or atomic response).
+ *
+ * Locking: eng->lock is held for a whole polling pass, so the command
+ * thread's hooks (QP modify/destroy, svd_engine_quiesce, doorbell page
+ * free) wait for the pass to end and never free what the engine uses.
+ * Order: eng->lock -> dev->lock -> srq->lock / cq->lock. Hooks and
+ * svd_engine_quiesce must be called WITHOUT dev->lock held.
+ *
+ * Everything in shared memory is untrusted: WQEs are copied into the
+ * engine before they are validated, and every access to mapped client
+ * memory goes through the SIGBUS-guarded helpers below.
+ */
+#ifndef SVD_ENGINE_H
+#define SVD_ENGINE_H
+
+#include <time.h>
+
+#include "svd.h"
+#include "svd_objs.h"
+
+#define ENG_MAX_SGE 32
+#define ENG_GRH_LEN 40
+#define ENG_MAX_DB_PAGES_DEFAULT 256
+/* Biggest WQE the engine copies in: header + 32 SGEs or 1 KiB inline. */
+#define ENG_WQE_MAX (sizeof(struct sv_send_wqe) + 1024)
+
+/* ---- hooks called by other modules (strong definitions in engine.c) ---- */
+void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state);
+void svd_engine_qp_destroy(struct svd_qp *qp);
+/* Wait until the engine is outside any pass (then it holds no pointer). */
+void svd_engine_quiesce(struct svd_device *dev);
+
+/* Contracts of other modules, weak until they land. */
+int svd_cq_push(struct svd_cq *cq, const struct sv_cqe *cqe)
+	__attribute__((weak));
+void svd_cq_notify(struct svd_cq *cq, bool solicited) __attribute__((weak));
+struct svd_qp *svd_dev_qp_find(struct svd_device *dev, uint32_t qpn)
+	__attribute__((weak));
+struct svd_mr *svd_dev_key_find(struct svd_device *dev, uint32_t key)
+	__attribute__((weak));
+
+/* ---- doorbell pages (std_db.c registers them with the engine) ---- */
+struct eng_db_page {
+	struct sv_db_page *page; /* daemon mapping, SV_DB_PAGE_SIZE */
+	struct svd_ucontext *uctx;
+};
+
+int svd_engine_db_add(struct svd_device *dev, struct sv_db_page *page,
+		      struct svd_ucontext *uctx, uint32_t *index);
+void svd_engine_db_del(struct svd_device *dev, uint32_t index);
+
+/* ---- guarded access to client memory ---- */
+int eng_safe_memcpy(void *dst, const void *src, size_t len);
+int eng_umem_read(const struct svd_umem *u, uint64_t off, void *dst,
+		  size_t len);
+int eng_umem_write(const struct svd_umem *u, uint64_t off, const void *src,
+		   size_t len);
+/* u32 index at off with acquire / release order. */
+int eng_umem_load32(const struct svd_umem *u, uint64_t off, uint32_t *v);
+int eng_umem_store32(const struct svd_umem *u, uint64_t off, uint32_t v);
+
+/* A scatter list: pieces of registered memory or engine bytes. */
+struct eng_seg {
+	const struct svd_umem *umem; /* NULL: 'buf' holds the bytes */
+	uint64_t off;
+	uint8_t *buf;
+	uint32_t len;
+};
+
+struct eng_sgl {
+	struct eng_seg seg[ENG_MAX_SGE + 1];
+	unsigned int n;
+	uint64_t total;
+};
+
+/* Copy len bytes from src (from its start) to dst starting at dst_skip. */
+int eng_sgl_copy(const struct eng_sgl *dst, uint64_t dst_skip,
+		 const struct eng_sgl *src, uint64_t len);
+
+/* ---- opcode table (eng_opcode.c) ---- */
+enum eng_hdr {
+	ENG_RETH = 1U << 0,
+	ENG_AETH = 1U << 1,
+	ENG_ATMETH = 1U << 2,
+	ENG_ATMACK = 1U << 3,
+	ENG_IMMDT = 1U << 4,
+	ENG_IETH = 1U << 5,
+	ENG_DETH = 1U << 6,
+	ENG_PAYLOAD = 1U << 7,
+	ENG_FIRST = 1U << 8,
+	ENG_MIDDLE = 1U << 9,
+	ENG_LAST = 1U << 10,
+	ENG_SEND = 1U << 11, /* consumes a receive WQE */
+	ENG_WRITE = 1U << 12,
+	ENG_READ = 1U << 13,
+	ENG_ATOMIC = 1U << 14,
+	ENG_REQ = 1U << 15, /* a request (not a response) */
+	ENG_ATOMIC_WRITE = 1U << 16,
+};
+
+/* Transport bits of the BTH opcode. */
+enum {
+	ENG_TR_RC = 0x00,
+	ENG_TR_UC = 0x20,
+	ENG_TR_RD = 0x40,
+	ENG_TR_UD = 0x60,
+	ENG_TR_XRC = 0xa0,
+};
+
+/* IBTA base opcodes (low 5 bits). */
+enum {
+	ENG_OP_SEND_ONLY = 0x04,
+	ENG_OP_SEND_ONLY_IMM = 0x05,
+	ENG_OP_WRITE_ONLY = 0x0a,
+	ENG_OP_WRITE_ONLY_IMM = 0x0b,
+	ENG_OP_READ_REQ = 0x0c,
+	ENG_OP_READ_RESP_ONLY = 0x10,
+	ENG_OP_ACK = 0x11,
+	ENG_OP_ATOMIC_ACK = 0x12,
+	ENG_OP_CMP_SWAP = 0x13,
+	ENG_OP_FETCH_ADD = 0x14,
+	ENG_OP_SEND_ONLY_INV = 0x17,
+	ENG_OP_ATOMIC_WRITE = 0x1d,
+};
+
+struct eng_opcode {
+	const char *name;
+	uint32_t mask; /* enum eng_hdr */
+};
+
+const struct eng_opcode *eng_opcode_info(uint8_t opcode);
+uint8_t eng_transport_bits(uint32_t qp_type);
+/* The request opcode for a send WQE on a QP type, or -1 if not allowed. */
+int eng_wr_to_opcode(uint32_t wr_opcode, uint32_t qp_type);
+
+/* ---- packets ---- */
+/* AETH syndromes (bits 7..5 = type, 4..0 = value). */
+enum {
+	ENG_AETH_ACK = 0x00,
+	ENG_AETH_RNR = 0x20, /* | timer */
+	ENG_AETH_NAK_SEQ = 0x60,
+	ENG_AETH_NAK_INV = 0x61,
+	ENG_AETH_NAK_ACC = 0x62,
+	ENG_AETH_NAK_OP = 0x63,
+	ENG_AETH_NAK_INV_RD = 0x64,
+	ENG_AETH_DROPPED = 0xff, /* no answer (not a real syndrome) */
+};
+
+struct eng_pkt {
+	struct svd_qp *src; /* requester QP */
+	uint32_t dest_qpn;
+	uint8_t opcode; /* BTH opcode with transport bits */
+	uint32_t mask; /* from the opcode table */
+	uint32_t psn;
+	bool solicited;
+	/* payload (requests) or the requester's landing zone (READ/atomic) */
+	const struct eng_sgl *data;
+	uint64_t length;
+	/* RETH / AtomicETH */
+	uint64_t va;
+	uint32_t rkey;
+	uint64_t swap, compare_add;
+	/* ImmDt or IETH */
+	uint32_t imm;
+	/* DETH */
+	uint32_t qkey;
+	uint32_t src_qpn;
+	uint32_t xrc_srqn;
+	/* UD: the GRH the receiver sees. */
+	uint8_t grh[ENG_GRH_LEN];
+	bool has_grh;
+};
+
+struct eng_ack {
+	uint8_t syndrome;
+	uint64_t atomic_orig;
+};
+
+/* ---- per-QP engine state ---- */
+enum eng_req_state {
+	ENG_REQ_IDLE, /* fetch the next WQE */
+	ENG_REQ_WAIT, /* RNR / retry timer running for the head WQE */
+	ENG_REQ_ERROR,
+};
+
+struct eng_qp {
+	struct svd_qp *qp;
+	struct eng_qp *next;
+	/* Requester */
+	enum eng_req_state req_state;
+	uint32_t sq_cons;
+	uint32_t psn;
+	unsigned int rnr_left, retry_left;
+	struct timespec wait_until;
+	/* Responder */
+	uint32_t rq_cons;
+	uint32_t epsn;
+	bool flushed_last_wqe;
+	bool fatal_reported;
+};
+
+struct svd_engine {
+	struct svd_device *dev;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	atomic_bool stop;
+	bool running;
+	struct eng_qp *qps;
+	struct eng_db_page *pages; /* dev->max_db_pages slots */
+	pthread_mutex_t atomic_lock; /* all atomics of the device */
+};
+
+static inline struct svd_engine *eng_of(struct svd_device *dev)
+{
+	return dev->engine;
+}
+
+/* Requester: one step for the QP; returns true if it did work. */
+bool eng_req_run(struct svd_engine *e, struct eng_qp *eq);
+/* Responder: handle a request; fills the answer. */
+void eng_resp_recv(struct svd_engine *e, struct svd_qp *qp,
+		   const struct eng_pkt *pkt, struct eng_ack *ack);
+/* Transport: deliver a request, get the answer back. */
+void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
+	      struct eng_ack *ack);
+
+/* Completer and error handling (eng_comp.c). */
+void eng_cqe_push(struct svd_cq *cq, const struct sv_cqe *cqe, bool solicited);
+void eng_send_cqe(struct eng_qp *eq, const struct sv_send_wqe *w,
+		  uint32_t status, uint64_t byte_len);
+/* Handle the answer for the head WQE; true when the WQE is done. */
+bool eng_comp_handle(struct eng_qp *eq, const struct sv_send_wqe *w,
+		     const struct eng_ack *ack, uint64_t len);
+void eng_qp_error(struct eng_qp *eq);
+bool eng_flush(struct eng_qp *eq);
+void eng_rnr_deadline(struct timespec *ts, unsigned int timer);
+void eng_timeout_deadline(struct timespec *ts, unsigned int timeout);
+
+/* Ring helpers (engine.c). */
+int eng_sq_peek(struct eng_qp *eq, uint32_t *prod);
+int eng_sq_read(struct eng_qp *eq, uint32_t idx, void *buf, size_t len);
+void eng_sq_consume(struct eng_qp *eq);
+int eng_wqe_sgl(struct svd_qp *qp, const struct sv_sge *sge,
+		unsigned int n, bool write, struct eng_sgl *sgl);
+/* Resolve an lkey range to a segment: IBV_WC_* status or 0. */
+int eng_lkey_seg(struct svd_device *dev, struct svd_pd *pd, uint32_t lkey,
+		 uint64_t addr, uint32_t len, bool write, struct eng_seg *seg);
+
+#endif /* SVD_ENGINE_H */

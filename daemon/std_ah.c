@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * AH: address handles. The daemon keeps the attributes as given (kernel
+ * layout); the engine resolves a UD send's ah_handle through the context's
+ * handle table and reads svd_ah->attr.
+ *
+ * Checks follow the kernel's rdma_check_ah_attr() and rxe: the port must
+ * exist, a RoCE port needs a GRH (is_global), and the source GID index
+ * must name a valid entry of the GID table; all of these are EINVAL.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "svd.h"
+#include "svd_objs.h"
+
+#define AH_LINK_LAYER_ETHERNET 2 /* IB_LINK_LAYER_ETHERNET */
+
+static int ah_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
+{
+	struct svd_ah *ah = uobj->object;
+
+	atomic_fetch_sub(&ah->pd->usecnt, 1);
+	free(ah);
+	return 0;
+}
+
+const struct svd_obj_type svd_type_ah = {
+	.name = "ah",
+	.uapi_id = UVERBS_OBJECT_AH,
+	.destroy_order = 1, /* before the PD */
+	.destroy = ah_destroy,
+};
+
+static int ah_check_attr(struct svd_device *dev,
+			 const struct ib_uverbs_ah_attr *a)
+{
+	if (a->port_num != 1)
+		return -EINVAL;
+	if (dev->port.attr.link_layer == AH_LINK_LAYER_ETHERNET &&
+	    !a->is_global)
+		return -EINVAL;
+	if (a->is_global && (a->grh.sgid_index >= SVD_MAX_GIDS ||
+			     !dev->port.gids[a->grh.sgid_index].valid))
+		return -EINVAL;
+	return 0;
+}
+
+/* write(): IB_USER_VERBS_CMD_CREATE_AH */
+static int write_create_ah(struct svd_bundle *b)
+{
+	const struct ib_uverbs_create_ah *cmd = svd_write_req(b, NULL);
+	struct ib_uverbs_create_ah_resp resp = {};
+	struct svd_uobj *uobj, *pdu;
+	struct svd_ah *ah;
+	int ret;
+
+	uobj = svd_bundle_new_uobj(b, 0, &svd_type_ah);
+	if (svd_is_err(uobj))
+		return (int)svd_ptr_err(uobj);
+	pdu = svd_uobj_lookup(b->uctx, &svd_type_pd, cmd->pd_handle,
+			      SVD_LOOKUP_READ);
+	if (svd_is_err(pdu))
+		return svd_ptr_err(pdu) == -ENOENT ? -EINVAL :
+						     (int)svd_ptr_err(pdu);
+	pthread_mutex_lock(&b->dev->lock); /* the GID table may change */
+	ret = ah_check_attr(b->dev, &cmd->attr);
+	pthread_mutex_unlock(&b->dev->lock);
+	ah = ret ? NULL : calloc(1, sizeof(*ah));
+	if (!ret && !ah)
+		ret = -ENOMEM;
+	if (!ret) {
+		ah->pd = pdu->object;
+		memcpy(&ah->attr, &cmd->attr, sizeof(ah->attr));
+		atomic_fetch_add(&ah->pd->usecnt, 1);
+		uobj->object = ah;
+		uobj->user_handle = cmd->user_handle;
+	}
+	svd_uobj_unlock(pdu, SVD_LOOKUP_READ);
+	if (ret)
+		return ret;
+	resp.ah_handle = uobj->handle;
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
+/* write(): IB_USER_VERBS_CMD_DESTROY_AH */
+static int write_destroy_ah(struct svd_bundle *b)
+{
+	const struct ib_uverbs_destroy_ah *cmd = svd_write_req(b, NULL);
+
+	return svd_write_destroy(b, &svd_type_ah, cmd->ah_handle);
+}
+
+/* ioctl: UVERBS_METHOD_AH_DESTROY */
+static int ah_method_destroy(struct svd_bundle *b)
+{
+	return svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_AH_HANDLE);
+}
+
+static const struct svd_attr_spec ah_destroy_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_AH_HANDLE, &svd_type_ah,
+		     SVD_ACCESS_DESTROY, true),
+};
+
+static const struct svd_method ah_methods[] = {
+	SVD_METHOD(UVERBS_METHOD_AH_DESTROY, ah_method_destroy,
+		   ah_destroy_attrs),
+};
+
+static const struct svd_object ah_objects[] = {
+	{ .id = UVERBS_OBJECT_AH, .type = &svd_type_ah, .methods = ah_methods,
+	  .nmethods = SVD_ARRAY_SIZE(ah_methods) },
+};
+
+static const struct svd_write_cmd ah_write_cmds[] = {
+	{ IB_USER_VERBS_CMD_CREATE_AH, false,
+	  sizeof(struct ib_uverbs_create_ah),
+	  sizeof(struct ib_uverbs_create_ah_resp), write_create_ah, true },
+	{ IB_USER_VERBS_CMD_DESTROY_AH, false,
+	  sizeof(struct ib_uverbs_destroy_ah), 0, write_destroy_ah, true },
+};
+
+const struct svd_module svd_mod_ah = {
+	.name = "ah",
+	.objects = ah_objects,
+	.nobjects = SVD_ARRAY_SIZE(ah_objects),
+	.write_cmds = ah_write_cmds,
+	.nwrite_cmds = SVD_ARRAY_SIZE(ah_write_cmds),
+};

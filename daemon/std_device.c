@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The device object: context creation, device/port/GID queries and the
+ * async event FD, on both command paths. Error codes follow the kernel's
+ * uverbs_std_types_device.c / uverbs_cmd.c so rdma-core's bad-flow
+ * expectations hold.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "svd.h"
+#include "svd_objs.h"
+
+#define SVD_NUM_COMP_VECTORS 1
+#define SVD_PORT 1
+
+static int async_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
+{
+	return 0;
+}
+
+/*
+ * The async event file is not a handle-table object: its daemon end lives
+ * in uctx->async_fd for the context's lifetime. The type exists so the FD
+ * attribute spec names what it creates.
+ */
+const struct svd_obj_type svd_type_async_event = {
+	.name = "async_event",
+	.uapi_id = UVERBS_OBJECT_ASYNC_EVENT,
+	.destroy_order = 9,
+	.is_fd = true,
+	.destroy = async_destroy,
+};
+
+/* Optional outputs: absent is fine, as IS_UVERBS_COPY_ERR in the kernel. */
+static int copy_opt(struct svd_bundle *b, uint16_t id, const void *src,
+		    size_t size)
+{
+	int ret = svd_attr_copy_to(b, id, src, size);
+
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int fill_uhw_ucontext(struct svd_bundle *b)
+{
+	struct sv_alloc_ucontext_resp r = {
+		.abi_version = SV_ABI_VERSION,
+		.max_db_pages = b->dev->max_db_pages,
+		.db_page_size = SV_DB_PAGE_SIZE,
+		.db_slots_per_page = 1,
+		.max_inline = 256,
+	};
+
+	return svd_uhw_copy_to(b, &r, sizeof(r));
+}
+
+/* Create the ufile's ucontext; a second one is EINVAL as in the kernel. */
+static int uctx_install(struct svd_bundle *b)
+{
+	if (b->ufile->uctx)
+		return -EINVAL;
+	b->ufile->uctx = svd_uctx_create(b->ufile);
+	if (!b->ufile->uctx)
+		return -ENOMEM;
+	b->uctx = b->ufile->uctx;
+	return 0;
+}
+
+static void uctx_uninstall(struct svd_bundle *b)
+{
+	svd_uctx_destroy(b->ufile->uctx);
+	b->ufile->uctx = NULL;
+	b->uctx = NULL;
+}
+
+/*
+ * A SOCK_SEQPACKET pair: the daemon keeps one end (events are whole
+ * ib_uverbs_async_event_desc records), the other goes to the client.
+ * Returns the reply fd slot of the client end, or -errno.
+ */
+static int async_pair(struct svd_bundle *b, int *daemon_end)
+{
+	int sv[2], slot;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	slot = svd_bundle_add_out_fd(b, sv[1]);
+	if (slot < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return slot;
+	}
+	/* The client only reads; the daemon only writes. */
+	shutdown(sv[0], SHUT_RD);
+	*daemon_end = sv[0];
+	return slot;
+}
+
+/* ---------------------------------------------------------------------- */
+/* ioctl methods                                                           */
+/* ---------------------------------------------------------------------- */
+
+static int method_get_context(struct svd_bundle *b)
+{
+	uint32_t ncomp = SVD_NUM_COMP_VECTORS;
+	uint64_t core = IB_UVERBS_CORE_SUPPORT_OPTIONAL_MR_ACCESS;
+	int ret;
+
+	ret = uctx_install(b);
+	if (ret)
+		return ret;
+	ret = copy_opt(b, UVERBS_ATTR_GET_CONTEXT_NUM_COMP_VECTORS, &ncomp,
+		       sizeof(ncomp));
+	if (!ret)
+		ret = copy_opt(b, UVERBS_ATTR_GET_CONTEXT_CORE_SUPPORT, &core,
+			       sizeof(core));
+	if (!ret)
+		ret = fill_uhw_ucontext(b);
+	if (ret)
+		uctx_uninstall(b);
+	return ret;
+}
+
+static int method_query_context(struct svd_bundle *b)
+{
+	uint32_t ncomp = SVD_NUM_COMP_VECTORS;
+	uint64_t core = IB_UVERBS_CORE_SUPPORT_OPTIONAL_MR_ACCESS;
+	int ret;
+
+	ret = copy_opt(b, UVERBS_ATTR_QUERY_CONTEXT_NUM_COMP_VECTORS, &ncomp,
+		       sizeof(ncomp));
+	if (!ret)
+		ret = copy_opt(b, UVERBS_ATTR_QUERY_CONTEXT_CORE_SUPPORT, &core,
+			       sizeof(core));
+	if (!ret)
+		ret = fill_uhw_ucontext(b);
+	return ret;
+}
+
+static int method_query_port(struct svd_bundle *b)
+{
+	struct ib_uverbs_query_port_resp_ex resp = {};
+	uint64_t port;
+	int ret;
+
+	ret = svd_attr_get_u64(b, UVERBS_ATTR_QUERY_PORT_PORT_NUM, &port);
+	if (ret)
+		return ret;
+	if (port != SVD_PORT)
+		return -EINVAL;
+	resp.legacy_resp = b->dev->port.attr;
+	return svd_attr_copy_to(b, UVERBS_ATTR_QUERY_PORT_RESP, &resp,
+				sizeof(resp));
+}
+
+static void gid_to_entry(const struct svd_gid_entry *g, uint32_t index,
+			 struct ib_uverbs_gid_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	memcpy(e->gid, g->gid, sizeof(e->gid));
+	e->gid_index = index;
+	e->port_num = SVD_PORT;
+	e->gid_type = g->gid_type;
+	e->netdev_ifindex = g->netdev_ifindex;
+}
+
+static int method_query_gid_table(struct svd_bundle *b)
+{
+	struct svd_attr *out =
+		svd_attr_get(b, UVERBS_ATTR_QUERY_GID_TABLE_RESP_ENTRIES);
+	const struct svd_port *p = &b->dev->port;
+	uint64_t esize, num = 0;
+	size_t max, copy, i;
+	uint8_t *buf;
+	int ret;
+
+	ret = svd_attr_get_u64(b, UVERBS_ATTR_QUERY_GID_TABLE_ENTRY_SIZE,
+			       &esize);
+	if (ret)
+		return ret;
+	if (!esize || !out || esize > out->out_room)
+		return -EINVAL;
+	max = out->out_room / esize;
+	buf = calloc(max, esize);
+	if (!buf)
+		return -ENOMEM;
+	/* Entries go out with the caller's stride, each one truncated. */
+	copy = esize < sizeof(struct ib_uverbs_gid_entry) ?
+		       esize : sizeof(struct ib_uverbs_gid_entry);
+	for (i = 0; i < SVD_MAX_GIDS; i++) {
+		struct ib_uverbs_gid_entry e;
+
+		if (!p->gids[i].valid)
+			continue;
+		if (num >= max) {
+			free(buf); /* the caller's array is too small */
+			return -EINVAL;
+		}
+		gid_to_entry(&p->gids[i], (uint32_t)i, &e);
+		memcpy(buf + num * esize, &e, copy);
+		num++;
+	}
+	ret = svd_attr_copy_to(b, UVERBS_ATTR_QUERY_GID_TABLE_RESP_ENTRIES,
+			       buf, num * esize);
+	free(buf);
+	if (!ret)
+		ret = svd_attr_copy_to(
+			b, UVERBS_ATTR_QUERY_GID_TABLE_RESP_NUM_ENTRIES, &num,
+			sizeof(num));
+	return ret;
+}
+
+static int method_query_gid_entry(struct svd_bundle *b)
+{
+	struct ib_uverbs_gid_entry e;
+	uint32_t port, index;
+	int ret;
+
+	ret = svd_attr_get_u32(b, UVERBS_ATTR_QUERY_GID_ENTRY_PORT, &port);
+	if (!ret)
+		ret = svd_attr_get_u32(b, UVERBS_ATTR_QUERY_GID_ENTRY_GID_INDEX,
+				       &index);
+	if (ret)
+		return ret;
+	if (port != SVD_PORT || index >= SVD_MAX_GIDS)
+		return -EINVAL;
+	/* An empty slot is ENODATA, which rdma-core maps to a zero GID. */
+	if (!b->dev->port.gids[index].valid)
+		return -ENODATA;
+	gid_to_entry(&b->dev->port.gids[index], index, &e);
+	return svd_attr_copy_to(b, UVERBS_ATTR_QUERY_GID_ENTRY_RESP_ENTRY, &e,
+				sizeof(e));
+}
+
+/* List the handles of one object type this context holds. */
+static int method_info_handles(struct svd_bundle *b)
+{
+	struct svd_attr *list = svd_attr_get(b, UVERBS_ATTR_INFO_HANDLES_LIST);
+	uint32_t obj, total = 0, max, *ids = NULL;
+	struct svd_ucontext *uctx = b->uctx;
+	uint32_t i;
+	int ret;
+
+	ret = svd_attr_get_u32(b, UVERBS_ATTR_INFO_OBJECT_ID, &obj);
+	if (ret)
+		return ret;
+	max = list ? list->out_room / sizeof(uint32_t) : 0;
+	if (max) {
+		ids = calloc(max, sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+	}
+	if (uctx) {
+		pthread_mutex_lock(&uctx->lock);
+		for (i = 0; i < uctx->nhandles; i++) {
+			struct svd_uobj *u = uctx->handles[i];
+
+			if (!u || !u->committed || u->type->is_fd ||
+			    u->type->uapi_id != obj)
+				continue;
+			if (total < max)
+				ids[total] = u->handle;
+			total++;
+		}
+		pthread_mutex_unlock(&uctx->lock);
+	}
+	if (list && total > max)
+		ret = -EINVAL;
+	if (!ret && list)
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_INFO_HANDLES_LIST, ids,
+				       total * sizeof(*ids));
+	if (!ret)
+		ret = copy_opt(b, UVERBS_ATTR_INFO_TOTAL_HANDLES, &total,
+			       sizeof(total));
+	free(ids);
+	return ret;
+}
+
+/*
+ * UVERBS_METHOD_ASYNC_EVENT_ALLOC. The kernel allows several async files
+ * per context; softverbs delivers events to one, so a second is refused.
+ */
+static int method_async_event_alloc(struct svd_bundle *b)
+{
+	struct svd_attr *a = svd_attr_get(b, UVERBS_ATTR_ASYNC_EVENT_ALLOC_FD_HANDLE);
+	int slot, dfd;
+
+	if (!a)
+		return -EINVAL;
+	if (b->uctx->async_fd >= 0)
+		return -EEXIST;
+	slot = async_pair(b, &dfd);
+	if (slot < 0)
+		return slot;
+	b->uctx->async_fd = dfd;
+	a->data = (uint64_t)slot;
+	a->out_valid = true;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Legacy write commands                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int write_get_context(struct svd_bundle *b)
+{
+	struct ib_uverbs_get_context_resp resp = {
+		.num_comp_vectors = SVD_NUM_COMP_VECTORS,
+	};
+	int ret, slot, dfd;
+
+	ret = uctx_install(b);
+	if (ret)
+		return ret;
+	ret = fill_uhw_ucontext(b);
+	slot = ret ? ret : async_pair(b, &dfd);
+	if (slot < 0) {
+		uctx_uninstall(b);
+		return slot;
+	}
+	b->uctx->async_fd = dfd;
+	/* The reply fd slot; the library patches in its own fd number. */
+	resp.async_fd = (uint32_t)slot;
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
+static int write_query_device(struct svd_bundle *b)
+{
+	return svd_write_resp(b, &b->dev->attr, sizeof(b->dev->attr));
+}
+
+static int write_query_port(struct svd_bundle *b)
+{
+	const struct ib_uverbs_query_port *cmd = svd_write_req(b, NULL);
+
+	if (cmd->port_num != SVD_PORT)
+		return -EINVAL;
+	return svd_write_resp(b, &b->dev->port.attr,
+			      sizeof(b->dev->port.attr));
+}
+
+#define EX_QD_MIN_RESP                                                         \
+	(offsetof(struct ib_uverbs_ex_query_device_resp, response_length) +   \
+	 sizeof(uint32_t))
+
+/*
+ * The extended query: the response is cut to what the caller has room
+ * for, and response_length says how much that was (the kernel's rule).
+ * The core response attr holds the first EX_QD_MIN_RESP bytes; the rest
+ * of the caller's room follows it as uhw_out.
+ */
+static int write_ex_query_device(struct svd_bundle *b)
+{
+	const struct ib_uverbs_ex_query_device *cmd = svd_write_req(b, NULL);
+	struct ib_uverbs_ex_query_device_resp resp = {};
+	size_t room = b->attrs[1].out_room;
+	int ret;
+
+	if (cmd->comp_mask || cmd->reserved)
+		return -EINVAL;
+	if (b->uhw_out.present)
+		room += b->uhw_out.out_room;
+	if (room > sizeof(resp))
+		room = sizeof(resp);
+	resp.base = b->dev->attr;
+	resp.device_cap_flags_ex = b->dev->attr.device_cap_flags;
+	resp.response_length = (uint32_t)room;
+	ret = svd_write_resp(b, &resp, EX_QD_MIN_RESP);
+	if (!ret && room > EX_QD_MIN_RESP)
+		ret = svd_uhw_copy_to(b, (const uint8_t *)&resp + EX_QD_MIN_RESP,
+				      room - EX_QD_MIN_RESP);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tables                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static const struct svd_attr_spec get_context_attrs[] = {
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_GET_CONTEXT_NUM_COMP_VECTORS, uint32_t,
+			 false),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_GET_CONTEXT_CORE_SUPPORT, uint64_t,
+			 false),
+};
+
+static const struct svd_attr_spec query_context_attrs[] = {
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_CONTEXT_NUM_COMP_VECTORS, uint32_t,
+			 false),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_CONTEXT_CORE_SUPPORT, uint64_t,
+			 false),
+};
+
+static const struct svd_attr_spec query_port_attrs[] = {
+	SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_PORT_PORT_NUM, UINT8_MAX, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_PORT_RESP,
+			 struct ib_uverbs_query_port_resp_ex, true),
+};
+
+static const struct svd_attr_spec query_gid_table_attrs[] = {
+	SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_GID_TABLE_ENTRY_SIZE, UINT64_MAX,
+			  true),
+	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_QUERY_GID_TABLE_FLAGS, 0, false),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_GID_TABLE_RESP_ENTRIES,
+			 struct ib_uverbs_gid_entry, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_GID_TABLE_RESP_NUM_ENTRIES,
+			 uint64_t, true),
+};
+
+static const struct svd_attr_spec query_gid_entry_attrs[] = {
+	SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_GID_ENTRY_PORT, UINT32_MAX, true),
+	SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_GID_ENTRY_GID_INDEX, UINT32_MAX,
+			  true),
+	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_QUERY_GID_ENTRY_FLAGS, 0, false),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_GID_ENTRY_RESP_ENTRY,
+			 struct ib_uverbs_gid_entry, true),
+};
+
+static const struct svd_attr_spec info_handles_attrs[] = {
+	SVD_ATTR_CONST_IN(UVERBS_ATTR_INFO_OBJECT_ID, UINT16_MAX, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_INFO_TOTAL_HANDLES, uint32_t, false),
+	SVD_ATTR_PTR_OUT_MIN(UVERBS_ATTR_INFO_HANDLES_LIST, 0, false),
+};
+
+static const struct svd_attr_spec async_alloc_attrs[] = {
+	SVD_ATTR_FD(UVERBS_ATTR_ASYNC_EVENT_ALLOC_FD_HANDLE,
+		    &svd_type_async_event, SVD_ACCESS_NEW, true),
+};
+
+static const struct svd_method device_methods[] = {
+	/* Spelled out: SVD_METHOD() would set needs_uctx. */
+	{ .id = UVERBS_METHOD_GET_CONTEXT, .handler = method_get_context,
+	  .attrs = get_context_attrs,
+	  .nattrs = SVD_ARRAY_SIZE(get_context_attrs), .allow_uhw = true },
+	SVD_METHOD(UVERBS_METHOD_QUERY_CONTEXT, method_query_context,
+		   query_context_attrs, .allow_uhw = true),
+	SVD_METHOD(UVERBS_METHOD_QUERY_PORT, method_query_port,
+		   query_port_attrs),
+	SVD_METHOD(UVERBS_METHOD_QUERY_GID_TABLE, method_query_gid_table,
+		   query_gid_table_attrs),
+	SVD_METHOD(UVERBS_METHOD_QUERY_GID_ENTRY, method_query_gid_entry,
+		   query_gid_entry_attrs),
+	{ .id = UVERBS_METHOD_INFO_HANDLES, .handler = method_info_handles,
+	  .attrs = info_handles_attrs,
+	  .nattrs = SVD_ARRAY_SIZE(info_handles_attrs) },
+};
+
+static const struct svd_method async_methods[] = {
+	SVD_METHOD(UVERBS_METHOD_ASYNC_EVENT_ALLOC, method_async_event_alloc,
+		   async_alloc_attrs),
+};
+
+static const struct svd_object device_objects[] = {
+	{ .id = UVERBS_OBJECT_DEVICE, .methods = device_methods,
+	  .nmethods = SVD_ARRAY_SIZE(device_methods) },
+	{ .id = UVERBS_OBJECT_ASYNC_EVENT, .type = &svd_type_async_event,
+	  .methods = async_methods, .nmethods = SVD_ARRAY_SIZE(async_methods) },
+};
+
+static const struct svd_write_cmd device_write_cmds[] = {
+	{ IB_USER_VERBS_CMD_GET_CONTEXT, false,
+	  sizeof(struct ib_uverbs_get_context),
+	  sizeof(struct ib_uverbs_get_context_resp), write_get_context, false },
+	{ IB_USER_VERBS_CMD_QUERY_DEVICE, false,
+	  sizeof(struct ib_uverbs_query_device),
+	  sizeof(struct ib_uverbs_query_device_resp), write_query_device,
+	  true },
+	{ IB_USER_VERBS_CMD_QUERY_PORT, false,
+	  sizeof(struct ib_uverbs_query_port),
+	  sizeof(struct ib_uverbs_query_port_resp), write_query_port, true },
+	{ IB_USER_VERBS_EX_CMD_QUERY_DEVICE, true,
+	  sizeof(struct ib_uverbs_ex_query_device), EX_QD_MIN_RESP,
+	  write_ex_query_device, true },
+};
+
+const struct svd_module svd_mod_device = {
+	.name = "device",
+	.objects = device_objects,
+	.nobjects = SVD_ARRAY_SIZE(device_objects),
+	.write_cmds = device_write_cmds,
+	.nwrite_cmds = SVD_ARRAY_SIZE(device_write_cmds),
+};

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: MIT
+/*
+ * MR: memory regions, on both command paths.
+ *
+ * A VA region stays in the client: the daemon keeps (pid, address) and the
+ * engine reaches the bytes with process_vm_readv/writev (mem.c). The pid is
+ * the sender of the registering command (SCM_CREDENTIALS), so a region
+ * registered by a forked child names the child's memory.
+ *
+ * Reaching another process's memory needs ptrace access: same uid, and
+ * under Yama ptrace_scope=1 the client must name the daemon as its tracer;
+ * the library does so with prctl(PR_SET_PTRACER) before its first
+ * registration. Where it is still not permitted (scope 2/3, another uid,
+ * a non-dumpable client) registration fails with EPERM or EACCES from the
+ * probe below rather than later on the data path.
+ *
+ * dma-buf regions (REG_DMABUF_MR) are memfd/shm files mapped into the
+ * daemon; the fd is closed once mapped.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "svd_keys.h"
+#include "svd_mem.h"
+
+#define MR_ACCESS_KNOWN                                                        \
+	(IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_WRITE |        \
+	 IB_UVERBS_ACCESS_REMOTE_READ | IB_UVERBS_ACCESS_REMOTE_ATOMIC |       \
+	 IB_UVERBS_ACCESS_MW_BIND | IB_UVERBS_ACCESS_ZERO_BASED |              \
+	 IB_UVERBS_ACCESS_ON_DEMAND | IB_UVERBS_ACCESS_HUGETLB)
+/* IB_UVERBS_ACCESS_FLUSH_GLOBAL/PERSISTENT: newer headers only. */
+#define MR_ACCESS_FLUSH ((1U << 8) | (1U << 9))
+/* enum ib_mr_rereg_flags (kernel-internal, no uapi header). */
+#define IB_MR_REREG_TRANS (1U << 0)
+#define IB_MR_REREG_PD (1U << 1)
+#define IB_MR_REREG_ACCESS (1U << 2)
+#define MR_REREG_ALL (IB_MR_REREG_TRANS | IB_MR_REREG_PD | IB_MR_REREG_ACCESS)
+/* What the kernel's REG_DMABUF_MR accepts in its flags attribute. */
+#define MR_DMABUF_ACCESS                                                       \
+	(IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_READ |         \
+	 IB_UVERBS_ACCESS_REMOTE_WRITE | IB_UVERBS_ACCESS_REMOTE_ATOMIC |      \
+	 IB_UVERBS_ACCESS_RELAXED_ORDERING)
+
+int svd_mr_check_access(uint32_t flags)
+{
+	if ((flags & (IB_UVERBS_ACCESS_REMOTE_WRITE |
+		      IB_UVERBS_ACCESS_REMOTE_ATOMIC)) &&
+	    !(flags & IB_UVERBS_ACCESS_LOCAL_WRITE))
+		return -EINVAL;
+	if (flags & ~(MR_ACCESS_KNOWN | MR_ACCESS_FLUSH |
+		      IB_UVERBS_ACCESS_OPTIONAL_RANGE))
+		return -EINVAL;
+	/* No on-demand paging, no persistent-memory flush. */
+	if (flags & (IB_UVERBS_ACCESS_ON_DEMAND | MR_ACCESS_FLUSH))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* The kernel requires the IOVA and the address to share a page offset. */
+static bool same_page_offset(uint64_t a, uint64_t b)
+{
+	uint64_t mask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
+
+	return (a & mask) == (b & mask);
+}
+
+static int check_length(struct svd_device *dev, uint64_t len)
+{
+	if (!len)
+		return -EINVAL;
+	if (dev->attr.max_mr_size && len > dev->attr.max_mr_size)
+		return -EINVAL;
+	return 0;
+}
+
+static void mr_free(struct svd_device *dev, struct svd_mr *mr)
+{
+	/* Unpublish first (under dev->lock): the engine can no longer see it. */
+	if (mr->lkey)
+		svd_keys_remove(dev, mr->lkey);
+	if (mr->pd)
+		atomic_fetch_sub(&mr->pd->usecnt, 1);
+	svd_umem_release(mr->umem);
+	free(mr);
+}
+
+static int mr_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
+{
+	struct svd_mr *mr = uobj->object;
+
+	/* Bound memory windows keep the region busy, as in the kernel. */
+	if (why == SVD_REMOVE_DESTROY && atomic_load(&mr->usecnt))
+		return -EBUSY;
+	mr_free(uobj->uctx->dev, mr);
+	return 0;
+}
+
+const struct svd_obj_type svd_type_mr = {
+	.name = "mr",
+	.uapi_id = UVERBS_OBJECT_MR,
+	.destroy_order = 2, /* after MWs (bound to it) and QPs */
+	.destroy = mr_destroy,
+};
+
+/*
+ * Build and publish the region; on success uobj owns it (and the umem).
+ * On failure the caller still owns umem.
+ */
+static int mr_create(struct svd_bundle *b, struct svd_uobj *uobj,
+		     struct svd_pd *pd, struct svd_umem *umem, uint64_t iova,
+		     uint32_t access)
+{
+	struct svd_mr *mr = calloc(1, sizeof(*mr));
+	uint32_t key;
+	int ret;
+
+	if (!mr)
+		return -ENOMEM;
+	mr->pd = pd;
+	mr->uctx = b->uctx;
+	mr->access = access;
+	mr->iova = iova;
+	mr->length = umem->length;
+	mr->umem = umem;
+	/* Keys are set before publishing so a lookup never sees key 0. */
+	ret = svd_keys_insert(b->dev, mr, &key);
+	if (ret) {
+		free(mr);
+		return ret;
+	}
+	pthread_mutex_lock(&b->dev->lock);
+	mr->lkey = mr->rkey = key;
+	pthread_mutex_unlock(&b->dev->lock);
+	atomic_fetch_add(&pd->usecnt, 1);
+	uobj->object = mr;
+	return 0;
+}
+
+static int va_umem(struct svd_bundle *b, uint64_t start, uint64_t len,
+		   struct svd_umem **out)
+{
+	struct svd_umem *umem;
+	int ret;
+
+	ret = check_length(b->dev, len);
+	if (ret)
+		return ret;
+	umem = svd_umem_get_va(b->pid, start, len);
+	if (svd_is_err(umem))
+		return (int)svd_ptr_err(umem);
+	/* Fail now, not on the data path: unmapped (EFAULT) or unreachable. */
+	ret = svd_mem_probe(umem);
+	if (ret) {
+		svd_umem_release(umem);
+		return ret;
+	}
+	*out = umem;
+	return 0;
+}
+
+/* write(): the PD named by a legacy command; a bad handle is EINVAL. */
+static struct svd_uobj *pd_get(struct svd_bundle *b, uint32_t handle)
+{
+	struct svd_uobj *u;
+
+	u = svd_uobj_lookup(b->uctx, &svd_type_pd, handle, SVD_LOOKUP_READ);
+	if (svd_is_err(u) && svd_ptr_err(u) == -ENOENT)
+		return svd_err_ptr(-EINVAL);
+	return u;
+}
+
+/* write(): IB_USER_VERBS_CMD_REG_MR */
+static int write_reg_mr(struct svd_bundle *b)
+{
+	const struct ib_uverbs_reg_mr *cmd = svd_write_req(b, NULL);
+	struct ib_uverbs_reg_mr_resp resp = {};
+	struct svd_uobj *uobj, *pdu;
+	struct svd_umem *umem;
+	struct svd_mr *mr;
+	int ret;
+
+	if (!same_page_offset(cmd->start, cmd->hca_va))
+		return -EINVAL;
+	ret = svd_mr_check_access(cmd->access_flags);
+	if (ret)
+		return ret;
+	uobj = svd_bundle_new_uobj(b, 0, &svd_type_mr);
+	if (svd_is_err(uobj))
+		return (int)svd_ptr_err(uobj);
+	pdu = pd_get(b, cmd->pd_handle);
+	if (svd_is_err(pdu))
+		return (int)svd_ptr_err(pdu);
+	ret = va_umem(b, cmd->start, cmd->length, &umem);
+	if (!ret) {
+		ret = mr_create(b, uobj, pdu->object, umem, cmd->hca_va,
+				cmd->access_flags);
+		if (ret)
+			svd_umem_release(umem);
+	}
+	svd_uobj_unlock(pdu, SVD_LOOKUP_READ);
+	if (ret)
+		return ret;
+	mr = uobj->object;
+	resp.mr_handle = uobj->handle;
+	resp.lkey = mr->lkey;
+	resp.rkey = mr->rkey;
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
+/* REREG with IB_MR_REREG_TRANS: a new client range for the same keys. */
+static int rereg_trans(struct svd_bundle *b, struct svd_mr *mr,
+		       const struct ib_uverbs_rereg_mr *cmd)
+{
+	struct svd_umem *umem, *old;
+	int ret;
+
+	ret = va_umem(b, cmd->start, cmd->length, &umem);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&b->dev->lock);
+	old = mr->umem;
+	mr->umem = umem;
+	mr->iova = cmd->hca_va;
+	mr->length = umem->length;
+	mr->revoked = false;
+	pthread_mutex_unlock(&b->dev->lock);
+	svd_umem_release(old);
+	return 0;
+}
+
+static int rereg_pd(struct svd_bundle *b, struct svd_mr *mr, uint32_t handle)
+{
+	struct svd_uobj *pdu = pd_get(b, handle);
+	struct svd_pd *old;
+
+	if (svd_is_err(pdu))
+		return (int)svd_ptr_err(pdu);
+	pthread_mutex_lock(&b->dev->lock);
+	old = mr->pd;
+	mr->pd = pdu->object;
+	pthread_mutex_unlock(&b->dev->lock);
+	atomic_fetch_add(&mr->pd->usecnt, 1);
+	atomic_fetch_sub(&old->usecnt, 1);
+	svd_uobj_unlock(pdu, SVD_LOOKUP_READ);
+	return 0;
+}
+
+/*
+ * write(): IB_USER_VERBS_CMD_REREG_MR. Every check runs before anything
+ * changes, so a failed rereg leaves the region as it was (the library's
+ * IBV_REREG_MR_ERR_CMD promise).
+ */
+static int write_rereg_mr(struct svd_bundle *b)
+{
+	const struct ib_uverbs_rereg_mr *cmd = svd_write_req(b, NULL);
+	struct ib_uverbs_rereg_mr_resp resp = {};
+	struct svd_uobj *uobj;
+	struct svd_mr *mr;
+	int ret = 0;
+
+	if (!cmd->flags)
+		return -EINVAL;
+	if (cmd->flags & ~MR_REREG_ALL)
+		return -EOPNOTSUPP;
+	if ((cmd->flags & IB_MR_REREG_TRANS) &&
+	    (!cmd->start || !cmd->hca_va || !cmd->length ||
+	     !same_page_offset(cmd->start, cmd->hca_va)))
+		return -EINVAL;
+	uobj = svd_uobj_lookup(b->uctx, &svd_type_mr, cmd->mr_handle,
+			       SVD_LOOKUP_WRITE);
+	if (svd_is_err(uobj))
+		return (int)svd_ptr_err(uobj);
+	mr = uobj->object;
+	if (cmd->flags & IB_MR_REREG_ACCESS)
+		ret = svd_mr_check_access(cmd->access_flags);
+	/* Windows bound to the old translation or PD would dangle. */
+	if (!ret && (cmd->flags & (IB_MR_REREG_TRANS | IB_MR_REREG_PD)) &&
+	    atomic_load(&mr->usecnt))
+		ret = -EBUSY;
+	if (!ret && (cmd->flags & IB_MR_REREG_TRANS))
+		ret = rereg_trans(b, mr, cmd);
+	if (!ret && (cmd->flags & IB_MR_REREG_PD))
+		ret = rereg_pd(b, mr, cmd->pd_handle);
+	if (!ret && (cmd->flags & IB_MR_REREG_ACCESS)) {
+		pthread_mutex_lock(&b->dev->lock);
+		mr->access = cmd->access_flags;
+		pthread_mutex_unlock(&b->dev->lock);
+	}
+	resp.lkey = mr->lkey;
+	resp.rkey = mr->rkey;
+	svd_uobj_unlock(uobj, SVD_LOOKUP_WRITE);
+	if (ret)
+		return ret;
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
+/* write(): IB_USER_VERBS_CMD_DEREG_MR */
+static int write_dereg_mr(struct svd_bundle *b)
+{
+	const struct ib_uverbs_dereg_mr *cmd = svd_write_req(b, NULL);
+
+	return svd_write_destroy(b, &svd_type_mr, cmd->mr_handle);
+}
+
+/* ioctl: UVERBS_METHOD_MR_DESTROY */
+static int mr_method_destroy(struct svd_bundle *b)
+{
+	return svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_MR_HANDLE);
+}
+
+/* ioctl: UVERBS_METHOD_QUERY_MR (IOVA out: seed 000, optional). */
+static int mr_method_query(struct svd_bundle *b)
+{
+	struct svd_mr *mr = svd_attr_get_obj(b, UVERBS_ATTR_QUERY_MR_HANDLE);
+	uint64_t len = mr->length, iova = mr->iova;
+	int ret;
+
+	ret = svd_attr_copy_to(b, UVERBS_ATTR_QUERY_MR_RESP_LKEY, &mr->lkey,
+			       sizeof(mr->lkey));
+	if (!ret)
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_QUERY_MR_RESP_RKEY,
+				       &mr->rkey, sizeof(mr->rkey));
+	if (!ret)
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_QUERY_MR_RESP_LENGTH,
+				       &len, sizeof(len));
+	if (!ret && svd_attr_is_present(b, UVERBS_ATTR_QUERY_MR_RESP_IOVA))
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_QUERY_MR_RESP_IOVA,
+				       &iova, sizeof(iova));
+	return ret;
+}
+
+struct dmabuf_args {
+	uint64_t offset, length, iova;
+	uint32_t access;
+};
+
+static int dmabuf_args(struct svd_bundle *b, struct dmabuf_args *a)
+{
+	int ret;
+
+	ret = svd_attr_get_u64(b, UVERBS_ATTR_REG_DMABUF_MR_OFFSET, &a->offset);
+	if (!ret)
+		ret = svd_attr_get_u64(b, UVERBS_ATTR_REG_DMABUF_MR_LENGTH,
+				       &a->length);
+	if (!ret)
+		ret = svd_attr_get_u64(b, UVERBS_ATTR_REG_DMABUF_MR_IOVA,
+				       &a->iova);
+	if (ret)
+		return -EINVAL;
+	a->access = 0;
+	if (svd_attr_is_present(b, UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS) &&
+	    svd_attr_get_u32(b, UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS,
+			     &a->access))
+		return -EINVAL;
+	if (!same_page_offset(a->offset, a->iova))
+		return -EINVAL;
+	return svd_mr_check_access(a->access);
+}
+
+/* ioctl: UVERBS_METHOD_REG_DMABUF_MR */
+static int mr_method_reg_dmabuf(struct svd_bundle *b)
+{
+	struct svd_pd *pd = svd_attr_get_obj(b,
+					     UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE);
+	struct svd_umem *umem;
+	struct dmabuf_args a;
+	struct svd_uobj *uobj;
+	struct svd_mr *mr;
+	int ret, fd;
+
+	ret = dmabuf_args(b, &a);
+	if (ret)
+		return ret;
+	ret = check_length(b->dev, a.length);
+	if (ret)
+		return ret;
+	fd = svd_attr_take_fd(b, UVERBS_ATTR_REG_DMABUF_MR_FD);
+	if (fd < 0)
+		return -EBADF;
+	umem = svd_umem_get_mapped(fd, a.offset, a.length);
+	close(fd); /* the mapping keeps the memory */
+	if (svd_is_err(umem))
+		return (int)svd_ptr_err(umem);
+	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_REG_DMABUF_MR_HANDLE,
+				   &svd_type_mr);
+	if (svd_is_err(uobj)) {
+		svd_umem_release(umem);
+		return (int)svd_ptr_err(uobj);
+	}
+	ret = mr_create(b, uobj, pd, umem, a.iova, a.access);
+	if (ret) {
+		svd_umem_release(umem);
+		return ret;
+	}
+	mr = uobj->object;
+	ret = svd_attr_copy_to(b, UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY,
+			       &mr->lkey, sizeof(mr->lkey));
+	if (!ret)
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY,
+				       &mr->rkey, sizeof(mr->rkey));
+	return ret;
+}
+
+static const struct svd_attr_spec mr_destroy_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_MR_HANDLE, &svd_type_mr,
+		     SVD_ACCESS_DESTROY, true),
+};
+
+static const struct svd_attr_spec mr_query_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_QUERY_MR_HANDLE, &svd_type_mr,
+		     SVD_ACCESS_READ, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LKEY, uint32_t, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_RKEY, uint32_t, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LENGTH, uint64_t, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_IOVA, uint64_t, false),
+};
+
+static const struct svd_attr_spec mr_dmabuf_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_REG_DMABUF_MR_HANDLE, &svd_type_mr,
+		     SVD_ACCESS_NEW, true),
+	SVD_ATTR_IDR(UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE, &svd_type_pd,
+		     SVD_ACCESS_READ, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_OFFSET, uint64_t, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_LENGTH, uint64_t, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_IOVA, uint64_t, true),
+	/* A raw fd (no object type): .obj = NULL. */
+	SVD_ATTR_FD(UVERBS_ATTR_REG_DMABUF_MR_FD, NULL, SVD_ACCESS_READ, true),
+	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS,
+			  MR_DMABUF_ACCESS, false),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, uint32_t, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY, uint32_t, true),
+};
+
+static const struct svd_method mr_methods[] = {
+	SVD_METHOD(UVERBS_METHOD_MR_DESTROY, mr_method_destroy,
+		   mr_destroy_attrs),
+	SVD_METHOD(UVERBS_METHOD_QUERY_MR, mr_method_query, mr_query_attrs),
+	SVD_METHOD(UVERBS_METHOD_REG_DMABUF_MR, mr_method_reg_dmabuf,
+		   mr_dmabuf_attrs),
+};
+
+static const struct svd_object mr_objects[] = {
+	{ .id = UVERBS_OBJECT_MR, .type = &svd_type_mr, .methods = mr_methods,
+	  .nmethods = SVD_ARRAY_SIZE(mr_methods) },
+};
+
+static const struct svd_write_cmd mr_write_cmds[] = {
+	{ IB_USER_VERBS_CMD_REG_MR, false, sizeof(struct ib_uverbs_reg_mr),
+	  sizeof(struct ib_uverbs_reg_mr_resp), write_reg_mr, true },
+	{ IB_USER_VERBS_CMD_REREG_MR, false,
+	  sizeof(struct ib_uverbs_rereg_mr),
+	  sizeof(struct ib_uverbs_rereg_mr_resp), write_rereg_mr, true },
+	{ IB_USER_VERBS_CMD_DEREG_MR, false, sizeof(struct ib_uverbs_dereg_mr),
+	  0, write_dereg_mr, true },
+};
+
+const struct svd_module svd_mod_mr = {
+	.name = "mr",
+	.objects = mr_objects,
+	.nobjects = SVD_ARRAY_SIZE(mr_objects),
+	.write_cmds = mr_write_cmds,
+	.nwrite_cmds = SVD_ARRAY_SIZE(mr_write_cmds),
+};

@@ -1,0 +1,908 @@
+// SPDX-License-Identifier: MIT
+/*
+ * QPs: create (ioctl, rings handed over as seed-001 buffers), modify
+ * (legacy and extended write) with the IBTA state machine, query (write)
+ * and destroy (write and ioctl).
+ *
+ * The rings belong to the library; the daemon maps them (DMABUF buffers
+ * only) and trusts none of their contents. The QP is published in the
+ * device-wide QPN map under dev->lock once fully built.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "svd_qpn.h"
+
+/* What the QP holds beyond struct svd_qp (which the engine sees). */
+struct qp_priv {
+	struct svd_qp qp;
+	struct svd_xrcd *xrcd; /* XRC_TGT */
+	bool published; /* in the QPN map */
+	bool counted; /* usecnts taken */
+};
+
+static struct qp_priv *to_priv(struct svd_qp *qp)
+{
+	return (struct qp_priv *)qp;
+}
+
+static void qp_put_refs(struct qp_priv *p)
+{
+	struct svd_qp *qp = &p->qp;
+
+	if (!p->counted)
+		return;
+	if (qp->pd)
+		atomic_fetch_sub(&qp->pd->usecnt, 1);
+	if (qp->send_cq)
+		atomic_fetch_sub(&qp->send_cq->usecnt, 1);
+	if (qp->recv_cq)
+		atomic_fetch_sub(&qp->recv_cq->usecnt, 1);
+	if (qp->srq)
+		atomic_fetch_sub(&qp->srq->usecnt, 1);
+	if (p->xrcd)
+		atomic_fetch_sub(&p->xrcd->usecnt, 1);
+	p->counted = false;
+}
+
+static void qp_free(struct qp_priv *p)
+{
+	struct svd_qp *qp = &p->qp;
+
+	if (p->published)
+		svd_qpn_remove(qp->uctx->dev, qp);
+	/* The engine drops its references (and waits) before we free. */
+	if (svd_engine_qp_destroy && p->published)
+		svd_engine_qp_destroy(qp);
+	qp_put_refs(p);
+	svd_umem_release(qp->sq);
+	svd_umem_release(qp->rq);
+	svd_umem_release(qp->dbrec);
+	free(p);
+}
+
+static int qp_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
+{
+	(void)why; /* nothing can hold a QP busy */
+	qp_free(to_priv(uobj->object));
+	return 0;
+}
+
+const struct svd_obj_type svd_type_qp = {
+	.name = "qp",
+	.uapi_id = UVERBS_OBJECT_QP,
+	.destroy_order = 0,
+	.destroy = qp_destroy,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Create                                                                  */
+/* ---------------------------------------------------------------------- */
+
+struct qp_args {
+	uint32_t type;
+	uint64_t flags;
+	struct ib_uverbs_qp_cap cap;
+	struct sv_create_ring_req req;
+	struct svd_pd *pd;
+	struct svd_cq *scq, *rcq;
+	struct svd_srq *srq;
+	struct svd_xrcd *xrcd;
+};
+
+/* Which objects each QP type needs, as the kernel's create_qp checks. */
+static int check_objs(const struct qp_args *a)
+{
+	switch (a->type) {
+	case SVD_QPT_RC:
+	case SVD_QPT_UC:
+	case SVD_QPT_UD:
+		if (!a->pd || !a->scq || !a->rcq || a->xrcd)
+			return -EINVAL;
+		return 0;
+	case SVD_QPT_XRC_INI:
+		if (!a->pd || !a->scq || a->srq || a->xrcd)
+			return -EINVAL;
+		return 0;
+	case SVD_QPT_XRC_TGT:
+		if (!a->xrcd || a->srq || a->scq || a->rcq)
+			return -EINVAL;
+		return 0;
+	case SVD_QPT_RAW_PACKET:
+	case SVD_QPT_DRIVER:
+		return -EOPNOTSUPP;
+	default:
+		return -EINVAL;
+	}
+}
+
+static bool has_rq(const struct qp_args *a)
+{
+	return a->type != SVD_QPT_XRC_TGT && a->type != SVD_QPT_XRC_INI &&
+	       !a->srq;
+}
+
+static uint32_t max_entries(const struct svd_device *dev)
+{
+	uint32_t v = 1;
+
+	while (v < dev->attr.max_qp_wr)
+		v <<= 1;
+	return v;
+}
+
+/* Requested caps against the device, ring geometry against the caps. */
+static int check_caps(const struct svd_device *dev, struct qp_args *a)
+{
+	struct ib_uverbs_qp_cap *c = &a->cap;
+	const struct sv_create_ring_req *r = &a->req;
+	uint32_t need, lim = max_entries(dev);
+
+	if (a->type == SVD_QPT_XRC_TGT) {
+		memset(c, 0, sizeof(*c));
+		return (r->sq_entries || r->rq_entries) ? -EINVAL : 0;
+	}
+	if (!has_rq(a))
+		c->max_recv_wr = c->max_recv_sge = 0;
+	if (c->max_send_wr > dev->attr.max_qp_wr ||
+	    c->max_recv_wr > dev->attr.max_qp_wr ||
+	    c->max_send_sge > dev->attr.max_sge ||
+	    c->max_recv_sge > dev->attr.max_sge ||
+	    c->max_inline_data > SVD_QP_MAX_INLINE)
+		return -EINVAL;
+	need = c->max_send_sge * sizeof(struct sv_sge);
+	if (need < c->max_inline_data)
+		need = c->max_inline_data;
+	need += sizeof(struct sv_send_wqe);
+	if (!svd_is_pow2(r->wqe_size) || r->wqe_size < need ||
+	    r->wqe_size > 4096)
+		return -EINVAL;
+	if (!svd_is_pow2(r->sq_entries) || r->sq_entries < c->max_send_wr ||
+	    r->sq_entries > lim)
+		return -EINVAL;
+	if (!has_rq(a))
+		return r->rq_entries ? -EINVAL : 0;
+	if (!svd_is_pow2(r->rq_entries) || r->rq_entries < c->max_recv_wr ||
+	    r->rq_entries > lim)
+		return -EINVAL;
+	return 0;
+}
+
+static struct svd_umem *load_ring(struct svd_umem_list *l, unsigned int slot,
+				  size_t size, size_t align, int *err)
+{
+	struct svd_umem *u = svd_umem_list_load(l, slot, size);
+
+	if (!u) {
+		*err = -EINVAL; /* the rings are mandatory */
+		return NULL;
+	}
+	if (svd_is_err(u)) {
+		*err = (int)svd_ptr_err(u);
+		return NULL;
+	}
+	/* The daemon touches rings directly: they must be mapped. */
+	if (u->kind != SVD_UMEM_MAPPED || ((uintptr_t)u->map & (align - 1))) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return svd_umem_list_take(l, slot);
+}
+
+static int qp_load_rings(struct svd_bundle *b, struct qp_args *a,
+			 struct svd_qp *qp)
+{
+	struct svd_umem_list *l;
+	int err = 0;
+
+	if (a->type == SVD_QPT_XRC_TGT)
+		return 0;
+	l = svd_umem_list_create(b, SV_QP_BUF_SLOT_MAX);
+	if (svd_is_err(l))
+		return (int)svd_ptr_err(l);
+	qp->sq = load_ring(l, SV_QP_BUF_SQ,
+			   (size_t)a->req.sq_entries * a->req.wqe_size, 8, &err);
+	if (!err && has_rq(a))
+		qp->rq = load_ring(l, SV_QP_BUF_RQ,
+				   (size_t)a->req.rq_entries * qp->rq_wqe_size,
+				   8, &err);
+	if (!err)
+		qp->dbrec = load_ring(l, SV_QP_BUF_DBREC, SV_QP_DBREC_SIZE,
+				      SV_CACHELINE, &err);
+	return err;
+}
+
+static void qp_fill_caps(const struct svd_device *dev, struct qp_args *a,
+			 struct svd_qp *qp)
+{
+	struct ib_uverbs_qp_cap *c = &a->cap;
+	uint32_t room;
+
+	if (a->type == SVD_QPT_XRC_TGT)
+		return;
+	qp->sq_entries = a->req.sq_entries;
+	qp->sq_wqe_size = a->req.wqe_size;
+	room = qp->sq_wqe_size - sizeof(struct sv_send_wqe);
+	/* Report what the rings really hold, within the device limits. */
+	c->max_send_wr = qp->sq_entries < dev->attr.max_qp_wr ?
+				 qp->sq_entries : dev->attr.max_qp_wr;
+	c->max_send_sge = room / sizeof(struct sv_sge);
+	if (c->max_send_sge > dev->attr.max_sge)
+		c->max_send_sge = dev->attr.max_sge;
+	c->max_inline_data = room < SVD_QP_MAX_INLINE ? room :
+							SVD_QP_MAX_INLINE;
+	if (has_rq(a)) {
+		qp->rq_entries = a->req.rq_entries;
+		qp->rq_wqe_size = svd_rq_stride(c->max_recv_sge);
+		c->max_recv_wr = qp->rq_entries < dev->attr.max_qp_wr ?
+					 qp->rq_entries : dev->attr.max_qp_wr;
+	}
+	qp->max_send_wr = c->max_send_wr;
+	qp->max_recv_wr = c->max_recv_wr;
+	qp->max_send_sge = c->max_send_sge;
+	qp->max_recv_sge = c->max_recv_sge;
+	qp->max_inline_data = c->max_inline_data;
+	qp->attr.max_send_wr = c->max_send_wr;
+	qp->attr.max_recv_wr = c->max_recv_wr;
+	qp->attr.max_send_sge = c->max_send_sge;
+	qp->attr.max_recv_sge = c->max_recv_sge;
+	qp->attr.max_inline_data = c->max_inline_data;
+}
+
+static int qp_get_args(struct svd_bundle *b, struct qp_args *a)
+{
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	ret = svd_attr_get_u32(b, UVERBS_ATTR_CREATE_QP_TYPE, &a->type);
+	if (ret)
+		return ret;
+	if (svd_attr_is_present(b, UVERBS_ATTR_CREATE_QP_FLAGS))
+		svd_attr_get_u64(b, UVERBS_ATTR_CREATE_QP_FLAGS, &a->flags);
+	if (svd_attr_is_present(b, UVERBS_ATTR_CREATE_QP_SOURCE_QPN))
+		return -EOPNOTSUPP;
+	ret = svd_attr_copy_from(b, UVERBS_ATTR_CREATE_QP_CAP, &a->cap,
+				 sizeof(a->cap));
+	if (ret)
+		return ret;
+	ret = svd_uhw_copy_from(b, &a->req, sizeof(a->req));
+	if (ret)
+		return ret;
+	a->pd = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_QP_PD_HANDLE);
+	a->scq = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_QP_SEND_CQ_HANDLE);
+	a->rcq = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_QP_RECV_CQ_HANDLE);
+	a->srq = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_QP_SRQ_HANDLE);
+	a->xrcd = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_QP_XRCD_HANDLE);
+	ret = check_objs(a);
+	if (ret)
+		return ret;
+	/* An XRC SRQ is reached through XRC_TGT QPs only. */
+	if (a->srq && a->srq->srq_type != IB_UVERBS_SRQT_BASIC)
+		return -EINVAL;
+	return check_caps(b->dev, a);
+}
+
+static void qp_take_refs(struct qp_priv *p, struct qp_args *a)
+{
+	struct svd_qp *qp = &p->qp;
+
+	qp->pd = a->pd;
+	qp->send_cq = a->scq;
+	qp->recv_cq = a->rcq;
+	qp->srq = a->srq;
+	p->xrcd = a->xrcd;
+	if (qp->pd)
+		atomic_fetch_add(&qp->pd->usecnt, 1);
+	if (qp->send_cq)
+		atomic_fetch_add(&qp->send_cq->usecnt, 1);
+	if (qp->recv_cq)
+		atomic_fetch_add(&qp->recv_cq->usecnt, 1);
+	if (qp->srq)
+		atomic_fetch_add(&qp->srq->usecnt, 1);
+	if (p->xrcd)
+		atomic_fetch_add(&p->xrcd->usecnt, 1);
+	p->counted = true;
+}
+
+static int qp_build(struct svd_bundle *b, struct qp_args *a,
+		    struct svd_uobj *uobj, struct qp_priv **out)
+{
+	struct qp_priv *p = calloc(1, sizeof(*p));
+	struct svd_qp *qp;
+	int ret;
+
+	if (!p)
+		return -ENOMEM;
+	qp = &p->qp;
+	qp->uctx = b->uctx;
+	qp->qp_type = a->type;
+	qp->state = SVD_QPS_RESET;
+	qp->sq_sig_all = a->flags & IB_UVERBS_QP_CREATE_SQ_SIG_ALL;
+	qp->db_page_index = a->req.db_page_index;
+	svd_attr_get_u64(b, UVERBS_ATTR_CREATE_QP_USER_HANDLE,
+			 &qp->user_handle);
+	uobj->user_handle = qp->user_handle;
+	qp_fill_caps(b->dev, a, qp);
+	ret = qp_load_rings(b, a, qp);
+	if (!ret)
+		ret = svd_qpn_insert(b->dev, qp);
+	if (ret) {
+		qp_free(p);
+		return ret;
+	}
+	p->published = true;
+	qp_take_refs(p, a);
+	*out = p;
+	return 0;
+}
+
+/* ioctl: UVERBS_METHOD_QP_CREATE */
+static int qp_method_create(struct svd_bundle *b)
+{
+	struct sv_create_qp_resp uresp = {};
+	struct svd_uobj *uobj;
+	struct qp_priv *p;
+	struct qp_args a;
+	int ret;
+
+	ret = qp_get_args(b, &a);
+	if (ret)
+		return ret;
+	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_CREATE_QP_HANDLE,
+				   &svd_type_qp);
+	if (svd_is_err(uobj))
+		return (int)svd_ptr_err(uobj);
+	ret = qp_build(b, &a, uobj, &p);
+	if (ret)
+		return ret;
+	uobj->object = &p->qp;
+	uresp.qpn = p->qp.qpn;
+	uresp.sq_wqe_size = p->qp.sq_wqe_size;
+	uresp.rq_wqe_size = p->qp.rq_wqe_size;
+	uresp.db_page_index = p->qp.db_page_index;
+	ret = svd_attr_copy_to(b, UVERBS_ATTR_CREATE_QP_RESP_CAP, &a.cap,
+			       sizeof(a.cap));
+	if (!ret)
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_CREATE_QP_RESP_QP_NUM,
+				       &p->qp.qpn, sizeof(p->qp.qpn));
+	if (!ret)
+		ret = svd_uhw_copy_to(b, &uresp, sizeof(uresp));
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The IBTA state machine                                                  */
+/* ---------------------------------------------------------------------- */
+
+enum { T_UD, T_UC, T_RC, T_XI, T_XT, T_NR };
+
+struct trans {
+	bool valid;
+	uint32_t req[T_NR];
+	uint32_t opt[T_NR];
+};
+
+#define M(x) SVD_QP_##x
+#define RC_RTR_REQ (M(AV) | M(PATH_MTU) | M(DEST_QPN) | M(RQ_PSN) |           \
+		    M(MAX_DEST_RD_ATOMIC) | M(MIN_RNR_TIMER))
+#define UC_RTR_REQ (M(AV) | M(PATH_MTU) | M(DEST_QPN) | M(RQ_PSN))
+#define RC_RTS_REQ (M(TIMEOUT) | M(RETRY_CNT) | M(RNR_RETRY) | M(SQ_PSN) |     \
+		    M(MAX_QP_RD_ATOMIC))
+#define CONN_INIT (M(PKEY_INDEX) | M(PORT) | M(ACCESS_FLAGS))
+#define UD_INIT (M(PKEY_INDEX) | M(PORT) | M(QKEY))
+#define UC_RTS_OPT (M(CUR_STATE) | M(ALT_PATH) | M(ACCESS_FLAGS) |             \
+		    M(PATH_MIG_STATE))
+#define RC_RTS_OPT (UC_RTS_OPT | M(MIN_RNR_TIMER))
+#define UD_RTS_OPT (M(CUR_STATE) | M(QKEY))
+#define RTR_OPT (M(ALT_PATH) | M(ACCESS_FLAGS) | M(PKEY_INDEX))
+
+/* Per type: UD, UC, RC, XRC_INI, XRC_TGT (kernel ib_modify_qp_is_ok). */
+static const struct trans qp_table[SVD_QPS_ERR + 1][SVD_QPS_ERR + 1] = {
+	[SVD_QPS_RESET] = {
+		[SVD_QPS_RESET] = { .valid = true },
+		[SVD_QPS_INIT] = { .valid = true,
+			.req = { UD_INIT, CONN_INIT, CONN_INIT, CONN_INIT,
+				 CONN_INIT } },
+	},
+	[SVD_QPS_INIT] = {
+		[SVD_QPS_RESET] = { .valid = true },
+		[SVD_QPS_ERR] = { .valid = true },
+		[SVD_QPS_INIT] = { .valid = true,
+			.opt = { UD_INIT, CONN_INIT, CONN_INIT, CONN_INIT,
+				 CONN_INIT } },
+		[SVD_QPS_RTR] = { .valid = true,
+			.req = { 0, UC_RTR_REQ, RC_RTR_REQ, UC_RTR_REQ,
+				 RC_RTR_REQ },
+			.opt = { M(PKEY_INDEX) | M(QKEY), RTR_OPT, RTR_OPT,
+				 RTR_OPT, RTR_OPT } },
+	},
+	[SVD_QPS_RTR] = {
+		[SVD_QPS_RESET] = { .valid = true },
+		[SVD_QPS_ERR] = { .valid = true },
+		[SVD_QPS_RTS] = { .valid = true,
+			.req = { M(SQ_PSN), M(SQ_PSN), RC_RTS_REQ, RC_RTS_REQ,
+				 M(TIMEOUT) | M(SQ_PSN) },
+			.opt = { UD_RTS_OPT, UC_RTS_OPT, RC_RTS_OPT,
+				 UC_RTS_OPT, RC_RTS_OPT } },
+	},
+	[SVD_QPS_RTS] = {
+		[SVD_QPS_RESET] = { .valid = true },
+		[SVD_QPS_ERR] = { .valid = true },
+		[SVD_QPS_RTS] = { .valid = true,
+			.opt = { UD_RTS_OPT, UC_RTS_OPT, RC_RTS_OPT,
+				 UC_RTS_OPT, RC_RTS_OPT } },
+		[SVD_QPS_SQD] = { .valid = true,
+			.opt = { M(EN_SQD_ASYNC_NOTIFY), M(EN_SQD_ASYNC_NOTIFY),
+				 M(EN_SQD_ASYNC_NOTIFY), M(EN_SQD_ASYNC_NOTIFY),
+				 M(EN_SQD_ASYNC_NOTIFY) } },
+	},
+	[SVD_QPS_SQD] = {
+		[SVD_QPS_RESET] = { .valid = true },
+		[SVD_QPS_ERR] = { .valid = true },
+		[SVD_QPS_RTS] = { .valid = true,
+			.opt = { UD_RTS_OPT, UC_RTS_OPT, RC_RTS_OPT,
+				 UC_RTS_OPT, RC_RTS_OPT } },
+		[SVD_QPS_SQD] = { .valid = true,
+			.opt = { M(PKEY_INDEX) | M(QKEY),
+				 M(AV) | M(ALT_PATH) | M(ACCESS_FLAGS) |
+					 M(PKEY_INDEX) | M(PATH_MIG_STATE),
+				 M(PORT) | M(AV) | M(TIMEOUT) | M(RETRY_CNT) |
+					 M(RNR_RETRY) | M(MAX_QP_RD_ATOMIC) |
+					 M(MAX_DEST_RD_ATOMIC) | M(ALT_PATH) |
+					 M(ACCESS_FLAGS) | M(PKEY_INDEX) |
+					 M(MIN_RNR_TIMER) | M(PATH_MIG_STATE),
+				 M(PORT) | M(AV) | M(TIMEOUT) | M(RETRY_CNT) |
+					 M(RNR_RETRY) | M(MAX_QP_RD_ATOMIC) |
+					 M(ALT_PATH) | M(ACCESS_FLAGS) |
+					 M(PKEY_INDEX) | M(PATH_MIG_STATE),
+				 M(PORT) | M(AV) | M(TIMEOUT) |
+					 M(MAX_DEST_RD_ATOMIC) | M(ALT_PATH) |
+					 M(ACCESS_FLAGS) | M(PKEY_INDEX) |
+					 M(MIN_RNR_TIMER) | M(PATH_MIG_STATE) } },
+	},
+	[SVD_QPS_SQE] = {
+		[SVD_QPS_RESET] = { .valid = true },
+		[SVD_QPS_ERR] = { .valid = true },
+		[SVD_QPS_RTS] = { .valid = true,
+			.opt = { UD_RTS_OPT, M(CUR_STATE) | M(ACCESS_FLAGS),
+				 0, 0, 0 } },
+	},
+	[SVD_QPS_ERR] = {
+		[SVD_QPS_RESET] = { .valid = true },
+		[SVD_QPS_ERR] = { .valid = true },
+	},
+};
+
+static int type_index(uint32_t qp_type)
+{
+	switch (qp_type) {
+	case SVD_QPT_UD:
+		return T_UD;
+	case SVD_QPT_UC:
+		return T_UC;
+	case SVD_QPT_RC:
+		return T_RC;
+	case SVD_QPT_XRC_INI:
+		return T_XI;
+	case SVD_QPT_XRC_TGT:
+		return T_XT;
+	default:
+		return -1;
+	}
+}
+
+/* Is cur -> next with this mask allowed for the type? (IBTA 11.2.4.2) */
+static bool qp_transition_ok(uint32_t cur, uint32_t next, uint32_t type,
+			     uint32_t mask)
+{
+	const struct trans *t;
+	int ti = type_index(type);
+
+	if (ti < 0 || cur > SVD_QPS_ERR || next > SVD_QPS_ERR)
+		return false;
+	if ((mask & M(CUR_STATE)) && cur != SVD_QPS_RTR && cur != SVD_QPS_RTS &&
+	    cur != SVD_QPS_SQD && cur != SVD_QPS_SQE)
+		return false;
+	t = &qp_table[cur][next];
+	if (!t->valid)
+		return false;
+	if ((mask & t->req[ti]) != t->req[ti])
+		return false;
+	return !(mask & ~(t->req[ti] | t->opt[ti] | M(STATE)));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Modify                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static void dest_to_ah(const struct ib_uverbs_qp_dest *d,
+		       struct ib_uverbs_ah_attr *ah)
+{
+	memset(ah, 0, sizeof(*ah));
+	memcpy(ah->grh.dgid, d->dgid, 16);
+	ah->grh.flow_label = d->flow_label;
+	ah->grh.sgid_index = d->sgid_index;
+	ah->grh.hop_limit = d->hop_limit;
+	ah->grh.traffic_class = d->traffic_class;
+	ah->dlid = d->dlid;
+	ah->sl = d->sl;
+	ah->src_path_bits = d->src_path_bits;
+	ah->static_rate = d->static_rate;
+	ah->is_global = d->is_global;
+	ah->port_num = d->port_num;
+}
+
+static void ah_to_dest(const struct ib_uverbs_ah_attr *ah,
+		       struct ib_uverbs_qp_dest *d)
+{
+	memset(d, 0, sizeof(*d));
+	memcpy(d->dgid, ah->grh.dgid, 16);
+	d->flow_label = ah->grh.flow_label;
+	d->sgid_index = ah->grh.sgid_index;
+	d->hop_limit = ah->grh.hop_limit;
+	d->traffic_class = ah->grh.traffic_class;
+	d->dlid = ah->dlid;
+	d->sl = ah->sl;
+	d->src_path_bits = ah->src_path_bits;
+	d->static_rate = ah->static_rate;
+	d->is_global = ah->is_global;
+	d->port_num = ah->port_num;
+}
+
+static int check_dest(const struct svd_device *dev,
+		      const struct ib_uverbs_qp_dest *d)
+{
+	const struct svd_port *port = &dev->port;
+
+	if (d->port_num != 1)
+		return -EINVAL;
+	/* RoCE addresses are always global (rdma_check_ah_attr). */
+	if (port->attr.link_layer == SVD_LINK_LAYER_ETHERNET && !d->is_global)
+		return -EINVAL;
+	if (d->is_global && (d->sgid_index >= SVD_MAX_GIDS ||
+			     d->sgid_index >= port->attr.gid_tbl_len ||
+			     !port->gids[d->sgid_index].valid))
+		return -EINVAL;
+	return 0;
+}
+
+/* Value checks that do not depend on the state table. */
+static int check_values(const struct svd_device *dev,
+			const struct ib_uverbs_modify_qp *c)
+{
+	const struct ib_uverbs_query_port_resp *pa = &dev->port.attr;
+	uint32_t m = c->attr_mask;
+
+	if ((m & M(PORT)) && c->port_num != 1)
+		return -EINVAL;
+	if ((m & M(PKEY_INDEX)) && c->pkey_index >= pa->pkey_tbl_len)
+		return -EINVAL;
+	if ((m & M(PATH_MTU)) &&
+	    (c->path_mtu < SVD_MTU_256 || c->path_mtu > pa->max_mtu))
+		return -EINVAL;
+	if ((m & M(AV)) && check_dest(dev, &c->dest))
+		return -EINVAL;
+	if ((m & M(ALT_PATH)) &&
+	    (c->alt_port_num != 1 || c->alt_pkey_index >= pa->pkey_tbl_len ||
+	     check_dest(dev, &c->alt_dest)))
+		return -EINVAL;
+	if ((m & M(DEST_QPN)) && c->dest_qp_num > SVD_QPN_MASK)
+		return -EINVAL;
+	if ((m & M(MAX_QP_RD_ATOMIC)) &&
+	    c->max_rd_atomic > dev->attr.max_qp_init_rd_atom)
+		return -EINVAL;
+	if ((m & M(MAX_DEST_RD_ATOMIC)) &&
+	    c->max_dest_rd_atomic > dev->attr.max_qp_rd_atom)
+		return -EINVAL;
+	if ((m & M(PATH_MIG_STATE)) && c->path_mig_state > SVD_MIG_ARMED)
+		return -EINVAL;
+	return 0;
+}
+
+static void apply_attrs(struct svd_qp *qp, const struct ib_uverbs_modify_qp *c,
+			uint32_t next)
+{
+	struct ib_uverbs_qp_attr *a = &qp->attr;
+	uint32_t m = c->attr_mask;
+
+	if (m & M(ACCESS_FLAGS))
+		a->qp_access_flags = c->qp_access_flags;
+	if (m & M(PKEY_INDEX))
+		a->pkey_index = c->pkey_index;
+	if (m & M(PORT))
+		a->port_num = c->port_num;
+	if (m & M(QKEY))
+		a->qkey = c->qkey;
+	if (m & M(AV))
+		dest_to_ah(&c->dest, &a->ah_attr);
+	if (m & M(PATH_MTU))
+		a->path_mtu = c->path_mtu;
+	if (m & M(TIMEOUT))
+		a->timeout = c->timeout;
+	if (m & M(RETRY_CNT))
+		a->retry_cnt = c->retry_cnt;
+	if (m & M(RNR_RETRY))
+		a->rnr_retry = c->rnr_retry;
+	if (m & M(RQ_PSN))
+		a->rq_psn = c->rq_psn & SVD_QPN_MASK;
+	if (m & M(SQ_PSN))
+		a->sq_psn = c->sq_psn & SVD_QPN_MASK;
+	if (m & M(MAX_QP_RD_ATOMIC))
+		a->max_rd_atomic = c->max_rd_atomic;
+	if (m & M(MAX_DEST_RD_ATOMIC))
+		a->max_dest_rd_atomic = c->max_dest_rd_atomic;
+	if (m & M(MIN_RNR_TIMER))
+		a->min_rnr_timer = c->min_rnr_timer;
+	if (m & M(ALT_PATH)) {
+		dest_to_ah(&c->alt_dest, &a->alt_ah_attr);
+		a->alt_pkey_index = c->alt_pkey_index;
+		a->alt_port_num = c->alt_port_num;
+		a->alt_timeout = c->alt_timeout;
+	}
+	if (m & M(PATH_MIG_STATE))
+		a->path_mig_state = c->path_mig_state;
+	if (m & M(DEST_QPN))
+		a->dest_qp_num = c->dest_qp_num;
+	if (m & M(EN_SQD_ASYNC_NOTIFY))
+		a->en_sqd_async_notify = c->en_sqd_async_notify;
+	a->qp_attr_mask |= m;
+	a->qp_state = next;
+	a->cur_qp_state = next;
+	qp->state = next;
+}
+
+/* RESET empties the rings: both indices restart at 0. */
+static void qp_reset_rings(struct svd_qp *qp)
+{
+	struct sv_dbrec *d;
+	int i;
+
+	if (!qp->dbrec)
+		return;
+	d = qp->dbrec->map;
+	for (i = 0; i < 2; i++) {
+		atomic_store((_Atomic uint32_t *)&d[i].prod, 0);
+		atomic_store((_Atomic uint32_t *)&d[i].cons, 0);
+	}
+}
+
+static int qp_do_modify(struct svd_bundle *b,
+			const struct ib_uverbs_modify_qp *c)
+{
+	struct svd_device *dev = b->dev;
+	uint32_t cur, next, old;
+	struct svd_uobj *u;
+	struct svd_qp *qp;
+	int ret;
+
+	if ((c->attr_mask & M(CUR_STATE)) && c->cur_qp_state > SVD_QPS_ERR)
+		return -EINVAL;
+	if ((c->attr_mask & M(STATE)) && c->qp_state > SVD_QPS_ERR)
+		return -EINVAL;
+	u = svd_uobj_lookup(b->uctx, &svd_type_qp, c->qp_handle,
+			    SVD_LOOKUP_WRITE);
+	if (svd_is_err(u))
+		return (int)svd_ptr_err(u);
+	qp = u->object;
+	old = qp->state;
+	cur = (c->attr_mask & M(CUR_STATE)) ? c->cur_qp_state : old;
+	next = (c->attr_mask & M(STATE)) ? c->qp_state : cur;
+	ret = -EINVAL;
+	if (qp_transition_ok(cur, next, qp->qp_type, c->attr_mask))
+		ret = check_values(dev, c);
+	if (!ret) {
+		pthread_mutex_lock(&dev->lock);
+		apply_attrs(qp, c, next);
+		pthread_mutex_unlock(&dev->lock);
+		/* The engine flushes on ERR and forgets work on RESET. */
+		if (svd_engine_qp_modified)
+			svd_engine_qp_modified(qp, old);
+		if (next == SVD_QPS_RESET && old != SVD_QPS_RESET)
+			qp_reset_rings(qp);
+	}
+	svd_uobj_unlock(u, SVD_LOOKUP_WRITE);
+	return ret;
+}
+
+/* Bits the legacy command knows (IB_QP_ATTR_STANDARD_BITS). */
+#define QP_STD_BITS ((1U << 21) - 1)
+
+/* write(): IB_USER_VERBS_CMD_MODIFY_QP */
+static int write_modify_qp(struct svd_bundle *b)
+{
+	const struct ib_uverbs_modify_qp *c = svd_write_req(b, NULL);
+
+	if (c->attr_mask & ~QP_STD_BITS)
+		return -EOPNOTSUPP;
+	return qp_do_modify(b, c);
+}
+
+/* write(): extended MODIFY_QP */
+static int write_ex_modify_qp(struct svd_bundle *b)
+{
+	const struct ib_uverbs_ex_modify_qp *c = svd_write_req(b, NULL);
+	struct ib_uverbs_ex_modify_qp_resp resp = {
+		.response_length = sizeof(resp),
+	};
+	int ret;
+
+	if (c->base.attr_mask & ~(QP_STD_BITS | SVD_QP_RATE_LIMIT))
+		return -EOPNOTSUPP;
+	if (c->reserved)
+		return -EINVAL;
+	/* Rate limits are a raw packet feature: not in any transition. */
+	ret = qp_do_modify(b, &c->base);
+	if (ret)
+		return ret;
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Query and destroy                                                       */
+/* ---------------------------------------------------------------------- */
+
+static void fill_query(const struct svd_qp *qp,
+		       struct ib_uverbs_query_qp_resp *r)
+{
+	const struct ib_uverbs_qp_attr *a = &qp->attr;
+
+	memset(r, 0, sizeof(*r));
+	ah_to_dest(&a->ah_attr, &r->dest);
+	ah_to_dest(&a->alt_ah_attr, &r->alt_dest);
+	r->max_send_wr = qp->max_send_wr;
+	r->max_recv_wr = qp->max_recv_wr;
+	r->max_send_sge = qp->max_send_sge;
+	r->max_recv_sge = qp->max_recv_sge;
+	r->max_inline_data = qp->max_inline_data;
+	r->qkey = a->qkey;
+	r->rq_psn = a->rq_psn;
+	r->sq_psn = a->sq_psn;
+	r->dest_qp_num = a->dest_qp_num;
+	r->qp_access_flags = a->qp_access_flags;
+	r->pkey_index = a->pkey_index;
+	r->alt_pkey_index = a->alt_pkey_index;
+	r->qp_state = (uint8_t)qp->state;
+	r->cur_qp_state = (uint8_t)qp->state;
+	r->path_mtu = (uint8_t)a->path_mtu;
+	r->path_mig_state = (uint8_t)a->path_mig_state;
+	/* SQD is reached at once: the SQ is never draining. */
+	r->max_rd_atomic = a->max_rd_atomic;
+	r->max_dest_rd_atomic = a->max_dest_rd_atomic;
+	r->min_rnr_timer = a->min_rnr_timer;
+	r->port_num = a->port_num ? a->port_num : 1;
+	r->timeout = a->timeout;
+	r->retry_cnt = a->retry_cnt;
+	r->rnr_retry = a->rnr_retry;
+	r->alt_port_num = a->alt_port_num;
+	r->alt_timeout = a->alt_timeout;
+	r->sq_sig_all = qp->sq_sig_all;
+}
+
+/* write(): IB_USER_VERBS_CMD_QUERY_QP */
+static int write_query_qp(struct svd_bundle *b)
+{
+	const struct ib_uverbs_query_qp *c = svd_write_req(b, NULL);
+	struct ib_uverbs_query_qp_resp resp;
+	struct svd_uobj *u;
+
+	u = svd_uobj_lookup(b->uctx, &svd_type_qp, c->qp_handle,
+			    SVD_LOOKUP_READ);
+	if (svd_is_err(u))
+		return (int)svd_ptr_err(u);
+	pthread_mutex_lock(&b->dev->lock);
+	fill_query(u->object, &resp);
+	pthread_mutex_unlock(&b->dev->lock);
+	svd_uobj_unlock(u, SVD_LOOKUP_READ);
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
+/* write(): IB_USER_VERBS_CMD_DESTROY_QP */
+static int write_destroy_qp(struct svd_bundle *b)
+{
+	const struct ib_uverbs_destroy_qp *c = svd_write_req(b, NULL);
+	struct ib_uverbs_destroy_qp_resp resp = {};
+	struct svd_uobj *u;
+	int ret;
+
+	u = svd_uobj_lookup(b->uctx, &svd_type_qp, c->qp_handle,
+			    SVD_LOOKUP_DESTROY);
+	if (svd_is_err(u))
+		return (int)svd_ptr_err(u);
+	resp.events_reported = ((struct svd_qp *)u->object)->events_reported;
+	ret = svd_uobj_remove(u);
+	if (ret) {
+		svd_uobj_unlock(u, SVD_LOOKUP_DESTROY);
+		return ret;
+	}
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
+/* ioctl: UVERBS_METHOD_QP_DESTROY */
+static int qp_method_destroy(struct svd_bundle *b)
+{
+	struct svd_qp *qp = svd_attr_get_obj(b, UVERBS_ATTR_DESTROY_QP_HANDLE);
+	struct ib_uverbs_destroy_qp_resp resp = {
+		.events_reported = qp->events_reported,
+	};
+	int ret;
+
+	ret = svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_QP_HANDLE);
+	if (ret)
+		return ret;
+	return svd_attr_copy_to(b, UVERBS_ATTR_DESTROY_QP_RESP, &resp,
+				sizeof(resp));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tables                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static const struct svd_attr_spec qp_create_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_HANDLE, &svd_type_qp,
+		     SVD_ACCESS_NEW, true),
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_XRCD_HANDLE, &svd_type_xrcd,
+		     SVD_ACCESS_READ, false),
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_PD_HANDLE, &svd_type_pd,
+		     SVD_ACCESS_READ, false),
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_SRQ_HANDLE, &svd_type_srq,
+		     SVD_ACCESS_READ, false),
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_SEND_CQ_HANDLE, &svd_type_cq,
+		     SVD_ACCESS_READ, false),
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_RECV_CQ_HANDLE, &svd_type_cq,
+		     SVD_ACCESS_READ, false),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_USER_HANDLE, uint64_t, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_CAP, struct ib_uverbs_qp_cap,
+			true),
+	SVD_ATTR_CONST_IN(UVERBS_ATTR_CREATE_QP_TYPE, 0xff, true),
+	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_CREATE_QP_FLAGS,
+			  IB_UVERBS_QP_CREATE_SQ_SIG_ALL |
+				  IB_UVERBS_QP_CREATE_BLOCK_MULTICAST_LOOPBACK,
+			  false),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_SOURCE_QPN, uint32_t, false),
+	/* Async events go to the context's queue; the fd is only checked. */
+	{ .id = UVERBS_ATTR_CREATE_QP_EVENT_FD, .type = SVD_ATTR_FD },
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_QP_RESP_CAP,
+			 struct ib_uverbs_qp_cap, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_QP_RESP_QP_NUM, uint32_t, true),
+};
+
+static const struct svd_attr_spec qp_destroy_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_QP_HANDLE, &svd_type_qp,
+		     SVD_ACCESS_DESTROY, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_QP_RESP,
+			 struct ib_uverbs_destroy_qp_resp, true),
+};
+
+static const struct svd_method qp_methods[] = {
+	SVD_METHOD(UVERBS_METHOD_QP_CREATE, qp_method_create, qp_create_attrs,
+		   .allow_uhw = true, .allow_buffers = true),
+	SVD_METHOD(UVERBS_METHOD_QP_DESTROY, qp_method_destroy,
+		   qp_destroy_attrs),
+};
+
+static const struct svd_object qp_objects[] = {
+	{ .id = UVERBS_OBJECT_QP, .type = &svd_type_qp, .methods = qp_methods,
+	  .nmethods = SVD_ARRAY_SIZE(qp_methods) },
+};
+
+static const struct svd_write_cmd qp_write_cmds[] = {
+	{ IB_USER_VERBS_CMD_MODIFY_QP, false,
+	  sizeof(struct ib_uverbs_modify_qp), 0, write_modify_qp, true },
+	{ IB_USER_VERBS_EX_CMD_MODIFY_QP, true,
+	  sizeof(struct ib_uverbs_ex_modify_qp),
+	  sizeof(struct ib_uverbs_ex_modify_qp_resp), write_ex_modify_qp,
+	  true },
+	{ IB_USER_VERBS_CMD_QUERY_QP, false, sizeof(struct ib_uverbs_query_qp),
+	  sizeof(struct ib_uverbs_query_qp_resp), write_query_qp, true },
+	{ IB_USER_VERBS_CMD_DESTROY_QP, false,
+	  sizeof(struct ib_uverbs_destroy_qp),
+	  sizeof(struct ib_uverbs_destroy_qp_resp), write_destroy_qp, true },
+};
+
+const struct svd_module svd_mod_qp = {
+	.name = "qp",
+	.objects = qp_objects,
+	.nobjects = SVD_ARRAY_SIZE(qp_objects),
+	.write_cmds = qp_write_cmds,
+	.nwrite_cmds = SVD_ARRAY_SIZE(qp_write_cmds),
+};

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SRQs: create (ioctl, ring handed over as seed-001 buffers), modify,
+ * query and destroy (write; destroy also by ioctl). Basic and XRC SRQs;
+ * tag-matching SRQs are EOPNOTSUPP. An SRQ used by QPs is EBUSY.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "svd_qpn.h"
+
+struct srq_priv {
+	struct svd_srq srq;
+	struct svd_xrcd *xrcd;
+	bool published;
+	bool counted;
+};
+
+static void srq_free(struct srq_priv *p)
+{
+	struct svd_srq *srq = &p->srq;
+
+	if (p->published) {
+		svd_srqn_remove(srq->uctx->dev, srq);
+		if (svd_engine_srq_destroy)
+			svd_engine_srq_destroy(srq);
+	}
+	if (p->counted) {
+		atomic_fetch_sub(&srq->pd->usecnt, 1);
+		if (srq->cq)
+			atomic_fetch_sub(&srq->cq->usecnt, 1);
+		if (p->xrcd)
+			atomic_fetch_sub(&p->xrcd->usecnt, 1);
+	}
+	svd_umem_release(srq->ring);
+	svd_umem_release(srq->dbrec);
+	pthread_mutex_destroy(&srq->lock);
+	free(p);
+}
+
+static int srq_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
+{
+	struct svd_srq *srq = uobj->object;
+
+	if (why == SVD_REMOVE_DESTROY && atomic_load(&srq->usecnt))
+		return -EBUSY;
+	srq_free((struct srq_priv *)srq);
+	return 0;
+}
+
+const struct svd_obj_type svd_type_srq = {
+	.name = "srq",
+	.uapi_id = UVERBS_OBJECT_SRQ,
+	/* After QPs, before CQs and XRCDs. */
+	.destroy_order = 1,
+	.destroy = srq_destroy,
+};
+
+struct srq_args {
+	uint32_t type, max_wr, max_sge, limit;
+	struct sv_create_ring_req req;
+	struct svd_pd *pd;
+	struct svd_cq *cq;
+	struct svd_xrcd *xrcd;
+};
+
+static uint32_t roundup_pow2(uint32_t n)
+{
+	uint32_t v = 1;
+
+	while (v < n)
+		v <<= 1;
+	return v;
+}
+
+static int srq_get_args(struct svd_bundle *b, struct srq_args *a)
+{
+	const struct ib_uverbs_query_device_resp *d = &b->dev->attr;
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	ret = svd_attr_get_u32(b, UVERBS_ATTR_CREATE_SRQ_TYPE, &a->type);
+	if (!ret)
+		ret = svd_attr_copy_from(b, UVERBS_ATTR_CREATE_SRQ_MAX_WR,
+					 &a->max_wr, sizeof(a->max_wr));
+	if (!ret)
+		ret = svd_attr_copy_from(b, UVERBS_ATTR_CREATE_SRQ_MAX_SGE,
+					 &a->max_sge, sizeof(a->max_sge));
+	if (!ret)
+		ret = svd_attr_copy_from(b, UVERBS_ATTR_CREATE_SRQ_LIMIT,
+					 &a->limit, sizeof(a->limit));
+	if (!ret)
+		ret = svd_uhw_copy_from(b, &a->req, sizeof(a->req));
+	if (ret)
+		return ret;
+	a->pd = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_SRQ_PD_HANDLE);
+	a->cq = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_SRQ_CQ_HANDLE);
+	a->xrcd = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_SRQ_XRCD_HANDLE);
+	if (a->type == IB_UVERBS_SRQT_TM)
+		return -EOPNOTSUPP;
+	if (a->type == IB_UVERBS_SRQT_XRC && (!a->xrcd || !a->cq))
+		return -EINVAL;
+	if (a->type == IB_UVERBS_SRQT_BASIC && (a->xrcd || a->cq))
+		return -EINVAL;
+	if (!a->pd || a->type > IB_UVERBS_SRQT_XRC)
+		return -EINVAL;
+	if (a->max_wr > d->max_srq_wr || a->max_sge > d->max_srq_sge ||
+	    a->limit > a->max_wr)
+		return -EINVAL;
+	/* The ring: a power of two of canonical receive WQEs. */
+	if (!svd_is_pow2(a->req.rq_entries) || a->req.rq_entries < a->max_wr ||
+	    a->req.rq_entries > roundup_pow2(d->max_srq_wr) ||
+	    a->req.sq_entries ||
+	    (a->req.wqe_size && a->req.wqe_size != svd_rq_stride(a->max_sge)))
+		return -EINVAL;
+	return 0;
+}
+
+static struct svd_umem *srq_load(struct svd_umem_list *l, unsigned int slot,
+				 size_t size, size_t align, int *err)
+{
+	struct svd_umem *u = svd_umem_list_load(l, slot, size);
+
+	if (!u || svd_is_err(u)) {
+		*err = u ? (int)svd_ptr_err(u) : -EINVAL;
+		return NULL;
+	}
+	if (u->kind != SVD_UMEM_MAPPED || ((uintptr_t)u->map & (align - 1))) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return svd_umem_list_take(l, slot);
+}
+
+static int srq_build(struct svd_bundle *b, struct srq_args *a,
+		     struct srq_priv **out)
+{
+	struct srq_priv *p = calloc(1, sizeof(*p));
+	struct svd_umem_list *l;
+	struct svd_srq *srq;
+	int ret = 0;
+
+	if (!p)
+		return -ENOMEM;
+	srq = &p->srq;
+	pthread_mutex_init(&srq->lock, NULL);
+	srq->uctx = b->uctx;
+	srq->srq_type = a->type;
+	srq->entries = a->req.rq_entries;
+	srq->max_wr = srq->entries < b->dev->attr.max_srq_wr ?
+			      srq->entries : b->dev->attr.max_srq_wr;
+	srq->max_sge = a->max_sge;
+	srq->limit = a->limit;
+	srq->wqe_size = svd_rq_stride(a->max_sge);
+	l = svd_umem_list_create(b, SV_SRQ_BUF_SLOT_MAX);
+	if (svd_is_err(l))
+		ret = (int)svd_ptr_err(l);
+	if (!ret)
+		srq->ring = srq_load(l, SV_SRQ_BUF_RING,
+				     (size_t)srq->entries * srq->wqe_size, 8,
+				     &ret);
+	if (!ret)
+		srq->dbrec = srq_load(l, SV_SRQ_BUF_DBREC,
+				      sizeof(struct sv_dbrec), SV_CACHELINE,
+				      &ret);
+	if (!ret)
+		ret = svd_srqn_insert(b->dev, srq);
+	if (ret) {
+		srq_free(p);
+		return ret;
+	}
+	p->published = true;
+	srq->pd = a->pd;
+	srq->cq = a->cq;
+	p->xrcd = a->xrcd;
+	atomic_fetch_add(&srq->pd->usecnt, 1);
+	if (srq->cq)
+		atomic_fetch_add(&srq->cq->usecnt, 1);
+	if (p->xrcd)
+		atomic_fetch_add(&p->xrcd->usecnt, 1);
+	p->counted = true;
+	*out = p;
+	return 0;
+}
+
+/* ioctl: UVERBS_METHOD_SRQ_CREATE */
+static int srq_method_create(struct svd_bundle *b)
+{
+	struct svd_uobj *uobj;
+	struct srq_priv *p;
+	struct srq_args a;
+	int ret;
+
+	ret = srq_get_args(b, &a);
+	if (ret)
+		return ret;
+	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_CREATE_SRQ_HANDLE,
+				   &svd_type_srq);
+	if (svd_is_err(uobj))
+		return (int)svd_ptr_err(uobj);
+	ret = srq_build(b, &a, &p);
+	if (ret)
+		return ret;
+	uobj->object = &p->srq;
+	svd_attr_get_u64(b, UVERBS_ATTR_CREATE_SRQ_USER_HANDLE,
+			 &p->srq.user_handle);
+	uobj->user_handle = p->srq.user_handle;
+	ret = svd_attr_copy_to(b, UVERBS_ATTR_CREATE_SRQ_RESP_MAX_WR,
+			       &p->srq.max_wr, sizeof(uint32_t));
+	if (!ret)
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_CREATE_SRQ_RESP_MAX_SGE,
+				       &p->srq.max_sge, sizeof(uint32_t));
+	if (!ret && svd_attr_is_present(b, UVERBS_ATTR_CREATE_SRQ_RESP_SRQ_NUM))
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_CREATE_SRQ_RESP_SRQ_NUM,
+				       &p->srq.srqn, sizeof(uint32_t));
+	return ret;
+}
+
+static struct svd_uobj *srq_lookup(struct svd_bundle *b, uint32_t handle,
+				   enum svd_lookup mode)
+{
+	return svd_uobj_lookup(b->uctx, &svd_type_srq, handle, mode);
+}
+
+/* write(): IB_USER_VERBS_CMD_MODIFY_SRQ */
+static int write_modify_srq(struct svd_bundle *b)
+{
+	const struct ib_uverbs_modify_srq *c = svd_write_req(b, NULL);
+	struct svd_uobj *u;
+	struct svd_srq *srq;
+	int ret = 0;
+
+	if (c->attr_mask & ~(SVD_SRQ_MAX_WR | SVD_SRQ_LIMIT))
+		return -EINVAL;
+	u = srq_lookup(b, c->srq_handle, SVD_LOOKUP_WRITE);
+	if (svd_is_err(u))
+		return (int)svd_ptr_err(u);
+	srq = u->object;
+	/* Resizing would move the ring under the engine: not supported. */
+	if (c->attr_mask & SVD_SRQ_MAX_WR)
+		ret = -EOPNOTSUPP;
+	else if ((c->attr_mask & SVD_SRQ_LIMIT) && c->srq_limit > srq->max_wr)
+		ret = -EINVAL;
+	if (!ret && (c->attr_mask & SVD_SRQ_LIMIT)) {
+		pthread_mutex_lock(&srq->lock);
+		srq->limit = c->srq_limit; /* arms the limit event */
+		pthread_mutex_unlock(&srq->lock);
+	}
+	svd_uobj_unlock(u, SVD_LOOKUP_WRITE);
+	return ret;
+}
+
+/* write(): IB_USER_VERBS_CMD_QUERY_SRQ */
+static int write_query_srq(struct svd_bundle *b)
+{
+	const struct ib_uverbs_query_srq *c = svd_write_req(b, NULL);
+	struct ib_uverbs_query_srq_resp resp = {};
+	struct svd_uobj *u;
+	struct svd_srq *srq;
+
+	u = srq_lookup(b, c->srq_handle, SVD_LOOKUP_READ);
+	if (svd_is_err(u))
+		return (int)svd_ptr_err(u);
+	srq = u->object;
+	resp.max_wr = srq->max_wr;
+	resp.max_sge = srq->max_sge;
+	pthread_mutex_lock(&srq->lock);
+	resp.srq_limit = srq->limit;
+	pthread_mutex_unlock(&srq->lock);
+	svd_uobj_unlock(u, SVD_LOOKUP_READ);
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
+/* write(): IB_USER_VERBS_CMD_DESTROY_SRQ */
+static int write_destroy_srq(struct svd_bundle *b)
+{
+	const struct ib_uverbs_destroy_srq *c = svd_write_req(b, NULL);
+	struct ib_uverbs_destroy_srq_resp resp = {};
+	struct svd_uobj *u;
+	int ret;
+
+	u = srq_lookup(b, c->srq_handle, SVD_LOOKUP_DESTROY);
+	if (svd_is_err(u))
+		return (int)svd_ptr_err(u);
+	resp.events_reported = ((struct svd_srq *)u->object)->events_reported;
+	ret = svd_uobj_remove(u);
+	if (ret) {
+		svd_uobj_unlock(u, SVD_LOOKUP_DESTROY);
+		return ret;
+	}
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
+/* ioctl: UVERBS_METHOD_SRQ_DESTROY */
+static int srq_method_destroy(struct svd_bundle *b)
+{
+	struct svd_srq *srq = svd_attr_get_obj(b, UVERBS_ATTR_DESTROY_SRQ_HANDLE);
+	struct ib_uverbs_destroy_srq_resp resp = {
+		.events_reported = srq->events_reported,
+	};
+	int ret;
+
+	ret = svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_SRQ_HANDLE);
+	if (ret)
+		return ret;
+	return svd_attr_copy_to(b, UVERBS_ATTR_DESTROY_SRQ_RESP, &resp,
+				sizeof(resp));
+}
+
+static const struct svd_attr_spec srq_create_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_HANDLE, &svd_type_srq,
+		     SVD_ACCESS_NEW, true),
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_PD_HANDLE, &svd_type_pd,
+		     SVD_ACCESS_READ, true),
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_XRCD_HANDLE, &svd_type_xrcd,
+		     SVD_ACCESS_READ, false),
+	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_CQ_HANDLE, &svd_type_cq,
+		     SVD_ACCESS_READ, false),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_USER_HANDLE, uint64_t, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_MAX_WR, uint32_t, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_MAX_SGE, uint32_t, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_LIMIT, uint32_t, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_MAX_NUM_TAGS, uint32_t, false),
+	SVD_ATTR_CONST_IN(UVERBS_ATTR_CREATE_SRQ_TYPE, 0xff, true),
+	{ .id = UVERBS_ATTR_CREATE_SRQ_EVENT_FD, .type = SVD_ATTR_FD },
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_SRQ_RESP_MAX_WR, uint32_t, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_SRQ_RESP_MAX_SGE, uint32_t, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_SRQ_RESP_SRQ_NUM, uint32_t, false),
+};
+
+static const struct svd_attr_spec srq_destroy_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_SRQ_HANDLE, &svd_type_srq,
+		     SVD_ACCESS_DESTROY, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_SRQ_RESP,
+			 struct ib_uverbs_destroy_srq_resp, true),
+};
+
+static const struct svd_method srq_methods[] = {
+	SVD_METHOD(UVERBS_METHOD_SRQ_CREATE, srq_method_create,
+		   srq_create_attrs, .allow_uhw = true, .allow_buffers = true),
+	SVD_METHOD(UVERBS_METHOD_SRQ_DESTROY, srq_method_destroy,
+		   srq_destroy_attrs),
+};
+
+static const struct svd_object srq_objects[] = {
+	{ .id = UVERBS_OBJECT_SRQ, .type = &svd_type_srq,
+	  .methods = srq_methods, .nmethods = SVD_ARRAY_SIZE(srq_methods) },
+};
+
+static const struct svd_write_cmd srq_write_cmds[] = {
+	{ IB_USER_VERBS_CMD_MODIFY_SRQ, false,
+	  sizeof(struct ib_uverbs_modify_srq), 0, write_modify_srq, true },
+	{ IB_USER_VERBS_CMD_QUERY_SRQ, false,
+	  sizeof(struct ib_uverbs_query_srq),
+	  sizeof(struct ib_uverbs_query_srq_resp), write_query_srq, true },
+	{ IB_USER_VERBS_CMD_DESTROY_SRQ, false,
+	  sizeof(struct ib_uverbs_destroy_srq),
+	  sizeof(struct ib_uverbs_destroy_srq_resp), write_destroy_srq, true },
+};
+
+const struct svd_module svd_mod_srq = {
+	.name = "srq",
+	.objects = srq_objects,
+	.nobjects = SVD_ARRAY_SIZE(srq_objects),
+	.write_cmds = srq_write_cmds,
+	.nwrite_cmds = SVD_ARRAY_SIZE(srq_write_cmds),
+};

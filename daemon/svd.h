@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * softverbsd internals: devices, ufiles, ucontexts, uobjects and the
+ * command framework (method tree, attribute specs, validator, bundles).
+ *
+ * Prefixes: svd_dev_* device model, svd_uobj_* handle table, svd_attr_*
+ * attribute accessors for handlers, svd_umem_* buffers (seed 001),
+ * svd_mem_* DMA, svd_eng_* data path engine.
+ */
+#ifndef SVD_H
+#define SVD_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <softverbs/abi.h>
+
+#define SVD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Kernel-style error pointers keep constructors to one return value. */
+#define SVD_MAX_ERRNO 4095
+static inline void *svd_err_ptr(long err)
+{
+	return (void *)err;
+}
+static inline long svd_ptr_err(const void *p)
+{
+	return (long)p;
+}
+static inline bool svd_is_err(const void *p)
+{
+	return (unsigned long)p >= (unsigned long)-SVD_MAX_ERRNO;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Devices                                                                 */
+/* ---------------------------------------------------------------------- */
+
+#define SVD_MAX_GIDS 16
+#define SVD_NAME_MAX 64
+
+struct svd_gid_entry {
+	uint8_t gid[16];
+	uint32_t gid_type; /* IB_UVERBS_GID_TYPE_* */
+	uint32_t netdev_ifindex;
+	bool valid;
+};
+
+struct svd_port {
+	struct ib_uverbs_query_port_resp attr; /* kernel layout, as reported */
+	struct svd_gid_entry gids[SVD_MAX_GIDS];
+	char netdev[SVD_NAME_MAX];
+};
+
+struct svd_device {
+	char name[SVD_NAME_MAX];
+	uint64_t node_guid;
+	uint64_t sys_image_guid;
+	struct ib_uverbs_query_device_resp attr; /* kernel layout */
+	struct svd_port port; /* port 1: softverbs devices have one */
+	int listen_fd; /* device socket in the runtime dir */
+	char sock_path[256];
+	uint32_t next_qpn; /* QP numbers are device-wide */
+	uint32_t next_key; /* lkey/rkey index source */
+	uint32_t max_db_pages;
+	atomic_uint db_pages_used;
+	pthread_mutex_t lock; /* device-wide object maps (qpn, keys) */
+	void *engine; /* struct svd_engine *, owned by engine.c */
+	struct svd_device *next;
+};
+
+/* Device model (device.c). */
+struct svd_device *svd_dev_create(const char *name, const char *netdev);
+void svd_dev_destroy(struct svd_device *dev);
+int svd_dev_write_facts(const struct svd_device *dev, const char *rundir);
+void svd_dev_remove_facts(const struct svd_device *dev, const char *rundir);
+int svd_dev_refresh_gids(struct svd_device *dev);
+
+/* The daemon's device list (main.c). */
+struct svd_device *svd_devices(void);
+int svd_daemon_dev_add(const char *name, const char *netdev);
+int svd_daemon_dev_del(const char *name);
+const char *svd_rundir(void);
+
+/* ---------------------------------------------------------------------- */
+/* ufiles and ucontexts                                                    */
+/* ---------------------------------------------------------------------- */
+
+struct svd_uobj;
+struct svd_obj_type;
+
+/* One connection on a device socket: the command FD's daemon end. */
+struct svd_ufile {
+	struct svd_device *dev;
+	int fd;
+	pid_t creator_pid; /* SO_PEERCRED at connect */
+	uid_t uid;
+	struct svd_ucontext *uctx; /* NULL until GET_CONTEXT */
+};
+
+struct svd_ucontext {
+	struct svd_device *dev;
+	struct svd_ufile *ufile;
+	pthread_mutex_t lock; /* handle table */
+	struct svd_uobj **handles; /* handle -> uobj, NULL = free */
+	uint32_t nhandles; /* capacity of handles[] */
+	int async_fd; /* daemon end of the async event socket, or -1 */
+	bool closing; /* teardown in progress: no new objects */
+};
+
+struct svd_ucontext *svd_uctx_create(struct svd_ufile *ufile);
+/* Destroy every object in dependency order, then the context. */
+void svd_uctx_destroy(struct svd_ucontext *uctx);
+/* Queue an async event (struct ib_uverbs_async_event_desc) to the client. */
+void svd_uctx_async_event(struct svd_ucontext *uctx, uint64_t element,
+			  uint32_t event_type);
+
+/* ---------------------------------------------------------------------- */
+/* uobjects                                                                */
+/* ---------------------------------------------------------------------- */
+
+enum svd_lookup {
+	SVD_LOOKUP_READ, /* shared: many readers */
+	SVD_LOOKUP_WRITE, /* exclusive */
+	SVD_LOOKUP_DESTROY, /* exclusive, then removed */
+};
+
+enum svd_remove_reason {
+	SVD_REMOVE_DESTROY, /* the user asked */
+	SVD_REMOVE_CLOSE, /* the context is going away */
+	SVD_REMOVE_ABORT, /* creation failed after reserve */
+};
+
+/* Object type: how to free it and where it goes in teardown order. */
+struct svd_obj_type {
+	const char *name;
+	uint16_t uapi_id; /* UVERBS_OBJECT_* */
+	/*
+	 * Teardown runs in increasing destroy_order, so dependents (QP = 0)
+	 * go before what they depend on (PD = 3).
+	 */
+	int destroy_order;
+	bool is_fd; /* FD objects are found by inode, not handle */
+	/*
+	 * Free the object's resources. With SVD_REMOVE_DESTROY it may refuse
+	 * with -EBUSY (e.g. a PD still used by QPs); with CLOSE/ABORT it must
+	 * succeed.
+	 */
+	int (*destroy)(struct svd_uobj *uobj, enum svd_remove_reason why);
+};
+
+struct svd_uobj {
+	const struct svd_obj_type *type;
+	struct svd_ucontext *uctx;
+	uint32_t handle;
+	/* Try-lock count: >0 readers, -1 one writer/destroyer. */
+	atomic_int usecnt;
+	/* Lifetime: the table holds one reference, lookups and the engine more. */
+	atomic_int refcnt;
+	bool committed;
+	void *object; /* the verbs object (struct svd_pd, ...) */
+	uint64_t user_handle; /* the library's cookie (events, CQEs) */
+	/* FD objects: the daemon's end and the inode of the client's end. */
+	int fd;
+	uint64_t peer_ino;
+};
+
+/* Reserve a handle for a new object; it is invisible until committed. */
+struct svd_uobj *svd_uobj_alloc(struct svd_ucontext *uctx,
+				const struct svd_obj_type *type);
+void svd_uobj_commit(struct svd_uobj *uobj);
+/* Release the reservation (the handler failed). */
+void svd_uobj_abort(struct svd_uobj *uobj);
+/* Look up by handle and type, taking the try-lock; ERR_PTR on failure. */
+struct svd_uobj *svd_uobj_lookup(struct svd_ucontext *uctx,
+				 const struct svd_obj_type *type,
+				 uint32_t handle, enum svd_lookup mode);
+/* Find an FD object from an fd the client sent (matches by inode). */
+struct svd_uobj *svd_uobj_lookup_fd(struct svd_ucontext *uctx,
+				    const struct svd_obj_type *type, int fd,
+				    enum svd_lookup mode);
+void svd_uobj_unlock(struct svd_uobj *uobj, enum svd_lookup mode);
+/* Destroy a looked-up (DESTROY mode) object; on -EBUSY it stays. */
+int svd_uobj_remove(struct svd_uobj *uobj);
+void svd_uobj_get(struct svd_uobj *uobj);
+void svd_uobj_put(struct svd_uobj *uobj);
+
+/* ---------------------------------------------------------------------- */
+/* Method tree and attribute specs                                         */
+/* ---------------------------------------------------------------------- */
+
+enum svd_attr_type {
+	SVD_ATTR_PTR_IN,
+	SVD_ATTR_PTR_OUT,
+	SVD_ATTR_IDR,
+	SVD_ATTR_FD,
+	SVD_ATTR_ENUM_IN,
+	SVD_ATTR_CONST_IN, /* an integer inline in data, range checked */
+	SVD_ATTR_FLAGS_IN, /* u32/u64 bitmask, unknown bits rejected */
+	SVD_ATTR_IDRS_ARRAY,
+};
+
+enum svd_access {
+	SVD_ACCESS_READ = SVD_LOOKUP_READ,
+	SVD_ACCESS_WRITE = SVD_LOOKUP_WRITE,
+	SVD_ACCESS_DESTROY = SVD_LOOKUP_DESTROY,
+	SVD_ACCESS_NEW,
+};
+
+struct svd_attr_spec {
+	uint16_t id;
+	uint8_t type; /* enum svd_attr_type */
+	bool mandatory;
+	/*
+	 * PTR: the length the handler knows (min_len..len). A longer input is
+	 * accepted only if the extra bytes are zero (forward compatibility);
+	 * a shorter one is -EINVAL. len == 0 with min_len means "at least".
+	 */
+	uint16_t min_len;
+	uint16_t len;
+	bool min_sz_only; /* PTR_IN: any length >= min_len, no zero check */
+	uint8_t access; /* IDR/FD: enum svd_access */
+	const struct svd_obj_type *obj; /* IDR/FD: expected type */
+	uint64_t max_value; /* CONST/ENUM: highest allowed; FLAGS: mask */
+};
+
+struct svd_bundle;
+typedef int (*svd_handler_t)(struct svd_bundle *b);
+
+struct svd_method {
+	uint16_t id;
+	svd_handler_t handler;
+	const struct svd_attr_spec *attrs;
+	uint8_t nattrs;
+	bool needs_uctx; /* false only for GET_CONTEXT and friends */
+	bool allow_uhw; /* accepts UVERBS_ATTR_UHW_IN/OUT */
+	bool allow_buffers; /* accepts SV_ATTR_BUFFERS (seed 001) */
+};
+
+struct svd_object {
+	uint16_t id;
+	const struct svd_obj_type *type; /* NULL for DEVICE */
+	const struct svd_method *methods;
+	uint8_t nmethods;
+};
+
+/* Declare attribute specs tersely; see docs/adding-a-verb.md. */
+#define SVD_ATTR_PTR_IN(_id, _type, _mand)                                     \
+	{ .id = (_id), .type = SVD_ATTR_PTR_IN, .mandatory = (_mand),          \
+	  .min_len = sizeof(_type), .len = sizeof(_type) }
+#define SVD_ATTR_PTR_IN_MIN(_id, _min, _mand)                                  \
+	{ .id = (_id), .type = SVD_ATTR_PTR_IN, .mandatory = (_mand),          \
+	  .min_len = (_min), .min_sz_only = true }
+#define SVD_ATTR_PTR_OUT(_id, _type, _mand)                                    \
+	{ .id = (_id), .type = SVD_ATTR_PTR_OUT, .mandatory = (_mand),         \
+	  .min_len = sizeof(_type), .len = sizeof(_type) }
+#define SVD_ATTR_PTR_OUT_MIN(_id, _min, _mand)                                 \
+	{ .id = (_id), .type = SVD_ATTR_PTR_OUT, .mandatory = (_mand),         \
+	  .min_len = (_min), .min_sz_only = true }
+#define SVD_ATTR_IDR(_id, _objtype, _access, _mand)                            \
+	{ .id = (_id), .type = SVD_ATTR_IDR, .mandatory = (_mand),             \
+	  .access = (_access), .obj = (_objtype) }
+#define SVD_ATTR_FD(_id, _objtype, _access, _mand)                             \
+	{ .id = (_id), .type = SVD_ATTR_FD, .mandatory = (_mand),              \
+	  .access = (_access), .obj = (_objtype) }
+#define SVD_ATTR_CONST_IN(_id, _max, _mand)                                    \
+	{ .id = (_id), .type = SVD_ATTR_CONST_IN, .mandatory = (_mand),        \
+	  .max_value = (_max) }
+#define SVD_ATTR_ENUM_IN(_id, _max, _mand)                                     \
+	{ .id = (_id), .type = SVD_ATTR_ENUM_IN, .mandatory = (_mand),         \
+	  .max_value = (_max) }
+#define SVD_ATTR_FLAGS_IN(_id, _mask, _mand)                                   \
+	{ .id = (_id), .type = SVD_ATTR_FLAGS_IN, .mandatory = (_mand),        \
+	  .max_value = (_mask) }
+
+#define SVD_METHOD(_id, _handler, _attrs, ...)                                 \
+	{ .id = (_id), .handler = (_handler), .attrs = (_attrs),               \
+	  .nattrs = SVD_ARRAY_SIZE(_attrs), .needs_uctx = true, __VA_ARGS__ }
+
+/*
+ * A module (one file, one prefix) contributes objects with their ioctl
+ * methods and legacy write commands; tree.c lists the modules.
+ */
+struct svd_write_cmd;
+struct svd_module {
+	const char *name;
+	const struct svd_object *objects;
+	unsigned int nobjects;
+	const struct svd_write_cmd *write_cmds;
+	unsigned int nwrite_cmds;
+};
+
+/* The tree: every object of every module (tree.c). */
+extern const struct svd_module *svd_tree_test_module;
+const struct svd_method *svd_tree_find_method(uint16_t object_id,
+					      uint16_t method_id);
+
+/* ---------------------------------------------------------------------- */
+/* Bundles: what a handler sees                                            */
+/* ---------------------------------------------------------------------- */
+
+#define SVD_MAX_ATTRS 32
+
+struct svd_attr {
+	bool present;
+	uint16_t flags; /* UVERBS_ATTR_F_* from the user */
+	uint16_t len;
+	const void *in; /* PTR_IN bytes (inline ones point into 'data') */
+	uint64_t data; /* inline value: CONST, FLAGS, small PTR_IN */
+	uint8_t enum_id;
+	struct svd_uobj *uobj; /* IDR/FD, locked per spec access */
+	int fd; /* FD attr: the received fd (owned by the bundle) */
+	/* PTR_OUT: where the reply bytes go. */
+	uint16_t out_room;
+	uint16_t out_len;
+	uint32_t out_off;
+	bool out_valid;
+};
+
+struct svd_umem_list;
+
+struct svd_bundle {
+	struct svd_ufile *ufile;
+	struct svd_ucontext *uctx;
+	struct svd_device *dev;
+	const struct svd_method *method;
+	pid_t pid; /* the sender, from SCM_CREDENTIALS */
+	uid_t uid;
+	/* Received fds; slot 0 is the reply socket. Unused ones are closed. */
+	int fds[SV_MSG_MAX_FDS];
+	int nfds;
+	/* attrs[i] matches method->attrs[i]; extra ones below. */
+	struct svd_attr attrs[SVD_MAX_ATTRS];
+	struct svd_attr uhw_in, uhw_out, buffers;
+	struct svd_attr umem_slot[3];
+	/* The uobject being created, if any (committed on success). */
+	struct svd_uobj *new_uobj;
+	/* Reply payload and fds being built. */
+	uint8_t *out;
+	uint32_t out_used;
+	uint32_t out_cap;
+	int out_fds[SV_MSG_MAX_FDS];
+	int out_nfds;
+	struct svd_umem_list *umems;
+};
+
+/* Accessors for handlers. Each returns -ENOENT when the attr is absent. */
+struct svd_attr *svd_attr_get(struct svd_bundle *b, uint16_t id);
+bool svd_attr_is_present(struct svd_bundle *b, uint16_t id);
+const void *svd_attr_get_ptr(struct svd_bundle *b, uint16_t id,
+			     uint16_t *len);
+int svd_attr_copy_from(struct svd_bundle *b, uint16_t id, void *dst,
+		       size_t size);
+/* Copy to a PTR_OUT; copies min(size, room) bytes, zero-fills the rest. */
+int svd_attr_copy_to(struct svd_bundle *b, uint16_t id, const void *src,
+		     size_t size);
+int svd_attr_get_u64(struct svd_bundle *b, uint16_t id, uint64_t *val);
+int svd_attr_get_u32(struct svd_bundle *b, uint16_t id, uint32_t *val);
+int svd_attr_get_enum(struct svd_bundle *b, uint16_t id, uint8_t *elem);
+struct svd_uobj *svd_attr_get_uobj(struct svd_bundle *b, uint16_t id);
+void *svd_attr_get_obj(struct svd_bundle *b, uint16_t id);
+/* An fd received with the message; ownership passes to the caller. */
+int svd_attr_take_fd(struct svd_bundle *b, uint16_t id);
+/*
+ * Remove the object held by a DESTROY-access attribute. On success the
+ * attribute no longer holds it; on failure (-EBUSY) it stays locked and the
+ * framework releases it.
+ */
+int svd_attr_remove_uobj(struct svd_bundle *b, uint16_t id);
+/* Attach a new fd to the reply for an FD attribute (FD_NEW) or slot. */
+int svd_bundle_add_out_fd(struct svd_bundle *b, int fd);
+/* The uhw (driver data) in/out, for both ioctl and write. */
+int svd_uhw_copy_from(struct svd_bundle *b, void *dst, size_t size);
+int svd_uhw_copy_to(struct svd_bundle *b, const void *src, size_t size);
+
+/* Create the new uobject for this method (ACCESS_NEW attr id). */
+struct svd_uobj *svd_bundle_new_uobj(struct svd_bundle *b, uint16_t id,
+				     const struct svd_obj_type *type);
+
+/* Run one ioctl request (validator, handler, commit/abort). */
+int svd_ioctl_dispatch(struct svd_bundle *b, const void *req, size_t len);
+/* Fill the reply's attr array (request order) after a dispatch. */
+void svd_ioctl_reply_attrs(struct svd_bundle *b, const void *req,
+			   struct ib_uverbs_attr *out);
+/* Run one legacy write() request. */
+int svd_write_dispatch(struct svd_bundle *b, const void *req, size_t len);
+
+/* ---------------------------------------------------------------------- */
+/* Legacy write commands                                                   */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A write handler gets the bundle with:
+ *   b->attrs[0].in/len = the command struct (core part, without hdrs),
+ *   b->uhw_in / b->uhw_out = the driver data after the core struct,
+ *   b->attrs[1].out_* = the response buffer.
+ * Use svd_write_req() and svd_write_resp() to reach them.
+ */
+struct svd_write_cmd {
+	uint32_t cmd; /* IB_USER_VERBS_CMD_* */
+	bool ex; /* extended (ex_hdr) */
+	uint16_t req_size; /* core command size */
+	uint16_t resp_size; /* core response size (0 = none) */
+	svd_handler_t handler;
+	bool needs_uctx;
+};
+
+const void *svd_write_req(struct svd_bundle *b, size_t *len);
+int svd_write_resp(struct svd_bundle *b, const void *resp, size_t size);
+const struct svd_write_cmd *svd_write_find(uint32_t cmd, bool ex);
+
+/* ---------------------------------------------------------------------- */
+/* Buffers (seed 001)                                                      */
+/* ---------------------------------------------------------------------- */
+
+enum svd_umem_kind {
+	SVD_UMEM_MAPPED, /* dma-buf fd mapped into the daemon */
+	SVD_UMEM_VA, /* a client VA reached with process_vm_* */
+};
+
+struct svd_umem {
+	enum svd_umem_kind kind;
+	uint64_t length;
+	/* MAPPED */
+	void *map; /* daemon address of byte 0 of the buffer */
+	void *map_base; /* what munmap() needs */
+	size_t map_len;
+	/* VA */
+	pid_t pid;
+	uint64_t addr;
+};
+
+struct svd_umem_list;
+
+struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len);
+struct svd_umem *svd_umem_get_va(pid_t pid, uint64_t addr, uint64_t len);
+void svd_umem_release(struct svd_umem *umem);
+
+struct svd_umem_list *svd_umem_list_create(struct svd_bundle *b,
+					   unsigned int slot_max);
+struct svd_umem *svd_umem_list_load(struct svd_umem_list *l, unsigned int idx,
+				    size_t size);
+void svd_umem_list_insert(struct svd_umem_list *l, unsigned int idx,
+			  struct svd_umem *umem);
+void svd_umem_list_replace(struct svd_umem_list *l, unsigned int idx,
+			   struct svd_umem *umem);
+int svd_umem_list_check_consumed(const struct svd_umem_list *l);
+/* Detach a loaded umem so the object owns it past the command. */
+struct svd_umem *svd_umem_list_take(struct svd_umem_list *l, unsigned int idx);
+void svd_umem_list_release(struct svd_umem_list *l);
+
+/* ---------------------------------------------------------------------- */
+/* Object modules                                                          */
+/* ---------------------------------------------------------------------- */
+
+extern const struct svd_obj_type svd_type_pd, svd_type_mr, svd_type_mw,
+	svd_type_cq, svd_type_qp, svd_type_srq, svd_type_ah, svd_type_xrcd,
+	svd_type_comp_channel, svd_type_async_event, svd_type_db_page,
+	svd_type_td;
+
+#endif /* SVD_H */

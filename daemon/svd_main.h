@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Daemon plumbing shared by main.c, ufile.c and engine.c. */
+#ifndef SVD_MAIN_H
+#define SVD_MAIN_H
+
+#include "svd.h"
+
+struct svd_ufile *svd_ufile_open(struct svd_device *dev, int fd);
+/* Serve one ready message; < 0 means the ufile is gone (all fds closed). */
+int svd_ufile_serve(struct svd_ufile *uf);
+void svd_ufile_close(struct svd_ufile *uf);
+int svd_ufiles_on(const struct svd_device *dev);
+void svd_ufiles_close_all(void);
+
+/* Data-path engine per device (engine.c). */
+int svd_engine_start(struct svd_device *dev);
+void svd_engine_stop(struct svd_device *dev);
+/* SIGBUS recovery for vanished mapped memory (mem.c). */
+void svd_sigbus_init(void);
+
+void svd_daemon_request_stop(void);
+
+#endif

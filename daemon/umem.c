@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Generic buffer descriptors (seed 001).
+ *
+ * A command hands user buffers to the daemon through one array attribute,
+ * SV_ATTR_BUFFERS, of struct sv_buffer_desc. Each descriptor names a
+ * per-command slot (enum sv_cq_buffer_slot, ...). The handler loads the
+ * slots it understands; after it succeeds the command layer runs the
+ * consumption check, so a buffer the handler ignored fails the command
+ * instead of being silently dropped.
+ *
+ * DMABUF descriptors are fds the daemon mmap()s (memfd, POSIX shm,
+ * hugetlbfs files): the daemon then touches the memory directly. VA
+ * descriptors stay in the client and are reached with process_vm_*.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "svd.h"
+
+struct svd_umem_list {
+	unsigned int count;
+	unsigned long provided; /* slots the user gave */
+	unsigned long loaded; /* slots the handler used */
+	struct svd_umem *umems[];
+};
+
+struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t start, end;
+	struct svd_umem *u;
+	struct stat st;
+	void *p;
+
+	if (fd < 0)
+		return svd_err_ptr(-EBADF);
+	if (!len || offset + len < offset)
+		return svd_err_ptr(-EINVAL);
+	if (fstat(fd, &st))
+		return svd_err_ptr(-EBADF);
+	if (!S_ISREG(st.st_mode))
+		return svd_err_ptr(-EINVAL);
+	if (offset + len > (uint64_t)st.st_size)
+		return svd_err_ptr(-EINVAL);
+	start = offset & ~((uint64_t)page - 1);
+	end = offset + len;
+	p = mmap(NULL, end - start, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 (off_t)start);
+	if (p == MAP_FAILED)
+		return svd_err_ptr(-errno);
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		munmap(p, end - start);
+		return svd_err_ptr(-ENOMEM);
+	}
+	u->kind = SVD_UMEM_MAPPED;
+	u->length = len;
+	u->map_base = p;
+	u->map_len = end - start;
+	u->map = (uint8_t *)p + (offset - start);
+	return u;
+}
+
+struct svd_umem *svd_umem_get_va(pid_t pid, uint64_t addr, uint64_t len)
+{
+	struct svd_umem *u;
+
+	if (!len || addr + len < addr)
+		return svd_err_ptr(-EINVAL);
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return svd_err_ptr(-ENOMEM);
+	u->kind = SVD_UMEM_VA;
+	u->length = len;
+	u->pid = pid;
+	u->addr = addr;
+	return u;
+}
+
+void svd_umem_release(struct svd_umem *umem)
+{
+	if (!umem)
+		return;
+	if (umem->kind == SVD_UMEM_MAPPED)
+		munmap(umem->map_base, umem->map_len);
+	free(umem);
+}
+
+static struct svd_umem *desc_to_umem(struct svd_bundle *b,
+				     const struct sv_buffer_desc *d)
+{
+	switch (d->type) {
+	case SV_BUFFER_TYPE_DMABUF:
+		if (d->fd < 1 || d->fd >= b->nfds)
+			return svd_err_ptr(-EBADF);
+		return svd_umem_get_mapped(b->fds[d->fd], d->addr, d->length);
+	case SV_BUFFER_TYPE_VA:
+		return svd_umem_get_va(b->pid, d->addr, d->length);
+	default:
+		return svd_err_ptr(-EINVAL);
+	}
+}
+
+static int list_add_desc(struct svd_bundle *b, struct svd_umem_list *l,
+			 const struct sv_buffer_desc *d)
+{
+	struct svd_umem *u;
+
+	if (d->reserved)
+		return -EINVAL;
+	if (d->index >= l->count || (l->provided & (1UL << d->index)))
+		return -EINVAL;
+	u = desc_to_umem(b, d);
+	if (svd_is_err(u))
+		return (int)svd_ptr_err(u);
+	l->umems[d->index] = u;
+	l->provided |= 1UL << d->index;
+	return 0;
+}
+
+/* The upstream form: one UMEM attribute per slot, index must match. */
+static int list_add_slot_attrs(struct svd_bundle *b, struct svd_umem_list *l)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < SVD_ARRAY_SIZE(b->umem_slot); i++) {
+		const struct svd_attr *a = &b->umem_slot[i];
+		struct sv_buffer_desc d;
+
+		if (!a->present)
+			continue;
+		memcpy(&d, a->in, sizeof(d));
+		if (d.index != i)
+			return -EINVAL;
+		ret = list_add_desc(b, l, &d);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+struct svd_umem_list *svd_umem_list_create(struct svd_bundle *b,
+					   unsigned int slot_max)
+{
+	const struct sv_buffer_desc *descs = NULL;
+	unsigned int count = slot_max + 1, n = 0, i;
+	struct svd_umem_list *l;
+	int ret = 0;
+
+	if (slot_max >= 8 * sizeof(unsigned long))
+		return svd_err_ptr(-EINVAL);
+	if (b->buffers.present) {
+		if (b->buffers.len % sizeof(*descs))
+			return svd_err_ptr(-EINVAL);
+		n = b->buffers.len / sizeof(*descs);
+		if (n > count)
+			return svd_err_ptr(-EINVAL);
+		descs = b->buffers.in;
+	}
+	l = calloc(1, sizeof(*l) + count * sizeof(l->umems[0]));
+	if (!l)
+		return svd_err_ptr(-ENOMEM);
+	l->count = count;
+	for (i = 0; i < n && !ret; i++) {
+		struct sv_buffer_desc d;
+
+		/* The payload is not aligned for u64 access: copy it. */
+		memcpy(&d, &descs[i], sizeof(d));
+		ret = list_add_desc(b, l, &d);
+	}
+	if (!ret)
+		ret = list_add_slot_attrs(b, l);
+	if (ret) {
+		svd_umem_list_release(l);
+		return svd_err_ptr(ret);
+	}
+	b->umems = l;
+	return l;
+}
+
+struct svd_umem *svd_umem_list_load(struct svd_umem_list *l, unsigned int idx,
+				    size_t size)
+{
+	struct svd_umem *u;
+
+	if (!l || idx >= l->count)
+		return NULL;
+	u = l->umems[idx];
+	if (!u)
+		return NULL;
+	if (u->length < size)
+		return svd_err_ptr(-EINVAL);
+	l->loaded |= 1UL << idx;
+	return u;
+}
+
+void svd_umem_list_replace(struct svd_umem_list *l, unsigned int idx,
+			   struct svd_umem *umem)
+{
+	struct svd_umem *old;
+
+	if (!l || idx >= l->count)
+		return;
+	old = l->umems[idx];
+	l->umems[idx] = umem;
+	if (old && old != umem)
+		svd_umem_release(old);
+}
+
+void svd_umem_list_insert(struct svd_umem_list *l, unsigned int idx,
+			  struct svd_umem *umem)
+{
+	svd_umem_list_replace(l, idx, umem);
+	if (l && idx < l->count && umem)
+		l->provided |= 1UL << idx;
+}
+
+int svd_umem_list_check_consumed(const struct svd_umem_list *l)
+{
+	return (l->provided & ~l->loaded) ? -EINVAL : 0;
+}
+
+struct svd_umem *svd_umem_list_take(struct svd_umem_list *l, unsigned int idx)
+{
+	struct svd_umem *u;
+
+	if (!l || idx >= l->count || !(l->loaded & (1UL << idx)))
+		return NULL;
+	u = l->umems[idx];
+	l->umems[idx] = NULL;
+	return u;
+}
+
+void svd_umem_list_release(struct svd_umem_list *l)
+{
+	unsigned int i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->count; i++)
+		svd_umem_release(l->umems[i]);
+	free(l);
+}

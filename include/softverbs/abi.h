@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * softverbs ABI shared by softverbsd and libibverbs.so.1.
+ *
+ * Three things live here:
+ *  1. the wire format of a command channel (how an ioctl()/write() of the
+ *     kernel uverbs ABI travels over a UNIX socket),
+ *  2. softverbs' driver namespace (objects, methods, attributes with the
+ *     UVERBS_ID_NS bit) and the buffer-descriptor slot enums of seed 001,
+ *  3. the shared-memory layout of rings, doorbell records and doorbell pages.
+ *
+ * Everything the daemon reads from a client is untrusted, including every
+ * byte of shared memory described here.
+ */
+#ifndef SOFTVERBS_ABI_H
+#define SOFTVERBS_ABI_H
+
+#include <stdint.h>
+#include <linux/types.h>
+#include <rdma/ib_user_verbs.h>
+#include <rdma/ib_user_ioctl_cmds.h>
+#include <rdma/ib_user_ioctl_verbs.h>
+#include <rdma/rdma_user_ioctl_cmds.h>
+
+#define SV_ABI_VERSION 1
+#define SV_DRIVER_ID 0x5356 /* "SV": ib_uverbs_ioctl_hdr.driver_id */
+#define SV_VENDOR_ID 0x5356
+#define SV_VENDOR_PART_ID 1
+
+/* Largest command message (request or reply) on a command channel. */
+#define SV_MSG_MAX (64 * 1024)
+/* Most fds carried by one message (SCM_RIGHTS). */
+#define SV_MSG_MAX_FDS 16
+
+/* ---------------------------------------------------------------------- */
+/* 1. Wire format                                                          */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The command FD (ibv_context->cmd_fd) is a SOCK_SEQPACKET socket connected
+ * to the device socket. It stands for the ufile: the daemon tears down the
+ * ucontext when the last copy of it is closed (dup, fork and SCM_RIGHTS all
+ * keep it alive).
+ *
+ * Requests on the command FD never get replies on it, so several processes
+ * may share it without reading each other's replies: each request carries,
+ * in SCM_RIGHTS slot 0, the sender's private reply socket, and the reply is
+ * sent there. Further fds (FD attributes) follow in slots 1..n.
+ */
+enum sv_msg_type {
+	SV_MSG_IOCTL = 1, /* ib_uverbs_ioctl_hdr + attrs + payload */
+	SV_MSG_WRITE = 2, /* ib_uverbs_cmd_hdr [+ ex_hdr] + body */
+};
+
+struct sv_msg_hdr {
+	__u32 type; /* enum sv_msg_type */
+	__u32 len; /* whole message, including this header */
+	__u64 seq; /* echoed in the reply */
+	__u32 nfds; /* fds sent along, reply socket included */
+	__u32 reserved;
+};
+
+struct sv_reply_hdr {
+	__u32 len; /* whole reply, including this header */
+	__s32 err; /* 0 or a negative errno */
+	__u64 seq;
+	__u32 nfds; /* fds sent along with the reply */
+	__u32 reserved;
+};
+
+/*
+ * SV_MSG_IOCTL request:
+ *   sv_msg_hdr | ib_uverbs_ioctl_hdr | ib_uverbs_attr[num_attrs] | payload
+ * ib_uverbs_ioctl_hdr.length covers hdr+attrs, as in the kernel.
+ * For a PTR_IN attribute longer than 8 bytes, attr.data is the offset of its
+ * bytes inside the payload area (the kernel would get a user pointer).
+ * For a PTR_OUT attribute, attr.len is the room the caller has; attr.data is
+ * ignored. For an FD attribute, attr.data is the SCM_RIGHTS slot (>= 1) of
+ * the fd, or -1.
+ *
+ * SV_MSG_IOCTL reply:
+ *   sv_reply_hdr | ib_uverbs_attr[num_attrs] | payload
+ * The attrs are echoed back. For each PTR_OUT attribute the daemon wrote,
+ * UVERBS_ATTR_F_VALID_OUTPUT is set, len is the written length and data is
+ * the offset of the bytes in the reply payload. For an FD_OUT (a new fd
+ * object), data is the SCM_RIGHTS slot in the reply.
+ *
+ * SV_MSG_WRITE request:  sv_msg_hdr | the bytes a write() would carry
+ * SV_MSG_WRITE reply:    sv_reply_hdr | response bytes
+ * The library copies the response bytes to the command's response pointer.
+ * Commands that name an fd (CREATE_CQ comp_channel, OPEN_XRCD fd) carry
+ * that fd in SCM_RIGHTS slot 1; a new fd (CREATE_COMP_CHANNEL, GET_CONTEXT
+ * async_fd) returns in reply slot 0 and the library patches its number in.
+ */
+
+/* ---------------------------------------------------------------------- */
+/* 2. Driver namespace                                                     */
+/* ---------------------------------------------------------------------- */
+
+#define SV_ID_DRIVER(x) ((__u16)((1U << UVERBS_ID_NS_SHIFT) | (x)))
+
+/* Seed 001: the generic buffer descriptor array attribute. */
+/*
+ * The seed appends it after UVERBS_ID_DRIVER_NS_WITH_UHW in the enum that
+ * starts at UVERBS_ATTR_UHW_IN (1 << 12): UHW_IN, UHW_OUT, NS_WITH_UHW,
+ * BUFFERS.
+ */
+#define SV_ATTR_BUFFERS ((__u16)(UVERBS_ATTR_UHW_IN + 3))
+
+enum sv_buffer_type {
+	SV_BUFFER_TYPE_DMABUF = 0, /* an fd the daemon mmap()s */
+	SV_BUFFER_TYPE_VA = 1, /* caller memory reached with process_vm_* */
+};
+
+struct sv_buffer_desc {
+	__s32 fd; /* for DMABUF: SCM_RIGHTS slot on the wire */
+	__u32 type;
+	__u32 index;
+	__u32 reserved;
+	__aligned_u64 addr; /* offset in the dma-buf, or a user VA */
+	__aligned_u64 length;
+};
+
+/* Per-command buffer slots (seed 001). */
+enum sv_cq_buffer_slot {
+	SV_CQ_BUF_RING = 0,
+	SV_CQ_BUF_DBREC = 1,
+	SV_CQ_BUF_SLOT_MAX = SV_CQ_BUF_DBREC,
+};
+
+enum sv_qp_buffer_slot {
+	SV_QP_BUF_SQ = 0,
+	SV_QP_BUF_RQ = 1,
+	SV_QP_BUF_DBREC = 2,
+	SV_QP_BUF_SLOT_MAX = SV_QP_BUF_DBREC,
+};
+
+enum sv_srq_buffer_slot {
+	SV_SRQ_BUF_RING = 0,
+	SV_SRQ_BUF_DBREC = 1,
+	SV_SRQ_BUF_SLOT_MAX = SV_SRQ_BUF_DBREC,
+};
+
+/*
+ * Upstream's later form: one UMEM attribute per buffer. Accepted on
+ * CQ/QP/SRQ create as an alternative to SV_ATTR_BUFFERS; each carries one
+ * sv_buffer_desc whose index must equal the slot the attribute names.
+ */
+enum sv_umem_attrs {
+	SV_ATTR_UMEM_SLOT0 = SV_ATTR_BUFFERS + 1,
+	SV_ATTR_UMEM_SLOT1,
+	SV_ATTR_UMEM_SLOT2,
+};
+
+/* Driver objects and methods (UVERBS_ID_NS bit set). */
+enum sv_driver_objects {
+	SV_OBJECT_DEVX = SV_ID_DRIVER(0),
+};
+
+enum sv_driver_device_methods {
+	/* Allocate a doorbell page: returns its fd and index. */
+	SV_METHOD_DB_PAGE_ALLOC = SV_ID_DRIVER(0),
+	/* Query a PD for import (seed 000; mlx5 keeps PD query in the driver) */
+	SV_METHOD_PD_QUERY = SV_ID_DRIVER(1),
+	/* Data-direct DMA path discovery (seed 003) */
+	SV_METHOD_GET_DATA_DIRECT_PATH = SV_ID_DRIVER(2),
+	/* Device statistics (doorbell pages, engines). */
+	SV_METHOD_QUERY_STATS = SV_ID_DRIVER(3),
+};
+
+enum sv_db_page_alloc_attrs {
+	SV_ATTR_DB_PAGE_FD = SV_ID_DRIVER(0), /* FD out */
+	SV_ATTR_DB_PAGE_INDEX = SV_ID_DRIVER(1), /* u32 out */
+	SV_ATTR_DB_PAGE_DOMAIN = SV_ID_DRIVER(2), /* u32 in, optional */
+};
+
+enum sv_pd_query_attrs {
+	SV_ATTR_PD_QUERY_HANDLE = SV_ID_DRIVER(0), /* idr PD */
+	SV_ATTR_PD_QUERY_RESP = SV_ID_DRIVER(1), /* struct sv_pd_query_resp */
+};
+
+struct sv_pd_query_resp {
+	__u32 pdn;
+	__u32 reserved;
+};
+
+/* Driver data (udata) for GET_CONTEXT. */
+struct sv_alloc_ucontext_resp {
+	__u32 abi_version; /* SV_ABI_VERSION */
+	__u32 max_db_pages;
+	__u32 db_page_size;
+	__u32 db_slots_per_page;
+	__u32 max_inline;
+	__u32 reserved;
+};
+
+/* Driver data for CREATE_QP (response). */
+struct sv_create_qp_resp {
+	__u32 qpn;
+	__u32 sq_wqe_size; /* stride of the SQ ring */
+	__u32 rq_wqe_size;
+	__u32 db_page_index;
+	__u32 db_slot;
+	__u32 reserved;
+};
+
+/* Driver data for CREATE_QP/CQ/SRQ (request). */
+struct sv_create_ring_req {
+	__u32 db_page_index; /* which doorbell page to ring */
+	__u32 wqe_size; /* ring entry stride chosen by the library */
+	__u32 sq_entries; /* or CQ / SRQ entries: a power of two */
+	__u32 rq_entries;
+};
+
+/* ---------------------------------------------------------------------- */
+/* 3. Rings                                                                */
+/* ---------------------------------------------------------------------- */
+
+#define SV_CACHELINE 64
+
+/*
+ * A doorbell record: the producer and consumer indices of one ring, each on
+ * its own cache line. Indices are free-running u32; the ring size is a power
+ * of two and slot = index & (entries - 1).
+ */
+struct sv_dbrec {
+	/* Written by the producer (library for SQ/RQ/SRQ, daemon for CQ). */
+	_Alignas(SV_CACHELINE) __u32 prod;
+	/* Written by the consumer (daemon for SQ/RQ/SRQ, library for CQ). */
+	_Alignas(SV_CACHELINE) __u32 cons;
+	/* CQ only: arm requests (library) and the sequence armed (daemon). */
+	_Alignas(SV_CACHELINE) __u32 arm_seq; /* library: bumped per arm */
+	__u32 arm_flags; /* library: SV_CQ_ARM_* of the latest arm */
+	__u32 armed_seen; /* daemon: last arm_seq it consumed */
+	__u32 reserved;
+};
+
+/* A QP's dbrec region holds two records: SQ at 0, RQ at 1. */
+#define SV_QP_DBREC_SIZE (2 * sizeof(struct sv_dbrec))
+
+enum {
+	SV_CQ_ARM_NEXT = 1,
+	SV_CQ_ARM_SOLICITED = 2,
+};
+
+/*
+ * A doorbell page is shared memory handed to a context. Ringing = bump
+ * 'ring' with release order, then wake the engine with FUTEX_WAKE on 'ring'
+ * only if 'sleeping' is set. The engine serving the page spins for a while
+ * after work, then sets 'sleeping' and FUTEX_WAITs on 'ring'.
+ */
+struct sv_db_page {
+	/* Library (any thread) increments; engine reads. */
+	_Alignas(SV_CACHELINE) __u32 ring;
+	/* Engine sets before sleeping, clears on wake; library reads. */
+	_Alignas(SV_CACHELINE) __u32 sleeping;
+	_Alignas(SV_CACHELINE) __u32 reserved[16];
+};
+#define SV_DB_PAGE_SIZE 4096
+
+/* Send WQE opcodes are enum ibv_wr_opcode values, validated per QP type. */
+struct sv_sge {
+	__aligned_u64 addr;
+	__u32 length;
+	__u32 lkey;
+};
+
+enum sv_wqe_flags {
+	SV_WQE_INLINE = 1U << 0, /* payload follows the header inline */
+};
+
+struct sv_send_wqe {
+	__aligned_u64 wr_id;
+	__u32 opcode; /* enum ibv_wr_opcode */
+	__u32 send_flags; /* enum ibv_send_flags */
+	__u32 num_sge; /* or inline byte count with SV_WQE_INLINE */
+	__u32 flags; /* enum sv_wqe_flags */
+	__u32 imm_data; /* imm (network order) or invalidate rkey */
+	__u32 xrc_srqn;
+	union {
+		struct {
+			__aligned_u64 remote_addr;
+			__u32 rkey;
+			__u32 reserved;
+		} rdma;
+		struct {
+			__aligned_u64 remote_addr;
+			__aligned_u64 compare_add;
+			__aligned_u64 swap;
+			__u32 rkey;
+			__u32 reserved;
+		} atomic;
+		struct {
+			__u32 ah_handle;
+			__u32 remote_qpn;
+			__u32 remote_qkey;
+			__u32 reserved;
+		} ud;
+		struct {
+			__aligned_u64 addr;
+			__aligned_u64 length;
+			__u32 mw_handle;
+			__u32 mr_lkey;
+			__u32 new_rkey;
+			__u32 access;
+		} bind;
+	};
+	/* then num_sge * struct sv_sge, or inline data */
+};
+
+struct sv_recv_wqe {
+	__aligned_u64 wr_id;
+	__u32 num_sge;
+	__u32 reserved;
+	/* then num_sge * struct sv_sge */
+};
+
+/* A CQE: what ibv_wc / ibv_cq_ex read back. 64 bytes. */
+struct sv_cqe {
+	__aligned_u64 wr_id;
+	__u32 status; /* enum ibv_wc_status */
+	__u32 opcode; /* enum ibv_wc_opcode */
+	__u32 vendor_err;
+	__u32 byte_len;
+	__u32 imm_data; /* network order, or invalidated rkey */
+	__u32 qp_num;
+	__u32 src_qp;
+	__u32 wc_flags;
+	__u16 pkey_index;
+	__u16 slid;
+	__u8 sl;
+	__u8 dlid_path_bits;
+	__u16 reserved;
+	__aligned_u64 timestamp;
+	__u32 reserved2[2];
+};
+
+#endif /* SOFTVERBS_ABI_H */

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Device discovery. The daemon publishes each device as a directory under
+ * <rundir>/devices/NAME holding its socket and the facts sysfs would give
+ * rdma-core (node_guid, abi_version, ...). The list is read fresh on each
+ * ibv_get_device_list(), as rdma-core rescans sysfs.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <softverbs/rundir.h>
+
+#include "svl.h"
+
+const char *svl_rundir(void)
+{
+	static char path[256];
+
+	if (!path[0] && sv_rundir_path(path, sizeof(path)))
+		snprintf(path, sizeof(path), "/tmp/softverbs-%u",
+			 (unsigned int)getuid());
+	return path;
+}
+
+static int read_fact(const char *dir, const char *name, char *buf, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (!fgets(buf, (int)len, f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static struct svl_device *device_load(const char *dir, const char *name)
+{
+	struct svl_device *d;
+	char buf[64];
+	struct stat st;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	snprintf(d->dir, sizeof(d->dir), "%s", dir);
+	snprintf(d->sock_path, sizeof(d->sock_path), "%s/sock", dir);
+	if (stat(d->sock_path, &st) || !S_ISSOCK(st.st_mode))
+		goto err;
+	if (read_fact(dir, "node_guid", buf, sizeof(buf)))
+		goto err;
+	d->node_guid = strtoull(buf, NULL, 16);
+	d->abi_version = read_fact(dir, "abi_version", buf, sizeof(buf)) ?
+				 -1 : atoi(buf);
+	d->ibdev.node_type = IBV_NODE_CA;
+	d->ibdev.transport_type = IBV_TRANSPORT_IB;
+	snprintf(d->ibdev.name, sizeof(d->ibdev.name), "%s", name);
+	snprintf(d->ibdev.dev_name, sizeof(d->ibdev.dev_name), "uverbs_%s",
+		 name);
+	snprintf(d->ibdev.dev_path, sizeof(d->ibdev.dev_path), "%s", dir);
+	snprintf(d->ibdev.ibdev_path, sizeof(d->ibdev.ibdev_path), "%s", dir);
+	return d;
+err:
+	free(d);
+	return NULL;
+}
+
+static int add_device(struct ibv_device ***list, int *n, struct svl_device *d)
+{
+	struct ibv_device **l = realloc(*list, (*n + 2) * sizeof(*l));
+
+	if (!l)
+		return -1;
+	l[(*n)++] = &d->ibdev;
+	l[*n] = NULL;
+	*list = l;
+	return 0;
+}
+
+SVL_EXPORT struct ibv_device **ibv_get_device_list(int *num_devices)
+{
+	struct ibv_device **list = calloc(1, sizeof(*list));
+	char devdir[300], dir[600];
+	struct dirent *e;
+	int n = 0;
+	DIR *dp;
+
+	if (!list) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	snprintf(devdir, sizeof(devdir), "%s/devices", svl_rundir());
+	dp = opendir(devdir);
+	while (dp && (e = readdir(dp))) {
+		struct svl_device *d;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", devdir, e->d_name);
+		d = device_load(dir, e->d_name);
+		if (d && add_device(&list, &n, d))
+			free(d);
+	}
+	if (dp)
+		closedir(dp);
+	if (num_devices)
+		*num_devices = n;
+	return list;
+}
+
+SVL_EXPORT void ibv_free_device_list(struct ibv_device **list)
+{
+	/*
+	 * Devices stay allocated: open contexts point at them, as rdma-core's
+	 * refcounted devices outlive the list.
+	 */
+	free(list);
+}
+
+uint64_t svl_device_node_guid(struct ibv_device *dev)
+{
+	return to_svl_dev(dev)->node_guid;
+}

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libibverbs.so.1 (softverbs) internals. Prefix: svl_.
+ *
+ * The application sees rdma-core's types from <infiniband/verbs.h>; each
+ * object here embeds the public struct first so the inline functions of
+ * verbs.h work on it unchanged.
+ */
+#ifndef SVL_H
+#define SVL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <infiniband/verbs.h>
+#include <softverbs/abi.h>
+
+/* verbs.h maps these names to inlines; the library defines the symbols. */
+#undef ibv_get_device_list
+#undef ibv_query_port
+#undef ibv_reg_mr
+#undef ibv_reg_mr_iova
+
+#define SVL_EXPORT __attribute__((visibility("default")))
+#define svl_container_of(ptr, type, member)                                    \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+#define SVL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---------------------------------------------------------------------- */
+/* Devices and contexts                                                    */
+/* ---------------------------------------------------------------------- */
+
+struct svl_device {
+	struct ibv_device ibdev; /* must be first: applications see this */
+	char dir[256]; /* runtime dir of this device (facts + sock) */
+	char sock_path[300];
+	uint64_t node_guid; /* host order */
+	int abi_version;
+};
+
+static inline struct svl_device *to_svl_dev(struct ibv_device *d)
+{
+	return (struct svl_device *)d;
+}
+
+struct svl_context {
+	/* verbs_context ends with the ibv_context the application holds. */
+	struct verbs_context vctx;
+	struct svl_device *dev;
+	/* Commands: one at a time per context, replies on a private socket. */
+	pthread_mutex_t cmd_lock;
+	int reply_fd; /* our end of the reply socketpair */
+	int reply_peer; /* the end we send along with each request */
+	pid_t reply_pid; /* process that owns reply_fd (fork detection) */
+	uint64_t seq;
+	struct sv_alloc_ucontext_resp uresp;
+	bool imported; /* from ibv_import_device */
+	void *db_page; /* shared doorbell page (data path), or NULL */
+	uint32_t db_page_index;
+};
+
+static inline struct svl_context *to_svl_ctx(struct ibv_context *c)
+{
+	return svl_container_of(c, struct svl_context, vctx.context);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Command transport                                                       */
+/* ---------------------------------------------------------------------- */
+
+#define SVL_MAX_ATTRS 24
+
+/*
+ * An ioctl command being built: the kernel header and attrs, where PTR
+ * attrs carry user pointers exactly as with a real ioctl(). svl_exec()
+ * marshals them into one message and copies outputs back.
+ */
+struct svl_cmd {
+	struct ib_uverbs_ioctl_hdr hdr;
+	struct ib_uverbs_attr attrs[SVL_MAX_ATTRS];
+	/* For FD attrs: the fd in this process (attr.data is rewritten). */
+	int fds[SVL_MAX_ATTRS];
+	/* Extra fds for buffer descriptors (DMABUF type). */
+	int buf_fds[8];
+	int nbuf_fds;
+	uint8_t kind[SVL_MAX_ATTRS]; /* enum svl_attr_kind */
+	/* BUFFERS: the caller's descriptor array (fds are local fds). */
+	const struct sv_buffer_desc *descs;
+	unsigned int ndescs;
+};
+
+enum svl_attr_kind {
+	SVL_K_IN,
+	SVL_K_OUT,
+	SVL_K_IDR,
+	SVL_K_IDR_NEW,
+	SVL_K_FD,
+	SVL_K_FD_NEW,
+	SVL_K_BUFFERS,
+};
+
+void svl_cmd_init(struct svl_cmd *c, uint16_t object, uint16_t method);
+struct ib_uverbs_attr *svl_attr_in(struct svl_cmd *c, uint16_t id,
+				   const void *ptr, size_t len);
+struct ib_uverbs_attr *svl_attr_out(struct svl_cmd *c, uint16_t id,
+				    void *ptr, size_t len);
+struct ib_uverbs_attr *svl_attr_u64(struct svl_cmd *c, uint16_t id,
+				    uint64_t val); /* CONST / inline */
+struct ib_uverbs_attr *svl_attr_idr(struct svl_cmd *c, uint16_t id,
+				    uint32_t handle);
+/* A NEW idr: after svl_exec(), attr->data holds the handle. */
+struct ib_uverbs_attr *svl_attr_idr_new(struct svl_cmd *c, uint16_t id);
+struct ib_uverbs_attr *svl_attr_fd(struct svl_cmd *c, uint16_t id, int fd);
+/* A NEW fd: after svl_exec(), attr->data_s64 holds the received fd. */
+struct ib_uverbs_attr *svl_attr_fd_new(struct svl_cmd *c, uint16_t id);
+struct ib_uverbs_attr *svl_attr_enum(struct svl_cmd *c, uint16_t id,
+				     uint8_t elem, const void *ptr, size_t len);
+/*
+ * Add seed 001 buffer descriptors. For DMABUF ones, desc->fd is this
+ * process's fd; it is sent along and rewritten to its message slot.
+ */
+int svl_attr_buffers(struct svl_cmd *c, struct sv_buffer_desc *descs,
+		     unsigned int n);
+/* Run it. Returns 0 or a positive errno (also stored in errno). */
+int svl_exec(struct ibv_context *ctx, struct svl_cmd *c);
+
+/*
+ * Legacy write(): cmd points at ib_uverbs_cmd_hdr (+ ex_hdr) + body, as
+ * for write(2). The response bytes are copied to resp. in_fd (or -1) is
+ * sent in slot 1; *out_fd (if non-NULL) receives reply slot 0.
+ */
+int svl_write(struct ibv_context *ctx, const void *cmd, size_t len,
+	      void *resp, size_t resp_len, int in_fd, int *out_fd);
+
+/* Fill a legacy header: sizes in bytes, rounded per the ABI. */
+void svl_write_hdr(void *cmd, uint32_t command, size_t in_bytes,
+		   size_t out_bytes);
+void svl_write_ex_hdr(void *cmd, uint32_t command, size_t core_in,
+		      size_t drv_in, size_t core_out, size_t drv_out,
+		      void *resp);
+
+/* Per-process reply channel on a shared command FD. */
+int svl_ctx_channel_init(struct svl_context *ctx);
+void svl_ctx_channel_close(struct svl_context *ctx);
+
+/* Runtime dir (same rule as the daemon and CLI). */
+const char *svl_rundir(void);
+
+/* Context setup shared by ibv_open_device and ibv_import_device. */
+struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
+				       bool import);
+/* Fill vctx/ops with every verb implemented by the library (ops.c). */
+void svl_context_set_ops(struct svl_context *ctx);
+struct svl_device *svl_device_find_by_sock(const char *name);
+
+#endif /* SVL_H */

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Library CQs and completion channels (cq.c, cq_ex.c).
+ *
+ * A CQ's ring and doorbell record live in one memfd shared with the daemon:
+ * ring at offset 0, dbrec at the next 4096-aligned offset. The daemon
+ * produces (prod), we consume (cons) and arm (arm_seq/arm_flags) with plain
+ * loads and stores: polling and arming make no syscall.
+ */
+#ifndef SVL_CQ_H
+#define SVL_CQ_H
+
+#include "ring.h"
+#include "svl.h"
+
+struct svl_cq {
+	/* ibv_cq_ex starts with the fields of ibv_cq: one object, two views. */
+	union {
+		struct ibv_cq cq;
+		struct ibv_cq_ex cq_ex;
+	};
+	/* Serializes pollers against each other and against resize. */
+	pthread_mutex_t lock;
+	int fd; /* memfd holding ring + dbrec */
+	void *map;
+	size_t map_len;
+	struct sv_cqe *ring;
+	struct sv_dbrec *db;
+	uint32_t entries; /* power of two */
+	uint32_t cons; /* our consumer index (published in db->cons) */
+	uint64_t wc_flags; /* extended CQ: what the user asked for */
+	const struct sv_cqe *cur; /* extended CQ: entry being read */
+	/* Channel bookkeeping, under the channel's lock. */
+	struct svl_cq *ch_next;
+	uint32_t events_read; /* events ibv_get_cq_event returned */
+};
+
+static inline struct svl_cq *to_svl_cq(struct ibv_cq *cq)
+{
+	return (struct svl_cq *)cq;
+}
+
+static inline struct svl_cq *ex_to_svl_cq(struct ibv_cq_ex *cq)
+{
+	return (struct svl_cq *)cq;
+}
+
+struct svl_comp_channel {
+	struct ibv_comp_channel ch; /* ch.refcnt = CQs using it */
+	pthread_mutex_t lock;
+	struct svl_cq *cqs; /* live CQs: events for others are dropped */
+};
+
+static inline struct svl_comp_channel *to_svl_ch(struct ibv_comp_channel *c)
+{
+	return (struct svl_comp_channel *)c;
+}
+
+/* Common creation for ibv_create_cq and ibv_create_cq_ex (cq.c). */
+struct svl_cq *svl_cq_create(struct ibv_context *ctx, int cqe,
+			     void *cq_context, struct ibv_comp_channel *ch,
+			     int comp_vector, uint32_t flags);
+/* Fill the extended poll ops (cq_ex.c). */
+void svl_cq_ex_init(struct svl_cq *cq, uint64_t wc_flags);
+
+#endif /* SVL_CQ_H */

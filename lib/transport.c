@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The command transport: marshal an ioctl()/write() of the kernel ABI into
+ * one SOCK_SEQPACKET message on the command FD, and wait for the reply on
+ * this process's private reply socket (see include/softverbs/abi.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "svl.h"
+
+static struct ib_uverbs_attr *attr_add(struct svl_cmd *c, uint16_t id,
+				       uint8_t kind)
+{
+	struct ib_uverbs_attr *a;
+
+	if (c->hdr.num_attrs >= SVL_MAX_ATTRS)
+		abort(); /* a library bug, never user input */
+	a = &c->attrs[c->hdr.num_attrs];
+	memset(a, 0, sizeof(*a));
+	a->attr_id = id;
+	a->flags = UVERBS_ATTR_F_MANDATORY;
+	c->kind[c->hdr.num_attrs] = kind;
+	c->fds[c->hdr.num_attrs] = -1;
+	c->hdr.num_attrs++;
+	return a;
+}
+
+void svl_cmd_init(struct svl_cmd *c, uint16_t object, uint16_t method)
+{
+	memset(&c->hdr, 0, sizeof(c->hdr));
+	c->hdr.object_id = object;
+	c->hdr.method_id = method;
+	c->hdr.driver_id = SV_DRIVER_ID;
+	c->nbuf_fds = 0;
+	c->descs = NULL;
+	c->ndescs = 0;
+}
+
+struct ib_uverbs_attr *svl_attr_in(struct svl_cmd *c, uint16_t id,
+				   const void *ptr, size_t len)
+{
+	struct ib_uverbs_attr *a = attr_add(c, id, SVL_K_IN);
+
+	a->len = (uint16_t)len;
+	if (len <= sizeof(a->data))
+		memcpy(&a->data, ptr, len);
+	else
+		a->data = (uintptr_t)ptr;
+	return a;
+}
+
+struct ib_uverbs_attr *svl_attr_out(struct svl_cmd *c, uint16_t id,
+				    void *ptr, size_t len)
+{
+	struct ib_uverbs_attr *a = attr_add(c, id, SVL_K_OUT);
+
+	a->len = (uint16_t)len;
+	a->data = (uintptr_t)ptr;
+	return a;
+}
+
+struct ib_uverbs_attr *svl_attr_u64(struct svl_cmd *c, uint16_t id,
+				    uint64_t val)
+{
+	struct ib_uverbs_attr *a = attr_add(c, id, SVL_K_IN);
+
+	a->len = sizeof(val);
+	a->data = val;
+	return a;
+}
+
+struct ib_uverbs_attr *svl_attr_idr(struct svl_cmd *c, uint16_t id,
+				    uint32_t handle)
+{
+	struct ib_uverbs_attr *a = attr_add(c, id, SVL_K_IDR);
+
+	a->data = handle;
+	return a;
+}
+
+struct ib_uverbs_attr *svl_attr_idr_new(struct svl_cmd *c, uint16_t id)
+{
+	return attr_add(c, id, SVL_K_IDR_NEW);
+}
+
+struct ib_uverbs_attr *svl_attr_fd(struct svl_cmd *c, uint16_t id, int fd)
+{
+	struct ib_uverbs_attr *a = attr_add(c, id, SVL_K_FD);
+
+	c->fds[c->hdr.num_attrs - 1] = fd;
+	a->data_s64 = fd;
+	return a;
+}
+
+struct ib_uverbs_attr *svl_attr_fd_new(struct svl_cmd *c, uint16_t id)
+{
+	struct ib_uverbs_attr *a = attr_add(c, id, SVL_K_FD_NEW);
+
+	a->data_s64 = -1;
+	return a;
+}
+
+struct ib_uverbs_attr *svl_attr_enum(struct svl_cmd *c, uint16_t id,
+				     uint8_t elem, const void *ptr, size_t len)
+{
+	struct ib_uverbs_attr *a = svl_attr_in(c, id, ptr, len);
+
+	a->attr_data.enum_data.elem_id = elem;
+	return a;
+}
+
+int svl_attr_buffers(struct svl_cmd *c, struct sv_buffer_desc *descs,
+		     unsigned int n)
+{
+	struct ib_uverbs_attr *a = attr_add(c, SV_ATTR_BUFFERS, SVL_K_BUFFERS);
+
+	a->len = (uint16_t)(n * sizeof(*descs));
+	c->descs = descs;
+	c->ndescs = n;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+
+int svl_ctx_channel_init(struct svl_context *ctx)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return errno;
+	ctx->reply_fd = sv[0];
+	ctx->reply_peer = sv[1];
+	ctx->reply_pid = getpid();
+	return 0;
+}
+
+void svl_ctx_channel_close(struct svl_context *ctx)
+{
+	if (ctx->reply_fd >= 0)
+		close(ctx->reply_fd);
+	if (ctx->reply_peer >= 0)
+		close(ctx->reply_peer);
+	ctx->reply_fd = ctx->reply_peer = -1;
+}
+
+/* After fork() the reply socket is shared with the parent: make our own. */
+static int channel_check(struct svl_context *ctx)
+{
+	if (ctx->reply_pid == getpid() && ctx->reply_fd >= 0)
+		return 0;
+	svl_ctx_channel_close(ctx);
+	return svl_ctx_channel_init(ctx);
+}
+
+struct msg_out {
+	uint8_t *buf;
+	size_t len;
+	int fds[SV_MSG_MAX_FDS];
+	int nfds;
+};
+
+static int send_msg(struct svl_context *ctx, struct msg_out *m)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * SV_MSG_MAX_FDS)];
+	struct iovec iov = { m->buf, m->len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * m->nfds) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	ssize_t n;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * m->nfds);
+	memcpy(CMSG_DATA(cm), m->fds, sizeof(int) * m->nfds);
+	do {
+		n = sendmsg(ctx->vctx.context.cmd_fd, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EPIPE ? EIO : errno;
+	return 0;
+}
+
+/* Receive the reply with our sequence number (older ones are dropped). */
+static int recv_reply(struct svl_context *ctx, uint8_t *buf, size_t cap,
+		      int *fds, int *nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * SV_MSG_MAX_FDS)];
+	struct sv_reply_hdr *rh = (void *)buf;
+
+	for (;;) {
+		struct iovec iov = { buf, cap };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm;
+		ssize_t n;
+
+		n = recvmsg(ctx->reply_fd, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return EIO;
+		*nfds = 0;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_RIGHTS) {
+				*nfds = (cm->cmsg_len - CMSG_LEN(0)) /
+					sizeof(int);
+				memcpy(fds, CMSG_DATA(cm), *nfds * sizeof(int));
+			}
+		}
+		if ((size_t)n < sizeof(*rh) || rh->len != (size_t)n)
+			return EIO;
+		if (rh->seq == ctx->seq)
+			return 0;
+		while (*nfds)
+			close(fds[--*nfds]);
+	}
+}
+
+/* Send a message and wait for its reply; the caller holds cmd_lock. */
+static int roundtrip(struct svl_context *ctx, struct msg_out *m,
+		     uint8_t *rbuf, size_t rcap, int *rfds, int *rnfds)
+{
+	struct sv_msg_hdr *h = (void *)m->buf;
+	int ret;
+
+	ret = channel_check(ctx);
+	if (ret)
+		return ret;
+	h->seq = ++ctx->seq;
+	m->fds[0] = ctx->reply_peer;
+	h->nfds = m->nfds;
+	ret = send_msg(ctx, m);
+	if (ret)
+		return ret;
+	return recv_reply(ctx, rbuf, rcap, rfds, rnfds);
+}
+
+static int add_fd(struct msg_out *m, int fd)
+{
+	if (m->nfds >= SV_MSG_MAX_FDS)
+		return -1;
+	m->fds[m->nfds] = fd;
+	return m->nfds++;
+}
+
+static int put_payload(struct msg_out *m, size_t *used, const void *p,
+		       size_t n, size_t base)
+{
+	if (m->len + n > SV_MSG_MAX)
+		return E2BIG;
+	memcpy(m->buf + m->len, p, n);
+	*used = m->len - base;
+	m->len += n;
+	return 0;
+}
+
+static int marshal_buffers(struct svl_cmd *c, struct msg_out *m,
+			   struct ib_uverbs_attr *wa, size_t base)
+{
+	size_t off, i;
+	int ret;
+
+	ret = put_payload(m, &off, c->descs, c->ndescs * sizeof(*c->descs),
+			  base);
+	if (ret)
+		return ret;
+	wa->data = off;
+	for (i = 0; i < c->ndescs; i++) {
+		struct sv_buffer_desc *d =
+			(void *)(m->buf + base + off + i * sizeof(*d));
+
+		if (d->type != SV_BUFFER_TYPE_DMABUF)
+			continue;
+		d->fd = d->fd >= 0 ? add_fd(m, d->fd) : -1;
+	}
+	return 0;
+}
+
+static int marshal_attr(struct svl_cmd *c, unsigned int i, struct msg_out *m,
+			struct ib_uverbs_attr *wa, size_t base)
+{
+	size_t off;
+	int ret;
+
+	switch (c->kind[i]) {
+	case SVL_K_IN:
+		if (wa->len <= sizeof(wa->data))
+			return 0;
+		ret = put_payload(m, &off, (const void *)(uintptr_t)wa->data,
+				  wa->len, base);
+		wa->data = off;
+		return ret;
+	case SVL_K_OUT:
+	case SVL_K_IDR_NEW:
+	case SVL_K_FD_NEW:
+		wa->data = 0;
+		return 0;
+	case SVL_K_FD:
+		wa->data_s64 = c->fds[i] >= 0 ? add_fd(m, c->fds[i]) : -1;
+		return 0;
+	case SVL_K_BUFFERS:
+		return marshal_buffers(c, m, wa, base);
+	default:
+		return 0;
+	}
+}
+
+static void unmarshal(struct svl_cmd *c, const uint8_t *rbuf, size_t rlen,
+		      int *rfds, int rnfds)
+{
+	const struct ib_uverbs_attr *ra = (const void *)(rbuf +
+		sizeof(struct sv_reply_hdr));
+	size_t base = sizeof(struct sv_reply_hdr) +
+		      c->hdr.num_attrs * sizeof(*ra);
+	unsigned int i;
+
+	for (i = 0; i < c->hdr.num_attrs; i++) {
+		struct ib_uverbs_attr *a = &c->attrs[i];
+
+		switch (c->kind[i]) {
+		case SVL_K_OUT:
+			if (!(ra[i].flags & UVERBS_ATTR_F_VALID_OUTPUT) ||
+			    base + ra[i].data + ra[i].len > rlen)
+				break;
+			memcpy((void *)(uintptr_t)a->data, rbuf + base +
+			       ra[i].data, ra[i].len < a->len ? ra[i].len :
+			       a->len);
+			a->flags |= UVERBS_ATTR_F_VALID_OUTPUT;
+			break;
+		case SVL_K_IDR_NEW:
+			a->data = ra[i].data;
+			break;
+		case SVL_K_FD_NEW:
+			if (ra[i].data_s64 >= 0 && ra[i].data_s64 < rnfds) {
+				a->data_s64 = rfds[ra[i].data_s64];
+				rfds[ra[i].data_s64] = -1;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static uint8_t *msg_buffers(uint8_t **rbuf)
+{
+	uint8_t *m = malloc(2 * SV_MSG_MAX);
+
+	*rbuf = m ? m + SV_MSG_MAX : NULL;
+	return m;
+}
+
+int svl_exec(struct ibv_context *ictx, struct svl_cmd *c)
+{
+	struct svl_context *ctx = to_svl_ctx(ictx);
+	struct msg_out m = { .nfds = 1 };
+	struct ib_uverbs_attr *wattrs;
+	size_t base, alen = c->hdr.num_attrs * sizeof(c->attrs[0]);
+	int rfds[SV_MSG_MAX_FDS], rnfds = 0, ret = 0, i;
+	uint8_t *rbuf;
+
+	m.buf = msg_buffers(&rbuf);
+	if (!m.buf)
+		return errno = ENOMEM;
+	c->hdr.length = sizeof(c->hdr) + alen;
+	memcpy(m.buf + sizeof(struct sv_msg_hdr), &c->hdr, sizeof(c->hdr));
+	wattrs = (void *)(m.buf + sizeof(struct sv_msg_hdr) + sizeof(c->hdr));
+	memcpy(wattrs, c->attrs, alen);
+	base = sizeof(struct sv_msg_hdr) + sizeof(c->hdr) + alen;
+	m.len = base;
+	for (i = 0; i < c->hdr.num_attrs && !ret; i++)
+		ret = marshal_attr(c, i, &m, &wattrs[i], base);
+	if (!ret) {
+		struct sv_msg_hdr *h = (void *)m.buf;
+
+		h->type = SV_MSG_IOCTL;
+		h->len = (uint32_t)m.len;
+		pthread_mutex_lock(&ctx->cmd_lock);
+		ret = roundtrip(ctx, &m, rbuf, SV_MSG_MAX, rfds, &rnfds);
+		pthread_mutex_unlock(&ctx->cmd_lock);
+	}
+	if (!ret) {
+		struct sv_reply_hdr *rh = (void *)rbuf;
+
+		ret = -rh->err;
+		if (!ret)
+			unmarshal(c, rbuf, rh->len, rfds, rnfds);
+	}
+	for (i = 0; i < rnfds; i++)
+		if (rfds[i] >= 0)
+			close(rfds[i]);
+	free(m.buf);
+	if (ret)
+		errno = ret;
+	return ret;
+}
+
+int svl_write(struct ibv_context *ictx, const void *cmd, size_t len,
+	      void *resp, size_t resp_len, int in_fd, int *out_fd)
+{
+	struct svl_context *ctx = to_svl_ctx(ictx);
+	struct msg_out m = { .nfds = 1 };
+	int rfds[SV_MSG_MAX_FDS], rnfds = 0, ret, i;
+	struct sv_msg_hdr *h;
+	uint8_t *rbuf;
+
+	if (len + sizeof(*h) > SV_MSG_MAX)
+		return errno = E2BIG;
+	m.buf = msg_buffers(&rbuf);
+	if (!m.buf)
+		return errno = ENOMEM;
+	h = (void *)m.buf;
+	h->type = SV_MSG_WRITE;
+	h->len = (uint32_t)(sizeof(*h) + len);
+	memcpy(m.buf + sizeof(*h), cmd, len);
+	m.len = h->len;
+	if (in_fd >= 0)
+		add_fd(&m, in_fd);
+	pthread_mutex_lock(&ctx->cmd_lock);
+	ret = roundtrip(ctx, &m, rbuf, SV_MSG_MAX, rfds, &rnfds);
+	pthread_mutex_unlock(&ctx->cmd_lock);
+	if (!ret) {
+		struct sv_reply_hdr *rh = (void *)rbuf;
+		size_t n = rh->len - sizeof(*rh);
+
+		ret = -rh->err;
+		if (!ret && resp)
+			memcpy(resp, rh + 1, n < resp_len ? n : resp_len);
+		if (!ret && out_fd && rnfds > 0) {
+			*out_fd = rfds[0];
+			rfds[0] = -1;
+		}
+	}
+	for (i = 0; i < rnfds; i++)
+		if (rfds[i] >= 0)
+			close(rfds[i]);
+	free(m.buf);
+	if (ret)
+		errno = ret;
+	return ret;
+}
+
+void svl_write_hdr(void *cmd, uint32_t command, size_t in_bytes,
+		   size_t out_bytes)
+{
+	struct ib_uverbs_cmd_hdr *h = cmd;
+
+	h->command = command;
+	h->in_words = (uint16_t)((in_bytes + 3) / 4);
+	h->out_words = (uint16_t)((out_bytes + 3) / 4);
+}
+
+void svl_write_ex_hdr(void *cmd, uint32_t command, size_t core_in,
+		      size_t drv_in, size_t core_out, size_t drv_out,
+		      void *resp)
+{
+	struct ib_uverbs_cmd_hdr *h = cmd;
+	struct ib_uverbs_ex_cmd_hdr *ex = (void *)(h + 1);
+
+	h->command = command | IB_USER_VERBS_CMD_FLAG_EXTENDED;
+	h->in_words = (uint16_t)(core_in / 8);
+	h->out_words = (uint16_t)(core_out / 8);
+	ex->response = (uintptr_t)resp;
+	ex->provider_in_words = (uint16_t)(drv_in / 8);
+	ex->provider_out_words = (uint16_t)(drv_out / 8);
+	ex->cmd_hdr_reserved = 0;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The test command (README): build, run ctest, the sanitizer build, the
+# fuzzer briefly, Debian's tools and rdma-core's test suite on softverbs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+JOBS=$(nproc)
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$JOBS"
+
+step "ctest"
+(cd build && ctest --output-on-failure -j1)
+
+step "sanitizer build (ASan+UBSan) + ctest"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSV_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$JOBS"
+# The library is preloaded into uninstrumented Debian binaries by some
+# tests; those skip under ASan (see tests), the rest must pass.
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j1 \
+	-E 'consumers_load')
+
+if command -v clang >/dev/null; then
+	step "fuzz the command parser (${SV_FUZZ_SECONDS:-30} s)"
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
+		-DSV_FUZZ=ON -DSV_SANITIZE=ON >/dev/null
+	cmake --build build-fuzz -j"$JOBS" --target fuzz_cmd
+	mkdir -p build-fuzz/corpus
+	build-fuzz/bin/fuzz_cmd -max_total_time="${SV_FUZZ_SECONDS:-30}" \
+		-rss_limit_mb=4096 build-fuzz/corpus 2>&1 | tail -n 3
+fi
+
+step "Debian tools through softverbs run"
+export SOFTVERBS_RUNDIR=${SOFTVERBS_RUNDIR:-$REPO/build/run}
+CLI=$REPO/build/bin/softverbs
+"$CLI" run -- ibv_devices
+"$CLI" run -- ibv_devinfo -v | tee build/devinfo.txt
+grep -q 'PORT_ACTIVE' build/devinfo.txt
+grep -q 'RoCE v2' build/devinfo.txt
+
+if [ -x scripts/pingpong.sh ]; then
+	step "Debian pingpongs"
+	scripts/pingpong.sh
+fi
+
+step "rdma-core test suite"
+SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq"} \
+	SOFTVERBS_CLI=$CLI scripts/run-rdma-core-tests.sh
+"$CLI" stop || true
+echo "ALL TESTS PASSED"
