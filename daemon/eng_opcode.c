@@ -66,12 +66,12 @@ const struct eng_opcode *eng_opcode_info(uint8_t opcode)
 uint8_t eng_transport_bits(uint32_t qp_type)
 {
 	switch (qp_type) {
-	case IB_QPT_UC:
+	case SVD_QPT_UC:
 		return ENG_TR_UC;
-	case IB_QPT_UD:
+	case SVD_QPT_UD:
 		return ENG_TR_UD;
-	case IB_QPT_XRC_INI:
-	case IB_QPT_XRC_TGT:
+	case SVD_QPT_XRC_INI:
+	case SVD_QPT_XRC_TGT:
 		return ENG_TR_XRC;
 	default:
 		return ENG_TR_RC;
@@ -81,8 +81,8 @@ uint8_t eng_transport_bits(uint32_t qp_type)
 /* Which ibv_wr_opcode each QP type may post, and its packet opcode. */
 int eng_wr_to_opcode(uint32_t wr_opcode, uint32_t qp_type)
 {
-	bool ud = qp_type == IB_QPT_UD;
-	bool uc = qp_type == IB_QPT_UC;
+	bool ud = qp_type == SVD_QPT_UD;
+	bool uc = qp_type == SVD_QPT_UC;
 	int base;
 
 	switch (wr_opcode) {

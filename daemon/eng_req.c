@@ -25,22 +25,6 @@ struct req_ctx {
 	uint64_t len;
 };
 
-static unsigned int mtu_bytes(const struct svd_qp *qp)
-{
-	unsigned int m = qp->attr.path_mtu;
-
-	if (m < IBV_MTU_256 || m > IBV_MTU_4096)
-		m = IBV_MTU_1024;
-	return 128U << m;
-}
-
-static uint32_t npsn(const struct svd_qp *qp, uint64_t len)
-{
-	uint64_t mtu = mtu_bytes(qp);
-
-	return len ? (uint32_t)((len + mtu - 1) / mtu) : 1;
-}
-
 /* Local error on the head WQE: error CQE, QP to ERROR (flushes the rest). */
 static bool req_fail(struct eng_qp *eq, struct req_ctx *r, uint32_t status)
 {
@@ -149,8 +133,8 @@ static int req_ud(struct eng_qp *eq, struct req_ctx *r)
 		return IBV_WC_LOC_QP_OP_ERR;
 	ah = ((struct svd_ah *)u->object)->attr;
 	svd_uobj_unlock(u, SVD_LOOKUP_READ);
-	if (r->sgl.total > mtu_bytes(qp) ||
-	    r->sgl.total > (128U << qp->uctx->dev->port.attr.active_mtu))
+	/* UD messages are one packet: at most the port MTU. */
+	if (r->sgl.total > (128U << qp->uctx->dev->port.attr.active_mtu))
 		return IBV_WC_LOC_LEN_ERR;
 	r->pkt.dest_qpn = r->w.ud.remote_qpn & 0xffffff;
 	/* A qkey with the high bit set means "use the QP's own". */
@@ -188,7 +172,7 @@ static int req_build(struct eng_qp *eq, struct req_ctx *r)
 		p->swap = w->atomic.swap;
 	}
 	r->len = p->length;
-	if (eq->qp->qp_type == IB_QPT_UD)
+	if (eq->qp->qp_type == SVD_QPT_UD)
 		return req_ud(eq, r);
 	return 0;
 }
@@ -201,7 +185,7 @@ static bool req_xmit(struct svd_engine *e, struct eng_qp *eq,
 	eng_xmit(e, &r->pkt, &ack);
 	if (!eng_comp_handle(eq, &r->w, &ack, r->len))
 		return true; /* waiting: the WQE stays at the head */
-	eq->psn = (eq->psn + npsn(eq->qp, r->len)) & 0xffffff;
+	eq->psn = (eq->psn + eng_npsn(eq->qp, r->len)) & 0xffffff;
 	eng_sq_consume(eq);
 	return true;
 }
@@ -209,6 +193,7 @@ static bool req_xmit(struct svd_engine *e, struct eng_qp *eq,
 bool eng_req_run(struct svd_engine *e, struct eng_qp *eq)
 {
 	static __thread struct req_ctx r;
+	struct svd_device *dev = e->dev;
 	int status;
 
 	if (eq->req_state == ENG_REQ_ERROR)
@@ -216,10 +201,15 @@ bool eng_req_run(struct svd_engine *e, struct eng_qp *eq)
 	if (req_fetch(eq, &r))
 		return false;
 	memset(&r.pkt, 0, sizeof(r.pkt));
+	/* Keys resolved below stay valid while dev->lock is held. */
+	pthread_mutex_lock(&dev->lock);
 	status = req_check(eq, &r);
 	if (!status)
 		status = req_build(eq, &r);
 	if (status)
-		return req_fail(eq, &r, (uint32_t)status);
-	return req_xmit(e, eq, &r);
+		req_fail(eq, &r, (uint32_t)status);
+	else
+		req_xmit(e, eq, &r);
+	pthread_mutex_unlock(&dev->lock);
+	return true;
 }

@@ -14,12 +14,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "engine.h"
 #include "svd_main.h"
+#include "svd_mem.h"
 
 #define ENG_SPIN_NS 50000L /* keep polling this long after the last work */
 #define ENG_SLEEP_NS 10000000L /* longest futex sleep */
@@ -212,32 +214,39 @@ int eng_sgl_copy(const struct eng_sgl *dst, uint64_t dst_skip,
 /* Keys and scatter lists                                                  */
 /* ---------------------------------------------------------------------- */
 
+/* Called with dev->lock held: the region stays valid until it drops. */
 int eng_lkey_seg(struct svd_device *dev, struct svd_pd *pd, uint32_t lkey,
 		 uint64_t addr, uint32_t len, bool write, struct eng_seg *seg)
 {
-	struct svd_mr *mr;
-	int status = 0;
+	const struct svd_umem *umem;
+	uint64_t off;
 
-	if (!svd_dev_key_find)
+	if (svd_mem_resolve(dev, pd, lkey, false, addr, len,
+			    write ? IBV_ACCESS_LOCAL_WRITE : 0, &umem, &off))
 		return IBV_WC_LOC_PROT_ERR;
-	pthread_mutex_lock(&dev->lock);
-	mr = svd_dev_key_find(dev, lkey);
-	if (!mr || mr->is_mw || mr->lkey != lkey || mr->pd != pd ||
-	    mr->revoked || !mr->umem)
-		status = IBV_WC_LOC_PROT_ERR;
-	else if (write && !(mr->access & IBV_ACCESS_LOCAL_WRITE))
-		status = IBV_WC_LOC_PROT_ERR;
-	else if (addr < mr->iova || addr + len < addr ||
-		 addr + len > mr->iova + mr->length)
-		status = IBV_WC_LOC_PROT_ERR;
-	if (!status) {
-		seg->umem = mr->umem;
-		seg->off = addr - mr->iova;
-		seg->buf = NULL;
-		seg->len = len;
+	seg->umem = umem;
+	seg->off = off;
+	seg->buf = NULL;
+	seg->len = len;
+	return 0;
+}
+
+/* 64-bit atomic on client memory, SIGBUS-guarded. */
+int eng_atomic(const struct svd_umem *u, uint64_t off, bool cas, uint64_t a,
+	       uint64_t b, uint64_t *orig)
+{
+	sigjmp_buf jb;
+	int ret;
+
+	if (sigsetjmp(jb, 0)) {
+		bus_jmp = NULL;
+		return -EFAULT;
 	}
-	pthread_mutex_unlock(&dev->lock);
-	return status;
+	bus_jmp = &jb;
+	ret = cas ? svd_mem_atomic_cmp_swp(u, off, a, b, orig) :
+		    svd_mem_atomic_fetch_add(u, off, a, orig);
+	bus_jmp = NULL;
+	return ret;
 }
 
 /* Build a scatter list from (untrusted, already copied) SGEs. */
@@ -343,7 +352,7 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 	eq = eng_qp_get(e, qp);
 	if (!eq)
 		goto out;
-	if (qp->state == IB_QPS_RESET) {
+	if (qp->state == SVD_QPS_RESET) {
 		/* The library restarts its rings at 0 after a reset. */
 		eq->sq_cons = 0;
 		eq->rq_cons = 0;
@@ -351,15 +360,15 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 		eq->flushed_last_wqe = false;
 		eq->fatal_reported = false;
 	}
-	if (qp->state == IB_QPS_RTR && old_state != IB_QPS_RTR)
+	if (qp->state == SVD_QPS_RTR && old_state != SVD_QPS_RTR)
 		eq->epsn = qp->attr.rq_psn & 0xffffff;
-	if (qp->state == IB_QPS_RTS && old_state != IB_QPS_RTS &&
-	    old_state != IB_QPS_SQD) {
+	if (qp->state == SVD_QPS_RTS && old_state != SVD_QPS_RTS &&
+	    old_state != SVD_QPS_SQD) {
 		eq->psn = qp->attr.sq_psn & 0xffffff;
 		eq->req_state = ENG_REQ_IDLE;
 	}
 	/* A user-requested ERROR is not fatal: no QP_FATAL event. */
-	if (qp->state == IB_QPS_ERR)
+	if (qp->state == SVD_QPS_ERR)
 		eq->fatal_reported = true;
 out:
 	pthread_mutex_unlock(&e->lock);
@@ -384,6 +393,11 @@ void svd_engine_qp_destroy(struct svd_qp *qp)
 	}
 	qp->eng = NULL;
 	pthread_mutex_unlock(&e->lock);
+}
+
+void svd_engine_srq_destroy(struct svd_srq *srq)
+{
+	svd_engine_quiesce(srq->uctx->dev);
 }
 
 void svd_engine_quiesce(struct svd_device *dev)
@@ -461,9 +475,9 @@ static bool eng_qp_poll(struct svd_engine *e, struct eng_qp *eq,
 {
 	struct svd_qp *qp = eq->qp;
 
-	if (qp->state == IB_QPS_ERR)
+	if (qp->state == SVD_QPS_ERR)
 		return eng_flush(eq);
-	if (qp->state != IB_QPS_RTS && qp->state != IB_QPS_SQD)
+	if (qp->state != SVD_QPS_RTS && qp->state != SVD_QPS_SQD)
 		return false;
 	if (eq->req_state == ENG_REQ_WAIT) {
 		int64_t t = ts_ns(&eq->wait_until);
@@ -557,6 +571,12 @@ static void *eng_thread(void *arg)
 	sigdelset(&set, SIGBUS);
 	sigdelset(&set, SIGSEGV);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/*
+	 * Busy-polling clients compete with the engine for few cores; a
+	 * better nice value (if we may) keeps the NIC responsive.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10))
+		(void)0; /* unprivileged: keep the default */
 	while (!atomic_load(&e->stop)) {
 		int64_t deadline = INT64_MAX;
 		bool work;

@@ -10,7 +10,9 @@
  * thread's hooks (QP modify/destroy, svd_engine_quiesce, doorbell page
  * free) wait for the pass to end and never free what the engine uses.
  * Order: eng->lock -> dev->lock -> srq->lock / cq->lock. Hooks and
- * svd_engine_quiesce must be called WITHOUT dev->lock held.
+ * svd_engine_quiesce must be called WITHOUT dev->lock held. A requester
+ * step (build, xmit, responder, completion) runs entirely under dev->lock:
+ * keys resolved there stay valid (regions are unpublished under it).
  *
  * Everything in shared memory is untrusted: WQEs are copied into the
  * engine before they are validated, and every access to mapped client
@@ -21,8 +23,14 @@
 
 #include <time.h>
 
+#include <infiniband/verbs.h>
+
 #include "svd.h"
 #include "svd_objs.h"
+#include "svd_cq.h"
+#include "svd_keys.h"
+#include "svd_mem.h"
+#include "svd_qpn.h"
 
 #define ENG_MAX_SGE 32
 #define ENG_GRH_LEN 40
@@ -36,14 +44,9 @@ void svd_engine_qp_destroy(struct svd_qp *qp);
 /* Wait until the engine is outside any pass (then it holds no pointer). */
 void svd_engine_quiesce(struct svd_device *dev);
 
-/* Contracts of other modules, weak until they land. */
-int svd_cq_push(struct svd_cq *cq, const struct sv_cqe *cqe)
-	__attribute__((weak));
-void svd_cq_notify(struct svd_cq *cq, bool solicited) __attribute__((weak));
-struct svd_qp *svd_dev_qp_find(struct svd_device *dev, uint32_t qpn)
-	__attribute__((weak));
-struct svd_mr *svd_dev_key_find(struct svd_device *dev, uint32_t key)
-	__attribute__((weak));
+void svd_engine_srq_destroy(struct svd_srq *srq);
+int eng_atomic(const struct svd_umem *u, uint64_t off, bool cas, uint64_t a,
+	       uint64_t b, uint64_t *orig);
 
 /* ---- doorbell pages (std_db.c registers them with the engine) ---- */
 struct eng_db_page {
@@ -196,6 +199,7 @@ struct eng_qp {
 	enum eng_req_state req_state;
 	uint32_t sq_cons;
 	uint32_t psn;
+	bool retrying; /* rnr_left/retry_left armed for the head WQE */
 	unsigned int rnr_left, retry_left;
 	struct timespec wait_until;
 	/* Responder */
@@ -219,6 +223,23 @@ struct svd_engine {
 static inline struct svd_engine *eng_of(struct svd_device *dev)
 {
 	return dev->engine;
+}
+
+static inline unsigned int eng_mtu(const struct svd_qp *qp)
+{
+	unsigned int m = qp->attr.path_mtu;
+
+	if (m < IBV_MTU_256 || m > IBV_MTU_4096)
+		m = IBV_MTU_1024;
+	return 128U << m;
+}
+
+/* PSNs a message of len bytes uses (one per MTU, at least one). */
+static inline uint32_t eng_npsn(const struct svd_qp *qp, uint64_t len)
+{
+	uint64_t mtu = eng_mtu(qp);
+
+	return len ? (uint32_t)((len + mtu - 1) / mtu) : 1;
 }
 
 /* Requester: one step for the QP; returns true if it did work. */

@@ -239,7 +239,7 @@ static int method_query_gid_entry(struct svd_bundle *b)
 static int method_info_handles(struct svd_bundle *b)
 {
 	struct svd_attr *list = svd_attr_get(b, UVERBS_ATTR_INFO_HANDLES_LIST);
-	uint32_t obj, total = 0, max, *ids = NULL;
+	uint32_t obj, total = 0, max, *ids;
 	struct svd_ucontext *uctx = b->uctx;
 	uint32_t i;
 	int ret;
@@ -248,11 +248,10 @@ static int method_info_handles(struct svd_bundle *b)
 	if (ret)
 		return ret;
 	max = list ? list->out_room / sizeof(uint32_t) : 0;
-	if (max) {
-		ids = calloc(max, sizeof(*ids));
-		if (!ids)
-			return -ENOMEM;
-	}
+	/* One spare slot: never hand a NULL source to the copy. */
+	ids = calloc(max + 1, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
 	if (uctx) {
 		pthread_mutex_lock(&uctx->lock);
 		for (i = 0; i < uctx->nhandles; i++) {

@@ -78,6 +78,8 @@ static void mr_free(struct svd_device *dev, struct svd_mr *mr)
 	/* Unpublish first (under dev->lock): the engine can no longer see it. */
 	if (mr->lkey)
 		svd_keys_remove(dev, mr->lkey);
+	/* The engine may still hold mr->umem from a lookup: let it finish. */
+	svd_keys_quiesce(dev);
 	if (mr->pd)
 		atomic_fetch_sub(&mr->pd->usecnt, 1);
 	svd_umem_release(mr->umem);
@@ -224,6 +226,7 @@ static int rereg_trans(struct svd_bundle *b, struct svd_mr *mr,
 	mr->length = umem->length;
 	mr->revoked = false;
 	pthread_mutex_unlock(&b->dev->lock);
+	svd_keys_quiesce(b->dev);
 	svd_umem_release(old);
 	return 0;
 }

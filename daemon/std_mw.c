@@ -78,6 +78,7 @@ static int mw_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	pthread_mutex_lock(&dev->lock);
 	mw_unbind(mw);
 	pthread_mutex_unlock(&dev->lock);
+	svd_keys_quiesce(dev);
 	atomic_fetch_sub(&mw->mr.pd->usecnt, 1);
 	free(mw);
 	return 0;

@@ -8,11 +8,27 @@
 
 extern const struct svd_module svd_mod_device;
 extern const struct svd_module svd_mod_pd;
+extern const struct svd_module svd_mod_xrcd;
+extern const struct svd_module svd_mod_srq;
+extern const struct svd_module svd_mod_qp;
+extern const struct svd_module svd_mod_mw;
+extern const struct svd_module svd_mod_mr;
+extern const struct svd_module svd_mod_db;
+extern const struct svd_module svd_mod_cq;
+extern const struct svd_module svd_mod_ah;
 
 /* Modules are added here; a method not in any module is EPROTONOSUPPORT. */
 static const struct svd_module *const svd_modules[] = {
 	&svd_mod_device,
 	&svd_mod_pd,
+	&svd_mod_xrcd,
+	&svd_mod_srq,
+	&svd_mod_qp,
+	&svd_mod_mw,
+	&svd_mod_mr,
+	&svd_mod_db,
+	&svd_mod_cq,
+	&svd_mod_ah,
 };
 
 /*

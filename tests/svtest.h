@@ -50,8 +50,27 @@
 
 struct svt_daemon {
 	pid_t pid;
+	pid_t owner; /* the test process; forked children never stop it */
 	char rundir[256];
 };
+
+/* The running daemon, so a failing SVT_CHECK (exit) still stops it. */
+static inline struct svt_daemon **svt_current(void)
+{
+	static struct svt_daemon *cur;
+
+	return &cur;
+}
+
+static inline void svt_daemon_stop(struct svt_daemon *d);
+
+static inline void svt_atexit(void)
+{
+	struct svt_daemon *d = *svt_current();
+
+	if (d && d->owner == getpid())
+		svt_daemon_stop(d);
+}
 
 static inline int svt_exists(const char *dir, const char *rel)
 {
@@ -116,7 +135,7 @@ static inline int svt_daemon_start_args(struct svt_daemon *d,
 	for (i = 0; i < 500; i++) {
 		if (svt_exists(d->rundir, "devices/softverbs0/sock") &&
 		    svt_exists(d->rundir, "softverbsd.pid"))
-			return 0;
+			goto up;
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
 			fprintf(stderr, "svtest: softverbsd exited early\n");
 			d->pid = 0;
@@ -127,13 +146,19 @@ static inline int svt_daemon_start_args(struct svt_daemon *d,
 	}
 	/* --no-default-device users only get the pid file. */
 	if (extra && svt_exists(d->rundir, "softverbsd.pid"))
-		return 0;
+		goto up;
 	fprintf(stderr, "svtest: softverbsd did not come up in 5 s\n");
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, &status, 0);
 	d->pid = 0;
 	svt_rm_rf(d->rundir);
 	return -1;
+up:
+	if (!*svt_current())
+		atexit(svt_atexit);
+	*svt_current() = d;
+	d->owner = getpid();
+	return 0;
 }
 
 static inline int svt_daemon_start(struct svt_daemon *d)
@@ -147,6 +172,8 @@ static inline void svt_daemon_stop(struct svt_daemon *d)
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	int i, status;
 
+	if (d->owner && d->owner != getpid())
+		return; /* a forked child: the parent owns the daemon */
 	if (d->pid > 0) {
 		kill(d->pid, SIGTERM);
 		for (i = 0; i < 500; i++) {
@@ -163,6 +190,8 @@ static inline void svt_daemon_stop(struct svt_daemon *d)
 	if (d->rundir[0])
 		svt_rm_rf(d->rundir);
 	d->rundir[0] = '\0';
+	if (*svt_current() == d)
+		*svt_current() = NULL;
 }
 
 #endif /* SVTEST_H */

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Transport interface. Today: loopback delivery to a QP of this daemon's
+ * device, synchronously (the answer comes back in *ack). A RoCEv2/UDP
+ * transport would serialize the packet here (BTH/RETH/... per the opcode
+ * table), segment by path MTU, and feed the answer to the completer from
+ * its receive path instead.
+ */
+#include "engine.h"
+
+/* Called with dev->lock held (the QP map is read under it). */
+void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
+	      struct eng_ack *ack)
+{
+	struct svd_qp *dest = svd_dev_qp_find(e->dev, pkt->dest_qpn);
+
+	ack->syndrome = ENG_AETH_DROPPED;
+	if (!dest)
+		return; /* nobody there: RC retries and times out */
+	eng_resp_recv(e, dest, pkt, ack);
+}

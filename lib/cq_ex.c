@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Extended CQs (ibv_create_cq_ex): the same ring as a legacy CQ, read one
+ * entry at a time through start_poll / next_poll / end_poll and the read_*
+ * accessors. start_poll takes the CQ lock and end_poll drops it, so a batch
+ * is consumed atomically with respect to other pollers and resize.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "svl_cq.h"
+#include "svl_ops.h"
+
+static inline struct svl_cq *cur_cq(struct ibv_cq_ex *ibcq)
+{
+	return ex_to_svl_cq(ibcq);
+}
+
+/* Load the entry at cons (if any) into the public wr_id/status. */
+static int ex_load(struct svl_cq *cq)
+{
+	uint32_t prod = svl_load_acquire(&cq->db->prod);
+
+	if (cq->cons == prod) {
+		cq->cur = NULL;
+		return ENOENT;
+	}
+	cq->cur = &cq->ring[cq->cons & (cq->entries - 1)];
+	cq->cq_ex.wr_id = cq->cur->wr_id;
+	cq->cq_ex.status = (enum ibv_wc_status)cq->cur->status;
+	return 0;
+}
+
+static int ex_start_poll(struct ibv_cq_ex *ibcq, struct ibv_poll_cq_attr *attr)
+{
+	struct svl_cq *cq = cur_cq(ibcq);
+	int ret;
+
+	if (attr->comp_mask)
+		return EINVAL;
+	pthread_mutex_lock(&cq->lock);
+	ret = ex_load(cq);
+	/* end_poll is not called after a failed start_poll. */
+	if (ret)
+		pthread_mutex_unlock(&cq->lock);
+	return ret;
+}
+
+static int ex_next_poll(struct ibv_cq_ex *ibcq)
+{
+	struct svl_cq *cq = cur_cq(ibcq);
+
+	if (cq->cur)
+		cq->cons++;
+	return ex_load(cq);
+}
+
+static void ex_end_poll(struct ibv_cq_ex *ibcq)
+{
+	struct svl_cq *cq = cur_cq(ibcq);
+
+	if (cq->cur)
+		cq->cons++;
+	cq->cur = NULL;
+	svl_store_release(&cq->db->cons, cq->cons);
+	pthread_mutex_unlock(&cq->lock);
+}
+
+static enum ibv_wc_opcode ex_read_opcode(struct ibv_cq_ex *ibcq)
+{
+	return (enum ibv_wc_opcode)cur_cq(ibcq)->cur->opcode;
+}
+
+static uint32_t ex_read_vendor_err(struct ibv_cq_ex *ibcq)
+{
+	return cur_cq(ibcq)->cur->vendor_err;
+}
+
+static uint32_t ex_read_byte_len(struct ibv_cq_ex *ibcq)
+{
+	return cur_cq(ibcq)->cur->byte_len;
+}
+
+static __be32 ex_read_imm_data(struct ibv_cq_ex *ibcq)
+{
+	return (__be32)cur_cq(ibcq)->cur->imm_data; /* stored big-endian */
+}
+
+static uint32_t ex_read_qp_num(struct ibv_cq_ex *ibcq)
+{
+	return cur_cq(ibcq)->cur->qp_num;
+}
+
+static uint32_t ex_read_src_qp(struct ibv_cq_ex *ibcq)
+{
+	return cur_cq(ibcq)->cur->src_qp;
+}
+
+static unsigned int ex_read_wc_flags(struct ibv_cq_ex *ibcq)
+{
+	return cur_cq(ibcq)->cur->wc_flags;
+}
+
+static uint32_t ex_read_slid(struct ibv_cq_ex *ibcq)
+{
+	return cur_cq(ibcq)->cur->slid;
+}
+
+static uint8_t ex_read_sl(struct ibv_cq_ex *ibcq)
+{
+	return cur_cq(ibcq)->cur->sl;
+}
+
+static uint8_t ex_read_dlid_path_bits(struct ibv_cq_ex *ibcq)
+{
+	return cur_cq(ibcq)->cur->dlid_path_bits;
+}
+
+void svl_cq_ex_init(struct svl_cq *cq, uint64_t wc_flags)
+{
+	struct ibv_cq_ex *x = &cq->cq_ex;
+
+	cq->wc_flags = wc_flags;
+	x->comp_mask = 0;
+	x->start_poll = ex_start_poll;
+	x->next_poll = ex_next_poll;
+	x->end_poll = ex_end_poll;
+	x->read_opcode = ex_read_opcode;
+	x->read_vendor_err = ex_read_vendor_err;
+	x->read_byte_len = ex_read_byte_len;
+	x->read_imm_data = ex_read_imm_data;
+	x->read_qp_num = ex_read_qp_num;
+	x->read_src_qp = ex_read_src_qp;
+	x->read_wc_flags = ex_read_wc_flags;
+	x->read_slid = ex_read_slid;
+	x->read_sl = ex_read_sl;
+	x->read_dlid_path_bits = ex_read_dlid_path_bits;
+	/* Timestamps, cvlan, flow tag, TM: creation refuses those flags. */
+}
+
+#define SVL_CQ_EX_FLAGS                                                        \
+	(IBV_CREATE_CQ_ATTR_SINGLE_THREADED | IBV_CREATE_CQ_ATTR_IGNORE_OVERRUN)
+
+/* Check what we can honour; the errnos follow rdma-core providers. */
+static int cq_ex_check(const struct ibv_cq_init_attr_ex *attr, uint32_t *flags)
+{
+	*flags = 0;
+	if (attr->comp_mask &
+	    ~(uint32_t)(IBV_CQ_INIT_ATTR_MASK_FLAGS | IBV_CQ_INIT_ATTR_MASK_PD))
+		return EINVAL;
+	if (attr->wc_flags & ~(uint64_t)IBV_WC_STANDARD_FLAGS)
+		return EOPNOTSUPP;
+	if (attr->cqe > INT_MAX || attr->comp_vector > INT_MAX)
+		return EINVAL;
+	if (!(attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_FLAGS))
+		return 0;
+	if (attr->flags & ~SVL_CQ_EX_FLAGS)
+		return EOPNOTSUPP;
+	if (attr->flags & IBV_CREATE_CQ_ATTR_IGNORE_OVERRUN)
+		*flags |= IB_UVERBS_CQ_FLAGS_IGNORE_OVERRUN;
+	return 0;
+}
+
+/*
+ * A parent domain (IBV_CQ_INIT_ATTR_MASK_PD) only offers custom buffer
+ * allocators; the ring must be a shareable memfd, so it is not used.
+ */
+struct ibv_cq_ex *svl_create_cq_ex(struct ibv_context *ctx,
+				   struct ibv_cq_init_attr_ex *attr)
+{
+	struct svl_cq *cq;
+	uint32_t flags;
+	int ret;
+
+	ret = cq_ex_check(attr, &flags);
+	if (ret) {
+		errno = ret;
+		return NULL;
+	}
+	cq = svl_cq_create(ctx, (int)attr->cqe, attr->cq_context,
+			   attr->channel, (int)attr->comp_vector, flags);
+	if (!cq)
+		return NULL;
+	svl_cq_ex_init(cq, attr->wc_flags);
+	return &cq->cq_ex;
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The doorbell: after publishing a producer index, the library bumps the
+ * context's doorbell page and wakes the daemon's engine only if it sleeps.
+ *
+ * The page comes from SV_METHOD_DB_PAGE_ALLOC (a sealed memfd). QP/SRQ
+ * creation names it by index, so svl_db_page_get() must run before the
+ * create command; ringing also allocates it lazily as a fallback (the
+ * engine sleeps on every page of the device, so any page wakes it).
+ */
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "svl.h"
+#include "svl_qp.h"
+
+int svl_db_page_get(struct svl_context *ctx, uint32_t *index);
+void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index);
+
+static pthread_mutex_t db_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int db_page_alloc(struct svl_context *ctx)
+{
+	struct ib_uverbs_attr *fd_attr;
+	uint32_t index = 0;
+	struct svl_cmd c;
+	void *p;
+	int ret, fd;
+
+	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, SV_METHOD_DB_PAGE_ALLOC);
+	fd_attr = svl_attr_fd_new(&c, SV_ATTR_DB_PAGE_FD);
+	svl_attr_out(&c, SV_ATTR_DB_PAGE_INDEX, &index, sizeof(index));
+	ret = svl_exec(&ctx->vctx.context, &c);
+	if (ret)
+		return ret;
+	fd = (int)fd_attr->data_s64;
+	if (fd < 0)
+		return EPROTO;
+	p = mmap(NULL, SV_DB_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
+	close(fd); /* the mapping keeps the page */
+	if (p == MAP_FAILED)
+		return errno;
+	ctx->db_page_index = index;
+	__atomic_store_n(&ctx->db_page, p, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* The context's doorbell page (allocated once). 0 or a positive errno. */
+int svl_db_page_get(struct svl_context *ctx, uint32_t *index)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&db_lock);
+	if (!ctx->db_page)
+		ret = db_page_alloc(ctx);
+	if (!ret)
+		*index = ctx->db_page_index;
+	pthread_mutex_unlock(&db_lock);
+	return ret;
+}
+
+void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
+{
+	struct sv_db_page *p = __atomic_load_n(&ctx->db_page,
+					       __ATOMIC_ACQUIRE);
+	uint32_t idx;
+
+	(void)db_page_index; /* a context has one page */
+	if (!p) {
+		if (svl_db_page_get(ctx, &idx))
+			return; /* the engine's timeout still finds the work */
+		p = ctx->db_page;
+	}
+	/*
+	 * seq_cst on both sides: either the engine sees the new ring value
+	 * in its futex compare, or we see 'sleeping' and wake it.
+	 */
+	atomic_fetch_add((_Atomic uint32_t *)&p->ring, 1);
+	if (atomic_load((_Atomic uint32_t *)&p->sleeping))
+		syscall(SYS_futex, &p->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
+}

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Memory regions and windows.
+ *
+ * VA regions stay in this process: the daemon reaches them with
+ * process_vm_readv/writev, which the kernel permits under the ptrace access
+ * rules. Under Yama's ptrace_scope=1 only an ancestor may do that unless
+ * the process names a tracer, so before the first registration (and again
+ * after a fork) the library names the daemon (its pid from SO_PEERCRED on
+ * the command FD) with prctl(PR_SET_PTRACER). This replaces any tracer the
+ * application named itself. Where access is still refused (scope 2 or 3,
+ * another uid, a non-dumpable process) ibv_reg_mr fails with EPERM/EACCES.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "svl.h"
+#include "svl_mr.h"
+#include "svl_ops.h"
+
+static pthread_mutex_t ptracer_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void allow_daemon_access(struct ibv_context *ctx)
+{
+	static pid_t done_for, done_in;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(ctx->cmd_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return;
+	pthread_mutex_lock(&ptracer_lock);
+	if (done_for != cred.pid || done_in != getpid()) {
+		/* EINVAL without Yama: nothing to do then. */
+		prctl(PR_SET_PTRACER, (unsigned long)cred.pid, 0, 0, 0);
+		done_for = cred.pid;
+		done_in = getpid();
+	}
+	pthread_mutex_unlock(&ptracer_lock);
+}
+
+static struct svl_mr *mr_new(struct ibv_pd *pd, enum svl_mr_type type)
+{
+	struct svl_mr *mr = calloc(1, sizeof(*mr));
+
+	if (!mr) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	mr->type = type;
+	mr->ibmr.context = pd->context;
+	mr->ibmr.pd = pd;
+	return mr;
+}
+
+SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
+					   size_t length, uint64_t iova,
+					   unsigned int access)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_reg_mr cmd;
+	} req;
+	struct ib_uverbs_reg_mr_resp resp;
+	struct svl_mr *mr;
+	int ret;
+
+	mr = mr_new(pd, SVL_MR_VA);
+	if (!mr)
+		return NULL;
+	allow_daemon_access(pd->context);
+	memset(&req, 0, sizeof(req));
+	svl_write_hdr(&req, IB_USER_VERBS_CMD_REG_MR, sizeof(req),
+		      sizeof(resp));
+	req.cmd.response = (uintptr_t)&resp;
+	req.cmd.start = (uintptr_t)addr;
+	req.cmd.length = length;
+	req.cmd.hca_va = iova;
+	req.cmd.pd_handle = pd->handle;
+	req.cmd.access_flags = access;
+	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp),
+			-1, NULL);
+	if (ret) {
+		free(mr);
+		errno = ret;
+		return NULL;
+	}
+	mr->ibmr.addr = addr;
+	mr->ibmr.length = length;
+	mr->ibmr.handle = resp.mr_handle;
+	mr->ibmr.lkey = resp.lkey;
+	mr->ibmr.rkey = resp.rkey;
+	return &mr->ibmr;
+}
+
+SVL_EXPORT struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr,
+				     size_t length, int access)
+{
+	return ibv_reg_mr_iova2(pd, addr, length, (uintptr_t)addr,
+				(unsigned int)access);
+}
+
+SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova(struct ibv_pd *pd, void *addr,
+					  size_t length, uint64_t iova,
+					  int access)
+{
+	return ibv_reg_mr_iova2(pd, addr, length, iova, (unsigned int)access);
+}
+
+SVL_EXPORT struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset,
+					    size_t length, uint64_t iova,
+					    int fd, int access)
+{
+	uint32_t lkey = 0, rkey = 0, acc = (uint32_t)access;
+	uint64_t len = length;
+	struct ib_uverbs_attr *h;
+	struct svl_mr *mr;
+	struct svl_cmd c;
+	int ret;
+
+	mr = mr_new(pd, SVL_MR_DMABUF);
+	if (!mr)
+		return NULL;
+	svl_cmd_init(&c, UVERBS_OBJECT_MR, UVERBS_METHOD_REG_DMABUF_MR);
+	h = svl_attr_idr_new(&c, UVERBS_ATTR_REG_DMABUF_MR_HANDLE);
+	svl_attr_idr(&c, UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE, pd->handle);
+	svl_attr_u64(&c, UVERBS_ATTR_REG_DMABUF_MR_OFFSET, offset);
+	svl_attr_u64(&c, UVERBS_ATTR_REG_DMABUF_MR_LENGTH, len);
+	svl_attr_u64(&c, UVERBS_ATTR_REG_DMABUF_MR_IOVA, iova);
+	svl_attr_fd(&c, UVERBS_ATTR_REG_DMABUF_MR_FD, fd);
+	svl_attr_in(&c, UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, &acc,
+		    sizeof(acc));
+	svl_attr_out(&c, UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, &lkey,
+		     sizeof(lkey));
+	svl_attr_out(&c, UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY, &rkey,
+		     sizeof(rkey));
+	ret = svl_exec(pd->context, &c);
+	if (ret) {
+		free(mr);
+		errno = ret;
+		return NULL;
+	}
+	mr->ibmr.addr = (void *)(uintptr_t)offset; /* as rdma-core does */
+	mr->ibmr.length = length;
+	mr->ibmr.handle = (uint32_t)h->data;
+	mr->ibmr.lkey = lkey;
+	mr->ibmr.rkey = rkey;
+	return &mr->ibmr;
+}
+
+static int rereg_cmd(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
+		     void *addr, size_t length, int access)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_rereg_mr cmd;
+	} req;
+	struct ib_uverbs_rereg_mr_resp resp;
+	int ret;
+
+	if (flags & IBV_REREG_MR_CHANGE_TRANSLATION)
+		allow_daemon_access(mr->context);
+	memset(&req, 0, sizeof(req));
+	svl_write_hdr(&req, IB_USER_VERBS_CMD_REREG_MR, sizeof(req),
+		      sizeof(resp));
+	req.cmd.response = (uintptr_t)&resp;
+	req.cmd.mr_handle = mr->handle;
+	req.cmd.flags = (uint32_t)flags;
+	req.cmd.start = (uintptr_t)addr;
+	req.cmd.length = length;
+	req.cmd.hca_va = (uintptr_t)addr;
+	req.cmd.pd_handle = (flags & IBV_REREG_MR_CHANGE_PD) ? pd->handle : 0;
+	req.cmd.access_flags = (uint32_t)access;
+	ret = svl_write(mr->context, &req, sizeof(req), &resp, sizeof(resp),
+			-1, NULL);
+	if (ret)
+		return ret;
+	mr->lkey = resp.lkey;
+	mr->rkey = resp.rkey;
+	return 0;
+}
+
+/* Returns 0 or an enum ibv_rereg_mr_err_code; on error the MR is as before. */
+SVL_EXPORT int ibv_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
+			    void *addr, size_t length, int access)
+{
+	int ret;
+
+	if (to_svl_mr(mr)->type != SVL_MR_VA ||
+	    (flags & ~IBV_REREG_MR_FLAGS_SUPPORTED) ||
+	    ((flags & IBV_REREG_MR_CHANGE_TRANSLATION) && (!length || !addr)) ||
+	    (access && !(flags & IBV_REREG_MR_CHANGE_ACCESS)) ||
+	    ((flags & IBV_REREG_MR_CHANGE_PD) && !pd)) {
+		errno = EINVAL;
+		return IBV_REREG_MR_ERR_INPUT;
+	}
+	ret = rereg_cmd(mr, flags, pd, addr, length, access);
+	if (ret) {
+		errno = ret;
+		return IBV_REREG_MR_ERR_CMD;
+	}
+	if (flags & IBV_REREG_MR_CHANGE_PD)
+		mr->pd = pd;
+	if (flags & IBV_REREG_MR_CHANGE_TRANSLATION) {
+		mr->addr = addr;
+		mr->length = length;
+	}
+	return 0;
+}
+
+SVL_EXPORT int ibv_dereg_mr(struct ibv_mr *mr)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_dereg_mr cmd;
+	} req;
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	svl_write_hdr(&req, IB_USER_VERBS_CMD_DEREG_MR, sizeof(req), 0);
+	req.cmd.mr_handle = mr->handle;
+	ret = svl_write(mr->context, &req, sizeof(req), NULL, 0, -1, NULL);
+	if (ret)
+		return ret; /* EBUSY: memory windows are bound to it */
+	free(to_svl_mr(mr));
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Memory windows (context ops)                                            */
+/* ---------------------------------------------------------------------- */
+
+struct ibv_mw *svl_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_alloc_mw cmd;
+	} req;
+	struct ib_uverbs_alloc_mw_resp resp;
+	struct ibv_mw *mw;
+	int ret;
+
+	mw = calloc(1, sizeof(*mw));
+	if (!mw) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(&req, 0, sizeof(req));
+	svl_write_hdr(&req, IB_USER_VERBS_CMD_ALLOC_MW, sizeof(req),
+		      sizeof(resp));
+	req.cmd.response = (uintptr_t)&resp;
+	req.cmd.pd_handle = pd->handle;
+	req.cmd.mw_type = (uint8_t)type;
+	/* A type the byte cannot hold must not alias a valid one. */
+	if ((unsigned int)type > 0xff)
+		req.cmd.mw_type = 0;
+	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp),
+			-1, NULL);
+	if (ret) {
+		free(mw);
+		errno = ret;
+		return NULL;
+	}
+	mw->context = pd->context;
+	mw->pd = pd;
+	mw->rkey = resp.rkey;
+	mw->handle = resp.mw_handle;
+	mw->type = type;
+	return mw;
+}
+
+int svl_dealloc_mw(struct ibv_mw *mw)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_dealloc_mw cmd;
+	} req;
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	svl_write_hdr(&req, IB_USER_VERBS_CMD_DEALLOC_MW, sizeof(req), 0);
+	req.cmd.mw_handle = mw->handle;
+	ret = svl_write(mw->context, &req, sizeof(req), NULL, 0, -1, NULL);
+	if (ret)
+		return ret;
+	free(mw);
+	return 0;
+}

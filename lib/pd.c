@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Protection domains: legacy write ALLOC_PD / DEALLOC_PD, as rdma-core's
+ * ibv_cmd_alloc_pd() does. struct ibv_pd's handle is the daemon's handle.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "svl.h"
+
+/*
+ * A parent domain (another module) is a struct ibv_pd too; if that module
+ * defines this hook it frees its own PDs: return -1 for "not mine".
+ */
+int svl_pd_dealloc_hook(struct ibv_pd *pd) __attribute__((weak));
+
+SVL_EXPORT struct ibv_pd *ibv_alloc_pd(struct ibv_context *context)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_alloc_pd cmd;
+	} req;
+	struct ib_uverbs_alloc_pd_resp resp;
+	struct ibv_pd *pd;
+	int ret;
+
+	pd = calloc(1, sizeof(*pd));
+	if (!pd) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(&req, 0, sizeof(req));
+	svl_write_hdr(&req, IB_USER_VERBS_CMD_ALLOC_PD, sizeof(req),
+		      sizeof(resp));
+	req.cmd.response = (uintptr_t)&resp;
+	ret = svl_write(context, &req, sizeof(req), &resp, sizeof(resp), -1,
+			NULL);
+	if (ret) {
+		free(pd);
+		errno = ret;
+		return NULL;
+	}
+	pd->context = context;
+	pd->handle = resp.pd_handle;
+	return pd;
+}
+
+SVL_EXPORT int ibv_dealloc_pd(struct ibv_pd *pd)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_dealloc_pd cmd;
+	} req;
+	int ret;
+
+	if (svl_pd_dealloc_hook) {
+		ret = svl_pd_dealloc_hook(pd);
+		if (ret >= 0)
+			return ret;
+	}
+	memset(&req, 0, sizeof(req));
+	svl_write_hdr(&req, IB_USER_VERBS_CMD_DEALLOC_PD, sizeof(req), 0);
+	req.cmd.pd_handle = pd->handle;
+	ret = svl_write(pd->context, &req, sizeof(req), NULL, 0, -1, NULL);
+	if (ret)
+		return ret; /* e.g. EBUSY: MRs/QPs still use it; pd stays */
+	free(pd);
+	return 0;
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The posting fast path: ibv_post_send / ibv_post_recv /
+ * ibv_post_srq_recv write WQEs into the shared rings without a syscall.
+ *
+ * A WQE is fully written before prod moves past it (release store), and
+ * the engine is woken once per call through the context's doorbell page.
+ */
+#include <string.h>
+
+#include "ring.h"
+#include "svl_ops.h"
+#include "svl_qp.h"
+
+static bool ring_full(struct svl_ring *r, uint32_t prod)
+{
+	return prod - svl_load_acquire(&r->db->cons) >= r->entries;
+}
+
+static void ring_publish(struct svl_ring *r)
+{
+	svl_store_release(&r->db->prod, r->prod);
+}
+
+static void kick(struct ibv_context *ctx, uint32_t db_page)
+{
+	if (svl_doorbell_ring)
+		svl_doorbell_ring(to_svl_ctx(ctx), db_page);
+}
+
+void svl_qp_kick(struct svl_qp *q)
+{
+	kick(q->qp.context, q->db_page_index);
+}
+
+/* Opcodes each QP type accepts on the send queue. */
+static bool opcode_ok(enum ibv_qp_type t, enum ibv_wr_opcode op)
+{
+	switch (op) {
+	case IBV_WR_SEND:
+	case IBV_WR_SEND_WITH_IMM:
+		return t != IBV_QPT_XRC_RECV;
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+	case IBV_WR_LOCAL_INV:
+	case IBV_WR_BIND_MW:
+	case IBV_WR_SEND_WITH_INV:
+		return t == IBV_QPT_RC || t == IBV_QPT_UC ||
+		       t == IBV_QPT_XRC_SEND;
+	case IBV_WR_RDMA_READ:
+	case IBV_WR_ATOMIC_CMP_AND_SWP:
+	case IBV_WR_ATOMIC_FETCH_AND_ADD:
+	case IBV_WR_ATOMIC_WRITE:
+		return t == IBV_QPT_RC || t == IBV_QPT_XRC_SEND;
+	default:
+		return false;
+	}
+}
+
+static bool opcode_reads(enum ibv_wr_opcode op)
+{
+	return op == IBV_WR_RDMA_READ || op == IBV_WR_ATOMIC_CMP_AND_SWP ||
+	       op == IBV_WR_ATOMIC_FETCH_AND_ADD;
+}
+
+static int send_sges(struct svl_qp *q, struct sv_send_wqe *w,
+		     const struct ibv_send_wr *wr)
+{
+	struct sv_sge *s = (struct sv_sge *)(w + 1);
+	uint32_t i, total = 0;
+	uint8_t *dst;
+
+	if (!(wr->send_flags & IBV_SEND_INLINE) || opcode_reads(wr->opcode)) {
+		if ((uint32_t)wr->num_sge > q->max_send_sge || wr->num_sge < 0)
+			return EINVAL;
+		for (i = 0; i < (uint32_t)wr->num_sge; i++) {
+			s[i].addr = wr->sg_list[i].addr;
+			s[i].length = wr->sg_list[i].length;
+			s[i].lkey = wr->sg_list[i].lkey;
+		}
+		w->num_sge = (uint32_t)wr->num_sge;
+		return 0;
+	}
+	if (wr->num_sge < 0)
+		return EINVAL;
+	for (i = 0; i < (uint32_t)wr->num_sge; i++) {
+		total += wr->sg_list[i].length;
+		if (total > q->max_inline)
+			return EINVAL;
+	}
+	dst = (uint8_t *)(w + 1);
+	for (i = 0; i < (uint32_t)wr->num_sge; i++) {
+		memcpy(dst, (void *)(uintptr_t)wr->sg_list[i].addr,
+		       wr->sg_list[i].length);
+		dst += wr->sg_list[i].length;
+	}
+	w->flags |= SV_WQE_INLINE;
+	w->num_sge = total;
+	return 0;
+}
+
+static int send_remote(struct svl_qp *q, struct sv_send_wqe *w,
+		       const struct ibv_send_wr *wr)
+{
+	switch (wr->opcode) {
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+	case IBV_WR_RDMA_READ:
+	case IBV_WR_ATOMIC_WRITE:
+		w->rdma.remote_addr = wr->wr.rdma.remote_addr;
+		w->rdma.rkey = wr->wr.rdma.rkey;
+		break;
+	case IBV_WR_ATOMIC_CMP_AND_SWP:
+	case IBV_WR_ATOMIC_FETCH_AND_ADD:
+		w->atomic.remote_addr = wr->wr.atomic.remote_addr;
+		w->atomic.compare_add = wr->wr.atomic.compare_add;
+		w->atomic.swap = wr->wr.atomic.swap;
+		w->atomic.rkey = wr->wr.atomic.rkey;
+		break;
+	case IBV_WR_BIND_MW:
+		if (!wr->bind_mw.mw || !wr->bind_mw.bind_info.mr)
+			return EINVAL;
+		w->bind.addr = wr->bind_mw.bind_info.addr;
+		w->bind.length = wr->bind_mw.bind_info.length;
+		w->bind.mw_handle = wr->bind_mw.mw->handle;
+		w->bind.mr_lkey = wr->bind_mw.bind_info.mr->lkey;
+		w->bind.new_rkey = wr->bind_mw.rkey;
+		w->bind.access = wr->bind_mw.bind_info.mw_access_flags;
+		break;
+	default:
+		break;
+	}
+	if (q->qp.qp_type == IBV_QPT_UD) {
+		if (!wr->wr.ud.ah)
+			return EINVAL;
+		w->ud.ah_handle = wr->wr.ud.ah->handle;
+		w->ud.remote_qpn = wr->wr.ud.remote_qpn;
+		w->ud.remote_qkey = wr->wr.ud.remote_qkey;
+	}
+	if (q->qp.qp_type == IBV_QPT_XRC_SEND)
+		w->xrc_srqn = wr->qp_type.xrc.remote_srqn;
+	return 0;
+}
+
+static int build_send(struct svl_qp *q, struct sv_send_wqe *w,
+		      const struct ibv_send_wr *wr)
+{
+	int ret;
+
+	if (!opcode_ok(q->qp.qp_type, wr->opcode))
+		return EINVAL;
+	memset(w, 0, sizeof(*w));
+	w->wr_id = wr->wr_id;
+	w->opcode = wr->opcode;
+	w->send_flags = wr->send_flags;
+	if (q->sq_sig_all)
+		w->send_flags |= IBV_SEND_SIGNALED;
+	if (wr->opcode == IBV_WR_SEND_WITH_INV ||
+	    wr->opcode == IBV_WR_LOCAL_INV)
+		w->imm_data = wr->invalidate_rkey;
+	else
+		w->imm_data = wr->imm_data;
+	ret = send_remote(q, w, wr);
+	if (!ret && wr->opcode != IBV_WR_LOCAL_INV &&
+	    wr->opcode != IBV_WR_BIND_MW)
+		ret = send_sges(q, w, wr);
+	return ret;
+}
+
+int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
+		  struct ibv_send_wr **bad)
+{
+	struct svl_qp *q = to_svl_qp(qp);
+	bool posted = false;
+	int ret = 0;
+
+	if (!q->sq.entries || qp->state == IBV_QPS_RESET ||
+	    qp->state == IBV_QPS_INIT || qp->state == IBV_QPS_RTR) {
+		*bad = wr;
+		return EINVAL;
+	}
+	pthread_spin_lock(&q->sq.lock);
+	for (; wr; wr = wr->next) {
+		struct sv_send_wqe *w;
+
+		if (ring_full(&q->sq, q->sq.prod)) {
+			ret = ENOMEM;
+			break;
+		}
+		w = (void *)(q->sq.buf + (size_t)(q->sq.prod &
+			     (q->sq.entries - 1)) * q->sq.stride);
+		ret = build_send(q, w, wr);
+		if (ret)
+			break;
+		q->sq.prod++;
+		posted = true;
+	}
+	if (posted)
+		ring_publish(&q->sq);
+	pthread_spin_unlock(&q->sq.lock);
+	if (posted)
+		svl_qp_kick(q);
+	if (ret)
+		*bad = wr;
+	return ret;
+}
+
+/* Shared by QP receive queues and SRQs: both are sv_recv_wqe rings. */
+int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
+		       struct ibv_context *ctx, uint32_t db_page,
+		       struct ibv_recv_wr *wr, struct ibv_recv_wr **bad)
+{
+	bool posted = false;
+	int ret = 0, i;
+
+	pthread_spin_lock(&r->lock);
+	for (; wr; wr = wr->next) {
+		struct sv_recv_wqe *w;
+		struct sv_sge *s;
+
+		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > max_sge) {
+			ret = EINVAL;
+			break;
+		}
+		if (ring_full(r, r->prod)) {
+			ret = ENOMEM;
+			break;
+		}
+		w = (void *)(r->buf +
+			     (size_t)(r->prod & (r->entries - 1)) * r->stride);
+		w->wr_id = wr->wr_id;
+		w->num_sge = (uint32_t)wr->num_sge;
+		w->reserved = 0;
+		s = (struct sv_sge *)(w + 1);
+		for (i = 0; i < wr->num_sge; i++) {
+			s[i].addr = wr->sg_list[i].addr;
+			s[i].length = wr->sg_list[i].length;
+			s[i].lkey = wr->sg_list[i].lkey;
+		}
+		r->prod++;
+		posted = true;
+	}
+	if (posted)
+		ring_publish(r);
+	pthread_spin_unlock(&r->lock);
+	if (posted)
+		kick(ctx, db_page);
+	if (ret)
+		*bad = wr;
+	return ret;
+}
+
+int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
+		  struct ibv_recv_wr **bad)
+{
+	struct svl_qp *q = to_svl_qp(qp);
+
+	/* QPs on an SRQ, XRC QPs: no receive queue of their own. */
+	if (!q->rq.entries) {
+		*bad = wr;
+		return EINVAL;
+	}
+	return svl_ring_post_recv(&q->rq, q->max_recv_sge, qp->context,
+				  q->db_page_index, wr, bad);
+}
+
+int svl_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr,
+		      struct ibv_recv_wr **bad)
+{
+	struct svl_srq *s = to_svl_srq(srq);
+
+	return svl_ring_post_recv(&s->rq, s->max_sge, srq->context,
+				  to_svl_ctx(srq->context)->db_page_index, wr,
+				  bad);
+}

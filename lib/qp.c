@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: MIT
+/*
+ * QP control path: create (ioctl QP_CREATE with the rings as seed-001
+ * buffers), modify / query / destroy (legacy write, as rdma-core does).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "svl_ops.h"
+#include "svl_qp.h"
+
+#define SVL_QP_CREATE_FLAGS IBV_QP_CREATE_BLOCK_SELF_MCAST_LB
+#define SVL_QP_COMP_MASK                                                       \
+	(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_XRCD |                         \
+	 IBV_QP_INIT_ATTR_CREATE_FLAGS | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS)
+
+/* Ring geometry, computed the way the daemon checks it. */
+struct qp_geom {
+	uint32_t sq_entries, sq_stride, rq_entries, rq_stride;
+	size_t sq_len, rq_len, len;
+};
+
+static bool qp_has_rq(const struct ibv_qp_init_attr_ex *a)
+{
+	return a->qp_type != IBV_QPT_XRC_SEND &&
+	       a->qp_type != IBV_QPT_XRC_RECV && !a->srq;
+}
+
+static int qp_geometry(struct ibv_qp_init_attr_ex *a, struct qp_geom *g)
+{
+	struct ibv_qp_cap *c = &a->cap;
+	uint32_t need;
+
+	memset(g, 0, sizeof(*g));
+	if (a->qp_type == IBV_QPT_XRC_RECV)
+		return 0;
+	/* Keep absurd requests from sizing a huge memfd; the daemon has
+	 * the real limits. */
+	if (c->max_send_wr > (1U << 24) || c->max_recv_wr > (1U << 24) ||
+	    c->max_send_sge > 256 || c->max_recv_sge > 256 ||
+	    c->max_inline_data > SVL_MAX_INLINE)
+		return EINVAL;
+	need = c->max_send_sge * sizeof(struct sv_sge);
+	if (need < c->max_inline_data)
+		need = c->max_inline_data;
+	g->sq_stride = svl_roundup_pow2(sizeof(struct sv_send_wqe) + need);
+	g->sq_entries = svl_roundup_pow2(c->max_send_wr ? c->max_send_wr : 1);
+	g->sq_len = svl_ring_align((size_t)g->sq_entries * g->sq_stride);
+	if (qp_has_rq(a)) {
+		g->rq_stride = svl_recv_stride(c->max_recv_sge);
+		g->rq_entries =
+			svl_roundup_pow2(c->max_recv_wr ? c->max_recv_wr : 1);
+		g->rq_len =
+			svl_ring_align((size_t)g->rq_entries * g->rq_stride);
+	}
+	g->len = g->sq_len + g->rq_len + svl_ring_align(SV_QP_DBREC_SIZE);
+	return 0;
+}
+
+static void qp_set_rings(struct svl_qp *q, const struct qp_geom *g)
+{
+	uint8_t *base = q->map;
+	struct sv_dbrec *db = (void *)(base + g->sq_len + g->rq_len);
+
+	q->sq.buf = base;
+	q->sq.db = &db[0];
+	q->sq.entries = g->sq_entries;
+	q->sq.stride = g->sq_stride;
+	if (g->rq_entries) {
+		q->rq.buf = base + g->sq_len;
+		q->rq.db = &db[1];
+		q->rq.entries = g->rq_entries;
+		q->rq.stride = g->rq_stride;
+	}
+}
+
+static void qp_free(struct svl_qp *q)
+{
+	if (q->map || q->fd >= 0)
+		svl_ring_free(q->map_len, q->fd, q->map);
+	pthread_spin_destroy(&q->sq.lock);
+	pthread_spin_destroy(&q->rq.lock);
+	pthread_mutex_destroy(&q->qp.mutex);
+	pthread_cond_destroy(&q->qp.cond);
+	free(q);
+}
+
+static int qp_check_attr(struct ibv_context *ctx,
+			 struct ibv_qp_init_attr_ex *a)
+{
+	if (a->comp_mask & ~SVL_QP_COMP_MASK)
+		return EINVAL;
+	switch (a->qp_type) {
+	case IBV_QPT_RC:
+	case IBV_QPT_UC:
+	case IBV_QPT_UD:
+	case IBV_QPT_XRC_SEND:
+		if (!(a->comp_mask & IBV_QP_INIT_ATTR_PD) || !a->pd)
+			return EINVAL;
+		break;
+	case IBV_QPT_XRC_RECV:
+		if (!(a->comp_mask & IBV_QP_INIT_ATTR_XRCD) || !a->xrcd)
+			return EINVAL;
+		break;
+	case IBV_QPT_RAW_PACKET:
+	case IBV_QPT_DRIVER:
+		return EOPNOTSUPP;
+	default:
+		return EINVAL;
+	}
+	if ((a->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) &&
+	    (a->create_flags & ~SVL_QP_CREATE_FLAGS))
+		return EOPNOTSUPP;
+	if (a->pd && a->pd->context != ctx)
+		return EINVAL;
+	return 0;
+}
+
+/* The QP_CREATE ioctl. */
+static int qp_exec_create(struct ibv_context *ctx, struct svl_qp *q,
+			  struct ibv_qp_init_attr_ex *a,
+			  const struct qp_geom *g)
+{
+	struct sv_create_ring_req req = {
+		.wqe_size = g->sq_stride,
+		.sq_entries = g->sq_entries,
+		.rq_entries = g->rq_entries,
+	};
+	struct ib_uverbs_qp_cap cap = {
+		.max_send_wr = a->cap.max_send_wr,
+		.max_recv_wr = a->cap.max_recv_wr,
+		.max_send_sge = a->cap.max_send_sge,
+		.max_recv_sge = a->cap.max_recv_sge,
+		.max_inline_data = a->cap.max_inline_data,
+	}, rcap = {};
+	struct sv_buffer_desc d[3];
+	struct sv_create_qp_resp resp = {};
+	uint64_t uh = (uintptr_t)q;
+	struct ib_uverbs_attr *h;
+	uint32_t flags = 0, qpn = 0, n = 0;
+	struct svl_cmd c;
+	int ret;
+
+	ret = svl_qp_db_index(ctx, &req.db_page_index);
+	if (ret)
+		return ret;
+	if (a->qp_type == IBV_QPT_XRC_RECV)
+		memset(&cap, 0, sizeof(cap));
+	if (!qp_has_rq(a))
+		cap.max_recv_wr = cap.max_recv_sge = 0;
+	if (a->sq_sig_all)
+		flags |= IB_UVERBS_QP_CREATE_SQ_SIG_ALL;
+	if ((a->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) &&
+	    (a->create_flags & IBV_QP_CREATE_BLOCK_SELF_MCAST_LB))
+		flags |= IB_UVERBS_QP_CREATE_BLOCK_MULTICAST_LOOPBACK;
+
+	svl_cmd_init(&c, UVERBS_OBJECT_QP, UVERBS_METHOD_QP_CREATE);
+	h = svl_attr_idr_new(&c, UVERBS_ATTR_CREATE_QP_HANDLE);
+	if (a->qp_type == IBV_QPT_XRC_RECV)
+		svl_attr_idr(&c, UVERBS_ATTR_CREATE_QP_XRCD_HANDLE,
+			     svl_xrcd_handle(a->xrcd));
+	else
+		svl_attr_idr(&c, UVERBS_ATTR_CREATE_QP_PD_HANDLE,
+			     a->pd->handle);
+	if (a->send_cq && a->qp_type != IBV_QPT_XRC_RECV)
+		svl_attr_idr(&c, UVERBS_ATTR_CREATE_QP_SEND_CQ_HANDLE,
+			     a->send_cq->handle);
+	if (a->recv_cq && a->qp_type != IBV_QPT_XRC_RECV &&
+	    a->qp_type != IBV_QPT_XRC_SEND)
+		svl_attr_idr(&c, UVERBS_ATTR_CREATE_QP_RECV_CQ_HANDLE,
+			     a->recv_cq->handle);
+	if (a->srq && a->qp_type != IBV_QPT_XRC_RECV &&
+	    a->qp_type != IBV_QPT_XRC_SEND)
+		svl_attr_idr(&c, UVERBS_ATTR_CREATE_QP_SRQ_HANDLE,
+			     a->srq->handle);
+	svl_attr_in(&c, UVERBS_ATTR_CREATE_QP_USER_HANDLE, &uh, sizeof(uh));
+	svl_attr_in(&c, UVERBS_ATTR_CREATE_QP_CAP, &cap, sizeof(cap));
+	svl_attr_u64(&c, UVERBS_ATTR_CREATE_QP_TYPE, a->qp_type);
+	if (flags)
+		svl_attr_in(&c, UVERBS_ATTR_CREATE_QP_FLAGS, &flags,
+			    sizeof(flags));
+	svl_attr_out(&c, UVERBS_ATTR_CREATE_QP_RESP_CAP, &rcap, sizeof(rcap));
+	svl_attr_out(&c, UVERBS_ATTR_CREATE_QP_RESP_QP_NUM, &qpn, sizeof(qpn));
+	svl_attr_in(&c, UVERBS_ATTR_UHW_IN, &req, sizeof(req));
+	svl_attr_out(&c, UVERBS_ATTR_UHW_OUT, &resp, sizeof(resp));
+	if (q->fd >= 0) {
+		d[n++] = (struct sv_buffer_desc){ .fd = q->fd,
+			.type = SV_BUFFER_TYPE_DMABUF, .index = SV_QP_BUF_SQ,
+			.addr = 0, .length = g->sq_len };
+		if (g->rq_entries)
+			d[n++] = (struct sv_buffer_desc){ .fd = q->fd,
+				.type = SV_BUFFER_TYPE_DMABUF,
+				.index = SV_QP_BUF_RQ, .addr = g->sq_len,
+				.length = g->rq_len };
+		d[n++] = (struct sv_buffer_desc){ .fd = q->fd,
+			.type = SV_BUFFER_TYPE_DMABUF, .index = SV_QP_BUF_DBREC,
+			.addr = g->sq_len + g->rq_len,
+			.length = SV_QP_DBREC_SIZE };
+		svl_attr_buffers(&c, d, n);
+	}
+	ret = svl_exec(ctx, &c);
+	if (ret)
+		return ret;
+	q->qp.handle = (uint32_t)h->data;
+	q->qp.qp_num = qpn;
+	a->cap.max_send_wr = rcap.max_send_wr;
+	a->cap.max_recv_wr = rcap.max_recv_wr;
+	a->cap.max_send_sge = rcap.max_send_sge;
+	a->cap.max_recv_sge = rcap.max_recv_sge;
+	a->cap.max_inline_data = rcap.max_inline_data;
+	q->max_send_sge = rcap.max_send_sge;
+	q->max_recv_sge = rcap.max_recv_sge;
+	q->max_inline = rcap.max_inline_data;
+	q->db_page_index = req.db_page_index;
+	return 0;
+}
+
+static struct svl_qp *qp_alloc(struct ibv_context *ctx,
+			       struct ibv_qp_init_attr_ex *a,
+			       const struct qp_geom *g)
+{
+	struct svl_qp *q = calloc(1, sizeof(*q));
+	int ret = 0;
+
+	if (!q) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	q->fd = -1;
+	pthread_spin_init(&q->sq.lock, PTHREAD_PROCESS_PRIVATE);
+	pthread_spin_init(&q->rq.lock, PTHREAD_PROCESS_PRIVATE);
+	pthread_mutex_init(&q->qp.mutex, NULL);
+	pthread_cond_init(&q->qp.cond, NULL);
+	if (g->len) {
+		q->map_len = g->len;
+		ret = svl_ring_alloc(g->len, &q->fd, &q->map);
+		if (!ret)
+			qp_set_rings(q, g);
+	}
+	if (!ret)
+		ret = qp_exec_create(ctx, q, a, g);
+	if (ret) {
+		qp_free(q);
+		errno = ret;
+		return NULL;
+	}
+	return q;
+}
+
+struct ibv_qp *svl_create_qp_ex(struct ibv_context *ctx,
+				struct ibv_qp_init_attr_ex *a)
+{
+	struct qp_geom g;
+	struct svl_qp *q;
+	int ret;
+
+	ret = qp_check_attr(ctx, a);
+	if (!ret)
+		ret = qp_geometry(a, &g);
+	if (ret) {
+		errno = ret;
+		return NULL;
+	}
+	q = qp_alloc(ctx, a, &g);
+	if (!q)
+		return NULL;
+	q->qp.context = ctx;
+	q->qp.qp_context = a->qp_context;
+	q->qp.pd = a->qp_type == IBV_QPT_XRC_RECV ? NULL : a->pd;
+	q->qp.send_cq = a->send_cq;
+	q->qp.recv_cq = a->recv_cq;
+	q->qp.srq = a->srq;
+	q->qp.qp_type = a->qp_type;
+	q->qp.state = IBV_QPS_RESET;
+	q->sq_sig_all = a->sq_sig_all;
+	if (a->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS) {
+		ret = svl_qp_ex_init(q, a->send_ops_flags);
+		if (ret) {
+			ibv_destroy_qp(&q->qp);
+			errno = ret;
+			return NULL;
+		}
+	}
+	return &q->qp;
+}
+
+SVL_EXPORT struct ibv_qp *ibv_create_qp(struct ibv_pd *pd,
+					struct ibv_qp_init_attr *attr)
+{
+	struct ibv_qp_init_attr_ex ax = {};
+	struct ibv_qp *qp;
+
+	if (!pd || !attr) {
+		errno = EINVAL;
+		return NULL;
+	}
+	memcpy(&ax, attr, sizeof(*attr));
+	ax.comp_mask = IBV_QP_INIT_ATTR_PD;
+	ax.pd = pd;
+	qp = svl_create_qp_ex(pd->context, &ax);
+	if (qp)
+		attr->cap = ax.cap; /* the caps really granted */
+	return qp;
+}
+
+SVL_EXPORT struct ibv_qp_ex *ibv_qp_to_qp_ex(struct ibv_qp *qp)
+{
+	struct svl_qp *q = to_svl_qp(qp);
+
+	return q->is_ex ? &q->qp_ex : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void ah_to_dest(const struct ibv_ah_attr *ah,
+		       struct ib_uverbs_qp_dest *d)
+{
+	memcpy(d->dgid, ah->grh.dgid.raw, 16);
+	d->flow_label = ah->grh.flow_label;
+	d->sgid_index = ah->grh.sgid_index;
+	d->hop_limit = ah->grh.hop_limit;
+	d->traffic_class = ah->grh.traffic_class;
+	d->dlid = ah->dlid;
+	d->sl = ah->sl;
+	d->src_path_bits = ah->src_path_bits;
+	d->static_rate = ah->static_rate;
+	d->is_global = ah->is_global;
+	d->port_num = ah->port_num;
+}
+
+static void dest_to_ah(const struct ib_uverbs_qp_dest *d,
+		       struct ibv_ah_attr *ah)
+{
+	memset(ah, 0, sizeof(*ah));
+	memcpy(ah->grh.dgid.raw, d->dgid, 16);
+	ah->grh.flow_label = d->flow_label;
+	ah->grh.sgid_index = d->sgid_index;
+	ah->grh.hop_limit = d->hop_limit;
+	ah->grh.traffic_class = d->traffic_class;
+	ah->dlid = d->dlid;
+	ah->sl = d->sl;
+	ah->src_path_bits = d->src_path_bits;
+	ah->static_rate = d->static_rate;
+	ah->is_global = d->is_global;
+	ah->port_num = d->port_num;
+}
+
+static void fill_modify(struct ib_uverbs_modify_qp *m, struct ibv_qp *qp,
+			const struct ibv_qp_attr *a, int mask)
+{
+	m->qp_handle = qp->handle;
+	m->attr_mask = (uint32_t)mask;
+	m->qkey = a->qkey;
+	m->rq_psn = a->rq_psn;
+	m->sq_psn = a->sq_psn;
+	m->dest_qp_num = a->dest_qp_num;
+	m->qp_access_flags = a->qp_access_flags;
+	m->pkey_index = a->pkey_index;
+	m->alt_pkey_index = a->alt_pkey_index;
+	m->qp_state = a->qp_state;
+	m->cur_qp_state = a->cur_qp_state;
+	m->path_mtu = a->path_mtu;
+	m->path_mig_state = a->path_mig_state;
+	m->en_sqd_async_notify = a->en_sqd_async_notify;
+	m->max_rd_atomic = a->max_rd_atomic;
+	m->max_dest_rd_atomic = a->max_dest_rd_atomic;
+	m->min_rnr_timer = a->min_rnr_timer;
+	m->port_num = a->port_num;
+	m->timeout = a->timeout;
+	m->retry_cnt = a->retry_cnt;
+	m->rnr_retry = a->rnr_retry;
+	m->alt_port_num = a->alt_port_num;
+	m->alt_timeout = a->alt_timeout;
+	if (mask & IBV_QP_AV)
+		ah_to_dest(&a->ah_attr, &m->dest);
+	if (mask & IBV_QP_ALT_PATH)
+		ah_to_dest(&a->alt_ah_attr, &m->alt_dest);
+}
+
+static int modify_ex(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_ex_cmd_hdr ex;
+		struct ib_uverbs_ex_modify_qp body;
+	} cmd = {};
+	struct ib_uverbs_ex_modify_qp_resp resp;
+
+	fill_modify(&cmd.body.base, qp, attr, mask);
+	cmd.body.rate_limit = attr->rate_limit;
+	svl_write_ex_hdr(&cmd, IB_USER_VERBS_EX_CMD_MODIFY_QP,
+			 sizeof(cmd.body), 0, sizeof(resp), 0, &resp);
+	return svl_write(qp->context, &cmd, sizeof(cmd), &resp, sizeof(resp),
+			 -1, NULL);
+}
+
+/* RESET empties the rings (the daemon zeroes its indices too). */
+static void qp_reset_shadow(struct svl_qp *q)
+{
+	pthread_spin_lock(&q->sq.lock);
+	q->sq.prod = 0;
+	pthread_spin_unlock(&q->sq.lock);
+	pthread_spin_lock(&q->rq.lock);
+	q->rq.prod = 0;
+	pthread_spin_unlock(&q->rq.lock);
+}
+
+SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
+			     int attr_mask)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_modify_qp body;
+	} cmd = {};
+	int ret;
+
+	if (attr_mask & IBV_QP_RATE_LIMIT) {
+		ret = modify_ex(qp, attr, attr_mask);
+	} else {
+		fill_modify(&cmd.body, qp, attr, attr_mask);
+		svl_write_hdr(&cmd, IB_USER_VERBS_CMD_MODIFY_QP, sizeof(cmd),
+			      0);
+		ret = svl_write(qp->context, &cmd, sizeof(cmd), NULL, 0, -1,
+				NULL);
+	}
+	if (ret)
+		return ret;
+	if (attr_mask & IBV_QP_STATE) {
+		qp->state = attr->qp_state;
+		if (attr->qp_state == IBV_QPS_RESET)
+			qp_reset_shadow(to_svl_qp(qp));
+	}
+	return 0;
+}
+
+static void fill_query(const struct ib_uverbs_query_qp_resp *r,
+		       struct ibv_qp_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->qp_state = r->qp_state;
+	a->cur_qp_state = r->cur_qp_state;
+	a->path_mtu = r->path_mtu;
+	a->path_mig_state = r->path_mig_state;
+	a->qkey = r->qkey;
+	a->rq_psn = r->rq_psn;
+	a->sq_psn = r->sq_psn;
+	a->dest_qp_num = r->dest_qp_num;
+	a->qp_access_flags = r->qp_access_flags;
+	a->cap.max_send_wr = r->max_send_wr;
+	a->cap.max_recv_wr = r->max_recv_wr;
+	a->cap.max_send_sge = r->max_send_sge;
+	a->cap.max_recv_sge = r->max_recv_sge;
+	a->cap.max_inline_data = r->max_inline_data;
+	dest_to_ah(&r->dest, &a->ah_attr);
+	dest_to_ah(&r->alt_dest, &a->alt_ah_attr);
+	a->pkey_index = r->pkey_index;
+	a->alt_pkey_index = r->alt_pkey_index;
+	a->en_sqd_async_notify = 0;
+	a->sq_draining = r->sq_draining;
+	a->max_rd_atomic = r->max_rd_atomic;
+	a->max_dest_rd_atomic = r->max_dest_rd_atomic;
+	a->min_rnr_timer = r->min_rnr_timer;
+	a->port_num = r->port_num;
+	a->timeout = r->timeout;
+	a->retry_cnt = r->retry_cnt;
+	a->rnr_retry = r->rnr_retry;
+	a->alt_port_num = r->alt_port_num;
+	a->alt_timeout = r->alt_timeout;
+}
+
+SVL_EXPORT int ibv_query_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
+			    int attr_mask, struct ibv_qp_init_attr *init)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_query_qp body;
+	} cmd = {};
+	struct ib_uverbs_query_qp_resp resp = {};
+	int ret;
+
+	if (!attr || !init)
+		return EINVAL;
+	cmd.body.qp_handle = qp->handle;
+	cmd.body.attr_mask = (uint32_t)attr_mask;
+	svl_write_hdr(&cmd, IB_USER_VERBS_CMD_QUERY_QP, sizeof(cmd),
+		      sizeof(resp));
+	ret = svl_write(qp->context, &cmd, sizeof(cmd), &resp, sizeof(resp),
+			-1, NULL);
+	if (ret)
+		return ret;
+	fill_query(&resp, attr);
+	memset(init, 0, sizeof(*init));
+	init->qp_context = qp->qp_context;
+	init->send_cq = qp->send_cq;
+	init->recv_cq = qp->recv_cq;
+	init->srq = qp->srq;
+	init->cap = attr->cap;
+	init->qp_type = qp->qp_type;
+	init->sq_sig_all = resp.sq_sig_all;
+	return 0;
+}
+
+SVL_EXPORT int ibv_destroy_qp(struct ibv_qp *qp)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_destroy_qp body;
+	} cmd = {};
+	struct ib_uverbs_destroy_qp_resp resp = {};
+	int ret;
+
+	cmd.body.qp_handle = qp->handle;
+	svl_write_hdr(&cmd, IB_USER_VERBS_CMD_DESTROY_QP, sizeof(cmd),
+		      sizeof(resp));
+	ret = svl_write(qp->context, &cmd, sizeof(cmd), &resp, sizeof(resp),
+			-1, NULL);
+	if (ret)
+		return ret;
+	/* Async events already handed out must be acked first. */
+	pthread_mutex_lock(&qp->mutex);
+	while (qp->events_completed != resp.events_reported)
+		pthread_cond_wait(&qp->cond, &qp->mutex);
+	pthread_mutex_unlock(&qp->mutex);
+	qp_free(to_svl_qp(qp));
+	return 0;
+}
+
+/* Sharing XRC target QPs between processes is not supported. */
+struct ibv_qp *svl_open_qp(struct ibv_context *ctx,
+			   struct ibv_qp_open_attr *attr)
+{
+	(void)ctx;
+	(void)attr;
+	errno = EOPNOTSUPP;
+	return NULL;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Library QPs and SRQs (qp.c, srq.c, post.c, qp_ex.c).
+ *
+ * A QP's SQ ring, RQ ring and doorbell records live in one memfd shared
+ * with the daemon (include/softverbs/abi.h). The library is the producer
+ * of both rings: it writes a WQE at prod & (entries - 1), then publishes
+ * prod with a release store; the engine consumes and advances cons.
+ */
+#ifndef SVL_QP_H
+#define SVL_QP_H
+
+#include "svl.h"
+
+/* Largest inline payload (the daemon's SVD_QP_MAX_INLINE). */
+#define SVL_MAX_INLINE 256U
+
+struct svl_ring {
+	uint8_t *buf; /* entries * stride bytes */
+	struct sv_dbrec *db; /* its doorbell record */
+	uint32_t entries; /* power of two; 0 = no ring */
+	uint32_t stride;
+	uint32_t prod; /* our shadow of db->prod */
+	pthread_spinlock_t lock;
+};
+
+struct svl_qp {
+	/* ibv_qp_ex starts with ibv_qp: both views share the memory. */
+	union {
+		struct ibv_qp qp;
+		struct ibv_qp_ex qp_ex;
+	};
+	bool is_ex; /* created with IBV_QP_INIT_ATTR_SEND_OPS_FLAGS */
+	int fd; /* the memfd of rings + dbrec, -1 for XRC_RECV */
+	void *map;
+	size_t map_len;
+	struct svl_ring sq, rq;
+	uint32_t max_send_sge, max_recv_sge, max_inline;
+	uint32_t db_page_index;
+	bool sq_sig_all;
+	uint64_t send_ops;
+	/* ibv_wr_* batch state (under sq.lock between start and complete) */
+	struct sv_send_wqe *wr_cur;
+	uint32_t wr_prod;
+	int wr_err;
+};
+
+struct svl_srq {
+	struct ibv_srq srq;
+	int fd;
+	void *map;
+	size_t map_len;
+	struct svl_ring rq;
+	uint32_t max_sge;
+	uint32_t srqn;
+	uint32_t srq_type; /* enum ibv_srq_type */
+};
+
+/* Same layout as rdma-core's struct verbs_xrcd. */
+struct svl_xrcd {
+	struct ibv_xrcd xrcd;
+	uint32_t comp_mask;
+	uint32_t handle;
+};
+
+static inline uint32_t svl_xrcd_handle(struct ibv_xrcd *x)
+{
+	return ((struct svl_xrcd *)x)->handle;
+}
+
+static inline struct svl_qp *to_svl_qp(struct ibv_qp *qp)
+{
+	return (struct svl_qp *)qp;
+}
+
+static inline struct svl_srq *to_svl_srq(struct ibv_srq *srq)
+{
+	return (struct svl_srq *)srq;
+}
+
+/* The receive WQE stride both sides derive from max_sge. */
+static inline uint32_t svl_recv_stride(uint32_t max_sge)
+{
+	uint32_t need = sizeof(struct sv_recv_wqe) +
+			max_sge * sizeof(struct sv_sge);
+	uint32_t v = 1;
+
+	while (v < need)
+		v <<= 1;
+	return v;
+}
+
+/* Weak: the engine engineer's doorbell (wake the daemon's engine). */
+void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
+	__attribute__((weak));
+
+/* Weak: the context's doorbell page index (allocated on first use). */
+int svl_db_page_get(struct svl_context *ctx, uint32_t *index)
+	__attribute__((weak));
+
+static inline int svl_qp_db_index(struct ibv_context *ctx, uint32_t *index)
+{
+	*index = 0;
+	return svl_db_page_get ? svl_db_page_get(to_svl_ctx(ctx), index) : 0;
+}
+
+/* post.c */
+int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
+		       struct ibv_context *ctx, uint32_t db_page,
+		       struct ibv_recv_wr *wr, struct ibv_recv_wr **bad);
+void svl_qp_kick(struct svl_qp *q);
+
+/* qp_ex.c: fill the ibv_wr_* pointers; EOPNOTSUPP if ops are unsupported. */
+int svl_qp_ex_init(struct svl_qp *q, uint64_t send_ops_flags);
+
+#endif

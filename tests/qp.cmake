@@ -1,0 +1,2 @@
+# QPs, SRQs and XRC domains (control path).
+sv_add_c_test(test_qp_state ${CMAKE_CURRENT_LIST_DIR}/test_qp_state.c)
