@@ -28,6 +28,7 @@ int svd_control_serve(int listen_fd);
 static struct svd_device *dev_list;
 static int epfd = -1;
 static volatile sig_atomic_t stop_requested;
+static void *last_tag; /* the tag ev_add() made last, for its owner */
 
 /* epoll tags: what a ready fd is. */
 enum ev_kind { EV_DEVICE, EV_UFILE, EV_CONTROL };
@@ -53,7 +54,7 @@ static void on_signal(int sig)
 
 static int ev_add(int fd, enum ev_kind kind, void *ptr)
 {
-	struct ev_tag *t = malloc(sizeof(*t));
+	struct ev_tag *t = calloc(1, sizeof(*t));
 	struct epoll_event ev = { .events = EPOLLIN };
 
 	if (!t)
@@ -61,6 +62,7 @@ static int ev_add(int fd, enum ev_kind kind, void *ptr)
 	t->kind = kind;
 	t->ptr = ptr;
 	ev.data.ptr = t;
+	last_tag = t;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		free(t);
 		return -errno;
@@ -123,6 +125,8 @@ int svd_daemon_dev_add(const char *name, const char *netdev)
 		ret = svd_dev_write_facts(dev, svd_rundir());
 	if (!ret)
 		ret = ev_add(dev->listen_fd, EV_DEVICE, dev);
+	if (!ret)
+		dev->ev_tag = last_tag;
 	if (ret) {
 		svd_dev_destroy(dev);
 		return ret;
@@ -143,6 +147,7 @@ int svd_daemon_dev_del(const char *name)
 			return -EBUSY; /* contexts are open on it */
 		*pp = d->next;
 		epoll_ctl(epfd, EPOLL_CTL_DEL, d->listen_fd, NULL);
+		free(d->ev_tag);
 		svd_dev_remove_facts(d, svd_rundir());
 		svd_engine_stop(d);
 		svd_dev_destroy(d);
@@ -160,7 +165,9 @@ static void on_device(struct svd_device *dev)
 	if (fd < 0)
 		return;
 	uf = svd_ufile_open(dev, fd);
-	if (!uf || ev_add(fd, EV_UFILE, uf)) {
+	if (uf && !ev_add(fd, EV_UFILE, uf))
+		uf->ev_tag = last_tag;
+	else {
 		if (uf)
 			svd_ufile_close(uf);
 		else
@@ -174,8 +181,7 @@ static void on_ufile(struct ev_tag *t, uint32_t events)
 
 	if (svd_ufile_serve(uf) < 0) {
 		epoll_ctl(epfd, EPOLL_CTL_DEL, uf->fd, NULL);
-		svd_ufile_close(uf);
-		free(t);
+		svd_ufile_close(uf); /* frees t, its ev_tag */
 	}
 }
 
@@ -228,6 +234,7 @@ static void shutdown_all(void)
 int main(int argc, char **argv)
 {
 	bool no_default = false;
+	void *ctl_tag;
 	int ctl_fd, i, ret;
 
 	for (i = 1; i < argc; i++) {
@@ -261,8 +268,10 @@ int main(int argc, char **argv)
 	}
 	write_pidfile();
 	fprintf(stderr, "softverbsd: serving in %s\n", svd_rundir());
+	ctl_tag = last_tag;
 	loop(ctl_fd);
 	shutdown_all();
+	free(ctl_tag);
 	close(ctl_fd);
 	return 0;
 }

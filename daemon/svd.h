@@ -71,6 +71,7 @@ struct svd_device {
 	atomic_uint db_pages_used;
 	pthread_mutex_t lock; /* device-wide object maps (qpn, keys) */
 	void *engine; /* struct svd_engine *, owned by engine.c */
+	void *ev_tag; /* main.c's epoll tag */
 	struct svd_device *next;
 };
 
@@ -101,6 +102,7 @@ struct svd_ufile {
 	pid_t creator_pid; /* SO_PEERCRED at connect */
 	uid_t uid;
 	struct svd_ucontext *uctx; /* NULL until GET_CONTEXT */
+	void *ev_tag; /* main.c's epoll tag */
 };
 
 struct svd_ucontext {

@@ -67,6 +67,7 @@ void svd_ufile_close(struct svd_ufile *uf)
 	}
 	svd_uctx_destroy(uf->uctx);
 	close(uf->fd);
+	free(uf->ev_tag);
 	free(uf);
 }
 

@@ -75,6 +75,38 @@ err:
 	return NULL;
 }
 
+/*
+ * Devices are cached for the life of the process: contexts point at them
+ * after ibv_free_device_list(), as with rdma-core's refcounted devices.
+ */
+static struct svl_device *dev_cache[64];
+static pthread_mutex_t dev_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct svl_device *device_get(const char *dir, const char *name)
+{
+	struct svl_device *d = NULL;
+	unsigned int i;
+
+	pthread_mutex_lock(&dev_cache_lock);
+	for (i = 0; i < SVL_ARRAY_SIZE(dev_cache) && dev_cache[i]; i++) {
+		if (!strcmp(dev_cache[i]->dir, dir)) {
+			d = dev_cache[i];
+			break;
+		}
+	}
+	if (!d) {
+		d = device_load(dir, name);
+		if (d && i < SVL_ARRAY_SIZE(dev_cache))
+			dev_cache[i] = d;
+		else if (d) {
+			free(d);
+			d = NULL;
+		}
+	}
+	pthread_mutex_unlock(&dev_cache_lock);
+	return d;
+}
+
 static int add_device(struct ibv_device ***list, int *n, struct svl_device *d)
 {
 	struct ibv_device **l = realloc(*list, (*n + 2) * sizeof(*l));
@@ -107,9 +139,9 @@ SVL_EXPORT struct ibv_device **ibv_get_device_list(int *num_devices)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", devdir, e->d_name);
-		d = device_load(dir, e->d_name);
-		if (d && add_device(&list, &n, d))
-			free(d);
+		d = device_get(dir, e->d_name);
+		if (d)
+			add_device(&list, &n, d);
 	}
 	if (dp)
 		closedir(dp);
