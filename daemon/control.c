@@ -222,9 +222,11 @@ static void ctl_dev_list(FILE *out)
 
 	for (dev = svd_devices(); dev; dev = dev->next)
 		fprintf(out, "%s node_guid=%016llx port=1 state=ACTIVE "
-			     "netdev=%s\n",
+			     "netdev=%s contexts=%u objects=%u\n",
 			dev->name, (unsigned long long)dev->node_guid,
-			dev->port.netdev);
+			dev->port.netdev,
+			(unsigned int)atomic_load(&dev->nr_ucontexts),
+			(unsigned int)atomic_load(&dev->nr_uobjects));
 	fputs("OK\n", out);
 }
 

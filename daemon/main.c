@@ -258,6 +258,7 @@ int main(int argc, char **argv)
 			svd_rundir());
 		return 1;
 	}
+	ctl_tag = last_tag;
 	if (!no_default) {
 		ret = svd_daemon_dev_add("softverbs0", getenv("SOFTVERBS_NETDEV"));
 		if (ret) {
@@ -268,7 +269,6 @@ int main(int argc, char **argv)
 	}
 	write_pidfile();
 	fprintf(stderr, "softverbsd: serving in %s\n", svd_rundir());
-	ctl_tag = last_tag;
 	loop(ctl_fd);
 	shutdown_all();
 	free(ctl_tag);

@@ -72,6 +72,9 @@ struct svd_device {
 	pthread_mutex_t lock; /* device-wide object maps (qpn, keys) */
 	void *engine; /* struct svd_engine *, owned by engine.c */
 	void *ev_tag; /* main.c's epoll tag */
+	/* Live counts, for "softverbs dev list" and the reclaim tests. */
+	atomic_uint nr_ucontexts;
+	atomic_uint nr_uobjects;
 	struct svd_device *next;
 };
 
@@ -159,6 +162,7 @@ struct svd_obj_type {
 struct svd_uobj {
 	const struct svd_obj_type *type;
 	struct svd_ucontext *uctx;
+	struct svd_device *dev; /* outlives uctx for late puts */
 	uint32_t handle;
 	/* Try-lock count: >0 readers, -1 one writer/destroyer. */
 	atomic_int usecnt;

@@ -78,6 +78,9 @@ struct svd_uobj *svd_uobj_alloc(struct svd_ucontext *uctx,
 	}
 	uobj->type = type;
 	uobj->uctx = uctx;
+	uobj->dev = uctx->dev;
+	if (uobj->dev)
+		atomic_fetch_add(&uobj->dev->nr_uobjects, 1);
 	uobj->handle = h;
 	uobj->fd = -1;
 	/* The creating command holds it exclusively until commit. */
@@ -122,6 +125,8 @@ void svd_uobj_put(struct svd_uobj *uobj)
 	if (atomic_fetch_sub(&uobj->refcnt, 1) == 1) {
 		if (uobj->fd >= 0)
 			close(uobj->fd);
+		if (uobj->dev)
+			atomic_fetch_sub(&uobj->dev->nr_uobjects, 1);
 		free(uobj);
 	}
 }
@@ -268,6 +273,8 @@ struct svd_ucontext *svd_uctx_create(struct svd_ufile *ufile)
 		return NULL;
 	uctx->dev = ufile->dev;
 	uctx->ufile = ufile;
+	if (uctx->dev)
+		atomic_fetch_add(&uctx->dev->nr_ucontexts, 1);
 	uctx->async_fd = -1;
 	pthread_mutex_init(&uctx->lock, NULL);
 	return uctx;
@@ -282,6 +289,8 @@ void svd_uctx_destroy(struct svd_ucontext *uctx)
 	if (uctx->async_fd >= 0)
 		close(uctx->async_fd);
 	free(uctx->handles);
+	if (uctx->dev)
+		atomic_fetch_sub(&uctx->dev->nr_ucontexts, 1);
 	pthread_mutex_destroy(&uctx->lock);
 	free(uctx);
 }

@@ -98,10 +98,11 @@ void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
 int svl_db_page_get(struct svl_context *ctx, uint32_t *index)
 	__attribute__((weak));
 
-static inline int svl_qp_db_index(struct ibv_context *ctx, uint32_t *index)
+static inline void svl_qp_db_index(struct ibv_context *ctx, uint32_t *index)
 {
 	*index = 0;
-	return svl_db_page_get ? svl_db_page_get(to_svl_ctx(ctx), index) : 0;
+	if (svl_db_page_get && svl_db_page_get(to_svl_ctx(ctx), index))
+		*index = 0;
 }
 
 /* post.c */
