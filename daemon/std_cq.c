@@ -563,6 +563,14 @@ static int cq_move_ring(struct svd_cq *cq, uint32_t new_cqe,
 	return 0;
 }
 
+/*
+ * Optional engine hook: run the engine until it has no runnable work, so a
+ * resize sees every CQE already-posted work will produce (as on hardware,
+ * where they would long be there). Until engine.c provides it, resize only
+ * waits for the current pass.
+ */
+void svd_engine_drain(struct svd_device *dev) __attribute__((weak));
+
 static int cq_resize(struct svd_bundle *b, struct svd_cq *cq, uint32_t cqe,
 		     const struct sv_create_ring_req *req)
 {
@@ -576,6 +584,10 @@ static int cq_resize(struct svd_bundle *b, struct svd_cq *cq, uint32_t cqe,
 	ret = cq_load_buffers(b, req->sq_entries, &ring, &dbrec);
 	if (ret)
 		return ret;
+	if (svd_engine_drain)
+		svd_engine_drain(b->dev);
+	else
+		svd_engine_quiesce(b->dev);
 	pthread_mutex_lock(&cq->lock);
 	oring = cq->ring;
 	odbrec = cq->dbrec;
