@@ -337,27 +337,29 @@ int svd_ioctl_dispatch(struct svd_bundle *b, const void *req, size_t len)
 /* Accessors                                                               */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * Declared specs win: driver-namespace attribute IDs start at the same
+ * value as UHW_IN/UHW_OUT/BUFFERS, which only exist where the method
+ * allows them (as in the kernel, where the two never share a method).
+ */
 struct svd_attr *svd_attr_get(struct svd_bundle *b, uint16_t id)
 {
-	int idx;
+	const struct svd_method *m = b->method;
+	struct svd_attr *a = NULL;
+	int idx = m ? find_spec(m, id) : -1;
 
-	if (id == UVERBS_ATTR_UHW_IN)
-		return b->uhw_in.present ? &b->uhw_in : NULL;
-	if (id == UVERBS_ATTR_UHW_OUT)
-		return b->uhw_out.present ? &b->uhw_out : NULL;
-	if (id == SV_ATTR_BUFFERS)
-		return b->buffers.present ? &b->buffers : NULL;
-	if (id >= SV_ATTR_UMEM_SLOT0 && id <= SV_ATTR_UMEM_SLOT2) {
-		struct svd_attr *a = &b->umem_slot[id - SV_ATTR_UMEM_SLOT0];
-
-		return a->present ? a : NULL;
-	}
-	if (!b->method)
-		return NULL;
-	idx = find_spec(b->method, id);
-	if (idx < 0 || !b->attrs[idx].present)
-		return NULL;
-	return &b->attrs[idx];
+	if (idx >= 0)
+		return b->attrs[idx].present ? &b->attrs[idx] : NULL;
+	if (m && m->allow_uhw && id == UVERBS_ATTR_UHW_IN)
+		a = &b->uhw_in;
+	else if (m && m->allow_uhw && id == UVERBS_ATTR_UHW_OUT)
+		a = &b->uhw_out;
+	else if (m && m->allow_buffers && id == SV_ATTR_BUFFERS)
+		a = &b->buffers;
+	else if (m && m->allow_buffers && id >= SV_ATTR_UMEM_SLOT0 &&
+		 id <= SV_ATTR_UMEM_SLOT2)
+		a = &b->umem_slot[id - SV_ATTR_UMEM_SLOT0];
+	return (a && a->present) ? a : NULL;
 }
 
 bool svd_attr_is_present(struct svd_bundle *b, uint16_t id)

@@ -255,8 +255,9 @@ int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 {
 	struct svl_qp *q = to_svl_qp(qp);
 
-	/* QPs on an SRQ, XRC QPs: no receive queue of their own. */
-	if (!q->rq.entries) {
+	/* QPs on an SRQ, XRC QPs: no receive queue of their own; a QP in
+	 * RESET takes no receives (rdma-core's bad-flow tests expect it). */
+	if (!q->rq.entries || qp->state == IBV_QPS_RESET) {
 		*bad = wr;
 		return EINVAL;
 	}

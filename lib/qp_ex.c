@@ -89,7 +89,10 @@ static void wr_start(struct ibv_qp_ex *ibqp)
 	pthread_spin_lock(&q->sq.lock);
 	q->wr_prod = q->sq.prod;
 	q->wr_cur = NULL;
-	q->wr_err = 0;
+	/* Like ibv_post_send: the SQ takes work from RTS on. */
+	q->wr_err = (q->qp.state == IBV_QPS_RESET ||
+		     q->qp.state == IBV_QPS_INIT ||
+		     q->qp.state == IBV_QPS_RTR) ? EINVAL : 0;
 }
 
 static int wr_complete(struct ibv_qp_ex *ibqp)

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -185,6 +186,31 @@ static int send_msg(struct svl_context *ctx, struct msg_out *m)
 	return 0;
 }
 
+/*
+ * We hold both ends of the reply socket, so a dead daemon never gives EOF
+ * there: watch the command FD for hang-up while waiting.
+ */
+static int wait_reply(struct svl_context *ctx)
+{
+	struct pollfd p[2] = {
+		{ .fd = ctx->reply_fd, .events = POLLIN },
+		{ .fd = ctx->vctx.context.cmd_fd, .events = POLLRDHUP },
+	};
+
+	for (;;) {
+		int n = poll(p, 2, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (p[0].revents & POLLIN)
+			return 0;
+		if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR))
+			return -1;
+	}
+}
+
 /* Receive the reply with our sequence number (older ones are dropped). */
 static int recv_reply(struct svl_context *ctx, uint8_t *buf, size_t cap,
 		      int *fds, int *nfds)
@@ -200,6 +226,8 @@ static int recv_reply(struct svl_context *ctx, uint8_t *buf, size_t cap,
 		struct cmsghdr *cm;
 		ssize_t n;
 
+		if (wait_reply(ctx))
+			return EIO;
 		n = recvmsg(ctx->reply_fd, &mh, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;

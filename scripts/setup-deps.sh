@@ -1,11 +1,19 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # Install what softverbs needs to build and test on Debian 12.
 set -euo pipefail
+
+BUILD_DEPS=(build-essential cmake clang libclang-rt-14-dev pkg-config
+	    libibverbs-dev linux-libc-dev)
+# Unmodified rdma-core consumers that the test suite runs on softverbs.
+TEST_DEPS=(ibverbs-utils perftest python3-pyverbs ucx-utils libfabric-bin
+	   iproute2)
+
 SUDO=
-[ "$(id -u)" = 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends \
-	build-essential cmake clang libclang-rt-14-dev pkg-config git \
-	libibverbs-dev linux-libc-dev ibverbs-utils perftest python3-pyverbs \
-	ucx-utils libfabric-bin iproute2 procps >/dev/null
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+fi
+# env, not export: sudo would drop an exported variable.
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	--no-install-recommends \
+	"${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"

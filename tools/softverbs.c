@@ -70,7 +70,7 @@ static void usage(FILE *out)
 	      "  SOFTVERBS_RUNDIR  runtime directory (default /run/softverbs\n"
 	      "                    for root, else $XDG_RUNTIME_DIR/softverbs\n"
 	      "                    or /tmp/softverbs-$UID)\n"
-	      "  SOFTVERBSD        daemon binary (default: next to softverbs)\n",
+	      "  SOFTVERBSD        daemon binary (default: beside softverbs)\n",
 	      out);
 }
 
@@ -171,9 +171,10 @@ static int recv_all(int fd, char **out)
 		ssize_t n;
 
 		if (used + 1 == cap) {
-			char *nbuf = cap < REPLY_MAX ? realloc(buf, cap * 2) :
-						       NULL;
+			char *nbuf = NULL;
 
+			if (cap < REPLY_MAX)
+				nbuf = realloc(buf, cap * 2);
 			if (!nbuf) {
 				free(buf);
 				return -EMSGSIZE;
