@@ -26,6 +26,13 @@ static struct qp_priv *to_priv(struct svd_qp *qp)
 	return (struct qp_priv *)qp;
 }
 
+uint32_t svd_qp_xrcdn(const struct svd_qp *qp)
+{
+	const struct qp_priv *p = (const struct qp_priv *)qp;
+
+	return p->xrcd ? p->xrcd->xrcdn : 0;
+}
+
 static void qp_put_refs(struct qp_priv *p)
 {
 	struct svd_qp *qp = &p->qp;

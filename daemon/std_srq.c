@@ -16,6 +16,13 @@ struct srq_priv {
 	bool counted;
 };
 
+uint32_t svd_srq_xrcdn(const struct svd_srq *srq)
+{
+	const struct srq_priv *p = (const struct srq_priv *)srq;
+
+	return p->xrcd ? p->xrcd->xrcdn : 0;
+}
+
 static void srq_free(struct srq_priv *p)
 {
 	struct svd_srq *srq = &p->srq;

@@ -32,7 +32,9 @@ struct svd_srq *svd_dev_srq_find(struct svd_device *dev, uint32_t srqn);
 /* An XRC domain: XRC_TGT QPs and XRC SRQs hang off it. */
 struct svd_xrcd {
 	struct svd_ucontext *uctx;
+	/* Domain number: shared by every open of the same inode. */
 	uint32_t xrcdn;
+	void *inode; /* std_xrcd.c's shared entry, or NULL */
 	atomic_int usecnt; /* XRC_TGT QPs and XRC SRQs */
 };
 
@@ -84,6 +86,13 @@ enum svd_qp_attr_mask {
 #define SVD_MTU_256 1
 #define SVD_MIG_ARMED 2
 #define SVD_LINK_LAYER_ETHERNET 2
+
+/*
+ * The XRC domain number of an XRC_TGT QP / XRC SRQ (0 if none): the engine
+ * delivers to an XRC SRQ only from a target QP of the same domain.
+ */
+uint32_t svd_qp_xrcdn(const struct svd_qp *qp);
+uint32_t svd_srq_xrcdn(const struct svd_srq *srq);
 
 /* Canonical receive WQE stride, computed the same way by the library. */
 static inline uint32_t svd_rq_stride(uint32_t max_recv_sge)

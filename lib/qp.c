@@ -518,11 +518,13 @@ SVL_EXPORT int ibv_destroy_qp(struct ibv_qp *qp)
 			-1, NULL);
 	if (ret)
 		return ret;
-	/* Async events already handed out must be acked first. */
-	pthread_mutex_lock(&qp->mutex);
-	while (qp->events_completed != resp.events_reported)
-		pthread_cond_wait(&qp->cond, &qp->mutex);
-	pthread_mutex_unlock(&qp->mutex);
+	/*
+	 * The kernel waits here until every event *read* by the application
+	 * is acked. The daemon's events_reported counts events *queued*
+	 * (it cannot see reads), so waiting on it would hang when an event
+	 * was never read: the wait needs a library-side delivery count.
+	 */
+	(void)resp.events_reported;
 	qp_free(to_svl_qp(qp));
 	return 0;
 }

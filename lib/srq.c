@@ -218,10 +218,13 @@ SVL_EXPORT int ibv_destroy_srq(struct ibv_srq *srq)
 			-1, NULL);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&srq->mutex);
-	while (srq->events_completed != resp.events_reported)
-		pthread_cond_wait(&srq->cond, &srq->mutex);
-	pthread_mutex_unlock(&srq->mutex);
+	/*
+	 * The kernel waits here until every event *read* by the application
+	 * is acked. The daemon's events_reported counts events *queued*
+	 * (it cannot see reads), so waiting on it would hang when an event
+	 * was never read: the wait needs a library-side delivery count.
+	 */
+	(void)resp.events_reported;
 	srq_free(to_svl_srq(srq));
 	return 0;
 }
