@@ -46,7 +46,9 @@ if [ -x scripts/pingpong.sh ]; then
 fi
 
 step "rdma-core test suite"
-SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq"} \
+# Modules that must pass; the rest are run and counted (see README status).
+SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq test_qp test_cq_events test_shared_pd test_addr"} \
+	SV_MODULE_TIMEOUT=${SV_MODULE_TIMEOUT:-90} \
 	SOFTVERBS_CLI=$CLI scripts/run-rdma-core-tests.sh
 "$CLI" stop || true
 echo "ALL TESTS PASSED"
