@@ -68,6 +68,49 @@ int svd_mw_invalidate(struct svd_mr *mwr, uint32_t rkey)
 	return 0;
 }
 
+int svd_mw_bind_wqe(struct svd_qp *qp, uint32_t mw_handle, uint32_t mr_lkey,
+		    uint64_t addr, uint64_t len, uint32_t access,
+		    uint32_t new_rkey)
+{
+	struct svd_device *dev = qp->uctx->dev;
+	struct svd_uobj *u;
+	struct svd_mr *mr;
+	int ret = -EINVAL;
+
+	u = svd_uobj_lookup(qp->uctx, &svd_type_mw, mw_handle,
+			    SVD_LOOKUP_READ);
+	if (svd_is_err(u))
+		return -EINVAL;
+	pthread_mutex_lock(&dev->lock);
+	mr = svd_dev_key_find(dev, mr_lkey);
+	if (mr && !mr->is_mw && mr->lkey == mr_lkey) {
+		struct svd_mr *mwr = u->object;
+
+		ret = mwr->pd == qp->pd ?
+			      svd_mw_bind(mwr, mr, addr, len, access,
+					  new_rkey) :
+			      -EPERM;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	svd_uobj_unlock(u, SVD_LOOKUP_READ);
+	return ret;
+}
+
+int svd_mw_invalidate_key(struct svd_device *dev, const struct svd_pd *pd,
+			  uint32_t rkey)
+{
+	struct svd_mr *mwr;
+	int ret = -EINVAL;
+
+	pthread_mutex_lock(&dev->lock);
+	mwr = svd_dev_key_find(dev, rkey);
+	if (mwr && mwr->is_mw && mwr->mw_type == SVD_MW_TYPE_2 &&
+	    mwr->pd == pd)
+		ret = svd_mw_invalidate(mwr, rkey);
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
 static int mw_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 {
 	struct svd_mw *mw = uobj->object;

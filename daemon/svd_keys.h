@@ -73,4 +73,21 @@ int svd_mw_bind(struct svd_mr *mw, struct svd_mr *mr, uint64_t addr,
 /* Invalidate (type 2 local/remote invalidate): caller holds dev->lock. */
 int svd_mw_invalidate(struct svd_mr *mw, uint32_t rkey);
 
+/*
+ * For the engine executing a bind WQE (struct sv_send_wqe.bind) of qp:
+ * finds the MW by handle in qp's context and the MR by lkey, then binds
+ * under dev->lock. Call WITHOUT dev->lock held. Errors as svd_mw_bind,
+ * plus -EINVAL for an unknown MW handle or lkey.
+ */
+struct svd_qp;
+int svd_mw_bind_wqe(struct svd_qp *qp, uint32_t mw_handle, uint32_t mr_lkey,
+		    uint64_t addr, uint64_t len, uint32_t access,
+		    uint32_t new_rkey);
+/*
+ * LOCAL_INV / SEND_WITH_INV of rkey on a PD: invalidates a bound type 2
+ * MW. Call WITHOUT dev->lock held. -EINVAL if rkey names no such window.
+ */
+int svd_mw_invalidate_key(struct svd_device *dev, const struct svd_pd *pd,
+			  uint32_t rkey);
+
 #endif

@@ -288,3 +288,33 @@ int svl_dealloc_mw(struct ibv_mw *mw)
 	free(mw);
 	return 0;
 }
+
+/*
+ * ibv_bind_mw (type 1): like rxe, post a BIND_MW work request with the
+ * next rkey tag; the engine binds it in order with the QP's other work.
+ * The new rkey is visible to the caller at once, as rdma-core does.
+ */
+int svl_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw,
+		struct ibv_mw_bind *bind)
+{
+	struct ibv_send_wr wr, *bad;
+	uint32_t rkey;
+	int ret;
+
+	if (mw->type != IBV_MW_TYPE_1 || !bind->bind_info.mr ||
+	    bind->bind_info.mr->pd != mw->pd || qp->pd != mw->pd)
+		return EINVAL;
+	memset(&wr, 0, sizeof(wr));
+	rkey = ibv_inc_rkey(mw->rkey);
+	wr.wr_id = bind->wr_id;
+	wr.opcode = IBV_WR_BIND_MW;
+	wr.send_flags = bind->send_flags;
+	wr.bind_mw.mw = mw;
+	wr.bind_mw.rkey = rkey;
+	wr.bind_mw.bind_info = bind->bind_info;
+	ret = qp->context->ops.post_send(qp, &wr, &bad);
+	if (ret)
+		return ret;
+	mw->rkey = rkey;
+	return 0;
+}

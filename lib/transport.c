@@ -292,7 +292,7 @@ static int put_payload(struct msg_out *m, size_t *used, const void *p,
 static int marshal_buffers(struct svl_cmd *c, struct msg_out *m,
 			   struct ib_uverbs_attr *wa, size_t base)
 {
-	size_t off, i;
+	size_t off = 0, i;
 	int ret;
 
 	ret = put_payload(m, &off, c->descs, c->ndescs * sizeof(*c->descs),
@@ -314,7 +314,7 @@ static int marshal_buffers(struct svl_cmd *c, struct msg_out *m,
 static int marshal_attr(struct svl_cmd *c, unsigned int i, struct msg_out *m,
 			struct ib_uverbs_attr *wa, size_t base)
 {
-	size_t off;
+	size_t off = 0;
 	int ret;
 
 	switch (c->kind[i]) {
