@@ -30,16 +30,15 @@ static int range_ok(const struct svd_umem *u, uint64_t off, uint64_t len)
 }
 
 /* One process_vm_* transfer, looping over short transfers. */
-static int va_xfer(pid_t pid, uint64_t addr, void *buf, size_t len,
-		   bool write)
+static int va_xfer(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
 {
 	while (len) {
-		struct iovec local = { buf, len };
-		struct iovec remote = { (void *)(uintptr_t)addr, len };
+		struct iovec local = {buf, len};
+		struct iovec remote = {(void *)(uintptr_t)addr, len};
 		ssize_t n;
 
-		n = write ? process_vm_writev(pid, &local, 1, &remote, 1, 0) :
-			    process_vm_readv(pid, &local, 1, &remote, 1, 0);
+		n = write ? process_vm_writev(pid, &local, 1, &remote, 1, 0)
+			  : process_vm_readv(pid, &local, 1, &remote, 1, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -211,8 +210,7 @@ static int region_offset(struct svd_mr *mr, uint64_t iova, uint64_t len,
 
 int svd_mem_resolve(struct svd_device *dev, const struct svd_pd *pd,
 		    uint32_t key, bool remote, uint64_t iova, uint64_t len,
-		    uint32_t need, const struct svd_umem **umem,
-		    uint64_t *off)
+		    uint32_t need, const struct svd_umem **umem, uint64_t *off)
 {
 	struct svd_mr *mr = svd_dev_key_find(dev, key);
 

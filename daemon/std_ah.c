@@ -26,10 +26,10 @@ static int ah_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 }
 
 const struct svd_obj_type svd_type_ah = {
-	.name = "ah",
-	.uapi_id = UVERBS_OBJECT_AH,
-	.destroy_order = 1, /* before the PD */
-	.destroy = ah_destroy,
+    .name = "ah",
+    .uapi_id = UVERBS_OBJECT_AH,
+    .destroy_order = 1, /* before the PD */
+    .destroy = ah_destroy,
 };
 
 static int ah_check_attr(struct svd_device *dev,
@@ -61,8 +61,8 @@ static int write_create_ah(struct svd_bundle *b)
 	pdu = svd_uobj_lookup(b->uctx, &svd_type_pd, cmd->pd_handle,
 			      SVD_LOOKUP_READ);
 	if (svd_is_err(pdu))
-		return svd_ptr_err(pdu) == -ENOENT ? -EINVAL :
-						     (int)svd_ptr_err(pdu);
+		return svd_ptr_err(pdu) == -ENOENT ? -EINVAL
+						   : (int)svd_ptr_err(pdu);
 	pthread_mutex_lock(&b->dev->lock); /* the GID table may change */
 	ret = ah_check_attr(b->dev, &cmd->attr);
 	pthread_mutex_unlock(&b->dev->lock);
@@ -98,32 +98,32 @@ static int ah_method_destroy(struct svd_bundle *b)
 }
 
 static const struct svd_attr_spec ah_destroy_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_AH_HANDLE, &svd_type_ah,
-		     SVD_ACCESS_DESTROY, true),
+    SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_AH_HANDLE, &svd_type_ah,
+		 SVD_ACCESS_DESTROY, true),
 };
 
 static const struct svd_method ah_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_AH_DESTROY, ah_method_destroy,
-		   ah_destroy_attrs),
+    SVD_METHOD(UVERBS_METHOD_AH_DESTROY, ah_method_destroy, ah_destroy_attrs),
 };
 
 static const struct svd_object ah_objects[] = {
-	{ .id = UVERBS_OBJECT_AH, .type = &svd_type_ah, .methods = ah_methods,
-	  .nmethods = SVD_ARRAY_SIZE(ah_methods) },
+    {.id = UVERBS_OBJECT_AH,
+     .type = &svd_type_ah,
+     .methods = ah_methods,
+     .nmethods = SVD_ARRAY_SIZE(ah_methods)},
 };
 
 static const struct svd_write_cmd ah_write_cmds[] = {
-	{ IB_USER_VERBS_CMD_CREATE_AH, false,
-	  sizeof(struct ib_uverbs_create_ah),
-	  sizeof(struct ib_uverbs_create_ah_resp), write_create_ah, true },
-	{ IB_USER_VERBS_CMD_DESTROY_AH, false,
-	  sizeof(struct ib_uverbs_destroy_ah), 0, write_destroy_ah, true },
+    {IB_USER_VERBS_CMD_CREATE_AH, false, sizeof(struct ib_uverbs_create_ah),
+     sizeof(struct ib_uverbs_create_ah_resp), write_create_ah, true},
+    {IB_USER_VERBS_CMD_DESTROY_AH, false, sizeof(struct ib_uverbs_destroy_ah),
+     0, write_destroy_ah, true},
 };
 
 const struct svd_module svd_mod_ah = {
-	.name = "ah",
-	.objects = ah_objects,
-	.nobjects = SVD_ARRAY_SIZE(ah_objects),
-	.write_cmds = ah_write_cmds,
-	.nwrite_cmds = SVD_ARRAY_SIZE(ah_write_cmds),
+    .name = "ah",
+    .objects = ah_objects,
+    .nobjects = SVD_ARRAY_SIZE(ah_objects),
+    .write_cmds = ah_write_cmds,
+    .nwrite_cmds = SVD_ARRAY_SIZE(ah_write_cmds),
 };

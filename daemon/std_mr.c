@@ -23,10 +23,10 @@
 #include "svd_keys.h"
 #include "svd_mem.h"
 
-#define MR_ACCESS_KNOWN                                                        \
-	(IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_WRITE |        \
-	 IB_UVERBS_ACCESS_REMOTE_READ | IB_UVERBS_ACCESS_REMOTE_ATOMIC |       \
-	 IB_UVERBS_ACCESS_MW_BIND | IB_UVERBS_ACCESS_ZERO_BASED |              \
+#define MR_ACCESS_KNOWN                                                  \
+	(IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_WRITE |  \
+	 IB_UVERBS_ACCESS_REMOTE_READ | IB_UVERBS_ACCESS_REMOTE_ATOMIC | \
+	 IB_UVERBS_ACCESS_MW_BIND | IB_UVERBS_ACCESS_ZERO_BASED |        \
 	 IB_UVERBS_ACCESS_ON_DEMAND | IB_UVERBS_ACCESS_HUGETLB)
 /* IB_UVERBS_ACCESS_FLUSH_GLOBAL/PERSISTENT: newer headers only. */
 #define MR_ACCESS_FLUSH ((1U << 8) | (1U << 9))
@@ -36,9 +36,9 @@
 #define IB_MR_REREG_ACCESS (1U << 2)
 #define MR_REREG_ALL (IB_MR_REREG_TRANS | IB_MR_REREG_PD | IB_MR_REREG_ACCESS)
 /* What the kernel's REG_DMABUF_MR accepts in its flags attribute. */
-#define MR_DMABUF_ACCESS                                                       \
-	(IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_READ |         \
-	 IB_UVERBS_ACCESS_REMOTE_WRITE | IB_UVERBS_ACCESS_REMOTE_ATOMIC |      \
+#define MR_DMABUF_ACCESS                                                  \
+	(IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_READ |    \
+	 IB_UVERBS_ACCESS_REMOTE_WRITE | IB_UVERBS_ACCESS_REMOTE_ATOMIC | \
 	 IB_UVERBS_ACCESS_RELAXED_ORDERING)
 
 int svd_mr_check_access(uint32_t flags)
@@ -75,7 +75,8 @@ static int check_length(struct svd_device *dev, uint64_t len)
 
 static void mr_free(struct svd_device *dev, struct svd_mr *mr)
 {
-	/* Unpublish first (under dev->lock): the engine can no longer see it. */
+	/* Unpublish first (under dev->lock): the engine can no longer see it.
+	 */
 	if (mr->lkey)
 		svd_keys_remove(dev, mr->lkey);
 	/* The engine may still hold mr->umem from a lookup: let it finish. */
@@ -98,10 +99,10 @@ static int mr_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 }
 
 const struct svd_obj_type svd_type_mr = {
-	.name = "mr",
-	.uapi_id = UVERBS_OBJECT_MR,
-	.destroy_order = 2, /* after MWs (bound to it) and QPs */
-	.destroy = mr_destroy,
+    .name = "mr",
+    .uapi_id = UVERBS_OBJECT_MR,
+    .destroy_order = 2, /* after MWs (bound to it) and QPs */
+    .destroy = mr_destroy,
 };
 
 /*
@@ -327,8 +328,8 @@ static int mr_method_query(struct svd_bundle *b)
 		ret = svd_attr_copy_to(b, UVERBS_ATTR_QUERY_MR_RESP_LENGTH,
 				       &len, sizeof(len));
 	if (!ret && svd_attr_is_present(b, UVERBS_ATTR_QUERY_MR_RESP_IOVA))
-		ret = svd_attr_copy_to(b, UVERBS_ATTR_QUERY_MR_RESP_IOVA,
-				       &iova, sizeof(iova));
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_QUERY_MR_RESP_IOVA, &iova,
+				       sizeof(iova));
 	return ret;
 }
 
@@ -363,8 +364,8 @@ static int dmabuf_args(struct svd_bundle *b, struct dmabuf_args *a)
 /* ioctl: UVERBS_METHOD_REG_DMABUF_MR */
 static int mr_method_reg_dmabuf(struct svd_bundle *b)
 {
-	struct svd_pd *pd = svd_attr_get_obj(b,
-					     UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE);
+	struct svd_pd *pd =
+	    svd_attr_get_obj(b, UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE);
 	struct svd_umem *umem;
 	struct dmabuf_args a;
 	struct svd_uobj *uobj;
@@ -405,62 +406,62 @@ static int mr_method_reg_dmabuf(struct svd_bundle *b)
 }
 
 static const struct svd_attr_spec mr_destroy_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_MR_HANDLE, &svd_type_mr,
-		     SVD_ACCESS_DESTROY, true),
+    SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_MR_HANDLE, &svd_type_mr,
+		 SVD_ACCESS_DESTROY, true),
 };
 
 static const struct svd_attr_spec mr_query_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_QUERY_MR_HANDLE, &svd_type_mr,
-		     SVD_ACCESS_READ, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LKEY, uint32_t, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_RKEY, uint32_t, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LENGTH, uint64_t, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_IOVA, uint64_t, false),
+    SVD_ATTR_IDR(UVERBS_ATTR_QUERY_MR_HANDLE, &svd_type_mr, SVD_ACCESS_READ,
+		 true),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LKEY, uint32_t, true),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_RKEY, uint32_t, true),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LENGTH, uint64_t, true),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_IOVA, uint64_t, false),
 };
 
 static const struct svd_attr_spec mr_dmabuf_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_REG_DMABUF_MR_HANDLE, &svd_type_mr,
-		     SVD_ACCESS_NEW, true),
-	SVD_ATTR_IDR(UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE, &svd_type_pd,
-		     SVD_ACCESS_READ, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_OFFSET, uint64_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_LENGTH, uint64_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_IOVA, uint64_t, true),
-	/* A raw fd (no object type): .obj = NULL. */
-	SVD_ATTR_FD(UVERBS_ATTR_REG_DMABUF_MR_FD, NULL, SVD_ACCESS_READ, true),
-	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS,
-			  MR_DMABUF_ACCESS, false),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, uint32_t, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY, uint32_t, true),
+    SVD_ATTR_IDR(UVERBS_ATTR_REG_DMABUF_MR_HANDLE, &svd_type_mr, SVD_ACCESS_NEW,
+		 true),
+    SVD_ATTR_IDR(UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE, &svd_type_pd,
+		 SVD_ACCESS_READ, true),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_OFFSET, uint64_t, true),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_LENGTH, uint64_t, true),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_IOVA, uint64_t, true),
+    /* A raw fd (no object type): .obj = NULL. */
+    SVD_ATTR_FD(UVERBS_ATTR_REG_DMABUF_MR_FD, NULL, SVD_ACCESS_READ, true),
+    SVD_ATTR_FLAGS_IN(UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, MR_DMABUF_ACCESS,
+		      false),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, uint32_t, true),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY, uint32_t, true),
 };
 
 static const struct svd_method mr_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_MR_DESTROY, mr_method_destroy,
-		   mr_destroy_attrs),
-	SVD_METHOD(UVERBS_METHOD_QUERY_MR, mr_method_query, mr_query_attrs),
-	SVD_METHOD(UVERBS_METHOD_REG_DMABUF_MR, mr_method_reg_dmabuf,
-		   mr_dmabuf_attrs),
+    SVD_METHOD(UVERBS_METHOD_MR_DESTROY, mr_method_destroy, mr_destroy_attrs),
+    SVD_METHOD(UVERBS_METHOD_QUERY_MR, mr_method_query, mr_query_attrs),
+    SVD_METHOD(UVERBS_METHOD_REG_DMABUF_MR, mr_method_reg_dmabuf,
+	       mr_dmabuf_attrs),
 };
 
 static const struct svd_object mr_objects[] = {
-	{ .id = UVERBS_OBJECT_MR, .type = &svd_type_mr, .methods = mr_methods,
-	  .nmethods = SVD_ARRAY_SIZE(mr_methods) },
+    {.id = UVERBS_OBJECT_MR,
+     .type = &svd_type_mr,
+     .methods = mr_methods,
+     .nmethods = SVD_ARRAY_SIZE(mr_methods)},
 };
 
 static const struct svd_write_cmd mr_write_cmds[] = {
-	{ IB_USER_VERBS_CMD_REG_MR, false, sizeof(struct ib_uverbs_reg_mr),
-	  sizeof(struct ib_uverbs_reg_mr_resp), write_reg_mr, true },
-	{ IB_USER_VERBS_CMD_REREG_MR, false,
-	  sizeof(struct ib_uverbs_rereg_mr),
-	  sizeof(struct ib_uverbs_rereg_mr_resp), write_rereg_mr, true },
-	{ IB_USER_VERBS_CMD_DEREG_MR, false, sizeof(struct ib_uverbs_dereg_mr),
-	  0, write_dereg_mr, true },
+    {IB_USER_VERBS_CMD_REG_MR, false, sizeof(struct ib_uverbs_reg_mr),
+     sizeof(struct ib_uverbs_reg_mr_resp), write_reg_mr, true},
+    {IB_USER_VERBS_CMD_REREG_MR, false, sizeof(struct ib_uverbs_rereg_mr),
+     sizeof(struct ib_uverbs_rereg_mr_resp), write_rereg_mr, true},
+    {IB_USER_VERBS_CMD_DEREG_MR, false, sizeof(struct ib_uverbs_dereg_mr), 0,
+     write_dereg_mr, true},
 };
 
 const struct svd_module svd_mod_mr = {
-	.name = "mr",
-	.objects = mr_objects,
-	.nobjects = SVD_ARRAY_SIZE(mr_objects),
-	.write_cmds = mr_write_cmds,
-	.nwrite_cmds = SVD_ARRAY_SIZE(mr_write_cmds),
+    .name = "mr",
+    .objects = mr_objects,
+    .nobjects = SVD_ARRAY_SIZE(mr_objects),
+    .write_cmds = mr_write_cmds,
+    .nwrite_cmds = SVD_ARRAY_SIZE(mr_write_cmds),
 };

@@ -77,8 +77,7 @@ int svd_mw_bind_wqe(struct svd_qp *qp, uint32_t mw_handle, uint32_t mr_lkey,
 	struct svd_mr *mr;
 	int ret = -EINVAL;
 
-	u = svd_uobj_lookup(qp->uctx, &svd_type_mw, mw_handle,
-			    SVD_LOOKUP_READ);
+	u = svd_uobj_lookup(qp->uctx, &svd_type_mw, mw_handle, SVD_LOOKUP_READ);
 	if (svd_is_err(u))
 		return -EINVAL;
 	pthread_mutex_lock(&dev->lock);
@@ -86,10 +85,9 @@ int svd_mw_bind_wqe(struct svd_qp *qp, uint32_t mw_handle, uint32_t mr_lkey,
 	if (mr && !mr->is_mw && mr->lkey == mr_lkey) {
 		struct svd_mr *mwr = u->object;
 
-		ret = mwr->pd == qp->pd ?
-			      svd_mw_bind(mwr, mr, addr, len, access,
-					  new_rkey) :
-			      -EPERM;
+		ret = mwr->pd == qp->pd
+			  ? svd_mw_bind(mwr, mr, addr, len, access, new_rkey)
+			  : -EPERM;
 	}
 	pthread_mutex_unlock(&dev->lock);
 	svd_uobj_unlock(u, SVD_LOOKUP_READ);
@@ -104,8 +102,7 @@ int svd_mw_invalidate_key(struct svd_device *dev, const struct svd_pd *pd,
 
 	pthread_mutex_lock(&dev->lock);
 	mwr = svd_dev_key_find(dev, rkey);
-	if (mwr && mwr->is_mw && mwr->mw_type == SVD_MW_TYPE_2 &&
-	    mwr->pd == pd)
+	if (mwr && mwr->is_mw && mwr->mw_type == SVD_MW_TYPE_2 && mwr->pd == pd)
 		ret = svd_mw_invalidate(mwr, rkey);
 	pthread_mutex_unlock(&dev->lock);
 	return ret;
@@ -128,10 +125,10 @@ static int mw_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 }
 
 const struct svd_obj_type svd_type_mw = {
-	.name = "mw",
-	.uapi_id = UVERBS_OBJECT_MW,
-	.destroy_order = 1, /* before the MRs they are bound to */
-	.destroy = mw_destroy,
+    .name = "mw",
+    .uapi_id = UVERBS_OBJECT_MW,
+    .destroy_order = 1, /* before the MRs they are bound to */
+    .destroy = mw_destroy,
 };
 
 static int mw_create(struct svd_bundle *b, struct svd_uobj *uobj,
@@ -177,8 +174,8 @@ static int write_alloc_mw(struct svd_bundle *b)
 	pdu = svd_uobj_lookup(b->uctx, &svd_type_pd, cmd->pd_handle,
 			      SVD_LOOKUP_READ);
 	if (svd_is_err(pdu))
-		return svd_ptr_err(pdu) == -ENOENT ? -EINVAL :
-						     (int)svd_ptr_err(pdu);
+		return svd_ptr_err(pdu) == -ENOENT ? -EINVAL
+						   : (int)svd_ptr_err(pdu);
 	ret = mw_create(b, uobj, pdu->object, cmd->mw_type);
 	svd_uobj_unlock(pdu, SVD_LOOKUP_READ);
 	if (ret)
@@ -204,31 +201,32 @@ static int mw_method_destroy(struct svd_bundle *b)
 }
 
 static const struct svd_attr_spec mw_destroy_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_MW_HANDLE, &svd_type_mw,
-		     SVD_ACCESS_DESTROY, true),
+    SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_MW_HANDLE, &svd_type_mw,
+		 SVD_ACCESS_DESTROY, true),
 };
 
 static const struct svd_method mw_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_MW_DESTROY, mw_method_destroy,
-		   mw_destroy_attrs),
+    SVD_METHOD(UVERBS_METHOD_MW_DESTROY, mw_method_destroy, mw_destroy_attrs),
 };
 
 static const struct svd_object mw_objects[] = {
-	{ .id = UVERBS_OBJECT_MW, .type = &svd_type_mw, .methods = mw_methods,
-	  .nmethods = SVD_ARRAY_SIZE(mw_methods) },
+    {.id = UVERBS_OBJECT_MW,
+     .type = &svd_type_mw,
+     .methods = mw_methods,
+     .nmethods = SVD_ARRAY_SIZE(mw_methods)},
 };
 
 static const struct svd_write_cmd mw_write_cmds[] = {
-	{ IB_USER_VERBS_CMD_ALLOC_MW, false, sizeof(struct ib_uverbs_alloc_mw),
-	  sizeof(struct ib_uverbs_alloc_mw_resp), write_alloc_mw, true },
-	{ IB_USER_VERBS_CMD_DEALLOC_MW, false,
-	  sizeof(struct ib_uverbs_dealloc_mw), 0, write_dealloc_mw, true },
+    {IB_USER_VERBS_CMD_ALLOC_MW, false, sizeof(struct ib_uverbs_alloc_mw),
+     sizeof(struct ib_uverbs_alloc_mw_resp), write_alloc_mw, true},
+    {IB_USER_VERBS_CMD_DEALLOC_MW, false, sizeof(struct ib_uverbs_dealloc_mw),
+     0, write_dealloc_mw, true},
 };
 
 const struct svd_module svd_mod_mw = {
-	.name = "mw",
-	.objects = mw_objects,
-	.nobjects = SVD_ARRAY_SIZE(mw_objects),
-	.write_cmds = mw_write_cmds,
-	.nwrite_cmds = SVD_ARRAY_SIZE(mw_write_cmds),
+    .name = "mw",
+    .objects = mw_objects,
+    .nobjects = SVD_ARRAY_SIZE(mw_objects),
+    .write_cmds = mw_write_cmds,
+    .nwrite_cmds = SVD_ARRAY_SIZE(mw_write_cmds),
 };

@@ -49,7 +49,7 @@ int svd_mr_check_access(uint32_t flags);
 
 /* The object behind an MW uobject: the key map holds &mw->mr. */
 struct svd_mw {
-	struct svd_mr mr; /* must be first */
+	struct svd_mr mr;      /* must be first */
 	struct svd_mr *parent; /* the MR it is bound to, or NULL */
 };
 

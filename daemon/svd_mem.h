@@ -47,7 +47,6 @@ int svd_mem_probe(const struct svd_umem *u);
  */
 int svd_mem_resolve(struct svd_device *dev, const struct svd_pd *pd,
 		    uint32_t key, bool remote, uint64_t iova, uint64_t len,
-		    uint32_t need, const struct svd_umem **umem,
-		    uint64_t *off);
+		    uint32_t need, const struct svd_umem **umem, uint64_t *off);
 
 #endif

@@ -56,8 +56,8 @@ SVL_EXPORT struct ibv_ah *ibv_create_ah(struct ibv_pd *pd,
 	a->static_rate = attr->static_rate;
 	a->is_global = attr->is_global;
 	a->port_num = attr->port_num;
-	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp),
-			-1, NULL);
+	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp), -1,
+			NULL);
 	if (ret) {
 		free(ah);
 		errno = ret;
@@ -186,7 +186,7 @@ static int ah_from_ipv6(struct ibv_context *ctx, uint8_t port,
 	ah->grh.sgid_index = (uint8_t)idx;
 	ah->grh.hop_limit = grh->hop_limit;
 	ah->grh.traffic_class =
-		(uint8_t)(be32toh(grh->version_tclass_flow) >> 20);
+	    (uint8_t)(be32toh(grh->version_tclass_flow) >> 20);
 	return 0;
 }
 

@@ -25,8 +25,8 @@ static struct svl_device *device_of_fd(int fd)
 
 	memset(&sa, 0, sizeof(sa));
 	if (getpeername(fd, (struct sockaddr *)&sa, &len) ||
-	    sa.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un,
-							 sun_path)) {
+	    sa.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -48,7 +48,8 @@ SVL_EXPORT struct ibv_context *ibv_import_device(int cmd_fd)
 
 	if (!dev)
 		return NULL;
-	/* On success the context owns cmd_fd; on failure the caller keeps it. */
+	/* On success the context owns cmd_fd; on failure the caller keeps it.
+	 */
 	return svl_context_create(dev, cmd_fd, true);
 }
 

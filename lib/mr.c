@@ -80,8 +80,8 @@ SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 	req.cmd.hca_va = iova;
 	req.cmd.pd_handle = pd->handle;
 	req.cmd.access_flags = access;
-	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp),
-			-1, NULL);
+	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp), -1,
+			NULL);
 	if (ret) {
 		free(mr);
 		errno = ret;
@@ -173,8 +173,8 @@ static int rereg_cmd(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
 	req.cmd.hca_va = (uintptr_t)addr;
 	req.cmd.pd_handle = (flags & IBV_REREG_MR_CHANGE_PD) ? pd->handle : 0;
 	req.cmd.access_flags = (uint32_t)access;
-	ret = svl_write(mr->context, &req, sizeof(req), &resp, sizeof(resp),
-			-1, NULL);
+	ret = svl_write(mr->context, &req, sizeof(req), &resp, sizeof(resp), -1,
+			NULL);
 	if (ret)
 		return ret;
 	mr->lkey = resp.lkey;
@@ -256,8 +256,8 @@ struct ibv_mw *svl_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
 	/* A type the byte cannot hold must not alias a valid one. */
 	if ((unsigned int)type > 0xff)
 		req.cmd.mw_type = 0;
-	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp),
-			-1, NULL);
+	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp), -1,
+			NULL);
 	if (ret) {
 		free(mw);
 		errno = ret;
@@ -294,8 +294,7 @@ int svl_dealloc_mw(struct ibv_mw *mw)
  * next rkey tag; the engine binds it in order with the QP's other work.
  * The new rkey is visible to the caller at once, as rdma-core does.
  */
-int svl_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw,
-		struct ibv_mw_bind *bind)
+int svl_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw, struct ibv_mw_bind *bind)
 {
 	struct ibv_send_wr wr, *bad;
 	uint32_t rkey;

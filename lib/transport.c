@@ -278,11 +278,19 @@ static int add_fd(struct msg_out *m, int fd)
 	return m->nfds++;
 }
 
+/*
+ * Each payload item starts 8-byte aligned, so both sides may read it as
+ * its struct (the header and attrs before it are multiples of 8 too).
+ */
 static int put_payload(struct msg_out *m, size_t *used, const void *p,
 		       size_t n, size_t base)
 {
-	if (m->len + n > SV_MSG_MAX)
+	size_t pad = (8 - (m->len & 7)) & 7;
+
+	if (m->len + pad + n > SV_MSG_MAX)
 		return E2BIG;
+	memset(m->buf + m->len, 0, pad);
+	m->len += pad;
 	memcpy(m->buf + m->len, p, n);
 	*used = m->len - base;
 	m->len += n;

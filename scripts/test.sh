@@ -19,7 +19,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSV_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS"
 # The library is preloaded into uninstrumented Debian binaries by some
 # tests; those skip under ASan (see tests), the rest must pass.
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j1 \
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$REPO/tests/lsan.supp ctest --output-on-failure -j1 \
 	-E 'consumers_load')
 
 if command -v clang >/dev/null; then

@@ -1,3 +1,7 @@
 # Data path (engine) tests: traffic between QPs of a private daemon.
 sv_add_c_test(test_traffic_rc ${CMAKE_CURRENT_SOURCE_DIR}/test_traffic_rc.c)
 sv_add_c_test(test_traffic_ud ${CMAKE_CURRENT_SOURCE_DIR}/test_traffic_ud.c)
+# These exit with their QPs/MRs still open (teardown is the daemon's job at
+# close); leak checking would report the library objects they never freed.
+set_tests_properties(test_traffic_rc test_traffic_ud PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

@@ -33,7 +33,8 @@ static void expect_reg_fail(struct ibv_pd *pd, void *buf, size_t len,
 	errno = 0;
 	mr = ibv_reg_mr(pd, buf, len, access);
 	if (mr || errno != err)
-		fprintf(stderr, "reg access 0x%x len %zu: mr %p errno %d want %d\n",
+		fprintf(stderr,
+			"reg access 0x%x len %zu: mr %p errno %d want %d\n",
 			access, len, (void *)mr, errno, err);
 	SVT_CHECK(!mr && errno == err);
 }
@@ -132,7 +133,7 @@ static void test_mw(struct ibv_pd *pd)
 
 static void test_ah(struct ibv_pd *pd)
 {
-	struct ibv_ah_attr attr = { .port_num = 1, .is_global = 0 };
+	struct ibv_ah_attr attr = {.port_num = 1, .is_global = 0};
 	union ibv_gid gid;
 	struct ibv_ah *ah;
 
@@ -163,8 +164,7 @@ static void test_dmabuf(struct ibv_pd *pd)
 
 	SVT_CHECK(fd >= 0 && ftruncate(fd, BUF_LEN) == 0);
 	mr = ibv_reg_dmabuf_mr(pd, 0, BUF_LEN, 0x10000, fd,
-			       IBV_ACCESS_LOCAL_WRITE |
-				       IBV_ACCESS_REMOTE_READ);
+			       IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ);
 	SVT_CHECK(mr && mr->lkey && mr->length == BUF_LEN);
 	SVT_CHECK(!ibv_reg_dmabuf_mr(pd, BUF_LEN, BUF_LEN, 0, fd,
 				     IBV_ACCESS_LOCAL_WRITE) &&
@@ -202,7 +202,7 @@ int main(void)
 
 	mr = ibv_reg_mr_iova2(pd, buf, BUF_LEN, iova,
 			      IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-				      IBV_ACCESS_MW_BIND);
+				  IBV_ACCESS_MW_BIND);
 	SVT_CHECK(mr && mr->lkey && mr->addr == buf && mr->pd == pd);
 	mr2 = ibv_reg_mr(pd, buf, BUF_LEN, 0);
 	SVT_CHECK(mr2 && mr2->lkey != mr->lkey);

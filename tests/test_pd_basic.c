@@ -15,8 +15,8 @@
 static int child(struct ibv_pd *pd)
 {
 	static char buf[4096];
-	struct ibv_mr *mr = ibv_reg_mr(pd, buf, sizeof(buf),
-				       IBV_ACCESS_LOCAL_WRITE);
+	struct ibv_mr *mr =
+	    ibv_reg_mr(pd, buf, sizeof(buf), IBV_ACCESS_LOCAL_WRITE);
 
 	if (!mr)
 		return 1;
