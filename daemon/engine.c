@@ -410,6 +410,28 @@ void svd_engine_quiesce(struct svd_device *dev)
 	pthread_mutex_unlock(&e->lock);
 }
 
+/*
+ * Run the engine from the caller's thread until nothing is runnable, so a
+ * command that must see every posted WQE processed (CQ resize checks the
+ * pending CQEs) does not race the engine thread's next pass. Bounded, so a
+ * client posting without pause cannot stall the command loop.
+ */
+static bool eng_pass(struct svd_engine *e, int64_t *deadline);
+
+void svd_engine_drain(struct svd_device *dev)
+{
+	struct svd_engine *e = eng_of(dev);
+	int64_t deadline = INT64_MAX;
+	int i;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < 64 && eng_pass(e, &deadline); i++)
+		;
+	pthread_mutex_unlock(&e->lock);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Doorbell pages                                                          */
 /* ---------------------------------------------------------------------- */

@@ -43,6 +43,7 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state);
 void svd_engine_qp_destroy(struct svd_qp *qp);
 /* Wait until the engine is outside any pass (then it holds no pointer). */
 void svd_engine_quiesce(struct svd_device *dev);
+void svd_engine_drain(struct svd_device *dev);
 
 void svd_engine_srq_destroy(struct svd_srq *srq);
 int eng_atomic(const struct svd_umem *u, uint64_t off, bool cas, uint64_t a,
