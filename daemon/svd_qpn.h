@@ -94,16 +94,10 @@ enum svd_qp_attr_mask {
 uint32_t svd_qp_xrcdn(const struct svd_qp *qp);
 uint32_t svd_srq_xrcdn(const struct svd_srq *srq);
 
-/* Canonical receive WQE stride, computed the same way by the library. */
+/* Same stride on both sides: see sv_recv_wqe_stride() in the ABI header. */
 static inline uint32_t svd_rq_stride(uint32_t max_recv_sge)
 {
-	uint32_t need = sizeof(struct sv_recv_wqe) +
-			max_recv_sge * sizeof(struct sv_sge);
-	uint32_t v = 1;
-
-	while (v < need)
-		v <<= 1;
-	return v;
+	return sv_recv_wqe_stride(max_recv_sge);
 }
 
 static inline bool svd_is_pow2(uint32_t v)

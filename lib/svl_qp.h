@@ -78,16 +78,10 @@ static inline struct svl_srq *to_svl_srq(struct ibv_srq *srq)
 	return (struct svl_srq *)srq;
 }
 
-/* The receive WQE stride both sides derive from max_sge. */
+/* Same stride on both sides: see sv_recv_wqe_stride() in the ABI header. */
 static inline uint32_t svl_recv_stride(uint32_t max_sge)
 {
-	uint32_t need = sizeof(struct sv_recv_wqe) +
-			max_sge * sizeof(struct sv_sge);
-	uint32_t v = 1;
-
-	while (v < need)
-		v <<= 1;
-	return v;
+	return sv_recv_wqe_stride(max_sge);
 }
 
 /* Weak: the engine engineer's doorbell (wake the daemon's engine). */

@@ -315,6 +315,20 @@ struct sv_recv_wqe {
 	/* then num_sge * struct sv_sge */
 };
 
+/*
+ * The receive WQE stride of an RQ or SRQ ring. Both sides derive it from
+ * max_sge (it is not sent), so it lives here, once.
+ */
+static inline __u32 sv_recv_wqe_stride(__u32 max_sge)
+{
+	__u32 need = sizeof(struct sv_recv_wqe) + max_sge * sizeof(struct sv_sge);
+	__u32 v = 1;
+
+	while (v < need)
+		v <<= 1;
+	return v;
+}
+
 /* A CQE: what ibv_wc / ibv_cq_ex read back. 64 bytes. */
 struct sv_cqe {
 	__aligned_u64 wr_id;
