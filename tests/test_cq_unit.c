@@ -17,7 +17,7 @@
 #include "svd.h"
 #include "svd_cq.h"
 #include "svd_objs.h"
-#include "../lib/ring.h"
+#include "../lib/providers/softverbs/ring.h"
 
 static int failures;
 
