@@ -7,6 +7,11 @@
  * device and a key of one device never resolves on another. Slot 0 is never
  * used so that a zero key is always invalid.
  *
+ * A key is perm(index) << 8 | tag (svd_perm.h): the upper 24 bits are a
+ * keyed permutation of the slot index and every slot's tag starts random,
+ * so a key cannot be guessed from the slot allocation order or from one's
+ * own keys. The low 8 bits stay the tag that ibv_inc_rkey() bumps.
+ *
  * Lock order: dev->lock, then keys_lock. keys_lock guards the table itself
  * (growth, free slots); dev->lock is what the engine holds while it uses a
  * found MR, and it is taken around publish/unpublish so an MR never vanishes
@@ -16,6 +21,7 @@
 #include <string.h>
 
 #include "svd_keys.h"
+#include "svd_perm.h"
 
 #define KEYS_MIN 256
 #define KEYS_MAX (1U << (32 - SVD_KEY_TAG_BITS))
@@ -44,22 +50,30 @@ static int keys_grow(void)
 	if (!s)
 		return -ENOMEM;
 	memset(s + nslots, 0, (n - nslots) * sizeof(*s));
+	for (uint32_t i = nslots; i < n; i++)
+		s[i].tag = (uint8_t)svd_random32();
 	slots = s;
 	nslots = n;
 	return 0;
 }
 
 /* Find a free slot index, growing the table if needed (keys_lock held). */
+static bool slot_usable(uint32_t i)
+{
+	/* The one index whose image is 0 could make key 0: never use it. */
+	return !slots[i].dev && svd_perm24(SVD_PERM_KEYS, i) != 0;
+}
+
 static int keys_find_free(uint32_t *out)
 {
 	uint32_t i;
 
 	for (;;) {
 		for (i = next_free; i < nslots; i++)
-			if (!slots[i].dev)
+			if (slot_usable(i))
 				goto found;
 		for (i = 1; i < next_free && i < nslots; i++)
-			if (!slots[i].dev)
+			if (slot_usable(i))
 				goto found;
 		if (keys_grow())
 			return -ENOMEM;
@@ -85,16 +99,23 @@ int svd_keys_insert(struct svd_device *dev, struct svd_mr *mr, uint32_t *key)
 		s->tag++;
 		s->dev = dev;
 		s->mr = mr;
-		*key = idx << SVD_KEY_TAG_BITS | s->tag;
+		*key = svd_perm24(SVD_PERM_KEYS, idx) << SVD_KEY_TAG_BITS |
+		       s->tag;
 	}
 	pthread_mutex_unlock(&keys_lock);
 	pthread_mutex_unlock(&dev->lock);
 	return ret;
 }
 
+/* The slot a key names (0, never used, if none). */
+static uint32_t key_slot(uint32_t key)
+{
+	return svd_perm24_inv(SVD_PERM_KEYS, SVD_KEY_INDEX(key));
+}
+
 void svd_keys_remove(struct svd_device *dev, uint32_t key)
 {
-	uint32_t idx = SVD_KEY_INDEX(key);
+	uint32_t idx = key_slot(key);
 
 	pthread_mutex_lock(&dev->lock);
 	pthread_mutex_lock(&keys_lock);
@@ -114,7 +135,7 @@ void svd_keys_remove(struct svd_device *dev, uint32_t key)
  */
 struct svd_mr *svd_dev_key_find(struct svd_device *dev, uint32_t key)
 {
-	uint32_t idx = SVD_KEY_INDEX(key);
+	uint32_t idx = key_slot(key);
 	struct svd_mr *mr = NULL;
 
 	pthread_mutex_lock(&keys_lock);

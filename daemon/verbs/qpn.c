@@ -5,9 +5,14 @@
  * A small chained hash per kind, keyed by (device, number). Entries of all
  * devices share the buckets, so a private mutex guards them; it nests
  * inside dev->lock, which callers hold to keep the object alive.
+ *
+ * Numbers are a keyed permutation (svd_perm.h) of an allocation counter:
+ * unique until the 24-bit space wraps, yet a peer cannot predict the next
+ * QPN from the ones it has seen, nor aim at a QP by counting.
  */
 #include <stdlib.h>
 
+#include "svd_perm.h"
 #include "svd_qpn.h"
 
 #define NUM_BUCKETS 1024
@@ -23,10 +28,13 @@ struct num_map {
 	pthread_mutex_t lock;
 	struct num_ent *b[NUM_BUCKETS];
 	uint32_t next; /* allocation cursor (shared: numbers stay unique) */
+	enum svd_perm_domain domain;
 };
 
-static struct num_map qp_map = { .lock = PTHREAD_MUTEX_INITIALIZER };
-static struct num_map srq_map = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct num_map qp_map = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				 .domain = SVD_PERM_QPN };
+static struct num_map srq_map = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				  .domain = SVD_PERM_SRQN };
 
 static unsigned int bucket(const struct svd_device *dev, uint32_t num)
 {
@@ -55,7 +63,7 @@ static int map_insert(struct num_map *m, struct svd_device *dev, void *obj,
 		return -ENOMEM;
 	pthread_mutex_lock(&m->lock);
 	for (tries = 0; tries <= SVD_QPN_MASK; tries++) {
-		n = m->next++ & SVD_QPN_MASK;
+		n = svd_perm24(m->domain, m->next++ & SVD_QPN_MASK);
 		if (n < 2 || map_find(m, dev, n))
 			continue;
 		e->dev = dev;

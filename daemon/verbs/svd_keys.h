@@ -2,8 +2,9 @@
 /*
  * Device-wide memory keys (keys.c) and memory-window binding (std_mw.c).
  *
- * A key is index << 8 | tag. The index names a slot in the key map; the
- * 8-bit tag changes every time a slot is reused (and, for a memory window,
+ * A key is index << 8 | tag. The 24-bit index is a keyed permutation of
+ * a slot in the key map (keys.c, svd_perm.h); the 8-bit tag starts random
+ * and changes every time a slot is reused (and, for a memory window,
  * whenever the consumer binds it with a new rkey), so a stale key never
  * reaches a new region.
  *
