@@ -45,6 +45,9 @@ if [ -x scripts/pingpong.sh ]; then
 	scripts/pingpong.sh
 fi
 
+step "Debian perftest (short runs)"
+scripts/perftest.sh
+
 step "rdma-core test suite"
 # Modules that must pass; the rest are run and counted (see README status).
 SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq test_qp test_cq_events test_shared_pd test_addr"} \

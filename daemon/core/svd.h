@@ -75,6 +75,7 @@ struct svd_device {
 	/* Live counts, for "softverbs dev list" and the reclaim tests. */
 	atomic_uint nr_ucontexts;
 	atomic_uint nr_uobjects;
+	uint32_t nr_qps; /* under lock: attr.max_qp is enforced */
 	struct svd_device *next;
 };
 

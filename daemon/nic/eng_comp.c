@@ -101,13 +101,10 @@ void eng_timeout_deadline(struct timespec *ts, unsigned int timeout)
 	deadline_ns(ts, ns);
 }
 
-static bool comp_error(struct eng_qp *eq, const struct sv_send_wqe *w,
-		       uint32_t status)
+static int comp_error(struct eng_qp *eq, uint32_t status)
 {
-	eng_send_cqe(eq, w, status, 0);
-	eng_qp_error(eq);
 	eq->retrying = false;
-	return true;
+	return (int)status;
 }
 
 static void comp_arm_retry(struct eng_qp *eq)
@@ -119,33 +116,31 @@ static void comp_arm_retry(struct eng_qp *eq)
 	eq->retry_left = eq->qp->attr.retry_cnt & 7;
 }
 
-static bool comp_rnr(struct eng_qp *eq, const struct sv_send_wqe *w,
-		     uint8_t syndrome)
+static int comp_rnr(struct eng_qp *eq, uint8_t syndrome)
 {
 	comp_arm_retry(eq);
 	if (eq->qp->attr.rnr_retry != 7) { /* 7 means retry forever */
 		if (!eq->rnr_left)
-			return comp_error(eq, w, IBV_WC_RNR_RETRY_EXC_ERR);
+			return comp_error(eq, IBV_WC_RNR_RETRY_EXC_ERR);
 		eq->rnr_left--;
 	}
 	eng_rnr_deadline(&eq->wait_until, syndrome & 0x1f);
 	eq->req_state = ENG_REQ_WAIT;
-	return false;
+	return -1;
 }
 
-static bool comp_retry(struct eng_qp *eq, const struct sv_send_wqe *w)
+static int comp_retry(struct eng_qp *eq)
 {
 	comp_arm_retry(eq);
 	if (!eq->retry_left)
-		return comp_error(eq, w, IBV_WC_RETRY_EXC_ERR);
+		return comp_error(eq, IBV_WC_RETRY_EXC_ERR);
 	eq->retry_left--;
 	eng_timeout_deadline(&eq->wait_until, eq->qp->attr.timeout);
 	eq->req_state = ENG_REQ_WAIT;
-	return false;
+	return -1;
 }
 
-bool eng_comp_handle(struct eng_qp *eq, const struct sv_send_wqe *w,
-		     const struct eng_ack *ack, uint64_t len)
+int eng_comp_handle(struct eng_qp *eq, const struct eng_ack *ack)
 {
 	uint32_t t = eq->qp->qp_type;
 	uint8_t s = ack->syndrome;
@@ -154,23 +149,22 @@ bool eng_comp_handle(struct eng_qp *eq, const struct sv_send_wqe *w,
 	if (t == SVD_QPT_UC || t == SVD_QPT_UD || s == ENG_AETH_ACK) {
 		eq->retrying = false;
 		eq->req_state = ENG_REQ_IDLE;
-		eng_send_cqe(eq, w, IBV_WC_SUCCESS, len);
-		return true;
+		return IBV_WC_SUCCESS;
 	}
 	if ((s & 0xe0) == ENG_AETH_RNR)
-		return comp_rnr(eq, w, s);
+		return comp_rnr(eq, s);
 	switch (s) {
 	case ENG_AETH_NAK_SEQ:
 	case ENG_AETH_DROPPED:
-		return comp_retry(eq, w);
+		return comp_retry(eq);
 	case ENG_AETH_NAK_ACC:
-		return comp_error(eq, w, IBV_WC_REM_ACCESS_ERR);
+		return comp_error(eq, IBV_WC_REM_ACCESS_ERR);
 	case ENG_AETH_NAK_OP:
-		return comp_error(eq, w, IBV_WC_REM_OP_ERR);
+		return comp_error(eq, IBV_WC_REM_OP_ERR);
 	case ENG_AETH_NAK_INV_RD:
-		return comp_error(eq, w, IBV_WC_REM_INV_RD_REQ_ERR);
+		return comp_error(eq, IBV_WC_REM_INV_RD_REQ_ERR);
 	default:
-		return comp_error(eq, w, IBV_WC_REM_INV_REQ_ERR);
+		return comp_error(eq, IBV_WC_REM_INV_REQ_ERR);
 	}
 }
 
@@ -190,8 +184,8 @@ static bool flush_sq(struct eng_qp *eq)
 	while (n < FLUSH_BUDGET && !eng_sq_peek(eq, &prod)) {
 		if (eng_sq_read(eq, eq->sq_cons, buf, sizeof(*w)))
 			break;
-		eng_send_cqe(eq, w, IBV_WC_WR_FLUSH_ERR, 0);
 		eng_sq_consume(eq);
+		eng_send_cqe(eq, w, IBV_WC_WR_FLUSH_ERR, 0);
 		n++;
 	}
 	return n > 0;

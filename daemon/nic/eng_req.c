@@ -28,8 +28,9 @@ struct req_ctx {
 /* Local error on the head WQE: error CQE, QP to ERROR (flushes the rest). */
 static bool req_fail(struct eng_qp *eq, struct req_ctx *r, uint32_t status)
 {
-	eng_send_cqe(eq, &r->w, status, 0);
+	/* The slot is free before the completion says so (see req_xmit). */
 	eng_sq_consume(eq);
+	eng_send_cqe(eq, &r->w, status, 0);
 	eng_qp_error(eq);
 	return true;
 }
@@ -181,12 +182,21 @@ static bool req_xmit(struct svd_engine *e, struct eng_qp *eq,
 		     struct req_ctx *r)
 {
 	struct eng_ack ack = { 0 };
+	int status;
 
 	eng_xmit(e, &r->pkt, &ack);
-	if (!eng_comp_handle(eq, &r->w, &ack, r->len))
+	status = eng_comp_handle(eq, &ack);
+	if (status < 0)
 		return true; /* waiting: the WQE stays at the head */
 	eq->psn = (eq->psn + eng_npsn(eq->qp, r->len)) & 0xffffff;
+	/*
+	 * The consumer index moves before the CQE is visible: an application
+	 * that polled the completion of its last WQE may post at once.
+	 */
 	eng_sq_consume(eq);
+	eng_send_cqe(eq, &r->w, (uint32_t)status, r->len);
+	if (status != IBV_WC_SUCCESS)
+		eng_qp_error(eq);
 	return true;
 }
 

@@ -256,9 +256,11 @@ void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
 void eng_cqe_push(struct svd_cq *cq, const struct sv_cqe *cqe, bool solicited);
 void eng_send_cqe(struct eng_qp *eq, const struct sv_send_wqe *w,
 		  uint32_t status, uint64_t byte_len);
-/* Handle the answer for the head WQE; true when the WQE is done. */
-bool eng_comp_handle(struct eng_qp *eq, const struct sv_send_wqe *w,
-		     const struct eng_ack *ack, uint64_t len);
+/*
+ * Judge the answer for the head WQE: the IBV_WC_* status it completes
+ * with, or -1 while it waits (RNR / retry timer armed).
+ */
+int eng_comp_handle(struct eng_qp *eq, const struct eng_ack *ack);
 void eng_qp_error(struct eng_qp *eq);
 bool eng_flush(struct eng_qp *eq);
 void eng_rnr_deadline(struct timespec *ts, unsigned int timer);

@@ -109,12 +109,16 @@ static void *map_lookup(struct num_map *m, struct svd_device *dev,
 	return obj;
 }
 
+/* The advertised max_qp is a real limit: ENOMEM beyond it, as rxe. */
 int svd_qpn_insert(struct svd_device *dev, struct svd_qp *qp)
 {
-	int ret;
+	int ret = -ENOMEM;
 
 	pthread_mutex_lock(&dev->lock);
-	ret = map_insert(&qp_map, dev, qp, &qp->qpn);
+	if (dev->nr_qps < dev->attr.max_qp)
+		ret = map_insert(&qp_map, dev, qp, &qp->qpn);
+	if (!ret)
+		dev->nr_qps++;
 	pthread_mutex_unlock(&dev->lock);
 	return ret;
 }
@@ -123,6 +127,7 @@ void svd_qpn_remove(struct svd_device *dev, struct svd_qp *qp)
 {
 	pthread_mutex_lock(&dev->lock);
 	map_remove(&qp_map, dev, qp->qpn, qp);
+	dev->nr_qps--;
 	pthread_mutex_unlock(&dev->lock);
 }
 

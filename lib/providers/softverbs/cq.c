@@ -85,6 +85,7 @@ static void cq_use_ring(struct svl_cq *cq, struct cq_ring *r)
 	cq->ring = r->map;
 	cq->db = (struct sv_dbrec *)((char *)r->map + r->dbrec_off);
 	cq->cons = svl_load_acquire(&cq->db->cons);
+	svl_ring_drop_fd(&cq->fd);
 }
 
 /* ---------------------------------------------------------------------- */

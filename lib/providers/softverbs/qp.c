@@ -241,6 +241,8 @@ static struct svl_qp *qp_alloc(struct ibv_context *ctx,
 	}
 	if (!ret)
 		ret = qp_exec_create(ctx, q, a, g);
+	if (!ret)
+		svl_ring_drop_fd(&q->fd);
 	if (ret) {
 		qp_free(q);
 		errno = ret;

@@ -87,6 +87,18 @@ static inline void svl_ring_free(size_t len, int fd, void *addr)
 		close(fd);
 }
 
+/*
+ * Once the daemon holds the ring (the create command succeeded), the
+ * mapping is all we need: closing the memfd keeps one fd per object from
+ * capping how many QPs/CQs/SRQs a process may have.
+ */
+static inline void svl_ring_drop_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 /* Acquire/release accessors for the u32 indices of struct sv_dbrec. */
 static inline uint32_t svl_load_acquire(const uint32_t *p)
 {

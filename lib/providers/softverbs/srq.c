@@ -133,6 +133,8 @@ struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 		s->rq.db = (void *)((uint8_t *)s->map + ring_len);
 		ret = srq_exec_create(ctx, s, a, ring_len);
 	}
+	if (!ret)
+		svl_ring_drop_fd(&s->fd);
 	if (ret) {
 		srq_free(s);
 		errno = ret;
