@@ -105,7 +105,8 @@ static void check_qpns(struct svd_device *dev)
 
 int main(void)
 {
-	static struct svd_device dev = { .name = "unit" };
+	static struct svd_device dev = { .name = "unit",
+					  .attr.max_qp = 1U << 20 };
 
 	pthread_mutex_init(&dev.lock, NULL);
 	check_perm();
