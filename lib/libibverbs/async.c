@@ -8,6 +8,11 @@
  *
  * Acks count completed events per object so destroy can wait until every
  * event handed to the application was acknowledged, as rdma-core does.
+ *
+ * When the daemon dies its end of the async socket closes: the application
+ * polling async_fd wakes (EOF is readable) and gets IBV_EVENT_DEVICE_FATAL,
+ * once per context, as from a kernel device that was disassociated; after
+ * that reads fail with EIO. The context's QPs are flushed (fate.c).
  */
 #include <unistd.h>
 
@@ -30,6 +35,22 @@ static bool event_is_qp(enum ibv_event_type t)
 	}
 }
 
+/* EOF or a torn record: the daemon is gone. Report it once. */
+static int device_fatal(struct ibv_context *context,
+			struct ibv_async_event *event)
+{
+	struct svl_context *ctx = to_svl_ctx(context);
+
+	svl_fate_dead(ctx);
+	if (atomic_exchange(&ctx->fatal_reported, true)) {
+		errno = EIO;
+		return -1;
+	}
+	event->event_type = IBV_EVENT_DEVICE_FATAL;
+	event->element.port_num = 0;
+	return 0;
+}
+
 SVL_EXPORT int ibv_get_async_event(struct ibv_context *context,
 				   struct ibv_async_event *event)
 {
@@ -40,13 +61,10 @@ SVL_EXPORT int ibv_get_async_event(struct ibv_context *context,
 	do {
 		n = read(context->async_fd, &ev, sizeof(ev));
 	} while (n < 0 && errno == EINTR);
-	if (n < 0)
+	if (n < 0 && errno != ECONNRESET)
 		return -1;
-	if (n != sizeof(ev)) {
-		/* EOF or a torn record: the daemon side is gone. */
-		errno = n == 0 ? ENODEV : EIO;
-		return -1;
-	}
+	if (n != sizeof(ev))
+		return device_fatal(context, event);
 	obj = (void *)(uintptr_t)ev.element;
 	event->event_type = (enum ibv_event_type)ev.event_type;
 	if (event->event_type == IBV_EVENT_CQ_ERR)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 static int connect_dev(struct svl_device *dev)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tmo = { .tv_sec = svl_cmd_timeout_ms() / 1000,
+			       .tv_usec = svl_cmd_timeout_ms() % 1000 * 1000 };
 	int fd;
 
 	if (strlen(dev->sock_path) >= sizeof(sa.sun_path)) {
@@ -25,12 +28,15 @@ static int connect_dev(struct svl_device *dev)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	/* A hung daemon's full backlog would block connect() forever. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		int err = errno;
 
 		close(fd);
 		/* A stale runtime dir: the device is gone. */
-		errno = (err == ECONNREFUSED || err == ENOENT) ? ENODEV : err;
+		errno = (err == ECONNREFUSED || err == ENOENT) ? ENODEV :
+			err == EAGAIN ? ETIMEDOUT : err;
 		return -1;
 	}
 	return fd;
@@ -91,6 +97,7 @@ static void ctx_free(struct svl_context *ctx)
 {
 	struct ibv_context *ic = &ctx->vctx.context;
 
+	svl_fate_unwatch(ctx);
 	svl_ctx_channel_close(ctx);
 	if (ic->async_fd >= 0)
 		close(ic->async_fd);
@@ -135,6 +142,7 @@ struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 		errno = ret;
 		return NULL;
 	}
+	svl_fate_watch(ctx);
 	return ic;
 }
 

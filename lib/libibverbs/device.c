@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <softverbs/rundir.h>
@@ -107,6 +109,31 @@ static struct svl_device *device_get(const char *dir, const char *name)
 	return d;
 }
 
+/*
+ * A daemon killed with SIGKILL leaves its socket file behind; a refused
+ * connection tells that nobody serves it, and the device is not listed
+ * (a kernel device that went away leaves sysfs too). A hung daemon still
+ * queues connections, so it stays listed; its commands time out instead.
+ */
+static bool device_alive(const struct svl_device *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool alive = true;
+	int fd;
+
+	if (strlen(d->sock_path) >= sizeof(sa.sun_path))
+		return true;
+	strcpy(sa.sun_path, d->sock_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return true;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    (errno == ECONNREFUSED || errno == ENOENT))
+		alive = false;
+	close(fd);
+	return alive;
+}
+
 static int add_device(struct ibv_device ***list, int *n, struct svl_device *d)
 {
 	struct ibv_device **l = realloc(*list, (*n + 2) * sizeof(*l));
@@ -140,7 +167,7 @@ SVL_EXPORT struct ibv_device **ibv_get_device_list(int *num_devices)
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", devdir, e->d_name);
 		d = device_get(dir, e->d_name);
-		if (d)
+		if (d && device_alive(d))
 			add_device(&list, &n, d);
 	}
 	if (dp)

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,11 +62,41 @@ struct svl_context {
 	bool imported; /* from ibv_import_device */
 	void *db_page; /* shared doorbell page (data path), or NULL */
 	uint32_t db_page_index;
+	/* Fate sharing (fate.c): set once the daemon's end hung up. */
+	atomic_int dead;
+	atomic_bool fatal_reported; /* DEVICE_FATAL handed out (async.c) */
+	bool fate_watched;
+	uint64_t fate_id;
+	pthread_mutex_t fate_lock; /* fate_qps */
+	struct ibv_qp **fate_qps; /* QPs to flush when the daemon dies */
+	unsigned int fate_nqps, fate_cap;
 };
 
 static inline struct svl_context *to_svl_ctx(struct ibv_context *c)
 {
 	return svl_container_of(c, struct svl_context, vctx.context);
+}
+
+/*
+ * Fate sharing with the daemon (fate.c). A context is dead once the
+ * daemon's end of its command FD hung up: its QPs are flushed, posts and
+ * commands fail with EIO, and the async FD reports IBV_EVENT_DEVICE_FATAL.
+ */
+void svl_fate_watch(struct svl_context *ctx);
+void svl_fate_unwatch(struct svl_context *ctx);
+void svl_fate_check_fork(void);
+void svl_fate_dead(struct svl_context *ctx);
+void svl_fate_qp_add(struct ibv_qp *qp);
+void svl_fate_qp_del(struct ibv_qp *qp);
+/* Flush a QP's posted WQEs as IBV_WC_WR_FLUSH_ERR (providers/flush.c). */
+void svl_qp_flush(struct ibv_qp *qp);
+/* Every command's deadline: SOFTVERBS_CMD_TIMEOUT_MS, default 10000. */
+int svl_cmd_timeout_ms(void);
+
+static inline bool svl_ctx_dead(struct ibv_context *c)
+{
+	return atomic_load_explicit(&to_svl_ctx(c)->dead,
+				    memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------------- */

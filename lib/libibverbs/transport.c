@@ -3,11 +3,18 @@
  * The command transport: marshal an ioctl()/write() of the kernel ABI into
  * one SOCK_SEQPACKET message on the command FD, and wait for the reply on
  * this process's private reply socket (see include/softverbs/abi.h).
+ *
+ * Every command has a deadline (svl_cmd_timeout_ms(), SOFTVERBS_CMD_TIMEOUT_MS,
+ * 10 s by default) covering both the send and the reply: a hung daemon
+ * gives ETIMEDOUT, never a hang. A daemon that hung up gives EIO and marks
+ * the context dead (fate.c). A reply that arrives after its deadline is
+ * recognised by its sequence number and dropped.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "svl.h"
@@ -163,7 +170,40 @@ struct msg_out {
 	int nfds;
 };
 
-static int send_msg(struct svl_context *ctx, struct msg_out *m)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait for events on fd until deadline: 1 ready, 0 timed out, -1 the
+ * daemon hung up (or poll failed).
+ */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events | POLLRDHUP };
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return 0;
+		n = poll(&p, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (p.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+			return -1;
+		if (n > 0)
+			return 1;
+	}
+}
+
+static int send_msg(struct svl_context *ctx, struct msg_out *m,
+		    int64_t deadline)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * SV_MSG_MAX_FDS)];
 	struct iovec iov = { m->buf, m->len };
@@ -178,19 +218,30 @@ static int send_msg(struct svl_context *ctx, struct msg_out *m)
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int) * m->nfds);
 	memcpy(CMSG_DATA(cm), m->fds, sizeof(int) * m->nfds);
-	do {
-		n = sendmsg(ctx->vctx.context.cmd_fd, &mh, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EPIPE ? EIO : errno;
-	return 0;
+	for (;;) {
+		int w;
+
+		n = sendmsg(ctx->vctx.context.cmd_fd, &mh,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return errno == EPIPE || errno == ECONNRESET ? EIO : errno;
+		/* A stopped daemon fills the socket: wait, but not forever. */
+		w = wait_fd(ctx->vctx.context.cmd_fd, POLLOUT, deadline);
+		if (w <= 0)
+			return w ? EIO : ETIMEDOUT;
+	}
 }
 
 /*
  * We hold both ends of the reply socket, so a dead daemon never gives EOF
- * there: watch the command FD for hang-up while waiting.
+ * there: watch the command FD for hang-up while waiting. 0, or EIO (hang-up)
+ * or ETIMEDOUT.
  */
-static int wait_reply(struct svl_context *ctx)
+static int wait_reply(struct svl_context *ctx, int64_t deadline)
 {
 	struct pollfd p[2] = {
 		{ .fd = ctx->reply_fd, .events = POLLIN },
@@ -198,22 +249,26 @@ static int wait_reply(struct svl_context *ctx)
 	};
 
 	for (;;) {
-		int n = poll(p, 2, -1);
+		int64_t left = deadline - now_ms();
+		int n;
 
+		if (left <= 0)
+			return ETIMEDOUT;
+		n = poll(p, 2, (int)left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -1;
+			return EIO;
 		if (p[0].revents & POLLIN)
 			return 0;
 		if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR))
-			return -1;
+			return EIO;
 	}
 }
 
 /* Receive the reply with our sequence number (older ones are dropped). */
 static int recv_reply(struct svl_context *ctx, uint8_t *buf, size_t cap,
-		      int *fds, int *nfds)
+		      int *fds, int *nfds, int64_t deadline)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * SV_MSG_MAX_FDS)];
 	struct sv_reply_hdr *rh = (void *)buf;
@@ -225,9 +280,10 @@ static int recv_reply(struct svl_context *ctx, uint8_t *buf, size_t cap,
 				     .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *cm;
 		ssize_t n;
+		int ret = wait_reply(ctx, deadline);
 
-		if (wait_reply(ctx))
-			return EIO;
+		if (ret)
+			return ret;
 		n = recvmsg(ctx->reply_fd, &mh, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -255,19 +311,25 @@ static int recv_reply(struct svl_context *ctx, uint8_t *buf, size_t cap,
 static int roundtrip(struct svl_context *ctx, struct msg_out *m,
 		     uint8_t *rbuf, size_t rcap, int *rfds, int *rnfds)
 {
+	int64_t deadline = now_ms() + svl_cmd_timeout_ms();
 	struct sv_msg_hdr *h = (void *)m->buf;
 	int ret;
 
+	if (svl_ctx_dead(&ctx->vctx.context))
+		return EIO;
+	svl_fate_check_fork();
 	ret = channel_check(ctx);
 	if (ret)
 		return ret;
 	h->seq = ++ctx->seq;
 	m->fds[0] = ctx->reply_peer;
 	h->nfds = m->nfds;
-	ret = send_msg(ctx, m);
-	if (ret)
-		return ret;
-	return recv_reply(ctx, rbuf, rcap, rfds, rnfds);
+	ret = send_msg(ctx, m, deadline);
+	if (!ret)
+		ret = recv_reply(ctx, rbuf, rcap, rfds, rnfds, deadline);
+	if (ret == EIO)
+		svl_fate_dead(ctx);
+	return ret;
 }
 
 static int add_fd(struct msg_out *m, int fd)
@@ -385,6 +447,51 @@ static void unmarshal(struct svl_cmd *c, const uint8_t *rbuf, size_t rlen,
 	}
 }
 
+/*
+ * After the daemon died, destroying an object succeeds locally, as on a
+ * disassociated kernel device: the daemon already freed everything, and
+ * the application must be able to clean up.
+ */
+static bool dead_destroy_ioctl(const struct ib_uverbs_ioctl_hdr *h)
+{
+	static const uint16_t destroy[][2] = {
+		{ UVERBS_OBJECT_QP, UVERBS_METHOD_QP_DESTROY },
+		{ UVERBS_OBJECT_SRQ, UVERBS_METHOD_SRQ_DESTROY },
+		{ UVERBS_OBJECT_CQ, UVERBS_METHOD_CQ_DESTROY },
+		{ UVERBS_OBJECT_WQ, UVERBS_METHOD_WQ_DESTROY },
+		{ UVERBS_OBJECT_DM, UVERBS_METHOD_DM_FREE },
+		{ UVERBS_OBJECT_MR, UVERBS_METHOD_MR_DESTROY },
+		{ UVERBS_OBJECT_PD, UVERBS_METHOD_PD_DESTROY },
+		{ UVERBS_OBJECT_MW, UVERBS_METHOD_MW_DESTROY },
+		{ UVERBS_OBJECT_XRCD, UVERBS_METHOD_XRCD_DESTROY },
+		{ UVERBS_OBJECT_AH, UVERBS_METHOD_AH_DESTROY },
+	};
+	unsigned int i;
+
+	for (i = 0; i < SVL_ARRAY_SIZE(destroy); i++)
+		if (h->object_id == destroy[i][0] &&
+		    h->method_id == destroy[i][1])
+			return true;
+	return false;
+}
+
+static bool dead_destroy_write(const void *cmd)
+{
+	switch (((const struct ib_uverbs_cmd_hdr *)cmd)->command) {
+	case IB_USER_VERBS_CMD_DEALLOC_PD:
+	case IB_USER_VERBS_CMD_DEREG_MR:
+	case IB_USER_VERBS_CMD_DEALLOC_MW:
+	case IB_USER_VERBS_CMD_DESTROY_CQ:
+	case IB_USER_VERBS_CMD_DESTROY_QP:
+	case IB_USER_VERBS_CMD_DESTROY_SRQ:
+	case IB_USER_VERBS_CMD_DESTROY_AH:
+	case IB_USER_VERBS_CMD_CLOSE_XRCD:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static uint8_t *msg_buffers(uint8_t **rbuf)
 {
 	uint8_t *m = malloc(2 * SV_MSG_MAX);
@@ -402,6 +509,8 @@ int svl_exec(struct ibv_context *ictx, struct svl_cmd *c)
 	int rfds[SV_MSG_MAX_FDS], rnfds = 0, ret = 0, i;
 	uint8_t *rbuf;
 
+	if (svl_ctx_dead(ictx) && dead_destroy_ioctl(&c->hdr))
+		return 0;
 	m.buf = msg_buffers(&rbuf);
 	if (!m.buf)
 		return errno = ENOMEM;
@@ -449,6 +558,8 @@ int svl_write(struct ibv_context *ictx, const void *cmd, size_t len,
 
 	if (len + sizeof(*h) > SV_MSG_MAX)
 		return errno = E2BIG;
+	if (svl_ctx_dead(ictx) && dead_destroy_write(cmd))
+		return 0;
 	m.buf = msg_buffers(&rbuf);
 	if (!m.buf)
 		return errno = ENOMEM;

@@ -183,6 +183,10 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 	for (; wr; wr = wr->next) {
 		struct sv_send_wqe *w;
 
+		if (svl_ctx_dead(qp->context)) {
+			ret = EIO; /* the daemon is gone (fate.c) */
+			break;
+		}
 		if (ring_full(&q->sq, q->sq.prod)) {
 			ret = ENOMEM;
 			break;
@@ -220,6 +224,10 @@ int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
 
 		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > max_sge) {
 			ret = EINVAL;
+			break;
+		}
+		if (svl_ctx_dead(ctx)) {
+			ret = EIO; /* the daemon is gone (fate.c) */
 			break;
 		}
 		if (ring_full(r, r->prod)) {

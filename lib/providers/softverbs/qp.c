@@ -285,6 +285,7 @@ struct ibv_qp *svl_create_qp_ex(struct ibv_context *ctx,
 			return NULL;
 		}
 	}
+	svl_fate_qp_add(&q->qp); /* flushed if the daemon dies */
 	return &q->qp;
 }
 
@@ -527,6 +528,7 @@ SVL_EXPORT int ibv_destroy_qp(struct ibv_qp *qp)
 	 * was never read: the wait needs a library-side delivery count.
 	 */
 	(void)resp.events_reported;
+	svl_fate_qp_del(qp);
 	qp_free(to_svl_qp(qp));
 	return 0;
 }

@@ -101,6 +101,9 @@ static int wr_complete(struct ibv_qp_ex *ibqp)
 	int err = q->wr_err;
 	bool posted = false;
 
+	if (!err && svl_ctx_dead(q->qp.context))
+		err = EIO; /* the daemon is gone (fate.c) */
+
 	if (!err && q->wr_prod != q->sq.prod) {
 		q->sq.prod = q->wr_prod;
 		svl_store_release(&q->sq.db->prod, q->sq.prod);

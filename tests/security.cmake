@@ -1,0 +1,2 @@
+# Issue 18: security and robustness.
+sv_add_c_test(test_fate ${CMAKE_CURRENT_LIST_DIR}/test_fate.c)

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Issue 18 item 4: a client always learns the daemon's fate.
+ *
+ * Hung daemon (SIGSTOP): with SOFTVERBS_CMD_TIMEOUT_MS=1000, a command
+ * fails with ETIMEDOUT within the deadline plus slack (bound: 2.5 s), and
+ * so does ibv_open_device(); after SIGCONT the same context works again
+ * (the late reply is dropped by its sequence number).
+ *
+ * Dead daemon (SIGKILL), with sends and receives posted while it was
+ * stopped, so nothing could consume them:
+ *   - the async FD reports IBV_EVENT_DEVICE_FATAL within 2 s, once;
+ *   - every posted WQE completes with IBV_WC_WR_FLUSH_ERR within 2 s;
+ *   - ibv_post_send/ibv_post_recv then fail (EIO), commands fail (EIO);
+ *   - the device leaves ibv_get_device_list();
+ *   - destroying the objects and closing the device still succeed.
+ */
+#include <infiniband/verbs.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "svtest.h"
+
+#define BOUND_MS 2500
+#define NSEND 3
+#define NRECV 4
+
+static struct ibv_context *ctx;
+static struct ibv_pd *pd;
+static struct ibv_cq *cq;
+static struct ibv_qp *qp;
+static struct ibv_mr *mr;
+static char buf[4096];
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static int gid_index(union ibv_gid *gid)
+{
+	for (int i = 0; i < 16 && !ibv_query_gid(ctx, 1, i, gid); i++)
+		if (gid->global.interface_id && gid->raw[10] == 0xff)
+			return i;
+	return -1;
+}
+
+/* An RC QP connected to itself: enough to post sends. */
+static void qp_loopback(void)
+{
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1 };
+	union ibv_gid gid;
+	int gi = gid_index(&gid);
+
+	SVT_CHECK(gi >= 0);
+	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+					 IBV_QP_PORT | IBV_QP_ACCESS_FLAGS));
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = IBV_MTU_1024;
+	a.dest_qp_num = qp->qp_num;
+	a.ah_attr.is_global = 1;
+	a.ah_attr.grh.dgid = gid;
+	a.ah_attr.grh.sgid_index = (uint8_t)gi;
+	a.ah_attr.grh.hop_limit = 1;
+	a.ah_attr.port_num = 1;
+	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV |
+					 IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+					 IBV_QP_RQ_PSN |
+					 IBV_QP_MAX_DEST_RD_ATOMIC |
+					 IBV_QP_MIN_RNR_TIMER));
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 14;
+	a.retry_cnt = 7;
+	a.rnr_retry = 7;
+	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
+					 IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+					 IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC));
+}
+
+static void objects_create(void)
+{
+	struct ibv_qp_init_attr a = {
+		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
+			 .max_send_sge = 1, .max_recv_sge = 1 },
+		.qp_type = IBV_QPT_RC,
+	};
+
+	pd = ibv_alloc_pd(ctx);
+	SVT_CHECK(pd);
+	mr = ibv_reg_mr(pd, buf, sizeof(buf), IBV_ACCESS_LOCAL_WRITE);
+	SVT_CHECK(mr);
+	cq = ibv_create_cq(ctx, 32, NULL, NULL, 0);
+	SVT_CHECK(cq);
+	a.send_cq = a.recv_cq = cq;
+	qp = ibv_create_qp(pd, &a);
+	SVT_CHECK(qp);
+	qp_loopback();
+}
+
+static int post(uint64_t id, bool send)
+{
+	struct ibv_sge s = { (uintptr_t)buf, 64, mr->lkey };
+	struct ibv_send_wr sw = { .wr_id = id, .sg_list = &s, .num_sge = 1,
+				  .opcode = IBV_WR_SEND }, *sbad;
+	struct ibv_recv_wr rw = { .wr_id = id, .sg_list = &s, .num_sge = 1 },
+			   *rbad;
+
+	return send ? ibv_post_send(qp, &sw, &sbad) :
+		      ibv_post_recv(qp, &rw, &rbad);
+}
+
+static void test_hung(struct svt_daemon *d, struct ibv_device *dev)
+{
+	struct timespec t0;
+	struct ibv_pd *p;
+
+	SVT_CHECK(!kill(d->pid, SIGSTOP));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	errno = 0;
+	p = ibv_alloc_pd(ctx);
+	SVT_CHECK(!p && errno == ETIMEDOUT);
+	SVT_CHECK(ms_since(&t0) < BOUND_MS);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	SVT_CHECK(!ibv_open_device(dev) && errno == ETIMEDOUT);
+	SVT_CHECK(ms_since(&t0) < BOUND_MS);
+	printf("hung daemon: ETIMEDOUT after %ld ms\n", ms_since(&t0));
+	SVT_CHECK(!kill(d->pid, SIGCONT));
+	p = ibv_alloc_pd(ctx);
+	SVT_CHECK(p);
+	SVT_CHECK(!ibv_dealloc_pd(p));
+}
+
+static void wait_fatal(const struct timespec *t0)
+{
+	struct pollfd pfd = { .fd = ctx->async_fd, .events = POLLIN };
+	struct ibv_async_event ev;
+
+	SVT_CHECK(poll(&pfd, 1, BOUND_MS) == 1);
+	SVT_CHECK(!ibv_get_async_event(ctx, &ev));
+	SVT_CHECK(ev.event_type == IBV_EVENT_DEVICE_FATAL);
+	ibv_ack_async_event(&ev);
+	SVT_CHECK(ms_since(t0) < BOUND_MS);
+	SVT_CHECK(ibv_get_async_event(ctx, &ev) && errno == EIO);
+}
+
+static void wait_flushed(const struct timespec *t0)
+{
+	int sends = 0, recvs = 0;
+	struct ibv_wc wc;
+
+	while (sends + recvs < NSEND + NRECV) {
+		int n = ibv_poll_cq(cq, 1, &wc);
+
+		SVT_CHECK(n >= 0);
+		SVT_CHECK(ms_since(t0) < BOUND_MS);
+		if (!n)
+			continue;
+		SVT_CHECK(wc.status == IBV_WC_WR_FLUSH_ERR);
+		SVT_CHECK(wc.qp_num == qp->qp_num);
+		if (wc.opcode & IBV_WC_RECV)
+			SVT_CHECK(wc.wr_id == 100 + (uint64_t)recvs++);
+		else
+			SVT_CHECK(wc.wr_id == (uint64_t)sends++);
+	}
+	SVT_CHECK(ibv_poll_cq(cq, 1, &wc) == 0);
+	printf("dead daemon: %d sends, %d recvs flushed in %ld ms\n", sends,
+	       recvs, ms_since(t0));
+}
+
+static void test_dead(struct svt_daemon *d)
+{
+	struct ibv_device **list;
+	struct timespec t0;
+	int i, n = -1;
+
+	SVT_CHECK(!kill(d->pid, SIGSTOP));
+	for (i = 0; i < NSEND; i++)
+		SVT_CHECK(!post(i, true));
+	for (i = 0; i < NRECV; i++)
+		SVT_CHECK(!post(100 + i, false));
+	SVT_CHECK(!kill(d->pid, SIGKILL));
+	SVT_CHECK(waitpid(d->pid, NULL, 0) == d->pid);
+	d->pid = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	wait_fatal(&t0);
+	wait_flushed(&t0);
+	SVT_CHECK(post(9, true) == EIO && post(9, false) == EIO);
+	SVT_CHECK(!ibv_alloc_pd(ctx) && errno == EIO);
+	list = ibv_get_device_list(&n);
+	SVT_CHECK(list && n == 0);
+	ibv_free_device_list(list);
+	SVT_CHECK(!ibv_destroy_qp(qp) && !ibv_destroy_cq(cq));
+	SVT_CHECK(!ibv_dereg_mr(mr) && !ibv_dealloc_pd(pd));
+	SVT_CHECK(!ibv_close_device(ctx));
+}
+
+int main(void)
+{
+	struct ibv_device **list;
+	struct svt_daemon d;
+
+	setenv("SOFTVERBS_CMD_TIMEOUT_MS", "1000", 1);
+	SVT_CHECK(!svt_daemon_start(&d));
+	list = ibv_get_device_list(NULL);
+	SVT_CHECK(list && list[0]);
+	ctx = ibv_open_device(list[0]);
+	SVT_CHECK(ctx);
+	objects_create();
+	test_hung(&d, list[0]);
+	test_dead(&d);
+	ibv_free_device_list(list);
+	svt_daemon_stop(&d);
+	printf("fate: ok\n");
+	return SVT_PASS;
+}
