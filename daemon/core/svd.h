@@ -69,6 +69,7 @@ struct svd_device {
 	uint32_t next_key; /* lkey/rkey index source */
 	uint32_t max_db_pages;
 	atomic_uint db_pages_used;
+	_Atomic uint64_t dm_used; /* device memory bytes allocated (std_dm.c) */
 	pthread_mutex_t lock; /* device-wide object maps (qpn, keys) */
 	void *engine; /* struct svd_engine *, owned by engine.c */
 	void *ev_tag; /* main.c's epoll tag */

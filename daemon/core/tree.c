@@ -16,6 +16,7 @@ extern const struct svd_module svd_mod_mr;
 extern const struct svd_module svd_mod_db;
 extern const struct svd_module svd_mod_cq;
 extern const struct svd_module svd_mod_ah;
+extern const struct svd_module svd_mod_dm;
 
 /* Modules are added here; a method not in any module is EPROTONOSUPPORT. */
 static const struct svd_module *const svd_modules[] = {
@@ -29,6 +30,7 @@ static const struct svd_module *const svd_modules[] = {
 	&svd_mod_db,
 	&svd_mod_cq,
 	&svd_mod_ah,
+	&svd_mod_dm,
 };
 
 /*

@@ -366,6 +366,7 @@ static int write_ex_query_device(struct svd_bundle *b)
 		room = sizeof(resp);
 	resp.base = b->dev->attr;
 	resp.device_cap_flags_ex = b->dev->attr.device_cap_flags;
+	resp.max_dm_size = SV_MAX_DM_SIZE;
 	resp.response_length = (uint32_t)room;
 	ret = svd_write_resp(b, &resp, EX_QD_MIN_RESP);
 	if (!ret && room > EX_QD_MIN_RESP)

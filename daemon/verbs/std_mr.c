@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "svd_dm.h"
 #include "svd_keys.h"
 #include "svd_mem.h"
 
@@ -83,6 +84,8 @@ static void mr_free(struct svd_device *dev, struct svd_mr *mr)
 	svd_keys_quiesce(dev);
 	if (mr->pd)
 		atomic_fetch_sub(&mr->pd->usecnt, 1);
+	if (mr->dm)
+		svd_dm_mr_gone(mr->dm);
 	svd_umem_release(mr->umem);
 	free(mr);
 }
@@ -109,7 +112,7 @@ const struct svd_obj_type svd_type_mr = {
  * Build and publish the region; on success uobj owns it (and the umem).
  * On failure the caller still owns umem.
  */
-static int mr_create(struct svd_bundle *b, struct svd_uobj *uobj,
+int svd_mr_create(struct svd_bundle *b, struct svd_uobj *uobj,
 		     struct svd_pd *pd, struct svd_umem *umem, uint64_t iova,
 		     uint32_t access)
 {
@@ -195,7 +198,7 @@ static int write_reg_mr(struct svd_bundle *b)
 		return (int)svd_ptr_err(pdu);
 	ret = va_umem(b, cmd->start, cmd->length, &umem);
 	if (!ret) {
-		ret = mr_create(b, uobj, pdu->object, umem, cmd->hca_va,
+		ret = svd_mr_create(b, uobj, pdu->object, umem, cmd->hca_va,
 				cmd->access_flags);
 		if (ret)
 			svd_umem_release(umem);
@@ -391,7 +394,7 @@ static int mr_method_reg_dmabuf(struct svd_bundle *b)
 		svd_umem_release(umem);
 		return (int)svd_ptr_err(uobj);
 	}
-	ret = mr_create(b, uobj, pd, umem, a.iova, a.access);
+	ret = svd_mr_create(b, uobj, pd, umem, a.iova, a.access);
 	if (ret) {
 		svd_umem_release(umem);
 		return ret;

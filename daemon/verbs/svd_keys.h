@@ -48,6 +48,15 @@ unsigned int svd_keys_count(struct svd_device *dev);
  */
 int svd_mr_check_access(uint32_t flags);
 
+/*
+ * Build and publish a region over umem in the new uobj (REG_MR,
+ * REG_DMABUF_MR, DM_MR_REG). On success uobj owns the region and umem; on
+ * failure the caller still owns umem.
+ */
+int svd_mr_create(struct svd_bundle *b, struct svd_uobj *uobj,
+		  struct svd_pd *pd, struct svd_umem *umem, uint64_t iova,
+		  uint32_t access);
+
 /* The object behind an MW uobject: the key map holds &mw->mr. */
 struct svd_mw {
 	struct svd_mr mr;      /* must be first */

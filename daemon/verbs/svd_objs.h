@@ -32,6 +32,7 @@ struct svd_mr {
 	bool is_mw; /* memory window (type 1 or 2) */
 	uint32_t mw_type;
 	bool revoked; /* dma-buf revoke: all access fails */
+	struct svd_dm *dm; /* device memory it is on (std_dm.c), or NULL */
 };
 
 struct svd_ah {

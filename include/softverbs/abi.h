@@ -184,6 +184,47 @@ struct sv_pd_query_resp {
 	__u32 reserved;
 };
 
+/*
+ * Device memory (mlx5 MEMIC's counterpart): a sealed memfd the daemon
+ * owns. DM_ALLOC returns it in SV_ATTR_ALLOC_DM_FD so the library can map
+ * it; SV_METHOD_DM_QUERY (driver method on UVERBS_OBJECT_DM, as mlx5's
+ * DM_QUERY) hands it to an importer.
+ */
+enum sv_dm_alloc_attrs {
+	SV_ATTR_ALLOC_DM_FD = SV_ID_DRIVER(0), /* FD out, optional */
+};
+
+enum sv_dm_methods {
+	SV_METHOD_DM_QUERY = SV_ID_DRIVER(0),
+};
+
+enum sv_dm_query_attrs {
+	SV_ATTR_QUERY_DM_HANDLE = SV_ID_DRIVER(0), /* idr DM */
+	SV_ATTR_QUERY_DM_LENGTH = SV_ID_DRIVER(1), /* u64 out */
+	SV_ATTR_QUERY_DM_FD = SV_ID_DRIVER(2), /* FD out */
+};
+
+/* Device memory per device, as query_device_ex's max_dm_size. */
+#define SV_MAX_DM_SIZE (256 * 1024)
+
+/*
+ * Seed 003: the data-direct DMA device. SV_METHOD_GET_DATA_DIRECT_PATH
+ * returns its path (NUL-terminated) or ENODEV; REG_DMABUF_MR takes
+ * softverbs access flags in SV_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, as mlx5's
+ * MLX5_IB_ATTR_REG_DMABUF_MR_ACCESS_FLAGS.
+ */
+enum sv_data_direct_attrs {
+	SV_ATTR_GET_DATA_DIRECT_PATH = SV_ID_DRIVER(0), /* PTR out, string */
+};
+
+enum sv_reg_dmabuf_mr_attrs {
+	SV_ATTR_REG_DMABUF_MR_ACCESS_FLAGS = SV_ID_DRIVER(0), /* u32 flags */
+};
+
+enum sv_reg_dmabuf_access {
+	SV_REG_DMABUF_ACCESS_DATA_DIRECT = 1U << 0,
+};
+
 /* Driver data (udata) for GET_CONTEXT. */
 struct sv_alloc_ucontext_resp {
 	__u32 abi_version; /* SV_ABI_VERSION */

@@ -10,6 +10,7 @@ enum svl_mr_type {
 	SVL_MR_VA,
 	SVL_MR_DMABUF,
 	SVL_MR_IMPORTED,
+	SVL_MR_DM, /* on device memory (dm.c) */
 };
 
 struct svl_mr {

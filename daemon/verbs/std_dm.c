@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DM: device memory, softverbs' counterpart of mlx5's on-chip MEMIC.
+ *
+ * The memory belongs to the device: a memfd the daemon creates, sealed so
+ * no client can shrink or grow it (a shrunk file would fault the engine),
+ * and handed to the client (DM_ALLOC's SV_ATTR_ALLOC_DM_FD) to map;
+ * ibv_memcpy_to/from_dm are then plain stores and loads in the library. A
+ * DM MR (UVERBS_METHOD_DM_MR_REG) maps its range into the daemon like a
+ * dma-buf MR, so the engine reaches it with direct copies. Regions are
+ * always zero-based: the client's mapping address is its own business.
+ *
+ * Like MEMIC, device memory is a device-wide budget of SV_MAX_DM_SIZE bytes
+ * (query_device_ex's max_dm_size) shared by every context, allocated in
+ * 64-byte units. A DM cannot be freed while MRs use it (EBUSY, as the
+ * kernel's uverbs_free_dm).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "svd_dm.h"
+#include "svd_keys.h"
+
+#define DM_UNIT 64 /* allocation granule, as MEMIC's */
+#define DM_PAGE_SHIFT 12 /* the memfd is page-aligned: alignments up to it */
+/* What a DM MR may ask for (mlx5's MEMIC access set). */
+#define DM_MR_ACCESS                                                      \
+	(IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_WRITE |   \
+	 IB_UVERBS_ACCESS_REMOTE_READ | IB_UVERBS_ACCESS_REMOTE_ATOMIC |  \
+	 IB_UVERBS_ACCESS_ZERO_BASED)
+
+struct svd_dm {
+	struct svd_device *dev;
+	int fd; /* the sealed memfd; the client maps a copy */
+	uint64_t length; /* as allocated by the user */
+	uint64_t charged; /* bytes taken from dev->dm_used */
+	atomic_int usecnt; /* MRs on it */
+};
+
+/* Take n bytes of the device's budget, or fail with ENOMEM. */
+static int dm_charge(struct svd_device *dev, uint64_t n)
+{
+	uint64_t used = atomic_load(&dev->dm_used);
+
+	do {
+		if (n > SV_MAX_DM_SIZE - used)
+			return -ENOMEM;
+	} while (!atomic_compare_exchange_weak(&dev->dm_used, &used, used + n));
+	return 0;
+}
+
+/* A memfd of len bytes (page-rounded) with its size sealed. */
+static int dm_memfd(uint64_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	off_t size = (off_t)((len + (uint64_t)page - 1) & ~((uint64_t)page - 1));
+	int fd = memfd_create("softverbs-dm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
+}
+
+static void dm_free(struct svd_dm *dm)
+{
+	close(dm->fd);
+	atomic_fetch_sub(&dm->dev->dm_used, dm->charged);
+	free(dm);
+}
+
+static struct svd_dm *dm_new(struct svd_device *dev, uint64_t len)
+{
+	uint64_t charged = (len + DM_UNIT - 1) & ~(uint64_t)(DM_UNIT - 1);
+	struct svd_dm *dm;
+	int ret;
+
+	ret = dm_charge(dev, charged);
+	if (ret)
+		return svd_err_ptr(ret);
+	dm = calloc(1, sizeof(*dm));
+	ret = dm ? dm_memfd(len) : -ENOMEM;
+	if (ret < 0) {
+		free(dm);
+		atomic_fetch_sub(&dev->dm_used, charged);
+		return svd_err_ptr(ret);
+	}
+	dm->dev = dev;
+	dm->fd = ret;
+	dm->length = len;
+	dm->charged = charged;
+	return dm;
+}
+
+void svd_dm_mr_gone(struct svd_dm *dm)
+{
+	atomic_fetch_sub(&dm->usecnt, 1);
+}
+
+static int dm_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
+{
+	struct svd_dm *dm = uobj->object;
+
+	if (!dm)
+		return 0;
+	if (why == SVD_REMOVE_DESTROY && atomic_load(&dm->usecnt))
+		return -EBUSY;
+	dm_free(dm);
+	uobj->object = NULL;
+	return 0;
+}
+
+const struct svd_obj_type svd_type_dm = {
+	.name = "dm",
+	.uapi_id = UVERBS_OBJECT_DM,
+	.destroy_order = 3, /* after the MRs on it */
+	.destroy = dm_destroy,
+};
+
+/* Send a copy of the DM's fd back in an FD-out attribute, if asked for. */
+static int dm_fd_out(struct svd_bundle *b, uint16_t id, struct svd_dm *dm)
+{
+	struct svd_attr *a = svd_attr_get(b, id);
+	int fd, slot;
+
+	if (!a)
+		return 0;
+	fd = fcntl(dm->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -EMFILE;
+	slot = svd_bundle_add_out_fd(b, fd); /* the reply closes it */
+	if (slot < 0) {
+		close(fd);
+		return slot;
+	}
+	a->data = (uint64_t)slot;
+	a->out_valid = true;
+	return 0;
+}
+
+/* ioctl: UVERBS_METHOD_DM_ALLOC */
+static int dm_method_alloc(struct svd_bundle *b)
+{
+	struct svd_uobj *uobj;
+	struct svd_dm *dm;
+	uint32_t align;
+	uint64_t len;
+
+	if (svd_attr_get_u64(b, UVERBS_ATTR_ALLOC_DM_LENGTH, &len) ||
+	    svd_attr_get_u32(b, UVERBS_ATTR_ALLOC_DM_ALIGNMENT, &align))
+		return -EINVAL;
+	if (!len || len > SV_MAX_DM_SIZE || align > DM_PAGE_SHIFT)
+		return -EINVAL;
+	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_ALLOC_DM_HANDLE,
+				   &svd_type_dm);
+	if (svd_is_err(uobj))
+		return (int)svd_ptr_err(uobj);
+	dm = dm_new(b->dev, len);
+	if (svd_is_err(dm))
+		return (int)svd_ptr_err(dm);
+	uobj->object = dm; /* an abort frees it */
+	return dm_fd_out(b, SV_ATTR_ALLOC_DM_FD, dm);
+}
+
+/* ioctl: UVERBS_METHOD_DM_FREE */
+static int dm_method_free(struct svd_bundle *b)
+{
+	return svd_attr_remove_uobj(b, UVERBS_ATTR_FREE_DM_HANDLE);
+}
+
+/* ioctl: SV_METHOD_DM_QUERY, for ibv_import_dm (mlx5's DM_QUERY). */
+static int dm_method_query(struct svd_bundle *b)
+{
+	struct svd_dm *dm = svd_attr_get_obj(b, SV_ATTR_QUERY_DM_HANDLE);
+	int ret;
+
+	ret = svd_attr_copy_to(b, SV_ATTR_QUERY_DM_LENGTH, &dm->length,
+			       sizeof(dm->length));
+	return ret ? ret : dm_fd_out(b, SV_ATTR_QUERY_DM_FD, dm);
+}
+
+struct dm_mr_args {
+	uint64_t offset, length;
+	uint32_t access;
+};
+
+/* The kernel's DM_MR_REG checks, in its order. */
+static int dm_mr_args(struct svd_bundle *b, const struct svd_dm *dm,
+		      struct dm_mr_args *a)
+{
+	int ret;
+
+	if (svd_attr_get_u64(b, UVERBS_ATTR_REG_DM_MR_OFFSET, &a->offset) ||
+	    svd_attr_get_u64(b, UVERBS_ATTR_REG_DM_MR_LENGTH, &a->length) ||
+	    svd_attr_get_u32(b, UVERBS_ATTR_REG_DM_MR_ACCESS_FLAGS, &a->access))
+		return -EINVAL;
+	ret = svd_mr_check_access(a->access);
+	if (ret)
+		return ret;
+	if (!(a->access & IB_UVERBS_ACCESS_ZERO_BASED) ||
+	    (a->access & ~DM_MR_ACCESS))
+		return -EINVAL;
+	if (a->offset > dm->length || a->length > dm->length - a->offset)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * The daemon's own mapping of the range. A zero-length region (allowed, as
+ * in the kernel) maps one byte so every MR has a umem, and reports 0.
+ */
+static struct svd_umem *dm_mr_umem(struct svd_dm *dm,
+				   const struct dm_mr_args *a)
+{
+	struct svd_umem *umem;
+
+	if (!a->length) {
+		umem = svd_umem_get_mapped(dm->fd, 0, 1);
+		if (!svd_is_err(umem))
+			umem->length = 0;
+		return umem;
+	}
+	return svd_umem_get_mapped(dm->fd, a->offset, a->length);
+}
+
+static int dm_mr_keys_out(struct svd_bundle *b, const struct svd_mr *mr)
+{
+	int ret;
+
+	ret = svd_attr_copy_to(b, UVERBS_ATTR_REG_DM_MR_RESP_LKEY, &mr->lkey,
+			       sizeof(mr->lkey));
+	if (!ret)
+		ret = svd_attr_copy_to(b, UVERBS_ATTR_REG_DM_MR_RESP_RKEY,
+				       &mr->rkey, sizeof(mr->rkey));
+	return ret;
+}
+
+/* ioctl: UVERBS_METHOD_DM_MR_REG (on the MR object) */
+static int dm_method_mr_reg(struct svd_bundle *b)
+{
+	struct svd_pd *pd = svd_attr_get_obj(b, UVERBS_ATTR_REG_DM_MR_PD_HANDLE);
+	struct svd_dm *dm = svd_attr_get_obj(b, UVERBS_ATTR_REG_DM_MR_DM_HANDLE);
+	struct svd_umem *umem;
+	struct svd_uobj *uobj;
+	struct dm_mr_args a;
+	struct svd_mr *mr;
+	int ret;
+
+	ret = dm_mr_args(b, dm, &a);
+	if (ret)
+		return ret;
+	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_REG_DM_MR_HANDLE,
+				   &svd_type_mr);
+	if (svd_is_err(uobj))
+		return (int)svd_ptr_err(uobj);
+	umem = dm_mr_umem(dm, &a);
+	if (svd_is_err(umem))
+		return (int)svd_ptr_err(umem);
+	ret = svd_mr_create(b, uobj, pd, umem, 0, a.access);
+	if (ret) {
+		svd_umem_release(umem);
+		return ret;
+	}
+	mr = uobj->object;
+	mr->dm = dm;
+	atomic_fetch_add(&dm->usecnt, 1);
+	return dm_mr_keys_out(b, mr);
+}
+
+static const struct svd_attr_spec dm_alloc_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_ALLOC_DM_HANDLE, &svd_type_dm, SVD_ACCESS_NEW,
+		     true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_ALLOC_DM_LENGTH, uint64_t, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_ALLOC_DM_ALIGNMENT, uint32_t, true),
+	/* A new fd, not an fd object: the type only satisfies the validator. */
+	SVD_ATTR_FD(SV_ATTR_ALLOC_DM_FD, &svd_type_dm, SVD_ACCESS_NEW, false),
+};
+
+static const struct svd_attr_spec dm_free_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_FREE_DM_HANDLE, &svd_type_dm,
+		     SVD_ACCESS_DESTROY, true),
+};
+
+static const struct svd_attr_spec dm_query_attrs[] = {
+	SVD_ATTR_IDR(SV_ATTR_QUERY_DM_HANDLE, &svd_type_dm, SVD_ACCESS_READ,
+		     true),
+	SVD_ATTR_PTR_OUT(SV_ATTR_QUERY_DM_LENGTH, uint64_t, true),
+	SVD_ATTR_FD(SV_ATTR_QUERY_DM_FD, &svd_type_dm, SVD_ACCESS_NEW, true),
+};
+
+static const struct svd_attr_spec dm_mr_reg_attrs[] = {
+	SVD_ATTR_IDR(UVERBS_ATTR_REG_DM_MR_HANDLE, &svd_type_mr, SVD_ACCESS_NEW,
+		     true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DM_MR_OFFSET, uint64_t, true),
+	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DM_MR_LENGTH, uint64_t, true),
+	SVD_ATTR_IDR(UVERBS_ATTR_REG_DM_MR_PD_HANDLE, &svd_type_pd,
+		     SVD_ACCESS_READ, true),
+	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_REG_DM_MR_ACCESS_FLAGS, UINT32_MAX, true),
+	SVD_ATTR_IDR(UVERBS_ATTR_REG_DM_MR_DM_HANDLE, &svd_type_dm,
+		     SVD_ACCESS_READ, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DM_MR_RESP_LKEY, uint32_t, true),
+	SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DM_MR_RESP_RKEY, uint32_t, true),
+};
+
+static const struct svd_method dm_methods[] = {
+	SVD_METHOD(UVERBS_METHOD_DM_ALLOC, dm_method_alloc, dm_alloc_attrs),
+	SVD_METHOD(UVERBS_METHOD_DM_FREE, dm_method_free, dm_free_attrs),
+	SVD_METHOD(SV_METHOD_DM_QUERY, dm_method_query, dm_query_attrs),
+};
+
+static const struct svd_method dm_mr_methods[] = {
+	SVD_METHOD(UVERBS_METHOD_DM_MR_REG, dm_method_mr_reg, dm_mr_reg_attrs),
+};
+
+static const struct svd_object dm_objects[] = {
+	{ .id = UVERBS_OBJECT_DM, .type = &svd_type_dm, .methods = dm_methods,
+	  .nmethods = SVD_ARRAY_SIZE(dm_methods) },
+	{ .id = UVERBS_OBJECT_MR, .type = &svd_type_mr,
+	  .methods = dm_mr_methods, .nmethods = SVD_ARRAY_SIZE(dm_mr_methods) },
+};
+
+const struct svd_module svd_mod_dm = {
+	.name = "dm",
+	.objects = dm_objects,
+	.nobjects = SVD_ARRAY_SIZE(dm_objects),
+};
