@@ -12,8 +12,9 @@
 #include <unistd.h>
 
 #include "svd.h"
+#include "svd_nic.h"
 
-static struct svd_device dev = { .name = "fuzz" };
+static struct svd_device dev = { .name = "fuzz", .nic = &svd_soft_nic_ops };
 static struct svd_ufile ufile = { .dev = &dev, .fd = -1 };
 static uint8_t out[SV_MSG_MAX];
 static uint8_t req[SV_MSG_MAX];

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "svd.h"
+#include "svd_nic.h"
 #include "svd_cq.h"
 #include "svd_objs.h"
 #include "../lib/providers/softverbs/ring.h"
@@ -30,7 +31,7 @@ static int failures;
 		}                                                              \
 	} while (0)
 
-static struct svd_device dev = { .name = "unit" };
+static struct svd_device dev = { .name = "unit", .nic = &svd_soft_nic_ops };
 static struct svd_ufile ufile = { .dev = &dev, .fd = -1 };
 static uint8_t out_buf[4096];
 static struct svd_bundle b;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "svd.h"
+#include "svd_nic.h"
 #include "svd_objs.h"
 
 static int failures;
@@ -457,7 +458,7 @@ static void test_list_insert_replace(void)
 	svd_umem_list_release(l);
 }
 
-static struct svd_device dev = { .name = "unit" };
+static struct svd_device dev = { .name = "unit", .nic = &svd_soft_nic_ops };
 
 int main(void)
 {

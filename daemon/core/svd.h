@@ -57,6 +57,8 @@ struct svd_port {
 	char netdev[SVD_NAME_MAX];
 };
 
+struct svd_nic_ops;
+
 struct svd_device {
 	char name[SVD_NAME_MAX];
 	uint64_t node_guid;
@@ -71,7 +73,9 @@ struct svd_device {
 	atomic_uint db_pages_used;
 	_Atomic uint64_t dm_used; /* device memory bytes allocated (std_dm.c) */
 	pthread_mutex_t lock; /* device-wide object maps (qpn, keys) */
-	void *engine; /* struct svd_engine *, owned by engine.c */
+	/* The NIC behind the device (verbs/svd_nic.h), set at creation. */
+	const struct svd_nic_ops *nic;
+	void *engine; /* struct svd_engine *, owned by nic/engine.c */
 	void *ev_tag; /* main.c's epoll tag */
 	/* Live counts, for "softverbs dev list" and the reclaim tests. */
 	atomic_uint nr_ucontexts;
@@ -148,8 +152,9 @@ struct svd_obj_type {
 	const char *name;
 	uint16_t uapi_id; /* UVERBS_OBJECT_* */
 	/*
-	 * Teardown runs in increasing destroy_order, so dependents (QP = 0)
-	 * go before what they depend on (PD = 3).
+	 * Teardown runs in increasing destroy_order, so dependents go before
+	 * what they depend on: QP 0; SRQ, MW, AH 1; MR 2; CQ, XRCD 3; PD 4;
+	 * completion channel 5; doorbell page 6; async event FD 9.
 	 */
 	int destroy_order;
 	bool is_fd; /* FD objects are found by inode, not handle */

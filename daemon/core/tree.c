@@ -35,10 +35,12 @@ static const struct svd_module *const svd_modules[] = {
 
 /*
  * Several modules may add methods to one object (the device object gets
- * core methods from device.c and driver-namespace ones from others), so a
- * method is searched across every module's entry for that object.
+ * core methods from verbs/std_device.c and driver-namespace ones from
+ * others, e.g. verbs/std_db.c), so a method is searched across every
+ * module's entry for that object.
+ *
+ * One extra module, for unit tests that declare their own methods.
  */
-/* One extra module, for unit tests that declare their own methods. */
 const struct svd_module *svd_tree_test_module;
 
 static const struct svd_module *module_at(unsigned int i)

@@ -12,8 +12,6 @@
 
 #include "engine.h"
 
-#pragma weak svd_type_ah
-
 /* The WQE being processed: a private copy. */
 struct req_ctx {
 	union {
@@ -126,8 +124,6 @@ static int req_ud(struct eng_qp *eq, struct req_ctx *r)
 	struct ib_uverbs_ah_attr ah;
 	struct svd_uobj *u;
 
-	if (!&svd_type_ah)
-		return IBV_WC_LOC_QP_OP_ERR;
 	u = svd_uobj_lookup(qp->uctx, &svd_type_ah, r->w.ud.ah_handle,
 			    SVD_LOOKUP_READ);
 	if (svd_is_err(u))

@@ -24,6 +24,7 @@
 #include <softverbs/rundir.h>
 
 #include "svd.h"
+#include "svd_nic.h"
 
 #define SVD_FW_VER ((1ULL << 32) | (0ULL << 16) | 1ULL) /* 1.0.1 */
 
@@ -238,6 +239,7 @@ struct svd_device *svd_dev_create(const char *name, const char *netdev)
 	if (netdev && *netdev)
 		strcpy(dev->port.netdev, netdev);
 	dev->listen_fd = -1;
+	dev->nic = &svd_soft_nic_ops;
 	dev->node_guid = make_guid(name);
 	dev->sys_image_guid = dev->node_guid;
 	dev->next_qpn = 0x11; /* QPN 0/1 are special; start like hardware */

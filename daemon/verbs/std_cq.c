@@ -27,6 +27,7 @@
 
 #include "svd.h"
 #include "engine.h"
+#include "svd_nic.h"
 #include "svd_cq.h"
 #include "svd_objs.h"
 
@@ -178,7 +179,7 @@ static int cq_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	if (why == SVD_REMOVE_DESTROY && atomic_load(&cq->usecnt))
 		return -EBUSY;
 	/* QPs pin the CQ (usecnt); still, let a running pass finish. */
-	svd_engine_quiesce(cq->uctx->dev);
+	svd_nic_quiesce(cq->uctx->dev);
 	cq_free(cq);
 	return 0;
 }
@@ -563,14 +564,6 @@ static int cq_move_ring(struct svd_cq *cq, uint32_t new_cqe,
 	return 0;
 }
 
-/*
- * Optional engine hook: run the engine until it has no runnable work, so a
- * resize sees every CQE already-posted work will produce (as on hardware,
- * where they would long be there). Until engine.c provides it, resize only
- * waits for the current pass.
- */
-void svd_engine_drain(struct svd_device *dev) __attribute__((weak));
-
 static int cq_resize(struct svd_bundle *b, struct svd_cq *cq, uint32_t cqe,
 		     const struct sv_create_ring_req *req)
 {
@@ -584,10 +577,11 @@ static int cq_resize(struct svd_bundle *b, struct svd_cq *cq, uint32_t cqe,
 	ret = cq_load_buffers(b, req->sq_entries, &ring, &dbrec);
 	if (ret)
 		return ret;
-	if (svd_engine_drain)
-		svd_engine_drain(b->dev);
-	else
-		svd_engine_quiesce(b->dev);
+	/*
+	 * Run the engine dry first, so the resize sees every CQE already
+	 * posted work will produce (on hardware they would long be there).
+	 */
+	b->dev->nic->drain(b->dev);
 	pthread_mutex_lock(&cq->lock);
 	oring = cq->ring;
 	odbrec = cq->dbrec;

@@ -14,7 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "svd_nic.h"
+#include "svd_objs.h"
 
 struct svd_db_page {
 	struct svd_device *dev;
@@ -30,7 +31,7 @@ static int db_page_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	if (!p)
 		return 0;
 	/* After db_del the engine no longer reads the page. */
-	svd_engine_db_del(p->dev, p->index);
+	p->dev->nic->db_del(p->dev, p->index);
 	munmap(p->page, SV_DB_PAGE_SIZE);
 	free(p);
 	uobj->object = NULL;
@@ -40,7 +41,11 @@ static int db_page_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 const struct svd_obj_type svd_type_db_page = {
 	.name = "db_page",
 	.uapi_id = 0, /* driver object: no core id */
-	.destroy_order = 1, /* after QPs and CQs that ring it */
+	/*
+	 * Last but the async FD: QPs (0), SRQs (1) and CQs (3) ring it, and
+	 * the engine may still read a page until they are gone.
+	 */
+	.destroy_order = 6,
 	.destroy = db_page_destroy,
 };
 
@@ -92,12 +97,12 @@ static int db_method_alloc(struct svd_bundle *b)
 		free(p);
 		return fd;
 	}
-	ret = svd_engine_db_add(b->dev, p->page, b->uctx, &p->index);
+	ret = b->dev->nic->db_add(b->dev, p->page, b->uctx, &p->index);
 	if (ret)
 		goto err;
 	slot = svd_bundle_add_out_fd(b, fd); /* the reply closes our copy */
 	if (slot < 0) {
-		svd_engine_db_del(b->dev, p->index);
+		b->dev->nic->db_del(b->dev, p->index);
 		ret = slot;
 		goto err;
 	}

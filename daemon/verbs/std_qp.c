@@ -59,8 +59,8 @@ static void qp_free(struct qp_priv *p)
 	if (p->published)
 		svd_qpn_remove(qp->uctx->dev, qp);
 	/* The engine drops its references (and waits) before we free. */
-	if (svd_engine_qp_destroy && p->published)
-		svd_engine_qp_destroy(qp);
+	if (p->published)
+		qp->uctx->dev->nic->qp_destroy(qp);
 	qp_put_refs(p);
 	svd_umem_release(qp->sq);
 	svd_umem_release(qp->rq);
@@ -702,8 +702,7 @@ static int qp_do_modify(struct svd_bundle *b,
 		apply_attrs(qp, c, next);
 		pthread_mutex_unlock(&dev->lock);
 		/* The engine flushes on ERR and forgets work on RESET. */
-		if (svd_engine_qp_modified)
-			svd_engine_qp_modified(qp, old);
+		dev->nic->qp_modified(qp, old);
 		if (next == SVD_QPS_RESET && old != SVD_QPS_RESET)
 			qp_reset_rings(qp);
 	}

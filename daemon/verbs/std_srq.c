@@ -29,8 +29,7 @@ static void srq_free(struct srq_priv *p)
 
 	if (p->published) {
 		svd_srqn_remove(srq->uctx->dev, srq);
-		if (svd_engine_srq_destroy)
-			svd_engine_srq_destroy(srq);
+		srq->uctx->dev->nic->srq_destroy(srq);
 	}
 	if (p->counted) {
 		atomic_fetch_sub(&srq->pd->usecnt, 1);

@@ -16,6 +16,7 @@
 #ifndef SVD_KEYS_H
 #define SVD_KEYS_H
 
+#include "svd_nic.h"
 #include "svd_objs.h"
 
 #define SVD_KEY_TAG_BITS 8
@@ -27,15 +28,12 @@ int svd_keys_insert(struct svd_device *dev, struct svd_mr *mr, uint32_t *key);
 /* Unpublish the slot of key (any tag). Takes dev->lock. */
 void svd_keys_remove(struct svd_device *dev, uint32_t key);
 /*
- * After unpublishing: wait until no engine thread still uses what it found
- * (engine.c; weak so this builds before the engine lands). Call without
- * dev->lock held.
+ * After unpublishing: wait until no engine thread still uses what it found.
+ * Call without dev->lock held.
  */
-void svd_engine_quiesce(struct svd_device *dev) __attribute__((weak));
 static inline void svd_keys_quiesce(struct svd_device *dev)
 {
-	if (svd_engine_quiesce)
-		svd_engine_quiesce(dev);
+	svd_nic_quiesce(dev);
 }
 
 /* Number of published keys on dev (tests/statistics). */

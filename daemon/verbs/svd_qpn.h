@@ -12,6 +12,7 @@
 #define SVD_QPN_H
 
 #include "svd.h"
+#include "svd_nic.h"
 #include "svd_objs.h"
 
 /* Largest inline payload a send WQE may carry. */
@@ -104,11 +105,5 @@ static inline bool svd_is_pow2(uint32_t v)
 {
 	return v && !(v & (v - 1));
 }
-
-/* Engine hooks (weak; the engine defines them). */
-void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
-	__attribute__((weak));
-void svd_engine_qp_destroy(struct svd_qp *qp) __attribute__((weak));
-void svd_engine_srq_destroy(struct svd_srq *srq) __attribute__((weak));
 
 #endif

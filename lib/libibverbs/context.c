@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "svl.h"
+#include "svl_ops.h"
 
 static int connect_dev(struct svl_device *dev)
 {
@@ -130,7 +131,7 @@ struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 	ic->async_fd = -1;
 	ic->abi_compat = __VERBS_ABI_IS_EXTENDED;
 	ctx->vctx.sz = sizeof(ctx->vctx);
-	svl_context_set_ops(ctx);
+	svl_set_ops(ctx, &svl_softverbs_ops);
 	ret = svl_ctx_channel_init(ctx);
 	if (!ret)
 		ret = ctx_handshake(ctx, import);

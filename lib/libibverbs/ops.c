@@ -1,95 +1,56 @@
 // SPDX-License-Identifier: MIT
 /*
- * The ops tables of a context. verbs.h's inline fast-path functions call
- * context->ops.X directly (no NULL check), so every such slot gets a
- * function; a verb the library does not implement yet returns EOPNOTSUPP.
- * Extended ops (struct verbs_context) may stay NULL: verbs.h turns a NULL
- * into EOPNOTSUPP itself.
+ * Installing a provider's ops in a context (the library's verbs_set_ops()).
+ * verbs.h's inline fast-path functions call context->ops.X directly, so
+ * the provider must fill those (checked at start-up of every context);
+ * extended ops (struct verbs_context) may stay NULL, which verbs.h turns
+ * into EOPNOTSUPP.
  */
+#include <assert.h>
+
 #include "svl.h"
 #include "svl_ops.h"
 
-static int nop_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
-			 struct ibv_send_wr **bad)
+static void set_fast_path(struct ibv_context_ops *o, const struct svl_ops *p)
 {
-	*bad = wr;
-	return EOPNOTSUPP;
+	assert(p->post_send && p->post_recv && p->post_srq_recv &&
+	       p->poll_cq && p->req_notify_cq && p->alloc_mw && p->bind_mw &&
+	       p->dealloc_mw);
+	o->post_send = p->post_send;
+	o->post_recv = p->post_recv;
+	o->post_srq_recv = p->post_srq_recv;
+	o->poll_cq = p->poll_cq;
+	o->req_notify_cq = p->req_notify_cq;
+	o->alloc_mw = p->alloc_mw;
+	o->bind_mw = p->bind_mw;
+	o->dealloc_mw = p->dealloc_mw;
 }
 
-static int nop_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
-			 struct ibv_recv_wr **bad)
+static void set_extended(struct verbs_context *v, const struct svl_ops *p)
 {
-	*bad = wr;
-	return EOPNOTSUPP;
+	v->query_port = p->query_port;
+	v->query_device_ex = p->query_device_ex;
+	v->create_cq_ex = p->create_cq_ex;
+	v->create_qp_ex = p->create_qp_ex;
+	v->create_srq_ex = p->create_srq_ex;
+	v->open_xrcd = p->open_xrcd;
+	v->close_xrcd = p->close_xrcd;
+	v->open_qp = p->open_qp;
+	v->get_srq_num = p->get_srq_num;
+	v->query_rt_values = p->query_rt_values;
+	v->alloc_td = p->alloc_td;
+	v->dealloc_td = p->dealloc_td;
+	v->alloc_parent_domain = p->alloc_parent_domain;
+	v->modify_cq = p->modify_cq;
+	v->alloc_null_mr = p->alloc_null_mr;
+	v->advise_mr = p->advise_mr;
+	v->alloc_dm = p->alloc_dm;
+	v->free_dm = p->free_dm;
+	v->reg_dm_mr = p->reg_dm_mr;
 }
 
-static int nop_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr,
-			     struct ibv_recv_wr **bad)
+void svl_set_ops(struct svl_context *ctx, const struct svl_ops *ops)
 {
-	*bad = wr;
-	return EOPNOTSUPP;
-}
-
-static int nop_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
-{
-	return -1; /* verbs.h: negative on error */
-}
-
-static int nop_req_notify(struct ibv_cq *cq, int solicited)
-{
-	return EOPNOTSUPP;
-}
-
-static struct ibv_mw *nop_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type t)
-{
-	errno = EOPNOTSUPP;
-	return NULL;
-}
-
-static int nop_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw,
-		       struct ibv_mw_bind *bind)
-{
-	return EOPNOTSUPP;
-}
-
-static int nop_dealloc_mw(struct ibv_mw *mw)
-{
-	return EOPNOTSUPP;
-}
-
-#define OR(f, dflt) ((f) ? (f) : (dflt))
-
-void svl_context_set_ops(struct svl_context *ctx)
-{
-	struct ibv_context_ops *o = &ctx->vctx.context.ops;
-	struct verbs_context *v = &ctx->vctx;
-
-	o->post_send = OR(svl_post_send, nop_post_send);
-	o->post_recv = OR(svl_post_recv, nop_post_recv);
-	o->post_srq_recv = OR(svl_post_srq_recv, nop_post_srq_recv);
-	o->poll_cq = OR(svl_poll_cq, nop_poll_cq);
-	o->req_notify_cq = OR(svl_req_notify_cq, nop_req_notify);
-	o->alloc_mw = OR(svl_alloc_mw, nop_alloc_mw);
-	o->bind_mw = OR(svl_bind_mw, nop_bind_mw);
-	o->dealloc_mw = OR(svl_dealloc_mw, nop_dealloc_mw);
-
-	v->query_port = svl_query_port_ex;
-	v->query_device_ex = svl_query_device_ex;
-	v->create_cq_ex = svl_create_cq_ex;
-	v->create_qp_ex = svl_create_qp_ex;
-	v->create_srq_ex = svl_create_srq_ex;
-	v->open_xrcd = svl_open_xrcd;
-	v->close_xrcd = svl_close_xrcd;
-	v->open_qp = svl_open_qp;
-	v->get_srq_num = svl_get_srq_num;
-	v->alloc_td = svl_alloc_td;
-	v->dealloc_td = svl_dealloc_td;
-	v->alloc_parent_domain = svl_alloc_parent_domain;
-	v->modify_cq = svl_modify_cq;
-	v->query_rt_values = svl_query_rt_values;
-	v->alloc_null_mr = svl_alloc_null_mr;
-	v->advise_mr = svl_advise_mr;
-	v->alloc_dm = svl_alloc_dm;
-	v->free_dm = svl_free_dm;
-	v->reg_dm_mr = svl_reg_dm_mr;
+	set_fast_path(&ctx->vctx.context.ops, ops);
+	set_extended(&ctx->vctx, ops);
 }

@@ -21,8 +21,7 @@
 #include <rdma/ib_user_sa.h>
 #include <rdma/ib_user_verbs.h>
 
-/* Provided by lib/device.c: the node GUID of a device, in host order. */
-uint64_t svl_device_node_guid(struct ibv_device *device);
+#include "svl.h"
 
 /* Not declared by the installed verbs.h (they lived in driver.h/marshall.h). */
 void ibv_copy_ah_attr_from_kern(struct ibv_ah_attr *dst,

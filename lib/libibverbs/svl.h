@@ -184,8 +184,8 @@ const char *svl_rundir(void);
 /* Context setup shared by ibv_open_device and ibv_import_device. */
 struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 				       bool import);
-/* Fill vctx/ops with every verb implemented by the library (ops.c). */
-void svl_context_set_ops(struct svl_context *ctx);
 struct svl_device *svl_device_find_by_sock(const char *name);
+/* The node GUID of a device, in host order (device.c). */
+uint64_t svl_device_node_guid(struct ibv_device *device);
 
 #endif /* SVL_H */

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "svl_cq.h"
-#include "svl_ops.h"
+#include "svl_prov.h"
 
 /* Sanity cap before allocating; the daemon enforces the device max. */
 #define SVL_CQ_CQE_CAP (1 << 24)

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "svl_cq.h"
-#include "svl_ops.h"
+#include "svl_prov.h"
 
 static inline struct svl_cq *cur_cq(struct ibv_cq_ex *ibcq)
 {

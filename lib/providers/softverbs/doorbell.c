@@ -17,9 +17,6 @@
 #include "svl.h"
 #include "svl_qp.h"
 
-int svl_db_page_get(struct svl_context *ctx, uint32_t *index);
-void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index);
-
 static pthread_mutex_t db_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int db_page_alloc(struct svl_context *ctx)

@@ -19,7 +19,7 @@
 
 #include "svl.h"
 #include "svl_mr.h"
-#include "svl_ops.h"
+#include "svl_prov.h"
 
 static pthread_mutex_t ptracer_lock = PTHREAD_MUTEX_INITIALIZER;
 

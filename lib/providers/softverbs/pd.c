@@ -8,12 +8,6 @@
 
 #include "svl.h"
 
-/*
- * A parent domain (another module) is a struct ibv_pd too; if that module
- * defines this hook it frees its own PDs: return -1 for "not mine".
- */
-int svl_pd_dealloc_hook(struct ibv_pd *pd) __attribute__((weak));
-
 SVL_EXPORT struct ibv_pd *ibv_alloc_pd(struct ibv_context *context)
 {
 	struct {
@@ -53,11 +47,6 @@ SVL_EXPORT int ibv_dealloc_pd(struct ibv_pd *pd)
 	} req;
 	int ret;
 
-	if (svl_pd_dealloc_hook) {
-		ret = svl_pd_dealloc_hook(pd);
-		if (ret >= 0)
-			return ret;
-	}
 	memset(&req, 0, sizeof(req));
 	svl_write_hdr(&req, IB_USER_VERBS_CMD_DEALLOC_PD, sizeof(req), 0);
 	req.cmd.pd_handle = pd->handle;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ring.h"
-#include "svl_ops.h"
+#include "svl_prov.h"
 #include "svl_qp.h"
 
 static bool ring_full(struct svl_ring *r, uint32_t prod)
@@ -24,8 +24,7 @@ static void ring_publish(struct svl_ring *r)
 
 static void kick(struct ibv_context *ctx, uint32_t db_page)
 {
-	if (svl_doorbell_ring)
-		svl_doorbell_ring(to_svl_ctx(ctx), db_page);
+	svl_doorbell_ring(to_svl_ctx(ctx), db_page);
 }
 
 void svl_qp_kick(struct svl_qp *q)

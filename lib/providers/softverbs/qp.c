@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "ring.h"
-#include "svl_ops.h"
+#include "svl_prov.h"
 #include "svl_qp.h"
 
 #define SVL_QP_CREATE_FLAGS IBV_QP_CREATE_BLOCK_SELF_MCAST_LB

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "svl.h"
-#include "svl_ops.h"
+#include "svl_prov.h"
 
 /* Exported by libibverbs (IBVERBS_PRIVATE_34) but not declared in verbs.h. */
 int ibv_query_gid_type(struct ibv_context *context, uint8_t port_num,

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "ring.h"
-#include "svl_ops.h"
+#include "svl_prov.h"
 #include "svl_qp.h"
 
 #define SVL_SRQ_COMP_MASK                                                      \

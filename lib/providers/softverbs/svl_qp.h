@@ -84,18 +84,17 @@ static inline uint32_t svl_recv_stride(uint32_t max_sge)
 	return sv_recv_wqe_stride(max_sge);
 }
 
-/* Weak: the engine engineer's doorbell (wake the daemon's engine). */
-void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
-	__attribute__((weak));
+/* doorbell.c: bump the context's doorbell page, waking a sleeping engine. */
+void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index);
 
-/* Weak: the context's doorbell page index (allocated on first use). */
-int svl_db_page_get(struct svl_context *ctx, uint32_t *index)
-	__attribute__((weak));
+/* doorbell.c: the context's doorbell page index (allocated on first use). */
+int svl_db_page_get(struct svl_context *ctx, uint32_t *index);
 
+/* Page 0 if none can be had: ringing retries, and any page wakes the engine. */
 static inline void svl_qp_db_index(struct ibv_context *ctx, uint32_t *index)
 {
 	*index = 0;
-	if (svl_db_page_get && svl_db_page_get(to_svl_ctx(ctx), index))
+	if (svl_db_page_get(to_svl_ctx(ctx), index))
 		*index = 0;
 }
 

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The softverbs provider's ops table (see libibverbs/svl_ops.h). A verb
+ * not listed here is EOPNOTSUPP through verbs.h (extended ops only: the
+ * fast-path ones are all required).
+ */
+#include "svl_ops.h"
+#include "svl_prov.h"
+
+const struct svl_ops svl_softverbs_ops = {
+	.post_send = svl_post_send,
+	.post_recv = svl_post_recv,
+	.post_srq_recv = svl_post_srq_recv,
+	.poll_cq = svl_poll_cq,
+	.req_notify_cq = svl_req_notify_cq,
+	.alloc_mw = svl_alloc_mw,
+	.bind_mw = svl_bind_mw,
+	.dealloc_mw = svl_dealloc_mw,
+	.query_port = svl_query_port_ex,
+	.query_device_ex = svl_query_device_ex,
+	.create_cq_ex = svl_create_cq_ex,
+	.create_qp_ex = svl_create_qp_ex,
+	.create_srq_ex = svl_create_srq_ex,
+	.open_xrcd = svl_open_xrcd,
+	.close_xrcd = svl_close_xrcd,
+	.open_qp = svl_open_qp,
+	.get_srq_num = svl_get_srq_num,
+	.query_rt_values = svl_query_rt_values,
+};

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The softverbs provider's ops: each is defined in the file named, and
+ * ops.c lists them all in svl_softverbs_ops (libibverbs/svl_ops.h).
+ */
+#ifndef SVL_PROV_H
+#define SVL_PROV_H
+
+#include "svl.h"
+
+/* post.c */
+int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
+		  struct ibv_send_wr **bad);
+int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
+		  struct ibv_recv_wr **bad);
+int svl_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr,
+		      struct ibv_recv_wr **bad);
+/* cq.c, cq_ex.c */
+int svl_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc);
+int svl_req_notify_cq(struct ibv_cq *cq, int solicited);
+struct ibv_cq_ex *svl_create_cq_ex(struct ibv_context *c,
+				   struct ibv_cq_init_attr_ex *attr);
+/* mr.c */
+struct ibv_mw *svl_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type t);
+int svl_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw,
+		struct ibv_mw_bind *bind);
+int svl_dealloc_mw(struct ibv_mw *mw);
+/* query.c */
+int svl_query_port_ex(struct ibv_context *c, uint8_t port,
+		      struct ibv_port_attr *attr, size_t len);
+int svl_query_device_ex(struct ibv_context *c,
+			const struct ibv_query_device_ex_input *in,
+			struct ibv_device_attr_ex *attr, size_t len);
+int svl_query_rt_values(struct ibv_context *c, struct ibv_values_ex *v);
+/* qp.c */
+struct ibv_qp *svl_create_qp_ex(struct ibv_context *c,
+				struct ibv_qp_init_attr_ex *attr);
+struct ibv_qp *svl_open_qp(struct ibv_context *c,
+			   struct ibv_qp_open_attr *attr);
+/* srq.c */
+struct ibv_srq *svl_create_srq_ex(struct ibv_context *c,
+				  struct ibv_srq_init_attr_ex *attr);
+struct ibv_xrcd *svl_open_xrcd(struct ibv_context *c,
+			       struct ibv_xrcd_init_attr *attr);
+int svl_close_xrcd(struct ibv_xrcd *x);
+int svl_get_srq_num(struct ibv_srq *srq, uint32_t *num);
+
+#endif
