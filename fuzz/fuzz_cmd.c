@@ -38,21 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 1;
 	/* An aligned copy, as recvmsg() into the daemon's buffer gives. */
 	memcpy(req, data + 1, len);
-	memset(&b, 0, sizeof(b));
-	b.ufile = &ufile;
-	b.uctx = ufile.uctx;
-	b.dev = &dev;
-	b.out = out;
-	b.out_cap = sizeof(out);
-	b.pid = getpid();
-	b.fds[0] = -1;
-	b.nfds = 1;
+	svd_bundle_init_local(&b, &ufile, out, sizeof(out), NULL, 0);
 	if (data[0] & 1)
 		svd_write_dispatch(&b, req, len);
 	else
 		svd_ioctl_dispatch(&b, req, len);
 	/* Whatever the reply carried (new fds) is dropped, as ufile.c does. */
-	for (int i = 0; i < b.out_nfds; i++)
-		close(b.out_fds[i]);
+	svd_bundle_close_fds(&b);
 	return 0;
 }

@@ -3,8 +3,11 @@
 #
 # sv_add_c_test(NAME src.c...) builds a test program linked against the
 # drop-in libibverbs (target ibverbs) and registers it with ctest: exit 0
-# pass, 1 fail, 77 skip. Tests start their own daemon via tests/svtest.h,
-# which finds it through SVT_BINDIR.
+# pass, 1 fail, 77 skip (only when the machine lacks something). Tests
+# start their own daemon via tests/svtest.h, which finds it through
+# SVT_BINDIR (or $SOFTVERBSD). Every such test must need the daemon:
+# zz-fake-daemon.cmake runs them all against a daemon that exits 1 and
+# requires each to fail. A test that needs no daemon uses add_executable.
 function(sv_add_c_test NAME)
   add_executable(${NAME} ${ARGN})
   target_include_directories(${NAME} PRIVATE
@@ -15,4 +18,5 @@ function(sv_add_c_test NAME)
   add_dependencies(${NAME} softverbsd)
   add_test(NAME ${NAME} COMMAND ${NAME})
   set_tests_properties(${NAME} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+  set_property(GLOBAL APPEND PROPERTY SV_DAEMON_TESTS ${NAME})
 endfunction()

@@ -8,12 +8,18 @@
  *
  * Usage:
  *	struct svt_daemon d;
- *	if (svt_daemon_start(&d))
- *		return SVT_SKIP;   (or SVT_FAIL)
- *	... ibv_get_device_list() etc ...
+ *	struct ibv_context *ctx = svt_start(&d);   (daemon + softverbs0)
+ *	... more contexts: svt_open_dev(NULL) ...
  *	svt_daemon_stop(&d);
  *
- * SVT_BINDIR is a compile definition set by sv_add_c_test().
+ * Exit codes: 0 pass, 1 fail, 77 ONLY when the machine lacks something
+ * (svt_skip()). A daemon that does not start or a device that does not
+ * open is the product failing: the helpers below exit with SVT_FAIL.
+ *
+ * The daemon is SVT_BINDIR/softverbsd (a compile definition set by
+ * sv_add_c_test()), or $SOFTVERBSD as for the CLI: the fake_daemon check
+ * (tests/zz-fake-daemon.cmake) points it at a program that exits 1 and
+ * requires every test to fail.
  */
 #ifndef SVTEST_H
 #define SVTEST_H
@@ -30,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <infiniband/verbs.h>
+
 #ifndef SVT_BINDIR
 #error "SVT_BINDIR must be defined (use sv_add_c_test in tests/00-common.cmake)"
 #endif
@@ -37,6 +45,13 @@
 #define SVT_PASS 0
 #define SVT_FAIL 1
 #define SVT_SKIP 77
+
+/* The machine lacks something the test needs: say what, exit 77. */
+static inline void svt_skip(const char *what)
+{
+	fprintf(stderr, "SKIP: %s\n", what);
+	exit(SVT_SKIP);
+}
 
 /* Print a failure with its location and bail out of the test with 1. */
 #define SVT_CHECK(cond)                                                    \
@@ -91,10 +106,34 @@ static inline void svt_rm_rf(const char *path)
 		fprintf(stderr, "svtest: could not remove %s\n", path);
 }
 
+static inline const char *svt_daemon_path(void)
+{
+	const char *env = getenv("SOFTVERBSD");
+
+	return env && *env ? env : SVT_BINDIR "/softverbsd";
+}
+
+/* Start-up failed: clean up and fail the test (never a skip). */
+static inline void svt_start_failed(struct svt_daemon *d, const char *why)
+{
+	int status;
+
+	fprintf(stderr, "FAIL: softverbsd (%s) %s\n", svt_daemon_path(), why);
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+	}
+	d->pid = 0;
+	if (d->rundir[0])
+		svt_rm_rf(d->rundir);
+	exit(SVT_FAIL);
+}
+
 /*
  * Start softverbsd with extra argv (NULL-terminated, may be NULL).
- * Returns 0 when devices/softverbs0/sock exists and the daemon finished
- * its start-up (pid file written after the default device is up), or -1.
+ * Returns 0 once devices/softverbs0/sock exists and the daemon finished
+ * its start-up (pid file written after the default device is up); if it
+ * does not come up, the test exits with SVT_FAIL.
  */
 static inline int svt_daemon_start_args(struct svt_daemon *d,
 					const char *const *extra)
@@ -108,20 +147,18 @@ static inline int svt_daemon_start_args(struct svt_daemon *d,
 	snprintf(d->rundir, sizeof(d->rundir), "%s/svtest.XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(d->rundir)) {
-		perror("svtest: mkdtemp");
-		return -1;
+		d->rundir[0] = '\0';
+		svt_start_failed(d, "has no runtime dir (mkdtemp failed)");
 	}
 	setenv("SOFTVERBS_RUNDIR", d->rundir, 1);
-	argv[n++] = SVT_BINDIR "/softverbsd";
+	argv[n++] = svt_daemon_path();
 	for (i = 0; extra && extra[i] && n < 15; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
 
 	d->pid = fork();
-	if (d->pid < 0) {
-		perror("svtest: fork");
-		return -1;
-	}
+	if (d->pid < 0)
+		svt_start_failed(d, "could not be forked");
 	if (d->pid == 0) {
 		int fd = open("/dev/null", O_RDONLY);
 
@@ -137,22 +174,15 @@ static inline int svt_daemon_start_args(struct svt_daemon *d,
 		    svt_exists(d->rundir, "softverbsd.pid"))
 			goto up;
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			fprintf(stderr, "svtest: softverbsd exited early\n");
 			d->pid = 0;
-			svt_rm_rf(d->rundir);
-			return -1;
+			svt_start_failed(d, "exited during start-up");
 		}
 		nanosleep(&ts, NULL);
 	}
 	/* --no-default-device users only get the pid file. */
 	if (extra && svt_exists(d->rundir, "softverbsd.pid"))
 		goto up;
-	fprintf(stderr, "svtest: softverbsd did not come up in 5 s\n");
-	kill(d->pid, SIGKILL);
-	waitpid(d->pid, &status, 0);
-	d->pid = 0;
-	svt_rm_rf(d->rundir);
-	return -1;
+	svt_start_failed(d, "did not come up in 5 s");
 up:
 	if (!*svt_current())
 		atexit(svt_atexit);
@@ -192,6 +222,40 @@ static inline void svt_daemon_stop(struct svt_daemon *d)
 	d->rundir[0] = '\0';
 	if (*svt_current() == d)
 		*svt_current() = NULL;
+}
+
+/*
+ * Open a device of the running daemon by name (NULL: the first listed).
+ * A device that is not listed or does not open fails the test.
+ */
+static inline struct ibv_context *svt_open_dev(const char *name)
+{
+	struct ibv_context *ctx = NULL;
+	struct ibv_device **list;
+	int i, n = 0;
+
+	list = ibv_get_device_list(&n);
+	if (!list || n < 1) {
+		fprintf(stderr, "FAIL: the daemon lists no device\n");
+		exit(SVT_FAIL);
+	}
+	for (i = 0; i < n && !ctx; i++)
+		if (!name || !strcmp(ibv_get_device_name(list[i]), name))
+			ctx = ibv_open_device(list[i]);
+	ibv_free_device_list(list);
+	if (!ctx) {
+		fprintf(stderr, "FAIL: cannot open %s: %s\n",
+			name ? name : "the first device", strerror(errno));
+		exit(SVT_FAIL);
+	}
+	return ctx;
+}
+
+/* A private daemon and a context on its softverbs0: the usual set-up. */
+static inline struct ibv_context *svt_start(struct svt_daemon *d)
+{
+	svt_daemon_start(d);
+	return svt_open_dev("softverbs0");
 }
 
 #endif /* SVTEST_H */

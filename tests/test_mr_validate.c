@@ -13,18 +13,6 @@
 
 #define BUF_LEN 8192
 
-static struct ibv_context *open_ctx(void)
-{
-	struct ibv_device **list = ibv_get_device_list(NULL);
-	struct ibv_context *ctx;
-
-	SVT_CHECK(list && list[0]);
-	ctx = ibv_open_device(list[0]);
-	SVT_CHECK(ctx);
-	ibv_free_device_list(list);
-	return ctx;
-}
-
 static void expect_reg_fail(struct ibv_pd *pd, void *buf, size_t len,
 			    int access, int err)
 {
@@ -191,9 +179,7 @@ int main(void)
 	struct ibv_pd *pd;
 	uint64_t iova = 0x7000000000ULL + ((uintptr_t)buf & 4095);
 
-	if (svt_daemon_start(&d))
-		return SVT_SKIP;
-	ctx = open_ctx();
+	ctx = svt_start(&d);
 	pd = ibv_alloc_pd(ctx);
 	SVT_CHECK(pd);
 

@@ -26,18 +26,12 @@ static int child(struct ibv_pd *pd)
 int main(void)
 {
 	struct ibv_pd *pds[NPD];
-	struct ibv_device **list;
 	struct ibv_context *ctx;
 	struct svt_daemon d;
 	int i, j, st;
 	pid_t pid;
 
-	if (svt_daemon_start(&d))
-		return SVT_SKIP;
-	list = ibv_get_device_list(NULL);
-	SVT_CHECK(list && list[0]);
-	ctx = ibv_open_device(list[0]);
-	SVT_CHECK(ctx);
+	ctx = svt_start(&d);
 	for (i = 0; i < NPD; i++) {
 		pds[i] = ibv_alloc_pd(ctx);
 		SVT_CHECK(pds[i] && pds[i]->context == ctx);
@@ -53,7 +47,6 @@ int main(void)
 	for (i = 0; i < NPD; i++)
 		SVT_CHECK(ibv_dealloc_pd(pds[i]) == 0);
 	SVT_CHECK(ibv_close_device(ctx) == 0);
-	ibv_free_device_list(list);
 	svt_daemon_stop(&d);
 	return SVT_PASS;
 }

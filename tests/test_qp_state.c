@@ -173,7 +173,6 @@ int main(void)
 			 .max_send_sge = 1, .max_recv_sge = 1 },
 	};
 	struct ibv_qp_attr a = {};
-	struct ibv_device **list;
 	struct ibv_context *ctx;
 	struct svt_daemon d;
 	struct ibv_pd *pd;
@@ -181,12 +180,7 @@ int main(void)
 	struct ibv_qp *qp;
 	int gidx;
 
-	if (svt_daemon_start(&d))
-		return SVT_SKIP;
-	list = ibv_get_device_list(NULL);
-	SVT_CHECK(list && list[0]);
-	ctx = ibv_open_device(list[0]);
-	SVT_CHECK(ctx);
+	ctx = svt_start(&d);
 	pd = ibv_alloc_pd(ctx);
 	cq = ibv_create_cq(ctx, 64, NULL, NULL, 0);
 	SVT_CHECK(pd && cq);
@@ -212,7 +206,6 @@ int main(void)
 	SVT_CHECK(!ibv_destroy_cq(cq));
 	SVT_CHECK(!ibv_dealloc_pd(pd));
 	ibv_close_device(ctx);
-	ibv_free_device_list(list);
 	svt_daemon_stop(&d);
 	return SVT_PASS;
 }

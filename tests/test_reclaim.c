@@ -46,15 +46,6 @@ static int dev_counts(unsigned int *ctxs, unsigned int *objs)
 	return sscanf(p, "contexts=%u objects=%u", ctxs, objs) == 2 ? 0 : -1;
 }
 
-static struct ibv_context *open_dev(void)
-{
-	struct ibv_device **l = ibv_get_device_list(NULL);
-	struct ibv_context *c = (l && l[0]) ? ibv_open_device(l[0]) : NULL;
-
-	ibv_free_device_list(l);
-	return c;
-}
-
 /* The victim: build one of each object, report ready, then wait to die. */
 static void victim(int ready_fd)
 {
@@ -64,7 +55,7 @@ static void victim(int ready_fd)
 		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
 			 .max_send_sge = 1, .max_recv_sge = 1 },
 	};
-	struct ibv_context *c = open_dev();
+	struct ibv_context *c = svt_open_dev(NULL);
 	struct ibv_pd *pd = c ? ibv_alloc_pd(c) : NULL;
 	struct ibv_mr *mr = pd ? ibv_reg_mr(pd, buf, sizeof(buf),
 					    IBV_ACCESS_LOCAL_WRITE) : NULL;
@@ -94,9 +85,7 @@ int main(void)
 	pid_t pid;
 	char ok = 0;
 
-	if (svt_daemon_start(&d))
-		return 77;
-	mine = open_dev();
+	mine = svt_start(&d);
 	SVT_CHECK(mine != NULL);
 	pd = ibv_alloc_pd(mine);
 	SVT_CHECK(pd != NULL);
@@ -129,7 +118,7 @@ int main(void)
 	SVT_CHECK(!ibv_dereg_mr(mr));
 	SVT_CHECK(!ibv_dealloc_pd(pd));
 	SVT_CHECK(!ibv_close_device(mine));
-	mine = open_dev();
+	mine = svt_open_dev(NULL);
 	SVT_CHECK(mine && (pd = ibv_alloc_pd(mine)));
 	SVT_CHECK(!ibv_dealloc_pd(pd) && !ibv_close_device(mine));
 	svt_daemon_stop(&d);

@@ -272,16 +272,10 @@ static int find_gid(void)
 
 int main(void)
 {
-	struct ibv_device **list;
 	struct svt_daemon d;
 	struct ep a, b, c, e;
 
-	if (svt_daemon_start(&d))
-		return SVT_SKIP;
-	list = ibv_get_device_list(NULL);
-	SVT_CHECK(list && list[0]);
-	ctx = ibv_open_device(list[0]);
-	SVT_CHECK(ctx);
+	ctx = svt_start(&d);
 	SVT_CHECK(!find_gid());
 	pd = ibv_alloc_pd(ctx);
 	SVT_CHECK(pd);

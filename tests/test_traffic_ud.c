@@ -51,7 +51,6 @@ static int poll1(struct ibv_cq *cq, struct ibv_wc *wc, long spins)
 
 int main(void)
 {
-	struct ibv_device **list;
 	struct svt_daemon d;
 	struct ibv_cq *cq;
 	struct ibv_qp *s, *r;
@@ -65,12 +64,7 @@ int main(void)
 	uint8_t *buf;
 	int i, gi = -1;
 
-	if (svt_daemon_start(&d))
-		return SVT_SKIP;
-	list = ibv_get_device_list(NULL);
-	SVT_CHECK(list && list[0]);
-	ctx = ibv_open_device(list[0]);
-	SVT_CHECK(ctx);
+	ctx = svt_start(&d);
 	for (i = 0; i < 16 && gi < 0; i++)
 		if (!ibv_query_gid(ctx, 1, i, &aa.grh.dgid) &&
 		    aa.grh.dgid.raw[10] == 0xff)

@@ -157,17 +157,7 @@ static int run_on(struct svd_ufile *uf, struct req *r, int nfds, int *fds)
 {
 	static struct svd_bundle b;
 
-	memset(&b, 0, sizeof(b));
-	b.ufile = uf;
-	b.uctx = uf->uctx;
-	b.dev = uf->dev;
-	b.out = out_buf;
-	b.out_cap = sizeof(out_buf);
-	b.pid = getpid();
-	b.fds[0] = -1;
-	b.nfds = 1 + nfds;
-	for (int i = 0; i < nfds; i++)
-		b.fds[1 + i] = fds[i];
+	svd_bundle_init_local(&b, uf, out_buf, sizeof(out_buf), fds, nfds);
 	return svd_ioctl_dispatch(&b, r->buf, r->payload);
 }
 

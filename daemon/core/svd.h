@@ -362,6 +362,22 @@ struct svd_bundle {
 	struct svd_umem_list *umems;
 };
 
+/*
+ * Building a bundle (bundle.c): svd_bundle_init() for a command on uf whose
+ * reply payload goes to out; svd_bundle_add_fd() for each fd received
+ * (slot 0 is the reply socket; extra ones are closed). Callers without a
+ * socket (unit tests, the fuzzer) use svd_bundle_init_local(): the sender
+ * is this process, slot 0 is empty and fds go in slots 1..nfds.
+ * svd_bundle_close_fds() drops what the bundle still owns afterwards.
+ */
+void svd_bundle_init(struct svd_bundle *b, struct svd_ufile *uf,
+		     uint8_t *out, uint32_t out_cap);
+void svd_bundle_add_fd(struct svd_bundle *b, int fd);
+void svd_bundle_init_local(struct svd_bundle *b, struct svd_ufile *uf,
+			   uint8_t *out, uint32_t out_cap, const int *fds,
+			   int nfds);
+void svd_bundle_close_fds(struct svd_bundle *b);
+
 /* Accessors for handlers. Each returns -ENOENT when the attr is absent. */
 struct svd_attr *svd_attr_get(struct svd_bundle *b, uint16_t id);
 bool svd_attr_is_present(struct svd_bundle *b, uint16_t id);

@@ -99,12 +99,8 @@ static void take_cmsgs(struct msghdr *mh, struct svd_bundle *b)
 			int *fds = (int *)CMSG_DATA(c);
 			int i;
 
-			for (i = 0; i < n; i++) {
-				if (b->nfds < SV_MSG_MAX_FDS)
-					b->fds[b->nfds++] = fds[i];
-				else
-					close(fds[i]);
-			}
+			for (i = 0; i < n; i++)
+				svd_bundle_add_fd(b, fds[i]);
 		} else if (c->cmsg_type == SCM_CREDENTIALS) {
 			struct ucred cr;
 
@@ -113,15 +109,6 @@ static void take_cmsgs(struct msghdr *mh, struct svd_bundle *b)
 			b->uid = cr.uid;
 		}
 	}
-}
-
-static void close_fds(int *fds, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
 }
 
 static int dispatch(struct svd_bundle *b, const struct sv_msg_hdr *h,
@@ -204,12 +191,7 @@ int svd_ufile_serve(struct svd_ufile *uf)
 		return -1;
 	if (n < 0)
 		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-	memset(&b, 0, sizeof(b));
-	b.ufile = uf;
-	b.uctx = uf->uctx;
-	b.dev = uf->dev;
-	b.out = out_payload;
-	b.out_cap = sizeof(out_payload);
+	svd_bundle_init(&b, uf, out_payload, sizeof(out_payload));
 	take_cmsgs(&mh, &b);
 	if ((size_t)n < sizeof(*h) || h->len != (size_t)n ||
 	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || b.nfds < 1)
@@ -219,8 +201,7 @@ int svd_ufile_serve(struct svd_ufile *uf)
 	if ((size_t)n >= sizeof(*h))
 		send_reply(&b, h, (size_t)n, err);
 	/* Reply fds were sent (or the command failed): drop our copies. */
-	close_fds(b.out_fds, b.out_nfds);
-	close_fds(b.fds, b.nfds);
+	svd_bundle_close_fds(&b);
 	return 0;
 }
 
