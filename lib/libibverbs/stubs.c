@@ -60,16 +60,6 @@ int ibv_dontfork_range(void *base, size_t size)
 	return 0;
 }
 
-struct ibv_dm *ibv_import_dm(struct ibv_context *context,
-				      uint32_t dm_handle)
-{
-	return fail_ptr();
-}
-
-void ibv_unimport_dm(struct ibv_dm *dm)
-{
-}
-
 /* Returns 1 if in-order placement is guaranteed, 0 otherwise (no errno). */
 int ibv_query_qp_data_in_order(struct ibv_qp *qp,
 					enum ibv_wr_opcode op, uint32_t flags)

@@ -19,7 +19,7 @@
 
 #include "svl.h"
 #include "svl_mr.h"
-#include "svl_ops.h"
+#include "svl_prov.h"
 
 /* What ibv_reg_dm_mr accepts (mlx5's MEMIC set). */
 #define DM_MR_ACCESS                                                    \

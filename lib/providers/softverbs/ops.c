@@ -26,4 +26,7 @@ const struct svl_ops svl_softverbs_ops = {
 	.open_qp = svl_open_qp,
 	.get_srq_num = svl_get_srq_num,
 	.query_rt_values = svl_query_rt_values,
+	.alloc_dm = svl_alloc_dm,
+	.free_dm = svl_free_dm,
+	.reg_dm_mr = svl_reg_dm_mr,
 };

@@ -45,4 +45,11 @@ struct ibv_xrcd *svl_open_xrcd(struct ibv_context *c,
 int svl_close_xrcd(struct ibv_xrcd *x);
 int svl_get_srq_num(struct ibv_srq *srq, uint32_t *num);
 
+/* dm.c */
+struct ibv_dm *svl_alloc_dm(struct ibv_context *c,
+			    struct ibv_alloc_dm_attr *attr);
+int svl_free_dm(struct ibv_dm *dm);
+struct ibv_mr *svl_reg_dm_mr(struct ibv_pd *pd, struct ibv_dm *dm,
+			     uint64_t off, size_t len, unsigned int access);
+
 #endif
