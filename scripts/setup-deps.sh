@@ -6,7 +6,7 @@ BUILD_DEPS=(build-essential cmake clang libclang-rt-14-dev pkg-config
 	    libibverbs-dev linux-libc-dev)
 # Unmodified rdma-core consumers that the test suite runs on softverbs.
 TEST_DEPS=(ibverbs-utils perftest python3-pyverbs ucx-utils libfabric-bin
-	   iproute2)
+	   iproute2 infiniband-diags openmpi-bin libopenmpi-dev)
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

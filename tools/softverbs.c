@@ -26,8 +26,16 @@
 
 #include <softverbs/rundir.h>
 
+#include "view.h"
+
+/*
+ * Exit codes. When no daemon answers, "status" and "stop" say why, each
+ * with its own code (3 and 4 as in LSB init scripts' status).
+ */
 #define EXIT_USAGE 2
-#define EXIT_NOT_RUNNING 3 /* "status" when no daemon, as in LSB init */
+#define EXIT_NOT_RUNNING 3 /* nothing listens on control.sock */
+#define EXIT_DENIED 4 /* we may not talk to it: status unknown */
+#define EXIT_NOT_RESPONDING 5 /* it listens but does not answer (hung) */
 #define EXIT_EXEC 127
 
 #define START_TIMEOUT_MS 5000
@@ -60,17 +68,26 @@ static void usage(FILE *out)
 	      "  status                    show whether softverbsd runs\n"
 	      "  dev [list]                list devices\n"
 	      "  dev show [NAME]           show one device (or all)\n"
-	      "  dev add NAME [netdev IF]  create a device\n"
+	      "  dev add NAME [netdev IF] [type roce|ib]\n"
+	      "                            create a device (RoCE by default;\n"
+	      "                            ib: InfiniBand port with a LID)\n"
 	      "  dev del NAME              remove a device\n"
 	      "  run [--] PROG [ARGS...]   run PROG on softverbs (starts the\n"
-	      "                            daemon, sets LD_LIBRARY_PATH)\n"
+	      "                            daemon, sets LD_LIBRARY_PATH, and\n"
+	      "                            mounts /dev/infiniband and\n"
+	      "                            /sys/class/infiniband for PROG in\n"
+	      "                            a private mount namespace)\n"
 	      "  help                      this text\n"
 	      "\n"
 	      "Environment:\n"
 	      "  SOFTVERBS_RUNDIR  runtime directory (default /run/softverbs\n"
 	      "                    for root, else $XDG_RUNTIME_DIR/softverbs\n"
 	      "                    or /tmp/softverbs-$UID)\n"
-	      "  SOFTVERBSD        daemon binary (default: beside softverbs)\n",
+	      "  SOFTVERBSD        daemon binary (default: beside softverbs)\n"
+	      "  " SV_VIEW_DISABLE_ENV "=1  run: no namespace, no mounts\n"
+	      "\n"
+	      "Exit status of status/stop: 0 ok, 1 error, 3 not running,\n"
+	      "4 permission denied, 5 not responding.\n",
 	      out);
 }
 
@@ -231,9 +248,24 @@ out:
 	return ret;
 }
 
-static bool not_running_err(int ret)
+enum daemon_state {
+	DAEMON_RUNNING,
+	DAEMON_NOT_RUNNING, /* no socket, or nobody listening on it */
+	DAEMON_DENIED, /* the socket or the daemon refuses us */
+	DAEMON_NOT_RESPONDING, /* accepted, but no reply in time (hung) */
+	DAEMON_ERROR, /* anything else */
+};
+
+/* What a failed control request says about the daemon. */
+static enum daemon_state request_state(int ret)
 {
-	return ret == -ENOENT || ret == -ECONNREFUSED;
+	if (ret == -ENOENT || ret == -ECONNREFUSED || ret == -ENOTDIR)
+		return DAEMON_NOT_RUNNING;
+	if (ret == -EACCES || ret == -EPERM)
+		return DAEMON_DENIED;
+	if (ret == -EAGAIN || ret == -ETIMEDOUT || ret == -EINPROGRESS)
+		return DAEMON_NOT_RESPONDING;
+	return DAEMON_ERROR;
 }
 
 /*
@@ -278,11 +310,37 @@ static void reply_error(const char *what, const char *status)
 		name);
 }
 
-static void report_not_running(void)
+/* Say why the daemon cannot serve us; returns the matching exit code. */
+static int report_state(enum daemon_state st, int ret)
 {
-	err_msg("softverbsd is not running (rundir %s); "
-		"start it with 'softverbs start'",
-		rundir);
+	switch (st) {
+	case DAEMON_NOT_RUNNING:
+		err_msg("softverbsd is not running (rundir %s); "
+			"start it with 'softverbs start'",
+			rundir);
+		return EXIT_NOT_RUNNING;
+	case DAEMON_DENIED:
+		err_msg("permission denied talking to softverbsd (rundir %s): "
+			"it belongs to another user",
+			rundir);
+		return EXIT_DENIED;
+	case DAEMON_NOT_RESPONDING:
+		err_msg("softverbsd is not responding (rundir %s): no reply "
+			"within %d ms; is it stopped or hung?",
+			rundir, CTL_TIMEOUT_MS);
+		return EXIT_NOT_RESPONDING;
+	default:
+		err_msg("cannot talk to softverbsd (rundir %s): %s", rundir,
+			strerror(-ret));
+		return EXIT_FAILURE;
+	}
+}
+
+/* The daemon's own refusal ("ERR EPERM ...") is a permission error too. */
+static bool reply_denied(const char *status)
+{
+	return !strncmp(status, "ERR EPERM", 9) ||
+	       !strncmp(status, "ERR EACCES", 10);
 }
 
 /*
@@ -296,14 +354,8 @@ static int ctl_call(const char *req, const char *what, const char *filter)
 	int ret, shown = 0;
 
 	ret = ctl_request(req, &reply, CTL_TIMEOUT_MS);
-	if (not_running_err(ret)) {
-		report_not_running();
-		return EXIT_FAILURE;
-	}
-	if (ret) {
-		err_msg("%s: %s", what, strerror(-ret));
-		return EXIT_FAILURE;
-	}
+	if (ret)
+		return report_state(request_state(ret), ret);
 	ret = reply_parse(reply, &body, &status);
 	for (line = body ? strtok_r(body, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -317,25 +369,44 @@ static int ctl_call(const char *req, const char *what, const char *filter)
 		reply_error(what, status);
 	else if (filter && !shown)
 		err_msg("%s: no device '%s'", what, filter);
+	if (ret)
+		ret = reply_denied(status) ? EXIT_DENIED : EXIT_FAILURE;
+	else if (filter && !shown)
+		ret = EXIT_FAILURE;
 	free(reply);
-	return ret || (filter && !shown) ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ret;
+}
+
+/* Ask for "status"; fills *pid from "pid=N" when the daemon runs. */
+static enum daemon_state daemon_probe(pid_t *pid, long timeout_ms, int *err)
+{
+	char *reply, *body, *status, *p;
+	enum daemon_state st;
+	int ret;
+
+	ret = ctl_request("status", &reply, timeout_ms);
+	if (err)
+		*err = ret;
+	if (ret)
+		return request_state(ret);
+	st = reply_parse(reply, &body, &status) ? DAEMON_ERROR :
+						  DAEMON_RUNNING;
+	if (st == DAEMON_ERROR && reply_denied(status))
+		st = DAEMON_DENIED;
+	if (st == DAEMON_ERROR && err)
+		*err = -EPROTO;
+	if (st == DAEMON_RUNNING && pid) {
+		p = body ? strstr(body, "pid=") : NULL;
+		*pid = p ? (pid_t)atoi(p + 4) : 0;
+	}
+	free(reply);
+	return st;
 }
 
 /* Does a daemon answer "status"? Fills *pid from "pid=N" if it does. */
 static bool daemon_status_within(pid_t *pid, long timeout_ms)
 {
-	char *reply, *body, *status, *p;
-	bool ok;
-
-	if (ctl_request("status", &reply, timeout_ms))
-		return false;
-	ok = reply_parse(reply, &body, &status) == 0;
-	if (ok && pid) {
-		p = body ? strstr(body, "pid=") : NULL;
-		*pid = p ? (pid_t)atoi(p + 4) : 0;
-	}
-	free(reply);
-	return ok;
+	return daemon_probe(pid, timeout_ms, NULL) == DAEMON_RUNNING;
 }
 
 static bool daemon_status(pid_t *pid)
@@ -619,11 +690,16 @@ static int prepare_rundir(void)
 /* Make sure a daemon runs: 0 = it does, else an exit code. */
 static int ensure_daemon(bool verbose)
 {
+	enum daemon_state st;
 	pid_t pid = 0;
 	int lock, ret;
 
-	if (daemon_status(&pid))
+	st = daemon_probe(&pid, CTL_TIMEOUT_MS, &ret);
+	if (st == DAEMON_RUNNING)
 		goto running;
+	/* A hung or foreign daemon holds the directory: say so, start none. */
+	if (st == DAEMON_DENIED || st == DAEMON_NOT_RESPONDING)
+		return report_state(st, ret);
 	if (prepare_rundir())
 		return EXIT_FAILURE;
 	lock = start_lock();
@@ -683,12 +759,13 @@ static int cmd_stop(int argc, char **argv)
 	pid_t pid = 0;
 	int ret;
 
+	enum daemon_state st;
+
 	if (argc != 1)
 		return bad_usage("stop: unexpected argument '%s'", argv[1]);
-	if (!daemon_status(&pid)) {
-		printf("softverbsd is not running\n");
-		return EXIT_SUCCESS;
-	}
+	st = daemon_probe(&pid, CTL_TIMEOUT_MS, &ret);
+	if (st != DAEMON_RUNNING)
+		return report_state(st, ret);
 	ret = ctl_call("stop", "stop", NULL);
 	if (ret)
 		return ret;
@@ -705,14 +782,18 @@ static int cmd_stop(int argc, char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
+	enum daemon_state st;
 	int ret;
 
 	if (argc != 1)
 		return bad_usage("status: unexpected argument '%s'", argv[1]);
-	if (!daemon_status(NULL)) {
+	st = daemon_probe(NULL, CTL_TIMEOUT_MS, &ret);
+	if (st == DAEMON_NOT_RUNNING) {
 		printf("softverbsd is not running (rundir %s)\n", rundir);
 		return EXIT_NOT_RUNNING;
 	}
+	if (st != DAEMON_RUNNING)
+		return report_state(st, ret);
 	ret = ctl_call("status", "status", NULL);
 	if (!ret)
 		printf("rundir=%s\n", rundir);
@@ -728,21 +809,36 @@ static int check_dev_name(const char *name)
 			 name);
 }
 
+/* Check one "netdev IF" or "type roce|ib" option of "dev add". */
+static int check_dev_opt(const char *key, const char *val)
+{
+	if (!strcmp(key, "netdev"))
+		return sv_netdev_name_valid(val) ?
+			       0 :
+			       bad_usage("invalid netdev name '%s'", val);
+	if (!strcmp(key, "type"))
+		return !strcmp(val, "roce") || !strcmp(val, "ib") ?
+			       0 :
+			       bad_usage("invalid type '%s' (roce or ib)", val);
+	return bad_usage("usage: dev add NAME [netdev IF] [type roce|ib]");
+}
+
 static int cmd_dev_add(int argc, char **argv)
 {
-	char req[128];
-	int ret;
+	char req[160];
+	size_t used;
+	int ret, i;
 
-	if (argc != 2 && !(argc == 4 && !strcmp(argv[2], "netdev")))
-		return bad_usage("usage: dev add NAME [netdev IF]");
+	if (argc < 2 || argc % 2 || argc > 6)
+		return bad_usage("usage: dev add NAME [netdev IF] [type roce|ib]");
 	ret = check_dev_name(argv[1]);
-	if (ret)
-		return ret;
-	if (argc == 4 && !sv_netdev_name_valid(argv[3]))
-		return bad_usage("invalid netdev name '%s'", argv[3]);
-	snprintf(req, sizeof(req), "dev add %s%s%s", argv[1],
-		 argc == 4 ? " netdev " : "", argc == 4 ? argv[3] : "");
-	return ctl_call(req, "dev add", NULL);
+	used = snprintf(req, sizeof(req), "dev add %s", argv[1]);
+	for (i = 2; !ret && i < argc; i += 2) {
+		ret = check_dev_opt(argv[i], argv[i + 1]);
+		used += snprintf(req + used, sizeof(req) - used, " %s %s",
+				 argv[i], argv[i + 1]);
+	}
+	return ret ? ret : ctl_call(req, "dev add", NULL);
 }
 
 static int cmd_dev(int argc, char **argv)
@@ -815,6 +911,12 @@ static int cmd_run(int argc, char **argv)
 		err_msg("cannot set LD_LIBRARY_PATH: %s", strerror(-ret));
 		return EXIT_FAILURE;
 	}
+	/* Without a namespace the program still runs, as it always did. */
+	ret = sv_view_enter(rundir);
+	if (ret && ret != -ECANCELED)
+		err_msg("note: %s; %s", getenv(SV_VIEW_ENV),
+			"/dev/infiniband and /sys/class/infiniband are not "
+			"provided (see docs/ucx-mpi.md)");
 	fflush(NULL);
 	execvp(argv[0], argv);
 	err_msg("cannot run %s: %s", argv[0], strerror(errno));

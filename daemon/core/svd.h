@@ -84,8 +84,20 @@ struct svd_device {
 	struct svd_device *next;
 };
 
-/* Device model (device.c). */
-struct svd_device *svd_dev_create(const char *name, const char *netdev);
+/* Port link layers (IB_LINK_LAYER_*). */
+#define SVD_LINK_IB 1
+#define SVD_LINK_ETH 2
+/* The daemon is the subnet manager of its IB ports; LIDs start above it. */
+#define SVD_SM_LID 1
+#define SVD_MAX_UCAST_LID 0xbfff
+
+/* Device model (device.c); the fact files are written by sysfs.c. */
+struct svd_device *svd_dev_create(const char *name, const char *netdev,
+				  bool ib);
+int svd_dev_assign_lid(struct svd_device *dev,
+		       const struct svd_device *others);
+bool svd_dev_addr_is_local(const struct svd_device *dev, uint16_t dlid,
+			   const uint8_t *dgid);
 void svd_dev_destroy(struct svd_device *dev);
 int svd_dev_write_facts(const struct svd_device *dev, const char *rundir);
 void svd_dev_remove_facts(const struct svd_device *dev, const char *rundir);
@@ -93,7 +105,7 @@ int svd_dev_refresh_gids(struct svd_device *dev);
 
 /* The daemon's device list (main.c). */
 struct svd_device *svd_devices(void);
-int svd_daemon_dev_add(const char *name, const char *netdev);
+int svd_daemon_dev_add(const char *name, const char *netdev, bool ib);
 int svd_daemon_dev_del(const char *name);
 const char *svd_rundir(void);
 

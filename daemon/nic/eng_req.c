@@ -117,6 +117,16 @@ static void req_grh(struct svd_qp *qp, const struct ib_uverbs_ah_attr *ah,
 	p->has_grh = true;
 }
 
+/* The address the transport resolves: LIDs, and the GID with a GRH. */
+static void req_addr(struct eng_pkt *p, const struct svd_qp *qp,
+		     const struct ib_uverbs_ah_attr *ah)
+{
+	p->slid = qp->uctx->dev->port.attr.lid;
+	p->dlid = ah->dlid;
+	p->global = ah->is_global;
+	memcpy(p->dgid, ah->grh.dgid, 16);
+}
+
 /* UD: the address handle names the destination; qkey from WQE or QP. */
 static int req_ud(struct eng_qp *eq, struct req_ctx *r)
 {
@@ -137,7 +147,10 @@ static int req_ud(struct eng_qp *eq, struct req_ctx *r)
 	/* A qkey with the high bit set means "use the QP's own". */
 	r->pkt.qkey = (r->w.ud.remote_qkey & 0x80000000U) ? qp->attr.qkey :
 							    r->w.ud.remote_qkey;
-	req_grh(qp, &ah, &r->pkt, r->sgl.total);
+	req_addr(&r->pkt, qp, &ah);
+	/* IB addresses without a GRH carry none (RoCE ones always do). */
+	if (ah.is_global)
+		req_grh(qp, &ah, &r->pkt, r->sgl.total);
 	return 0;
 }
 
@@ -152,6 +165,7 @@ static int req_build(struct eng_qp *eq, struct req_ctx *r)
 	p->src = eq->qp;
 	p->src_qpn = eq->qp->qpn;
 	p->dest_qpn = eq->qp->attr.dest_qp_num & 0xffffff;
+	req_addr(p, eq->qp, &eq->qp->attr.ah_attr);
 	p->psn = eq->psn;
 	p->solicited = w->send_flags & IBV_SEND_SOLICITED;
 	p->data = &r->sgl;

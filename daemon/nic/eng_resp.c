@@ -153,6 +153,7 @@ static void resp_rcqe(struct resp_ctx *c, uint32_t status, uint32_t opcode,
 		.byte_len = (uint32_t)byte_len,
 		.qp_num = c->qp->qpn,
 		.src_qp = p->src_qpn,
+		.slid = p->slid,
 	};
 
 	if (p->mask & ENG_IMMDT) {
@@ -223,7 +224,8 @@ static uint8_t resp_send(struct resp_ctx *c)
 	const struct eng_pkt *p = c->pkt;
 	static __thread struct eng_sgl dst;
 	struct eng_sgl grh = { .n = 1 };
-	uint64_t skip = p->has_grh ? ENG_GRH_LEN : 0;
+	/* UD receive buffers always reserve the GRH's 40 bytes. */
+	uint64_t skip = c->qp->qp_type == SVD_QPT_UD ? ENG_GRH_LEN : 0;
 	int status;
 
 	status = eng_wqe_sgl(c->qp, (const struct sv_sge *)(&c->rw.w + 1),
@@ -232,7 +234,7 @@ static uint8_t resp_send(struct resp_ctx *c)
 		return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
 	if (p->length + skip > dst.total)
 		return resp_fail(c, IBV_WC_LOC_LEN_ERR, ENG_AETH_NAK_INV);
-	if (skip) {
+	if (p->has_grh) {
 		grh.seg[0] = (struct eng_seg){ .buf = (uint8_t *)p->grh,
 					       .len = ENG_GRH_LEN };
 		grh.total = ENG_GRH_LEN;

@@ -15,6 +15,10 @@ void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
 	struct svd_qp *dest = svd_dev_qp_find(e->dev, pkt->dest_qpn);
 
 	ack->syndrome = ENG_AETH_DROPPED;
+	/* A LID or GID this port does not own reaches no one here. */
+	if (!svd_dev_addr_is_local(e->dev, pkt->dlid,
+				   pkt->global ? pkt->dgid : NULL))
+		return;
 	if (!dest)
 		return; /* nobody there: RC retries and times out */
 	eng_resp_recv(e, dest, pkt, ack);

@@ -179,6 +179,10 @@ struct eng_pkt {
 	/* UD: the GRH the receiver sees. */
 	uint8_t grh[ENG_GRH_LEN];
 	bool has_grh;
+	/* LRH-level address: what the transport routes on (IB ports). */
+	uint16_t slid, dlid;
+	bool global; /* the address has a GRH: dgid is valid */
+	uint8_t dgid[16];
 };
 
 struct eng_ack {

@@ -5,9 +5,10 @@
  * gets one reply: zero or more result lines, then "OK" or
  * "ERR <errno-name> <message>".
  *
- *   dev add NAME [netdev IF]
+ *   dev add NAME [netdev IF] [type roce|ib]
  *   dev del NAME
  *   dev list     -> NAME node_guid=%016llx port=1 state=ACTIVE netdev=%s
+ *                   contexts=%u objects=%u type=roce|ib lid=%u
  *   status       -> pid=%d devices=%d
  *   stop
  *
@@ -222,11 +223,13 @@ static void ctl_dev_list(FILE *out)
 
 	for (dev = svd_devices(); dev; dev = dev->next)
 		fprintf(out, "%s node_guid=%016llx port=1 state=ACTIVE "
-			     "netdev=%s contexts=%u objects=%u\n",
+			     "netdev=%s contexts=%u objects=%u type=%s lid=%u\n",
 			dev->name, (unsigned long long)dev->node_guid,
 			dev->port.netdev,
 			(unsigned int)atomic_load(&dev->nr_ucontexts),
-			(unsigned int)atomic_load(&dev->nr_uobjects));
+			(unsigned int)atomic_load(&dev->nr_uobjects),
+			dev->port.attr.link_layer == SVD_LINK_IB ? "ib" : "roce",
+			dev->port.attr.lid);
 	fputs("OK\n", out);
 }
 
@@ -240,14 +243,35 @@ static void ctl_status(FILE *out)
 	fprintf(out, "pid=%d devices=%d\nOK\n", (int)getpid(), n);
 }
 
+/* "netdev IF" and "type roce|ib" pairs after the name, in any order. */
+static int ctl_dev_opts(int argc, char **argv, const char **netdev, bool *ib)
+{
+	int i;
+
+	for (i = 3; i < argc; i += 2) {
+		if (i + 1 == argc)
+			return -EINVAL;
+		if (!strcmp(argv[i], "netdev") && !*netdev)
+			*netdev = argv[i + 1];
+		else if (!strcmp(argv[i], "type") &&
+			 (!strcmp(argv[i + 1], "ib") ||
+			  !strcmp(argv[i + 1], "roce")))
+			*ib = !strcmp(argv[i + 1], "ib");
+		else
+			return -EINVAL;
+	}
+	return *ib && *netdev ? -EINVAL : 0;
+}
+
 static void ctl_dev_add(FILE *out, int argc, char **argv)
 {
 	const char *netdev = NULL;
+	bool ib = false;
 
-	if (argc == 5 && !strcmp(argv[3], "netdev")) {
-		netdev = argv[4];
-	} else if (argc != 3) {
-		ctl_err(out, EINVAL, "usage: dev add NAME [netdev IF]");
+	if (argc < 3 || ctl_dev_opts(argc, argv, &netdev, &ib)) {
+		ctl_err(out, EINVAL,
+			"usage: dev add NAME [netdev IF] [type roce|ib] "
+			"(an ib device has no netdev)");
 		return;
 	}
 	if (!sv_dev_name_valid(argv[2])) {
@@ -259,7 +283,7 @@ static void ctl_dev_add(FILE *out, int argc, char **argv)
 		ctl_err(out, EINVAL, "bad netdev name");
 		return;
 	}
-	ctl_result(out, svd_daemon_dev_add(argv[2], netdev));
+	ctl_result(out, svd_daemon_dev_add(argv[2], netdev, ib));
 }
 
 static void ctl_dev(FILE *out, int argc, char **argv)

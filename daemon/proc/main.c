@@ -108,17 +108,19 @@ static struct svd_device *dev_find(const char *name)
 	return NULL;
 }
 
-int svd_daemon_dev_add(const char *name, const char *netdev)
+int svd_daemon_dev_add(const char *name, const char *netdev, bool ib)
 {
 	struct svd_device *dev;
 	int ret;
 
 	if (dev_find(name))
 		return -EEXIST;
-	dev = svd_dev_create(name, netdev);
+	dev = svd_dev_create(name, netdev, ib);
 	if (svd_is_err(dev))
 		return (int)svd_ptr_err(dev);
-	ret = dev_listen(dev);
+	ret = svd_dev_assign_lid(dev, dev_list);
+	if (!ret)
+		ret = dev_listen(dev);
 	if (!ret)
 		ret = svd_engine_start(dev);
 	if (!ret)
@@ -260,7 +262,8 @@ int main(int argc, char **argv)
 	}
 	ctl_tag = last_tag;
 	if (!no_default) {
-		ret = svd_daemon_dev_add("softverbs0", getenv("SOFTVERBS_NETDEV"));
+		ret = svd_daemon_dev_add("softverbs0", getenv("SOFTVERBS_NETDEV"),
+					 false);
 		if (ret) {
 			fprintf(stderr, "softverbsd: softverbs0: %s\n",
 				strerror(-ret));

@@ -3,10 +3,13 @@
  * The device model: what a softverbs device reports (device and port
  * attributes, GID table) and the fact files that stand in for sysfs.
  *
- * A softverbs device is a RoCEv2-like Ethernet device with one port that is
- * always ACTIVE. Its GIDs come from the host's IP addresses, so that
- * rdma-core consumers that pick "a RoCE v2 GID with an IP" (rdma_cm,
- * pyverbs tests) find one.
+ * A softverbs device has one port that is always ACTIVE. By default it is
+ * a RoCEv2-like Ethernet device whose GIDs come from the host's IP
+ * addresses, so that rdma-core consumers that pick "a RoCE v2 GID with an
+ * IP" (rdma_cm, pyverbs tests) find one. A "type ib" device has an
+ * InfiniBand port instead: a LID unique among the daemon's devices, the
+ * daemon as its subnet manager, and one GID, the default subnet prefix with
+ * the port GUID. Its addresses need no GRH.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -113,13 +116,13 @@ static void init_device_attr(struct svd_device *dev)
 	a->phys_port_cnt = 1;
 }
 
-static void init_port_attr(struct svd_port *p)
+static void init_port_attr(struct svd_port *p, bool ib)
 {
 	struct ib_uverbs_query_port_resp *a = &p->attr;
 
 	memset(a, 0, sizeof(*a));
-	/* What a RoCE NIC reports: CM supported, GIDs come from IPs. */
-	a->port_cap_flags = (1U << 16) | (1U << 26);
+	/* RoCE: CM supported, GIDs come from IPs. IB: CM supported. */
+	a->port_cap_flags = ib ? 1U << 16 : (1U << 16) | (1U << 26);
 	a->max_msg_sz = 1U << 30;
 	a->gid_tbl_len = SVD_MAX_GIDS;
 	a->pkey_tbl_len = 1;
@@ -130,7 +133,8 @@ static void init_port_attr(struct svd_port *p)
 	a->active_width = 2; /* 4X */
 	a->active_speed = 32; /* EDR: 25 Gb/s per lane */
 	a->phys_state = 5; /* LinkUp */
-	a->link_layer = 2; /* IBV_LINK_LAYER_ETHERNET */
+	a->link_layer = ib ? SVD_LINK_IB : SVD_LINK_ETH;
+	a->sm_lid = ib ? SVD_SM_LID : 0; /* the LID comes with the device list */
 }
 
 static bool gid_present(const struct svd_port *p, const uint8_t *gid)
@@ -155,7 +159,9 @@ static void gid_add(struct svd_port *p, const uint8_t *gid, uint32_t ifindex)
 		if (e->valid)
 			continue;
 		memcpy(e->gid, gid, 16);
-		e->gid_type = IB_UVERBS_GID_TYPE_ROCE_V2;
+		e->gid_type = p->attr.link_layer == SVD_LINK_IB ?
+				      IB_UVERBS_GID_TYPE_IB :
+				      IB_UVERBS_GID_TYPE_ROCE_V2;
 		e->netdev_ifindex = ifindex;
 		e->valid = true;
 		return;
@@ -192,7 +198,9 @@ static void link_local_gid(const struct svd_device *dev, uint8_t *gid)
 	gid[0] = 0xfe;
 	gid[1] = 0x80;
 	memcpy(gid + 8, &be, 8);
-	gid[8] ^= 0x02; /* modified EUI-64: flip the U/L bit back */
+	/* IB: the default subnet prefix plus the port GUID, exactly. */
+	if (dev->port.attr.link_layer != SVD_LINK_IB)
+		gid[8] ^= 0x02; /* modified EUI-64: flip the U/L bit back */
 }
 
 int svd_dev_refresh_gids(struct svd_device *dev)
@@ -210,7 +218,9 @@ int svd_dev_refresh_gids(struct svd_device *dev)
 	memset(p->gids, 0, sizeof(p->gids));
 	link_local_gid(dev, gid);
 	gid_add(p, gid, ifindex);
-	for (i = ifa; i; i = i->ifa_next) {
+	/* An IB port's only GID is its subnet prefix plus port GUID. */
+	for (i = p->attr.link_layer == SVD_LINK_IB ? NULL : ifa; i;
+	     i = i->ifa_next) {
 		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP))
 			continue;
 		if (nd && strcmp(i->ifa_name, nd))
@@ -223,15 +233,16 @@ int svd_dev_refresh_gids(struct svd_device *dev)
 	return 0;
 }
 
-struct svd_device *svd_dev_create(const char *name, const char *netdev)
+struct svd_device *svd_dev_create(const char *name, const char *netdev,
+				  bool ib)
 {
 	struct svd_device *dev;
 	int ret;
 
 	if (!name || strlen(name) >= SVD_NAME_MAX)
 		return svd_err_ptr(-EINVAL);
-	if (netdev && strlen(netdev) >= SVD_NAME_MAX)
-		return svd_err_ptr(-EINVAL);
+	if (netdev && (strlen(netdev) >= SVD_NAME_MAX || ib))
+		return svd_err_ptr(-EINVAL); /* IB ports have no netdev */
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return svd_err_ptr(-ENOMEM);
@@ -247,7 +258,7 @@ struct svd_device *svd_dev_create(const char *name, const char *netdev)
 	dev->max_db_pages = 1024;
 	pthread_mutex_init(&dev->lock, NULL);
 	init_device_attr(dev);
-	init_port_attr(&dev->port);
+	init_port_attr(&dev->port, ib);
 	ret = svd_dev_refresh_gids(dev);
 	if (ret) {
 		svd_dev_destroy(dev);
@@ -266,166 +277,46 @@ void svd_dev_destroy(struct svd_device *dev)
 	free(dev);
 }
 
-/* ---------------------------------------------------------------------- */
-/* Fact files                                                              */
-/* ---------------------------------------------------------------------- */
-
-static int put_fact(const char *dir, const char *rel, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int put_fact(const char *dir, const char *rel, const char *fmt, ...)
+/*
+ * Give an IB port the lowest LID that no device on the list 'others' (the
+ * daemon's devices) holds, before the device joins that list.
+ */
+int svd_dev_assign_lid(struct svd_device *dev,
+		       const struct svd_device *others)
 {
-	char path[512], tmp[520];
-	va_list ap;
-	FILE *f;
-	int n;
+	const struct svd_device *d;
+	uint32_t lid;
 
-	n = snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	/* Write then rename: readers never see a half-written fact. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	if (fclose(f) || rename(tmp, path)) {
-		int err = -errno;
-
-		unlink(tmp);
-		return err;
+	if (dev->port.attr.link_layer != SVD_LINK_IB)
+		return 0;
+	for (lid = SVD_SM_LID + 1; lid <= SVD_MAX_UCAST_LID; lid++) {
+		for (d = others; d; d = d->next)
+			if (d != dev && d->port.attr.lid == lid)
+				break;
+		if (!d) {
+			dev->port.attr.lid = (uint16_t)lid;
+			return 0;
+		}
 	}
-	return 0;
+	return -ENOSPC;
 }
 
-static int mkdir_rel(const char *dir, const char *rel)
+/*
+ * Address resolution for the engine: does a packet for (dlid, dgid) land on
+ * this device's port? A RoCE port is reached through its GIDs, which are
+ * the host's, so everything sent on it is local. An IB port is reached by
+ * its LID, or by its GID when the address has a GRH (dgid non-NULL); a LID
+ * of another device, or of nobody, is not delivered here.
+ */
+bool svd_dev_addr_is_local(const struct svd_device *dev, uint16_t dlid,
+			   const uint8_t *dgid)
 {
-	char path[512];
+	const struct svd_port *p = &dev->port;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (mkdir(path, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static void gid_str(const uint8_t *g, char *buf, size_t len)
-{
-	snprintf(buf, len,
-		 "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:"
-		 "%02x%02x:%02x%02x",
-		 g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9],
-		 g[10], g[11], g[12], g[13], g[14], g[15]);
-}
-
-static int dev_dir(const struct svd_device *dev, const char *rundir,
-		   char *buf, size_t len)
-{
-	int n;
-
-	if (!rundir)
-		return -EINVAL;
-	n = snprintf(buf, len, "%s/devices/%s", rundir, dev->name);
-	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
-}
-
-static int write_gid_facts(const struct svd_device *dev, const char *dir)
-{
-	char rel[64], g[64];
-	int i, ret = 0;
-
-	for (i = 0; i < SVD_MAX_GIDS && !ret; i++) {
-		const struct svd_gid_entry *e = &dev->port.gids[i];
-
-		gid_str(e->gid, g, sizeof(g));
-		snprintf(rel, sizeof(rel), "ports/1/gids/%d", i);
-		ret = put_fact(dir, rel, "%s\n", g);
-		if (ret || !e->valid)
-			continue;
-		snprintf(rel, sizeof(rel), "ports/1/gid_attrs/types/%d", i);
-		ret = put_fact(dir, rel, "%s\n",
-			       e->gid_type == IB_UVERBS_GID_TYPE_ROCE_V2 ?
-				       "RoCE v2" :
-				       "IB/RoCE v1");
-	}
-	return ret;
-}
-
-int svd_dev_write_facts(const struct svd_device *dev, const char *rundir)
-{
-	static const char *const dirs[] = { "ports", "ports/1", "ports/1/gids",
-					    "ports/1/gid_attrs",
-					    "ports/1/gid_attrs/types" };
-	char dir[400];
-	unsigned int i;
-	int ret;
-
-	ret = dev_dir(dev, rundir, dir, sizeof(dir));
-	if (!ret && mkdir(dir, 0755) && errno != EEXIST)
-		ret = -errno;
-	for (i = 0; !ret && i < SVD_ARRAY_SIZE(dirs); i++)
-		ret = mkdir_rel(dir, dirs[i]);
-	if (!ret)
-		ret = write_gid_facts(dev, dir);
-	if (!ret)
-		ret = put_fact(dir, "ports/1/state", "4: ACTIVE\n");
-	if (!ret)
-		ret = put_fact(dir, "ports/1/phys_state", "5: LinkUp\n");
-	if (!ret)
-		ret = put_fact(dir, "ports/1/link_layer", "Ethernet\n");
-	if (!ret)
-		ret = put_fact(dir, "ibdev", "%s\n", dev->name);
-	if (!ret)
-		ret = put_fact(dir, "node_type", "1: CA\n");
-	if (!ret)
-		ret = put_fact(dir, "abi_version", "%d\n",
-			       IB_USER_VERBS_ABI_VERSION);
-	if (!ret)
-		ret = put_fact(dir, "sys_image_guid", "%016llx\n",
-			       (unsigned long long)dev->sys_image_guid);
-	/* node_guid last: the library lists a device once it exists. */
-	if (!ret)
-		ret = put_fact(dir, "node_guid", "%016llx\n",
-			       (unsigned long long)dev->node_guid);
-	return ret;
-}
-
-static void rm_rel(const char *dir, const char *rel)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (unlink(path) && errno == EISDIR)
-		rmdir(path);
-}
-
-void svd_dev_remove_facts(const struct svd_device *dev, const char *rundir)
-{
-	static const char *const files[] = {
-		"node_guid", "sys_image_guid", "abi_version", "node_type",
-		"ibdev", "ports/1/state", "ports/1/phys_state",
-		"ports/1/link_layer", SV_DEV_SOCK,
-	};
-	static const char *const dirs[] = { "ports/1/gid_attrs/types",
-					    "ports/1/gid_attrs",
-					    "ports/1/gids", "ports/1",
-					    "ports" };
-	char dir[400], rel[64];
-	unsigned int i;
-
-	if (dev_dir(dev, rundir, dir, sizeof(dir)))
-		return;
-	/* node_guid first: the device disappears from lists at once. */
-	for (i = 0; i < SVD_ARRAY_SIZE(files); i++)
-		rm_rel(dir, files[i]);
-	for (i = 0; i < SVD_MAX_GIDS; i++) {
-		snprintf(rel, sizeof(rel), "ports/1/gids/%u", i);
-		rm_rel(dir, rel);
-		snprintf(rel, sizeof(rel), "ports/1/gid_attrs/types/%u", i);
-		rm_rel(dir, rel);
-	}
-	for (i = 0; i < SVD_ARRAY_SIZE(dirs); i++)
-		rm_rel(dir, dirs[i]);
-	rmdir(dir);
+	if (p->attr.link_layer != SVD_LINK_IB)
+		return true;
+	if (dgid)
+		return !memcmp(dgid, p->gids[0].gid, 16) ||
+		       (dgid[0] == 0xff); /* multicast: the port's groups */
+	return dlid == p->attr.lid || dlid == 0xffff;
 }

@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * Device discovery. The daemon publishes each device as a directory under
- * <rundir>/devices/NAME holding its socket and the facts sysfs would give
- * rdma-core (node_guid, abi_version, ...). The list is read fresh on each
+ * <rundir>/devices/NAME holding its socket and the files sysfs would give
+ * for /sys/class/infiniband/NAME (node_guid, ports/1/..., see
+ * daemon/verbs/sysfs.c). The list is read fresh on each
  * ibv_get_device_list(), as rdma-core rescans sysfs.
+ *
+ * ibv_get_sysfs_path() names the root of that view: $SYSFS_PATH if set (as
+ * in rdma-core), else /sys when "softverbs run" has mounted the view there,
+ * else <rundir>/sysfs, which the daemon keeps as a sysfs-shaped tree.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +32,62 @@ const char *svl_rundir(void)
 		snprintf(path, sizeof(path), "/tmp/softverbs-%u",
 			 (unsigned int)getuid());
 	return path;
+}
+
+static char sysfs_root[PATH_MAX];
+static pthread_once_t sysfs_once = PTHREAD_ONCE_INIT;
+
+/* Is /sys/class/infiniband our devices directory (a bind mount of it)? */
+static bool view_mounted_on_sys(void)
+{
+	char devdir[PATH_MAX];
+	struct stat a, b;
+
+	snprintf(devdir, sizeof(devdir), "%s/" SV_DEVICES_DIR, svl_rundir());
+	return !stat("/sys/class/infiniband", &a) && !stat(devdir, &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static void sysfs_root_init(void)
+{
+	const char *env = getenv("SYSFS_PATH");
+	size_t n;
+
+	if (env && *env)
+		snprintf(sysfs_root, sizeof(sysfs_root), "%s", env);
+	else if (view_mounted_on_sys())
+		snprintf(sysfs_root, sizeof(sysfs_root), "/sys");
+	else
+		snprintf(sysfs_root, sizeof(sysfs_root), "%s/sysfs",
+			 svl_rundir());
+	/* rdma-core strips trailing slashes too. */
+	n = strlen(sysfs_root);
+	while (n > 1 && sysfs_root[n - 1] == '/')
+		sysfs_root[--n] = '\0';
+}
+
+SVL_EXPORT const char *ibv_get_sysfs_path(void)
+{
+	pthread_once(&sysfs_once, sysfs_root_init);
+	return sysfs_root;
+}
+
+/* "0123:4567:89ab:cdef" (sysfs) or plain hex, to a host-order GUID. */
+static uint64_t parse_guid(const char *s)
+{
+	uint64_t v = 0;
+
+	for (; *s; s++) {
+		int d = *s >= '0' && *s <= '9' ? *s - '0' :
+			*s >= 'a' && *s <= 'f' ? *s - 'a' + 10 :
+			*s >= 'A' && *s <= 'F' ? *s - 'A' + 10 : -1;
+
+		if (d >= 0)
+			v = v << 4 | (uint64_t)d;
+		else if (*s != ':')
+			break;
+	}
+	return v;
 }
 
 static int read_fact(const char *dir, const char *name, char *buf, size_t len)
@@ -61,7 +123,7 @@ static struct svl_device *device_load(const char *dir, const char *name)
 		goto err;
 	if (read_fact(dir, "node_guid", buf, sizeof(buf)))
 		goto err;
-	d->node_guid = strtoull(buf, NULL, 16);
+	d->node_guid = parse_guid(buf);
 	d->abi_version = read_fact(dir, "abi_version", buf, sizeof(buf)) ?
 				 -1 : atoi(buf);
 	d->ibdev.node_type = IBV_NODE_CA;
@@ -69,8 +131,12 @@ static struct svl_device *device_load(const char *dir, const char *name)
 	snprintf(d->ibdev.name, sizeof(d->ibdev.name), "%s", name);
 	snprintf(d->ibdev.dev_name, sizeof(d->ibdev.dev_name), "uverbs_%s",
 		 name);
-	snprintf(d->ibdev.dev_path, sizeof(d->ibdev.dev_path), "%s", dir);
-	snprintf(d->ibdev.ibdev_path, sizeof(d->ibdev.ibdev_path), "%s", dir);
+	/* What rdma-core sets: the device's two class directories. */
+	snprintf(d->ibdev.dev_path, sizeof(d->ibdev.dev_path),
+		 "%s/class/infiniband_verbs/uverbs_%s", ibv_get_sysfs_path(),
+		 name);
+	snprintf(d->ibdev.ibdev_path, sizeof(d->ibdev.ibdev_path),
+		 "%s/class/infiniband/%s", ibv_get_sysfs_path(), name);
 	return d;
 err:
 	free(d);

@@ -25,7 +25,6 @@
 /* Exported, but not declared by the installed headers. */
 int ibv_dofork_range(void *base, size_t size);
 int ibv_dontfork_range(void *base, size_t size);
-const char *ibv_get_sysfs_path(void);
 
 static inline void *fail_ptr(void)
 {
@@ -37,12 +36,6 @@ static inline int fail_errno(void)
 {
 	errno = EOPNOTSUPP;
 	return EOPNOTSUPP;
-}
-
-/* Not a failure: the conventional sysfs mount point. */
-const char *ibv_get_sysfs_path(void)
-{
-	return "/sys";
 }
 
 int ibv_get_device_index(struct ibv_device *device)
