@@ -15,20 +15,22 @@
 int ibv_query_gid_type(struct ibv_context *context, uint8_t port_num,
 		       unsigned int index, int *type);
 
-/* The node GUID the daemon published (host order, as sysfs prints it). */
+/* The node GUID the daemon published, as sysfs prints it: "%04x:" x 4. */
 static uint64_t fact_guid(struct svt_daemon *d)
 {
+	unsigned int w[4];
 	char path[512];
-	unsigned long long v = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/devices/softverbs0/node_guid",
 		 d->rundir);
 	f = fopen(path, "r");
 	SVT_CHECK(f);
-	SVT_CHECK(fscanf(f, "%llx", &v) == 1);
+	SVT_CHECK(fscanf(f, "%4x:%4x:%4x:%4x", &w[0], &w[1], &w[2], &w[3]) ==
+		  4);
 	fclose(f);
-	return v;
+	return (uint64_t)w[0] << 48 | (uint64_t)w[1] << 32 |
+	       (uint64_t)w[2] << 16 | w[3];
 }
 
 /*
