@@ -1,2 +1,3 @@
 # Issue 18: security and robustness.
 sv_add_c_test(test_fate ${CMAKE_CURRENT_LIST_DIR}/test_fate.c)
+sv_add_c_test(test_flood ${CMAKE_CURRENT_LIST_DIR}/test_flood.c)

@@ -134,6 +134,7 @@ struct svd_ucontext {
 	uint32_t nhandles; /* capacity of handles[] */
 	int async_fd; /* daemon end of the async event socket, or -1 */
 	bool closing; /* teardown in progress: no new objects */
+	atomic_uint *charge; /* per-user context count (svd_limits.h) */
 };
 
 struct svd_ucontext *svd_uctx_create(struct svd_ufile *ufile);
@@ -193,6 +194,7 @@ struct svd_uobj {
 	/* FD objects: the daemon's end and the inode of the client's end. */
 	int fd;
 	uint64_t peer_ino;
+	atomic_uint *charge; /* per-user count, or NULL (svd_limits.h) */
 };
 
 /* Reserve a handle for a new object; it is invisible until committed. */

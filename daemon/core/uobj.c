@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "svd.h"
+#include "svd_limits.h"
 
 #define SVD_HANDLES_MIN 64
 /* Keep a runaway client from growing the table without bound. */
@@ -55,6 +56,24 @@ static int uobj_reserve_handle(struct svd_ucontext *uctx, uint32_t *out)
 	}
 }
 
+/* Per-user limits on the kinds a user could exhaust for everyone. */
+static int uobj_charge(struct svd_ucontext *uctx,
+		       const struct svd_obj_type *type, struct svd_uobj *uobj)
+{
+	enum svd_limit_kind k;
+
+	if (type == &svd_type_qp)
+		k = SVD_LIM_QPS;
+	else if (type == &svd_type_mr)
+		k = SVD_LIM_MRS;
+	else if (type == &svd_type_db_page)
+		k = SVD_LIM_DB_PAGES;
+	else
+		return 0;
+	uobj->charge = svd_limit_charge(uctx->ufile ? uctx->ufile->uid : 0, k);
+	return uobj->charge ? 0 : -errno;
+}
+
 struct svd_uobj *svd_uobj_alloc(struct svd_ucontext *uctx,
 				const struct svd_obj_type *type)
 {
@@ -67,12 +86,18 @@ struct svd_uobj *svd_uobj_alloc(struct svd_ucontext *uctx,
 	uobj = calloc(1, sizeof(*uobj));
 	if (!uobj)
 		return svd_err_ptr(-ENOMEM);
+	ret = uobj_charge(uctx, type, uobj);
+	if (ret) {
+		free(uobj);
+		return svd_err_ptr(ret);
+	}
 	pthread_mutex_lock(&uctx->lock);
 	ret = uobj_reserve_handle(uctx, &h);
 	if (!ret)
 		uctx->handles[h] = uobj;
 	pthread_mutex_unlock(&uctx->lock);
 	if (ret) {
+		svd_limit_uncharge(uobj->charge);
 		free(uobj);
 		return svd_err_ptr(ret);
 	}
@@ -127,6 +152,7 @@ void svd_uobj_put(struct svd_uobj *uobj)
 			close(uobj->fd);
 		if (uobj->dev)
 			atomic_fetch_sub(&uobj->dev->nr_uobjects, 1);
+		svd_limit_uncharge(uobj->charge);
 		free(uobj);
 	}
 }
@@ -271,6 +297,12 @@ struct svd_ucontext *svd_uctx_create(struct svd_ufile *ufile)
 
 	if (!uctx)
 		return NULL;
+	/* errno EAGAIN tells the caller this user has too many. */
+	uctx->charge = svd_limit_charge(ufile->uid, SVD_LIM_CONTEXTS);
+	if (!uctx->charge) {
+		free(uctx);
+		return NULL;
+	}
 	uctx->dev = ufile->dev;
 	uctx->ufile = ufile;
 	if (uctx->dev)
@@ -291,6 +323,7 @@ void svd_uctx_destroy(struct svd_ucontext *uctx)
 	free(uctx->handles);
 	if (uctx->dev)
 		atomic_fetch_sub(&uctx->dev->nr_ucontexts, 1);
+	svd_limit_uncharge(uctx->charge);
 	pthread_mutex_destroy(&uctx->lock);
 	free(uctx);
 }

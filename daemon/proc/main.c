@@ -7,19 +7,34 @@
  * requests and runs them one at a time. Running commands serially keeps the
  * handle tables simple; the data path runs on engine threads and never
  * waits for this loop.
+ *
+ * Out of file descriptors (a connection flood), accept() fails and a
+ * level-triggered listening socket would wake epoll forever: instead every
+ * listening socket leaves the epoll set until a connection closes, or for
+ * ACCEPT_PAUSE_MS at most. Waiting clients stay in the listen backlog.
+ * Accepting pauses before that point already: every command brings its
+ * reply socket (and ring memfds) as SCM_RIGHTS, so the connections already
+ * in must keep fds to be served. The kernel hands out the lowest free fd,
+ * so an accepted fd number close to RLIMIT_NOFILE says the table is full.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "svd.h"
+#include "svd_limits.h"
 #include "svd_main.h"
+
+#define ACCEPT_PAUSE_MS 200
 
 int svd_rundir_prepare(void);
 int svd_control_listen(void);
@@ -29,6 +44,9 @@ static struct svd_device *dev_list;
 static int epfd = -1;
 static volatile sig_atomic_t stop_requested;
 static void *last_tag; /* the tag ev_add() made last, for its owner */
+static int ctl_listen_fd = -1;
+static void *ctl_ev_tag;
+static struct timespec paused_at; /* tv_sec 0: accepting */
 
 /* epoll tags: what a ready fd is. */
 enum ev_kind { EV_DEVICE, EV_UFILE, EV_CONTROL };
@@ -68,6 +86,57 @@ static int ev_add(int fd, enum ev_kind kind, void *ptr)
 		return -errno;
 	}
 	return 0;
+}
+
+/* accept() failed for lack of fds or memory: a flood, not a bad peer. */
+static bool accept_exhausted(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	       err == ENOMEM;
+}
+
+static void listeners_set(int op)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct svd_device *d;
+
+	for (d = dev_list; d; d = d->next) {
+		ev.data.ptr = d->ev_tag;
+		epoll_ctl(epfd, op, d->listen_fd, &ev);
+	}
+	ev.data.ptr = ctl_ev_tag;
+	epoll_ctl(epfd, op, ctl_listen_fd, &ev);
+}
+
+static void accept_pause(void)
+{
+	if (paused_at.tv_sec)
+		return;
+	listeners_set(EPOLL_CTL_DEL);
+	clock_gettime(CLOCK_MONOTONIC, &paused_at);
+	if (!paused_at.tv_sec)
+		paused_at.tv_sec = 1;
+}
+
+static void accept_resume(void)
+{
+	if (!paused_at.tv_sec)
+		return;
+	listeners_set(EPOLL_CTL_ADD);
+	paused_at.tv_sec = 0;
+}
+
+/* Retry after a while even if no connection closed (fds freed elsewhere). */
+static void accept_resume_due(void)
+{
+	struct timespec now;
+
+	if (!paused_at.tv_sec)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((now.tv_sec - paused_at.tv_sec) * 1000 +
+	    (now.tv_nsec - paused_at.tv_nsec) / 1000000 >= ACCEPT_PAUSE_MS)
+		accept_resume();
 }
 
 static int dev_listen(struct svd_device *dev)
@@ -158,14 +227,31 @@ int svd_daemon_dev_del(const char *name)
 	return -ENODEV;
 }
 
+/* fds kept free for serving commands: see the comment at the top. */
+static bool fd_headroom_low(int fd)
+{
+	static rlim_t limit;
+	struct rlimit rl;
+
+	if (!limit)
+		limit = getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur > INT_MAX ?
+			INT_MAX : rl.rlim_cur;
+	return (rlim_t)fd + 16 + limit / 16 >= limit;
+}
+
 static void on_device(struct svd_device *dev)
 {
 	struct svd_ufile *uf;
 	int fd;
 
 	fd = accept4(dev->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		if (accept_exhausted(errno))
+			accept_pause();
 		return;
+	}
+	if (fd_headroom_low(fd))
+		accept_pause();
 	uf = svd_ufile_open(dev, fd);
 	if (uf && !ev_add(fd, EV_UFILE, uf))
 		uf->ev_tag = last_tag;
@@ -184,7 +270,16 @@ static void on_ufile(struct ev_tag *t, uint32_t events)
 	if (svd_ufile_serve(uf) < 0) {
 		epoll_ctl(epfd, EPOLL_CTL_DEL, uf->fd, NULL);
 		svd_ufile_close(uf); /* frees t, its ev_tag */
+		accept_resume(); /* an fd is free again */
 	}
+}
+
+static void on_control(int ctl_fd)
+{
+	int ret = svd_control_serve(ctl_fd);
+
+	if (ret < 0 && accept_exhausted(-ret))
+		accept_pause();
 }
 
 static void loop(int ctl_fd)
@@ -193,17 +288,19 @@ static void loop(int ctl_fd)
 	int i, n;
 
 	while (!stop_requested) {
-		n = epoll_wait(epfd, evs, 32, 500);
+		n = epoll_wait(epfd, evs, 32,
+			       paused_at.tv_sec ? ACCEPT_PAUSE_MS : 500);
 		for (i = 0; i < n; i++) {
 			struct ev_tag *t = evs[i].data.ptr;
 
 			if (t->kind == EV_DEVICE)
 				on_device(t->ptr);
 			else if (t->kind == EV_CONTROL)
-				svd_control_serve(ctl_fd);
+				on_control(ctl_fd);
 			else
 				on_ufile(t, evs[i].events);
 		}
+		accept_resume_due();
 	}
 }
 
@@ -242,6 +339,10 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-default-device"))
 			no_default = true;
+		else if (svd_limit_parse_arg(argv[i]) < 0) {
+			fprintf(stderr, "softverbsd: bad option %s\n", argv[i]);
+			return 1;
+		}
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
@@ -261,6 +362,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ctl_tag = last_tag;
+	ctl_listen_fd = ctl_fd;
+	ctl_ev_tag = ctl_tag;
 	if (!no_default) {
 		ret = svd_daemon_dev_add("softverbs0", getenv("SOFTVERBS_NETDEV"),
 					 false);

@@ -62,9 +62,10 @@ static int uctx_install(struct svd_bundle *b)
 {
 	if (b->ufile->uctx)
 		return -EINVAL;
+	errno = 0;
 	b->ufile->uctx = svd_uctx_create(b->ufile);
 	if (!b->ufile->uctx)
-		return -ENOMEM;
+		return errno == EAGAIN ? -EAGAIN : -ENOMEM;
 	b->uctx = b->ufile->uctx;
 	return 0;
 }
