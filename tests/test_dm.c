@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 
 #include "svtest.h"
-#include "svt_rc.h"
+#include "svt_ep.h"
 
 #define DM_LEN 8192
 

@@ -5,8 +5,8 @@
  * process or another one on the same device), post one work request and
  * wait for its completion. Include after svtest.h.
  */
-#ifndef SVT_RC_H
-#define SVT_RC_H
+#ifndef SVT_EP_H
+#define SVT_EP_H
 
 #include <infiniband/verbs.h>
 
@@ -32,7 +32,7 @@ static inline void svt_ep_find_gid(struct svt_ep *e)
 			return;
 		}
 	}
-	fprintf(stderr, "svt_rc: no usable GID\n");
+	fprintf(stderr, "svt_ep: no usable GID\n");
 	exit(SVT_FAIL);
 }
 
@@ -118,7 +118,7 @@ static inline struct ibv_wc svt_poll1(struct ibv_cq *cq)
 		if (i > 1000)
 			nanosleep(&ts, NULL);
 	}
-	fprintf(stderr, "svt_rc: timeout waiting for a completion\n");
+	fprintf(stderr, "svt_ep: timeout waiting for a completion\n");
 	exit(SVT_FAIL);
 }
 
