@@ -3,10 +3,10 @@
 set -euo pipefail
 
 BUILD_DEPS=(build-essential cmake clang libclang-rt-14-dev pkg-config
-	    libibverbs-dev linux-libc-dev)
+	    libibverbs-dev librdmacm-dev linux-libc-dev)
 # Unmodified rdma-core consumers that the test suite runs on softverbs.
-TEST_DEPS=(ibverbs-utils perftest python3-pyverbs ucx-utils libfabric-bin
-	   iproute2 infiniband-diags openmpi-bin libopenmpi-dev)
+TEST_DEPS=(ibverbs-utils rdmacm-utils perftest python3-pyverbs ucx-utils
+	   libfabric-bin iproute2 infiniband-diags openmpi-bin libopenmpi-dev)
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
