@@ -36,14 +36,30 @@ static inline void svt_ep_find_gid(struct svt_ep *e)
 	exit(SVT_FAIL);
 }
 
-static inline void svt_ep_open(struct svt_ep *e)
+/*
+ * The CQ (unless e->cq is set: then that one is used) and RC QP of an
+ * endpoint on e->ctx and e->pd, which the caller opened.
+ */
+static inline void svt_ep_make(struct svt_ep *e)
 {
-	struct ibv_device **list = ibv_get_device_list(NULL);
 	struct ibv_qp_init_attr a = {
 		.cap = { .max_send_wr = 64, .max_recv_wr = 64,
 			 .max_send_sge = 2, .max_recv_sge = 2 },
 		.qp_type = IBV_QPT_RC,
 	};
+
+	if (!e->cq)
+		e->cq = ibv_create_cq(e->ctx, 128, NULL, NULL, 0);
+	SVT_CHECK(e->cq);
+	a.send_cq = a.recv_cq = e->cq;
+	e->qp = ibv_create_qp(e->pd, &a);
+	SVT_CHECK(e->qp);
+	svt_ep_find_gid(e);
+}
+
+static inline void svt_ep_open(struct svt_ep *e)
+{
+	struct ibv_device **list = ibv_get_device_list(NULL);
 
 	SVT_CHECK(list && list[0]);
 	e->ctx = ibv_open_device(list[0]);
@@ -51,12 +67,8 @@ static inline void svt_ep_open(struct svt_ep *e)
 	SVT_CHECK(e->ctx);
 	e->pd = ibv_alloc_pd(e->ctx);
 	SVT_CHECK(e->pd);
-	e->cq = ibv_create_cq(e->ctx, 128, NULL, NULL, 0);
-	SVT_CHECK(e->cq);
-	a.send_cq = a.recv_cq = e->cq;
-	e->qp = ibv_create_qp(e->pd, &a);
-	SVT_CHECK(e->qp);
-	svt_ep_find_gid(e);
+	e->cq = NULL;
+	svt_ep_make(e);
 }
 
 static inline void svt_ep_modify(struct svt_ep *e, struct ibv_qp_attr *a,

@@ -209,20 +209,21 @@ static bool flush_rq(struct eng_qp *eq)
 				      .opcode = IBV_WC_RECV,
 				      .qp_num = qp->qpn };
 
-		if (eng_umem_load32(qp->dbrec, prod_off, &prod) ||
+		if (svd_mem_load32(qp->dbrec, prod_off, &prod) ||
 		    prod == eq->rq_cons || prod - eq->rq_cons > qp->rq_entries)
 			break;
-		if (eng_umem_read(qp->rq, (uint64_t)(eq->rq_cons &
-						     (qp->rq_entries - 1)) *
-						  qp->rq_wqe_size,
-				  &w, sizeof(w)))
+		if (svd_mem_read(
+			qp->rq,
+			(uint64_t)(eq->rq_cons & (qp->rq_entries - 1)) *
+			    qp->rq_wqe_size,
+			&w, sizeof(w)))
 			break;
 		cqe.wr_id = w.wr_id;
 		eq->rq_cons++;
-		eng_umem_store32(qp->dbrec, prod_off - offsetof(struct sv_dbrec,
-								prod) +
-					    offsetof(struct sv_dbrec, cons),
-				 eq->rq_cons);
+		svd_mem_store32(qp->dbrec,
+				prod_off - offsetof(struct sv_dbrec, prod) +
+				    offsetof(struct sv_dbrec, cons),
+				eq->rq_cons);
 		eng_cqe_push(qp->recv_cq, &cqe, false);
 		n++;
 	}

@@ -218,7 +218,15 @@ bool eng_req_run(struct svd_engine *e, struct eng_qp *eq)
 
 	if (eq->req_state == ENG_REQ_ERROR)
 		return false;
-	if (req_fetch(eq, &r))
+	status = req_fetch(eq, &r);
+	if (status == -EFAULT) {
+		/* The ring's memory is gone (truncated): the QP is dead. */
+		pthread_mutex_lock(&dev->lock);
+		eng_qp_error(eq);
+		pthread_mutex_unlock(&dev->lock);
+		return true;
+	}
+	if (status)
 		return false;
 	memset(&r.pkt, 0, sizeof(r.pkt));
 	/* Keys resolved below stay valid while dev->lock is held. */

@@ -88,18 +88,19 @@ static int rq_get(struct rq_ref *r, struct rwqe *rw)
 	uint32_t prod, cons;
 	size_t len = r->stride < RWQE_MAX ? r->stride : RWQE_MAX;
 
-	if (eng_umem_load32(r->dbrec, r->dboff + offsetof(struct sv_dbrec,
-							  prod), &prod))
+	if (svd_mem_load32(r->dbrec, r->dboff + offsetof(struct sv_dbrec, prod),
+			   &prod))
 		return -EAGAIN;
 	if (r->cons)
 		cons = *r->cons;
-	else if (eng_umem_load32(r->dbrec, rq_cons_off(r), &cons))
+	else if (svd_mem_load32(r->dbrec, rq_cons_off(r), &cons))
 		return -EAGAIN;
 	if (prod == cons || prod - cons > r->entries)
 		return -EAGAIN;
 	memset(rw->raw, 0, sizeof(rw->raw));
-	if (eng_umem_read(r->ring, (uint64_t)(cons & (r->entries - 1)) *
-					   r->stride, rw->raw, len))
+	if (svd_mem_read(r->ring,
+			 (uint64_t)(cons & (r->entries - 1)) * r->stride,
+			 rw->raw, len))
 		return -EAGAIN;
 	rw->cons = cons;
 	rw->have = true;
@@ -128,9 +129,9 @@ static void rq_pop(struct rq_ref *r, struct rwqe *rw)
 	rw->have = false;
 	if (r->cons)
 		*r->cons = rw->cons + 1;
-	eng_umem_store32(r->dbrec, rq_cons_off(r), rw->cons + 1);
+	svd_mem_store32(r->dbrec, rq_cons_off(r), rw->cons + 1);
 	if (r->srq &&
-	    !eng_umem_load32(r->dbrec, offsetof(struct sv_dbrec, prod), &prod))
+	    !svd_mem_load32(r->dbrec, offsetof(struct sv_dbrec, prod), &prod))
 		srq_limit_check(r->srq, prod, rw->cons + 1);
 }
 
@@ -285,35 +286,35 @@ static uint8_t resp_read(struct resp_ctx *c)
 	return ENG_AETH_ACK;
 }
 
-/* Atomics: 8 bytes, aligned, serialized against every atomic of the device. */
+/* Atomics: 8 bytes, aligned; mem.c serializes them with every other. */
 static uint8_t resp_atomic(struct resp_ctx *c, struct eng_ack *ack)
 {
 	const struct eng_pkt *p = c->pkt;
-	bool cas = (p->opcode & 0x1f) == ENG_OP_CMP_SWAP;
-	uint8_t buf[8];
+	enum svd_mem_atomic_op op = SVD_MEM_FETCH_ADD;
 	struct eng_sgl l = { .n = 1, .total = 8 };
-	int ret;
+	uint64_t a = p->compare_add;
+	uint8_t buf[8];
+	int ret = 0;
 
 	if (p->va & 7)
 		return resp_fail(c, IBV_WC_REM_INV_REQ_ERR, ENG_AETH_NAK_INV);
 	if (resp_rkey(c, 8))
 		return resp_fail(c, IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
-	l.seg[0] = (struct eng_seg){ .buf = buf, .len = 8 };
-	pthread_mutex_lock(&c->e->atomic_lock);
+	l.seg[0] = (struct eng_seg){.buf = buf, .len = 8};
 	if (p->mask & ENG_ATOMIC_WRITE) {
+		op = SVD_MEM_STORE;
 		ret = eng_sgl_copy(&l, 0, p->data, 8);
-		if (!ret)
-			ret = eng_umem_write(c->rseg.umem, c->rseg.off, buf, 8);
-	} else {
-		/* CAS: compare_add is the compare; FAA: the addend. */
-		ret = eng_atomic(c->rseg.umem, c->rseg.off, cas,
-				 p->compare_add, p->swap, &ack->atomic_orig);
-		if (!ret) {
-			memcpy(buf, &ack->atomic_orig, 8);
-			ret = eng_sgl_copy(p->data, 0, &l, 8);
-		}
+		memcpy(&a, buf, 8);
+	} else if ((p->opcode & 0x1f) == ENG_OP_CMP_SWAP) {
+		op = SVD_MEM_CMP_SWP; /* compare_add is the compare */
 	}
-	pthread_mutex_unlock(&c->e->atomic_lock);
+	if (!ret)
+		ret = svd_mem_atomic(c->rseg.umem, c->rseg.off, op, a, p->swap,
+				     &ack->atomic_orig);
+	if (!ret && !(p->mask & ENG_ATOMIC_WRITE)) {
+		memcpy(buf, &ack->atomic_orig, 8);
+		ret = eng_sgl_copy(p->data, 0, &l, 8);
+	}
 	if (ret)
 		return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
 	return ENG_AETH_ACK;

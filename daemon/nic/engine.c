@@ -5,18 +5,16 @@
  * then sleeps on every doorbell page of the device at once (futex_waitv)
  * with a short timeout so timers and missed wakeups still progress.
  *
- * Also here: the SIGBUS-guarded accessors for client memory (a client may
- * truncate a memfd the daemon has mapped) and the ring helpers.
+ * Also here: scatter lists and the ring helpers. Client memory itself is
+ * reached only through mem.c (svd_mem.h).
  */
 #include <linux/futex.h>
 #include <sched.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -26,151 +24,20 @@
 #define ENG_SPIN_NS 50000L /* keep polling this long after the last work */
 #define ENG_SLEEP_NS 10000000L /* longest futex sleep */
 #define ENG_WAITV_MAX 128 /* FUTEX_WAITV_MAX */
-#define ENG_BOUNCE 65536
 
-/* ---------------------------------------------------------------------- */
-/* SIGBUS guard                                                            */
-/* ---------------------------------------------------------------------- */
-
-static __thread sigjmp_buf *bus_jmp;
-
-static void sigbus_handler(int sig, siginfo_t *si, void *uc)
-{
-	(void)si;
-	(void)uc;
-	if (bus_jmp)
-		siglongjmp(*bus_jmp, 1);
-	/* Not ours: die the normal way. */
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-void svd_sigbus_init(void)
-{
-	struct sigaction sa = {};
-
-	sa.sa_sigaction = sigbus_handler;
-	/* NODEFER: we leave the handler by longjmp without restoring masks. */
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
-}
-
-/* memcpy that turns a SIGBUS (truncated client memfd) into -EFAULT. */
-int eng_safe_memcpy(void *dst, const void *src, size_t len)
-{
-	sigjmp_buf jb;
-
-	if (sigsetjmp(jb, 0)) {
-		bus_jmp = NULL;
-		return -EFAULT;
-	}
-	bus_jmp = &jb;
-	memcpy(dst, src, len);
-	bus_jmp = NULL;
-	return 0;
-}
-
-static bool umem_range_ok(const struct svd_umem *u, uint64_t off, size_t len)
-{
-	return u && off + len >= off && off + len <= u->length;
-}
-
-static int vm_io(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
-{
-	while (len) {
-		struct iovec l = { .iov_base = buf, .iov_len = len };
-		struct iovec r = { .iov_base = (void *)(uintptr_t)addr,
-				   .iov_len = len };
-		ssize_t n = write ? process_vm_writev(pid, &l, 1, &r, 1, 0) :
-				    process_vm_readv(pid, &l, 1, &r, 1, 0);
-
-		if (n <= 0)
-			return -EFAULT;
-		buf = (uint8_t *)buf + n;
-		addr += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int eng_umem_read(const struct svd_umem *u, uint64_t off, void *dst,
-		  size_t len)
-{
-	if (!len)
-		return 0;
-	if (!umem_range_ok(u, off, len))
-		return -EFAULT;
-	if (u->kind == SVD_UMEM_MAPPED)
-		return eng_safe_memcpy(dst, (uint8_t *)u->map + off, len);
-	return vm_io(u->pid, u->addr + off, dst, len, false);
-}
-
-int eng_umem_write(const struct svd_umem *u, uint64_t off, const void *src,
-		   size_t len)
-{
-	if (!len)
-		return 0;
-	if (!umem_range_ok(u, off, len))
-		return -EFAULT;
-	if (u->kind == SVD_UMEM_MAPPED)
-		return eng_safe_memcpy((uint8_t *)u->map + off, src, len);
-	return vm_io(u->pid, u->addr + off, (void *)src, len, true);
-}
-
-int eng_umem_load32(const struct svd_umem *u, uint64_t off, uint32_t *v)
-{
-	int ret = eng_umem_read(u, off, v, sizeof(*v));
-
-	atomic_thread_fence(memory_order_acquire);
-	return ret;
-}
-
-int eng_umem_store32(const struct svd_umem *u, uint64_t off, uint32_t v)
-{
-	atomic_thread_fence(memory_order_release);
-	return eng_umem_write(u, off, &v, sizeof(v));
-}
-
-/* Copy n bytes between two segments, whatever side is mapped. */
+/* Copy n bytes between two segments; client memory goes through mem.c. */
 static int seg_copy(const struct eng_seg *d, uint64_t doff,
 		    const struct eng_seg *s, uint64_t soff, size_t n)
 {
-	static __thread uint8_t bounce[ENG_BOUNCE];
-	int ret = 0;
-
-	if (!s->umem && !d->umem)
-		return eng_safe_memcpy(d->buf + doff, s->buf + soff, n);
+	if (!s->umem && !d->umem) {
+		memcpy(d->buf + doff, s->buf + soff, n);
+		return 0;
+	}
 	if (!s->umem)
-		return eng_umem_write(d->umem, d->off + doff, s->buf + soff, n);
+		return svd_mem_write(d->umem, d->off + doff, s->buf + soff, n);
 	if (!d->umem)
-		return eng_umem_read(s->umem, s->off + soff, d->buf + doff, n);
-	if (s->umem->kind == SVD_UMEM_MAPPED) {
-		if (!umem_range_ok(s->umem, s->off + soff, n))
-			return -EFAULT;
-		return eng_umem_write(d->umem, d->off + doff,
-				      (uint8_t *)s->umem->map + s->off + soff,
-				      n);
-	}
-	if (d->umem->kind == SVD_UMEM_MAPPED) {
-		if (!umem_range_ok(d->umem, d->off + doff, n))
-			return -EFAULT;
-		return eng_umem_read(s->umem, s->off + soff,
-				     (uint8_t *)d->umem->map + d->off + doff,
-				     n);
-	}
-	/* VA to VA: through a bounce buffer. */
-	while (n && !ret) {
-		size_t c = n < ENG_BOUNCE ? n : ENG_BOUNCE;
-
-		ret = eng_umem_read(s->umem, s->off + soff, bounce, c);
-		if (!ret)
-			ret = eng_umem_write(d->umem, d->off + doff, bounce, c);
-		soff += c;
-		doff += c;
-		n -= c;
-	}
-	return ret;
+		return svd_mem_read(s->umem, s->off + soff, d->buf + doff, n);
+	return svd_mem_copy(d->umem, d->off + doff, s->umem, s->off + soff, n);
 }
 
 int eng_sgl_copy(const struct eng_sgl *dst, uint64_t dst_skip,
@@ -231,24 +98,6 @@ int eng_lkey_seg(struct svd_device *dev, struct svd_pd *pd, uint32_t lkey,
 	return 0;
 }
 
-/* 64-bit atomic on client memory, SIGBUS-guarded. */
-int eng_atomic(const struct svd_umem *u, uint64_t off, bool cas, uint64_t a,
-	       uint64_t b, uint64_t *orig)
-{
-	sigjmp_buf jb;
-	int ret;
-
-	if (sigsetjmp(jb, 0)) {
-		bus_jmp = NULL;
-		return -EFAULT;
-	}
-	bus_jmp = &jb;
-	ret = cas ? svd_mem_atomic_cmp_swp(u, off, a, b, orig) :
-		    svd_mem_atomic_fetch_add(u, off, a, orig);
-	bus_jmp = NULL;
-	return ret;
-}
-
 /* Build a scatter list from (untrusted, already copied) SGEs. */
 int eng_wqe_sgl(struct svd_qp *qp, const struct sv_sge *sge, unsigned int n,
 		bool write, struct eng_sgl *sgl)
@@ -294,7 +143,7 @@ int eng_sq_peek(struct eng_qp *eq, uint32_t *prod)
 
 	if (!sq_sane(qp))
 		return -EINVAL;
-	if (eng_umem_load32(qp->dbrec, offsetof(struct sv_dbrec, prod), prod))
+	if (svd_mem_load32(qp->dbrec, offsetof(struct sv_dbrec, prod), prod))
 		return -EFAULT;
 	/* A producer more than a ring ahead is garbage: ignore it. */
 	if (*prod == eq->sq_cons || *prod - eq->sq_cons > qp->sq_entries)
@@ -311,14 +160,14 @@ int eng_sq_read(struct eng_qp *eq, uint32_t idx, void *buf, size_t len)
 	if (len > qp->sq_wqe_size)
 		len = qp->sq_wqe_size;
 	memset(buf, 0, ENG_WQE_MAX);
-	return eng_umem_read(qp->sq, off, buf, len);
+	return svd_mem_read(qp->sq, off, buf, len);
 }
 
 void eng_sq_consume(struct eng_qp *eq)
 {
 	eq->sq_cons++;
-	eng_umem_store32(eq->qp->dbrec, offsetof(struct sv_dbrec, cons),
-			 eq->sq_cons);
+	svd_mem_store32(eq->qp->dbrec, offsetof(struct sv_dbrec, cons),
+			eq->sq_cons);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -638,7 +487,6 @@ int svd_engine_start(struct svd_device *dev)
 	}
 	e->dev = dev;
 	pthread_mutex_init(&e->lock, NULL);
-	pthread_mutex_init(&e->atomic_lock, NULL);
 	atomic_init(&e->stop, false);
 	dev->engine = e;
 	if (pthread_create(&e->thread, NULL, eng_thread, e)) {
@@ -668,7 +516,6 @@ void svd_engine_stop(struct svd_device *dev)
 	}
 	dev->engine = NULL;
 	pthread_mutex_destroy(&e->lock);
-	pthread_mutex_destroy(&e->atomic_lock);
 	free(e->pages);
 	free(e);
 }

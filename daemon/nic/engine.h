@@ -15,8 +15,8 @@
  * keys resolved there stay valid (regions are unpublished under it).
  *
  * Everything in shared memory is untrusted: WQEs are copied into the
- * engine before they are validated, and every access to mapped client
- * memory goes through the SIGBUS-guarded helpers below.
+ * engine before they are validated, and every access to client memory
+ * goes through mem.c (svd_mem.h), which guards it.
  */
 #ifndef SVD_ENGINE_H
 #define SVD_ENGINE_H
@@ -46,8 +46,6 @@ void svd_engine_quiesce(struct svd_device *dev);
 void svd_engine_drain(struct svd_device *dev);
 
 void svd_engine_srq_destroy(struct svd_srq *srq);
-int eng_atomic(const struct svd_umem *u, uint64_t off, bool cas, uint64_t a,
-	       uint64_t b, uint64_t *orig);
 
 /* ---- doorbell pages (std_db.c registers them with the engine) ---- */
 struct eng_db_page {
@@ -58,16 +56,6 @@ struct eng_db_page {
 int svd_engine_db_add(struct svd_device *dev, struct sv_db_page *page,
 		      struct svd_ucontext *uctx, uint32_t *index);
 void svd_engine_db_del(struct svd_device *dev, uint32_t index);
-
-/* ---- guarded access to client memory ---- */
-int eng_safe_memcpy(void *dst, const void *src, size_t len);
-int eng_umem_read(const struct svd_umem *u, uint64_t off, void *dst,
-		  size_t len);
-int eng_umem_write(const struct svd_umem *u, uint64_t off, const void *src,
-		   size_t len);
-/* u32 index at off with acquire / release order. */
-int eng_umem_load32(const struct svd_umem *u, uint64_t off, uint32_t *v);
-int eng_umem_store32(const struct svd_umem *u, uint64_t off, uint32_t v);
 
 /* A scatter list: pieces of registered memory or engine bytes. */
 struct eng_seg {
@@ -222,7 +210,6 @@ struct svd_engine {
 	bool running;
 	struct eng_qp *qps;
 	struct eng_db_page *pages; /* dev->max_db_pages slots */
-	pthread_mutex_t atomic_lock; /* all atomics of the device */
 };
 
 static inline struct svd_engine *eng_of(struct svd_device *dev)

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * DMA helpers: the engine's only way to touch registered memory.
+ * Client memory: the one module through which the daemon touches memory a
+ * client owns (rings, doorbell records, memory regions). docs/memory.md.
  *
- * Mapped umems are plain daemon memory. VA umems live in a client: the
- * daemon reaches them with process_vm_readv/writev, which the kernel allows
- * under the ptrace access rules (same uid, and with Yama ptrace_scope=1 only
- * because the library names the daemon with PR_SET_PTRACER). Copies between
- * two clients bounce through a per-thread buffer.
+ * Mapped umems are files the client passed (memfd, shm, hugetlbfs, regular
+ * files) mapped into the daemon. The client can still truncate such a file,
+ * and a load or store past the new end raises SIGBUS in the daemon thread:
+ * every access to a mapping therefore runs under the SIGBUS guard below and
+ * reports -EFAULT instead of killing the daemon.
  *
- * SIGBUS from a truncated mapped file is handled by svd_sigbus_init()
- * (engine.c), not here.
+ * VA umems are ranges of a client's address space, reached through the
+ * registrar's memory handle (va_io()). Copies between two VA umems bounce
+ * through one per-thread buffer.
  */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -19,31 +24,141 @@
 
 #define BOUNCE_SIZE (64 * 1024)
 
-/* Serializes read-modify-write atomics on VA memory among daemon threads. */
-static pthread_mutex_t va_atomic_lock = PTHREAD_MUTEX_INITIALIZER;
+/* ---------------------------------------------------------------------- */
+/* SIGBUS guard                                                            */
+/* ---------------------------------------------------------------------- */
 
-static int range_ok(const struct svd_umem *u, uint64_t off, uint64_t len)
+/*
+ * One guarded access per thread at a time: where to jump back to and the
+ * daemon addresses it may fault on. The jump pointer is volatile and the
+ * access is fenced on both sides: the only reader is the signal handler,
+ * so without both the compiler may drop the stores (no reader it can see)
+ * or move the copy out of the armed window -- it did at -O2.
+ */
+struct mem_guard {
+	sigjmp_buf *volatile jmp;
+	uintptr_t lo[2], hi[2];
+};
+
+static __thread struct mem_guard guard;
+
+static bool guard_covers(const struct mem_guard *g, uintptr_t addr)
 {
-	if (!u || off > u->length || len > u->length - off)
+	return (addr >= g->lo[0] && addr < g->hi[0]) ||
+	       (addr >= g->lo[1] && addr < g->hi[1]);
+}
+
+static void sigbus_handler(int sig, siginfo_t *si, void *uc)
+{
+	sigjmp_buf *jb = guard.jmp;
+
+	(void)uc;
+	if (jb && guard_covers(&guard, (uintptr_t)si->si_addr))
+		siglongjmp(*jb, 1);
+	/* Not a guarded client mapping: a daemon bug, die the normal way. */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void svd_mem_guard_init(void)
+{
+	struct sigaction sa = {};
+
+	sa.sa_sigaction = sigbus_handler;
+	/* NODEFER: the handler is left by longjmp without restoring masks. */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* What one guarded access does; run by mem_op_run() inside the window. */
+struct mem_op {
+	enum { OP_COPY, OP_CMP_SWP, OP_FETCH_ADD, OP_STORE64 } kind;
+	void *dst;
+	const void *src;
+	size_t len;
+	uint64_t a, b, orig;
+};
+
+/* Out of line, so the access cannot be scheduled around the fences. */
+static __attribute__((noinline)) void mem_op_run(struct mem_op *op)
+{
+	uint64_t *p = op->dst;
+
+	switch (op->kind) {
+	case OP_COPY:
+		memmove(op->dst, op->src, op->len);
+		break;
+	case OP_CMP_SWP:
+		op->orig = op->a;
+		__atomic_compare_exchange_n(p, &op->orig, op->b, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		break;
+	case OP_FETCH_ADD:
+		op->orig = __atomic_fetch_add(p, op->a, __ATOMIC_SEQ_CST);
+		break;
+	case OP_STORE64:
+		__atomic_store_n(p, op->a, __ATOMIC_SEQ_CST);
+		break;
+	}
+}
+
+static void guard_arm(sigjmp_buf *jb, const struct mem_op *op)
+{
+	guard.lo[0] = (uintptr_t)op->dst;
+	guard.hi[0] = guard.lo[0] + (op->kind == OP_COPY ? op->len : 8);
+	guard.lo[1] = (uintptr_t)op->src;
+	guard.hi[1] = op->src ? guard.lo[1] + op->len : 0;
+	atomic_signal_fence(memory_order_seq_cst);
+	guard.jmp = jb;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* Run op; a SIGBUS on its addresses (a truncated file) gives -EFAULT. */
+static int guarded(struct mem_op *op)
+{
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 0)) {
+		guard.jmp = NULL;
+		atomic_signal_fence(memory_order_seq_cst);
 		return -EFAULT;
+	}
+	guard_arm(&jb, op);
+	mem_op_run(op);
+	atomic_signal_fence(memory_order_seq_cst);
+	guard.jmp = NULL;
+	atomic_signal_fence(memory_order_seq_cst);
 	return 0;
 }
 
-/* One process_vm_* transfer, looping over short transfers. */
-static int va_xfer(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
+static int guarded_copy(void *dst, const void *src, size_t len)
+{
+	struct mem_op op = { .kind = OP_COPY, .dst = dst, .src = src,
+			     .len = len };
+
+	return guarded(&op);
+}
+
+/* ---------------------------------------------------------------------- */
+/* VA memory: the registrar's address space                                */
+/* ---------------------------------------------------------------------- */
+
+/* Move len bytes between buf and the client range at addr. */
+static int va_io(const struct svd_umem *u, uint64_t addr, void *buf,
+		 size_t len, bool write)
 {
 	while (len) {
-		struct iovec local = {buf, len};
-		struct iovec remote = {(void *)(uintptr_t)addr, len};
+		struct iovec local = { buf, len };
+		struct iovec remote = { (void *)(uintptr_t)addr, len };
 		ssize_t n;
 
-		n = write ? process_vm_writev(pid, &local, 1, &remote, 1, 0)
-			  : process_vm_readv(pid, &local, 1, &remote, 1, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		n = write ? process_vm_writev(u->pid, &local, 1, &remote, 1, 0)
+			  : process_vm_readv(u->pid, &local, 1, &remote, 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == ESRCH ? -ESRCH : -EFAULT;
 		if (n == 0)
 			return -EFAULT; /* a hole: nothing transferred */
 		buf = (uint8_t *)buf + n;
@@ -53,82 +168,131 @@ static int va_xfer(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
 	return 0;
 }
 
-int svd_mem_read(const struct svd_umem *src, uint64_t off, void *buf,
-		 size_t len)
+/* ---------------------------------------------------------------------- */
+/* Reads, writes, copies                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int range_ok(const struct svd_umem *u, uint64_t off, uint64_t len)
 {
-	int ret = range_ok(src, off, len);
+	if (!u || off > u->length || len > u->length - off)
+		return -EFAULT;
+	return 0;
+}
+
+static uint8_t *map_at(const struct svd_umem *u, uint64_t off)
+{
+	return (uint8_t *)u->map + off;
+}
+
+/*
+ * Move len bytes between daemon memory at buf and the umem at off. buf may
+ * itself be a client mapping (a mapped umem copied to a VA one): the VA
+ * side is then the kernel's copy, which reports a truncated page as EFAULT
+ * rather than raising SIGBUS.
+ */
+static int umem_io(const struct svd_umem *u, uint64_t off, void *buf,
+		   size_t len, bool write)
+{
+	int ret = range_ok(u, off, len);
 
 	if (ret || !len)
 		return ret;
-	if (src->kind == SVD_UMEM_MAPPED) {
-		memcpy(buf, (const uint8_t *)src->map + off, len);
-		return 0;
-	}
-	return va_xfer(src->pid, src->addr + off, buf, len, false);
+	if (u->kind == SVD_UMEM_VA)
+		return va_io(u, u->addr + off, buf, len, write);
+	if (write)
+		return guarded_copy(map_at(u, off), buf, len);
+	return guarded_copy(buf, map_at(u, off), len);
+}
+
+int svd_mem_read(const struct svd_umem *src, uint64_t off, void *buf,
+		 size_t len)
+{
+	return umem_io(src, off, buf, len, false);
 }
 
 int svd_mem_write(const struct svd_umem *dst, uint64_t off, const void *buf,
 		  size_t len)
 {
-	int ret = range_ok(dst, off, len);
-
-	if (ret || !len)
-		return ret;
-	if (dst->kind == SVD_UMEM_MAPPED) {
-		memcpy((uint8_t *)dst->map + off, buf, len);
-		return 0;
-	}
-	/* process_vm_writev takes a non-const local iovec. */
-	return va_xfer(dst->pid, dst->addr + off, (void *)buf, len, true);
+	/* Only read from buf; the VA path takes a non-const iovec. */
+	return umem_io(dst, off, (void *)buf, len, true);
 }
 
-int svd_mem_copy(const struct svd_umem *dst, uint64_t dst_off,
-		 const struct svd_umem *src, uint64_t src_off, uint64_t len)
+/* VA to VA: possibly two processes, so through a bounce buffer. */
+static int va_copy(const struct svd_umem *dst, uint64_t dst_off,
+		   const struct svd_umem *src, uint64_t src_off, uint64_t len)
 {
 	static __thread uint8_t bounce[BOUNCE_SIZE];
-	int ret;
+	int ret = 0;
 
-	ret = range_ok(dst, dst_off, len);
-	if (!ret)
-		ret = range_ok(src, src_off, len);
-	if (ret || !len)
-		return ret;
-	if (dst->kind == SVD_UMEM_MAPPED && src->kind == SVD_UMEM_MAPPED) {
-		memmove((uint8_t *)dst->map + dst_off,
-			(const uint8_t *)src->map + src_off, len);
-		return 0;
-	}
-	if (dst->kind == SVD_UMEM_MAPPED)
-		return svd_mem_read(src, src_off, (uint8_t *)dst->map + dst_off,
-				    len);
-	if (src->kind == SVD_UMEM_MAPPED)
-		return svd_mem_write(dst, dst_off,
-				     (const uint8_t *)src->map + src_off, len);
-	/* VA to VA: possibly two processes, so bounce. */
-	while (len) {
+	while (len && !ret) {
 		size_t n = len < BOUNCE_SIZE ? len : BOUNCE_SIZE;
 
 		ret = svd_mem_read(src, src_off, bounce, n);
 		if (!ret)
 			ret = svd_mem_write(dst, dst_off, bounce, n);
-		if (ret)
-			return ret;
 		src_off += n;
 		dst_off += n;
 		len -= n;
 	}
-	return 0;
+	return ret;
 }
 
-static int atomic_prep(const struct svd_umem *u, uint64_t off)
+int svd_mem_copy(const struct svd_umem *dst, uint64_t dst_off,
+		 const struct svd_umem *src, uint64_t src_off, uint64_t len)
 {
-	if (off & 7)
-		return -EINVAL;
-	return range_ok(u, off, sizeof(uint64_t));
+	int ret = range_ok(dst, dst_off, len);
+
+	if (!ret)
+		ret = range_ok(src, src_off, len);
+	if (ret || !len)
+		return ret;
+	if (dst->kind == SVD_UMEM_MAPPED && src->kind == SVD_UMEM_MAPPED)
+		return guarded_copy(map_at(dst, dst_off), map_at(src, src_off),
+				    len);
+	if (dst->kind == SVD_UMEM_MAPPED)
+		return svd_mem_read(src, src_off, map_at(dst, dst_off), len);
+	if (src->kind == SVD_UMEM_MAPPED)
+		return svd_mem_write(dst, dst_off, map_at(src, src_off), len);
+	return va_copy(dst, dst_off, src, src_off, len);
 }
 
-static int va_atomic(const struct svd_umem *u, uint64_t off, bool cas,
-		     uint64_t a, uint64_t b, uint64_t *orig)
+int svd_mem_load32(const struct svd_umem *u, uint64_t off, uint32_t *v)
+{
+	int ret = svd_mem_read(u, off, v, sizeof(*v));
+
+	atomic_thread_fence(memory_order_acquire);
+	return ret;
+}
+
+int svd_mem_store32(const struct svd_umem *u, uint64_t off, uint32_t v)
+{
+	atomic_thread_fence(memory_order_release);
+	return svd_mem_write(u, off, &v, sizeof(v));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Atomics                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Serializes read-modify-write atomics on VA memory among daemon threads. */
+static pthread_mutex_t va_atomic_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t atomic_result(enum svd_mem_atomic_op op, uint64_t v,
+			      uint64_t a, uint64_t b)
+{
+	switch (op) {
+	case SVD_MEM_CMP_SWP:
+		return v == a ? b : v;
+	case SVD_MEM_FETCH_ADD:
+		return v + a;
+	default:
+		return a;
+	}
+}
+
+static int va_atomic(const struct svd_umem *u, uint64_t off,
+		     enum svd_mem_atomic_op op, uint64_t a, uint64_t b,
+		     uint64_t *orig)
 {
 	uint64_t v, nv;
 	int ret;
@@ -137,44 +301,39 @@ static int va_atomic(const struct svd_umem *u, uint64_t off, bool cas,
 	ret = svd_mem_read(u, off, &v, sizeof(v));
 	if (!ret) {
 		*orig = v;
-		nv = cas ? (v == a ? b : v) : v + a;
-		if (nv != v)
+		nv = atomic_result(op, v, a, b);
+		if (nv != v || op == SVD_MEM_STORE)
 			ret = svd_mem_write(u, off, &nv, sizeof(nv));
 	}
 	pthread_mutex_unlock(&va_atomic_lock);
 	return ret;
 }
 
-int svd_mem_atomic_cmp_swp(const struct svd_umem *u, uint64_t off,
-			   uint64_t compare, uint64_t swap, uint64_t *orig)
+int svd_mem_atomic(const struct svd_umem *u, uint64_t off,
+		   enum svd_mem_atomic_op op, uint64_t a, uint64_t b,
+		   uint64_t *orig)
 {
-	int ret = atomic_prep(u, off);
-	uint64_t *p;
+	static const int kinds[] = { [SVD_MEM_CMP_SWP] = OP_CMP_SWP,
+				     [SVD_MEM_FETCH_ADD] = OP_FETCH_ADD,
+				     [SVD_MEM_STORE] = OP_STORE64 };
+	struct mem_op mop = { .a = a, .b = b };
+	uint64_t dummy;
+	int ret;
 
+	if (off & 7)
+		return -EINVAL;
+	ret = range_ok(u, off, sizeof(uint64_t));
 	if (ret)
 		return ret;
-	if (u->kind != SVD_UMEM_MAPPED)
-		return va_atomic(u, off, true, compare, swap, orig);
-	p = (uint64_t *)((uint8_t *)u->map + off);
-	*orig = compare;
-	__atomic_compare_exchange_n(p, orig, swap, false, __ATOMIC_SEQ_CST,
-				    __ATOMIC_SEQ_CST);
-	return 0;
-}
-
-int svd_mem_atomic_fetch_add(const struct svd_umem *u, uint64_t off,
-			     uint64_t add, uint64_t *orig)
-{
-	int ret = atomic_prep(u, off);
-	uint64_t *p;
-
-	if (ret)
-		return ret;
-	if (u->kind != SVD_UMEM_MAPPED)
-		return va_atomic(u, off, false, add, 0, orig);
-	p = (uint64_t *)((uint8_t *)u->map + off);
-	*orig = __atomic_fetch_add(p, add, __ATOMIC_SEQ_CST);
-	return 0;
+	if (!orig)
+		orig = &dummy;
+	if (u->kind == SVD_UMEM_VA)
+		return va_atomic(u, off, op, a, b, orig);
+	mop.kind = kinds[op];
+	mop.dst = map_at(u, off);
+	ret = guarded(&mop);
+	*orig = mop.orig;
+	return ret;
 }
 
 int svd_mem_probe(const struct svd_umem *u)
@@ -184,13 +343,15 @@ int svd_mem_probe(const struct svd_umem *u)
 
 	if (!u || !u->length)
 		return -EINVAL;
-	if (u->kind == SVD_UMEM_MAPPED)
-		return 0; /* mmap() already validated the range */
 	ret = svd_mem_read(u, 0, &byte, 1);
 	if (!ret && u->length > 1)
 		ret = svd_mem_read(u, u->length - 1, &byte, 1);
 	return ret;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Keys                                                                    */
+/* ---------------------------------------------------------------------- */
 
 /* IOVA range of a region to an offset in the umem that backs it. */
 static int region_offset(struct svd_mr *mr, uint64_t iova, uint64_t len,

@@ -1,39 +1,57 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DMA helpers (mem.c): move bytes in and out of registered memory.
+ * Client memory (mem.c): the daemon's ONLY way to touch memory a client
+ * owns. Every ring, doorbell record and memory region is a struct
+ * svd_umem, and every load, store, copy and atomic on one goes through
+ * the functions below (docs/memory.md).
  *
- * A struct svd_umem is either mapped into the daemon (dma-buf/memfd: plain
- * loads and stores) or a range of a client's address space (VA: reached
- * with process_vm_readv/writev on umem->pid). Offsets are relative to byte 0
- * of the umem and are bounds-checked against umem->length.
+ * A umem is either mapped into the daemon (an fd the client passed: memfd,
+ * POSIX shm, hugetlbfs, a regular file) and reached with plain loads and
+ * stores under the SIGBUS guard, or a range of a client's address space
+ * reached through the registrar's memory handle (VA).
  *
- * Errors (negative errno): -EFAULT out of range or unmapped in the client,
- * -ESRCH the client process is gone, -EPERM/-EACCES the daemon may not
- * reach the client's memory (ptrace policy), -ENOMEM.
+ * Offsets are relative to byte 0 of the umem and are bounds-checked
+ * against umem->length. Errors (negative errno): -EFAULT out of range,
+ * truncated under us, or unmapped in the client; -ESRCH the registrar's
+ * address space is gone (it exited or exec'd); -EINVAL misaligned atomic.
  */
 #ifndef SVD_MEM_H
 #define SVD_MEM_H
 
 #include "svd_objs.h"
 
+/* Install the SIGBUS handler; once, before any thread touches memory. */
+void svd_mem_guard_init(void);
+
 int svd_mem_read(const struct svd_umem *src, uint64_t off, void *buf,
 		 size_t len);
 int svd_mem_write(const struct svd_umem *dst, uint64_t off, const void *buf,
 		  size_t len);
-/* Copy between two umems (same or different clients; may overlap only if
- * both are mapped). */
+/* Copy between two umems (same or different clients). */
 int svd_mem_copy(const struct svd_umem *dst, uint64_t dst_off,
 		 const struct svd_umem *src, uint64_t src_off, uint64_t len);
+
+/* u32 ring index at off with acquire (load) / release (store) order. */
+int svd_mem_load32(const struct svd_umem *u, uint64_t off, uint32_t *v);
+int svd_mem_store32(const struct svd_umem *u, uint64_t off, uint32_t v);
+
 /*
- * 64-bit atomics (IBV_WR_ATOMIC_*). off must be 8-byte aligned (-EINVAL).
- * Mapped memory uses real atomics; VA memory is read-modify-written and is
- * atomic only against other daemon accesses (serialized by a mutex), not
- * against the CPU of the client.
+ * 64-bit atomics (IBV_WR_ATOMIC_*, ATOMIC_WRITE). off must be 8-byte
+ * aligned. Mapped memory uses CPU atomics, so they are atomic against the
+ * client's CPU too; VA memory is read-modify-written under one lock, atomic
+ * against every other daemon access but not against the client's CPU.
+ * *orig receives the old value (CAS, FAA); STORE ignores b and orig.
  */
-int svd_mem_atomic_cmp_swp(const struct svd_umem *u, uint64_t off,
-			   uint64_t compare, uint64_t swap, uint64_t *orig);
-int svd_mem_atomic_fetch_add(const struct svd_umem *u, uint64_t off,
-			     uint64_t add, uint64_t *orig);
+enum svd_mem_atomic_op {
+	SVD_MEM_CMP_SWP, /* if (*p == a) *p = b */
+	SVD_MEM_FETCH_ADD, /* *p += a */
+	SVD_MEM_STORE, /* *p = a */
+};
+
+int svd_mem_atomic(const struct svd_umem *u, uint64_t off,
+		   enum svd_mem_atomic_op op, uint64_t a, uint64_t b,
+		   uint64_t *orig);
+
 /* Registration-time probe: first and last byte must be readable. */
 int svd_mem_probe(const struct svd_umem *u);
 

@@ -33,6 +33,7 @@
 #include "svd.h"
 #include "svd_limits.h"
 #include "svd_main.h"
+#include "svd_mem.h"
 
 #define ACCEPT_PAUSE_MS 200
 
@@ -347,7 +348,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	svd_sigbus_init();
+	svd_mem_guard_init();
 	ret = svd_rundir_prepare();
 	if (ret) {
 		fprintf(stderr, "softverbsd: runtime dir %s: %s\n", svd_rundir(),

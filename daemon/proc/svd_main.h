@@ -15,8 +15,6 @@ void svd_ufiles_close_all(void);
 /* Data-path engine per device (engine.c). */
 int svd_engine_start(struct svd_device *dev);
 void svd_engine_stop(struct svd_device *dev);
-/* SIGBUS recovery for vanished mapped memory (mem.c). */
-void svd_sigbus_init(void);
 
 void svd_daemon_request_stop(void);
 

@@ -70,12 +70,12 @@ static uint32_t db_load(struct svd_cq *cq, size_t off, uint32_t dflt)
 {
 	uint32_t v;
 
-	return eng_umem_load32(cq->dbrec, off, &v) ? dflt : v;
+	return svd_mem_load32(cq->dbrec, off, &v) ? dflt : v;
 }
 
 static void db_store(struct svd_cq *cq, size_t off, uint32_t v)
 {
-	eng_umem_store32(cq->dbrec, off, v);
+	svd_mem_store32(cq->dbrec, off, v);
 }
 
 uint32_t svd_cq_max_cqe(const struct svd_device *dev)
@@ -103,8 +103,8 @@ int svd_cq_push(struct svd_cq *cq, const struct sv_cqe *cqe)
 	/* A consumer ahead of us, or a full ring: both are an overrun. */
 	if ((uint32_t)(p->prod - cons) >= cq->entries)
 		ret = -ENOSPC;
-	else if (eng_umem_write(cq->ring, slot * sizeof(*cqe), cqe,
-				sizeof(*cqe)))
+	else if (svd_mem_write(cq->ring, slot * sizeof(*cqe), cqe,
+			       sizeof(*cqe)))
 		ret = -ENOSPC;
 	if (!ret) {
 		p->prod++;
@@ -543,19 +543,19 @@ static int cq_move_ring(struct svd_cq *cq, uint32_t new_cqe,
 	if (used > cq->entries || used > new_cqe)
 		return -EINVAL;
 	for (i = cons; i != p->prod; i++) {
-		if (eng_umem_read(cq->ring, (i & (cq->entries - 1)) * sizeof(e),
-				  &e, sizeof(e)) ||
-		    eng_umem_write(ring, (i & (entries - 1)) * sizeof(e), &e,
-				   sizeof(e)))
+		if (svd_mem_read(cq->ring, (i & (cq->entries - 1)) * sizeof(e),
+				 &e, sizeof(e)) ||
+		    svd_mem_write(ring, (i & (entries - 1)) * sizeof(e), &e,
+				  sizeof(e)))
 			return -EFAULT;
 	}
-	if (eng_umem_store32(dbrec, DB_OFF(cons), cons) ||
-	    eng_umem_store32(dbrec, DB_OFF(arm_flags),
-			     db_load(cq, DB_OFF(arm_flags), 0)) ||
-	    eng_umem_store32(dbrec, DB_OFF(arm_seq),
-			     db_load(cq, DB_OFF(arm_seq), p->armed_seen)) ||
-	    eng_umem_store32(dbrec, DB_OFF(armed_seen), p->armed_seen) ||
-	    eng_umem_store32(dbrec, DB_OFF(prod), p->prod))
+	if (svd_mem_store32(dbrec, DB_OFF(cons), cons) ||
+	    svd_mem_store32(dbrec, DB_OFF(arm_flags),
+			    db_load(cq, DB_OFF(arm_flags), 0)) ||
+	    svd_mem_store32(dbrec, DB_OFF(arm_seq),
+			    db_load(cq, DB_OFF(arm_seq), p->armed_seen)) ||
+	    svd_mem_store32(dbrec, DB_OFF(armed_seen), p->armed_seen) ||
+	    svd_mem_store32(dbrec, DB_OFF(prod), p->prod))
 		return -EFAULT;
 	cq->ring = ring;
 	cq->dbrec = dbrec;

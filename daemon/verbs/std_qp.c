@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svd_mem.h"
 #include "svd_qpn.h"
 
 /* What the QP holds beyond struct svd_qp (which the engine sees). */
@@ -658,18 +659,21 @@ static void apply_attrs(struct svd_qp *qp, const struct ib_uverbs_modify_qp *c,
 	qp->state = next;
 }
 
-/* RESET empties the rings: both indices restart at 0. */
+/*
+ * RESET empties the rings: both indices restart at 0. The records are
+ * client memory (a memfd the client could truncate): through mem.c.
+ */
 static void qp_reset_rings(struct svd_qp *qp)
 {
-	struct sv_dbrec *d;
-	int i;
+	uint64_t rec;
 
-	if (!qp->dbrec)
-		return;
-	d = qp->dbrec->map;
-	for (i = 0; i < 2; i++) {
-		atomic_store((_Atomic uint32_t *)&d[i].prod, 0);
-		atomic_store((_Atomic uint32_t *)&d[i].cons, 0);
+	/* The SQ's record, then the RQ's. */
+	for (rec = 0; qp->dbrec && rec < 2 * sizeof(struct sv_dbrec);
+	     rec += sizeof(struct sv_dbrec)) {
+		svd_mem_store32(qp->dbrec,
+				rec + offsetof(struct sv_dbrec, prod), 0);
+		svd_mem_store32(qp->dbrec,
+				rec + offsetof(struct sv_dbrec, cons), 0);
 	}
 }
 

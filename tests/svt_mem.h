@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for the client-memory tests (truncation, identity, sharing) on
+ * top of svt_rc.h: endpoint pairs on one context and PD, posting without
+ * waiting, and bounded waits for async events. Include after svtest.h.
+ */
+#ifndef SVT_MEM_H
+#define SVT_MEM_H
+
+#include <poll.h>
+#include <stdbool.h>
+
+#include "svt_rc.h"
+
+#define SVT_ACCESS_ALL                                                    \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |               \
+	 IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
+
+/* Two endpoints on ctx/pd connected to each other (a's CQ may be preset). */
+static inline void svt_mem_pair(struct ibv_context *ctx, struct ibv_pd *pd,
+				struct svt_ep *a, struct ibv_cq *a_cq,
+				struct svt_ep *b)
+{
+	*a = (struct svt_ep){ .ctx = ctx, .pd = pd, .cq = a_cq };
+	*b = (struct svt_ep){ .ctx = ctx, .pd = pd };
+	svt_ep_make(a);
+	svt_ep_make(b);
+	svt_ep_connect(a, b->qp->qp_num);
+	svt_ep_connect(b, a->qp->qp_num);
+}
+
+static inline struct ibv_sge svt_sge(const void *addr, uint32_t len,
+				     uint32_t lkey)
+{
+	return (struct ibv_sge){ (uintptr_t)addr, len, lkey };
+}
+
+/* Post one signaled RDMA WRITE without waiting for it. */
+static inline void svt_post_write(struct svt_ep *e, struct ibv_sge s,
+				  uint64_t raddr, uint32_t rkey)
+{
+	struct ibv_send_wr wr = { .sg_list = &s, .num_sge = 1,
+				  .opcode = IBV_WR_RDMA_WRITE,
+				  .send_flags = IBV_SEND_SIGNALED },
+			   *bad;
+
+	wr.wr.rdma.remote_addr = raddr;
+	wr.wr.rdma.rkey = rkey;
+	SVT_CHECK(!ibv_post_send(e->qp, &wr, &bad));
+}
+
+/* Wait up to ms for an async event of this type (others are skipped). */
+static inline bool svt_wait_event(struct ibv_context *ctx,
+				  enum ibv_event_type type, int ms)
+{
+	struct pollfd p = { .fd = ctx->async_fd, .events = POLLIN };
+	struct ibv_async_event ev;
+
+	while (poll(&p, 1, ms) == 1 && !ibv_get_async_event(ctx, &ev)) {
+		ibv_ack_async_event(&ev);
+		if (ev.event_type == type)
+			return true;
+	}
+	return false;
+}
+
+/* The daemon svtest.h started is still running. */
+static inline void svt_daemon_alive(const struct svt_daemon *d)
+{
+	int status;
+
+	SVT_CHECK(waitpid(d->pid, &status, WNOHANG) == 0);
+}
+
+#endif /* SVT_MEM_H */
