@@ -12,7 +12,6 @@
  * seals them; then ftruncate itself fails, which the test accepts.
  * Run it in the release build: that is where the guard used to vanish.
  */
-#include <dirent.h>
 #include <sys/mman.h>
 
 #include "svtest.h"
