@@ -10,7 +10,7 @@
 #include <poll.h>
 #include <stdbool.h>
 
-#include "svt_rc.h"
+#include "svt_ep.h"
 
 #define SVT_ACCESS_ALL                                                    \
 	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |               \
