@@ -28,9 +28,12 @@ static int failures;
 
 /* ---- a test method exercising every attribute type ---- */
 
-#define T_OBJ SV_ID_DRIVER(0x77)
-#define T_METH SV_ID_DRIVER(1)
-#define T_METH_BUF SV_ID_DRIVER(2)
+/* Enums, not macros: SVD_DECLARE_METHOD() names its specs after the id. */
+enum {
+	T_OBJ = SV_ID_DRIVER(0x77),
+	T_METH = SV_ID_DRIVER(1),
+	T_METH_BUF = SV_ID_DRIVER(2),
+};
 enum {
 	A_IN = SV_ID_DRIVER(0x10),
 	A_OUT,
@@ -59,6 +62,14 @@ static int t_handler(struct svd_bundle *b)
 		return svd_attr_copy_to(b, A_OUT, &out, sizeof(out));
 	return 0;
 }
+SVD_DECLARE_METHOD(T_METH, t_handler,
+		   SVD_ATTR_PTR_IN(A_IN, struct t_in, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(A_OUT, uint64_t, SVD_OPTIONAL),
+		   SVD_ATTR_IDR(A_PD, &svd_type_pd, SVD_ACCESS_READ,
+				SVD_OPTIONAL),
+		   SVD_ATTR_ENUM_IN(A_ENUM, 1, SVD_OPTIONAL),
+		   SVD_ATTR_FLAGS_IN(A_FLAGS, 0x3, SVD_OPTIONAL),
+		   SVD_ATTR_CONST_IN(A_CONST, 10, SVD_OPTIONAL));
 
 static int t_buf_handler(struct svd_bundle *b)
 {
@@ -76,33 +87,13 @@ static int t_buf_handler(struct svd_bundle *b)
 	return svd_is_err(u) ? (int)svd_ptr_err(u) : 0;
 }
 
-static const struct svd_attr_spec t_attrs[] = {
-	SVD_ATTR_PTR_IN(A_IN, struct t_in, true),
-	SVD_ATTR_PTR_OUT(A_OUT, uint64_t, false),
-	SVD_ATTR_IDR(A_PD, &svd_type_pd, SVD_ACCESS_READ, false),
-	SVD_ATTR_ENUM_IN(A_ENUM, 1, false),
-	SVD_ATTR_FLAGS_IN(A_FLAGS, 0x3, false),
-	SVD_ATTR_CONST_IN(A_CONST, 10, false),
-};
-
-static const struct svd_attr_spec t_buf_attrs[] = {
-	SVD_ATTR_PTR_IN(A_IN, struct t_in, false),
-};
-
-static const struct svd_method t_methods[] = {
-	SVD_METHOD(T_METH, t_handler, t_attrs),
-	SVD_METHOD(T_METH_BUF, t_buf_handler, t_buf_attrs,
-		   .allow_buffers = true),
-};
-
-static const struct svd_object t_objects[] = {
-	{ .id = T_OBJ, .methods = t_methods,
-	  .nmethods = SVD_ARRAY_SIZE(t_methods) },
-};
+SVD_DECLARE_METHOD_FLAGS(T_METH_BUF, t_buf_handler, SVD_METHOD_BUFFERS,
+			 SVD_ATTR_PTR_IN(A_IN, struct t_in, SVD_OPTIONAL));
 
 static const struct svd_module t_module = {
-	.name = "test", .objects = t_objects,
-	.nobjects = SVD_ARRAY_SIZE(t_objects),
+    .name = "test",
+    SVD_OBJECTS(SVD_OBJECT(T_OBJ, NULL, SVD_METHOD_REF(T_METH),
+			   SVD_METHOD_REF(T_METH_BUF))),
 };
 
 /* ---- request builder ---- */

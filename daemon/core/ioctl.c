@@ -165,34 +165,39 @@ static int process_attr(struct svd_bundle *b, const struct ioctl_req *r,
 	}
 }
 
-/* Driver-namespace extras every method may accept if it says so. */
-static struct svd_attr *extra_attr(struct svd_bundle *b, uint16_t id,
-				   struct svd_attr_spec *spec)
-{
-	const struct svd_method *m = b->method;
+/* The attributes every method may accept if its flags say so. */
+static const struct svd_attr_spec extra_specs[] = {
+    SVD_ATTR_PTR_IN_MIN(UVERBS_ATTR_UHW_IN, 0, SVD_OPTIONAL),
+    SVD_ATTR_PTR_OUT_MIN(UVERBS_ATTR_UHW_OUT, 0, SVD_OPTIONAL),
+    SVD_ATTR_PTR_IN_MIN(SV_ATTR_BUFFERS, 0, SVD_OPTIONAL),
+    SVD_ATTR_PTR_IN(SV_ATTR_UMEM_SLOT0, struct sv_buffer_desc, SVD_OPTIONAL),
+    SVD_ATTR_PTR_IN(SV_ATTR_UMEM_SLOT1, struct sv_buffer_desc, SVD_OPTIONAL),
+    SVD_ATTR_PTR_IN(SV_ATTR_UMEM_SLOT2, struct sv_buffer_desc, SVD_OPTIONAL),
+};
 
-	memset(spec, 0, sizeof(*spec));
-	if (m->allow_uhw && id == UVERBS_ATTR_UHW_IN) {
-		spec->type = SVD_ATTR_PTR_IN;
-		spec->min_sz_only = true;
-		return &b->uhw_in;
-	}
-	if (m->allow_uhw && id == UVERBS_ATTR_UHW_OUT) {
-		spec->type = SVD_ATTR_PTR_OUT;
-		spec->min_sz_only = true;
-		return &b->uhw_out;
-	}
-	if (m->allow_buffers && id == SV_ATTR_BUFFERS) {
-		spec->type = SVD_ATTR_PTR_IN;
-		spec->min_sz_only = true;
-		return &b->buffers;
-	}
-	if (m->allow_buffers && id >= SV_ATTR_UMEM_SLOT0 &&
-	    id <= SV_ATTR_UMEM_SLOT2) {
-		spec->type = SVD_ATTR_PTR_IN;
-		spec->min_len = sizeof(struct sv_buffer_desc);
-		spec->len = sizeof(struct sv_buffer_desc);
-		return &b->umem_slot[id - SV_ATTR_UMEM_SLOT0];
+/*
+ * The one mapping of those ids to the bundle's slots (and their specs).
+ * Declared specs win: driver-namespace attribute IDs start at the same
+ * value as UHW_IN/UHW_OUT/BUFFERS, which only exist where the method
+ * allows them (as in the kernel, where the two never share a method).
+ */
+static struct svd_attr *extra_attr(struct svd_bundle *b, uint16_t id,
+				   const struct svd_attr_spec **spec)
+{
+	uint8_t flags = b->method ? b->method->flags : 0;
+	struct svd_attr *slots[] = {&b->uhw_in,	      &b->uhw_out,
+				    &b->buffers,      &b->umem_slot[0],
+				    &b->umem_slot[1], &b->umem_slot[2]};
+	unsigned int i;
+
+	for (i = 0; i < SVD_ARRAY_SIZE(slots); i++) {
+		/* The first two are the UHW pair, the rest buffers. */
+		uint8_t need = i < 2 ? SVD_METHOD_UHW : SVD_METHOD_BUFFERS;
+
+		if ((flags & need) && extra_specs[i].id == id) {
+			*spec = &extra_specs[i];
+			return slots[i];
+		}
 	}
 	return NULL;
 }
@@ -210,7 +215,6 @@ static int find_spec(const struct svd_method *m, uint16_t id)
 static int bind_attrs(struct svd_bundle *b, const struct ioctl_req *r)
 {
 	const struct svd_method *m = b->method;
-	struct svd_attr_spec extra;
 	unsigned int i;
 	int idx, ret;
 
@@ -226,8 +230,7 @@ static int bind_attrs(struct svd_bundle *b, const struct ioctl_req *r)
 			s = &m->attrs[idx];
 			a = &b->attrs[idx];
 		} else {
-			a = extra_attr(b, ua->attr_id, &extra);
-			s = &extra;
+			a = extra_attr(b, ua->attr_id, &s);
 			if (!a) {
 				/* Unknown: fatal only if the caller needs it. */
 				if (ua->flags & UVERBS_ATTR_F_MANDATORY)
@@ -320,7 +323,7 @@ int svd_ioctl_dispatch(struct svd_bundle *b, const void *req, size_t len)
 	b->method = svd_tree_find_method(r.hdr->object_id, r.hdr->method_id);
 	if (!b->method)
 		return -EPROTONOSUPPORT;
-	if (b->method->needs_uctx && !b->uctx)
+	if (!(b->method->flags & SVD_METHOD_NO_UCTX) && !b->uctx)
 		return -EINVAL;
 	ret = run_method(b, &r);
 	/* Consumption failed after a successful handler: undo the object. */
@@ -337,28 +340,17 @@ int svd_ioctl_dispatch(struct svd_bundle *b, const void *req, size_t len)
 /* Accessors                                                               */
 /* ---------------------------------------------------------------------- */
 
-/*
- * Declared specs win: driver-namespace attribute IDs start at the same
- * value as UHW_IN/UHW_OUT/BUFFERS, which only exist where the method
- * allows them (as in the kernel, where the two never share a method).
- */
 struct svd_attr *svd_attr_get(struct svd_bundle *b, uint16_t id)
 {
 	const struct svd_method *m = b->method;
-	struct svd_attr *a = NULL;
+	const struct svd_attr_spec *spec;
+	struct svd_attr *a;
 	int idx = m ? find_spec(m, id) : -1;
 
 	if (idx >= 0)
-		return b->attrs[idx].present ? &b->attrs[idx] : NULL;
-	if (m && m->allow_uhw && id == UVERBS_ATTR_UHW_IN)
-		a = &b->uhw_in;
-	else if (m && m->allow_uhw && id == UVERBS_ATTR_UHW_OUT)
-		a = &b->uhw_out;
-	else if (m && m->allow_buffers && id == SV_ATTR_BUFFERS)
-		a = &b->buffers;
-	else if (m && m->allow_buffers && id >= SV_ATTR_UMEM_SLOT0 &&
-		 id <= SV_ATTR_UMEM_SLOT2)
-		a = &b->umem_slot[id - SV_ATTR_UMEM_SLOT0];
+		a = &b->attrs[idx];
+	else
+		a = extra_attr(b, id, &spec);
 	return (a && a->present) ? a : NULL;
 }
 
@@ -403,23 +395,25 @@ static int out_reserve(struct svd_bundle *b, struct svd_attr *a, size_t n)
 	return 0;
 }
 
+int svd_attr_out_copy(struct svd_bundle *b, struct svd_attr *a, const void *src,
+		      size_t size)
+{
+	size_t n = a->out_room;
+
+	if (out_reserve(b, a, n))
+		return -ENOSPC;
+	memset(b->out + a->out_off, 0, n);
+	memcpy(b->out + a->out_off, src, size < n ? size : n);
+	a->out_len = (uint16_t)n;
+	return 0;
+}
+
 int svd_attr_copy_to(struct svd_bundle *b, uint16_t id, const void *src,
 		     size_t size)
 {
 	struct svd_attr *a = svd_attr_get(b, id);
-	size_t n;
 
-	if (!a)
-		return -ENOENT;
-	n = a->out_room;
-	if (out_reserve(b, a, n))
-		return -ENOSPC;
-	memset(b->out + a->out_off, 0, n);
-	if (size > n)
-		size = n;
-	memcpy(b->out + a->out_off, src, size);
-	a->out_len = (uint16_t)n;
-	return 0;
+	return a ? svd_attr_out_copy(b, a, src, size) : -ENOENT;
 }
 
 int svd_attr_get_u64(struct svd_bundle *b, uint16_t id, uint64_t *val)
@@ -512,18 +506,9 @@ int svd_uhw_copy_from(struct svd_bundle *b, void *dst, size_t size)
 
 int svd_uhw_copy_to(struct svd_bundle *b, const void *src, size_t size)
 {
-	struct svd_attr *a = &b->uhw_out;
-	size_t n;
-
-	if (!a->present)
+	if (!b->uhw_out.present)
 		return 0;
-	n = a->out_room;
-	if (out_reserve(b, a, n))
-		return -ENOSPC;
-	memset(b->out + a->out_off, 0, n);
-	memcpy(b->out + a->out_off, src, size < n ? size : n);
-	a->out_len = (uint16_t)n;
-	return 0;
+	return svd_attr_out_copy(b, &b->uhw_out, src, size);
 }
 
 struct svd_uobj *svd_bundle_new_uobj(struct svd_bundle *b, uint16_t id,
@@ -568,6 +553,18 @@ void svd_ioctl_reply_attrs(struct svd_bundle *b, const void *req,
 			out[i].data = a->data;
 		}
 	}
+}
+
+/* The generic destroy handler: SVD_DECLARE_METHOD_DESTROY's only attr. */
+int svd_destroy_def_handler(struct svd_bundle *b)
+{
+	const struct svd_method *m = b->method;
+	unsigned int i;
+
+	for (i = 0; i < m->nattrs; i++)
+		if (m->attrs[i].access == SVD_ACCESS_DESTROY)
+			return svd_attr_remove_uobj(b, m->attrs[i].id);
+	return -EINVAL;
 }
 
 int svd_attr_remove_uobj(struct svd_bundle *b, uint16_t id)

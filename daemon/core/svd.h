@@ -239,10 +239,16 @@ enum svd_access {
 	SVD_ACCESS_NEW,
 };
 
+/* Whether a method needs an attribute (the kernel's UA_MANDATORY/OPTIONAL). */
+enum svd_presence {
+	SVD_OPTIONAL = 0,
+	SVD_MANDATORY = 1,
+};
+
 struct svd_attr_spec {
 	uint16_t id;
 	uint8_t type; /* enum svd_attr_type */
-	bool mandatory;
+	bool mandatory; /* enum svd_presence */
 	/*
 	 * PTR: the length the handler knows (min_len..len). A longer input is
 	 * accepted only if the extra bytes are zero (forward compatibility);
@@ -259,68 +265,154 @@ struct svd_attr_spec {
 struct svd_bundle;
 typedef int (*svd_handler_t)(struct svd_bundle *b);
 
+/* What a method accepts beyond its own attribute specs. */
+enum svd_method_flags {
+	SVD_METHOD_NO_UCTX = 1 << 0, /* runs before GET_CONTEXT */
+	SVD_METHOD_UHW = 1 << 1,     /* UVERBS_ATTR_UHW_IN/OUT (driver data) */
+	SVD_METHOD_BUFFERS = 1
+			     << 2, /* SV_ATTR_BUFFERS, UMEM slots (seed 001) */
+};
+
 struct svd_method {
 	uint16_t id;
 	svd_handler_t handler;
 	const struct svd_attr_spec *attrs;
 	uint8_t nattrs;
-	bool needs_uctx; /* false only for GET_CONTEXT and friends */
-	bool allow_uhw; /* accepts UVERBS_ATTR_UHW_IN/OUT */
-	bool allow_buffers; /* accepts SV_ATTR_BUFFERS (seed 001) */
+	uint8_t flags; /* enum svd_method_flags */
 };
 
 struct svd_object {
 	uint16_t id;
 	const struct svd_obj_type *type; /* NULL for DEVICE */
-	const struct svd_method *methods;
+	const struct svd_method *const *methods;
 	uint8_t nmethods;
 };
 
 /* Declare attribute specs tersely; see docs/adding-a-verb.md. */
-#define SVD_ATTR_PTR_IN(_id, _type, _mand)                                     \
-	{ .id = (_id), .type = SVD_ATTR_PTR_IN, .mandatory = (_mand),          \
-	  .min_len = sizeof(_type), .len = sizeof(_type) }
-#define SVD_ATTR_PTR_IN_MIN(_id, _min, _mand)                                  \
-	{ .id = (_id), .type = SVD_ATTR_PTR_IN, .mandatory = (_mand),          \
-	  .min_len = (_min), .min_sz_only = true }
-#define SVD_ATTR_PTR_OUT(_id, _type, _mand)                                    \
-	{ .id = (_id), .type = SVD_ATTR_PTR_OUT, .mandatory = (_mand),         \
-	  .min_len = sizeof(_type), .len = sizeof(_type) }
-#define SVD_ATTR_PTR_OUT_MIN(_id, _min, _mand)                                 \
-	{ .id = (_id), .type = SVD_ATTR_PTR_OUT, .mandatory = (_mand),         \
-	  .min_len = (_min), .min_sz_only = true }
-#define SVD_ATTR_IDR(_id, _objtype, _access, _mand)                            \
-	{ .id = (_id), .type = SVD_ATTR_IDR, .mandatory = (_mand),             \
-	  .access = (_access), .obj = (_objtype) }
-#define SVD_ATTR_FD(_id, _objtype, _access, _mand)                             \
-	{ .id = (_id), .type = SVD_ATTR_FD, .mandatory = (_mand),              \
-	  .access = (_access), .obj = (_objtype) }
-#define SVD_ATTR_CONST_IN(_id, _max, _mand)                                    \
-	{ .id = (_id), .type = SVD_ATTR_CONST_IN, .mandatory = (_mand),        \
-	  .max_value = (_max) }
-#define SVD_ATTR_ENUM_IN(_id, _max, _mand)                                     \
-	{ .id = (_id), .type = SVD_ATTR_ENUM_IN, .mandatory = (_mand),         \
-	  .max_value = (_max) }
-#define SVD_ATTR_FLAGS_IN(_id, _mask, _mand)                                   \
-	{ .id = (_id), .type = SVD_ATTR_FLAGS_IN, .mandatory = (_mand),        \
-	  .max_value = (_mask) }
+#define SVD_ATTR_PTR_IN(_id, _type, _presence)                      \
+	{                                                           \
+		.id = (_id), .type = SVD_ATTR_PTR_IN,               \
+		.mandatory = (_presence), .min_len = sizeof(_type), \
+		.len = sizeof(_type)                                \
+	}
+#define SVD_ATTR_PTR_IN_MIN(_id, _min, _presence)            \
+	{                                                    \
+		.id = (_id), .type = SVD_ATTR_PTR_IN,        \
+		.mandatory = (_presence), .min_len = (_min), \
+		.min_sz_only = true                          \
+	}
+#define SVD_ATTR_PTR_OUT(_id, _type, _presence)                     \
+	{                                                           \
+		.id = (_id), .type = SVD_ATTR_PTR_OUT,              \
+		.mandatory = (_presence), .min_len = sizeof(_type), \
+		.len = sizeof(_type)                                \
+	}
+#define SVD_ATTR_PTR_OUT_MIN(_id, _min, _presence)           \
+	{                                                    \
+		.id = (_id), .type = SVD_ATTR_PTR_OUT,       \
+		.mandatory = (_presence), .min_len = (_min), \
+		.min_sz_only = true                          \
+	}
+#define SVD_ATTR_IDR(_id, _objtype, _access, _presence)                      \
+	{                                                                    \
+		.id = (_id), .type = SVD_ATTR_IDR, .mandatory = (_presence), \
+		.access = (_access), .obj = (_objtype)                       \
+	}
+#define SVD_ATTR_FD(_id, _objtype, _access, _presence)                      \
+	{                                                                   \
+		.id = (_id), .type = SVD_ATTR_FD, .mandatory = (_presence), \
+		.access = (_access), .obj = (_objtype)                      \
+	}
+#define SVD_ATTR_CONST_IN(_id, _max, _presence)               \
+	{                                                     \
+		.id = (_id), .type = SVD_ATTR_CONST_IN,       \
+		.mandatory = (_presence), .max_value = (_max) \
+	}
+#define SVD_ATTR_ENUM_IN(_id, _max, _presence)                \
+	{                                                     \
+		.id = (_id), .type = SVD_ATTR_ENUM_IN,        \
+		.mandatory = (_presence), .max_value = (_max) \
+	}
+#define SVD_ATTR_FLAGS_IN(_id, _mask, _presence)               \
+	{                                                      \
+		.id = (_id), .type = SVD_ATTR_FLAGS_IN,        \
+		.mandatory = (_presence), .max_value = (_mask) \
+	}
 
-#define SVD_METHOD(_id, _handler, _attrs, ...)                                 \
-	{ .id = (_id), .handler = (_handler), .attrs = (_attrs),               \
-	  .nattrs = SVD_ARRAY_SIZE(_attrs), .needs_uctx = true, __VA_ARGS__ }
+/*
+ * Declare a method right after its handler, as the kernel writes
+ * UVERBS_HANDLER() followed by DECLARE_UVERBS_NAMED_METHOD():
+ *
+ *	static int pd_method_query(struct svd_bundle *b) { ... }
+ *	SVD_DECLARE_METHOD(SV_METHOD_PD_QUERY, pd_method_query,
+ *		SVD_ATTR_IDR(SV_ATTR_PD_QUERY_HANDLE, &svd_type_pd,
+ *			     SVD_ACCESS_READ, SVD_MANDATORY),
+ *		...);
+ *
+ * It defines svd_method_<ID>, which an object lists with SVD_METHOD_REF().
+ * The _FLAGS form adds enum svd_method_flags.
+ */
+#define SVD_DECLARE_METHOD_FLAGS(_id, _handler, _flags, ...)                 \
+	static const struct svd_attr_spec svd_attrs_##_id[] = {__VA_ARGS__}; \
+	static const struct svd_method svd_method_##_id = {                  \
+	    .id = (_id),                                                     \
+	    .handler = (_handler),                                           \
+	    .attrs = svd_attrs_##_id,                                        \
+	    .nattrs = SVD_ARRAY_SIZE(svd_attrs_##_id),                       \
+	    .flags = (_flags)}
+#define SVD_DECLARE_METHOD(_id, _handler, ...) \
+	SVD_DECLARE_METHOD_FLAGS(_id, _handler, 0, __VA_ARGS__)
+
+/*
+ * A destroy method whose only attribute is the object to destroy (the
+ * kernel's DECLARE_UVERBS_NAMED_METHOD_DESTROY): the generic handler
+ * removes it, refusing with EBUSY while the type's destroy() does.
+ */
+int svd_destroy_def_handler(struct svd_bundle *b);
+#define SVD_DECLARE_METHOD_DESTROY(_id, _attr_id, _objtype) \
+	SVD_DECLARE_METHOD(_id, svd_destroy_def_handler,    \
+			   SVD_ATTR_IDR(_attr_id, _objtype, \
+					SVD_ACCESS_DESTROY, SVD_MANDATORY))
+
+#define SVD_METHOD_REF(_id) (&svd_method_##_id)
+
+/* An object and the methods this module gives it (SVD_METHOD_REF()s). */
+#define SVD_OBJECT(_id, _objtype, ...)                                  \
+	(&(const struct svd_object){                                    \
+	    .id = (_id),                                                \
+	    .type = (_objtype),                                         \
+	    .methods = (const struct svd_method *const[]){__VA_ARGS__}, \
+	    .nmethods = SVD_ARRAY_SIZE(                                 \
+		((const struct svd_method *const[]){__VA_ARGS__})),     \
+	})
 
 /*
  * A module (one file, one prefix) contributes objects with their ioctl
- * methods and legacy write commands; tree.c lists the modules.
+ * methods and legacy write commands; tree.c lists the modules:
+ *
+ *	const struct svd_module svd_mod_pd = {
+ *		.name = "pd",
+ *		SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_PD, &svd_type_pd, ...)),
+ *		SVD_WRITE_CMDS(SVD_WRITE(...), ...),
+ *	};
  */
 struct svd_write_cmd;
 struct svd_module {
 	const char *name;
-	const struct svd_object *objects;
+	const struct svd_object *const *objects;
 	unsigned int nobjects;
 	const struct svd_write_cmd *write_cmds;
 	unsigned int nwrite_cmds;
 };
+
+#define SVD_OBJECTS(...)                                            \
+	.objects = (const struct svd_object *const[]){__VA_ARGS__}, \
+	.nobjects =                                                 \
+	    SVD_ARRAY_SIZE(((const struct svd_object *const[]){__VA_ARGS__}))
+#define SVD_WRITE_CMDS(...)                                        \
+	.write_cmds = (const struct svd_write_cmd[]){__VA_ARGS__}, \
+	.nwrite_cmds =                                             \
+	    SVD_ARRAY_SIZE(((const struct svd_write_cmd[]){__VA_ARGS__}))
 
 /* The tree: every object of every module (tree.c). */
 extern const struct svd_module *svd_tree_test_module;
@@ -356,6 +448,7 @@ struct svd_bundle {
 	struct svd_ucontext *uctx;
 	struct svd_device *dev;
 	const struct svd_method *method;
+	const struct svd_write_cmd *write_cmd; /* write path only */
 	pid_t pid; /* the sender, from SCM_CREDENTIALS */
 	uid_t uid;
 	/* Received fds; slot 0 is the reply socket. Unused ones are closed. */
@@ -402,6 +495,9 @@ int svd_attr_copy_from(struct svd_bundle *b, uint16_t id, void *dst,
 /* Copy to a PTR_OUT; copies min(size, room) bytes, zero-fills the rest. */
 int svd_attr_copy_to(struct svd_bundle *b, uint16_t id, const void *src,
 		     size_t size);
+/* The same for an attribute already in hand (uhw_out, a write response). */
+int svd_attr_out_copy(struct svd_bundle *b, struct svd_attr *a, const void *src,
+		      size_t size);
 int svd_attr_get_u64(struct svd_bundle *b, uint16_t id, uint64_t *val);
 int svd_attr_get_u32(struct svd_bundle *b, uint16_t id, uint32_t *val);
 int svd_attr_get_enum(struct svd_bundle *b, uint16_t id, uint8_t *elem);
@@ -445,13 +541,52 @@ int svd_write_dispatch(struct svd_bundle *b, const void *req, size_t len);
  * Use svd_write_req() and svd_write_resp() to reach them.
  */
 struct svd_write_cmd {
-	uint32_t cmd; /* IB_USER_VERBS_CMD_* */
+	uint32_t cmd; /* IB_USER_VERBS_CMD_* or IB_USER_VERBS_EX_CMD_* */
 	bool ex; /* extended (ex_hdr) */
+	bool no_uctx;	   /* runs before GET_CONTEXT */
 	uint16_t req_size; /* core command size */
 	uint16_t resp_size; /* core response size (0 = none) */
 	svd_handler_t handler;
-	bool needs_uctx;
+	/* SVD_WRITE_DESTROY: the type and where the command holds the handle */
+	const struct svd_obj_type *destroy_type;
+	uint16_t handle_off;
 };
+
+/*
+ * Declare a write command by name (in SVD_WRITE_CMDS()):
+ *   SVD_WRITE(IB_USER_VERBS_CMD_ALLOC_PD, write_alloc_pd,
+ *	       struct ib_uverbs_alloc_pd, struct ib_uverbs_alloc_pd_resp)
+ * _NO_RESP for commands without a response, _EX for the extended ones,
+ * and SVD_WRITE_DESTROY for a destroy whose command is just a handle and
+ * which has no response: the generic handler removes the object.
+ */
+#define SVD_WRITE(_cmd, _handler, _req_type, _resp_type)                       \
+	{                                                                      \
+		.cmd = (_cmd), .handler = (_handler),                          \
+		.req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) \
+	}
+#define SVD_WRITE_NO_RESP(_cmd, _handler, _req_type)  \
+	{                                             \
+		.cmd = (_cmd), .handler = (_handler), \
+		.req_size = sizeof(_req_type)         \
+	}
+#define SVD_WRITE_EX(_cmd, _handler, _req_type, _resp_type)                    \
+	{                                                                      \
+		.cmd = (_cmd), .ex = true, .handler = (_handler),              \
+		.req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) \
+	}
+#define SVD_WRITE_NO_UCTX(_cmd, _handler, _req_type, _resp_type)               \
+	{                                                                      \
+		.cmd = (_cmd), .no_uctx = true, .handler = (_handler),         \
+		.req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) \
+	}
+int svd_write_destroy_def_handler(struct svd_bundle *b);
+#define SVD_WRITE_DESTROY(_cmd, _req_type, _handle_field, _objtype)        \
+	{                                                                  \
+		.cmd = (_cmd), .handler = svd_write_destroy_def_handler,   \
+		.req_size = sizeof(_req_type), .destroy_type = (_objtype), \
+		.handle_off = offsetof(_req_type, _handle_field)           \
+	}
 
 const void *svd_write_req(struct svd_bundle *b, size_t *len);
 int svd_write_resp(struct svd_bundle *b, const void *resp, size_t size);

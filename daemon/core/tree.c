@@ -63,13 +63,13 @@ const struct svd_method *svd_tree_find_method(uint16_t object_id,
 
 	for_each_module(i, m) {
 		for (j = 0; j < m->nobjects; j++) {
-			const struct svd_object *o = &m->objects[j];
+			const struct svd_object *o = m->objects[j];
 
 			if (o->id != object_id)
 				continue;
 			for (k = 0; k < o->nmethods; k++)
-				if (o->methods[k].id == method_id)
-					return &o->methods[k];
+				if (o->methods[k]->id == method_id)
+					return o->methods[k];
 		}
 	}
 	return NULL;

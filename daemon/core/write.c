@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "svd.h"
-#include "svd_objs.h"
 
 static int check_plain(const struct ib_uverbs_cmd_hdr *hdr, size_t len,
 		       const struct svd_write_cmd *c, size_t *in, size_t *out)
@@ -104,8 +103,10 @@ static int bind_write(struct svd_bundle *b, const struct svd_write_cmd *c,
 	return ret;
 }
 
+/* What a write command accepts, for the accessors: driver data only. */
 static const struct svd_method write_method = {
-	.id = 0, .needs_uctx = true, .allow_uhw = true,
+    .id = 0,
+    .flags = SVD_METHOD_UHW,
 };
 
 int svd_write_dispatch(struct svd_bundle *b, const void *req, size_t len)
@@ -137,9 +138,10 @@ int svd_write_dispatch(struct svd_bundle *b, const void *req, size_t len)
 	}
 	if (ret)
 		return ret;
-	if (c->needs_uctx && !b->uctx)
+	if (!c->no_uctx && !b->uctx)
 		return -EINVAL;
 	b->method = &write_method;
+	b->write_cmd = c;
 	ret = bind_write(b, c, body, ci, di, co, dout);
 	if (ret)
 		return ret;
@@ -168,17 +170,12 @@ const void *svd_write_req(struct svd_bundle *b, size_t *len)
 
 int svd_write_resp(struct svd_bundle *b, const void *resp, size_t size)
 {
-	struct svd_attr *a = &b->attrs[1];
-
-	if (size > a->out_room)
-		size = a->out_room;
-	memcpy(b->out + a->out_off, resp, size);
-	a->out_len = (uint16_t)size;
-	return 0;
+	return svd_attr_out_copy(b, &b->attrs[1], resp, size);
 }
 
-int svd_write_destroy(struct svd_bundle *b, const struct svd_obj_type *type,
-		      uint32_t handle)
+/* Destroy an object named by handle on the write path (EBUSY-aware). */
+static int write_destroy(struct svd_bundle *b, const struct svd_obj_type *type,
+			 uint32_t handle)
 {
 	struct svd_uobj *u;
 	int ret;
@@ -190,4 +187,15 @@ int svd_write_destroy(struct svd_bundle *b, const struct svd_obj_type *type,
 	if (ret)
 		svd_uobj_unlock(u, SVD_LOOKUP_DESTROY);
 	return ret;
+}
+
+/* SVD_WRITE_DESTROY: the handle is a u32 at handle_off in the command. */
+int svd_write_destroy_def_handler(struct svd_bundle *b)
+{
+	const struct svd_write_cmd *c = b->write_cmd;
+	const uint8_t *req = svd_write_req(b, NULL);
+	uint32_t handle;
+
+	memcpy(&handle, req + c->handle_off, sizeof(handle));
+	return write_destroy(b, c->destroy_type, handle);
 }

@@ -83,47 +83,18 @@ static int write_create_ah(struct svd_bundle *b)
 	return svd_write_resp(b, &resp, sizeof(resp));
 }
 
-/* write(): IB_USER_VERBS_CMD_DESTROY_AH */
-static int write_destroy_ah(struct svd_bundle *b)
-{
-	const struct ib_uverbs_destroy_ah *cmd = svd_write_req(b, NULL);
-
-	return svd_write_destroy(b, &svd_type_ah, cmd->ah_handle);
-}
-
 /* ioctl: UVERBS_METHOD_AH_DESTROY */
-static int ah_method_destroy(struct svd_bundle *b)
-{
-	return svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_AH_HANDLE);
-}
-
-static const struct svd_attr_spec ah_destroy_attrs[] = {
-    SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_AH_HANDLE, &svd_type_ah,
-		 SVD_ACCESS_DESTROY, true),
-};
-
-static const struct svd_method ah_methods[] = {
-    SVD_METHOD(UVERBS_METHOD_AH_DESTROY, ah_method_destroy, ah_destroy_attrs),
-};
-
-static const struct svd_object ah_objects[] = {
-    {.id = UVERBS_OBJECT_AH,
-     .type = &svd_type_ah,
-     .methods = ah_methods,
-     .nmethods = SVD_ARRAY_SIZE(ah_methods)},
-};
-
-static const struct svd_write_cmd ah_write_cmds[] = {
-    {IB_USER_VERBS_CMD_CREATE_AH, false, sizeof(struct ib_uverbs_create_ah),
-     sizeof(struct ib_uverbs_create_ah_resp), write_create_ah, true},
-    {IB_USER_VERBS_CMD_DESTROY_AH, false, sizeof(struct ib_uverbs_destroy_ah),
-     0, write_destroy_ah, true},
-};
+SVD_DECLARE_METHOD_DESTROY(UVERBS_METHOD_AH_DESTROY,
+			   UVERBS_ATTR_DESTROY_AH_HANDLE, &svd_type_ah);
 
 const struct svd_module svd_mod_ah = {
     .name = "ah",
-    .objects = ah_objects,
-    .nobjects = SVD_ARRAY_SIZE(ah_objects),
-    .write_cmds = ah_write_cmds,
-    .nwrite_cmds = SVD_ARRAY_SIZE(ah_write_cmds),
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_AH, &svd_type_ah,
+			   SVD_METHOD_REF(UVERBS_METHOD_AH_DESTROY))),
+    SVD_WRITE_CMDS(SVD_WRITE(IB_USER_VERBS_CMD_CREATE_AH, write_create_ah,
+			     struct ib_uverbs_create_ah,
+			     struct ib_uverbs_create_ah_resp),
+		   SVD_WRITE_DESTROY(IB_USER_VERBS_CMD_DESTROY_AH,
+				     struct ib_uverbs_destroy_ah, ah_handle,
+				     &svd_type_ah)),
 };

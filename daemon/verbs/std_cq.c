@@ -369,6 +369,24 @@ static int cq_method_create(struct svd_bundle *b)
 	return svd_attr_copy_to(b, UVERBS_ATTR_CREATE_CQ_RESP_CQE, &cq->cqe,
 				sizeof(cq->cqe));
 }
+SVD_DECLARE_METHOD_FLAGS(
+    UVERBS_METHOD_CQ_CREATE, cq_method_create,
+    SVD_METHOD_UHW | SVD_METHOD_BUFFERS,
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_CQ_HANDLE, &svd_type_cq, SVD_ACCESS_NEW,
+		 SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_CQ_CQE, uint32_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_CQ_USER_HANDLE, uint64_t, SVD_MANDATORY),
+    SVD_ATTR_FD(UVERBS_ATTR_CREATE_CQ_COMP_CHANNEL, &svd_type_comp_channel,
+		SVD_ACCESS_READ, SVD_OPTIONAL),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_CQ_COMP_VECTOR, uint32_t, SVD_MANDATORY),
+    SVD_ATTR_FLAGS_IN(UVERBS_ATTR_CREATE_CQ_FLAGS,
+		      IB_UVERBS_CQ_FLAGS_TIMESTAMP_COMPLETION |
+			  IB_UVERBS_CQ_FLAGS_IGNORE_OVERRUN,
+		      SVD_OPTIONAL),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_CQ_RESP_CQE, uint32_t, SVD_MANDATORY),
+    /* The async event file: every context has one; accepted, unused. */
+    SVD_ATTR_FD(UVERBS_ATTR_CREATE_CQ_EVENT_FD, NULL, SVD_ACCESS_READ,
+		SVD_OPTIONAL));
 
 /*
  * Legacy write: driver data is struct sv_create_ring_req followed by the
@@ -500,6 +518,12 @@ static int cq_method_destroy(struct svd_bundle *b)
 	return svd_attr_copy_to(b, UVERBS_ATTR_DESTROY_CQ_RESP, &resp,
 				sizeof(resp));
 }
+SVD_DECLARE_METHOD(UVERBS_METHOD_CQ_DESTROY, cq_method_destroy,
+		   SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_CQ_HANDLE, &svd_type_cq,
+				SVD_ACCESS_DESTROY, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_CQ_RESP,
+				    struct ib_uverbs_destroy_cq_resp,
+				    SVD_MANDATORY));
 
 /* write(): IB_USER_VERBS_CMD_DESTROY_CQ */
 static int write_destroy_cq(struct svd_bundle *b)
@@ -675,67 +699,24 @@ static int write_create_comp_channel(struct svd_bundle *b)
 /* Module table                                                            */
 /* ---------------------------------------------------------------------- */
 
-static const struct svd_attr_spec cq_create_attrs[] = {
-	{ .id = UVERBS_ATTR_CREATE_CQ_HANDLE, .type = SVD_ATTR_IDR,
-	  .mandatory = true, .access = SVD_ACCESS_NEW, .obj = &svd_type_cq },
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_CQ_CQE, uint32_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_CQ_USER_HANDLE, uint64_t, true),
-	SVD_ATTR_FD(UVERBS_ATTR_CREATE_CQ_COMP_CHANNEL, &svd_type_comp_channel,
-		    SVD_ACCESS_READ, false),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_CQ_COMP_VECTOR, uint32_t, true),
-	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_CREATE_CQ_FLAGS,
-			  IB_UVERBS_CQ_FLAGS_TIMESTAMP_COMPLETION |
-				  IB_UVERBS_CQ_FLAGS_IGNORE_OVERRUN,
-			  false),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_CQ_RESP_CQE, uint32_t, true),
-	/* The async event file: every context has one; accepted, unused. */
-	SVD_ATTR_FD(UVERBS_ATTR_CREATE_CQ_EVENT_FD, NULL, SVD_ACCESS_READ,
-		    false),
-};
-
-static const struct svd_attr_spec cq_destroy_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_CQ_HANDLE, &svd_type_cq,
-		     SVD_ACCESS_DESTROY, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_CQ_RESP,
-			 struct ib_uverbs_destroy_cq_resp, true),
-};
-
-static const struct svd_method cq_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_CQ_CREATE, cq_method_create, cq_create_attrs,
-		   .allow_uhw = true, .allow_buffers = true),
-	SVD_METHOD(UVERBS_METHOD_CQ_DESTROY, cq_method_destroy,
-		   cq_destroy_attrs),
-};
-
-static const struct svd_object cq_objects[] = {
-	{ .id = UVERBS_OBJECT_CQ, .type = &svd_type_cq, .methods = cq_methods,
-	  .nmethods = SVD_ARRAY_SIZE(cq_methods) },
-};
-
-static const struct svd_write_cmd cq_write_cmds[] = {
-	{ IB_USER_VERBS_CMD_CREATE_COMP_CHANNEL, false,
-	  sizeof(struct ib_uverbs_create_comp_channel),
-	  sizeof(struct ib_uverbs_create_comp_channel_resp),
-	  write_create_comp_channel, true },
-	{ IB_USER_VERBS_CMD_CREATE_CQ, false,
-	  sizeof(struct ib_uverbs_create_cq),
-	  sizeof(struct ib_uverbs_create_cq_resp), write_create_cq, true },
-	{ IB_USER_VERBS_EX_CMD_CREATE_CQ, true,
-	  sizeof(struct ib_uverbs_ex_create_cq),
-	  sizeof(struct ib_uverbs_ex_create_cq_resp), write_ex_create_cq,
-	  true },
-	{ IB_USER_VERBS_CMD_RESIZE_CQ, false,
-	  sizeof(struct ib_uverbs_resize_cq),
-	  sizeof(struct ib_uverbs_resize_cq_resp), write_resize_cq, true },
-	{ IB_USER_VERBS_CMD_DESTROY_CQ, false,
-	  sizeof(struct ib_uverbs_destroy_cq),
-	  sizeof(struct ib_uverbs_destroy_cq_resp), write_destroy_cq, true },
-};
-
 const struct svd_module svd_mod_cq = {
-	.name = "cq",
-	.objects = cq_objects,
-	.nobjects = SVD_ARRAY_SIZE(cq_objects),
-	.write_cmds = cq_write_cmds,
-	.nwrite_cmds = SVD_ARRAY_SIZE(cq_write_cmds),
+    .name = "cq",
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_CQ, &svd_type_cq,
+			   SVD_METHOD_REF(UVERBS_METHOD_CQ_CREATE),
+			   SVD_METHOD_REF(UVERBS_METHOD_CQ_DESTROY))),
+    SVD_WRITE_CMDS(
+	SVD_WRITE(IB_USER_VERBS_CMD_CREATE_COMP_CHANNEL,
+		  write_create_comp_channel,
+		  struct ib_uverbs_create_comp_channel,
+		  struct ib_uverbs_create_comp_channel_resp),
+	SVD_WRITE(IB_USER_VERBS_CMD_CREATE_CQ, write_create_cq,
+		  struct ib_uverbs_create_cq, struct ib_uverbs_create_cq_resp),
+	SVD_WRITE_EX(IB_USER_VERBS_EX_CMD_CREATE_CQ, write_ex_create_cq,
+		     struct ib_uverbs_ex_create_cq,
+		     struct ib_uverbs_ex_create_cq_resp),
+	SVD_WRITE(IB_USER_VERBS_CMD_RESIZE_CQ, write_resize_cq,
+		  struct ib_uverbs_resize_cq, struct ib_uverbs_resize_cq_resp),
+	SVD_WRITE(IB_USER_VERBS_CMD_DESTROY_CQ, write_destroy_cq,
+		  struct ib_uverbs_destroy_cq,
+		  struct ib_uverbs_destroy_cq_resp)),
 };

@@ -119,25 +119,16 @@ err:
 	free(p);
 	return ret;
 }
-
-static const struct svd_attr_spec db_alloc_attrs[] = {
-	SVD_ATTR_FD(SV_ATTR_DB_PAGE_FD, &svd_type_db_page, SVD_ACCESS_NEW,
-		    true),
-	SVD_ATTR_PTR_OUT(SV_ATTR_DB_PAGE_INDEX, uint32_t, true),
-	SVD_ATTR_PTR_IN(SV_ATTR_DB_PAGE_DOMAIN, uint32_t, false),
-};
-
-static const struct svd_method db_device_methods[] = {
-	SVD_METHOD(SV_METHOD_DB_PAGE_ALLOC, db_method_alloc, db_alloc_attrs),
-};
-
-static const struct svd_object db_objects[] = {
-	{ .id = UVERBS_OBJECT_DEVICE, .methods = db_device_methods,
-	  .nmethods = SVD_ARRAY_SIZE(db_device_methods) },
-};
+SVD_DECLARE_METHOD(SV_METHOD_DB_PAGE_ALLOC, db_method_alloc,
+		   SVD_ATTR_FD(SV_ATTR_DB_PAGE_FD, &svd_type_db_page,
+			       SVD_ACCESS_NEW, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(SV_ATTR_DB_PAGE_INDEX, uint32_t,
+				    SVD_MANDATORY),
+		   SVD_ATTR_PTR_IN(SV_ATTR_DB_PAGE_DOMAIN, uint32_t,
+				   SVD_OPTIONAL));
 
 const struct svd_module svd_mod_db = {
-	.name = "db",
-	.objects = db_objects,
-	.nobjects = SVD_ARRAY_SIZE(db_objects),
+    .name = "db",
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
+			   SVD_METHOD_REF(SV_METHOD_DB_PAGE_ALLOC))),
 };

@@ -124,6 +124,13 @@ static int method_get_context(struct svd_bundle *b)
 		uctx_uninstall(b);
 	return ret;
 }
+SVD_DECLARE_METHOD_FLAGS(
+    UVERBS_METHOD_GET_CONTEXT, method_get_context,
+    SVD_METHOD_NO_UCTX | SVD_METHOD_UHW,
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_GET_CONTEXT_NUM_COMP_VECTORS, uint32_t,
+		     SVD_OPTIONAL),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_GET_CONTEXT_CORE_SUPPORT, uint64_t,
+		     SVD_OPTIONAL));
 
 static int method_query_context(struct svd_bundle *b)
 {
@@ -140,6 +147,12 @@ static int method_query_context(struct svd_bundle *b)
 		ret = fill_uhw_ucontext(b);
 	return ret;
 }
+SVD_DECLARE_METHOD_FLAGS(
+    UVERBS_METHOD_QUERY_CONTEXT, method_query_context, SVD_METHOD_UHW,
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_CONTEXT_NUM_COMP_VECTORS, uint32_t,
+		     SVD_OPTIONAL),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_CONTEXT_CORE_SUPPORT, uint64_t,
+		     SVD_OPTIONAL));
 
 static int method_query_port(struct svd_bundle *b)
 {
@@ -156,6 +169,12 @@ static int method_query_port(struct svd_bundle *b)
 	return svd_attr_copy_to(b, UVERBS_ATTR_QUERY_PORT_RESP, &resp,
 				sizeof(resp));
 }
+SVD_DECLARE_METHOD(UVERBS_METHOD_QUERY_PORT, method_query_port,
+		   SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_PORT_PORT_NUM, UINT8_MAX,
+				     SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_PORT_RESP,
+				    struct ib_uverbs_query_port_resp_ex,
+				    SVD_MANDATORY));
 
 static void gid_to_entry(const struct svd_gid_entry *g, uint32_t index,
 			 struct ib_uverbs_gid_entry *e)
@@ -213,6 +232,15 @@ static int method_query_gid_table(struct svd_bundle *b)
 			sizeof(num));
 	return ret;
 }
+SVD_DECLARE_METHOD(
+    UVERBS_METHOD_QUERY_GID_TABLE, method_query_gid_table,
+    SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_GID_TABLE_ENTRY_SIZE, UINT64_MAX,
+		      SVD_MANDATORY),
+    SVD_ATTR_FLAGS_IN(UVERBS_ATTR_QUERY_GID_TABLE_FLAGS, 0, SVD_OPTIONAL),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_GID_TABLE_RESP_ENTRIES,
+		     struct ib_uverbs_gid_entry, SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_GID_TABLE_RESP_NUM_ENTRIES, uint64_t,
+		     SVD_MANDATORY));
 
 static int method_query_gid_entry(struct svd_bundle *b)
 {
@@ -235,6 +263,15 @@ static int method_query_gid_entry(struct svd_bundle *b)
 	return svd_attr_copy_to(b, UVERBS_ATTR_QUERY_GID_ENTRY_RESP_ENTRY, &e,
 				sizeof(e));
 }
+SVD_DECLARE_METHOD(UVERBS_METHOD_QUERY_GID_ENTRY, method_query_gid_entry,
+		   SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_GID_ENTRY_PORT,
+				     UINT32_MAX, SVD_MANDATORY),
+		   SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_GID_ENTRY_GID_INDEX,
+				     UINT32_MAX, SVD_MANDATORY),
+		   SVD_ATTR_FLAGS_IN(UVERBS_ATTR_QUERY_GID_ENTRY_FLAGS, 0,
+				     SVD_OPTIONAL),
+		   SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_GID_ENTRY_RESP_ENTRY,
+				    struct ib_uverbs_gid_entry, SVD_MANDATORY));
 
 /* List the handles of one object type this context holds. */
 static int method_info_handles(struct svd_bundle *b)
@@ -278,6 +315,11 @@ static int method_info_handles(struct svd_bundle *b)
 	free(ids);
 	return ret;
 }
+SVD_DECLARE_METHOD_FLAGS(
+    UVERBS_METHOD_INFO_HANDLES, method_info_handles, SVD_METHOD_NO_UCTX,
+    SVD_ATTR_CONST_IN(UVERBS_ATTR_INFO_OBJECT_ID, UINT16_MAX, SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_INFO_TOTAL_HANDLES, uint32_t, SVD_OPTIONAL),
+    SVD_ATTR_PTR_OUT_MIN(UVERBS_ATTR_INFO_HANDLES_LIST, 0, SVD_OPTIONAL));
 
 /*
  * UVERBS_METHOD_ASYNC_EVENT_ALLOC. The kernel allows several async files
@@ -300,6 +342,10 @@ static int method_async_event_alloc(struct svd_bundle *b)
 	a->out_valid = true;
 	return 0;
 }
+SVD_DECLARE_METHOD(UVERBS_METHOD_ASYNC_EVENT_ALLOC, method_async_event_alloc,
+		   SVD_ATTR_FD(UVERBS_ATTR_ASYNC_EVENT_ALLOC_FD_HANDLE,
+			       &svd_type_async_event, SVD_ACCESS_NEW,
+			       SVD_MANDATORY));
 
 /* ---------------------------------------------------------------------- */
 /* Legacy write commands                                                   */
@@ -380,106 +426,32 @@ static int write_ex_query_device(struct svd_bundle *b)
 /* Tables                                                                  */
 /* ---------------------------------------------------------------------- */
 
-static const struct svd_attr_spec get_context_attrs[] = {
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_GET_CONTEXT_NUM_COMP_VECTORS, uint32_t,
-			 false),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_GET_CONTEXT_CORE_SUPPORT, uint64_t,
-			 false),
-};
-
-static const struct svd_attr_spec query_context_attrs[] = {
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_CONTEXT_NUM_COMP_VECTORS, uint32_t,
-			 false),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_CONTEXT_CORE_SUPPORT, uint64_t,
-			 false),
-};
-
-static const struct svd_attr_spec query_port_attrs[] = {
-	SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_PORT_PORT_NUM, UINT8_MAX, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_PORT_RESP,
-			 struct ib_uverbs_query_port_resp_ex, true),
-};
-
-static const struct svd_attr_spec query_gid_table_attrs[] = {
-	SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_GID_TABLE_ENTRY_SIZE, UINT64_MAX,
-			  true),
-	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_QUERY_GID_TABLE_FLAGS, 0, false),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_GID_TABLE_RESP_ENTRIES,
-			 struct ib_uverbs_gid_entry, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_GID_TABLE_RESP_NUM_ENTRIES,
-			 uint64_t, true),
-};
-
-static const struct svd_attr_spec query_gid_entry_attrs[] = {
-	SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_GID_ENTRY_PORT, UINT32_MAX, true),
-	SVD_ATTR_CONST_IN(UVERBS_ATTR_QUERY_GID_ENTRY_GID_INDEX, UINT32_MAX,
-			  true),
-	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_QUERY_GID_ENTRY_FLAGS, 0, false),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_GID_ENTRY_RESP_ENTRY,
-			 struct ib_uverbs_gid_entry, true),
-};
-
-static const struct svd_attr_spec info_handles_attrs[] = {
-	SVD_ATTR_CONST_IN(UVERBS_ATTR_INFO_OBJECT_ID, UINT16_MAX, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_INFO_TOTAL_HANDLES, uint32_t, false),
-	SVD_ATTR_PTR_OUT_MIN(UVERBS_ATTR_INFO_HANDLES_LIST, 0, false),
-};
-
-static const struct svd_attr_spec async_alloc_attrs[] = {
-	SVD_ATTR_FD(UVERBS_ATTR_ASYNC_EVENT_ALLOC_FD_HANDLE,
-		    &svd_type_async_event, SVD_ACCESS_NEW, true),
-};
-
-static const struct svd_method device_methods[] = {
-	/* Spelled out: SVD_METHOD() would set needs_uctx. */
-	{ .id = UVERBS_METHOD_GET_CONTEXT, .handler = method_get_context,
-	  .attrs = get_context_attrs,
-	  .nattrs = SVD_ARRAY_SIZE(get_context_attrs), .allow_uhw = true },
-	SVD_METHOD(UVERBS_METHOD_QUERY_CONTEXT, method_query_context,
-		   query_context_attrs, .allow_uhw = true),
-	SVD_METHOD(UVERBS_METHOD_QUERY_PORT, method_query_port,
-		   query_port_attrs),
-	SVD_METHOD(UVERBS_METHOD_QUERY_GID_TABLE, method_query_gid_table,
-		   query_gid_table_attrs),
-	SVD_METHOD(UVERBS_METHOD_QUERY_GID_ENTRY, method_query_gid_entry,
-		   query_gid_entry_attrs),
-	{ .id = UVERBS_METHOD_INFO_HANDLES, .handler = method_info_handles,
-	  .attrs = info_handles_attrs,
-	  .nattrs = SVD_ARRAY_SIZE(info_handles_attrs) },
-};
-
-static const struct svd_method async_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_ASYNC_EVENT_ALLOC, method_async_event_alloc,
-		   async_alloc_attrs),
-};
-
-static const struct svd_object device_objects[] = {
-	{ .id = UVERBS_OBJECT_DEVICE, .methods = device_methods,
-	  .nmethods = SVD_ARRAY_SIZE(device_methods) },
-	{ .id = UVERBS_OBJECT_ASYNC_EVENT, .type = &svd_type_async_event,
-	  .methods = async_methods, .nmethods = SVD_ARRAY_SIZE(async_methods) },
-};
-
-static const struct svd_write_cmd device_write_cmds[] = {
-	{ IB_USER_VERBS_CMD_GET_CONTEXT, false,
-	  sizeof(struct ib_uverbs_get_context),
-	  sizeof(struct ib_uverbs_get_context_resp), write_get_context, false },
-	{ IB_USER_VERBS_CMD_QUERY_DEVICE, false,
-	  sizeof(struct ib_uverbs_query_device),
-	  sizeof(struct ib_uverbs_query_device_resp), write_query_device,
-	  true },
-	{ IB_USER_VERBS_CMD_QUERY_PORT, false,
-	  sizeof(struct ib_uverbs_query_port),
-	  sizeof(struct ib_uverbs_query_port_resp), write_query_port, true },
-	{ IB_USER_VERBS_EX_CMD_QUERY_DEVICE, true,
-	  sizeof(struct ib_uverbs_ex_query_device), EX_QD_MIN_RESP,
-	  write_ex_query_device, true },
-};
-
 const struct svd_module svd_mod_device = {
-	.name = "device",
-	.objects = device_objects,
-	.nobjects = SVD_ARRAY_SIZE(device_objects),
-	.write_cmds = device_write_cmds,
-	.nwrite_cmds = SVD_ARRAY_SIZE(device_write_cmds),
+    .name = "device",
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
+			   SVD_METHOD_REF(UVERBS_METHOD_GET_CONTEXT),
+			   SVD_METHOD_REF(UVERBS_METHOD_QUERY_CONTEXT),
+			   SVD_METHOD_REF(UVERBS_METHOD_QUERY_PORT),
+			   SVD_METHOD_REF(UVERBS_METHOD_QUERY_GID_TABLE),
+			   SVD_METHOD_REF(UVERBS_METHOD_QUERY_GID_ENTRY),
+			   SVD_METHOD_REF(UVERBS_METHOD_INFO_HANDLES)),
+		SVD_OBJECT(UVERBS_OBJECT_ASYNC_EVENT, &svd_type_async_event,
+			   SVD_METHOD_REF(UVERBS_METHOD_ASYNC_EVENT_ALLOC))),
+    SVD_WRITE_CMDS(SVD_WRITE_NO_UCTX(IB_USER_VERBS_CMD_GET_CONTEXT,
+				     write_get_context,
+				     struct ib_uverbs_get_context,
+				     struct ib_uverbs_get_context_resp),
+		   SVD_WRITE(IB_USER_VERBS_CMD_QUERY_DEVICE, write_query_device,
+			     struct ib_uverbs_query_device,
+			     struct ib_uverbs_query_device_resp),
+		   SVD_WRITE(IB_USER_VERBS_CMD_QUERY_PORT, write_query_port,
+			     struct ib_uverbs_query_port,
+			     struct ib_uverbs_query_port_resp),
+		   /* The response grows by version: the core part is its
+		    * minimum, the rest goes to the driver data. */
+		   {.cmd = IB_USER_VERBS_EX_CMD_QUERY_DEVICE,
+		    .ex = true,
+		    .handler = write_ex_query_device,
+		    .req_size = sizeof(struct ib_uverbs_ex_query_device),
+		    .resp_size = EX_QD_MIN_RESP}),
 };

@@ -168,12 +168,19 @@ static int dm_method_alloc(struct svd_bundle *b)
 	uobj->object = dm; /* an abort frees it */
 	return dm_fd_out(b, SV_ATTR_ALLOC_DM_FD, dm);
 }
+SVD_DECLARE_METHOD(
+    UVERBS_METHOD_DM_ALLOC, dm_method_alloc,
+    SVD_ATTR_IDR(UVERBS_ATTR_ALLOC_DM_HANDLE, &svd_type_dm, SVD_ACCESS_NEW,
+		 SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_ALLOC_DM_LENGTH, uint64_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_ALLOC_DM_ALIGNMENT, uint32_t, SVD_MANDATORY),
+    /* A new fd, not an fd object: the type only satisfies the validator. */
+    SVD_ATTR_FD(SV_ATTR_ALLOC_DM_FD, &svd_type_dm, SVD_ACCESS_NEW,
+		SVD_OPTIONAL));
 
 /* ioctl: UVERBS_METHOD_DM_FREE */
-static int dm_method_free(struct svd_bundle *b)
-{
-	return svd_attr_remove_uobj(b, UVERBS_ATTR_FREE_DM_HANDLE);
-}
+SVD_DECLARE_METHOD_DESTROY(UVERBS_METHOD_DM_FREE, UVERBS_ATTR_FREE_DM_HANDLE,
+			   &svd_type_dm);
 
 /* ioctl: SV_METHOD_DM_QUERY, for ibv_import_dm (mlx5's DM_QUERY). */
 static int dm_method_query(struct svd_bundle *b)
@@ -185,6 +192,13 @@ static int dm_method_query(struct svd_bundle *b)
 			       sizeof(dm->length));
 	return ret ? ret : dm_fd_out(b, SV_ATTR_QUERY_DM_FD, dm);
 }
+SVD_DECLARE_METHOD(SV_METHOD_DM_QUERY, dm_method_query,
+		   SVD_ATTR_IDR(SV_ATTR_QUERY_DM_HANDLE, &svd_type_dm,
+				SVD_ACCESS_READ, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(SV_ATTR_QUERY_DM_LENGTH, uint64_t,
+				    SVD_MANDATORY),
+		   SVD_ATTR_FD(SV_ATTR_QUERY_DM_FD, &svd_type_dm,
+			       SVD_ACCESS_NEW, SVD_MANDATORY));
 
 struct dm_mr_args {
 	uint64_t offset, length;
@@ -273,61 +287,27 @@ static int dm_method_mr_reg(struct svd_bundle *b)
 	atomic_fetch_add(&dm->usecnt, 1);
 	return dm_mr_keys_out(b, mr);
 }
-
-static const struct svd_attr_spec dm_alloc_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_ALLOC_DM_HANDLE, &svd_type_dm, SVD_ACCESS_NEW,
-		     true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_ALLOC_DM_LENGTH, uint64_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_ALLOC_DM_ALIGNMENT, uint32_t, true),
-	/* A new fd, not an fd object: the type only satisfies the validator. */
-	SVD_ATTR_FD(SV_ATTR_ALLOC_DM_FD, &svd_type_dm, SVD_ACCESS_NEW, false),
-};
-
-static const struct svd_attr_spec dm_free_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_FREE_DM_HANDLE, &svd_type_dm,
-		     SVD_ACCESS_DESTROY, true),
-};
-
-static const struct svd_attr_spec dm_query_attrs[] = {
-	SVD_ATTR_IDR(SV_ATTR_QUERY_DM_HANDLE, &svd_type_dm, SVD_ACCESS_READ,
-		     true),
-	SVD_ATTR_PTR_OUT(SV_ATTR_QUERY_DM_LENGTH, uint64_t, true),
-	SVD_ATTR_FD(SV_ATTR_QUERY_DM_FD, &svd_type_dm, SVD_ACCESS_NEW, true),
-};
-
-static const struct svd_attr_spec dm_mr_reg_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_REG_DM_MR_HANDLE, &svd_type_mr, SVD_ACCESS_NEW,
-		     true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DM_MR_OFFSET, uint64_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DM_MR_LENGTH, uint64_t, true),
-	SVD_ATTR_IDR(UVERBS_ATTR_REG_DM_MR_PD_HANDLE, &svd_type_pd,
-		     SVD_ACCESS_READ, true),
-	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_REG_DM_MR_ACCESS_FLAGS, UINT32_MAX, true),
-	SVD_ATTR_IDR(UVERBS_ATTR_REG_DM_MR_DM_HANDLE, &svd_type_dm,
-		     SVD_ACCESS_READ, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DM_MR_RESP_LKEY, uint32_t, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DM_MR_RESP_RKEY, uint32_t, true),
-};
-
-static const struct svd_method dm_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_DM_ALLOC, dm_method_alloc, dm_alloc_attrs),
-	SVD_METHOD(UVERBS_METHOD_DM_FREE, dm_method_free, dm_free_attrs),
-	SVD_METHOD(SV_METHOD_DM_QUERY, dm_method_query, dm_query_attrs),
-};
-
-static const struct svd_method dm_mr_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_DM_MR_REG, dm_method_mr_reg, dm_mr_reg_attrs),
-};
-
-static const struct svd_object dm_objects[] = {
-	{ .id = UVERBS_OBJECT_DM, .type = &svd_type_dm, .methods = dm_methods,
-	  .nmethods = SVD_ARRAY_SIZE(dm_methods) },
-	{ .id = UVERBS_OBJECT_MR, .type = &svd_type_mr,
-	  .methods = dm_mr_methods, .nmethods = SVD_ARRAY_SIZE(dm_mr_methods) },
-};
+SVD_DECLARE_METHOD(
+    UVERBS_METHOD_DM_MR_REG, dm_method_mr_reg,
+    SVD_ATTR_IDR(UVERBS_ATTR_REG_DM_MR_HANDLE, &svd_type_mr, SVD_ACCESS_NEW,
+		 SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DM_MR_OFFSET, uint64_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DM_MR_LENGTH, uint64_t, SVD_MANDATORY),
+    SVD_ATTR_IDR(UVERBS_ATTR_REG_DM_MR_PD_HANDLE, &svd_type_pd, SVD_ACCESS_READ,
+		 SVD_MANDATORY),
+    SVD_ATTR_FLAGS_IN(UVERBS_ATTR_REG_DM_MR_ACCESS_FLAGS, UINT32_MAX,
+		      SVD_MANDATORY),
+    SVD_ATTR_IDR(UVERBS_ATTR_REG_DM_MR_DM_HANDLE, &svd_type_dm, SVD_ACCESS_READ,
+		 SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DM_MR_RESP_LKEY, uint32_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DM_MR_RESP_RKEY, uint32_t, SVD_MANDATORY));
 
 const struct svd_module svd_mod_dm = {
-	.name = "dm",
-	.objects = dm_objects,
-	.nobjects = SVD_ARRAY_SIZE(dm_objects),
+    .name = "dm",
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DM, &svd_type_dm,
+			   SVD_METHOD_REF(UVERBS_METHOD_DM_ALLOC),
+			   SVD_METHOD_REF(UVERBS_METHOD_DM_FREE),
+			   SVD_METHOD_REF(SV_METHOD_DM_QUERY)),
+		SVD_OBJECT(UVERBS_OBJECT_MR, &svd_type_mr,
+			   SVD_METHOD_REF(UVERBS_METHOD_DM_MR_REG))),
 };

@@ -301,19 +301,9 @@ static int write_rereg_mr(struct svd_bundle *b)
 	return svd_write_resp(b, &resp, sizeof(resp));
 }
 
-/* write(): IB_USER_VERBS_CMD_DEREG_MR */
-static int write_dereg_mr(struct svd_bundle *b)
-{
-	const struct ib_uverbs_dereg_mr *cmd = svd_write_req(b, NULL);
-
-	return svd_write_destroy(b, &svd_type_mr, cmd->mr_handle);
-}
-
 /* ioctl: UVERBS_METHOD_MR_DESTROY */
-static int mr_method_destroy(struct svd_bundle *b)
-{
-	return svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_MR_HANDLE);
-}
+SVD_DECLARE_METHOD_DESTROY(UVERBS_METHOD_MR_DESTROY,
+			   UVERBS_ATTR_DESTROY_MR_HANDLE, &svd_type_mr);
 
 /* ioctl: UVERBS_METHOD_QUERY_MR (IOVA out: seed 000, optional). */
 static int mr_method_query(struct svd_bundle *b)
@@ -335,6 +325,14 @@ static int mr_method_query(struct svd_bundle *b)
 				       sizeof(iova));
 	return ret;
 }
+SVD_DECLARE_METHOD(
+    UVERBS_METHOD_QUERY_MR, mr_method_query,
+    SVD_ATTR_IDR(UVERBS_ATTR_QUERY_MR_HANDLE, &svd_type_mr, SVD_ACCESS_READ,
+		 SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LKEY, uint32_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_RKEY, uint32_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LENGTH, uint64_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_IOVA, uint64_t, SVD_OPTIONAL));
 
 struct dmabuf_args {
 	uint64_t offset, length, iova;
@@ -407,64 +405,36 @@ static int mr_method_reg_dmabuf(struct svd_bundle *b)
 				       &mr->rkey, sizeof(mr->rkey));
 	return ret;
 }
-
-static const struct svd_attr_spec mr_destroy_attrs[] = {
-    SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_MR_HANDLE, &svd_type_mr,
-		 SVD_ACCESS_DESTROY, true),
-};
-
-static const struct svd_attr_spec mr_query_attrs[] = {
-    SVD_ATTR_IDR(UVERBS_ATTR_QUERY_MR_HANDLE, &svd_type_mr, SVD_ACCESS_READ,
-		 true),
-    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LKEY, uint32_t, true),
-    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_RKEY, uint32_t, true),
-    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LENGTH, uint64_t, true),
-    SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_IOVA, uint64_t, false),
-};
-
-static const struct svd_attr_spec mr_dmabuf_attrs[] = {
+SVD_DECLARE_METHOD(
+    UVERBS_METHOD_REG_DMABUF_MR, mr_method_reg_dmabuf,
     SVD_ATTR_IDR(UVERBS_ATTR_REG_DMABUF_MR_HANDLE, &svd_type_mr, SVD_ACCESS_NEW,
-		 true),
+		 SVD_MANDATORY),
     SVD_ATTR_IDR(UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE, &svd_type_pd,
-		 SVD_ACCESS_READ, true),
-    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_OFFSET, uint64_t, true),
-    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_LENGTH, uint64_t, true),
-    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_IOVA, uint64_t, true),
+		 SVD_ACCESS_READ, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_OFFSET, uint64_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_LENGTH, uint64_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_REG_DMABUF_MR_IOVA, uint64_t, SVD_MANDATORY),
     /* A raw fd (no object type): .obj = NULL. */
-    SVD_ATTR_FD(UVERBS_ATTR_REG_DMABUF_MR_FD, NULL, SVD_ACCESS_READ, true),
+    SVD_ATTR_FD(UVERBS_ATTR_REG_DMABUF_MR_FD, NULL, SVD_ACCESS_READ,
+		SVD_MANDATORY),
     SVD_ATTR_FLAGS_IN(UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, MR_DMABUF_ACCESS,
-		      false),
-    SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, uint32_t, true),
-    SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY, uint32_t, true),
-};
-
-static const struct svd_method mr_methods[] = {
-    SVD_METHOD(UVERBS_METHOD_MR_DESTROY, mr_method_destroy, mr_destroy_attrs),
-    SVD_METHOD(UVERBS_METHOD_QUERY_MR, mr_method_query, mr_query_attrs),
-    SVD_METHOD(UVERBS_METHOD_REG_DMABUF_MR, mr_method_reg_dmabuf,
-	       mr_dmabuf_attrs),
-};
-
-static const struct svd_object mr_objects[] = {
-    {.id = UVERBS_OBJECT_MR,
-     .type = &svd_type_mr,
-     .methods = mr_methods,
-     .nmethods = SVD_ARRAY_SIZE(mr_methods)},
-};
-
-static const struct svd_write_cmd mr_write_cmds[] = {
-    {IB_USER_VERBS_CMD_REG_MR, false, sizeof(struct ib_uverbs_reg_mr),
-     sizeof(struct ib_uverbs_reg_mr_resp), write_reg_mr, true},
-    {IB_USER_VERBS_CMD_REREG_MR, false, sizeof(struct ib_uverbs_rereg_mr),
-     sizeof(struct ib_uverbs_rereg_mr_resp), write_rereg_mr, true},
-    {IB_USER_VERBS_CMD_DEREG_MR, false, sizeof(struct ib_uverbs_dereg_mr), 0,
-     write_dereg_mr, true},
-};
+		      SVD_OPTIONAL),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, uint32_t,
+		     SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY, uint32_t,
+		     SVD_MANDATORY));
 
 const struct svd_module svd_mod_mr = {
     .name = "mr",
-    .objects = mr_objects,
-    .nobjects = SVD_ARRAY_SIZE(mr_objects),
-    .write_cmds = mr_write_cmds,
-    .nwrite_cmds = SVD_ARRAY_SIZE(mr_write_cmds),
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_MR, &svd_type_mr,
+			   SVD_METHOD_REF(UVERBS_METHOD_MR_DESTROY),
+			   SVD_METHOD_REF(UVERBS_METHOD_QUERY_MR),
+			   SVD_METHOD_REF(UVERBS_METHOD_REG_DMABUF_MR))),
+    SVD_WRITE_CMDS(
+	SVD_WRITE(IB_USER_VERBS_CMD_REG_MR, write_reg_mr,
+		  struct ib_uverbs_reg_mr, struct ib_uverbs_reg_mr_resp),
+	SVD_WRITE(IB_USER_VERBS_CMD_REREG_MR, write_rereg_mr,
+		  struct ib_uverbs_rereg_mr, struct ib_uverbs_rereg_mr_resp),
+	SVD_WRITE_DESTROY(IB_USER_VERBS_CMD_DEREG_MR, struct ib_uverbs_dereg_mr,
+			  mr_handle, &svd_type_mr)),
 };

@@ -186,47 +186,18 @@ static int write_alloc_mw(struct svd_bundle *b)
 	return svd_write_resp(b, &resp, sizeof(resp));
 }
 
-/* write(): IB_USER_VERBS_CMD_DEALLOC_MW */
-static int write_dealloc_mw(struct svd_bundle *b)
-{
-	const struct ib_uverbs_dealloc_mw *cmd = svd_write_req(b, NULL);
-
-	return svd_write_destroy(b, &svd_type_mw, cmd->mw_handle);
-}
-
 /* ioctl: UVERBS_METHOD_MW_DESTROY */
-static int mw_method_destroy(struct svd_bundle *b)
-{
-	return svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_MW_HANDLE);
-}
-
-static const struct svd_attr_spec mw_destroy_attrs[] = {
-    SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_MW_HANDLE, &svd_type_mw,
-		 SVD_ACCESS_DESTROY, true),
-};
-
-static const struct svd_method mw_methods[] = {
-    SVD_METHOD(UVERBS_METHOD_MW_DESTROY, mw_method_destroy, mw_destroy_attrs),
-};
-
-static const struct svd_object mw_objects[] = {
-    {.id = UVERBS_OBJECT_MW,
-     .type = &svd_type_mw,
-     .methods = mw_methods,
-     .nmethods = SVD_ARRAY_SIZE(mw_methods)},
-};
-
-static const struct svd_write_cmd mw_write_cmds[] = {
-    {IB_USER_VERBS_CMD_ALLOC_MW, false, sizeof(struct ib_uverbs_alloc_mw),
-     sizeof(struct ib_uverbs_alloc_mw_resp), write_alloc_mw, true},
-    {IB_USER_VERBS_CMD_DEALLOC_MW, false, sizeof(struct ib_uverbs_dealloc_mw),
-     0, write_dealloc_mw, true},
-};
+SVD_DECLARE_METHOD_DESTROY(UVERBS_METHOD_MW_DESTROY,
+			   UVERBS_ATTR_DESTROY_MW_HANDLE, &svd_type_mw);
 
 const struct svd_module svd_mod_mw = {
     .name = "mw",
-    .objects = mw_objects,
-    .nobjects = SVD_ARRAY_SIZE(mw_objects),
-    .write_cmds = mw_write_cmds,
-    .nwrite_cmds = SVD_ARRAY_SIZE(mw_write_cmds),
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_MW, &svd_type_mw,
+			   SVD_METHOD_REF(UVERBS_METHOD_MW_DESTROY))),
+    SVD_WRITE_CMDS(SVD_WRITE(IB_USER_VERBS_CMD_ALLOC_MW, write_alloc_mw,
+			     struct ib_uverbs_alloc_mw,
+			     struct ib_uverbs_alloc_mw_resp),
+		   SVD_WRITE_DESTROY(IB_USER_VERBS_CMD_DEALLOC_MW,
+				     struct ib_uverbs_dealloc_mw, mw_handle,
+				     &svd_type_mw)),
 };

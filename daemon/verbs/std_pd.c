@@ -55,21 +55,6 @@ static int write_alloc_pd(struct svd_bundle *b)
 	return svd_write_resp(b, &resp, sizeof(resp));
 }
 
-/* write(): IB_USER_VERBS_CMD_DEALLOC_PD */
-static int write_dealloc_pd(struct svd_bundle *b)
-{
-	const struct ib_uverbs_dealloc_pd *cmd = svd_write_req(b, NULL);
-
-	return svd_write_destroy(b, &svd_type_pd, cmd->pd_handle);
-}
-
-/* ioctl: UVERBS_METHOD_PD_DESTROY. The framework already holds the PD
- * exclusively; removing it may still fail with EBUSY. */
-static int pd_method_destroy(struct svd_bundle *b)
-{
-	return svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_PD_HANDLE);
-}
-
 /* ioctl: driver method SV_METHOD_PD_QUERY (seed 000, like mlx5's). */
 static int pd_method_query(struct svd_bundle *b)
 {
@@ -78,46 +63,29 @@ static int pd_method_query(struct svd_bundle *b)
 
 	return svd_attr_copy_to(b, SV_ATTR_PD_QUERY_RESP, &resp, sizeof(resp));
 }
+SVD_DECLARE_METHOD(SV_METHOD_PD_QUERY, pd_method_query,
+		   SVD_ATTR_IDR(SV_ATTR_PD_QUERY_HANDLE, &svd_type_pd,
+				SVD_ACCESS_READ, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(SV_ATTR_PD_QUERY_RESP,
+				    struct sv_pd_query_resp, SVD_MANDATORY));
 
-static const struct svd_attr_spec pd_destroy_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_PD_HANDLE, &svd_type_pd,
-		     SVD_ACCESS_DESTROY, true),
-};
-
-static const struct svd_attr_spec pd_query_attrs[] = {
-	SVD_ATTR_IDR(SV_ATTR_PD_QUERY_HANDLE, &svd_type_pd, SVD_ACCESS_READ,
-		     true),
-	SVD_ATTR_PTR_OUT(SV_ATTR_PD_QUERY_RESP, struct sv_pd_query_resp, true),
-};
-
-static const struct svd_method pd_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_PD_DESTROY, pd_method_destroy,
-		   pd_destroy_attrs),
-};
-
-static const struct svd_method pd_device_methods[] = {
-	SVD_METHOD(SV_METHOD_PD_QUERY, pd_method_query, pd_query_attrs),
-};
-
-static const struct svd_object pd_objects[] = {
-	{ .id = UVERBS_OBJECT_PD, .type = &svd_type_pd, .methods = pd_methods,
-	  .nmethods = SVD_ARRAY_SIZE(pd_methods) },
-	{ .id = UVERBS_OBJECT_DEVICE, .methods = pd_device_methods,
-	  .nmethods = SVD_ARRAY_SIZE(pd_device_methods) },
-};
-
-static const struct svd_write_cmd pd_write_cmds[] = {
-	{ IB_USER_VERBS_CMD_ALLOC_PD, false,
-	  sizeof(struct ib_uverbs_alloc_pd),
-	  sizeof(struct ib_uverbs_alloc_pd_resp), write_alloc_pd, true },
-	{ IB_USER_VERBS_CMD_DEALLOC_PD, false,
-	  sizeof(struct ib_uverbs_dealloc_pd), 0, write_dealloc_pd, true },
-};
+/*
+ * ioctl: UVERBS_METHOD_PD_DESTROY. The framework holds the PD exclusively;
+ * removing it may still fail with EBUSY.
+ */
+SVD_DECLARE_METHOD_DESTROY(UVERBS_METHOD_PD_DESTROY,
+			   UVERBS_ATTR_DESTROY_PD_HANDLE, &svd_type_pd);
 
 const struct svd_module svd_mod_pd = {
-	.name = "pd",
-	.objects = pd_objects,
-	.nobjects = SVD_ARRAY_SIZE(pd_objects),
-	.write_cmds = pd_write_cmds,
-	.nwrite_cmds = SVD_ARRAY_SIZE(pd_write_cmds),
+    .name = "pd",
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_PD, &svd_type_pd,
+			   SVD_METHOD_REF(UVERBS_METHOD_PD_DESTROY)),
+		SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
+			   SVD_METHOD_REF(SV_METHOD_PD_QUERY))),
+    SVD_WRITE_CMDS(SVD_WRITE(IB_USER_VERBS_CMD_ALLOC_PD, write_alloc_pd,
+			     struct ib_uverbs_alloc_pd,
+			     struct ib_uverbs_alloc_pd_resp),
+		   SVD_WRITE_DESTROY(IB_USER_VERBS_CMD_DEALLOC_PD,
+				     struct ib_uverbs_dealloc_pd, pd_handle,
+				     &svd_type_pd)),
 };

@@ -377,6 +377,36 @@ static int qp_method_create(struct svd_bundle *b)
 		ret = svd_uhw_copy_to(b, &uresp, sizeof(uresp));
 	return ret;
 }
+SVD_DECLARE_METHOD_FLAGS(
+    UVERBS_METHOD_QP_CREATE, qp_method_create,
+    SVD_METHOD_UHW | SVD_METHOD_BUFFERS,
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_HANDLE, &svd_type_qp, SVD_ACCESS_NEW,
+		 SVD_MANDATORY),
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_XRCD_HANDLE, &svd_type_xrcd,
+		 SVD_ACCESS_READ, SVD_OPTIONAL),
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_PD_HANDLE, &svd_type_pd, SVD_ACCESS_READ,
+		 SVD_OPTIONAL),
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_SRQ_HANDLE, &svd_type_srq,
+		 SVD_ACCESS_READ, SVD_OPTIONAL),
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_SEND_CQ_HANDLE, &svd_type_cq,
+		 SVD_ACCESS_READ, SVD_OPTIONAL),
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_RECV_CQ_HANDLE, &svd_type_cq,
+		 SVD_ACCESS_READ, SVD_OPTIONAL),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_USER_HANDLE, uint64_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_CAP, struct ib_uverbs_qp_cap,
+		    SVD_MANDATORY),
+    SVD_ATTR_CONST_IN(UVERBS_ATTR_CREATE_QP_TYPE, 0xff, SVD_MANDATORY),
+    SVD_ATTR_FLAGS_IN(UVERBS_ATTR_CREATE_QP_FLAGS,
+		      IB_UVERBS_QP_CREATE_SQ_SIG_ALL |
+			  IB_UVERBS_QP_CREATE_BLOCK_MULTICAST_LOOPBACK,
+		      SVD_OPTIONAL),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_SOURCE_QPN, uint32_t, SVD_OPTIONAL),
+    /* Async events go to the context's queue; the fd is only checked. */
+    {.id = UVERBS_ATTR_CREATE_QP_EVENT_FD, .type = SVD_ATTR_FD},
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_QP_RESP_CAP, struct ib_uverbs_qp_cap,
+		     SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_QP_RESP_QP_NUM, uint32_t,
+		     SVD_MANDATORY));
 
 /* ---------------------------------------------------------------------- */
 /* The IBTA state machine                                                  */
@@ -842,77 +872,31 @@ static int qp_method_destroy(struct svd_bundle *b)
 	return svd_attr_copy_to(b, UVERBS_ATTR_DESTROY_QP_RESP, &resp,
 				sizeof(resp));
 }
+SVD_DECLARE_METHOD(UVERBS_METHOD_QP_DESTROY, qp_method_destroy,
+		   SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_QP_HANDLE, &svd_type_qp,
+				SVD_ACCESS_DESTROY, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_QP_RESP,
+				    struct ib_uverbs_destroy_qp_resp,
+				    SVD_MANDATORY));
 
 /* ---------------------------------------------------------------------- */
 /* Tables                                                                  */
 /* ---------------------------------------------------------------------- */
 
-static const struct svd_attr_spec qp_create_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_HANDLE, &svd_type_qp,
-		     SVD_ACCESS_NEW, true),
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_XRCD_HANDLE, &svd_type_xrcd,
-		     SVD_ACCESS_READ, false),
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_PD_HANDLE, &svd_type_pd,
-		     SVD_ACCESS_READ, false),
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_SRQ_HANDLE, &svd_type_srq,
-		     SVD_ACCESS_READ, false),
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_SEND_CQ_HANDLE, &svd_type_cq,
-		     SVD_ACCESS_READ, false),
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_RECV_CQ_HANDLE, &svd_type_cq,
-		     SVD_ACCESS_READ, false),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_USER_HANDLE, uint64_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_CAP, struct ib_uverbs_qp_cap,
-			true),
-	SVD_ATTR_CONST_IN(UVERBS_ATTR_CREATE_QP_TYPE, 0xff, true),
-	SVD_ATTR_FLAGS_IN(UVERBS_ATTR_CREATE_QP_FLAGS,
-			  IB_UVERBS_QP_CREATE_SQ_SIG_ALL |
-				  IB_UVERBS_QP_CREATE_BLOCK_MULTICAST_LOOPBACK,
-			  false),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_SOURCE_QPN, uint32_t, false),
-	/* Async events go to the context's queue; the fd is only checked. */
-	{ .id = UVERBS_ATTR_CREATE_QP_EVENT_FD, .type = SVD_ATTR_FD },
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_QP_RESP_CAP,
-			 struct ib_uverbs_qp_cap, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_QP_RESP_QP_NUM, uint32_t, true),
-};
-
-static const struct svd_attr_spec qp_destroy_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_QP_HANDLE, &svd_type_qp,
-		     SVD_ACCESS_DESTROY, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_QP_RESP,
-			 struct ib_uverbs_destroy_qp_resp, true),
-};
-
-static const struct svd_method qp_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_QP_CREATE, qp_method_create, qp_create_attrs,
-		   .allow_uhw = true, .allow_buffers = true),
-	SVD_METHOD(UVERBS_METHOD_QP_DESTROY, qp_method_destroy,
-		   qp_destroy_attrs),
-};
-
-static const struct svd_object qp_objects[] = {
-	{ .id = UVERBS_OBJECT_QP, .type = &svd_type_qp, .methods = qp_methods,
-	  .nmethods = SVD_ARRAY_SIZE(qp_methods) },
-};
-
-static const struct svd_write_cmd qp_write_cmds[] = {
-	{ IB_USER_VERBS_CMD_MODIFY_QP, false,
-	  sizeof(struct ib_uverbs_modify_qp), 0, write_modify_qp, true },
-	{ IB_USER_VERBS_EX_CMD_MODIFY_QP, true,
-	  sizeof(struct ib_uverbs_ex_modify_qp),
-	  sizeof(struct ib_uverbs_ex_modify_qp_resp), write_ex_modify_qp,
-	  true },
-	{ IB_USER_VERBS_CMD_QUERY_QP, false, sizeof(struct ib_uverbs_query_qp),
-	  sizeof(struct ib_uverbs_query_qp_resp), write_query_qp, true },
-	{ IB_USER_VERBS_CMD_DESTROY_QP, false,
-	  sizeof(struct ib_uverbs_destroy_qp),
-	  sizeof(struct ib_uverbs_destroy_qp_resp), write_destroy_qp, true },
-};
-
 const struct svd_module svd_mod_qp = {
-	.name = "qp",
-	.objects = qp_objects,
-	.nobjects = SVD_ARRAY_SIZE(qp_objects),
-	.write_cmds = qp_write_cmds,
-	.nwrite_cmds = SVD_ARRAY_SIZE(qp_write_cmds),
+    .name = "qp",
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_QP, &svd_type_qp,
+			   SVD_METHOD_REF(UVERBS_METHOD_QP_CREATE),
+			   SVD_METHOD_REF(UVERBS_METHOD_QP_DESTROY))),
+    SVD_WRITE_CMDS(
+	SVD_WRITE_NO_RESP(IB_USER_VERBS_CMD_MODIFY_QP, write_modify_qp,
+			  struct ib_uverbs_modify_qp),
+	SVD_WRITE_EX(IB_USER_VERBS_EX_CMD_MODIFY_QP, write_ex_modify_qp,
+		     struct ib_uverbs_ex_modify_qp,
+		     struct ib_uverbs_ex_modify_qp_resp),
+	SVD_WRITE(IB_USER_VERBS_CMD_QUERY_QP, write_query_qp,
+		  struct ib_uverbs_query_qp, struct ib_uverbs_query_qp_resp),
+	SVD_WRITE(IB_USER_VERBS_CMD_DESTROY_QP, write_destroy_qp,
+		  struct ib_uverbs_destroy_qp,
+		  struct ib_uverbs_destroy_qp_resp)),
 };

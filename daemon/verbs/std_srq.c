@@ -221,6 +221,32 @@ static int srq_method_create(struct svd_bundle *b)
 				       &p->srq.srqn, sizeof(uint32_t));
 	return ret;
 }
+SVD_DECLARE_METHOD_FLAGS(
+    UVERBS_METHOD_SRQ_CREATE, srq_method_create,
+    SVD_METHOD_UHW | SVD_METHOD_BUFFERS,
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_HANDLE, &svd_type_srq, SVD_ACCESS_NEW,
+		 SVD_MANDATORY),
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_PD_HANDLE, &svd_type_pd,
+		 SVD_ACCESS_READ, SVD_MANDATORY),
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_XRCD_HANDLE, &svd_type_xrcd,
+		 SVD_ACCESS_READ, SVD_OPTIONAL),
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_CQ_HANDLE, &svd_type_cq,
+		 SVD_ACCESS_READ, SVD_OPTIONAL),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_USER_HANDLE, uint64_t,
+		    SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_MAX_WR, uint32_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_MAX_SGE, uint32_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_LIMIT, uint32_t, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_MAX_NUM_TAGS, uint32_t,
+		    SVD_OPTIONAL),
+    SVD_ATTR_CONST_IN(UVERBS_ATTR_CREATE_SRQ_TYPE, 0xff, SVD_MANDATORY),
+    {.id = UVERBS_ATTR_CREATE_SRQ_EVENT_FD, .type = SVD_ATTR_FD},
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_SRQ_RESP_MAX_WR, uint32_t,
+		     SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_SRQ_RESP_MAX_SGE, uint32_t,
+		     SVD_MANDATORY),
+    SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_SRQ_RESP_SRQ_NUM, uint32_t,
+		     SVD_OPTIONAL));
 
 static struct svd_uobj *srq_lookup(struct svd_bundle *b, uint32_t handle,
 				   enum svd_lookup mode)
@@ -312,62 +338,24 @@ static int srq_method_destroy(struct svd_bundle *b)
 	return svd_attr_copy_to(b, UVERBS_ATTR_DESTROY_SRQ_RESP, &resp,
 				sizeof(resp));
 }
-
-static const struct svd_attr_spec srq_create_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_HANDLE, &svd_type_srq,
-		     SVD_ACCESS_NEW, true),
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_PD_HANDLE, &svd_type_pd,
-		     SVD_ACCESS_READ, true),
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_XRCD_HANDLE, &svd_type_xrcd,
-		     SVD_ACCESS_READ, false),
-	SVD_ATTR_IDR(UVERBS_ATTR_CREATE_SRQ_CQ_HANDLE, &svd_type_cq,
-		     SVD_ACCESS_READ, false),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_USER_HANDLE, uint64_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_MAX_WR, uint32_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_MAX_SGE, uint32_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_LIMIT, uint32_t, true),
-	SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_SRQ_MAX_NUM_TAGS, uint32_t, false),
-	SVD_ATTR_CONST_IN(UVERBS_ATTR_CREATE_SRQ_TYPE, 0xff, true),
-	{ .id = UVERBS_ATTR_CREATE_SRQ_EVENT_FD, .type = SVD_ATTR_FD },
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_SRQ_RESP_MAX_WR, uint32_t, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_SRQ_RESP_MAX_SGE, uint32_t, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_SRQ_RESP_SRQ_NUM, uint32_t, false),
-};
-
-static const struct svd_attr_spec srq_destroy_attrs[] = {
-	SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_SRQ_HANDLE, &svd_type_srq,
-		     SVD_ACCESS_DESTROY, true),
-	SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_SRQ_RESP,
-			 struct ib_uverbs_destroy_srq_resp, true),
-};
-
-static const struct svd_method srq_methods[] = {
-	SVD_METHOD(UVERBS_METHOD_SRQ_CREATE, srq_method_create,
-		   srq_create_attrs, .allow_uhw = true, .allow_buffers = true),
-	SVD_METHOD(UVERBS_METHOD_SRQ_DESTROY, srq_method_destroy,
-		   srq_destroy_attrs),
-};
-
-static const struct svd_object srq_objects[] = {
-	{ .id = UVERBS_OBJECT_SRQ, .type = &svd_type_srq,
-	  .methods = srq_methods, .nmethods = SVD_ARRAY_SIZE(srq_methods) },
-};
-
-static const struct svd_write_cmd srq_write_cmds[] = {
-	{ IB_USER_VERBS_CMD_MODIFY_SRQ, false,
-	  sizeof(struct ib_uverbs_modify_srq), 0, write_modify_srq, true },
-	{ IB_USER_VERBS_CMD_QUERY_SRQ, false,
-	  sizeof(struct ib_uverbs_query_srq),
-	  sizeof(struct ib_uverbs_query_srq_resp), write_query_srq, true },
-	{ IB_USER_VERBS_CMD_DESTROY_SRQ, false,
-	  sizeof(struct ib_uverbs_destroy_srq),
-	  sizeof(struct ib_uverbs_destroy_srq_resp), write_destroy_srq, true },
-};
+SVD_DECLARE_METHOD(UVERBS_METHOD_SRQ_DESTROY, srq_method_destroy,
+		   SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_SRQ_HANDLE, &svd_type_srq,
+				SVD_ACCESS_DESTROY, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_SRQ_RESP,
+				    struct ib_uverbs_destroy_srq_resp,
+				    SVD_MANDATORY));
 
 const struct svd_module svd_mod_srq = {
-	.name = "srq",
-	.objects = srq_objects,
-	.nobjects = SVD_ARRAY_SIZE(srq_objects),
-	.write_cmds = srq_write_cmds,
-	.nwrite_cmds = SVD_ARRAY_SIZE(srq_write_cmds),
+    .name = "srq",
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_SRQ, &svd_type_srq,
+			   SVD_METHOD_REF(UVERBS_METHOD_SRQ_CREATE),
+			   SVD_METHOD_REF(UVERBS_METHOD_SRQ_DESTROY))),
+    SVD_WRITE_CMDS(
+	SVD_WRITE_NO_RESP(IB_USER_VERBS_CMD_MODIFY_SRQ, write_modify_srq,
+			  struct ib_uverbs_modify_srq),
+	SVD_WRITE(IB_USER_VERBS_CMD_QUERY_SRQ, write_query_srq,
+		  struct ib_uverbs_query_srq, struct ib_uverbs_query_srq_resp),
+	SVD_WRITE(IB_USER_VERBS_CMD_DESTROY_SRQ, write_destroy_srq,
+		  struct ib_uverbs_destroy_srq,
+		  struct ib_uverbs_destroy_srq_resp)),
 };

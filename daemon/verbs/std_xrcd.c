@@ -138,24 +138,12 @@ static int write_open_xrcd(struct svd_bundle *b)
 	return svd_write_resp(b, &resp, sizeof(resp));
 }
 
-/* write(): IB_USER_VERBS_CMD_CLOSE_XRCD */
-static int write_close_xrcd(struct svd_bundle *b)
-{
-	const struct ib_uverbs_close_xrcd *cmd = svd_write_req(b, NULL);
-
-	return svd_write_destroy(b, &svd_type_xrcd, cmd->xrcd_handle);
-}
-
-static const struct svd_write_cmd xrcd_write_cmds[] = {
-	{ IB_USER_VERBS_CMD_OPEN_XRCD, false,
-	  sizeof(struct ib_uverbs_open_xrcd),
-	  sizeof(struct ib_uverbs_open_xrcd_resp), write_open_xrcd, true },
-	{ IB_USER_VERBS_CMD_CLOSE_XRCD, false,
-	  sizeof(struct ib_uverbs_close_xrcd), 0, write_close_xrcd, true },
-};
-
 const struct svd_module svd_mod_xrcd = {
-	.name = "xrcd",
-	.write_cmds = xrcd_write_cmds,
-	.nwrite_cmds = SVD_ARRAY_SIZE(xrcd_write_cmds),
+    .name = "xrcd",
+    SVD_WRITE_CMDS(SVD_WRITE(IB_USER_VERBS_CMD_OPEN_XRCD, write_open_xrcd,
+			     struct ib_uverbs_open_xrcd,
+			     struct ib_uverbs_open_xrcd_resp),
+		   SVD_WRITE_DESTROY(IB_USER_VERBS_CMD_CLOSE_XRCD,
+				     struct ib_uverbs_close_xrcd, xrcd_handle,
+				     &svd_type_xrcd)),
 };

@@ -95,8 +95,5 @@ struct svd_qp {
 struct svd_qp *svd_dev_qp_find(struct svd_device *dev, uint32_t qpn);
 struct svd_mr *svd_dev_key_find(struct svd_device *dev, uint32_t key);
 
-/* Destroy an object named by handle on the write path (EBUSY-aware). */
-int svd_write_destroy(struct svd_bundle *b, const struct svd_obj_type *type,
-		      uint32_t handle);
 
 #endif
