@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A "type ib" device: an InfiniBand port with a LID unique among the
+ * daemon's devices, the daemon's SM LID, one GID (default subnet prefix +
+ * port GUID); addresses without a GRH; RC and UD traffic between two
+ * processes that exchange only LIDs and QP numbers; and a packet for a LID
+ * the port does not own is not delivered.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <infiniband/verbs.h>
+
+#include "svtest.h"
+
+#define SM_LID 1 /* daemon/core/svd.h SVD_SM_LID */
+#define QKEY 0x11111111
+#define BUF 4096
+#define GRH 40
+
+int ibv_query_gid_type(struct ibv_context *context, uint8_t port_num,
+		       unsigned int index, int *type);
+
+/* One request on the daemon's control socket; true if it answered OK. */
+static bool ctl(const struct svt_daemon *d, const char *req)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char reply[512] = "";
+	ssize_t n, used = 0;
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/control.sock",
+		 d->rundir);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	SVT_CHECK(fd >= 0);
+	SVT_CHECK(!connect(fd, (struct sockaddr *)&sun, sizeof(sun)));
+	SVT_CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+	SVT_CHECK(write(fd, "\n", 1) == 1);
+	while ((n = read(fd, reply + used, sizeof(reply) - 1 - used)) > 0)
+		used += n;
+	close(fd);
+	return strstr(reply, "OK\n") != NULL;
+}
+
+struct ep {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+	struct ibv_qp *rc, *ud;
+	struct ibv_mr *mr;
+	char *buf; /* [0, BUF): RC/RDMA, [BUF, 2 BUF + GRH): UD receive */
+	uint16_t lid;
+};
+
+/* What one side tells the other: no GID, as in LID-only programs. */
+struct peer {
+	uint16_t lid;
+	uint32_t rc_qpn, ud_qpn, rkey;
+	uint64_t addr;
+};
+
+static struct ibv_context *open_dev(const char *name)
+{
+	return svt_open_dev(name);
+}
+
+static void check_port(struct ibv_context *ctx, uint16_t *lid)
+{
+	struct ibv_port_attr pa;
+	union ibv_gid gid;
+	uint64_t guid = ibv_get_device_guid(ctx->device);
+	int type = -1;
+
+	SVT_CHECK(!ibv_query_port(ctx, 1, &pa));
+	SVT_CHECK(pa.link_layer == IBV_LINK_LAYER_INFINIBAND);
+	SVT_CHECK(pa.state == IBV_PORT_ACTIVE);
+	SVT_CHECK(pa.lid > SM_LID && pa.lid < 0xc000);
+	SVT_CHECK(pa.sm_lid == SM_LID);
+	SVT_CHECK(pa.lmc == 0);
+	/* GID 0: fe80::/64 (the default subnet prefix) + the port GUID. */
+	SVT_CHECK(!ibv_query_gid(ctx, 1, 0, &gid));
+	SVT_CHECK(gid.global.subnet_prefix == htobe64(0xfe80000000000000ULL));
+	SVT_CHECK(gid.global.interface_id == guid);
+	SVT_CHECK(!ibv_query_gid_type(ctx, 1, 0, &type) && type == 0);
+	/* The only one: no IP-based GIDs on an IB port. */
+	SVT_CHECK(!ibv_query_gid(ctx, 1, 1, &gid));
+	SVT_CHECK(!gid.global.subnet_prefix && !gid.global.interface_id);
+	*lid = pa.lid;
+}
+
+static struct ibv_qp *make_qp(struct ep *e, enum ibv_qp_type t)
+{
+	struct ibv_qp_init_attr a = {
+		.send_cq = e->cq, .recv_cq = e->cq, .qp_type = t,
+		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
+			 .max_send_sge = 1, .max_recv_sge = 1 },
+	};
+	struct ibv_qp *qp = ibv_create_qp(e->pd, &a);
+
+	SVT_CHECK(qp);
+	return qp;
+}
+
+static void ep_open(struct ep *e, const char *dev)
+{
+	e->ctx = open_dev(dev);
+	check_port(e->ctx, &e->lid);
+	e->pd = ibv_alloc_pd(e->ctx);
+	e->cq = ibv_create_cq(e->ctx, 64, NULL, NULL, 0);
+	e->buf = calloc(1, 2 * BUF + GRH);
+	SVT_CHECK(e->pd && e->cq && e->buf);
+	e->mr = ibv_reg_mr(e->pd, e->buf, 2 * BUF + GRH,
+			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+				   IBV_ACCESS_REMOTE_READ);
+	SVT_CHECK(e->mr);
+	e->rc = make_qp(e, IBV_QPT_RC);
+	e->ud = make_qp(e, IBV_QPT_UD);
+}
+
+static void ud_up(struct ep *e)
+{
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1,
+				 .qkey = QKEY };
+
+	SVT_CHECK(!ibv_modify_qp(e->ud, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+						    IBV_QP_PORT | IBV_QP_QKEY));
+	a.qp_state = IBV_QPS_RTR;
+	SVT_CHECK(!ibv_modify_qp(e->ud, &a, IBV_QP_STATE));
+	a.qp_state = IBV_QPS_RTS;
+	SVT_CHECK(!ibv_modify_qp(e->ud, &a, IBV_QP_STATE | IBV_QP_SQ_PSN));
+}
+
+/* RC to the peer's QP by LID alone: is_global = 0, no GID anywhere. */
+static void rc_connect(struct ep *e, const struct peer *p)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT, .port_num = 1,
+		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
+				   IBV_ACCESS_REMOTE_READ,
+	};
+
+	SVT_CHECK(!ibv_modify_qp(e->rc, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+						    IBV_QP_PORT |
+						    IBV_QP_ACCESS_FLAGS));
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = IBV_MTU_1024;
+	a.dest_qp_num = p->rc_qpn;
+	a.max_dest_rd_atomic = 1;
+	a.min_rnr_timer = 1;
+	a.ah_attr.dlid = p->lid;
+	a.ah_attr.port_num = 1;
+	SVT_CHECK(!ibv_modify_qp(e->rc, &a, IBV_QP_STATE | IBV_QP_AV |
+						    IBV_QP_PATH_MTU |
+						    IBV_QP_DEST_QPN |
+						    IBV_QP_RQ_PSN |
+						    IBV_QP_MAX_DEST_RD_ATOMIC |
+						    IBV_QP_MIN_RNR_TIMER));
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 10;
+	a.retry_cnt = 2;
+	a.rnr_retry = 7;
+	a.max_rd_atomic = 1;
+	SVT_CHECK(!ibv_modify_qp(e->rc, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
+						    IBV_QP_RETRY_CNT |
+						    IBV_QP_RNR_RETRY |
+						    IBV_QP_SQ_PSN |
+						    IBV_QP_MAX_QP_RD_ATOMIC));
+}
+
+static struct ibv_wc poll1(struct ep *e)
+{
+	struct ibv_wc wc;
+	long i;
+
+	for (i = 0; i < 2000000; i++) {
+		int n = ibv_poll_cq(e->cq, 1, &wc);
+
+		SVT_CHECK(n >= 0);
+		if (n)
+			return wc;
+		if (i > 1000)
+			usleep(5);
+	}
+	fprintf(stderr, "FAIL: no completion\n");
+	exit(SVT_FAIL);
+}
+
+static void post_recv(struct ep *e, struct ibv_qp *qp, size_t off,
+		      size_t len)
+{
+	struct ibv_sge s = { (uintptr_t)e->buf + off, (uint32_t)len,
+			     e->mr->lkey };
+	struct ibv_recv_wr wr = { .wr_id = off, .sg_list = &s, .num_sge = 1 },
+			   *bad;
+
+	SVT_CHECK(!ibv_post_recv(qp, &wr, &bad));
+}
+
+static void post_send(struct ep *e, struct ibv_send_wr *wr, const char *msg)
+{
+	struct ibv_sge s = { (uintptr_t)e->buf, (uint32_t)strlen(msg) + 1,
+			     e->mr->lkey };
+	struct ibv_send_wr *bad;
+	struct ibv_wc wc;
+
+	strcpy(e->buf, msg);
+	wr->sg_list = &s;
+	wr->num_sge = 1;
+	wr->send_flags = IBV_SEND_SIGNALED;
+	SVT_CHECK(!ibv_post_send(wr->opcode == IBV_WR_SEND && wr->wr.ud.ah ?
+					 e->ud :
+					 e->rc,
+				 wr, &bad));
+	wc = poll1(e);
+	SVT_CHECK(wc.status == IBV_WC_SUCCESS);
+}
+
+static void ud_send(struct ep *e, const struct peer *p, uint16_t dlid,
+		    const char *msg)
+{
+	struct ibv_ah_attr aa = { .dlid = dlid, .port_num = 1 };
+	struct ibv_send_wr wr = { .opcode = IBV_WR_SEND };
+
+	wr.wr.ud.ah = ibv_create_ah(e->pd, &aa); /* no GRH: is_global 0 */
+	SVT_CHECK(wr.wr.ud.ah);
+	wr.wr.ud.remote_qpn = p->ud_qpn;
+	wr.wr.ud.remote_qkey = QKEY;
+	post_send(e, &wr, msg);
+	SVT_CHECK(!ibv_destroy_ah(wr.wr.ud.ah));
+}
+
+static void xfer(int fd_out, int fd_in, const struct peer *mine,
+		 struct peer *theirs)
+{
+	SVT_CHECK(write(fd_out, mine, sizeof(*mine)) == sizeof(*mine));
+	SVT_CHECK(read(fd_in, theirs, sizeof(*theirs)) == sizeof(*theirs));
+}
+
+static void fill_peer(const struct ep *e, struct peer *p)
+{
+	p->lid = e->lid;
+	p->rc_qpn = e->rc->qp_num;
+	p->ud_qpn = e->ud->qp_num;
+	p->rkey = e->mr->rkey;
+	p->addr = (uintptr_t)e->buf;
+}
+
+/* The receiver: checks what arrives, including what must not. */
+static void child(int out, int in, uint16_t other_lid)
+{
+	struct peer me, p;
+	struct ep e = { 0 };
+	struct ibv_wc wc;
+	char go;
+
+	ep_open(&e, "ib0");
+	ud_up(&e);
+	post_recv(&e, e.ud, BUF, BUF + GRH);
+	fill_peer(&e, &me);
+	xfer(out, in, &me, &p);
+	rc_connect(&e, &p);
+	post_recv(&e, e.rc, 0, BUF);
+	SVT_CHECK(write(out, "r", 1) == 1);
+	/* RC SEND by LID. */
+	wc = poll1(&e);
+	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV);
+	SVT_CHECK(wc.qp_num == e.rc->qp_num && !strcmp(e.buf, "rc by lid"));
+	/* UD: one datagram, after 40 GRH bytes, with no GRH flag. */
+	wc = poll1(&e);
+	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.qp_num == e.ud->qp_num);
+	SVT_CHECK(!(wc.wc_flags & IBV_WC_GRH));
+	SVT_CHECK(wc.slid == p.lid && wc.src_qp == p.ud_qpn);
+	SVT_CHECK(wc.byte_len == GRH + strlen("ud by lid") + 1);
+	SVT_CHECK(!strcmp(e.buf + BUF + GRH, "ud by lid"));
+	/* RDMA WRITE landed before the parent said so. */
+	SVT_CHECK(read(in, &go, 1) == 1);
+	SVT_CHECK(!strcmp(e.buf + 100, "written by lid"));
+	/* The datagrams for other LIDs never arrived. */
+	usleep(100000);
+	SVT_CHECK(ibv_poll_cq(e.cq, 1, &wc) == 0);
+	(void)other_lid;
+	exit(SVT_PASS);
+}
+
+static void parent(int out, int in, uint16_t other_lid)
+{
+	struct ibv_send_wr wr = { .opcode = IBV_WR_SEND };
+	struct peer me, p;
+	struct ep e = { 0 };
+	char ready;
+
+	ep_open(&e, "ib0");
+	ud_up(&e);
+	fill_peer(&e, &me);
+	xfer(out, in, &me, &p);
+	SVT_CHECK(p.lid == e.lid); /* same device, same LID */
+	rc_connect(&e, &p);
+	SVT_CHECK(read(in, &ready, 1) == 1);
+	post_send(&e, &wr, "rc by lid");
+	/* To another device's LID and to nobody's: dropped, not delivered. */
+	ud_send(&e, &p, other_lid, "wrong lid");
+	ud_send(&e, &p, 0x123, "nobody's lid");
+	ud_send(&e, &p, p.lid, "ud by lid");
+	memset(&wr, 0, sizeof(wr));
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.wr.rdma.remote_addr = p.addr + 100;
+	wr.wr.rdma.rkey = p.rkey;
+	post_send(&e, &wr, "written by lid");
+	SVT_CHECK(write(out, "w", 1) == 1);
+}
+
+/* An AH without a GRH: valid on the IB port, EINVAL on a RoCE port. */
+static void check_ah(uint16_t lid)
+{
+	struct ibv_ah_attr aa = { .dlid = lid, .port_num = 1 };
+	struct ibv_context *ib = open_dev("ib0");
+	struct ibv_context *roce = open_dev("softverbs0");
+	struct ibv_pd *pd_ib = ibv_alloc_pd(ib), *pd_roce = ibv_alloc_pd(roce);
+	struct ibv_ah *ah;
+
+	SVT_CHECK(pd_ib && pd_roce);
+	ah = ibv_create_ah(pd_ib, &aa);
+	SVT_CHECK(ah && !ibv_destroy_ah(ah));
+	SVT_CHECK(!ibv_create_ah(pd_roce, &aa));
+	ibv_dealloc_pd(pd_ib);
+	ibv_dealloc_pd(pd_roce);
+	ibv_close_device(ib);
+	ibv_close_device(roce);
+}
+
+int main(void)
+{
+	struct svt_daemon d;
+	struct ibv_context *c0, *c1;
+	uint16_t lid0, lid1;
+	int to_child[2], to_parent[2], status;
+	pid_t pid;
+
+	svt_daemon_start(&d);
+	SVT_CHECK(ctl(&d, "dev add ib0 type ib"));
+	SVT_CHECK(ctl(&d, "dev add ib1 type ib"));
+	SVT_CHECK(!ctl(&d, "dev add ib2 type ib netdev lo"));
+	c0 = open_dev("ib0");
+	c1 = open_dev("ib1");
+	check_port(c0, &lid0);
+	check_port(c1, &lid1);
+	SVT_CHECK(lid0 != lid1); /* unique across the daemon's devices */
+	ibv_close_device(c0);
+	ibv_close_device(c1);
+	check_ah(lid0);
+
+	SVT_CHECK(!pipe(to_child) && !pipe(to_parent));
+	pid = fork();
+	SVT_CHECK(pid >= 0);
+	/* Each side keeps only its own ends: a death is EOF, not a hang. */
+	if (pid == 0) {
+		close(to_child[1]);
+		close(to_parent[0]);
+		child(to_parent[1], to_child[0], lid1);
+	}
+	close(to_child[0]);
+	close(to_parent[1]);
+	parent(to_child[1], to_parent[0], lid1);
+	SVT_CHECK(waitpid(pid, &status, 0) == pid);
+	SVT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == SVT_PASS);
+	svt_daemon_stop(&d);
+	printf("PASS: ib0 lid %u, ib1 lid %u, sm_lid %u\n", lid0, lid1,
+	       SM_LID);
+	return SVT_PASS;
+}
