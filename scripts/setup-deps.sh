@@ -7,6 +7,8 @@ BUILD_DEPS=(build-essential cmake clang libclang-rt-14-dev pkg-config
 # Unmodified rdma-core consumers that the test suite runs on softverbs.
 TEST_DEPS=(ibverbs-utils rdmacm-utils perftest python3-pyverbs ucx-utils
 	   libfabric-bin iproute2 infiniband-diags openmpi-bin libopenmpi-dev)
+# bench/run.sh's plot.
+BENCH_DEPS=(gnuplot-nox)
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
@@ -16,4 +18,4 @@ fi
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	--no-install-recommends \
-	"${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"
+	"${BUILD_DEPS[@]}" "${TEST_DEPS[@]}" "${BENCH_DEPS[@]}"

@@ -54,4 +54,7 @@ SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq test_qp 
 	SV_MODULE_TIMEOUT=${SV_MODULE_TIMEOUT:-90} \
 	SOFTVERBS_CLI=$CLI scripts/run-rdma-core-tests.sh
 "$CLI" stop || true
+
+step "benchmark, quick (figures only: fails only if the tool breaks)"
+bench/run.sh --quick --out build/bench-quick
 echo "ALL TESTS PASSED"

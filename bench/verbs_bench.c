@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: MIT
+/*
+ * verbs_bench: softverbs' own verbs figures, measured the way perftest
+ * measures them so the two can be compared.
+ *
+ *   verbs_bench send_lat   [-s 8]   RC SEND ping-pong, median RTT/2 (us)
+ *   verbs_bench write_lat  [-s 8]   RDMA WRITE ping-pong polled in memory,
+ *				     median RTT/2 (us), as ib_write_lat
+ *   verbs_bench write_bw   -s SIZE  RDMA WRITE stream, MiB/s
+ *   verbs_bench read_bw    -s SIZE  RDMA READ stream, MiB/s
+ *   verbs_bench write_rate [-s 8]   RDMA WRITE stream, million messages/s
+ *
+ * Options: -d DEV, -g GID_INDEX (default: the ::ffff:127.0.0.1 entry),
+ * -n ITERS, -c CPU0,CPU1 (pin the two processes), -m va|shm (buffer: private
+ * memory, or a memfd mapping), -t TX_DEPTH.
+ *
+ * Fairness with perftest: two processes, each with its own context, PD, CQs
+ * and RC QP, pinned to one core each; buffers are ordinary private memory
+ * by default (perftest's malloc); the path MTU is the port's active MTU;
+ * bandwidth tests keep TX_DEPTH (128, perftest's default) WRs in flight and
+ * ask for a completion every TX_DEPTH/4 WRs. Setup and warm-up are outside
+ * the timed region. The program links the project's libibverbs and runs
+ * under "softverbs run" like any other verbs application.
+ */
+#define _GNU_SOURCE
+#include <infiniband/verbs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define RECV_OFF 4096 /* receive/target area starts a page after the source */
+
+struct cfg {
+	const char *test;
+	const char *dev;
+	const char *mem;
+	int gid_index;
+	size_t size;
+	long iters;
+	int cpus[2];
+	int depth;
+};
+
+/* What one side tells the other to connect and address it. */
+struct wire {
+	union ibv_gid gid;
+	uint64_t addr;
+	uint32_t qpn, psn, rkey;
+};
+
+struct side {
+	const struct cfg *cfg;
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_cq *scq, *rcq;
+	struct ibv_qp *qp;
+	struct ibv_mr *mr;
+	char *buf;
+	size_t len;
+	int fd;
+	int gid_index;
+	enum ibv_mtu mtu;
+	int rd_atom;
+	struct wire peer;
+	long outstanding; /* signaled sends not yet completed */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Setup                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static struct ibv_context *open_dev(const char *name)
+{
+	struct ibv_device **list = ibv_get_device_list(NULL);
+	struct ibv_context *ctx = NULL;
+	int i;
+
+	if (!list) {
+		perror("verbs_bench: ibv_get_device_list");
+		return NULL;
+	}
+	for (i = 0; list[i] && !ctx; i++)
+		if (!name || !strcmp(ibv_get_device_name(list[i]), name))
+			ctx = ibv_open_device(list[i]);
+	ibv_free_device_list(list);
+	if (!ctx)
+		fprintf(stderr, "verbs_bench: no device %s\n",
+			name ? name : "(any)");
+	return ctx;
+}
+
+/* The GID table entry for ::ffff:127.0.0.1, as perftest's "-x" picks. */
+static int find_loopback_gid(struct ibv_context *ctx, int len)
+{
+	static const uint8_t want[16] = { [10] = 0xff, [11] = 0xff, [12] = 127,
+					  [15] = 1 };
+	union ibv_gid gid;
+	int i;
+
+	for (i = 0; i < len; i++)
+		if (!ibv_query_gid(ctx, 1, i, &gid) &&
+		    !memcmp(gid.raw, want, sizeof(want)))
+			return i;
+	return 0;
+}
+
+static int query_caps(struct side *s)
+{
+	struct ibv_device_attr dattr;
+	struct ibv_port_attr pattr;
+
+	if (ibv_query_device(s->ctx, &dattr) ||
+	    ibv_query_port(s->ctx, 1, &pattr)) {
+		perror("verbs_bench: query device/port");
+		return -1;
+	}
+	s->mtu = pattr.active_mtu;
+	s->rd_atom = dattr.max_qp_rd_atom < s->cfg->depth ?
+			     dattr.max_qp_rd_atom :
+			     s->cfg->depth;
+	s->gid_index = s->cfg->gid_index >= 0 ?
+			       s->cfg->gid_index :
+			       find_loopback_gid(s->ctx, pattr.gid_tbl_len);
+	return 0;
+}
+
+static int create_qp(struct side *s)
+{
+	int depth = s->cfg->depth;
+	struct ibv_qp_init_attr a = {
+		.cap = { .max_send_wr = (uint32_t)depth,
+			 .max_recv_wr = (uint32_t)depth,
+			 .max_send_sge = 1, .max_recv_sge = 1 },
+		.qp_type = IBV_QPT_RC,
+	};
+
+	s->scq = ibv_create_cq(s->ctx, depth, NULL, NULL, 0);
+	s->rcq = ibv_create_cq(s->ctx, depth, NULL, NULL, 0);
+	if (!s->scq || !s->rcq)
+		return -1;
+	a.send_cq = s->scq;
+	a.recv_cq = s->rcq;
+	s->qp = ibv_create_qp(s->pd, &a);
+	return s->qp ? 0 : -1;
+}
+
+static int open_side(struct side *s)
+{
+	int acc = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+		  IBV_ACCESS_REMOTE_READ;
+
+	s->ctx = open_dev(s->cfg->dev);
+	if (!s->ctx || query_caps(s))
+		return -1;
+	s->len = RECV_OFF + ((s->cfg->size + 4095) & ~(size_t)4095);
+	s->buf = bench_alloc(s->len, s->cfg->mem);
+	s->pd = ibv_alloc_pd(s->ctx);
+	if (!s->buf || !s->pd)
+		return -1;
+	s->mr = ibv_reg_mr(s->pd, s->buf, s->len, acc);
+	if (!s->mr || create_qp(s)) {
+		perror("verbs_bench: reg_mr/create_qp");
+		return -1;
+	}
+	return 0;
+}
+
+static int to_init(struct side *s)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT,
+		.port_num = 1,
+		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
+				   IBV_ACCESS_REMOTE_READ,
+	};
+
+	return ibv_modify_qp(s->qp, &a,
+			     IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+				     IBV_QP_ACCESS_FLAGS);
+}
+
+static int to_rtr(struct side *s)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_RTR,
+		.path_mtu = s->mtu,
+		.dest_qp_num = s->peer.qpn,
+		.rq_psn = s->peer.psn,
+		.max_dest_rd_atomic = (uint8_t)s->rd_atom,
+		.min_rnr_timer = 12,
+		.ah_attr = { .is_global = 1, .port_num = 1,
+			     .grh = { .dgid = s->peer.gid, .hop_limit = 1,
+				      .sgid_index = (uint8_t)s->gid_index } },
+	};
+
+	return ibv_modify_qp(s->qp, &a,
+			     IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+				     IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+				     IBV_QP_MAX_DEST_RD_ATOMIC |
+				     IBV_QP_MIN_RNR_TIMER);
+}
+
+static int to_rts(struct side *s, uint32_t psn)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_RTS,
+		.timeout = 14,
+		.retry_cnt = 7,
+		.rnr_retry = 7,
+		.sq_psn = psn,
+		.max_rd_atomic = (uint8_t)s->rd_atom,
+	};
+
+	return ibv_modify_qp(s->qp, &a,
+			     IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+				     IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+				     IBV_QP_MAX_QP_RD_ATOMIC);
+}
+
+static int connect_side(struct side *s, int side)
+{
+	struct wire me = {
+		.addr = (uintptr_t)s->buf + RECV_OFF,
+		.qpn = s->qp->qp_num,
+		.psn = 0x1000u + (uint32_t)side * 0x100u,
+		.rkey = s->mr->rkey,
+	};
+
+	if (ibv_query_gid(s->ctx, 1, s->gid_index, &me.gid) || to_init(s) ||
+	    bench_xchg(s->fd, &me, &s->peer, sizeof(me)) || to_rtr(s) ||
+	    to_rts(s, me.psn)) {
+		perror("verbs_bench: connect");
+		return -1;
+	}
+	return 0;
+}
+
+static void close_side(struct side *s)
+{
+	if (s->qp)
+		ibv_destroy_qp(s->qp);
+	if (s->scq)
+		ibv_destroy_cq(s->scq);
+	if (s->rcq)
+		ibv_destroy_cq(s->rcq);
+	if (s->mr)
+		ibv_dereg_mr(s->mr);
+	if (s->pd)
+		ibv_dealloc_pd(s->pd);
+	if (s->ctx)
+		ibv_close_device(s->ctx);
+	bench_free(s->buf, s->len);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Posting and polling                                                     */
+/* ---------------------------------------------------------------------- */
+
+static int wc_ok(const struct ibv_wc *wc)
+{
+	if (wc->status == IBV_WC_SUCCESS)
+		return 1;
+	fprintf(stderr, "verbs_bench: completion %s (wr_id %llu)\n",
+		ibv_wc_status_str(wc->status),
+		(unsigned long long)wc->wr_id);
+	return 0;
+}
+
+/* Wait for one completion on cq. 0 or -1. */
+static int poll_one(struct ibv_cq *cq)
+{
+	struct ibv_wc wc;
+	int n;
+
+	do
+		n = ibv_poll_cq(cq, 1, &wc);
+	while (n == 0);
+	if (n < 0) {
+		fprintf(stderr, "verbs_bench: ibv_poll_cq failed\n");
+		return -1;
+	}
+	return wc_ok(&wc) ? 0 : -1;
+}
+
+/* Reap send completions; block only while at least `keep` are pending. */
+static int reap_sends(struct side *s, long keep)
+{
+	struct ibv_wc wc[16];
+	int i, n;
+
+	do {
+		n = ibv_poll_cq(s->scq, 16, wc);
+		if (n < 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (!wc_ok(&wc[i]))
+				return -1;
+		s->outstanding -= n;
+	} while (s->outstanding > keep);
+	return 0;
+}
+
+static int post_recv(struct side *s)
+{
+	struct ibv_sge sge = { (uintptr_t)s->buf + RECV_OFF,
+			       (uint32_t)s->cfg->size, s->mr->lkey };
+	struct ibv_recv_wr wr = { .sg_list = &sge, .num_sge = 1 }, *bad;
+
+	return ibv_post_recv(s->qp, &wr, &bad);
+}
+
+/* Post one WR of the test's opcode; the caller reaps signaled ones. */
+static int post_op(struct side *s, enum ibv_wr_opcode op, long i,
+		   int signaled)
+{
+	struct ibv_sge sge = { (uintptr_t)s->buf, (uint32_t)s->cfg->size,
+			       s->mr->lkey };
+	struct ibv_send_wr wr = { .wr_id = (uint64_t)i, .sg_list = &sge,
+				  .num_sge = 1, .opcode = op },
+			   *bad;
+	int ret;
+
+	if (op == IBV_WR_RDMA_READ)
+		sge.addr += RECV_OFF; /* read into our own target area */
+	wr.wr.rdma.remote_addr = s->peer.addr;
+	wr.wr.rdma.rkey = s->peer.rkey;
+	if (signaled)
+		wr.send_flags = IBV_SEND_SIGNALED;
+	ret = ibv_post_send(s->qp, &wr, &bad);
+	if (ret)
+		fprintf(stderr, "verbs_bench: ibv_post_send: %s\n",
+			strerror(ret));
+	else if (signaled)
+		s->outstanding++;
+	return ret;
+}
+
+/* Both processes reach this point before either goes on. */
+static int barrier(struct side *s)
+{
+	return bench_signal(s->fd) || bench_wait(s->fd) ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tests                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static long warmup_of(long iters)
+{
+	return iters / 10 < 1000 ? iters / 10 : 1000;
+}
+
+/* One SEND; then wait for the peer's. Sends are signaled every 16th. */
+static int send_round(struct side *s, long i, int first)
+{
+	if (!first && (poll_one(s->rcq) || post_recv(s)))
+		return -1;
+	if (post_op(s, IBV_WR_SEND, i, i % 16 == 15) || reap_sends(s, 4))
+		return -1;
+	if (first && (poll_one(s->rcq) || post_recv(s)))
+		return -1;
+	return 0;
+}
+
+/* Pre-posted receives keep the SEND ping-pong from ever hitting RNR. */
+static int send_lat_prepare(struct side *s)
+{
+	int i;
+
+	for (i = 0; i < s->cfg->depth / 2; i++)
+		if (post_recv(s))
+			return -1;
+	return 0;
+}
+
+/* Value i in the last 8 bytes of the peer's target area, as a WRITE. */
+static volatile uint64_t *write_slot(struct side *s, int target)
+{
+	char *base = s->buf + (target ? RECV_OFF : 0);
+
+	return (volatile uint64_t *)(base + ((s->cfg->size - 8) & ~7ul));
+}
+
+static int write_round(struct side *s, long i, int first)
+{
+	volatile uint64_t *in = write_slot(s, 1);
+	uint64_t want = (uint64_t)i + 1;
+
+	if (!first)
+		while (*in != want)
+			;
+	*write_slot(s, 0) = want;
+	if (post_op(s, IBV_WR_RDMA_WRITE, i, i % 16 == 15) ||
+	    reap_sends(s, 4))
+		return -1;
+	if (first)
+		while (*in != want)
+			;
+	return 0;
+}
+
+/* The median half round trip is the figure; the tail goes to stderr. */
+static void report_lat(uint64_t *rtt, size_t n)
+{
+	double sum = 0, med = bench_median_ns(rtt, n, 2.0);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sum += (double)rtt[i];
+	fprintf(stderr, "verbs_bench: %zu rounds, half RTT median %.2f us, "
+			"mean %.2f us\n",
+		n, med / 1000.0, sum / 2.0 / (double)n / 1000.0);
+	bench_result(med / 1000.0, "us");
+}
+
+typedef int (*round_fn)(struct side *s, long i, int first);
+
+/* Side 1 starts each round and times it; side 0 echoes. */
+static int pingpong(struct side *s, int side, round_fn round)
+{
+	long i, warm = warmup_of(s->cfg->iters), n = s->cfg->iters + warm;
+	uint64_t *rtt = calloc((size_t)n, sizeof(*rtt));
+
+	if (!rtt || barrier(s))
+		return -1;
+	for (i = 0; i < n; i++) {
+		uint64_t t0 = bench_now_ns();
+
+		if (round(s, i, side == 1))
+			return -1;
+		rtt[i] = bench_now_ns() - t0;
+	}
+	if (side == 1)
+		report_lat(rtt + warm, (size_t)s->cfg->iters);
+	free(rtt);
+	return reap_sends(s, 0) || barrier(s) ? -1 : 0;
+}
+
+/*
+ * Keep fewer than depth WRs in flight: at most depth/every - 1 signaled
+ * ones pending plus the unsignaled run after the last. The last WR is
+ * signaled so that the stream ends when its data has moved.
+ */
+static int stream(struct side *s, enum ibv_wr_opcode op, long n)
+{
+	long every = s->cfg->depth / 4, i;
+
+	for (i = 0; i < n; i++) {
+		if (post_op(s, op, i, (i + 1) % every == 0 || i == n - 1))
+			return -1;
+		if (reap_sends(s, s->cfg->depth / every - 1))
+			return -1;
+	}
+	return reap_sends(s, 0);
+}
+
+static int bandwidth(struct side *s, int side, enum ibv_wr_opcode op)
+{
+	long n = s->cfg->iters;
+	uint64_t t0, t1;
+	double v;
+
+	if (barrier(s))
+		return -1;
+	if (side == 1) {
+		if (stream(s, op, warmup_of(n)))
+			return -1;
+		t0 = bench_now_ns();
+		if (stream(s, op, n))
+			return -1;
+		t1 = bench_now_ns();
+		v = bench_mib_s((double)s->cfg->size * (double)n, t1 - t0);
+		if (!strcmp(s->cfg->test, "write_rate"))
+			bench_result((double)n / ((double)(t1 - t0) / 1e3),
+				     "Mmsg/s");
+		else
+			bench_result(v, "MiB/s");
+	}
+	/* The target's MR must outlive the initiator's last access. */
+	return barrier(s);
+}
+
+static int run_test(struct side *s, int side)
+{
+	const char *t = s->cfg->test;
+
+	if (!strcmp(t, "send_lat")) {
+		if (send_lat_prepare(s) || barrier(s))
+			return -1;
+		return pingpong(s, side, send_round);
+	}
+	if (!strcmp(t, "write_lat"))
+		return pingpong(s, side, write_round);
+	if (!strcmp(t, "write_bw") || !strcmp(t, "write_rate"))
+		return bandwidth(s, side, IBV_WR_RDMA_WRITE);
+	if (!strcmp(t, "read_bw"))
+		return bandwidth(s, side, IBV_WR_RDMA_READ);
+	fprintf(stderr, "verbs_bench: unknown test %s\n", t);
+	return -1;
+}
+
+static int side_main(int side, int fd, void *arg)
+{
+	struct side s = { .cfg = arg, .fd = fd };
+	int ret = -1;
+
+	if (!open_side(&s) && !connect_side(&s, side))
+		ret = run_test(&s, side);
+	close_side(&s);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Command line                                                            */
+/* ---------------------------------------------------------------------- */
+
+static int usage(void)
+{
+	fputs("usage: verbs_bench send_lat|write_lat|write_bw|read_bw|"
+	      "write_rate\n"
+	      "       [-s SIZE] [-n ITERS] [-d DEV] [-g GID_INDEX]\n"
+	      "       [-c CPU0,CPU1] [-m va|shm] [-t TX_DEPTH]\n",
+	      stderr);
+	return 2;
+}
+
+/* Streams move about 512 MiB by default; ping-pongs 20,000 rounds. */
+static long default_iters(const struct cfg *c)
+{
+	long n;
+
+	if (strstr(c->test, "_lat"))
+		return 20000;
+	n = (long)((512ul << 20) / c->size);
+	return n < 16 ? 16 : n > 200000 ? 200000 : n;
+}
+
+static int parse_opt(struct cfg *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case 's':
+		return bench_parse_size(arg, &c->size) || c->size < 8 ? -1 : 0;
+	case 'n':
+		return (c->iters = atol(arg)) > 0 ? 0 : -1;
+	case 'd':
+		c->dev = arg;
+		return 0;
+	case 'g':
+		return (c->gid_index = atoi(arg)) >= 0 ? 0 : -1;
+	case 'c':
+		return bench_parse_cpus(arg, c->cpus);
+	case 'm':
+		c->mem = arg;
+		return strcmp(arg, "va") && strcmp(arg, "shm") ? -1 : 0;
+	case 't':
+		return (c->depth = atoi(arg)) >= 4 ? 0 : -1;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cfg c = { .size = 8, .gid_index = -1, .depth = 128,
+			 .mem = "va", .cpus = { -1, -1 } };
+	int opt;
+
+	if (argc < 2)
+		return usage();
+	c.test = argv[1];
+	optind = 2;
+	while ((opt = getopt(argc, argv, "s:n:d:g:c:m:t:")) != -1)
+		if (parse_opt(&c, opt, optarg))
+			return usage();
+	if (optind != argc)
+		return usage();
+	if (!c.iters)
+		c.iters = default_iters(&c);
+	bench_watchdog(120);
+	return bench_two_procs(c.cpus, side_main, &c) ? 1 : 0;
+}
