@@ -160,16 +160,26 @@ enum svd_remove_reason {
 	SVD_REMOVE_ABORT, /* creation failed after reserve */
 };
 
+/*
+ * Teardown at context close runs in increasing order, so dependents go
+ * before what they depend on.
+ */
+enum svd_destroy_order {
+	SVD_ORDER_QP = 0, /* a QP holds PD, CQs, SRQ, XRCD */
+	SVD_ORDER_SRQ_MW_AH = 1, /* SRQs hold CQ, PD; MWs are bound to MRs */
+	SVD_ORDER_MR = 2,
+	SVD_ORDER_CQ_XRCD_DM = 3, /* a DM outlives the MRs on it */
+	SVD_ORDER_PD = 4,
+	SVD_ORDER_CHANNEL = 5, /* completion channels, after their CQs */
+	SVD_ORDER_DB_PAGE = 6, /* rung by QPs, SRQs and CQs */
+	SVD_ORDER_ASYNC_FD = 9, /* events may be raised until the end */
+};
+
 /* Object type: how to free it and where it goes in teardown order. */
 struct svd_obj_type {
 	const char *name;
 	uint16_t uapi_id; /* UVERBS_OBJECT_* */
-	/*
-	 * Teardown runs in increasing destroy_order, so dependents go before
-	 * what they depend on: QP 0; SRQ, MW, AH 1; MR 2; CQ, XRCD 3; PD 4;
-	 * completion channel 5; doorbell page 6; async event FD 9.
-	 */
-	int destroy_order;
+	int destroy_order; /* enum svd_destroy_order */
 	bool is_fd; /* FD objects are found by inode, not handle */
 	/*
 	 * Free the object's resources. With SVD_REMOVE_DESTROY it may refuse
@@ -178,6 +188,33 @@ struct svd_obj_type {
 	 */
 	int (*destroy)(struct svd_uobj *uobj, enum svd_remove_reason why);
 };
+
+/*
+ * Define svd_type_<name> (the kernel's UVERBS_TYPE_ALLOC_IDR/_FD): an
+ * object found by handle, or an FD object found by the inode of the
+ * client's end.
+ */
+#define SVD_DECLARE_IDR_TYPE(_name, _uapi_id, _order, _destroy)                \
+	const struct svd_obj_type svd_type_##_name = {                         \
+		.name = #_name, .uapi_id = (_uapi_id),                         \
+		.destroy_order = (_order), .destroy = (_destroy)               \
+	}
+#define SVD_DECLARE_FD_TYPE(_name, _uapi_id, _order, _destroy)                 \
+	const struct svd_obj_type svd_type_##_name = {                         \
+		.name = #_name, .uapi_id = (_uapi_id),                         \
+		.destroy_order = (_order), .is_fd = true,                      \
+		.destroy = (_destroy)                                          \
+	}
+
+/*
+ * For destroy(): the kernel refuses to destroy an object others still use
+ * (-EBUSY), but a closing context frees everything.
+ */
+static inline bool svd_destroy_busy(enum svd_remove_reason why,
+				    atomic_int *usecnt)
+{
+	return why == SVD_REMOVE_DESTROY && atomic_load(usecnt);
+}
 
 struct svd_uobj {
 	const struct svd_obj_type *type;

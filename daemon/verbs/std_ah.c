@@ -25,12 +25,7 @@ static int ah_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	return 0;
 }
 
-const struct svd_obj_type svd_type_ah = {
-    .name = "ah",
-    .uapi_id = UVERBS_OBJECT_AH,
-    .destroy_order = 1, /* before the PD */
-    .destroy = ah_destroy,
-};
+SVD_DECLARE_IDR_TYPE(ah, UVERBS_OBJECT_AH, SVD_ORDER_SRQ_MW_AH, ah_destroy);
 
 static int ah_check_attr(struct svd_device *dev,
 			 const struct ib_uverbs_ah_attr *a)

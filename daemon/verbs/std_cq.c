@@ -176,7 +176,7 @@ static int cq_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	struct svd_cq *cq = uobj->object;
 
 	/* The kernel refuses to free a CQ that QPs/SRQs still use. */
-	if (why == SVD_REMOVE_DESTROY && atomic_load(&cq->usecnt))
+	if (svd_destroy_busy(why, &cq->usecnt))
 		return -EBUSY;
 	/* QPs pin the CQ (usecnt); still, let a running pass finish. */
 	svd_nic_quiesce(cq->uctx->dev);
@@ -184,32 +184,21 @@ static int cq_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	return 0;
 }
 
-/* After QPs (0) and SRQs, before PDs (4) and channels. */
-const struct svd_obj_type svd_type_cq = {
-	.name = "cq",
-	.uapi_id = UVERBS_OBJECT_CQ,
-	.destroy_order = 3,
-	.destroy = cq_destroy,
-};
+SVD_DECLARE_IDR_TYPE(cq, UVERBS_OBJECT_CQ, SVD_ORDER_CQ_XRCD_DM, cq_destroy);
 
 static int channel_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 {
 	struct comp_channel *ch = uobj->object;
 
-	if (why == SVD_REMOVE_DESTROY && atomic_load(&ch->ncqs))
+	if (svd_destroy_busy(why, &ch->ncqs))
 		return -EBUSY;
 	free(ch);
 	/* uobj->fd (the daemon end) is closed with the last reference. */
 	return 0;
 }
 
-const struct svd_obj_type svd_type_comp_channel = {
-	.name = "comp_channel",
-	.uapi_id = UVERBS_OBJECT_COMP_CHANNEL,
-	.destroy_order = 5,
-	.is_fd = true,
-	.destroy = channel_destroy,
-};
+SVD_DECLARE_FD_TYPE(comp_channel, UVERBS_OBJECT_COMP_CHANNEL,
+		    SVD_ORDER_CHANNEL, channel_destroy);
 
 /* ---------------------------------------------------------------------- */
 /* Creation                                                                */

@@ -38,16 +38,11 @@ static int db_page_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	return 0;
 }
 
-const struct svd_obj_type svd_type_db_page = {
-	.name = "db_page",
-	.uapi_id = 0, /* driver object: no core id */
-	/*
-	 * Last but the async FD: QPs (0), SRQs (1) and CQs (3) ring it, and
-	 * the engine may still read a page until they are gone.
-	 */
-	.destroy_order = 6,
-	.destroy = db_page_destroy,
-};
+/*
+ * A driver object (no core id). Torn down after the QPs, SRQs and CQs that
+ * ring it: the engine may still read a page until they are gone.
+ */
+SVD_DECLARE_IDR_TYPE(db_page, 0, SVD_ORDER_DB_PAGE, db_page_destroy);
 
 /* A sealed 4 KiB memfd, mapped; returns the fd or -errno. */
 static int db_memfd(struct sv_db_page **map)

@@ -27,13 +27,8 @@ static int async_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
  * in uctx->async_fd for the context's lifetime. The type exists so the FD
  * attribute spec names what it creates.
  */
-const struct svd_obj_type svd_type_async_event = {
-	.name = "async_event",
-	.uapi_id = UVERBS_OBJECT_ASYNC_EVENT,
-	.destroy_order = 9,
-	.is_fd = true,
-	.destroy = async_destroy,
-};
+SVD_DECLARE_FD_TYPE(async_event, UVERBS_OBJECT_ASYNC_EVENT,
+		    SVD_ORDER_ASYNC_FD, async_destroy);
 
 /* Optional outputs: absent is fine, as IS_UVERBS_COPY_ERR in the kernel. */
 static int copy_opt(struct svd_bundle *b, uint16_t id, const void *src,

@@ -110,19 +110,14 @@ static int dm_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 
 	if (!dm)
 		return 0;
-	if (why == SVD_REMOVE_DESTROY && atomic_load(&dm->usecnt))
+	if (svd_destroy_busy(why, &dm->usecnt))
 		return -EBUSY;
 	dm_free(dm);
 	uobj->object = NULL;
 	return 0;
 }
 
-const struct svd_obj_type svd_type_dm = {
-	.name = "dm",
-	.uapi_id = UVERBS_OBJECT_DM,
-	.destroy_order = 3, /* after the MRs on it */
-	.destroy = dm_destroy,
-};
+SVD_DECLARE_IDR_TYPE(dm, UVERBS_OBJECT_DM, SVD_ORDER_CQ_XRCD_DM, dm_destroy);
 
 /* Send a copy of the DM's fd back in an FD-out attribute, if asked for. */
 static int dm_fd_out(struct svd_bundle *b, uint16_t id, struct svd_dm *dm)

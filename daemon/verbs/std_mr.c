@@ -95,18 +95,13 @@ static int mr_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	struct svd_mr *mr = uobj->object;
 
 	/* Bound memory windows keep the region busy, as in the kernel. */
-	if (why == SVD_REMOVE_DESTROY && atomic_load(&mr->usecnt))
+	if (svd_destroy_busy(why, &mr->usecnt))
 		return -EBUSY;
 	mr_free(uobj->uctx->dev, mr);
 	return 0;
 }
 
-const struct svd_obj_type svd_type_mr = {
-    .name = "mr",
-    .uapi_id = UVERBS_OBJECT_MR,
-    .destroy_order = 2, /* after MWs (bound to it) and QPs */
-    .destroy = mr_destroy,
-};
+SVD_DECLARE_IDR_TYPE(mr, UVERBS_OBJECT_MR, SVD_ORDER_MR, mr_destroy);
 
 /*
  * Build and publish the region; on success uobj owns it (and the umem).

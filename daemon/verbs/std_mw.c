@@ -124,12 +124,7 @@ static int mw_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	return 0;
 }
 
-const struct svd_obj_type svd_type_mw = {
-    .name = "mw",
-    .uapi_id = UVERBS_OBJECT_MW,
-    .destroy_order = 1, /* before the MRs they are bound to */
-    .destroy = mw_destroy,
-};
+SVD_DECLARE_IDR_TYPE(mw, UVERBS_OBJECT_MW, SVD_ORDER_SRQ_MW_AH, mw_destroy);
 
 static int mw_create(struct svd_bundle *b, struct svd_uobj *uobj,
 		     struct svd_pd *pd, uint32_t type)

@@ -13,18 +13,13 @@ static int pd_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	struct svd_pd *pd = uobj->object;
 
 	/* The kernel refuses to free a PD that MRs, QPs, ... still use. */
-	if (why == SVD_REMOVE_DESTROY && atomic_load(&pd->usecnt))
+	if (svd_destroy_busy(why, &pd->usecnt))
 		return -EBUSY;
 	free(pd);
 	return 0;
 }
 
-const struct svd_obj_type svd_type_pd = {
-	.name = "pd",
-	.uapi_id = UVERBS_OBJECT_PD,
-	.destroy_order = 4,
-	.destroy = pd_destroy,
-};
+SVD_DECLARE_IDR_TYPE(pd, UVERBS_OBJECT_PD, SVD_ORDER_PD, pd_destroy);
 
 static int pd_create(struct svd_bundle *b, struct svd_uobj *uobj)
 {

@@ -76,12 +76,7 @@ static int qp_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	return 0;
 }
 
-const struct svd_obj_type svd_type_qp = {
-	.name = "qp",
-	.uapi_id = UVERBS_OBJECT_QP,
-	.destroy_order = 0,
-	.destroy = qp_destroy,
-};
+SVD_DECLARE_IDR_TYPE(qp, UVERBS_OBJECT_QP, SVD_ORDER_QP, qp_destroy);
 
 /* ---------------------------------------------------------------------- */
 /* Create                                                                  */

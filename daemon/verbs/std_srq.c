@@ -48,19 +48,14 @@ static int srq_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 {
 	struct svd_srq *srq = uobj->object;
 
-	if (why == SVD_REMOVE_DESTROY && atomic_load(&srq->usecnt))
+	if (svd_destroy_busy(why, &srq->usecnt))
 		return -EBUSY;
 	srq_free((struct srq_priv *)srq);
 	return 0;
 }
 
-const struct svd_obj_type svd_type_srq = {
-	.name = "srq",
-	.uapi_id = UVERBS_OBJECT_SRQ,
-	/* After QPs, before CQs and XRCDs. */
-	.destroy_order = 1,
-	.destroy = srq_destroy,
-};
+SVD_DECLARE_IDR_TYPE(srq, UVERBS_OBJECT_SRQ, SVD_ORDER_SRQ_MW_AH,
+		     srq_destroy);
 
 struct srq_args {
 	uint32_t type, max_wr, max_sge, limit;

@@ -90,20 +90,15 @@ static int xrcd_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	struct svd_xrcd *x = uobj->object;
 
 	/* Like a PD: XRC_TGT QPs and XRC SRQs keep it alive. */
-	if (why == SVD_REMOVE_DESTROY && atomic_load(&x->usecnt))
+	if (svd_destroy_busy(why, &x->usecnt))
 		return -EBUSY;
 	inode_put(x->inode);
 	free(x);
 	return 0;
 }
 
-const struct svd_obj_type svd_type_xrcd = {
-	.name = "xrcd",
-	.uapi_id = UVERBS_OBJECT_XRCD,
-	/* After QPs (0) and SRQs, before PDs (4). */
-	.destroy_order = 3,
-	.destroy = xrcd_destroy,
-};
+SVD_DECLARE_IDR_TYPE(xrcd, UVERBS_OBJECT_XRCD, SVD_ORDER_CQ_XRCD_DM,
+		     xrcd_destroy);
 
 /* write(): IB_USER_VERBS_CMD_OPEN_XRCD */
 static int write_open_xrcd(struct svd_bundle *b)
