@@ -14,6 +14,13 @@
 #include "svl.h"
 #include "svl_ops.h"
 
+/* Both methods number their outputs alike, so one request serves both. */
+_Static_assert((int)UVERBS_ATTR_GET_CONTEXT_NUM_COMP_VECTORS ==
+			       (int)UVERBS_ATTR_QUERY_CONTEXT_NUM_COMP_VECTORS &&
+		       (int)UVERBS_ATTR_GET_CONTEXT_CORE_SUPPORT ==
+			       (int)UVERBS_ATTR_QUERY_CONTEXT_CORE_SUPPORT,
+	       "GET_CONTEXT and QUERY_CONTEXT attribute ids");
+
 static int connect_dev(struct svl_device *dev)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -52,21 +59,14 @@ static int ctx_handshake(struct svl_context *ctx, bool import)
 	struct svl_cmd c;
 	int ret;
 
-	if (import) {
-		svl_cmd_init(&c, UVERBS_OBJECT_DEVICE,
-			     UVERBS_METHOD_QUERY_CONTEXT);
-		svl_attr_out(&c, UVERBS_ATTR_QUERY_CONTEXT_NUM_COMP_VECTORS,
-			     &ncomp, sizeof(ncomp));
-		svl_attr_out(&c, UVERBS_ATTR_QUERY_CONTEXT_CORE_SUPPORT, &core,
-			     sizeof(core));
-	} else {
-		svl_cmd_init(&c, UVERBS_OBJECT_DEVICE,
-			     UVERBS_METHOD_GET_CONTEXT);
-		svl_attr_out(&c, UVERBS_ATTR_GET_CONTEXT_NUM_COMP_VECTORS,
-			     &ncomp, sizeof(ncomp));
-		svl_attr_out(&c, UVERBS_ATTR_GET_CONTEXT_CORE_SUPPORT, &core,
-			     sizeof(core));
-	}
+	/* An imported context exists already: query it instead. */
+	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE,
+		     import ? UVERBS_METHOD_QUERY_CONTEXT :
+			      UVERBS_METHOD_GET_CONTEXT);
+	svl_attr_out(&c, UVERBS_ATTR_GET_CONTEXT_NUM_COMP_VECTORS, &ncomp,
+		     sizeof(ncomp));
+	svl_attr_out(&c, UVERBS_ATTR_GET_CONTEXT_CORE_SUPPORT, &core,
+		     sizeof(core));
 	svl_attr_out(&c, UVERBS_ATTR_UHW_OUT, &ctx->uresp,
 		     sizeof(ctx->uresp))->flags = 0;
 	ret = svl_exec(ic, &c);

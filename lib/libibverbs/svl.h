@@ -185,6 +185,41 @@ const char *svl_rundir(void);
 struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 				       bool import);
 struct svl_device *svl_device_find_by_sock(const char *name);
+/*
+ * Kernel-ABI conversions (strings.c). The field lists are X-macros,
+ * X(verbs_field, kernel_field), so each mapping is written once and shared
+ * by every direction and by the provider's own copies.
+ */
+#define SVL_AH_ATTR_FIELDS(X)                                                  \
+	X(grh.flow_label, grh.flow_label)                                      \
+	X(grh.sgid_index, grh.sgid_index)                                      \
+	X(grh.hop_limit, grh.hop_limit)                                        \
+	X(grh.traffic_class, grh.traffic_class)                                \
+	X(dlid, dlid) X(sl, sl) X(src_path_bits, src_path_bits)                \
+	X(static_rate, static_rate) X(is_global, is_global)                    \
+	X(port_num, port_num)
+/* Shared by ib_uverbs_qp_attr and ib_uverbs_query_qp_resp. */
+#define SVL_QP_ATTR_FIELDS(X)                                                  \
+	X(cur_qp_state, cur_qp_state) X(path_mtu, path_mtu)                    \
+	X(path_mig_state, path_mig_state) X(qkey, qkey) X(rq_psn, rq_psn)      \
+	X(sq_psn, sq_psn) X(dest_qp_num, dest_qp_num)                          \
+	X(qp_access_flags, qp_access_flags)                                    \
+	X(cap.max_send_wr, max_send_wr) X(cap.max_recv_wr, max_recv_wr)        \
+	X(cap.max_send_sge, max_send_sge) X(cap.max_recv_sge, max_recv_sge)    \
+	X(cap.max_inline_data, max_inline_data) X(pkey_index, pkey_index)      \
+	X(alt_pkey_index, alt_pkey_index) X(sq_draining, sq_draining)          \
+	X(max_rd_atomic, max_rd_atomic)                                        \
+	X(max_dest_rd_atomic, max_dest_rd_atomic)                              \
+	X(min_rnr_timer, min_rnr_timer) X(port_num, port_num)                  \
+	X(timeout, timeout) X(retry_cnt, retry_cnt) X(rnr_retry, rnr_retry)    \
+	X(alt_port_num, alt_port_num) X(alt_timeout, alt_timeout)
+/* With dst and src in scope: copy one field either way. */
+#define SVL_FROM_KERN(_verbs, _kern) dst->_verbs = src->_kern;
+#define SVL_TO_KERN(_verbs, _kern) dst->_kern = src->_verbs;
+
+void svl_ah_attr_to_kern(struct ib_uverbs_ah_attr *dst,
+			 const struct ibv_ah_attr *src);
+
 /* The node GUID of a device, in host order (device.c). */
 uint64_t svl_device_node_guid(struct ibv_device *device);
 

@@ -500,6 +500,32 @@ static uint8_t *msg_buffers(uint8_t **rbuf)
 	return m;
 }
 
+/* One command at a time per context: the reply channel is shared. */
+static int locked_roundtrip(struct svl_context *ctx, struct msg_out *m,
+			    uint8_t *rbuf, int *rfds, int *rnfds)
+{
+	int ret;
+
+	pthread_mutex_lock(&ctx->cmd_lock);
+	ret = roundtrip(ctx, m, rbuf, SV_MSG_MAX, rfds, rnfds);
+	pthread_mutex_unlock(&ctx->cmd_lock);
+	return ret;
+}
+
+/* Close the reply fds nobody took, free the buffers, set errno. */
+static int msg_done(struct msg_out *m, int *rfds, int rnfds, int ret)
+{
+	int i;
+
+	for (i = 0; i < rnfds; i++)
+		if (rfds[i] >= 0)
+			close(rfds[i]);
+	free(m->buf);
+	if (ret)
+		errno = ret;
+	return ret;
+}
+
 int svl_exec(struct ibv_context *ictx, struct svl_cmd *c)
 {
 	struct svl_context *ctx = to_svl_ctx(ictx);
@@ -527,9 +553,7 @@ int svl_exec(struct ibv_context *ictx, struct svl_cmd *c)
 
 		h->type = SV_MSG_IOCTL;
 		h->len = (uint32_t)m.len;
-		pthread_mutex_lock(&ctx->cmd_lock);
-		ret = roundtrip(ctx, &m, rbuf, SV_MSG_MAX, rfds, &rnfds);
-		pthread_mutex_unlock(&ctx->cmd_lock);
+		ret = locked_roundtrip(ctx, &m, rbuf, rfds, &rnfds);
 	}
 	if (!ret) {
 		struct sv_reply_hdr *rh = (void *)rbuf;
@@ -538,13 +562,7 @@ int svl_exec(struct ibv_context *ictx, struct svl_cmd *c)
 		if (!ret)
 			unmarshal(c, rbuf, rh->len, rfds, rnfds);
 	}
-	for (i = 0; i < rnfds; i++)
-		if (rfds[i] >= 0)
-			close(rfds[i]);
-	free(m.buf);
-	if (ret)
-		errno = ret;
-	return ret;
+	return msg_done(&m, rfds, rnfds, ret);
 }
 
 int svl_write(struct ibv_context *ictx, const void *cmd, size_t len,
@@ -552,7 +570,7 @@ int svl_write(struct ibv_context *ictx, const void *cmd, size_t len,
 {
 	struct svl_context *ctx = to_svl_ctx(ictx);
 	struct msg_out m = { .nfds = 1 };
-	int rfds[SV_MSG_MAX_FDS], rnfds = 0, ret, i;
+	int rfds[SV_MSG_MAX_FDS], rnfds = 0, ret;
 	struct sv_msg_hdr *h;
 	uint8_t *rbuf;
 
@@ -570,9 +588,7 @@ int svl_write(struct ibv_context *ictx, const void *cmd, size_t len,
 	m.len = h->len;
 	if (in_fd >= 0)
 		add_fd(&m, in_fd);
-	pthread_mutex_lock(&ctx->cmd_lock);
-	ret = roundtrip(ctx, &m, rbuf, SV_MSG_MAX, rfds, &rnfds);
-	pthread_mutex_unlock(&ctx->cmd_lock);
+	ret = locked_roundtrip(ctx, &m, rbuf, rfds, &rnfds);
 	if (!ret) {
 		struct sv_reply_hdr *rh = (void *)rbuf;
 		size_t n = rh->len - sizeof(*rh);
@@ -585,13 +601,7 @@ int svl_write(struct ibv_context *ictx, const void *cmd, size_t len,
 			rfds[0] = -1;
 		}
 	}
-	for (i = 0; i < rnfds; i++)
-		if (rfds[i] >= 0)
-			close(rfds[i]);
-	free(m.buf);
-	if (ret)
-		errno = ret;
-	return ret;
+	return msg_done(&m, rfds, rnfds, ret);
 }
 
 void svl_write_hdr(void *cmd, uint32_t command, size_t in_bytes,

@@ -45,17 +45,7 @@ SVL_EXPORT struct ibv_ah *ibv_create_ah(struct ibv_pd *pd,
 	req.cmd.response = (uintptr_t)&resp;
 	req.cmd.user_handle = (uintptr_t)ah;
 	req.cmd.pd_handle = pd->handle;
-	memcpy(a->grh.dgid, attr->grh.dgid.raw, sizeof(a->grh.dgid));
-	a->grh.flow_label = attr->grh.flow_label;
-	a->grh.sgid_index = attr->grh.sgid_index;
-	a->grh.hop_limit = attr->grh.hop_limit;
-	a->grh.traffic_class = attr->grh.traffic_class;
-	a->dlid = attr->dlid;
-	a->sl = attr->sl;
-	a->src_path_bits = attr->src_path_bits;
-	a->static_rate = attr->static_rate;
-	a->is_global = attr->is_global;
-	a->port_num = attr->port_num;
+	svl_ah_attr_to_kern(a, attr);
 	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp), -1,
 			NULL);
 	if (ret) {

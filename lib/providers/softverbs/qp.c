@@ -438,39 +438,14 @@ SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
 	return 0;
 }
 
-static void fill_query(const struct ib_uverbs_query_qp_resp *r,
-		       struct ibv_qp_attr *a)
+static void fill_query(const struct ib_uverbs_query_qp_resp *src,
+		       struct ibv_qp_attr *dst)
 {
-	memset(a, 0, sizeof(*a));
-	a->qp_state = r->qp_state;
-	a->cur_qp_state = r->cur_qp_state;
-	a->path_mtu = r->path_mtu;
-	a->path_mig_state = r->path_mig_state;
-	a->qkey = r->qkey;
-	a->rq_psn = r->rq_psn;
-	a->sq_psn = r->sq_psn;
-	a->dest_qp_num = r->dest_qp_num;
-	a->qp_access_flags = r->qp_access_flags;
-	a->cap.max_send_wr = r->max_send_wr;
-	a->cap.max_recv_wr = r->max_recv_wr;
-	a->cap.max_send_sge = r->max_send_sge;
-	a->cap.max_recv_sge = r->max_recv_sge;
-	a->cap.max_inline_data = r->max_inline_data;
-	dest_to_ah(&r->dest, &a->ah_attr);
-	dest_to_ah(&r->alt_dest, &a->alt_ah_attr);
-	a->pkey_index = r->pkey_index;
-	a->alt_pkey_index = r->alt_pkey_index;
-	a->en_sqd_async_notify = 0;
-	a->sq_draining = r->sq_draining;
-	a->max_rd_atomic = r->max_rd_atomic;
-	a->max_dest_rd_atomic = r->max_dest_rd_atomic;
-	a->min_rnr_timer = r->min_rnr_timer;
-	a->port_num = r->port_num;
-	a->timeout = r->timeout;
-	a->retry_cnt = r->retry_cnt;
-	a->rnr_retry = r->rnr_retry;
-	a->alt_port_num = r->alt_port_num;
-	a->alt_timeout = r->alt_timeout;
+	memset(dst, 0, sizeof(*dst));
+	dst->qp_state = src->qp_state;
+	SVL_QP_ATTR_FIELDS(SVL_FROM_KERN)
+	dest_to_ah(&src->dest, &dst->ah_attr);
+	dest_to_ah(&src->alt_dest, &dst->alt_ah_attr);
 }
 
 SVL_EXPORT int ibv_query_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
