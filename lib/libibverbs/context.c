@@ -116,10 +116,8 @@ struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 	struct ibv_context *ic;
 	int ret;
 
-	if (!ctx) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!ctx)
+		return svl_fail(ENOMEM);
 	ic = &ctx->vctx.context;
 	ctx->dev = dev;
 	ctx->imported = import;
@@ -152,10 +150,8 @@ SVL_EXPORT struct ibv_context *ibv_open_device(struct ibv_device *device)
 	struct svl_device *dev = to_svl_dev(device);
 	int fd;
 
-	if (dev->abi_version != IB_USER_VERBS_ABI_VERSION) {
-		errno = EPROTONOSUPPORT;
-		return NULL;
-	}
+	if (dev->abi_version != IB_USER_VERBS_ABI_VERSION)
+		return svl_fail(EPROTONOSUPPORT);
 	fd = connect_dev(dev);
 	if (fd < 0)
 		return NULL;

@@ -220,10 +220,8 @@ SVL_EXPORT struct ibv_device **ibv_get_device_list(int *num_devices)
 	int n = 0;
 	DIR *dp;
 
-	if (!list) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!list)
+		return svl_fail(ENOMEM);
 	snprintf(devdir, sizeof(devdir), "%s/devices", svl_rundir());
 	dp = opendir(devdir);
 	while (dp && (e = readdir(dp))) {

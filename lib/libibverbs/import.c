@@ -65,15 +65,11 @@ SVL_EXPORT struct ibv_pd *ibv_import_pd(struct ibv_context *context,
 	svl_attr_idr(&c, SV_ATTR_PD_QUERY_HANDLE, pd_handle);
 	svl_attr_out(&c, SV_ATTR_PD_QUERY_RESP, &resp, sizeof(resp));
 	ret = svl_exec(context, &c);
-	if (ret) {
-		errno = ret;
+	if (ret)
+		return svl_fail(ret);
+	pd = svl_zalloc(sizeof(*pd));
+	if (!pd)
 		return NULL;
-	}
-	pd = calloc(1, sizeof(*pd));
-	if (!pd) {
-		errno = ENOMEM;
-		return NULL;
-	}
 	pd->context = context;
 	pd->handle = pd_handle;
 	return pd;
@@ -100,15 +96,11 @@ SVL_EXPORT struct ibv_mr *ibv_import_mr(struct ibv_pd *pd, uint32_t mr_handle)
 		     sizeof(length));
 	svl_attr_out(&c, UVERBS_ATTR_QUERY_MR_RESP_IOVA, &iova, sizeof(iova));
 	ret = svl_exec(pd->context, &c);
-	if (ret) {
-		errno = ret;
+	if (ret)
+		return svl_fail(ret);
+	mr = svl_zalloc(sizeof(*mr));
+	if (!mr)
 		return NULL;
-	}
-	mr = calloc(1, sizeof(*mr));
-	if (!mr) {
-		errno = ENOMEM;
-		return NULL;
-	}
 	mr->type = SVL_MR_IMPORTED;
 	mr->ibmr.context = pd->context;
 	mr->ibmr.pd = pd;

@@ -223,10 +223,8 @@ enum ibv_rate mbps_to_ibv_rate(int mbps)
 
 const char *ibv_get_device_name(struct ibv_device *device)
 {
-	if (!device) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!device)
+		return svl_fail(EINVAL);
 	return device->name;
 }
 

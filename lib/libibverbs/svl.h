@@ -10,6 +10,7 @@
 #define SVL_H
 
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -185,6 +186,23 @@ const char *svl_rundir(void);
 struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 				       bool import);
 struct svl_device *svl_device_find_by_sock(const char *name);
+/* calloc() for verbs that return NULL with errno set (ENOMEM here). */
+static inline void *svl_zalloc(size_t size)
+{
+	void *p = calloc(1, size);
+
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+/* Fail a verb that returns a pointer: errno = err, NULL. */
+static inline void *svl_fail(int err)
+{
+	errno = err;
+	return NULL;
+}
+
 /*
  * Kernel-ABI conversions (strings.c). The field lists are X-macros,
  * X(verbs_field, kernel_field), so each mapping is written once and shared

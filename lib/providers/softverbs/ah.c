@@ -34,11 +34,9 @@ SVL_EXPORT struct ibv_ah *ibv_create_ah(struct ibv_pd *pd,
 	struct ibv_ah *ah;
 	int ret;
 
-	ah = calloc(1, sizeof(*ah));
-	if (!ah) {
-		errno = ENOMEM;
+	ah = svl_zalloc(sizeof(*ah));
+	if (!ah)
 		return NULL;
-	}
 	memset(&req, 0, sizeof(req));
 	svl_write_hdr(&req, IB_USER_VERBS_CMD_CREATE_AH, sizeof(req),
 		      sizeof(resp));

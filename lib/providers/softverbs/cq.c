@@ -103,10 +103,8 @@ ibv_create_comp_channel(struct ibv_context *context)
 	struct svl_comp_channel *ch = calloc(1, sizeof(*ch));
 	int fd = -1, ret;
 
-	if (!ch) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!ch)
+		return svl_fail(ENOMEM);
 	svl_write_hdr(&cmd, IB_USER_VERBS_CMD_CREATE_COMP_CHANNEL, sizeof(cmd),
 		      sizeof(resp));
 	cmd.core.response = (uintptr_t)&resp;
@@ -282,15 +280,11 @@ struct svl_cq *svl_cq_create(struct ibv_context *ctx, int cqe,
 	int ret;
 
 	/* Bounds here only protect the allocation; the daemon says EINVAL. */
-	if (cqe < 1 || cqe > SVL_CQ_CQE_CAP || comp_vector < 0) {
-		errno = EINVAL;
+	if (cqe < 1 || cqe > SVL_CQ_CQE_CAP || comp_vector < 0)
+		return svl_fail(EINVAL);
+	cq = svl_zalloc(sizeof(*cq));
+	if (!cq)
 		return NULL;
-	}
-	cq = calloc(1, sizeof(*cq));
-	if (!cq) {
-		errno = ENOMEM;
-		return NULL;
-	}
 	ret = cq_ring_alloc((uint32_t)cqe, &r);
 	if (ret)
 		goto err;

@@ -173,10 +173,8 @@ struct ibv_cq_ex *svl_create_cq_ex(struct ibv_context *ctx,
 	int ret;
 
 	ret = cq_ex_check(attr, &flags);
-	if (ret) {
-		errno = ret;
-		return NULL;
-	}
+	if (ret)
+		return svl_fail(ret);
 	cq = svl_cq_create(ctx, (int)attr->cqe, attr->cq_context,
 			   attr->channel, (int)attr->comp_vector, flags);
 	if (!cq)

@@ -117,10 +117,8 @@ struct ibv_dm *svl_alloc_dm(struct ibv_context *ctx,
 	struct svl_dm *dm;
 	struct svl_cmd c;
 
-	if (attr->comp_mask) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (attr->comp_mask)
+		return svl_fail(EINVAL);
 	svl_cmd_init(&c, UVERBS_OBJECT_DM, UVERBS_METHOD_DM_ALLOC);
 	h = svl_attr_idr_new(&c, UVERBS_ATTR_ALLOC_DM_HANDLE);
 	svl_attr_u64(&c, UVERBS_ATTR_ALLOC_DM_LENGTH, attr->length);
@@ -161,15 +159,11 @@ struct ibv_mr *svl_reg_dm_mr(struct ibv_pd *pd, struct ibv_dm *dm,
 	struct svl_cmd c;
 
 	/* DM regions are zero-based: the mapping address is private. */
-	if ((access & ~DM_MR_ACCESS) || !(access & IBV_ACCESS_ZERO_BASED)) {
-		errno = EINVAL;
+	if ((access & ~DM_MR_ACCESS) || !(access & IBV_ACCESS_ZERO_BASED))
+		return svl_fail(EINVAL);
+	mr = svl_zalloc(sizeof(*mr));
+	if (!mr)
 		return NULL;
-	}
-	mr = calloc(1, sizeof(*mr));
-	if (!mr) {
-		errno = ENOMEM;
-		return NULL;
-	}
 	svl_cmd_init(&c, UVERBS_OBJECT_MR, UVERBS_METHOD_DM_MR_REG);
 	h = svl_attr_idr_new(&c, UVERBS_ATTR_REG_DM_MR_HANDLE);
 	svl_attr_u64(&c, UVERBS_ATTR_REG_DM_MR_OFFSET, off);

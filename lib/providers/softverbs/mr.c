@@ -45,10 +45,8 @@ static struct svl_mr *mr_new(struct ibv_pd *pd, enum svl_mr_type type)
 {
 	struct svl_mr *mr = calloc(1, sizeof(*mr));
 
-	if (!mr) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!mr)
+		return svl_fail(ENOMEM);
 	mr->type = type;
 	mr->ibmr.context = pd->context;
 	mr->ibmr.pd = pd;
@@ -242,11 +240,9 @@ struct ibv_mw *svl_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
 	struct ibv_mw *mw;
 	int ret;
 
-	mw = calloc(1, sizeof(*mw));
-	if (!mw) {
-		errno = ENOMEM;
+	mw = svl_zalloc(sizeof(*mw));
+	if (!mw)
 		return NULL;
-	}
 	memset(&req, 0, sizeof(req));
 	svl_write_hdr(&req, IB_USER_VERBS_CMD_ALLOC_MW, sizeof(req),
 		      sizeof(resp));

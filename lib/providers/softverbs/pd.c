@@ -18,11 +18,9 @@ SVL_EXPORT struct ibv_pd *ibv_alloc_pd(struct ibv_context *context)
 	struct ibv_pd *pd;
 	int ret;
 
-	pd = calloc(1, sizeof(*pd));
-	if (!pd) {
-		errno = ENOMEM;
+	pd = svl_zalloc(sizeof(*pd));
+	if (!pd)
 		return NULL;
-	}
 	memset(&req, 0, sizeof(req));
 	svl_write_hdr(&req, IB_USER_VERBS_CMD_ALLOC_PD, sizeof(req),
 		      sizeof(resp));

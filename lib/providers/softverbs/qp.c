@@ -224,10 +224,8 @@ static struct svl_qp *qp_alloc(struct ibv_context *ctx,
 	struct svl_qp *q = calloc(1, sizeof(*q));
 	int ret = 0;
 
-	if (!q) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!q)
+		return svl_fail(ENOMEM);
 	q->fd = -1;
 	pthread_spin_init(&q->sq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_spin_init(&q->rq.lock, PTHREAD_PROCESS_PRIVATE);
@@ -261,10 +259,8 @@ struct ibv_qp *svl_create_qp_ex(struct ibv_context *ctx,
 	ret = qp_check_attr(ctx, a);
 	if (!ret)
 		ret = qp_geometry(a, &g);
-	if (ret) {
-		errno = ret;
-		return NULL;
-	}
+	if (ret)
+		return svl_fail(ret);
 	q = qp_alloc(ctx, a, &g);
 	if (!q)
 		return NULL;
@@ -295,10 +291,8 @@ SVL_EXPORT struct ibv_qp *ibv_create_qp(struct ibv_pd *pd,
 	struct ibv_qp_init_attr_ex ax = {};
 	struct ibv_qp *qp;
 
-	if (!pd || !attr) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!pd || !attr)
+		return svl_fail(EINVAL);
 	memcpy(&ax, attr, sizeof(*attr));
 	ax.comp_mask = IBV_QP_INIT_ATTR_PD;
 	ax.pd = pd;

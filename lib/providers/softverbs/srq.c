@@ -109,15 +109,11 @@ struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 	int ret;
 
 	ret = srq_check(a, &type);
-	if (ret) {
-		errno = ret;
+	if (ret)
+		return svl_fail(ret);
+	s = svl_zalloc(sizeof(*s));
+	if (!s)
 		return NULL;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		errno = ENOMEM;
-		return NULL;
-	}
 	s->fd = -1;
 	s->srq_type = type;
 	pthread_spin_init(&s->rq.lock, PTHREAD_PROCESS_PRIVATE);
@@ -152,10 +148,8 @@ SVL_EXPORT struct ibv_srq *ibv_create_srq(struct ibv_pd *pd,
 	struct ibv_srq_init_attr_ex ax = {};
 	struct ibv_srq *srq;
 
-	if (!pd || !attr) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!pd || !attr)
+		return svl_fail(EINVAL);
 	ax.srq_context = attr->srq_context;
 	ax.attr = attr->attr;
 	ax.comp_mask = IBV_SRQ_INIT_ATTR_PD;
@@ -260,11 +254,9 @@ struct ibv_xrcd *svl_open_xrcd(struct ibv_context *ctx,
 	}
 	if (attr->comp_mask & IBV_XRCD_INIT_ATTR_FD)
 		fd = attr->fd;
-	x = calloc(1, sizeof(*x));
-	if (!x) {
-		errno = ENOMEM;
+	x = svl_zalloc(sizeof(*x));
+	if (!x)
 		return NULL;
-	}
 	cmd.body.fd = (uint32_t)fd;
 	cmd.body.oflags = (uint32_t)attr->oflags;
 	svl_write_hdr(&cmd, IB_USER_VERBS_CMD_OPEN_XRCD, sizeof(cmd),
