@@ -1,33 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * softverbsd: serves one or more soft RDMA devices.
- *
- * The main thread owns the command layer: it accepts connections on each
- * device socket (one connection = one command FD = one ufile), reads
- * requests and runs them one at a time. Running commands serially keeps the
- * handle tables simple; the data path runs on engine threads and never
- * waits for this loop.
- *
- * Out of file descriptors (a connection flood), accept() fails and a
- * level-triggered listening socket would wake epoll forever: instead every
- * listening socket leaves the epoll set until a connection closes, or for
- * ACCEPT_PAUSE_MS at most. Waiting clients stay in the listen backlog.
- * Accepting pauses before that point already: every command brings its
- * reply socket (and ring memfds) as SCM_RIGHTS, so the connections already
- * in must keep fds to be served. The kernel hands out the lowest free fd,
- * so an accepted fd number close to RLIMIT_NOFILE says the table is full.
+ * softverbsd: serves one or more soft RDMA devices (the loop: serve.c).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "svd.h"
@@ -35,274 +13,10 @@
 #include "svd_main.h"
 #include "svd_mem.h"
 
-#define ACCEPT_PAUSE_MS 200
-
-int svd_rundir_prepare(void);
-int svd_control_listen(void);
-int svd_control_serve(int listen_fd);
-
-static struct svd_device *dev_list;
-static int epfd = -1;
-static volatile sig_atomic_t stop_requested;
-static void *last_tag; /* the tag ev_add() made last, for its owner */
-static int ctl_listen_fd = -1;
-static void *ctl_ev_tag;
-static struct timespec paused_at; /* tv_sec 0: accepting */
-
-/* epoll tags: what a ready fd is. */
-enum ev_kind { EV_DEVICE, EV_UFILE, EV_CONTROL };
-struct ev_tag {
-	enum ev_kind kind;
-	void *ptr;
-};
-
-struct svd_device *svd_devices(void)
-{
-	return dev_list;
-}
-
-void svd_daemon_request_stop(void)
-{
-	stop_requested = 1;
-}
-
 static void on_signal(int sig)
 {
-	stop_requested = 1;
-}
-
-static int ev_add(int fd, enum ev_kind kind, void *ptr)
-{
-	struct ev_tag *t = calloc(1, sizeof(*t));
-	struct epoll_event ev = { .events = EPOLLIN };
-
-	if (!t)
-		return -ENOMEM;
-	t->kind = kind;
-	t->ptr = ptr;
-	ev.data.ptr = t;
-	last_tag = t;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
-		free(t);
-		return -errno;
-	}
-	return 0;
-}
-
-/* accept() failed for lack of fds or memory: a flood, not a bad peer. */
-static bool accept_exhausted(int err)
-{
-	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
-	       err == ENOMEM;
-}
-
-static void listeners_set(int op)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-	struct svd_device *d;
-
-	for (d = dev_list; d; d = d->next) {
-		ev.data.ptr = d->ev_tag;
-		epoll_ctl(epfd, op, d->listen_fd, &ev);
-	}
-	ev.data.ptr = ctl_ev_tag;
-	epoll_ctl(epfd, op, ctl_listen_fd, &ev);
-}
-
-static void accept_pause(void)
-{
-	if (paused_at.tv_sec)
-		return;
-	listeners_set(EPOLL_CTL_DEL);
-	clock_gettime(CLOCK_MONOTONIC, &paused_at);
-	if (!paused_at.tv_sec)
-		paused_at.tv_sec = 1;
-}
-
-static void accept_resume(void)
-{
-	if (!paused_at.tv_sec)
-		return;
-	listeners_set(EPOLL_CTL_ADD);
-	paused_at.tv_sec = 0;
-}
-
-/* Retry after a while even if no connection closed (fds freed elsewhere). */
-static void accept_resume_due(void)
-{
-	struct timespec now;
-
-	if (!paused_at.tv_sec)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if ((now.tv_sec - paused_at.tv_sec) * 1000 +
-	    (now.tv_nsec - paused_at.tv_nsec) / 1000000 >= ACCEPT_PAUSE_MS)
-		accept_resume();
-}
-
-static int dev_listen(struct svd_device *dev)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[300];
-	int fd;
-
-	snprintf(dir, sizeof(dir), "%s/devices/%s", svd_rundir(), dev->name);
-	mkdir(dir, 0755);
-	if (snprintf(dev->sock_path, sizeof(dev->sock_path), "%s/sock", dir) >=
-	    (int)sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, dev->sock_path);
-	unlink(dev->sock_path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 128)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	/* Any local user may open the device, as with /dev/infiniband. */
-	chmod(dev->sock_path, 0666);
-	dev->listen_fd = fd;
-	return 0;
-}
-
-static struct svd_device *dev_find(const char *name)
-{
-	struct svd_device *d;
-
-	for (d = dev_list; d; d = d->next)
-		if (!strcmp(d->name, name))
-			return d;
-	return NULL;
-}
-
-int svd_daemon_dev_add(const char *name, const char *netdev, bool ib)
-{
-	struct svd_device *dev;
-	int ret;
-
-	if (dev_find(name))
-		return -EEXIST;
-	dev = svd_dev_create(name, netdev, ib);
-	if (svd_is_err(dev))
-		return (int)svd_ptr_err(dev);
-	ret = svd_dev_assign_lid(dev, dev_list);
-	if (!ret)
-		ret = dev_listen(dev);
-	if (!ret)
-		ret = svd_engine_start(dev);
-	if (!ret)
-		ret = svd_dev_write_facts(dev, svd_rundir());
-	if (!ret)
-		ret = ev_add(dev->listen_fd, EV_DEVICE, dev);
-	if (!ret)
-		dev->ev_tag = last_tag;
-	if (ret) {
-		svd_dev_destroy(dev);
-		return ret;
-	}
-	dev->next = dev_list;
-	dev_list = dev;
-	return 0;
-}
-
-int svd_daemon_dev_del(const char *name)
-{
-	struct svd_device **pp, *d;
-
-	for (pp = &dev_list; (d = *pp); pp = &d->next) {
-		if (strcmp(d->name, name))
-			continue;
-		if (svd_ufiles_on(d))
-			return -EBUSY; /* contexts are open on it */
-		*pp = d->next;
-		epoll_ctl(epfd, EPOLL_CTL_DEL, d->listen_fd, NULL);
-		free(d->ev_tag);
-		svd_dev_remove_facts(d, svd_rundir());
-		svd_engine_stop(d);
-		svd_dev_destroy(d);
-		return 0;
-	}
-	return -ENODEV;
-}
-
-/* fds kept free for serving commands: see the comment at the top. */
-static bool fd_headroom_low(int fd)
-{
-	static rlim_t limit;
-	struct rlimit rl;
-
-	if (!limit)
-		limit = getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur > INT_MAX ?
-			INT_MAX : rl.rlim_cur;
-	return (rlim_t)fd + 16 + limit / 16 >= limit;
-}
-
-static void on_device(struct svd_device *dev)
-{
-	struct svd_ufile *uf;
-	int fd;
-
-	fd = accept4(dev->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (accept_exhausted(errno))
-			accept_pause();
-		return;
-	}
-	if (fd_headroom_low(fd))
-		accept_pause();
-	uf = svd_ufile_open(dev, fd);
-	if (uf && !ev_add(fd, EV_UFILE, uf))
-		uf->ev_tag = last_tag;
-	else {
-		if (uf)
-			svd_ufile_close(uf);
-		else
-			close(fd);
-	}
-}
-
-static void on_ufile(struct ev_tag *t, uint32_t events)
-{
-	struct svd_ufile *uf = t->ptr;
-
-	if (svd_ufile_serve(uf) < 0) {
-		epoll_ctl(epfd, EPOLL_CTL_DEL, uf->fd, NULL);
-		svd_ufile_close(uf); /* frees t, its ev_tag */
-		accept_resume(); /* an fd is free again */
-	}
-}
-
-static void on_control(int ctl_fd)
-{
-	int ret = svd_control_serve(ctl_fd);
-
-	if (ret < 0 && accept_exhausted(-ret))
-		accept_pause();
-}
-
-static void loop(int ctl_fd)
-{
-	struct epoll_event evs[32];
-	int i, n;
-
-	while (!stop_requested) {
-		n = epoll_wait(epfd, evs, 32,
-			       paused_at.tv_sec ? ACCEPT_PAUSE_MS : 500);
-		for (i = 0; i < n; i++) {
-			struct ev_tag *t = evs[i].data.ptr;
-
-			if (t->kind == EV_DEVICE)
-				on_device(t->ptr);
-			else if (t->kind == EV_CONTROL)
-				on_control(ctl_fd);
-			else
-				on_ufile(t, evs[i].events);
-		}
-		accept_resume_due();
-	}
+	(void)sig;
+	svd_daemon_request_stop();
 }
 
 static void write_pidfile(void)
@@ -318,53 +32,32 @@ static void write_pidfile(void)
 	}
 }
 
-static void shutdown_all(void)
+static int parse_args(int argc, char **argv, bool *no_default)
 {
-	char path[300];
-
-	svd_ufiles_close_all();
-	while (dev_list)
-		svd_daemon_dev_del(dev_list->name);
-	snprintf(path, sizeof(path), "%s/softverbsd.pid", svd_rundir());
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/control.sock", svd_rundir());
-	unlink(path);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-default-device"))
+			*no_default = true;
+		else if (svd_limit_parse_arg(argv[i]) < 0) {
+			fprintf(stderr, "softverbsd: bad option %s\n", argv[i]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	bool no_default = false;
-	void *ctl_tag;
-	int ctl_fd, i, ret;
+	int ret;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--no-default-device"))
-			no_default = true;
-		else if (svd_limit_parse_arg(argv[i]) < 0) {
-			fprintf(stderr, "softverbsd: bad option %s\n", argv[i]);
-			return 1;
-		}
-	}
+	if (parse_args(argc, argv, &no_default))
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	svd_mem_guard_init();
-	ret = svd_rundir_prepare();
-	if (ret) {
-		fprintf(stderr, "softverbsd: runtime dir %s: %s\n", svd_rundir(),
-			strerror(-ret));
+	if (svd_serve_init())
 		return 1;
-	}
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	ctl_fd = svd_control_listen();
-	if (epfd < 0 || ctl_fd < 0 || ev_add(ctl_fd, EV_CONTROL, NULL)) {
-		fprintf(stderr, "softverbsd: cannot listen on %s/control.sock\n",
-			svd_rundir());
-		return 1;
-	}
-	ctl_tag = last_tag;
-	ctl_listen_fd = ctl_fd;
-	ctl_ev_tag = ctl_tag;
 	if (!no_default) {
 		ret = svd_daemon_dev_add("softverbs0", getenv("SOFTVERBS_NETDEV"),
 					 false);
@@ -376,9 +69,7 @@ int main(int argc, char **argv)
 	}
 	write_pidfile();
 	fprintf(stderr, "softverbsd: serving in %s\n", svd_rundir());
-	loop(ctl_fd);
-	shutdown_all();
-	free(ctl_tag);
-	close(ctl_fd);
+	svd_serve_loop();
+	svd_serve_shutdown();
 	return 0;
 }

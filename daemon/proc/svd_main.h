@@ -18,4 +18,13 @@ void svd_engine_stop(struct svd_device *dev);
 
 void svd_daemon_request_stop(void);
 
+/*
+ * The event loop (serve.c): init makes epoll and the control socket in
+ * svd_rundir(); devices are added with svd_daemon_dev_add(); the loop runs
+ * until svd_daemon_request_stop(); shutdown closes every client and device.
+ */
+int svd_serve_init(void);
+void svd_serve_loop(void);
+void svd_serve_shutdown(void);
+
 #endif
