@@ -172,6 +172,31 @@ static void send_reply(struct svd_bundle *b, const struct sv_msg_hdr *h,
 
 static uint8_t out_payload[SV_MSG_MAX];
 
+/*
+ * Handle one received message: mh as recvmsg() filled it (data in
+ * msg_iov[0], n bytes; cmsgs; msg_flags). Everything in it is the
+ * client's: the framing checks here, the command's in the dispatchers.
+ * Separate from the socket read so the framing fuzzer can drive it.
+ */
+void svd_ufile_handle_msg(struct svd_ufile *uf, struct msghdr *mh, size_t n)
+{
+	const struct sv_msg_hdr *h = mh->msg_iov[0].iov_base;
+	static struct svd_bundle b;
+	int err;
+
+	svd_bundle_init(&b, uf, out_payload, sizeof(out_payload));
+	take_cmsgs(mh, &b);
+	if (n < sizeof(*h) || h->len != n ||
+	    (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || b.nfds < 1)
+		err = -EINVAL;
+	else
+		err = dispatch(&b, h, n);
+	if (n >= sizeof(*h))
+		send_reply(&b, h, n, err);
+	/* Reply fds were sent (or the command failed): drop our copies. */
+	svd_bundle_close_fds(&b);
+}
+
 /* Serve one message. Returns < 0 when the peer is gone. */
 int svd_ufile_serve(struct svd_ufile *uf)
 {
@@ -181,27 +206,14 @@ int svd_ufile_serve(struct svd_ufile *uf)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
-	const struct sv_msg_hdr *h = (const void *)req_buf;
-	static struct svd_bundle b;
 	ssize_t n;
-	int err;
 
 	n = recvmsg(uf->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n == 0)
 		return -1;
 	if (n < 0)
 		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-	svd_bundle_init(&b, uf, out_payload, sizeof(out_payload));
-	take_cmsgs(&mh, &b);
-	if ((size_t)n < sizeof(*h) || h->len != (size_t)n ||
-	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || b.nfds < 1)
-		err = -EINVAL;
-	else
-		err = dispatch(&b, h, (size_t)n);
-	if ((size_t)n >= sizeof(*h))
-		send_reply(&b, h, (size_t)n, err);
-	/* Reply fds were sent (or the command failed): drop our copies. */
-	svd_bundle_close_fds(&b);
+	svd_ufile_handle_msg(uf, &mh, (size_t)n);
 	return 0;
 }
 

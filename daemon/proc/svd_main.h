@@ -8,6 +8,9 @@
 struct svd_ufile *svd_ufile_open(struct svd_device *dev, int fd);
 /* Serve one ready message; < 0 means the ufile is gone (all fds closed). */
 int svd_ufile_serve(struct svd_ufile *uf);
+/* The framing and dispatch of one received message (fuzz_frame drives it). */
+struct msghdr;
+void svd_ufile_handle_msg(struct svd_ufile *uf, struct msghdr *mh, size_t n);
 void svd_ufile_close(struct svd_ufile *uf);
 int svd_ufiles_on(const struct svd_device *dev);
 void svd_ufiles_close_all(void);
