@@ -61,3 +61,52 @@ for pid, recs in sessions.items():
     save('fuzz_cmd', blob)
 print(f'{len(keys)} methods, {n} frame seeds, {len(sessions)} sessions')
 PY
+
+# fuzz_engine: WQE images in the harness's relocatable form (fuzz_engine.c):
+# mode byte, then WQEs whose small addresses and keys the harness relocates.
+python3 - fuzz/corpus/fuzz_engine <<'PY'
+import hashlib, os, struct, sys
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+SIG, INL = 2, 8
+def sge(addr, ln, key): return struct.pack('<QII', addr, ln, key)
+def send(op, flags=SIG, sges=(), imm=0, union=b'', inline=b''):
+    wflags, n = (1, len(inline)) if inline else (0, len(sges))
+    hdr = struct.pack('<QIIIIII', 0x1000 + op, op, flags, n, wflags, imm, 0)
+    body = union.ljust(32, b'\0') + (inline if inline else b''.join(sges))
+    return hdr + body
+rdma = lambda off, key: struct.pack('<QII', off, key, 0)
+atomic = lambda off, cmp, swp, key: struct.pack('<QQQII', off, cmp, swp, key, 0)
+ud = lambda ah, qpn, qkey: struct.pack('<III', ah, qpn, qkey)
+recv = lambda sges: struct.pack('<QII', 0x2000, len(sges), 0) + b''.join(sges)
+s1 = [sge(0, 64, 0)]
+seeds = [
+    (0, [send(2, sges=s1)]),                                   # SEND
+    (0, [send(3, sges=s1, imm=0x12345678)]),                   # SEND_WITH_IMM
+    (0, [send(2, SIG | INL, inline=b'hello inline data!')]),   # inline
+    (0, [send(2, sges=[])]),                                   # zero length
+    (0, [send(2, sges=[sge(0, 32, 0), sge(4096, 32, 0), sge(8192, 16, 0)])]),
+    (0, [send(0, sges=s1, union=rdma(128, 1))]),               # RDMA WRITE
+    (0, [send(1, sges=s1, imm=7, union=rdma(256, 1))]),        # WRITE_WITH_IMM
+    (0, [send(4, sges=s1, union=rdma(512, 1))]),               # RDMA READ
+    (0, [send(5, sges=[sge(0, 8, 0)], union=atomic(64, 0, 5, 1))]),  # CAS
+    (0, [send(6, sges=[sge(0, 8, 0)], union=atomic(72, 3, 0, 1))]),  # FAA
+    (0, [send(0, sges=s1, union=rdma(128, 2))]),               # bad rkey
+    (0, [send(4, sges=[sge(65000, 4096, 0)], union=rdma(0, 1))]),  # overrun
+    (0, [send(7, imm=1)]),                                     # LOCAL_INV
+    (0, [send(9, sges=s1, imm=1)]),                            # SEND_WITH_INV
+    (0, [send(0, sges=s1, union=rdma(0, 1)), send(4, sges=s1, union=rdma(0, 1)),
+         send(2, sges=s1)]),
+    (1, [recv([sge(0, 256, 0)])]),
+    (1, [recv([sge(0, 16, 0), sge(1024, 16, 0), sge(2048, 64, 0)])]),
+    (1, [recv([sge(0, 16, 3)])]),                              # bad lkey
+    (2, [send(2, sges=s1, union=ud(0, 2, 0x11111111))]),       # UD to C
+    (2, [send(3, sges=s1, imm=9, union=ud(0, 0, 0x11111111))]),
+    (2, [send(2, SIG | INL, inline=b'ud inline', union=ud(0, 3, 0x80010000))]),
+    (3, [send(2, sges=[sge(0xdeadbeef000, 64, 0x1234501)])]),  # raw
+]
+for mode, wqes in seeds:
+    blob = bytes([mode]) + b''.join(bytes([len(w)]) + w for w in wqes)
+    open(os.path.join(out, hashlib.sha1(blob).hexdigest()[:16]), 'wb').write(blob)
+print(f'{len(seeds)} engine seeds')
+PY

@@ -23,13 +23,17 @@ cmake --build build-asan -j"$JOBS"
 	-E 'consumers_load')
 
 if command -v clang >/dev/null; then
-	step "fuzz the command parser (${SV_FUZZ_SECONDS:-30} s)"
+	# Each target briefly, from its seed corpus (fuzz/README.md).
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
 		-DSV_FUZZ=ON -DSV_SANITIZE=ON >/dev/null
-	cmake --build build-fuzz -j"$JOBS" --target fuzz_cmd
-	mkdir -p build-fuzz/corpus
-	build-fuzz/bin/fuzz_cmd -max_total_time="${SV_FUZZ_SECONDS:-30}" \
-		-rss_limit_mb=4096 build-fuzz/corpus 2>&1 | tail -n 3
+	cmake --build build-fuzz -j"$JOBS" --target fuzz_cmd fuzz_frame fuzz_engine
+	for t in fuzz_cmd fuzz_frame fuzz_engine; do
+		step "fuzz $t (${SV_FUZZ_SECONDS:-30} s)"
+		mkdir -p build-fuzz/corpus/$t
+		build-fuzz/bin/$t -max_total_time="${SV_FUZZ_SECONDS:-30}" \
+			-rss_limit_mb=4096 build-fuzz/corpus/$t fuzz/corpus/$t \
+			2>&1 | tail -n 3
+	done
 fi
 
 step "Debian tools through softverbs run"
