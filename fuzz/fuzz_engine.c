@@ -38,6 +38,7 @@
 #include "svl_qp.h"
 
 #include "svd_main.h"
+#include "svd_mem.h"
 
 #define BUF_LEN 65536
 #define MAX_WQES 4
@@ -89,7 +90,7 @@ static void daemon_start(void)
 		die("mkdtemp");
 	atexit(rundir_remove);
 	setenv("SOFTVERBS_RUNDIR", dir, 1);
-	svd_sigbus_init();
+	svd_mem_guard_init();
 	if (svd_serve_init() || svd_daemon_dev_add("softverbs0", NULL, false))
 		die("daemon");
 	if (pthread_create(&t, NULL, serve_thread, NULL))
