@@ -79,6 +79,7 @@ void cma_id_free(struct cma_id_private *p);
 
 /* qp.c */
 int cma_modify_qp(struct cma_id_private *p, enum ibv_qp_state state);
+int cma_qp_connect(struct cma_id_private *p);
 int cma_qp_to_err(struct cma_id_private *p);
 int cma_ud_qp_ready(struct cma_id_private *p);
 

@@ -83,16 +83,11 @@ int rdma_connect(struct rdma_cm_id *id, struct rdma_conn_param *conn_param)
 	return cma_errno(ret);
 }
 
-static int accept_rc(struct cma_id_private *p, struct sv_cm_cmd *cmd)
+static int accept_rc(struct cma_id_private *p)
 {
-	int ret;
-
 	if (!p->id.qp)
 		return 0; /* the application moves its own QP */
-	ret = cma_modify_qp(p, IBV_QPS_RTR);
-	if (!ret)
-		ret = cma_modify_qp(p, IBV_QPS_RTS);
-	return ret;
+	return cma_qp_connect(p);
 }
 
 int rdma_accept(struct rdma_cm_id *id, struct rdma_conn_param *conn_param)
@@ -109,7 +104,7 @@ int rdma_accept(struct rdma_cm_id *id, struct rdma_conn_param *conn_param)
 	ret = conn_from_param(p, &cmd.conn, conn_param ? conn_param : &def);
 	cmd.conn.qp_type = id->qp_type;
 	if (!ret && id->qp_type != IBV_QPT_UD)
-		ret = accept_rc(p, &cmd);
+		ret = accept_rc(p);
 	if (!ret)
 		ret = cma_call(&cmd, NULL);
 	if (ret) {

@@ -108,9 +108,7 @@ static void finish_conn_resp(struct cma_event *e, struct cma_id_private *p)
 
 	if (!p->id.qp)
 		return;
-	ret = cma_modify_qp(p, IBV_QPS_RTR);
-	if (!ret)
-		ret = cma_modify_qp(p, IBV_QPS_RTS);
+	ret = cma_qp_connect(p);
 	if (!ret)
 		ret = cma_simple(p, SV_CM_ESTABLISH, 0);
 	if (ret) {

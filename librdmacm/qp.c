@@ -81,6 +81,21 @@ int cma_modify_qp(struct cma_id_private *p, enum ibv_qp_state state)
 	return -ibv_modify_qp(p->id.qp, &attr, mask);
 }
 
+/*
+ * INIT again (now with the access rights the connection grants), then
+ * RTR and RTS: rdma-core's order once the peer is known.
+ */
+int cma_qp_connect(struct cma_id_private *p)
+{
+	int ret = cma_modify_qp(p, IBV_QPS_INIT);
+
+	if (!ret)
+		ret = cma_modify_qp(p, IBV_QPS_RTR);
+	if (!ret)
+		ret = cma_modify_qp(p, IBV_QPS_RTS);
+	return ret;
+}
+
 int cma_qp_to_err(struct cma_id_private *p)
 {
 	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_ERR };

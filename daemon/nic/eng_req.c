@@ -114,6 +114,8 @@ static void req_grh(struct svd_qp *qp, const struct ib_uverbs_ah_attr *ah,
 	p->grh[7] = ah->grh.hop_limit;
 	memcpy(p->grh + 8, port->gids[sgi].gid, 16);
 	memcpy(p->grh + 24, ah->grh.dgid, 16);
+	if (port->gids[sgi].gid_type == IB_UVERBS_GID_TYPE_ROCE_V2)
+		eng_grh_rocev2(p->grh);
 	p->has_grh = true;
 }
 

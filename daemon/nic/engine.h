@@ -267,4 +267,7 @@ int eng_wqe_sgl(struct svd_qp *qp, const struct sv_sge *sge,
 int eng_lkey_seg(struct svd_device *dev, struct svd_pd *pd, uint32_t lkey,
 		 uint64_t addr, uint32_t len, bool write, struct eng_seg *seg);
 
+/* RoCEv2 ports: the GRH bytes become the IP header rxe reports (eng_grh.c). */
+void eng_grh_rocev2(uint8_t *grh);
+
 #endif /* SVD_ENGINE_H */

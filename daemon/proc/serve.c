@@ -47,7 +47,7 @@ static void *ctl_ev_tag;
 static struct timespec paused_at; /* tv_sec 0: accepting */
 
 /* epoll tags: what a ready fd is. */
-enum ev_kind { EV_DEVICE, EV_UFILE, EV_CONTROL };
+enum ev_kind { EV_DEVICE, EV_UFILE, EV_CONTROL, EV_HOOK };
 struct ev_tag {
 	enum ev_kind kind;
 	void *ptr;
@@ -79,6 +79,22 @@ static int ev_add(int fd, enum ev_kind kind, void *ptr)
 		return -errno;
 	}
 	return 0;
+}
+
+/* Other parts of the daemon (the connection manager) watch their fds. */
+int svd_ev_watch(int fd, struct svd_ev_hook *hook, void **tag)
+{
+	int ret = ev_add(fd, EV_HOOK, hook);
+
+	if (!ret)
+		*tag = last_tag;
+	return ret;
+}
+
+void svd_ev_unwatch(int fd, void *tag)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	free(tag);
 }
 
 /* accept() failed for lack of fds or memory: a flood, not a bad peer. */
@@ -214,6 +230,7 @@ int svd_daemon_dev_del(const char *name)
 		free(d->ev_tag);
 		svd_dev_remove_facts(d, svd_rundir());
 		svd_engine_stop(d);
+		svd_cm_device_removed(d);
 		svd_dev_destroy(d);
 		return 0;
 	}
@@ -291,6 +308,8 @@ void svd_serve_loop(void)
 				on_device(t->ptr);
 			else if (t->kind == EV_CONTROL)
 				on_control(ctl_fd);
+			else if (t->kind == EV_HOOK)
+				((struct svd_ev_hook *)t->ptr)->fn(t->ptr);
 			else
 				on_ufile(t, evs[i].events);
 		}
@@ -318,6 +337,10 @@ int svd_serve_init(void)
 		return -1;
 	}
 	ctl_ev_tag = last_tag;
+	ret = svd_cm_start();
+	if (ret)
+		fprintf(stderr, "softverbsd: no rdma_cm (%s/cm.sock): %s\n",
+			svd_rundir(), strerror(-ret));
 	return 0;
 }
 
@@ -325,6 +348,7 @@ void svd_serve_shutdown(void)
 {
 	char path[300];
 
+	svd_cm_stop();
 	svd_ufiles_close_all();
 	while (dev_list)
 		svd_daemon_dev_del(dev_list->name);

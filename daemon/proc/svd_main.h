@@ -21,6 +21,18 @@ void svd_engine_stop(struct svd_device *dev);
 
 void svd_daemon_request_stop(void);
 
+/* An fd another part of the daemon serves from the main loop. */
+struct svd_ev_hook {
+	void (*fn)(struct svd_ev_hook *hook);
+};
+int svd_ev_watch(int fd, struct svd_ev_hook *hook, void **tag);
+void svd_ev_unwatch(int fd, void *tag);
+
+/* The connection manager (daemon/cm): $RUNDIR/cm.sock. */
+int svd_cm_start(void);
+void svd_cm_stop(void);
+void svd_cm_device_removed(struct svd_device *dev);
+
 /*
  * The event loop (serve.c): init makes epoll and the control socket in
  * svd_rundir(); devices are added with svd_daemon_dev_add(); the loop runs

@@ -75,10 +75,15 @@ SVL_EXPORT int ibv_destroy_ah(struct ibv_ah *ah)
 	return 0;
 }
 
-/* The local GID index holding gid (of type, if the type is known). */
+/*
+ * The local GID index holding gid (of type, if the type is known). type is
+ * an IBV_GID_TYPE_*; ibv_query_gid_type() answers in rdma-core's sysfs
+ * enum, where RoCE v2 is 1 and IB/RoCE v1 is 0.
+ */
 static int find_gid_index(struct ibv_context *ctx, uint8_t port,
 			  const union ibv_gid *gid, int type)
 {
+	int sysfs_type = type == IBV_GID_TYPE_ROCE_V2 ? 1 : 0;
 	union ibv_gid g;
 	int i, t;
 
@@ -88,7 +93,7 @@ static int find_gid_index(struct ibv_context *ctx, uint8_t port,
 		if (memcmp(&g, gid, sizeof(g)))
 			continue;
 		if (ibv_query_gid_type(ctx, port, (unsigned int)i, &t) ||
-		    t == type)
+		    t == sysfs_type)
 			return i;
 	}
 	errno = ENOENT;

@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Addresses: how an IP address becomes a device, a port and a GID.
+ *
+ * softverbs devices are RoCEv2: each host IP address (of the device's
+ * netdev, or of every interface) is a GID, IPv4 mapped as ::ffff:a.b.c.d.
+ * So the device for a local address is the one whose GID table holds it,
+ * and the source address for a destination is the one the host's routing
+ * table picks (a connected UDP socket asks the kernel), exactly as the
+ * kernel's rdma_cm resolves RoCE addresses. RoCEv2 over UDP needs no
+ * neighbour (MAC) resolution, so resolution completes at once.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rdma/rdma_cma.h>
+
+#include "cm.h"
+
+#define CM_EPHEMERAL_LO 32768
+#define CM_EPHEMERAL_HI 60999
+
+void cm_sa_to_gid(const union sv_cm_sockaddr *sa, uint8_t *gid)
+{
+	memset(gid, 0, 16);
+	if (sa->sa.sa_family == AF_INET) {
+		gid[10] = 0xff;
+		gid[11] = 0xff;
+		memcpy(gid + 12, &sa->in.sin_addr, 4);
+	} else if (sa->sa.sa_family == AF_INET6) {
+		memcpy(gid, &sa->in6.sin6_addr, 16);
+	}
+}
+
+uint16_t cm_sa_port(const union sv_cm_sockaddr *sa)
+{
+	if (sa->sa.sa_family == AF_INET)
+		return ntohs(sa->in.sin_port);
+	if (sa->sa.sa_family == AF_INET6)
+		return ntohs(sa->in6.sin6_port);
+	return 0;
+}
+
+static void sa_set_port(union sv_cm_sockaddr *sa, uint16_t port)
+{
+	if (sa->sa.sa_family == AF_INET)
+		sa->in.sin_port = htons(port);
+	else
+		sa->in6.sin6_port = htons(port);
+}
+
+static bool sa_is_any(const union sv_cm_sockaddr *sa)
+{
+	if (sa->sa.sa_family == AF_INET)
+		return sa->in.sin_addr.s_addr == htonl(INADDR_ANY);
+	return !memcmp(&sa->in6.sin6_addr, &in6addr_any, 16);
+}
+
+static bool sa_family_ok(const union sv_cm_sockaddr *sa)
+{
+	return sa->sa.sa_family == AF_INET || sa->sa.sa_family == AF_INET6;
+}
+
+/* The RDMA_PS_* in the top of an IB service ID (IBTA annex A11). */
+uint64_t cm_service_id(const struct cm_id *id)
+{
+	return ((uint64_t)id->ps << 16) | cm_sa_port(&id->src);
+}
+
+int cm_gid_index(const struct svd_device *dev, const uint8_t *gid)
+{
+	int i;
+
+	for (i = 0; i < SVD_MAX_GIDS; i++)
+		if (dev->port.gids[i].valid &&
+		    !memcmp(dev->port.gids[i].gid, gid, 16))
+			return i;
+	return -1;
+}
+
+struct svd_device *cm_dev_of_gid(const uint8_t *gid, uint32_t *index)
+{
+	struct svd_device *dev;
+	int i;
+
+	for (dev = svd_devices(); dev; dev = dev->next) {
+		i = cm_gid_index(dev, gid);
+		if (i >= 0) {
+			*index = i;
+			return dev;
+		}
+	}
+	return NULL;
+}
+
+/* Attach a local address: its device and GID index (-EADDRNOTAVAIL). */
+static int attach_src(struct cm_id *id)
+{
+	cm_sa_to_gid(&id->src, id->sgid);
+	id->dev = cm_dev_of_gid(id->sgid, &id->sgid_index);
+	if (!id->dev)
+		return -EADDRNOTAVAIL;
+	id->mtu = id->dev->port.attr.active_mtu;
+	return 0;
+}
+
+/* Two bindings clash if they share port and port space and overlap. */
+static bool port_clash(const struct cm_id *a, const struct cm_id *b)
+{
+	if (a == b || !b->bound || a->ps != b->ps ||
+	    cm_sa_port(&a->src) != cm_sa_port(&b->src))
+		return false;
+	if (a->reuseaddr && b->reuseaddr && b->state != CM_LISTEN)
+		return false;
+	if (sa_is_any(&a->src) || sa_is_any(&b->src))
+		return true;
+	if (a->src.sa.sa_family != b->src.sa.sa_family)
+		return false;
+	if (a->src.sa.sa_family == AF_INET)
+		return a->src.in.sin_addr.s_addr == b->src.in.sin_addr.s_addr;
+	return !memcmp(&a->src.in6.sin6_addr, &b->src.in6.sin6_addr, 16);
+}
+
+static bool port_free(const struct cm_id *id)
+{
+	const struct cm_id *o;
+
+	for (o = cm_ids(); o; o = o->next)
+		if (port_clash(id, o))
+			return false;
+	return true;
+}
+
+static int pick_port(struct cm_id *id)
+{
+	unsigned int span = CM_EPHEMERAL_HI - CM_EPHEMERAL_LO + 1;
+	unsigned int start = (unsigned int)random() % span, i;
+
+	for (i = 0; i < span; i++) {
+		sa_set_port(&id->src,
+			    CM_EPHEMERAL_LO + (start + i) % span);
+		if (port_free(id))
+			return 0;
+	}
+	return -EADDRINUSE;
+}
+
+static int bind_port(struct cm_id *id)
+{
+	uint16_t port = cm_sa_port(&id->src);
+
+	if (!port)
+		return pick_port(id);
+	/* As the kernel: low ports need CAP_NET_BIND_SERVICE (here: root). */
+	if (port < 1024 && id->file->uid != 0)
+		return -EACCES;
+	return port_free(id) ? 0 : -EADDRINUSE;
+}
+
+int cm_bind(struct cm_id *id, const union sv_cm_sockaddr *addr)
+{
+	int ret;
+
+	if (id->bound || id->state != CM_IDLE)
+		return -EINVAL;
+	if (!sa_family_ok(addr))
+		return -EAFNOSUPPORT;
+	id->src = *addr;
+	if (!sa_is_any(&id->src)) {
+		ret = attach_src(id);
+		if (ret)
+			return ret;
+	}
+	ret = bind_port(id);
+	if (ret) {
+		id->dev = NULL;
+		return ret;
+	}
+	id->bound = true;
+	id->state = CM_ADDR_BOUND;
+	return 0;
+}
+
+/* The routing table's source address for dst (connect() on UDP asks). */
+static int route_src(const union sv_cm_sockaddr *dst,
+		     union sv_cm_sockaddr *src)
+{
+	union sv_cm_sockaddr probe = *dst;
+	socklen_t len = sizeof(*src);
+	int fd, ret = 0;
+
+	if (!cm_sa_port(&probe))
+		sa_set_port(&probe, 4791); /* any port: nothing is sent */
+	fd = socket(dst->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, &probe.sa, dst->sa.sa_family == AF_INET ?
+			sizeof(probe.in) : sizeof(probe.in6)) ||
+	    getsockname(fd, &src->sa, &len))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int resolve_src(struct cm_id *id, const struct sv_cm_cmd *cmd)
+{
+	union sv_cm_sockaddr src;
+	int ret;
+
+	if (id->bound)
+		return id->dev ? 0 : attach_src(id);
+	if (cmd->src.sa.sa_family) {
+		src = cmd->src;
+	} else {
+		ret = route_src(&cmd->dst, &src);
+		if (ret)
+			return ret;
+		sa_set_port(&src, 0);
+	}
+	return cm_bind(id, &src);
+}
+
+int cm_resolve_addr(struct cm_id *id, const struct sv_cm_cmd *cmd)
+{
+	int ret;
+
+	if (!sa_family_ok(&cmd->dst))
+		return -EAFNOSUPPORT;
+	if (id->state != CM_IDLE && id->state != CM_ADDR_BOUND)
+		return -EINVAL;
+	ret = resolve_src(id, cmd);
+	if (ret)
+		return ret;
+	id->dst = cmd->dst;
+	cm_sa_to_gid(&id->dst, id->dgid);
+	id->state = CM_ADDR_RESOLVED;
+	cm_emit(id, RDMA_CM_EVENT_ADDR_RESOLVED, 0, NULL, NULL);
+	return 0;
+}
+
+int cm_resolve_route(struct cm_id *id, int timeout_ms)
+{
+	if (id->state != CM_ADDR_RESOLVED && id->state != CM_ROUTE_RESOLVED)
+		return -EINVAL;
+	/* One path: this port to the destination GID, no SA to ask. */
+	id->have_route = true;
+	id->state = CM_ROUTE_RESOLVED;
+	cm_emit(id, RDMA_CM_EVENT_ROUTE_RESOLVED, 0, NULL, NULL);
+	return 0;
+}
+
+int cm_listen(struct cm_id *id, int backlog)
+{
+	union sv_cm_sockaddr any = { .in = { .sin_family = AF_INET } };
+	int ret;
+
+	if (id->state == CM_LISTEN) {
+		id->backlog = backlog > 0 ? backlog : 1024;
+		return 0;
+	}
+	if (!id->bound) {
+		ret = cm_bind(id, &any);
+		if (ret)
+			return ret;
+	}
+	if (id->state != CM_ADDR_BOUND)
+		return -EINVAL;
+	id->reuseaddr = false; /* a listener owns its port */
+	if (!port_free(id))
+		return -EADDRINUSE;
+	id->backlog = backlog > 0 ? backlog : 1024;
+	id->state = CM_LISTEN;
+	return 0;
+}
+
+static bool listener_matches(const struct cm_id *l,
+			     const union sv_cm_sockaddr *dst)
+{
+	const union sv_cm_sockaddr *a = &l->src;
+
+	if (sa_is_any(a))
+		return a->sa.sa_family == dst->sa.sa_family ||
+		       (a->sa.sa_family == AF_INET6 && !l->afonly);
+	if (a->sa.sa_family != dst->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == dst->in.sin_addr.s_addr;
+	return !memcmp(&a->in6.sin6_addr, &dst->in6.sin6_addr, 16);
+}
+
+struct cm_id *cm_find_listener(uint64_t service_id,
+			       const union sv_cm_sockaddr *dst,
+			       const struct svd_device *dev)
+{
+	struct cm_id *l;
+
+	for (l = cm_ids(); l; l = l->next) {
+		if (l->state != CM_LISTEN || cm_service_id(l) != service_id)
+			continue;
+		if (l->dev && l->dev != dev)
+			continue;
+		if (listener_matches(l, dst))
+			return l;
+	}
+	return NULL;
+}
+
+static int opt_int(const struct sv_cm_cmd *cmd, int *val)
+{
+	if (cmd->optlen != sizeof(int))
+		return -EINVAL;
+	memcpy(val, cmd->optval, sizeof(int));
+	return 0;
+}
+
+static int set_id_option(struct cm_id *id, const struct sv_cm_cmd *cmd)
+{
+	int v, ret = 0;
+
+	switch (cmd->optname) {
+	case RDMA_OPTION_ID_TOS:
+		if (cmd->optlen != 1)
+			return -EINVAL;
+		id->tos = cmd->optval[0];
+		id->tos_set = true;
+		return 0;
+	case RDMA_OPTION_ID_REUSEADDR:
+		ret = opt_int(cmd, &v);
+		if (!ret && id->bound && id->state != CM_IDLE && v != id->reuseaddr)
+			ret = -EINVAL; /* must be set before bind */
+		if (!ret)
+			id->reuseaddr = v;
+		return ret;
+	case RDMA_OPTION_ID_AFONLY:
+		ret = opt_int(cmd, &v);
+		if (!ret && id->bound)
+			ret = -EINVAL;
+		if (!ret)
+			id->afonly = v;
+		return ret;
+	case RDMA_OPTION_ID_ACK_TIMEOUT:
+		if (cmd->optlen != 1)
+			return -EINVAL;
+		id->ack_timeout = cmd->optval[0] > 31 ? 31 : cmd->optval[0];
+		return 0;
+	}
+	return -ENOSYS;
+}
+
+int cm_set_option(struct cm_id *id, const struct sv_cm_cmd *cmd)
+{
+	if (cmd->optlen > sizeof(cmd->optval))
+		return -EINVAL;
+	if (cmd->level == RDMA_OPTION_ID)
+		return set_id_option(id, cmd);
+	/* RDMA_OPTION_IB_PATH: paths are always resolved locally. */
+	if (cmd->level == RDMA_OPTION_IB && cmd->optname == RDMA_OPTION_IB_PATH)
+		return -EOPNOTSUPP;
+	return -ENOSYS;
+}
