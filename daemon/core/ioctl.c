@@ -567,6 +567,23 @@ int svd_destroy_def_handler(struct svd_bundle *b)
 	return -EINVAL;
 }
 
+/* SVD_DECLARE_METHOD_DESTROY_RESP: attrs[0] the object, attrs[1] the answer. */
+int svd_destroy_resp_handler(struct svd_bundle *b)
+{
+	const struct svd_method *m = b->method;
+	uint8_t resp[SVD_DESTROY_RESP_MAX] = { 0 };
+	struct svd_uobj *u = b->attrs[0].uobj;
+	int ret;
+
+	if (!u || !u->type->destroy_resp)
+		return -EINVAL;
+	u->type->destroy_resp(u, resp);
+	ret = svd_attr_remove_uobj(b, m->attrs[0].id);
+	if (ret)
+		return ret;
+	return svd_attr_copy_to(b, m->attrs[1].id, resp, m->attrs[1].len);
+}
+
 int svd_attr_remove_uobj(struct svd_bundle *b, uint16_t id)
 {
 	struct svd_attr *a = svd_attr_get(b, id);

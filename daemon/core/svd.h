@@ -187,7 +187,15 @@ struct svd_obj_type {
 	 * succeed.
 	 */
 	int (*destroy)(struct svd_uobj *uobj, enum svd_remove_reason why);
+	/*
+	 * Types whose destroy answers (CQ, QP, SRQ report the events they
+	 * raised): fill the kernel's destroy response, at most
+	 * SVD_DESTROY_RESP_MAX bytes, from the object about to go.
+	 */
+	void (*destroy_resp)(const struct svd_uobj *uobj, void *resp);
 };
+
+#define SVD_DESTROY_RESP_MAX 16
 
 /*
  * Define svd_type_<name> (the kernel's UVERBS_TYPE_ALLOC_IDR/_FD): an
@@ -198,6 +206,12 @@ struct svd_obj_type {
 	const struct svd_obj_type svd_type_##_name = {                         \
 		.name = #_name, .uapi_id = (_uapi_id),                         \
 		.destroy_order = (_order), .destroy = (_destroy)               \
+	}
+#define SVD_DECLARE_IDR_TYPE_RESP(_name, _uapi_id, _order, _destroy, _resp)    \
+	const struct svd_obj_type svd_type_##_name = {                         \
+		.name = #_name, .uapi_id = (_uapi_id),                         \
+		.destroy_order = (_order), .destroy = (_destroy),              \
+		.destroy_resp = (_resp)                                        \
 	}
 #define SVD_DECLARE_FD_TYPE(_name, _uapi_id, _order, _destroy)                 \
 	const struct svd_obj_type svd_type_##_name = {                         \
@@ -411,6 +425,19 @@ int svd_destroy_def_handler(struct svd_bundle *b);
 			   SVD_ATTR_IDR(_attr_id, _objtype, \
 					SVD_ACCESS_DESTROY, SVD_MANDATORY))
 
+/*
+ * The same for a destroy that answers: the response attribute gets what
+ * the type's destroy_resp() filled in before the object went.
+ */
+int svd_destroy_resp_handler(struct svd_bundle *b);
+#define SVD_DECLARE_METHOD_DESTROY_RESP(_id, _attr_id, _objtype, _resp_id,     \
+					_resp_type)                            \
+	SVD_DECLARE_METHOD(_id, svd_destroy_resp_handler,                      \
+			   SVD_ATTR_IDR(_attr_id, _objtype,                    \
+					SVD_ACCESS_DESTROY, SVD_MANDATORY),    \
+			   SVD_ATTR_PTR_OUT(_resp_id, _resp_type,              \
+					    SVD_MANDATORY))
+
 #define SVD_METHOD_REF(_id) (&svd_method_##_id)
 
 /* An object and the methods this module gives it (SVD_METHOD_REF()s). */
@@ -618,12 +645,20 @@ struct svd_write_cmd {
 		.req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) \
 	}
 int svd_write_destroy_def_handler(struct svd_bundle *b);
+int svd_write_destroy_resp_handler(struct svd_bundle *b);
 #define SVD_WRITE_DESTROY(_cmd, _req_type, _handle_field, _objtype)        \
 	{                                                                  \
 		.cmd = (_cmd), .handler = svd_write_destroy_def_handler,   \
 		.req_size = sizeof(_req_type), .destroy_type = (_objtype), \
 		.handle_off = offsetof(_req_type, _handle_field)           \
 	}
+/* ... and one whose response is the type's destroy_resp(). */
+#define SVD_WRITE_DESTROY_RESP(_cmd, _req_type, _handle_field, _resp_type,     \
+			       _objtype)                                       \
+	{ .cmd = (_cmd), .handler = svd_write_destroy_resp_handler,            \
+	  .req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type),      \
+	  .destroy_type = (_objtype),                                          \
+	  .handle_off = offsetof(_req_type, _handle_field) }
 
 const void *svd_write_req(struct svd_bundle *b, size_t *len);
 int svd_write_resp(struct svd_bundle *b, const void *resp, size_t size);

@@ -173,29 +173,46 @@ int svd_write_resp(struct svd_bundle *b, const void *resp, size_t size)
 	return svd_attr_out_copy(b, &b->attrs[1], resp, size);
 }
 
-/* Destroy an object named by handle on the write path (EBUSY-aware). */
-static int write_destroy(struct svd_bundle *b, const struct svd_obj_type *type,
-			 uint32_t handle)
+/*
+ * The generic write-path destroys: the handle is a u32 at handle_off in
+ * the command; with resp, the type's destroy_resp() is filled in before
+ * the object goes and sent only if the destroy succeeded.
+ */
+static int write_destroy(struct svd_bundle *b, void *resp)
 {
+	const struct svd_write_cmd *c = b->write_cmd;
+	const uint8_t *req = svd_write_req(b, NULL);
 	struct svd_uobj *u;
+	uint32_t handle;
 	int ret;
 
-	u = svd_uobj_lookup(b->uctx, type, handle, SVD_LOOKUP_DESTROY);
+	memcpy(&handle, req + c->handle_off, sizeof(handle));
+	u = svd_uobj_lookup(b->uctx, c->destroy_type, handle,
+			    SVD_LOOKUP_DESTROY);
 	if (svd_is_err(u))
 		return (int)svd_ptr_err(u);
+	if (resp)
+		u->type->destroy_resp(u, resp);
 	ret = svd_uobj_remove(u);
 	if (ret)
 		svd_uobj_unlock(u, SVD_LOOKUP_DESTROY);
 	return ret;
 }
 
-/* SVD_WRITE_DESTROY: the handle is a u32 at handle_off in the command. */
 int svd_write_destroy_def_handler(struct svd_bundle *b)
 {
-	const struct svd_write_cmd *c = b->write_cmd;
-	const uint8_t *req = svd_write_req(b, NULL);
-	uint32_t handle;
+	return write_destroy(b, NULL);
+}
 
-	memcpy(&handle, req + c->handle_off, sizeof(handle));
-	return write_destroy(b, c->destroy_type, handle);
+int svd_write_destroy_resp_handler(struct svd_bundle *b)
+{
+	uint8_t resp[SVD_DESTROY_RESP_MAX] = { 0 };
+	int ret;
+
+	if (!b->write_cmd->destroy_type->destroy_resp)
+		return -EINVAL;
+	ret = write_destroy(b, resp);
+	if (ret)
+		return ret;
+	return svd_write_resp(b, resp, b->write_cmd->resp_size);
 }

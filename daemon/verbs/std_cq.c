@@ -184,7 +184,20 @@ static int cq_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	return 0;
 }
 
-SVD_DECLARE_IDR_TYPE(cq, UVERBS_OBJECT_CQ, SVD_ORDER_CQ_XRCD_DM, cq_destroy);
+/* The events the CQ raised, for its destroy response. */
+static void cq_destroy_resp(const struct svd_uobj *uobj, void *out)
+{
+	struct ib_uverbs_destroy_cq_resp *resp = out;
+	struct svd_cq *cq = uobj->object;
+
+	pthread_mutex_lock(&cq->lock);
+	resp->comp_events_reported = cq->comp_events_reported;
+	resp->async_events_reported = cq->async_events_reported;
+	pthread_mutex_unlock(&cq->lock);
+}
+
+SVD_DECLARE_IDR_TYPE_RESP(cq, UVERBS_OBJECT_CQ, SVD_ORDER_CQ_XRCD_DM,
+			  cq_destroy, cq_destroy_resp);
 
 static int channel_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 {
@@ -482,58 +495,11 @@ static int write_ex_create_cq(struct svd_bundle *b)
 /* Destroy                                                                 */
 /* ---------------------------------------------------------------------- */
 
-static void cq_events_resp(struct svd_cq *cq,
-			   struct ib_uverbs_destroy_cq_resp *resp)
-{
-	pthread_mutex_lock(&cq->lock);
-	resp->comp_events_reported = cq->comp_events_reported;
-	resp->async_events_reported = cq->async_events_reported;
-	pthread_mutex_unlock(&cq->lock);
-}
-
 /* ioctl: UVERBS_METHOD_CQ_DESTROY */
-static int cq_method_destroy(struct svd_bundle *b)
-{
-	struct svd_cq *cq = svd_attr_get_obj(b, UVERBS_ATTR_DESTROY_CQ_HANDLE);
-	struct ib_uverbs_destroy_cq_resp resp = {};
-	int ret;
-
-	if (!cq)
-		return -EINVAL;
-	cq_events_resp(cq, &resp);
-	ret = svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_CQ_HANDLE);
-	if (ret)
-		return ret;
-	return svd_attr_copy_to(b, UVERBS_ATTR_DESTROY_CQ_RESP, &resp,
-				sizeof(resp));
-}
-SVD_DECLARE_METHOD(UVERBS_METHOD_CQ_DESTROY, cq_method_destroy,
-		   SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_CQ_HANDLE, &svd_type_cq,
-				SVD_ACCESS_DESTROY, SVD_MANDATORY),
-		   SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_CQ_RESP,
-				    struct ib_uverbs_destroy_cq_resp,
-				    SVD_MANDATORY));
-
-/* write(): IB_USER_VERBS_CMD_DESTROY_CQ */
-static int write_destroy_cq(struct svd_bundle *b)
-{
-	const struct ib_uverbs_destroy_cq *cmd = svd_write_req(b, NULL);
-	struct ib_uverbs_destroy_cq_resp resp = {};
-	struct svd_uobj *u;
-	int ret;
-
-	u = svd_uobj_lookup(b->uctx, &svd_type_cq, cmd->cq_handle,
-			    SVD_LOOKUP_DESTROY);
-	if (svd_is_err(u))
-		return (int)svd_ptr_err(u);
-	cq_events_resp(u->object, &resp);
-	ret = svd_uobj_remove(u);
-	if (ret) {
-		svd_uobj_unlock(u, SVD_LOOKUP_DESTROY);
-		return ret;
-	}
-	return svd_write_resp(b, &resp, sizeof(resp));
-}
+SVD_DECLARE_METHOD_DESTROY_RESP(UVERBS_METHOD_CQ_DESTROY,
+				UVERBS_ATTR_DESTROY_CQ_HANDLE, &svd_type_cq,
+				UVERBS_ATTR_DESTROY_CQ_RESP,
+				struct ib_uverbs_destroy_cq_resp);
 
 /* ---------------------------------------------------------------------- */
 /* Resize                                                                  */
@@ -705,7 +671,8 @@ const struct svd_module svd_mod_cq = {
 		     struct ib_uverbs_ex_create_cq_resp),
 	SVD_WRITE(IB_USER_VERBS_CMD_RESIZE_CQ, write_resize_cq,
 		  struct ib_uverbs_resize_cq, struct ib_uverbs_resize_cq_resp),
-	SVD_WRITE(IB_USER_VERBS_CMD_DESTROY_CQ, write_destroy_cq,
-		  struct ib_uverbs_destroy_cq,
-		  struct ib_uverbs_destroy_cq_resp)),
+	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_CQ,
+			       struct ib_uverbs_destroy_cq, cq_handle,
+			       struct ib_uverbs_destroy_cq_resp,
+			       &svd_type_cq)),
 };

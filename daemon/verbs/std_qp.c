@@ -76,7 +76,17 @@ static int qp_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	return 0;
 }
 
-SVD_DECLARE_IDR_TYPE(qp, UVERBS_OBJECT_QP, SVD_ORDER_QP, qp_destroy);
+/* The events the QP raised, for its destroy response. */
+static void qp_destroy_resp(const struct svd_uobj *uobj, void *out)
+{
+	struct ib_uverbs_destroy_qp_resp *resp = out;
+
+	resp->events_reported =
+		((const struct svd_qp *)uobj->object)->events_reported;
+}
+
+SVD_DECLARE_IDR_TYPE_RESP(qp, UVERBS_OBJECT_QP, SVD_ORDER_QP,
+			  qp_destroy, qp_destroy_resp);
 
 /* ---------------------------------------------------------------------- */
 /* Create                                                                  */
@@ -831,48 +841,11 @@ static int write_query_qp(struct svd_bundle *b)
 	return svd_write_resp(b, &resp, sizeof(resp));
 }
 
-/* write(): IB_USER_VERBS_CMD_DESTROY_QP */
-static int write_destroy_qp(struct svd_bundle *b)
-{
-	const struct ib_uverbs_destroy_qp *c = svd_write_req(b, NULL);
-	struct ib_uverbs_destroy_qp_resp resp = {};
-	struct svd_uobj *u;
-	int ret;
-
-	u = svd_uobj_lookup(b->uctx, &svd_type_qp, c->qp_handle,
-			    SVD_LOOKUP_DESTROY);
-	if (svd_is_err(u))
-		return (int)svd_ptr_err(u);
-	resp.events_reported = ((struct svd_qp *)u->object)->events_reported;
-	ret = svd_uobj_remove(u);
-	if (ret) {
-		svd_uobj_unlock(u, SVD_LOOKUP_DESTROY);
-		return ret;
-	}
-	return svd_write_resp(b, &resp, sizeof(resp));
-}
-
 /* ioctl: UVERBS_METHOD_QP_DESTROY */
-static int qp_method_destroy(struct svd_bundle *b)
-{
-	struct svd_qp *qp = svd_attr_get_obj(b, UVERBS_ATTR_DESTROY_QP_HANDLE);
-	struct ib_uverbs_destroy_qp_resp resp = {
-		.events_reported = qp->events_reported,
-	};
-	int ret;
-
-	ret = svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_QP_HANDLE);
-	if (ret)
-		return ret;
-	return svd_attr_copy_to(b, UVERBS_ATTR_DESTROY_QP_RESP, &resp,
-				sizeof(resp));
-}
-SVD_DECLARE_METHOD(UVERBS_METHOD_QP_DESTROY, qp_method_destroy,
-		   SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_QP_HANDLE, &svd_type_qp,
-				SVD_ACCESS_DESTROY, SVD_MANDATORY),
-		   SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_QP_RESP,
-				    struct ib_uverbs_destroy_qp_resp,
-				    SVD_MANDATORY));
+SVD_DECLARE_METHOD_DESTROY_RESP(UVERBS_METHOD_QP_DESTROY,
+				UVERBS_ATTR_DESTROY_QP_HANDLE, &svd_type_qp,
+				UVERBS_ATTR_DESTROY_QP_RESP,
+				struct ib_uverbs_destroy_qp_resp);
 
 /* ---------------------------------------------------------------------- */
 /* Tables                                                                  */
@@ -891,7 +864,8 @@ const struct svd_module svd_mod_qp = {
 		     struct ib_uverbs_ex_modify_qp_resp),
 	SVD_WRITE(IB_USER_VERBS_CMD_QUERY_QP, write_query_qp,
 		  struct ib_uverbs_query_qp, struct ib_uverbs_query_qp_resp),
-	SVD_WRITE(IB_USER_VERBS_CMD_DESTROY_QP, write_destroy_qp,
-		  struct ib_uverbs_destroy_qp,
-		  struct ib_uverbs_destroy_qp_resp)),
+	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_QP,
+			       struct ib_uverbs_destroy_qp, qp_handle,
+			       struct ib_uverbs_destroy_qp_resp,
+			       &svd_type_qp)),
 };

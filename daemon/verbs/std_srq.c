@@ -54,8 +54,17 @@ static int srq_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	return 0;
 }
 
-SVD_DECLARE_IDR_TYPE(srq, UVERBS_OBJECT_SRQ, SVD_ORDER_SRQ_MW_AH,
-		     srq_destroy);
+/* The events the SRQ raised, for its destroy response. */
+static void srq_destroy_resp(const struct svd_uobj *uobj, void *out)
+{
+	struct ib_uverbs_destroy_srq_resp *resp = out;
+
+	resp->events_reported =
+		((const struct svd_srq *)uobj->object)->events_reported;
+}
+
+SVD_DECLARE_IDR_TYPE_RESP(srq, UVERBS_OBJECT_SRQ, SVD_ORDER_SRQ_MW_AH,
+			  srq_destroy, srq_destroy_resp);
 
 struct srq_args {
 	uint32_t type, max_wr, max_sge, limit;
@@ -298,47 +307,11 @@ static int write_query_srq(struct svd_bundle *b)
 	return svd_write_resp(b, &resp, sizeof(resp));
 }
 
-/* write(): IB_USER_VERBS_CMD_DESTROY_SRQ */
-static int write_destroy_srq(struct svd_bundle *b)
-{
-	const struct ib_uverbs_destroy_srq *c = svd_write_req(b, NULL);
-	struct ib_uverbs_destroy_srq_resp resp = {};
-	struct svd_uobj *u;
-	int ret;
-
-	u = srq_lookup(b, c->srq_handle, SVD_LOOKUP_DESTROY);
-	if (svd_is_err(u))
-		return (int)svd_ptr_err(u);
-	resp.events_reported = ((struct svd_srq *)u->object)->events_reported;
-	ret = svd_uobj_remove(u);
-	if (ret) {
-		svd_uobj_unlock(u, SVD_LOOKUP_DESTROY);
-		return ret;
-	}
-	return svd_write_resp(b, &resp, sizeof(resp));
-}
-
 /* ioctl: UVERBS_METHOD_SRQ_DESTROY */
-static int srq_method_destroy(struct svd_bundle *b)
-{
-	struct svd_srq *srq = svd_attr_get_obj(b, UVERBS_ATTR_DESTROY_SRQ_HANDLE);
-	struct ib_uverbs_destroy_srq_resp resp = {
-		.events_reported = srq->events_reported,
-	};
-	int ret;
-
-	ret = svd_attr_remove_uobj(b, UVERBS_ATTR_DESTROY_SRQ_HANDLE);
-	if (ret)
-		return ret;
-	return svd_attr_copy_to(b, UVERBS_ATTR_DESTROY_SRQ_RESP, &resp,
-				sizeof(resp));
-}
-SVD_DECLARE_METHOD(UVERBS_METHOD_SRQ_DESTROY, srq_method_destroy,
-		   SVD_ATTR_IDR(UVERBS_ATTR_DESTROY_SRQ_HANDLE, &svd_type_srq,
-				SVD_ACCESS_DESTROY, SVD_MANDATORY),
-		   SVD_ATTR_PTR_OUT(UVERBS_ATTR_DESTROY_SRQ_RESP,
-				    struct ib_uverbs_destroy_srq_resp,
-				    SVD_MANDATORY));
+SVD_DECLARE_METHOD_DESTROY_RESP(UVERBS_METHOD_SRQ_DESTROY,
+				UVERBS_ATTR_DESTROY_SRQ_HANDLE, &svd_type_srq,
+				UVERBS_ATTR_DESTROY_SRQ_RESP,
+				struct ib_uverbs_destroy_srq_resp);
 
 const struct svd_module svd_mod_srq = {
     .name = "srq",
@@ -350,7 +323,8 @@ const struct svd_module svd_mod_srq = {
 			  struct ib_uverbs_modify_srq),
 	SVD_WRITE(IB_USER_VERBS_CMD_QUERY_SRQ, write_query_srq,
 		  struct ib_uverbs_query_srq, struct ib_uverbs_query_srq_resp),
-	SVD_WRITE(IB_USER_VERBS_CMD_DESTROY_SRQ, write_destroy_srq,
-		  struct ib_uverbs_destroy_srq,
-		  struct ib_uverbs_destroy_srq_resp)),
+	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_SRQ,
+			       struct ib_uverbs_destroy_srq, srq_handle,
+			       struct ib_uverbs_destroy_srq_resp,
+			       &svd_type_srq)),
 };
