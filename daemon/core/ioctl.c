@@ -77,8 +77,13 @@ static int take_uobj(struct svd_bundle *b, const struct svd_attr_spec *s,
 
 	if (ua->len)
 		return -EINVAL;
+	if (s->access == SVD_ACCESS_NEW && s->type == SVD_ATTR_IDR) {
+		/* Reserved now, as the kernel does; committed after success. */
+		u = svd_bundle_new_uobj(b, s->id, s->obj);
+		return svd_is_err(u) ? (int)svd_ptr_err(u) : 0;
+	}
 	if (s->access == SVD_ACCESS_NEW)
-		return 0; /* the handler creates it */
+		return 0; /* a new fd: the handler makes it */
 	if (!b->uctx)
 		return -EINVAL;
 	if (s->type == SVD_ATTR_IDR) {

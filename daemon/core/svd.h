@@ -581,7 +581,11 @@ int svd_bundle_add_out_fd(struct svd_bundle *b, int fd);
 int svd_uhw_copy_from(struct svd_bundle *b, void *dst, size_t size);
 int svd_uhw_copy_to(struct svd_bundle *b, const void *src, size_t size);
 
-/* Create the new uobject for this method (ACCESS_NEW attr id). */
+/*
+ * Create the new uobject of a write command (id 0). On the ioctl path the
+ * framework has already made the one an IDR attribute with SVD_ACCESS_NEW
+ * names: the handler finds it in b->new_uobj.
+ */
 struct svd_uobj *svd_bundle_new_uobj(struct svd_bundle *b, uint16_t id,
 				     const struct svd_obj_type *type);
 

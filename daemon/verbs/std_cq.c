@@ -360,10 +360,7 @@ static int cq_method_create(struct svd_bundle *b)
 	ret = svd_uhw_copy_from(b, &prm.req, sizeof(prm.req));
 	if (ret)
 		return ret;
-	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_CREATE_CQ_HANDLE,
-				   &svd_type_cq);
-	if (svd_is_err(uobj))
-		return (int)svd_ptr_err(uobj);
+	uobj = b->new_uobj; /* UVERBS_ATTR_CREATE_CQ_HANDLE */
 	ret = cq_create(b, &prm, uobj);
 	if (ret)
 		return ret;

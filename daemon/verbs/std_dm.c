@@ -153,10 +153,7 @@ static int dm_method_alloc(struct svd_bundle *b)
 		return -EINVAL;
 	if (!len || len > SV_MAX_DM_SIZE || align > DM_PAGE_SHIFT)
 		return -EINVAL;
-	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_ALLOC_DM_HANDLE,
-				   &svd_type_dm);
-	if (svd_is_err(uobj))
-		return (int)svd_ptr_err(uobj);
+	uobj = b->new_uobj; /* UVERBS_ATTR_ALLOC_DM_HANDLE */
 	dm = dm_new(b->dev, len);
 	if (svd_is_err(dm))
 		return (int)svd_ptr_err(dm);
@@ -265,10 +262,7 @@ static int dm_method_mr_reg(struct svd_bundle *b)
 	ret = dm_mr_args(b, dm, &a);
 	if (ret)
 		return ret;
-	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_REG_DM_MR_HANDLE,
-				   &svd_type_mr);
-	if (svd_is_err(uobj))
-		return (int)svd_ptr_err(uobj);
+	uobj = b->new_uobj; /* UVERBS_ATTR_REG_DM_MR_HANDLE */
 	umem = dm_mr_umem(dm, &a);
 	if (svd_is_err(umem))
 		return (int)svd_ptr_err(umem);

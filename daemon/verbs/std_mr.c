@@ -381,12 +381,7 @@ static int mr_method_reg_dmabuf(struct svd_bundle *b)
 	close(fd); /* the mapping keeps the memory */
 	if (svd_is_err(umem))
 		return (int)svd_ptr_err(umem);
-	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_REG_DMABUF_MR_HANDLE,
-				   &svd_type_mr);
-	if (svd_is_err(uobj)) {
-		svd_umem_release(umem);
-		return (int)svd_ptr_err(uobj);
-	}
+	uobj = b->new_uobj; /* UVERBS_ATTR_REG_DMABUF_MR_HANDLE */
 	ret = svd_mr_create(b, uobj, pd, umem, a.iova, a.access);
 	if (ret) {
 		svd_umem_release(umem);

@@ -361,10 +361,7 @@ static int qp_method_create(struct svd_bundle *b)
 	ret = qp_get_args(b, &a);
 	if (ret)
 		return ret;
-	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_CREATE_QP_HANDLE,
-				   &svd_type_qp);
-	if (svd_is_err(uobj))
-		return (int)svd_ptr_err(uobj);
+	uobj = b->new_uobj; /* UVERBS_ATTR_CREATE_QP_HANDLE */
 	ret = qp_build(b, &a, uobj, &p);
 	if (ret)
 		return ret;

@@ -204,10 +204,7 @@ static int srq_method_create(struct svd_bundle *b)
 	ret = srq_get_args(b, &a);
 	if (ret)
 		return ret;
-	uobj = svd_bundle_new_uobj(b, UVERBS_ATTR_CREATE_SRQ_HANDLE,
-				   &svd_type_srq);
-	if (svd_is_err(uobj))
-		return (int)svd_ptr_err(uobj);
+	uobj = b->new_uobj; /* UVERBS_ATTR_CREATE_SRQ_HANDLE */
 	ret = srq_build(b, &a, &p);
 	if (ret)
 		return ret;
