@@ -72,6 +72,7 @@ struct svd_device {
 	uint32_t max_db_pages;
 	atomic_uint db_pages_used;
 	_Atomic uint64_t dm_used; /* device memory bytes allocated (std_dm.c) */
+	struct svd_dd *dd; /* data-direct DMA device (std_dd.c), or NULL */
 	pthread_mutex_t lock; /* device-wide object maps (qpn, keys) */
 	/* The NIC behind the device (verbs/svd_nic.h), set at creation. */
 	const struct svd_nic_ops *nic;
@@ -687,6 +688,8 @@ struct svd_umem {
 	/* VA */
 	pid_t pid;
 	uint64_t addr;
+	/* Its DMA goes over the data-direct path (nic/svd_dd.h), or NULL. */
+	struct svd_dd_dma *dd;
 };
 
 struct svd_umem_list;

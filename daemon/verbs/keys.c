@@ -149,6 +149,18 @@ struct svd_mr *svd_dev_key_find(struct svd_device *dev, uint32_t key)
 	return mr;
 }
 
+void svd_keys_for_each(struct svd_device *dev,
+		       void (*fn)(struct svd_mr *mr, void *arg), void *arg)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&keys_lock);
+	for (i = 1; i < nslots; i++)
+		if (slots[i].dev == dev)
+			fn(slots[i].mr, arg);
+	pthread_mutex_unlock(&keys_lock);
+}
+
 unsigned int svd_keys_count(struct svd_device *dev)
 {
 	unsigned int n = 0;

@@ -36,6 +36,13 @@ static inline void svd_keys_quiesce(struct svd_device *dev)
 	svd_nic_quiesce(dev);
 }
 
+/*
+ * Call fn on every published region (MRs and MWs) of dev, e.g. to revoke
+ * them. Caller holds dev->lock, so the engine sees all or none of it.
+ */
+void svd_keys_for_each(struct svd_device *dev,
+		       void (*fn)(struct svd_mr *mr, void *arg), void *arg);
+
 /* Number of published keys on dev (tests/statistics). */
 unsigned int svd_keys_count(struct svd_device *dev);
 

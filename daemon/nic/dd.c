@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The data-direct DMA engine (svd_dd.h): a worker thread that shares large
+ * copies with the engine thread that asked for them.
+ *
+ * A copy of at least DD_SPLIT_MIN bytes becomes a job of chunks. One 64-bit
+ * word says which chunks are left: generation (32 bits) | chunk count (16)
+ * | next chunk (16). Whoever wins a compare-and-swap on it owns that chunk,
+ * so the caller and the worker never copy the same bytes, and a worker
+ * that wakes late finds the word of a finished job exhausted (or of a newer
+ * generation) and takes nothing. The caller publishes the job parameters
+ * before the word (release); a claimant reads them after its CAS (acquire),
+ * and the caller changes them only once every chunk is done.
+ *
+ * The worker polls for a new job for DD_SPIN_NS after finishing one (so a
+ * stream of transfers finds it awake, at the price of a short spin), then
+ * sleeps on a futex; the caller wakes it only when it sleeps. On a loaded
+ * machine where the worker gets no CPU, the caller simply copies every
+ * chunk itself: the path is never much slower than the default one.
+ *
+ * Faults: chunks are copied by svd_mem_copy_direct(), whose SIGBUS guard is
+ * per thread, so a truncated memfd fails the chunk (and the job) with
+ * -EFAULT on whichever thread touched it.
+ */
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "svd_dd.h"
+#include "svd_mem.h"
+
+#define DD_CHUNK (64 * 1024)
+#define DD_SPLIT_MIN (256 * 1024) /* below this one thread is faster */
+#define DD_MAX_CHUNKS 0xffffU
+#define DD_SPIN_NS 200000L
+#define DD_WAIT_YIELD 4096 /* pause loops before yielding the CPU */
+
+struct dd_job {
+	const struct svd_umem *dst, *src;
+	uint64_t dst_off, src_off, len, chunk;
+};
+
+struct svd_dd_dma {
+	pthread_mutex_t lock; /* one job at a time; start/stop */
+	pthread_t thread;
+	atomic_bool running; /* the worker exists */
+	atomic_bool stop;
+	_Atomic uint64_t claim; /* gen << 32 | count << 16 | next */
+	uint32_t gen; /* last generation (under lock) */
+	_Atomic uint32_t seq; /* futex word: bumped per job and at stop */
+	_Atomic uint32_t sleeping;
+	_Atomic uint32_t done; /* chunks of the current job finished */
+	_Atomic int err; /* first chunk error of the current job */
+	struct dd_job job;
+	_Atomic uint64_t copies, worker_bytes;
+};
+
+static inline uint64_t claim_word(uint32_t gen, uint32_t count, uint32_t next)
+{
+	return (uint64_t)gen << 32 | (uint64_t)count << 16 | next;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static long futex(_Atomic uint32_t *w, int op, uint32_t val,
+		  const struct timespec *ts)
+{
+	return syscall(SYS_futex, w, op, val, ts, NULL, 0);
+}
+
+/* Take one chunk of the published job; false when none is left. */
+static bool dd_claim(struct svd_dd_dma *d, uint32_t *idx)
+{
+	uint64_t c = atomic_load_explicit(&d->claim, memory_order_acquire);
+	uint32_t count, next;
+
+	do {
+		count = (uint32_t)(c >> 16) & DD_MAX_CHUNKS;
+		next = (uint32_t)c & DD_MAX_CHUNKS;
+		if (next >= count)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &d->claim, &c, c + 1, memory_order_acq_rel, memory_order_acquire));
+	*idx = next;
+	return true;
+}
+
+static uint64_t dd_copy_chunk(struct svd_dd_dma *d, uint32_t idx)
+{
+	const struct dd_job *j = &d->job;
+	uint64_t off = (uint64_t)idx * j->chunk;
+	uint64_t n = j->len - off < j->chunk ? j->len - off : j->chunk;
+	int ret, none = 0;
+
+	ret = svd_mem_copy_direct(j->dst, j->dst_off + off, j->src,
+				  j->src_off + off, n);
+	if (ret)
+		atomic_compare_exchange_strong(&d->err, &none, ret);
+	atomic_fetch_add_explicit(&d->done, 1, memory_order_release);
+	return n;
+}
+
+/* Copy chunks until none is left; returns the bytes this thread moved. */
+static uint64_t dd_help(struct svd_dd_dma *d)
+{
+	uint64_t bytes = 0;
+	uint32_t idx;
+
+	while (dd_claim(d, &idx))
+		bytes += dd_copy_chunk(d, idx);
+	return bytes;
+}
+
+/* Poll seq for DD_SPIN_NS, then sleep on it; returns the new value. */
+static uint32_t dd_wait(struct svd_dd_dma *d, uint32_t seen)
+{
+	struct timespec t0, t;
+	uint32_t s;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		s = atomic_load_explicit(&d->seq, memory_order_acquire);
+		if (s != seen)
+			return s;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec -
+			    t0.tv_nsec > DD_SPIN_NS)
+			break;
+		cpu_relax();
+	}
+	atomic_store(&d->sleeping, 1);
+	/* Re-check after announcing: a kick in between is not lost. */
+	if (atomic_load(&d->seq) == seen)
+		futex(&d->seq, FUTEX_WAIT_PRIVATE, seen, NULL);
+	atomic_store(&d->sleeping, 0);
+	return atomic_load_explicit(&d->seq, memory_order_acquire);
+}
+
+static void *dd_worker(void *arg)
+{
+	struct svd_dd_dma *d = arg;
+	uint32_t seen = atomic_load(&d->seq);
+	sigset_t set;
+
+	/* Signals belong to the main loop; a SIGBUS is our own fault. */
+	sigfillset(&set);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGSEGV);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	while (!atomic_load(&d->stop)) {
+		atomic_fetch_add(&d->worker_bytes, dd_help(d));
+		seen = dd_wait(d, seen);
+	}
+	return NULL;
+}
+
+static void dd_kick(struct svd_dd_dma *d)
+{
+	atomic_fetch_add(&d->seq, 1); /* seq_cst: pairs with sleeping */
+	if (atomic_load(&d->sleeping))
+		futex(&d->seq, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+struct svd_dd_dma *svd_dd_dma_new(void)
+{
+	struct svd_dd_dma *d = calloc(1, sizeof(*d));
+
+	if (d)
+		pthread_mutex_init(&d->lock, NULL);
+	return d;
+}
+
+void svd_dd_dma_free(struct svd_dd_dma *d)
+{
+	if (!d)
+		return;
+	svd_dd_dma_stop(d);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+int svd_dd_dma_start(struct svd_dd_dma *d)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (!atomic_load(&d->running)) {
+		atomic_store(&d->stop, false);
+		ret = -pthread_create(&d->thread, NULL, dd_worker, d);
+		atomic_store(&d->running, ret == 0);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+/* Under the lock no job is running, so the worker holds no chunk. */
+void svd_dd_dma_stop(struct svd_dd_dma *d)
+{
+	pthread_mutex_lock(&d->lock);
+	if (atomic_load(&d->running)) {
+		atomic_store(&d->running, false);
+		atomic_store(&d->stop, true);
+		dd_kick(d);
+		futex(&d->seq, FUTEX_WAKE_PRIVATE, 1, NULL);
+		pthread_join(d->thread, NULL);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Publish a job of len bytes; returns its chunk count. */
+static uint32_t dd_publish(struct svd_dd_dma *d, const struct dd_job *job)
+{
+	uint64_t chunk = DD_CHUNK;
+	uint32_t count;
+
+	if (job->len > (uint64_t)DD_MAX_CHUNKS * chunk)
+		chunk = (job->len + DD_MAX_CHUNKS - 1) / DD_MAX_CHUNKS;
+	count = (uint32_t)((job->len + chunk - 1) / chunk);
+	d->job = *job;
+	d->job.chunk = chunk;
+	atomic_store(&d->done, 0);
+	atomic_store(&d->err, 0);
+	atomic_store_explicit(&d->claim, claim_word(++d->gen, count, 0),
+			      memory_order_release);
+	dd_kick(d);
+	return count;
+}
+
+/* Wait for the chunks the worker still copies (at most one). */
+static void dd_wait_done(struct svd_dd_dma *d, uint32_t count)
+{
+	unsigned int spins = 0;
+
+	while (atomic_load_explicit(&d->done, memory_order_acquire) < count) {
+		if (++spins % DD_WAIT_YIELD)
+			cpu_relax();
+		else
+			sched_yield(); /* the worker was preempted mid-chunk */
+	}
+}
+
+int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
+		uint64_t dst_off, const struct svd_umem *src, uint64_t src_off,
+		uint64_t len)
+{
+	struct dd_job job = { dst, src, dst_off, src_off, len, 0 };
+	uint32_t count;
+	int ret;
+
+	if (len < DD_SPLIT_MIN || !atomic_load(&d->running) ||
+	    pthread_mutex_trylock(&d->lock))
+		return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
+	if (!atomic_load(&d->running)) {
+		pthread_mutex_unlock(&d->lock);
+		return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
+	}
+	count = dd_publish(d, &job);
+	dd_help(d);
+	dd_wait_done(d, count);
+	ret = atomic_load(&d->err);
+	pthread_mutex_unlock(&d->lock);
+	atomic_fetch_add(&d->copies, 1);
+	return ret;
+}
+
+void svd_dd_dma_stats(struct svd_dd_dma *d, uint64_t *copies,
+		      uint64_t *worker_bytes)
+{
+	*copies = atomic_load(&d->copies);
+	*worker_bytes = atomic_load(&d->worker_bytes);
+}
