@@ -1,5 +1,6 @@
 # Device memory, dma-buf MRs and the data-direct DMA path (seed 003).
 sv_add_c_test(test_dm ${CMAKE_CURRENT_LIST_DIR}/test_dm.c)
+sv_add_c_test(test_dmabuf ${CMAKE_CURRENT_LIST_DIR}/test_dmabuf.c)
 # Objects left to the daemon's teardown would read as leaks.
-set_tests_properties(test_dm PROPERTIES
+set_tests_properties(test_dm test_dmabuf PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

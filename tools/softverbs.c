@@ -72,6 +72,9 @@ static void usage(FILE *out)
 	      "                            create a device (RoCE by default;\n"
 	      "                            ib: InfiniBand port with a LID)\n"
 	      "  dev del NAME              remove a device\n"
+	      "  dev datadirect NAME on|off\n"
+	      "                            add/remove the device's data-direct\n"
+	      "                            DMA device (off revokes its MRs)\n"
 	      "  run [--] PROG [ARGS...]   run PROG on softverbs (starts the\n"
 	      "                            daemon, sets LD_LIBRARY_PATH, and\n"
 	      "                            mounts /dev/infiniband and\n"
@@ -864,6 +867,16 @@ static int cmd_dev(int argc, char **argv)
 			return ret;
 		snprintf(req, sizeof(req), "dev del %s", argv[2]);
 		return ctl_call(req, "dev del", NULL);
+	}
+	if (!strcmp(sub, "datadirect")) {
+		if (argc != 4 || (strcmp(argv[3], "on") && strcmp(argv[3], "off")))
+			return bad_usage("usage: dev datadirect NAME on|off");
+		ret = check_dev_name(argv[2]);
+		if (ret)
+			return ret;
+		snprintf(req, sizeof(req), "dev datadirect %s %s", argv[2],
+			 argv[3]);
+		return ctl_call(req, "dev datadirect", NULL);
 	}
 	return bad_usage("dev: unknown command '%s'", sub);
 }

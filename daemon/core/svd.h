@@ -690,6 +690,8 @@ struct svd_umem {
 	uint64_t addr;
 	/* Its DMA goes over the data-direct path (nic/svd_dd.h), or NULL. */
 	struct svd_dd_dma *dd;
+	/* The mapped file was truncated under us (mem.c): access is over. */
+	atomic_bool revoked;
 };
 
 struct svd_umem_list;

@@ -17,6 +17,7 @@ extern const struct svd_module svd_mod_db;
 extern const struct svd_module svd_mod_cq;
 extern const struct svd_module svd_mod_ah;
 extern const struct svd_module svd_mod_dm;
+extern const struct svd_module svd_mod_dd;
 
 /* Modules are added here; a method not in any module is EPROTONOSUPPORT. */
 static const struct svd_module *const svd_modules[] = {
@@ -31,6 +32,7 @@ static const struct svd_module *const svd_modules[] = {
 	&svd_mod_cq,
 	&svd_mod_ah,
 	&svd_mod_dm,
+	&svd_mod_dd,
 };
 
 /*

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "svd_dd.h"
 #include "svd_keys.h"
 #include "svd_mem.h"
 
@@ -38,6 +39,7 @@
 struct mem_guard {
 	sigjmp_buf *volatile jmp;
 	uintptr_t lo[2], hi[2];
+	uintptr_t fault; /* where the last guarded access faulted, or 0 */
 };
 
 static __thread struct mem_guard guard;
@@ -53,8 +55,10 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 	sigjmp_buf *jb = guard.jmp;
 
 	(void)uc;
-	if (jb && guard_covers(&guard, (uintptr_t)si->si_addr))
+	if (jb && guard_covers(&guard, (uintptr_t)si->si_addr)) {
+		guard.fault = (uintptr_t)si->si_addr;
 		siglongjmp(*jb, 1);
+	}
 	/* Not a guarded client mapping: a daemon bug, die the normal way. */
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -109,6 +113,7 @@ static void guard_arm(sigjmp_buf *jb, const struct mem_op *op)
 	guard.hi[0] = guard.lo[0] + (op->kind == OP_COPY ? op->len : 8);
 	guard.lo[1] = (uintptr_t)op->src;
 	guard.hi[1] = op->src ? guard.lo[1] + op->len : 0;
+	guard.fault = 0;
 	atomic_signal_fence(memory_order_seq_cst);
 	guard.jmp = jb;
 	atomic_signal_fence(memory_order_seq_cst);
@@ -138,6 +143,33 @@ static int guarded_copy(void *dst, const void *src, size_t len)
 			     .len = len };
 
 	return guarded(&op);
+}
+
+static void revoke_if_hit(const struct svd_umem *u)
+{
+	uintptr_t base;
+
+	if (!u || u->kind != SVD_UMEM_MAPPED)
+		return;
+	base = (uintptr_t)u->map_base;
+	if (guard.fault >= base && guard.fault < base + u->map_len)
+		atomic_store(&((struct svd_umem *)u)->revoked, true);
+}
+
+/*
+ * A guarded access to a or b faulted: the owner truncated that file. Its
+ * regions are revoked for good, as a dma-buf exporter's revoke (seed 003),
+ * so later work requests fail at key lookup, on the side that owns it.
+ */
+static int mem_fault(int ret, const struct svd_umem *a,
+		     const struct svd_umem *b)
+{
+	if (ret == -EFAULT && guard.fault) {
+		revoke_if_hit(a);
+		revoke_if_hit(b);
+		guard.fault = 0;
+	}
+	return ret;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -200,8 +232,9 @@ static int umem_io(const struct svd_umem *u, uint64_t off, void *buf,
 	if (u->kind == SVD_UMEM_VA)
 		return va_io(u, u->addr + off, buf, len, write);
 	if (write)
-		return guarded_copy(map_at(u, off), buf, len);
-	return guarded_copy(buf, map_at(u, off), len);
+		return mem_fault(guarded_copy(map_at(u, off), buf, len), u,
+				 NULL);
+	return mem_fault(guarded_copy(buf, map_at(u, off), len), u, NULL);
 }
 
 int svd_mem_read(const struct svd_umem *src, uint64_t off, void *buf,
@@ -246,9 +279,27 @@ int svd_mem_copy(const struct svd_umem *dst, uint64_t dst_off,
 		ret = range_ok(src, src_off, len);
 	if (ret || !len)
 		return ret;
+	/* A data-direct region's DMA runs on its own path (seed 003). */
+	if (dst->dd || src->dd)
+		return svd_dd_copy(dst->dd ? dst->dd : src->dd, dst, dst_off,
+				   src, src_off, len);
+	return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
+}
+
+int svd_mem_copy_direct(const struct svd_umem *dst, uint64_t dst_off,
+			const struct svd_umem *src, uint64_t src_off,
+			uint64_t len)
+{
+	int ret = range_ok(dst, dst_off, len);
+
+	if (!ret)
+		ret = range_ok(src, src_off, len);
+	if (ret || !len)
+		return ret;
 	if (dst->kind == SVD_UMEM_MAPPED && src->kind == SVD_UMEM_MAPPED)
-		return guarded_copy(map_at(dst, dst_off), map_at(src, src_off),
-				    len);
+		return mem_fault(guarded_copy(map_at(dst, dst_off),
+					      map_at(src, src_off), len),
+				 dst, src);
 	if (dst->kind == SVD_UMEM_MAPPED)
 		return svd_mem_read(src, src_off, map_at(dst, dst_off), len);
 	if (src->kind == SVD_UMEM_MAPPED)
@@ -331,7 +382,7 @@ int svd_mem_atomic(const struct svd_umem *u, uint64_t off,
 		return va_atomic(u, off, op, a, b, orig);
 	mop.kind = kinds[op];
 	mop.dst = map_at(u, off);
-	ret = guarded(&mop);
+	ret = mem_fault(guarded(&mop), u, NULL);
 	*orig = mop.orig;
 	return ret;
 }
@@ -384,7 +435,10 @@ int svd_mem_resolve(struct svd_device *dev, const struct svd_pd *pd,
 		return -EINVAL;
 	if (!remote && mr->lkey != key)
 		return -EINVAL;
-	if (mr->revoked || (pd && mr->pd != pd))
+	/* A window on a revoked region is revoked with it. */
+	if (mr->revoked || (mr->is_mw && svd_to_mw(mr)->parent->revoked) ||
+	    (mr->umem && atomic_load(&mr->umem->revoked)) ||
+	    (pd && mr->pd != pd))
 		return -EACCES;
 	if ((mr->access & need) != need)
 		return -EACCES;

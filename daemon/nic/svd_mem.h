@@ -27,9 +27,16 @@ int svd_mem_read(const struct svd_umem *src, uint64_t off, void *buf,
 		 size_t len);
 int svd_mem_write(const struct svd_umem *dst, uint64_t off, const void *buf,
 		  size_t len);
-/* Copy between two umems (same or different clients). */
+/*
+ * Copy between two umems (same or different clients). If either is a
+ * data-direct region (umem->dd) the copy goes over that path (svd_dd.h);
+ * svd_mem_copy_direct() is the default path itself.
+ */
 int svd_mem_copy(const struct svd_umem *dst, uint64_t dst_off,
 		 const struct svd_umem *src, uint64_t src_off, uint64_t len);
+int svd_mem_copy_direct(const struct svd_umem *dst, uint64_t dst_off,
+			const struct svd_umem *src, uint64_t src_off,
+			uint64_t len);
 
 /* u32 ring index at off with acquire (load) / release (store) order. */
 int svd_mem_load32(const struct svd_umem *u, uint64_t off, uint32_t *v);

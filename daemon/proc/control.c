@@ -7,6 +7,7 @@
  *
  *   dev add NAME [netdev IF] [type roce|ib]
  *   dev del NAME
+ *   dev datadirect NAME on|off   (the data-direct DMA device, seed 003)
  *   dev list     -> NAME node_guid=%016llx port=1 state=ACTIVE netdev=%s
  *                   contexts=%u objects=%u type=roce|ib lid=%u
  *   status       -> pid=%d devices=%d
@@ -31,6 +32,7 @@
 #include <softverbs/rundir.h>
 
 #include "svd.h"
+#include "svd_dd.h"
 
 /* Provided by main.c: make the main loop exit after this request. */
 extern void svd_daemon_request_stop(void);
@@ -286,21 +288,38 @@ static void ctl_dev_add(FILE *out, int argc, char **argv)
 	ctl_result(out, svd_daemon_dev_add(argv[2], netdev, ib));
 }
 
+/* "dev datadirect NAME on|off": the device's data-direct DMA path. */
+static void ctl_dev_datadirect(FILE *out, const char *name, const char *state)
+{
+	struct svd_device *dev;
+
+	if (strcmp(state, "on") && strcmp(state, "off")) {
+		ctl_err(out, EINVAL, "usage: dev datadirect NAME on|off");
+		return;
+	}
+	for (dev = svd_devices(); dev; dev = dev->next)
+		if (!strcmp(dev->name, name))
+			break;
+	ctl_result(out, dev ? svd_dd_set(dev, !strcmp(state, "on")) : -ENODEV);
+}
+
 static void ctl_dev(FILE *out, int argc, char **argv)
 {
 	if (argc < 2) {
-		ctl_err(out, EINVAL, "usage: dev add|del|list");
+		ctl_err(out, EINVAL, "usage: dev add|del|list|datadirect");
 	} else if (!strcmp(argv[1], "list") && argc == 2) {
 		ctl_dev_list(out);
 	} else if (!strcmp(argv[1], "add")) {
 		ctl_dev_add(out, argc, argv);
+	} else if (!strcmp(argv[1], "datadirect") && argc == 4) {
+		ctl_dev_datadirect(out, argv[2], argv[3]);
 	} else if (!strcmp(argv[1], "del") && argc == 3) {
 		if (!sv_dev_name_valid(argv[2]))
 			ctl_err(out, EINVAL, "bad device name");
 		else
 			ctl_result(out, svd_daemon_dev_del(argv[2]));
 	} else {
-		ctl_err(out, EINVAL, "usage: dev add|del|list");
+		ctl_err(out, EINVAL, "usage: dev add|del|list|datadirect");
 	}
 }
 

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "svd.h"
+#include "svd_dd.h"
 #include "svd_main.h"
 
 #define ACCEPT_PAUSE_MS 200
@@ -204,10 +205,13 @@ int svd_daemon_dev_add(const char *name, const char *netdev, bool ib)
 	if (!ret)
 		ret = svd_dev_write_facts(dev, svd_rundir());
 	if (!ret)
+		ret = svd_dd_dev_add(dev);
+	if (!ret)
 		ret = ev_add(dev->listen_fd, EV_DEVICE, dev);
 	if (!ret)
 		dev->ev_tag = last_tag;
 	if (ret) {
+		svd_dd_dev_del(dev);
 		svd_dev_destroy(dev);
 		return ret;
 	}
@@ -231,6 +235,7 @@ int svd_daemon_dev_del(const char *name)
 		svd_dev_remove_facts(d, svd_rundir());
 		svd_engine_stop(d);
 		svd_cm_device_removed(d);
+		svd_dd_dev_del(d);
 		svd_dev_destroy(d);
 		return 0;
 	}

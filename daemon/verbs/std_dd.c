@@ -204,22 +204,12 @@ static int dd_method_get_path(struct svd_bundle *b)
 				b->dev->dd->path, len);
 }
 
-static const struct svd_attr_spec dd_get_path_attrs[] = {
-	SVD_ATTR_PTR_OUT_MIN(SV_ATTR_GET_DATA_DIRECT_PATH, 0, true),
-};
-
-static const struct svd_method dd_device_methods[] = {
-	SVD_METHOD(SV_METHOD_GET_DATA_DIRECT_PATH, dd_method_get_path,
-		   dd_get_path_attrs),
-};
-
-static const struct svd_object dd_objects[] = {
-	{ .id = UVERBS_OBJECT_DEVICE, .methods = dd_device_methods,
-	  .nmethods = SVD_ARRAY_SIZE(dd_device_methods) },
-};
+SVD_DECLARE_METHOD(SV_METHOD_GET_DATA_DIRECT_PATH, dd_method_get_path,
+		   SVD_ATTR_PTR_OUT_MIN(SV_ATTR_GET_DATA_DIRECT_PATH, 0,
+					SVD_MANDATORY));
 
 const struct svd_module svd_mod_dd = {
-	.name = "dd",
-	.objects = dd_objects,
-	.nobjects = SVD_ARRAY_SIZE(dd_objects),
+    .name = "dd",
+    SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
+			   SVD_METHOD_REF(SV_METHOD_GET_DATA_DIRECT_PATH))),
 };

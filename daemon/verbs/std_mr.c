@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "svd_dd.h"
 #include "svd_dm.h"
 #include "svd_keys.h"
 #include "svd_mem.h"
@@ -332,10 +333,13 @@ SVD_DECLARE_METHOD(
 struct dmabuf_args {
 	uint64_t offset, length, iova;
 	uint32_t access;
+	bool data_direct; /* SV_REG_DMABUF_ACCESS_DATA_DIRECT (seed 003) */
 };
 
+/* The attributes, in the order the kernel's handler and mlx5 check them. */
 static int dmabuf_args(struct svd_bundle *b, struct dmabuf_args *a)
 {
+	uint32_t sv_access = 0;
 	int ret;
 
 	ret = svd_attr_get_u64(b, UVERBS_ATTR_REG_DMABUF_MR_OFFSET, &a->offset);
@@ -352,9 +356,52 @@ static int dmabuf_args(struct svd_bundle *b, struct dmabuf_args *a)
 	    svd_attr_get_u32(b, UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS,
 			     &a->access))
 		return -EINVAL;
-	if (!same_page_offset(a->offset, a->iova))
+	ret = svd_mr_check_access(a->access);
+	if (ret)
+		return ret;
+	if (svd_attr_is_present(b, SV_ATTR_REG_DMABUF_MR_ACCESS_FLAGS) &&
+	    svd_attr_get_u32(b, SV_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, &sv_access))
 		return -EINVAL;
-	return svd_mr_check_access(a->access);
+	a->data_direct = sv_access & SV_REG_DMABUF_ACCESS_DATA_DIRECT;
+	if (!a->data_direct)
+		return 0;
+	/* mlx5: no such device is ENODEV, an unaligned IOVA EOPNOTSUPP. */
+	if (!svd_dd_is_on(b->dev))
+		return -ENODEV;
+	if (a->iova & ((uint64_t)sysconf(_SC_PAGESIZE) - 1))
+		return -EOPNOTSUPP;
+	a->access &= ~IB_UVERBS_ACCESS_RELAXED_ORDERING;
+	return 0;
+}
+
+/*
+ * The dma-buf's pages: a bad fd is EBADF (the NCCL/UCX probe passes -1
+ * with length 0 and must see EBADF, so the fd goes first), a bad range
+ * EINVAL, as ib_umem_dmabuf_get().
+ */
+static struct svd_umem *dmabuf_umem(struct svd_bundle *b,
+				    const struct dmabuf_args *a)
+{
+	struct svd_umem *umem;
+	int fd, ret;
+
+	fd = svd_attr_take_fd(b, UVERBS_ATTR_REG_DMABUF_MR_FD);
+	if (fd < 0)
+		return svd_err_ptr(-EBADF);
+	umem = svd_umem_get_mapped(fd, a->offset, a->length);
+	close(fd); /* the mapping keeps the memory */
+	if (svd_is_err(umem))
+		return umem;
+	ret = check_length(b->dev, a->length);
+	if (!ret && !same_page_offset(a->offset, a->iova))
+		ret = -EINVAL;
+	if (!ret && a->data_direct)
+		ret = svd_dd_attach(b->dev, umem);
+	if (ret) {
+		svd_umem_release(umem);
+		return svd_err_ptr(ret);
+	}
+	return umem;
 }
 
 /* ioctl: UVERBS_METHOD_REG_DMABUF_MR */
@@ -366,19 +413,12 @@ static int mr_method_reg_dmabuf(struct svd_bundle *b)
 	struct dmabuf_args a;
 	struct svd_uobj *uobj;
 	struct svd_mr *mr;
-	int ret, fd;
+	int ret;
 
 	ret = dmabuf_args(b, &a);
 	if (ret)
 		return ret;
-	ret = check_length(b->dev, a.length);
-	if (ret)
-		return ret;
-	fd = svd_attr_take_fd(b, UVERBS_ATTR_REG_DMABUF_MR_FD);
-	if (fd < 0)
-		return -EBADF;
-	umem = svd_umem_get_mapped(fd, a.offset, a.length);
-	close(fd); /* the mapping keeps the memory */
+	umem = dmabuf_umem(b, &a);
 	if (svd_is_err(umem))
 		return (int)svd_ptr_err(umem);
 	uobj = b->new_uobj; /* UVERBS_ATTR_REG_DMABUF_MR_HANDLE */
@@ -409,6 +449,9 @@ SVD_DECLARE_METHOD(
 		SVD_MANDATORY),
     SVD_ATTR_FLAGS_IN(UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, MR_DMABUF_ACCESS,
 		      SVD_OPTIONAL),
+    /* softverbs' own flags, as mlx5's MLX5_IB_ATTR_REG_DMABUF_MR_ACCESS_FLAGS */
+    SVD_ATTR_FLAGS_IN(SV_ATTR_REG_DMABUF_MR_ACCESS_FLAGS,
+		      SV_REG_DMABUF_ACCESS_DATA_DIRECT, SVD_OPTIONAL),
     SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, uint32_t,
 		     SVD_MANDATORY),
     SVD_ATTR_PTR_OUT(UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY, uint32_t,

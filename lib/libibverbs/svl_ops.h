@@ -66,6 +66,11 @@ struct svl_ops {
 	struct ibv_mr *(*reg_dm_mr)(struct ibv_pd *pd, struct ibv_dm *dm,
 				    uint64_t off, size_t len,
 				    unsigned int access);
+	/*
+	 * The provider's direct-verbs table (<softverbs/softverbs_dv.h>),
+	 * published in verbs_context.priv for the header's inline calls.
+	 */
+	const struct softverbsdv_ops *dv;
 };
 
 /* The softverbs provider's table (providers/softverbs/ops.c). */

@@ -107,9 +107,10 @@ SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova(struct ibv_pd *pd, void *addr,
 	return ibv_reg_mr_iova2(pd, addr, length, iova, (unsigned int)access);
 }
 
-SVL_EXPORT struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset,
-					    size_t length, uint64_t iova,
-					    int fd, int access)
+/* REG_DMABUF_MR; sv_access carries softverbs' own bits (dv.c), or 0. */
+struct ibv_mr *svl_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset,
+				 size_t length, uint64_t iova, int fd,
+				 int access, uint32_t sv_access)
 {
 	uint32_t lkey = 0, rkey = 0, acc = (uint32_t)access;
 	uint64_t len = length;
@@ -130,6 +131,9 @@ SVL_EXPORT struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset,
 	svl_attr_fd(&c, UVERBS_ATTR_REG_DMABUF_MR_FD, fd);
 	svl_attr_in(&c, UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, &acc,
 		    sizeof(acc));
+	if (sv_access)
+		svl_attr_in(&c, SV_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, &sv_access,
+			    sizeof(sv_access));
 	svl_attr_out(&c, UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, &lkey,
 		     sizeof(lkey));
 	svl_attr_out(&c, UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY, &rkey,
@@ -146,6 +150,13 @@ SVL_EXPORT struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset,
 	mr->ibmr.lkey = lkey;
 	mr->ibmr.rkey = rkey;
 	return &mr->ibmr;
+}
+
+SVL_EXPORT struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset,
+					    size_t length, uint64_t iova,
+					    int fd, int access)
+{
+	return svl_reg_dmabuf_mr(pd, offset, length, iova, fd, access, 0);
 }
 
 static int rereg_cmd(struct ibv_mr *mr, int flags, struct ibv_pd *pd,

@@ -29,4 +29,5 @@ const struct svl_ops svl_softverbs_ops = {
 	.alloc_dm = svl_alloc_dm,
 	.free_dm = svl_free_dm,
 	.reg_dm_mr = svl_reg_dm_mr,
+	.dv = &svl_softverbs_dv_ops,
 };

@@ -21,6 +21,9 @@ int svl_req_notify_cq(struct ibv_cq *cq, int solicited);
 struct ibv_cq_ex *svl_create_cq_ex(struct ibv_context *c,
 				   struct ibv_cq_init_attr_ex *attr);
 /* mr.c */
+struct ibv_mr *svl_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset,
+				 size_t length, uint64_t iova, int fd,
+				 int access, uint32_t sv_access);
 struct ibv_mw *svl_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type t);
 int svl_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw,
 		struct ibv_mw_bind *bind);
@@ -51,5 +54,8 @@ struct ibv_dm *svl_alloc_dm(struct ibv_context *c,
 int svl_free_dm(struct ibv_dm *dm);
 struct ibv_mr *svl_reg_dm_mr(struct ibv_pd *pd, struct ibv_dm *dm,
 			     uint64_t off, size_t len, unsigned int access);
+
+/* dv.c: the direct-verbs table */
+extern const struct softverbsdv_ops svl_softverbs_dv_ops;
 
 #endif
