@@ -1,6 +1,7 @@
 # Device memory, dma-buf MRs and the data-direct DMA path (seed 003).
 sv_add_c_test(test_dm ${CMAKE_CURRENT_LIST_DIR}/test_dm.c)
 sv_add_c_test(test_dmabuf ${CMAKE_CURRENT_LIST_DIR}/test_dmabuf.c)
+sv_add_c_test(test_datadirect ${CMAKE_CURRENT_LIST_DIR}/test_datadirect.c)
 # Objects left to the daemon's teardown would read as leaks.
-set_tests_properties(test_dm test_dmabuf PROPERTIES
+set_tests_properties(test_dm test_dmabuf test_datadirect PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
