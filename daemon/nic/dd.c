@@ -4,23 +4,31 @@
  * copies with the engine thread that asked for them.
  *
  * A copy of at least DD_SPLIT_MIN bytes becomes a job of chunks. One 64-bit
- * word says which chunks are left: generation (32 bits) | chunk count (16)
- * | next chunk (16). Whoever wins a compare-and-swap on it owns that chunk,
- * so the caller and the worker never copy the same bytes, and a worker
- * that wakes late finds the word of a finished job exhausted (or of a newer
- * generation) and takes nothing. The caller publishes the job parameters
- * before the word (release); a claimant reads them after its CAS (acquire),
- * and the caller changes them only once every chunk is done.
+ * word says which chunks are left: generation (32 bits) | first left (16)
+ * | end of those left (16). The caller takes chunks from the front, the
+ * worker from the back, so from one transfer to the next each thread
+ * copies the same half and finds it in its own CPU's cache. Whoever wins a
+ * compare-and-swap on the word owns that chunk, so the two never copy the
+ * same bytes, and a worker that wakes late finds the word of a finished
+ * job empty (or of a newer generation) and takes nothing. The caller
+ * publishes the job parameters before the word (release); a claimant reads
+ * them after its CAS (acquire), and the caller changes them only once
+ * every chunk is done.
  *
- * The worker polls for a new job for DD_SPIN_NS after finishing one (so a
+ * The worker polls for a new job for DD_SPIN_NS after finishing one, with
+ * sched_yield() so a thread waiting for its CPU runs first (so a
  * stream of transfers finds it awake, at the price of a short spin), then
  * sleeps on a futex; the caller wakes it only when it sleeps. On a loaded
  * machine where the worker gets no CPU, the caller simply copies every
  * chunk itself: the path is never much slower than the default one.
  *
- * Faults: chunks are copied by svd_mem_copy_direct(), whose SIGBUS guard is
- * per thread, so a truncated memfd fails the chunk (and the job) with
- * -EFAULT on whichever thread touched it.
+ * Copy method: jobs of DD_STREAM_MIN bytes and more use streaming stores
+ * (dd_copy.c), which write around the caches as a DMA engine does and
+ * move multi-MiB transfers much faster than memmove on the CI machine.
+ *
+ * Faults: chunks are copied by mem.c (svd_mem_copy_direct/_stream), whose
+ * SIGBUS guard is per thread, so a truncated memfd fails the chunk (and
+ * the job) with -EFAULT on whichever thread touched it.
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -36,13 +44,15 @@
 
 #define DD_CHUNK (64 * 1024)
 #define DD_SPLIT_MIN (256 * 1024) /* below this one thread is faster */
-#define DD_MAX_CHUNKS 0xffffU
+#define DD_STREAM_MIN (4 << 20) /* streaming stores win from here */
+#define DD_MAX_CHUNKS 0xffffU /* front and back are 16 bits */
 #define DD_SPIN_NS 200000L
 #define DD_WAIT_YIELD 4096 /* pause loops before yielding the CPU */
 
 struct dd_job {
 	const struct svd_umem *dst, *src;
 	uint64_t dst_off, src_off, len, chunk;
+	bool stream; /* a large job: streaming stores (dd_copy.c) */
 };
 
 struct svd_dd_dma {
@@ -50,7 +60,7 @@ struct svd_dd_dma {
 	pthread_t thread;
 	atomic_bool running; /* the worker exists */
 	atomic_bool stop;
-	_Atomic uint64_t claim; /* gen << 32 | count << 16 | next */
+	_Atomic uint64_t claim; /* gen << 32 | front << 16 | back */
 	uint32_t gen; /* last generation (under lock) */
 	_Atomic uint32_t seq; /* futex word: bumped per job and at stop */
 	_Atomic uint32_t sleeping;
@@ -60,9 +70,10 @@ struct svd_dd_dma {
 	_Atomic uint64_t copies, worker_bytes;
 };
 
-static inline uint64_t claim_word(uint32_t gen, uint32_t count, uint32_t next)
+static inline uint64_t claim_word(uint32_t gen, uint32_t front,
+				  uint32_t back)
 {
-	return (uint64_t)gen << 32 | (uint64_t)count << 16 | next;
+	return (uint64_t)gen << 32 | (uint64_t)front << 16 | back;
 }
 
 static inline void cpu_relax(void)
@@ -78,20 +89,23 @@ static long futex(_Atomic uint32_t *w, int op, uint32_t val,
 	return syscall(SYS_futex, w, op, val, ts, NULL, 0);
 }
 
-/* Take one chunk of the published job; false when none is left. */
-static bool dd_claim(struct svd_dd_dma *d, uint32_t *idx)
+/* Take one chunk (the first or the last left); false when none is. */
+static bool dd_claim(struct svd_dd_dma *d, bool back, uint32_t *idx)
 {
 	uint64_t c = atomic_load_explicit(&d->claim, memory_order_acquire);
-	uint32_t count, next;
+	uint32_t front, end;
+	uint64_t n;
 
 	do {
-		count = (uint32_t)(c >> 16) & DD_MAX_CHUNKS;
-		next = (uint32_t)c & DD_MAX_CHUNKS;
-		if (next >= count)
+		front = (uint32_t)(c >> 16) & DD_MAX_CHUNKS;
+		end = (uint32_t)c & DD_MAX_CHUNKS;
+		if (front >= end)
 			return false;
+		n = back ? claim_word((uint32_t)(c >> 32), front, end - 1) :
+			   claim_word((uint32_t)(c >> 32), front + 1, end);
 	} while (!atomic_compare_exchange_weak_explicit(
-	    &d->claim, &c, c + 1, memory_order_acq_rel, memory_order_acquire));
-	*idx = next;
+	    &d->claim, &c, n, memory_order_acq_rel, memory_order_acquire));
+	*idx = back ? end - 1 : front;
 	return true;
 }
 
@@ -102,8 +116,10 @@ static uint64_t dd_copy_chunk(struct svd_dd_dma *d, uint32_t idx)
 	uint64_t n = j->len - off < j->chunk ? j->len - off : j->chunk;
 	int ret, none = 0;
 
-	ret = svd_mem_copy_direct(j->dst, j->dst_off + off, j->src,
-				  j->src_off + off, n);
+	ret = j->stream ? svd_mem_copy_stream(j->dst, j->dst_off + off, j->src,
+					      j->src_off + off, n) :
+			  svd_mem_copy_direct(j->dst, j->dst_off + off, j->src,
+					      j->src_off + off, n);
 	if (ret)
 		atomic_compare_exchange_strong(&d->err, &none, ret);
 	atomic_fetch_add_explicit(&d->done, 1, memory_order_release);
@@ -111,12 +127,12 @@ static uint64_t dd_copy_chunk(struct svd_dd_dma *d, uint32_t idx)
 }
 
 /* Copy chunks until none is left; returns the bytes this thread moved. */
-static uint64_t dd_help(struct svd_dd_dma *d)
+static uint64_t dd_help(struct svd_dd_dma *d, bool back)
 {
 	uint64_t bytes = 0;
 	uint32_t idx;
 
-	while (dd_claim(d, &idx))
+	while (dd_claim(d, back, &idx))
 		bytes += dd_copy_chunk(d, idx);
 	return bytes;
 }
@@ -136,7 +152,8 @@ static uint32_t dd_wait(struct svd_dd_dma *d, uint32_t seen)
 		if ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec -
 			    t0.tv_nsec > DD_SPIN_NS)
 			break;
-		cpu_relax();
+		/* Polite: a thread waiting for this CPU (the engine) runs. */
+		sched_yield();
 	}
 	atomic_store(&d->sleeping, 1);
 	/* Re-check after announcing: a kick in between is not lost. */
@@ -158,7 +175,7 @@ static void *dd_worker(void *arg)
 	sigdelset(&set, SIGSEGV);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	while (!atomic_load(&d->stop)) {
-		atomic_fetch_add(&d->worker_bytes, dd_help(d));
+		atomic_fetch_add(&d->worker_bytes, dd_help(d, true));
 		seen = dd_wait(d, seen);
 	}
 	return NULL;
@@ -228,9 +245,10 @@ static uint32_t dd_publish(struct svd_dd_dma *d, const struct dd_job *job)
 	count = (uint32_t)((job->len + chunk - 1) / chunk);
 	d->job = *job;
 	d->job.chunk = chunk;
+	d->job.stream = job->len >= DD_STREAM_MIN;
 	atomic_store(&d->done, 0);
 	atomic_store(&d->err, 0);
-	atomic_store_explicit(&d->claim, claim_word(++d->gen, count, 0),
+	atomic_store_explicit(&d->claim, claim_word(++d->gen, 0, count),
 			      memory_order_release);
 	dd_kick(d);
 	return count;
@@ -253,7 +271,7 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 		uint64_t dst_off, const struct svd_umem *src, uint64_t src_off,
 		uint64_t len)
 {
-	struct dd_job job = { dst, src, dst_off, src_off, len, 0 };
+	struct dd_job job = { dst, src, dst_off, src_off, len, 0, false };
 	uint32_t count;
 	int ret;
 
@@ -265,7 +283,7 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 		return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
 	}
 	count = dd_publish(d, &job);
-	dd_help(d);
+	dd_help(d, false);
 	dd_wait_done(d, count);
 	ret = atomic_load(&d->err);
 	pthread_mutex_unlock(&d->lock);

@@ -82,6 +82,7 @@ struct mem_op {
 	const void *src;
 	size_t len;
 	uint64_t a, b, orig;
+	bool stream; /* OP_COPY with streaming stores (data direct, dd_copy.c) */
 };
 
 /* Out of line, so the access cannot be scheduled around the fences. */
@@ -91,7 +92,10 @@ static __attribute__((noinline)) void mem_op_run(struct mem_op *op)
 
 	switch (op->kind) {
 	case OP_COPY:
-		memmove(op->dst, op->src, op->len);
+		if (op->stream)
+			svd_copy_stream(op->dst, op->src, op->len);
+		else
+			memmove(op->dst, op->src, op->len);
 		break;
 	case OP_CMP_SWP:
 		op->orig = op->a;
@@ -305,6 +309,32 @@ int svd_mem_copy_direct(const struct svd_umem *dst, uint64_t dst_off,
 	if (src->kind == SVD_UMEM_MAPPED)
 		return svd_mem_write(dst, dst_off, map_at(src, src_off), len);
 	return va_copy(dst, dst_off, src, src_off, len);
+}
+
+static bool overlap(const void *a, const void *b, uint64_t len)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return x < y + len && y < x + len;
+}
+
+int svd_mem_copy_stream(const struct svd_umem *dst, uint64_t dst_off,
+			const struct svd_umem *src, uint64_t src_off,
+			uint64_t len)
+{
+	struct mem_op op = { .kind = OP_COPY, .len = len, .stream = true };
+	int ret = range_ok(dst, dst_off, len);
+
+	if (!ret)
+		ret = range_ok(src, src_off, len);
+	if (ret || !len)
+		return ret;
+	op.dst = map_at(dst, dst_off);
+	op.src = map_at(src, src_off);
+	if (dst->kind != SVD_UMEM_MAPPED || src->kind != SVD_UMEM_MAPPED ||
+	    overlap(op.dst, op.src, len))
+		return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
+	return mem_fault(guarded(&op), dst, src);
 }
 
 int svd_mem_load32(const struct svd_umem *u, uint64_t off, uint32_t *v)

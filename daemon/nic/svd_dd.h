@@ -40,6 +40,12 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 		uint64_t dst_off, const struct svd_umem *src, uint64_t src_off,
 		uint64_t len);
 
+/*
+ * Streaming-store copy of non-overlapping ranges (dd_copy.c); mem.c runs
+ * it inside its SIGBUS guard for svd_mem_copy_stream().
+ */
+void svd_copy_stream(void *dst, const void *src, size_t len);
+
 /* Copies that went over the path, and bytes the worker moved (stats). */
 void svd_dd_dma_stats(struct svd_dd_dma *d, uint64_t *copies,
 		      uint64_t *worker_bytes);

@@ -37,6 +37,14 @@ int svd_mem_copy(const struct svd_umem *dst, uint64_t dst_off,
 int svd_mem_copy_direct(const struct svd_umem *dst, uint64_t dst_off,
 			const struct svd_umem *src, uint64_t src_off,
 			uint64_t len);
+/*
+ * The default path with streaming stores between two mapped umems (the
+ * data-direct path's copy for large transfers); anything else, or
+ * overlapping ranges, is svd_mem_copy_direct().
+ */
+int svd_mem_copy_stream(const struct svd_umem *dst, uint64_t dst_off,
+			const struct svd_umem *src, uint64_t src_off,
+			uint64_t len);
 
 /* u32 ring index at off with acquire (load) / release (store) order. */
 int svd_mem_load32(const struct svd_umem *u, uint64_t off, uint32_t *v);
