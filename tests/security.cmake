@@ -1,3 +1,4 @@
 # Issue 18: security and robustness.
 sv_add_c_test(test_fate ${CMAKE_CURRENT_LIST_DIR}/test_fate.c)
 sv_add_c_test(test_flood ${CMAKE_CURRENT_LIST_DIR}/test_flood.c)
+sv_add_c_test(test_cross_user ${CMAKE_CURRENT_LIST_DIR}/test_cross_user.c)

@@ -7,6 +7,7 @@
  * its receive path instead.
  */
 #include "engine.h"
+#include "svd_xuser.h"
 
 /* Called with dev->lock held (the QP map is read under it). */
 void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
@@ -21,5 +22,8 @@ void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
 		return;
 	if (!dest)
 		return; /* nobody there: RC retries and times out */
+	/* Another user's QP that did not ask for this sender: the same. */
+	if (!svd_xuser_allowed(pkt->src, dest))
+		return;
 	eng_resp_recv(e, dest, pkt, ack);
 }

@@ -12,6 +12,7 @@
 #include "svd_limits.h"
 #include "svd_main.h"
 #include "svd_mem.h"
+#include "svd_xuser.h"
 
 static void on_signal(int sig)
 {
@@ -35,9 +36,13 @@ static void write_pidfile(void)
 static int parse_args(int argc, char **argv, bool *no_default)
 {
 	for (int i = 1; i < argc; i++) {
+		int r = svd_xuser_parse_arg(argv[i]);
+
+		if (!r)
+			r = svd_limit_parse_arg(argv[i]);
 		if (!strcmp(argv[i], "--no-default-device"))
 			*no_default = true;
-		else if (svd_limit_parse_arg(argv[i]) < 0) {
+		else if (r < 0) {
 			fprintf(stderr, "softverbsd: bad option %s\n", argv[i]);
 			return -1;
 		}
