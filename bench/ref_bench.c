@@ -7,15 +7,21 @@
  *	memcpy bandwidth (MiB/s) between two buffers of SIZE, copied ITERS
  *	times: the bound for any copy-based RDMA WRITE/READ of that size.
  *   ref_bench pingpong [-n ITERS] [-c CPU0,CPU1]
- *	two processes bounce one shared cache line; median half round trip
- *	(us): the bound for any cross-process notification.
+ *	two processes bounce a value through shared cache lines; median half
+ *	round trip (us): the bound for any cross-process notification.
+ *   ref_bench cma_pingpong [-n ITERS] [-c CPU0,CPU1]
+ *	the same, each value written into the peer's private memory with one
+ *	process_vm_writev: the system-call floor for a WRITE to a VA MR.
+ *   ref_bench cma -s SIZE [-n ITERS] [-c CPU0,CPU1]
+ *	process_vm_writev bandwidth (MiB/s) into another process: the
+ *	single-copy bound for a WRITE to a VA MR.
  */
 #define _GNU_SOURCE
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -30,7 +36,9 @@ struct opts {
 static int usage(void)
 {
 	fputs("usage: ref_bench memcpy -s SIZE [-n ITERS] [-c CPU]\n"
-	      "       ref_bench pingpong [-n ITERS] [-c CPU0,CPU1]\n",
+	      "       ref_bench pingpong|cma_pingpong [-n ITERS] "
+	      "[-c CPU0,CPU1]\n"
+	      "       ref_bench cma -s SIZE [-n ITERS] [-c CPU0,CPU1]\n",
 	      stderr);
 	return 2;
 }
@@ -51,7 +59,7 @@ static int parse(int argc, char **argv, struct opts *o)
 			continue;
 		if (c == 'n' && (o->iters = atol(optarg)) > 0)
 			continue;
-		/* memcpy takes one CPU; pingpong two. */
+		/* memcpy takes one CPU; the two-process ones two. */
 		if (c == 'c' && sscanf(optarg, "%d,%d", &o->cpus[0],
 				       &o->cpus[1]) >= 1)
 			continue;
@@ -94,64 +102,141 @@ static int run_memcpy(const struct opts *o)
 	return 0;
 }
 
+/*
+ * Ping-pong: each side polls its own line for the peer's next value. The
+ * value travels by a store into shared memory ("pingpong"), or by one
+ * process_vm_writev into the peer's private memory ("cma_pingpong": what a
+ * library-side copy to a VA MR costs at least).
+ */
 struct pp {
-	_Atomic uint64_t *line;
+	volatile uint64_t *line; /* line[side * 8]: where side receives */
 	long iters;
+	int cma;
+	pid_t peer;
 };
 
-/* Side 0 answers every odd value with the next even one. */
-static int pp_echo(_Atomic uint64_t *line, long iters)
-{
-	uint64_t want = 1;
-	long i;
+/* The lines of cma_pingpong: private, at the same address in both. */
+static uint64_t cma_lines[16] __attribute__((aligned(64)));
 
-	for (i = 0; i < iters; i++, want += 2) {
-		while (atomic_load_explicit(line, memory_order_acquire) != want)
-			;
-		atomic_store_explicit(line, want + 1, memory_order_release);
+static int pp_send(struct pp *p, int side, uint64_t v)
+{
+	volatile uint64_t *dst = &p->line[(1 - side) * 8];
+	struct iovec l = { &v, sizeof(v) }, r = { (void *)dst, sizeof(v) };
+
+	if (!p->cma) {
+		__atomic_store_n(dst, v, __ATOMIC_RELEASE);
+		return 0;
 	}
-	return 0;
+	if (process_vm_writev(p->peer, &l, 1, &r, 1, 0) == sizeof(v))
+		return 0;
+	perror("ref_bench: process_vm_writev");
+	return -1;
 }
 
+static void pp_wait(struct pp *p, int side, uint64_t v)
+{
+	while (__atomic_load_n(&p->line[side * 8], __ATOMIC_ACQUIRE) != v)
+		;
+}
+
+/* Side 1 times round trips; side 0 echoes. Pids are exchanged for CMA. */
 static int pp_side(int side, int fd, void *arg)
 {
 	struct pp *p = arg;
-	uint64_t *rtt, v = 0;
+	pid_t me = getpid();
+	uint64_t *rtt = calloc((size_t)p->iters, sizeof(*rtt));
 	long i;
 
-	if (bench_signal(fd) || bench_wait(fd)) /* both pinned and ready */
-		return 1;
-	if (side == 0)
-		return pp_echo(p->line, p->iters);
-	rtt = calloc((size_t)p->iters, sizeof(*rtt));
-	if (!rtt)
+	if (!rtt || bench_xchg(fd, &me, &p->peer, sizeof(me)))
 		return 1;
 	for (i = 0; i < p->iters; i++) {
-		uint64_t t0 = bench_now_ns();
+		uint64_t t0 = bench_now_ns(), v = (uint64_t)i + 1;
 
-		atomic_store_explicit(p->line, ++v, memory_order_release);
-		while (atomic_load_explicit(p->line, memory_order_acquire) !=
-		       v + 1)
-			;
-		v++;
+		if (side == 0)
+			pp_wait(p, side, v);
+		if (pp_send(p, side, v))
+			return 1;
+		if (side == 1)
+			pp_wait(p, side, v);
 		rtt[i] = bench_now_ns() - t0;
 	}
-	bench_result(bench_median_ns(rtt, (size_t)p->iters, 2.0) / 1000.0,
-		     "us");
+	if (side == 1)
+		bench_result(bench_median_ns(rtt, (size_t)p->iters, 2.0) /
+				     1000.0,
+			     "us");
 	free(rtt);
 	return 0;
 }
 
-static int run_pingpong(const struct opts *o)
+static int run_pingpong(const struct opts *o, int cma)
 {
-	struct pp p = { .iters = o->iters ? o->iters : 200000 };
-	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct pp p = { .iters = o->iters ? o->iters : 200000, .cma = cma };
+	void *page = cma_lines;
 
+	if (!cma)
+		page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (page == MAP_FAILED)
 		return 1;
 	p.line = page;
 	return bench_two_procs(o->cpus, pp_side, &p) ? 1 : 0;
+}
+
+/*
+ * CMA bandwidth: one process_vm_writev of SIZE per iteration into the
+ * peer's buffer (same address in both after fork). The single-copy bound
+ * for a VA MR; side 0 only waits.
+ */
+struct cma {
+	char *src, *dst;
+	size_t size;
+	long iters;
+};
+
+static int cma_write(pid_t peer, const struct cma *c)
+{
+	struct iovec l = { c->src, c->size }, r = { c->dst, c->size };
+
+	if (process_vm_writev(peer, &l, 1, &r, 1, 0) == (ssize_t)c->size)
+		return 0;
+	perror("ref_bench: process_vm_writev");
+	return -1;
+}
+
+static int cma_side(int side, int fd, void *arg)
+{
+	struct cma *c = arg;
+	pid_t me = getpid(), peer;
+	uint64_t t0;
+	long i;
+
+	if (bench_xchg(fd, &me, &peer, sizeof(me)))
+		return 1;
+	if (side == 0)
+		return bench_wait(fd) ? 1 : 0;
+	if (cma_write(peer, c)) /* faults the peer's pages in */
+		return 1;
+	t0 = bench_now_ns();
+	for (i = 0; i < c->iters; i++)
+		if (cma_write(peer, c))
+			return 1;
+	bench_result(bench_mib_s((double)c->size * (double)c->iters,
+				 bench_now_ns() - t0),
+		     "MiB/s");
+	return bench_signal(fd) ? 1 : 0;
+}
+
+static int run_cma(const struct opts *o)
+{
+	struct cma c = { .size = o->size,
+			 .iters = o->iters ? o->iters : memcpy_iters(o->size) };
+
+	c.src = bench_alloc(c.size, NULL);
+	c.dst = bench_alloc(c.size, NULL);
+	if (!c.src || !c.dst)
+		return 1;
+	memset(c.src, 0x5a, c.size);
+	return bench_two_procs(o->cpus, cma_side, &c) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -164,6 +249,10 @@ int main(int argc, char **argv)
 	if (!strcmp(o.cmd, "memcpy"))
 		return run_memcpy(&o);
 	if (!strcmp(o.cmd, "pingpong"))
-		return run_pingpong(&o);
+		return run_pingpong(&o, 0);
+	if (!strcmp(o.cmd, "cma_pingpong"))
+		return run_pingpong(&o, 1);
+	if (!strcmp(o.cmd, "cma"))
+		return run_cma(&o);
 	return usage();
 }

@@ -170,15 +170,14 @@ vb() {
 add_references() {
 	local s b
 	bh_section "references (same run)"
-	bh_figure ref_pp ping-pong "cache line, half RTT" us parse_result \
-		"$BIN/ref_bench" pingpong -c "$CPU_CLI,$CPU_SRV"
-	bh_short ref_pp ping-pong
-	bh_point ref_pp "cache-line ping-pong" 8
+	add_ref ref_pp ping-pong "cache line, half RTT" us 8 pingpong
+	add_ref ref_cma_pp "CMA ping-pong" "process_vm_writev 8 B, half RTT" us \
+		8 cma_pingpong
 	for s in $SIZES; do
-		bh_figure "ref_memcpy_$s" memcpy "bw $(size_label "$s")" MiB/s \
-			parse_result "$BIN/ref_bench" memcpy -s "$s" -c "$CPU_CLI"
-		bh_short "ref_memcpy_$s" memcpy
-		bh_point "ref_memcpy_$s" memcpy "$(bytes_of "$s")"
+		add_ref "ref_memcpy_$s" memcpy "bw $(size_label "$s")" MiB/s \
+			"$(bytes_of "$s")" memcpy -s "$s"
+		add_ref "ref_cma_$s" CMA "process_vm_writev $(size_label "$s")" \
+			MiB/s "$(bytes_of "$s")" cma -s "$s"
 	done
 	for s in $LAT_SIZES; do
 		add_ucx tag_lat "$s" us parse_ucx_lat "$LAT_N" ref_pp
@@ -192,6 +191,15 @@ add_references() {
 	bh_figure ucx_put_rate UCX "ucp_put_bw 8 B rate" Mmsg/s \
 		parse_ucx_rate ucx ucp_put_bw 8 "$RATE_N"
 	bh_short ucx_put_rate "UCX put rate"
+}
+
+add_ref() { # ID SHORT LABEL UNIT X REF_BENCH_ARGS...
+	local id=$1 short=$2 label=$3 unit=$4 x=$5
+	shift 5
+	bh_figure "$id" "$short" "$label" "$unit" parse_result \
+		"$BIN/ref_bench" "$@" -c "$CPU_CLI,$CPU_SRV"
+	bh_short "$id" "$short"
+	bh_point "$id" "$short" "$x"
 }
 
 add_ucx() { # TEST SIZE UNIT PARSER ITERS REF
@@ -218,6 +226,7 @@ add_softverbs() {
 			add_bw "$@" "$op" "$s"
 		done
 	done
+	[ "$kind" = vb ] && add_mapped "$@"
 	if [ "$kind" = vb ]; then
 		bh_figure "${p}_write_rate" "$src" "RDMA WRITE 8 B rate" Mmsg/s \
 			parse_result vb "$direct" write_rate -s 8 -n "$RATE_N"
@@ -228,6 +237,21 @@ add_softverbs() {
 	fi
 	bh_ratio "${p}_write_rate" ucx_put_rate
 	add_floors "$p"
+}
+
+# Issue 17 distinguishes MRs on mapped memory (memfd): verbs_bench -m shm.
+add_mapped() { # P SRC KIND DIRECT
+	local p=$1 src=$2 direct=$4
+	bh_figure "${p}_write_lat_8_shm" "$src" \
+		"RDMA WRITE 8 B, half RTT, memfd MR" us parse_result \
+		vb "$direct" write_lat -s 8 -n "$LAT_N" -m shm
+	bh_ratio "${p}_write_lat_8_shm" ucx_put_lat_8 ref_pp
+	case " $SIZES " in *" 1M "*)
+		bh_figure "${p}_write_bw_1M_shm" "$src" \
+			"RDMA WRITE bw 1 MiB, memfd MR" MiB/s parse_result \
+			vb "$direct" write_bw -s 1M -n "$(iters_of 1M)" -m shm
+		bh_ratio "${p}_write_bw_1M_shm" ucx_tag_bw_1M ref_memcpy_1M ;;
+	esac
 }
 
 add_lat() { # P SRC KIND DIRECT OP NAME SIZE UCX_REF
@@ -241,7 +265,11 @@ add_lat() { # P SRC KIND DIRECT OP NAME SIZE UCX_REF
 			parse_pt_lat perftest "$direct" "ib_${op}_lat" \
 			-s "$(bytes_of "$s")" -n "$LAT_N"
 	fi
-	bh_ratio "$id" "$8" ref_pp
+	if [ "$op" = write ]; then
+		bh_ratio "$id" "$8" ref_pp ref_cma_pp
+	else
+		bh_ratio "$id" "$8" ref_pp
+	fi
 	bh_point "$id" "$src $name half RTT" "$(bytes_of "$s")"
 }
 
@@ -256,7 +284,7 @@ add_bw() { # P SRC KIND DIRECT OP SIZE
 		bh_figure "$id" "$src" "RDMA $OP bw $(size_label "$s")" MiB/s \
 			parse_pt_bw perftest "$direct" "ib_${op}_bw" -s "$b" -n "$n"
 	fi
-	bh_ratio "$id" "ucx_tag_bw_$s" "ref_memcpy_$s"
+	bh_ratio "$id" "ucx_tag_bw_$s" "ref_memcpy_$s" "ref_cma_$s"
 	bh_point "$id" "$src RDMA $OP bw" "$b"
 }
 
@@ -270,7 +298,9 @@ add_floors() {
 		bh_floor "${p}_read_bw_1M" ucx_tag_bw_1M ">=" 0.8 "issue 17" ;;
 	esac
 	bh_floor "${p}_send_lat_8" ucx_tag_lat_8 "<=" 3 "issue 17"
-	bh_floor "${p}_write_lat_8" ucx_put_lat_8 "<=" 3 "issue 17"
+	if [ "${p#vb}" != "$p" ]; then # the mapped-MR figure: verbs_bench
+		bh_floor "${p}_write_lat_8_shm" ucx_put_lat_8 "<=" 3 "issue 17"
+	fi
 	bh_floor "${p}_write_rate" ucx_put_rate ">=" 0.3 "issue 17"
 }
 

@@ -31,8 +31,6 @@
 
 #include "bench.h"
 
-#define RECV_OFF 4096 /* receive/target area starts a page after the source */
-
 struct cfg {
 	const char *test;
 	const char *dev;
@@ -58,8 +56,8 @@ struct side {
 	struct ibv_cq *scq, *rcq;
 	struct ibv_qp *qp;
 	struct ibv_mr *mr;
-	char *buf;
-	size_t len;
+	char *buf; /* source area, then the target area at buf + half */
+	size_t half, len;
 	int fd;
 	int gid_index;
 	enum ibv_mtu mtu;
@@ -118,9 +116,13 @@ static int query_caps(struct side *s)
 		return -1;
 	}
 	s->mtu = pattr.active_mtu;
+	/* As many READs in flight as the device and TX depth allow (the QP
+	 * attribute is 8 bits). */
 	s->rd_atom = dattr.max_qp_rd_atom < s->cfg->depth ?
 			     dattr.max_qp_rd_atom :
 			     s->cfg->depth;
+	if (s->rd_atom > 255)
+		s->rd_atom = 255;
 	s->gid_index = s->cfg->gid_index >= 0 ?
 			       s->cfg->gid_index :
 			       find_loopback_gid(s->ctx, pattr.gid_tbl_len);
@@ -155,7 +157,8 @@ static int open_side(struct side *s)
 	s->ctx = open_dev(s->cfg->dev);
 	if (!s->ctx || query_caps(s))
 		return -1;
-	s->len = RECV_OFF + ((s->cfg->size + 4095) & ~(size_t)4095);
+	s->half = (s->cfg->size + 4095) & ~(size_t)4095;
+	s->len = 2 * s->half;
 	s->buf = bench_alloc(s->len, s->cfg->mem);
 	s->pd = ibv_alloc_pd(s->ctx);
 	if (!s->buf || !s->pd)
@@ -223,7 +226,7 @@ static int to_rts(struct side *s, uint32_t psn)
 static int connect_side(struct side *s, int side)
 {
 	struct wire me = {
-		.addr = (uintptr_t)s->buf + RECV_OFF,
+		.addr = (uintptr_t)s->buf + s->half,
 		.qpn = s->qp->qp_num,
 		.psn = 0x1000u + (uint32_t)side * 0x100u,
 		.rkey = s->mr->rkey,
@@ -305,7 +308,7 @@ static int reap_sends(struct side *s, long keep)
 
 static int post_recv(struct side *s)
 {
-	struct ibv_sge sge = { (uintptr_t)s->buf + RECV_OFF,
+	struct ibv_sge sge = { (uintptr_t)s->buf + s->half,
 			       (uint32_t)s->cfg->size, s->mr->lkey };
 	struct ibv_recv_wr wr = { .sg_list = &sge, .num_sge = 1 }, *bad;
 
@@ -324,7 +327,7 @@ static int post_op(struct side *s, enum ibv_wr_opcode op, long i,
 	int ret;
 
 	if (op == IBV_WR_RDMA_READ)
-		sge.addr += RECV_OFF; /* read into our own target area */
+		sge.addr += s->half; /* read into our own target area */
 	wr.wr.rdma.remote_addr = s->peer.addr;
 	wr.wr.rdma.rkey = s->peer.rkey;
 	if (signaled)
@@ -376,10 +379,15 @@ static int send_lat_prepare(struct side *s)
 	return 0;
 }
 
-/* Value i in the last 8 bytes of the peer's target area, as a WRITE. */
+/*
+ * Where a WRITE ping-pong's sequence number travels: the last 8 bytes of
+ * the message, in our source area (target 0) or in our target area, where
+ * the peer's WRITE lands (target 1). Polling the last bytes assumes the
+ * payload lands in order, as ib_write_lat does.
+ */
 static volatile uint64_t *write_slot(struct side *s, int target)
 {
-	char *base = s->buf + (target ? RECV_OFF : 0);
+	char *base = s->buf + (target ? s->half : 0);
 
 	return (volatile uint64_t *)(base + ((s->cfg->size - 8) & ~7ul));
 }

@@ -265,6 +265,19 @@ bh_plot_panel() { # UNIT DATAFILE
 	printf 'set ylabel "%s"\nplot %s\n' "$1" "$plot"
 }
 
+# Tics at the message sizes that were measured: "8 B", "4 KiB", "1 MiB".
+bh_plot_xtics() {
+	local x
+	for x in "${BH_X[@]}"; do echo "$x"; done | sort -nu | awk '
+		function name(b) {
+			if (b >= 1048576 && b % 1048576 == 0) return b / 1048576 " MiB"
+			if (b >= 1024 && b % 1024 == 0) return b / 1024 " KiB"
+			return b " B"
+		}
+		{ t = t (t ? ", " : "") "\"" name($1) "\" " $1 }
+		END { if (t) print "set xtics (" t ")" }'
+}
+
 bh_plot() { # PNG TITLE
 	local png=$1 title=$2 units u n=0 script="$BH_OUT/plot.gp"
 	command -v gnuplot >/dev/null || {
@@ -280,8 +293,10 @@ bh_plot() { # PNG TITLE
 		echo "set output '$png'"
 		echo "set multiplot layout $n,1 title '$title'"
 		echo "set logscale x 2; set logscale y 10; set grid"
-		echo "set key outside right; set format x '%.0b%BB'"
+		echo "set key outside right top Left reverse; set lmargin 12"
+		echo "set rmargin at screen 0.62"
 		echo "set xlabel 'message size'; set xrange [4:16777216]"
+		bh_plot_xtics
 		for u in $units; do
 			bh_plot_panel "$u" "$BH_OUT/plot.${u//\//_}.dat"
 		done
