@@ -209,10 +209,13 @@ void cma_apply_route(struct cma_id_private *p, const struct sv_cm_route *r)
 	memcpy(a->addr.ibaddr.sgid.raw, r->sgid, 16);
 	memcpy(a->addr.ibaddr.dgid.raw, r->dgid, 16);
 	a->addr.ibaddr.pkey = htobe16(r->pkey);
+	/* As rdma-core: a bound id gets the device's context and its PD. */
 	if (r->node_guid && !p->dev) {
 		p->dev = cma_device_by_guid(r->node_guid);
 		if (p->dev)
 			p->id.verbs = p->dev->verbs;
+		if (p->dev && !p->id.pd)
+			p->id.pd = cma_default_pd(p->dev);
 	}
 	p->id.port_num = r->port_num;
 	if (!r->have_path)

@@ -14,8 +14,8 @@
 struct cma_device {
 	struct ibv_context *verbs;
 	uint64_t guid; /* host order */
-	struct ibv_pd *pd; /* the default PD of rdma_create_ep/create_qp */
-	int pd_refs;
+	/* The device's default PD, kept for the library's lifetime. */
+	struct ibv_pd *pd;
 };
 
 struct cma_channel {
@@ -34,7 +34,6 @@ struct cma_id_private {
 	int events_out;
 	bool sync; /* created with a NULL channel: calls wait for events */
 	bool own_cqs; /* rdma_create_qp made the CQs */
-	bool own_pd; /* rdma_create_ep took the default PD */
 	int backlog;
 	struct ibv_qp_init_attr *ep_qp_attr; /* rdma_create_ep's, for requests */
 	uint8_t initiator_depth;
@@ -66,7 +65,6 @@ int cma_errno(int status);
 int cma_devices_init(void);
 struct cma_device *cma_device_by_guid(uint64_t guid);
 struct ibv_pd *cma_default_pd(struct cma_device *dev);
-void cma_put_default_pd(struct cma_device *dev);
 
 /* cma.c */
 void cma_apply_route(struct cma_id_private *p, const struct sv_cm_route *r);

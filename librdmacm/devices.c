@@ -73,21 +73,9 @@ struct ibv_pd *cma_default_pd(struct cma_device *dev)
 	pthread_mutex_lock(&dev_lock);
 	if (!dev->pd)
 		dev->pd = ibv_alloc_pd(dev->verbs);
-	if (dev->pd)
-		dev->pd_refs++;
 	pd = dev->pd;
 	pthread_mutex_unlock(&dev_lock);
 	return pd;
-}
-
-void cma_put_default_pd(struct cma_device *dev)
-{
-	pthread_mutex_lock(&dev_lock);
-	if (dev->pd && --dev->pd_refs == 0) {
-		ibv_dealloc_pd(dev->pd);
-		dev->pd = NULL;
-	}
-	pthread_mutex_unlock(&dev_lock);
 }
 
 struct ibv_context **rdma_get_devices(int *num_devices)

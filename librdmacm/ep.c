@@ -41,10 +41,6 @@ static int ep_active(struct rdma_cm_id *id, struct rdma_addrinfo *res,
 		return -1;
 	if (rdma_resolve_route(id, EP_TIMEOUT_MS))
 		return -1;
-	if (!pd && to_priv(id)->dev) {
-		id->pd = cma_default_pd(to_priv(id)->dev);
-		to_priv(id)->own_pd = true;
-	}
 	if (qp_init_attr && rdma_create_qp(id, id->pd, qp_init_attr))
 		return -1;
 	return 0;
@@ -94,12 +90,8 @@ static int request_setup(struct cma_id_private *listen, struct rdma_cm_id *id)
 {
 	struct ibv_qp_init_attr attr;
 
-	if (!listen->id.pd && to_priv(id)->dev) {
-		id->pd = cma_default_pd(to_priv(id)->dev);
-		to_priv(id)->own_pd = true;
-	} else {
-		id->pd = listen->id.pd;
-	}
+	if (listen->id.pd)
+		id->pd = listen->id.pd; /* rdma_create_ep's PD, if one was given */
 	if (!listen->ep_qp_attr)
 		return 0;
 	attr = *listen->ep_qp_attr;

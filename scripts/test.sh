@@ -49,6 +49,9 @@ if [ -x scripts/pingpong.sh ]; then
 	scripts/pingpong.sh
 fi
 
+step "rdma_cm: rdmacm-utils and perftest -R"
+scripts/rdmacm-utils.sh
+
 step "Debian perftest (short runs)"
 scripts/perftest.sh
 

@@ -747,16 +747,16 @@ static void rcv_sidr_rep(const struct cm_rx *rx)
 	if (!id || id->state != CM_SIDR_REQ_SENT)
 		return;
 	id->deadline_ms = 0;
+	get_pdata(&c, rx->mad, CM_SIDR_REP_PRIVATE_DATA,
+		  CM_SIDR_REP_PRIVATE_DATA_SIZE);
 	if (status != CM_SIDR_SUCCESS) {
 		id->state = CM_ROUTE_RESOLVED;
-		cm_emit(id, RDMA_CM_EVENT_UNREACHABLE, status, NULL, NULL);
+		cm_emit(id, RDMA_CM_EVENT_UNREACHABLE, status, &c, NULL);
 		return;
 	}
 	id->remote_qpn = cm_get(rx->mad, CM_SIDR_REP_QPN);
 	c.qp_num = id->remote_qpn;
 	c.qkey = cm_get(rx->mad, CM_SIDR_REP_Q_KEY);
-	get_pdata(&c, rx->mad, CM_SIDR_REP_PRIVATE_DATA,
-		  CM_SIDR_REP_PRIVATE_DATA_SIZE);
 	memcpy(ud.ud_dgid, id->dgid, 16);
 	ud.ud_sgid_index = id->sgid_index;
 	ud.ud_hop_limit = CM_HOP_LIMIT;

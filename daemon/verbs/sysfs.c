@@ -258,6 +258,27 @@ static int write_parent(const char *dir)
 	return ret ? ret : put_all_cpus(dir, "device/local_cpus");
 }
 
+/*
+ * device/net/IF: the netdev a device is bound to, as a PCI RoCE function
+ * shows it. rdma-core's test suite (and rdma_cm users) find the device's
+ * IP address through it. A device over every interface has none.
+ */
+static int write_netdev(const struct svd_device *dev, const char *dir)
+{
+	char path[512];
+
+	if (!dev->port.netdev[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s/device/net", dir);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/device/net/%s", dir,
+		 dev->port.netdev);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 static int write_node(const struct svd_device *dev, const char *dir)
 {
 	uint64_t fw = dev->attr.fw_ver;
@@ -351,6 +372,8 @@ int svd_dev_write_facts(const struct svd_device *dev, const char *rundir)
 		ret = write_node(dev, dir);
 	if (!ret)
 		ret = write_parent(dir);
+	if (!ret)
+		ret = write_netdev(dev, dir);
 	if (!ret)
 		ret = write_port(dev, dir);
 	if (!ret)
