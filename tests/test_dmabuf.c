@@ -5,11 +5,15 @@
  *     bad fds, offsets, lengths and access flags get the kernel's errnos;
  *   - memfd and POSIX shm MRs as the local and the remote side of RDMA
  *     WRITE, READ and atomics between two processes, with checksums;
+ *   - a hugetlbfs file and a udmabuf carry traffic too (each only where
+ *     the machine has huge pages / /dev/udmabuf: said on stdout if not);
  *   - truncating the memfd under a registered MR revokes it: error
  *     completions on the right side (remote access error as a target,
  *     local protection error as a source), still revoked if the file grows
  *     back, deregistration works, other MRs and the daemon are unaffected.
  */
+#include <linux/udmabuf.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include "svtest.h"
@@ -209,6 +213,86 @@ static void test_two_processes(void)
 	       "WRITE/READ/atomics: checksums match\n");
 }
 
+/*
+ * WRITE a pattern from a VA buffer into the MR over fd (mapped here at map,
+ * registered from byte off) and READ it back: both must match.
+ */
+static bool fd_traffic(struct ibv_context *ctx, struct ibv_pd *pd, int fd,
+		       uint8_t *map, uint64_t off)
+{
+	static uint8_t va[2][PIECE];
+	struct ibv_mr *mr, *vmr;
+	struct svt_ep a, b;
+	struct ibv_sge s;
+	bool ok;
+
+	mr = ibv_reg_dmabuf_mr(pd, off, PIECE, 0x3000000 + off, fd,
+			       SVT_ACCESS_ALL);
+	vmr = ibv_reg_mr(pd, va, sizeof(va), SVT_ACCESS_ALL);
+	SVT_CHECK(mr && vmr);
+	svt_fill(va[0], PIECE, 11);
+	svt_mem_pair(ctx, pd, &a, NULL, &b);
+	s = (struct ibv_sge){ (uintptr_t)va[0], PIECE, vmr->lkey };
+	ok = svt_rdma(&a, IBV_WR_RDMA_WRITE, &s, 0x3000000 + off, mr->rkey, 0,
+		      0) == IBV_WC_SUCCESS;
+	s.addr = (uintptr_t)va[1];
+	ok = ok && svt_rdma(&a, IBV_WR_RDMA_READ, &s, 0x3000000 + off,
+			    mr->rkey, 0, 0) == IBV_WC_SUCCESS;
+	ok = ok && !memcmp(map + off, va[0], PIECE) &&
+	     !memcmp(va[1], va[0], PIECE);
+	SVT_CHECK(!ibv_dereg_mr(mr) && !ibv_dereg_mr(vmr));
+	return ok;
+}
+
+/* A memfd on hugetlbfs: mappings must start on a huge page. */
+static void test_hugetlbfs(struct ibv_context *ctx, struct ibv_pd *pd)
+{
+	size_t huge = 2 << 20;
+	int fd = memfd_create("svt-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	uint8_t *map = MAP_FAILED;
+
+	if (fd >= 0 && !ftruncate(fd, (off_t)huge))
+		map = mmap(NULL, huge, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			   0);
+	if (map == MAP_FAILED) {
+		printf("hugetlbfs: no huge pages here, not tested\n");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	SVT_CHECK(fd_traffic(ctx, pd, fd, map, 4096)); /* not huge-aligned */
+	munmap(map, huge);
+	close(fd);
+	printf("hugetlbfs file: WRITE/READ from an unaligned offset\n");
+}
+
+/* A kernel dma-buf: udmabuf exports a sealed memfd's pages. */
+static void test_udmabuf(struct ibv_context *ctx, struct ibv_pd *pd)
+{
+	int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC), mfd, fd;
+	struct udmabuf_create c = { .size = LEN };
+	uint8_t *map;
+
+	if (dev < 0) {
+		printf("udmabuf: no /dev/udmabuf here, not tested\n");
+		return;
+	}
+	mfd = memfd_create("svt-udmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	SVT_CHECK(mfd >= 0 && !ftruncate(mfd, LEN) &&
+		  !fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK));
+	c.memfd = (uint32_t)mfd;
+	fd = ioctl(dev, UDMABUF_CREATE, &c);
+	SVT_CHECK(fd >= 0);
+	map = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	SVT_CHECK(map != MAP_FAILED);
+	SVT_CHECK(fd_traffic(ctx, pd, fd, map, PIECE));
+	munmap(map, LEN);
+	close(fd);
+	close(mfd);
+	close(dev);
+	printf("udmabuf: WRITE/READ through a kernel dma-buf\n");
+}
+
 /* A fresh loopback pair for one work request (an error kills a QP). */
 static enum ibv_wc_status one_rdma(struct ibv_context *ctx, struct ibv_pd *pd,
 				   enum ibv_wr_opcode op, struct ibv_sge s,
@@ -269,6 +353,8 @@ int main(void)
 	svt_ep_open(&e);
 	test_errnos(e.pd);
 	test_two_processes();
+	test_hugetlbfs(e.ctx, e.pd);
+	test_udmabuf(e.ctx, e.pd);
 	test_truncate(e.ctx, e.pd);
 	svt_daemon_stop(&d);
 	return SVT_PASS;

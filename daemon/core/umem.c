@@ -13,10 +13,13 @@
  * hugetlbfs files): the daemon then touches the memory directly. VA
  * descriptors stay in the client and are reached with process_vm_*.
  */
+#include <linux/magic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "svd.h"
@@ -28,26 +31,68 @@ struct svd_umem_list {
 	struct svd_umem *umems[];
 };
 
+/* A real dma-buf (udmabuf, a GPU export) is an anonymous "dmabuf" inode. */
+static bool is_dmabuf(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	return strstr(link, "dmabuf") != NULL;
+}
+
+/*
+ * The size of a mappable memory fd and the granule its mappings need: a
+ * regular file (memfd, POSIX shm, a hugetlbfs file: its huge page size) or
+ * a dma-buf (its size is where it seeks to). Anything else is EINVAL, as
+ * the kernel's dma_buf_get() says of a file that is not a dma-buf.
+ */
+static int mappable_size(int fd, uint64_t *size, uint64_t *align)
+{
+	struct statfs sf;
+	struct stat st;
+	off_t end;
+
+	if (fstat(fd, &st))
+		return -EBADF;
+	*align = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		if (!fstatfs(fd, &sf) && sf.f_type == HUGETLBFS_MAGIC)
+			*align = (uint64_t)sf.f_bsize;
+		return 0;
+	}
+	if (!is_dmabuf(fd))
+		return -EINVAL;
+	end = lseek(fd, 0, SEEK_END);
+	if (end < 0)
+		return -EINVAL;
+	*size = (uint64_t)end;
+	return 0;
+}
+
 struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	uint64_t start, end;
+	uint64_t start, end, size, align;
 	struct svd_umem *u;
-	struct stat st;
 	void *p;
+	int ret;
 
 	if (fd < 0)
 		return svd_err_ptr(-EBADF);
 	if (!len || offset + len < offset)
 		return svd_err_ptr(-EINVAL);
-	if (fstat(fd, &st))
-		return svd_err_ptr(-EBADF);
-	if (!S_ISREG(st.st_mode))
+	ret = mappable_size(fd, &size, &align);
+	if (ret)
+		return svd_err_ptr(ret);
+	if (offset + len > size)
 		return svd_err_ptr(-EINVAL);
-	if (offset + len > (uint64_t)st.st_size)
-		return svd_err_ptr(-EINVAL);
-	start = offset & ~((uint64_t)page - 1);
-	end = offset + len;
+	start = offset & ~(align - 1);
+	end = (offset + len + align - 1) & ~(align - 1);
 	p = mmap(NULL, end - start, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		 (off_t)start);
 	if (p == MAP_FAILED)
