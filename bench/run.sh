@@ -5,13 +5,17 @@
 # one invocation, as one table (docs/benchmarks.md).
 #
 #   bench/run.sh [--quick|--full] [--rounds N] [--out DIR] [--build DIR]
-#                [--cpus CLIENT,SERVER] [--both-paths]
+#                [--cpus CLIENT,SERVER] [--both-paths] [--only REGEX]
 #
 # Figures: RC SEND 8 B and RDMA WRITE 8 B half round trip, RDMA WRITE and
 # READ bandwidth (4 KiB, 64 KiB, 1 MiB, 8 MiB; --quick: 1 MiB), the 8 B
 # RDMA WRITE message rate, each from bench's own verbs_bench and from
 # Debian's perftest through "softverbs run". References in the same run:
 # memcpy, a cache-line ping-pong, UCX over shared memory.
+#
+# --only REGEX keeps the figures whose id (results.tsv, logs/) matches, e.g.
+# --only 'ucx_tag_bw_1M|vb_write_bw_1M': ratios to references left out
+# are not printed.
 #
 # SOFTVERBS_DIRECT is passed through to every softverbs process (the
 # same-host direct path switch, issue 17); --both-paths runs the softverbs
@@ -27,7 +31,7 @@ REPO=$PWD
 CMDLINE="bench/run.sh${*:+ $*}"
 MODE=full ROUNDS="" OUT="" BUILD=build CPUS=0,1 BOTH_PATHS=0
 usage() {
-	sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,8p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--build) BUILD=$2; shift ;;
 	--cpus) CPUS=$2; shift ;;
 	--both-paths) BOTH_PATHS=1 ;;
+	--only) export BH_ONLY=$2; shift ;;
 	*) usage ;;
 	esac
 	shift

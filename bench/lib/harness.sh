@@ -42,8 +42,15 @@ bh_init() {
 bh_note() { BH_NOTES+=("$*"); }
 bh_section() { BH_ORDER+=("#$*"); }
 
+# $BH_ONLY (an extended regex): register only the figures whose ID matches;
+# everything said later about the others is ignored.
+bh_has() { [ -n "${BH_CMD[$1]+x}" ]; }
+
 bh_figure() { # ID SOURCE LABEL UNIT PARSER CMD...
 	local id=$1
+	if [ -n "${BH_ONLY:-}" ] && ! [[ $id =~ $BH_ONLY ]]; then
+		return 0
+	fi
 	BH_SOURCE[$id]=$2 BH_LABEL[$id]=$3 BH_UNIT[$id]=$4 BH_PARSER[$id]=$5
 	shift 5
 	if [ "$(type -t "$1")" != function ]; then
@@ -54,10 +61,12 @@ bh_figure() { # ID SOURCE LABEL UNIT PARSER CMD...
 	BH_ORDER+=("$id")
 }
 
-bh_ratio() { local id=$1; shift; BH_REFS[$id]="$*"; }
-bh_short() { BH_SHORT[$1]=$2; } # the name ratios to ID use
-bh_point() { BH_SERIES[$1]=$2 BH_X[$1]=$3; }
-bh_floor() { BH_FLOORS+=("$1|$2|$3|$4|$5"); }
+bh_ratio() { local id=$1; shift; ! bh_has "$id" || BH_REFS[$id]="$*"; }
+bh_short() { ! bh_has "$1" || BH_SHORT[$1]=$2; } # ID's name in ratios
+bh_point() { ! bh_has "$1" || BH_SERIES[$1]=$2 BH_X[$1]=$3; }
+bh_floor() {
+	! bh_has "$1" || ! bh_has "$2" || BH_FLOORS+=("$1|$2|$3|$4|$5")
+}
 
 # ---------------------------------------------------------------------------
 # Running
@@ -182,6 +191,7 @@ bh_spread() { # ID -> "min-max" or "FAILED", with "k/n ok" if some failed
 bh_ratios() { # ID -> "275x tag_lat; 900x ping-pong"
 	local ref out=""
 	for ref in ${BH_REFS[$1]:-}; do
+		bh_has "$ref" || continue
 		out+="${out:+, }$(bh_ratio_of "$1" "$ref") ${BH_SHORT[$ref]:-${BH_SOURCE[$ref]} ${BH_LABEL[$ref]}}"
 	done
 	echo "${out:--}"
