@@ -55,6 +55,9 @@ scripts/rdmacm-utils.sh
 step "Debian perftest (short runs)"
 scripts/perftest.sh
 
+step "UCX, Open MPI (pml ucx) and ibstat through softverbs run"
+scripts/mpi-ucx.sh || [ $? -eq 77 ]
+
 step "rdma-core test suite"
 # Modules that must pass; the rest are run and counted (see README status).
 SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq test_qp test_cq_events test_shared_pd test_addr"} \
