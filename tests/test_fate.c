@@ -21,13 +21,14 @@
 #include <stdint.h>
 
 #include "svtest.h"
+#include "svt_ep.h"
 
 #define BOUND_MS 2500
 #define NSEND 3
 #define NRECV 4
 
+static struct svt_ep ep;
 static struct ibv_context *ctx;
-static struct ibv_pd *pd;
 static struct ibv_cq *cq;
 static struct ibv_qp *qp;
 static struct ibv_mr *mr;
@@ -42,66 +43,16 @@ static long ms_since(const struct timespec *t0)
 	       (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static int gid_index(union ibv_gid *gid)
-{
-	for (int i = 0; i < 16 && !ibv_query_gid(ctx, 1, i, gid); i++)
-		if (gid->global.interface_id && gid->raw[10] == 0xff)
-			return i;
-	return -1;
-}
-
 /* An RC QP connected to itself: enough to post sends. */
-static void qp_loopback(void)
-{
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1 };
-	union ibv_gid gid;
-	int gi = gid_index(&gid);
-
-	SVT_CHECK(gi >= 0);
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-					 IBV_QP_PORT | IBV_QP_ACCESS_FLAGS));
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = qp->qp_num;
-	a.ah_attr.is_global = 1;
-	a.ah_attr.grh.dgid = gid;
-	a.ah_attr.grh.sgid_index = (uint8_t)gi;
-	a.ah_attr.grh.hop_limit = 1;
-	a.ah_attr.port_num = 1;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV |
-					 IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-					 IBV_QP_RQ_PSN |
-					 IBV_QP_MAX_DEST_RD_ATOMIC |
-					 IBV_QP_MIN_RNR_TIMER));
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = 7;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-					 IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-					 IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC));
-}
-
 static void objects_create(void)
 {
-	struct ibv_qp_init_attr a = {
-		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
-		.qp_type = IBV_QPT_RC,
-	};
-
-	pd = ibv_alloc_pd(ctx);
-	SVT_CHECK(pd);
-	mr = ibv_reg_mr(pd, buf, sizeof(buf), IBV_ACCESS_LOCAL_WRITE);
+	svt_ep_open(&ep);
+	ctx = ep.ctx;
+	cq = ep.cq;
+	qp = ep.qp;
+	mr = ibv_reg_mr(ep.pd, buf, sizeof(buf), IBV_ACCESS_LOCAL_WRITE);
 	SVT_CHECK(mr);
-	cq = ibv_create_cq(ctx, 32, NULL, NULL, 0);
-	SVT_CHECK(cq);
-	a.send_cq = a.recv_cq = cq;
-	qp = ibv_create_qp(pd, &a);
-	SVT_CHECK(qp);
-	qp_loopback();
+	svt_ep_connect(&ep, qp->qp_num);
 }
 
 static int post(uint64_t id, bool send)
@@ -197,7 +148,7 @@ static void test_dead(struct svt_daemon *d)
 	SVT_CHECK(list && n == 0);
 	ibv_free_device_list(list);
 	SVT_CHECK(!ibv_destroy_qp(qp) && !ibv_destroy_cq(cq));
-	SVT_CHECK(!ibv_dereg_mr(mr) && !ibv_dealloc_pd(pd));
+	SVT_CHECK(!ibv_dereg_mr(mr) && !ibv_dealloc_pd(ep.pd));
 	SVT_CHECK(!ibv_close_device(ctx));
 }
 
@@ -210,8 +161,6 @@ int main(void)
 	SVT_CHECK(!svt_daemon_start(&d));
 	list = ibv_get_device_list(NULL);
 	SVT_CHECK(list && list[0]);
-	ctx = ibv_open_device(list[0]);
-	SVT_CHECK(ctx);
 	objects_create();
 	test_hung(&d, list[0]);
 	test_dead(&d);
