@@ -133,6 +133,7 @@ static void peer_ud(struct svt_ep *e, const struct info *in, char *buf,
 	wr.wr.ud.remote_qkey = QKEY;
 	SVT_CHECK(!ibv_post_send(qp, &wr, &bad));
 	(void)svt_poll1(e->cq); /* UD: sent, whatever became of it */
+	SVT_CHECK(!ibv_destroy_qp(qp) && !ibv_destroy_ah(wr.wr.ud.ah));
 }
 
 static void peer(const struct passwd *pw, const char *rundir)
