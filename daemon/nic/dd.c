@@ -267,6 +267,21 @@ static void dd_wait_done(struct svd_dd_dma *d, uint32_t count)
 	}
 }
 
+/*
+ * Overlapping ranges of one mapping (a region written onto itself) keep
+ * memmove's meaning: chunks copied in parallel would not.
+ */
+static bool dd_overlap(const struct svd_umem *dst, uint64_t dst_off,
+		       const struct svd_umem *src, uint64_t src_off,
+		       uint64_t len)
+{
+	uintptr_t a = (uintptr_t)dst->map + dst_off;
+	uintptr_t b = (uintptr_t)src->map + src_off;
+
+	return dst->kind == SVD_UMEM_MAPPED && src->kind == SVD_UMEM_MAPPED &&
+	       a < b + len && b < a + len;
+}
+
 int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 		uint64_t dst_off, const struct svd_umem *src, uint64_t src_off,
 		uint64_t len)
@@ -276,6 +291,7 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 	int ret;
 
 	if (len < DD_SPLIT_MIN || !atomic_load(&d->running) ||
+	    dd_overlap(dst, dst_off, src, src_off, len) ||
 	    pthread_mutex_trylock(&d->lock))
 		return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
 	if (!atomic_load(&d->running)) {
