@@ -11,10 +11,14 @@ add_test(NAME rdmacm_exports
 		${CMAKE_BINARY_DIR}/lib/librdmacm.so.1
 		${CMAKE_CURRENT_LIST_DIR}/ref/librdmacm-exports.txt)
 
-add_test(NAME rdmacm_consumers
+# Not under ASan: preloading an instrumented library into uninstrumented
+# Debian binaries fails for ASan's own reasons, not the ABI's.
+if(NOT SV_SANITIZE)
+  add_test(NAME rdmacm_consumers
 	COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/check_rdmacm_consumers.sh
 		${CMAKE_BINARY_DIR}/lib)
-set_tests_properties(rdmacm_consumers PROPERTIES SKIP_RETURN_CODE 77)
+  set_tests_properties(rdmacm_consumers PROPERTIES SKIP_RETURN_CODE 77)
+endif()
 
 # sv_add_cm_test(NAME src.c...): a C test linked against both drop-ins.
 function(sv_add_cm_test NAME)

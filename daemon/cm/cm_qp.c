@@ -12,7 +12,7 @@
 
 #include "cm.h"
 
-#define CM_MIN_RNR_TIMER 12 /* 0.64 ms */
+#define CM_MIN_RNR_TIMER 0 /* 655 ms: what ib_cm sets, patient senders */
 #define CM_DEFAULT_ACK_TIMEOUT 14
 
 static bool connected(const struct cm_id *id)
