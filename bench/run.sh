@@ -175,9 +175,10 @@ vb() {
 add_references() {
 	local s b
 	bh_section "references (same run)"
-	add_ref ref_pp ping-pong "cache line, half RTT" us 8 pingpong
+	add_ref ref_pp ping-pong "cache line, half RTT" us 8 pingpong \
+		-n $((LAT_N * 4))
 	add_ref ref_cma_pp "CMA ping-pong" "process_vm_writev 8 B, half RTT" us \
-		8 cma_pingpong
+		8 cma_pingpong -n $((LAT_N * 4))
 	for s in $SIZES; do
 		add_ref "ref_memcpy_$s" memcpy "bw $(size_label "$s")" MiB/s \
 			"$(bytes_of "$s")" memcpy -s "$s"
