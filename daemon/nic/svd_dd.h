@@ -56,6 +56,11 @@ void svd_dd_dev_del(struct svd_device *dev);
 /* "softverbs dev datadirect NAME on|off"; off revokes its regions. */
 int svd_dd_set(struct svd_device *dev, bool on);
 bool svd_dd_is_on(const struct svd_device *dev);
+/*
+ * "datadirect=on|off dd_copies=N dd_worker_bytes=M" for "dev list": the
+ * split copies so far and the bytes the worker moved (it really runs).
+ */
+void svd_dd_describe(const struct svd_device *dev, char *buf, size_t len);
 
 /*
  * For REG_DMABUF_MR with the data-direct access flag: route umem's DMA

@@ -10,6 +10,7 @@
  *   dev datadirect NAME on|off   (the data-direct DMA device, seed 003)
  *   dev list     -> NAME node_guid=%016llx port=1 state=ACTIVE netdev=%s
  *                   contexts=%u objects=%u type=roce|ib lid=%u
+ *                   datadirect=on|off dd_copies=%llu dd_worker_bytes=%llu
  *   status       -> pid=%d devices=%d
  *   stop
  *
@@ -222,16 +223,20 @@ static void ctl_result(FILE *out, int ret)
 static void ctl_dev_list(FILE *out)
 {
 	const struct svd_device *dev;
+	char dd[128];
 
-	for (dev = svd_devices(); dev; dev = dev->next)
+	for (dev = svd_devices(); dev; dev = dev->next) {
+		svd_dd_describe(dev, dd, sizeof(dd));
 		fprintf(out, "%s node_guid=%016llx port=1 state=ACTIVE "
-			     "netdev=%s contexts=%u objects=%u type=%s lid=%u\n",
+			     "netdev=%s contexts=%u objects=%u type=%s lid=%u "
+			     "%s\n",
 			dev->name, (unsigned long long)dev->node_guid,
 			dev->port.netdev,
 			(unsigned int)atomic_load(&dev->nr_ucontexts),
 			(unsigned int)atomic_load(&dev->nr_uobjects),
 			dev->port.attr.link_layer == SVD_LINK_IB ? "ib" : "roce",
-			dev->port.attr.lid);
+			dev->port.attr.lid, dd);
+	}
 	fputs("OK\n", out);
 }
 

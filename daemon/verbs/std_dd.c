@@ -149,6 +149,17 @@ bool svd_dd_is_on(const struct svd_device *dev)
 	return dev->dd && dev->dd->on;
 }
 
+void svd_dd_describe(const struct svd_device *dev, char *buf, size_t len)
+{
+	uint64_t copies = 0, bytes = 0;
+
+	if (dev->dd)
+		svd_dd_dma_stats(dev->dd->dma, &copies, &bytes);
+	snprintf(buf, len, "datadirect=%s dd_copies=%llu dd_worker_bytes=%llu",
+		 svd_dd_is_on(dev) ? "on" : "off", (unsigned long long)copies,
+		 (unsigned long long)bytes);
+}
+
 int svd_dd_dev_add(struct svd_device *dev)
 {
 	struct svd_dd *dd = calloc(1, sizeof(*dd));
