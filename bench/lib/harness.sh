@@ -117,6 +117,7 @@ bh_sample() { # ID ROUND
 bh_run() {
 	local rounds=$1 r id
 	for ((r = 1; r <= rounds; r++)); do
+		BH_ROUND=$r # figure functions may look at it
 		echo "round $r/$rounds" >&2
 		for id in "${BH_ORDER[@]}"; do
 			[ "${id:0:1}" = "#" ] || bh_sample "$id" "$r"
