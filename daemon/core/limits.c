@@ -20,6 +20,7 @@ struct user_use {
 
 /* Generous: far above what one user's jobs need, far below exhaustion. */
 static unsigned int limit[SVD_LIM_NKINDS] = {
+	[SVD_LIM_CONNECTIONS] = 1024,
 	[SVD_LIM_CONTEXTS] = 1024,
 	[SVD_LIM_QPS] = 16384,
 	[SVD_LIM_MRS] = 65536,
@@ -27,6 +28,7 @@ static unsigned int limit[SVD_LIM_NKINDS] = {
 };
 
 static const char *const names[SVD_LIM_NKINDS] = {
+	[SVD_LIM_CONNECTIONS] = "connections",
 	[SVD_LIM_CONTEXTS] = "contexts",
 	[SVD_LIM_QPS] = "qps",
 	[SVD_LIM_MRS] = "mrs",

@@ -125,6 +125,7 @@ struct svd_ufile {
 	uid_t uid;
 	struct svd_ucontext *uctx; /* NULL until GET_CONTEXT */
 	void *ev_tag; /* main.c's epoll tag */
+	atomic_uint *charge; /* per-user connection count (svd_limits.h) */
 };
 
 struct svd_ucontext {

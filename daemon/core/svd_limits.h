@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 enum svd_limit_kind {
+	SVD_LIM_CONNECTIONS, /* command FDs: each holds a daemon fd */
 	SVD_LIM_CONTEXTS,
 	SVD_LIM_QPS,
 	SVD_LIM_MRS,

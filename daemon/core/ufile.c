@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "svd.h"
+#include "svd_limits.h"
 #include "svd_main.h"
 
 struct ufile_node {
@@ -38,10 +39,15 @@ struct svd_ufile *svd_ufile_open(struct svd_device *dev, int fd)
 		goto err;
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)))
 		goto err;
-	if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
-		uf->creator_pid = cred.pid;
-		uf->uid = cred.uid;
-	}
+	/* No identity, no service: never default to uid 0. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		goto err;
+	uf->creator_pid = cred.pid;
+	uf->uid = cred.uid;
+	/* Each connection holds a daemon fd: a user may hold only so many. */
+	uf->charge = svd_limit_charge(cred.uid, SVD_LIM_CONNECTIONS);
+	if (!uf->charge)
+		goto err;
 	uf->dev = dev;
 	uf->fd = fd;
 	n->uf = uf;
@@ -66,6 +72,7 @@ void svd_ufile_close(struct svd_ufile *uf)
 		}
 	}
 	svd_uctx_destroy(uf->uctx);
+	svd_limit_uncharge(uf->charge);
 	close(uf->fd);
 	free(uf->ev_tag);
 	free(uf);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "svd.h"
@@ -33,6 +34,21 @@ static void write_pidfile(void)
 	}
 }
 
+/*
+ * Each client connection holds one of our fds: use all the hard limit
+ * allows (the usual soft limit, 1024, would be a low ceiling for a daemon
+ * serving every user), up to a bound that keeps epoll sets sane.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	rl.rlim_cur = rl.rlim_max < (1U << 20) ? rl.rlim_max : (1U << 20);
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static int parse_args(int argc, char **argv, bool *no_default)
 {
 	for (int i = 1; i < argc; i++) {
@@ -57,6 +73,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &no_default))
 		return 1;
+	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);

@@ -245,12 +245,14 @@ int svd_daemon_dev_del(const char *name)
 /* fds kept free for serving commands: see the comment at the top. */
 static bool fd_headroom_low(int fd)
 {
-	static rlim_t limit;
 	struct rlimit rl;
+	rlim_t limit;
 
-	if (!limit)
-		limit = getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur > INT_MAX ?
-			INT_MAX : rl.rlim_cur;
+	/* Read each time: the owner may change it (prlimit) while we run. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur > INT_MAX)
+		limit = INT_MAX;
+	else
+		limit = rl.rlim_cur;
 	return (rlim_t)fd + 16 + limit / 16 >= limit;
 }
 
