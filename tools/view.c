@@ -22,7 +22,8 @@
  *
  * Children (a shell, mpirun and its ranks) inherit the namespace. Where no
  * namespace can be made (containers without user namespaces), the program
- * runs as before, without the view; SOFTVERBS_VIEW tells which happened.
+ * runs as before, without the view, and SYSFS_PATH names the daemon's tree;
+ * SOFTVERBS_VIEW tells which happened.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -274,6 +275,20 @@ static int mount_view(const char *rundir)
 	return ret ? ret : mount_dev_nodes(rundir);
 }
 
+/*
+ * No view at the real paths: point SYSFS_PATH (which rdma-core, libfabric
+ * and our library honour) at the daemon's tree, unless the user set it.
+ */
+static void fallback_env(const char *rundir, int err, char *why, size_t len)
+{
+	char path[PATH_MAX];
+
+	snprintf(why, len, "fallback: %s",
+		 err == -ECANCELED ? SV_VIEW_DISABLE_ENV "=1" : strerror(-err));
+	snprintf(path, sizeof(path), "%s/sysfs", rundir);
+	setenv("SYSFS_PATH", path, 0);
+}
+
 int sv_view_enter(const char *rundir)
 {
 	const char *off = getenv(SV_VIEW_DISABLE_ENV);
@@ -292,9 +307,7 @@ int sv_view_enter(const char *rundir)
 	if (!ret && cwd[0] && chdir(cwd))
 		ret = -errno;
 	if (ret)
-		snprintf(why, sizeof(why), "fallback: %s",
-			 ret == -ECANCELED ? SV_VIEW_DISABLE_ENV "=1" :
-					     strerror(-ret));
+		fallback_env(rundir, ret, why, sizeof(why));
 	setenv(SV_VIEW_ENV, ret ? why : "mounted", 1);
 	return ret;
 }

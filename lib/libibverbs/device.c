@@ -50,7 +50,8 @@ static bool view_mounted_on_sys(void)
 
 static void sysfs_root_init(void)
 {
-	const char *env = getenv("SYSFS_PATH");
+	/* As rdma-core: a set-uid program does not follow the caller's env. */
+	const char *env = getuid() == geteuid() ? getenv("SYSFS_PATH") : NULL;
 	size_t n;
 
 	if (env && *env)
