@@ -20,7 +20,10 @@
  * stream of transfers finds it awake, at the price of a short spin), then
  * sleeps on a futex; the caller wakes it only when it sleeps. On a loaded
  * machine where the worker gets no CPU, the caller simply copies every
- * chunk itself: the path is never much slower than the default one.
+ * chunk itself. The one cost is a worker preempted in the middle of a
+ * chunk, which the caller must wait for (it may not copy those bytes
+ * itself: a late write by the worker could land after the completion);
+ * after such a stall the path copies alone for a while (dd_judge()).
  *
  * Copy method: jobs of DD_STREAM_MIN bytes and more use streaming stores
  * (dd_copy.c), which write around the caches as a DMA engine does and
@@ -48,6 +51,8 @@
 #define DD_MAX_CHUNKS 0xffffU /* front and back are 16 bits */
 #define DD_SPIN_NS 200000L
 #define DD_WAIT_YIELD 4096 /* pause loops before yielding the CPU */
+#define DD_BACKOFF_MIN_NS 10000000L /* after a late worker, copy alone */
+#define DD_BACKOFF_MAX_NS 640000000L /* for 10 ms, doubling up to 0.64 s */
 
 struct dd_job {
 	const struct svd_umem *dst, *src;
@@ -68,6 +73,8 @@ struct svd_dd_dma {
 	_Atomic int err; /* first chunk error of the current job */
 	struct dd_job job;
 	_Atomic uint64_t copies, worker_bytes;
+	_Atomic uint64_t alone_until; /* CLOCK_MONOTONIC ns: no splitting */
+	uint64_t backoff; /* next copy-alone period (under lock) */
 };
 
 static inline uint64_t claim_word(uint32_t gen, uint32_t front,
@@ -192,8 +199,10 @@ struct svd_dd_dma *svd_dd_dma_new(void)
 {
 	struct svd_dd_dma *d = calloc(1, sizeof(*d));
 
-	if (d)
+	if (d) {
 		pthread_mutex_init(&d->lock, NULL);
+		d->backoff = DD_BACKOFF_MIN_NS;
+	}
 	return d;
 }
 
@@ -254,6 +263,14 @@ static uint32_t dd_publish(struct svd_dd_dma *d, const struct dd_job *job)
 	return count;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
 /* Wait for the chunks the worker still copies (at most one). */
 static void dd_wait_done(struct svd_dd_dma *d, uint32_t count)
 {
@@ -263,8 +280,26 @@ static void dd_wait_done(struct svd_dd_dma *d, uint32_t count)
 		if (++spins % DD_WAIT_YIELD)
 			cpu_relax();
 		else
-			sched_yield(); /* the worker was preempted mid-chunk */
+			sched_yield();
 	}
+}
+
+/*
+ * Was splitting worth it? Waiting for the worker longer than half of what
+ * the caller spent copying means it came late or lost its CPU mid-chunk
+ * (a busy machine): then copy alone for a while, twice as long each time
+ * in a row, so a loaded machine pays a stall now and then, not per copy.
+ */
+static void dd_judge(struct svd_dd_dma *d, uint64_t t0, uint64_t t1,
+		     uint64_t t2)
+{
+	if (t2 - t1 <= (t1 - t0) / 2) {
+		d->backoff = DD_BACKOFF_MIN_NS;
+		return;
+	}
+	atomic_store(&d->alone_until, t2 + d->backoff);
+	if (d->backoff < DD_BACKOFF_MAX_NS)
+		d->backoff *= 2;
 }
 
 /*
@@ -282,25 +317,47 @@ static bool dd_overlap(const struct svd_umem *dst, uint64_t dst_off,
 	       a < b + len && b < a + len;
 }
 
+/* Without the worker: the path's copy method on this thread alone. */
+static int dd_copy_alone(const struct svd_umem *dst, uint64_t dst_off,
+			 const struct svd_umem *src, uint64_t src_off,
+			 uint64_t len)
+{
+	if (len >= DD_STREAM_MIN)
+		return svd_mem_copy_stream(dst, dst_off, src, src_off, len);
+	return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
+}
+
+static bool dd_worth_splitting(struct svd_dd_dma *d, const struct svd_umem *dst,
+			       uint64_t dst_off, const struct svd_umem *src,
+			       uint64_t src_off, uint64_t len)
+{
+	return len >= DD_SPLIT_MIN && atomic_load(&d->running) &&
+	       !dd_overlap(dst, dst_off, src, src_off, len) &&
+	       now_ns() >= atomic_load(&d->alone_until);
+}
+
 int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 		uint64_t dst_off, const struct svd_umem *src, uint64_t src_off,
 		uint64_t len)
 {
 	struct dd_job job = { dst, src, dst_off, src_off, len, 0, false };
+	uint64_t t0, t1;
 	uint32_t count;
 	int ret;
 
-	if (len < DD_SPLIT_MIN || !atomic_load(&d->running) ||
-	    dd_overlap(dst, dst_off, src, src_off, len) ||
+	if (!dd_worth_splitting(d, dst, dst_off, src, src_off, len) ||
 	    pthread_mutex_trylock(&d->lock))
-		return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
+		return dd_copy_alone(dst, dst_off, src, src_off, len);
 	if (!atomic_load(&d->running)) {
 		pthread_mutex_unlock(&d->lock);
-		return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
+		return dd_copy_alone(dst, dst_off, src, src_off, len);
 	}
+	t0 = now_ns();
 	count = dd_publish(d, &job);
 	dd_help(d, false);
+	t1 = now_ns();
 	dd_wait_done(d, count);
+	dd_judge(d, t0, t1, now_ns());
 	ret = atomic_load(&d->err);
 	pthread_mutex_unlock(&d->lock);
 	atomic_fetch_add(&d->copies, 1);
