@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Device memory: max_dm_size, allocation rules and the device-wide budget,
+ * Device memory: max_dm_size, allocation rules and the device-wide budget
+ * (in pages, which also bounds the memfds the daemon holds),
  * memcpy to/from DM with mlx5's errnos, zero-based DM MRs as the remote
  * and the local side of RDMA WRITE/READ, atomics and SEND, EBUSY while an
  * MR uses the DM, import through a dup()ed command FD, and a forked child
@@ -43,6 +44,20 @@ static void test_alloc_rules(struct ibv_context *ctx)
 	dm[2] = ibv_alloc_dm(ctx, &a);
 	SVT_CHECK(dm[2]);
 	SVT_CHECK(!ibv_free_dm(dm[2]) && !ibv_free_dm(dm[0]));
+}
+
+/* Allocations take whole pages (MEMIC's rule): at most max_dm / 4 KiB. */
+static void test_alloc_count(struct ibv_context *ctx)
+{
+	struct ibv_alloc_dm_attr a = { .length = 4 };
+	struct ibv_dm *dms[1024];
+	unsigned int n = 0;
+
+	while (n < 1024 && (dms[n] = ibv_alloc_dm(ctx, &a)))
+		n++;
+	SVT_CHECK(n == max_dm / 4096 && errno == ENOMEM);
+	while (n)
+		SVT_CHECK(!ibv_free_dm(dms[--n]));
 }
 
 static void test_memcpy(struct ibv_dm *dm)
@@ -220,6 +235,7 @@ int main(void)
 	max_dm = dx.max_dm_size;
 	SVT_CHECK(max_dm >= 2 * DM_LEN);
 	test_alloc_rules(a.ctx);
+	test_alloc_count(a.ctx);
 	dm = ibv_alloc_dm(a.ctx, &attr);
 	SVT_CHECK(dm && (dm->comp_mask & IBV_DM_MASK_HANDLE));
 	test_memcpy(dm);

@@ -12,7 +12,7 @@
  *
  * Like MEMIC, device memory is a device-wide budget of SV_MAX_DM_SIZE bytes
  * (query_device_ex's max_dm_size) shared by every context, allocated in
- * 64-byte units. A DM cannot be freed while MRs use it (EBUSY, as the
+ * page units. A DM cannot be freed while MRs use it (EBUSY, as the
  * kernel's uverbs_free_dm).
  */
 #define _GNU_SOURCE
@@ -24,7 +24,12 @@
 #include "svd_dm.h"
 #include "svd_keys.h"
 
-#define DM_UNIT 64 /* allocation granule, as MEMIC's */
+/*
+ * Allocation granule: a page, as mlx5's MEMIC allocator. It also bounds
+ * the memfds (one daemon fd each) a client can make the daemon hold to
+ * SV_MAX_DM_SIZE / DM_UNIT per device.
+ */
+#define DM_UNIT 4096
 #define DM_PAGE_SHIFT 12 /* the memfd is page-aligned: alignments up to it */
 /* What a DM MR may ask for (mlx5's MEMIC access set). */
 #define DM_MR_ACCESS                                                      \
