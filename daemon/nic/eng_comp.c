@@ -65,6 +65,8 @@ void eng_qp_error(struct eng_qp *eq)
 	qp->state = SVD_QPS_ERR;
 	qp->attr.qp_state = SVD_QPS_ERR;
 	eq->req_state = ENG_REQ_ERROR;
+	/* Its outstanding work is flushed by the scheduler. */
+	eng_activate(eng_of(qp->uctx->dev), eq);
 	if (eq->fatal_reported)
 		return;
 	eq->fatal_reported = true;

@@ -185,9 +185,29 @@ enum eng_req_state {
 	ENG_REQ_ERROR,
 };
 
+/* An intrusive doubly linked list (the scheduler's queues). */
+struct eng_link {
+	struct eng_link *prev, *next;
+};
+
+/* Where the scheduler keeps a QP (eng_sched.c). */
+enum eng_where {
+	ENG_IDLE, /* waits for a doorbell */
+	ENG_ACTIVE, /* on the run queue */
+	ENG_TIMER, /* on the timer queue until wait_until */
+};
+
 struct eng_qp {
 	struct svd_qp *qp;
-	struct eng_qp *next;
+	struct eng_qp *next; /* every QP of the engine */
+	/* Scheduler */
+	struct eng_link run; /* run or timer queue, per 'where' */
+	enum eng_where where;
+	struct eng_link poll; /* QPs without a doorbell slot: polled */
+	bool polled;
+	/* Doorbell slot (eng_db.c): chain of QPs sharing page/slot. */
+	struct eng_qp *slot_next;
+	int32_t db_page; /* -1: not bound to a page */
 	/* Requester */
 	enum eng_req_state req_state;
 	uint32_t sq_cons;
@@ -202,6 +222,8 @@ struct eng_qp {
 	bool fatal_reported;
 };
 
+struct eng_db_slots; /* eng_db.c */
+
 struct svd_engine {
 	struct svd_device *dev;
 	pthread_t thread;
@@ -210,6 +232,8 @@ struct svd_engine {
 	bool running;
 	struct eng_qp *qps;
 	struct eng_db_page *pages; /* dev->max_db_pages slots */
+	struct eng_db_slots **slots; /* per page: slot -> QP chain */
+	struct eng_link runq, timerq, pollq;
 };
 
 static inline struct svd_engine *eng_of(struct svd_device *dev)
@@ -257,7 +281,21 @@ bool eng_flush(struct eng_qp *eq);
 void eng_rnr_deadline(struct timespec *ts, unsigned int timer);
 void eng_timeout_deadline(struct timespec *ts, unsigned int timeout);
 
-/* Ring helpers (engine.c). */
+/* Scheduler (eng_sched.c): called with e->lock held. */
+void eng_activate(struct svd_engine *e, struct eng_qp *eq);
+void eng_sched_forget(struct svd_engine *e, struct eng_qp *eq);
+void eng_list_init(struct eng_link *l);
+
+/* Doorbells (eng_db.c): called with e->lock held. */
+void eng_db_bind(struct svd_engine *e, struct eng_qp *eq);
+void eng_db_unbind(struct svd_engine *e, struct eng_qp *eq);
+/* Take the rung slots of every page and activate their QPs. */
+void eng_db_harvest(struct svd_engine *e);
+void eng_db_set_sleeping(struct svd_engine *e, uint32_t v);
+int eng_db_init(struct svd_engine *e);
+void eng_db_fini(struct svd_engine *e);
+
+/* Ring helpers (eng_ring.c), scatter lists (eng_sgl.c, engine.c). */
 int eng_sq_peek(struct eng_qp *eq, uint32_t *prod);
 int eng_sq_read(struct eng_qp *eq, uint32_t idx, void *buf, size_t len);
 void eng_sq_consume(struct eng_qp *eq);

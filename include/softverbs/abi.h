@@ -285,17 +285,25 @@ enum {
 };
 
 /*
- * A doorbell page is shared memory handed to a context. Ringing = bump
- * 'ring' with release order, then wake the engine with FUTEX_WAKE on 'ring'
- * only if 'sleeping' is set. The engine serving the page spins for a while
- * after work, then sets 'sleeping' and FUTEX_WAITs on 'ring'.
+ * A doorbell page is shared memory handed to a context. Ringing for a QP:
+ * set the QP's slot bit in 'pending' (slot = QPN & (SV_DB_SLOTS - 1)), then
+ * its word's bit in 'summary', then bump 'ring' (all seq_cst), and wake
+ * the engine with FUTEX_WAKE on 'ring' only if 'sleeping' is set. The
+ * engine takes the bits with an exchange, so it visits only the QPs that
+ * were rung: a doorbell costs the same with 8 QPs or 10,000. Slots may be
+ * shared by several QPs (the engine then checks each of them); a ring with
+ * no bit (SRQ, RQ without a QP slot) only wakes the engine.
  */
+#define SV_DB_SLOTS 4096
 struct sv_db_page {
 	/* Library (any thread) increments; engine reads. */
 	_Alignas(SV_CACHELINE) __u32 ring;
 	/* Engine sets before sleeping, clears on wake; library reads. */
 	_Alignas(SV_CACHELINE) __u32 sleeping;
-	_Alignas(SV_CACHELINE) __u32 reserved[16];
+	/* Bit w: pending[w] may have bits set. */
+	_Alignas(SV_CACHELINE) __u64 summary;
+	/* Bit per slot: a QP of that slot has new work. */
+	_Alignas(SV_CACHELINE) __u64 pending[SV_DB_SLOTS / 64];
 };
 #define SV_DB_PAGE_SIZE 4096
 

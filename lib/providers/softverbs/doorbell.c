@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The doorbell: after publishing a producer index, the library bumps the
- * context's doorbell page and wakes the daemon's engine only if it sleeps.
+ * The doorbell: after publishing a producer index, the library marks the
+ * QP's slot in the context's doorbell page, bumps the page and wakes the
+ * daemon's engine only if it sleeps (include/softverbs/abi.h).
  *
  * The page comes from SV_METHOD_DB_PAGE_ALLOC (a sealed memfd). QP/SRQ
  * creation names it by index, so svl_db_page_get() must run before the
@@ -60,18 +61,20 @@ int svl_db_page_get(struct svl_context *ctx, uint32_t *index)
 	return ret;
 }
 
-void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
+/* The page, allocated on first use; NULL if none can be had. */
+static struct sv_db_page *db_page(struct svl_context *ctx)
 {
 	struct sv_db_page *p = __atomic_load_n(&ctx->db_page,
 					       __ATOMIC_ACQUIRE);
 	uint32_t idx;
 
-	(void)db_page_index; /* a context has one page */
-	if (!p) {
-		if (svl_db_page_get(ctx, &idx))
-			return; /* the engine's timeout still finds the work */
+	if (!p && !svl_db_page_get(ctx, &idx))
 		p = ctx->db_page;
-	}
+	return p;
+}
+
+static void db_wake(struct sv_db_page *p)
+{
 	/*
 	 * seq_cst on both sides: either the engine sees the new ring value
 	 * in its futex compare, or we see 'sleeping' and wake it.
@@ -79,4 +82,34 @@ void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
 	atomic_fetch_add((_Atomic uint32_t *)&p->ring, 1);
 	if (atomic_load((_Atomic uint32_t *)&p->sleeping))
 		syscall(SYS_futex, &p->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
+{
+	struct sv_db_page *p = db_page(ctx);
+
+	(void)db_page_index; /* a context has one page */
+	if (p)
+		db_wake(p);
+	/* else the engine's timeout still finds the work */
+}
+
+/* Ring for one QP: its slot bit tells the engine which QP to look at. */
+void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t qpn)
+{
+	struct sv_db_page *p = db_page(ctx);
+	uint32_t slot = qpn & (SV_DB_SLOTS - 1);
+	uint64_t bit = 1ULL << (slot & 63);
+	_Atomic uint64_t *w;
+
+	if (!p)
+		return;
+	w = (_Atomic uint64_t *)&p->pending[slot / 64];
+	/* Already pending: the engine has not taken it yet, no RMW needed. */
+	if (!(atomic_load_explicit(w, memory_order_relaxed) & bit)) {
+		atomic_fetch_or(w, bit);
+		atomic_fetch_or((_Atomic uint64_t *)&p->summary,
+				1ULL << (slot / 64));
+	}
+	db_wake(p);
 }

@@ -29,7 +29,7 @@ static void kick(struct ibv_context *ctx, uint32_t db_page)
 
 void svl_qp_kick(struct svl_qp *q)
 {
-	kick(q->qp.context, q->db_page_index);
+	svl_doorbell_ring_qp(to_svl_ctx(q->qp.context), q->qp.qp_num);
 }
 
 /* Opcodes each QP type accepts on the send queue. */

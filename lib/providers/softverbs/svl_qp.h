@@ -87,6 +87,9 @@ static inline uint32_t svl_recv_stride(uint32_t max_sge)
 /* doorbell.c: bump the context's doorbell page, waking a sleeping engine. */
 void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index);
 
+/* doorbell.c: ring for a QP's work (its slot bit names it to the engine). */
+void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t qpn);
+
 /* doorbell.c: the context's doorbell page index (allocated on first use). */
 int svl_db_page_get(struct svl_context *ctx, uint32_t *index);
 

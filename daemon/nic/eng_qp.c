@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/*
+ * QP hooks the verbs layer calls (through its NIC ops): a QP registers
+ * with the engine on its first modify, binds to its doorbell slot, and is
+ * put on the run queue whenever a state change may give it work (RTS with
+ * WQEs already posted, ERROR with WQEs to flush). Destroy unlinks it from
+ * every queue before std_qp.c frees it.
+ */
+#include <stdlib.h>
+
+#include "engine.h"
+
+static struct eng_qp *eng_qp_get(struct svd_engine *e, struct svd_qp *qp)
+{
+	struct eng_qp *eq = qp->eng;
+
+	if (eq)
+		return eq;
+	eq = calloc(1, sizeof(*eq));
+	if (!eq)
+		return NULL;
+	eq->qp = qp;
+	eq->db_page = -1;
+	eq->next = e->qps;
+	e->qps = eq;
+	qp->eng = eq;
+	eng_db_bind(e, eq);
+	return eq;
+}
+
+static void eng_qp_reset(struct eng_qp *eq)
+{
+	/* The library restarts its rings at 0 after a reset. */
+	eq->sq_cons = 0;
+	eq->rq_cons = 0;
+	eq->req_state = ENG_REQ_IDLE;
+	eq->retrying = false;
+	eq->flushed_last_wqe = false;
+	eq->fatal_reported = false;
+}
+
+void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
+{
+	struct svd_engine *e = eng_of(qp->uctx->dev);
+	struct eng_qp *eq;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	eq = eng_qp_get(e, qp);
+	if (!eq)
+		goto out;
+	if (qp->state == SVD_QPS_RESET)
+		eng_qp_reset(eq);
+	if (qp->state == SVD_QPS_RTR && old_state != SVD_QPS_RTR)
+		eq->epsn = qp->attr.rq_psn & 0xffffff;
+	if (qp->state == SVD_QPS_RTS && old_state != SVD_QPS_RTS &&
+	    old_state != SVD_QPS_SQD) {
+		eq->psn = qp->attr.sq_psn & 0xffffff;
+		eq->req_state = ENG_REQ_IDLE;
+	}
+	/* A user-requested ERROR is not fatal: no QP_FATAL event. */
+	if (qp->state == SVD_QPS_ERR)
+		eq->fatal_reported = true;
+	if (qp->state == SVD_QPS_RTS || qp->state == SVD_QPS_ERR)
+		eng_activate(e, eq);
+out:
+	pthread_mutex_unlock(&e->lock);
+}
+
+void svd_engine_qp_destroy(struct svd_qp *qp)
+{
+	struct svd_engine *e = eng_of(qp->uctx->dev);
+	struct eng_qp **pp, *eq = qp->eng;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	for (pp = &e->qps; eq && *pp; pp = &(*pp)->next) {
+		if (*pp == eq) {
+			*pp = eq->next;
+			eng_sched_forget(e, eq);
+			eng_db_unbind(e, eq);
+			free(eq);
+			break;
+		}
+	}
+	qp->eng = NULL;
+	pthread_mutex_unlock(&e->lock);
+}
+
+void svd_engine_srq_destroy(struct svd_srq *srq)
+{
+	svd_engine_quiesce(srq->uctx->dev);
+}

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The engine thread and its scheduler.
+ *
+ * A QP is looked at only when something gave it work: a doorbell naming
+ * its slot (eng_db.c), a state change (eng_qp.c), an error that must be
+ * flushed, or its timer (RNR / retry) expiring. Such QPs wait on the run
+ * queue; a QP whose timer runs waits on the timer queue; every other QP
+ * costs nothing per pass. A pass takes the rung doorbells, moves expired
+ * timers, then gives each queued QP a bounded number of steps (fairness)
+ * and queues it again only if it still has work.
+ *
+ * The thread spins a little after work (yielding: a pure spin starves
+ * clients on 2 cores), then sleeps on the doorbell pages (futex_waitv)
+ * until a ring or the next timer.
+ */
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+#define ENG_SPIN_NS 50000L /* keep polling this long after the last work */
+#define ENG_SLEEP_NS 10000000L /* longest futex sleep */
+#define ENG_WAITV_MAX 128 /* FUTEX_WAITV_MAX */
+#define ENG_BUDGET 16 /* steps per QP per pass */
+
+/* ---------------------------------------------------------------------- */
+/* Queues                                                                  */
+/* ---------------------------------------------------------------------- */
+
+void eng_list_init(struct eng_link *l)
+{
+	l->prev = l->next = l;
+}
+
+static void link_del(struct eng_link *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+
+static void link_add_tail(struct eng_link *head, struct eng_link *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+
+static struct eng_qp *run_qp(struct eng_link *l)
+{
+	return (struct eng_qp *)((char *)l - offsetof(struct eng_qp, run));
+}
+
+static struct eng_qp *poll_qp(struct eng_link *l)
+{
+	return (struct eng_qp *)((char *)l - offsetof(struct eng_qp, poll));
+}
+
+void eng_activate(struct svd_engine *e, struct eng_qp *eq)
+{
+	if (eq->where == ENG_ACTIVE)
+		return;
+	if (eq->where == ENG_TIMER)
+		link_del(&eq->run);
+	link_add_tail(&e->runq, &eq->run);
+	eq->where = ENG_ACTIVE;
+}
+
+static void timer_add(struct svd_engine *e, struct eng_qp *eq)
+{
+	if (eq->where != ENG_IDLE)
+		link_del(&eq->run);
+	link_add_tail(&e->timerq, &eq->run);
+	eq->where = ENG_TIMER;
+}
+
+void eng_sched_forget(struct svd_engine *e, struct eng_qp *eq)
+{
+	(void)e;
+	if (eq->where != ENG_IDLE)
+		link_del(&eq->run);
+	eq->where = ENG_IDLE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* A pass                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return ts_ns(&t);
+}
+
+static bool timer_pending(const struct eng_qp *eq)
+{
+	return eq->req_state == ENG_REQ_WAIT &&
+	       now_ns() < ts_ns(&eq->wait_until);
+}
+
+/* One step of a QP: true if it did work. */
+static bool eng_qp_step(struct svd_engine *e, struct eng_qp *eq)
+{
+	struct svd_qp *qp = eq->qp;
+
+	if (qp->state == SVD_QPS_ERR)
+		return eng_flush(eq);
+	if (qp->state != SVD_QPS_RTS && qp->state != SVD_QPS_SQD)
+		return false;
+	if (timer_pending(eq))
+		return false;
+	return eng_req_run(e, eq);
+}
+
+/* Run a QP for a bounded number of steps and queue it where it belongs. */
+static bool eng_qp_run(struct svd_engine *e, struct eng_qp *eq)
+{
+	int budget;
+
+	for (budget = 0; budget < ENG_BUDGET; budget++)
+		if (!eng_qp_step(e, eq))
+			break;
+	if (budget == ENG_BUDGET)
+		eng_activate(e, eq); /* more to do: after the others */
+	else if (eq->req_state == ENG_REQ_WAIT &&
+		 eq->qp->state != SVD_QPS_ERR)
+		timer_add(e, eq);
+	return budget > 0;
+}
+
+/* Expired timers go to the run queue; *deadline gets the next one. */
+static void eng_timers(struct svd_engine *e, int64_t *deadline)
+{
+	struct eng_link *l, *n;
+	int64_t now = now_ns();
+
+	for (l = e->timerq.next; l != &e->timerq; l = n) {
+		struct eng_qp *eq = run_qp(l);
+		int64_t t = ts_ns(&eq->wait_until);
+
+		n = l->next;
+		if (t <= now)
+			eng_activate(e, eq);
+		else if (t < *deadline)
+			*deadline = t;
+	}
+}
+
+/* One pass; called with e->lock held. */
+static bool eng_pass(struct svd_engine *e, int64_t *deadline)
+{
+	struct eng_link batch, *l;
+	bool work = false;
+
+	eng_db_harvest(e);
+	eng_timers(e, deadline);
+	/* Take the queue: QPs queued while we run wait for the next pass. */
+	eng_list_init(&batch);
+	if (e->runq.next != &e->runq) {
+		batch.next = e->runq.next;
+		batch.prev = e->runq.prev;
+		batch.next->prev = &batch;
+		batch.prev->next = &batch;
+		eng_list_init(&e->runq);
+	}
+	while ((l = batch.next) != &batch) {
+		struct eng_qp *eq = run_qp(l);
+
+		link_del(l);
+		eq->where = ENG_IDLE;
+		work |= eng_qp_run(e, eq);
+	}
+	for (l = e->pollq.next; l != &e->pollq; l = l->next)
+		if (poll_qp(l)->where == ENG_IDLE)
+			work |= eng_qp_run(e, poll_qp(l));
+	if (e->runq.next != &e->runq)
+		*deadline = 0; /* more queued: no sleeping */
+	return work;
+}
+
+void svd_engine_quiesce(struct svd_device *dev)
+{
+	struct svd_engine *e = eng_of(dev);
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/*
+ * Run the engine from the caller's thread until nothing is runnable, so a
+ * command that must see every posted WQE processed (CQ resize checks the
+ * pending CQEs) does not race the engine thread's next pass. Bounded, so a
+ * client posting without pause cannot stall the command loop.
+ */
+void svd_engine_drain(struct svd_device *dev)
+{
+	struct svd_engine *e = eng_of(dev);
+	int64_t deadline = INT64_MAX;
+	int i;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < 64 && eng_pass(e, &deadline); i++)
+		;
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The thread                                                              */
+/* ---------------------------------------------------------------------- */
+
+static unsigned int eng_waitv_fill(struct svd_engine *e,
+				   struct futex_waitv *w)
+{
+	unsigned int n = 0;
+	uint32_t i;
+
+	for (i = 0; i < e->dev->max_db_pages && n < ENG_WAITV_MAX; i++) {
+		struct sv_db_page *p = e->pages[i].page;
+
+		if (!p)
+			continue;
+		w[n].uaddr = (uintptr_t)&p->ring;
+		w[n].val = atomic_load((_Atomic uint32_t *)&p->ring);
+		w[n].flags = FUTEX_32; /* shared: the page is a memfd */
+		n++;
+	}
+	return n;
+}
+
+/* Arm every page, re-check for work, then sleep until a ring or timeout. */
+static void eng_sleep(struct svd_engine *e)
+{
+	struct futex_waitv w[ENG_WAITV_MAX];
+	int64_t deadline = now_ns() + ENG_SLEEP_NS;
+	struct timespec ts;
+	unsigned int n;
+	bool work;
+
+	memset(w, 0, sizeof(w));
+	pthread_mutex_lock(&e->lock);
+	eng_db_set_sleeping(e, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	n = eng_waitv_fill(e, w);
+	work = eng_pass(e, &deadline);
+	pthread_mutex_unlock(&e->lock);
+	if (!work && deadline > now_ns() && !atomic_load(&e->stop)) {
+		ts.tv_sec = deadline / 1000000000LL;
+		ts.tv_nsec = deadline % 1000000000LL;
+		if (n)
+			syscall(SYS_futex_waitv, w, n, 0, &ts, CLOCK_MONOTONIC);
+		else
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+					NULL);
+	}
+	pthread_mutex_lock(&e->lock);
+	eng_db_set_sleeping(e, 0);
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void eng_thread_setup(void)
+{
+	sigset_t set;
+
+	/* Signals belong to the main loop; SIGBUS is synchronous anyway. */
+	sigfillset(&set);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGSEGV);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/*
+	 * Busy-polling clients compete with the engine for few cores; a
+	 * better nice value (if we may) keeps the NIC responsive.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10))
+		(void)0; /* unprivileged: keep the default */
+}
+
+static void *eng_thread(void *arg)
+{
+	struct svd_engine *e = arg;
+	int64_t last_work = now_ns();
+
+	eng_thread_setup();
+	while (!atomic_load(&e->stop)) {
+		int64_t deadline = INT64_MAX;
+		bool work;
+
+		pthread_mutex_lock(&e->lock);
+		work = eng_pass(e, &deadline);
+		pthread_mutex_unlock(&e->lock);
+		if (work) {
+			last_work = now_ns();
+			continue;
+		}
+		if (now_ns() - last_work < ENG_SPIN_NS ||
+		    deadline - now_ns() < ENG_SPIN_NS) {
+			sched_yield();
+			continue;
+		}
+		eng_sleep(e);
+		last_work = now_ns() - ENG_SPIN_NS / 2;
+	}
+	return NULL;
+}
+
+static void eng_free(struct svd_engine *e)
+{
+	struct eng_qp *eq;
+
+	while ((eq = e->qps)) {
+		e->qps = eq->next;
+		eq->qp->eng = NULL;
+		free(eq);
+	}
+	if (e->slots)
+		eng_db_fini(e);
+	pthread_mutex_destroy(&e->lock);
+	free(e->pages);
+	free(e);
+}
+
+int svd_engine_start(struct svd_device *dev)
+{
+	struct svd_engine *e;
+
+	if (!dev->max_db_pages)
+		dev->max_db_pages = ENG_MAX_DB_PAGES_DEFAULT;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->dev = dev;
+	pthread_mutex_init(&e->lock, NULL);
+	atomic_init(&e->stop, false);
+	eng_list_init(&e->runq);
+	eng_list_init(&e->timerq);
+	eng_list_init(&e->pollq);
+	e->pages = calloc(dev->max_db_pages, sizeof(*e->pages));
+	if (!e->pages || eng_db_init(e)) {
+		eng_free(e);
+		return -ENOMEM;
+	}
+	dev->engine = e;
+	if (pthread_create(&e->thread, NULL, eng_thread, e)) {
+		dev->engine = NULL;
+		eng_free(e);
+		return -EAGAIN;
+	}
+	e->running = true;
+	return 0;
+}
+
+void svd_engine_stop(struct svd_device *dev)
+{
+	struct svd_engine *e = eng_of(dev);
+
+	if (!e)
+		return;
+	atomic_store(&e->stop, true);
+	if (e->running)
+		pthread_join(e->thread, NULL);
+	dev->engine = NULL;
+	eng_free(e);
+}
