@@ -12,7 +12,6 @@
  * makes the engine look at its own QPs (a page belongs to one context and
  * only that context's QPs are bound to it).
  */
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "engine.h"
@@ -61,10 +60,8 @@ void eng_db_bind(struct svd_engine *e, struct eng_qp *eq)
 	eq->slot_next = (*s)->head[qp_slot(eq)];
 	(*s)->head[qp_slot(eq)] = eq;
 	eq->db_page = (int32_t)idx;
-	fprintf(stderr, "DBG bind qp %u page %u slot %u\n", eq->qp->qpn, idx, qp_slot(eq));
 	return;
 poll:
-	fprintf(stderr, "DBG poll qp %u idx %u\n", eq->qp->qpn, idx);
 	/* No usable doorbell: look at it every pass (correct, not cheap). */
 	if (!eq->polled) {
 		eq->polled = true;
