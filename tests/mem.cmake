@@ -3,3 +3,10 @@ sv_add_c_test(test_mem_truncate ${CMAKE_CURRENT_LIST_DIR}/test_mem_truncate.c)
 # These exit with objects open on purpose (the daemon reclaims them).
 set_tests_properties(test_mem_truncate PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+sv_add_c_test(test_mem_identity ${CMAKE_CURRENT_LIST_DIR}/test_mem_identity.c)
+set_tests_properties(test_mem_identity PROPERTIES ENVIRONMENT
+  "ASAN_OPTIONS=detect_leaks=0")
+# The same program, pid reuse in a private pid namespace.
+add_test(NAME test_mem_pidreuse COMMAND test_mem_identity pidreuse)
+set_tests_properties(test_mem_pidreuse PROPERTIES SKIP_RETURN_CODE 77
+  TIMEOUT 120 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

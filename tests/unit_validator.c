@@ -424,10 +424,11 @@ static void test_buffers(void)
 
 static void test_list_insert_replace(void)
 {
-	struct svd_bundle b = { 0 };
+	struct svd_bundle b = { .pid = getpid(), .uid = getuid(),
+				.gid = getgid() };
 	struct svd_umem_list *l = svd_umem_list_create(&b, 1);
-	struct svd_umem *a = svd_umem_get_va(1, 0x1000, 64);
-	struct svd_umem *c = svd_umem_get_va(1, 0x2000, 64);
+	struct svd_umem *a = svd_umem_get_va(&b, 0x1000, 64);
+	struct svd_umem *c = svd_umem_get_va(&b, 0x2000, 64);
 
 	svd_umem_list_insert(l, 0, a);
 	CHECK_ERR("inserted counts as provided",

@@ -38,6 +38,7 @@ void svd_bundle_init_local(struct svd_bundle *b, struct svd_ufile *uf,
 	svd_bundle_init(b, uf, out, out_cap);
 	b->pid = getpid();
 	b->uid = getuid();
+	b->gid = getgid();
 	svd_bundle_add_fd(b, -1); /* slot 0: no reply socket */
 	for (i = 0; i < nfds; i++)
 		svd_bundle_add_fd(b, fds[i]);

@@ -517,6 +517,7 @@ struct svd_bundle {
 	const struct svd_write_cmd *write_cmd; /* write path only */
 	pid_t pid; /* the sender, from SCM_CREDENTIALS */
 	uid_t uid;
+	gid_t gid;
 	/* Received fds; slot 0 is the reply socket. Unused ones are closed. */
 	int fds[SV_MSG_MAX_FDS];
 	int nfds;
@@ -687,7 +688,8 @@ struct svd_umem {
 	void *map_base; /* what munmap() needs */
 	size_t map_len;
 	/* VA */
-	pid_t pid;
+	int mem_fd; /* the registrar's /proc/PID/mem: bound to its mm */
+	pid_t pid; /* for messages only: never used to reach memory */
 	uint64_t addr;
 	/* Its DMA goes over the data-direct path (nic/svd_dd.h), or NULL. */
 	struct svd_dd_dma *dd;
@@ -698,7 +700,9 @@ struct svd_umem {
 struct svd_umem_list;
 
 struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len);
-struct svd_umem *svd_umem_get_va(pid_t pid, uint64_t addr, uint64_t len);
+/* A range of the sender's address space (b->pid, with b's credentials). */
+struct svd_umem *svd_umem_get_va(const struct svd_bundle *b, uint64_t addr,
+				 uint64_t len);
 void svd_umem_release(struct svd_umem *umem);
 
 struct svd_umem_list *svd_umem_list_create(struct svd_bundle *b,

@@ -114,6 +114,7 @@ static void take_cmsgs(struct msghdr *mh, struct svd_bundle *b)
 			memcpy(&cr, CMSG_DATA(c), sizeof(cr));
 			b->pid = cr.pid;
 			b->uid = cr.uid;
+			b->gid = cr.gid;
 		}
 	}
 }

@@ -11,7 +11,8 @@
  *
  * DMABUF descriptors are fds the daemon mmap()s (memfd, POSIX shm,
  * hugetlbfs files): the daemon then touches the memory directly. VA
- * descriptors stay in the client and are reached with process_vm_*.
+ * descriptors stay in the client and are reached through a handle on the
+ * client's address space (svd_mem_open_va(), docs/memory.md).
  */
 #include <linux/magic.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "svd.h"
+#include "svd_mem.h"
 
 struct svd_umem_list {
 	unsigned int count;
@@ -110,18 +112,27 @@ struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len)
 	return u;
 }
 
-struct svd_umem *svd_umem_get_va(pid_t pid, uint64_t addr, uint64_t len)
+struct svd_umem *svd_umem_get_va(const struct svd_bundle *b, uint64_t addr,
+				 uint64_t len)
 {
 	struct svd_umem *u;
+	int fd;
 
 	if (!len || addr + len < addr)
 		return svd_err_ptr(-EINVAL);
+	/* The registrar's memory is named by its mm, never by a pid. */
+	fd = svd_mem_open_va(b->pid, b->uid, b->gid);
+	if (fd < 0)
+		return svd_err_ptr(fd);
 	u = calloc(1, sizeof(*u));
-	if (!u)
+	if (!u) {
+		close(fd);
 		return svd_err_ptr(-ENOMEM);
+	}
 	u->kind = SVD_UMEM_VA;
 	u->length = len;
-	u->pid = pid;
+	u->mem_fd = fd;
+	u->pid = b->pid;
 	u->addr = addr;
 	return u;
 }
@@ -132,6 +143,8 @@ void svd_umem_release(struct svd_umem *umem)
 		return;
 	if (umem->kind == SVD_UMEM_MAPPED)
 		munmap(umem->map_base, umem->map_len);
+	else
+		close(umem->mem_fd);
 	free(umem);
 }
 
@@ -144,7 +157,7 @@ static struct svd_umem *desc_to_umem(struct svd_bundle *b,
 			return svd_err_ptr(-EBADF);
 		return svd_umem_get_mapped(b->fds[d->fd], d->addr, d->length);
 	case SV_BUFFER_TYPE_VA:
-		return svd_umem_get_va(b->pid, d->addr, d->length);
+		return svd_umem_get_va(b, d->addr, d->length);
 	default:
 		return svd_err_ptr(-EINVAL);
 	}

@@ -9,15 +9,22 @@
  * every access to a mapping therefore runs under the SIGBUS guard below and
  * reports -EFAULT instead of killing the daemon.
  *
- * VA umems are ranges of a client's address space, reached through the
- * registrar's memory handle (va_io()). Copies between two VA umems bounce
- * through one per-thread buffer.
+ * VA umems are ranges of a client's address space, reached through a
+ * handle on the registrar's address space taken at registration
+ * (svd_mem_open_va(), va_io()). Copies between two VA umems bounce through
+ * one per-thread buffer.
  */
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/uio.h>
+#include <sys/fsuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "svd_dd.h"
 #include "svd_keys.h"
@@ -180,23 +187,111 @@ static int mem_fault(int ret, const struct svd_umem *a,
 /* VA memory: the registrar's address space                                */
 /* ---------------------------------------------------------------------- */
 
-/* Move len bytes between buf and the client range at addr. */
+/*
+ * A VA umem holds an fd to /proc/PID/mem opened at registration. The
+ * kernel binds that file to the process's mm at open: after the process
+ * exits or execs, the old mm has no users and every read or write of the
+ * fd returns 0 bytes, whatever now runs under the pid. So the handle can
+ * never come to mean another process, and exec (a setuid program above
+ * all) cuts the region off.
+ */
+
+/* Is the process behind pidfd still running (not exited)? */
+static bool pidfd_running(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 0;
+}
+
+/* Set or clear CAP_SYS_PTRACE in this thread's effective set. */
+static bool cap_ptrace_set(bool on, bool *had)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct c[2];
+	uint32_t bit = 1U << (CAP_SYS_PTRACE % 32);
+	unsigned int i = CAP_SYS_PTRACE / 32;
+
+	if (syscall(SYS_capget, &h, c))
+		return false;
+	if (had)
+		*had = c[i].effective & bit;
+	c[i].effective = on ? c[i].effective | bit : c[i].effective & ~bit;
+	return !syscall(SYS_capset, &h, c);
+}
+
+/*
+ * Open path with the client's file-system identity and without
+ * CAP_SYS_PTRACE, so the kernel's ptrace check for /proc/PID/mem asks
+ * whether the client itself may reach that memory: a root daemon never
+ * lends a user its own privilege. Per thread (setfsuid and capset act on
+ * the calling thread only). A root client keeps root's reach: it has it.
+ */
+static int open_as_client(const char *path, uid_t uid, gid_t gid)
+{
+	bool had_ptrace = false;
+	uid_t old_uid;
+	gid_t old_gid;
+	int fd, err;
+
+	if (uid == 0) {
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	if (!cap_ptrace_set(false, &had_ptrace) && geteuid() == 0)
+		return -EPERM; /* never open it with root's full power */
+	old_gid = (gid_t)setfsgid(gid);
+	old_uid = (uid_t)setfsuid(uid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	setfsuid(old_uid);
+	setfsgid(old_gid);
+	if (had_ptrace)
+		cap_ptrace_set(true, NULL);
+	return fd < 0 ? err : fd;
+}
+
+int svd_mem_open_va(pid_t pid, uid_t uid, gid_t gid)
+{
+	char path[64];
+	int pidfd, fd;
+
+	if (pid <= 0)
+		return -ESRCH;
+	/* Pin the identity first: if this process is still running after
+	 * the open, /proc/PID named it and not a successor. */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open_as_client(path, uid, gid);
+	if (fd >= 0 && !pidfd_running(pidfd)) {
+		close(fd);
+		fd = -ESRCH;
+	}
+	close(pidfd);
+	if (fd == -ENOENT)
+		fd = -ESRCH;
+	return fd;
+}
+
+/*
+ * Move len bytes between buf and the client range at addr. 0 bytes moved
+ * means the address space is gone (exit, exec); EIO an unmapped page.
+ */
 static int va_io(const struct svd_umem *u, uint64_t addr, void *buf,
 		 size_t len, bool write)
 {
 	while (len) {
-		struct iovec local = { buf, len };
-		struct iovec remote = { (void *)(uintptr_t)addr, len };
-		ssize_t n;
+		ssize_t n = write ? pwrite(u->mem_fd, buf, len, (off_t)addr) :
+				    pread(u->mem_fd, buf, len, (off_t)addr);
 
-		n = write ? process_vm_writev(u->pid, &local, 1, &remote, 1, 0)
-			  : process_vm_readv(u->pid, &local, 1, &remote, 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return errno == ESRCH ? -ESRCH : -EFAULT;
+			return -EFAULT;
 		if (n == 0)
-			return -EFAULT; /* a hole: nothing transferred */
+			return -ESRCH;
 		buf = (uint8_t *)buf + n;
 		addr += (uint64_t)n;
 		len -= (size_t)n;

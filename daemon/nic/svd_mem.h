@@ -8,7 +8,7 @@
  * A umem is either mapped into the daemon (an fd the client passed: memfd,
  * POSIX shm, hugetlbfs, a regular file) and reached with plain loads and
  * stores under the SIGBUS guard, or a range of a client's address space
- * reached through the registrar's memory handle (VA).
+ * reached through a handle on the registrar's address space (VA).
  *
  * Offsets are relative to byte 0 of the umem and are bounds-checked
  * against umem->length. Errors (negative errno): -EFAULT out of range,
@@ -22,6 +22,15 @@
 
 /* Install the SIGBUS handler; once, before any thread touches memory. */
 void svd_mem_guard_init(void);
+
+/*
+ * The handle for a VA umem: an fd on the address space of process pid
+ * (the sender of the command), opened with the client's uid/gid and
+ * without CAP_SYS_PTRACE, so it reaches only what the client itself could
+ * reach. It stops working when that process exits or execs. Returns the fd
+ * or -ESRCH (gone), -EPERM/-EACCES (not the client's to reach).
+ */
+int svd_mem_open_va(pid_t pid, uid_t uid, gid_t gid);
 
 int svd_mem_read(const struct svd_umem *src, uint64_t off, void *buf,
 		 size_t len);

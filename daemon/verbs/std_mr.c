@@ -147,7 +147,7 @@ static int va_umem(struct svd_bundle *b, uint64_t start, uint64_t len,
 	ret = check_length(b->dev, len);
 	if (ret)
 		return ret;
-	umem = svd_umem_get_va(b->pid, start, len);
+	umem = svd_umem_get_va(b, start, len);
 	if (svd_is_err(umem))
 		return (int)svd_ptr_err(umem);
 	/* Fail now, not on the data path: unmapped (EFAULT) or unreachable. */
