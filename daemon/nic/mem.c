@@ -251,6 +251,56 @@ static int open_as_client(const char *path, uid_t uid, gid_t gid)
 	return fd < 0 ? err : fd;
 }
 
+/*
+ * Does process pid run with exactly the client's identity and no
+ * privilege beyond it (all four uids and gids, no permitted capability)?
+ */
+static bool runs_as_client(pid_t pid, uid_t uid, gid_t gid)
+{
+	unsigned int u[4] = { 1, 1, 1, 1 }, g[4] = { 1, 1, 1, 1 }, i;
+	unsigned long long prm = ~0ULL;
+	char path[64], line[256];
+	bool same = true;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]);
+		sscanf(line, "Gid: %u %u %u %u", &g[0], &g[1], &g[2], &g[3]);
+		sscanf(line, "CapPrm: %llx", &prm);
+	}
+	fclose(f);
+	for (i = 0; i < 4; i++)
+		same = same && u[i] == uid && g[i] == gid;
+	return same && !prm;
+}
+
+/*
+ * A process that dropped privilege (setuid from root) is not dumpable, so
+ * the kernel refuses even its own uid /proc/PID/mem. The sender still
+ * owns that memory: a root daemon opens it, then checks (after the open,
+ * so an exec before it is seen) that the process holds nothing beyond
+ * the client's identity.
+ */
+static int open_dropped(const char *path, pid_t pid, uid_t uid, gid_t gid)
+{
+	int fd;
+
+	if (geteuid() != 0)
+		return -EACCES;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!runs_as_client(pid, uid, gid)) {
+		close(fd);
+		return -EACCES;
+	}
+	return fd;
+}
+
 int svd_mem_open_va(pid_t pid, uid_t uid, gid_t gid)
 {
 	char path[64];
@@ -265,6 +315,8 @@ int svd_mem_open_va(pid_t pid, uid_t uid, gid_t gid)
 		return -ESRCH;
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
 	fd = open_as_client(path, uid, gid);
+	if (fd == -EACCES || fd == -EPERM)
+		fd = open_dropped(path, pid, uid, gid);
 	if (fd >= 0 && !pidfd_running(pidfd)) {
 		close(fd);
 		fd = -ESRCH;
