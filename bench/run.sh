@@ -30,6 +30,7 @@ REPO=$PWD
 
 CMDLINE="bench/run.sh${*:+ $*}"
 MODE=full ROUNDS="" OUT="" BUILD=build CPUS=0,1 BOTH_PATHS=0
+[ "$(nproc)" -ge 2 ] || CPUS=0,0 # one CPU: both ends share it
 usage() {
 	sed -n '4,8p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
