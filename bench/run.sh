@@ -143,7 +143,7 @@ parse_ucx_rate() { ucx_col 9 1000000; }
 # ucx TEST SIZE ITERS
 ucx() {
 	next_port
-	bh_pair env UCX_TLS=posix,cma,self taskset -c "$CPU_SRV" \
+	BH_PAIR_PORT=$PORT bh_pair env UCX_TLS=posix,cma,self taskset -c "$CPU_SRV" \
 		ucx_perftest -p "$PORT" --- \
 		env UCX_TLS=posix,cma,self taskset -c "$CPU_CLI" \
 		ucx_perftest 127.0.0.1 -p "$PORT" -t "$1" -s "$2" -n "$3"
@@ -155,7 +155,7 @@ perftest() {
 	shift 2
 	sv_ensure
 	next_port
-	bh_pair env $direct "$CLI" run -- taskset -c "$CPU_SRV" "$prog" \
+	BH_PAIR_PORT=$PORT bh_pair env $direct "$CLI" run -- taskset -c "$CPU_SRV" "$prog" \
 		-d softverbs0 -x "$GID" -F -p "$PORT" "$@" --- \
 		env $direct "$CLI" run -- taskset -c "$CPU_CLI" "$prog" \
 		-d softverbs0 -x "$GID" -F -p "$PORT" "$@" 127.0.0.1

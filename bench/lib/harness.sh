@@ -74,8 +74,22 @@ bh_floor() {
 # timeout(1), killing what survives TERM after 5 s more.
 bh_timeout() { timeout -k 5 "$BH_TIMEOUT" "$@"; }
 
-# bh_pair SERVER_ARGV... --- CLIENT_ARGV...: start the server, give it
-# $BH_SERVER_DELAY s to listen, run the client in the foreground. The
+# Wait until something listens on TCP port $1 (at most 10 s), or, without
+# a port or without ss(8), $BH_SERVER_DELAY s (0.5).
+bh_wait_listen() {
+	local i
+	if [ -z "${1:-}" ] || ! command -v ss >/dev/null; then
+		sleep "${BH_SERVER_DELAY:-0.5}"
+		return
+	fi
+	for ((i = 0; i < 200; i++)); do
+		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return
+		sleep 0.05
+	done
+}
+
+# bh_pair SERVER_ARGV... --- CLIENT_ARGV...: start the server, wait for it
+# to listen on $BH_PAIR_PORT, run the client in the foreground. The
 # server normally ends with the client; otherwise it is killed. Status:
 # the client's.
 bh_pair() {
@@ -84,7 +98,7 @@ bh_pair() {
 	shift
 	bh_timeout "${srv[@]}" </dev/null >"$BH_OUT/logs/server.log" 2>&1 &
 	spid=$!
-	sleep "${BH_SERVER_DELAY:-0.5}"
+	bh_wait_listen "${BH_PAIR_PORT:-}"
 	bh_timeout "$@" </dev/null
 	rc=$?
 	for ((i = 0; i < 50; i++)); do
