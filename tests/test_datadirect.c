@@ -38,6 +38,24 @@ static void read_file(const char *dir, const char *name, char *buf,
 	fclose(f);
 }
 
+/* The "dev list" line's value of key (e.g. "datadirect="), or "". */
+static const char *dev_list_value(const char *key, char *buf, size_t len)
+{
+	char cmd[512], *p;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s/softverbs dev list", SVT_BINDIR);
+	f = popen(cmd, "r");
+	SVT_CHECK(f && fgets(buf, (int)len, f));
+	pclose(f);
+	p = strstr(buf, key);
+	if (!p)
+		return "";
+	p += strlen(key);
+	p[strcspn(p, " \n")] = '\0';
+	return p;
+}
+
 static void check_present(struct ibv_context *ctx)
 {
 	char path[512], val[128];
@@ -80,6 +98,8 @@ static void test_discovery_and_flag(struct ibv_context *ctx,
 							  sizeof(path)) ==
 		  ENODEV);
 	SVT_CHECK(stat(path, &st) && errno == ENOENT);
+	SVT_CHECK(!strcmp(dev_list_value("datadirect=", path, sizeof(path)),
+			  "off"));
 	SVT_CHECK(!softverbsdv_reg_dmabuf_mr(pd, 0, 4096, 0, fd,
 					     SVT_ACCESS_ALL, DD) &&
 		  errno == ENODEV);
@@ -87,6 +107,8 @@ static void test_discovery_and_flag(struct ibv_context *ctx,
 	SVT_CHECK(mr && !ibv_dereg_mr(mr));
 	SVT_CHECK(svt_datadirect(true) == 0);
 	check_present(ctx);
+	SVT_CHECK(!strcmp(dev_list_value("datadirect=", path, sizeof(path)),
+			  "on"));
 	close(fd);
 	printf("discovery present/absent, access flag accepted/refused\n");
 }
@@ -97,6 +119,7 @@ static void test_traffic(struct ibv_context *ctx, struct ibv_pd *pd)
 	struct svt_buf dd, plain;
 	struct svt_ep a, b;
 	struct ibv_sge s;
+	char line[512];
 
 	SVT_CHECK(svt_buf_reg(&dd, pd, svt_memfd(BIG), BIG, 0x40000000, DD));
 	SVT_CHECK(svt_buf_reg(&plain, pd, svt_memfd(BIG), BIG, 0x80000000, 0));
@@ -111,6 +134,8 @@ static void test_traffic(struct ibv_context *ctx, struct ibv_pd *pd)
 	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_READ, &s, plain.iova,
 			   plain.mr->rkey, 0, 0) == IBV_WC_SUCCESS);
 	SVT_CHECK(!memcmp(dd.map, plain.map, BIG));
+	/* Both went over the data-direct engine, not the default path. */
+	SVT_CHECK(atol(dev_list_value("dd_copies=", line, sizeof(line))) >= 2);
 	SVT_CHECK(!ibv_dereg_mr(dd.mr) && !ibv_dereg_mr(plain.mr));
 	munmap(dd.map, BIG);
 	munmap(plain.map, BIG);

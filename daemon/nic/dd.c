@@ -345,6 +345,7 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 	uint32_t count;
 	int ret;
 
+	atomic_fetch_add(&d->copies, 1);
 	if (!dd_worth_splitting(d, dst, dst_off, src, src_off, len) ||
 	    pthread_mutex_trylock(&d->lock))
 		return dd_copy_alone(dst, dst_off, src, src_off, len);
@@ -360,7 +361,6 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 	dd_judge(d, t0, t1, now_ns());
 	ret = atomic_load(&d->err);
 	pthread_mutex_unlock(&d->lock);
-	atomic_fetch_add(&d->copies, 1);
 	return ret;
 }
 

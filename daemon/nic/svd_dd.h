@@ -46,7 +46,7 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
  */
 void svd_copy_stream(void *dst, const void *src, size_t len);
 
-/* Copies that went over the path, and bytes the worker moved (stats). */
+/* Copies that went over the path, and the bytes the worker moved. */
 void svd_dd_dma_stats(struct svd_dd_dma *d, uint64_t *copies,
 		      uint64_t *worker_bytes);
 
@@ -58,7 +58,7 @@ int svd_dd_set(struct svd_device *dev, bool on);
 bool svd_dd_is_on(const struct svd_device *dev);
 /*
  * "datadirect=on|off dd_copies=N dd_worker_bytes=M" for "dev list": the
- * split copies so far and the bytes the worker moved (it really runs).
+ * copies that went over the path so far and the bytes its worker moved.
  */
 void svd_dd_describe(const struct svd_device *dev, char *buf, size_t len);
 
