@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Events: the daemon writes one struct sv_cm_event per event into the
- * channel's socket; rdma_get_cm_event turns it into a struct rdma_cm_event.
+ * Events: the daemon writes a wake-up token per event into the channel's
+ * socket and keeps the event; rdma_get_cm_event reads a token, fetches the
+ * event (GET_EVENT) and turns it into a struct rdma_cm_event.
  * A blocking channel fd blocks, a non-blocking one gives EAGAIN, poll()
  * says when one is ready: the semantics of the kernel's ucma file.
  *
@@ -149,17 +150,31 @@ static int build_event(struct cma_event *e, const struct sv_cm_event *ev)
 	return 0;
 }
 
-static int read_event(int fd, struct sv_cm_event *ev)
+/* One wake-up token, then the event itself from the daemon. */
+static int read_event(struct rdma_event_channel *ch, struct sv_cm_event *ev)
 {
+	struct sv_cm_cmd cmd = { .op = SV_CM_GET_EVENT };
+	struct sv_cm_reply rep;
 	ssize_t n;
+	char token;
+	int ret;
 
-	do
-		n = recv(fd, ev, sizeof(*ev), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n != sizeof(*ev) || ev->conn.pdata_len > SV_CM_PDATA_MAX)
-		return -EPROTO; /* 0: the daemon went away */
+	cmd.chan = to_chan(ch)->handle;
+	do {
+		do
+			n = recv(ch->fd, &token, 1, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODEV; /* the daemon went away */
+		ret = cma_call(&cmd, &rep);
+	} while (ret == -EAGAIN); /* a stale token: try the next one */
+	if (ret)
+		return ret;
+	if (rep.ev.conn.pdata_len > SV_CM_PDATA_MAX)
+		return -EPROTO;
+	*ev = rep.ev;
 	return 0;
 }
 
@@ -173,7 +188,7 @@ int rdma_get_cm_event(struct rdma_event_channel *channel,
 	if (!channel || !event)
 		return cma_errno(-EINVAL);
 	for (;;) {
-		ret = read_event(channel->fd, &ev);
+		ret = read_event(channel, &ev);
 		if (ret)
 			return cma_errno(ret);
 		e = calloc(1, sizeof(*e));

@@ -7,8 +7,10 @@
  *  - reject with private data: REJECTED, reason 28 (consumer), the data;
  *  - nobody listening: REJECTED with reason 8 (invalid service ID);
  *  - too much private data is EINVAL; a second listener on a port is
- *    EADDRINUSE; IPv6 ::1 connects too.
+ *    EADDRINUSE; IPv6 ::1 connects too;
+ *  - rdma_migrate_id takes an id's unread event along to the new channel.
  */
+#include <fcntl.h>
 #include <string.h>
 
 #include "cm_test.h"
@@ -110,6 +112,39 @@ static void test_connect_disconnect(struct rdma_cm_id *listen, uint16_t port)
 	SVT_CHECK(rdma_destroy_id(cid) == 0 && rdma_destroy_id(sid) == 0);
 }
 
+static void test_migrate(struct rdma_cm_id *listen, uint16_t port)
+{
+	struct rdma_event_channel *nch = rdma_create_event_channel();
+	struct pollfd pfd = { .fd = sch->fd, .events = POLLIN };
+	struct rdma_cm_id *cid, *sid;
+
+	SVT_CHECK(nch);
+	cid = connect_one(port, "hello from REQ");
+	sid = accept_one(listen, "hello from REQ", "migrating");
+	check_established(cid, "migrating");
+	SVT_CHECK(rdma_disconnect(cid) == 0);
+	/* The server's DISCONNECTED is queued: it moves with the id. */
+	usleep(100 * 1000);
+	SVT_CHECK(rdma_migrate_id(sid, nch) == 0 && sid->channel == nch);
+	cmt_expect_ack(nch, RDMA_CM_EVENT_DISCONNECTED);
+	SVT_CHECK(rdma_disconnect(sid) == 0);
+	cmt_expect_ack(cch, RDMA_CM_EVENT_DISCONNECTED);
+	cmt_expect_ack(nch, RDMA_CM_EVENT_TIMEWAIT_EXIT);
+	cmt_expect_ack(cch, RDMA_CM_EVENT_TIMEWAIT_EXIT);
+	/* Nothing of it was left behind on the old channel. */
+	SVT_CHECK(fcntl(sch->fd, F_SETFL, O_NONBLOCK) == 0);
+	while (poll(&pfd, 1, 0) == 1) {
+		struct rdma_cm_event *ev;
+
+		SVT_CHECK(rdma_get_cm_event(sch, &ev) == -1 && errno == EAGAIN);
+	}
+	SVT_CHECK(fcntl(sch->fd, F_SETFL, 0) == 0);
+	rdma_destroy_qp(cid);
+	rdma_destroy_qp(sid);
+	SVT_CHECK(rdma_destroy_id(cid) == 0 && rdma_destroy_id(sid) == 0);
+	rdma_destroy_event_channel(nch);
+}
+
 static void test_reject(struct rdma_cm_id *listen, uint16_t port)
 {
 	static const char why[] = "not today";
@@ -203,6 +238,7 @@ int main(void)
 	SVT_CHECK(sch && cch);
 	port = cmt_listen(sch, &listen, RDMA_PS_TCP, 8);
 	test_connect_disconnect(listen, port);
+	test_migrate(listen, port);
 	test_reject(listen, port);
 	test_limits(listen, port);
 	test_ipv6();

@@ -47,7 +47,8 @@ struct cm_chan {
 	uint32_t handle;
 	int fd; /* the daemon's end of the library's socketpair */
 	struct cm_file *file;
-	struct cm_event_q *pending; /* events the socket had no room for */
+	struct cm_event_q *pending; /* events not yet fetched (GET_EVENT) */
+	unsigned int tokens_owed; /* wake-ups not yet written to fd */
 	bool destroyed; /* by the library; freed once its end is closed */
 	struct cm_chan *next;
 };

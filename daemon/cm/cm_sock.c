@@ -5,9 +5,11 @@
  * event channels live until it closes the connection or dies, and then
  * every id is shut down as rdma_destroy_id would (peers are told).
  *
- * Events go into each channel's socketpair without blocking; what does
- * not fit waits in a per-channel queue that a timer retries, so a slow
- * reader never stalls the daemon and never loses an event.
+ * Events wait in their channel's queue until the library fetches them
+ * (GET_EVENT); the channel's socketpair only carries a one-byte wake-up
+ * token per event, written without blocking (a timer retries the tokens a
+ * full socket refused), so a slow reader never stalls the daemon and an
+ * id's unread events can follow it to another channel.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,56 +84,88 @@ void cm_route_of(const struct cm_id *id, struct sv_cm_route *r)
 	r->sgid_index = id->sgid_index;
 }
 
-static bool chan_write(struct cm_chan *ch, const struct sv_cm_event *ev)
+/* Wake-up tokens the socket had no room for are written later. */
+static void chan_flush(struct cm_chan *ch)
 {
-	ssize_t n = send(ch->fd, ev, sizeof(*ev), MSG_DONTWAIT | MSG_NOSIGNAL);
+	static const char token = 'e';
+	ssize_t n;
 
-	/* A reader that closed its end just loses the event. */
-	return n == sizeof(*ev) || (n < 0 && errno != EAGAIN &&
-				    errno != EWOULDBLOCK && errno != ENOBUFS);
+	while (ch->tokens_owed) {
+		n = send(ch->fd, &token, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n != 1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+			       errno == ENOBUFS))
+			return;
+		ch->tokens_owed--; /* sent, or the reader is gone */
+	}
 }
 
-static void chan_queue(struct cm_chan *ch, const struct sv_cm_event *ev)
+static void chan_append(struct cm_chan *ch, struct cm_event_q *q)
 {
-	struct cm_event_q *q = malloc(sizeof(*q)), **pp;
+	struct cm_event_q **pp;
 
-	if (!q)
-		return;
-	q->ev = *ev;
 	q->next = NULL;
 	for (pp = &ch->pending; *pp; pp = &(*pp)->next)
 		;
 	*pp = q;
-}
-
-static void chan_flush(struct cm_chan *ch)
-{
-	struct cm_event_q *q;
-
-	while ((q = ch->pending) && chan_write(ch, &q->ev)) {
-		ch->pending = q->next;
-		free(q);
-	}
+	ch->tokens_owed++;
+	chan_flush(ch);
 }
 
 void cm_emit(struct cm_id *id, uint32_t event, int status,
 	     const struct sv_cm_conn *conn, struct sv_cm_event *extra)
 {
-	struct sv_cm_event ev;
+	struct cm_event_q *q;
 
+	if (!id->chan)
+		return;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return; /* out of memory: the event is lost, as a MAD could be */
 	if (extra)
-		ev = *extra;
-	else
-		memset(&ev, 0, sizeof(ev));
-	ev.event = event;
-	ev.status = status;
-	ev.id = id->handle;
-	cm_route_of(id, &ev.route);
+		q->ev = *extra;
+	q->ev.event = event;
+	q->ev.status = status;
+	q->ev.id = id->handle;
+	cm_route_of(id, &q->ev.route);
 	if (conn)
-		ev.conn = *conn;
-	/* Order matters: never overtake events already waiting. */
-	if (id->chan->pending || !chan_write(id->chan, &ev))
-		chan_queue(id->chan, &ev);
+		q->ev.conn = *conn;
+	chan_append(id->chan, q);
+}
+
+/* GET_EVENT: the oldest event of the channel (its token was read). */
+static int chan_pop(struct cm_chan *ch, struct sv_cm_event *ev)
+{
+	struct cm_event_q *q = ch->pending;
+
+	if (!q)
+		return -EAGAIN; /* a stale token: its event moved or died */
+	ch->pending = q->next;
+	*ev = q->ev;
+	free(q);
+	return 0;
+}
+
+/*
+ * Move (migrate) or drop (destroy) the events of one id still waiting in
+ * its channel, as ucma does with its event list. The old channel keeps
+ * the tokens; GET_EVENT answers EAGAIN for them.
+ */
+static void chan_take_events(struct cm_chan *from, uint32_t handle,
+			     struct cm_chan *to)
+{
+	struct cm_event_q **pp = &from->pending, *q;
+
+	while ((q = *pp)) {
+		if (q->ev.id != handle) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		if (to)
+			chan_append(to, q);
+		else
+			free(q);
+	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -295,6 +329,8 @@ static int chan_destroy(struct cm_file *f, uint32_t handle)
 static void id_destroy(struct cm_id *id)
 {
 	cm_id_shutdown(id);
+	if (id->chan)
+		chan_take_events(id->chan, id->handle, NULL);
 	cm_id_free(id);
 }
 
@@ -339,6 +375,8 @@ static int cmd_migrate(struct cm_file *f, struct cm_id *id,
 
 	if (!ch)
 		return -ENOENT;
+	if (ch != id->chan)
+		chan_take_events(id->chan, id->handle, ch);
 	id->chan = ch;
 	return 0;
 }
@@ -394,6 +432,10 @@ static int cmd_run(struct cm_file *f, const struct sv_cm_cmd *cmd, int fd,
 		return chan_destroy(f, cmd->chan);
 	if (cmd->op == SV_CM_CREATE_ID)
 		return cmd_create_id(f, cmd, rep);
+	if (cmd->op == SV_CM_GET_EVENT)
+		return chan_get(f, cmd->chan) ?
+			       chan_pop(chan_get(f, cmd->chan), &rep->ev) :
+			       -ENOENT;
 	id = id_get(f, cmd->id);
 	if (!id)
 		return -ENOENT;
@@ -435,7 +477,7 @@ void cm_timer_update(void)
 			next = id->deadline_ms;
 	for (f = files; f; f = f->next)
 		for (ch = f->chans; ch; ch = ch->next)
-			if (ch->pending &&
+			if (ch->tokens_owed &&
 			    (!next || now + CM_RETRY_FLUSH_MS < next))
 				next = now + CM_RETRY_FLUSH_MS;
 	if (next) {

@@ -10,9 +10,13 @@
  * ids get DISCONNECTED.
  *
  * Event channels: CREATE_CHANNEL carries, as SCM_RIGHTS, one end of a
- * socketpair(SOCK_SEQPACKET) that the library made. The daemon writes one
- * struct sv_cm_event per event into it; the library's end is the
- * rdma_event_channel fd the application polls.
+ * socketpair(SOCK_SEQPACKET) that the library made; the library's end is
+ * the rdma_event_channel fd the application polls. Events wait in the
+ * daemon; for each one the daemon writes a one-byte token into the
+ * socket. The library reads a token, then GET_EVENT fetches the channel's
+ * oldest event (EAGAIN: that event was migrated or its id destroyed, so
+ * the token is stale). Keeping events in the daemon lets rdma_migrate_id
+ * move an id's unread events to the new channel, as ucma does.
  *
  * All fields are host order; the daemon validates every field.
  */
@@ -47,6 +51,7 @@ enum sv_cm_op {
 	SV_CM_QUERY, /* the id's current route */
 	SV_CM_INIT_QP_ATTR,
 	SV_CM_NOTIFY,
+	SV_CM_GET_EVENT,
 	SV_CM_OP_MAX,
 };
 
@@ -130,13 +135,6 @@ struct sv_cm_qp_attr {
 	uint32_t sgid_index;
 };
 
-struct sv_cm_reply {
-	int32_t status; /* 0 or -errno */
-	uint32_t id; /* CREATE_ID, CREATE_CHANNEL: the new handle */
-	struct sv_cm_route route;
-	struct sv_cm_qp_attr attr;
-};
-
 struct sv_cm_event {
 	uint32_t event; /* enum rdma_cm_event_type */
 	int32_t status;
@@ -152,6 +150,14 @@ struct sv_cm_event {
 	uint8_t ud_hop_limit;
 	uint8_t ud_traffic_class;
 	uint8_t pad[2];
+};
+
+struct sv_cm_reply {
+	int32_t status; /* 0 or -errno */
+	uint32_t id; /* CREATE_ID, CREATE_CHANNEL: the new handle */
+	struct sv_cm_route route;
+	struct sv_cm_qp_attr attr;
+	struct sv_cm_event ev; /* GET_EVENT */
 };
 
 #endif
