@@ -11,7 +11,12 @@
  * body (ioctl or write, chosen by bit 0 of the flag byte) exactly as
  * ufile.c passes it on after recvmsg(). Bits 1-2 of the flag byte give how
  * many real fds (memfds, fuzz_util.h) arrive in slots 1.., so ring,
- * doorbell and dma-buf methods get memory to map.
+ * doorbell and dma-buf methods get memory to map. The device's engine
+ * runs, as in the daemon, so doorbell pages and QPs can be made.
+ *
+ * VA memory: the seeds' REG_MR addresses were rewritten by make-corpus.sh
+ * into FUZZ_VA_BASE.., a region this harness maps, so registrations of the
+ * recorded sessions succeed here as they did in the tests.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +25,7 @@
 
 #include "fuzz_util.h"
 #include "svd.h"
+#include "svd_main.h"
 
 #define REC_HDR 3
 #define MAX_CMDS 256
@@ -53,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ufile.dev) {
 		struct svd_device *dev = svd_dev_create("fuzz", NULL, false);
 
-		if (svd_is_err(dev))
+		if (svd_is_err(dev) || svd_engine_start(dev) ||
+		    fuzz_va_region() != (void *)FUZZ_VA_BASE)
 			abort();
 		ufile.dev = dev;
 		ufile.uid = getuid();

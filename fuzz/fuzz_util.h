@@ -46,6 +46,23 @@ static inline int fuzz_fds(int *out, unsigned int n)
 	return (int)i;
 }
 
+/*
+ * Where recorded VA registrations point (make-corpus.sh rewrites them):
+ * FUZZ_VA_LEN bytes of anonymous memory at a fixed address.
+ */
+#define FUZZ_VA_BASE 0x5e0000000000ULL
+#define FUZZ_VA_LEN (64ULL << 20)
+
+static inline void *fuzz_va_region(void)
+{
+	void *p = mmap((void *)FUZZ_VA_BASE, FUZZ_VA_LEN,
+		       PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			       MAP_FIXED_NOREPLACE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 /* Read and drop whatever the daemon sent on sock, closing passed fds. */
 static inline void fuzz_drain(int sock)
 {

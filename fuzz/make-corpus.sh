@@ -46,6 +46,23 @@ for key, variants in keys.items():
         save('fuzz_frame', bytes([min(nfds, 7) | 8]) + bytes(8) + data)
         n += 1
 MAX_SESSION = 160
+VA_BASE, VA_LEN = 0x5e0000000000, 64 << 20   # fuzz_util.h
+va_map = {}
+def relocate(body):
+    # write REG_MR (9) / REREG_MR (10 is not relocated): hdr, response,
+    # start, length, hca_va: the harness maps VA_BASE..; keep page offsets.
+    cmd, = struct.unpack_from('<I', body, 0)
+    if cmd != 9 or len(body) < 40:
+        return body
+    start, length = struct.unpack_from('<QQ', body, 16)
+    if length > VA_LEN // 4:
+        return body
+    page = start & ~0xfff
+    if page not in va_map:
+        va_map[page] = VA_BASE + (len(va_map) * (VA_LEN // 4)) % VA_LEN
+    b = bytearray(body)
+    struct.pack_into('<Q', b, 16, va_map[page] + (start & 0xfff))
+    return bytes(b)
 sessions = {}
 for name in os.listdir(rec):
     pid, seq = name.split('-')[:2]
@@ -55,7 +72,7 @@ for pid, recs in sessions.items():
     for seq, name in sorted(recs)[:MAX_SESSION]:
         data = open(os.path.join(rec, name), 'rb').read()
         typ, ln, sq, nfds = struct.unpack_from('<IIQI', data)
-        body = data[24:]
+        body = relocate(data[24:]) if typ == 2 else data[24:]
         flags = (1 if typ == 2 else 0) | min(max(nfds - 1, 0), 3) << 1
         blob += bytes([flags]) + struct.pack('<H', len(body)) + body
     save('fuzz_cmd', blob)
