@@ -78,49 +78,54 @@ uint8_t eng_transport_bits(uint32_t qp_type)
 	}
 }
 
-/* Which ibv_wr_opcode each QP type may post, and its packet opcode. */
+/* QP types as bits, for the work-request table. */
+#define QT(t) (1U << (t))
+#define QT_CONN (QT(SVD_QPT_RC) | QT(SVD_QPT_UC) | QT(SVD_QPT_XRC_INI))
+#define QT_RD (QT(SVD_QPT_RC) | QT(SVD_QPT_XRC_INI))
+#define QT_ALL (QT_CONN | QT(SVD_QPT_UD))
+
+/*
+ * Work-request opcodes: the packet opcode each becomes (low 5 bits; the
+ * QP type gives the transport bits), the QP types that may post it, and
+ * whether it is executed locally (no packet).
+ */
+static const struct eng_wr_op wr_ops[] = {
+	[IBV_WR_SEND] = { ENG_OP_SEND_ONLY, QT_ALL, false },
+	[IBV_WR_SEND_WITH_IMM] = { ENG_OP_SEND_ONLY_IMM, QT_ALL, false },
+	[IBV_WR_SEND_WITH_INV] = { ENG_OP_SEND_ONLY_INV, QT_RD, false },
+	[IBV_WR_RDMA_WRITE] = { ENG_OP_WRITE_ONLY, QT_CONN, false },
+	[IBV_WR_RDMA_WRITE_WITH_IMM] = { ENG_OP_WRITE_ONLY_IMM, QT_CONN,
+					 false },
+	[IBV_WR_RDMA_READ] = { ENG_OP_READ_REQ, QT_RD, false },
+	[IBV_WR_ATOMIC_CMP_AND_SWP] = { ENG_OP_CMP_SWAP, QT_RD, false },
+	[IBV_WR_ATOMIC_FETCH_AND_ADD] = { ENG_OP_FETCH_ADD, QT_RD, false },
+	[IBV_WR_ATOMIC_WRITE] = { ENG_OP_ATOMIC_WRITE, QT_RD, false },
+	[IBV_WR_LOCAL_INV] = { 0, QT_CONN, true },
+	[IBV_WR_BIND_MW] = { 0, QT_CONN, true },
+};
+
+const struct eng_wr_op *eng_wr_op(uint32_t wr_opcode, uint32_t qp_type)
+{
+	const struct eng_wr_op *op;
+
+	if (wr_opcode >= SVD_ARRAY_SIZE(wr_ops) || qp_type >= 32)
+		return NULL;
+	op = &wr_ops[wr_opcode];
+	if (!(op->qp_types & QT(qp_type)))
+		return NULL;
+	return op;
+}
+
+/* The request opcode for a send WQE on a QP type, or -1 if not allowed. */
 int eng_wr_to_opcode(uint32_t wr_opcode, uint32_t qp_type)
 {
-	bool ud = qp_type == SVD_QPT_UD;
-	bool uc = qp_type == SVD_QPT_UC;
-	int base;
+	const struct eng_wr_op *op = eng_wr_op(wr_opcode, qp_type);
+	uint8_t opcode;
 
-	switch (wr_opcode) {
-	case IBV_WR_SEND:
-		base = ENG_OP_SEND_ONLY;
-		break;
-	case IBV_WR_SEND_WITH_IMM:
-		base = ENG_OP_SEND_ONLY_IMM;
-		break;
-	case IBV_WR_SEND_WITH_INV:
-		if (ud || uc)
-			return -1;
-		base = ENG_OP_SEND_ONLY_INV;
-		break;
-	case IBV_WR_RDMA_WRITE:
-		base = ENG_OP_WRITE_ONLY;
-		break;
-	case IBV_WR_RDMA_WRITE_WITH_IMM:
-		base = ENG_OP_WRITE_ONLY_IMM;
-		break;
-	case IBV_WR_RDMA_READ:
-		base = ENG_OP_READ_REQ;
-		break;
-	case IBV_WR_ATOMIC_CMP_AND_SWP:
-		base = ENG_OP_CMP_SWAP;
-		break;
-	case IBV_WR_ATOMIC_FETCH_AND_ADD:
-		base = ENG_OP_FETCH_ADD;
-		break;
-	case IBV_WR_ATOMIC_WRITE:
-		base = ENG_OP_ATOMIC_WRITE;
-		break;
-	default:
+	if (!op || op->local)
 		return -1;
-	}
-	if (ud && base != ENG_OP_SEND_ONLY && base != ENG_OP_SEND_ONLY_IMM)
+	opcode = (uint8_t)(eng_transport_bits(qp_type) | op->base);
+	if (!eng_opcode_info(opcode))
 		return -1;
-	if (!eng_opcode_info((uint8_t)(eng_transport_bits(qp_type) | base)))
-		return -1;
-	return eng_transport_bits(qp_type) | base;
+	return opcode;
 }

@@ -212,6 +212,47 @@ static bool req_xmit(struct svd_engine *e, struct eng_qp *eq,
 	return true;
 }
 
+/*
+ * LOCAL_INV and BIND_MW: executed here, no packet and no PSN. The MW
+ * helpers take dev->lock themselves; the WQE completes in order because
+ * every earlier WQE has completed (the transport is synchronous).
+ */
+static int req_local_exec(struct eng_qp *eq, const struct sv_send_wqe *w)
+{
+	struct svd_qp *qp = eq->qp;
+
+	if (w->opcode == IBV_WR_BIND_MW)
+		return svd_mw_bind_wqe(qp, w->bind.mw_handle, w->bind.mr_lkey,
+				       w->bind.addr, w->bind.length,
+				       w->bind.access, w->bind.new_rkey) ?
+			       IBV_WC_MW_BIND_ERR :
+			       IBV_WC_SUCCESS;
+	return svd_mw_invalidate_key(qp->uctx->dev, qp->pd, w->imm_data) ?
+		       IBV_WC_LOC_QP_OP_ERR :
+		       IBV_WC_SUCCESS;
+}
+
+static bool req_local(struct svd_engine *e, struct eng_qp *eq,
+		      struct req_ctx *r)
+{
+	int status = req_local_exec(eq, &r->w);
+
+	pthread_mutex_lock(&e->dev->lock);
+	eng_sq_consume(eq);
+	eng_send_cqe(eq, &r->w, (uint32_t)status, 0);
+	if (status != IBV_WC_SUCCESS)
+		eng_qp_error(eq);
+	pthread_mutex_unlock(&e->dev->lock);
+	return true;
+}
+
+static bool req_is_local(const struct eng_qp *eq, const struct req_ctx *r)
+{
+	const struct eng_wr_op *op = eng_wr_op(r->w.opcode, eq->qp->qp_type);
+
+	return op && op->local;
+}
+
 bool eng_req_run(struct svd_engine *e, struct eng_qp *eq)
 {
 	static __thread struct req_ctx r;
@@ -230,6 +271,8 @@ bool eng_req_run(struct svd_engine *e, struct eng_qp *eq)
 	}
 	if (status)
 		return false;
+	if (req_is_local(eq, &r))
+		return req_local(e, eq, &r);
 	memset(&r.pkt, 0, sizeof(r.pkt));
 	/* Keys resolved below stay valid while dev->lock is held. */
 	pthread_mutex_lock(&dev->lock);

@@ -220,6 +220,17 @@ static int resp_rkey(struct resp_ctx *c, uint64_t len)
 }
 
 /* SEND / WRITE_WITH_IMM: land the data and complete the receive. */
+/* SEND_WITH_INV: the rkey must name a bound type 2 MW of our PD. */
+static int resp_invalidate(struct resp_ctx *c, uint32_t rkey)
+{
+	struct svd_mr *mw = svd_dev_key_find(c->qp->uctx->dev, rkey);
+
+	if (!mw || !mw->is_mw || mw->mw_type != IBV_MW_TYPE_2 ||
+	    mw->pd != c->qp->pd)
+		return -EINVAL;
+	return svd_mw_invalidate(mw, rkey);
+}
+
 static uint8_t resp_send(struct resp_ctx *c)
 {
 	const struct eng_pkt *p = c->pkt;
@@ -245,6 +256,8 @@ static uint8_t resp_send(struct resp_ctx *c)
 	}
 	if (eng_sgl_copy(&dst, skip, p->data, p->length))
 		return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
+	if ((p->mask & ENG_IETH) && resp_invalidate(c, p->imm))
+		return resp_fail(c, IBV_WC_LOC_QP_OP_ERR, ENG_AETH_NAK_INV);
 	resp_rcqe(c, IBV_WC_SUCCESS, IBV_WC_RECV, p->length + skip);
 	return ENG_AETH_ACK;
 }

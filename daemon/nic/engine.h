@@ -128,6 +128,15 @@ struct eng_opcode {
 
 const struct eng_opcode *eng_opcode_info(uint8_t opcode);
 uint8_t eng_transport_bits(uint32_t qp_type);
+/* A work-request opcode as the engine executes it (eng_opcode.c). */
+struct eng_wr_op {
+	uint8_t base; /* IBTA base opcode of its (only) packet */
+	uint32_t qp_types; /* 1 << SVD_QPT_* that may post it */
+	bool local; /* LOCAL_INV, BIND_MW: no packet */
+};
+
+/* NULL if qp_type may not post wr_opcode. */
+const struct eng_wr_op *eng_wr_op(uint32_t wr_opcode, uint32_t qp_type);
 /* The request opcode for a send WQE on a QP type, or -1 if not allowed. */
 int eng_wr_to_opcode(uint32_t wr_opcode, uint32_t qp_type);
 

@@ -447,6 +447,36 @@ int svl_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 }
 
 /*
+ * Drop the unpolled CQEs of one QP (modify to RESET, as libmlx5 does):
+ * the QP starts again with nothing of its past in its CQs. Kept entries
+ * slide towards prod and cons moves forward; the engine only writes at
+ * or after the prod we read, so it never races the entries we move.
+ */
+void svl_cq_clean(struct ibv_cq *ibcq, uint32_t qpn)
+{
+	struct svl_cq *cq = to_svl_cq(ibcq);
+	uint32_t prod, src, dst, mask = cq->entries - 1;
+
+	pthread_mutex_lock(&cq->lock);
+	prod = svl_load_acquire(&cq->db->prod);
+	if (prod - cq->cons > cq->entries)
+		prod = cq->cons; /* garbage: leave the ring alone */
+	for (src = dst = prod; src != cq->cons;) {
+		src--;
+		if (cq->ring[src & mask].qp_num == qpn)
+			continue;
+		dst--;
+		if (dst != src)
+			cq->ring[dst & mask] = cq->ring[src & mask];
+	}
+	if (dst != cq->cons) {
+		cq->cons = dst;
+		svl_store_release(&cq->db->cons, cq->cons);
+	}
+	pthread_mutex_unlock(&cq->lock);
+}
+
+/*
  * Arm: publish the kind first, then bump the sequence with release; the
  * daemon consumes the arm on the next (solicited) completion.
  */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ring.h"
+#include "svl_cq.h"
 #include "svl_prov.h"
 #include "svl_qp.h"
 
@@ -393,9 +394,16 @@ static int modify_ex(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
 			 -1, NULL);
 }
 
-/* RESET empties the rings (the daemon zeroes its indices too). */
+/*
+ * RESET empties the rings (the daemon zeroes its indices too) and, as
+ * libmlx5 does, drops the QP's unpolled completions (flushes included).
+ */
 static void qp_reset_shadow(struct svl_qp *q)
 {
+	if (q->qp.recv_cq)
+		svl_cq_clean(q->qp.recv_cq, q->qp.qp_num);
+	if (q->qp.send_cq && q->qp.send_cq != q->qp.recv_cq)
+		svl_cq_clean(q->qp.send_cq, q->qp.qp_num);
 	pthread_spin_lock(&q->sq.lock);
 	q->sq.prod = 0;
 	pthread_spin_unlock(&q->sq.lock);

@@ -60,6 +60,8 @@ static inline struct svl_comp_channel *to_svl_ch(struct ibv_comp_channel *c)
 struct svl_cq *svl_cq_create(struct ibv_context *ctx, int cqe,
 			     void *cq_context, struct ibv_comp_channel *ch,
 			     int comp_vector, uint32_t flags);
+/* Remove the unpolled CQEs of QP qpn (modify to RESET). */
+void svl_cq_clean(struct ibv_cq *cq, uint32_t qpn);
 /* Fill the extended poll ops (cq_ex.c). */
 void svl_cq_ex_init(struct svl_cq *cq, uint64_t wc_flags);
 
