@@ -16,6 +16,7 @@
  */
 #include <linux/magic.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -148,6 +149,18 @@ void svd_umem_release(struct svd_umem *umem)
 	free(umem);
 }
 
+/*
+ * An object's ring or doorbell record: sealed against shrinking if the
+ * library did not (a memfd made without MFD_ALLOW_SEALING refuses; other
+ * files cannot be sealed). Either way mem.c's guard copes with a shrink.
+ */
+static struct svd_umem *ring_umem(int fd, uint64_t off, uint64_t len)
+{
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
+		(void)0; /* not sealable: the SIGBUS guard covers it */
+	return svd_umem_get_mapped(fd, off, len);
+}
+
 static struct svd_umem *desc_to_umem(struct svd_bundle *b,
 				     const struct sv_buffer_desc *d)
 {
@@ -155,7 +168,7 @@ static struct svd_umem *desc_to_umem(struct svd_bundle *b,
 	case SV_BUFFER_TYPE_DMABUF:
 		if (d->fd < 1 || d->fd >= b->nfds)
 			return svd_err_ptr(-EBADF);
-		return svd_umem_get_mapped(b->fds[d->fd], d->addr, d->length);
+		return ring_umem(b->fds[d->fd], d->addr, d->length);
 	case SV_BUFFER_TYPE_VA:
 		return svd_umem_get_va(b, d->addr, d->length);
 	default:

@@ -15,6 +15,7 @@
 #define SVL_RING_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,10 +60,13 @@ static inline int svl_ring_alloc(size_t len, int *fd, void **addr)
 	if (!len)
 		return EINVAL;
 	/* The raw syscall: no _GNU_SOURCE needed by includers. */
-	mfd = (int)syscall(SYS_memfd_create, "softverbs-ring", MFD_CLOEXEC);
+	mfd = (int)syscall(SYS_memfd_create, "softverbs-ring",
+			   MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0)
 		return errno;
-	if (ftruncate(mfd, (off_t)map_len)) {
+	/* Sealed against shrinking: the daemon maps it (docs/memory.md). */
+	if (ftruncate(mfd, (off_t)map_len) ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
 		err = errno;
 		close(mfd);
 		return err;
