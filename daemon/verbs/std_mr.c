@@ -160,6 +160,33 @@ static int va_umem(struct svd_bundle *b, uint64_t start, uint64_t len,
 	return 0;
 }
 
+/*
+ * The library found the open file behind the range (a shared mapping):
+ * map it, so the region is a direct copy and outlives its registrar.
+ * -ENOENT: the command names no file (a plain VA region).
+ */
+static int file_umem(struct svd_bundle *b, uint64_t len,
+		     struct svd_umem **out)
+{
+	struct sv_reg_mr_req req = {};
+	struct svd_umem *umem;
+	int ret;
+
+	if (svd_uhw_copy_from(b, &req, sizeof(req)) ||
+	    !(req.flags & SV_REG_MR_FILE))
+		return -ENOENT;
+	if ((req.flags & ~SV_REG_MR_FILE) || req.reserved || b->nfds < 2)
+		return -EINVAL;
+	ret = check_length(b->dev, len);
+	if (ret)
+		return ret;
+	umem = svd_umem_get_mapped(b->fds[1], req.file_offset, len);
+	if (svd_is_err(umem))
+		return (int)svd_ptr_err(umem);
+	*out = umem;
+	return 0;
+}
+
 /* write(): the PD named by a legacy command; a bad handle is EINVAL. */
 static struct svd_uobj *pd_get(struct svd_bundle *b, uint32_t handle)
 {
@@ -192,7 +219,9 @@ static int write_reg_mr(struct svd_bundle *b)
 	pdu = pd_get(b, cmd->pd_handle);
 	if (svd_is_err(pdu))
 		return (int)svd_ptr_err(pdu);
-	ret = va_umem(b, cmd->start, cmd->length, &umem);
+	ret = file_umem(b, cmd->length, &umem);
+	if (ret == -ENOENT)
+		ret = va_umem(b, cmd->start, cmd->length, &umem);
 	if (!ret) {
 		ret = svd_mr_create(b, uobj, pdu->object, umem, cmd->hca_va,
 				cmd->access_flags);

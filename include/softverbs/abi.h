@@ -245,6 +245,20 @@ struct sv_create_qp_resp {
 	__u32 reserved;
 };
 
+/*
+ * Driver data for REG_MR (request, optional). SV_REG_MR_FILE: the range
+ * lies in a shared mapping of the file sent with the command (fd slot 1),
+ * byte 'start' at file_offset. The daemon maps the file, so the region
+ * outlives its registrar (docs/sharing.md).
+ */
+#define SV_REG_MR_FILE 1U
+
+struct sv_reg_mr_req {
+	__aligned_u64 file_offset;
+	__u32 flags;
+	__u32 reserved;
+};
+
 /* Driver data for CREATE_QP/CQ/SRQ (request). */
 struct sv_create_ring_req {
 	__u32 db_page_index; /* which doorbell page to ring */

@@ -2,15 +2,17 @@
 /*
  * Memory regions and windows.
  *
- * VA regions stay in this process: the daemon reaches them with
- * process_vm_readv/writev, which the kernel permits under the ptrace access
- * rules. Under Yama's ptrace_scope=1 only an ancestor may do that unless
+ * A region in a shared file mapping is registered with that file, which
+ * the daemon maps (mr_file.c): it outlives this process. Other VA regions
+ * stay in this process: the daemon reaches them through /proc/PID/mem,
+ * which the kernel permits under the ptrace access rules. Under Yama's ptrace_scope=1 only an ancestor may do that unless
  * the process names a tracer, so before the first registration (and again
  * after a fork) the library names the daemon (its pid from SO_PEERCRED on
  * the command FD) with prctl(PR_SET_PTRACER). This replaces any tracer the
  * application named itself. Where access is still refused (scope 2 or 3,
  * another uid, a non-dumpable process) ibv_reg_mr fails with EPERM/EACCES.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -53,6 +55,11 @@ static struct svl_mr *mr_new(struct ibv_pd *pd, enum svl_mr_type type)
 	return mr;
 }
 
+/* Access bits under which the region's memory is written to. */
+#define MR_WRITE_ACCESS                                                   \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |                \
+	 IBV_ACCESS_REMOTE_ATOMIC)
+
 SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 					   size_t length, uint64_t iova,
 					   unsigned int access)
@@ -60,17 +67,22 @@ SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 	struct {
 		struct ib_uverbs_cmd_hdr hdr;
 		struct ib_uverbs_reg_mr cmd;
+		struct sv_reg_mr_req drv;
 	} req;
 	struct ib_uverbs_reg_mr_resp resp;
 	struct svl_mr *mr;
-	int ret;
+	uint64_t off = 0;
+	int ret, fd;
 
 	mr = mr_new(pd, SVL_MR_VA);
 	if (!mr)
 		return NULL;
 	allow_daemon_access(pd->context);
 	memset(&req, 0, sizeof(req));
-	svl_write_hdr(&req, IB_USER_VERBS_CMD_REG_MR, sizeof(req),
+	/* A shared file mapping: hand the daemon the file (issue 11). */
+	fd = svl_mr_backing_file(addr, length, access & MR_WRITE_ACCESS, &off);
+	svl_write_hdr(&req, IB_USER_VERBS_CMD_REG_MR,
+		      fd < 0 ? offsetof(typeof(req), drv) : sizeof(req),
 		      sizeof(resp));
 	req.cmd.response = (uintptr_t)&resp;
 	req.cmd.start = (uintptr_t)addr;
@@ -78,8 +90,13 @@ SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 	req.cmd.hca_va = iova;
 	req.cmd.pd_handle = pd->handle;
 	req.cmd.access_flags = access;
-	ret = svl_write(pd->context, &req, sizeof(req), &resp, sizeof(resp), -1,
-			NULL);
+	req.drv.file_offset = off;
+	req.drv.flags = fd < 0 ? 0 : SV_REG_MR_FILE;
+	ret = svl_write(pd->context, &req,
+			fd < 0 ? offsetof(typeof(req), drv) : sizeof(req),
+			&resp, sizeof(resp), fd, NULL);
+	if (fd >= 0)
+		close(fd);
 	if (ret) {
 		free(mr);
 		errno = ret;

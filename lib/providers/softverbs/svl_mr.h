@@ -18,6 +18,15 @@ struct svl_mr {
 	enum svl_mr_type type;
 };
 
+/*
+ * The file behind [addr, addr+len) when it lies in one shared file mapping
+ * (mr_file.c): a new fd (the caller closes it) and the file offset of addr
+ * in *off; -1 when there is none and the range stays a VA region. write:
+ * the region needs write access, so the mapping must be writable.
+ */
+int svl_mr_backing_file(const void *addr, size_t len, bool write,
+			uint64_t *off);
+
 static inline struct svl_mr *to_svl_mr(struct ibv_mr *mr)
 {
 	return (struct svl_mr *)mr;
