@@ -5,3 +5,8 @@ sv_add_c_test(test_traffic_ud ${CMAKE_CURRENT_SOURCE_DIR}/test_traffic_ud.c)
 # close); leak checking would report the library objects they never freed.
 set_tests_properties(test_traffic_rc test_traffic_ud PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# The data path at scale and under attack (datapath helper).
+sv_add_c_test(test_dp_scale ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_scale.c)
+sv_add_c_test(test_dp_isolation ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_isolation.c)
+set_tests_properties(test_dp_scale test_dp_isolation PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

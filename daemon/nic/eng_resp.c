@@ -356,6 +356,13 @@ static int resp_need_rwqe(struct resp_ctx *c, bool rc, uint8_t *syn)
 	return 0;
 }
 
+/* Not for this QP: dropped and counted; the QP's state is untouched. */
+static bool resp_foreign(struct resp_ctx *c)
+{
+	c->eq->foreign_drops++;
+	return false;
+}
+
 static bool resp_check(struct resp_ctx *c)
 {
 	const struct eng_pkt *p = c->pkt;
@@ -367,7 +374,11 @@ static bool resp_check(struct resp_ctx *c)
 	if (!transport_ok(qp, p->opcode))
 		return false;
 	if (qp->qp_type == SVD_QPT_UD && p->qkey != qp->attr.qkey)
-		return false;
+		return resp_foreign(c);
+	/* A connection takes packets only from the QP it is connected to. */
+	if (qp->qp_type != SVD_QPT_UD &&
+	    p->src_qpn != (qp->attr.dest_qp_num & 0xffffff))
+		return resp_foreign(c);
 	return true;
 }
 

@@ -229,6 +229,8 @@ struct eng_qp {
 	uint32_t epsn;
 	bool flushed_last_wqe;
 	bool fatal_reported;
+	/* Packets dropped: not from the connected peer, or a wrong Q_Key. */
+	uint64_t foreign_drops;
 };
 
 struct eng_db_slots; /* eng_db.c */
