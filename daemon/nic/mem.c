@@ -402,8 +402,8 @@ int svd_mem_write(const struct svd_umem *dst, uint64_t off, const void *buf,
 }
 
 /* VA to VA: possibly two processes, so through a bounce buffer. */
-static int va_copy(const struct svd_umem *dst, uint64_t dst_off,
-		   const struct svd_umem *src, uint64_t src_off, uint64_t len)
+static int va_umem_copy(const struct svd_umem *dst, uint64_t dst_off,
+			const struct svd_umem *src, uint64_t src_off, uint64_t len)
 {
 	static __thread uint8_t bounce[BOUNCE_SIZE];
 	int ret = 0;
@@ -455,7 +455,7 @@ int svd_mem_copy_direct(const struct svd_umem *dst, uint64_t dst_off,
 		return svd_mem_read(src, src_off, map_at(dst, dst_off), len);
 	if (src->kind == SVD_UMEM_MAPPED)
 		return svd_mem_write(dst, dst_off, map_at(src, src_off), len);
-	return va_copy(dst, dst_off, src, src_off, len);
+	return va_umem_copy(dst, dst_off, src, src_off, len);
 }
 
 static bool overlap(const void *a, const void *b, uint64_t len)
