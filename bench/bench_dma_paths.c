@@ -45,15 +45,14 @@
 #define NSIZES 3
 #define NKINDS 3
 #define MAX_ROUNDS 31
-#define ACCESS                                                          \
-	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |             \
+#define ACCESS                                              \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
 	 IBV_ACCESS_REMOTE_READ)
 
 enum kind { K_VA, K_DMABUF, K_DD };
-static const char *const kind_name[NKINDS] = { "VA", "dma-buf",
-					       "data-direct" };
-static const size_t sizes[NSIZES] = { 64 << 10, 1 << 20, 8 << 20 };
-static const char *const size_name[NSIZES] = { "64 KiB", "1 MiB", "8 MiB" };
+static const char *const kind_name[NKINDS] = {"VA", "dma-buf", "data-direct"};
+static const size_t sizes[NSIZES] = {64 << 10, 1 << 20, 8 << 20};
+static const char *const size_name[NSIZES] = {"64 KiB", "1 MiB", "8 MiB"};
 
 struct region {
 	uint8_t *map;
@@ -98,8 +97,8 @@ static void region_dmabuf(struct bench *b, struct region *r, uint64_t iova,
 
 	if (fd < 0 || ftruncate(fd, MAX_SIZE))
 		die("memfd");
-	r->map = mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		      0);
+	r->map =
+	    mmap(NULL, MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (r->map == MAP_FAILED)
 		die("mmap memfd");
 	memset(r->map, 1, MAX_SIZE);
@@ -108,8 +107,8 @@ static void region_dmabuf(struct bench *b, struct region *r, uint64_t iova,
 					  sv_access);
 	if (!r->mr)
 		die(sv_access ? "data-direct dma-buf MR (is the data-direct "
-				"device on?)" :
-				"ibv_reg_dmabuf_mr");
+				"device on?)"
+			      : "ibv_reg_dmabuf_mr");
 	close(fd); /* the mapping and the MR keep the memory */
 }
 
@@ -142,11 +141,12 @@ static int find_gid(struct ibv_context *ctx, union ibv_gid *gid)
 static void qp_to_rts(struct ibv_qp *qp, uint32_t dqpn, int gidx,
 		      const union ibv_gid *gid)
 {
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1,
-				 .qp_access_flags = ACCESS };
+	struct ibv_qp_attr a = {
+	    .qp_state = IBV_QPS_INIT, .port_num = 1, .qp_access_flags = ACCESS};
 
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-					  IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
+	if (ibv_modify_qp(qp, &a,
+			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+			      IBV_QP_ACCESS_FLAGS))
 		die("INIT");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
@@ -159,10 +159,10 @@ static void qp_to_rts(struct ibv_qp *qp, uint32_t dqpn, int gidx,
 	a.ah_attr.grh.sgid_index = (uint8_t)gidx;
 	a.ah_attr.grh.hop_limit = 1;
 	a.ah_attr.port_num = 1;
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-					  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-					  IBV_QP_MAX_DEST_RD_ATOMIC |
-					  IBV_QP_MIN_RNR_TIMER))
+	if (ibv_modify_qp(qp, &a,
+			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+			      IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+			      IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
 		die("RTR");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
@@ -170,19 +170,23 @@ static void qp_to_rts(struct ibv_qp *qp, uint32_t dqpn, int gidx,
 	a.retry_cnt = 7;
 	a.rnr_retry = 7;
 	a.max_rd_atomic = 16;
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-					  IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-					  IBV_QP_SQ_PSN |
-					  IBV_QP_MAX_QP_RD_ATOMIC))
+	if (ibv_modify_qp(qp, &a,
+			  IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+			      IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+			      IBV_QP_MAX_QP_RD_ATOMIC))
 		die("RTS");
 }
 
 static struct ibv_qp *make_qp(struct bench *b, struct ibv_cq *cq)
 {
 	struct ibv_qp_init_attr a = {
-		.send_cq = cq, .recv_cq = cq, .qp_type = IBV_QPT_RC,
-		.cap = { .max_send_wr = (uint32_t)b->depth, .max_recv_wr = 1,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
+	    .send_cq = cq,
+	    .recv_cq = cq,
+	    .qp_type = IBV_QPT_RC,
+	    .cap = {.max_send_wr = (uint32_t)b->depth,
+		    .max_recv_wr = 1,
+		    .max_send_sge = 1,
+		    .max_recv_sge = 1},
 	};
 	struct ibv_qp *qp = ibv_create_qp(b->pd, &a);
 
@@ -275,8 +279,8 @@ static uint64_t run(struct bench *b, enum kind k, bool write, size_t size)
 {
 	const struct region *l = &b->reg[k][0], *r = &b->reg[k][1];
 	long msgs = (long)(b->bytes / size), posted = 0, done = 0;
-	struct ibv_sge sge = { l->addr, (uint32_t)size, l->mr->lkey };
-	struct ibv_send_wr wr = { .sg_list = &sge, .num_sge = 1 }, *bad;
+	struct ibv_sge sge = {l->addr, (uint32_t)size, l->mr->lkey};
+	struct ibv_send_wr wr = {.sg_list = &sge, .num_sge = 1}, *bad;
 	long sig = b->depth / 4 ? b->depth / 4 : 1;
 	uint64_t t0;
 
@@ -290,9 +294,9 @@ static uint64_t run(struct bench *b, enum kind k, bool write, size_t size)
 		while (posted < msgs && posted - done < b->depth) {
 			posted++;
 			wr.wr_id = (uint64_t)posted;
-			wr.send_flags = posted % sig && posted < msgs ?
-						0 :
-						IBV_SEND_SIGNALED;
+			wr.send_flags = posted % sig && posted < msgs
+					    ? 0
+					    : IBV_SEND_SIGNALED;
 			if (ibv_post_send(b->qp, &wr, &bad))
 				die("ibv_post_send");
 		}
@@ -374,10 +378,11 @@ static double report(int rounds, const struct bench *b)
 		for (s = 0; s < NSIZES; s++) {
 			const double *m = mibs[op][s];
 
-			printf("| %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n",
-			       op ? "READ" : "WRITE", size_name[s], m[K_VA],
-			       m[K_DMABUF], m[K_VA] / m[K_DMABUF], m[K_DD],
-			       m[K_DMABUF] / m[K_DD]);
+			printf(
+			    "| %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n",
+			    op ? "READ" : "WRITE", size_name[s], m[K_VA],
+			    m[K_DMABUF], m[K_VA] / m[K_DMABUF], m[K_DD],
+			    m[K_DMABUF] / m[K_DD]);
 			if (sizes[s] >= (1 << 20) &&
 			    m[K_DD] / m[K_DMABUF] < worst)
 				worst = m[K_DD] / m[K_DMABUF];
@@ -390,7 +395,7 @@ static double report(int rounds, const struct bench *b)
 
 int main(int argc, char **argv)
 {
-	struct bench b = { .depth = 16, .bytes = 256U << 20 };
+	struct bench b = {.depth = 16, .bytes = 256U << 20};
 	const char *dev = NULL;
 	int rounds = 5;
 

@@ -77,6 +77,20 @@ static inline void svt_xchg(int sock, const void *out, void *in, size_t n)
 		SVT_CHECK(read(sock, in, n) == (ssize_t)n);
 }
 
+/*
+ * One work request on a fresh loopback pair (an error completion moves a
+ * QP to the error state); atomics add 1. Its completion status.
+ */
+static inline enum ibv_wc_status
+svt_one_rdma(struct ibv_context *ctx, struct ibv_pd *pd, enum ibv_wr_opcode op,
+	     struct ibv_sge s, uint64_t raddr, uint32_t rkey)
+{
+	struct svt_ep a, b;
+
+	svt_mem_pair(ctx, pd, &a, NULL, &b);
+	return svt_rdma(&a, op, &s, raddr, rkey, 0, 1);
+}
+
 /* "softverbs dev datadirect softverbs0 on|off" through the real CLI. */
 static inline int svt_datadirect(bool on)
 {

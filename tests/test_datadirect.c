@@ -26,8 +26,7 @@
 
 static struct svt_daemon d;
 
-static void read_file(const char *dir, const char *name, char *buf,
-		      size_t len)
+static void read_file(const char *dir, const char *name, char *buf, size_t len)
 {
 	char p[600];
 	FILE *f;
@@ -61,8 +60,8 @@ static void check_present(struct ibv_context *ctx)
 	char path[512], val[128];
 	struct stat st;
 
-	SVT_CHECK(!softverbsdv_get_data_direct_sysfs_path(ctx, path,
-							   sizeof(path)));
+	SVT_CHECK(
+	    !softverbsdv_get_data_direct_sysfs_path(ctx, path, sizeof(path)));
 	SVT_CHECK(!stat(path, &st) && S_ISDIR(st.st_mode));
 	read_file(path, "ibdev", val, sizeof(val));
 	SVT_CHECK(!strcmp(val, "softverbs0\n"));
@@ -72,8 +71,7 @@ static void check_present(struct ibv_context *ctx)
 		  ENOSPC);
 }
 
-static void test_discovery_and_flag(struct ibv_context *ctx,
-				    struct ibv_pd *pd)
+static void test_discovery_and_flag(struct ibv_context *ctx, struct ibv_pd *pd)
 {
 	char path[512];
 	struct stat st;
@@ -81,34 +79,33 @@ static void test_discovery_and_flag(struct ibv_context *ctx,
 	struct ibv_mr *mr;
 
 	check_present(ctx);
-	SVT_CHECK(!softverbsdv_get_data_direct_sysfs_path(ctx, path,
-							   sizeof(path)));
+	SVT_CHECK(
+	    !softverbsdv_get_data_direct_sysfs_path(ctx, path, sizeof(path)));
 	mr = softverbsdv_reg_dmabuf_mr(pd, 0, BIG, 0, fd, SVT_ACCESS_ALL, DD);
 	SVT_CHECK(mr && !ibv_dereg_mr(mr));
 	errno = 0;
 	SVT_CHECK(!softverbsdv_reg_dmabuf_mr(pd, 0x10, 4096, 0x1010, fd,
 					     SVT_ACCESS_ALL, DD) &&
 		  errno == EOPNOTSUPP);
-	SVT_CHECK(!softverbsdv_reg_dmabuf_mr(pd, 0, 4096, 0, fd,
-					     SVT_ACCESS_ALL, 1 << 7) &&
+	SVT_CHECK(!softverbsdv_reg_dmabuf_mr(pd, 0, 4096, 0, fd, SVT_ACCESS_ALL,
+					     1 << 7) &&
 		  errno == EINVAL);
 	/* Absent: discovery and the flag say ENODEV; plain MRs still work. */
 	SVT_CHECK(svt_datadirect(false) == 0);
-	SVT_CHECK(softverbsdv_get_data_direct_sysfs_path(ctx, path,
-							  sizeof(path)) ==
-		  ENODEV);
+	SVT_CHECK(softverbsdv_get_data_direct_sysfs_path(
+		      ctx, path, sizeof(path)) == ENODEV);
 	SVT_CHECK(stat(path, &st) && errno == ENOENT);
-	SVT_CHECK(!strcmp(dev_list_value("datadirect=", path, sizeof(path)),
-			  "off"));
-	SVT_CHECK(!softverbsdv_reg_dmabuf_mr(pd, 0, 4096, 0, fd,
-					     SVT_ACCESS_ALL, DD) &&
+	SVT_CHECK(
+	    !strcmp(dev_list_value("datadirect=", path, sizeof(path)), "off"));
+	SVT_CHECK(!softverbsdv_reg_dmabuf_mr(pd, 0, 4096, 0, fd, SVT_ACCESS_ALL,
+					     DD) &&
 		  errno == ENODEV);
 	mr = softverbsdv_reg_dmabuf_mr(pd, 0, 4096, 0, fd, SVT_ACCESS_ALL, 0);
 	SVT_CHECK(mr && !ibv_dereg_mr(mr));
 	SVT_CHECK(svt_datadirect(true) == 0);
 	check_present(ctx);
-	SVT_CHECK(!strcmp(dev_list_value("datadirect=", path, sizeof(path)),
-			  "on"));
+	SVT_CHECK(
+	    !strcmp(dev_list_value("datadirect=", path, sizeof(path)), "on"));
 	close(fd);
 	printf("discovery present/absent, access flag accepted/refused\n");
 }
@@ -125,14 +122,14 @@ static void test_traffic(struct ibv_context *ctx, struct ibv_pd *pd)
 	SVT_CHECK(svt_buf_reg(&plain, pd, svt_memfd(BIG), BIG, 0x80000000, 0));
 	svt_mem_pair(ctx, pd, &a, NULL, &b);
 	svt_fill(plain.map, BIG, 9);
-	s = (struct ibv_sge){ plain.iova, BIG, plain.mr->lkey };
+	s = (struct ibv_sge){plain.iova, BIG, plain.mr->lkey};
 	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_WRITE, &s, dd.iova, dd.mr->rkey, 0,
 			   0) == IBV_WC_SUCCESS);
 	SVT_CHECK(!memcmp(dd.map, plain.map, BIG));
 	svt_fill(dd.map, BIG, 4);
-	s = (struct ibv_sge){ dd.iova, BIG, dd.mr->lkey };
-	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_READ, &s, plain.iova,
-			   plain.mr->rkey, 0, 0) == IBV_WC_SUCCESS);
+	s = (struct ibv_sge){dd.iova, BIG, dd.mr->lkey};
+	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_READ, &s, plain.iova, plain.mr->rkey,
+			   0, 0) == IBV_WC_SUCCESS);
 	SVT_CHECK(!memcmp(dd.map, plain.map, BIG));
 	/* Both went over the data-direct engine, not the default path. */
 	SVT_CHECK(atol(dev_list_value("dd_copies=", line, sizeof(line))) >= 2);
@@ -164,32 +161,22 @@ static int streamer_main(int sock)
 	long i;
 
 	svt_ep_open(&e);
-	SVT_CHECK(svt_buf_reg(&src, e.pd, svt_memfd(STREAM), STREAM, 0x1000000,
-			      0));
+	SVT_CHECK(
+	    svt_buf_reg(&src, e.pd, svt_memfd(STREAM), STREAM, 0x1000000, 0));
 	me.qpn = e.qp->qp_num;
 	svt_xchg(sock, NULL, &t, sizeof(t));
 	svt_xchg(sock, &me, NULL, sizeof(me));
 	svt_ep_connect(&e, t.qpn);
 	svt_xchg(sock, NULL, &go, 1);
-	s = (struct ibv_sge){ src.iova, STREAM, src.mr->lkey };
+	s = (struct ibv_sge){src.iova, STREAM, src.mr->lkey};
 	for (i = 0; i < 200000 && status == IBV_WC_SUCCESS; i++) {
-		status = svt_rdma(&e, IBV_WR_RDMA_WRITE, &s, t.iova, t.rkey, 0,
-				  0);
+		status =
+		    svt_rdma(&e, IBV_WR_RDMA_WRITE, &s, t.iova, t.rkey, 0, 0);
 		if (i == 8)
 			svt_xchg(sock, "S", NULL, 1);
 	}
 	svt_xchg(sock, &status, NULL, sizeof(status));
 	return i > 8 ? SVT_PASS : SVT_FAIL;
-}
-
-static enum ibv_wc_status one_rdma(struct ibv_context *ctx, struct ibv_pd *pd,
-				   enum ibv_wr_opcode op, struct ibv_sge s,
-				   uint64_t raddr, uint32_t rkey)
-{
-	struct svt_ep a, b;
-
-	svt_mem_pair(ctx, pd, &a, NULL, &b);
-	return svt_rdma(&a, op, &s, raddr, rkey, 0, 0);
 }
 
 /* After the revoke: the right error on each side; the rest works. */
@@ -200,18 +187,19 @@ static void check_revoked(struct ibv_context *ctx, struct ibv_pd *pd,
 	struct ibv_sge s;
 
 	SVT_CHECK(svt_buf_reg(&o, pd, svt_memfd(STREAM), STREAM, 0x9000000, 0));
-	s = (struct ibv_sge){ dd->iova, 4096, dd->mr->lkey };
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, o.iova,
-			   o.mr->rkey) == IBV_WC_LOC_PROT_ERR);
-	s = (struct ibv_sge){ o.iova, 4096, o.mr->lkey };
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_READ, s, dd->iova,
-			   dd->mr->rkey) == IBV_WC_REM_ACCESS_ERR);
+	s = (struct ibv_sge){dd->iova, 4096, dd->mr->lkey};
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, o.iova,
+			       o.mr->rkey) == IBV_WC_LOC_PROT_ERR);
+	s = (struct ibv_sge){o.iova, 4096, o.mr->lkey};
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_READ, s, dd->iova,
+			       dd->mr->rkey) == IBV_WC_REM_ACCESS_ERR);
 	SVT_CHECK(svt_datadirect(true) == 0); /* a new device... */
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, dd->iova,
-			   dd->mr->rkey) == IBV_WC_REM_ACCESS_ERR); /* ...same */
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, dd->iova,
+			       dd->mr->rkey) ==
+		  IBV_WC_REM_ACCESS_ERR); /* ...same */
 	svt_fill(o.map, 4096, 1);
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, o.iova + 8192,
-			   o.mr->rkey) == IBV_WC_SUCCESS);
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, o.iova + 8192,
+			       o.mr->rkey) == IBV_WC_SUCCESS);
 	SVT_CHECK(!memcmp(o.map, o.map + 8192, 4096));
 	SVT_CHECK(!ibv_dereg_mr(dd->mr) && !ibv_dereg_mr(o.mr));
 }
@@ -226,8 +214,8 @@ static void test_revoke_during_traffic(struct ibv_context *ctx,
 	char s;
 	pid_t pid;
 
-	SVT_CHECK(svt_buf_reg(&dd, pd, svt_memfd(STREAM), STREAM, 0x7000000,
-			      DD));
+	SVT_CHECK(
+	    svt_buf_reg(&dd, pd, svt_memfd(STREAM), STREAM, 0x7000000, DD));
 	SVT_CHECK(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	pid = fork();
 	SVT_CHECK(pid >= 0);
@@ -236,7 +224,7 @@ static void test_revoke_during_traffic(struct ibv_context *ctx,
 		_exit(streamer_main(sv[1]));
 	}
 	close(sv[1]);
-	t = (struct target){ ep->qp->qp_num, dd.mr->rkey, dd.iova };
+	t = (struct target){ep->qp->qp_num, dd.mr->rkey, dd.iova};
 	svt_xchg(sv[0], &t, &peer, sizeof(t));
 	svt_ep_connect(ep, peer.qpn);
 	svt_xchg(sv[0], "G", &s, 1); /* go; wait until it streams */

@@ -18,7 +18,7 @@ static uint64_t max_dm;
 
 static void test_alloc_rules(struct ibv_context *ctx)
 {
-	struct ibv_alloc_dm_attr a = { .length = 64 };
+	struct ibv_alloc_dm_attr a = {.length = 64};
 	struct ibv_dm *dm[3];
 
 	a.comp_mask = 1;
@@ -49,7 +49,7 @@ static void test_alloc_rules(struct ibv_context *ctx)
 /* Allocations take whole pages (MEMIC's rule): at most max_dm / 4 KiB. */
 static void test_alloc_count(struct ibv_context *ctx)
 {
-	struct ibv_alloc_dm_attr a = { .length = 4 };
+	struct ibv_alloc_dm_attr a = {.length = 4};
 	struct ibv_dm *dms[1024];
 	unsigned int n = 0;
 
@@ -86,9 +86,10 @@ static void test_reg_rules(struct ibv_pd *pd, struct ibv_dm *dm)
 		  errno == EINVAL);
 	SVT_CHECK(!ibv_reg_dm_mr(pd, dm, 0, DM_LEN + 4, zb) && errno == EINVAL);
 	SVT_CHECK(!ibv_reg_dm_mr(pd, dm, DM_LEN - 4, 8, zb) && errno == EINVAL);
-	SVT_CHECK(!ibv_reg_dm_mr(pd, dm, 0, 64, IBV_ACCESS_ZERO_BASED |
-						IBV_ACCESS_REMOTE_WRITE) &&
-		  errno == EINVAL);
+	SVT_CHECK(
+	    !ibv_reg_dm_mr(pd, dm, 0, 64,
+			   IBV_ACCESS_ZERO_BASED | IBV_ACCESS_REMOTE_WRITE) &&
+	    errno == EINVAL);
 	mr = ibv_reg_dm_mr(pd, dm, 0, 0, zb); /* zero length is legal */
 	SVT_CHECK(mr && !mr->addr && mr->length == 0);
 	SVT_CHECK(ibv_free_dm(dm) == EBUSY);
@@ -106,15 +107,15 @@ static void test_remote(struct svt_ep *a, struct svt_ep *b, struct ibv_dm *dm)
 	unsigned int i;
 
 	vmr = ibv_reg_mr(a->pd, va, sizeof(va), IBV_ACCESS_LOCAL_WRITE);
-	dmr = ibv_reg_dm_mr(b->pd, dm, 0, DM_LEN,
-			    IBV_ACCESS_ZERO_BASED | IBV_ACCESS_LOCAL_WRITE |
-				    IBV_ACCESS_REMOTE_WRITE |
-				    IBV_ACCESS_REMOTE_READ |
-				    IBV_ACCESS_REMOTE_ATOMIC);
+	dmr =
+	    ibv_reg_dm_mr(b->pd, dm, 0, DM_LEN,
+			  IBV_ACCESS_ZERO_BASED | IBV_ACCESS_LOCAL_WRITE |
+			      IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+			      IBV_ACCESS_REMOTE_ATOMIC);
 	SVT_CHECK(vmr && dmr);
 	for (i = 0; i < DM_LEN; i++)
 		va[i] = (uint8_t)(i * 7 + 5);
-	s = (struct ibv_sge){ (uintptr_t)va, 4096, vmr->lkey };
+	s = (struct ibv_sge){(uintptr_t)va, 4096, vmr->lkey};
 	/* Zero-based: remote address 100 is byte 100 of the region. */
 	SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_WRITE, &s, 100, dmr->rkey, 0, 0) ==
 		  IBV_WC_SUCCESS);
@@ -143,9 +144,10 @@ static void test_local(struct svt_ep *a, struct svt_ep *b, struct ibv_dm *dm)
 {
 	static uint8_t va[DM_LEN];
 	uint8_t pattern[1024], back[1024];
-	struct ibv_recv_wr rwr = { .num_sge = 1 }, *rbad;
-	struct ibv_send_wr swr = { .num_sge = 1, .opcode = IBV_WR_SEND,
-				   .send_flags = IBV_SEND_SIGNALED },
+	struct ibv_recv_wr rwr = {.num_sge = 1}, *rbad;
+	struct ibv_send_wr swr = {.num_sge = 1,
+				  .opcode = IBV_WR_SEND,
+				  .send_flags = IBV_SEND_SIGNALED},
 			   *sbad;
 	struct ibv_mr *vmr, *dmr;
 	struct ibv_sge s, r;
@@ -153,23 +155,23 @@ static void test_local(struct svt_ep *a, struct svt_ep *b, struct ibv_dm *dm)
 
 	vmr = ibv_reg_mr(b->pd, va, sizeof(va),
 			 IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-				 IBV_ACCESS_REMOTE_READ);
+			     IBV_ACCESS_REMOTE_READ);
 	dmr = ibv_reg_dm_mr(a->pd, dm, 1024, 2048,
 			    IBV_ACCESS_ZERO_BASED | IBV_ACCESS_LOCAL_WRITE);
 	SVT_CHECK(vmr && dmr);
 	for (i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (uint8_t)(i ^ 0x5a);
 	SVT_CHECK(!ibv_memcpy_to_dm(dm, 1024, pattern, sizeof(pattern)));
-	s = (struct ibv_sge){ 0, 1024, dmr->lkey }; /* region byte 0 */
+	s = (struct ibv_sge){0, 1024, dmr->lkey}; /* region byte 0 */
 	SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_WRITE, &s, (uintptr_t)va, vmr->rkey,
 			   0, 0) == IBV_WC_SUCCESS);
 	SVT_CHECK(!memcmp(va, pattern, sizeof(pattern)));
 	s.addr = 1024; /* READ back into the second KiB of the region */
-	SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_READ, &s, (uintptr_t)va, vmr->rkey,
-			   0, 0) == IBV_WC_SUCCESS);
+	SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_READ, &s, (uintptr_t)va, vmr->rkey, 0,
+			   0) == IBV_WC_SUCCESS);
 	SVT_CHECK(!ibv_memcpy_from_dm(back, dm, 2048, sizeof(back)));
 	SVT_CHECK(!memcmp(back, pattern, sizeof(pattern)));
-	r = (struct ibv_sge){ (uintptr_t)va + 4096, 1024, vmr->lkey };
+	r = (struct ibv_sge){(uintptr_t)va + 4096, 1024, vmr->lkey};
 	rwr.sg_list = &r;
 	SVT_CHECK(!ibv_post_recv(b->qp, &rwr, &rbad));
 	s.addr = 0;
@@ -205,7 +207,7 @@ static void test_fork(struct ibv_context *ctx)
 
 	SVT_CHECK(pid >= 0);
 	if (!pid) {
-		struct ibv_alloc_dm_attr a = { .length = 256 };
+		struct ibv_alloc_dm_attr a = {.length = 256};
 		struct ibv_dm *dm = ibv_alloc_dm(ctx, &a);
 		uint32_t v = 7, w = 0;
 
@@ -221,7 +223,7 @@ static void test_fork(struct ibv_context *ctx)
 
 int main(void)
 {
-	struct ibv_alloc_dm_attr attr = { .length = DM_LEN };
+	struct ibv_alloc_dm_attr attr = {.length = DM_LEN};
 	struct ibv_device_attr_ex dx;
 	struct svt_ep a, b;
 	struct svt_daemon d;

@@ -24,20 +24,20 @@
 #define PIECE (32 * 1024)
 #define ATOMIC_OFF (192 * 1024)
 #define READ_OFF (128 * 1024)
-static const uint64_t iovas[2] = { 0x10000000, 0x20000000 };
+static const uint64_t iovas[2] = {0x10000000, 0x20000000};
 
 static struct svt_daemon d;
 
-static struct ibv_mr *reg(struct ibv_pd *pd, int fd, uint64_t off,
-			  size_t len, uint64_t iova, int access)
+static struct ibv_mr *reg(struct ibv_pd *pd, int fd, uint64_t off, size_t len,
+			  uint64_t iova, int access)
 {
 	return ibv_reg_dmabuf_mr(pd, off, len, iova, fd, access);
 }
 
-#define REG_FAILS(err, ...)                                           \
-	do {                                                          \
-		errno = 0;                                            \
-		SVT_CHECK(!reg(__VA_ARGS__) && errno == (err));       \
+#define REG_FAILS(err, ...)                                     \
+	do {                                                    \
+		errno = 0;                                      \
+		SVT_CHECK(!reg(__VA_ARGS__) && errno == (err)); \
 	} while (0)
 
 static void test_errnos(struct ibv_pd *pd)
@@ -66,8 +66,8 @@ static void test_errnos(struct ibv_pd *pd)
 	REG_FAILS(EINVAL, pd, fd, 0, 4096, 0, lw | IBV_ACCESS_ON_DEMAND);
 	/* And the good ones: an inner range, read-only, relaxed ordering. */
 	SVT_CHECK(!ibv_dereg_mr(reg(pd, fd, 4096, 8192, 0x5000, 0)));
-	SVT_CHECK(!ibv_dereg_mr(reg(pd, fd, 0, LEN, 0, lw |
-				   IBV_ACCESS_RELAXED_ORDERING)));
+	SVT_CHECK(!ibv_dereg_mr(
+	    reg(pd, fd, 0, LEN, 0, lw | IBV_ACCESS_RELAXED_ORDERING)));
 	close(sv[0]);
 	close(sv[1]);
 	close(dir);
@@ -116,7 +116,7 @@ static void side_open(struct side *s, int sock, bool server)
 
 struct results {
 	uint32_t sum[4]; /* of each piece written to the server */
-	uint32_t ok; /* the client's own checks passed */
+	uint32_t ok;	 /* the client's own checks passed */
 };
 
 /* WRITE then READ back one piece, local buffer l to remote buffer r. */
@@ -126,7 +126,7 @@ static bool client_rw(struct side *s, int l, int r, uint32_t *sum)
 	uint64_t off = k * PIECE;
 	uint8_t *src = s->buf[l].map + off;
 	uint8_t *back = s->buf[l].map + READ_OFF + off;
-	struct ibv_sge sge = { iovas[l] + off, PIECE, s->buf[l].mr->lkey };
+	struct ibv_sge sge = {iovas[l] + off, PIECE, s->buf[l].mr->lkey};
 
 	svt_fill(src, PIECE, k + 1);
 	*sum = svt_sum(src, PIECE);
@@ -147,20 +147,21 @@ static bool client_atomics(struct side *s, int l, int r)
 	uint64_t res = ATOMIC_OFF + 64 + 16 * (uint64_t)(l * 2 + r);
 	uint64_t *orig = (uint64_t *)(s->buf[l].map + res);
 	uint64_t raddr = iovas[r] + ATOMIC_OFF + 8 * (uint64_t)l;
-	struct ibv_sge sge = { iovas[l] + res, 8, s->buf[l].mr->lkey };
+	struct ibv_sge sge = {iovas[l] + res, 8, s->buf[l].mr->lkey};
 
 	if (svt_rdma(&s->ep, IBV_WR_ATOMIC_FETCH_AND_ADD, &sge, raddr,
-		     s->peer.rkey[r], 0, 5) != IBV_WC_SUCCESS || *orig != 0)
+		     s->peer.rkey[r], 0, 5) != IBV_WC_SUCCESS ||
+	    *orig != 0)
 		return false;
 	return svt_rdma(&s->ep, IBV_WR_ATOMIC_CMP_AND_SWP, &sge, raddr,
-			s->peer.rkey[r], 5, 100 + 10 * l + r) ==
-		       IBV_WC_SUCCESS &&
+			s->peer.rkey[r], 5,
+			100 + 10 * l + r) == IBV_WC_SUCCESS &&
 	       *orig == 5;
 }
 
 static int client_main(int sock)
 {
-	struct results res = { .ok = 1 };
+	struct results res = {.ok = 1};
 	struct side s;
 	char verdict;
 	int l, r;
@@ -197,8 +198,8 @@ static void test_two_processes(void)
 	for (l = 0; l < 2; l++) {
 		for (r = 0; r < 2; r++) {
 			unsigned int k = (unsigned int)(l * 2 + r);
-			uint64_t *w = (uint64_t *)(s.buf[r].map + ATOMIC_OFF +
-						   8 * l);
+			uint64_t *w =
+			    (uint64_t *)(s.buf[r].map + ATOMIC_OFF + 8 * l);
 
 			ok &= svt_sum(s.buf[r].map + k * PIECE, PIECE) ==
 			      res.sum[k];
@@ -207,6 +208,7 @@ static void test_two_processes(void)
 	}
 	svt_xchg(sv[0], ok ? "Y" : "N", NULL, 1);
 	SVT_CHECK(waitpid(pid, &status, 0) == pid);
+	SVT_CHECK(!ibv_dereg_mr(s.buf[0].mr) && !ibv_dereg_mr(s.buf[1].mr));
 	SVT_CHECK(ok && res.ok && WIFEXITED(status) && !WEXITSTATUS(status));
 	svt_daemon_alive(&d);
 	printf("two processes: memfd and shm MRs, local and remote, "
@@ -232,12 +234,12 @@ static bool fd_traffic(struct ibv_context *ctx, struct ibv_pd *pd, int fd,
 	SVT_CHECK(mr && vmr);
 	svt_fill(va[0], PIECE, 11);
 	svt_mem_pair(ctx, pd, &a, NULL, &b);
-	s = (struct ibv_sge){ (uintptr_t)va[0], PIECE, vmr->lkey };
+	s = (struct ibv_sge){(uintptr_t)va[0], PIECE, vmr->lkey};
 	ok = svt_rdma(&a, IBV_WR_RDMA_WRITE, &s, 0x3000000 + off, mr->rkey, 0,
 		      0) == IBV_WC_SUCCESS;
 	s.addr = (uintptr_t)va[1];
-	ok = ok && svt_rdma(&a, IBV_WR_RDMA_READ, &s, 0x3000000 + off,
-			    mr->rkey, 0, 0) == IBV_WC_SUCCESS;
+	ok = ok && svt_rdma(&a, IBV_WR_RDMA_READ, &s, 0x3000000 + off, mr->rkey,
+			    0, 0) == IBV_WC_SUCCESS;
 	ok = ok && !memcmp(map + off, va[0], PIECE) &&
 	     !memcmp(va[1], va[0], PIECE);
 	SVT_CHECK(!ibv_dereg_mr(mr) && !ibv_dereg_mr(vmr));
@@ -252,8 +254,8 @@ static void test_hugetlbfs(struct ibv_context *ctx, struct ibv_pd *pd)
 	uint8_t *map = MAP_FAILED;
 
 	if (fd >= 0 && !ftruncate(fd, (off_t)huge))
-		map = mmap(NULL, huge, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			   0);
+		map =
+		    mmap(NULL, huge, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		printf("hugetlbfs: no huge pages here, not tested\n");
 		if (fd >= 0)
@@ -270,7 +272,7 @@ static void test_hugetlbfs(struct ibv_context *ctx, struct ibv_pd *pd)
 static void test_udmabuf(struct ibv_context *ctx, struct ibv_pd *pd)
 {
 	int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC), mfd, fd;
-	struct udmabuf_create c = { .size = LEN };
+	struct udmabuf_create c = {.size = LEN};
 	uint8_t *map;
 
 	if (dev < 0) {
@@ -293,17 +295,6 @@ static void test_udmabuf(struct ibv_context *ctx, struct ibv_pd *pd)
 	printf("udmabuf: WRITE/READ through a kernel dma-buf\n");
 }
 
-/* A fresh loopback pair for one work request (an error kills a QP). */
-static enum ibv_wc_status one_rdma(struct ibv_context *ctx, struct ibv_pd *pd,
-				   enum ibv_wr_opcode op, struct ibv_sge s,
-				   uint64_t raddr, uint32_t rkey)
-{
-	struct svt_ep a, b;
-
-	svt_mem_pair(ctx, pd, &a, NULL, &b);
-	return svt_rdma(&a, op, &s, raddr, rkey, 0, 1);
-}
-
 static void test_truncate(struct ibv_context *ctx, struct ibv_pd *pd)
 {
 	struct svt_buf t, o; /* truncated, other */
@@ -312,32 +303,32 @@ static void test_truncate(struct ibv_context *ctx, struct ibv_pd *pd)
 	SVT_CHECK(svt_buf_reg(&t, pd, svt_memfd(LEN), LEN, iovas[0], 0));
 	SVT_CHECK(svt_buf_reg(&o, pd, svt_memfd(LEN), LEN, iovas[1], 0));
 	svt_fill(o.map, PIECE, 3);
-	s = (struct ibv_sge){ iovas[1], PIECE, o.mr->lkey };
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, iovas[0],
-			   t.mr->rkey) == IBV_WC_SUCCESS);
+	s = (struct ibv_sge){iovas[1], PIECE, o.mr->lkey};
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, iovas[0],
+			       t.mr->rkey) == IBV_WC_SUCCESS);
 	SVT_CHECK(!memcmp(t.map, o.map, PIECE));
 	munmap(t.map, LEN);
 	SVT_CHECK(!ftruncate(t.fd, 0));
 	/* The access that meets the hole fails (and revokes the MR)... */
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, iovas[0],
-			   t.mr->rkey) != IBV_WC_SUCCESS);
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, iovas[0],
+			       t.mr->rkey) != IBV_WC_SUCCESS);
 	svt_daemon_alive(&d);
 	/* ...and the next ones fail at the key, on the side that owns it. */
 	SVT_CHECK(!ftruncate(t.fd, LEN)); /* growing back changes nothing */
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, iovas[0],
-			   t.mr->rkey) == IBV_WC_REM_ACCESS_ERR);
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_READ, s, iovas[0],
-			   t.mr->rkey) == IBV_WC_REM_ACCESS_ERR);
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, iovas[0],
+			       t.mr->rkey) == IBV_WC_REM_ACCESS_ERR);
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_READ, s, iovas[0],
+			       t.mr->rkey) == IBV_WC_REM_ACCESS_ERR);
 	s.length = 8;
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_ATOMIC_FETCH_AND_ADD, s, iovas[0],
-			   t.mr->rkey) == IBV_WC_REM_ACCESS_ERR);
-	s = (struct ibv_sge){ iovas[0], PIECE, t.mr->lkey };
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, iovas[1],
-			   o.mr->rkey) == IBV_WC_LOC_PROT_ERR);
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_ATOMIC_FETCH_AND_ADD, s,
+			       iovas[0], t.mr->rkey) == IBV_WC_REM_ACCESS_ERR);
+	s = (struct ibv_sge){iovas[0], PIECE, t.mr->lkey};
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_WRITE, s, iovas[1],
+			       o.mr->rkey) == IBV_WC_LOC_PROT_ERR);
 	/* The other MR is untouched; deregistration works. */
-	s = (struct ibv_sge){ iovas[1], PIECE, o.mr->lkey };
-	SVT_CHECK(one_rdma(ctx, pd, IBV_WR_RDMA_READ, s, iovas[1] + PIECE,
-			   o.mr->rkey) == IBV_WC_SUCCESS);
+	s = (struct ibv_sge){iovas[1], PIECE, o.mr->lkey};
+	SVT_CHECK(svt_one_rdma(ctx, pd, IBV_WR_RDMA_READ, s, iovas[1] + PIECE,
+			       o.mr->rkey) == IBV_WC_SUCCESS);
 	SVT_CHECK(!ibv_dereg_mr(t.mr) && !ibv_dereg_mr(o.mr));
 	svt_daemon_alive(&d);
 	printf("memfd truncated under an MR: revoked, errors on the right "

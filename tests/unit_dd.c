@@ -19,13 +19,13 @@
 #include "svd_dd.h"
 #include "svd_mem.h"
 
-#define CHECK(c)                                                          \
-	do {                                                              \
-		if (!(c)) {                                               \
+#define CHECK(c)                                                           \
+	do {                                                               \
+		if (!(c)) {                                                \
 			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                      \
-			exit(1);                                          \
-		}                                                         \
+				#c);                                       \
+			exit(1);                                           \
+		}                                                          \
 	} while (0)
 
 #define LEN (10 << 20)
@@ -55,8 +55,8 @@ static void fill(uint8_t *p, size_t n, unsigned int seed)
 
 static void test_sizes(struct svd_dd_dma *d)
 {
-	static const size_t sizes[] = { 1, 4095, 65536, 300001, 1 << 20,
-					(4 << 20) + 77, 9 << 20 };
+	static const size_t sizes[] = {1,	4095,		65536,	300001,
+				       1 << 20, (4 << 20) + 77, 9 << 20};
 	struct svd_umem *a = umem_new(LEN, NULL), *b = umem_new(LEN, NULL);
 	uint8_t *sa = a->map, *sb = b->map;
 	size_t i;
@@ -105,7 +105,7 @@ static void *copy_loop(void *arg)
 /* The source file shrinks under running jobs. */
 static void test_truncate(struct svd_dd_dma *d)
 {
-	struct copier c = { .d = d };
+	struct copier c = {.d = d};
 	pthread_t t;
 	int fd;
 

@@ -47,11 +47,11 @@
 
 #define DD_CHUNK (64 * 1024)
 #define DD_SPLIT_MIN (256 * 1024) /* below this one thread is faster */
-#define DD_STREAM_MIN (4 << 20) /* streaming stores win from here */
-#define DD_MAX_CHUNKS 0xffffU /* front and back are 16 bits */
+#define DD_STREAM_MIN (4 << 20)	  /* streaming stores win from here */
+#define DD_MAX_CHUNKS 0xffffU	  /* front and back are 16 bits */
 #define DD_SPIN_NS 200000L
-#define DD_WAIT_YIELD 4096 /* pause loops before yielding the CPU */
-#define DD_BACKOFF_MIN_NS 10000000L /* after a late worker, copy alone */
+#define DD_WAIT_YIELD 4096	     /* pause loops before yielding the CPU */
+#define DD_BACKOFF_MIN_NS 10000000L  /* after a late worker, copy alone */
 #define DD_BACKOFF_MAX_NS 640000000L /* for 10 ms, doubling up to 0.64 s */
 
 struct dd_job {
@@ -66,19 +66,18 @@ struct svd_dd_dma {
 	atomic_bool running; /* the worker exists */
 	atomic_bool stop;
 	_Atomic uint64_t claim; /* gen << 32 | front << 16 | back */
-	uint32_t gen; /* last generation (under lock) */
-	_Atomic uint32_t seq; /* futex word: bumped per job and at stop */
+	uint32_t gen;		/* last generation (under lock) */
+	_Atomic uint32_t seq;	/* futex word: bumped per job and at stop */
 	_Atomic uint32_t sleeping;
 	_Atomic uint32_t done; /* chunks of the current job finished */
-	_Atomic int err; /* first chunk error of the current job */
+	_Atomic int err;       /* first chunk error of the current job */
 	struct dd_job job;
 	_Atomic uint64_t copies, worker_bytes;
 	_Atomic uint64_t alone_until; /* CLOCK_MONOTONIC ns: no splitting */
-	uint64_t backoff; /* next copy-alone period (under lock) */
+	uint64_t backoff;	      /* next copy-alone period (under lock) */
 };
 
-static inline uint64_t claim_word(uint32_t gen, uint32_t front,
-				  uint32_t back)
+static inline uint64_t claim_word(uint32_t gen, uint32_t front, uint32_t back)
 {
 	return (uint64_t)gen << 32 | (uint64_t)front << 16 | back;
 }
@@ -108,8 +107,8 @@ static bool dd_claim(struct svd_dd_dma *d, bool back, uint32_t *idx)
 		end = (uint32_t)c & DD_MAX_CHUNKS;
 		if (front >= end)
 			return false;
-		n = back ? claim_word((uint32_t)(c >> 32), front, end - 1) :
-			   claim_word((uint32_t)(c >> 32), front + 1, end);
+		n = back ? claim_word((uint32_t)(c >> 32), front, end - 1)
+			 : claim_word((uint32_t)(c >> 32), front + 1, end);
 	} while (!atomic_compare_exchange_weak_explicit(
 	    &d->claim, &c, n, memory_order_acq_rel, memory_order_acquire));
 	*idx = back ? end - 1 : front;
@@ -124,8 +123,8 @@ static uint64_t dd_copy_chunk(struct svd_dd_dma *d, uint32_t idx)
 	int ret, none = 0;
 
 	ret = j->stream ? svd_mem_copy_stream(j->dst, j->dst_off + off, j->src,
-					      j->src_off + off, n) :
-			  svd_mem_copy_direct(j->dst, j->dst_off + off, j->src,
+					      j->src_off + off, n)
+			: svd_mem_copy_direct(j->dst, j->dst_off + off, j->src,
 					      j->src_off + off, n);
 	if (ret)
 		atomic_compare_exchange_strong(&d->err, &none, ret);
@@ -157,7 +156,8 @@ static uint32_t dd_wait(struct svd_dd_dma *d, uint32_t seen)
 			return s;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec -
-			    t0.tv_nsec > DD_SPIN_NS)
+			t0.tv_nsec >
+		    DD_SPIN_NS)
 			break;
 		/* Polite: a thread waiting for this CPU (the engine) runs. */
 		sched_yield();
@@ -340,7 +340,7 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 		uint64_t dst_off, const struct svd_umem *src, uint64_t src_off,
 		uint64_t len)
 {
-	struct dd_job job = { dst, src, dst_off, src_off, len, 0, false };
+	struct dd_job job = {dst, src, dst_off, src_off, len, 0, false};
 	uint64_t t0, t1;
 	uint32_t count;
 	int ret;

@@ -89,8 +89,8 @@ static int dd_write_files(const struct svd_device *dev, struct svd_dd *dd)
 
 static void dd_remove_files(struct svd_dd *dd)
 {
-	static const char *const files[] = { "vuid", "vendor", "device",
-					     "ibdev", "state" };
+	static const char *const files[] = {"vuid", "vendor", "device", "ibdev",
+					    "state"};
 	char p[600];
 	size_t i;
 

@@ -32,16 +32,16 @@
 #define DM_UNIT 4096
 #define DM_PAGE_SHIFT 12 /* the memfd is page-aligned: alignments up to it */
 /* What a DM MR may ask for (mlx5's MEMIC access set). */
-#define DM_MR_ACCESS                                                      \
-	(IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_WRITE |   \
-	 IB_UVERBS_ACCESS_REMOTE_READ | IB_UVERBS_ACCESS_REMOTE_ATOMIC |  \
+#define DM_MR_ACCESS                                                     \
+	(IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_WRITE |  \
+	 IB_UVERBS_ACCESS_REMOTE_READ | IB_UVERBS_ACCESS_REMOTE_ATOMIC | \
 	 IB_UVERBS_ACCESS_ZERO_BASED)
 
 struct svd_dm {
 	struct svd_device *dev;
-	int fd; /* the sealed memfd; the client maps a copy */
-	uint64_t length; /* as allocated by the user */
-	uint64_t charged; /* bytes taken from dev->dm_used */
+	int fd;		   /* the sealed memfd; the client maps a copy */
+	uint64_t length;   /* as allocated by the user */
+	uint64_t charged;  /* bytes taken from dev->dm_used */
 	atomic_int usecnt; /* MRs on it */
 };
 
@@ -61,7 +61,8 @@ static int dm_charge(struct svd_device *dev, uint64_t n)
 static int dm_memfd(uint64_t len)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	off_t size = (off_t)((len + (uint64_t)page - 1) & ~((uint64_t)page - 1));
+	off_t size =
+	    (off_t)((len + (uint64_t)page - 1) & ~((uint64_t)page - 1));
 	int fd = memfd_create("softverbs-dm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0)
@@ -256,8 +257,10 @@ static int dm_mr_keys_out(struct svd_bundle *b, const struct svd_mr *mr)
 /* ioctl: UVERBS_METHOD_DM_MR_REG (on the MR object) */
 static int dm_method_mr_reg(struct svd_bundle *b)
 {
-	struct svd_pd *pd = svd_attr_get_obj(b, UVERBS_ATTR_REG_DM_MR_PD_HANDLE);
-	struct svd_dm *dm = svd_attr_get_obj(b, UVERBS_ATTR_REG_DM_MR_DM_HANDLE);
+	struct svd_pd *pd =
+	    svd_attr_get_obj(b, UVERBS_ATTR_REG_DM_MR_PD_HANDLE);
+	struct svd_dm *dm =
+	    svd_attr_get_obj(b, UVERBS_ATTR_REG_DM_MR_DM_HANDLE);
 	struct svd_umem *umem;
 	struct svd_uobj *uobj;
 	struct dm_mr_args a;

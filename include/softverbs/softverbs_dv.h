@@ -44,7 +44,7 @@ enum softverbsdv_reg_dmabuf_access {
 
 struct softverbsdv_ops {
 	uint32_t magic; /* SOFTVERBSDV_OPS_MAGIC */
-	uint32_t size; /* bytes of this struct the library knows */
+	uint32_t size;	/* bytes of this struct the library knows */
 	int (*get_data_direct_sysfs_path)(struct ibv_context *ctx, char *buf,
 					  size_t buf_len);
 	struct ibv_mr *(*reg_dmabuf_mr)(struct ibv_pd *pd, uint64_t offset,
@@ -66,10 +66,10 @@ softverbsdv_get_ops(struct ibv_context *ctx)
 }
 
 /* Does ctx's library offer member (a struct softverbsdv_ops field)? */
-#define softverbsdv_has(ops, member)                                     \
-	((ops) &&                                                        \
+#define softverbsdv_has(ops, member)                                         \
+	((ops) &&                                                            \
 	 offsetof(struct softverbsdv_ops, member) + sizeof((ops)->member) <= \
-		 (ops)->size &&                                          \
+	     (ops)->size &&                                                  \
 	 (ops)->member)
 
 /*
@@ -78,8 +78,9 @@ softverbsdv_get_ops(struct ibv_context *ctx)
  * Returns 0, ENODEV when the device has none (or it is disabled), ENOSPC
  * when buf_len is too short, EOPNOTSUPP without softverbs.
  */
-static inline int softverbsdv_get_data_direct_sysfs_path(
-	struct ibv_context *ctx, char *buf, size_t buf_len)
+static inline int
+softverbsdv_get_data_direct_sysfs_path(struct ibv_context *ctx, char *buf,
+				       size_t buf_len)
 {
 	const struct softverbsdv_ops *ops = softverbsdv_get_ops(ctx);
 

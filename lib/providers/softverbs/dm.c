@@ -22,9 +22,9 @@
 #include "svl_prov.h"
 
 /* What ibv_reg_dm_mr accepts (mlx5's MEMIC set). */
-#define DM_MR_ACCESS                                                    \
-	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |             \
-	 IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC |            \
+#define DM_MR_ACCESS                                         \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |  \
+	 IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC | \
 	 IBV_ACCESS_ZERO_BASED | IBV_ACCESS_OPTIONAL_RANGE)
 
 struct svl_dm {
@@ -85,8 +85,8 @@ static struct svl_dm *dm_map(struct ibv_context *ctx, int fd, uint64_t len,
 	}
 	dm->length = len;
 	dm->map_len = (len + page - 1) & ~(page - 1);
-	dm->map = mmap(NULL, dm->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       fd, 0);
+	dm->map =
+	    mmap(NULL, dm->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (dm->map == MAP_FAILED) {
 		free(dm);
@@ -149,8 +149,8 @@ int svl_free_dm(struct ibv_dm *ibdm)
 	return 0;
 }
 
-struct ibv_mr *svl_reg_dm_mr(struct ibv_pd *pd, struct ibv_dm *dm,
-			     uint64_t off, size_t len, unsigned int access)
+struct ibv_mr *svl_reg_dm_mr(struct ibv_pd *pd, struct ibv_dm *dm, uint64_t off,
+			     size_t len, unsigned int access)
 {
 	uint32_t lkey = 0, rkey = 0, acc = access;
 	uint64_t len64 = len;

@@ -12,7 +12,7 @@
 #include "svl_prov.h"
 
 _Static_assert((int)SOFTVERBSDV_REG_DMABUF_ACCESS_DATA_DIRECT ==
-		       (int)SV_REG_DMABUF_ACCESS_DATA_DIRECT,
+		   (int)SV_REG_DMABUF_ACCESS_DATA_DIRECT,
 	       "the public flag is the wire flag");
 
 /* SV_METHOD_GET_DATA_DIRECT_PATH: ENODEV without the device. */
@@ -37,8 +37,8 @@ static struct ibv_mr *dv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset,
 }
 
 const struct softverbsdv_ops svl_softverbs_dv_ops = {
-	.magic = SOFTVERBSDV_OPS_MAGIC,
-	.size = sizeof(struct softverbsdv_ops),
-	.get_data_direct_sysfs_path = dv_get_data_direct_path,
-	.reg_dmabuf_mr = dv_reg_dmabuf_mr,
+    .magic = SOFTVERBSDV_OPS_MAGIC,
+    .size = sizeof(struct softverbsdv_ops),
+    .get_data_direct_sysfs_path = dv_get_data_direct_path,
+    .reg_dmabuf_mr = dv_reg_dmabuf_mr,
 };
