@@ -18,23 +18,8 @@ if ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; then
 fi
 mpicc -O2 -Wall -o build/mpi_pingpong tests/mpi_pingpong.c || exit 1
 
-started=
-if ! "$CLI" status >/dev/null 2>&1; then
-	"$CLI" start >/dev/null || exit 1
-	started=1
-fi
-added=
-if ! "$CLI" dev list | grep -q '^ib0 '; then
-	"$CLI" dev add ib0 type ib >/dev/null || exit 1
-	added=1
-fi
-# Leave the daemon as we found it.
-# shellcheck disable=SC2317 # called from the EXIT trap
-cleanup() {
-	[ -n "$added" ] && "$CLI" dev del ib0 >/dev/null 2>&1
-	[ -n "$started" ] && "$CLI" stop >/dev/null 2>&1
-}
-trap cleanup EXIT
+# shellcheck source=scripts/ib0-daemon.sh
+. scripts/ib0-daemon.sh
 
 rc=0
 info=$("$CLI" run -- ucx_info -d 2>&1)

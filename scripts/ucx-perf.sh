@@ -20,23 +20,8 @@ if [ "${1:-}" = quick ]; then
 fi
 failed=0
 
-started=
-if ! "$CLI" status >/dev/null 2>&1; then
-	"$CLI" start >/dev/null || exit 1
-	started=1
-fi
-added=
-if ! "$CLI" dev list | grep -q '^ib0 '; then
-	"$CLI" dev add ib0 type ib >/dev/null || exit 1
-	added=1
-fi
-# Leave the daemon as we found it.
-# shellcheck disable=SC2317 # called from the EXIT trap
-cleanup() {
-	[ -n "$added" ] && "$CLI" dev del ib0 >/dev/null 2>&1
-	[ -n "$started" ] && "$CLI" stop >/dev/null 2>&1
-}
-trap cleanup EXIT
+# shellcheck source=scripts/ib0-daemon.sh
+. scripts/ib0-daemon.sh
 
 # one DEVICE TLS TEST SIZE ITERS: a server and a client, one line of result.
 one() {

@@ -2,8 +2,9 @@
 /*
  * RC endpoints for the memory tests (device memory, dma-buf, data direct):
  * open softverbs0, make a PD/CQ/RC QP, connect it to a QP number (in this
- * process or another one on the same device), post one work request and
- * wait for its completion. Include after svtest.h.
+ * process or another one on the same device: by GID on RoCE, by LID on
+ * InfiniBand), post one work request and wait for its completion. Include
+ * after svtest.h.
  */
 #ifndef SVT_EP_H
 #define SVT_EP_H
@@ -16,14 +17,24 @@ struct svt_ep {
 	struct ibv_cq *cq;
 	struct ibv_qp *qp;
 	union ibv_gid gid;
-	int gid_index;
+	int gid_index; /* -1: no GRH, the path is the port's LID */
+	uint16_t lid;
 };
 
-/* A RoCEv2 IPv4-mapped GID: what the traffic tests route over. */
+/*
+ * A RoCEv2 IPv4-mapped GID: what the traffic tests route over. An
+ * InfiniBand port is addressed by its LID instead: gid_index -1.
+ */
 static inline void svt_ep_find_gid(struct svt_ep *e)
 {
+	struct ibv_port_attr pa;
 	int i;
 
+	SVT_CHECK(!ibv_query_port(e->ctx, 1, &pa));
+	e->lid = pa.lid;
+	e->gid_index = -1;
+	if (pa.link_layer == IBV_LINK_LAYER_INFINIBAND)
+		return;
 	for (i = 0; i < 16; i++) {
 		if (ibv_query_gid(e->ctx, 1, i, &e->gid))
 			break;
@@ -95,7 +106,8 @@ static inline void svt_ep_connect(struct svt_ep *e, uint32_t dqpn)
 	a.dest_qp_num = dqpn;
 	a.max_dest_rd_atomic = 4;
 	a.min_rnr_timer = 1;
-	a.ah_attr.is_global = 1;
+	a.ah_attr.dlid = e->lid; /* the peer is on the same device */
+	a.ah_attr.is_global = e->gid_index >= 0;
 	a.ah_attr.grh.dgid = e->gid;
 	a.ah_attr.grh.sgid_index = (uint8_t)e->gid_index;
 	a.ah_attr.grh.hop_limit = 1;

@@ -20,6 +20,7 @@
 #include <infiniband/verbs.h>
 
 #include "svtest.h"
+#include "svt_ep.h"
 
 #define SM_LID 1 /* daemon/core/svd.h SVD_SM_LID */
 #define QKEY 0x11111111
@@ -51,10 +52,8 @@ static bool ctl(const struct svt_daemon *d, const char *req)
 }
 
 struct ep {
-	struct ibv_context *ctx;
-	struct ibv_pd *pd;
-	struct ibv_cq *cq;
-	struct ibv_qp *rc, *ud;
+	struct svt_ep s; /* ctx, pd, cq and the RC QP, connected by LID */
+	struct ibv_qp *ud;
 	struct ibv_mr *mr;
 	char *buf; /* [0, BUF): RC/RDMA, [BUF, 2 BUF + GRH): UD receive */
 	uint16_t lid;
@@ -66,11 +65,6 @@ struct peer {
 	uint32_t rc_qpn, ud_qpn, rkey;
 	uint64_t addr;
 };
-
-static struct ibv_context *open_dev(const char *name)
-{
-	return svt_open_dev(name);
-}
 
 static void check_port(struct ibv_context *ctx, uint16_t *lid)
 {
@@ -96,33 +90,29 @@ static void check_port(struct ibv_context *ctx, uint16_t *lid)
 	*lid = pa.lid;
 }
 
-static struct ibv_qp *make_qp(struct ep *e, enum ibv_qp_type t)
+static void ep_open(struct ep *e, const char *dev)
 {
 	struct ibv_qp_init_attr a = {
-		.send_cq = e->cq, .recv_cq = e->cq, .qp_type = t,
+		.qp_type = IBV_QPT_UD,
 		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
 			 .max_send_sge = 1, .max_recv_sge = 1 },
 	};
-	struct ibv_qp *qp = ibv_create_qp(e->pd, &a);
 
-	SVT_CHECK(qp);
-	return qp;
-}
-
-static void ep_open(struct ep *e, const char *dev)
-{
-	e->ctx = open_dev(dev);
-	check_port(e->ctx, &e->lid);
-	e->pd = ibv_alloc_pd(e->ctx);
-	e->cq = ibv_create_cq(e->ctx, 64, NULL, NULL, 0);
+	e->s.ctx = svt_open_dev(dev);
+	check_port(e->s.ctx, &e->lid);
+	e->s.pd = ibv_alloc_pd(e->s.ctx);
+	SVT_CHECK(e->s.pd);
+	svt_ep_make(&e->s); /* on an IB port: no GID, LID addressing */
+	SVT_CHECK(e->s.gid_index == -1 && e->s.lid == e->lid);
 	e->buf = calloc(1, 2 * BUF + GRH);
-	SVT_CHECK(e->pd && e->cq && e->buf);
-	e->mr = ibv_reg_mr(e->pd, e->buf, 2 * BUF + GRH,
+	SVT_CHECK(e->buf);
+	e->mr = ibv_reg_mr(e->s.pd, e->buf, 2 * BUF + GRH,
 			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 				   IBV_ACCESS_REMOTE_READ);
 	SVT_CHECK(e->mr);
-	e->rc = make_qp(e, IBV_QPT_RC);
-	e->ud = make_qp(e, IBV_QPT_UD);
+	a.send_cq = a.recv_cq = e->s.cq;
+	e->ud = ibv_create_qp(e->s.pd, &a);
+	SVT_CHECK(e->ud);
 }
 
 static void ud_up(struct ep *e)
@@ -136,63 +126,6 @@ static void ud_up(struct ep *e)
 	SVT_CHECK(!ibv_modify_qp(e->ud, &a, IBV_QP_STATE));
 	a.qp_state = IBV_QPS_RTS;
 	SVT_CHECK(!ibv_modify_qp(e->ud, &a, IBV_QP_STATE | IBV_QP_SQ_PSN));
-}
-
-/* RC to the peer's QP by LID alone: is_global = 0, no GID anywhere. */
-static void rc_connect(struct ep *e, const struct peer *p)
-{
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT, .port_num = 1,
-		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
-				   IBV_ACCESS_REMOTE_READ,
-	};
-
-	SVT_CHECK(!ibv_modify_qp(e->rc, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-						    IBV_QP_PORT |
-						    IBV_QP_ACCESS_FLAGS));
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = p->rc_qpn;
-	a.max_dest_rd_atomic = 1;
-	a.min_rnr_timer = 1;
-	a.ah_attr.dlid = p->lid;
-	a.ah_attr.port_num = 1;
-	SVT_CHECK(!ibv_modify_qp(e->rc, &a, IBV_QP_STATE | IBV_QP_AV |
-						    IBV_QP_PATH_MTU |
-						    IBV_QP_DEST_QPN |
-						    IBV_QP_RQ_PSN |
-						    IBV_QP_MAX_DEST_RD_ATOMIC |
-						    IBV_QP_MIN_RNR_TIMER));
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 10;
-	a.retry_cnt = 2;
-	a.rnr_retry = 7;
-	a.max_rd_atomic = 1;
-	SVT_CHECK(!ibv_modify_qp(e->rc, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-						    IBV_QP_RETRY_CNT |
-						    IBV_QP_RNR_RETRY |
-						    IBV_QP_SQ_PSN |
-						    IBV_QP_MAX_QP_RD_ATOMIC));
-}
-
-static struct ibv_wc poll1(struct ep *e)
-{
-	struct ibv_wc wc;
-	long i;
-
-	for (i = 0; i < 2000000; i++) {
-		int n = ibv_poll_cq(e->cq, 1, &wc);
-
-		SVT_CHECK(n >= 0);
-		if (n)
-			return wc;
-		if (i > 1000)
-			usleep(5);
-	}
-	fprintf(stderr, "FAIL: no completion\n");
-	exit(SVT_FAIL);
 }
 
 static void post_recv(struct ep *e, struct ibv_qp *qp, size_t off,
@@ -219,9 +152,9 @@ static void post_send(struct ep *e, struct ibv_send_wr *wr, const char *msg)
 	wr->send_flags = IBV_SEND_SIGNALED;
 	SVT_CHECK(!ibv_post_send(wr->opcode == IBV_WR_SEND && wr->wr.ud.ah ?
 					 e->ud :
-					 e->rc,
+					 e->s.qp,
 				 wr, &bad));
-	wc = poll1(e);
+	wc = svt_poll1(e->s.cq);
 	SVT_CHECK(wc.status == IBV_WC_SUCCESS);
 }
 
@@ -231,7 +164,7 @@ static void ud_send(struct ep *e, const struct peer *p, uint16_t dlid,
 	struct ibv_ah_attr aa = { .dlid = dlid, .port_num = 1 };
 	struct ibv_send_wr wr = { .opcode = IBV_WR_SEND };
 
-	wr.wr.ud.ah = ibv_create_ah(e->pd, &aa); /* no GRH: is_global 0 */
+	wr.wr.ud.ah = ibv_create_ah(e->s.pd, &aa); /* no GRH: is_global 0 */
 	SVT_CHECK(wr.wr.ud.ah);
 	wr.wr.ud.remote_qpn = p->ud_qpn;
 	wr.wr.ud.remote_qkey = QKEY;
@@ -249,7 +182,7 @@ static void xfer(int fd_out, int fd_in, const struct peer *mine,
 static void fill_peer(const struct ep *e, struct peer *p)
 {
 	p->lid = e->lid;
-	p->rc_qpn = e->rc->qp_num;
+	p->rc_qpn = e->s.qp->qp_num;
 	p->ud_qpn = e->ud->qp_num;
 	p->rkey = e->mr->rkey;
 	p->addr = (uintptr_t)e->buf;
@@ -261,10 +194,10 @@ static void check_reply_ah(struct ep *e, struct ibv_wc *wc, uint16_t lid)
 	struct ibv_ah_attr aa;
 	struct ibv_ah *ah;
 
-	SVT_CHECK(!ibv_init_ah_from_wc(e->ctx, 1, wc,
+	SVT_CHECK(!ibv_init_ah_from_wc(e->s.ctx, 1, wc,
 				       (struct ibv_grh *)(e->buf + BUF), &aa));
 	SVT_CHECK(aa.dlid == lid && !aa.is_global);
-	ah = ibv_create_ah_from_wc(e->pd, wc, (struct ibv_grh *)(e->buf + BUF),
+	ah = ibv_create_ah_from_wc(e->s.pd, wc, (struct ibv_grh *)(e->buf + BUF),
 				   1);
 	SVT_CHECK(ah && !ibv_destroy_ah(ah));
 }
@@ -282,15 +215,15 @@ static void child(int out, int in)
 	post_recv(&e, e.ud, BUF, BUF + GRH);
 	fill_peer(&e, &me);
 	xfer(out, in, &me, &p);
-	rc_connect(&e, &p);
-	post_recv(&e, e.rc, 0, BUF);
+	svt_ep_connect(&e.s, p.rc_qpn);
+	post_recv(&e, e.s.qp, 0, BUF);
 	SVT_CHECK(write(out, "r", 1) == 1);
 	/* RC SEND by LID. */
-	wc = poll1(&e);
+	wc = svt_poll1(e.s.cq);
 	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV);
-	SVT_CHECK(wc.qp_num == e.rc->qp_num && !strcmp(e.buf, "rc by lid"));
+	SVT_CHECK(wc.qp_num == e.s.qp->qp_num && !strcmp(e.buf, "rc by lid"));
 	/* UD: one datagram, after 40 GRH bytes, with no GRH flag. */
-	wc = poll1(&e);
+	wc = svt_poll1(e.s.cq);
 	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.qp_num == e.ud->qp_num);
 	SVT_CHECK(!(wc.wc_flags & IBV_WC_GRH));
 	SVT_CHECK(wc.slid == p.lid && wc.src_qp == p.ud_qpn);
@@ -302,7 +235,7 @@ static void child(int out, int in)
 	SVT_CHECK(!strcmp(e.buf + 100, "written by lid"));
 	/* The datagrams for other LIDs never arrived. */
 	usleep(100000);
-	SVT_CHECK(ibv_poll_cq(e.cq, 1, &wc) == 0);
+	SVT_CHECK(ibv_poll_cq(e.s.cq, 1, &wc) == 0);
 	exit(SVT_PASS);
 }
 
@@ -318,7 +251,7 @@ static void parent(int out, int in, uint16_t other_lid)
 	fill_peer(&e, &me);
 	xfer(out, in, &me, &p);
 	SVT_CHECK(p.lid == e.lid); /* same device, same LID */
-	rc_connect(&e, &p);
+	svt_ep_connect(&e.s, p.rc_qpn);
 	SVT_CHECK(read(in, &ready, 1) == 1);
 	post_send(&e, &wr, "rc by lid");
 	/* To another device's LID and to nobody's: dropped, not delivered. */
@@ -337,8 +270,8 @@ static void parent(int out, int in, uint16_t other_lid)
 static void check_ah(uint16_t lid)
 {
 	struct ibv_ah_attr aa = { .dlid = lid, .port_num = 1 };
-	struct ibv_context *ib = open_dev("ib0");
-	struct ibv_context *roce = open_dev("softverbs0");
+	struct ibv_context *ib = svt_open_dev("ib0");
+	struct ibv_context *roce = svt_open_dev("softverbs0");
 	struct ibv_pd *pd_ib = ibv_alloc_pd(ib), *pd_roce = ibv_alloc_pd(roce);
 	struct ibv_ah *ah;
 
@@ -364,8 +297,8 @@ int main(void)
 	SVT_CHECK(ctl(&d, "dev add ib0 type ib"));
 	SVT_CHECK(ctl(&d, "dev add ib1 type ib"));
 	SVT_CHECK(!ctl(&d, "dev add ib2 type ib netdev lo"));
-	c0 = open_dev("ib0");
-	c1 = open_dev("ib1");
+	c0 = svt_open_dev("ib0");
+	c1 = svt_open_dev("ib1");
 	check_port(c0, &lid0);
 	check_port(c1, &lid1);
 	SVT_CHECK(lid0 != lid1); /* unique across the daemon's devices */

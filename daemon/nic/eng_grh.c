@@ -64,3 +64,9 @@ void eng_grh_rocev2(uint8_t *grh)
 	}
 	grh[6] = IPPROTO_UDP;
 }
+
+/* mlx5's CQE sl for RoCE: bit 3 UDP present, bits 2..0 L3 type (1 IPv6, 2 IPv4). */
+uint8_t eng_grh_l3_type(const uint8_t *dgid)
+{
+	return 0x8 | (memcmp(dgid, v4_prefix, 12) ? 0x1 : 0x2);
+}

@@ -114,8 +114,11 @@ static void req_grh(struct svd_qp *qp, const struct ib_uverbs_ah_attr *ah,
 	p->grh[7] = ah->grh.hop_limit;
 	memcpy(p->grh + 8, port->gids[sgi].gid, 16);
 	memcpy(p->grh + 24, ah->grh.dgid, 16);
-	if (port->gids[sgi].gid_type == IB_UVERBS_GID_TYPE_ROCE_V2)
+	p->sl = ah->sl;
+	if (port->gids[sgi].gid_type == IB_UVERBS_GID_TYPE_ROCE_V2) {
 		eng_grh_rocev2(p->grh);
+		p->sl = eng_grh_l3_type(ah->grh.dgid);
+	}
 	p->has_grh = true;
 }
 

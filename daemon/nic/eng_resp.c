@@ -155,6 +155,7 @@ static void resp_rcqe(struct resp_ctx *c, uint32_t status, uint32_t opcode,
 		.qp_num = c->qp->qpn,
 		.src_qp = p->src_qpn,
 		.slid = p->slid,
+		.sl = p->sl,
 	};
 
 	if (p->mask & ENG_IMMDT) {

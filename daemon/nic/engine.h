@@ -180,6 +180,7 @@ struct eng_pkt {
 	uint16_t slid, dlid;
 	bool global; /* the address has a GRH: dgid is valid */
 	uint8_t dgid[16];
+	uint8_t sl; /* for the receiver's wc.sl (RoCE: the L3 type) */
 };
 
 struct eng_ack {
@@ -318,5 +319,12 @@ int eng_lkey_seg(struct svd_device *dev, struct svd_pd *pd, uint32_t lkey,
 
 /* RoCEv2 ports: the GRH bytes become the IP header rxe reports (eng_grh.c). */
 void eng_grh_rocev2(uint8_t *grh);
+/*
+ * What a RoCE NIC reports in a UD completion's sl: the RoCEv2 packet type
+ * (mlx5: 0x9 UDP+IPv6, 0xa UDP+IPv4). UCX's ud_verbs reads it to find the
+ * destination address in the GRH bytes; without it, it takes every packet
+ * for IPv6 and drops the IPv4 ones.
+ */
+uint8_t eng_grh_l3_type(const uint8_t *dgid);
 
 #endif /* SVD_ENGINE_H */
