@@ -342,7 +342,14 @@ int rdma_migrate_id(struct rdma_cm_id *id, struct rdma_event_channel *channel)
 			rdma_destroy_event_channel(ch);
 		return cma_errno(ret);
 	}
-	/* Events of this id handed out on the old channel must be acked. */
+	/*
+	 * Events of this id handed out on the old channel must be acked; a
+	 * synchronous id's last one is ours to ack (rdma-core does too).
+	 */
+	if (id->event) {
+		rdma_ack_cm_event(id->event);
+		id->event = NULL;
+	}
 	pthread_mutex_lock(&p->lock);
 	while (p->events_out)
 		pthread_cond_wait(&p->cond, &p->lock);

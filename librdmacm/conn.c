@@ -127,7 +127,8 @@ static int reject(struct rdma_cm_id *id, const void *pdata, uint8_t len,
 	cmd.conn.pdata_len = len;
 	if (len > SV_CM_PDATA_MAX)
 		return cma_errno(-EINVAL);
-	memcpy(cmd.conn.pdata, pdata, len);
+	if (len)
+		memcpy(cmd.conn.pdata, pdata, len);
 	return cma_errno(cma_call(&cmd, NULL));
 }
 

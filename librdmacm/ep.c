@@ -175,16 +175,39 @@ static int gai_errno(int gai)
 	return gai == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
 }
 
-int rdma_getaddrinfo(const char *node, const char *service,
-		     const struct rdma_addrinfo *hints,
-		     struct rdma_addrinfo **res)
+/* No node and no service: the addresses are the hints' own (rdma-core). */
+static int rai_from_hints(struct rdma_addrinfo *rai,
+			  const struct rdma_addrinfo *h)
+{
+	const struct sockaddr *any = h->ai_src_addr ? h->ai_src_addr :
+						      h->ai_dst_addr;
+
+	rai->ai_flags = h->ai_flags;
+	rai->ai_family = any->sa_family;
+	rai->ai_qp_type = h->ai_qp_type ? h->ai_qp_type : IBV_QPT_RC;
+	rai->ai_port_space = h->ai_port_space ? h->ai_port_space :
+		(rai->ai_qp_type == IBV_QPT_UD ? RDMA_PS_UDP : RDMA_PS_TCP);
+	if (h->ai_src_addr && h->ai_src_len) {
+		rai->ai_src_addr = dup_sa(h->ai_src_addr, h->ai_src_len,
+					  &rai->ai_src_len);
+		if (!rai->ai_src_addr)
+			return -ENOMEM;
+	}
+	if (h->ai_dst_addr && h->ai_dst_len) {
+		rai->ai_dst_addr = dup_sa(h->ai_dst_addr, h->ai_dst_len,
+					  &rai->ai_dst_len);
+		if (!rai->ai_dst_addr)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int rai_resolve(struct rdma_addrinfo *rai, const char *node,
+		       const char *service, const struct rdma_addrinfo *hints)
 {
 	struct addrinfo ah = { .ai_socktype = SOCK_STREAM }, *ai;
-	struct rdma_addrinfo *rai;
 	int ret;
 
-	if (!res || (!node && !service))
-		return cma_errno(-EINVAL);
 	if (hints) {
 		if (hints->ai_flags & RAI_PASSIVE)
 			ah.ai_flags |= AI_PASSIVE;
@@ -195,10 +218,28 @@ int rdma_getaddrinfo(const char *node, const char *service,
 	}
 	ret = getaddrinfo(node, service, &ah, &ai);
 	if (ret)
-		return cma_errno(gai_errno(ret));
-	rai = calloc(1, sizeof(*rai));
-	ret = rai ? rai_fill(rai, ai, hints) : -ENOMEM;
+		return gai_errno(ret);
+	ret = rai_fill(rai, ai, hints);
 	freeaddrinfo(ai);
+	return ret;
+}
+
+int rdma_getaddrinfo(const char *node, const char *service,
+		     const struct rdma_addrinfo *hints,
+		     struct rdma_addrinfo **res)
+{
+	bool from_hints = !node && !service && hints &&
+			  (hints->ai_src_addr || hints->ai_dst_addr);
+	struct rdma_addrinfo *rai;
+	int ret;
+
+	if (!res || (!node && !service && !from_hints))
+		return cma_errno(-EINVAL);
+	rai = calloc(1, sizeof(*rai));
+	if (!rai)
+		return cma_errno(-ENOMEM);
+	ret = from_hints ? rai_from_hints(rai, hints) :
+			   rai_resolve(rai, node, service, hints);
 	if (ret) {
 		rdma_freeaddrinfo(rai);
 		return cma_errno(ret);

@@ -52,7 +52,8 @@ int rs_send_slot(struct rsock *rs, enum rs_msg type, const void *data,
 	slot = rs_take_send_slot(rs);
 	if (slot < 0)
 		return slot;
-	memcpy(rs->sbuf + (size_t)slot * RS_SLOT, data, len);
+	if (len) /* control messages may have no payload (data NULL) */
+		memcpy(rs->sbuf + (size_t)slot * RS_SLOT, data, len);
 	sge = (struct ibv_sge){ (uintptr_t)(rs->sbuf + (size_t)slot * RS_SLOT),
 				len, rs->smr->lkey };
 	wr.wr_id = RS_WR_SEND | slot;

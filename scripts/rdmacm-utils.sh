@@ -74,6 +74,15 @@ run_pair rstream-blocking "rstream -p 7187 -S 1000000 -C 20 -T b" \
 	"rstream -s $A -p 7187 -S 1000000 -C 20 -T b"
 run_pair riostream "riostream -p 7182 -S 4096 -C 100" \
 	"riostream -s $A -p 7182 -S 4096 -C 100"
+# libfabric's verbs provider (MSG endpoints connect with rdma_cm) skips
+# loopback addresses: it needs the host's own address.
+HOST_IP=$(ip -o -4 addr show scope global 2>/dev/null |
+	awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+if [ -n "$HOST_IP" ] && command -v fi_pingpong >/dev/null; then
+	run_pair fi_pingpong-verbs-msg \
+		"fi_pingpong -p verbs -e msg -I 100 -S 1024 -c -B 7188" \
+		"fi_pingpong -p verbs -e msg -I 100 -S 1024 -c -P 7188 $HOST_IP"
+fi
 
 # rdma-core's test_rdmacm finds the device's IP through
 # /sys/class/infiniband/DEV/device/net/, so it needs a device bound to a
