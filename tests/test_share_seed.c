@@ -267,6 +267,8 @@ static int role_b(void)
 	b_traffic(&e, mr, m.addr, &c);
 	get(5, &x, 1); /* D is done */
 	b_malloc(e.ctx, e.pd, &m, mr);
+	/* The kernel's rule: a PD with objects on it cannot go. */
+	SVT_CHECK(ibv_dealloc_pd(e.pd) == EBUSY);
 	return SVT_PASS;
 }
 
