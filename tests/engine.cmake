@@ -8,5 +8,6 @@ set_tests_properties(test_traffic_rc test_traffic_ud PROPERTIES
 # The data path at scale and under attack (datapath helper).
 sv_add_c_test(test_dp_scale ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_scale.c)
 sv_add_c_test(test_dp_isolation ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_isolation.c)
-set_tests_properties(test_dp_scale test_dp_isolation PROPERTIES
+sv_add_c_test(test_dp_doorbells ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_doorbells.c)
+set_tests_properties(test_dp_scale test_dp_isolation test_dp_doorbells PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

@@ -140,7 +140,8 @@ void eng_db_set_sleeping(struct svd_engine *e, uint32_t v)
 {
 	uint32_t i;
 
-	for (i = 0; i < e->dev->max_db_pages; i++)
+	/* Pages of the waiter threads keep 'sleeping' set (eng_wait.c). */
+	for (i = 0; i < e->dev->max_db_pages && i < ENG_PAGES_PER_WAITER; i++)
 		if (e->pages[i].page)
 			atomic_store((_Atomic uint32_t *)&e->pages[i]
 					     .page->sleeping,
@@ -163,6 +164,8 @@ int svd_engine_db_add(struct svd_device *dev, struct sv_db_page *page,
 			e->pages[i].uctx = uctx;
 			*index = i;
 			atomic_fetch_add(&dev->db_pages_used, 1);
+			eng_waiters_cover(e, i);
+			eng_pages_changed(e);
 			ret = 0;
 			break;
 		}
@@ -199,6 +202,7 @@ void svd_engine_db_del(struct svd_device *dev, uint32_t index)
 		atomic_fetch_sub(&dev->db_pages_used, 1);
 		if (e->slots[index])
 			unbind_page(e, index);
+		eng_pages_changed(e);
 	}
 	pthread_mutex_unlock(&e->lock);
 }

@@ -230,10 +230,15 @@ void svd_engine_drain(struct svd_device *dev)
 static unsigned int eng_waitv_fill(struct svd_engine *e,
 				   struct futex_waitv *w)
 {
-	unsigned int n = 0;
+	unsigned int n = 1;
 	uint32_t i;
 
-	for (i = 0; i < e->dev->max_db_pages && n < ENG_WAITV_MAX; i++) {
+	/* Word 0: kicks from the waiter threads (eng_wait.c). */
+	w[0].uaddr = (uintptr_t)&e->kick;
+	w[0].val = atomic_load(&e->kick);
+	w[0].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
+	for (i = 0; i < e->dev->max_db_pages && i < ENG_PAGES_PER_WAITER;
+	     i++) {
 		struct sv_db_page *p = e->pages[i].page;
 
 		if (!p)
@@ -265,11 +270,7 @@ static void eng_sleep(struct svd_engine *e)
 	if (!work && deadline > now_ns() && !atomic_load(&e->stop)) {
 		ts.tv_sec = deadline / 1000000000LL;
 		ts.tv_nsec = deadline % 1000000000LL;
-		if (n)
-			syscall(SYS_futex_waitv, w, n, 0, &ts, CLOCK_MONOTONIC);
-		else
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
-					NULL);
+		syscall(SYS_futex_waitv, w, n, 0, &ts, CLOCK_MONOTONIC);
 	}
 	pthread_mutex_lock(&e->lock);
 	eng_db_set_sleeping(e, 0);
@@ -374,8 +375,10 @@ void svd_engine_stop(struct svd_device *dev)
 	if (!e)
 		return;
 	atomic_store(&e->stop, true);
+	eng_kick(e);
 	if (e->running)
 		pthread_join(e->thread, NULL);
+	eng_waiters_stop(e);
 	dev->engine = NULL;
 	eng_free(e);
 }

@@ -236,6 +236,10 @@ struct eng_qp {
 
 struct eng_db_slots; /* eng_db.c */
 
+/* futex_waitv takes 128 words: the engine's pages plus its kick word. */
+#define ENG_PAGES_PER_WAITER 127
+#define ENG_MAX_WAITERS 64
+
 struct svd_engine {
 	struct svd_device *dev;
 	pthread_t thread;
@@ -246,6 +250,10 @@ struct svd_engine {
 	struct eng_db_page *pages; /* dev->max_db_pages slots */
 	struct eng_db_slots **slots; /* per page: slot -> QP chain */
 	struct eng_link runq, timerq, pollq;
+	/* eng_wait.c: waiter threads for pages past the engine's own. */
+	_Atomic uint32_t kick, page_gen;
+	pthread_t waiters[ENG_MAX_WAITERS];
+	unsigned int nwaiters;
 };
 
 static inline struct svd_engine *eng_of(struct svd_device *dev)
@@ -306,6 +314,12 @@ void eng_db_harvest(struct svd_engine *e);
 void eng_db_set_sleeping(struct svd_engine *e, uint32_t v);
 int eng_db_init(struct svd_engine *e);
 void eng_db_fini(struct svd_engine *e);
+
+/* Waiters (eng_wait.c). */
+void eng_kick(struct svd_engine *e);
+void eng_pages_changed(struct svd_engine *e);
+void eng_waiters_cover(struct svd_engine *e, uint32_t idx);
+void eng_waiters_stop(struct svd_engine *e);
 
 /* Ring helpers (eng_ring.c), scatter lists (eng_sgl.c, engine.c). */
 int eng_sq_peek(struct eng_qp *eq, uint32_t *prod);
