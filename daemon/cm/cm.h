@@ -62,6 +62,7 @@ struct cm_file {
 	void *ev_tag; /* main.c's */
 	struct cm_chan *chans;
 	struct cm_file *next;
+	atomic_uint *charge; /* per-user connection count (svd_limits.h) */
 };
 
 struct cm_id {

@@ -25,6 +25,7 @@
 
 #include <rdma/rdma_cma.h>
 
+#include "svd_limits.h"
 #include "cm.h"
 #include "svd_main.h"
 
@@ -527,6 +528,7 @@ static void file_close(struct cm_file *f)
 		}
 	}
 	svd_ev_unwatch(f->fd, f->ev_tag);
+	svd_limit_uncharge(f->charge);
 	close(f->fd);
 	free(f);
 }
@@ -589,10 +591,14 @@ static void on_listen(struct svd_ev_hook *h)
 	int fd;
 
 	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
+	if (!svd_serve_accepted(fd)) /* out of fds: paused, never spinning */
 		return;
 	f = calloc(1, sizeof(*f));
 	if (!f || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		goto fail;
+	/* Each connection holds a daemon fd: counted per user, as ufiles. */
+	f->charge = svd_limit_charge(cred.uid, SVD_LIM_CONNECTIONS);
+	if (!f->charge)
 		goto fail;
 	f->fd = fd;
 	f->pid = cred.pid;
@@ -604,6 +610,8 @@ static void on_listen(struct svd_ev_hook *h)
 	files = f;
 	return;
 fail:
+	if (f)
+		svd_limit_uncharge(f->charge);
 	free(f);
 	close(fd);
 }
@@ -644,7 +652,7 @@ int svd_cm_start(void)
 	if (timer_fd < 0)
 		return -errno;
 	srandom((unsigned int)(cm_now_ms() ^ getpid()));
-	ret = svd_ev_watch(listen_fd, &listen_hook, &listen_tag);
+	ret = svd_ev_watch_listener(listen_fd, &listen_hook, &listen_tag);
 	if (!ret)
 		ret = svd_ev_watch(timer_fd, &timer_hook, &timer_tag);
 	return ret;

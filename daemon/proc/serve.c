@@ -92,8 +92,30 @@ int svd_ev_watch(int fd, struct svd_ev_hook *hook, void **tag)
 	return ret;
 }
 
+/* Their listening sockets pause and resume with ours (a flood). */
+static struct { int fd; void *tag; } hook_listeners[4];
+
+int svd_ev_watch_listener(int fd, struct svd_ev_hook *hook, void **tag)
+{
+	unsigned int i;
+
+	for (i = 0; i < SVD_ARRAY_SIZE(hook_listeners); i++)
+		if (!hook_listeners[i].tag)
+			break;
+	if (i == SVD_ARRAY_SIZE(hook_listeners))
+		return -ENOSPC;
+	if (svd_ev_watch(fd, hook, tag))
+		return -errno;
+	hook_listeners[i].fd = fd;
+	hook_listeners[i].tag = *tag;
+	return 0;
+}
+
 void svd_ev_unwatch(int fd, void *tag)
 {
+	for (unsigned int i = 0; i < SVD_ARRAY_SIZE(hook_listeners); i++)
+		if (hook_listeners[i].tag == tag)
+			hook_listeners[i].tag = NULL;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 	free(tag);
 }
@@ -116,6 +138,12 @@ static void listeners_set(int op)
 	}
 	ev.data.ptr = ctl_ev_tag;
 	epoll_ctl(epfd, op, ctl_listen_fd, &ev);
+	for (unsigned int i = 0; i < SVD_ARRAY_SIZE(hook_listeners); i++) {
+		if (!hook_listeners[i].tag)
+			continue;
+		ev.data.ptr = hook_listeners[i].tag;
+		epoll_ctl(epfd, op, hook_listeners[i].fd, &ev);
+	}
 }
 
 static void accept_pause(void)
@@ -256,19 +284,27 @@ static bool fd_headroom_low(int fd)
 	return (rlim_t)fd + 16 + limit / 16 >= limit;
 }
 
+/* Every accept goes through here: fd, or -1 with errno set. */
+bool svd_serve_accepted(int fd)
+{
+	if (fd < 0) {
+		if (accept_exhausted(errno))
+			accept_pause();
+		return false;
+	}
+	if (fd_headroom_low(fd))
+		accept_pause();
+	return true;
+}
+
 static void on_device(struct svd_device *dev)
 {
 	struct svd_ufile *uf;
 	int fd;
 
 	fd = accept4(dev->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (accept_exhausted(errno))
-			accept_pause();
+	if (!svd_serve_accepted(fd))
 		return;
-	}
-	if (fd_headroom_low(fd))
-		accept_pause();
 	uf = svd_ufile_open(dev, fd);
 	if (uf && !ev_add(fd, EV_UFILE, uf))
 		uf->ev_tag = last_tag;

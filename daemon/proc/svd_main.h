@@ -26,6 +26,13 @@ struct svd_ev_hook {
 	void (*fn)(struct svd_ev_hook *hook);
 };
 int svd_ev_watch(int fd, struct svd_ev_hook *hook, void **tag);
+/*
+ * The same for a listening socket: it is paused with the daemon's own
+ * when file descriptors run out. After accept4() on it, call
+ * svd_serve_accepted(fd) (fd or -1 with errno): false means give up.
+ */
+int svd_ev_watch_listener(int fd, struct svd_ev_hook *hook, void **tag);
+bool svd_serve_accepted(int fd);
 void svd_ev_unwatch(int fd, void *tag);
 
 /* The connection manager (daemon/cm): $RUNDIR/cm.sock. */
