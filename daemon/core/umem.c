@@ -45,7 +45,9 @@ static bool is_dmabuf(int fd)
 	if (n <= 0)
 		return false;
 	link[n] = '\0';
-	return strstr(link, "dmabuf") != NULL;
+	/* "/dmabuf:NAME" since Linux 5.3, "anon_inode:dmabuf" before. */
+	return !strncmp(link, "/dmabuf:", 8) ||
+	       !strcmp(link, "anon_inode:dmabuf");
 }
 
 /*
