@@ -6,8 +6,11 @@
  *    victim's memory and state are untouched, and the victim's own peer
  *    still moves data;
  *  - a QP that fails locally (bad lkey) goes to ERROR with LOC_PROT_ERR and
- *    flushes its next WQE, while another QP's traffic is intact.
+ *    flushes its next WQE, while another QP's traffic is intact;
+ *  - a requester whose own registered memory is unmapped gets a local
+ *    error (LOC_PROT_ERR); the responder's QP and memory are untouched.
  */
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,34 @@ static void write_ok(struct svt_ep *from, struct ibv_mr *lmr, uint8_t *lbuf,
 	SVT_CHECK(svt_rdma(from, IBV_WR_RDMA_WRITE, &s, (uintptr_t)rbuf,
 			   rmr->rkey, 0, 0) == IBV_WC_SUCCESS);
 	SVT_CHECK(svt_sum(lbuf, LEN) == svt_sum(rbuf, LEN));
+}
+
+/* WRITE from memory the requester unmapped after registering it. */
+static void requester_fault(const struct svt_ep *base, struct ibv_mr *bmr,
+			    uint8_t *bbuf)
+{
+	struct svt_ep a3, b3;
+	struct ibv_mr *mr;
+	struct ibv_sge s;
+	uint32_t before = svt_sum(bbuf, LEN);
+	void *p = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	SVT_CHECK(p != MAP_FAILED);
+	memset(p, 0x33, LEN);
+	ep_like(&a3, base);
+	ep_like(&b3, base);
+	svt_ep_connect(&a3, b3.qp->qp_num);
+	svt_ep_connect(&b3, a3.qp->qp_num);
+	mr = ibv_reg_mr(a3.pd, p, LEN, IBV_ACCESS_LOCAL_WRITE);
+	SVT_CHECK(mr);
+	SVT_CHECK(!munmap(p, LEN));
+	s = (struct ibv_sge){ (uintptr_t)p, LEN, mr->lkey };
+	SVT_CHECK(svt_rdma(&a3, IBV_WR_RDMA_WRITE, &s, (uintptr_t)bbuf,
+			   bmr->rkey, 0, 0) == IBV_WC_LOC_PROT_ERR);
+	SVT_CHECK(qp_state(a3.qp) == IBV_QPS_ERR);
+	SVT_CHECK(qp_state(b3.qp) == IBV_QPS_RTS);
+	SVT_CHECK(svt_sum(bbuf, LEN) == before);
 }
 
 int main(void)
@@ -97,7 +128,8 @@ int main(void)
 	write_ok(&a, amr, abuf, bmr, bbuf, 3);
 	SVT_CHECK(qp_state(a.qp) == IBV_QPS_RTS);
 	SVT_CHECK(qp_state(b.qp) == IBV_QPS_RTS);
-	printf("isolation: foreign QP refused, local error stays local\n");
+	requester_fault(&a, bmr, bbuf);
+	printf("isolation: foreign QP refused, local errors stay local\n");
 	svt_daemon_stop(&d);
 	return SVT_PASS;
 }

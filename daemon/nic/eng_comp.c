@@ -147,6 +147,8 @@ int eng_comp_handle(struct eng_qp *eq, const struct eng_ack *ack)
 	uint32_t t = eq->qp->qp_type;
 	uint8_t s = ack->syndrome;
 
+	if (s == ENG_AETH_LOCAL)
+		return comp_error(eq, IBV_WC_LOC_PROT_ERR);
 	/* UC and UD are unacknowledged: done once sent. */
 	if (t == SVD_QPT_UC || t == SVD_QPT_UD || s == ENG_AETH_ACK) {
 		eq->retrying = false;

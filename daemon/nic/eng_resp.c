@@ -221,6 +221,18 @@ static int resp_rkey(struct resp_ctx *c, uint64_t len)
 }
 
 /* SEND / WRITE_WITH_IMM: land the data and complete the receive. */
+/*
+ * A failed copy: if the requester's memory failed (it was the side named
+ * by req_side), that is the requester's local error and this QP is
+ * untouched; otherwise the responder's own memory failed.
+ */
+static uint8_t resp_copy_fail(struct resp_ctx *c, int ret, int req_side)
+{
+	if (ret == req_side)
+		return ENG_AETH_LOCAL;
+	return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
+}
+
 /* SEND_WITH_INV: the rkey must name a bound type 2 MW of our PD. */
 static int resp_invalidate(struct resp_ctx *c, uint32_t rkey)
 {
@@ -239,7 +251,7 @@ static uint8_t resp_send(struct resp_ctx *c)
 	struct eng_sgl grh = { .n = 1 };
 	/* UD receive buffers always reserve the GRH's 40 bytes. */
 	uint64_t skip = c->qp->qp_type == SVD_QPT_UD ? ENG_GRH_LEN : 0;
-	int status;
+	int status, ret;
 
 	status = eng_wqe_sgl(c->qp, (const struct sv_sge *)(&c->rw.w + 1),
 			     c->rw.w.num_sge, true, &dst);
@@ -255,8 +267,9 @@ static uint8_t resp_send(struct resp_ctx *c)
 			return resp_fail(c, IBV_WC_LOC_PROT_ERR,
 					 ENG_AETH_NAK_OP);
 	}
-	if (eng_sgl_copy(&dst, skip, p->data, p->length))
-		return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
+	ret = eng_sgl_copy(&dst, skip, p->data, p->length);
+	if (ret)
+		return resp_copy_fail(c, ret, ENG_COPY_ESRC);
 	if ((p->mask & ENG_IETH) && resp_invalidate(c, p->imm))
 		return resp_fail(c, IBV_WC_LOC_QP_OP_ERR, ENG_AETH_NAK_INV);
 	resp_rcqe(c, IBV_WC_SUCCESS, IBV_WC_RECV, p->length + skip);
@@ -275,12 +288,15 @@ static uint8_t resp_write(struct resp_ctx *c)
 {
 	const struct eng_pkt *p = c->pkt;
 	static __thread struct eng_sgl dst;
+	int ret;
 
 	if (resp_rkey(c, p->length))
 		return resp_fail(c, IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
-	if (p->length && eng_sgl_copy(one_seg(&dst, &c->rseg), 0, p->data,
-				      p->length))
-		return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
+	ret = p->length ? eng_sgl_copy(one_seg(&dst, &c->rseg), 0, p->data,
+				       p->length) :
+			  0;
+	if (ret)
+		return resp_copy_fail(c, ret, ENG_COPY_ESRC);
 	if (p->mask & ENG_IMMDT)
 		resp_rcqe(c, IBV_WC_SUCCESS, IBV_WC_RECV_RDMA_WITH_IMM,
 			  p->length);
@@ -291,12 +307,15 @@ static uint8_t resp_read(struct resp_ctx *c)
 {
 	const struct eng_pkt *p = c->pkt;
 	static __thread struct eng_sgl src;
+	int ret;
 
 	if (resp_rkey(c, p->length))
 		return resp_fail(c, IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
-	if (p->length &&
-	    eng_sgl_copy(p->data, 0, one_seg(&src, &c->rseg), p->length))
-		return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
+	ret = p->length ? eng_sgl_copy(p->data, 0, one_seg(&src, &c->rseg),
+				       p->length) :
+			  0;
+	if (ret)
+		return resp_copy_fail(c, ret, ENG_COPY_EDST);
 	return ENG_AETH_ACK;
 }
 
@@ -318,6 +337,8 @@ static uint8_t resp_atomic(struct resp_ctx *c, struct eng_ack *ack)
 	if (p->mask & ENG_ATOMIC_WRITE) {
 		op = SVD_MEM_STORE;
 		ret = eng_sgl_copy(&l, 0, p->data, 8);
+		if (ret)
+			return resp_copy_fail(c, ret, ENG_COPY_ESRC);
 		memcpy(&a, buf, 8);
 	} else if ((p->opcode & 0x1f) == ENG_OP_CMP_SWAP) {
 		op = SVD_MEM_CMP_SWP; /* compare_add is the compare */
@@ -328,6 +349,8 @@ static uint8_t resp_atomic(struct resp_ctx *c, struct eng_ack *ack)
 	if (!ret && !(p->mask & ENG_ATOMIC_WRITE)) {
 		memcpy(buf, &ack->atomic_orig, 8);
 		ret = eng_sgl_copy(p->data, 0, &l, 8);
+		if (ret)
+			return resp_copy_fail(c, ret, ENG_COPY_EDST);
 	}
 	if (ret)
 		return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
@@ -417,6 +440,9 @@ void eng_resp_recv(struct svd_engine *e, struct svd_qp *qp,
 	if (syn == ENG_AETH_ACK)
 		c.eq->epsn = (c.eq->epsn + eng_npsn(qp, pkt->length)) &
 			     0xffffff;
+	/* UC/UD: the requester completes regardless (no ACKs)... */
 	ack->syndrome = rc ? syn : ENG_AETH_DROPPED;
-	/* UC/UD: the requester completes regardless (no ACKs). */
+	/* ...unless its own memory failed. */
+	if (syn == ENG_AETH_LOCAL)
+		ack->syndrome = syn;
 }

@@ -26,6 +26,24 @@ static int seg_copy(const struct eng_seg *d, uint64_t doff,
 	return svd_mem_copy(d->umem, d->off + doff, s->umem, s->off + soff, n);
 }
 
+/* After a failed copy: can the source still be read? (whose fault) */
+static bool seg_readable(const struct eng_seg *s, uint64_t soff, size_t n)
+{
+	uint8_t scratch[4096];
+
+	if (!s->umem)
+		return true;
+	while (n) {
+		size_t c = n < sizeof(scratch) ? n : sizeof(scratch);
+
+		if (svd_mem_read(s->umem, s->off + soff, scratch, c))
+			return false;
+		soff += c;
+		n -= c;
+	}
+	return true;
+}
+
 int eng_sgl_copy(const struct eng_sgl *dst, uint64_t dst_skip,
 		 const struct eng_sgl *src, uint64_t len)
 {
@@ -55,7 +73,8 @@ int eng_sgl_copy(const struct eng_sgl *dst, uint64_t dst_skip,
 			n = len;
 		ret = seg_copy(d, doff, s, soff, n);
 		if (ret)
-			return ret;
+			return seg_readable(s, soff, n) ? ENG_COPY_EDST :
+							  ENG_COPY_ESRC;
 		doff += n;
 		soff += n;
 		len -= n;

@@ -71,7 +71,12 @@ struct eng_sgl {
 	uint64_t total;
 };
 
-/* Copy len bytes from src (from its start) to dst starting at dst_skip. */
+/*
+ * Copy len bytes from src (from its start) to dst starting at dst_skip:
+ * 0, -EINVAL (lengths), or whose memory failed, so the blame lands on the
+ * side that owns it.
+ */
+enum { ENG_COPY_ESRC = -1001, ENG_COPY_EDST = -1002 };
 int eng_sgl_copy(const struct eng_sgl *dst, uint64_t dst_skip,
 		 const struct eng_sgl *src, uint64_t len);
 
@@ -151,6 +156,8 @@ enum {
 	ENG_AETH_NAK_OP = 0x63,
 	ENG_AETH_NAK_INV_RD = 0x64,
 	ENG_AETH_DROPPED = 0xff, /* no answer (not a real syndrome) */
+	/* The requester's own memory failed: its local error (not a NAK). */
+	ENG_AETH_LOCAL = 0xfe,
 };
 
 struct eng_pkt {
