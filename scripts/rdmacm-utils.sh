@@ -88,14 +88,16 @@ fi
 # /sys/class/infiniband/DEV/device/net/, so it needs a device bound to a
 # netdev: a private daemon whose softverbs0 uses the default route's one.
 rdma_core_rdmacm() {
-	local ifname min=${SV_RDMACM_MIN_PASS:-7} out pass
+	local ifname min=${SV_RDMACM_MIN_PASS:-7} out pass rundir
 	[ -f /usr/share/doc/rdma-core/tests/run_tests.py ] || {
 		echo "SKIP test_rdmacm: python3-pyverbs is not installed"
 		return
 	}
 	ifname=$(ip -o route show default 2>/dev/null | awk '{print $5; exit}')
-	out=$(SOFTVERBS_RUNDIR=$(mktemp -d) SOFTVERBS_NETDEV=${ifname:-lo} \
+	rundir=$(mktemp -d)
+	out=$(SOFTVERBS_RUNDIR=$rundir SOFTVERBS_NETDEV=${ifname:-lo} \
 		SOFTVERBS_CLI=$CLI scripts/run-rdma-core-tests.sh test_rdmacm)
+	rm -rf "$rundir"
 	pass=$(grep -o '^test_rdmacm pass=[0-9]*' <<<"$out" | cut -d= -f2)
 	if [ "${pass:-0}" -ge "$min" ]; then
 		echo "PASS rdma-core test_rdmacm on ${ifname:-lo}: $(head -n 1 <<<"$out")"
