@@ -8,6 +8,7 @@
 #define SVT_MEM_H
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 
 #include "svt_ep.h"
@@ -70,6 +71,40 @@ static inline void svt_daemon_alive(const struct svt_daemon *d)
 	int status;
 
 	SVT_CHECK(waitpid(d->pid, &status, WNOHANG) == 0);
+}
+
+/* One message of len bytes carrying fd over a UNIX socket, and back. */
+static inline void svt_send_fd(int sock, int fd, const void *data, size_t len)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { (void *)data, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	SVT_CHECK(sendmsg(sock, &mh, 0) == (ssize_t)len);
+}
+
+static inline int svt_recv_fd(int sock, void *data, size_t len)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { data, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int fd;
+
+	SVT_CHECK(recvmsg(sock, &mh, 0) == (ssize_t)len);
+	c = CMSG_FIRSTHDR(&mh);
+	SVT_CHECK(c && c->cmsg_type == SCM_RIGHTS);
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
 }
 
 #endif /* SVT_MEM_H */

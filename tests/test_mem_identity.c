@@ -198,39 +198,6 @@ static int test_exec(void)
 
 /* ------------------------------------------------------------ pidreuse */
 
-static void send_fd(int sock, int fd, const void *data, size_t len)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { (void *)data, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	SVT_CHECK(sendmsg(sock, &mh, 0) == (ssize_t)len);
-}
-
-static int recv_fd(int sock, void *data, size_t len)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { data, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-	int fd;
-
-	SVT_CHECK(recvmsg(sock, &mh, 0) == (ssize_t)len);
-	c = CMSG_FIRSTHDR(&mh);
-	SVT_CHECK(c && c->cmsg_type == SCM_RIGHTS);
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 /* R: register buf, hand the context to I, exit when told. */
 static void registrar(uint8_t *buf, int sock)
 {
@@ -245,7 +212,7 @@ static void registrar(uint8_t *buf, int sock)
 	mr = ibv_reg_mr(pd, buf, LEN, SVT_ACCESS_ALL);
 	SVT_CHECK(mr);
 	m = (struct reg_msg){ pd->handle, mr->handle, (uintptr_t)buf };
-	send_fd(sock, ctx->cmd_fd, &m, sizeof(m));
+	svt_send_fd(sock, ctx->cmd_fd, &m, sizeof(m));
 	SVT_CHECK(read(sock, &x, 1) == 1);
 	_exit(0);
 }
@@ -328,7 +295,7 @@ static int pidreuse_init(void)
 	SVT_CHECK(r >= 0);
 	if (r == 0)
 		registrar(buf, sv[1]);
-	ctx = ibv_import_device(recv_fd(sv[0], &m, sizeof(m)));
+	ctx = ibv_import_device(svt_recv_fd(sv[0], &m, sizeof(m)));
 	SVT_CHECK(ctx);
 	pidreuse_checks(ctx, &m, buf, sv[0], r);
 	svt_daemon_alive(&d);

@@ -84,39 +84,6 @@ static void get(int fd, void *p, size_t n)
 	SVT_CHECK(read(fd, p, n) == (ssize_t)n);
 }
 
-static void send_fd(int sock, int fd, const void *data, size_t len)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { (void *)data, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	SVT_CHECK(sendmsg(sock, &mh, 0) == (ssize_t)len);
-}
-
-static int recv_fd(int sock, void *data, size_t len)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { data, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-	int fd;
-
-	SVT_CHECK(recvmsg(sock, &mh, 0) == (ssize_t)len);
-	c = CMSG_FIRSTHDR(&mh);
-	SVT_CHECK(c && c->cmsg_type == SCM_RIGHTS);
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 /* Run this test as another program: role, with fds mapped to 3, 4, 5. */
 static pid_t spawn(const char *role, const int *fds, int n, char *arg)
 {
@@ -181,7 +148,7 @@ static int role_a(void)
 	SVT_CHECK(mmr);
 	m = (struct seed_msg){ pd->handle, mr->handle, mmr->handle,
 			       (uintptr_t)r, (uintptr_t)mb };
-	send_fd(3, ctx->cmd_fd, &m, sizeof(m));
+	svt_send_fd(3, ctx->cmd_fd, &m, sizeof(m));
 	printf("A: registered 64 MiB shm + malloc, sent the FD, exiting\n");
 	return SVT_PASS; /* exit: every mapping and fd of A goes away */
 }
@@ -249,7 +216,7 @@ static int role_b(void)
 	char x;
 	int fd;
 
-	fd = recv_fd(3, &m, sizeof(m));
+	fd = svt_recv_fd(3, &m, sizeof(m));
 	SVT_CHECK(read(3, &x, 1) == 0); /* A has exited */
 	e.ctx = ibv_import_device(fd);
 	SVT_CHECK(e.ctx);
@@ -264,6 +231,8 @@ static int role_b(void)
 	put(4, &bi, sizeof(bi));
 	put(5, &bi, sizeof(bi));
 	svt_ep_connect(&e, c.qpn);
+	get(4, &x, 1); /* C's QP is ready to receive too */
+	SVT_CHECK(x == 'r');
 	b_traffic(&e, mr, m.addr, &c);
 	get(5, &x, 1); /* D is done */
 	b_malloc(e.ctx, e.pd, &m, mr);
@@ -332,6 +301,7 @@ static int role_c(void)
 	put(3, &c, sizeof(c));
 	get(3, &b, sizeof(b));
 	svt_ep_connect(&e, b.qpn);
+	put(3, "r", 1);
 	get(3, &x, 1);
 	SVT_CHECK(check(buf, 0, CHUNK, 1)); /* A's bytes */
 	SVT_CHECK(check(buf + 2 * CHUNK, 0, CHUNK, 2)); /* C's, round trip */
@@ -430,7 +400,7 @@ static int role_leader(void)
 
 	SVT_CHECK(pd);
 	for (i = 0; i < 4; i++)
-		send_fd(3 + i, ctx->cmd_fd, &pd->handle, sizeof(pd->handle));
+		svt_send_fd(3 + i, ctx->cmd_fd, &pd->handle, sizeof(pd->handle));
 	return SVT_PASS;
 }
 
@@ -442,7 +412,7 @@ static int role_worker(void)
 	struct ibv_mr *mr;
 	uint32_t h;
 
-	e.ctx = ibv_import_device(recv_fd(3, &h, sizeof(h)));
+	e.ctx = ibv_import_device(svt_recv_fd(3, &h, sizeof(h)));
 	SVT_CHECK(e.ctx && buf);
 	e.pd = ibv_import_pd(e.ctx, h);
 	SVT_CHECK(e.pd);
