@@ -18,9 +18,9 @@
  *
  *   bench_dma_paths [-d DEV] [-r ROUNDS] [-m MIB_PER_FIGURE] [-t DEPTH]
  *
- * Rounds interleave every figure (all kinds of one size and op back to
- * back), and each figure is the median over rounds, so the three kinds see
- * the same load on a shared machine. One process, two RC QPs on the
+ * Within a round the three kinds of one size and op take turns in 8
+ * slices, and each figure is the median over rounds, so the kinds see the
+ * same load on a shared machine. One process, two RC QPs on the
  * device; completions are waited for on a completion channel (no busy
  * polling: on 2 CPUs a spinning client would take the CPU the data-direct
  * worker needs). Needs a running daemon with the data-direct device on
@@ -45,6 +45,7 @@
 #define NSIZES 3
 #define NKINDS 3
 #define MAX_ROUNDS 31
+#define SLICES 8 /* kinds alternate this often within a round */
 #define ACCESS                                              \
 	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
 	 IBV_ACCESS_REMOTE_READ)
@@ -275,10 +276,11 @@ static long reap(struct bench *b)
  * wr_id counts the messages done), so the client wakes rarely and leaves
  * the CPUs to the daemon.
  */
-static uint64_t run(struct bench *b, enum kind k, bool write, size_t size)
+static uint64_t run(struct bench *b, enum kind k, bool write, size_t size,
+		    size_t bytes)
 {
 	const struct region *l = &b->reg[k][0], *r = &b->reg[k][1];
-	long msgs = (long)(b->bytes / size), posted = 0, done = 0;
+	long msgs = (long)(bytes / size), posted = 0, done = 0;
 	struct ibv_sge sge = {l->addr, (uint32_t)size, l->mr->lkey};
 	struct ibv_send_wr wr = {.sg_list = &sge, .num_sge = 1}, *bad;
 	long sig = b->depth / 4 ? b->depth / 4 : 1;
@@ -337,28 +339,48 @@ static void parse(int argc, char **argv, struct bench *b, const char **dev,
 /* MiB/s of figure [op][size][kind]: the median over rounds. */
 static double mibs[2][NSIZES][NKINDS];
 
+/*
+ * One round of one op and size: the kinds take turns in SLICES slices, so
+ * a change of load on the shared machine hits all three alike.
+ */
+static void measure_one(struct bench *b, bool write, size_t size,
+			double mib_s[NKINDS])
+{
+	uint64_t ns[NKINDS] = { 0 };
+	size_t per = b->bytes / SLICES, msgs = per / size;
+	int i, j, k;
+
+	/* Rotate who goes first, so no kind always follows the same one. */
+	for (i = 0; i < SLICES; i++)
+		for (j = 0; j < NKINDS; j++) {
+			k = (i + j) % NKINDS;
+			ns[k] += run(b, k, write, size, per);
+		}
+	for (k = 0; k < NKINDS; k++)
+		mib_s[k] = bench_mib_s((double)SLICES *
+					       (double)(msgs < 4 ? 4 : msgs) *
+					       (double)size,
+				       ns[k]);
+}
+
 static void measure(struct bench *b, int rounds)
 {
-	static double v[2][NSIZES][NKINDS][MAX_ROUNDS];
+	static double v[2][NSIZES][MAX_ROUNDS][NKINDS];
+	double col[MAX_ROUNDS];
 	int r, op, s, k;
 
 	for (r = 0; r < rounds; r++)
 		for (op = 0; op < 2; op++)
 			for (s = 0; s < NSIZES; s++)
-				for (k = 0; k < NKINDS; k++) {
-					uint64_t ns = run(b, k, !op, sizes[s]);
-					size_t msgs = b->bytes / sizes[s];
-
-					v[op][s][k][r] = bench_mib_s(
-					    (double)(msgs < 4 ? 4 : msgs) *
-						(double)sizes[s],
-					    ns);
-				}
+				measure_one(b, !op, sizes[s], v[op][s][r]);
 	for (op = 0; op < 2; op++)
 		for (s = 0; s < NSIZES; s++)
-			for (k = 0; k < NKINDS; k++)
+			for (k = 0; k < NKINDS; k++) {
+				for (r = 0; r < rounds; r++)
+					col[r] = v[op][s][r][k];
 				mibs[op][s][k] =
-				    bench_median(v[op][s][k], (size_t)rounds);
+				    bench_median(col, (size_t)rounds);
+			}
 }
 
 /* The table; returns the smallest data-direct speedup at >= 1 MiB. */
