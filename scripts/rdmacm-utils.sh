@@ -57,6 +57,8 @@ run_pair rping "rping -s -v -V -a $A -p 7184 -C 100" \
 run_pair ucmatose "ucmatose -c 10 -p 7175" "ucmatose -s $A -c 10 -p 7175"
 run_pair ucmatose-ipv6 "ucmatose -c 4 -p 7185 -b ::1" \
 	"ucmatose -s ::1 -c 4 -p 7185"
+run_pair ucmatose-ps-ib "ucmatose -c 2 -p 7189 -P ib" \
+	"ucmatose -s $A -c 2 -p 7189 -P ib"
 run_pair ucmatose-migrate "ucmatose -c 4 -p 7186 -m" \
 	"ucmatose -s $A -c 4 -p 7186 -m"
 # udaddy has no port option: it always uses 7174.
