@@ -19,8 +19,9 @@
  * offset into the local (SGE) or remote (RDMA, atomic) buffer; a key field
  * below 4 selects one of: local MR lkey, remote MR rkey, a read-only MR's
  * key, an invalid key; a UD remote_qpn below 4 selects A, B, C or 1.
- * Only the public ABI (include/softverbs/abi.h) and the library's ring
- * bookkeeping (svl_qp.h) are used, so the engine can change underneath.
+ * Only the public ABI (include/softverbs/abi.h), the library's ring
+ * bookkeeping and its doorbell (svl_qp.h) are used, so the engine can
+ * change underneath.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,8 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <infiniband/verbs.h>
@@ -279,20 +278,9 @@ static void reloc_send(struct sv_send_wqe *w, size_t stride, bool ud)
 			   stride - sizeof(*w));
 }
 
-static void doorbell(void)
-{
-	struct sv_db_page *p = to_svl_ctx(F.ctx)->db_page;
-
-	if (!p)
-		return; /* the engine's own timeout still finds the work */
-	atomic_fetch_add((_Atomic uint32_t *)&p->ring, 1);
-	if (atomic_load((_Atomic uint32_t *)&p->sleeping))
-		syscall(SYS_futex, &p->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
-}
-
 /* Write n raw WQEs into r and publish them; returns how many went in. */
-static int ring_put(struct svl_ring *r, const uint8_t *d, size_t len,
-		    int mode, bool ud)
+static int ring_put(struct ibv_qp *qp, struct svl_ring *r, const uint8_t *d,
+		    size_t len, int mode, bool ud)
 {
 	int n = 0;
 
@@ -322,7 +310,7 @@ static int ring_put(struct svl_ring *r, const uint8_t *d, size_t len,
 	atomic_store_explicit((_Atomic uint32_t *)&r->db->prod, r->prod,
 			      memory_order_release);
 	pthread_spin_unlock(&r->lock);
-	doorbell();
+	svl_qp_kick(to_svl_qp(qp)); /* the library's own doorbell */
 	return n;
 }
 
@@ -381,7 +369,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[0] & 3;
 	if (mode == 1) {
 		r = &to_svl_qp(F.b)->rq;
-		ring_put(r, data + 1, size - 1, mode, false);
+		ring_put(F.b, r, data + 1, size - 1, mode, false);
 		post_valid_send();
 		bad = settle(&to_svl_qp(F.a)->sq);
 	} else {
@@ -389,7 +377,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		post_valid_recv();
 		r = &to_svl_qp(qp)->sq;
-		ring_put(r, data + 1, size - 1, mode, mode == 2);
+		ring_put(qp, r, data + 1, size - 1, mode, mode == 2);
 		bad = settle(r);
 	}
 	/* Any error leaves a QP in ERROR: start clean for the next input. */
