@@ -4,11 +4,13 @@
  * Every role is its own program image (posix_spawn of this test), so no
  * process is forked from A.
  *
- *   A  creates a PD and an MR over a 64 MiB POSIX shm region (and one over
- *      malloc memory), sends its command FD to B over a UNIX socket, exits.
+ *   A  creates a PD and an MR over a 64 MiB POSIX shm region (and MRs over
+ *      a memfd, a regular file mapped MAP_SHARED and malloc memory), sends
+ *      its command FD to B over a UNIX socket, exits.
  *   B  after A is gone: imports the PD and both MRs, creates its own CQ
  *      and QP, connects to C, and moves data with the shared MR as the
- *      local side (lkey): WRITE to C, READ from C then WRITE back to C.
+ *      local side (lkey): WRITE to C, READ from C then WRITE back to C;
+ *      and from the memfd and file MRs to C.
  *   C  a third process with its own context: WRITE, READ, fetch-and-add
  *      and compare-and-swap into the shared MR through B's QP (rkey).
  *      Every payload is checksummed against the pattern A wrote.
@@ -39,6 +41,9 @@ extern char **environ;
 struct seed_msg {
 	uint32_t pd, mr, malloc_mr;
 	uint64_t addr, malloc_addr;
+	/* 1 MiB regions over a memfd (fd kept open) and a regular file */
+	uint32_t file_mr[2];
+	uint64_t file_addr[2];
 };
 
 struct c_info { /* C -> B */
@@ -120,6 +125,40 @@ static void wait_ok(pid_t pid, const char *who)
 
 /* ------------------------------------------------------------------ A */
 
+/* A 1 MiB shared mapping of fd filled with seed, registered on pd. */
+static struct ibv_mr *a_file_mr(struct ibv_pd *pd, int fd, unsigned int seed)
+{
+	uint8_t *r;
+
+	SVT_CHECK(fd >= 0 && !ftruncate(fd, (off_t)CHUNK));
+	r = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	SVT_CHECK(r != MAP_FAILED);
+	fill(r, 0, CHUNK, seed);
+	return ibv_reg_mr(pd, r, CHUNK, SVT_ACCESS_ALL);
+}
+
+/* The other kinds of shared mapping: a memfd, a regular file. */
+static void a_files(struct ibv_pd *pd, struct seed_msg *m)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct ibv_mr *mr[2];
+	char path[256];
+	int fd;
+
+	mr[0] = a_file_mr(pd, memfd_create("svt-seed", 0), 4);
+	snprintf(path, sizeof(path), "%s/svt-seed-%d", tmp ? tmp : "/tmp",
+		 (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	mr[1] = a_file_mr(pd, fd, 5);
+	close(fd); /* found again through its path */
+	SVT_CHECK(mr[0] && mr[1]);
+	unlink(path);
+	m->file_mr[0] = mr[0]->handle;
+	m->file_mr[1] = mr[1]->handle;
+	m->file_addr[0] = (uintptr_t)mr[0]->addr;
+	m->file_addr[1] = (uintptr_t)mr[1]->addr;
+}
+
 static int role_a(void)
 {
 	struct ibv_context *ctx = svt_open_dev(NULL);
@@ -148,6 +187,7 @@ static int role_a(void)
 	SVT_CHECK(mmr);
 	m = (struct seed_msg){ pd->handle, mr->handle, mmr->handle,
 			       (uintptr_t)r, (uintptr_t)mb };
+	a_files(pd, &m);
 	svt_send_fd(3, ctx->cmd_fd, &m, sizeof(m));
 	printf("A: registered 64 MiB shm + malloc, sent the FD, exiting\n");
 	return SVT_PASS; /* exit: every mapping and fd of A goes away */
@@ -164,10 +204,29 @@ static enum ibv_wc_status b_rdma(struct svt_ep *e, enum ibv_wr_opcode op,
 	return svt_rdma(e, op, &s, raddr, rkey, 0, 0);
 }
 
-/* B's transfers with the shared MR as the local side. */
-static void b_traffic(struct svt_ep *e, struct ibv_mr *mr, uint64_t a,
-		      const struct c_info *c)
+/* The memfd and file regions, after A: to C [3M, 4M) and [4M, 5M). */
+static void b_files(struct svt_ep *e, const struct seed_msg *m,
+		    const struct c_info *c)
 {
+	struct ibv_mr *fmr;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		fmr = ibv_import_mr(e->pd, m->file_mr[i]);
+		SVT_CHECK(fmr);
+		SVT_CHECK(b_rdma(e, IBV_WR_RDMA_WRITE, m->file_addr[i],
+				 fmr->lkey, CHUNK,
+				 c->addr + (3 + (uint64_t)i) * CHUNK,
+				 c->rkey) == IBV_WC_SUCCESS);
+		ibv_unimport_mr(fmr);
+	}
+}
+
+/* B's transfers with the shared MR as the local side. */
+static void b_traffic(struct svt_ep *e, struct ibv_mr *mr,
+		      const struct seed_msg *m, const struct c_info *c)
+{
+	uint64_t a = m->addr;
 	char x;
 
 	/* shared [0, 1M) -> C [0, 1M): A's bytes, after A is gone */
@@ -178,6 +237,7 @@ static void b_traffic(struct svt_ep *e, struct ibv_mr *mr, uint64_t a,
 			 c->addr + CHUNK, c->rkey) == IBV_WC_SUCCESS);
 	SVT_CHECK(b_rdma(e, IBV_WR_RDMA_WRITE, a + CHUNK, mr->lkey, CHUNK,
 			 c->addr + 2 * CHUNK, c->rkey) == IBV_WC_SUCCESS);
+	b_files(e, m, c);
 	put(4, "1", 1); /* C checks, then drives its own part */
 	get(4, &x, 1);
 	SVT_CHECK(x == 'd');
@@ -233,7 +293,7 @@ static int role_b(void)
 	svt_ep_connect(&e, c.qpn);
 	get(4, &x, 1); /* C's QP is ready to receive too */
 	SVT_CHECK(x == 'r');
-	b_traffic(&e, mr, m.addr, &c);
+	b_traffic(&e, mr, &m, &c);
 	get(5, &x, 1); /* D is done */
 	b_malloc(e.ctx, e.pd, &m, mr);
 	/* The kernel's rule: a PD with objects on it cannot go. */
@@ -305,6 +365,8 @@ static int role_c(void)
 	get(3, &x, 1);
 	SVT_CHECK(check(buf, 0, CHUNK, 1)); /* A's bytes */
 	SVT_CHECK(check(buf + 2 * CHUNK, 0, CHUNK, 2)); /* C's, round trip */
+	SVT_CHECK(check(buf + 3 * CHUNK, 0, CHUNK, 4)); /* A's memfd */
+	SVT_CHECK(check(buf + 4 * CHUNK, 0, CHUNK, 5)); /* A's file */
 	c_traffic(&e, buf, cmr, &b);
 	put(3, "d", 1);
 	printf("C: WRITE, READ and atomics through the shared MR checked\n");
