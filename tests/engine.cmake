@@ -9,5 +9,6 @@ set_tests_properties(test_traffic_rc test_traffic_ud PROPERTIES
 sv_add_c_test(test_dp_scale ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_scale.c)
 sv_add_c_test(test_dp_isolation ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_isolation.c)
 sv_add_c_test(test_dp_doorbells ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_doorbells.c)
-set_tests_properties(test_dp_scale test_dp_isolation test_dp_doorbells PROPERTIES
+sv_add_c_test(test_dp_fair ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_fair.c)
+set_tests_properties(test_dp_scale test_dp_isolation test_dp_doorbells test_dp_fair PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

@@ -35,6 +35,8 @@ static void eng_qp_reset(struct eng_qp *eq)
 	eq->rq_cons = 0;
 	eq->req_state = ENG_REQ_IDLE;
 	eq->retrying = false;
+	eq->req_off = 0;
+	eq->wr_open = false;
 	eq->flushed_last_wqe = false;
 	eq->fatal_reported = false;
 }

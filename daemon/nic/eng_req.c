@@ -159,6 +159,35 @@ static int req_ud(struct eng_qp *eq, struct req_ctx *r)
 	return 0;
 }
 
+/* IBTA WRITE opcodes by position: FIRST, MIDDLE, LAST (+1: with imm). */
+enum { OP_WRITE_FIRST = 0x06, OP_WRITE_MIDDLE = 0x07, OP_WRITE_LAST = 0x08 };
+
+/*
+ * An RDMA WRITE longer than ENG_CHUNK goes one piece per step, from
+ * req_off on: FIRST (with RETH), MIDDLE..., LAST (with ImmDt if any).
+ */
+static void req_piece(struct eng_qp *eq, struct req_ctx *r)
+{
+	struct eng_pkt *p = &r->pkt;
+	uint64_t left = p->length - eq->req_off;
+	bool imm = p->mask & ENG_IMMDT;
+	uint8_t base;
+
+	if (!(p->mask & ENG_WRITE) || p->length <= ENG_CHUNK)
+		return;
+	p->data_off = eq->req_off;
+	p->length = left < ENG_CHUNK ? left : ENG_CHUNK;
+	if (!eq->req_off)
+		base = OP_WRITE_FIRST;
+	else if (p->length < left)
+		base = OP_WRITE_MIDDLE;
+	else
+		base = OP_WRITE_LAST + imm;
+	p->opcode = (uint8_t)((p->opcode & 0xe0) | base);
+	p->mask = eng_opcode_info(p->opcode)->mask;
+	r->len = p->length;
+}
+
 static int req_build(struct eng_qp *eq, struct req_ctx *r)
 {
 	struct sv_send_wqe *w = &r->w;
@@ -175,6 +204,7 @@ static int req_build(struct eng_qp *eq, struct req_ctx *r)
 	p->solicited = w->send_flags & IBV_SEND_SOLICITED;
 	p->data = &r->sgl;
 	p->length = r->sgl.total;
+	p->total = p->length;
 	p->imm = w->imm_data;
 	p->xrc_srqn = w->xrc_srqn;
 	if (p->mask & (ENG_RETH | ENG_ATMETH)) {
@@ -190,6 +220,7 @@ static int req_build(struct eng_qp *eq, struct req_ctx *r)
 	r->len = p->length;
 	if (eq->qp->qp_type == SVD_QPT_UD)
 		return req_ud(eq, r);
+	req_piece(eq, r);
 	return 0;
 }
 
@@ -204,12 +235,18 @@ static bool req_xmit(struct svd_engine *e, struct eng_qp *eq,
 	if (status < 0)
 		return true; /* waiting: the WQE stays at the head */
 	eq->psn = (eq->psn + eng_npsn(eq->qp, r->len)) & 0xffffff;
+	if (status == IBV_WC_SUCCESS && !(r->pkt.mask & ENG_LAST)) {
+		eq->req_off += r->len; /* a piece: the WQE goes on */
+		eq->yield = true;
+		return true;
+	}
+	eq->req_off = 0;
 	/*
 	 * The consumer index moves before the CQE is visible: an application
 	 * that polled the completion of its last WQE may post at once.
 	 */
 	eng_sq_consume(eq);
-	eng_send_cqe(eq, &r->w, (uint32_t)status, r->len);
+	eng_send_cqe(eq, &r->w, (uint32_t)status, r->pkt.total);
 	if (status != IBV_WC_SUCCESS)
 		eng_qp_error(eq);
 	return true;

@@ -201,10 +201,10 @@ static uint32_t access_needed(uint32_t mask)
 }
 
 /* rkey + bounds + QP access flags for RDMA and atomics. */
-static int resp_rkey(struct resp_ctx *c, uint64_t len)
+static int resp_rkey_at(struct resp_ctx *c, uint32_t rkey, uint64_t va,
+		       uint64_t len)
 {
-	const struct eng_pkt *p = c->pkt;
-	uint32_t need = access_needed(p->mask);
+	uint32_t need = access_needed(c->pkt->mask);
 	const struct svd_umem *umem;
 	uint64_t off;
 
@@ -212,11 +212,48 @@ static int resp_rkey(struct resp_ctx *c, uint64_t len)
 		return -EACCES;
 	if (!len)
 		return 0; /* zero-length RDMA names no memory */
-	if (svd_mem_resolve(c->qp->uctx->dev, c->qp->pd, p->rkey, true, p->va,
+	if (svd_mem_resolve(c->qp->uctx->dev, c->qp->pd, rkey, true, va,
 			    len, need, &umem, &off))
 		return -EACCES;
 	c->rseg = (struct eng_seg){ .umem = umem, .off = off,
 				    .len = (uint32_t)len };
+	return 0;
+}
+
+static int resp_rkey(struct resp_ctx *c, uint64_t len)
+{
+	return resp_rkey_at(c, c->pkt->rkey, c->pkt->va, len);
+}
+
+/*
+ * Where this WRITE packet lands. FIRST/ONLY: the RETH, checked for the
+ * whole message; a FIRST opens the write for the pieces that follow.
+ * MIDDLE/LAST: the open write, re-resolved per piece (the region may be
+ * gone since: every piece is checked).
+ */
+static int resp_write_target(struct resp_ctx *c)
+{
+	const struct eng_pkt *p = c->pkt;
+	struct eng_qp *eq = c->eq;
+
+	if (p->mask & ENG_FIRST) {
+		if (resp_rkey(c, p->total))
+			return -EACCES;
+		c->rseg.len = (uint32_t)p->length;
+		eq->wr_open = !(p->mask & ENG_LAST);
+		eq->wr_va = p->va + p->length;
+		eq->wr_rkey = p->rkey;
+		eq->wr_left = p->total - p->length;
+		return 0;
+	}
+	if (!eq->wr_open || p->length > eq->wr_left ||
+	    ((p->mask & ENG_LAST) && p->length != eq->wr_left))
+		return -EINVAL;
+	if (resp_rkey_at(c, eq->wr_rkey, eq->wr_va, p->length))
+		return -EACCES;
+	eq->wr_va += p->length;
+	eq->wr_left -= p->length;
+	eq->wr_open = !(p->mask & ENG_LAST);
 	return 0;
 }
 
@@ -290,16 +327,19 @@ static uint8_t resp_write(struct resp_ctx *c)
 	static __thread struct eng_sgl dst;
 	int ret;
 
-	if (resp_rkey(c, p->length))
+	ret = resp_write_target(c);
+	if (ret == -EINVAL)
+		return resp_fail(c, IBV_WC_REM_INV_REQ_ERR, ENG_AETH_NAK_INV);
+	if (ret)
 		return resp_fail(c, IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
-	ret = p->length ? eng_sgl_copy(one_seg(&dst, &c->rseg), 0, p->data,
-				       p->length) :
+	ret = p->length ? eng_sgl_copy_off(one_seg(&dst, &c->rseg), 0,
+					   p->data, p->data_off, p->length) :
 			  0;
 	if (ret)
 		return resp_copy_fail(c, ret, ENG_COPY_ESRC);
 	if (p->mask & ENG_IMMDT)
 		resp_rcqe(c, IBV_WC_SUCCESS, IBV_WC_RECV_RDMA_WITH_IMM,
-			  p->length);
+			  p->total);
 	return ENG_AETH_ACK;
 }
 

@@ -132,10 +132,11 @@ static bool eng_qp_run(struct svd_engine *e, struct eng_qp *eq)
 {
 	int budget;
 
-	for (budget = 0; budget < ENG_BUDGET; budget++)
+	eq->yield = false;
+	for (budget = 0; budget < ENG_BUDGET && !eq->yield; budget++)
 		if (!eng_qp_step(e, eq))
 			break;
-	if (budget == ENG_BUDGET)
+	if (budget == ENG_BUDGET || eq->yield)
 		eng_activate(e, eq); /* more to do: after the others */
 	else if (eq->req_state == ENG_REQ_WAIT &&
 		 eq->qp->state != SVD_QPS_ERR)

@@ -47,11 +47,18 @@ static bool seg_readable(const struct eng_seg *s, uint64_t soff, size_t n)
 int eng_sgl_copy(const struct eng_sgl *dst, uint64_t dst_skip,
 		 const struct eng_sgl *src, uint64_t len)
 {
-	unsigned int di = 0, si = 0;
-	uint64_t doff = dst_skip, soff = 0;
+	return eng_sgl_copy_off(dst, dst_skip, src, 0, len);
+}
 
-	if (len > src->total || dst_skip > dst->total ||
-	    len > dst->total - dst_skip)
+int eng_sgl_copy_off(const struct eng_sgl *dst, uint64_t dst_skip,
+		     const struct eng_sgl *src, uint64_t src_skip,
+		     uint64_t len)
+{
+	unsigned int di = 0, si = 0;
+	uint64_t doff = dst_skip, soff = src_skip;
+
+	if (src_skip > src->total || len > src->total - src_skip ||
+	    dst_skip > dst->total || len > dst->total - dst_skip)
 		return -EINVAL;
 	while (len) {
 		const struct eng_seg *d, *s;

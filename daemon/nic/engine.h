@@ -33,6 +33,12 @@
 #include "svd_qpn.h"
 
 #define ENG_MAX_SGE 32
+/*
+ * The most bytes one step of a QP moves: a longer RDMA WRITE goes as
+ * FIRST/MIDDLE/LAST pieces, one per step, so no transfer holds the engine
+ * or dev->lock for longer than one piece's copy and QPs interleave.
+ */
+#define ENG_CHUNK (64U * 1024)
 #define ENG_GRH_LEN 40
 #define ENG_MAX_DB_PAGES_DEFAULT 256
 /* Biggest WQE the engine copies in: header + 32 SGEs or 1 KiB inline. */
@@ -77,6 +83,10 @@ struct eng_sgl {
  * side that owns it.
  */
 enum { ENG_COPY_ESRC = -1001, ENG_COPY_EDST = -1002 };
+/* The same, from src_skip bytes into src. */
+int eng_sgl_copy_off(const struct eng_sgl *dst, uint64_t dst_skip,
+		     const struct eng_sgl *src, uint64_t src_skip,
+		     uint64_t len);
 int eng_sgl_copy(const struct eng_sgl *dst, uint64_t dst_skip,
 		 const struct eng_sgl *src, uint64_t len);
 
@@ -169,7 +179,9 @@ struct eng_pkt {
 	bool solicited;
 	/* payload (requests) or the requester's landing zone (READ/atomic) */
 	const struct eng_sgl *data;
+	uint64_t data_off; /* where in 'data' this packet's bytes start */
 	uint64_t length;
+	uint64_t total; /* RETH DMA length: the whole message */
 	/* RETH / AtomicETH */
 	uint64_t va;
 	uint32_t rkey;
@@ -232,7 +244,12 @@ struct eng_qp {
 	bool retrying; /* rnr_left/retry_left armed for the head WQE */
 	unsigned int rnr_left, retry_left;
 	struct timespec wait_until;
+	uint64_t req_off; /* bytes of the head WQE already acknowledged */
+	bool yield; /* a piece went: other QPs' turn (eng_sched.c) */
 	/* Responder */
+	bool wr_open; /* a multi-piece WRITE is in progress */
+	uint64_t wr_va, wr_left;
+	uint32_t wr_rkey;
 	uint32_t rq_cons;
 	uint32_t epsn;
 	bool flushed_last_wqe;
