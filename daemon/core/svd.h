@@ -321,9 +321,8 @@ typedef int (*svd_handler_t)(struct svd_bundle *b);
 /* What a method accepts beyond its own attribute specs. */
 enum svd_method_flags {
 	SVD_METHOD_NO_UCTX = 1 << 0, /* runs before GET_CONTEXT */
-	SVD_METHOD_UHW = 1 << 1,     /* UVERBS_ATTR_UHW_IN/OUT (driver data) */
-	SVD_METHOD_BUFFERS = 1
-			     << 2, /* SV_ATTR_BUFFERS, UMEM slots (seed 001) */
+	SVD_METHOD_UHW = 1 << 1, /* UVERBS_ATTR_UHW_IN/OUT (driver data) */
+	SVD_METHOD_BUFFERS = 1 << 2, /* SV_ATTR_BUFFERS, UMEM slots (seed 001) */
 };
 
 struct svd_method {
@@ -341,56 +340,44 @@ struct svd_object {
 	uint8_t nmethods;
 };
 
+/* A field pair (array, count) from a list: a file-scope compound literal. */
+#define SVD_ARRAY_FIELD(_field, _count, _type, ...)                            \
+	._field = (_type[]){ __VA_ARGS__ },                                    \
+	._count = SVD_ARRAY_SIZE(((_type[]){ __VA_ARGS__ }))
+
+/* clang-format off */
 /* Declare attribute specs tersely; see docs/adding-a-verb.md. */
-#define SVD_ATTR_PTR_IN(_id, _type, _presence)                      \
-	{                                                           \
-		.id = (_id), .type = SVD_ATTR_PTR_IN,               \
-		.mandatory = (_presence), .min_len = sizeof(_type), \
-		.len = sizeof(_type)                                \
-	}
-#define SVD_ATTR_PTR_IN_MIN(_id, _min, _presence)            \
-	{                                                    \
-		.id = (_id), .type = SVD_ATTR_PTR_IN,        \
-		.mandatory = (_presence), .min_len = (_min), \
-		.min_sz_only = true                          \
-	}
-#define SVD_ATTR_PTR_OUT(_id, _type, _presence)                     \
-	{                                                           \
-		.id = (_id), .type = SVD_ATTR_PTR_OUT,              \
-		.mandatory = (_presence), .min_len = sizeof(_type), \
-		.len = sizeof(_type)                                \
-	}
-#define SVD_ATTR_PTR_OUT_MIN(_id, _min, _presence)           \
-	{                                                    \
-		.id = (_id), .type = SVD_ATTR_PTR_OUT,       \
-		.mandatory = (_presence), .min_len = (_min), \
-		.min_sz_only = true                          \
-	}
-#define SVD_ATTR_IDR(_id, _objtype, _access, _presence)                      \
-	{                                                                    \
-		.id = (_id), .type = SVD_ATTR_IDR, .mandatory = (_presence), \
-		.access = (_access), .obj = (_objtype)                       \
-	}
-#define SVD_ATTR_FD(_id, _objtype, _access, _presence)                      \
-	{                                                                   \
-		.id = (_id), .type = SVD_ATTR_FD, .mandatory = (_presence), \
-		.access = (_access), .obj = (_objtype)                      \
-	}
-#define SVD_ATTR_CONST_IN(_id, _max, _presence)               \
-	{                                                     \
-		.id = (_id), .type = SVD_ATTR_CONST_IN,       \
-		.mandatory = (_presence), .max_value = (_max) \
-	}
-#define SVD_ATTR_ENUM_IN(_id, _max, _presence)                \
-	{                                                     \
-		.id = (_id), .type = SVD_ATTR_ENUM_IN,        \
-		.mandatory = (_presence), .max_value = (_max) \
-	}
-#define SVD_ATTR_FLAGS_IN(_id, _mask, _presence)               \
-	{                                                      \
-		.id = (_id), .type = SVD_ATTR_FLAGS_IN,        \
-		.mandatory = (_presence), .max_value = (_mask) \
-	}
+#define SVD_ATTR_PTR_(_kind, _id, _presence, _min, _len, _at_least)            \
+	{ .id = (_id), .type = (_kind), .mandatory = (_presence),              \
+	  .min_len = (_min), .len = (_len), .min_sz_only = (_at_least) }
+#define SVD_ATTR_PTR_IN(_id, _type, _presence)                                 \
+	SVD_ATTR_PTR_(SVD_ATTR_PTR_IN, _id, _presence, sizeof(_type),          \
+		      sizeof(_type), false)
+#define SVD_ATTR_PTR_IN_MIN(_id, _min, _presence)                              \
+	SVD_ATTR_PTR_(SVD_ATTR_PTR_IN, _id, _presence, _min, 0, true)
+#define SVD_ATTR_PTR_OUT(_id, _type, _presence)                                \
+	SVD_ATTR_PTR_(SVD_ATTR_PTR_OUT, _id, _presence, sizeof(_type),         \
+		      sizeof(_type), false)
+#define SVD_ATTR_PTR_OUT_MIN(_id, _min, _presence)                             \
+	SVD_ATTR_PTR_(SVD_ATTR_PTR_OUT, _id, _presence, _min, 0, true)
+/* A handle (IDR) or an fd object (FD, matched by inode; NULL type: raw). */
+#define SVD_ATTR_OBJ_(_kind, _id, _objtype, _access, _presence)                \
+	{ .id = (_id), .type = (_kind), .mandatory = (_presence),              \
+	  .access = (_access), .obj = (_objtype) }
+#define SVD_ATTR_IDR(_id, _objtype, _access, _presence)                        \
+	SVD_ATTR_OBJ_(SVD_ATTR_IDR, _id, _objtype, _access, _presence)
+#define SVD_ATTR_FD(_id, _objtype, _access, _presence)                         \
+	SVD_ATTR_OBJ_(SVD_ATTR_FD, _id, _objtype, _access, _presence)
+/* Inline values: max_value is the highest CONST/ENUM, the FLAGS mask. */
+#define SVD_ATTR_VAL_(_kind, _id, _max, _presence)                             \
+	{ .id = (_id), .type = (_kind), .mandatory = (_presence),              \
+	  .max_value = (_max) }
+#define SVD_ATTR_CONST_IN(_id, _max, _presence)                                \
+	SVD_ATTR_VAL_(SVD_ATTR_CONST_IN, _id, _max, _presence)
+#define SVD_ATTR_ENUM_IN(_id, _max, _presence)                                 \
+	SVD_ATTR_VAL_(SVD_ATTR_ENUM_IN, _id, _max, _presence)
+#define SVD_ATTR_FLAGS_IN(_id, _mask, _presence)                               \
+	SVD_ATTR_VAL_(SVD_ATTR_FLAGS_IN, _id, _mask, _presence)
 
 /*
  * Declare a method right after its handler, as the kernel writes
@@ -402,18 +389,17 @@ struct svd_object {
  *			     SVD_ACCESS_READ, SVD_MANDATORY),
  *		...);
  *
- * It defines svd_method_<ID>, which an object lists with SVD_METHOD_REF().
- * The _FLAGS form adds enum svd_method_flags.
+ * It defines svd_method_<ID> (so ids must be enum constants, not macros),
+ * which an object lists with SVD_METHOD_REF(). The _FLAGS form adds enum
+ * svd_method_flags.
  */
-#define SVD_DECLARE_METHOD_FLAGS(_id, _handler, _flags, ...)                 \
-	static const struct svd_attr_spec svd_attrs_##_id[] = {__VA_ARGS__}; \
-	static const struct svd_method svd_method_##_id = {                  \
-	    .id = (_id),                                                     \
-	    .handler = (_handler),                                           \
-	    .attrs = svd_attrs_##_id,                                        \
-	    .nattrs = SVD_ARRAY_SIZE(svd_attrs_##_id),                       \
-	    .flags = (_flags)}
-#define SVD_DECLARE_METHOD(_id, _handler, ...) \
+#define SVD_DECLARE_METHOD_FLAGS(_id, _handler, _flags, ...)                   \
+	static const struct svd_attr_spec svd_attrs_##_id[] = { __VA_ARGS__ }; \
+	static const struct svd_method svd_method_##_id = {                    \
+		.id = (_id), .handler = (_handler), .attrs = svd_attrs_##_id,  \
+		.nattrs = SVD_ARRAY_SIZE(svd_attrs_##_id), .flags = (_flags)   \
+	}
+#define SVD_DECLARE_METHOD(_id, _handler, ...)                                 \
 	SVD_DECLARE_METHOD_FLAGS(_id, _handler, 0, __VA_ARGS__)
 
 /*
@@ -422,9 +408,9 @@ struct svd_object {
  * removes it, refusing with EBUSY while the type's destroy() does.
  */
 int svd_destroy_def_handler(struct svd_bundle *b);
-#define SVD_DECLARE_METHOD_DESTROY(_id, _attr_id, _objtype) \
-	SVD_DECLARE_METHOD(_id, svd_destroy_def_handler,    \
-			   SVD_ATTR_IDR(_attr_id, _objtype, \
+#define SVD_DECLARE_METHOD_DESTROY(_id, _attr_id, _objtype)                    \
+	SVD_DECLARE_METHOD(_id, svd_destroy_def_handler,                       \
+			   SVD_ATTR_IDR(_attr_id, _objtype,                    \
 					SVD_ACCESS_DESTROY, SVD_MANDATORY))
 
 /*
@@ -443,14 +429,12 @@ int svd_destroy_resp_handler(struct svd_bundle *b);
 #define SVD_METHOD_REF(_id) (&svd_method_##_id)
 
 /* An object and the methods this module gives it (SVD_METHOD_REF()s). */
-#define SVD_OBJECT(_id, _objtype, ...)                                  \
-	(&(const struct svd_object){                                    \
-	    .id = (_id),                                                \
-	    .type = (_objtype),                                         \
-	    .methods = (const struct svd_method *const[]){__VA_ARGS__}, \
-	    .nmethods = SVD_ARRAY_SIZE(                                 \
-		((const struct svd_method *const[]){__VA_ARGS__})),     \
-	})
+#define SVD_OBJECT(_id, _objtype, ...)                                         \
+	(&(const struct svd_object){                                           \
+		.id = (_id), .type = (_objtype),                               \
+		SVD_ARRAY_FIELD(methods, nmethods,                             \
+				const struct svd_method *const, __VA_ARGS__) })
+/* clang-format on */
 
 /*
  * A module (one file, one prefix) contributes objects with their ioctl
@@ -471,14 +455,12 @@ struct svd_module {
 	unsigned int nwrite_cmds;
 };
 
-#define SVD_OBJECTS(...)                                            \
-	.objects = (const struct svd_object *const[]){__VA_ARGS__}, \
-	.nobjects =                                                 \
-	    SVD_ARRAY_SIZE(((const struct svd_object *const[]){__VA_ARGS__}))
-#define SVD_WRITE_CMDS(...)                                        \
-	.write_cmds = (const struct svd_write_cmd[]){__VA_ARGS__}, \
-	.nwrite_cmds =                                             \
-	    SVD_ARRAY_SIZE(((const struct svd_write_cmd[]){__VA_ARGS__}))
+#define SVD_OBJECTS(...)                                                       \
+	SVD_ARRAY_FIELD(objects, nobjects, const struct svd_object *const,     \
+			__VA_ARGS__)
+#define SVD_WRITE_CMDS(...)                                                    \
+	SVD_ARRAY_FIELD(write_cmds, nwrite_cmds, const struct svd_write_cmd,   \
+			__VA_ARGS__)
 
 /* The tree: every object of every module (tree.c). */
 extern const struct svd_module *svd_tree_test_module;
@@ -631,41 +613,37 @@ struct svd_write_cmd {
  * and SVD_WRITE_DESTROY for a destroy whose command is just a handle and
  * which has no response: the generic handler removes the object.
  */
+/* clang-format off */
 #define SVD_WRITE(_cmd, _handler, _req_type, _resp_type)                       \
-	{                                                                      \
-		.cmd = (_cmd), .handler = (_handler),                          \
-		.req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) \
-	}
-#define SVD_WRITE_NO_RESP(_cmd, _handler, _req_type)  \
-	{                                             \
-		.cmd = (_cmd), .handler = (_handler), \
-		.req_size = sizeof(_req_type)         \
-	}
+	{ .cmd = (_cmd), .handler = (_handler),                                \
+	  .req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) }
+#define SVD_WRITE_NO_RESP(_cmd, _handler, _req_type)                           \
+	{ .cmd = (_cmd), .handler = (_handler), .req_size = sizeof(_req_type) }
 #define SVD_WRITE_EX(_cmd, _handler, _req_type, _resp_type)                    \
-	{                                                                      \
-		.cmd = (_cmd), .ex = true, .handler = (_handler),              \
-		.req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) \
-	}
+	{ .cmd = (_cmd), .ex = true, .handler = (_handler),                    \
+	  .req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) }
 #define SVD_WRITE_NO_UCTX(_cmd, _handler, _req_type, _resp_type)               \
-	{                                                                      \
-		.cmd = (_cmd), .no_uctx = true, .handler = (_handler),         \
-		.req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) \
-	}
+	{ .cmd = (_cmd), .no_uctx = true, .handler = (_handler),               \
+	  .req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type) }
 int svd_write_destroy_def_handler(struct svd_bundle *b);
 int svd_write_destroy_resp_handler(struct svd_bundle *b);
-#define SVD_WRITE_DESTROY(_cmd, _req_type, _handle_field, _objtype)        \
-	{                                                                  \
-		.cmd = (_cmd), .handler = svd_write_destroy_def_handler,   \
-		.req_size = sizeof(_req_type), .destroy_type = (_objtype), \
-		.handle_off = offsetof(_req_type, _handle_field)           \
-	}
-/* ... and one whose response is the type's destroy_resp(). */
-#define SVD_WRITE_DESTROY_RESP(_cmd, _req_type, _handle_field, _resp_type,     \
-			       _objtype)                                       \
-	{ .cmd = (_cmd), .handler = svd_write_destroy_resp_handler,            \
-	  .req_size = sizeof(_req_type), .resp_size = sizeof(_resp_type),      \
-	  .destroy_type = (_objtype),                                          \
+#define SVD_WRITE_DESTROY(_cmd, _req_type, _handle_field, _objtype)            \
+	{ .cmd = (_cmd), .handler = svd_write_destroy_def_handler,             \
+	  .req_size = sizeof(_req_type), .destroy_type = (_objtype),           \
 	  .handle_off = offsetof(_req_type, _handle_field) }
+/*
+ * ... and the destroys that answer, named by object: struct
+ * ib_uverbs_destroy_<obj> holds <obj>_handle, the response is struct
+ * ib_uverbs_destroy_<obj>_resp, filled by svd_type_<obj>'s destroy_resp().
+ */
+#define SVD_WRITE_DESTROY_RESP(_cmd, _obj)                                     \
+	{ .cmd = (_cmd), .handler = svd_write_destroy_resp_handler,            \
+	  .req_size = sizeof(struct ib_uverbs_destroy_##_obj),                 \
+	  .resp_size = sizeof(struct ib_uverbs_destroy_##_obj##_resp),         \
+	  .destroy_type = &svd_type_##_obj,                                    \
+	  .handle_off = offsetof(struct ib_uverbs_destroy_##_obj,              \
+				 _obj##_handle) }
+/* clang-format on */
 
 const void *svd_write_req(struct svd_bundle *b, size_t *len);
 int svd_write_resp(struct svd_bundle *b, const void *resp, size_t size);

@@ -647,10 +647,6 @@ static int write_create_comp_channel(struct svd_bundle *b)
 	return svd_write_resp(b, &resp, sizeof(resp));
 }
 
-/* ---------------------------------------------------------------------- */
-/* Module table                                                            */
-/* ---------------------------------------------------------------------- */
-
 const struct svd_module svd_mod_cq = {
     .name = "cq",
     SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_CQ, &svd_type_cq,
@@ -668,8 +664,5 @@ const struct svd_module svd_mod_cq = {
 		     struct ib_uverbs_ex_create_cq_resp),
 	SVD_WRITE(IB_USER_VERBS_CMD_RESIZE_CQ, write_resize_cq,
 		  struct ib_uverbs_resize_cq, struct ib_uverbs_resize_cq_resp),
-	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_CQ,
-			       struct ib_uverbs_destroy_cq, cq_handle,
-			       struct ib_uverbs_destroy_cq_resp,
-			       &svd_type_cq)),
+	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_CQ, cq)),
 };

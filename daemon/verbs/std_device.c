@@ -417,10 +417,6 @@ static int write_ex_query_device(struct svd_bundle *b)
 	return ret;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Tables                                                                  */
-/* ---------------------------------------------------------------------- */
-
 const struct svd_module svd_mod_device = {
     .name = "device",
     SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,

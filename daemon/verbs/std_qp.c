@@ -844,10 +844,6 @@ SVD_DECLARE_METHOD_DESTROY_RESP(UVERBS_METHOD_QP_DESTROY,
 				UVERBS_ATTR_DESTROY_QP_RESP,
 				struct ib_uverbs_destroy_qp_resp);
 
-/* ---------------------------------------------------------------------- */
-/* Tables                                                                  */
-/* ---------------------------------------------------------------------- */
-
 const struct svd_module svd_mod_qp = {
     .name = "qp",
     SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_QP, &svd_type_qp,
@@ -861,8 +857,5 @@ const struct svd_module svd_mod_qp = {
 		     struct ib_uverbs_ex_modify_qp_resp),
 	SVD_WRITE(IB_USER_VERBS_CMD_QUERY_QP, write_query_qp,
 		  struct ib_uverbs_query_qp, struct ib_uverbs_query_qp_resp),
-	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_QP,
-			       struct ib_uverbs_destroy_qp, qp_handle,
-			       struct ib_uverbs_destroy_qp_resp,
-			       &svd_type_qp)),
+	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_QP, qp)),
 };

@@ -320,8 +320,5 @@ const struct svd_module svd_mod_srq = {
 			  struct ib_uverbs_modify_srq),
 	SVD_WRITE(IB_USER_VERBS_CMD_QUERY_SRQ, write_query_srq,
 		  struct ib_uverbs_query_srq, struct ib_uverbs_query_srq_resp),
-	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_SRQ,
-			       struct ib_uverbs_destroy_srq, srq_handle,
-			       struct ib_uverbs_destroy_srq_resp,
-			       &svd_type_srq)),
+	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_SRQ, srq)),
 };
