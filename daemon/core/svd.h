@@ -645,6 +645,14 @@ int svd_write_destroy_resp_handler(struct svd_bundle *b);
 				 _obj##_handle) }
 /* clang-format on */
 
+/*
+ * The start of a write-path create on a PD: the new object and the PD,
+ * held for reading (the caller unlocks *pdu). A handle naming no PD is
+ * EINVAL, as the kernel's uobj_get_obj_read() makes it.
+ */
+int svd_write_new_on_pd(struct svd_bundle *b, const struct svd_obj_type *type,
+			uint32_t pd_handle, struct svd_uobj **uobj,
+			struct svd_uobj **pdu);
 const void *svd_write_req(struct svd_bundle *b, size_t *len);
 int svd_write_resp(struct svd_bundle *b, const void *resp, size_t size);
 const struct svd_write_cmd *svd_write_find(uint32_t cmd, bool ex);
@@ -682,6 +690,12 @@ struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len);
 struct svd_umem *svd_umem_get_va(const struct svd_bundle *b, uint64_t addr,
 				 uint64_t len);
 void svd_umem_release(struct svd_umem *umem);
+/*
+ * A memfd of size bytes the daemon hands out (doorbell pages, device
+ * memory), its size sealed so a client cannot shrink it under the daemon's
+ * mapping. Returns the fd or -errno.
+ */
+int svd_memfd_sealed(const char *name, uint64_t size);
 
 struct svd_umem_list *svd_umem_list_create(struct svd_bundle *b,
 					   unsigned int slot_max);

@@ -14,6 +14,7 @@
  * descriptors stay in the client and are reached through a handle on the
  * client's address space (svd_mem_open_va(), docs/memory.md).
  */
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -318,4 +319,18 @@ void svd_umem_list_release(struct svd_umem_list *l)
 	for (i = 0; i < l->count; i++)
 		svd_umem_release(l->umems[i]);
 	free(l);
+}
+
+int svd_memfd_sealed(const char *name, uint64_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
 }

@@ -216,3 +216,17 @@ int svd_write_destroy_resp_handler(struct svd_bundle *b)
 		return ret;
 	return svd_write_resp(b, resp, b->write_cmd->resp_size);
 }
+
+int svd_write_new_on_pd(struct svd_bundle *b, const struct svd_obj_type *type,
+			uint32_t pd_handle, struct svd_uobj **uobj,
+			struct svd_uobj **pdu)
+{
+	*uobj = svd_bundle_new_uobj(b, 0, type);
+	if (svd_is_err(*uobj))
+		return (int)svd_ptr_err(*uobj);
+	*pdu = svd_uobj_lookup(b->uctx, &svd_type_pd, pd_handle,
+			       SVD_LOOKUP_READ);
+	if (!svd_is_err(*pdu))
+		return 0;
+	return svd_ptr_err(*pdu) == -ENOENT ? -EINVAL : (int)svd_ptr_err(*pdu);
+}

@@ -50,14 +50,9 @@ static int write_create_ah(struct svd_bundle *b)
 	struct svd_ah *ah;
 	int ret;
 
-	uobj = svd_bundle_new_uobj(b, 0, &svd_type_ah);
-	if (svd_is_err(uobj))
-		return (int)svd_ptr_err(uobj);
-	pdu = svd_uobj_lookup(b->uctx, &svd_type_pd, cmd->pd_handle,
-			      SVD_LOOKUP_READ);
-	if (svd_is_err(pdu))
-		return svd_ptr_err(pdu) == -ENOENT ? -EINVAL
-						   : (int)svd_ptr_err(pdu);
+	ret = svd_write_new_on_pd(b, &svd_type_ah, cmd->pd_handle, &uobj, &pdu);
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&b->dev->lock); /* the GID table may change */
 	ret = ah_check_attr(b->dev, &cmd->attr);
 	pthread_mutex_unlock(&b->dev->lock);

@@ -47,16 +47,11 @@ SVD_DECLARE_IDR_TYPE(db_page, 0, SVD_ORDER_DB_PAGE, db_page_destroy);
 /* A sealed 4 KiB memfd, mapped; returns the fd or -errno. */
 static int db_memfd(struct sv_db_page **map)
 {
-	int fd = memfd_create("softverbs-db", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = svd_memfd_sealed("softverbs-db", SV_DB_PAGE_SIZE);
 	void *p;
 
 	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, SV_DB_PAGE_SIZE) ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
-		close(fd);
-		return -ENOMEM;
-	}
+		return fd;
 	p = mmap(NULL, SV_DB_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		 0);
 	if (p == MAP_FAILED) {

@@ -61,18 +61,9 @@ static int dm_charge(struct svd_device *dev, uint64_t n)
 static int dm_memfd(uint64_t len)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	off_t size =
-	    (off_t)((len + (uint64_t)page - 1) & ~((uint64_t)page - 1));
-	int fd = memfd_create("softverbs-dm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	uint64_t size = (len + (uint64_t)page - 1) & ~((uint64_t)page - 1);
 
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, size) ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
-		close(fd);
-		return -ENOMEM;
-	}
-	return fd;
+	return svd_memfd_sealed("softverbs-dm", size);
 }
 
 static void dm_free(struct svd_dm *dm)

@@ -163,14 +163,9 @@ static int write_alloc_mw(struct svd_bundle *b)
 
 	if (cmd->mw_type != SVD_MW_TYPE_1 && cmd->mw_type != SVD_MW_TYPE_2)
 		return -EINVAL;
-	uobj = svd_bundle_new_uobj(b, 0, &svd_type_mw);
-	if (svd_is_err(uobj))
-		return (int)svd_ptr_err(uobj);
-	pdu = svd_uobj_lookup(b->uctx, &svd_type_pd, cmd->pd_handle,
-			      SVD_LOOKUP_READ);
-	if (svd_is_err(pdu))
-		return svd_ptr_err(pdu) == -ENOENT ? -EINVAL
-						   : (int)svd_ptr_err(pdu);
+	ret = svd_write_new_on_pd(b, &svd_type_mw, cmd->pd_handle, &uobj, &pdu);
+	if (ret)
+		return ret;
 	ret = mw_create(b, uobj, pdu->object, cmd->mw_type);
 	svd_uobj_unlock(pdu, SVD_LOOKUP_READ);
 	if (ret)
