@@ -34,23 +34,29 @@ uint32_t svd_qp_xrcdn(const struct svd_qp *qp)
 	return p->xrcd ? p->xrcd->xrcdn : 0;
 }
 
-static void qp_put_refs(struct qp_priv *p)
+/* Add delta to the use count of every object the QP holds (EBUSY rule). */
+static void qp_count_refs(struct qp_priv *p, int delta)
 {
 	struct svd_qp *qp = &p->qp;
+	atomic_int *counts[] = {
+		qp->pd ? &qp->pd->usecnt : NULL,
+		qp->send_cq ? &qp->send_cq->usecnt : NULL,
+		qp->recv_cq ? &qp->recv_cq->usecnt : NULL,
+		qp->srq ? &qp->srq->usecnt : NULL,
+		p->xrcd ? &p->xrcd->usecnt : NULL,
+	};
+	unsigned int i;
 
-	if (!p->counted)
-		return;
-	if (qp->pd)
-		atomic_fetch_sub(&qp->pd->usecnt, 1);
-	if (qp->send_cq)
-		atomic_fetch_sub(&qp->send_cq->usecnt, 1);
-	if (qp->recv_cq)
-		atomic_fetch_sub(&qp->recv_cq->usecnt, 1);
-	if (qp->srq)
-		atomic_fetch_sub(&qp->srq->usecnt, 1);
-	if (p->xrcd)
-		atomic_fetch_sub(&p->xrcd->usecnt, 1);
-	p->counted = false;
+	for (i = 0; i < SVD_ARRAY_SIZE(counts); i++)
+		if (counts[i])
+			atomic_fetch_add(counts[i], delta);
+	p->counted = delta > 0;
+}
+
+static void qp_put_refs(struct qp_priv *p)
+{
+	if (p->counted)
+		qp_count_refs(p, -1);
 }
 
 static void qp_free(struct qp_priv *p)
@@ -304,17 +310,7 @@ static void qp_take_refs(struct qp_priv *p, struct qp_args *a)
 	qp->recv_cq = a->rcq;
 	qp->srq = a->srq;
 	p->xrcd = a->xrcd;
-	if (qp->pd)
-		atomic_fetch_add(&qp->pd->usecnt, 1);
-	if (qp->send_cq)
-		atomic_fetch_add(&qp->send_cq->usecnt, 1);
-	if (qp->recv_cq)
-		atomic_fetch_add(&qp->recv_cq->usecnt, 1);
-	if (qp->srq)
-		atomic_fetch_add(&qp->srq->usecnt, 1);
-	if (p->xrcd)
-		atomic_fetch_add(&p->xrcd->usecnt, 1);
-	p->counted = true;
+	qp_count_refs(p, 1);
 }
 
 static int qp_build(struct svd_bundle *b, struct qp_args *a,

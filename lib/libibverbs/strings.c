@@ -41,6 +41,16 @@ int ibv_read_sysfs_file(const char *dir, const char *file, char *buf,
 /* Enum to string                                                      */
 /* ------------------------------------------------------------------ */
 
+/* names[v], or "unknown" for a value outside the table or a hole in it. */
+static const char *enum_name(const char *const *names, size_t n, long v)
+{
+	if (v < 0 || (size_t)v >= n || !names[v])
+		return "unknown";
+	return names[v];
+}
+
+#define ENUM_NAME(names, v) enum_name(names, ARRAY_SIZE(names), (long)(v))
+
 const char *ibv_node_type_str(enum ibv_node_type node_type)
 {
 	static const char *const names[] = {
@@ -52,11 +62,8 @@ const char *ibv_node_type_str(enum ibv_node_type node_type)
 		[IBV_NODE_USNIC_UDP] = "usNIC UDP",
 		[IBV_NODE_UNSPECIFIED] = "unspecified",
 	};
-	int t = node_type;
 
-	if (t < 0 || (size_t)t >= ARRAY_SIZE(names) || !names[t])
-		return "unknown";
-	return names[t];
+	return ENUM_NAME(names, node_type);
 }
 
 const char *ibv_port_state_str(enum ibv_port_state port_state)
@@ -69,11 +76,8 @@ const char *ibv_port_state_str(enum ibv_port_state port_state)
 		[IBV_PORT_ACTIVE] = "active",
 		[IBV_PORT_ACTIVE_DEFER] = "active defer",
 	};
-	unsigned int s = port_state;
 
-	if (s >= ARRAY_SIZE(names))
-		return "unknown";
-	return names[s];
+	return ENUM_NAME(names, port_state);
 }
 
 const char *ibv_event_type_str(enum ibv_event_type event)
@@ -100,11 +104,8 @@ const char *ibv_event_type_str(enum ibv_event_type event)
 		[IBV_EVENT_GID_CHANGE] = "GID table change",
 		[IBV_EVENT_WQ_FATAL] = "WQ fatal",
 	};
-	unsigned int e = event;
 
-	if (e >= ARRAY_SIZE(names) || !names[e])
-		return "unknown";
-	return names[e];
+	return ENUM_NAME(names, event);
 }
 
 const char *ibv_wc_status_str(enum ibv_wc_status status)
@@ -135,11 +136,8 @@ const char *ibv_wc_status_str(enum ibv_wc_status status)
 		[IBV_WC_TM_ERR] = "TM error",
 		[IBV_WC_TM_RNDV_INCOMPLETE] = "TM software rendezvous",
 	};
-	unsigned int s = status;
 
-	if (s >= ARRAY_SIZE(names) || !names[s])
-		return "unknown";
-	return names[s];
+	return ENUM_NAME(names, status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -181,40 +179,55 @@ static const struct {
 	{ IBV_RATE_1200_GBPS, 480, 1275000 },
 };
 
+/* The column a rate conversion searches. */
+enum rate_col { RATE_ENUM, RATE_MULT, RATE_MBPS };
+
+static int rate_cell(size_t row, enum rate_col col)
+{
+	if (col == RATE_ENUM)
+		return (int)rate_table[row].rate;
+	return col == RATE_MULT ? rate_table[row].mult : rate_table[row].mbps;
+}
+
+/* The row whose col is v (v > 0 for the numeric columns), or -1. */
+static long rate_row(enum rate_col col, int v)
+{
+	size_t i;
+
+	if (col != RATE_ENUM && v <= 0)
+		return -1;
+	for (i = 0; i < ARRAY_SIZE(rate_table); i++)
+		if (rate_cell(i, col) == v)
+			return (long)i;
+	return -1;
+}
+
 int ibv_rate_to_mult(enum ibv_rate rate)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rate_table); i++)
-		if (rate_table[i].rate == rate)
-			return rate_table[i].mult;
-	return -1;
+	long r = rate_row(RATE_ENUM, rate);
+
+	return r < 0 ? -1 : rate_table[r].mult;
 }
 
 enum ibv_rate mult_to_ibv_rate(int mult)
 {
-	if (mult <= 0)
-		return IBV_RATE_MAX;
-	for (size_t i = 0; i < ARRAY_SIZE(rate_table); i++)
-		if (rate_table[i].mult == mult)
-			return rate_table[i].rate;
-	return IBV_RATE_MAX;
+	long r = rate_row(RATE_MULT, mult);
+
+	return r < 0 ? IBV_RATE_MAX : rate_table[r].rate;
 }
 
 int ibv_rate_to_mbps(enum ibv_rate rate)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rate_table); i++)
-		if (rate_table[i].rate == rate)
-			return rate_table[i].mbps;
-	return -1;
+	long r = rate_row(RATE_ENUM, rate);
+
+	return r < 0 ? -1 : rate_table[r].mbps;
 }
 
 enum ibv_rate mbps_to_ibv_rate(int mbps)
 {
-	if (mbps <= 0)
-		return IBV_RATE_MAX;
-	for (size_t i = 0; i < ARRAY_SIZE(rate_table); i++)
-		if (rate_table[i].mbps == mbps)
-			return rate_table[i].rate;
-	return IBV_RATE_MAX;
+	long r = rate_row(RATE_MBPS, mbps);
+
+	return r < 0 ? IBV_RATE_MAX : rate_table[r].rate;
 }
 
 /* ------------------------------------------------------------------ */
