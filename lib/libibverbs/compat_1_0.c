@@ -46,6 +46,24 @@ static int compat_fail_minus1(void)
 	return -1;
 }
 
+/*
+ * Define svl_compat_<name>_1_0 and bind it as ibv_<name>@IBVERBS_1.0; it
+ * fails with compat_fail_<how>() (or, _VOID, does nothing).
+ */
+#define COMPAT_1_0(_type, _name, _how, ...)                               \
+	_type svl_compat_##_name##_1_0(__VA_ARGS__);                      \
+	SVL_COMPAT(svl_compat_##_name##_1_0, ibv_##_name, "IBVERBS_1.0"); \
+	_type svl_compat_##_name##_1_0(__VA_ARGS__)                       \
+	{                                                                 \
+		return compat_fail_##_how();                              \
+	}
+#define COMPAT_1_0_VOID(_name, ...)                                       \
+	void svl_compat_##_name##_1_0(__VA_ARGS__);                       \
+	SVL_COMPAT(svl_compat_##_name##_1_0, ibv_##_name, "IBVERBS_1.0"); \
+	void svl_compat_##_name##_1_0(__VA_ARGS__)                        \
+	{                                                                 \
+	}
+
 /* ------------------------------------------------------------------ */
 /* Devices and contexts                                                */
 /* ------------------------------------------------------------------ */
@@ -59,19 +77,8 @@ void **svl_compat_get_device_list_1_0(int *num_devices)
 	return compat_fail_ptr();
 }
 
-void svl_compat_free_device_list_1_0(void **list);
-SVL_COMPAT(svl_compat_free_device_list_1_0, ibv_free_device_list,
-	   "IBVERBS_1.0");
-void svl_compat_free_device_list_1_0(void **list)
-{
-}
-
-const char *svl_compat_get_device_name_1_0(void *device);
-SVL_COMPAT(svl_compat_get_device_name_1_0, ibv_get_device_name, "IBVERBS_1.0");
-const char *svl_compat_get_device_name_1_0(void *device)
-{
-	return compat_fail_ptr();
-}
+COMPAT_1_0_VOID(free_device_list, void **list);
+COMPAT_1_0(const char *, get_device_name, ptr, void *device);
 
 uint64_t svl_compat_get_device_guid_1_0(void *device);
 SVL_COMPAT(svl_compat_get_device_guid_1_0, ibv_get_device_guid, "IBVERBS_1.0");
@@ -81,234 +88,68 @@ uint64_t svl_compat_get_device_guid_1_0(void *device)
 	return 0;
 }
 
-void *svl_compat_open_device_1_0(void *device);
-SVL_COMPAT(svl_compat_open_device_1_0, ibv_open_device, "IBVERBS_1.0");
-void *svl_compat_open_device_1_0(void *device)
-{
-	return compat_fail_ptr();
-}
-
-int svl_compat_close_device_1_0(void *context);
-SVL_COMPAT(svl_compat_close_device_1_0, ibv_close_device, "IBVERBS_1.0");
-int svl_compat_close_device_1_0(void *context)
-{
-	return compat_fail_minus1();
-}
-
-int svl_compat_get_async_event_1_0(void *context, void *event);
-SVL_COMPAT(svl_compat_get_async_event_1_0, ibv_get_async_event, "IBVERBS_1.0");
-int svl_compat_get_async_event_1_0(void *context, void *event)
-{
-	return compat_fail_minus1();
-}
-
-void svl_compat_ack_async_event_1_0(void *event);
-SVL_COMPAT(svl_compat_ack_async_event_1_0, ibv_ack_async_event, "IBVERBS_1.0");
-void svl_compat_ack_async_event_1_0(void *event)
-{
-}
-
-int svl_compat_query_device_1_0(void *context, void *device_attr);
-SVL_COMPAT(svl_compat_query_device_1_0, ibv_query_device, "IBVERBS_1.0");
-int svl_compat_query_device_1_0(void *context, void *device_attr)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_query_port_1_0(void *context, uint8_t port_num, void *port_attr);
-SVL_COMPAT(svl_compat_query_port_1_0, ibv_query_port, "IBVERBS_1.0");
-int svl_compat_query_port_1_0(void *context, uint8_t port_num, void *port_attr)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_query_gid_1_0(void *context, uint8_t port_num, int index,
-			     void *gid);
-SVL_COMPAT(svl_compat_query_gid_1_0, ibv_query_gid, "IBVERBS_1.0");
-int svl_compat_query_gid_1_0(void *context, uint8_t port_num, int index,
-			     void *gid)
-{
-	return compat_fail_minus1();
-}
-
-int svl_compat_query_pkey_1_0(void *context, uint8_t port_num, int index,
-			      uint16_t *pkey);
-SVL_COMPAT(svl_compat_query_pkey_1_0, ibv_query_pkey, "IBVERBS_1.0");
-int svl_compat_query_pkey_1_0(void *context, uint8_t port_num, int index,
-			      uint16_t *pkey)
-{
-	return compat_fail_minus1();
-}
+COMPAT_1_0(void *, open_device, ptr, void *device);
+COMPAT_1_0(int, close_device, minus1, void *context);
+COMPAT_1_0(int, get_async_event, minus1, void *context, void *event);
+COMPAT_1_0_VOID(ack_async_event, void *event);
+COMPAT_1_0(int, query_device, errno, void *context, void *device_attr);
+COMPAT_1_0(int, query_port, errno, void *context, uint8_t port_num,
+	   void *port_attr);
+COMPAT_1_0(int, query_gid, minus1, void *context, uint8_t port_num, int index,
+	   void *gid);
+COMPAT_1_0(int, query_pkey, minus1, void *context, uint8_t port_num, int index,
+	   uint16_t *pkey);
 
 /* ------------------------------------------------------------------ */
 /* PD, MR                                                              */
 /* ------------------------------------------------------------------ */
 
-void *svl_compat_alloc_pd_1_0(void *context);
-SVL_COMPAT(svl_compat_alloc_pd_1_0, ibv_alloc_pd, "IBVERBS_1.0");
-void *svl_compat_alloc_pd_1_0(void *context)
-{
-	return compat_fail_ptr();
-}
-
-int svl_compat_dealloc_pd_1_0(void *pd);
-SVL_COMPAT(svl_compat_dealloc_pd_1_0, ibv_dealloc_pd, "IBVERBS_1.0");
-int svl_compat_dealloc_pd_1_0(void *pd)
-{
-	return compat_fail_errno();
-}
-
-void *svl_compat_reg_mr_1_0(void *pd, void *addr, size_t length, int access);
-SVL_COMPAT(svl_compat_reg_mr_1_0, ibv_reg_mr, "IBVERBS_1.0");
-void *svl_compat_reg_mr_1_0(void *pd, void *addr, size_t length, int access)
-{
-	return compat_fail_ptr();
-}
-
-int svl_compat_dereg_mr_1_0(void *mr);
-SVL_COMPAT(svl_compat_dereg_mr_1_0, ibv_dereg_mr, "IBVERBS_1.0");
-int svl_compat_dereg_mr_1_0(void *mr)
-{
-	return compat_fail_errno();
-}
+COMPAT_1_0(void *, alloc_pd, ptr, void *context);
+COMPAT_1_0(int, dealloc_pd, errno, void *pd);
+COMPAT_1_0(void *, reg_mr, ptr, void *pd, void *addr, size_t length,
+	   int access);
+COMPAT_1_0(int, dereg_mr, errno, void *mr);
 
 /* ------------------------------------------------------------------ */
 /* CQ                                                                  */
 /* ------------------------------------------------------------------ */
 
-void *svl_compat_create_cq_1_0(void *context, int cqe, void *cq_context,
-			       void *channel, int comp_vector);
-SVL_COMPAT(svl_compat_create_cq_1_0, ibv_create_cq, "IBVERBS_1.0");
-void *svl_compat_create_cq_1_0(void *context, int cqe, void *cq_context,
-			       void *channel, int comp_vector)
-{
-	return compat_fail_ptr();
-}
-
-int svl_compat_resize_cq_1_0(void *cq, int cqe);
-SVL_COMPAT(svl_compat_resize_cq_1_0, ibv_resize_cq, "IBVERBS_1.0");
-int svl_compat_resize_cq_1_0(void *cq, int cqe)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_destroy_cq_1_0(void *cq);
-SVL_COMPAT(svl_compat_destroy_cq_1_0, ibv_destroy_cq, "IBVERBS_1.0");
-int svl_compat_destroy_cq_1_0(void *cq)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_get_cq_event_1_0(void *channel, void **cq, void **cq_context);
-SVL_COMPAT(svl_compat_get_cq_event_1_0, ibv_get_cq_event, "IBVERBS_1.0");
-int svl_compat_get_cq_event_1_0(void *channel, void **cq, void **cq_context)
-{
-	return compat_fail_minus1();
-}
-
-void svl_compat_ack_cq_events_1_0(void *cq, unsigned int nevents);
-SVL_COMPAT(svl_compat_ack_cq_events_1_0, ibv_ack_cq_events, "IBVERBS_1.0");
-void svl_compat_ack_cq_events_1_0(void *cq, unsigned int nevents)
-{
-}
+COMPAT_1_0(void *, create_cq, ptr, void *context, int cqe, void *cq_context,
+	   void *channel, int comp_vector);
+COMPAT_1_0(int, resize_cq, errno, void *cq, int cqe);
+COMPAT_1_0(int, destroy_cq, errno, void *cq);
+COMPAT_1_0(int, get_cq_event, minus1, void *channel, void **cq,
+	   void **cq_context);
+COMPAT_1_0_VOID(ack_cq_events, void *cq, unsigned int nevents);
 
 /* ------------------------------------------------------------------ */
 /* SRQ                                                                 */
 /* ------------------------------------------------------------------ */
 
-void *svl_compat_create_srq_1_0(void *pd, void *srq_init_attr);
-SVL_COMPAT(svl_compat_create_srq_1_0, ibv_create_srq, "IBVERBS_1.0");
-void *svl_compat_create_srq_1_0(void *pd, void *srq_init_attr)
-{
-	return compat_fail_ptr();
-}
-
-int svl_compat_modify_srq_1_0(void *srq, void *srq_attr, int srq_attr_mask);
-SVL_COMPAT(svl_compat_modify_srq_1_0, ibv_modify_srq, "IBVERBS_1.0");
-int svl_compat_modify_srq_1_0(void *srq, void *srq_attr, int srq_attr_mask)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_query_srq_1_0(void *srq, void *srq_attr);
-SVL_COMPAT(svl_compat_query_srq_1_0, ibv_query_srq, "IBVERBS_1.0");
-int svl_compat_query_srq_1_0(void *srq, void *srq_attr)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_destroy_srq_1_0(void *srq);
-SVL_COMPAT(svl_compat_destroy_srq_1_0, ibv_destroy_srq, "IBVERBS_1.0");
-int svl_compat_destroy_srq_1_0(void *srq)
-{
-	return compat_fail_errno();
-}
+COMPAT_1_0(void *, create_srq, ptr, void *pd, void *srq_init_attr);
+COMPAT_1_0(int, modify_srq, errno, void *srq, void *srq_attr,
+	   int srq_attr_mask);
+COMPAT_1_0(int, query_srq, errno, void *srq, void *srq_attr);
+COMPAT_1_0(int, destroy_srq, errno, void *srq);
 
 /* ------------------------------------------------------------------ */
 /* QP                                                                  */
 /* ------------------------------------------------------------------ */
 
-void *svl_compat_create_qp_1_0(void *pd, void *qp_init_attr);
-SVL_COMPAT(svl_compat_create_qp_1_0, ibv_create_qp, "IBVERBS_1.0");
-void *svl_compat_create_qp_1_0(void *pd, void *qp_init_attr)
-{
-	return compat_fail_ptr();
-}
-
-int svl_compat_query_qp_1_0(void *qp, void *attr, int attr_mask,
-			    void *init_attr);
-SVL_COMPAT(svl_compat_query_qp_1_0, ibv_query_qp, "IBVERBS_1.0");
-int svl_compat_query_qp_1_0(void *qp, void *attr, int attr_mask,
-			    void *init_attr)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_modify_qp_1_0(void *qp, void *attr, int attr_mask);
-SVL_COMPAT(svl_compat_modify_qp_1_0, ibv_modify_qp, "IBVERBS_1.0");
-int svl_compat_modify_qp_1_0(void *qp, void *attr, int attr_mask)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_destroy_qp_1_0(void *qp);
-SVL_COMPAT(svl_compat_destroy_qp_1_0, ibv_destroy_qp, "IBVERBS_1.0");
-int svl_compat_destroy_qp_1_0(void *qp)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_attach_mcast_1_0(void *qp, const void *gid, uint16_t lid);
-SVL_COMPAT(svl_compat_attach_mcast_1_0, ibv_attach_mcast, "IBVERBS_1.0");
-int svl_compat_attach_mcast_1_0(void *qp, const void *gid, uint16_t lid)
-{
-	return compat_fail_errno();
-}
-
-int svl_compat_detach_mcast_1_0(void *qp, const void *gid, uint16_t lid);
-SVL_COMPAT(svl_compat_detach_mcast_1_0, ibv_detach_mcast, "IBVERBS_1.0");
-int svl_compat_detach_mcast_1_0(void *qp, const void *gid, uint16_t lid)
-{
-	return compat_fail_errno();
-}
+COMPAT_1_0(void *, create_qp, ptr, void *pd, void *qp_init_attr);
+COMPAT_1_0(int, query_qp, errno, void *qp, void *attr, int attr_mask,
+	   void *init_attr);
+COMPAT_1_0(int, modify_qp, errno, void *qp, void *attr, int attr_mask);
+COMPAT_1_0(int, destroy_qp, errno, void *qp);
+COMPAT_1_0(int, attach_mcast, errno, void *qp, const void *gid, uint16_t lid);
+COMPAT_1_0(int, detach_mcast, errno, void *qp, const void *gid, uint16_t lid);
 
 /* ------------------------------------------------------------------ */
 /* AH                                                                  */
 /* ------------------------------------------------------------------ */
 
-void *svl_compat_create_ah_1_0(void *pd, void *attr);
-SVL_COMPAT(svl_compat_create_ah_1_0, ibv_create_ah, "IBVERBS_1.0");
-void *svl_compat_create_ah_1_0(void *pd, void *attr)
-{
-	return compat_fail_ptr();
-}
-
-int svl_compat_destroy_ah_1_0(void *ah);
-SVL_COMPAT(svl_compat_destroy_ah_1_0, ibv_destroy_ah, "IBVERBS_1.0");
-int svl_compat_destroy_ah_1_0(void *ah)
-{
-	return compat_fail_errno();
-}
+COMPAT_1_0(void *, create_ah, ptr, void *pd, void *attr);
+COMPAT_1_0(int, destroy_ah, errno, void *ah);
 
 /* ------------------------------------------------------------------ */
 /* ibv_register_driver@IBVERBS_1.1                                     */
