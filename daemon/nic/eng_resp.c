@@ -270,6 +270,19 @@ static uint8_t resp_copy_fail(struct resp_ctx *c, int ret, int req_side)
 	return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
 }
 
+/*
+ * The same for RDMA WRITE/READ/atomics, where the responder's side is the
+ * rkey's memory: when it fails (an ODP page unmapped at access time) the
+ * requester sees a remote access error, as rxe's rkey violation and
+ * mlx5's failed ODP fault give.
+ */
+static uint8_t resp_rkey_copy_fail(struct resp_ctx *c, int ret, int req_side)
+{
+	if (ret == req_side)
+		return ENG_AETH_LOCAL;
+	return resp_fail(c, IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
+}
+
 /* SEND_WITH_INV: the rkey must name a bound type 2 MW of our PD. */
 static int resp_invalidate(struct resp_ctx *c, uint32_t rkey)
 {
@@ -336,7 +349,7 @@ static uint8_t resp_write(struct resp_ctx *c)
 					   p->data, p->data_off, p->length) :
 			  0;
 	if (ret)
-		return resp_copy_fail(c, ret, ENG_COPY_ESRC);
+		return resp_rkey_copy_fail(c, ret, ENG_COPY_ESRC);
 	if (p->mask & ENG_IMMDT)
 		resp_rcqe(c, IBV_WC_SUCCESS, IBV_WC_RECV_RDMA_WITH_IMM,
 			  p->total);
@@ -355,7 +368,7 @@ static uint8_t resp_read(struct resp_ctx *c)
 				       p->length) :
 			  0;
 	if (ret)
-		return resp_copy_fail(c, ret, ENG_COPY_EDST);
+		return resp_rkey_copy_fail(c, ret, ENG_COPY_EDST);
 	return ENG_AETH_ACK;
 }
 
@@ -378,7 +391,7 @@ static uint8_t resp_atomic(struct resp_ctx *c, struct eng_ack *ack)
 		op = SVD_MEM_STORE;
 		ret = eng_sgl_copy(&l, 0, p->data, 8);
 		if (ret)
-			return resp_copy_fail(c, ret, ENG_COPY_ESRC);
+			return resp_rkey_copy_fail(c, ret, ENG_COPY_ESRC);
 		memcpy(&a, buf, 8);
 	} else if ((p->opcode & 0x1f) == ENG_OP_CMP_SWAP) {
 		op = SVD_MEM_CMP_SWP; /* compare_add is the compare */
@@ -390,10 +403,10 @@ static uint8_t resp_atomic(struct resp_ctx *c, struct eng_ack *ack)
 		memcpy(buf, &ack->atomic_orig, 8);
 		ret = eng_sgl_copy(p->data, 0, &l, 8);
 		if (ret)
-			return resp_copy_fail(c, ret, ENG_COPY_EDST);
+			return resp_rkey_copy_fail(c, ret, ENG_COPY_EDST);
 	}
 	if (ret)
-		return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
+		return resp_rkey_copy_fail(c, ret, ENG_COPY_ESRC);
 	return ENG_AETH_ACK;
 }
 

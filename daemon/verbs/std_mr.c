@@ -52,8 +52,8 @@ int svd_mr_check_access(uint32_t flags)
 	if (flags & ~(MR_ACCESS_KNOWN | MR_ACCESS_FLUSH |
 		      IB_UVERBS_ACCESS_OPTIONAL_RANGE))
 		return -EINVAL;
-	/* No on-demand paging, no persistent-memory flush. */
-	if (flags & (IB_UVERBS_ACCESS_ON_DEMAND | MR_ACCESS_FLUSH))
+	/* On-demand paging yes (docs/odp.md), persistent-memory flush no. */
+	if (flags & MR_ACCESS_FLUSH)
 		return -EOPNOTSUPP;
 	return 0;
 }
@@ -138,8 +138,27 @@ int svd_mr_create(struct svd_bundle *b, struct svd_uobj *uobj,
 	return 0;
 }
 
+/*
+ * Implicit ODP (start 0, length U64_MAX): the whole address space, IOVA ==
+ * address. As in mlx5, only with ON_DEMAND and a zero IOVA.
+ */
+static int check_implicit(uint64_t start, uint64_t len, uint64_t iova,
+			  uint32_t access)
+{
+	if (start || len != UINT64_MAX)
+		return 0;
+	if (iova || !(access & IB_UVERBS_ACCESS_ON_DEMAND))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * An ON_DEMAND region may cover memory not mapped yet: it is not probed,
+ * and a page still unmapped when the engine reaches it fails that access
+ * (an error completion), as a failed ODP page fault does in the kernel.
+ */
 static int va_umem(struct svd_bundle *b, uint64_t start, uint64_t len,
-		   struct svd_umem **out)
+		   uint32_t access, struct svd_umem **out)
 {
 	struct svd_umem *umem;
 	int ret;
@@ -151,7 +170,9 @@ static int va_umem(struct svd_bundle *b, uint64_t start, uint64_t len,
 	if (svd_is_err(umem))
 		return (int)svd_ptr_err(umem);
 	/* Fail now, not on the data path: unmapped (EFAULT) or unreachable. */
-	ret = svd_mem_probe(umem);
+	ret = 0;
+	if (!(access & IB_UVERBS_ACCESS_ON_DEMAND))
+		ret = svd_mem_probe(umem);
 	if (ret) {
 		svd_umem_release(umem);
 		return ret;
@@ -211,6 +232,9 @@ static int write_reg_mr(struct svd_bundle *b)
 	if (!same_page_offset(cmd->start, cmd->hca_va))
 		return -EINVAL;
 	ret = svd_mr_check_access(cmd->access_flags);
+	if (!ret)
+		ret = check_implicit(cmd->start, cmd->length, cmd->hca_va,
+				     cmd->access_flags);
 	if (ret)
 		return ret;
 	uobj = svd_bundle_new_uobj(b, 0, &svd_type_mr);
@@ -221,7 +245,8 @@ static int write_reg_mr(struct svd_bundle *b)
 		return (int)svd_ptr_err(pdu);
 	ret = file_umem(b, cmd->length, &umem);
 	if (ret == -ENOENT)
-		ret = va_umem(b, cmd->start, cmd->length, &umem);
+		ret = va_umem(b, cmd->start, cmd->length, cmd->access_flags,
+			      &umem);
 	if (!ret) {
 		ret = svd_mr_create(b, uobj, pdu->object, umem, cmd->hca_va,
 				cmd->access_flags);
@@ -242,10 +267,12 @@ static int write_reg_mr(struct svd_bundle *b)
 static int rereg_trans(struct svd_bundle *b, struct svd_mr *mr,
 		       const struct ib_uverbs_rereg_mr *cmd)
 {
+	uint32_t access = (cmd->flags & IB_MR_REREG_ACCESS) ?
+				  cmd->access_flags : mr->access;
 	struct svd_umem *umem, *old;
 	int ret;
 
-	ret = va_umem(b, cmd->start, cmd->length, &umem);
+	ret = va_umem(b, cmd->start, cmd->length, access, &umem);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&b->dev->lock);

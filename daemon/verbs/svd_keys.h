@@ -48,7 +48,7 @@ unsigned int svd_keys_count(struct svd_device *dev);
 
 /*
  * ib_check_mr_access(): REMOTE_WRITE/ATOMIC need LOCAL_WRITE (-EINVAL),
- * unknown bits -EINVAL, ON_DEMAND and FLUSH_* -EOPNOTSUPP (not offered).
+ * unknown bits -EINVAL, FLUSH_* -EOPNOTSUPP (not offered); ON_DEMAND is fine.
  * Optional-range bits (relaxed ordering...) are accepted. (std_mr.c)
  */
 int svd_mr_check_access(uint32_t flags);

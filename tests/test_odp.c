@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+/*
+ * On-demand paging (docs/odp.md): an IBV_ACCESS_ON_DEMAND MR over 64 GiB of
+ * address space that is never touched except for a sparse set of pages,
+ * as the remote and the local side of RDMA WRITE/READ; an implicit MR
+ * (NULL, SIZE_MAX) used across many separate mallocs; a page unmapped
+ * inside an ODP MR gives an error completion (remote and local) and the
+ * daemon keeps serving.
+ */
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "svtest.h"
+#include "svt_ep.h"
+
+#define BIG (64ULL << 30)
+#define NPAGES 8
+#define PG 4096ULL
+
+#define ODP_RW                                                         \
+	(IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE |                \
+	 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |             \
+	 IBV_ACCESS_REMOTE_ATOMIC)
+
+/* Page i of the sparse set: spread over the whole 64 GiB. */
+static uint64_t sparse_off(int i)
+{
+	return (BIG / NPAGES) * (uint64_t)i + PG * (uint64_t)(i * 7 % 5);
+}
+
+/* 64 GiB reserved, never touched; only the sparse pages made usable. */
+static uint8_t *reserve_sparse(void)
+{
+	uint8_t *p = mmap(NULL, BIG, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int i;
+
+	if (p == MAP_FAILED)
+		svt_skip("64 GiB of address space");
+	for (i = 0; i < NPAGES; i++)
+		SVT_CHECK(!mprotect(p + sparse_off(i), PG,
+				    PROT_READ | PROT_WRITE));
+	return p;
+}
+
+static struct ibv_sge sge(void *addr, uint32_t len, uint32_t lkey)
+{
+	struct ibv_sge s = { (uintptr_t)addr, len, lkey };
+
+	return s;
+}
+
+/* a writes then reads every sparse page of b's 64 GiB ODP region. */
+static void test_sparse(struct svt_ep *a, struct svt_ep *b)
+{
+	uint8_t *big = reserve_sparse(), *lbig = reserve_sparse();
+	uint8_t *buf = malloc(PG);
+	struct ibv_mr *rmr, *lmr, *bmr;
+	struct ibv_sge s;
+	int i;
+
+	SVT_CHECK(buf);
+	rmr = ibv_reg_mr(b->pd, big, BIG, ODP_RW);
+	lmr = ibv_reg_mr(a->pd, lbig, BIG, ODP_RW);
+	bmr = ibv_reg_mr(a->pd, buf, PG, IBV_ACCESS_LOCAL_WRITE);
+	SVT_CHECK(rmr && lmr && bmr);
+	for (i = 0; i < NPAGES; i++) {
+		uint8_t *r = big + sparse_off(i), *l = lbig + sparse_off(i);
+
+		memset(buf, 0x40 + i, PG);
+		s = sge(buf, PG, bmr->lkey);
+		SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_WRITE, &s, (uintptr_t)r,
+				   rmr->rkey, 0, 0) == IBV_WC_SUCCESS);
+		SVT_CHECK(r[0] == 0x40 + i && r[PG - 1] == 0x40 + i);
+		/* The local side in a sparse ODP region too. */
+		s = sge(l, PG, lmr->lkey);
+		SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_READ, &s, (uintptr_t)r,
+				   rmr->rkey, 0, 0) == IBV_WC_SUCCESS);
+		SVT_CHECK(!memcmp(l, r, PG));
+	}
+	SVT_CHECK(!ibv_dereg_mr(rmr) && !ibv_dereg_mr(lmr) &&
+		  !ibv_dereg_mr(bmr));
+	munmap(big, BIG);
+	munmap(lbig, BIG);
+	free(buf);
+}
+
+#define NMALLOC 64
+
+/* One implicit MR per side; every malloc reachable by its own address. */
+static void test_implicit(struct svt_ep *a, struct svt_ep *b)
+{
+	struct ibv_mr *lmr = ibv_reg_mr(a->pd, NULL, SIZE_MAX, ODP_RW);
+	struct ibv_mr *rmr = ibv_reg_mr(b->pd, NULL, SIZE_MAX, ODP_RW);
+	uint64_t *src[NMALLOC], *dst[NMALLOC];
+	struct ibv_sge s;
+	int i;
+
+	SVT_CHECK(lmr && rmr);
+	/* Not ODP, or an IOVA: refused as mlx5 does. */
+	SVT_CHECK(!ibv_reg_mr(a->pd, NULL, SIZE_MAX, IBV_ACCESS_LOCAL_WRITE) &&
+		  errno == EINVAL);
+	for (i = 0; i < NMALLOC; i++) {
+		size_t n = 8 + (size_t)i * 1000;
+
+		src[i] = malloc(n);
+		dst[i] = calloc(1, n);
+		SVT_CHECK(src[i] && dst[i]);
+		memset(src[i], i + 1, n);
+		s = sge(src[i], (uint32_t)n, lmr->lkey);
+		SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_WRITE, &s,
+				   (uintptr_t)dst[i], rmr->rkey, 0,
+				   0) == IBV_WC_SUCCESS);
+		SVT_CHECK(!memcmp(src[i], dst[i], n));
+		s = sge(src[i], 8, lmr->lkey);
+		SVT_CHECK(svt_rdma(a, IBV_WR_ATOMIC_FETCH_AND_ADD, &s,
+				   (uintptr_t)dst[i], rmr->rkey, 0,
+				   1) == IBV_WC_SUCCESS);
+		SVT_CHECK(dst[i][0] == src[i][0] + 1);
+	}
+	for (i = 0; i < NMALLOC; i++) {
+		free(src[i]);
+		free(dst[i]);
+	}
+	SVT_CHECK(!ibv_dereg_mr(lmr) && !ibv_dereg_mr(rmr));
+}
+
+/* After an error completion: back to RESET, drain, reconnect. */
+static void reconnect(struct svt_ep *a, struct svt_ep *b)
+{
+	struct ibv_qp_attr r = { .qp_state = IBV_QPS_RESET };
+	struct ibv_wc wc;
+
+	SVT_CHECK(!ibv_modify_qp(a->qp, &r, IBV_QP_STATE));
+	SVT_CHECK(!ibv_modify_qp(b->qp, &r, IBV_QP_STATE));
+	while (ibv_poll_cq(a->cq, 1, &wc) > 0 || ibv_poll_cq(b->cq, 1, &wc) > 0)
+		;
+	svt_ep_connect(a, b->qp->qp_num);
+	svt_ep_connect(b, a->qp->qp_num);
+}
+
+/* A hole punched in an ODP region: the access fails, nothing else. */
+static void test_unmapped(struct svt_ep *a, struct svt_ep *b)
+{
+	uint8_t *rbuf = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *lbuf = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ibv_mr *rmr, *lmr;
+	enum ibv_wc_status st;
+	struct ibv_sge s;
+
+	SVT_CHECK(rbuf != MAP_FAILED && lbuf != MAP_FAILED);
+	rmr = ibv_reg_mr(b->pd, rbuf, 4 * PG, ODP_RW);
+	lmr = ibv_reg_mr(a->pd, lbuf, 4 * PG, ODP_RW);
+	SVT_CHECK(rmr && lmr);
+	SVT_CHECK(!munmap(rbuf + PG, PG) && !munmap(lbuf + PG, PG));
+	s = sge(lbuf, 64, lmr->lkey);
+	st = svt_rdma(a, IBV_WR_RDMA_WRITE, &s, (uintptr_t)rbuf + PG,
+		      rmr->rkey, 0, 0);
+	fprintf(stderr, "remote hole: %s\n", ibv_wc_status_str(st));
+	SVT_CHECK(st == IBV_WC_REM_ACCESS_ERR);
+	reconnect(a, b);
+	s = sge(lbuf + PG, 64, lmr->lkey);
+	st = svt_rdma(a, IBV_WR_RDMA_WRITE, &s, (uintptr_t)rbuf, rmr->rkey, 0,
+		      0);
+	fprintf(stderr, "local hole: %s\n", ibv_wc_status_str(st));
+	SVT_CHECK(st == IBV_WC_LOC_PROT_ERR);
+	reconnect(a, b);
+	/* The rest of both regions still works. */
+	memset(lbuf + 2 * PG, 0x5a, PG);
+	s = sge(lbuf + 2 * PG, PG, lmr->lkey);
+	SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_WRITE, &s, (uintptr_t)rbuf + 3 * PG,
+			   rmr->rkey, 0, 0) == IBV_WC_SUCCESS);
+	SVT_CHECK(rbuf[3 * PG] == 0x5a && rbuf[4 * PG - 1] == 0x5a);
+	SVT_CHECK(!ibv_dereg_mr(rmr) && !ibv_dereg_mr(lmr));
+}
+
+int main(void)
+{
+	struct svt_ep a, b;
+	struct svt_daemon d;
+
+	if (svt_daemon_start(&d))
+		return SVT_FAIL;
+	svt_ep_open(&a);
+	svt_ep_open(&b);
+	svt_ep_connect(&a, b.qp->qp_num);
+	svt_ep_connect(&b, a.qp->qp_num);
+	test_sparse(&a, &b);
+	test_implicit(&a, &b);
+	test_unmapped(&a, &b);
+	SVT_CHECK(waitpid(d.pid, NULL, WNOHANG) == 0); /* daemon alive */
+	svt_daemon_stop(&d);
+	puts("test_odp: ok");
+	return SVT_PASS;
+}
