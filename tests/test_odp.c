@@ -177,6 +177,26 @@ static void test_unmapped(struct svt_ep *a, struct svt_ep *b)
 	SVT_CHECK(!ibv_dereg_mr(rmr) && !ibv_dereg_mr(lmr));
 }
 
+/* What std_device.c reports; the traffic below and rdma-core's test_odp
+ * exercise each bit. */
+static void test_caps(struct ibv_context *ctx)
+{
+	uint32_t all = IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV |
+		       IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ |
+		       IBV_ODP_SUPPORT_ATOMIC | IBV_ODP_SUPPORT_SRQ_RECV;
+	struct ibv_device_attr_ex dx;
+
+	SVT_CHECK(!ibv_query_device_ex(ctx, NULL, &dx));
+	SVT_CHECK(dx.odp_caps.general_caps ==
+		  (IBV_ODP_SUPPORT | IBV_ODP_SUPPORT_IMPLICIT));
+	SVT_CHECK(dx.odp_caps.per_transport_caps.rc_odp_caps == all);
+	SVT_CHECK(dx.xrc_odp_caps ==
+		  (IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_SRQ_RECV));
+	SVT_CHECK(dx.odp_caps.per_transport_caps.ud_odp_caps ==
+		  IBV_ODP_SUPPORT_SEND);
+	SVT_CHECK(!dx.odp_caps.per_transport_caps.uc_odp_caps);
+}
+
 int main(void)
 {
 	struct svt_ep a, b;
@@ -186,6 +206,7 @@ int main(void)
 		return SVT_FAIL;
 	svt_ep_open(&a);
 	svt_ep_open(&b);
+	test_caps(a.ctx);
 	svt_ep_connect(&a, b.qp->qp_num);
 	svt_ep_connect(&b, a.qp->qp_num);
 	test_sparse(&a, &b);
