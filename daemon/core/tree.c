@@ -18,6 +18,7 @@ extern const struct svd_module svd_mod_cq;
 extern const struct svd_module svd_mod_ah;
 extern const struct svd_module svd_mod_dm;
 extern const struct svd_module svd_mod_dd;
+extern const struct svd_module svd_mod_mcast;
 
 /* Modules are added here; a method not in any module is EPROTONOSUPPORT. */
 static const struct svd_module *const svd_modules[] = {
@@ -33,6 +34,7 @@ static const struct svd_module *const svd_modules[] = {
 	&svd_mod_ah,
 	&svd_mod_dm,
 	&svd_mod_dd,
+	&svd_mod_mcast,
 };
 
 /*

@@ -16,6 +16,11 @@ void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
 	struct svd_qp *dest = svd_dev_qp_find(e->dev, pkt->dest_qpn);
 
 	ack->syndrome = ENG_AETH_DROPPED;
+	/* UD to a group: a copy to each attached QP (eng_mcast.c). */
+	if (pkt->src->qp_type == SVD_QPT_UD && eng_mcast_addr(pkt)) {
+		eng_mcast_xmit(e, pkt, ack);
+		return;
+	}
 	/* A LID or GID this port does not own reaches no one here. */
 	if (!svd_dev_addr_is_local(e->dev, pkt->dlid,
 				   pkt->global ? pkt->dgid : NULL))

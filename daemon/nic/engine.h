@@ -308,6 +308,9 @@ bool eng_req_run(struct svd_engine *e, struct eng_qp *eq);
 void eng_resp_recv(struct svd_engine *e, struct svd_qp *qp,
 		   const struct eng_pkt *pkt, struct eng_ack *ack);
 /* Transport: deliver a request, get the answer back. */
+bool eng_mcast_addr(const struct eng_pkt *pkt);
+void eng_mcast_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
+		    struct eng_ack *ack);
 void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
 	      struct eng_ack *ack);
 

@@ -27,6 +27,7 @@
 #include <softverbs/rundir.h>
 
 #include "svd.h"
+#include "svd_mcast.h"
 #include "svd_nic.h"
 
 #define SVD_FW_VER ((1ULL << 32) | (0ULL << 16) | 1ULL) /* 1.0.1 */
@@ -104,9 +105,10 @@ static void init_device_attr(struct svd_device *dev)
 	a->max_qp_init_rd_atom = 128;
 	a->atomic_cap = 1; /* IBV_ATOMIC_HCA */
 	a->max_mw = 65536;
-	a->max_mcast_grp = 8192;
-	a->max_mcast_qp_attach = 56;
-	a->max_total_mcast_qp_attach = 8192 * 56;
+	a->max_mcast_grp = SVD_MCAST_MAX_GRP; /* enforced by std_mcast.c */
+	a->max_mcast_qp_attach = SVD_MCAST_MAX_QP_ATTACH;
+	a->max_total_mcast_qp_attach =
+		SVD_MCAST_MAX_GRP * SVD_MCAST_MAX_QP_ATTACH;
 	a->max_ah = 65536;
 	a->max_srq = 16384;
 	a->max_srq_wr = 16384;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "svd_perm.h"
+#include "svd_mcast.h"
 #include "svd_qpn.h"
 
 #define NUM_BUCKETS 1024
@@ -127,6 +128,7 @@ void svd_qpn_remove(struct svd_device *dev, struct svd_qp *qp)
 {
 	pthread_mutex_lock(&dev->lock);
 	map_remove(&qp_map, dev, qp->qpn, qp);
+	svd_mcast_qp_gone(dev, qp->qpn); /* a reused QPN joins nothing */
 	dev->nr_qps--;
 	pthread_mutex_unlock(&dev->lock);
 }

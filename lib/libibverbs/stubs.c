@@ -70,14 +70,3 @@ int ibv_query_ece(struct ibv_qp *qp, struct ibv_ece *ece)
 	return fail_errno();
 }
 
-int ibv_attach_mcast(struct ibv_qp *qp, const union ibv_gid *gid,
-			      uint16_t lid)
-{
-	return fail_errno();
-}
-
-int ibv_detach_mcast(struct ibv_qp *qp, const union ibv_gid *gid,
-			      uint16_t lid)
-{
-	return fail_errno();
-}
