@@ -424,7 +424,7 @@ static void test_buffers(void)
 
 static void test_list_insert_replace(void)
 {
-	struct svd_bundle b = { .pid = getpid(), .uid = getuid(),
+	struct svd_bundle b = { .pid = getpid(), .pidfd = -1, .uid = getuid(),
 				.gid = getgid() };
 	struct svd_umem_list *l = svd_umem_list_create(&b, 1);
 	struct svd_umem *a = svd_umem_get_va(&b, 0x1000, 64);

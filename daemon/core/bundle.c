@@ -14,6 +14,7 @@ void svd_bundle_init(struct svd_bundle *b, struct svd_ufile *uf,
 		     uint8_t *out, uint32_t out_cap)
 {
 	memset(b, 0, sizeof(*b));
+	b->pidfd = -1;
 	b->ufile = uf;
 	b->uctx = uf->uctx;
 	b->dev = uf->dev;
@@ -58,4 +59,7 @@ void svd_bundle_close_fds(struct svd_bundle *b)
 	close_fds(b->out_fds, b->out_nfds);
 	close_fds(b->fds, b->nfds);
 	b->out_nfds = b->nfds = 0;
+	if (b->pidfd >= 0)
+		close(b->pidfd);
+	b->pidfd = -1;
 }

@@ -500,6 +500,7 @@ struct svd_bundle {
 	pid_t pid; /* the sender, from SCM_CREDENTIALS */
 	uid_t uid;
 	gid_t gid;
+	int pidfd; /* the sender, from SCM_PIDFD (-1 if the kernel has none) */
 	/* Received fds; slot 0 is the reply socket. Unused ones are closed. */
 	int fds[SV_MSG_MAX_FDS];
 	int nfds;

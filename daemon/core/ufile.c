@@ -13,6 +13,13 @@
 #include <unistd.h>
 
 #include "svd.h"
+
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
 #include "svd_limits.h"
 #include "svd_main.h"
 
@@ -39,6 +46,8 @@ struct svd_ufile *svd_ufile_open(struct svd_device *dev, int fd)
 		goto err;
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)))
 		goto err;
+	/* A pidfd per message: the sender by identity, not number (6.5+). */
+	setsockopt(fd, SOL_SOCKET, SO_PASSPIDFD, &one, sizeof(one));
 	/* No identity, no service: never default to uid 0. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		goto err;
@@ -115,6 +124,8 @@ static void take_cmsgs(struct msghdr *mh, struct svd_bundle *b)
 			b->pid = cr.pid;
 			b->uid = cr.uid;
 			b->gid = cr.gid;
+		} else if (c->cmsg_type == SCM_PIDFD && b->pidfd < 0) {
+			memcpy(&b->pidfd, CMSG_DATA(c), sizeof(int));
 		}
 	}
 }
@@ -209,7 +220,7 @@ void svd_ufile_handle_msg(struct svd_ufile *uf, struct msghdr *mh, size_t n)
 int svd_ufile_serve(struct svd_ufile *uf)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * SV_MSG_MAX_FDS) +
-		  CMSG_SPACE(sizeof(struct ucred))];
+		  CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { req_buf, sizeof(req_buf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cbuf,

@@ -125,7 +125,7 @@ struct svd_umem *svd_umem_get_va(const struct svd_bundle *b, uint64_t addr,
 	if (!len || addr + len < addr)
 		return svd_err_ptr(-EINVAL);
 	/* The registrar's memory is named by its mm, never by a pid. */
-	fd = svd_mem_open_va(b->pid, b->uid, b->gid);
+	fd = svd_mem_open_va(b->pid, b->pidfd, b->uid, b->gid);
 	if (fd < 0)
 		return svd_err_ptr(fd);
 	u = calloc(1, sizeof(*u));

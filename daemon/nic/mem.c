@@ -301,16 +301,18 @@ static int open_dropped(const char *path, pid_t pid, uid_t uid, gid_t gid)
 	return fd;
 }
 
-int svd_mem_open_va(pid_t pid, uid_t uid, gid_t gid)
+int svd_mem_open_va(pid_t pid, int sender_pidfd, uid_t uid, gid_t gid)
 {
 	char path[64];
-	int pidfd, fd;
+	int pidfd = sender_pidfd, fd;
 
 	if (pid <= 0)
 		return -ESRCH;
-	/* Pin the identity first: if this process is still running after
-	 * the open, /proc/PID named it and not a successor. */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* Pin the identity first (the message's own pidfd if the kernel gave
+	 * one): if this process still runs after the open, /proc/PID named
+	 * it and not a successor. */
+	if (pidfd < 0)
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return -ESRCH;
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
@@ -321,7 +323,8 @@ int svd_mem_open_va(pid_t pid, uid_t uid, gid_t gid)
 		close(fd);
 		fd = -ESRCH;
 	}
-	close(pidfd);
+	if (pidfd != sender_pidfd)
+		close(pidfd);
 	if (fd == -ENOENT)
 		fd = -ESRCH;
 	return fd;

@@ -25,12 +25,13 @@ void svd_mem_guard_init(void);
 
 /*
  * The handle for a VA umem: an fd on the address space of process pid
- * (the sender of the command), opened with the client's uid/gid and
- * without CAP_SYS_PTRACE, so it reaches only what the client itself could
- * reach. It stops working when that process exits or execs. Returns the fd
- * or -ESRCH (gone), -EPERM/-EACCES (not the client's to reach).
+ * (the sender of the command; sender_pidfd its SCM_PIDFD, or -1), opened
+ * with the client's uid/gid and without CAP_SYS_PTRACE, so it reaches
+ * only what the client itself could reach. It stops working when that
+ * process exits or execs. Returns the fd or -ESRCH (gone), -EPERM/-EACCES
+ * (not the client's to reach).
  */
-int svd_mem_open_va(pid_t pid, uid_t uid, gid_t gid);
+int svd_mem_open_va(pid_t pid, int sender_pidfd, uid_t uid, gid_t gid);
 
 int svd_mem_read(const struct svd_umem *src, uint64_t off, void *buf,
 		 size_t len);
