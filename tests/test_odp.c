@@ -5,7 +5,8 @@
  * as the remote and the local side of RDMA WRITE/READ; an implicit MR
  * (NULL, SIZE_MAX) used across many separate mallocs; a page unmapped
  * inside an ODP MR gives an error completion (remote and local) and the
- * daemon keeps serving.
+ * daemon keeps serving; ibv_advise_mr in each mode (it faults the pages
+ * in: mincore sees them) and its errnos.
  */
 #include <stdint.h>
 #include <sys/mman.h>
@@ -177,6 +178,89 @@ static void test_unmapped(struct svt_ep *a, struct svt_ep *b)
 	SVT_CHECK(!ibv_dereg_mr(rmr) && !ibv_dereg_mr(lmr));
 }
 
+static int advise(struct ibv_pd *pd, int advice, uint32_t flags, void *addr,
+		  uint32_t len, uint32_t lkey)
+{
+	struct ibv_sge s = { (uintptr_t)addr, len, lkey };
+
+	return ibv_advise_mr(pd, (enum ibv_advise_mr_advice)advice, flags, &s,
+			     1);
+}
+
+static int resident_pages(void *p, size_t n)
+{
+	unsigned char v[16];
+	int i, r = 0;
+
+	SVT_CHECK(n <= 16 && !mincore(p, n * PG, v));
+	for (i = 0; i < (int)n; i++)
+		r += v[i] & 1;
+	return r;
+}
+
+#define FLUSH IBV_ADVISE_MR_FLAG_FLUSH
+#define PF IBV_ADVISE_MR_ADVICE_PREFETCH
+#define PFW IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE
+#define PFNF IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT
+
+/* Each advice, sync and async: untouched pages become resident. */
+static void test_advise_modes(struct ibv_pd *pd)
+{
+	static const int advice[] = { PF, PFW, PFNF };
+	int i, f;
+
+	for (i = 0; i < 3; i++) {
+		for (f = 0; f < 2; f++) {
+			uint32_t flags = f ? FLUSH : 0;
+			uint8_t *p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			struct ibv_mr *mr;
+
+			SVT_CHECK(p != MAP_FAILED);
+			mr = ibv_reg_mr(pd, p, 8 * PG, ODP_RW);
+			SVT_CHECK(mr && resident_pages(p, 8) == 0);
+			SVT_CHECK(!advise(pd, advice[i], flags, p + 1, 6 * PG,
+					  mr->lkey));
+			/* NO_FAULT only checks; the others fault 7 pages. */
+			SVT_CHECK(resident_pages(p, 8) ==
+				  (advice[i] == PFNF ? 0 : 7));
+			SVT_CHECK(!ibv_dereg_mr(mr));
+			munmap(p, 8 * PG);
+		}
+	}
+}
+
+/* The kernel's (mlx5's) errnos, and a hole: EFAULT sync, 0 async. */
+static void test_advise_errors(struct ibv_pd *pd, struct ibv_pd *other)
+{
+	uint8_t *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ibv_mr *mr, *plain, *ro;
+	struct ibv_sge none[1];
+
+	SVT_CHECK(p != MAP_FAILED);
+	mr = ibv_reg_mr(pd, p, 4 * PG, ODP_RW);
+	plain = ibv_reg_mr(pd, p, 4 * PG, IBV_ACCESS_LOCAL_WRITE);
+	ro = ibv_reg_mr(pd, p, 4 * PG, IBV_ACCESS_ON_DEMAND);
+	SVT_CHECK(mr && plain && ro);
+	SVT_CHECK(advise(pd, 7, FLUSH, p, PG, mr->lkey) == EOPNOTSUPP);
+	SVT_CHECK(advise(pd, PF, 2, p, PG, mr->lkey) == EINVAL);
+	SVT_CHECK(ibv_advise_mr(pd, PF, FLUSH, none, 0) == EINVAL);
+	SVT_CHECK(advise(pd, PF, FLUSH, p, PG, plain->lkey) == EOPNOTSUPP);
+	SVT_CHECK(advise(pd, PF, FLUSH, p, PG, mr->lkey ^ 0x80) == ENOENT);
+	SVT_CHECK(advise(other, PF, FLUSH, p, PG, mr->lkey) == ENOENT);
+	SVT_CHECK(advise(pd, PFW, FLUSH, p, PG, ro->lkey) == ENOENT);
+	SVT_CHECK(advise(pd, PF, FLUSH, p, 5 * PG, mr->lkey) == EFAULT);
+	SVT_CHECK(advise(pd, PF, 0, p, 5 * PG, mr->lkey) == EFAULT);
+	SVT_CHECK(!munmap(p + 2 * PG, PG));
+	SVT_CHECK(advise(pd, PF, FLUSH, p, 4 * PG, mr->lkey) == EFAULT);
+	SVT_CHECK(advise(pd, PF, 0, p, 4 * PG, mr->lkey) == 0);
+	SVT_CHECK(advise(pd, PFNF, FLUSH, p, 4 * PG, mr->lkey) == 0);
+	SVT_CHECK(!ibv_dereg_mr(mr) && !ibv_dereg_mr(plain) &&
+		  !ibv_dereg_mr(ro));
+	munmap(p, 4 * PG);
+}
+
 /* What std_device.c reports; the traffic below and rdma-core's test_odp
  * exercise each bit. */
 static void test_caps(struct ibv_context *ctx)
@@ -212,6 +296,8 @@ int main(void)
 	test_sparse(&a, &b);
 	test_implicit(&a, &b);
 	test_unmapped(&a, &b);
+	test_advise_modes(a.pd);
+	test_advise_errors(a.pd, b.pd);
 	SVT_CHECK(waitpid(d.pid, NULL, WNOHANG) == 0); /* daemon alive */
 	svt_daemon_stop(&d);
 	puts("test_odp: ok");

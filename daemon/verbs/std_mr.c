@@ -386,6 +386,29 @@ SVD_DECLARE_METHOD(
     SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_LENGTH, uint64_t, SVD_MANDATORY),
     SVD_ATTR_PTR_OUT(UVERBS_ATTR_QUERY_MR_RESP_IOVA, uint64_t, SVD_OPTIONAL));
 
+/* ioctl: UVERBS_METHOD_ADVISE_MR (ODP prefetch; mr_advise.c). */
+static int mr_method_advise(struct svd_bundle *b)
+{
+	struct svd_pd *pd = svd_attr_get_obj(b, UVERBS_ATTR_ADVISE_MR_PD_HANDLE);
+	uint16_t len = 0;
+	const void *sge = svd_attr_get_ptr(b, UVERBS_ATTR_ADVISE_MR_SGE_LIST,
+					   &len);
+
+	return svd_mr_advise(b, pd,
+			     (uint32_t)svd_attr_get(b, UVERBS_ATTR_ADVISE_MR_ADVICE)->data,
+			     (uint32_t)svd_attr_get(b, UVERBS_ATTR_ADVISE_MR_FLAGS)->data,
+			     sge, len / sizeof(struct ib_uverbs_sge));
+}
+SVD_DECLARE_METHOD(
+    UVERBS_METHOD_ADVISE_MR, mr_method_advise,
+    SVD_ATTR_IDR(UVERBS_ATTR_ADVISE_MR_PD_HANDLE, &svd_type_pd,
+		 SVD_ACCESS_READ, SVD_MANDATORY),
+    SVD_ATTR_CONST_IN(UVERBS_ATTR_ADVISE_MR_ADVICE, UINT32_MAX, SVD_MANDATORY),
+    SVD_ATTR_FLAGS_IN(UVERBS_ATTR_ADVISE_MR_FLAGS,
+		      IB_UVERBS_ADVISE_MR_FLAG_FLUSH, SVD_MANDATORY),
+    SVD_ATTR_PTR_IN_MIN(UVERBS_ATTR_ADVISE_MR_SGE_LIST,
+			sizeof(struct ib_uverbs_sge), SVD_MANDATORY));
+
 struct dmabuf_args {
 	uint64_t offset, length, iova;
 	uint32_t access;
@@ -518,6 +541,7 @@ const struct svd_module svd_mod_mr = {
     SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_MR, &svd_type_mr,
 			   SVD_METHOD_REF(UVERBS_METHOD_MR_DESTROY),
 			   SVD_METHOD_REF(UVERBS_METHOD_QUERY_MR),
+			   SVD_METHOD_REF(UVERBS_METHOD_ADVISE_MR),
 			   SVD_METHOD_REF(UVERBS_METHOD_REG_DMABUF_MR))),
     SVD_WRITE_CMDS(
 	SVD_WRITE(IB_USER_VERBS_CMD_REG_MR, write_reg_mr,

@@ -53,6 +53,11 @@ unsigned int svd_keys_count(struct svd_device *dev);
  */
 int svd_mr_check_access(uint32_t flags);
 
+/* UVERBS_METHOD_ADVISE_MR's work on n SGEs (mr_advise.c, docs/odp.md). */
+int svd_mr_advise(struct svd_bundle *b, const struct svd_pd *pd,
+		  uint32_t advice, uint32_t flags,
+		  const struct ib_uverbs_sge *sge, size_t n);
+
 /*
  * Build and publish a region over umem in the new uobj (REG_MR,
  * REG_DMABUF_MR, DM_MR_REG). On success uobj owns the region and umem; on

@@ -28,6 +28,7 @@ const struct svl_ops svl_softverbs_ops = {
 	.query_rt_values = svl_query_rt_values,
 	.alloc_dm = svl_alloc_dm,
 	.free_dm = svl_free_dm,
+	.advise_mr = svl_advise_mr,
 	.reg_dm_mr = svl_reg_dm_mr,
 	.dv = &svl_softverbs_dv_ops,
 };

@@ -52,6 +52,10 @@ int svl_get_srq_num(struct ibv_srq *srq, uint32_t *num);
 struct ibv_dm *svl_alloc_dm(struct ibv_context *c,
 			    struct ibv_alloc_dm_attr *attr);
 int svl_free_dm(struct ibv_dm *dm);
+
+/* advise.c */
+int svl_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice,
+		  uint32_t flags, struct ibv_sge *sg_list, uint32_t num_sge);
 struct ibv_mr *svl_reg_dm_mr(struct ibv_pd *pd, struct ibv_dm *dm,
 			     uint64_t off, size_t len, unsigned int access);
 
