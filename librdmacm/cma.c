@@ -125,6 +125,7 @@ struct cma_id_private *cma_id_alloc(struct rdma_event_channel *ch,
 
 void cma_id_free(struct cma_id_private *p)
 {
+	cma_mc_free_all(p);
 	if (p->sync)
 		rdma_destroy_event_channel(p->id.channel);
 	pthread_cond_destroy(&p->cond);
@@ -277,6 +278,15 @@ static int copy_sa(union sv_cm_sockaddr *dst, const struct sockaddr *sa)
 		return sa && sa->sa_family == AF_IB ? -EAFNOSUPPORT : -EINVAL;
 	memcpy(dst, sa, len);
 	return 0;
+}
+
+/* JOIN_MCAST: the daemon checks the group and queues MULTICAST_JOIN. */
+int cma_join_call(struct cma_id_private *p, const struct sockaddr *group)
+{
+	struct sv_cm_cmd cmd = { .op = SV_CM_JOIN_MCAST };
+	int ret = copy_sa(&cmd.dst, group);
+
+	return ret ? ret : cma_route_call(p, &cmd);
 }
 
 int rdma_bind_addr(struct rdma_cm_id *id, struct sockaddr *addr)

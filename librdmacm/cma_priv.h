@@ -38,6 +38,7 @@ struct cma_id_private {
 	struct ibv_qp_init_attr *ep_qp_attr; /* rdma_create_ep's, for requests */
 	uint8_t initiator_depth;
 	uint8_t responder_resources;
+	struct cma_mc *mcs; /* multicast groups joined (mcast.c), under lock */
 };
 
 struct cma_event {
@@ -74,6 +75,12 @@ struct cma_id_private *cma_id_alloc(struct rdma_event_channel *ch,
 				    void *context, enum rdma_port_space ps,
 				    enum ibv_qp_type qpt);
 void cma_id_free(struct cma_id_private *p);
+
+int cma_join_call(struct cma_id_private *p, const struct sockaddr *group);
+
+/* mcast.c */
+void cma_mc_joined(struct rdma_cm_event *ev, struct cma_id_private *p);
+void cma_mc_free_all(struct cma_id_private *p);
 
 /* qp.c */
 int cma_modify_qp(struct cma_id_private *p, enum ibv_qp_state state);

@@ -147,6 +147,8 @@ static int build_event(struct cma_event *e, const struct sv_cm_event *ev)
 		fill_conn(e, ev);
 	if (ev->event == RDMA_CM_EVENT_CONNECT_RESPONSE)
 		finish_conn_resp(e, p);
+	if (ev->event == RDMA_CM_EVENT_MULTICAST_JOIN)
+		cma_mc_joined(&e->event, p);
 	return 0;
 }
 

@@ -65,6 +65,9 @@ struct cm_file {
 	atomic_uint *charge; /* per-user connection count (svd_limits.h) */
 };
 
+/* The hop limit of every path the CM hands out. */
+#define CM_HOP_LIMIT 64
+
 struct cm_id {
 	uint32_t handle;
 	struct cm_file *file;
@@ -138,6 +141,7 @@ int cm_accept(struct cm_id *id, const struct sv_cm_conn *conn);
 int cm_reject(struct cm_id *id, const struct sv_cm_conn *conn, int reason);
 int cm_disconnect(struct cm_id *id);
 int cm_establish(struct cm_id *id);
+int cm_join_mcast(struct cm_id *id, const union sv_cm_sockaddr *group);
 int cm_init_qp_attr(struct cm_id *id, int state, struct sv_cm_qp_attr *a);
 void cm_id_shutdown(struct cm_id *id);
 void cm_timeout(struct cm_id *id);

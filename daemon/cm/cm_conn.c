@@ -26,7 +26,7 @@
 #define CM_RETRY_MS 4295
 #define CM_TIMEWAIT_MS 100
 #define CM_DEFAULT_ACK_TIMEOUT 14 /* 4.096 us << 14: 67 ms */
-#define CM_HOP_LIMIT 64
+
 
 static uint32_t next_comm_id;
 

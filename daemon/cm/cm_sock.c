@@ -417,6 +417,8 @@ static int cmd_on_id(struct cm_file *f, struct cm_id *id,
 		return id->state == CM_IDLE ? -EINVAL : 0;
 	case SV_CM_QUERY:
 		return 0;
+	case SV_CM_JOIN_MCAST:
+		return cm_join_mcast(id, &cmd->dst);
 	}
 	return -EINVAL;
 }

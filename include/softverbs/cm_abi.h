@@ -52,6 +52,7 @@ enum sv_cm_op {
 	SV_CM_INIT_QP_ATTR,
 	SV_CM_NOTIFY,
 	SV_CM_GET_EVENT,
+	SV_CM_JOIN_MCAST, /* dst: the group address; MULTICAST_JOIN follows */
 	SV_CM_OP_MAX,
 };
 
