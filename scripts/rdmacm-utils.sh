@@ -64,6 +64,9 @@ run_pair ucmatose-migrate "ucmatose -c 4 -p 7186 -m" \
 # udaddy has no port option: it always uses 7174.
 run_pair udaddy "udaddy -c 10" "udaddy -s $A -c 10"
 run_pair rdma_server "rdma_server -p 7177" "rdma_client -s $A -p 7177"
+# UD multicast: the server joins 239.1.1.1 and waits for the sender's 20.
+run_pair mckey "mckey -m 239.1.1.1 -b $A -C 20" \
+	"mckey -m 239.1.1.1 -s -b $A -C 20"
 run_pair ib_send_lat "ib_send_lat -R -n 200 -p 7178" \
 	"ib_send_lat -R -n 200 -p 7178 $A"
 run_pair ib_write_bw "ib_write_bw -R -n 200 -p 7179" \
@@ -90,7 +93,7 @@ fi
 # /sys/class/infiniband/DEV/device/net/, so it needs a device bound to a
 # netdev: a private daemon whose softverbs0 uses the default route's one.
 rdma_core_rdmacm() {
-	local ifname min=${SV_RDMACM_MIN_PASS:-7} out pass rundir
+	local ifname min=${SV_RDMACM_MIN_PASS:-10} out pass rundir
 	[ -f /usr/share/doc/rdma-core/tests/run_tests.py ] || {
 		echo "SKIP test_rdmacm: python3-pyverbs is not installed"
 		return
