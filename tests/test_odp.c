@@ -3,7 +3,8 @@
  * On-demand paging (docs/odp.md): an IBV_ACCESS_ON_DEMAND MR over 64 GiB of
  * address space that is never touched except for a sparse set of pages,
  * as the remote and the local side of RDMA WRITE/READ; an implicit MR
- * (NULL, SIZE_MAX) used across many separate mallocs; a page unmapped
+ * (NULL, SIZE_MAX) used across many separate mallocs; UC SEND/RECV and
+ * WRITE on sparse ODP pages; a page unmapped
  * inside an ODP MR gives an error completion (remote and local) and the
  * daemon keeps serving; ibv_advise_mr in each mode (it faults the pages
  * in: mincore sees them) and its errnos.
@@ -261,6 +262,82 @@ static void test_advise_errors(struct ibv_pd *pd, struct ibv_pd *other)
 	munmap(p, 4 * PG);
 }
 
+static struct ibv_qp *uc_qp(struct svt_ep *e)
+{
+	struct ibv_qp_init_attr a = {
+		.send_cq = e->cq, .recv_cq = e->cq, .qp_type = IBV_QPT_UC,
+		.cap = { .max_send_wr = 8, .max_recv_wr = 8,
+			 .max_send_sge = 1, .max_recv_sge = 1 },
+	};
+	struct ibv_qp *qp = ibv_create_qp(e->pd, &a);
+
+	SVT_CHECK(qp);
+	return qp;
+}
+
+static void uc_connect(struct svt_ep *e, struct ibv_qp *qp, uint32_t dqpn)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT, .port_num = 1,
+		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE,
+	};
+
+	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+					 IBV_QP_PORT | IBV_QP_ACCESS_FLAGS));
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = IBV_MTU_4096;
+	a.dest_qp_num = dqpn;
+	a.ah_attr.dlid = e->lid;
+	a.ah_attr.is_global = e->gid_index >= 0;
+	a.ah_attr.grh.dgid = e->gid;
+	a.ah_attr.grh.sgid_index = (uint8_t)e->gid_index;
+	a.ah_attr.grh.hop_limit = 1;
+	a.ah_attr.port_num = 1;
+	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV |
+					 IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+					 IBV_QP_RQ_PSN));
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN));
+}
+
+/* UC over fresh ODP pages on both sides: SEND/RECV and RDMA WRITE. */
+static void test_uc(struct svt_ep *a, struct svt_ep *b)
+{
+	uint8_t *src = reserve_sparse(), *dst = reserve_sparse();
+	struct ibv_qp *qa = uc_qp(a), *qb = uc_qp(b);
+	struct ibv_mr *smr = ibv_reg_mr(a->pd, src, BIG, ODP_RW);
+	struct ibv_mr *dmr = ibv_reg_mr(b->pd, dst, BIG, ODP_RW);
+	uint8_t *s = src + sparse_off(3), *d = dst + sparse_off(5);
+	struct ibv_sge ss = sge(s, PG, smr->lkey), rs = sge(d, PG, dmr->lkey);
+	struct ibv_recv_wr rwr = { .sg_list = &rs, .num_sge = 1 }, *rbad;
+	struct ibv_send_wr wr = { .sg_list = &ss, .num_sge = 1,
+				  .opcode = IBV_WR_SEND,
+				  .send_flags = IBV_SEND_SIGNALED }, *bad;
+
+	SVT_CHECK(smr && dmr);
+	uc_connect(a, qa, qb->qp_num);
+	uc_connect(b, qb, qa->qp_num);
+	memset(s, 0x77, PG);
+	SVT_CHECK(!ibv_post_recv(qb, &rwr, &rbad));
+	SVT_CHECK(!ibv_post_send(qa, &wr, &bad));
+	SVT_CHECK(svt_poll1(a->cq).status == IBV_WC_SUCCESS);
+	SVT_CHECK(svt_poll1(b->cq).status == IBV_WC_SUCCESS);
+	SVT_CHECK(!memcmp(s, d, PG));
+	memset(s, 0x33, PG);
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.wr.rdma.remote_addr = (uintptr_t)(dst + sparse_off(1));
+	wr.wr.rdma.rkey = dmr->rkey;
+	SVT_CHECK(!ibv_post_send(qa, &wr, &bad));
+	SVT_CHECK(svt_poll1(a->cq).status == IBV_WC_SUCCESS);
+	SVT_CHECK(!memcmp(s, dst + sparse_off(1), PG));
+	SVT_CHECK(!ibv_destroy_qp(qa) && !ibv_destroy_qp(qb));
+	SVT_CHECK(!ibv_dereg_mr(smr) && !ibv_dereg_mr(dmr));
+	munmap(src, BIG);
+	munmap(dst, BIG);
+}
+
 /* What std_device.c reports; the traffic below and rdma-core's test_odp
  * exercise each bit. */
 static void test_caps(struct ibv_context *ctx)
@@ -278,7 +355,9 @@ static void test_caps(struct ibv_context *ctx)
 		  (IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_SRQ_RECV));
 	SVT_CHECK(dx.odp_caps.per_transport_caps.ud_odp_caps ==
 		  IBV_ODP_SUPPORT_SEND);
-	SVT_CHECK(!dx.odp_caps.per_transport_caps.uc_odp_caps);
+	SVT_CHECK(dx.odp_caps.per_transport_caps.uc_odp_caps ==
+		  (IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV |
+		   IBV_ODP_SUPPORT_WRITE));
 }
 
 int main(void)
@@ -295,6 +374,7 @@ int main(void)
 	svt_ep_connect(&b, a.qp->qp_num);
 	test_sparse(&a, &b);
 	test_implicit(&a, &b);
+	test_uc(&a, &b);
 	test_unmapped(&a, &b);
 	test_advise_modes(a.pd);
 	test_advise_errors(a.pd, b.pd);

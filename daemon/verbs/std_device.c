@@ -405,13 +405,15 @@ static int write_query_port(struct svd_bundle *b)
  * and an ODP region differs only in skipping the registration probe
  * (docs/odp.md), so each transport supports ODP for every operation it
  * has. Reported is only what rdma-core's test_odp and tests/test_odp.c
- * exercise: all of RC, UD SEND, XRC SEND and SRQ RECV. The rest (UC, UD
- * RECV, XRC RDMA) waits for a test.
+ * exercise: all of RC, UC SEND/RECV/WRITE, UD SEND, XRC SEND and SRQ
+ * RECV. The rest (UC SRQ, UD RECV, XRC RDMA) waits for a test.
  */
 static void ex_query_odp(struct ib_uverbs_ex_query_device_resp *r)
 {
 	r->odp_caps.general_caps = ODP_GEN_SUPPORT | ODP_GEN_IMPLICIT;
 	r->odp_caps.per_transport_caps.rc_odp_caps = ODP_ALL_OPS;
+	r->odp_caps.per_transport_caps.uc_odp_caps =
+		ODP_SEND | ODP_RECV | ODP_WRITE;
 	r->odp_caps.per_transport_caps.ud_odp_caps = ODP_SEND;
 	r->xrc_odp_caps = ODP_SEND | ODP_SRQ_RECV;
 }
