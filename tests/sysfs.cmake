@@ -31,3 +31,14 @@ add_test(NAME test_sysfs_cli_state
 		 ${CMAKE_BINARY_DIR}/bin/softverbs)
 set_tests_properties(test_sysfs_cli_state PROPERTIES TIMEOUT 120
 		     SKIP_RETURN_CODE 77)
+
+# UCX through softverbs run: ucx_info -d and a short ucx_perftest.
+add_test(NAME test_sysfs_ucx
+	 COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_sysfs_ucx.sh
+		 ${CMAKE_BINARY_DIR}/bin/softverbs)
+set_tests_properties(test_sysfs_ucx PROPERTIES TIMEOUT 180
+		     SKIP_RETURN_CODE 77)
+if(SV_SANITIZE)
+  set_property(TEST test_sysfs_ucx APPEND PROPERTY ENVIRONMENT
+	       "SVT_NO_DEBIAN_TOOLS=1")
+endif()
