@@ -10,7 +10,7 @@
 # Usage: scripts/mpi-ucx.sh. Exit 0 pass, 1 fail, 77 without mpicc/mpirun.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-CLI=$PWD/build/bin/softverbs
+CLI=${SOFTVERBS_CLI:-$PWD/build/bin/softverbs}
 export SOFTVERBS_RUNDIR=${SOFTVERBS_RUNDIR:-$PWD/build/run-mpi}
 if ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; then
 	echo "SKIP: no mpicc/mpirun (apt-get install openmpi-bin libopenmpi-dev)"

@@ -6,12 +6,13 @@
 #
 # Usage: scripts/ucx-perf.sh [quick]
 #   SOFTVERBS_RUNDIR  daemon runtime directory (default build/run-ucx)
-#   quick             fewer iterations (what CI runs)
+#   quick             fewer iterations
+#   SOFTVERBS_CLI     the softverbs binary (default build/bin/softverbs)
 # Prints one line per case: device, transports, test, size, figure.
 # Exit 1 if any case fails to complete.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-CLI=$PWD/build/bin/softverbs
+CLI=${SOFTVERBS_CLI:-$PWD/build/bin/softverbs}
 export SOFTVERBS_RUNDIR=${SOFTVERBS_RUNDIR:-$PWD/build/run-ucx}
 PORT=${UCX_PERF_PORT:-$((20000 + $$ % 20000))}
 LAT_N=2000 BW_N=200 BW_SIZE=65536
