@@ -16,7 +16,12 @@ bool eng_mcast_addr(const struct eng_pkt *pkt)
 {
 	if (pkt->global && svd_gid_is_mcast(pkt->dgid))
 		return true;
-	return pkt->dlid >= 0xc000 && pkt->dlid != 0xffff;
+	/*
+	 * Multicast LIDs exist on IB ports only: a RoCE address has no LID
+	 * (UCX puts its UDP source port, 0xc000 and up, in the AH's dlid).
+	 */
+	return pkt->src->uctx->dev->port.attr.link_layer == SVD_LINK_IB &&
+	       pkt->dlid >= 0xc000 && pkt->dlid != 0xffff;
 }
 
 /* Called with dev->lock held, like eng_xmit(). */
