@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "svl.h"
+#include "svl_pd.h"
 #include "svl_mr.h"
 
 /* The device whose socket the command FD is connected to. */
@@ -67,7 +67,8 @@ SVL_EXPORT struct ibv_pd *ibv_import_pd(struct ibv_context *context,
 	ret = svl_exec(context, &c);
 	if (ret)
 		return svl_fail(ret);
-	pd = svl_zalloc(sizeof(*pd));
+	/* Sized as every library PD, which dealloc and parent domains read. */
+	pd = svl_zalloc(sizeof(struct svl_pd));
 	if (!pd)
 		return NULL;
 	pd->context = context;

@@ -43,7 +43,7 @@ static void ring_flush(struct svl_ring *r, struct ibv_cq *cq, bool send,
 
 	if (!r->entries || !cq)
 		return;
-	pthread_spin_lock(&r->lock);
+	svl_ring_lock(r);
 	for (i = svl_load_acquire(&r->db->cons); i != r->prod; i++) {
 		const uint64_t *wr_id = ring_entry(r, i); /* first field */
 
@@ -51,7 +51,7 @@ static void ring_flush(struct svl_ring *r, struct ibv_cq *cq, bool send,
 			      qp_num);
 	}
 	svl_store_release(&r->db->cons, r->prod);
-	pthread_spin_unlock(&r->lock);
+	svl_ring_unlock(r);
 }
 
 void svl_qp_flush(struct ibv_qp *qp)

@@ -5,6 +5,7 @@
  * fast-path ones are all required).
  */
 #include "svl_ops.h"
+#include "svl_pd.h"
 #include "svl_prov.h"
 
 const struct svl_ops svl_softverbs_ops = {
@@ -26,6 +27,9 @@ const struct svl_ops svl_softverbs_ops = {
 	.open_qp = svl_open_qp,
 	.get_srq_num = svl_get_srq_num,
 	.query_rt_values = svl_query_rt_values,
+	.alloc_td = svl_alloc_td,
+	.dealloc_td = svl_dealloc_td,
+	.alloc_parent_domain = svl_alloc_parent_domain,
 	.alloc_dm = svl_alloc_dm,
 	.free_dm = svl_free_dm,
 	.advise_mr = svl_advise_mr,

@@ -2,11 +2,12 @@
 /*
  * Protection domains: legacy write ALLOC_PD / DEALLOC_PD, as rdma-core's
  * ibv_cmd_alloc_pd() does. struct ibv_pd's handle is the daemon's handle.
+ * Every ibv_pd is a struct svl_pd so that a parent domain can be told apart.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "svl.h"
+#include "svl_pd.h"
 
 SVL_EXPORT struct ibv_pd *ibv_alloc_pd(struct ibv_context *context)
 {
@@ -15,12 +16,15 @@ SVL_EXPORT struct ibv_pd *ibv_alloc_pd(struct ibv_context *context)
 		struct ib_uverbs_alloc_pd cmd;
 	} req;
 	struct ib_uverbs_alloc_pd_resp resp;
+	struct svl_pd *p;
 	struct ibv_pd *pd;
 	int ret;
 
-	pd = svl_zalloc(sizeof(*pd));
-	if (!pd)
+	p = svl_zalloc(sizeof(*p));
+	if (!p)
 		return NULL;
+	atomic_init(&p->users, 0);
+	pd = &p->pd;
 	memset(&req, 0, sizeof(req));
 	svl_write_hdr(&req, IB_USER_VERBS_CMD_ALLOC_PD, sizeof(req),
 		      sizeof(resp));
@@ -45,6 +49,10 @@ SVL_EXPORT int ibv_dealloc_pd(struct ibv_pd *pd)
 	} req;
 	int ret;
 
+	if (to_svl_pd(pd)->protection)
+		return svl_dealloc_parent_domain(to_svl_pd(pd));
+	if (atomic_load(&to_svl_pd(pd)->users))
+		return EBUSY; /* parent domains still name it */
 	memset(&req, 0, sizeof(req));
 	svl_write_hdr(&req, IB_USER_VERBS_CMD_DEALLOC_PD, sizeof(req), 0);
 	req.cmd.pd_handle = pd->handle;

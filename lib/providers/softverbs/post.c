@@ -178,7 +178,7 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 		*bad = wr;
 		return EINVAL;
 	}
-	pthread_spin_lock(&q->sq.lock);
+	svl_ring_lock(&q->sq);
 	for (; wr; wr = wr->next) {
 		struct sv_send_wqe *w;
 
@@ -200,7 +200,7 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 	}
 	if (posted)
 		ring_publish(&q->sq);
-	pthread_spin_unlock(&q->sq.lock);
+	svl_ring_unlock(&q->sq);
 	if (posted)
 		svl_qp_kick(q);
 	if (ret)
@@ -216,7 +216,7 @@ int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
 	bool posted = false;
 	int ret = 0, i;
 
-	pthread_spin_lock(&r->lock);
+	svl_ring_lock(r);
 	for (; wr; wr = wr->next) {
 		struct sv_recv_wqe *w;
 		struct sv_sge *s;
@@ -249,7 +249,7 @@ int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
 	}
 	if (posted)
 		ring_publish(r);
-	pthread_spin_unlock(&r->lock);
+	svl_ring_unlock(r);
 	if (posted)
 		kick(ctx, db_page);
 	if (ret)

@@ -80,13 +80,16 @@ static void qp_set_rings(struct svl_qp *q, const struct qp_geom *g)
 
 static void qp_free(struct svl_qp *q)
 {
+	struct svl_obj_src src;
+
 	if (q->map || q->fd >= 0)
 		svl_ring_free(q->map_len, q->fd, q->map);
 	pthread_spin_destroy(&q->sq.lock);
 	pthread_spin_destroy(&q->rq.lock);
 	pthread_mutex_destroy(&q->qp.mutex);
 	pthread_cond_destroy(&q->qp.cond);
-	free(q);
+	src = q->src;
+	svl_obj_free(q, &src);
 }
 
 static int qp_check_attr(struct ibv_context *ctx,
@@ -222,12 +225,17 @@ static struct svl_qp *qp_alloc(struct ibv_context *ctx,
 			       struct ibv_qp_init_attr_ex *a,
 			       const struct qp_geom *g)
 {
-	struct svl_qp *q = calloc(1, sizeof(*q));
+	struct svl_obj_src src;
+	struct svl_qp *q;
 	int ret = 0;
 
+	q = svl_obj_alloc(a->pd, sizeof(*q), SVL_RES_TYPE_QP, &src);
 	if (!q)
-		return svl_fail(ENOMEM);
+		return NULL;
+	q->src = src;
 	q->fd = -1;
+	q->sq.no_lock = svl_pd_has_td(a->pd);
+	q->rq.no_lock = q->sq.no_lock;
 	pthread_spin_init(&q->sq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_spin_init(&q->rq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_init(&q->qp.mutex, NULL);

@@ -86,7 +86,7 @@ static void wr_start(struct ibv_qp_ex *ibqp)
 {
 	struct svl_qp *q = qx(ibqp);
 
-	pthread_spin_lock(&q->sq.lock);
+	svl_ring_lock(&q->sq);
 	q->wr_prod = q->sq.prod;
 	q->wr_cur = NULL;
 	/* Like ibv_post_send: the SQ takes work from RTS on. */
@@ -110,7 +110,7 @@ static int wr_complete(struct ibv_qp_ex *ibqp)
 		posted = true;
 	}
 	q->wr_cur = NULL;
-	pthread_spin_unlock(&q->sq.lock);
+	svl_ring_unlock(&q->sq);
 	if (posted)
 		svl_qp_kick(q);
 	return err;
@@ -121,7 +121,7 @@ static void wr_abort(struct ibv_qp_ex *ibqp)
 	struct svl_qp *q = qx(ibqp);
 
 	q->wr_cur = NULL;
-	pthread_spin_unlock(&q->sq.lock);
+	svl_ring_unlock(&q->sq);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -10,7 +10,7 @@
 #ifndef SVL_QP_H
 #define SVL_QP_H
 
-#include "svl.h"
+#include "svl_pd.h"
 
 /* Largest inline payload (the daemon's SVD_QP_MAX_INLINE). */
 #define SVL_MAX_INLINE 256U
@@ -22,7 +22,20 @@ struct svl_ring {
 	uint32_t stride;
 	uint32_t prod; /* our shadow of db->prod */
 	pthread_spinlock_t lock;
+	bool no_lock; /* on a TD: one thread posts, so the lock is skipped */
 };
+
+static inline void svl_ring_lock(struct svl_ring *r)
+{
+	if (!r->no_lock)
+		pthread_spin_lock(&r->lock);
+}
+
+static inline void svl_ring_unlock(struct svl_ring *r)
+{
+	if (!r->no_lock)
+		pthread_spin_unlock(&r->lock);
+}
 
 struct svl_qp {
 	/* ibv_qp_ex starts with ibv_qp: both views share the memory. */
@@ -30,6 +43,7 @@ struct svl_qp {
 		struct ibv_qp qp;
 		struct ibv_qp_ex qp_ex;
 	};
+	struct svl_obj_src src; /* where this object's memory came from */
 	bool is_ex; /* created with IBV_QP_INIT_ATTR_SEND_OPS_FLAGS */
 	int fd; /* the memfd of rings + dbrec, -1 for XRC_RECV */
 	void *map;
