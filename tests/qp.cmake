@@ -1,2 +1,4 @@
 # QPs, SRQs and XRC domains (control path).
 sv_add_c_test(test_qp_state ${CMAKE_CURRENT_LIST_DIR}/test_qp_state.c)
+# Thread domains and parent domains (lib/providers/softverbs/domain.c).
+sv_add_c_test(test_td ${CMAKE_CURRENT_LIST_DIR}/test_td.c)

@@ -273,18 +273,20 @@ static int cq_cmd_create(struct ibv_context *ctx, struct svl_cq *cq,
 
 struct svl_cq *svl_cq_create(struct ibv_context *ctx, int cqe,
 			     void *cq_context, struct ibv_comp_channel *ch,
-			     int comp_vector, uint32_t flags)
+			     int comp_vector, uint32_t flags, struct ibv_pd *pd)
 {
 	struct cq_ring r = { .fd = -1 };
+	struct svl_obj_src src;
 	struct svl_cq *cq;
 	int ret;
 
 	/* Bounds here only protect the allocation; the daemon says EINVAL. */
 	if (cqe < 1 || cqe > SVL_CQ_CQE_CAP || comp_vector < 0)
 		return svl_fail(EINVAL);
-	cq = svl_zalloc(sizeof(*cq));
+	cq = svl_obj_alloc(pd, sizeof(*cq), SVL_RES_TYPE_CQ, &src);
 	if (!cq)
 		return NULL;
+	cq->src = src;
 	ret = cq_ring_alloc((uint32_t)cqe, &r);
 	if (ret)
 		goto err;
@@ -303,7 +305,7 @@ struct svl_cq *svl_cq_create(struct ibv_context *ctx, int cqe,
 	return cq;
 err:
 	cq_ring_free(&r);
-	free(cq);
+	svl_obj_free(cq, &src);
 	errno = ret;
 	return NULL;
 }
@@ -314,7 +316,7 @@ SVL_EXPORT struct ibv_cq *ibv_create_cq(struct ibv_context *context, int cqe,
 					int comp_vector)
 {
 	struct svl_cq *cq = svl_cq_create(context, cqe, cq_context, channel,
-					  comp_vector, 0);
+					  comp_vector, 0, NULL);
 
 	return cq ? &cq->cq : NULL;
 }
@@ -334,6 +336,7 @@ SVL_EXPORT int ibv_destroy_cq(struct ibv_cq *ibcq)
 {
 	struct svl_cq *cq = to_svl_cq(ibcq);
 	struct ib_uverbs_destroy_cq_resp resp = {};
+	struct svl_obj_src src;
 	uint32_t events;
 	int ret;
 
@@ -355,7 +358,8 @@ SVL_EXPORT int ibv_destroy_cq(struct ibv_cq *ibcq)
 	pthread_mutex_destroy(&cq->lock);
 	pthread_cond_destroy(&ibcq->cond);
 	pthread_mutex_destroy(&ibcq->mutex);
-	free(cq);
+	src = cq->src;
+	svl_obj_free(cq, &src);
 	return 0;
 }
 

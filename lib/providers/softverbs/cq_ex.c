@@ -162,21 +162,28 @@ static int cq_ex_check(const struct ibv_cq_init_attr_ex *attr, uint32_t *flags)
 }
 
 /*
- * A parent domain (IBV_CQ_INIT_ATTR_MASK_PD) only offers custom buffer
- * allocators; the ring must be a shareable memfd, so it is not used.
+ * A parent domain (IBV_CQ_INIT_ATTR_MASK_PD) gives the CQ's library state
+ * through its allocator; the ring must be a memfd the daemon maps, so it
+ * does not come from there (docs/resource-domains.md).
  */
 struct ibv_cq_ex *svl_create_cq_ex(struct ibv_context *ctx,
 				   struct ibv_cq_init_attr_ex *attr)
 {
+	struct ibv_pd *pd = NULL;
 	struct svl_cq *cq;
 	uint32_t flags;
 	int ret;
 
 	ret = cq_ex_check(attr, &flags);
+	if (!ret && (attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_PD)) {
+		pd = attr->parent_domain;
+		if (!svl_pd_is_parent(ctx, pd))
+			ret = EINVAL; /* as mlx5: only a parent domain */
+	}
 	if (ret)
 		return svl_fail(ret);
 	cq = svl_cq_create(ctx, (int)attr->cqe, attr->cq_context,
-			   attr->channel, (int)attr->comp_vector, flags);
+			   attr->channel, (int)attr->comp_vector, flags, pd);
 	if (!cq)
 		return NULL;
 	svl_cq_ex_init(cq, attr->wc_flags);

@@ -99,6 +99,11 @@ bool svl_pd_has_td(struct ibv_pd *pd)
 	return pd && to_svl_pd(pd)->td;
 }
 
+bool svl_pd_is_parent(struct ibv_context *c, struct ibv_pd *pd)
+{
+	return pd && pd->context == c && to_svl_pd(pd)->protection;
+}
+
 void *svl_obj_alloc(struct ibv_pd *pd, size_t size, uint64_t type,
 		    struct svl_obj_src *src)
 {

@@ -11,7 +11,7 @@
 #define SVL_CQ_H
 
 #include "ring.h"
-#include "svl.h"
+#include "svl_pd.h"
 
 struct svl_cq {
 	/* ibv_cq_ex starts with the fields of ibv_cq: one object, two views. */
@@ -21,6 +21,7 @@ struct svl_cq {
 	};
 	/* Serializes pollers against each other and against resize. */
 	pthread_mutex_t lock;
+	struct svl_obj_src src; /* where this object's memory came from */
 	int fd; /* memfd holding ring + dbrec */
 	void *map;
 	size_t map_len;
@@ -56,10 +57,11 @@ static inline struct svl_comp_channel *to_svl_ch(struct ibv_comp_channel *c)
 	return (struct svl_comp_channel *)c;
 }
 
-/* Common creation for ibv_create_cq and ibv_create_cq_ex (cq.c). */
+/* Common creation for ibv_create_cq and ibv_create_cq_ex (cq.c); pd, if
+ * not NULL, is the parent domain whose allocator gives the object. */
 struct svl_cq *svl_cq_create(struct ibv_context *ctx, int cqe,
 			     void *cq_context, struct ibv_comp_channel *ch,
-			     int comp_vector, uint32_t flags);
+			     int comp_vector, uint32_t flags, struct ibv_pd *pd);
 /* Remove the unpolled CQEs of QP qpn (modify to RESET). */
 void svl_cq_clean(struct ibv_cq *cq, uint32_t qpn);
 /* Fill the extended poll ops (cq_ex.c). */

@@ -16,6 +16,7 @@
 /* Resource types passed to a parent domain's alloc/free callbacks. */
 enum {
 	SVL_RES_TYPE_QP = 1, /* struct svl_qp: the QP's library state */
+	SVL_RES_TYPE_CQ = 2, /* struct svl_cq: the CQ's library state */
 };
 
 struct svl_td {
@@ -56,6 +57,8 @@ struct ibv_pd *svl_alloc_parent_domain(struct ibv_context *c,
 int svl_dealloc_parent_domain(struct svl_pd *p);
 /* True if pd is a parent domain bound to a TD (single-thread contract). */
 bool svl_pd_has_td(struct ibv_pd *pd);
+/* True if pd is a parent domain of context c. */
+bool svl_pd_is_parent(struct ibv_context *c, struct ibv_pd *pd);
 /* Zeroed object memory, from pd's allocator if it is a parent domain with
  * one (and it does not answer IBV_ALLOCATOR_USE_DEFAULT). */
 void *svl_obj_alloc(struct ibv_pd *pd, size_t size, uint64_t type,
