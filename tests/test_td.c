@@ -3,7 +3,7 @@
  * Thread domains and parent domains: TD alloc/dealloc and EBUSY while a
  * parent domain names it (and for the PD under it), custom allocators
  * really called for the QP's and CQ's library state and given back on
- * destroy, IBV_ALLOCATOR_USE_DEFAULT, a CQ created on a plain PD with
+ * destroy (and the SRQ's), IBV_ALLOCATOR_USE_DEFAULT, a CQ created on a plain PD with
  * IBV_CQ_INIT_ATTR_MASK_PD refused, and RC RDMA WRITE + SEND traffic on
  * a QP, CQ and MR created on a TD-bound parent domain.
  */
@@ -142,8 +142,10 @@ static void traffic(struct svt_ep *a, struct svt_ep *b)
 
 int main(void)
 {
+	struct ibv_srq_init_attr sa = { .attr = { .max_wr = 4, .max_sge = 1 } };
 	struct ibv_td_init_attr ta = {};
 	struct counts c = {};
+	struct ibv_srq *srq;
 	struct ibv_pd *real;
 	struct ibv_td *td;
 	struct svt_ep a, b;
@@ -167,11 +169,15 @@ int main(void)
 	svt_ep_connect(&a, b.qp->qp_num);
 	svt_ep_connect(&b, a.qp->qp_num);
 	traffic(&a, &b);
+	srq = ibv_create_srq(a.pd, &sa);
+	SVT_CHECK(srq && c.alloc == 3 && c.live == 3);
+	SVT_CHECK(!ibv_destroy_srq(srq) && c.free == 1 && c.live == 2);
 	SVT_CHECK(ibv_dealloc_pd(a.pd) == EBUSY); /* its allocator's objects */
 	SVT_CHECK(!ibv_destroy_qp(a.qp) && !ibv_destroy_cq(a.cq));
-	SVT_CHECK(c.free == 2 && c.live == 0);
+	SVT_CHECK(c.free == 3 && c.live == 0);
 	SVT_CHECK(!ibv_dealloc_pd(a.pd) && !ibv_dealloc_td(td));
 	SVT_CHECK(!ibv_dealloc_pd(real));
+	svt_daemon_stop(&d);
 	printf("test_td: pass\n");
 	return SVT_PASS;
 }

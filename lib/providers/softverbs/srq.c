@@ -16,12 +16,15 @@
 
 static void srq_free(struct svl_srq *s)
 {
+	struct svl_obj_src src;
+
 	if (s->map || s->fd >= 0)
 		svl_ring_free(s->map_len, s->fd, s->map);
 	pthread_spin_destroy(&s->rq.lock);
 	pthread_mutex_destroy(&s->srq.mutex);
 	pthread_cond_destroy(&s->srq.cond);
-	free(s);
+	src = s->src;
+	svl_obj_free(s, &src);
 }
 
 static int srq_check(struct ibv_srq_init_attr_ex *a, uint32_t *type)
@@ -103,6 +106,7 @@ static int srq_exec_create(struct ibv_context *ctx, struct svl_srq *s,
 struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 				  struct ibv_srq_init_attr_ex *a)
 {
+	struct svl_obj_src src;
 	struct svl_srq *s;
 	size_t ring_len;
 	uint32_t type;
@@ -111,9 +115,11 @@ struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 	ret = srq_check(a, &type);
 	if (ret)
 		return svl_fail(ret);
-	s = svl_zalloc(sizeof(*s));
+	s = svl_obj_alloc((a->comp_mask & IBV_SRQ_INIT_ATTR_PD) ? a->pd : NULL,
+			  sizeof(*s), SVL_RES_TYPE_SRQ, &src);
 	if (!s)
 		return NULL;
+	s->src = src;
 	s->fd = -1;
 	s->srq_type = type;
 	pthread_spin_init(&s->rq.lock, PTHREAD_PROCESS_PRIVATE);

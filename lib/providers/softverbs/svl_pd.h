@@ -17,6 +17,7 @@
 enum {
 	SVL_RES_TYPE_QP = 1, /* struct svl_qp: the QP's library state */
 	SVL_RES_TYPE_CQ = 2, /* struct svl_cq: the CQ's library state */
+	SVL_RES_TYPE_SRQ = 3, /* struct svl_srq: the SRQ's library state */
 };
 
 struct svl_td {

@@ -61,6 +61,7 @@ struct svl_qp {
 
 struct svl_srq {
 	struct ibv_srq srq;
+	struct svl_obj_src src; /* where this object's memory came from */
 	int fd;
 	void *map;
 	size_t map_len;
