@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include "svd.h"
-#include "engine.h"
 #include "svd_nic.h"
 #include "svd_cq.h"
+#include "svd_mem.h"
 #include "svd_objs.h"
 
 /* The daemon-private part of a CQ (svd_cq is what other modules see). */
