@@ -412,4 +412,20 @@ struct sv_cqe {
 	__u32 reserved2[2];
 };
 
+/*
+ * ib_uverbs_qp_dest <-> an address attribute. ibv_ah_attr (library) and
+ * ib_uverbs_ah_attr (daemon) name these members alike, so one list serves
+ * both sides: X(ah_member, dest_member). The dgid is copied apart, as its
+ * type differs between the two.
+ */
+#define SV_QP_DEST_FIELDS(X)                                                   \
+	X(grh.flow_label, flow_label) X(grh.sgid_index, sgid_index)            \
+	X(grh.hop_limit, hop_limit) X(grh.traffic_class, traffic_class)        \
+	X(dlid, dlid) X(sl, sl) X(src_path_bits, src_path_bits)                \
+	X(static_rate, static_rate) X(is_global, is_global)                    \
+	X(port_num, port_num)
+/* With ah and d in scope: copy one field either way. */
+#define SV_DEST_FROM_AH(_ah, _d) d->_d = ah->_ah;
+#define SV_AH_FROM_DEST(_ah, _d) ah->_ah = d->_d;
+
 #endif /* SOFTVERBS_ABI_H */

@@ -324,16 +324,7 @@ static void ah_to_dest(const struct ibv_ah_attr *ah,
 		       struct ib_uverbs_qp_dest *d)
 {
 	memcpy(d->dgid, ah->grh.dgid.raw, 16);
-	d->flow_label = ah->grh.flow_label;
-	d->sgid_index = ah->grh.sgid_index;
-	d->hop_limit = ah->grh.hop_limit;
-	d->traffic_class = ah->grh.traffic_class;
-	d->dlid = ah->dlid;
-	d->sl = ah->sl;
-	d->src_path_bits = ah->src_path_bits;
-	d->static_rate = ah->static_rate;
-	d->is_global = ah->is_global;
-	d->port_num = ah->port_num;
+	SV_QP_DEST_FIELDS(SV_DEST_FROM_AH)
 }
 
 static void dest_to_ah(const struct ib_uverbs_qp_dest *d,
@@ -341,16 +332,7 @@ static void dest_to_ah(const struct ib_uverbs_qp_dest *d,
 {
 	memset(ah, 0, sizeof(*ah));
 	memcpy(ah->grh.dgid.raw, d->dgid, 16);
-	ah->grh.flow_label = d->flow_label;
-	ah->grh.sgid_index = d->sgid_index;
-	ah->grh.hop_limit = d->hop_limit;
-	ah->grh.traffic_class = d->traffic_class;
-	ah->dlid = d->dlid;
-	ah->sl = d->sl;
-	ah->src_path_bits = d->src_path_bits;
-	ah->static_rate = d->static_rate;
-	ah->is_global = d->is_global;
-	ah->port_num = d->port_num;
+	SV_QP_DEST_FIELDS(SV_AH_FROM_DEST)
 }
 
 static void fill_modify(struct ib_uverbs_modify_qp *m, struct ibv_qp *qp,
