@@ -31,6 +31,7 @@
 #include "svd_keys.h"
 #include "svd_mem.h"
 #include "svd_qpn.h"
+#include "eng_pkt.h"
 
 #define ENG_MAX_SGE 32
 /*
@@ -109,6 +110,9 @@ enum eng_hdr {
 	ENG_ATOMIC = 1U << 14,
 	ENG_REQ = 1U << 15, /* a request (not a response) */
 	ENG_ATOMIC_WRITE = 1U << 16,
+	ENG_FETH = 1U << 17,
+	ENG_XRCETH = 1U << 18,
+	ENG_FLUSH = 1U << 19, /* FLUSH request (FETH + RETH) */
 };
 
 /* Transport bits of the BTH opcode. */
@@ -122,26 +126,43 @@ enum {
 
 /* IBTA base opcodes (low 5 bits). */
 enum {
+	ENG_OP_SEND_FIRST = 0x00,
+	ENG_OP_SEND_MIDDLE = 0x01,
+	ENG_OP_SEND_LAST = 0x02,
+	ENG_OP_SEND_LAST_IMM = 0x03,
 	ENG_OP_SEND_ONLY = 0x04,
 	ENG_OP_SEND_ONLY_IMM = 0x05,
+	ENG_OP_WRITE_FIRST = 0x06,
+	ENG_OP_WRITE_MIDDLE = 0x07,
+	ENG_OP_WRITE_LAST = 0x08,
+	ENG_OP_WRITE_LAST_IMM = 0x09,
 	ENG_OP_WRITE_ONLY = 0x0a,
 	ENG_OP_WRITE_ONLY_IMM = 0x0b,
 	ENG_OP_READ_REQ = 0x0c,
+	ENG_OP_READ_RESP_FIRST = 0x0d,
+	ENG_OP_READ_RESP_MIDDLE = 0x0e,
+	ENG_OP_READ_RESP_LAST = 0x0f,
 	ENG_OP_READ_RESP_ONLY = 0x10,
 	ENG_OP_ACK = 0x11,
 	ENG_OP_ATOMIC_ACK = 0x12,
 	ENG_OP_CMP_SWAP = 0x13,
 	ENG_OP_FETCH_ADD = 0x14,
+	ENG_OP_SEND_LAST_INV = 0x16,
 	ENG_OP_SEND_ONLY_INV = 0x17,
+	ENG_OP_FLUSH = 0x1c,
 	ENG_OP_ATOMIC_WRITE = 0x1d,
 };
 
 struct eng_opcode {
 	const char *name;
 	uint32_t mask; /* enum eng_hdr */
+	uint8_t hdr_len; /* BTH and every extended header */
+	uint8_t off[ENG_H_NUM]; /* byte offset of each header present */
 };
 
 const struct eng_opcode *eng_opcode_info(uint8_t opcode);
+unsigned int eng_hdr_len(enum eng_hdr_id h);
+uint32_t eng_hdr_bit(enum eng_hdr_id h);
 uint8_t eng_transport_bits(uint32_t qp_type);
 /* A work-request opcode as the engine executes it (eng_opcode.c). */
 struct eng_wr_op {

@@ -1,0 +1,7 @@
+# The transport (daemon/nic/eng_pkt*.c, eng_xport*.c): codec unit test and
+# traffic tests through the lossy test transport.
+add_executable(unit_pkt ${CMAKE_CURRENT_SOURCE_DIR}/unit_pkt.c)
+target_link_libraries(unit_pkt PRIVATE svdcore)
+target_include_directories(unit_pkt PRIVATE ${PROJECT_SOURCE_DIR}/daemon/nic)
+add_test(NAME unit_pkt COMMAND unit_pkt)
+set_tests_properties(unit_pkt PROPERTIES TIMEOUT 60)
