@@ -82,6 +82,7 @@ struct svd_device {
 	atomic_uint nr_ucontexts;
 	atomic_uint nr_uobjects;
 	uint32_t nr_qps; /* under lock: attr.max_qp is enforced */
+	atomic_ulong pkts_refused; /* nic/xuser.c: policy or path refused */
 	struct svd_device *next;
 };
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* Cross-user delivery policy: see svd_xuser.h. */
+/* Who may deliver to a QP: see svd_xuser.h. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "engine.h"
 #include "svd_xuser.h"
 
 static bool allow_cross_user;
@@ -24,35 +26,117 @@ int svd_xuser_parse_arg(const char *arg)
 	return 1;
 }
 
+static void refuse(const struct svd_qp *dst)
+{
+	atomic_fetch_add(&refused, 1);
+	atomic_fetch_add(&dst->uctx->dev->pkts_refused, 1);
+}
+
 /* The uid the kernel reported for the command FD that made qp. */
 static uid_t qp_owner(const struct svd_qp *qp)
 {
 	return qp->uctx && qp->uctx->ufile ? qp->uctx->ufile->uid : 0;
 }
 
+static bool is_connected(const struct svd_qp *qp)
+{
+	return qp->qp_type == SVD_QPT_RC || qp->qp_type == SVD_QPT_UC ||
+	       qp->qp_type == SVD_QPT_XRC_TGT;
+}
+
 /* Its owner connected dst to src: that is the owner asking for it. */
 static bool connected_to(const struct svd_qp *dst, const struct svd_qp *src)
 {
-	switch (dst->qp_type) {
-	case IB_UVERBS_QPT_RC:
-	case IB_UVERBS_QPT_UC:
-	case IB_UVERBS_QPT_XRC_TGT:
-		return dst->attr.dest_qp_num == src->qpn;
-	default:
+	return is_connected(dst) && dst->attr.dest_qp_num == src->qpn;
+}
+
+/* The GID at a path's source index on qp's port (zeros when out of range). */
+static void port_gid(const struct svd_qp *qp, uint8_t idx, uint8_t *gid)
+{
+	const struct svd_port *port = &qp->uctx->dev->port;
+
+	if (idx < SVD_MAX_GIDS && port->gids[idx].valid)
+		memcpy(gid, port->gids[idx].gid, 16);
+	else
+		memset(gid, 0, 16);
+}
+
+/* What a packet from a local connected QP carries (eng_req.c: req_addr). */
+static void local_addr(const struct svd_qp *src, struct svd_xuser_addr *a)
+{
+	const struct ib_uverbs_ah_attr *ah = &src->attr.ah_attr;
+
+	a->slid = src->uctx->dev->port.attr.lid;
+	a->dlid = ah->dlid;
+	a->global = ah->is_global;
+	port_gid(src, ah->grh.sgid_index, a->sgid);
+	memcpy(a->dgid, ah->grh.dgid, 16);
+}
+
+static bool path_matches(const struct svd_qp *dst,
+			 const struct svd_xuser_addr *from)
+{
+	const struct ib_uverbs_ah_attr *ah = &dst->attr.ah_attr;
+	bool ib = dst->uctx->dev->port.attr.link_layer == SVD_LINK_IB;
+	uint8_t own[16];
+
+	/* On IB the LRH always counts; RoCE has no LIDs, only the GRH. */
+	if (ib) {
+		if (from->slid != ah->dlid)
+			return false;
+		if (!ah->is_global || !from->global)
+			return true;
+	} else if (!ah->is_global || !from->global) {
 		return false;
 	}
+	if (memcmp(from->sgid, ah->grh.dgid, 16))
+		return false;
+	port_gid(dst, ah->grh.sgid_index, own);
+	return !memcmp(from->dgid, own, 16);
+}
+
+bool svd_xuser_path_ok(const struct svd_qp *dst,
+		       const struct svd_xuser_addr *from)
+{
+	if (!is_connected(dst) || path_matches(dst, from))
+		return true;
+	refuse(dst);
+	return false;
 }
 
 bool svd_xuser_allowed(const struct svd_qp *src, const struct svd_qp *dst)
 {
-	if (allow_cross_user || qp_owner(src) == qp_owner(dst) ||
-	    connected_to(dst, src))
+	struct svd_xuser_addr from;
+
+	if (!allow_cross_user && qp_owner(src) != qp_owner(dst) &&
+	    !connected_to(dst, src)) {
+		refuse(dst);
+		return false;
+	}
+	/* UD to a connected QP: its responder drops it (no such opcode). */
+	if (src->qp_type == SVD_QPT_UD)
 		return true;
-	atomic_fetch_add(&refused, 1);
-	return false;
+	local_addr(src, &from);
+	return svd_xuser_path_ok(dst, &from);
 }
 
 unsigned long svd_xuser_refused(void)
 {
 	return atomic_load(&refused);
+}
+
+void svd_xuser_describe(struct svd_device *dev, char *buf, size_t len)
+{
+	struct svd_engine *e = eng_of(dev);
+	unsigned long long drops = 0;
+	const struct eng_qp *eq;
+
+	if (e) {
+		pthread_mutex_lock(&e->lock);
+		for (eq = e->qps; eq; eq = eq->next)
+			drops += eq->foreign_drops;
+		pthread_mutex_unlock(&e->lock);
+	}
+	snprintf(buf, len, "refused=%lu foreign_drops=%llu",
+		 atomic_load(&dev->pkts_refused), drops);
 }

@@ -11,6 +11,7 @@
  *   dev list     -> NAME node_guid=%016llx port=1 state=ACTIVE netdev=%s
  *                   contexts=%u objects=%u type=roce|ib lid=%u
  *                   datadirect=on|off dd_copies=%llu dd_worker_bytes=%llu
+ *                   refused=%lu foreign_drops=%llu (svd_xuser.h)
  *   status       -> pid=%d devices=%d
  *   stop
  *
@@ -34,6 +35,7 @@
 
 #include "svd.h"
 #include "svd_dd.h"
+#include "svd_xuser.h"
 
 /* Provided by main.c: make the main loop exit after this request. */
 extern void svd_daemon_request_stop(void);
@@ -222,20 +224,21 @@ static void ctl_result(FILE *out, int ret)
 
 static void ctl_dev_list(FILE *out)
 {
-	const struct svd_device *dev;
-	char dd[128];
+	struct svd_device *dev;
+	char dd[128], xu[64];
 
 	for (dev = svd_devices(); dev; dev = dev->next) {
 		svd_dd_describe(dev, dd, sizeof(dd));
+		svd_xuser_describe(dev, xu, sizeof(xu));
 		fprintf(out, "%s node_guid=%016llx port=1 state=ACTIVE "
 			     "netdev=%s contexts=%u objects=%u type=%s lid=%u "
-			     "%s\n",
+			     "%s %s\n",
 			dev->name, (unsigned long long)dev->node_guid,
 			dev->port.netdev,
 			(unsigned int)atomic_load(&dev->nr_ucontexts),
 			(unsigned int)atomic_load(&dev->nr_uobjects),
 			dev->port.attr.link_layer == SVD_LINK_IB ? "ib" : "roce",
-			dev->port.attr.lid, dd);
+			dev->port.attr.lid, dd, xu);
 	}
 	fputs("OK\n", out);
 }
