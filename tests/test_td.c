@@ -2,8 +2,8 @@
 /*
  * Thread domains and parent domains: TD alloc/dealloc and EBUSY while a
  * parent domain names it (and for the PD under it), custom allocators
- * really called for the QP's and CQ's library state and given back on
- * destroy (and the SRQ's), IBV_ALLOCATOR_USE_DEFAULT, a CQ created on a plain PD with
+ * really called for the QP's, CQ's and SRQ's library state and rings and
+ * given back on destroy, IBV_ALLOCATOR_USE_DEFAULT, a CQ created on a plain PD with
  * IBV_CQ_INIT_ATTR_MASK_PD refused, and RC RDMA WRITE + SEND traffic on
  * a QP, CQ and MR created on a TD-bound parent domain.
  */
@@ -105,7 +105,7 @@ static void test_use_default(struct svt_ep *e)
 
 	SVT_CHECK(p);
 	qp = ibv_create_qp(p, &a);
-	SVT_CHECK(qp && c.alloc == 1 && c.live == 0);
+	SVT_CHECK(qp && c.alloc == 2 && c.live == 0); /* state + ring */
 	SVT_CHECK(!ibv_destroy_qp(qp));
 	SVT_CHECK(c.free == 0);
 	SVT_CHECK(!ibv_dealloc_pd(p));
@@ -163,18 +163,18 @@ int main(void)
 	a.pd = parent(a.ctx, real, td, &c);
 	SVT_CHECK(a.pd);
 	a.cq = cq_on(a.ctx, a.pd);
-	SVT_CHECK(a.cq && c.alloc == 1 && c.live == 1);
+	SVT_CHECK(a.cq && c.alloc == 2 && c.live == 2); /* state + ring */
 	svt_ep_make(&a);
-	SVT_CHECK(c.alloc == 2 && c.live == 2 && a.qp->pd == a.pd);
+	SVT_CHECK(c.alloc == 4 && c.live == 4 && a.qp->pd == a.pd);
 	svt_ep_connect(&a, b.qp->qp_num);
 	svt_ep_connect(&b, a.qp->qp_num);
 	traffic(&a, &b);
 	srq = ibv_create_srq(a.pd, &sa);
-	SVT_CHECK(srq && c.alloc == 3 && c.live == 3);
-	SVT_CHECK(!ibv_destroy_srq(srq) && c.free == 1 && c.live == 2);
+	SVT_CHECK(srq && c.alloc == 6 && c.live == 6);
+	SVT_CHECK(!ibv_destroy_srq(srq) && c.free == 2 && c.live == 4);
 	SVT_CHECK(ibv_dealloc_pd(a.pd) == EBUSY); /* its allocator's objects */
 	SVT_CHECK(!ibv_destroy_qp(a.qp) && !ibv_destroy_cq(a.cq));
-	SVT_CHECK(c.free == 3 && c.live == 0);
+	SVT_CHECK(c.free == 6 && c.live == 0);
 	SVT_CHECK(!ibv_dealloc_pd(a.pd) && !ibv_dealloc_td(td));
 	SVT_CHECK(!ibv_dealloc_pd(real));
 	svt_daemon_stop(&d);

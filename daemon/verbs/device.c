@@ -49,6 +49,18 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
  * deleted and re-added) must not collide, or CM/path resolution would mix
  * them up. The locally administered bit marks it as not from an OUI.
  */
+/*
+ * Doorbell pages per device: SOFTVERBS_MAX_DB_PAGES (2..65536), default
+ * 1024. Small values let tests and users see resource-domain exhaustion.
+ */
+static uint32_t dev_db_pages(void)
+{
+	const char *s = getenv("SOFTVERBS_MAX_DB_PAGES");
+	unsigned long v = s ? strtoul(s, NULL, 0) : 0;
+
+	return v >= 2 && v <= 65536 ? (uint32_t)v : 1024;
+}
+
 static uint64_t make_guid(const char *name)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -257,7 +269,7 @@ struct svd_device *svd_dev_create(const char *name, const char *netdev,
 	dev->sys_image_guid = dev->node_guid;
 	dev->next_qpn = 0x11; /* QPN 0/1 are special; start like hardware */
 	dev->next_key = 1;
-	dev->max_db_pages = 1024;
+	dev->max_db_pages = dev_db_pages();
 	pthread_mutex_init(&dev->lock, NULL);
 	init_device_attr(dev);
 	init_port_attr(&dev->port, ib);

@@ -7,10 +7,21 @@
  * the engine says it is 'sleeping'. Pages are a per-device resource
  * (dev->max_db_pages); the uobject frees the page with the context.
  * The memfd is sealed so a client cannot shrink it under the daemon.
+ *
+ * Resource domains (seed 002, docs/resource-domains.md): the optional
+ * SV_ATTR_DB_PAGE_DOMAIN says what the page is for: the context's shared
+ * page, a thread domain's dedicated page, or a resource domain index in
+ * [0, max_resource_domains). The engine harvests every page on its own, so
+ * QPs on different pages never share a cache line of doorbell state. When
+ * the device's pages are used up, DB_PAGE_ALLOC fails with ENOMEM; the
+ * library decides what that means (docs/resource-domains.md).
+ *
+ * SV_METHOD_QUERY_STATS reports the pages of the device and of the caller.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -21,6 +32,7 @@ struct svd_db_page {
 	struct svd_device *dev;
 	struct sv_db_page *page;
 	uint32_t index;
+	uint32_t domain; /* SV_ATTR_DB_PAGE_DOMAIN, SV_DB_DOMAIN_SHARED if absent */
 };
 
 static int db_page_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
@@ -62,6 +74,21 @@ static int db_memfd(struct sv_db_page **map)
 	return fd;
 }
 
+/* The page's purpose: absent means the context's shared page. */
+static int db_domain(struct svd_bundle *b, uint32_t *domain)
+{
+	const struct svd_attr *a = &b->attrs[2];
+
+	*domain = SV_DB_DOMAIN_SHARED;
+	if (!a->present)
+		return 0;
+	memcpy(domain, a->in, sizeof(*domain));
+	if (*domain < b->dev->max_db_pages || *domain == SV_DB_DOMAIN_TD ||
+	    *domain == SV_DB_DOMAIN_SHARED)
+		return 0;
+	return -EINVAL;
+}
+
 static int db_method_alloc(struct svd_bundle *b)
 {
 	/*
@@ -73,7 +100,9 @@ static int db_method_alloc(struct svd_bundle *b)
 	struct svd_uobj *uobj;
 	int fd, slot, ret;
 
-	if (!fd_attr->present)
+	uint32_t domain;
+
+	if (!fd_attr->present || db_domain(b, &domain))
 		return -EINVAL;
 	uobj = svd_bundle_new_uobj(b, SV_ATTR_DB_PAGE_FD, &svd_type_db_page);
 	if (svd_is_err(uobj))
@@ -82,6 +111,7 @@ static int db_method_alloc(struct svd_bundle *b)
 	if (!p)
 		return -ENOMEM;
 	p->dev = b->dev;
+	p->domain = domain;
 	fd = db_memfd(&p->page);
 	if (fd < 0) {
 		free(p);
@@ -117,8 +147,47 @@ SVD_DECLARE_METHOD(SV_METHOD_DB_PAGE_ALLOC, db_method_alloc,
 		   SVD_ATTR_PTR_IN(SV_ATTR_DB_PAGE_DOMAIN, uint32_t,
 				   SVD_OPTIONAL));
 
+/* Count the caller's pages by purpose (its handle table, under its lock). */
+static void db_count_ctx(struct svd_ucontext *uctx,
+			 struct sv_query_stats_resp *r)
+{
+	const struct svd_db_page *p;
+	uint32_t i;
+
+	pthread_mutex_lock(&uctx->lock);
+	for (i = 0; i < uctx->nhandles; i++) {
+		if (!uctx->handles[i] ||
+		    uctx->handles[i]->type != &svd_type_db_page ||
+		    !(p = uctx->handles[i]->object))
+			continue;
+		r->ctx_db_pages++;
+		if (p->domain == SV_DB_DOMAIN_TD)
+			r->ctx_td_pages++;
+		else if (p->domain != SV_DB_DOMAIN_SHARED)
+			r->ctx_rd_pages++;
+	}
+	pthread_mutex_unlock(&uctx->lock);
+}
+
+static int db_method_query_stats(struct svd_bundle *b)
+{
+	struct sv_query_stats_resp r = {
+		.max_db_pages = b->dev->max_db_pages,
+		.db_pages_used = atomic_load(&b->dev->db_pages_used),
+		/* Each index may get a page of its own while pages remain. */
+		.max_resource_domains = b->dev->max_db_pages,
+	};
+
+	db_count_ctx(b->uctx, &r);
+	return svd_attr_copy_to(b, SV_ATTR_QUERY_STATS_RESP, &r, sizeof(r));
+}
+SVD_DECLARE_METHOD(SV_METHOD_QUERY_STATS, db_method_query_stats,
+		   SVD_ATTR_PTR_OUT(SV_ATTR_QUERY_STATS_RESP,
+				    struct sv_query_stats_resp, SVD_MANDATORY));
+
 const struct svd_module svd_mod_db = {
     .name = "db",
     SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
-			   SVD_METHOD_REF(SV_METHOD_DB_PAGE_ALLOC))),
+			   SVD_METHOD_REF(SV_METHOD_DB_PAGE_ALLOC),
+			   SVD_METHOD_REF(SV_METHOD_QUERY_STATS))),
 };

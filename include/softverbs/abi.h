@@ -174,6 +174,29 @@ enum sv_db_page_alloc_attrs {
 	SV_ATTR_DB_PAGE_DOMAIN = SV_ID_DRIVER(2), /* u32 in, optional */
 };
 
+/*
+ * SV_ATTR_DB_PAGE_DOMAIN: what the page is for (recorded by the daemon,
+ * counted in the stats). A value below max_resource_domains is a seed-002
+ * resource domain index; the others name the context's shared page and a
+ * thread domain's dedicated page (docs/resource-domains.md).
+ */
+#define SV_DB_DOMAIN_TD 0xfffffffeU
+#define SV_DB_DOMAIN_SHARED 0xffffffffU
+
+/* SV_METHOD_QUERY_STATS on the device. */
+enum sv_query_stats_attrs {
+	SV_ATTR_QUERY_STATS_RESP = SV_ID_DRIVER(0), /* sv_query_stats_resp */
+};
+
+struct sv_query_stats_resp {
+	__u32 max_db_pages; /* doorbell pages of the device */
+	__u32 db_pages_used; /* by every context */
+	__u32 max_resource_domains; /* seed 002: valid indices [0, this) */
+	__u32 ctx_db_pages; /* pages the calling context holds */
+	__u32 ctx_td_pages; /* of them: dedicated to thread domains */
+	__u32 ctx_rd_pages; /* of them: dedicated to resource domains */
+};
+
 enum sv_pd_query_attrs {
 	SV_ATTR_PD_QUERY_HANDLE = SV_ID_DRIVER(0), /* idr PD */
 	SV_ATTR_PD_QUERY_RESP = SV_ID_DRIVER(1), /* struct sv_pd_query_resp */

@@ -100,6 +100,7 @@ static void ctx_free(struct svl_context *ctx)
 
 	svl_fate_unwatch(ctx);
 	svl_ctx_channel_close(ctx);
+	svl_domains_fini(ctx);
 	if (ic->async_fd >= 0)
 		close(ic->async_fd);
 	if (ic->cmd_fd >= 0)

@@ -63,6 +63,8 @@ struct svl_context {
 	bool imported; /* from ibv_import_device */
 	void *db_page; /* shared doorbell page (data path), or NULL */
 	uint32_t db_page_index;
+	/* Dedicated doorbell pages of TDs and resource domains (domain_db.c) */
+	struct svl_domains *domains;
 	/* Fate sharing (fate.c): set once the daemon's end hung up. */
 	atomic_int dead;
 	atomic_bool fatal_reported; /* DEVICE_FATAL handed out (async.c) */
@@ -83,6 +85,8 @@ static inline struct svl_context *to_svl_ctx(struct ibv_context *c)
  * daemon's end of its command FD hung up: its QPs are flushed, posts and
  * commands fail with EIO, and the async FD reports IBV_EVENT_DEVICE_FATAL.
  */
+/* Unmap the context's doorbell pages (providers/domain_db.c). */
+void svl_domains_fini(struct svl_context *ctx);
 void svl_fate_watch(struct svl_context *ctx);
 void svl_fate_unwatch(struct svl_context *ctx);
 void svl_fate_check_fork(void);

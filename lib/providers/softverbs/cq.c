@@ -32,9 +32,11 @@ struct cq_ring {
 	size_t len;
 	uint32_t entries;
 	size_t dbrec_off;
+	struct svl_obj_src src; /* a parent domain's allocator gave it? */
 };
 
-static int cq_ring_alloc(uint32_t cqe, struct cq_ring *r)
+/* pd: the parent domain whose allocator may give the pages, or NULL. */
+static int cq_ring_alloc(uint32_t cqe, struct ibv_pd *pd, struct cq_ring *r)
 {
 	size_t ring_len;
 	int ret;
@@ -45,7 +47,8 @@ static int cq_ring_alloc(uint32_t cqe, struct cq_ring *r)
 	ring_len = (size_t)r->entries * sizeof(struct sv_cqe);
 	r->dbrec_off = svl_ring_align(ring_len);
 	r->len = r->dbrec_off + sizeof(struct sv_dbrec);
-	ret = svl_ring_alloc(r->len, &r->fd, &r->map);
+	ret = svl_ring_alloc_src(pd, SVL_RES_TYPE_CQ_RING, r->len, &r->fd,
+				 &r->map, &r->src);
 	if (ret)
 		r->fd = -1;
 	return ret;
@@ -53,7 +56,7 @@ static int cq_ring_alloc(uint32_t cqe, struct cq_ring *r)
 
 static void cq_ring_free(struct cq_ring *r)
 {
-	svl_ring_free(r->len, r->fd, r->map);
+	svl_ring_free_src(r->len, r->fd, r->map, &r->src);
 }
 
 /* Seed-001 descriptors for the ring and dbrec, plus the ring geometry. */
@@ -81,6 +84,7 @@ static void cq_use_ring(struct svl_cq *cq, struct cq_ring *r)
 	cq->fd = r->fd;
 	cq->map = r->map;
 	cq->map_len = r->len;
+	cq->ring_src = r->src;
 	cq->entries = r->entries;
 	cq->ring = r->map;
 	cq->db = (struct sv_dbrec *)((char *)r->map + r->dbrec_off);
@@ -287,9 +291,10 @@ struct svl_cq *svl_cq_create(struct ibv_context *ctx, int cqe,
 	if (!cq)
 		return NULL;
 	cq->src = src;
-	ret = cq_ring_alloc((uint32_t)cqe, &r);
+	ret = cq_ring_alloc((uint32_t)cqe, pd, &r);
 	if (ret)
 		goto err;
+	cq->no_lock = svl_pd_has_td(pd); /* the TD's single-thread contract */
 	cq->cq.context = ctx;
 	cq->cq.channel = ch;
 	cq->cq.cq_context = cq_context;
@@ -354,7 +359,7 @@ SVL_EXPORT int ibv_destroy_cq(struct ibv_cq *ibcq)
 	while (ibcq->comp_events_completed != events)
 		pthread_cond_wait(&ibcq->cond, &ibcq->mutex);
 	pthread_mutex_unlock(&ibcq->mutex);
-	svl_ring_free(cq->map_len, cq->fd, cq->map);
+	svl_ring_free_src(cq->map_len, cq->fd, cq->map, &cq->ring_src);
 	pthread_mutex_destroy(&cq->lock);
 	pthread_cond_destroy(&ibcq->cond);
 	pthread_mutex_destroy(&ibcq->mutex);
@@ -388,7 +393,7 @@ SVL_EXPORT int ibv_resize_cq(struct ibv_cq *ibcq, int cqe)
 
 	if (cqe < 1 || cqe > SVL_CQ_CQE_CAP)
 		return errno = EINVAL;
-	ret = cq_ring_alloc((uint32_t)cqe, &r);
+	ret = cq_ring_alloc((uint32_t)cqe, NULL, &r); /* the library's pages */
 	if (ret)
 		return errno = ret;
 	svl_write_hdr(&cmd, IB_USER_VERBS_CMD_RESIZE_CQ, sizeof(cmd),
@@ -398,16 +403,17 @@ SVL_EXPORT int ibv_resize_cq(struct ibv_cq *ibcq, int cqe)
 	cmd.core.cqe = (uint32_t)cqe;
 	cq_ring_descs(&r, cmd.d, &cmd.req);
 	cmd.d[0].fd = cmd.d[1].fd = 1; /* SCM_RIGHTS slot of in_fd */
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	ret = svl_write(ibcq->context, &cmd, sizeof(cmd), &resp, sizeof(resp),
 			r.fd, NULL);
 	if (!ret) {
 		old = (struct cq_ring){ .fd = cq->fd, .map = cq->map,
-					.len = cq->map_len };
+					.len = cq->map_len,
+					.src = cq->ring_src };
 		cq_use_ring(cq, &r);
 		ibcq->cqe = (int)resp.cqe;
 	}
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 	cq_ring_free(ret ? &r : &old);
 	return ret;
 }
@@ -439,14 +445,14 @@ int svl_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 	uint32_t prod;
 	int i = 0;
 
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	prod = svl_load_acquire(&cq->db->prod);
 	for (; i < n && cq->cons != prod; i++, cq->cons++)
 		cqe_to_wc(&cq->ring[cq->cons & (cq->entries - 1)], &wc[i]);
 	/* Release: the slots may be reused only after we read them. */
 	if (i)
 		svl_store_release(&cq->db->cons, cq->cons);
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 	return i;
 }
 
@@ -461,7 +467,7 @@ void svl_cq_clean(struct ibv_cq *ibcq, uint32_t qpn)
 	struct svl_cq *cq = to_svl_cq(ibcq);
 	uint32_t prod, src, dst, mask = cq->entries - 1;
 
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	prod = svl_load_acquire(&cq->db->prod);
 	if (prod - cq->cons > cq->entries)
 		prod = cq->cons; /* garbage: leave the ring alone */
@@ -477,7 +483,7 @@ void svl_cq_clean(struct ibv_cq *ibcq, uint32_t qpn)
 		cq->cons = dst;
 		svl_store_release(&cq->db->cons, cq->cons);
 	}
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 }
 
 /*
@@ -489,11 +495,11 @@ int svl_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
 	struct svl_cq *cq = to_svl_cq(ibcq);
 
 	/* The lock only keeps a concurrent resize from moving the dbrec. */
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	svl_store_relaxed(&cq->db->arm_flags, solicited_only ?
 			  SV_CQ_ARM_SOLICITED : SV_CQ_ARM_NEXT);
 	atomic_fetch_add_explicit((_Atomic uint32_t *)&cq->db->arm_seq, 1,
 				  memory_order_release);
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 	return 0;
 }

@@ -38,11 +38,11 @@ static int ex_start_poll(struct ibv_cq_ex *ibcq, struct ibv_poll_cq_attr *attr)
 
 	if (attr->comp_mask)
 		return EINVAL;
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	ret = ex_load(cq);
 	/* end_poll is not called after a failed start_poll. */
 	if (ret)
-		pthread_mutex_unlock(&cq->lock);
+		svl_cq_unlock(cq);
 	return ret;
 }
 
@@ -63,7 +63,7 @@ static void ex_end_poll(struct ibv_cq_ex *ibcq)
 		cq->cons++;
 	cq->cur = NULL;
 	svl_store_release(&cq->db->cons, cq->cons);
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 }
 
 static enum ibv_wc_opcode ex_read_opcode(struct ibv_cq_ex *ibcq)
@@ -163,8 +163,8 @@ static int cq_ex_check(const struct ibv_cq_init_attr_ex *attr, uint32_t *flags)
 
 /*
  * A parent domain (IBV_CQ_INIT_ATTR_MASK_PD) gives the CQ's library state
- * through its allocator; the ring must be a memfd the daemon maps, so it
- * does not come from there (docs/resource-domains.md).
+ * and ring pages through its allocator (domain_ring.c); with a TD the CQ
+ * is polled without a lock (docs/resource-domains.md).
  */
 struct ibv_cq_ex *svl_create_cq_ex(struct ibv_context *ctx,
 				   struct ibv_cq_init_attr_ex *attr)

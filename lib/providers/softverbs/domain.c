@@ -3,23 +3,31 @@
  * Thread domains and parent domains (rdma-core's ibv_alloc_td,
  * ibv_alloc_parent_domain). Both are library objects: the daemon never
  * sees them. A TD marks the objects of a parent domain bound to it as used
- * by one thread, so their data path takes no lock. A TD does not (yet) get
- * a doorbell page of its own: see docs/resource-domains.md.
+ * by one thread, so their data path takes no lock, and it owns a doorbell
+ * page (domain_db.c): its QPs and SRQs ring that page, never the shared
+ * one. No page left: ibv_alloc_td fails with ENOMEM (docs/resource-domains.md).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "svl_pd.h"
+#include "svl_domain.h"
+#include "svl_qp.h"
 
 struct ibv_td *svl_alloc_td(struct ibv_context *c, struct ibv_td_init_attr *a)
 {
 	struct svl_td *t;
+	int ret;
 
 	if (a->comp_mask)
 		return svl_fail(EINVAL);
 	t = svl_zalloc(sizeof(*t));
 	if (!t)
 		return NULL;
+	ret = svl_td_db_get(c, &t->db_index);
+	if (ret) {
+		free(t);
+		return svl_fail(ret);
+	}
 	t->td.context = c;
 	atomic_init(&t->users, 0);
 	return &t->td;
@@ -31,6 +39,7 @@ int svl_dealloc_td(struct ibv_td *td)
 
 	if (atomic_load(&t->users))
 		return EBUSY;
+	svl_td_db_put(td->context, t->db_index);
 	free(t);
 	return 0;
 }
@@ -97,6 +106,18 @@ int svl_dealloc_parent_domain(struct svl_pd *p)
 bool svl_pd_has_td(struct ibv_pd *pd)
 {
 	return pd && to_svl_pd(pd)->td;
+}
+
+void svl_qp_db_index(struct ibv_context *ctx, struct ibv_pd *pd,
+		     uint32_t *index)
+{
+	if (svl_pd_has_td(pd)) {
+		*index = to_svl_pd(pd)->td->db_index;
+		return;
+	}
+	*index = 0;
+	if (svl_db_page_get(to_svl_ctx(ctx), index))
+		*index = 0;
 }
 
 bool svl_pd_is_parent(struct ibv_context *c, struct ibv_pd *pd)

@@ -4,10 +4,12 @@
  * QP's slot in the context's doorbell page, bumps the page and wakes the
  * daemon's engine only if it sleeps (include/softverbs/abi.h).
  *
- * The page comes from SV_METHOD_DB_PAGE_ALLOC (a sealed memfd). QP/SRQ
- * creation names it by index, so svl_db_page_get() must run before the
- * create command; ringing also allocates it lazily as a fallback (the
- * engine sleeps on every page of the device, so any page wakes it).
+ * Pages come from SV_METHOD_DB_PAGE_ALLOC (a sealed memfd). A context has
+ * a shared page and may have dedicated ones (thread domains, resource
+ * domains: domain_db.c); each QP/SRQ rings the page it was created with.
+ * QP/SRQ creation names the page by index, so it must exist before the
+ * create command; ringing allocates the shared page lazily as a fallback
+ * (the engine sleeps on every page of the device, so any page wakes it).
  */
 #include <linux/futex.h>
 #include <stdatomic.h>
@@ -16,21 +18,23 @@
 #include <unistd.h>
 
 #include "svl.h"
+#include "svl_domain.h"
 #include "svl_qp.h"
 
 static pthread_mutex_t db_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int db_page_alloc(struct svl_context *ctx)
+int svl_db_page_alloc(struct svl_context *ctx, uint32_t purpose, void **page,
+		      uint32_t *index)
 {
 	struct ib_uverbs_attr *fd_attr;
-	uint32_t index = 0;
 	struct svl_cmd c;
 	void *p;
 	int ret, fd;
 
 	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, SV_METHOD_DB_PAGE_ALLOC);
 	fd_attr = svl_attr_fd_new(&c, SV_ATTR_DB_PAGE_FD);
-	svl_attr_out(&c, SV_ATTR_DB_PAGE_INDEX, &index, sizeof(index));
+	svl_attr_out(&c, SV_ATTR_DB_PAGE_INDEX, index, sizeof(*index));
+	svl_attr_in(&c, SV_ATTR_DB_PAGE_DOMAIN, &purpose, sizeof(purpose));
 	ret = svl_exec(&ctx->vctx.context, &c);
 	if (ret)
 		return ret;
@@ -42,6 +46,18 @@ static int db_page_alloc(struct svl_context *ctx)
 	close(fd); /* the mapping keeps the page */
 	if (p == MAP_FAILED)
 		return errno;
+	*page = p;
+	return 0;
+}
+
+static int db_page_alloc(struct svl_context *ctx)
+{
+	uint32_t index = 0;
+	void *p;
+	int ret = svl_db_page_alloc(ctx, SV_DB_DOMAIN_SHARED, &p, &index);
+
+	if (ret)
+		return ret;
 	ctx->db_page_index = index;
 	__atomic_store_n(&ctx->db_page, p, __ATOMIC_RELEASE);
 	return 0;
@@ -61,13 +77,16 @@ int svl_db_page_get(struct svl_context *ctx, uint32_t *index)
 	return ret;
 }
 
-/* The page, allocated on first use; NULL if none can be had. */
-static struct sv_db_page *db_page(struct svl_context *ctx)
+/* The page of index: a dedicated one, else the context's shared page
+ * (allocated on first use); NULL if none can be had. */
+static struct sv_db_page *db_page(struct svl_context *ctx, uint32_t index)
 {
-	struct sv_db_page *p = __atomic_load_n(&ctx->db_page,
-					       __ATOMIC_ACQUIRE);
+	struct sv_db_page *p = svl_db_page_of(ctx, index);
 	uint32_t idx;
 
+	if (p)
+		return p;
+	p = __atomic_load_n(&ctx->db_page, __ATOMIC_ACQUIRE);
 	if (!p && !svl_db_page_get(ctx, &idx))
 		p = ctx->db_page;
 	return p;
@@ -86,18 +105,18 @@ static void db_wake(struct sv_db_page *p)
 
 void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
 {
-	struct sv_db_page *p = db_page(ctx);
+	struct sv_db_page *p = db_page(ctx, db_page_index);
 
-	(void)db_page_index; /* a context has one page */
 	if (p)
 		db_wake(p);
 	/* else the engine's timeout still finds the work */
 }
 
 /* Ring for one QP: its slot bit tells the engine which QP to look at. */
-void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t qpn)
+void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t db_page_index,
+			  uint32_t qpn)
 {
-	struct sv_db_page *p = db_page(ctx);
+	struct sv_db_page *p = db_page(ctx, db_page_index);
 	uint32_t slot = qpn & (SV_DB_SLOTS - 1);
 	uint64_t bit = 1ULL << (slot & 63);
 	_Atomic uint64_t *w;

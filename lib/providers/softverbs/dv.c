@@ -41,4 +41,9 @@ const struct softverbsdv_ops svl_softverbs_dv_ops = {
     .size = sizeof(struct softverbsdv_ops),
     .get_data_direct_sysfs_path = dv_get_data_direct_path,
     .reg_dmabuf_mr = dv_reg_dmabuf_mr,
+    .query_device = svl_dv_query_device,
+    .create_qp = svl_dv_create_qp,
+    .query_qp = svl_dv_query_qp,
+    .query_cq = svl_dv_query_cq,
+    .query_srq = svl_dv_query_srq,
 };

@@ -29,7 +29,8 @@ static void kick(struct ibv_context *ctx, uint32_t db_page)
 
 void svl_qp_kick(struct svl_qp *q)
 {
-	svl_doorbell_ring_qp(to_svl_ctx(q->qp.context), q->qp.qp_num);
+	svl_doorbell_ring_qp(to_svl_ctx(q->qp.context), q->db_page_index,
+			     q->qp.qp_num);
 }
 
 /* Opcodes each QP type accepts on the send queue. */
@@ -278,6 +279,5 @@ int svl_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr,
 	struct svl_srq *s = to_svl_srq(srq);
 
 	return svl_ring_post_recv(&s->rq, s->max_sge, srq->context,
-				  to_svl_ctx(srq->context)->db_page_index, wr,
-				  bad);
+				  s->db_page_index, wr, bad);
 }

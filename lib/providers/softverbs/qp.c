@@ -10,6 +10,7 @@
 
 #include "ring.h"
 #include "svl_cq.h"
+#include "svl_domain.h"
 #include "svl_prov.h"
 #include "svl_qp.h"
 
@@ -83,7 +84,9 @@ static void qp_free(struct svl_qp *q)
 	struct svl_obj_src src;
 
 	if (q->map || q->fd >= 0)
-		svl_ring_free(q->map_len, q->fd, q->map);
+		svl_ring_free_src(q->map_len, q->fd, q->map, &q->ring_src);
+	if (q->rd >= 0)
+		svl_rd_db_put(q->qp.context, (uint32_t)q->rd);
 	pthread_spin_destroy(&q->sq.lock);
 	pthread_spin_destroy(&q->rq.lock);
 	pthread_mutex_destroy(&q->qp.mutex);
@@ -148,8 +151,7 @@ static int qp_exec_create(struct ibv_context *ctx, struct svl_qp *q,
 	struct svl_cmd c;
 	int ret;
 
-	/* Without a page, ringing falls back to the engine's own timer. */
-	svl_qp_db_index(ctx, &req.db_page_index);
+	req.db_page_index = q->db_page_index; /* qp_db_choose() */
 	if (a->qp_type == IBV_QPT_XRC_RECV)
 		memset(&cap, 0, sizeof(cap));
 	if (!qp_has_rq(a))
@@ -217,32 +219,61 @@ static int qp_exec_create(struct ibv_context *ctx, struct svl_qp *q,
 	q->max_send_sge = rcap.max_send_sge;
 	q->max_recv_sge = rcap.max_recv_sge;
 	q->max_inline = rcap.max_inline_data;
-	q->db_page_index = req.db_page_index;
+	return 0;
+}
+
+/*
+ * The doorbell page: the resource domain's (rd >= 0), the TD's, or the
+ * context's shared one. A resource domain or a TD promises one thread per
+ * domain, so the QP's post paths take no lock.
+ */
+static int qp_db_choose(struct ibv_context *ctx, struct svl_qp *q,
+			struct ibv_pd *pd, int64_t rd)
+{
+	bool dedicated = false;
+	int ret;
+
+	q->rd = -1;
+	if (rd >= 0) {
+		ret = svl_rd_db_get(ctx, (uint32_t)rd, &q->db_page_index,
+				    &dedicated);
+		if (ret)
+			return ret;
+		q->rd = rd;
+	} else {
+		svl_qp_db_index(ctx, pd, &q->db_page_index);
+		dedicated = svl_pd_has_td(pd);
+	}
+	q->db_dedicated = dedicated;
+	q->sq.no_lock = rd >= 0 || svl_pd_has_td(pd);
+	q->rq.no_lock = q->sq.no_lock;
 	return 0;
 }
 
 static struct svl_qp *qp_alloc(struct ibv_context *ctx,
 			       struct ibv_qp_init_attr_ex *a,
-			       const struct qp_geom *g)
+			       const struct qp_geom *g, int64_t rd)
 {
+	struct ibv_pd *pd = a->qp_type == IBV_QPT_XRC_RECV ? NULL : a->pd;
 	struct svl_obj_src src;
 	struct svl_qp *q;
 	int ret = 0;
 
-	q = svl_obj_alloc(a->pd, sizeof(*q), SVL_RES_TYPE_QP, &src);
+	q = svl_obj_alloc(pd, sizeof(*q), SVL_RES_TYPE_QP, &src);
 	if (!q)
 		return NULL;
 	q->src = src;
 	q->fd = -1;
-	q->sq.no_lock = svl_pd_has_td(a->pd);
-	q->rq.no_lock = q->sq.no_lock;
+	q->qp.context = ctx;
 	pthread_spin_init(&q->sq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_spin_init(&q->rq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_init(&q->qp.mutex, NULL);
 	pthread_cond_init(&q->qp.cond, NULL);
-	if (g->len) {
+	ret = qp_db_choose(ctx, q, pd, rd);
+	if (!ret && g->len) {
 		q->map_len = g->len;
-		ret = svl_ring_alloc(g->len, &q->fd, &q->map);
+		ret = svl_ring_alloc_src(pd, SVL_RES_TYPE_QP_RING, g->len,
+					 &q->fd, &q->map, &q->ring_src);
 		if (!ret)
 			qp_set_rings(q, g);
 	}
@@ -261,6 +292,12 @@ static struct svl_qp *qp_alloc(struct ibv_context *ctx,
 struct ibv_qp *svl_create_qp_ex(struct ibv_context *ctx,
 				struct ibv_qp_init_attr_ex *a)
 {
+	return svl_create_qp_rd(ctx, a, -1);
+}
+
+struct ibv_qp *svl_create_qp_rd(struct ibv_context *ctx,
+				struct ibv_qp_init_attr_ex *a, int64_t rd)
+{
 	struct qp_geom g;
 	struct svl_qp *q;
 	int ret;
@@ -270,7 +307,7 @@ struct ibv_qp *svl_create_qp_ex(struct ibv_context *ctx,
 		ret = qp_geometry(a, &g);
 	if (ret)
 		return svl_fail(ret);
-	q = qp_alloc(ctx, a, &g);
+	q = qp_alloc(ctx, a, &g, rd);
 	if (!q)
 		return NULL;
 	q->qp.context = ctx;

@@ -19,7 +19,7 @@ static void srq_free(struct svl_srq *s)
 	struct svl_obj_src src;
 
 	if (s->map || s->fd >= 0)
-		svl_ring_free(s->map_len, s->fd, s->map);
+		svl_ring_free_src(s->map_len, s->fd, s->map, &s->ring_src);
 	pthread_spin_destroy(&s->rq.lock);
 	pthread_mutex_destroy(&s->srq.mutex);
 	pthread_cond_destroy(&s->srq.cond);
@@ -72,7 +72,10 @@ static int srq_exec_create(struct ibv_context *ctx, struct svl_srq *s,
 	int ret;
 
 	/* Without a page, ringing falls back to the engine's own timer. */
-	svl_qp_db_index(ctx, &req.db_page_index);
+	svl_qp_db_index(ctx,
+			(a->comp_mask & IBV_SRQ_INIT_ATTR_PD) ? a->pd : NULL,
+			&req.db_page_index);
+	s->db_page_index = req.db_page_index;
 	svl_cmd_init(&c, UVERBS_OBJECT_SRQ, UVERBS_METHOD_SRQ_CREATE);
 	h = svl_attr_idr_new(&c, UVERBS_ATTR_CREATE_SRQ_HANDLE);
 	svl_attr_idr(&c, UVERBS_ATTR_CREATE_SRQ_PD_HANDLE, a->pd->handle);
@@ -106,6 +109,7 @@ static int srq_exec_create(struct ibv_context *ctx, struct svl_srq *s,
 struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 				  struct ibv_srq_init_attr_ex *a)
 {
+	struct ibv_pd *pd = (a->comp_mask & IBV_SRQ_INIT_ATTR_PD) ? a->pd : NULL;
 	struct svl_obj_src src;
 	struct svl_srq *s;
 	size_t ring_len;
@@ -115,13 +119,13 @@ struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 	ret = srq_check(a, &type);
 	if (ret)
 		return svl_fail(ret);
-	s = svl_obj_alloc((a->comp_mask & IBV_SRQ_INIT_ATTR_PD) ? a->pd : NULL,
-			  sizeof(*s), SVL_RES_TYPE_SRQ, &src);
+	s = svl_obj_alloc(pd, sizeof(*s), SVL_RES_TYPE_SRQ, &src);
 	if (!s)
 		return NULL;
 	s->src = src;
 	s->fd = -1;
 	s->srq_type = type;
+	s->rq.no_lock = svl_pd_has_td(pd); /* the TD's one thread posts */
 	pthread_spin_init(&s->rq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_init(&s->srq.mutex, NULL);
 	pthread_cond_init(&s->srq.cond, NULL);
@@ -129,7 +133,8 @@ struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 	s->rq.stride = svl_recv_stride(a->attr.max_sge);
 	ring_len = svl_ring_align((size_t)s->rq.entries * s->rq.stride);
 	s->map_len = ring_len + svl_ring_align(sizeof(struct sv_dbrec));
-	ret = svl_ring_alloc(s->map_len, &s->fd, &s->map);
+	ret = svl_ring_alloc_src(pd, SVL_RES_TYPE_SRQ_RING, s->map_len, &s->fd,
+				 &s->map, &s->ring_src);
 	if (!ret) {
 		s->rq.buf = s->map;
 		s->rq.db = (void *)((uint8_t *)s->map + ring_len);

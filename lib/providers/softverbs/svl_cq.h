@@ -21,7 +21,10 @@ struct svl_cq {
 	};
 	/* Serializes pollers against each other and against resize. */
 	pthread_mutex_t lock;
+	/* On a parent domain with a TD: one thread polls, no lock taken. */
+	bool no_lock;
 	struct svl_obj_src src; /* where this object's memory came from */
+	struct svl_obj_src ring_src; /* ring from a parent domain's alloc? */
 	int fd; /* memfd holding ring + dbrec */
 	void *map;
 	size_t map_len;
@@ -35,6 +38,18 @@ struct svl_cq {
 	struct svl_cq *ch_next;
 	uint32_t events_read; /* events ibv_get_cq_event returned */
 };
+
+static inline void svl_cq_lock(struct svl_cq *cq)
+{
+	if (!cq->no_lock)
+		pthread_mutex_lock(&cq->lock);
+}
+
+static inline void svl_cq_unlock(struct svl_cq *cq)
+{
+	if (!cq->no_lock)
+		pthread_mutex_unlock(&cq->lock);
+}
 
 static inline struct svl_cq *to_svl_cq(struct ibv_cq *cq)
 {

@@ -13,16 +13,21 @@
 
 #include "svl.h"
 
-/* Resource types passed to a parent domain's alloc/free callbacks. */
+/* Resource types passed to a parent domain's alloc/free callbacks (the
+ * public names: SOFTVERBSDV_RES_TYPE_* in softverbs_dv.h). */
 enum {
 	SVL_RES_TYPE_QP = 1, /* struct svl_qp: the QP's library state */
 	SVL_RES_TYPE_CQ = 2, /* struct svl_cq: the CQ's library state */
 	SVL_RES_TYPE_SRQ = 3, /* struct svl_srq: the SRQ's library state */
+	SVL_RES_TYPE_QP_RING = 4, /* SQ + RQ rings + doorbell records */
+	SVL_RES_TYPE_CQ_RING = 5, /* CQE ring + doorbell record */
+	SVL_RES_TYPE_SRQ_RING = 6, /* receive ring + doorbell record */
 };
 
 struct svl_td {
 	struct ibv_td td;
 	atomic_uint users; /* parent domains naming this TD */
+	uint32_t db_index; /* its dedicated doorbell page */
 };
 
 struct svl_pd {
@@ -65,5 +70,12 @@ bool svl_pd_is_parent(struct ibv_context *c, struct ibv_pd *pd);
 void *svl_obj_alloc(struct ibv_pd *pd, size_t size, uint64_t type,
 		    struct svl_obj_src *src);
 void svl_obj_free(void *ptr, const struct svl_obj_src *src);
+
+/* domain_ring.c: svl_ring_alloc() whose pages come from pd's allocator
+ * when it has one and its memory can be shared (src->domain set then). */
+int svl_ring_alloc_src(struct ibv_pd *pd, uint64_t type, size_t len, int *fd,
+		       void **addr, struct svl_obj_src *src);
+void svl_ring_free_src(size_t len, int fd, void *addr,
+		       const struct svl_obj_src *src);
 
 #endif

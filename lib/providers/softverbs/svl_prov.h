@@ -38,6 +38,9 @@ int svl_query_rt_values(struct ibv_context *c, struct ibv_values_ex *v);
 /* qp.c */
 struct ibv_qp *svl_create_qp_ex(struct ibv_context *c,
 				struct ibv_qp_init_attr_ex *attr);
+/* svl_create_qp_ex with a seed-002 resource domain index (-1: none). */
+struct ibv_qp *svl_create_qp_rd(struct ibv_context *c,
+				struct ibv_qp_init_attr_ex *attr, int64_t rd);
 struct ibv_qp *svl_open_qp(struct ibv_context *c,
 			   struct ibv_qp_open_attr *attr);
 /* srq.c */
@@ -58,6 +61,19 @@ int svl_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice,
 		  uint32_t flags, struct ibv_sge *sg_list, uint32_t num_sge);
 struct ibv_mr *svl_reg_dm_mr(struct ibv_pd *pd, struct ibv_dm *dm,
 			     uint64_t off, size_t len, unsigned int access);
+
+/* domain_dv.c: the resource-domain calls of the direct-verbs table */
+struct softverbsdv_device_attr;
+struct softverbsdv_qp_init_attr;
+struct softverbsdv_obj_attr;
+int svl_dv_query_device(struct ibv_context *ctx,
+			struct softverbsdv_device_attr *a);
+struct ibv_qp *svl_dv_create_qp(struct ibv_context *ctx,
+				struct ibv_qp_init_attr_ex *attr,
+				struct softverbsdv_qp_init_attr *sv);
+int svl_dv_query_qp(struct ibv_qp *qp, struct softverbsdv_obj_attr *o);
+int svl_dv_query_cq(struct ibv_cq *cq, struct softverbsdv_obj_attr *o);
+int svl_dv_query_srq(struct ibv_srq *srq, struct softverbsdv_obj_attr *o);
 
 /* dv.c: the direct-verbs table */
 extern const struct softverbsdv_ops svl_softverbs_dv_ops;

@@ -51,6 +51,10 @@ struct svl_qp {
 	struct svl_ring sq, rq;
 	uint32_t max_send_sge, max_recv_sge, max_inline;
 	uint32_t db_page_index;
+	/* Seed-002 resource domain index (softverbsdv_create_qp), -1: none */
+	int64_t rd;
+	bool db_dedicated; /* its page is a TD's or its domain's own */
+	struct svl_obj_src ring_src; /* rings from a parent domain's alloc? */
 	bool sq_sig_all;
 	uint64_t send_ops;
 	/* ibv_wr_* batch state (under sq.lock between start and complete) */
@@ -68,6 +72,8 @@ struct svl_srq {
 	struct svl_ring rq;
 	uint32_t max_sge;
 	uint32_t srqn;
+	uint32_t db_page_index;
+	struct svl_obj_src ring_src; /* ring from a parent domain's alloc? */
 	uint32_t srq_type; /* enum ibv_srq_type */
 };
 
@@ -103,18 +109,16 @@ static inline uint32_t svl_recv_stride(uint32_t max_sge)
 void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index);
 
 /* doorbell.c: ring for a QP's work (its slot bit names it to the engine). */
-void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t qpn);
+void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t db_page_index,
+			  uint32_t qpn);
 
-/* doorbell.c: the context's doorbell page index (allocated on first use). */
-int svl_db_page_get(struct svl_context *ctx, uint32_t *index);
-
-/* Page 0 if none can be had: ringing retries, and any page wakes the engine. */
-static inline void svl_qp_db_index(struct ibv_context *ctx, uint32_t *index)
-{
-	*index = 0;
-	if (svl_db_page_get(to_svl_ctx(ctx), index))
-		*index = 0;
-}
+/*
+ * domain_db.c: the doorbell page an object created on pd rings: its TD's
+ * if pd is a parent domain with a TD, else the context's shared page
+ * (page 0 if none can be had: ringing retries, any page wakes the engine).
+ */
+void svl_qp_db_index(struct ibv_context *ctx, struct ibv_pd *pd,
+		     uint32_t *index);
 
 /* post.c */
 int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
