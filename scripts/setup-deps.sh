@@ -6,9 +6,12 @@ BUILD_DEPS=(build-essential cmake clang libclang-rt-14-dev pkg-config
 	    libibverbs-dev librdmacm-dev linux-libc-dev)
 # Unmodified rdma-core consumers that the test suite runs on softverbs.
 TEST_DEPS=(ibverbs-utils rdmacm-utils perftest python3-pyverbs ucx-utils
-	   libfabric-bin iproute2 infiniband-diags openmpi-bin libopenmpi-dev)
+	   libfabric-bin iproute2 infiniband-diags openmpi-bin libopenmpi-dev
+	   tshark)
+# tests/wire*.sh decode captures with tshark; bench/wire.sh compares with
+# iperf3 over the same veth.
 # bench/run.sh's plot.
-BENCH_DEPS=(gnuplot-nox)
+BENCH_DEPS=(gnuplot-nox iperf3)
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

@@ -42,6 +42,8 @@
 #define STOP_TIMEOUT_MS 5000
 #define POLL_MS 50
 #define CTL_TIMEOUT_MS 5000
+/* The daemon reads one request line of at most 255 bytes (control.c). */
+#define CTL_REQ_MAX 256
 #define PROBE_TIMEOUT_MS 1000 /* per status probe while starting */
 #define REPLY_MAX (1 << 20)
 
@@ -72,6 +74,9 @@ static void usage(FILE *out)
 	      "                            create a device (RoCE by default;\n"
 	      "                            ib: InfiniBand port with a LID)\n"
 	      "  dev del NAME              remove a device\n"
+	      "  dev stats NAME            the port's counters (wire devices)\n"
+	      "  trace NAME FILE.pcap|off  write every wire packet of NAME to\n"
+	      "                            FILE.pcap (RoCEv2), until 'off'\n"
 	      "  dev datadirect NAME on|off\n"
 	      "                            add/remove the device's data-direct\n"
 	      "                            DMA device (off revokes its MRs)\n"
@@ -868,6 +873,15 @@ static int cmd_dev(int argc, char **argv)
 		snprintf(req, sizeof(req), "dev del %s", argv[2]);
 		return ctl_call(req, "dev del", NULL);
 	}
+	if (!strcmp(sub, "stats")) {
+		if (argc != 3)
+			return bad_usage("usage: dev stats NAME");
+		ret = check_dev_name(argv[2]);
+		if (ret)
+			return ret;
+		snprintf(req, sizeof(req), "dev stats %s", argv[2]);
+		return ctl_call(req, "dev stats", NULL);
+	}
 	if (!strcmp(sub, "datadirect")) {
 		if (argc != 4 || (strcmp(argv[3], "on") && strcmp(argv[3], "off")))
 			return bad_usage("usage: dev datadirect NAME on|off");
@@ -879,6 +893,29 @@ static int cmd_dev(int argc, char **argv)
 		return ctl_call(req, "dev datadirect", NULL);
 	}
 	return bad_usage("dev: unknown command '%s'", sub);
+}
+
+/* "trace NAME FILE|off": the daemon opens FILE, so send it absolute. */
+static int cmd_trace(int argc, char **argv)
+{
+	char req[CTL_REQ_MAX], cwd[PATH_MAX] = "";
+	const char *file = argc == 3 ? argv[2] : NULL;
+	int ret, n;
+
+	if (argc != 3)
+		return bad_usage("usage: trace NAME FILE.pcap|off");
+	ret = check_dev_name(argv[1]);
+	if (ret)
+		return ret;
+	if (strcmp(file, "off") && file[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return bad_usage("trace: cannot resolve '%s'", file);
+	if (strchr(file, ' ') || strchr(file, '\n') || strchr(cwd, ' '))
+		return bad_usage("trace: no blanks in the file name, please");
+	n = snprintf(req, sizeof(req), "trace %s %s%s%s", argv[1], cwd,
+		     cwd[0] ? "/" : "", file);
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return bad_usage("trace: file name too long");
+	return ctl_call(req, "trace", NULL);
 }
 
 /* Put our ../lib (the drop-in libibverbs.so.1) first in the search path. */
@@ -973,5 +1010,7 @@ int main(int argc, char **argv)
 		return cmd_dev(argc, argv);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc, argv);
+	if (!strcmp(cmd, "trace"))
+		return cmd_trace(argc, argv);
 	return bad_usage("unknown command '%s'", cmd);
 }

@@ -77,6 +77,7 @@ struct svd_device {
 	/* The NIC behind the device (verbs/svd_nic.h), set at creation. */
 	const struct svd_nic_ops *nic;
 	void *engine; /* struct svd_engine *, owned by nic/engine.c */
+	void *wire; /* struct wire * (nic/wire.h): netdev devices only */
 	void *ev_tag; /* main.c's epoll tag */
 	/* Live counts, for "softverbs dev list" and the reclaim tests. */
 	atomic_uint nr_ucontexts;
@@ -104,6 +105,10 @@ void svd_dev_destroy(struct svd_device *dev);
 int svd_dev_write_facts(const struct svd_device *dev, const char *rundir);
 void svd_dev_remove_facts(const struct svd_device *dev, const char *rundir);
 int svd_dev_refresh_gids(struct svd_device *dev);
+/* Devices bound to interfaces follow their addresses (verbs/netdev.c). */
+int svd_netdev_open(void);
+bool svd_netdev_event(int fd);
+int svd_netdev_refresh(struct svd_device *dev);
 
 /* The daemon's device list (main.c). */
 struct svd_device *svd_devices(void);

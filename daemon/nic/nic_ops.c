@@ -6,6 +6,7 @@
  */
 #include "engine.h"
 #include "svd_nic.h"
+#include "wire.h"
 
 const struct svd_nic_ops svd_soft_nic_ops = {
 	.quiesce = svd_engine_quiesce,
@@ -15,4 +16,6 @@ const struct svd_nic_ops svd_soft_nic_ops = {
 	.srq_destroy = svd_engine_srq_destroy,
 	.db_add = svd_engine_db_add,
 	.db_del = svd_engine_db_del,
+	.port_changed = wire_port_changed,
+	.port_gone = wire_port_gone,
 };

@@ -8,6 +8,8 @@
  *   dev add NAME [netdev IF] [type roce|ib]
  *   dev del NAME
  *   dev datadirect NAME on|off   (the data-direct DMA device, seed 003)
+ *   dev stats NAME  -> "counter value" lines of the port (docs/wire.md)
+ *   trace NAME /ABS/FILE.pcap | trace NAME off   (every wire packet)
  *   dev list     -> NAME node_guid=%016llx port=1 state=ACTIVE netdev=%s
  *                   contexts=%u objects=%u type=roce|ib lid=%u
  *                   datadirect=on|off dd_copies=%llu dd_worker_bytes=%llu
@@ -36,6 +38,7 @@
 #include "svd.h"
 #include "svd_dd.h"
 #include "svd_xuser.h"
+#include "wire.h"
 
 /* Provided by main.c: make the main loop exit after this request. */
 extern void svd_daemon_request_stop(void);
@@ -311,14 +314,59 @@ static void ctl_dev_datadirect(FILE *out, const char *name, const char *state)
 	ctl_result(out, dev ? svd_dd_set(dev, !strcmp(state, "on")) : -ENODEV);
 }
 
+static struct svd_device *ctl_find(const char *name)
+{
+	struct svd_device *dev;
+
+	for (dev = svd_devices(); dev; dev = dev->next)
+		if (!strcmp(dev->name, name))
+			return dev;
+	return NULL;
+}
+
+/* "dev stats NAME": the wire's counters (a netdev device has a wire). */
+static void ctl_dev_stats(FILE *out, const char *name)
+{
+	struct svd_device *dev = ctl_find(name);
+
+	if (!dev)
+		ctl_err(out, ENODEV, "no such device");
+	else if (!dev->wire)
+		ctl_err(out, EOPNOTSUPP,
+			"no wire: the device is not bound to a netdev");
+	else {
+		wire_stats_print(wire_counters(dev->wire), out);
+		fputs("OK\n", out);
+	}
+}
+
+/* "trace NAME FILE|off": an absolute path, opened by the daemon. */
+static void ctl_trace(FILE *out, int argc, char **argv)
+{
+	struct svd_device *dev = argc == 3 ? ctl_find(argv[1]) : NULL;
+	bool off = argc == 3 && !strcmp(argv[2], "off");
+
+	if (argc != 3 || (!off && argv[2][0] != '/'))
+		ctl_err(out, EINVAL, "usage: trace NAME /ABSOLUTE/FILE.pcap|off");
+	else if (!dev)
+		ctl_err(out, ENODEV, "no such device");
+	else if (!dev->wire)
+		ctl_err(out, EOPNOTSUPP,
+			"no wire: the device is not bound to a netdev");
+	else
+		ctl_result(out, wire_trace(dev->wire, off ? NULL : argv[2]));
+}
+
 static void ctl_dev(FILE *out, int argc, char **argv)
 {
 	if (argc < 2) {
-		ctl_err(out, EINVAL, "usage: dev add|del|list|datadirect");
+		ctl_err(out, EINVAL, "usage: dev add|del|list|stats|datadirect");
 	} else if (!strcmp(argv[1], "list") && argc == 2) {
 		ctl_dev_list(out);
 	} else if (!strcmp(argv[1], "add")) {
 		ctl_dev_add(out, argc, argv);
+	} else if (!strcmp(argv[1], "stats") && argc == 3) {
+		ctl_dev_stats(out, argv[2]);
 	} else if (!strcmp(argv[1], "datadirect") && argc == 4) {
 		ctl_dev_datadirect(out, argv[2], argv[3]);
 	} else if (!strcmp(argv[1], "del") && argc == 3) {
@@ -327,7 +375,7 @@ static void ctl_dev(FILE *out, int argc, char **argv)
 		else
 			ctl_result(out, svd_daemon_dev_del(argv[2]));
 	} else {
-		ctl_err(out, EINVAL, "usage: dev add|del|list|datadirect");
+		ctl_err(out, EINVAL, "usage: dev add|del|list|stats|datadirect");
 	}
 }
 
@@ -340,6 +388,8 @@ static void ctl_execute(FILE *out, char *line)
 		ctl_err(out, EINVAL, "empty or oversized request");
 	else if (!strcmp(argv[0], "dev"))
 		ctl_dev(out, argc, argv);
+	else if (!strcmp(argv[0], "trace"))
+		ctl_trace(out, argc, argv);
 	else if (!strcmp(argv[0], "status") && argc == 1)
 		ctl_status(out);
 	else if (!strcmp(argv[0], "stop") && argc == 1) {

@@ -32,6 +32,7 @@
 #include "svd.h"
 #include "svd_dd.h"
 #include "svd_main.h"
+#include "svd_nic.h"
 
 #define ACCEPT_PAUSE_MS 200
 
@@ -233,6 +234,8 @@ int svd_daemon_dev_add(const char *name, const char *netdev, bool ib)
 	if (!ret)
 		ret = svd_dev_write_facts(dev, svd_rundir());
 	if (!ret)
+		ret = svd_netdev_refresh(dev);
+	if (!ret)
 		ret = svd_dd_dev_add(dev);
 	if (!ret)
 		ret = ev_add(dev->listen_fd, EV_DEVICE, dev);
@@ -240,6 +243,7 @@ int svd_daemon_dev_add(const char *name, const char *netdev, bool ib)
 		dev->ev_tag = last_tag;
 	if (ret) {
 		svd_dd_dev_del(dev);
+		dev->nic->port_gone(dev);
 		svd_dev_destroy(dev);
 		return ret;
 	}
@@ -262,6 +266,7 @@ int svd_daemon_dev_del(const char *name)
 		free(d->ev_tag);
 		svd_dev_remove_facts(d, svd_rundir());
 		svd_engine_stop(d);
+		d->nic->port_gone(d);
 		svd_cm_device_removed(d);
 		svd_dd_dev_del(d);
 		svd_dev_destroy(d);
@@ -361,6 +366,20 @@ void svd_serve_loop(void)
 }
 
 
+/* Addresses or links changed: devices follow them (verbs/netdev.c). */
+static int netdev_fd = -1;
+
+static void on_netdev(struct svd_ev_hook *hook)
+{
+	(void)hook;
+	if (!svd_netdev_event(netdev_fd))
+		return;
+	for (struct svd_device *d = dev_list; d; d = d->next)
+		svd_netdev_refresh(d);
+}
+
+static struct svd_ev_hook netdev_hook = { .fn = on_netdev };
+
 /* Epoll and the control socket. 0, or -1 with the reason printed. */
 int svd_serve_init(void)
 {
@@ -380,6 +399,9 @@ int svd_serve_init(void)
 		return -1;
 	}
 	ctl_ev_tag = last_tag;
+	netdev_fd = svd_netdev_open();
+	if (netdev_fd < 0 || svd_ev_watch(netdev_fd, &netdev_hook, &last_tag))
+		fprintf(stderr, "softverbsd: addresses will not be followed\n");
 	ret = svd_cm_start();
 	if (ret)
 		fprintf(stderr, "softverbsd: no rdma_cm (%s/cm.sock): %s\n",

@@ -217,9 +217,28 @@ static void link_local_gid(const struct svd_device *dev, uint8_t *gid)
 		gid[8] ^= 0x02; /* modified EUI-64: flip the U/L bit back */
 }
 
+/*
+ * A GID keeps its index while its address exists, as in the kernel's GID
+ * cache: a QP or AH made with index N must not start sending from another
+ * address because an earlier one went away. Entries whose address is gone
+ * are cleared (a hole); new addresses fill the first hole.
+ */
+static void gids_keep(struct svd_port *p, const struct svd_port *fresh)
+{
+	int i;
+
+	for (i = 1; i < SVD_MAX_GIDS; i++)
+		if (p->gids[i].valid && !gid_present(fresh, p->gids[i].gid))
+			memset(&p->gids[i], 0, sizeof(p->gids[i]));
+	for (i = 0; i < SVD_MAX_GIDS; i++)
+		if (fresh->gids[i].valid)
+			gid_add(p, fresh->gids[i].gid,
+				fresh->gids[i].netdev_ifindex);
+}
+
 int svd_dev_refresh_gids(struct svd_device *dev)
 {
-	struct svd_port *p = &dev->port;
+	struct svd_port *p = &dev->port, *fresh;
 	const char *nd = p->netdev[0] ? p->netdev : NULL;
 	struct ifaddrs *ifa, *i;
 	uint32_t ifindex = nd ? if_nametoindex(nd) : 0;
@@ -227,11 +246,16 @@ int svd_dev_refresh_gids(struct svd_device *dev)
 
 	if (nd && !ifindex)
 		return -ENODEV;
-	if (getifaddrs(&ifa))
+	fresh = calloc(1, sizeof(*fresh));
+	if (!fresh)
+		return -ENOMEM;
+	if (getifaddrs(&ifa)) {
+		free(fresh);
 		return -errno;
-	memset(p->gids, 0, sizeof(p->gids));
+	}
+	fresh->attr.link_layer = p->attr.link_layer;
 	link_local_gid(dev, gid);
-	gid_add(p, gid, ifindex);
+	gid_add(fresh, gid, ifindex);
 	/* An IB port's only GID is its subnet prefix plus port GUID. */
 	for (i = p->attr.link_layer == SVD_LINK_IB ? NULL : ifa; i;
 	     i = i->ifa_next) {
@@ -241,9 +265,11 @@ int svd_dev_refresh_gids(struct svd_device *dev)
 			continue;
 		if (!addr_to_gid(i->ifa_addr, gid))
 			continue;
-		gid_add(p, gid, if_nametoindex(i->ifa_name));
+		gid_add(fresh, gid, if_nametoindex(i->ifa_name));
 	}
 	freeifaddrs(ifa);
+	gids_keep(p, fresh);
+	free(fresh);
 	return 0;
 }
 

@@ -33,6 +33,10 @@ struct svd_nic_ops {
 	int (*db_add)(struct svd_device *dev, struct sv_db_page *page,
 		      struct svd_ucontext *uctx, uint32_t *index);
 	void (*db_del)(struct svd_device *dev, uint32_t index);
+	/* The port's addresses or MTU changed (verbs/netdev.c). */
+	int (*port_changed)(struct svd_device *dev);
+	/* The device goes away: after its engine stopped. */
+	void (*port_gone)(struct svd_device *dev);
 };
 
 /* The software NIC (nic/nic_ops.c). */

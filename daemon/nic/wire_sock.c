@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The sockets of a device's wire. For every address of its interface
+ * (every GID that is a real address) the device binds one UDP socket to
+ * ADDR:4791, which receives, and WIRE_SPORTS more to ADDR:0 (ports the
+ * kernel picks) that send: a QP always sends from the same one of them,
+ * which gives the UDP source-port entropy RoCE's ECMP hashing expects
+ * without any privilege. All are unconnected and use IP_PMTUDISC_DO, so
+ * IPv4 packets leave with DF and ID 0 (what the ICRC was computed for).
+ *
+ * A receive thread per device waits on all of them, validates every
+ * datagram (wire_pkt.c), counts and drops what fails, and hands the rest
+ * to the receiver (the engine's wire transport) with the bytes it owns.
+ * When the addresses change (netdev.c) the thread is stopped, the sockets
+ * are rebuilt and the thread starts again: addresses change rarely.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "svd.h"
+#include "wire.h"
+#include "wire_int.h"
+
+#define RX_BATCH 16
+
+static void addr_close(struct wire_addr *a)
+{
+	for (int i = 0; i <= WIRE_SPORTS; i++)
+		if (a->fd[i] >= 0)
+			close(a->fd[i]);
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i <= WIRE_SPORTS; i++)
+		a->fd[i] = -1;
+}
+
+/* A GID as a socket address (the port in host order). */
+socklen_t wire_sockaddr(const uint8_t *gid, uint16_t port, uint32_t ifindex,
+			struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (wire_gid_is_v4(gid)) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		memcpy(&in->sin_addr, gid + 12, 4);
+		return sizeof(*in);
+	}
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons(port);
+	memcpy(&in6->sin6_addr, gid, 16);
+	if (gid[0] == 0xfe && (gid[1] & 0xc0) == 0x80)
+		in6->sin6_scope_id = ifindex; /* link-local */
+	return sizeof(*in6);
+}
+
+/* The GID and port of a socket address; false if neither family. */
+bool wire_gid_of(const struct sockaddr_storage *ss, uint8_t *gid,
+		 uint16_t *port)
+{
+	memset(gid, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		gid[10] = gid[11] = 0xff;
+		memcpy(gid + 12, &in->sin_addr, 4);
+		*port = ntohs(in->sin_port);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		memcpy(gid, &in6->sin6_addr, 16);
+		*port = ntohs(in6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+static int sock_opts(int fd, int family)
+{
+	int on = 1, pmtu = family == AF_INET ? IP_PMTUDISC_DO :
+					      IPV6_PMTUDISC_DO;
+	int buf = 4 << 20; /* capped at net.core.[rw]mem_max */
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	if (family == AF_INET)
+		return setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu,
+				  sizeof(pmtu));
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)))
+		return -1;
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu,
+			  sizeof(pmtu));
+}
+
+/* One bound socket: fd, with *port the port it got. */
+static int sock_bind(const uint8_t *gid, uint16_t port, uint32_t ifindex,
+		     uint16_t *got)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = wire_sockaddr(gid, port, ifindex, &ss);
+	uint8_t g[16];
+	int fd, err;
+
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    0);
+	if (fd < 0)
+		return -errno;
+	if (sock_opts(fd, ss.ss_family) ||
+	    bind(fd, (struct sockaddr *)&ss, sl))
+		goto err;
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) ||
+	    !wire_gid_of(&ss, g, got))
+		goto err;
+	return fd;
+err:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+static int addr_open(struct wire_addr *a, const uint8_t *gid,
+		     uint32_t ifindex)
+{
+	int ret;
+
+	addr_close(a);
+	memcpy(a->gid, gid, 16);
+	a->ifindex = ifindex;
+	for (int i = 0; i <= WIRE_SPORTS; i++) {
+		ret = sock_bind(gid, i ? 0 : WIRE_UDP_PORT, ifindex,
+				&a->port[i]);
+		if (ret < 0) {
+			addr_close(a);
+			return ret;
+		}
+		a->fd[i] = ret;
+	}
+	a->used = true;
+	return 0;
+}
+
+/* ---- the receive thread ---- */
+
+static void rx_deliver(struct wire *w, struct wire_rx *rx)
+{
+	struct wire_counters *c = &w->cnt;
+	int drop = WIRE_DROP_NOTRANSPORT;
+	wire_rx_fn fn;
+	void *ctx;
+
+	atomic_fetch_add(&c->rcvd_pkts, 1);
+	atomic_fetch_add(&c->rcvd_bytes, rx->len + WIRE_ICRC_LEN);
+	pthread_mutex_lock(&w->rx_lock);
+	fn = w->rx_fn;
+	ctx = w->rx_ctx;
+	if (fn)
+		drop = fn(ctx, rx);
+	pthread_mutex_unlock(&w->rx_lock);
+	if (drop) {
+		atomic_fetch_add(&c->dropped[drop], 1);
+		wire_rx_free(rx);
+	}
+}
+
+/* One datagram of 'n' bytes from 'from' to socket slot (a, i). */
+static void rx_one(struct wire *w, struct wire_rx *rx, size_t n,
+		   const struct sockaddr_storage *from, bool trunc,
+		   const struct wire_addr *a, int i)
+{
+	uint32_t icrc;
+	int ret;
+
+	memcpy(rx->ends.dgid, a->gid, 16);
+	rx->ends.dport = a->port[i];
+	if (trunc || !wire_gid_of(from, rx->ends.sgid, &rx->ends.sport))
+		ret = -WIRE_DROP_SHORT;
+	else
+		ret = wire_parse(&rx->ends, rx->ib, n, &rx->bth);
+	if (n >= WIRE_ICRC_LEN && n <= sizeof(rx->ib)) {
+		memcpy(&icrc, rx->ib + n - WIRE_ICRC_LEN, 4);
+		wire_trace_pkt(w, &rx->ends, rx->ib, n - WIRE_ICRC_LEN,
+			       le32toh(icrc));
+	}
+	if (ret) {
+		atomic_fetch_add(&w->cnt.dropped[-ret], 1);
+		wire_rx_free(rx);
+		return;
+	}
+	rx->len = (uint32_t)(n - WIRE_ICRC_LEN);
+	rx_deliver(w, rx);
+}
+
+/* Read what one socket holds, a batch at a time. */
+static void rx_drain(struct wire *w, const struct wire_addr *a, int i)
+{
+	struct wire_rx *rx[RX_BATCH];
+	struct mmsghdr mm[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct sockaddr_storage from[RX_BATCH];
+	int n, k;
+
+	for (k = 0; k < RX_BATCH; k++) {
+		rx[k] = malloc(sizeof(*rx[k]));
+		if (!rx[k])
+			break;
+		iov[k] = (struct iovec){ rx[k]->ib, sizeof(rx[k]->ib) };
+		mm[k].msg_hdr = (struct msghdr){ .msg_name = &from[k],
+						 .msg_namelen = sizeof(from[k]),
+						 .msg_iov = &iov[k],
+						 .msg_iovlen = 1 };
+	}
+	n = k ? recvmmsg(a->fd[i], mm, k, MSG_DONTWAIT, NULL) : 0;
+	for (int j = 0; j < k; j++) {
+		if (j >= n) {
+			free(rx[j]);
+			continue;
+		}
+		rx_one(w, rx[j], mm[j].msg_len, &from[j],
+		       mm[j].msg_hdr.msg_flags & MSG_TRUNC, a, i);
+	}
+}
+
+static void *rx_thread(void *arg)
+{
+	struct wire *w = arg;
+	struct epoll_event ev[16];
+
+	for (;;) {
+		int n = epoll_wait(w->epfd, ev, 16, -1);
+
+		for (int k = 0; k < n; k++) {
+			uint32_t tag = ev[k].data.u32;
+
+			if (tag == UINT32_MAX)
+				return NULL; /* stop: the eventfd */
+			rx_drain(w, &w->addr[tag / 16], tag % 16);
+		}
+		if (n < 0 && errno != EINTR)
+			return NULL;
+	}
+}
+
+static void rx_stop(struct wire *w)
+{
+	uint64_t one = 1;
+
+	if (!w->rx_running)
+		return;
+	if (write(w->stopfd, &one, sizeof(one)) != sizeof(one))
+		abort(); /* an eventfd write cannot fail this way */
+	pthread_join(w->rx_tid, NULL);
+	if (read(w->stopfd, &one, sizeof(one)) < 0)
+		one = 0;
+	w->rx_running = false;
+}
+
+static int rx_start(struct wire *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ret;
+
+	close(w->epfd);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return -errno;
+	ev.data.u32 = UINT32_MAX;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &ev);
+	for (uint32_t a = 0; a < SVD_MAX_GIDS; a++) {
+		for (uint32_t i = 0; w->addr[a].used && i <= WIRE_SPORTS; i++) {
+			ev.data.u32 = a * 16 + i;
+			epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->addr[a].fd[i], &ev);
+		}
+	}
+	ret = pthread_create(&w->rx_tid, NULL, rx_thread, w);
+	if (ret)
+		return -ret;
+	w->rx_running = true;
+	return 0;
+}
+
+/* ---- the device's wire ---- */
+
+struct wire *wire_create(struct svd_device *dev)
+{
+	struct wire *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->dev = dev;
+	w->epfd = -1;
+	w->stopfd = eventfd(0, EFD_CLOEXEC);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->rx_lock, NULL);
+	pthread_mutex_init(&w->trace_lock, NULL);
+	wire_window_init(&w->win);
+	for (int a = 0; a < SVD_MAX_GIDS; a++)
+		addr_close(&w->addr[a]);
+	if (w->stopfd < 0) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void wire_destroy(struct wire *w)
+{
+	if (!w)
+		return;
+	rx_stop(w);
+	for (int a = 0; a < SVD_MAX_GIDS; a++)
+		addr_close(&w->addr[a]);
+	wire_trace(w, NULL);
+	close(w->epfd);
+	close(w->stopfd);
+	pthread_mutex_destroy(&w->lock);
+	pthread_mutex_destroy(&w->rx_lock);
+	pthread_mutex_destroy(&w->trace_lock);
+	free(w);
+}
+
+void wire_set_receiver(struct wire *w, wire_rx_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&w->rx_lock);
+	w->rx_fn = fn;
+	w->rx_ctx = ctx;
+	pthread_mutex_unlock(&w->rx_lock);
+}
+
+/*
+ * Bind every address GID of the port. A GID that is no address here (the
+ * port's synthetic link-local one, or an IPv6 address still in duplicate
+ * address detection) does not bind: netdev.c calls again when it changes.
+ */
+int wire_sync_addrs(struct wire *w)
+{
+	const struct svd_port *p = &w->dev->port;
+	int n = 0;
+
+	rx_stop(w);
+	pthread_mutex_lock(&w->lock);
+	for (int a = 0; a < SVD_MAX_GIDS; a++) {
+		const struct svd_gid_entry *g = &p->gids[a];
+
+		addr_close(&w->addr[a]);
+		if (g->valid && !addr_open(&w->addr[a], g->gid,
+					   g->netdev_ifindex))
+			n++;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rx_start(w) ?: n;
+}
+
+static const struct wire_addr *addr_find(const struct wire *w,
+					 const uint8_t *gid)
+{
+	for (int a = 0; a < SVD_MAX_GIDS; a++)
+		if (w->addr[a].used && !memcmp(w->addr[a].gid, gid, 16))
+			return &w->addr[a];
+	return NULL;
+}
+
+/* sendmsg, waiting a little while the socket's buffer is full. */
+static int send_iov(struct wire *w, int fd, struct msghdr *mh)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+		if (sendmsg(fd, mh, MSG_DONTWAIT) >= 0)
+			return 0;
+		if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR)
+			return -errno;
+		atomic_fetch_add(&w->cnt.send_backoff, 1);
+		poll(&pfd, 1, 1);
+	}
+	return -EAGAIN;
+}
+
+static int send_locked(struct wire *w, const struct wire_addr *a,
+		       const uint8_t *dgid, uint32_t entropy,
+		       const uint8_t *ib, size_t len)
+{
+	int slot = 1 + (int)(entropy % WIRE_SPORTS);
+	struct wire_ends e = { .sport = a->port[slot],
+			       .dport = WIRE_UDP_PORT };
+	struct sockaddr_storage to;
+	uint32_t icrc;
+	struct iovec iov[2] = { { (void *)ib, len }, { &icrc, 4 } };
+	struct msghdr mh = { .msg_name = &to, .msg_iov = iov,
+			     .msg_iovlen = 2 };
+
+	memcpy(e.sgid, a->gid, 16);
+	memcpy(e.dgid, dgid, 16);
+	mh.msg_namelen = wire_sockaddr(dgid, WIRE_UDP_PORT, a->ifindex, &to);
+	icrc = wire_icrc(&e, ib, len);
+	wire_trace_pkt(w, &e, ib, len, icrc);
+	icrc = htole32(icrc);
+	return send_iov(w, a->fd[slot], &mh);
+}
+
+int wire_send(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,
+	      uint32_t entropy, const uint8_t *ib, size_t len)
+{
+	const struct wire_addr *a;
+	int ret = -EADDRNOTAVAIL;
+
+	if (len < WIRE_BTH_LEN || len + WIRE_ICRC_LEN > WIRE_PKT_MAX)
+		return -EINVAL;
+	wire_window_wait(w, &w->win, len + WIRE_ICRC_LEN);
+	pthread_mutex_lock(&w->lock);
+	a = addr_find(w, sgid);
+	if (a && wire_gid_is_v4(sgid) == wire_gid_is_v4(dgid))
+		ret = send_locked(w, a, dgid, entropy, ib, len);
+	pthread_mutex_unlock(&w->lock);
+	if (ret) {
+		atomic_fetch_add(&w->cnt.send_err, 1);
+		return ret;
+	}
+	atomic_fetch_add(&w->cnt.sent_pkts, 1);
+	atomic_fetch_add(&w->cnt.sent_bytes, len + WIRE_ICRC_LEN);
+	return 0;
+}
+
+struct wire_counters *wire_counters(struct wire *w)
+{
+	return &w->cnt;
+}
+
+void wire_rx_free(struct wire_rx *rx)
+{
+	free(rx);
+}
