@@ -89,8 +89,6 @@ uint32_t wire_icrc(const struct wire_ends *e, const uint8_t *ib, size_t len);
  */
 int wire_parse(const struct wire_ends *e, const uint8_t *udp, size_t len,
 	       struct wire_bth *bth);
-/* Length of the extension headers an opcode carries; -1 if unknown. */
-int wire_ext_len(uint8_t opcode);
 
 /* ---- a device's wire (wire_sock.c) ---- */
 struct svd_device;
@@ -125,6 +123,9 @@ int wire_sync_addrs(struct wire *w);
 int wire_send(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,
 	      uint32_t entropy, const uint8_t *ib, size_t len);
 struct wire_counters *wire_counters(struct wire *w);
+/* A received datagram (n bytes in rx->ib, rx->ends set): validate, count,
+ * deliver. The receive thread and the fuzzer call it; it owns rx. */
+void wire_input(struct wire *w, struct wire_rx *rx, size_t n, bool trunc);
 /* nic->port_changed / port_gone: make, rebind or free dev->wire. */
 int wire_port_changed(struct svd_device *dev);
 void wire_port_gone(struct svd_device *dev);

@@ -132,28 +132,6 @@ uint32_t wire_icrc(const struct wire_ends *e, const uint8_t *ib, size_t len)
 	return ~c;
 }
 
-/* Extension headers per the opcode table, in IBTA order. */
-int wire_ext_len(uint8_t opcode)
-{
-	const struct eng_opcode *op = eng_opcode_info(opcode);
-	uint8_t tr = opcode & 0xe0;
-	uint32_t m;
-	int n = 0;
-
-	if (!op || (tr != ENG_TR_RC && tr != ENG_TR_UC && tr != ENG_TR_UD &&
-		    tr != ENG_TR_XRC))
-		return -1;
-	m = op->mask;
-	n += tr == ENG_TR_XRC && (m & ENG_REQ) ? 4 : 0; /* XRCETH */
-	n += tr == ENG_TR_UD ? 8 : 0; /* DETH */
-	n += m & ENG_RETH ? 16 : 0;
-	n += m & ENG_ATMETH ? 28 : 0;
-	n += m & ENG_AETH ? 4 : 0;
-	n += m & ENG_ATMACK ? 8 : 0;
-	n += m & (ENG_IMMDT | ENG_IETH) ? 4 : 0;
-	return n;
-}
-
 static void bth_decode(const uint8_t *b, struct wire_bth *bth)
 {
 	bth->opcode = b[0];
@@ -168,13 +146,13 @@ static void bth_decode(const uint8_t *b, struct wire_bth *bth)
 /* Header and payload lengths: 0 or -WIRE_DROP_*. */
 static int check_lengths(struct wire_bth *bth, size_t ib_len)
 {
+	/* The one opcode table (eng_opcode.c) says which headers follow. */
 	const struct eng_opcode *op = eng_opcode_info(bth->opcode);
-	int ext = wire_ext_len(bth->opcode);
 	size_t body;
 
-	if (ext < 0)
+	if (!op)
 		return -WIRE_DROP_OPCODE;
-	bth->hdr_len = WIRE_BTH_LEN + (uint32_t)ext;
+	bth->hdr_len = op->hdr_len;
 	if (ib_len < bth->hdr_len)
 		return -WIRE_DROP_LENGTH;
 	body = ib_len - bth->hdr_len;

@@ -178,20 +178,17 @@ static void rx_deliver(struct wire *w, struct wire_rx *rx)
 	}
 }
 
-/* One datagram of 'n' bytes from 'from' to socket slot (a, i). */
-static void rx_one(struct wire *w, struct wire_rx *rx, size_t n,
-		   const struct sockaddr_storage *from, bool trunc,
-		   const struct wire_addr *a, int i)
+/*
+ * A datagram of n bytes in rx->ib, its ends filled in: trace it, validate
+ * it, count it and hand it on or drop it. The fuzzer enters here too.
+ */
+void wire_input(struct wire *w, struct wire_rx *rx, size_t n, bool trunc)
 {
 	uint32_t icrc;
 	int ret;
 
-	memcpy(rx->ends.dgid, a->gid, 16);
-	rx->ends.dport = a->port[i];
-	if (trunc || !wire_gid_of(from, rx->ends.sgid, &rx->ends.sport))
-		ret = -WIRE_DROP_SHORT;
-	else
-		ret = wire_parse(&rx->ends, rx->ib, n, &rx->bth);
+	ret = trunc ? -WIRE_DROP_SHORT :
+		      wire_parse(&rx->ends, rx->ib, n, &rx->bth);
 	if (n >= WIRE_ICRC_LEN && n <= sizeof(rx->ib)) {
 		memcpy(&icrc, rx->ib + n - WIRE_ICRC_LEN, 4);
 		wire_trace_pkt(w, &rx->ends, rx->ib, n - WIRE_ICRC_LEN,
@@ -204,6 +201,18 @@ static void rx_one(struct wire *w, struct wire_rx *rx, size_t n,
 	}
 	rx->len = (uint32_t)(n - WIRE_ICRC_LEN);
 	rx_deliver(w, rx);
+}
+
+/* One datagram of 'n' bytes from 'from' to socket slot (a, i). */
+static void rx_one(struct wire *w, struct wire_rx *rx, size_t n,
+		   const struct sockaddr_storage *from, bool trunc,
+		   const struct wire_addr *a, int i)
+{
+	memcpy(rx->ends.dgid, a->gid, 16);
+	rx->ends.dport = a->port[i];
+	if (!wire_gid_of(from, rx->ends.sgid, &rx->ends.sport))
+		trunc = true;
+	wire_input(w, rx, n, trunc);
 }
 
 /* Read what one socket holds, a batch at a time. */

@@ -1,0 +1,10 @@
+# The RoCEv2 wire (docs/wire.md).
+add_executable(unit_wire ${CMAKE_CURRENT_SOURCE_DIR}/unit_wire.c)
+target_link_libraries(unit_wire PRIVATE svdcore)
+add_test(NAME unit_wire COMMAND unit_wire)
+set_tests_properties(unit_wire PROPERTIES TIMEOUT 60)
+
+# Two network namespaces and a daemon in each (tests/wire_lib.sh): root.
+add_test(NAME wire_port COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/wire_port.sh
+	 ${CMAKE_BINARY_DIR}/bin)
+set_tests_properties(wire_port PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+# Shared by tests/wire*.sh and bench/wire.sh: two network namespaces made
+# for the run, joined by a veth pair, with addresses only inside them, and
+# one softverbs daemon per namespace (its own SOFTVERBS_RUNDIR) serving a
+# device "w0" bound to the namespace's end of the pair.
+#
+#   wire_setup BUILD_BIN   -> $NSA $NSB, $RUNA $RUNB, 10.91.$N.1/.2,
+#                             fd91:$N::1/::2; exits 77 if namespaces
+#                             cannot be made (no root, no netns support)
+#   in_a CMD... / in_b CMD...   run in namespace A / B with its rundir
+#   sv_a ARGS / sv_b ARGS       the softverbs CLI in A / B
+#   gid_index A|B ADDR          the GID index of an address on w0
+# Everything is removed on exit (wire_cleanup is the EXIT trap).
+
+WIRE_N=$(( ($$ % 200) + 20 ))
+NSA=svwA$$
+NSB=svwB$$
+VA=svvA$$
+VB=svvB$$
+IP4A=10.91.$WIRE_N.1
+IP4B=10.91.$WIRE_N.2
+IP6A=fd91:$WIRE_N::1
+IP6B=fd91:$WIRE_N::2
+WIRE_TMP=$(mktemp -d /tmp/svwire.XXXXXX)
+RUNA=$WIRE_TMP/runA
+RUNB=$WIRE_TMP/runB
+
+in_a() { ip netns exec "$NSA" env SOFTVERBS_RUNDIR="$RUNA" "$@"; }
+in_b() { ip netns exec "$NSB" env SOFTVERBS_RUNDIR="$RUNB" "$@"; }
+sv_a() { in_a "$BIN/softverbs" "$@"; }
+sv_b() { in_b "$BIN/softverbs" "$@"; }
+
+# shellcheck disable=SC2317 # the EXIT trap
+wire_cleanup() {
+	sv_a stop >/dev/null 2>&1
+	sv_b stop >/dev/null 2>&1
+	ip netns del "$NSA" 2>/dev/null
+	ip netns del "$NSB" 2>/dev/null
+	[ -n "${WIRE_KEEP:-}" ] || rm -rf "$WIRE_TMP"
+}
+
+wire_fail() {
+	echo "FAIL: $*"
+	for r in "$RUNA" "$RUNB"; do
+		[ -f "$r/softverbsd.log" ] && tail -20 "$r/softverbsd.log"
+	done
+	exit 1
+}
+
+wire_setup() {
+	BIN=$1
+	trap wire_cleanup EXIT
+	if ! ip netns add "$NSA" 2>/dev/null; then
+		echo "SKIP: cannot create network namespaces (needs root)"
+		exit 77
+	fi
+	ip netns add "$NSB" || wire_fail "ip netns add"
+	ip link add "$VA" type veth peer name "$VB" || wire_fail "veth"
+	ip link set "$VA" netns "$NSA" && ip link set "$VB" netns "$NSB" ||
+		wire_fail "veth into the namespaces"
+	ip -n "$NSA" addr add "$IP4A/24" dev "$VA"
+	ip -n "$NSB" addr add "$IP4B/24" dev "$VB"
+	ip -n "$NSA" addr add "$IP6A/64" dev "$VA" nodad
+	ip -n "$NSB" addr add "$IP6B/64" dev "$VB" nodad
+	for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
+	ip -n "$NSA" link set "$VA" up && ip -n "$NSB" link set "$VB" up ||
+		wire_fail "links up"
+	mkdir -p "$RUNA" "$RUNB"
+	sv_a start >/dev/null && sv_b start >/dev/null ||
+		wire_fail "daemons did not start"
+	sv_a dev add w0 netdev "$VA" && sv_b dev add w0 netdev "$VB" ||
+		wire_fail "dev add w0 netdev"
+}
+
+# The GID index of ADDR (an IPv4 or IPv6 address) in w0's table.
+gid_index() {
+	local run want i g
+	run=$([ "$1" = A ] && echo "$RUNA" || echo "$RUNB")
+	want=$(python3 -c 'import ipaddress,sys
+a=ipaddress.ip_address(sys.argv[1])
+a=ipaddress.IPv6Address("::ffff:"+str(a)) if a.version==4 else a
+print(":".join("%04x"%int.from_bytes(a.packed[i:i+2],"big") for i in range(0,16,2)))' "$2")
+	for i in $(seq 0 15); do
+		g=$(cat "$run/devices/w0/ports/1/gids/$i" 2>/dev/null)
+		[ "$g" = "$want" ] && { echo "$i"; return 0; }
+	done
+	return 1
+}
+
+# The value of one counter of w0 in A or B.
+wire_stat() {
+	if [ "$1" = A ]; then sv_a dev stats w0; else sv_b dev stats w0; fi |
+		awk -v k="$2" '$1 == k { print $2 }'
+}
