@@ -6,6 +6,9 @@ set_tests_properties(test_mem_truncate PROPERTIES
 sv_add_c_test(test_mem_identity ${CMAKE_CURRENT_LIST_DIR}/test_mem_identity.c)
 set_tests_properties(test_mem_identity PROPERTIES ENVIRONMENT
   "ASAN_OPTIONS=detect_leaks=0")
+sv_add_c_test(test_mem_backing ${CMAKE_CURRENT_LIST_DIR}/test_mem_backing.c)
+set_tests_properties(test_mem_backing PROPERTIES ENVIRONMENT
+  "ASAN_OPTIONS=detect_leaks=0")
 # The same program, pid reuse in a private pid namespace.
 add_test(NAME test_mem_pidreuse COMMAND test_mem_identity pidreuse)
 set_tests_properties(test_mem_pidreuse PROPERTIES SKIP_RETURN_CODE 77

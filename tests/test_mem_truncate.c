@@ -3,7 +3,10 @@
  * A client truncates memory the daemon has mapped (issue 18, finding 3):
  * a dma-buf MR's memfd, a CQ ring, a QP ring. Before the SIGBUS guard
  * worked at -O2 each of these killed the daemon for every client. Now:
- *   - work through the truncated MR completes with an error status;
+ *   - the request that meets the hole completes with the error of the
+ *     side that owns the page (remote access error for a remote target,
+ *     local protection error for the requester's own SGE, remote
+ *     operation error for a receive buffer), and the MR is revoked;
  *   - a CQ whose ring is gone reports IBV_EVENT_CQ_ERR;
  *   - a QP whose ring is gone goes to ERROR with IBV_EVENT_QP_FATAL, and
  *     can still be reset (the daemon zeroes its indices, guarded);
@@ -100,44 +103,105 @@ static void *va_buf(struct ibv_mr **mr)
 	return p;
 }
 
+/* A 1 MiB dma-buf MR at IOVA TIOVA whose memfd is then truncated. */
+#define TIOVA 0x100000ULL
+
+static struct ibv_mr *truncated_mr(int *fd)
+{
+	struct ibv_mr *mr;
+
+	*fd = memfd_create("svt-mr", 0);
+	SVT_CHECK(*fd >= 0 && !ftruncate(*fd, MR_LEN));
+	mr = ibv_reg_dmabuf_mr(pd, 0, MR_LEN, TIOVA, *fd, SVT_ACCESS_ALL);
+	SVT_CHECK(mr);
+	SVT_CHECK(!ftruncate(*fd, 0));
+	return mr;
+}
+
+/*
+ * The request whose copy meets the hole is charged to the side that owns
+ * the vanished page (IB's rules, as for an rkey/lkey violation): the
+ * remote target of a WRITE/READ/atomic gives the requester a remote
+ * access error; its own SGE a local protection error; a receive buffer
+ * a local protection error at the responder and a remote operation error
+ * at the requester. After the fault the region is revoked: growing the
+ * file back does not revive it.
+ */
+static void fault_one(int kind, uint8_t *buf, struct ibv_mr *vmr)
+{
+	static const enum ibv_wc_status want[] = {
+		IBV_WC_REM_ACCESS_ERR, IBV_WC_LOC_PROT_ERR,
+		IBV_WC_REM_ACCESS_ERR, IBV_WC_LOC_PROT_ERR };
+	struct ibv_sge s = svt_sge(buf, 4096, vmr->lkey);
+	struct ibv_mr *mr;
+	struct svt_ep a, b;
+	enum ibv_wc_status st;
+	int fd;
+
+	mr = truncated_mr(&fd);
+	svt_mem_pair(ctx, pd, &a, NULL, &b);
+	if (kind == 0) /* remote WRITE target: the VA -> mapped copy */
+		st = svt_rdma(&a, IBV_WR_RDMA_WRITE, &s, TIOVA, mr->rkey, 0, 0);
+	else if (kind == 1) /* local source of a WRITE */
+		st = svt_rdma(&a, IBV_WR_RDMA_WRITE,
+			      &(struct ibv_sge){ TIOVA, 4096, mr->lkey },
+			      (uintptr_t)buf + 8192, vmr->rkey, 0, 0);
+	else if (kind == 2) /* atomic target */
+		st = svt_rdma(&a, IBV_WR_ATOMIC_FETCH_AND_ADD,
+			      &(struct ibv_sge){ (uintptr_t)buf, 8, vmr->lkey },
+			      TIOVA, mr->rkey, 0, 1);
+	else /* local destination of a READ */
+		st = svt_rdma(&a, IBV_WR_RDMA_READ,
+			      &(struct ibv_sge){ TIOVA, 4096, mr->lkey },
+			      (uintptr_t)buf, vmr->rkey, 0, 0);
+	fprintf(stderr, "hole %d: %s\n", kind, ibv_wc_status_str(st));
+	SVT_CHECK(st == want[kind]);
+	svt_daemon_alive(&d);
+	SVT_CHECK(!ftruncate(fd, MR_LEN)); /* revoked for good */
+	svt_mem_pair(ctx, pd, &a, NULL, &b);
+	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_WRITE, &s, TIOVA, mr->rkey, 0, 0) ==
+		  IBV_WC_REM_ACCESS_ERR);
+	SVT_CHECK(!ibv_dereg_mr(mr));
+	close(fd);
+}
+
+/* A SEND whose receive buffer vanished: the responder's own error. */
+static void fault_recv(uint8_t *buf, struct ibv_mr *vmr)
+{
+	struct ibv_sge rs = svt_sge((void *)TIOVA, 4096, 0);
+	struct ibv_recv_wr rwr = { .sg_list = &rs, .num_sge = 1 }, *rbad;
+	struct ibv_send_wr wr = { .sg_list = &rs, .num_sge = 1,
+				  .opcode = IBV_WR_SEND,
+				  .send_flags = IBV_SEND_SIGNALED }, *bad;
+	struct ibv_sge ss = svt_sge(buf, 4096, vmr->lkey);
+	struct ibv_mr *mr;
+	struct svt_ep a, b;
+	int fd;
+
+	mr = truncated_mr(&fd);
+	rs.lkey = mr->lkey;
+	svt_mem_pair(ctx, pd, &a, NULL, &b);
+	SVT_CHECK(!ibv_post_recv(b.qp, &rwr, &rbad));
+	wr.sg_list = &ss;
+	SVT_CHECK(!ibv_post_send(a.qp, &wr, &bad));
+	SVT_CHECK(svt_poll1(a.cq).status == IBV_WC_REM_OP_ERR);
+	SVT_CHECK(svt_poll1(b.cq).status == IBV_WC_LOC_PROT_ERR);
+	SVT_CHECK(!ibv_dereg_mr(mr));
+	close(fd);
+}
+
 /* Every way of reaching a dma-buf MR after its memfd was truncated. */
 static void test_dmabuf_mr(void)
 {
-	int fd = memfd_create("svt-mr", 0);
-	struct ibv_mr *mr, *vmr;
-	struct svt_ep a, b;
-	uint8_t *map, *buf;
-	struct ibv_sge s;
+	struct ibv_mr *vmr;
+	uint8_t *buf = va_buf(&vmr);
+	int k;
 
-	SVT_CHECK(fd >= 0 && !ftruncate(fd, MR_LEN));
-	map = mmap(NULL, MR_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	SVT_CHECK(map != MAP_FAILED);
-	mr = ibv_reg_dmabuf_mr(pd, 0, MR_LEN, 0x100000, fd, SVT_ACCESS_ALL);
-	SVT_CHECK(mr);
-	buf = va_buf(&vmr);
-	s = svt_sge(buf, 4096, vmr->lkey);
-	svt_mem_pair(ctx, pd, &a, NULL, &b);
-	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_WRITE, &s, 0x100000, mr->rkey, 0,
-			   0) == IBV_WC_SUCCESS);
-	SVT_CHECK(!memcmp(map, buf, 4096));
-	munmap(map, MR_LEN);
-	SVT_CHECK(!ftruncate(fd, 0));
-
-	/* Remote write into it: the responder's access fails. */
-	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_WRITE, &s, 0x100000, mr->rkey, 0,
-			   0) != IBV_WC_SUCCESS);
-	svt_daemon_alive(&d);
-	/* As the local source of a write, and as an atomic target. */
-	svt_mem_pair(ctx, pd, &a, NULL, &b);
-	s = svt_sge((void *)0x100000, 4096, mr->lkey);
-	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_WRITE, &s, (uintptr_t)buf,
-			   vmr->rkey, 0, 0) != IBV_WC_SUCCESS);
-	svt_mem_pair(ctx, pd, &a, NULL, &b);
-	s = svt_sge(buf, 8, vmr->lkey);
-	SVT_CHECK(svt_rdma(&a, IBV_WR_ATOMIC_FETCH_AND_ADD, &s, 0x100000,
-			   mr->rkey, 0, 1) != IBV_WC_SUCCESS);
-	svt_daemon_alive(&d);
-	printf("dma-buf MR truncated: error completions, daemon alive\n");
+	for (k = 0; k < 4; k++)
+		fault_one(k, buf, vmr);
+	fault_recv(buf, vmr);
+	printf("dma-buf MR truncated: each faulting request charged to the "
+	       "side that owns the page, revoked after, daemon alive\n");
 }
 
 /* The CQ ring vanishes: its next completion is a CQ error. */

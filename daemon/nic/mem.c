@@ -84,13 +84,24 @@ void svd_mem_guard_init(void)
 
 /* What one guarded access does; run by mem_op_run() inside the window. */
 struct mem_op {
-	enum { OP_COPY, OP_CMP_SWP, OP_FETCH_ADD, OP_STORE64 } kind;
+	enum { OP_COPY, OP_CMP_SWP, OP_FETCH_ADD, OP_STORE64, OP_TOUCH } kind;
 	void *dst;
 	const void *src;
 	size_t len;
 	uint64_t a, b, orig;
 	bool stream; /* OP_COPY with streaming stores (data direct, dd_copy.c) */
 };
+
+/* Load one byte of every page of [p, p + len). */
+static void touch_pages(const volatile uint8_t *p, size_t len)
+{
+	size_t pg = 4096, i;
+
+	for (i = 0; i < len; i += pg - ((uintptr_t)(p + i) & (pg - 1)))
+		(void)p[i];
+	if (len)
+		(void)p[len - 1];
+}
 
 /* Out of line, so the access cannot be scheduled around the fences. */
 static __attribute__((noinline)) void mem_op_run(struct mem_op *op)
@@ -115,13 +126,17 @@ static __attribute__((noinline)) void mem_op_run(struct mem_op *op)
 	case OP_STORE64:
 		__atomic_store_n(p, op->a, __ATOMIC_SEQ_CST);
 		break;
+	case OP_TOUCH:
+		touch_pages(op->src, op->len);
+		break;
 	}
 }
 
 static void guard_arm(sigjmp_buf *jb, const struct mem_op *op)
 {
 	guard.lo[0] = (uintptr_t)op->dst;
-	guard.hi[0] = guard.lo[0] + (op->kind == OP_COPY ? op->len : 8);
+	guard.hi[0] = op->dst ? guard.lo[0] + (op->kind == OP_COPY ? op->len : 8)
+			      : 0;
 	guard.lo[1] = (uintptr_t)op->src;
 	guard.hi[1] = op->src ? guard.lo[1] + op->len : 0;
 	guard.fault = 0;
@@ -440,6 +455,23 @@ int svd_mem_copy(const struct svd_umem *dst, uint64_t dst_off,
 	return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
 }
 
+/*
+ * A copy between a mapped umem and a VA one failed with -EFAULT: the
+ * kernel's copy reports a truncated page of our mapping as EFAULT (no
+ * SIGBUS), so find out whether it was ours. A page of the mapping that
+ * faults now revokes its regions, as a fault under the guard does.
+ */
+static int mapped_side_check(const struct svd_umem *u, uint64_t off,
+			     uint64_t len, int ret)
+{
+	struct mem_op op = { .kind = OP_TOUCH, .src = map_at(u, off),
+			     .len = len };
+
+	if (ret == -EFAULT)
+		mem_fault(guarded(&op), u, NULL);
+	return ret;
+}
+
 int svd_mem_copy_direct(const struct svd_umem *dst, uint64_t dst_off,
 			const struct svd_umem *src, uint64_t src_off,
 			uint64_t len)
@@ -455,9 +487,15 @@ int svd_mem_copy_direct(const struct svd_umem *dst, uint64_t dst_off,
 					      map_at(src, src_off), len),
 				 dst, src);
 	if (dst->kind == SVD_UMEM_MAPPED)
-		return svd_mem_read(src, src_off, map_at(dst, dst_off), len);
+		return mapped_side_check(dst, dst_off, len,
+					 svd_mem_read(src, src_off,
+						      map_at(dst, dst_off),
+						      len));
 	if (src->kind == SVD_UMEM_MAPPED)
-		return svd_mem_write(dst, dst_off, map_at(src, src_off), len);
+		return mapped_side_check(src, src_off, len,
+					 svd_mem_write(dst, dst_off,
+						       map_at(src, src_off),
+						       len));
 	return va_umem_copy(dst, dst_off, src, src_off, len);
 }
 

@@ -2,10 +2,13 @@
 /*
  * MR: memory regions, on both command paths.
  *
- * A VA region stays in the client: the daemon keeps (pid, address) and the
- * engine reaches the bytes with process_vm_readv/writev (mem.c). The pid is
- * the sender of the registering command (SCM_CREDENTIALS), so a region
- * registered by a forked child names the child's memory.
+ * A VA region stays in the client: the daemon holds a handle on the
+ * registrar's address space (its /proc/PID/mem, bound to its mm: mem.c).
+ * The registrar is the sender of the registering command, so a region
+ * registered by a forked child names the child's memory. A region in a
+ * shared file mapping comes with the file, which the daemon maps
+ * (file_umem(): it outlives the registrar), at registration and at a
+ * rereg to a new address alike.
  *
  * Reaching another process's memory needs ptrace access: same uid, and
  * under Yama ptrace_scope=1 the client must name the daemon as its tracer;
@@ -184,9 +187,11 @@ static int va_umem(struct svd_bundle *b, uint64_t start, uint64_t len,
 /*
  * The library found the open file behind the range (a shared mapping):
  * map it, so the region is a direct copy and outlives its registrar.
- * -ENOENT: the command names no file (a plain VA region).
+ * -ENOENT: the command names no file (a plain VA region). An ON_DEMAND
+ * region is always a VA region: it follows the registrar's page tables,
+ * as the kernel's ODP does (an munmap takes the pages away).
  */
-static int file_umem(struct svd_bundle *b, uint64_t len,
+static int file_umem(struct svd_bundle *b, uint64_t len, uint32_t access,
 		     struct svd_umem **out)
 {
 	struct sv_reg_mr_req req = {};
@@ -194,7 +199,8 @@ static int file_umem(struct svd_bundle *b, uint64_t len,
 	int ret;
 
 	if (svd_uhw_copy_from(b, &req, sizeof(req)) ||
-	    !(req.flags & SV_REG_MR_FILE))
+	    !(req.flags & SV_REG_MR_FILE) ||
+	    (access & IB_UVERBS_ACCESS_ON_DEMAND))
 		return -ENOENT;
 	if ((req.flags & ~SV_REG_MR_FILE) || req.reserved || b->nfds < 2)
 		return -EINVAL;
@@ -206,6 +212,17 @@ static int file_umem(struct svd_bundle *b, uint64_t len,
 		return (int)svd_ptr_err(umem);
 	*out = umem;
 	return 0;
+}
+
+/* The memory of a registration or a new translation: a file, else VA. */
+static int range_umem(struct svd_bundle *b, uint64_t start, uint64_t len,
+		      uint32_t access, struct svd_umem **out)
+{
+	int ret = file_umem(b, len, access, out);
+
+	if (ret == -ENOENT)
+		ret = va_umem(b, start, len, access, out);
+	return ret;
 }
 
 /* write(): the PD named by a legacy command; a bad handle is EINVAL. */
@@ -243,10 +260,7 @@ static int write_reg_mr(struct svd_bundle *b)
 	pdu = pd_get(b, cmd->pd_handle);
 	if (svd_is_err(pdu))
 		return (int)svd_ptr_err(pdu);
-	ret = file_umem(b, cmd->length, &umem);
-	if (ret == -ENOENT)
-		ret = va_umem(b, cmd->start, cmd->length, cmd->access_flags,
-			      &umem);
+	ret = range_umem(b, cmd->start, cmd->length, cmd->access_flags, &umem);
 	if (!ret) {
 		ret = svd_mr_create(b, uobj, pdu->object, umem, cmd->hca_va,
 				cmd->access_flags);
@@ -272,7 +286,7 @@ static int rereg_trans(struct svd_bundle *b, struct svd_mr *mr,
 	struct svd_umem *umem, *old;
 	int ret;
 
-	ret = va_umem(b, cmd->start, cmd->length, access, &umem);
+	ret = range_umem(b, cmd->start, cmd->length, access, &umem);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&b->dev->lock);

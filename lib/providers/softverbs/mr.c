@@ -60,6 +60,22 @@ static struct svl_mr *mr_new(struct ibv_pd *pd, enum svl_mr_type type)
 	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |                \
 	 IBV_ACCESS_REMOTE_ATOMIC)
 
+/*
+ * The file to hand the daemon for [addr, addr+len), or -1 (a VA region).
+ * Not for on-demand paging: an ODP region follows the process's page
+ * tables as the kernel's does (an munmap or the registrar's exit takes
+ * the pages away, a new mapping at the address is what the NIC sees), so
+ * it stays a VA region even over a shared mapping (docs/odp.md).
+ */
+static int mr_file(void *addr, size_t length, unsigned int access,
+		   uint64_t *off)
+{
+	if (access & IBV_ACCESS_ON_DEMAND)
+		return -1;
+	return svl_mr_backing_file(addr, length, access & MR_WRITE_ACCESS,
+				   off);
+}
+
 SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 					   size_t length, uint64_t iova,
 					   unsigned int access)
@@ -80,7 +96,7 @@ SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 	allow_daemon_access(pd->context);
 	memset(&req, 0, sizeof(req));
 	/* A shared file mapping: hand the daemon the file (issue 11). */
-	fd = svl_mr_backing_file(addr, length, access & MR_WRITE_ACCESS, &off);
+	fd = mr_file(addr, length, access, &off);
 	svl_write_hdr(&req, IB_USER_VERBS_CMD_REG_MR,
 		      fd < 0 ? offsetof(typeof(req), drv) : sizeof(req),
 		      sizeof(resp));
@@ -102,6 +118,7 @@ SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 		errno = ret;
 		return NULL;
 	}
+	mr->access = access;
 	mr->ibmr.addr = addr;
 	mr->ibmr.length = length;
 	mr->ibmr.handle = resp.mr_handle;
@@ -176,21 +193,42 @@ SVL_EXPORT struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset,
 	return svl_reg_dmabuf_mr(pd, offset, length, iova, fd, access, 0);
 }
 
+/*
+ * A new translation is looked up as a registration is: in a shared file
+ * mapping the daemon gets the file (fd, else -1) and maps it.
+ */
+static int rereg_file(struct ibv_mr *mr, int flags, void *addr,
+		      size_t length, int access, uint64_t *off)
+{
+	unsigned int acc = (flags & IBV_REREG_MR_CHANGE_ACCESS) ?
+				   (unsigned int)access :
+				   to_svl_mr(mr)->access;
+
+	if (!(flags & IBV_REREG_MR_CHANGE_TRANSLATION))
+		return -1;
+	allow_daemon_access(mr->context);
+	return mr_file(addr, length, acc, off);
+}
+
 static int rereg_cmd(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
 		     void *addr, size_t length, int access)
 {
 	struct {
 		struct ib_uverbs_cmd_hdr hdr;
 		struct ib_uverbs_rereg_mr cmd;
+		struct sv_reg_mr_req drv;
 	} req;
 	struct ib_uverbs_rereg_mr_resp resp;
-	int ret;
+	uint64_t off = 0;
+	size_t len;
+	int ret, fd;
 
-	if (flags & IBV_REREG_MR_CHANGE_TRANSLATION)
-		allow_daemon_access(mr->context);
 	memset(&req, 0, sizeof(req));
-	svl_write_hdr(&req, IB_USER_VERBS_CMD_REREG_MR, sizeof(req),
-		      sizeof(resp));
+	fd = rereg_file(mr, flags, addr, length, access, &off);
+	len = fd < 0 ? offsetof(typeof(req), drv) : sizeof(req);
+	req.drv.file_offset = off;
+	req.drv.flags = fd < 0 ? 0 : SV_REG_MR_FILE;
+	svl_write_hdr(&req, IB_USER_VERBS_CMD_REREG_MR, len, sizeof(resp));
 	req.cmd.response = (uintptr_t)&resp;
 	req.cmd.mr_handle = mr->handle;
 	req.cmd.flags = (uint32_t)flags;
@@ -199,8 +237,9 @@ static int rereg_cmd(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
 	req.cmd.hca_va = (uintptr_t)addr;
 	req.cmd.pd_handle = (flags & IBV_REREG_MR_CHANGE_PD) ? pd->handle : 0;
 	req.cmd.access_flags = (uint32_t)access;
-	ret = svl_write(mr->context, &req, sizeof(req), &resp, sizeof(resp), -1,
-			NULL);
+	ret = svl_write(mr->context, &req, len, &resp, sizeof(resp), fd, NULL);
+	if (fd >= 0)
+		close(fd);
 	if (ret)
 		return ret;
 	mr->lkey = resp.lkey;
@@ -227,6 +266,8 @@ SVL_EXPORT int ibv_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
 		errno = ret;
 		return IBV_REREG_MR_ERR_CMD;
 	}
+	if (flags & IBV_REREG_MR_CHANGE_ACCESS)
+		to_svl_mr(mr)->access = (unsigned int)access;
 	if (flags & IBV_REREG_MR_CHANGE_PD)
 		mr->pd = pd;
 	if (flags & IBV_REREG_MR_CHANGE_TRANSLATION) {

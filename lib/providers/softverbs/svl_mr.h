@@ -16,6 +16,7 @@ enum svl_mr_type {
 struct svl_mr {
 	struct ibv_mr ibmr; /* must be first: the application sees this */
 	enum svl_mr_type type;
+	unsigned int access; /* IBV_ACCESS_* of a VA region (for rereg) */
 };
 
 /*
