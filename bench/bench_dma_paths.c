@@ -4,7 +4,7 @@
  * paths, as ratios measured in one run (docs/dma-paths.md):
  *
  *   VA MR           ibv_reg_mr over private memory: the daemon reaches it
- *                   with process_vm_readv/writev;
+ *                   through the registrar's /proc/PID/mem;
  *   dma-buf MR      ibv_reg_dmabuf_mr over a memfd the daemon maps: plain
  *                   copies on the engine thread;
  *   data-direct MR  the same, registered with softverbsdv_reg_dmabuf_mr(...,
@@ -12,21 +12,24 @@
  *                   shared with the device's data-direct DMA worker.
  *
  * Both buffers of a transfer (local SGE and remote target) are of the kind
- * measured. Sizes 64 KiB, 1 MiB and 8 MiB; the ratios are "VA / dma-buf"
- * (dma-buf is the reference) and "dma-buf / data-direct" (data-direct is
- * the reference: below 1 means data direct is faster).
+ * measured. Sizes 64 KiB, 1 MiB and 8 MiB; the bandwidth ratios are "VA /
+ * dma-buf" (dma-buf is the reference) and "dma-buf / data-direct"
+ * (data-direct is the reference: below 1 means data direct is faster).
  *
  *   bench_dma_paths [-d DEV] [-r ROUNDS] [-m MIB_PER_FIGURE] [-t DEPTH]
  *
  * Within a round the three kinds of one size and op take turns in 8
- * slices, and each figure is the median over rounds, so the kinds see the
- * same load on a shared machine. One process, two RC QPs on the
+ * slices (who goes first rotates). Bandwidths are medians over rounds;
+ * ratios are medians over all slices of the ratio within the slice,
+ * where the kinds ran back to back, with their quartiles and the share of
+ * slices data direct won: a load that comes and goes on a shared machine
+ * moves both sides of a pair, not the ratio. One process, two RC QPs on the
  * device; completions are waited for on a completion channel (no busy
  * polling: on 2 CPUs a spinning client would take the CPU the data-direct
  * worker needs). Needs a running daemon with the data-direct device on
  * (the default): run it under "softverbs run". Last line: RESULT = the
- * smallest data-direct speedup (dma-buf time / data-direct time) at 1 MiB
- * and above.
+ * smallest data-direct speedup (1 / the median paired dma-buf /
+ * data-direct ratio) at 1 MiB and above.
  */
 #define _GNU_SOURCE
 #include <infiniband/verbs.h>
@@ -40,15 +43,14 @@
 #include <softverbs/softverbs_dv.h>
 
 #include "bench.h"
+#include "bench_rc.h"
 
 #define MAX_SIZE (8U << 20)
 #define NSIZES 3
 #define NKINDS 3
-#define MAX_ROUNDS 31
+#define MAX_ROUNDS 63
 #define SLICES 8 /* kinds alternate this often within a round */
-#define ACCESS                                              \
-	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
-	 IBV_ACCESS_REMOTE_READ)
+#define ACCESS BENCH_RC_ACCESS
 
 enum kind { K_VA, K_DMABUF, K_DD };
 static const char *const kind_name[NKINDS] = {"VA", "dma-buf", "data-direct"};
@@ -74,8 +76,7 @@ struct bench {
 
 static void die(const char *what)
 {
-	perror(what);
-	exit(1);
+	bench_die(what);
 }
 
 static void region_va(struct bench *b, struct region *r)
@@ -127,90 +128,9 @@ static void regions(struct bench *b)
 	}
 }
 
-static int find_gid(struct ibv_context *ctx, union ibv_gid *gid)
-{
-	int i;
-
-	for (i = 0; i < 16; i++)
-		if (!ibv_query_gid(ctx, 1, i, gid) && gid->raw[10] == 0xff &&
-		    gid->raw[11] == 0xff)
-			return i;
-	fprintf(stderr, "no IPv4 RoCE GID on port 1\n");
-	exit(1);
-}
-
-static void qp_to_rts(struct ibv_qp *qp, uint32_t dqpn, int gidx,
-		      const union ibv_gid *gid)
-{
-	struct ibv_qp_attr a = {
-	    .qp_state = IBV_QPS_INIT, .port_num = 1, .qp_access_flags = ACCESS};
-
-	if (ibv_modify_qp(qp, &a,
-			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
-			      IBV_QP_ACCESS_FLAGS))
-		die("INIT");
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_4096;
-	a.dest_qp_num = dqpn;
-	a.max_dest_rd_atomic = 16;
-	a.min_rnr_timer = 1;
-	a.ah_attr.is_global = 1;
-	a.ah_attr.grh.dgid = *gid;
-	a.ah_attr.grh.sgid_index = (uint8_t)gidx;
-	a.ah_attr.grh.hop_limit = 1;
-	a.ah_attr.port_num = 1;
-	if (ibv_modify_qp(qp, &a,
-			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-			      IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-			      IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
-		die("RTR");
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = 7;
-	a.max_rd_atomic = 16;
-	if (ibv_modify_qp(qp, &a,
-			  IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-			      IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
-			      IBV_QP_MAX_QP_RD_ATOMIC))
-		die("RTS");
-}
-
-static struct ibv_qp *make_qp(struct bench *b, struct ibv_cq *cq)
-{
-	struct ibv_qp_init_attr a = {
-	    .send_cq = cq,
-	    .recv_cq = cq,
-	    .qp_type = IBV_QPT_RC,
-	    .cap = {.max_send_wr = (uint32_t)b->depth,
-		    .max_recv_wr = 1,
-		    .max_send_sge = 1,
-		    .max_recv_sge = 1},
-	};
-	struct ibv_qp *qp = ibv_create_qp(b->pd, &a);
-
-	if (!qp)
-		die("ibv_create_qp");
-	return qp;
-}
-
 static void setup(struct bench *b, const char *dev)
 {
-	struct ibv_device **list = ibv_get_device_list(NULL);
-	union ibv_gid gid;
-	int i, gidx;
-
-	for (i = 0; list && list[i]; i++)
-		if (!dev || !strcmp(ibv_get_device_name(list[i]), dev))
-			break;
-	if (!list || !list[i])
-		die("no such device");
-	b->ctx = ibv_open_device(list[i]);
-	ibv_free_device_list(list);
-	if (!b->ctx)
-		die("ibv_open_device");
+	b->ctx = bench_open(dev);
 	b->pd = ibv_alloc_pd(b->ctx);
 	b->ch = ibv_create_comp_channel(b->ctx);
 	if (!b->pd || !b->ch)
@@ -219,11 +139,9 @@ static void setup(struct bench *b, const char *dev)
 	b->cq_b = ibv_create_cq(b->ctx, 2, NULL, NULL, 0);
 	if (!b->cq || !b->cq_b)
 		die("ibv_create_cq");
-	b->qp = make_qp(b, b->cq);
-	b->qp_b = make_qp(b, b->cq_b);
-	gidx = find_gid(b->ctx, &gid);
-	qp_to_rts(b->qp, b->qp_b->qp_num, gidx, &gid);
-	qp_to_rts(b->qp_b, b->qp->qp_num, gidx, &gid);
+	b->qp = bench_rc_qp(b->pd, b->cq, b->depth);
+	b->qp_b = bench_rc_qp(b->pd, b->cq_b, b->depth);
+	bench_rc_pair(b->ctx, b->qp, b->qp_b);
 	regions(b);
 }
 
@@ -340,26 +258,40 @@ static void parse(int argc, char **argv, struct bench *b, const char **dev,
 static double mibs[2][NSIZES][NKINDS];
 
 /*
- * One round of one op and size: the kinds take turns in SLICES slices, so
- * a change of load on the shared machine hits all three alike.
+ * Paired ratios, one per slice: the three kinds of a slice run back to
+ * back, so a change of load on the shared machine hits the pair alike.
+ * [op][size][slice], as bandwidth ratios: VA / dma-buf (dma-buf time /
+ * VA time), and dma-buf / data-direct (data-direct time / dma-buf time:
+ * below 1 when data direct is faster).
  */
-static void measure_one(struct bench *b, bool write, size_t size,
+#define MAX_SLICES (MAX_ROUNDS * SLICES)
+static double va_ratio[2][NSIZES][MAX_SLICES], dd_ratio[2][NSIZES][MAX_SLICES];
+
+/*
+ * One round of one op and size: the kinds take turns in SLICES slices.
+ * slice0: the index of this round's first slice in the ratio arrays.
+ */
+static void measure_one(struct bench *b, int op, int s, int slice0,
 			double mib_s[NKINDS])
 {
-	uint64_t ns[NKINDS] = { 0 };
-	size_t per = b->bytes / SLICES, msgs = per / size;
+	uint64_t ns[NKINDS] = { 0 }, t[NKINDS];
+	size_t per = b->bytes / SLICES, msgs = per / sizes[s];
 	int i, j, k;
 
 	/* Rotate who goes first, so no kind always follows the same one. */
-	for (i = 0; i < SLICES; i++)
+	for (i = 0; i < SLICES; i++) {
 		for (j = 0; j < NKINDS; j++) {
 			k = (i + j) % NKINDS;
-			ns[k] += run(b, k, write, size, per);
+			t[k] = run(b, k, !op, sizes[s], per);
+			ns[k] += t[k];
 		}
+		va_ratio[op][s][slice0 + i] = (double)t[K_DMABUF] / (double)t[K_VA];
+		dd_ratio[op][s][slice0 + i] = (double)t[K_DD] / (double)t[K_DMABUF];
+	}
 	for (k = 0; k < NKINDS; k++)
 		mib_s[k] = bench_mib_s((double)SLICES *
 					       (double)(msgs < 4 ? 4 : msgs) *
-					       (double)size,
+					       (double)sizes[s],
 				       ns[k]);
 }
 
@@ -372,7 +304,7 @@ static void measure(struct bench *b, int rounds)
 	for (r = 0; r < rounds; r++)
 		for (op = 0; op < 2; op++)
 			for (s = 0; s < NSIZES; s++)
-				measure_one(b, !op, sizes[s], v[op][s][r]);
+				measure_one(b, op, s, r * SLICES, v[op][s][r]);
 	for (op = 0; op < 2; op++)
 		for (s = 0; s < NSIZES; s++)
 			for (k = 0; k < NKINDS; k++) {
@@ -383,35 +315,59 @@ static void measure(struct bench *b, int rounds)
 			}
 }
 
+/* Median, quartiles and the share of values below 1 of v[0..n-1]. */
+struct spread {
+	double q1, med, q3, below1;
+};
+
+static struct spread spread_of(const double *v, int n)
+{
+	static double w[MAX_SLICES];
+	struct spread sp = { 0 };
+	int i;
+
+	memcpy(w, v, (size_t)n * sizeof(*w));
+	sp.med = bench_median(w, (size_t)n); /* sorts w */
+	sp.q1 = w[n / 4];
+	sp.q3 = w[(3 * n) / 4 < n ? (3 * n) / 4 : n - 1];
+	for (i = 0; i < n; i++)
+		sp.below1 += w[i] < 1.0;
+	sp.below1 /= n;
+	return sp;
+}
+
 /* The table; returns the smallest data-direct speedup at >= 1 MiB. */
 static double report(int rounds, const struct bench *b)
 {
+	int op, s, n = rounds * SLICES;
 	double worst = 1e9;
-	int op, s;
 
-	printf("bench_dma_paths: %d rounds, %zu MiB per figure, depth %d; "
-	       "MiB/s, median over rounds\n\n",
-	       rounds, b->bytes >> 20, b->depth);
-	printf("| op | size | %s | %s | %s / %s | %s | %s / %s |\n",
-	       kind_name[0], kind_name[1], kind_name[0], kind_name[1],
-	       kind_name[2], kind_name[1], kind_name[2]);
-	printf("|---|---|---:|---:|---:|---:|---:|\n");
+	printf("bench_dma_paths: %d rounds x %d slices, %zu MiB per figure, "
+	       "depth %d\n\n", rounds, SLICES, b->bytes >> 20, b->depth);
+	printf("| op | size | %s MiB/s | %s MiB/s | %s MiB/s | %s / %s | "
+	       "%s / %s [q1, q3] | slices data direct won |\n",
+	       kind_name[0], kind_name[1], kind_name[2], kind_name[0],
+	       kind_name[1], kind_name[1], kind_name[2]);
+	printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
 	for (op = 0; op < 2; op++)
 		for (s = 0; s < NSIZES; s++) {
 			const double *m = mibs[op][s];
+			struct spread va = spread_of(va_ratio[op][s], n);
+			struct spread dd = spread_of(dd_ratio[op][s], n);
 
-			printf(
-			    "| %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n",
-			    op ? "READ" : "WRITE", size_name[s], m[K_VA],
-			    m[K_DMABUF], m[K_VA] / m[K_DMABUF], m[K_DD],
-			    m[K_DMABUF] / m[K_DD]);
-			if (sizes[s] >= (1 << 20) &&
-			    m[K_DD] / m[K_DMABUF] < worst)
-				worst = m[K_DD] / m[K_DMABUF];
+			printf("| %s | %s | %.0f | %.0f | %.0f | %.2f | "
+			       "%.2f [%.2f, %.2f] | %.0f%% |\n",
+			       op ? "READ" : "WRITE", size_name[s], m[K_VA],
+			       m[K_DMABUF], m[K_DD], va.med, dd.med, dd.q1,
+			       dd.q3, 100 * dd.below1);
+			if (sizes[s] >= (1 << 20) && 1 / dd.med < worst)
+				worst = 1 / dd.med;
 		}
-	printf("\nratios: VA / dma-buf (dma-buf is the reference), dma-buf / "
-	       "data-direct (data-direct is the reference; < 1: data direct "
-	       "faster)\n");
+	printf("\nMiB/s: median over rounds. Ratios of bandwidth, each the "
+	       "median over slices of the ratio within the slice (the kinds "
+	       "of a slice run back to back): VA / dma-buf (dma-buf is the "
+	       "reference), dma-buf / data-direct (data-direct is the "
+	       "reference; < 1: data direct faster).\n");
 	return worst;
 }
 

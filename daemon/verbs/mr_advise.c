@@ -4,10 +4,11 @@
  *
  * Every SGE is checked first: its lkey names an ON_DEMAND region of the
  * PD, the range lies inside it, and PREFETCH_WRITE needs LOCAL_WRITE.
- * Then PREFETCH and PREFETCH_WRITE read one byte of every page of the
- * range through the memory module, which faults the page in the client
- * (a write fault is left to the first real write: storing a byte back
- * could race with the client's own stores). PREFETCH_NO_FAULT only
+ * Then PREFETCH and PREFETCH_WRITE read the range through the memory
+ * module, 64 KiB per read, which faults every page in the client (a
+ * write fault cannot be made from here: storing a byte back could race
+ * with the client's own stores; the library makes it in the registrar,
+ * lib/providers/softverbs/mr_odp.c). PREFETCH_NO_FAULT only
  * checks, as it must not fault. With IBV_ADVISE_MR_FLAG_FLUSH (sync) a
  * page that cannot be faulted in fails the call with EFAULT; without it
  * (async, best effort as in the kernel) the faults are still made before
@@ -50,34 +51,42 @@ static int sge_check(const struct advise *a, const struct ib_uverbs_sge *s)
 	return ret;
 }
 
+#define TOUCH_CHUNK (64 * 1024)
+
 /*
- * Fault one page in. The region is looked up again under dev->lock for
- * each page, so a concurrent deregistration is seen, never a freed umem.
+ * Fault [iova, iova + len) in (len <= TOUCH_CHUNK): one read of the range
+ * through the memory module, which faults each page in the client. The
+ * region is looked up again for each chunk under dev->lock, so a
+ * concurrent deregistration is seen, never a freed umem.
  */
-static int touch_page(const struct advise *a, uint32_t lkey, uint64_t iova)
+static int touch_chunk(const struct advise *a, uint32_t lkey, uint64_t iova,
+		       uint64_t len)
 {
+	static __thread uint8_t sink[TOUCH_CHUNK];
 	const struct svd_umem *umem;
 	uint64_t off;
-	uint8_t byte;
 	int ret;
 
 	pthread_mutex_lock(&a->dev->lock);
-	ret = svd_mem_resolve(a->dev, a->pd, lkey, false, iova, 1, 0, &umem,
+	ret = svd_mem_resolve(a->dev, a->pd, lkey, false, iova, len, 0, &umem,
 			      &off);
 	if (!ret)
-		ret = svd_mem_read(umem, off, &byte, 1);
+		ret = svd_mem_read(umem, off, sink, (size_t)len);
 	pthread_mutex_unlock(&a->dev->lock);
 	return ret;
 }
 
 static int sge_touch(const struct advise *a, const struct ib_uverbs_sge *s)
 {
-	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t iova = s->addr, end = s->addr + s->length;
+	uint64_t iova = s->addr, end = s->addr + s->length, n;
 	int ret;
 
-	for (; iova < end; iova = (iova & ~(pg - 1)) + pg) {
-		ret = touch_page(a, s->lkey, iova);
+	for (; iova < end; iova += n) {
+		/* Chunks end on a TOUCH_CHUNK boundary (whole pages). */
+		n = TOUCH_CHUNK - (iova & (TOUCH_CHUNK - 1));
+		if (n > end - iova)
+			n = end - iova;
+		ret = touch_chunk(a, s->lkey, iova, n);
 		if (ret)
 			return ret == -ESRCH ? ret : -EFAULT;
 	}

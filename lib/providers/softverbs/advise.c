@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "svl.h"
+#include "svl_mr.h"
 #include "svl_prov.h"
 
 _Static_assert(sizeof(struct ibv_sge) == sizeof(struct ib_uverbs_sge),
@@ -17,6 +18,7 @@ int svl_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice,
 {
 	size_t len = (size_t)num_sge * sizeof(*sg_list);
 	struct svl_cmd c;
+	int ret;
 
 	/* The attribute length is 16 bits, as in the kernel's ioctl. */
 	if (!num_sge || len > UINT16_MAX)
@@ -26,5 +28,10 @@ int svl_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice,
 	svl_attr_u64(&c, UVERBS_ATTR_ADVISE_MR_ADVICE, advice);
 	svl_attr_u64(&c, UVERBS_ATTR_ADVISE_MR_FLAGS, flags);
 	svl_attr_in(&c, UVERBS_ATTR_ADVISE_MR_SGE_LIST, sg_list, len);
-	return svl_exec(pd->context, &c);
+	ret = svl_exec(pd->context, &c);
+	/* The daemon read-faulted the pages; a write fault must happen in
+	 * the registrar (mr_odp.c). */
+	if (!ret && advice == IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE)
+		svl_mr_odp_populate_write(sg_list, num_sge);
+	return ret;
 }

@@ -124,6 +124,8 @@ SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 	mr->ibmr.handle = resp.mr_handle;
 	mr->ibmr.lkey = resp.lkey;
 	mr->ibmr.rkey = resp.rkey;
+	if (access & IBV_ACCESS_ON_DEMAND)
+		svl_mr_odp_add(mr, iova);
 	return &mr->ibmr;
 }
 
@@ -268,12 +270,15 @@ SVL_EXPORT int ibv_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
 	}
 	if (flags & IBV_REREG_MR_CHANGE_ACCESS)
 		to_svl_mr(mr)->access = (unsigned int)access;
+	svl_mr_odp_del(to_svl_mr(mr));
 	if (flags & IBV_REREG_MR_CHANGE_PD)
 		mr->pd = pd;
 	if (flags & IBV_REREG_MR_CHANGE_TRANSLATION) {
 		mr->addr = addr;
 		mr->length = length;
 	}
+	if (to_svl_mr(mr)->access & IBV_ACCESS_ON_DEMAND)
+		svl_mr_odp_add(to_svl_mr(mr), (uintptr_t)mr->addr);
 	return 0;
 }
 
@@ -291,6 +296,7 @@ SVL_EXPORT int ibv_dereg_mr(struct ibv_mr *mr)
 	ret = svl_write(mr->context, &req, sizeof(req), NULL, 0, -1, NULL);
 	if (ret)
 		return ret; /* EBUSY: memory windows are bound to it */
+	svl_mr_odp_del(to_svl_mr(mr));
 	free(to_svl_mr(mr));
 	return 0;
 }

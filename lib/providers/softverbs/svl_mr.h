@@ -17,7 +17,20 @@ struct svl_mr {
 	struct ibv_mr ibmr; /* must be first: the application sees this */
 	enum svl_mr_type type;
 	unsigned int access; /* IBV_ACCESS_* of a VA region (for rereg) */
+	/* ODP regions of this process (mr_odp.c) */
+	struct svl_mr *odp_next;
+	pid_t odp_pid;
+	uint64_t odp_iova;
 };
+
+/*
+ * ODP regions this process registered (mr_odp.c): added at registration,
+ * removed at deregistration; svl_mr_odp_populate_write() write-faults the
+ * pages of each SGE that names one of them (ibv_advise_mr PREFETCH_WRITE).
+ */
+void svl_mr_odp_add(struct svl_mr *mr, uint64_t iova);
+void svl_mr_odp_del(struct svl_mr *mr);
+void svl_mr_odp_populate_write(const struct ibv_sge *sge, uint32_t n);
 
 /*
  * The file behind [addr, addr+len) when it lies in one shared file mapping
