@@ -84,6 +84,10 @@ struct svd_device {
 	atomic_uint nr_uobjects;
 	uint32_t nr_qps; /* under lock: attr.max_qp is enforced */
 	atomic_ulong pkts_refused; /* nic/xuser.c: policy or path refused */
+	/* Raw Ethernet: steering rules (verbs/std_flow.c) and frame counts
+	 * (nic/eng_raw.c), both under lock. */
+	struct svd_flow *flows;
+	uint64_t raw_tx_frames, raw_rx_frames, raw_rx_dropped;
 	struct svd_device *next;
 };
 
@@ -173,13 +177,14 @@ enum svd_remove_reason {
  * before what they depend on.
  */
 enum svd_destroy_order {
-	SVD_ORDER_QP = 0, /* a QP holds PD, CQs, SRQ, XRCD */
-	SVD_ORDER_SRQ_MW_AH = 1, /* SRQs hold CQ, PD; MWs are bound to MRs */
-	SVD_ORDER_MR = 2,
-	SVD_ORDER_CQ_XRCD_DM = 3, /* a DM outlives the MRs on it */
-	SVD_ORDER_PD = 4,
-	SVD_ORDER_CHANNEL = 5, /* completion channels, after their CQs */
-	SVD_ORDER_DB_PAGE = 6, /* rung by QPs, SRQs and CQs */
+	SVD_ORDER_FLOW = 0, /* a flow steers to its QP */
+	SVD_ORDER_QP = 1, /* a QP holds PD, CQs, SRQ, XRCD */
+	SVD_ORDER_SRQ_MW_AH = 2, /* SRQs hold CQ, PD; MWs are bound to MRs */
+	SVD_ORDER_MR = 3,
+	SVD_ORDER_CQ_XRCD_DM = 4, /* a DM outlives the MRs on it */
+	SVD_ORDER_PD = 5,
+	SVD_ORDER_CHANNEL = 6, /* completion channels, after their CQs */
+	SVD_ORDER_DB_PAGE = 7, /* rung by QPs, SRQs and CQs */
 	SVD_ORDER_ASYNC_FD = 9, /* events may be raised until the end */
 };
 

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "eng_raw.h"
 #include "engine.h"
 
 /* The WQE being processed: a private copy. */
@@ -301,6 +302,8 @@ bool eng_req_run(struct svd_engine *e, struct eng_qp *eq)
 
 	if (eq->req_state == ENG_REQ_ERROR)
 		return false;
+	if (eq->qp->qp_type == SVD_QPT_RAW_PACKET)
+		return eng_raw_run(e, eq); /* Ethernet frames, no transport */
 	status = req_fetch(eq, &r);
 	if (status == -EFAULT) {
 		/* The ring's memory is gone (truncated): the QP is dead. */

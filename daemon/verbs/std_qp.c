@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svd_flow.h"
 #include "svd_mem.h"
 #include "svd_qpn.h"
 
@@ -77,8 +78,12 @@ static void qp_free(struct qp_priv *p)
 
 static int qp_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 {
-	(void)why; /* nothing can hold a QP busy */
-	qp_free(to_priv(uobj->object));
+	struct svd_qp *qp = uobj->object;
+
+	/* Flow rules steering to it hold it, as in the kernel. */
+	if (svd_destroy_busy(why, &qp->usecnt))
+		return -EBUSY;
+	qp_free(to_priv(qp));
 	return 0;
 }
 
@@ -116,8 +121,12 @@ static int check_objs(const struct qp_args *a)
 	case SVD_QPT_RC:
 	case SVD_QPT_UC:
 	case SVD_QPT_UD:
+	case SVD_QPT_RAW_PACKET:
 		if (!a->pd || !a->scq || !a->rcq || a->xrcd)
 			return -EINVAL;
+		/* Frames land in the QP's own RQ only (eng_raw.c). */
+		if (a->type == SVD_QPT_RAW_PACKET && a->srq)
+			return -EOPNOTSUPP;
 		return 0;
 	case SVD_QPT_XRC_INI:
 		if (!a->pd || !a->scq || a->srq || a->xrcd)
@@ -127,7 +136,6 @@ static int check_objs(const struct qp_args *a)
 		if (!a->xrcd || a->srq || a->scq || a->rcq)
 			return -EINVAL;
 		return 0;
-	case SVD_QPT_RAW_PACKET:
 	case SVD_QPT_DRIVER:
 		return -EOPNOTSUPP;
 	default:
@@ -276,6 +284,12 @@ static int qp_get_args(struct svd_bundle *b, struct qp_args *a)
 	ret = svd_attr_get_u32(b, UVERBS_ATTR_CREATE_QP_TYPE, &a->type);
 	if (ret)
 		return ret;
+	/* Raw QPs send and see any frame: CAP_NET_RAW, checked first. */
+	if (a->type == SVD_QPT_RAW_PACKET) {
+		ret = svd_bundle_net_raw(b);
+		if (ret)
+			return ret;
+	}
 	if (svd_attr_is_present(b, UVERBS_ATTR_CREATE_QP_FLAGS))
 		svd_attr_get_u64(b, UVERBS_ATTR_CREATE_QP_FLAGS, &a->flags);
 	if (svd_attr_is_present(b, UVERBS_ATTR_CREATE_QP_SOURCE_QPN))
@@ -410,7 +424,7 @@ SVD_DECLARE_METHOD_FLAGS(
 /* The IBTA state machine                                                  */
 /* ---------------------------------------------------------------------- */
 
-enum { T_UD, T_UC, T_RC, T_XI, T_XT, T_NR };
+enum { T_UD, T_UC, T_RC, T_XI, T_XT, T_RAW, T_NR };
 
 struct trans {
 	bool valid;
@@ -438,7 +452,7 @@ static const struct trans qp_table[SVD_QPS_ERR + 1][SVD_QPS_ERR + 1] = {
 		[SVD_QPS_RESET] = { .valid = true },
 		[SVD_QPS_INIT] = { .valid = true,
 			.req = { UD_INIT, CONN_INIT, CONN_INIT, CONN_INIT,
-				 CONN_INIT } },
+				 CONN_INIT, M(PORT) } },
 	},
 	[SVD_QPS_INIT] = {
 		[SVD_QPS_RESET] = { .valid = true },
@@ -459,14 +473,14 @@ static const struct trans qp_table[SVD_QPS_ERR + 1][SVD_QPS_ERR + 1] = {
 			.req = { M(SQ_PSN), M(SQ_PSN), RC_RTS_REQ, RC_RTS_REQ,
 				 M(TIMEOUT) | M(SQ_PSN) },
 			.opt = { UD_RTS_OPT, UC_RTS_OPT, RC_RTS_OPT,
-				 UC_RTS_OPT, RC_RTS_OPT } },
+				 UC_RTS_OPT, RC_RTS_OPT, M(RATE_LIMIT) } },
 	},
 	[SVD_QPS_RTS] = {
 		[SVD_QPS_RESET] = { .valid = true },
 		[SVD_QPS_ERR] = { .valid = true },
 		[SVD_QPS_RTS] = { .valid = true,
 			.opt = { UD_RTS_OPT, UC_RTS_OPT, RC_RTS_OPT,
-				 UC_RTS_OPT, RC_RTS_OPT } },
+				 UC_RTS_OPT, RC_RTS_OPT, M(RATE_LIMIT) } },
 		[SVD_QPS_SQD] = { .valid = true,
 			.opt = { M(EN_SQD_ASYNC_NOTIFY), M(EN_SQD_ASYNC_NOTIFY),
 				 M(EN_SQD_ASYNC_NOTIFY), M(EN_SQD_ASYNC_NOTIFY),
@@ -522,6 +536,8 @@ static int type_index(uint32_t qp_type)
 		return T_XI;
 	case SVD_QPT_XRC_TGT:
 		return T_XT;
+	case SVD_QPT_RAW_PACKET:
+		return T_RAW;
 	default:
 		return -1;
 	}
@@ -750,7 +766,9 @@ static int write_ex_modify_qp(struct svd_bundle *b)
 		return -EOPNOTSUPP;
 	if (c->reserved)
 		return -EINVAL;
-	/* Rate limits are a raw packet feature: not in any transition. */
+	/* Raw QPs may name a rate limit; 0 (none) is all the NIC paces. */
+	if ((c->base.attr_mask & SVD_QP_RATE_LIMIT) && c->rate_limit)
+		return -EOPNOTSUPP;
 	ret = qp_do_modify(b, &c->base);
 	if (ret)
 		return ret;

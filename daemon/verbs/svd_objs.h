@@ -88,6 +88,7 @@ struct svd_qp {
 	struct svd_umem *sq, *rq, *dbrec;
 	uint32_t db_page_index;
 	uint32_t events_reported;
+	atomic_int usecnt; /* flows steering to it (EBUSY on destroy) */
 	void *eng; /* engine-private per-QP state */
 };
 

@@ -451,4 +451,33 @@ struct sv_cqe {
 #define SV_DEST_FROM_AH(_ah, _d) d->_d = ah->_ah;
 #define SV_AH_FROM_DEST(_ah, _d) ah->_ah = d->_d;
 
+/*
+ * Flow spec types on the wire of IB_USER_VERBS_EX_CMD_CREATE_FLOW: the
+ * kernel's enum ib_flow_spec_type, which <rdma/ib_user_verbs.h> leaves
+ * out. Library specs (IBV_FLOW_SPEC_*) use the same numbers except
+ * IPV4_EXT, which travels as SV_FLOW_SPEC_IPV4 with the full filter.
+ */
+enum sv_flow_spec_type {
+	SV_FLOW_SPEC_ETH = 0x20,
+	SV_FLOW_SPEC_IPV4 = 0x30,
+	SV_FLOW_SPEC_IPV6 = 0x31,
+	SV_FLOW_SPEC_TCP = 0x40,
+	SV_FLOW_SPEC_UDP = 0x41,
+	SV_FLOW_SPEC_INNER = 0x100, /* flag: the tunnelled headers */
+	SV_FLOW_SPEC_ACTION_TAG = 0x1000,
+};
+/* Flow attribute types and flags (kernel enum ib_flow_attr_type, _flags). */
+enum {
+	SV_FLOW_ATTR_NORMAL = 0,
+	SV_FLOW_ATTR_ALL_DEFAULT = 1,
+	SV_FLOW_ATTR_MC_DEFAULT = 2,
+};
+enum {
+	SV_FLOW_ATTR_FLAGS_DONT_TRAP = 1U << 1,
+	SV_FLOW_ATTR_FLAGS_EGRESS = 1U << 2,
+	SV_FLOW_ATTR_FLAGS_RESERVED = 1U << 3,
+};
+/* At most this many specs in one rule (IB_FLOW_SPEC_SUPPORT_LAYERS). */
+#define SV_FLOW_MAX_SPECS 10
+
 #endif /* SOFTVERBS_ABI_H */

@@ -47,6 +47,8 @@ static void set_extended(struct verbs_context *v, const struct svl_ops *p)
 	v->alloc_dm = p->alloc_dm;
 	v->free_dm = p->free_dm;
 	v->reg_dm_mr = p->reg_dm_mr;
+	v->ibv_create_flow = p->create_flow;
+	v->ibv_destroy_flow = p->destroy_flow;
 	/* rdma-core's private slot; softverbs' library owns it. Read only. */
 	v->priv = (struct verbs_ex_private *)(uintptr_t)p->dv;
 }

@@ -66,6 +66,9 @@ struct svl_ops {
 	struct ibv_mr *(*reg_dm_mr)(struct ibv_pd *pd, struct ibv_dm *dm,
 				    uint64_t off, size_t len,
 				    unsigned int access);
+	struct ibv_flow *(*create_flow)(struct ibv_qp *qp,
+					struct ibv_flow_attr *attr);
+	int (*destroy_flow)(struct ibv_flow *flow);
 	/*
 	 * The provider's direct-verbs table (<softverbs/softverbs_dv.h>),
 	 * published in verbs_context.priv for the header's inline calls.

@@ -34,5 +34,7 @@ const struct svl_ops svl_softverbs_ops = {
 	.free_dm = svl_free_dm,
 	.advise_mr = svl_advise_mr,
 	.reg_dm_mr = svl_reg_dm_mr,
+	.create_flow = svl_create_flow,
+	.destroy_flow = svl_destroy_flow,
 	.dv = &svl_softverbs_dv_ops,
 };

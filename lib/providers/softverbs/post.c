@@ -38,8 +38,9 @@ static bool opcode_ok(enum ibv_qp_type t, enum ibv_wr_opcode op)
 {
 	switch (op) {
 	case IBV_WR_SEND:
-	case IBV_WR_SEND_WITH_IMM:
 		return t != IBV_QPT_XRC_RECV;
+	case IBV_WR_SEND_WITH_IMM: /* an Ethernet frame has no immediate */
+		return t != IBV_QPT_XRC_RECV && t != IBV_QPT_RAW_PACKET;
 	case IBV_WR_RDMA_WRITE:
 	case IBV_WR_RDMA_WRITE_WITH_IMM:
 	case IBV_WR_LOCAL_INV:

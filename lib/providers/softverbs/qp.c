@@ -104,6 +104,7 @@ static int qp_check_attr(struct ibv_context *ctx,
 	case IBV_QPT_RC:
 	case IBV_QPT_UC:
 	case IBV_QPT_UD:
+	case IBV_QPT_RAW_PACKET:
 	case IBV_QPT_XRC_SEND:
 		if (!(a->comp_mask & IBV_QP_INIT_ATTR_PD) || !a->pd)
 			return EINVAL;
@@ -112,7 +113,6 @@ static int qp_check_attr(struct ibv_context *ctx,
 		if (!(a->comp_mask & IBV_QP_INIT_ATTR_XRCD) || !a->xrcd)
 			return EINVAL;
 		break;
-	case IBV_QPT_RAW_PACKET:
 	case IBV_QPT_DRIVER:
 		return EOPNOTSUPP;
 	default:

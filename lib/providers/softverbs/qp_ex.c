@@ -361,6 +361,8 @@ static uint64_t type_ops(enum ibv_qp_type t)
 	switch (t) {
 	case IBV_QPT_UD:
 		return send;
+	case IBV_QPT_RAW_PACKET:
+		return IBV_QP_EX_WITH_SEND;
 	case IBV_QPT_UC:
 		return uc;
 	case IBV_QPT_RC:

@@ -36,6 +36,9 @@ int svl_query_device_ex(struct ibv_context *c,
 			struct ibv_device_attr_ex *attr, size_t len);
 int svl_query_rt_values(struct ibv_context *c, struct ibv_values_ex *v);
 /* qp.c */
+/* Flow steering (flow.c). */
+struct ibv_flow *svl_create_flow(struct ibv_qp *qp, struct ibv_flow_attr *a);
+int svl_destroy_flow(struct ibv_flow *flow);
 struct ibv_qp *svl_create_qp_ex(struct ibv_context *c,
 				struct ibv_qp_init_attr_ex *attr);
 /* svl_create_qp_ex with a seed-002 resource domain index (-1: none). */
