@@ -57,6 +57,10 @@ for k in icrc version pkey opcode length qpn short; do
 done
 [ "$(wire_stat A rcvd_pkts)" = 2 ] || wire_fail "rcvd_pkts != 2"
 echo "ok: each bad packet dropped for its reason; the good ones received"
+hw=/sys/class/infiniband/w0/ports/1/hw_counters/dropped_icrc
+wait_for 3 eval '[ "$(sv_a run -- cat $hw 2>/dev/null)" = 2 ]' ||
+	wire_fail "$hw in the view: '$(sv_a run -- cat $hw 2>&1)'"
+echo "ok: hw_counters in the sysfs view"
 
 if command -v tshark >/dev/null; then
 	out=$(tshark -r "$WIRE_TMP/a.pcap" --disable-protocol rpcordma 2>&1)

@@ -135,6 +135,8 @@ void wire_rx_free(struct wire_rx *rx);
 const char *wire_drop_name(enum wire_drop d);
 /* "name value" lines, rxe's hw_counters names where they exist. */
 void wire_stats_print(const struct wire_counters *c, void *file);
+/* ports/1/hw_counters/ in the runtime dir's sysfs tree (the view). */
+void wire_stats_files(struct wire *w, const char *rundir, const char *name);
 enum wire_event { WIRE_EV_RETRANSMIT, WIRE_EV_DUPLICATE, WIRE_EV_OUT_OF_SEQ };
 void wire_count(struct wire *w, enum wire_event ev);
 

@@ -6,6 +6,12 @@
  * out_of_seq_request, rcvd_seq_err); the rest say what they count.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <softverbs/rundir.h>
 
 #include "wire_int.h"
 
@@ -69,4 +75,51 @@ void wire_count(struct wire *w, enum wire_event ev)
 		wire_window_loss(&w->win);
 		break;
 	}
+}
+
+/* One counter file, replaced whole so a reader never sees half of it. */
+static void put_counter(const char *dir, const char *name, uint64_t v)
+{
+	char path[512], tmp[520];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "%llu\n", (unsigned long long)v);
+	if (fclose(f) || rename(tmp, path))
+		unlink(tmp);
+}
+
+/*
+ * The sysfs view's ports/1/hw_counters/ (what rxe shows under
+ * /sys/class/infiniband/DEV/ports/1/hw_counters), refreshed by the main
+ * loop about once a second.
+ */
+void wire_stats_files(struct wire *w, const char *rundir, const char *name)
+{
+	char dir[400], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/" SV_DEVICES_DIR "/%s/ports/1/hw_counters",
+		 rundir, name);
+	mkdir(dir, 0755);
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	wire_stats_print(&w->cnt, f);
+	fclose(f);
+	for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(l, ' ');
+
+		if (!sp)
+			continue;
+		*sp = '\0';
+		put_counter(dir, l, strtoull(sp + 1, NULL, 10));
+	}
+	free(buf);
 }

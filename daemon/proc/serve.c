@@ -33,6 +33,7 @@
 #include "svd_dd.h"
 #include "svd_main.h"
 #include "svd_nic.h"
+#include "wire.h"
 
 #define ACCEPT_PAUSE_MS 200
 
@@ -340,6 +341,20 @@ static void on_control(int ctl_fd)
 		accept_pause();
 }
 
+/* About once a second: the wire devices' hw_counters files. */
+static void counters_due(void)
+{
+	static time_t last;
+	time_t now = time(NULL);
+
+	if (now == last)
+		return;
+	last = now;
+	for (struct svd_device *d = dev_list; d; d = d->next)
+		if (d->wire)
+			wire_stats_files(d->wire, svd_rundir(), d->name);
+}
+
 void svd_serve_loop(void)
 {
 	struct epoll_event evs[32];
@@ -362,6 +377,7 @@ void svd_serve_loop(void)
 				on_ufile(t, evs[i].events);
 		}
 		accept_resume_due();
+		counters_due();
 	}
 }
 
