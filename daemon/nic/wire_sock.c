@@ -356,22 +356,38 @@ void wire_set_receiver(struct wire *w, wire_rx_fn fn, void *ctx)
  * port's synthetic link-local one, or an IPv6 address still in duplicate
  * address detection) does not bind: netdev.c calls again when it changes.
  */
+/* Does slot a need (re)binding for GID entry g? */
+static bool addr_stale(const struct wire_addr *a, const struct svd_gid_entry *g)
+{
+	if (!g->valid)
+		return a->used;
+	return !a->used || memcmp(a->gid, g->gid, 16);
+}
+
 int wire_sync_addrs(struct wire *w)
 {
 	const struct svd_port *p = &w->dev->port;
+	bool stopped = false;
 	int n = 0;
 
-	rx_stop(w);
-	pthread_mutex_lock(&w->lock);
 	for (int a = 0; a < SVD_MAX_GIDS; a++) {
 		const struct svd_gid_entry *g = &p->gids[a];
 
+		/* Addresses that stay keep their sockets: no packet lost. */
+		if (!addr_stale(&w->addr[a], g) && (n += w->addr[a].used))
+			continue;
+		if (!stopped)
+			rx_stop(w);
+		stopped = true;
+		pthread_mutex_lock(&w->lock);
 		addr_close(&w->addr[a]);
 		if (g->valid && !addr_open(&w->addr[a], g->gid,
 					   g->netdev_ifindex))
 			n++;
+		pthread_mutex_unlock(&w->lock);
 	}
-	pthread_mutex_unlock(&w->lock);
+	if (!stopped && w->rx_running)
+		return n;
 	return rx_start(w) ?: n;
 }
 

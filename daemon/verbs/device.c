@@ -344,7 +344,9 @@ int svd_dev_assign_lid(struct svd_device *dev,
 /*
  * Address resolution for the engine: does a packet for (dlid, dgid) land on
  * this device's port? A RoCE port is reached through its GIDs, which are
- * the host's, so everything sent on it is local. An IB port is reached by
+ * the host's, so everything sent on it is local -- unless the device is
+ * bound to an interface: then only its own GIDs (and multicast) are, and
+ * the rest goes on the wire (docs/wire.md). An IB port is reached by
  * its LID, or by its GID when the address has a GRH (dgid non-NULL); a LID
  * of another device, or of nobody, is not delivered here.
  */
@@ -353,8 +355,10 @@ bool svd_dev_addr_is_local(const struct svd_device *dev, uint16_t dlid,
 {
 	const struct svd_port *p = &dev->port;
 
-	if (p->attr.link_layer != SVD_LINK_IB)
+	if (p->attr.link_layer != SVD_LINK_IB && (!p->netdev[0] || !dgid))
 		return true;
+	if (dgid && p->attr.link_layer != SVD_LINK_IB)
+		return svd_gid_is_mcast(dgid) || gid_present(p, dgid);
 	if (dgid)
 		return !memcmp(dgid, p->gids[0].gid, 16) ||
 		       (dgid[0] == 0xff); /* multicast: the port's groups */
