@@ -111,14 +111,22 @@ static struct svl_db *db_new(struct svl_context *ctx, struct svl_domains *d,
 	return db;
 }
 
-/* A dedicated page: a free one of this context, else a new one. */
+/*
+ * A dedicated page: a free one of this context, else a new one. The
+ * shared page comes first, so that objects without a domain still have a
+ * page when dedicated ones took the device's last pages.
+ */
 static struct svl_db *db_get(struct svl_context *ctx, struct svl_domains *d,
 			     uint32_t purpose)
 {
 	struct svl_db *db = d->free;
+	uint32_t shared;
+	int ret;
 
-	if (!db)
-		return db_new(ctx, d, purpose);
+	if (!db) {
+		ret = svl_db_page_get(ctx, &shared);
+		return ret ? svl_fail(ret) : db_new(ctx, d, purpose);
+	}
 	d->free = db->next_free;
 	d->free_pages--;
 	db->next_free = NULL;
