@@ -7,7 +7,8 @@ BUILD_DEPS=(build-essential cmake clang libclang-rt-14-dev pkg-config
 # Unmodified rdma-core consumers that the test suite runs on softverbs.
 TEST_DEPS=(ibverbs-utils rdmacm-utils perftest python3-pyverbs ucx-utils
 	   libfabric-bin iproute2 infiniband-diags openmpi-bin libopenmpi-dev
-	   tshark)
+	   tshark kmod)
+# kmod: scripts/test.sh loads udmabuf (test_dmabuf's kernel dma-buf case).
 # tests/wire*.sh decode captures with tshark; bench/wire.sh compares with
 # iperf3 over the same veth.
 # bench/run.sh's plot.

@@ -12,6 +12,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
 
 step "ctest"
+# test_dmabuf registers a kernel dma-buf when /dev/udmabuf exists: load the
+# module as root where the kernel has it (CONFIG_UDMABUF=m). The hugepage
+# tests reserve their pages themselves (tests/huge.cmake).
+if [ "$(id -u)" = 0 ] && [ ! -e /dev/udmabuf ] && command -v modprobe >/dev/null; then
+	modprobe udmabuf 2>/dev/null || echo "udmabuf: no such module here"
+fi
 (cd build && ctest --output-on-failure -j1)
 
 step "sanitizer build (ASan+UBSan) + ctest"

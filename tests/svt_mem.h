@@ -8,6 +8,7 @@
 #define SVT_MEM_H
 
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <stdbool.h>
 
@@ -71,6 +72,34 @@ static inline void svt_daemon_alive(const struct svt_daemon *d)
 	int status;
 
 	SVT_CHECK(waitpid(d->pid, &status, WNOHANG) == 0);
+}
+
+/*
+ * ODP tests: 64 GiB of address space reserved (PROT_NONE, MAP_NORESERVE)
+ * and never touched, except SVT_NSPARSE pages spread over it and made
+ * usable. Skips (77) where the machine has not that much address space.
+ */
+#define SVT_BIG (64ULL << 30)
+#define SVT_NSPARSE 8
+
+static inline uint64_t svt_sparse_off(int i)
+{
+	return (SVT_BIG / SVT_NSPARSE) * (uint64_t)i +
+	       4096ULL * (uint64_t)(i * 7 % 5);
+}
+
+static inline uint8_t *svt_reserve_sparse(void)
+{
+	uint8_t *p = mmap(NULL, SVT_BIG, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int i;
+
+	if (p == MAP_FAILED)
+		svt_skip("64 GiB of address space");
+	for (i = 0; i < SVT_NSPARSE; i++)
+		SVT_CHECK(!mprotect(p + svt_sparse_off(i), 4096,
+				    PROT_READ | PROT_WRITE));
+	return p;
 }
 
 /* One message of len bytes carrying fd over a UNIX socket, and back. */

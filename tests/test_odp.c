@@ -16,37 +16,16 @@
 #include <sys/wait.h>
 
 #include "svtest.h"
-#include "svt_ep.h"
+#include "svt_mem.h"
 
-#define BIG (64ULL << 30)
-#define NPAGES 8
+#define BIG SVT_BIG
+#define NPAGES SVT_NSPARSE
 #define PG 4096ULL
 
 #define ODP_RW                                                         \
 	(IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE |                \
 	 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |             \
 	 IBV_ACCESS_REMOTE_ATOMIC)
-
-/* Page i of the sparse set: spread over the whole 64 GiB. */
-static uint64_t sparse_off(int i)
-{
-	return (BIG / NPAGES) * (uint64_t)i + PG * (uint64_t)(i * 7 % 5);
-}
-
-/* 64 GiB reserved, never touched; only the sparse pages made usable. */
-static uint8_t *reserve_sparse(void)
-{
-	uint8_t *p = mmap(NULL, BIG, PROT_NONE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	int i;
-
-	if (p == MAP_FAILED)
-		svt_skip("64 GiB of address space");
-	for (i = 0; i < NPAGES; i++)
-		SVT_CHECK(!mprotect(p + sparse_off(i), PG,
-				    PROT_READ | PROT_WRITE));
-	return p;
-}
 
 static struct ibv_sge sge(void *addr, uint32_t len, uint32_t lkey)
 {
@@ -58,7 +37,7 @@ static struct ibv_sge sge(void *addr, uint32_t len, uint32_t lkey)
 /* a writes then reads every sparse page of b's 64 GiB ODP region. */
 static void test_sparse(struct svt_ep *a, struct svt_ep *b)
 {
-	uint8_t *big = reserve_sparse(), *lbig = reserve_sparse();
+	uint8_t *big = svt_reserve_sparse(), *lbig = svt_reserve_sparse();
 	uint8_t *buf = malloc(PG);
 	struct ibv_mr *rmr, *lmr, *bmr;
 	struct ibv_sge s;
@@ -70,7 +49,7 @@ static void test_sparse(struct svt_ep *a, struct svt_ep *b)
 	bmr = ibv_reg_mr(a->pd, buf, PG, IBV_ACCESS_LOCAL_WRITE);
 	SVT_CHECK(rmr && lmr && bmr);
 	for (i = 0; i < NPAGES; i++) {
-		uint8_t *r = big + sparse_off(i), *l = lbig + sparse_off(i);
+		uint8_t *r = big + svt_sparse_off(i), *l = lbig + svt_sparse_off(i);
 
 		memset(buf, 0x40 + i, PG);
 		s = sge(buf, PG, bmr->lkey);
@@ -330,11 +309,11 @@ static void uc_connect(struct svt_ep *e, struct ibv_qp *qp, uint32_t dqpn)
 /* UC over fresh ODP pages on both sides: SEND/RECV and RDMA WRITE. */
 static void test_uc(struct svt_ep *a, struct svt_ep *b)
 {
-	uint8_t *src = reserve_sparse(), *dst = reserve_sparse();
+	uint8_t *src = svt_reserve_sparse(), *dst = svt_reserve_sparse();
 	struct ibv_qp *qa = uc_qp(a), *qb = uc_qp(b);
 	struct ibv_mr *smr = ibv_reg_mr(a->pd, src, BIG, ODP_RW);
 	struct ibv_mr *dmr = ibv_reg_mr(b->pd, dst, BIG, ODP_RW);
-	uint8_t *s = src + sparse_off(3), *d = dst + sparse_off(5);
+	uint8_t *s = src + svt_sparse_off(3), *d = dst + svt_sparse_off(5);
 	struct ibv_sge ss = sge(s, PG, smr->lkey), rs = sge(d, PG, dmr->lkey);
 	struct ibv_recv_wr rwr = { .sg_list = &rs, .num_sge = 1 }, *rbad;
 	struct ibv_send_wr wr = { .sg_list = &ss, .num_sge = 1,
@@ -352,11 +331,11 @@ static void test_uc(struct svt_ep *a, struct svt_ep *b)
 	SVT_CHECK(!memcmp(s, d, PG));
 	memset(s, 0x33, PG);
 	wr.opcode = IBV_WR_RDMA_WRITE;
-	wr.wr.rdma.remote_addr = (uintptr_t)(dst + sparse_off(1));
+	wr.wr.rdma.remote_addr = (uintptr_t)(dst + svt_sparse_off(1));
 	wr.wr.rdma.rkey = dmr->rkey;
 	SVT_CHECK(!ibv_post_send(qa, &wr, &bad));
 	SVT_CHECK(svt_poll1(a->cq).status == IBV_WC_SUCCESS);
-	SVT_CHECK(!memcmp(s, dst + sparse_off(1), PG));
+	SVT_CHECK(!memcmp(s, dst + svt_sparse_off(1), PG));
 	SVT_CHECK(!ibv_destroy_qp(qa) && !ibv_destroy_qp(qb));
 	SVT_CHECK(!ibv_dereg_mr(smr) && !ibv_dereg_mr(dmr));
 	munmap(src, BIG);

@@ -27,31 +27,11 @@
 #include "svtest.h"
 #include "svt_mem.h"
 
-#define BIG (64ULL << 30)
+#define BIG SVT_BIG
 #define PG 4096ULL
 #define ODP_RW (SVT_ACCESS_ALL | IBV_ACCESS_ON_DEMAND)
 
 static struct svt_daemon d;
-
-/* 64 GiB reserved and untouched; page i of 8 spread over it made usable. */
-static uint8_t *sparse(void)
-{
-	uint8_t *p = mmap(NULL, BIG, PROT_NONE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	int i;
-
-	if (p == MAP_FAILED)
-		svt_skip("64 GiB of address space");
-	for (i = 0; i < 8; i++)
-		SVT_CHECK(!mprotect(p + (BIG / 8) * (uint64_t)i, PG,
-				    PROT_READ | PROT_WRITE));
-	return p;
-}
-
-static uint64_t page(int i)
-{
-	return (BIG / 8) * (uint64_t)i;
-}
 
 /* ------------------------------------------------------------- import */
 
@@ -65,7 +45,7 @@ static int role_a(int sk)
 {
 	struct ibv_context *ctx = svt_open_dev(NULL);
 	struct ibv_pd *pd = ibv_alloc_pd(ctx);
-	uint8_t *big = sparse(), *heap = malloc(PG), c;
+	uint8_t *big = svt_reserve_sparse(), *heap = malloc(PG), c;
 	struct ibv_mr *odp, *imp;
 	struct a_msg m;
 
@@ -80,7 +60,8 @@ static int role_a(int sk)
 	/* 'c': B wrote 0x5b to pages 0..7 and added 3 at heap[0]. */
 	SVT_CHECK(read(sk, &c, 1) == 1 && c == 'c');
 	for (int i = 0; i < 8; i++)
-		SVT_CHECK(big[page(i)] == 0x5b && big[page(i) + PG - 1] == 0x5b);
+		SVT_CHECK(big[svt_sparse_off(i)] == 0x5b &&
+			  big[svt_sparse_off(i) + PG - 1] == 0x5b);
 	SVT_CHECK(*(uint64_t *)(void *)heap == 3);
 	SVT_CHECK(write(sk, "k", 1) == 1);
 	return SVT_PASS; /* exits: its address space goes */
@@ -127,9 +108,9 @@ static void test_import(void)
 	memset(buf, 0x5b, PG);
 	for (i = 0; i < 8; i++) {
 		SVT_CHECK(b_op(&e, IBV_WR_RDMA_WRITE, buf, PG, lmr,
-			       m.big + page(i), odp->rkey) == IBV_WC_SUCCESS);
+			       m.big + svt_sparse_off(i), odp->rkey) == IBV_WC_SUCCESS);
 		SVT_CHECK(b_op(&e, IBV_WR_RDMA_READ, buf + PG, PG, lmr,
-			       m.big + page(i), imp->rkey) == IBV_WC_SUCCESS);
+			       m.big + svt_sparse_off(i), imp->rkey) == IBV_WC_SUCCESS);
 		SVT_CHECK(!memcmp(buf, buf + PG, PG));
 	}
 	SVT_CHECK(b_op(&e, IBV_WR_ATOMIC_FETCH_AND_ADD, buf + PG, 8, lmr,
@@ -159,7 +140,7 @@ static void test_parent_domain(struct ibv_context *ctx)
 	struct ibv_pd *pd = ibv_alloc_pd(ctx), *par;
 	struct ibv_parent_domain_init_attr pa = { 0 };
 	struct ibv_mr *odp, *imp;
-	uint8_t *big = sparse(), *src = malloc(PG);
+	uint8_t *big = svt_reserve_sparse(), *src = malloc(PG);
 	struct ibv_sge s;
 	struct svt_ep a, b;
 
@@ -174,16 +155,17 @@ static void test_parent_domain(struct ibv_context *ctx)
 	memset(src, 0x6c, PG);
 	s = svt_sge(src, PG, imp->lkey); /* malloc memory, implicit MR */
 	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_WRITE, &s,
-			   (uintptr_t)big + page(5), odp->rkey, 0,
+			   (uintptr_t)big + svt_sparse_off(5), odp->rkey, 0,
 			   0) == IBV_WC_SUCCESS);
-	SVT_CHECK(!memcmp(src, big + page(5), PG));
-	s = svt_sge(big + page(6), PG, odp->lkey);
+	SVT_CHECK(!memcmp(src, big + svt_sparse_off(5), PG));
+	s = svt_sge(big + svt_sparse_off(6), PG, odp->lkey);
 	SVT_CHECK(!ibv_advise_mr(par, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 				 IBV_ADVISE_MR_FLAG_FLUSH, &s, 1));
-	s = svt_sge(big + page(6), PG, imp->lkey);
-	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_READ, &s, (uintptr_t)big + page(5),
-			   odp->rkey, 0, 0) == IBV_WC_SUCCESS);
-	SVT_CHECK(!memcmp(src, big + page(6), PG));
+	s = svt_sge(big + svt_sparse_off(6), PG, imp->lkey);
+	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_READ, &s,
+			   (uintptr_t)big + svt_sparse_off(5), odp->rkey, 0,
+			   0) == IBV_WC_SUCCESS);
+	SVT_CHECK(!memcmp(src, big + svt_sparse_off(6), PG));
 	SVT_CHECK(!ibv_destroy_qp(a.qp) && !ibv_destroy_qp(b.qp));
 	SVT_CHECK(!ibv_dereg_mr(odp) && !ibv_dereg_mr(imp));
 	SVT_CHECK(!ibv_dealloc_pd(par));

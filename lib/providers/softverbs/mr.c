@@ -5,8 +5,9 @@
  * A region in a shared file mapping is registered with that file, which
  * the daemon maps (mr_file.c): it outlives this process. Other VA regions
  * stay in this process: the daemon reaches them through /proc/PID/mem,
- * which the kernel permits under the ptrace access rules. Under Yama's ptrace_scope=1 only an ancestor may do that unless
- * the process names a tracer, so before the first registration (and again
+ * which the kernel permits under the ptrace access rules. Under Yama's
+ * ptrace_scope=1 only an ancestor may do that unless the process names a
+ * tracer, so before the first registration (and again
  * after a fork) the library names the daemon (its pid from SO_PEERCRED on
  * the command FD) with prctl(PR_SET_PTRACER). This replaces any tracer the
  * application named itself. Where access is still refused (scope 2 or 3,
