@@ -289,6 +289,9 @@ static int qp_get_args(struct svd_bundle *b, struct qp_args *a)
 		ret = svd_bundle_net_raw(b);
 		if (ret)
 			return ret;
+		/* Ethernet frames need an Ethernet port (mlx5 alike). */
+		if (b->dev->port.attr.link_layer != SVD_LINK_LAYER_ETHERNET)
+			return -EOPNOTSUPP;
 	}
 	if (svd_attr_is_present(b, UVERBS_ATTR_CREATE_QP_FLAGS))
 		svd_attr_get_u64(b, UVERBS_ATTR_CREATE_QP_FLAGS, &a->flags);
