@@ -3,3 +3,9 @@
 sv_add_c_test(test_sec_foreign ${CMAKE_CURRENT_LIST_DIR}/test_sec_foreign.c)
 set_tests_properties(test_sec_foreign PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# Truncation of every kind of mapped memory by a client that does not seal
+# its rings (it interposes syscall/fcntl). Exits with objects open.
+sv_add_c_test(test_sec_truncate ${CMAKE_CURRENT_LIST_DIR}/test_sec_truncate.c)
+target_link_libraries(test_sec_truncate PRIVATE ${CMAKE_DL_LIBS})
+set_tests_properties(test_sec_truncate PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
