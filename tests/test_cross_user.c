@@ -9,6 +9,7 @@
  * the peer's QP A2. The peer knows every number and key (as if guessed):
  *   - its RC QP aimed at V: RDMA READ and WRITE fail, V stays usable;
  *   - its UD QP sending to U with the right Q_Key: nothing arrives;
+ *   - the daemon counts both refusals (refused= in `dev list`);
  *   - through W, the connection root made to it: WRITE and READ work;
  *   - control.sock: the file mode refuses it, and with the mode opened,
  *     SO_PEERCRED does: stop, dev add and dev del answer EPERM, and
@@ -213,10 +214,24 @@ static void victim_make(struct victim *x, struct info *in)
 			     x->u->qp_num, x->mr->rkey, (uintptr_t)x->buf };
 }
 
+/* softverbs0's refused= count in the daemon's device list. */
+static unsigned long refused_count(const char *rundir)
+{
+	char rep[1024];
+	const char *p = strstr(ctl_ask(rundir, "dev list\n", rep, sizeof(rep)),
+			       " refused=");
+
+	SVT_CHECK(p);
+	return strtoul(p + 9, NULL, 10);
+}
+
 static void victim_check(struct victim *x, struct svt_daemon *d)
 {
 	struct ibv_sge s = { (uintptr_t)x->buf + 100, 64, x->mr->lkey };
 	struct ibv_wc wc;
+
+	/* The RC READ (first try and retry) and the UD send were counted. */
+	SVT_CHECK(refused_count(d->rundir) >= 2);
 
 	for (int i = 0; i < BUF; i++)
 		if (i < 4096 || i >= 4096 + 64)

@@ -7,6 +7,7 @@
  * starts the daemon, and runs programs against it.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -695,8 +696,52 @@ static int prepare_rundir(void)
 	return ret;
 }
 
-/* Make sure a daemon runs: 0 = it does, else an exit code. */
-static int ensure_daemon(bool verbose)
+static bool dev_sock_connects(const char *dev)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/%s/%s",
+			     rundir, SV_DEVICES_DIR, dev, SV_DEV_SOCK);
+	bool ok;
+
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return false;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return ok;
+}
+
+/*
+ * "run" needs a daemon that serves the program, not one this user may
+ * drive: root's daemon serves every user through its device sockets (mode
+ * 0666, like /dev/infiniband/uverbs*) but answers a stranger's control
+ * requests with EPERM. It will do if one of its device sockets connects.
+ */
+static bool foreign_daemon_serves(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	bool ok = false;
+	DIR *dir;
+
+	if (!rundir_file(path, sizeof(path), SV_DEVICES_DIR))
+		return false;
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!ok && (de = readdir(dir)))
+		ok = de->d_name[0] != '.' && dev_sock_connects(de->d_name);
+	closedir(dir);
+	return ok;
+}
+
+/*
+ * Make sure a daemon runs: 0 = it does, else an exit code. With 'served',
+ * another user's daemon that serves us is enough.
+ */
+static int ensure_daemon(bool verbose, bool served)
 {
 	enum daemon_state st;
 	pid_t pid = 0;
@@ -705,6 +750,8 @@ static int ensure_daemon(bool verbose)
 	st = daemon_probe(&pid, CTL_TIMEOUT_MS, &ret);
 	if (st == DAEMON_RUNNING)
 		goto running;
+	if (st == DAEMON_DENIED && served && foreign_daemon_serves())
+		return EXIT_SUCCESS;
 	/* A hung or foreign daemon holds the directory: say so, start none. */
 	if (st == DAEMON_DENIED || st == DAEMON_NOT_RESPONDING)
 		return report_state(st, ret);
@@ -741,7 +788,7 @@ static int cmd_start(int argc, char **argv)
 	int ret;
 
 	if (argc == 1)
-		return ensure_daemon(true);
+		return ensure_daemon(true, false);
 	if (argc != 2 || strcmp(argv[1], "--foreground"))
 		return bad_usage("start: unexpected argument '%s'", argv[1]);
 	if (daemon_status(&pid)) {
@@ -953,7 +1000,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (!argc)
 		return bad_usage("usage: run [--] PROG [ARGS...]");
-	ret = ensure_daemon(false);
+	ret = ensure_daemon(false, true);
 	if (ret)
 		return ret;
 	ret = prepend_libdir();
