@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench_td: message rate of 8 B RDMA WRITEs from N threads (1, 2, 4), each
+ * with its own RC QP and CQ, in two layouts measured in the same run:
+ *   shared  all QPs and CQs on one plain PD: one doorbell page for the
+ *           context, locked post and poll paths (no domain);
+ *   td      each thread on its own thread domain: a TD, a parent domain,
+ *           its QP and CQ on it: a dedicated doorbell page, no locks.
+ * Rounds interleave every (N, layout) cell so each sees the same load;
+ * each cell's figure is the median over rounds. Printed: the rate, the
+ * scaling rate(N) / rate(1) of each layout, and td / shared at each N.
+ * The last line is "RESULT <td/shared at the largest N> x".
+ *
+ *   softverbs run -- build/bin/bench_td [--rounds R] [--ms MS]
+ *                                       [--threads 1,2,4]
+ *
+ * Each thread posts one WRITE per ibv_post_send (one doorbell per
+ * message, as perftest's default post list of 1), inline, signals every
+ * 16th and keeps up to 128 in flight. On a 2-core machine the daemon's
+ * engine needs a core too, so 2 and 4 threads oversubscribe it: the
+ * figures say what the layouts cost there, not what more cores would give.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "bench_rc.h"
+
+#define DEPTH 128
+#define SIGNAL_EVERY 16
+#define MAX_THREADS 16
+#define MAX_ROUNDS 64
+
+enum layout { SHARED, TD, NLAYOUTS };
+
+struct worker {
+	struct ibv_context *ctx;
+	struct ibv_td *td;
+	struct ibv_pd *dom; /* the parent domain (td) or the plain PD */
+	struct ibv_cq *cq, *peer_cq;
+	struct ibv_qp *qp, *peer;
+	struct ibv_mr *peer_mr;
+	uint64_t buf[8], peer_buf[8];
+	uint64_t msgs;
+	pthread_t thread;
+};
+
+static struct ibv_context *ctx;
+static struct ibv_pd *pd;
+static atomic_int go, stop;
+
+static struct ibv_cq *worker_cq(struct worker *w, enum layout l)
+{
+	struct ibv_cq_init_attr_ex a = {
+		.cqe = DEPTH, .wc_flags = IBV_WC_STANDARD_FLAGS,
+		.comp_mask = IBV_CQ_INIT_ATTR_MASK_PD, .parent_domain = w->dom,
+	};
+	struct ibv_cq_ex *cq;
+
+	if (l == SHARED)
+		return ibv_create_cq(ctx, DEPTH, NULL, NULL, 0);
+	cq = ibv_create_cq_ex(ctx, &a);
+	return cq ? ibv_cq_ex_to_cq(cq) : NULL;
+}
+
+static struct ibv_qp *worker_qp(struct ibv_pd *on, struct ibv_cq *cq)
+{
+	struct ibv_qp_init_attr a = {
+		.send_cq = cq, .recv_cq = cq, .qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = DEPTH, .max_recv_wr = 1,
+			 .max_send_sge = 1, .max_recv_sge = 1,
+			 .max_inline_data = 64 },
+	};
+	struct ibv_qp *qp = ibv_create_qp(on, &a);
+
+	if (!qp)
+		bench_die("ibv_create_qp");
+	return qp;
+}
+
+static void worker_setup(struct worker *w, enum layout l)
+{
+	struct ibv_td_init_attr ta = {};
+	struct ibv_parent_domain_init_attr pa = { .pd = pd };
+
+	memset(w, 0, sizeof(*w));
+	w->dom = pd;
+	if (l == TD) {
+		w->td = pa.td = ibv_alloc_td(ctx, &ta);
+		if (!w->td)
+			bench_die("ibv_alloc_td");
+		w->dom = ibv_alloc_parent_domain(ctx, &pa);
+		if (!w->dom)
+			bench_die("ibv_alloc_parent_domain");
+	}
+	w->cq = worker_cq(w, l);
+	w->peer_cq = ibv_create_cq(ctx, 4, NULL, NULL, 0);
+	if (!w->cq || !w->peer_cq)
+		bench_die("ibv_create_cq");
+	w->qp = worker_qp(w->dom, w->cq);
+	w->peer = worker_qp(pd, w->peer_cq); /* the target only */
+	w->peer_mr = ibv_reg_mr(pd, w->peer_buf, sizeof(w->peer_buf),
+				BENCH_RC_ACCESS);
+	if (!w->peer_mr)
+		bench_die("ibv_reg_mr");
+	bench_rc_pair(ctx, w->qp, w->peer);
+}
+
+static void worker_teardown(struct worker *w)
+{
+	if (ibv_destroy_qp(w->qp) || ibv_destroy_qp(w->peer) ||
+	    ibv_dereg_mr(w->peer_mr) || ibv_destroy_cq(w->cq) ||
+	    ibv_destroy_cq(w->peer_cq))
+		bench_die("teardown");
+	if (w->td && (ibv_dealloc_pd(w->dom) || ibv_dealloc_td(w->td)))
+		bench_die("teardown (domain)");
+}
+
+/* Post one 8 B inline WRITE; every SIGNAL_EVERY-th is signaled. */
+static void post_one(struct worker *w, uint64_t n)
+{
+	struct ibv_sge s = { (uintptr_t)w->buf, 8, 0 };
+	struct ibv_send_wr wr = {
+		.wr_id = n, .sg_list = &s, .num_sge = 1,
+		.opcode = IBV_WR_RDMA_WRITE,
+		.send_flags = IBV_SEND_INLINE |
+			      ((n + 1) % SIGNAL_EVERY ? 0 : IBV_SEND_SIGNALED),
+	}, *bad;
+
+	w->buf[0] = n;
+	wr.wr.rdma.remote_addr = (uintptr_t)w->peer_buf;
+	wr.wr.rdma.rkey = w->peer_mr->rkey;
+	if (ibv_post_send(w->qp, &wr, &bad))
+		bench_die("ibv_post_send");
+}
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t posted = 0, done = 0;
+	struct ibv_wc wc[8];
+	int i, n;
+
+	while (!atomic_load_explicit(&go, memory_order_acquire))
+		;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		if (posted - done < DEPTH)
+			post_one(w, posted++);
+		n = ibv_poll_cq(w->cq, 8, wc);
+		for (i = 0; i < n; i++) {
+			if (wc[i].status != IBV_WC_SUCCESS)
+				bench_die("WRITE completion");
+			done += SIGNAL_EVERY;
+		}
+	}
+	w->msgs = done;
+	return NULL;
+}
+
+/* Messages per second of nthreads in layout l, for ms milliseconds. */
+static double run_cell(int nthreads, enum layout l, unsigned int ms)
+{
+	static struct worker w[MAX_THREADS];
+	uint64_t t0, t1, msgs = 0;
+	int i;
+
+	for (i = 0; i < nthreads; i++)
+		worker_setup(&w[i], l);
+	atomic_store(&go, 0);
+	atomic_store(&stop, 0);
+	for (i = 0; i < nthreads; i++)
+		if (pthread_create(&w[i].thread, NULL, worker_run, &w[i]))
+			bench_die("pthread_create");
+	t0 = bench_now_ns();
+	atomic_store_explicit(&go, 1, memory_order_release);
+	usleep(ms * 1000);
+	atomic_store(&stop, 1);
+	t1 = bench_now_ns();
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(w[i].thread, NULL);
+		msgs += w[i].msgs;
+		worker_teardown(&w[i]);
+	}
+	return (double)msgs / ((double)(t1 - t0) / 1e9);
+}
+
+struct opts {
+	int rounds;
+	unsigned int ms;
+	int threads[8], nthreads;
+};
+
+static void parse_threads(struct opts *o, char *s)
+{
+	char *tok, *save = NULL;
+
+	o->nthreads = 0;
+	for (tok = strtok_r(s, ",", &save); tok && o->nthreads < 8;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int n = atoi(tok);
+
+		if (n < 1 || n > MAX_THREADS)
+			bench_die("--threads: 1..16 each");
+		o->threads[o->nthreads++] = n;
+	}
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	int i;
+
+	*o = (struct opts){ .rounds = 5, .ms = 300, .threads = { 1, 2, 4 },
+			    .nthreads = 3 };
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--rounds"))
+			o->rounds = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--ms"))
+			o->ms = (unsigned int)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--threads"))
+			parse_threads(o, argv[i + 1]);
+		else
+			break;
+	}
+	if (i < argc || o->rounds < 1 || o->rounds > MAX_ROUNDS || !o->ms) {
+		fprintf(stderr, "usage: bench_td [--rounds 1..64] [--ms MS] "
+				"[--threads 1,2,4]\n");
+		exit(2);
+	}
+}
+
+static void print_table(const struct opts *o, double med[][NLAYOUTS])
+{
+	int i;
+
+	printf("| threads | shared msg/s | td msg/s | shared scaling | "
+	       "td scaling | td / shared |\n");
+	printf("|---:|---:|---:|---:|---:|---:|\n");
+	for (i = 0; i < o->nthreads; i++)
+		printf("| %d | %.0f | %.0f | %.2f | %.2f | %.2f |\n",
+		       o->threads[i], med[i][SHARED], med[i][TD],
+		       med[i][SHARED] / med[0][SHARED], med[i][TD] / med[0][TD],
+		       med[i][TD] / med[i][SHARED]);
+	printf("(scaling: rate at N threads / rate at %d thread(s), same "
+	       "layout; medians of %d interleaved rounds of %u ms; %ld "
+	       "online CPUs)\n",
+	       o->threads[0], o->rounds, o->ms, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+int main(int argc, char **argv)
+{
+	static double v[8][NLAYOUTS][MAX_ROUNDS];
+	double med[8][NLAYOUTS];
+	struct opts o;
+	int r, i, l;
+
+	parse(argc, argv, &o);
+	bench_watchdog(120);
+	ctx = bench_open(NULL);
+	pd = ibv_alloc_pd(ctx);
+	if (!pd)
+		bench_die("ibv_alloc_pd");
+	/* Odd rounds run td first: neither layout always follows the other. */
+	for (r = 0; r < o.rounds; r++)
+		for (i = 0; i < o.nthreads; i++)
+			for (l = 0; l < NLAYOUTS; l++) {
+				enum layout x = (enum layout)((r + l) % NLAYOUTS);
+
+				v[i][x][r] = run_cell(o.threads[i], x, o.ms);
+			}
+	for (i = 0; i < o.nthreads; i++)
+		for (l = 0; l < NLAYOUTS; l++)
+			med[i][l] = bench_median(v[i][l], (size_t)o.rounds);
+	print_table(&o, med);
+	bench_result(med[o.nthreads - 1][TD] / med[o.nthreads - 1][SHARED],
+		     "x");
+	ibv_dealloc_pd(pd);
+	ibv_close_device(ctx);
+	return 0;
+}
