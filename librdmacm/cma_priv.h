@@ -39,6 +39,7 @@ struct cma_id_private {
 	uint8_t initiator_depth;
 	uint8_t responder_resources;
 	struct cma_mc *mcs; /* multicast groups joined (mcast.c), under lock */
+	struct ibv_ece local_ece, remote_ece; /* ece.c */
 };
 
 struct cma_event {
@@ -77,6 +78,11 @@ struct cma_id_private *cma_id_alloc(struct rdma_event_channel *ch,
 void cma_id_free(struct cma_id_private *p);
 
 int cma_join_call(struct cma_id_private *p, const struct sockaddr *group);
+
+/* ece.c */
+void cma_ece_from_qp(struct cma_id_private *p);
+void cma_ece_to_conn(const struct cma_id_private *p, struct sv_cm_conn *c);
+void cma_ece_from_event(struct cma_id_private *p, const struct sv_cm_event *ev);
 
 /* mcast.c */
 void cma_mc_joined(struct rdma_cm_event *ev, struct cma_id_private *p);

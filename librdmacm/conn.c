@@ -59,6 +59,7 @@ static int conn_from_param(struct cma_id_private *p, struct sv_cm_conn *c,
 		return -EINVAL;
 	if (c->pdata_len)
 		memcpy(c->pdata, param->private_data, c->pdata_len);
+	cma_ece_to_conn(p, c);
 	return 0;
 }
 

@@ -141,6 +141,7 @@ static int build_event(struct cma_event *e, const struct sv_cm_event *ev)
 	e->event.event = ev->event;
 	e->event.status = ev->status;
 	memcpy(e->pdata, ev->conn.pdata, ev->conn.pdata_len);
+	cma_ece_from_event(p, ev);
 	if (p->id.qp_type == IBV_QPT_UD)
 		fill_ud(e, ev, p);
 	else

@@ -241,6 +241,7 @@ int rdma_create_qp_ex(struct rdma_cm_id *id,
 	if (qp_setup(p, &a))
 		return -1;
 	attr->cap = a.cap;
+	cma_ece_from_qp(p);
 	return 0;
 }
 

@@ -125,6 +125,8 @@ static void build_req(struct cm_id *id, uint8_t *mad,
 {
 	cm_mad_init(mad, CM_ATTR_REQ, id->local_comm_id);
 	cm_put(mad, CM_REQ_LOCAL_COMM_ID, id->local_comm_id);
+	cm_put(mad, CM_REQ_VENDOR_ID, c->ece_vendor_id);
+	cm_mad_set_attr_mod(mad, c->ece_options);
 	cm_put64(mad, CM_REQ_SERVICE_ID, id->service_id);
 	cm_put64(mad, CM_REQ_LOCAL_CA_GUID, id->dev->node_guid);
 	cm_put(mad, CM_REQ_LOCAL_QPN, id->local_qpn);
@@ -246,6 +248,23 @@ static int accept_ud(struct cm_id *id, const struct sv_cm_conn *c)
 	return 0;
 }
 
+/* The REP spreads the 24-bit vendor ID over three reserved bytes. */
+static void put_rep_ece(uint8_t *mad, const struct sv_cm_conn *c)
+{
+	cm_put(mad, CM_REP_VENDOR_ID_H, c->ece_vendor_id >> 16 & 0xff);
+	cm_put(mad, CM_REP_VENDOR_ID_M, c->ece_vendor_id >> 8 & 0xff);
+	cm_put(mad, CM_REP_VENDOR_ID_L, c->ece_vendor_id & 0xff);
+	cm_mad_set_attr_mod(mad, c->ece_options);
+}
+
+static void get_rep_ece(const uint8_t *mad, struct sv_cm_conn *c)
+{
+	c->ece_vendor_id = cm_get(mad, CM_REP_VENDOR_ID_H) << 16 |
+			   cm_get(mad, CM_REP_VENDOR_ID_M) << 8 |
+			   cm_get(mad, CM_REP_VENDOR_ID_L);
+	c->ece_options = cm_mad_attr_mod(mad);
+}
+
 static void build_rep(struct cm_id *id, uint8_t *mad,
 		      const struct sv_cm_conn *c)
 {
@@ -262,6 +281,7 @@ static void build_rep(struct cm_id *id, uint8_t *mad,
 	cm_put(mad, CM_REP_SRQ, c->srq);
 	cm_put64(mad, CM_REP_LOCAL_CA_GUID, id->dev->node_guid);
 	put_pdata(mad, CM_REP_PRIVATE_DATA, c->pdata, c->pdata_len);
+	put_rep_ece(mad, c);
 }
 
 int cm_accept(struct cm_id *id, const struct sv_cm_conn *c)
@@ -549,6 +569,8 @@ static void req_fill(struct cm_id *id, const uint8_t *mad,
 	c->rnr_retry_count = id->rnr_retry;
 	c->srq = id->srq;
 	c->qp_num = id->remote_qpn;
+	c->ece_vendor_id = cm_get(mad, CM_REQ_VENDOR_ID);
+	c->ece_options = cm_mad_attr_mod(mad);
 	get_pdata(c, mad, CM_REQ_PRIVATE_DATA + CMA_HDR_SIZE,
 		  CM_REQ_PRIVATE_DATA_SIZE - CMA_HDR_SIZE);
 }
@@ -609,6 +631,7 @@ static void rcv_rep(const struct cm_rx *rx)
 	c.srq = cm_get(mad, CM_REP_SRQ);
 	c.qp_num = id->remote_qpn;
 	get_pdata(&c, mad, CM_REP_PRIVATE_DATA, CM_REP_PRIVATE_DATA_SIZE);
+	get_rep_ece(mad, &c);
 	id->state = CM_REP_RCVD;
 	cm_emit(id, RDMA_CM_EVENT_CONNECT_RESPONSE, 0, &c, NULL);
 }

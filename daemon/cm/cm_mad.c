@@ -29,6 +29,21 @@ uint16_t cm_mad_attr(const uint8_t *mad)
 	return (uint16_t)(mad[16] << 8 | mad[17]);
 }
 
+void cm_mad_set_attr_mod(uint8_t *mad, uint32_t val)
+{
+	uint32_t be = htobe32(val);
+
+	memcpy(mad + 20, &be, 4);
+}
+
+uint32_t cm_mad_attr_mod(const uint8_t *mad)
+{
+	uint32_t be;
+
+	memcpy(&be, mad + 20, 4);
+	return be32toh(be);
+}
+
 /* The common header a CM agent accepts: our class, version and method. */
 int cm_mad_valid(const uint8_t *mad)
 {

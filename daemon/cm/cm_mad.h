@@ -35,6 +35,7 @@ enum cm_attr_id {
 
 /* Table 106: REQ. */
 #define CM_REQ_LOCAL_COMM_ID 0, 0, 32
+#define CM_REQ_VENDOR_ID 5, 0, 24 /* ECE (IBA comment 9434) */
 #define CM_REQ_SERVICE_ID 8 /* 64 bits */
 #define CM_REQ_LOCAL_CA_GUID 16 /* 64 bits */
 #define CM_REQ_LOCAL_Q_KEY 28, 0, 32
@@ -80,7 +81,10 @@ enum cm_attr_id {
 #define CM_REP_REMOTE_COMM_ID 4, 0, 32
 #define CM_REP_LOCAL_Q_KEY 8, 0, 32
 #define CM_REP_LOCAL_QPN 12, 0, 24
+#define CM_REP_VENDOR_ID_H 15, 0, 8 /* ECE vendor ID, bits 23-16 */
+#define CM_REP_VENDOR_ID_M 19, 0, 8 /* bits 15-8 */
 #define CM_REP_STARTING_PSN 20, 0, 24
+#define CM_REP_VENDOR_ID_L 23, 0, 8 /* bits 7-0 */
 #define CM_REP_RESPONDER_RESOURCES 24, 0, 8
 #define CM_REP_INITIATOR_DEPTH 25, 0, 8
 #define CM_REP_TARGET_ACK_DELAY 26, 0, 5
@@ -127,6 +131,7 @@ enum cm_rej_reason {
 	CM_REJ_TIMEOUT = 4,
 	CM_REJ_INVALID_SERVICE_ID = 8,
 	CM_REJ_CONSUMER_DEFINED = 28,
+	CM_REJ_VENDOR_OPTION_NOT_SUPPORTED = 35, /* rdma_reject_ece */
 };
 
 enum cm_sidr_status {
@@ -149,6 +154,9 @@ enum { CM_MSG_REQ = 0, CM_MSG_REP = 1, CM_MSG_OTHER = 2 };
 
 void cm_mad_init(uint8_t *mad, uint16_t attr_id, uint64_t tid);
 uint16_t cm_mad_attr(const uint8_t *mad);
+/* The header's attribute modifier: ECE options in a REQ or REP. */
+void cm_mad_set_attr_mod(uint8_t *mad, uint32_t val);
+uint32_t cm_mad_attr_mod(const uint8_t *mad);
 int cm_mad_valid(const uint8_t *mad);
 void cm_put(uint8_t *mad, unsigned int off, unsigned int bit,
 	    unsigned int width, uint32_t val);

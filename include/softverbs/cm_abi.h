@@ -28,7 +28,7 @@
 #include <sys/socket.h>
 
 #define SV_CM_SOCK "cm.sock"
-#define SV_CM_ABI_VERSION 1
+#define SV_CM_ABI_VERSION 2
 /* Private data buffers: large enough for the largest CM message (RTU). */
 #define SV_CM_PDATA_MAX 224
 
@@ -66,6 +66,9 @@ union sv_cm_sockaddr {
 struct sv_cm_conn {
 	uint32_t qp_num;
 	uint32_t qkey;
+	/* ECE (struct ibv_ece): REQ/REP vendor ID and attribute modifier. */
+	uint32_t ece_vendor_id; /* 24 bits */
+	uint32_t ece_options;
 	uint8_t responder_resources;
 	uint8_t initiator_depth;
 	uint8_t flow_control;
