@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svd_direct.h"
 #include "svd_keys.h"
 #include "svd_perm.h"
 
@@ -101,6 +102,7 @@ int svd_keys_insert(struct svd_device *dev, struct svd_mr *mr, uint32_t *key)
 		s->mr = mr;
 		*key = svd_perm24(SVD_PERM_KEYS, idx) << SVD_KEY_TAG_BITS |
 		       s->tag;
+		svd_direct_key_added(dev, *key, mr);
 	}
 	pthread_mutex_unlock(&keys_lock);
 	pthread_mutex_unlock(&dev->lock);
@@ -120,6 +122,7 @@ void svd_keys_remove(struct svd_device *dev, uint32_t key)
 	pthread_mutex_lock(&dev->lock);
 	pthread_mutex_lock(&keys_lock);
 	if (idx && idx < nslots && slots[idx].dev == dev) {
+		svd_direct_key_removed(dev, key);
 		slots[idx].dev = NULL;
 		slots[idx].mr = NULL;
 		if (idx < next_free)

@@ -295,6 +295,7 @@ static int rereg_trans(struct svd_bundle *b, struct svd_mr *mr,
 	mr->iova = cmd->hca_va;
 	mr->length = umem->length;
 	mr->revoked = false;
+	svd_direct_mr_changed(b->dev, mr);
 	pthread_mutex_unlock(&b->dev->lock);
 	svd_keys_quiesce(b->dev);
 	svd_umem_release(old);
@@ -311,6 +312,7 @@ static int rereg_pd(struct svd_bundle *b, struct svd_mr *mr, uint32_t handle)
 	pthread_mutex_lock(&b->dev->lock);
 	old = mr->pd;
 	mr->pd = pdu->object;
+	svd_direct_mr_changed(b->dev, mr);
 	pthread_mutex_unlock(&b->dev->lock);
 	atomic_fetch_add(&mr->pd->usecnt, 1);
 	atomic_fetch_sub(&old->usecnt, 1);
@@ -357,6 +359,7 @@ static int write_rereg_mr(struct svd_bundle *b)
 	if (!ret && (cmd->flags & IB_MR_REREG_ACCESS)) {
 		pthread_mutex_lock(&b->dev->lock);
 		mr->access = cmd->access_flags;
+		svd_direct_mr_changed(b->dev, mr);
 		pthread_mutex_unlock(&b->dev->lock);
 	}
 	resp.lkey = mr->lkey;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svd_direct.h"
 #include "svd_flow.h"
 #include "svd_mem.h"
 #include "svd_qpn.h"
@@ -66,6 +67,7 @@ static void qp_free(struct qp_priv *p)
 
 	if (p->published)
 		svd_qpn_remove(qp->uctx->dev, qp);
+	svd_direct_qp_gone(qp); /* its direct grants end */
 	/* The engine drops its references (and waits) before we free. */
 	if (p->published)
 		qp->uctx->dev->nic->qp_destroy(qp);
@@ -738,6 +740,7 @@ static int qp_do_modify(struct svd_bundle *b,
 		dev->nic->qp_modified(qp, old);
 		if (next == SVD_QPS_RESET && old != SVD_QPS_RESET)
 			qp_reset_rings(qp);
+		svd_direct_qp_modified(qp);
 	}
 	svd_uobj_unlock(u, SVD_LOOKUP_WRITE);
 	return ret;

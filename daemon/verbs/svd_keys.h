@@ -16,6 +16,7 @@
 #ifndef SVD_KEYS_H
 #define SVD_KEYS_H
 
+#include "svd_direct.h"
 #include "svd_nic.h"
 #include "svd_objs.h"
 
@@ -34,6 +35,7 @@ void svd_keys_remove(struct svd_device *dev, uint32_t key);
 static inline void svd_keys_quiesce(struct svd_device *dev)
 {
 	svd_nic_quiesce(dev);
+	svd_direct_quiesce(); /* and direct accesses (direct.c) */
 }
 
 /*

@@ -480,4 +480,91 @@ enum {
 /* At most this many specs in one rule (IB_FLOW_SPEC_SUPPORT_LAYERS). */
 #define SV_FLOW_MAX_SPECS 10
 
+/* ---------------------------------------------------------------------- */
+/* 4. The same-host direct path (docs/direct-path.md)                      */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The initiator's library performs RDMA WRITE and READ itself when the
+ * daemon granted its RC connection the direct path (both QPs on this
+ * daemon, same user; the library then proves that the kernel lets it reach
+ * the target process by opening /proc/PID/mem). Everything it checks comes
+ * from one table the daemon writes and clients map read-only
+ * (F_SEAL_FUTURE_WRITE): key entries, then connection records. Anything in
+ * doubt goes to the daemon, which gives the exact daemon-path result.
+ */
+enum sv_direct_methods {
+	SV_METHOD_DIRECT_GRANT = SV_ID_DRIVER(5), /* on UVERBS_OBJECT_DEVICE */
+};
+
+enum sv_direct_grant_attrs {
+	SV_ATTR_DIRECT_GRANT_QP = SV_ID_DRIVER(0), /* idr QP, the initiator */
+	SV_ATTR_DIRECT_GRANT_RESP = SV_ID_DRIVER(1), /* sv_direct_grant_resp */
+	SV_ATTR_DIRECT_GRANT_FD = SV_ID_DRIVER(2), /* FD out: the table */
+};
+
+struct sv_direct_grant_resp {
+	__u32 conn; /* index of the connection record */
+	__u32 dev; /* the device's tag in key entries */
+	__aligned_u64 pd; /* the tag of the initiator QP's PD */
+	__u32 peer_qpn;
+	__u32 reserved;
+};
+
+#define SV_DIRECT_KEYS (1U << 20) /* key entries, by sv_direct_key_slot() */
+#define SV_DIRECT_CONNS (1U << 16) /* connection records */
+
+/*
+ * A published memory region (VA regions only). seq is a seqlock: odd while
+ * the daemon rewrites the entry, bumped on every change; key 0 = empty.
+ */
+struct sv_direct_key {
+	__u32 seq;
+	__u32 key; /* lkey == rkey of the region */
+	__u32 dev; /* device tag */
+	__u32 access; /* IBV_ACCESS_* */
+	__aligned_u64 pd; /* tag of the region's PD */
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 va; /* the registrar's address of byte iova */
+	__u32 pid; /* the registrar */
+	__u32 reserved;
+	__aligned_u64 start; /* its start time (/proc/PID/stat field 22) */
+};
+
+/* A granted RC connection; live while both QPs are connected and usable. */
+struct sv_direct_conn {
+	__u32 seq; /* seqlock, as in sv_direct_key */
+	__u32 live; /* initiator RTS, peer RTR/RTS, connected to each other */
+	__u32 qpn;
+	__u32 peer_qpn;
+	__u32 peer_access; /* the peer QP's qp_access_flags */
+	__u32 reserved;
+	__aligned_u64 peer_pd; /* tag of the peer QP's PD */
+	__u64 reserved2[4];
+};
+
+#define SV_DIRECT_CONN_OFF ((__u64)SV_DIRECT_KEYS * sizeof(struct sv_direct_key))
+#define SV_DIRECT_TABLE_SIZE                                                   \
+	(SV_DIRECT_CONN_OFF + (__u64)SV_DIRECT_CONNS * sizeof(struct sv_direct_conn))
+
+/* Where key lives in the table (a region whose slot is taken is not published). */
+static inline __u32 sv_direct_key_slot(__u32 key)
+{
+	return (__u32)(key * 0x9E3779B1U) >> 12;
+}
+
+/*
+ * While the initiator's library accesses a region directly it names the
+ * entry in its QP's SQ doorbell record, on the line CQs use for arming
+ * (unused in a QP's records): slot + 1 and the entry's seq, 0 when idle.
+ * A daemon that unpublishes a region waits until no busy record names its
+ * old seq, so ibv_dereg_mr never returns while a direct access runs.
+ */
+struct sv_direct_busy {
+	__u32 slot1; /* slot + 1, 0 = idle */
+	__u32 seq;
+};
+#define SV_DIRECT_BUSY_OFF 128 /* offsetof(struct sv_dbrec, arm_seq) */
+
 #endif /* SOFTVERBS_ABI_H */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "direct.h"
 #include "svl_cq.h"
 #include "svl_prov.h"
 
@@ -360,6 +361,7 @@ SVL_EXPORT int ibv_destroy_cq(struct ibv_cq *ibcq)
 		pthread_cond_wait(&ibcq->cond, &ibcq->mutex);
 	pthread_mutex_unlock(&ibcq->mutex);
 	svl_ring_free_src(cq->map_len, cq->fd, cq->map, &cq->ring_src);
+	svl_dcq_free(cq);
 	pthread_mutex_destroy(&cq->lock);
 	pthread_cond_destroy(&ibcq->cond);
 	pthread_mutex_destroy(&ibcq->mutex);
@@ -442,13 +444,15 @@ static void cqe_to_wc(const struct sv_cqe *e, struct ibv_wc *wc)
 int svl_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 {
 	struct svl_cq *cq = to_svl_cq(ibcq);
-	uint32_t prod;
+	const struct sv_cqe *e;
 	int i = 0;
 
 	svl_cq_lock(cq);
-	prod = svl_load_acquire(&cq->db->prod);
-	for (; i < n && cq->cons != prod; i++, cq->cons++)
-		cqe_to_wc(&cq->ring[cq->cons & (cq->entries - 1)], &wc[i]);
+	/* The daemon's ring merged with the direct path's (direct_cq.c). */
+	for (; i < n && (e = svl_cq_peek(cq)); i++) {
+		cqe_to_wc(e, &wc[i]);
+		svl_cq_pop(cq);
+	}
 	/* Release: the slots may be reused only after we read them. */
 	if (i)
 		svl_store_release(&cq->db->cons, cq->cons);
@@ -483,6 +487,7 @@ void svl_cq_clean(struct ibv_cq *ibcq, uint32_t qpn)
 		cq->cons = dst;
 		svl_store_release(&cq->db->cons, cq->cons);
 	}
+	svl_dcq_clean(cq, qpn);
 	svl_cq_unlock(cq);
 }
 

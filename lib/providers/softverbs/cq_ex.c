@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "direct.h"
 #include "svl_cq.h"
 #include "svl_prov.h"
 
@@ -19,13 +20,10 @@ static inline struct svl_cq *cur_cq(struct ibv_cq_ex *ibcq)
 /* Load the entry at cons (if any) into the public wr_id/status. */
 static int ex_load(struct svl_cq *cq)
 {
-	uint32_t prod = svl_load_acquire(&cq->db->prod);
-
-	if (cq->cons == prod) {
-		cq->cur = NULL;
+	/* The daemon's ring merged with the direct path's (direct_cq.c). */
+	cq->cur = svl_cq_peek(cq);
+	if (!cq->cur)
 		return ENOENT;
-	}
-	cq->cur = &cq->ring[cq->cons & (cq->entries - 1)];
 	cq->cq_ex.wr_id = cq->cur->wr_id;
 	cq->cq_ex.status = (enum ibv_wc_status)cq->cur->status;
 	return 0;
@@ -51,7 +49,7 @@ static int ex_next_poll(struct ibv_cq_ex *ibcq)
 	struct svl_cq *cq = cur_cq(ibcq);
 
 	if (cq->cur)
-		cq->cons++;
+		svl_cq_pop(cq);
 	return ex_load(cq);
 }
 
@@ -60,7 +58,7 @@ static void ex_end_poll(struct ibv_cq_ex *ibcq)
 	struct svl_cq *cq = cur_cq(ibcq);
 
 	if (cq->cur)
-		cq->cons++;
+		svl_cq_pop(cq);
 	cq->cur = NULL;
 	svl_store_release(&cq->db->cons, cq->cons);
 	svl_cq_unlock(cq);

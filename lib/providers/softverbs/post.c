@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "direct.h"
 #include "ring.h"
 #include "svl_prov.h"
 #include "svl_qp.h"
@@ -180,6 +181,7 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 		*bad = wr;
 		return EINVAL;
 	}
+	svl_direct_prepare(q);
 	svl_ring_lock(&q->sq);
 	for (; wr; wr = wr->next) {
 		struct sv_send_wqe *w;
@@ -197,6 +199,10 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 		ret = build_send(q, w, wr);
 		if (ret)
 			break;
+		/* Done by the direct path: the slot stays free (direct.c). */
+		if (q->dq && !svl_direct_exec(q, w))
+			continue;
+		svl_direct_daemon_posted(q, w);
 		q->sq.prod++;
 		posted = true;
 	}

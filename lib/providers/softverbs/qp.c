@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "direct.h"
 #include "ring.h"
 #include "svl_cq.h"
 #include "svl_domain.h"
@@ -459,6 +460,7 @@ SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
 	}
 	if (ret)
 		return ret;
+	svl_direct_qp_modified(to_svl_qp(qp)); /* a new grant at next post */
 	if (attr_mask & IBV_QP_STATE) {
 		qp->state = attr->qp_state;
 		if (attr->qp_state == IBV_QPS_RESET)
@@ -533,6 +535,7 @@ SVL_EXPORT int ibv_destroy_qp(struct ibv_qp *qp)
 	 */
 	(void)resp.events_reported;
 	svl_fate_qp_del(qp);
+	svl_direct_qp_free(to_svl_qp(qp));
 	qp_free(to_svl_qp(qp));
 	return 0;
 }

@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "direct.h"
 #include "ring.h"
 #include "svl_qp.h"
 
@@ -86,6 +87,7 @@ static void wr_start(struct ibv_qp_ex *ibqp)
 {
 	struct svl_qp *q = qx(ibqp);
 
+	svl_direct_prepare(q);
 	svl_ring_lock(&q->sq);
 	q->wr_prod = q->sq.prod;
 	q->wr_cur = NULL;
@@ -104,6 +106,8 @@ static int wr_complete(struct ibv_qp_ex *ibqp)
 	if (!err && svl_ctx_dead(q->qp.context))
 		err = EIO; /* the daemon is gone (fate.c) */
 
+	if (!err && q->dq)
+		svl_direct_batch(q); /* its head may run directly */
 	if (!err && q->wr_prod != q->sq.prod) {
 		q->sq.prod = q->wr_prod;
 		svl_store_release(&q->sq.db->prod, q->sq.prod);

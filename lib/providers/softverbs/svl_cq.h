@@ -37,6 +37,8 @@ struct svl_cq {
 	/* Channel bookkeeping, under the channel's lock. */
 	struct svl_cq *ch_next;
 	uint32_t events_read; /* events ibv_get_cq_event returned */
+	/* Completions of the direct path (direct_cq.c), NULL until used. */
+	struct svl_dcq *dcq;
 };
 
 static inline void svl_cq_lock(struct svl_cq *cq)

@@ -61,6 +61,10 @@ struct svl_qp {
 	struct sv_send_wqe *wr_cur;
 	uint32_t wr_prod;
 	int wr_err;
+	/* The same-host direct path (direct.c): NULL until granted. */
+	struct svl_dqp *dq;
+	int dstate; /* enum svl_dstate */
+	uint32_t dretry; /* posts until a refused grant is asked again */
 };
 
 struct svl_srq {

@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The same-host direct path, daemon side (docs/direct-path.md).
+ *
+ * The daemon stays in charge: it alone writes the table that a client's
+ * library checks before every direct access (regions by rkey, granted
+ * connections), and it grants a connection only when both QPs are RC QPs
+ * of this daemon connected to each other and owned by the same user. The
+ * library then adds the kernel's own check: it opens the target's
+ * /proc/PID/mem itself, so the direct path gives no process a reach it
+ * lacked. Clients map the table read-only (F_SEAL_FUTURE_WRITE).
+ *
+ * Every entry is a seqlock. Unpublishing a region bumps its seq, then
+ * svd_direct_quiesce() waits until no granted QP's busy record still names
+ * the old seq: ibv_dereg_mr never returns while a direct access to the
+ * region runs.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <softverbs/procstat.h>
+
+#include "svd.h"
+#include "svd_direct.h"
+#include "svd_mem.h"
+#include "svd_perm.h"
+#include "svd_qpn.h"
+
+_Static_assert(SV_DIRECT_BUSY_OFF == offsetof(struct sv_dbrec, arm_seq),
+	       "busy record on the arm line");
+_Static_assert(sizeof(struct sv_direct_key) == 64, "key entry");
+_Static_assert(sizeof(struct sv_direct_conn) == 64, "conn record");
+
+/* How long a dereg waits for a direct access that does not end (a
+ * stopped or dead client): then it goes on. */
+#define QUIESCE_MAX_NS 1000000000LL
+
+struct grant {
+	struct svd_qp *qp, *peer;
+	uint32_t conn;
+	struct grant *next;
+};
+
+static pthread_mutex_t dlock = PTHREAD_MUTEX_INITIALIZER;
+static int table_fd = -1;
+static uint8_t *table; /* NULL until the first use (or if it failed) */
+static uint64_t secret;
+static struct grant *grants;
+static uint8_t conn_used[SV_DIRECT_CONNS];
+
+/* ---------------------------------------------------------------------- */
+/* The table                                                               */
+/* ---------------------------------------------------------------------- */
+
+static int table_create(void)
+{
+	int fd = memfd_create("softverbs-direct", MFD_CLOEXEC |
+				  MFD_ALLOW_SEALING);
+	void *p;
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)SV_DIRECT_TABLE_SIZE))
+		goto err;
+	p = mmap(NULL, SV_DIRECT_TABLE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto err;
+	/* Our mapping stays writable; nobody can make a new writable one. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		  F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)) {
+		munmap(p, SV_DIRECT_TABLE_SIZE);
+		goto err;
+	}
+	table_fd = fd;
+	secret = (uint64_t)svd_random32() << 32 | svd_random32();
+	table = p;
+	return 0;
+err:
+	close(fd);
+	return -1;
+}
+
+/* The table, created on first use; NULL if it cannot be (dlock held). */
+static uint8_t *table_get(void)
+{
+	static bool failed;
+
+	if (!table && !failed && table_create())
+		failed = true;
+	return table;
+}
+
+static struct sv_direct_key *key_entry(uint32_t slot)
+{
+	return (struct sv_direct_key *)table + slot;
+}
+
+static struct sv_direct_conn *conn_entry(uint32_t i)
+{
+	return (struct sv_direct_conn *)(table + SV_DIRECT_CONN_OFF) + i;
+}
+
+/* A daemon object as clients may see it: keyed, so no address leaks. */
+static uint64_t tag(const void *p)
+{
+	uint64_t x = (uintptr_t)p ^ secret;
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Seqlock writer: odd while the entry changes, a new even value after. */
+static void seq_open(uint32_t *seq)
+{
+	uint32_t s = atomic_load_explicit((_Atomic uint32_t *)seq,
+					  memory_order_relaxed);
+
+	atomic_store_explicit((_Atomic uint32_t *)seq, s | 1,
+			      memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+static void seq_close(uint32_t *seq)
+{
+	uint32_t s = atomic_load_explicit((_Atomic uint32_t *)seq,
+					  memory_order_relaxed);
+
+	atomic_store_explicit((_Atomic uint32_t *)seq, s + 1,
+			      memory_order_seq_cst);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Regions                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Only VA regions: their bytes are the registrar's own memory. */
+static bool key_eligible(const struct svd_mr *mr)
+{
+	const struct svd_umem *u = mr->umem;
+
+	return !mr->is_mw && !mr->dm && !mr->revoked && u &&
+	       u->kind == SVD_UMEM_VA && !u->dd && u->pid > 0;
+}
+
+static void key_write(struct sv_direct_key *e, struct svd_device *dev,
+		      uint32_t key, const struct svd_mr *mr)
+{
+	seq_open(&e->seq);
+	e->key = key;
+	e->dev = (uint32_t)tag(dev);
+	e->access = mr->access;
+	e->pd = tag(mr->pd);
+	e->iova = mr->iova;
+	e->length = mr->length;
+	e->va = mr->umem->addr;
+	e->pid = (uint32_t)mr->umem->pid;
+	e->start = sv_proc_start_time(mr->umem->pid);
+	seq_close(&e->seq);
+}
+
+void svd_direct_key_added(struct svd_device *dev, uint32_t key,
+			  const struct svd_mr *mr)
+{
+	struct sv_direct_key *e;
+
+	if (!key_eligible(mr))
+		return;
+	pthread_mutex_lock(&dlock);
+	if (table_get()) {
+		e = key_entry(sv_direct_key_slot(key));
+		/* A taken slot: this region stays on the daemon path. */
+		if (!e->key)
+			key_write(e, dev, key, mr);
+	}
+	pthread_mutex_unlock(&dlock);
+}
+
+void svd_direct_key_removed(struct svd_device *dev, uint32_t key)
+{
+	struct sv_direct_key *e;
+
+	pthread_mutex_lock(&dlock);
+	if (table) {
+		e = key_entry(sv_direct_key_slot(key));
+		if (e->key == key && e->dev == (uint32_t)tag(dev)) {
+			seq_open(&e->seq);
+			memset((uint8_t *)e + sizeof(e->seq), 0,
+			       sizeof(*e) - sizeof(e->seq));
+			seq_close(&e->seq);
+		}
+	}
+	pthread_mutex_unlock(&dlock);
+}
+
+void svd_direct_mr_changed(struct svd_device *dev, const struct svd_mr *mr)
+{
+	svd_direct_key_removed(dev, mr->lkey);
+	svd_direct_key_added(dev, mr->lkey, mr);
+}
+
+/* The busy record of an initiator QP names an entry that changed since? */
+static bool busy_stale(const struct svd_qp *qp)
+{
+	struct sv_direct_busy b;
+
+	if (!qp->dbrec ||
+	    svd_mem_read(qp->dbrec, SV_DIRECT_BUSY_OFF, &b, sizeof(b)))
+		return false;
+	if (!b.slot1 || b.slot1 > SV_DIRECT_KEYS)
+		return false;
+	return atomic_load((_Atomic uint32_t *)&key_entry(b.slot1 - 1)->seq) !=
+	       b.seq;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void svd_direct_quiesce(void)
+{
+	int64_t deadline = 0;
+	struct grant *g;
+
+	pthread_mutex_lock(&dlock);
+	/* Against the library's busy store then seq load (Dekker). */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (g = table ? grants : NULL; g; g = g->next) {
+		while (busy_stale(g->qp)) {
+			if (!deadline)
+				deadline = now_ns() + QUIESCE_MAX_NS;
+			if (now_ns() > deadline)
+				break;
+			sched_yield();
+		}
+	}
+	pthread_mutex_unlock(&dlock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Connections                                                             */
+/* ---------------------------------------------------------------------- */
+
+static uid_t owner(const struct svd_qp *qp)
+{
+	return qp->uctx && qp->uctx->ufile ? qp->uctx->ufile->uid : (uid_t)-1;
+}
+
+static bool conn_live(const struct grant *g)
+{
+	const struct svd_qp *qp = g->qp, *peer = g->peer;
+
+	return qp->state == SVD_QPS_RTS &&
+	       (peer->state == SVD_QPS_RTR || peer->state == SVD_QPS_RTS) &&
+	       qp->attr.dest_qp_num == peer->qpn &&
+	       peer->attr.dest_qp_num == qp->qpn;
+}
+
+static void conn_write(const struct grant *g, bool gone)
+{
+	struct sv_direct_conn *c = conn_entry(g->conn);
+
+	seq_open(&c->seq);
+	c->live = !gone && conn_live(g);
+	c->qpn = g->qp->qpn;
+	c->peer_qpn = g->peer->qpn;
+	c->peer_access = g->peer->attr.qp_access_flags;
+	c->peer_pd = tag(g->peer->pd);
+	seq_close(&c->seq);
+}
+
+static int conn_alloc(uint32_t *out)
+{
+	uint32_t i;
+
+	for (i = 0; i < SV_DIRECT_CONNS; i++) {
+		if (!conn_used[i]) {
+			conn_used[i] = 1;
+			*out = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* The grant of qp (new or renewed, towards peer); dlock held. */
+static struct grant *grant_get(struct svd_qp *qp, struct svd_qp *peer)
+{
+	struct grant *g;
+
+	for (g = grants; g; g = g->next)
+		if (g->qp == qp)
+			break;
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g || conn_alloc(&g->conn)) {
+			free(g);
+			return NULL;
+		}
+		g->qp = qp;
+		g->next = grants;
+		grants = g;
+	}
+	g->peer = peer;
+	conn_write(g, false);
+	return g;
+}
+
+/* The RC QP qp is connected to, if it is ours and connected back. */
+static int find_peer(struct svd_device *dev, struct svd_qp *qp,
+		     struct svd_qp **peer)
+{
+	struct svd_qp *p;
+	int ret = 0;
+
+	if (qp->qp_type != IB_UVERBS_QPT_RC || qp->state != SVD_QPS_RTS)
+		return -EINVAL;
+	pthread_mutex_lock(&dev->lock);
+	p = svd_dev_qp_find(dev, qp->attr.dest_qp_num);
+	if (!p || p->qp_type != IB_UVERBS_QPT_RC ||
+	    p->attr.dest_qp_num != qp->qpn)
+		ret = -ENOENT;
+	else if (owner(p) != owner(qp))
+		ret = -EPERM; /* another user: the daemon path only */
+	pthread_mutex_unlock(&dev->lock);
+	*peer = p;
+	return ret;
+}
+
+/* A read-only fd of the table for the reply. */
+static int table_fd_out(struct svd_bundle *b)
+{
+	struct svd_attr *a = svd_attr_get(b, SV_ATTR_DIRECT_GRANT_FD);
+	char path[64];
+	int fd, slot;
+
+	if (!a)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", table_fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -EMFILE;
+	slot = svd_bundle_add_out_fd(b, fd); /* the reply closes it */
+	if (slot < 0) {
+		close(fd);
+		return slot;
+	}
+	a->data = (uint64_t)slot;
+	a->out_valid = true;
+	return 0;
+}
+
+/* ioctl: SV_METHOD_DIRECT_GRANT */
+static int direct_method_grant(struct svd_bundle *b)
+{
+	struct svd_qp *qp = svd_attr_get_obj(b, SV_ATTR_DIRECT_GRANT_QP);
+	struct sv_direct_grant_resp resp = {};
+	struct svd_qp *peer;
+	struct grant *g;
+	int ret = find_peer(b->dev, qp, &peer);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&dlock);
+	g = table_get() ? grant_get(qp, peer) : NULL;
+	if (g) {
+		resp.conn = g->conn;
+		resp.dev = (uint32_t)tag(b->dev);
+		resp.pd = tag(qp->pd);
+		resp.peer_qpn = peer->qpn;
+		ret = table_fd_out(b);
+	}
+	pthread_mutex_unlock(&dlock);
+	if (!g)
+		return -ENOMEM;
+	if (ret)
+		return ret;
+	return svd_attr_copy_to(b, SV_ATTR_DIRECT_GRANT_RESP, &resp,
+				sizeof(resp));
+}
+SVD_DECLARE_METHOD(SV_METHOD_DIRECT_GRANT, direct_method_grant,
+		   SVD_ATTR_IDR(SV_ATTR_DIRECT_GRANT_QP, &svd_type_qp,
+				SVD_ACCESS_READ, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(SV_ATTR_DIRECT_GRANT_RESP,
+				    struct sv_direct_grant_resp, SVD_MANDATORY),
+		   /* A new fd, not an fd object: the type is for the validator. */
+		   SVD_ATTR_FD(SV_ATTR_DIRECT_GRANT_FD, &svd_type_qp,
+			       SVD_ACCESS_NEW, SVD_OPTIONAL));
+
+void svd_direct_qp_modified(struct svd_qp *qp)
+{
+	struct grant *g;
+
+	pthread_mutex_lock(&dlock);
+	for (g = grants; g; g = g->next)
+		if (g->qp == qp || g->peer == qp)
+			conn_write(g, false);
+	pthread_mutex_unlock(&dlock);
+}
+
+void svd_direct_qp_gone(struct svd_qp *qp)
+{
+	struct grant **pp = &grants, *g;
+
+	pthread_mutex_lock(&dlock);
+	while ((g = *pp)) {
+		if (g->qp != qp && g->peer != qp) {
+			pp = &g->next;
+			continue;
+		}
+		conn_write(g, true);
+		conn_used[g->conn] = 0;
+		*pp = g->next;
+		free(g);
+	}
+	pthread_mutex_unlock(&dlock);
+}
+
+const struct svd_module svd_mod_direct = {
+	.name = "direct",
+	SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_GRANT))),
+};

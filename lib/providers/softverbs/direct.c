@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The same-host direct path: the grant, the daemon's table, the target
+ * processes and the hand-over between the two paths (direct.h).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "direct.h"
+#include "svl_prov.h"
+
+/* Posts before a grant refused for want of a connected peer is retried. */
+#define GRANT_RETRY_POSTS 1024
+
+static bool direct_wanted(void)
+{
+	static int on = -1;
+
+	if (on < 0) {
+		const char *v = getenv("SOFTVERBS_DIRECT");
+
+		on = v && v[0] == '1';
+	}
+	return on;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The table: one read-only mapping per daemon, kept for the process' life */
+/* ---------------------------------------------------------------------- */
+
+struct dtable {
+	dev_t dev;
+	ino_t ino;
+	const uint8_t *map;
+	struct dtable *next;
+};
+
+static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dtable *tables;
+
+/* The mapping of the table behind fd (which is closed). */
+static const uint8_t *table_map(int fd)
+{
+	const uint8_t *map = NULL;
+	struct dtable *t;
+	struct stat st;
+
+	pthread_mutex_lock(&tables_lock);
+	if (fstat(fd, &st) || (uint64_t)st.st_size < SV_DIRECT_TABLE_SIZE)
+		goto out;
+	for (t = tables; t; t = t->next)
+		if (t->dev == st.st_dev && t->ino == st.st_ino)
+			break;
+	if (!t && (t = calloc(1, sizeof(*t)))) {
+		void *p = mmap(NULL, SV_DIRECT_TABLE_SIZE, PROT_READ,
+			       MAP_SHARED, fd, 0);
+
+		if (p == MAP_FAILED) {
+			free(t);
+			goto out;
+		}
+		t->dev = st.st_dev;
+		t->ino = st.st_ino;
+		t->map = p;
+		t->next = tables;
+		tables = t;
+	}
+	if (t)
+		map = t->map;
+out:
+	pthread_mutex_unlock(&tables_lock);
+	close(fd);
+	return map;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The grant                                                               */
+/* ---------------------------------------------------------------------- */
+
+static int grant_cmd(struct svl_qp *q, struct sv_direct_grant_resp *resp,
+		     int *fd)
+{
+	struct ib_uverbs_attr *f;
+	struct svl_cmd c;
+	int ret;
+
+	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, SV_METHOD_DIRECT_GRANT);
+	svl_attr_idr(&c, SV_ATTR_DIRECT_GRANT_QP, q->qp.handle);
+	svl_attr_out(&c, SV_ATTR_DIRECT_GRANT_RESP, resp, sizeof(*resp));
+	f = svl_attr_fd_new(&c, SV_ATTR_DIRECT_GRANT_FD);
+	ret = svl_exec(q->qp.context, &c);
+	*fd = ret ? -1 : (int)f->data_s64;
+	return ret;
+}
+
+static void dq_fill(struct svl_qp *q, struct svl_dqp *d, const uint8_t *t,
+		    const struct sv_direct_grant_resp *r)
+{
+	d->table = t;
+	d->conn = r->conn;
+	d->dev = r->dev;
+	d->pd = r->pd;
+	d->peer_qpn = r->peer_qpn;
+	d->qpn = q->qp.qp_num;
+	d->busy = (void *)((uint8_t *)q->sq.db + SV_DIRECT_BUSY_OFF);
+}
+
+/* Ask the daemon; the state says what came of it. */
+static void grant(struct svl_qp *q)
+{
+	struct sv_direct_grant_resp r = {};
+	const uint8_t *t = NULL;
+	int fd = -1, ret;
+
+	ret = grant_cmd(q, &r, &fd);
+	if (!ret && fd >= 0)
+		t = table_map(fd);
+	if (!ret && t && r.conn < SV_DIRECT_CONNS &&
+	    (q->dq || (q->dq = calloc(1, sizeof(*q->dq))))) {
+		dq_fill(q, q->dq, t, &r);
+		q->dstate = SVL_DIRECT_GRANTED;
+		return;
+	}
+	q->dstate = SVL_DIRECT_REFUSED;
+	/* Not connected back yet: the peer may still get there. */
+	if (ret == ENOENT || ret == EINVAL)
+		q->dretry = GRANT_RETRY_POSTS;
+}
+
+void svl_direct_prepare(struct svl_qp *q)
+{
+	if (q->dstate == SVL_DIRECT_GRANTED)
+		return;
+	if (q->dstate == SVL_DIRECT_REFUSED) {
+		if (!q->dretry || --q->dretry)
+			return;
+	}
+	if (q->qp.qp_type != IBV_QPT_RC || q->qp.state != IBV_QPS_RTS ||
+	    !direct_wanted() || !q->sq.entries) {
+		q->dstate = SVL_DIRECT_REFUSED;
+		q->dretry = 0;
+		return;
+	}
+	svl_ring_lock(&q->sq);
+	if (q->dstate != SVL_DIRECT_GRANTED)
+		grant(q);
+	svl_ring_unlock(&q->sq);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hand-over between the daemon and the direct path                        */
+/* ---------------------------------------------------------------------- */
+
+void svl_direct_daemon_posted(struct svl_qp *q, const struct sv_send_wqe *w)
+{
+	struct svl_dqp *d = q->dq;
+	struct svl_cq *cq;
+
+	if (!d || q->dstate != SVL_DIRECT_GRANTED)
+		return;
+	cq = to_svl_cq(q->qp.send_cq);
+	pthread_mutex_lock(&cq->lock);
+	d->dmn = true;
+	if (w->send_flags & IBV_SEND_SIGNALED)
+		d->sig++;
+	/* Without a watch we could never tell: stay on the daemon path. */
+	if (svl_dcq_watch(cq, d))
+		d->failed = true;
+	pthread_mutex_unlock(&cq->lock);
+}
+
+/*
+ * Has the daemon finished all our work, and has the application polled
+ * every completion of it? Then a direct work request cannot overtake
+ * anything. Under the SQ lock.
+ */
+bool svl_direct_idle(struct svl_qp *q)
+{
+	struct svl_dqp *d = q->dq;
+	struct svl_cq *cq;
+	bool done;
+
+	if (!d->dmn)
+		return !d->failed;
+	if (svl_load_acquire(&q->sq.db->cons) != q->sq.prod)
+		return false;
+	cq = to_svl_cq(q->qp.send_cq);
+	pthread_mutex_lock(&cq->lock);
+	done = d->seen >= d->sig;
+	if (done) {
+		svl_dcq_unwatch(cq, d);
+		d->dmn = false;
+		d->sig = d->seen = 0;
+	}
+	pthread_mutex_unlock(&cq->lock);
+	return done && !d->failed;
+}
+
+static void dq_forget(struct svl_qp *q)
+{
+	struct svl_dqp *d = q->dq;
+	struct svl_cq *cq;
+
+	if (!d)
+		return;
+	if (q->qp.send_cq) {
+		cq = to_svl_cq(q->qp.send_cq);
+		pthread_mutex_lock(&cq->lock);
+		svl_dcq_unwatch(cq, d);
+		pthread_mutex_unlock(&cq->lock);
+	}
+	d->dmn = d->failed = false;
+	d->sig = d->seen = 0;
+}
+
+void svl_direct_qp_modified(struct svl_qp *q)
+{
+	svl_ring_lock(&q->sq);
+	dq_forget(q);
+	q->dstate = SVL_DIRECT_UNTRIED;
+	q->dretry = 0;
+	svl_ring_unlock(&q->sq);
+}
+
+void svl_direct_qp_free(struct svl_qp *q)
+{
+	dq_forget(q);
+	free(q->dq);
+	q->dq = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* ibv_wr_* batches                                                        */
+/* ---------------------------------------------------------------------- */
+
+static struct sv_send_wqe *sq_slot(struct svl_qp *q, uint32_t i)
+{
+	return (void *)(q->sq.buf + (size_t)(i & (q->sq.entries - 1)) *
+				    q->sq.stride);
+}
+
+/*
+ * The batch is [sq.prod, wr_prod). Its head WQEs run directly while they
+ * can; each one done leaves its slot, so the rest move down one slot.
+ */
+void svl_direct_batch(struct svl_qp *q)
+{
+	uint32_t i;
+
+	if (q->dstate != SVL_DIRECT_GRANTED)
+		return;
+	while (q->sq.prod != q->wr_prod &&
+	       !svl_direct_exec(q, sq_slot(q, q->sq.prod))) {
+		for (i = q->sq.prod; i + 1 != q->wr_prod; i++)
+			memcpy(sq_slot(q, i), sq_slot(q, i + 1), q->sq.stride);
+		q->wr_prod--;
+	}
+	for (i = q->sq.prod; i != q->wr_prod; i++)
+		svl_direct_daemon_posted(q, sq_slot(q, i));
+}

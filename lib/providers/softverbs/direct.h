@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The same-host direct path, library side (docs/direct-path.md).
+ *
+ * When the daemon granted an RC QP's connection the direct path, the
+ * library performs RDMA WRITE and READ to the peer's VA regions itself
+ * inside ibv_post_send (one process_vm_writev/readv per work request),
+ * after checking the rkey, bounds, access rights and both QPs' state in
+ * the table the daemon publishes read-only. A work request it is not sure
+ * of -- another opcode, a key it does not find, a failing copy -- goes to
+ * the daemon's engine instead, which gives the daemon path's exact result
+ * (errors, NAKs, QP states). SOFTVERBS_DIRECT=1 turns the path on.
+ *
+ * Order: a QP goes direct only when nothing of its is left in the daemon
+ * (consumer index caught up and every daemon completion polled), and its
+ * direct completions go to a per-CQ ring that poll_cq merges with the
+ * daemon's (direct_cq.c) so that each QP's completions stay in order.
+ */
+#ifndef SVL_DIRECT_H
+#define SVL_DIRECT_H
+
+#include "svl_cq.h"
+#include "svl_qp.h"
+
+enum svl_dstate {
+	SVL_DIRECT_UNTRIED = 0, /* ask the daemon at the next post */
+	SVL_DIRECT_GRANTED,
+	SVL_DIRECT_REFUSED, /* daemon path until the QP is modified */
+};
+
+/* Per QP, once granted (direct.c). */
+struct svl_dqp {
+	const uint8_t *table; /* the daemon's table, mapped read-only */
+	uint32_t conn, dev, peer_qpn, qpn;
+	uint64_t pd; /* our PD's tag: local keys must carry it */
+	struct sv_direct_busy *busy; /* in our SQ doorbell record */
+	/* Work of ours in the daemon (under the SQ lock and the CQ lock). */
+	bool dmn; /* posted to the daemon, not yet seen complete */
+	bool failed; /* a daemon completion was an error */
+	bool watching; /* on the send CQ's watch list */
+	uint32_t sig, seen; /* daemon completions expected / polled */
+	struct svl_dqp *wnext;
+};
+
+/* Per CQ: completions the direct path produced (direct_cq.c). */
+struct svl_dcq {
+	struct sv_cqe *ring;
+	uint32_t *stamp; /* the daemon ring's prod when each was pushed */
+	uint32_t entries, prod, cons, reserved;
+	bool cur_direct; /* what svl_cq_peek() returned */
+	struct svl_dqp *watch; /* QPs waiting for their daemon completions */
+};
+
+/* post.c, qp_ex.c: before taking the SQ lock (asks for the grant). */
+void svl_direct_prepare(struct svl_qp *q);
+/* Under the SQ lock: 0 = the WQE was executed and completed directly. */
+int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w);
+/* Under the SQ lock: nothing of ours left in the daemon (direct.c). */
+bool svl_direct_idle(struct svl_qp *q);
+/* Under the SQ lock: the WQE goes to the daemon. */
+void svl_direct_daemon_posted(struct svl_qp *q, const struct sv_send_wqe *w);
+/* qp_ex.c wr_complete: execute the batch's leading WQEs directly. */
+void svl_direct_batch(struct svl_qp *q);
+/* qp.c: the QP was modified / is destroyed. */
+void svl_direct_qp_modified(struct svl_qp *q);
+void svl_direct_qp_free(struct svl_qp *q);
+
+/* direct_cq.c, under cq->lock. */
+const struct sv_cqe *svl_cq_peek(struct svl_cq *cq);
+void svl_cq_pop(struct svl_cq *cq);
+void svl_dcq_clean(struct svl_cq *cq, uint32_t qpn);
+void svl_dcq_free(struct svl_cq *cq);
+/* Room for one direct completion (taken under cq->lock), then push it. */
+int svl_dcq_reserve(struct svl_cq *cq);
+void svl_dcq_push(struct svl_cq *cq, const struct sv_cqe *e);
+void svl_dcq_unreserve(struct svl_cq *cq);
+/* Watch list: d waits until its daemon completions are polled. */
+int svl_dcq_watch(struct svl_cq *cq, struct svl_dqp *d);
+void svl_dcq_unwatch(struct svl_cq *cq, struct svl_dqp *d);
+
+#endif

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Completions of the direct path (direct.h).
+ *
+ * The daemon is the only producer of a CQ's shared ring, so the direct
+ * path writes its completions to a second, private ring of the CQ. Each
+ * entry carries a stamp: the shared ring's prod when it was pushed. Polling
+ * takes the direct ring's head once every daemon completion written before
+ * it has been taken (stamp - cons <= 0), else the daemon ring's head. A QP
+ * goes direct only after its daemon completions were polled and goes back
+ * to the daemon after its direct ones were pushed, so each QP's
+ * completions come out in the order its work requests completed.
+ *
+ * Everything here runs under cq->lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "direct.h"
+
+static struct svl_dcq *dcq_get(struct svl_cq *cq)
+{
+	struct svl_dcq *d = cq->dcq;
+
+	if (d)
+		return d;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->entries = cq->entries;
+	d->ring = calloc(d->entries, sizeof(*d->ring));
+	d->stamp = calloc(d->entries, sizeof(*d->stamp));
+	if (!d->ring || !d->stamp) {
+		free(d->ring);
+		free(d->stamp);
+		free(d);
+		return NULL;
+	}
+	cq->dcq = d;
+	return d;
+}
+
+void svl_dcq_free(struct svl_cq *cq)
+{
+	if (!cq->dcq)
+		return;
+	free(cq->dcq->ring);
+	free(cq->dcq->stamp);
+	free(cq->dcq);
+	cq->dcq = NULL;
+}
+
+const struct sv_cqe *svl_cq_peek(struct svl_cq *cq)
+{
+	uint32_t prod = svl_load_acquire(&cq->db->prod);
+	struct svl_dcq *d = cq->dcq;
+
+	if (d && d->cons != d->prod) {
+		uint32_t i = d->cons & (d->entries - 1);
+
+		if ((int32_t)(d->stamp[i] - cq->cons) <= 0 || cq->cons == prod) {
+			d->cur_direct = true;
+			return &d->ring[i];
+		}
+	}
+	if (cq->cons == prod)
+		return NULL;
+	if (d)
+		d->cur_direct = false;
+	return &cq->ring[cq->cons & (cq->entries - 1)];
+}
+
+/* A daemon completion was taken: count it for the QP that waits for it. */
+static void watch_note(struct svl_dcq *d, const struct sv_cqe *e)
+{
+	struct svl_dqp *w;
+
+	if (e->opcode >= IBV_WC_RECV)
+		return;
+	for (w = d->watch; w; w = w->wnext) {
+		if (w->qpn != e->qp_num)
+			continue;
+		w->seen++;
+		if (e->status != IBV_WC_SUCCESS)
+			w->failed = true;
+	}
+}
+
+void svl_cq_pop(struct svl_cq *cq)
+{
+	struct svl_dcq *d = cq->dcq;
+
+	if (d && d->cur_direct) {
+		d->cons++;
+		d->cur_direct = false;
+		return;
+	}
+	if (d && d->watch)
+		watch_note(d, &cq->ring[cq->cons & (cq->entries - 1)]);
+	cq->cons++;
+}
+
+/* Modify to RESET: the QP's direct completions go with its others. */
+void svl_dcq_clean(struct svl_cq *cq, uint32_t qpn)
+{
+	struct svl_dcq *d = cq->dcq;
+	uint32_t src, dst, mask;
+
+	if (!d)
+		return;
+	mask = d->entries - 1;
+	for (src = dst = d->prod; src != d->cons;) {
+		src--;
+		if (d->ring[src & mask].qp_num == qpn)
+			continue;
+		dst--;
+		d->ring[dst & mask] = d->ring[src & mask];
+		d->stamp[dst & mask] = d->stamp[src & mask];
+	}
+	d->cons = dst;
+}
+
+int svl_dcq_reserve(struct svl_cq *cq)
+{
+	struct svl_dcq *d = dcq_get(cq);
+
+	/* Full (or resized smaller meanwhile): the daemon path decides. */
+	if (!d || d->entries != cq->entries ||
+	    d->prod + d->reserved - d->cons >= d->entries)
+		return -1;
+	d->reserved++;
+	return 0;
+}
+
+void svl_dcq_unreserve(struct svl_cq *cq)
+{
+	cq->dcq->reserved--;
+}
+
+void svl_dcq_push(struct svl_cq *cq, const struct sv_cqe *e)
+{
+	struct svl_dcq *d = cq->dcq;
+	uint32_t i = d->prod & (d->entries - 1);
+
+	d->reserved--;
+	d->ring[i] = *e;
+	d->stamp[i] = svl_load_acquire(&cq->db->prod);
+	d->prod++;
+}
+
+int svl_dcq_watch(struct svl_cq *cq, struct svl_dqp *w)
+{
+	struct svl_dcq *d = dcq_get(cq);
+
+	if (!d)
+		return -1;
+	if (!w->watching) {
+		w->wnext = d->watch;
+		d->watch = w;
+		w->watching = true;
+	}
+	return 0;
+}
+
+void svl_dcq_unwatch(struct svl_cq *cq, struct svl_dqp *w)
+{
+	struct svl_dqp **pp;
+
+	if (!w->watching || !cq->dcq)
+		return;
+	for (pp = &cq->dcq->watch; *pp; pp = &(*pp)->wnext) {
+		if (*pp == w) {
+			*pp = w->wnext;
+			break;
+		}
+	}
+	w->watching = false;
+}
