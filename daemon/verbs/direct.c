@@ -340,19 +340,17 @@ static int find_peer(struct svd_device *dev, struct svd_qp *qp,
 	return ret;
 }
 
-/* A read-only fd of the table for the reply. */
-static int table_fd_out(struct svd_bundle *b)
+/* Send fd (ours to give) back in FD-out attribute id, if asked for. */
+static int fd_out(struct svd_bundle *b, uint16_t id, int fd)
 {
-	struct svd_attr *a = svd_attr_get(b, SV_ATTR_DIRECT_GRANT_FD);
-	char path[64];
-	int fd, slot;
+	struct svd_attr *a = svd_attr_get(b, id);
+	int slot;
 
-	if (!a)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", table_fd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -EMFILE;
+	if (!a || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return a ? -EMFILE : 0;
+	}
 	slot = svd_bundle_add_out_fd(b, fd); /* the reply closes it */
 	if (slot < 0) {
 		close(fd);
@@ -361,6 +359,15 @@ static int table_fd_out(struct svd_bundle *b)
 	a->data = (uint64_t)slot;
 	a->out_valid = true;
 	return 0;
+}
+
+/* A read-only fd of the table. */
+static int table_ro_fd(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", table_fd);
+	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
 /* ioctl: SV_METHOD_DIRECT_GRANT */
@@ -381,7 +388,7 @@ static int direct_method_grant(struct svd_bundle *b)
 		resp.dev = (uint32_t)tag(b->dev);
 		resp.pd = tag(qp->pd);
 		resp.peer_qpn = peer->qpn;
-		ret = table_fd_out(b);
+		ret = fd_out(b, SV_ATTR_DIRECT_GRANT_FD, table_ro_fd());
 	}
 	pthread_mutex_unlock(&dlock);
 	if (!g)
@@ -399,6 +406,60 @@ SVD_DECLARE_METHOD(SV_METHOD_DIRECT_GRANT, direct_method_grant,
 		   /* A new fd, not an fd object: the type is for the validator. */
 		   SVD_ATTR_FD(SV_ATTR_DIRECT_GRANT_FD, &svd_type_qp,
 			       SVD_ACCESS_NEW, SVD_OPTIONAL));
+
+/* The peer of qp's grant, if qp has one (dlock held). */
+static struct svd_qp *granted_peer(const struct svd_qp *qp)
+{
+	struct grant *g;
+
+	for (g = grants; g; g = g->next)
+		if (g->qp == qp)
+			return g->peer;
+	return NULL;
+}
+
+/* A copy of the handle on the registrar's mm, for a region qp may target. */
+static int region_mem_fd(struct svd_device *dev, struct svd_qp *qp,
+			 uint32_t key)
+{
+	struct svd_qp *peer;
+	struct svd_mr *mr;
+	int fd = -ENOENT;
+
+	/* Lock order: dev->lock, keys_lock (inside the find), dlock. */
+	pthread_mutex_lock(&dev->lock);
+	mr = svd_dev_key_find(dev, key);
+	pthread_mutex_lock(&dlock);
+	peer = granted_peer(qp);
+	if (mr && peer && mr->rkey == key && mr->pd == peer->pd &&
+	    key_eligible(mr))
+		fd = fcntl(mr->umem->mem_fd, F_DUPFD_CLOEXEC, 0);
+	pthread_mutex_unlock(&dlock);
+	pthread_mutex_unlock(&dev->lock);
+	return fd;
+}
+
+/* ioctl: SV_METHOD_DIRECT_MEM */
+static int direct_method_mem(struct svd_bundle *b)
+{
+	struct svd_qp *qp = svd_attr_get_obj(b, SV_ATTR_DIRECT_MEM_QP);
+	uint32_t key;
+	int fd;
+
+	if (svd_attr_get_u32(b, SV_ATTR_DIRECT_MEM_KEY, &key))
+		return -EINVAL;
+	fd = region_mem_fd(b->dev, qp, key);
+	if (fd < 0)
+		return fd == -ENOENT ? fd : -EMFILE;
+	return fd_out(b, SV_ATTR_DIRECT_MEM_FD, fd);
+}
+SVD_DECLARE_METHOD(SV_METHOD_DIRECT_MEM, direct_method_mem,
+		   SVD_ATTR_IDR(SV_ATTR_DIRECT_MEM_QP, &svd_type_qp,
+				SVD_ACCESS_READ, SVD_MANDATORY),
+		   SVD_ATTR_PTR_IN(SV_ATTR_DIRECT_MEM_KEY, uint32_t,
+				   SVD_MANDATORY),
+		   SVD_ATTR_FD(SV_ATTR_DIRECT_MEM_FD, &svd_type_qp,
+			       SVD_ACCESS_NEW, SVD_MANDATORY));
 
 void svd_direct_qp_modified(struct svd_qp *qp)
 {
@@ -432,5 +493,6 @@ void svd_direct_qp_gone(struct svd_qp *qp)
 const struct svd_module svd_mod_direct = {
 	.name = "direct",
 	SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
-			       SVD_METHOD_REF(SV_METHOD_DIRECT_GRANT))),
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_GRANT),
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_MEM))),
 };

@@ -495,6 +495,21 @@ enum {
  */
 enum sv_direct_methods {
 	SV_METHOD_DIRECT_GRANT = SV_ID_DRIVER(5), /* on UVERBS_OBJECT_DEVICE */
+	SV_METHOD_DIRECT_MEM = SV_ID_DRIVER(6), /* on UVERBS_OBJECT_DEVICE */
+};
+
+/*
+ * SV_METHOD_DIRECT_MEM: the registrar's address-space handle of a region
+ * the granted QP may target (a copy of the daemon's own /proc/PID/mem fd,
+ * bound to the registrar's mm: it stops working when that process exits
+ * or execs, so a pid never comes to mean another process). The library
+ * takes it only after opening the registrar's /proc/PID/mem itself, so
+ * the kernel has said it may reach that memory anyway.
+ */
+enum sv_direct_mem_attrs {
+	SV_ATTR_DIRECT_MEM_QP = SV_ID_DRIVER(0), /* idr QP, granted */
+	SV_ATTR_DIRECT_MEM_KEY = SV_ID_DRIVER(1), /* u32 rkey in */
+	SV_ATTR_DIRECT_MEM_FD = SV_ID_DRIVER(2), /* FD out */
 };
 
 enum sv_direct_grant_attrs {

@@ -11,6 +11,13 @@
  * that unpublishes the region waits for the copy to end (and a copy that
  * starts after the unpublish sees the new seq and does not happen).
  *
+ * The remote bytes are reached through the daemon's own handle on the
+ * registrar's mm (a /proc/PID/mem fd, SV_METHOD_DIRECT_MEM), never through
+ * the pid alone: after the registrar exits or execs the handle reads 0
+ * bytes, so a process that reuses the pid is never touched. Small copies
+ * go through the handle; large ones check it (one byte) and then use
+ * process_vm_writev/readv, which copies faster.
+ *
  * Whatever fails -- a check, the copy, room for the completion -- returns
  * non-zero and the WQE goes to the daemon, which does it again (WRITE and
  * READ may be repeated) or fails it exactly as the daemon path does.
@@ -26,8 +33,16 @@
 #include <softverbs/procstat.h>
 
 #include "direct.h"
+#include "svl_prov.h"
 
 #define MAX_IOV 64
+/* Larger transfers go to the engine, which cuts them into pieces: a post
+ * never holds its caller for long (tests/test_dp_fair.c). */
+#define DIRECT_MAX (8ULL << 20)
+/* Up to this size the copy goes through the mm handle itself. */
+#define SMALL_IO (64 * 1024)
+/* Remote regions whose mm handle is kept, by table slot. */
+#define REGIONS 256
 
 /* ---------------------------------------------------------------------- */
 /* Reading the table                                                       */
@@ -156,6 +171,48 @@ static bool target_ok(pid_t pid, uint64_t start)
 	return ok;
 }
 
+struct region {
+	const uint8_t *table;
+	uint32_t slot, seq;
+	int fd; /* the registrar's mm, or -1 */
+};
+
+static struct region regions[REGIONS];
+
+static int mem_cmd(struct svl_qp *q, uint32_t rkey)
+{
+	struct ib_uverbs_attr *f;
+	struct svl_cmd c;
+
+	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, SV_METHOD_DIRECT_MEM);
+	svl_attr_idr(&c, SV_ATTR_DIRECT_MEM_QP, q->qp.handle);
+	svl_attr_in(&c, SV_ATTR_DIRECT_MEM_KEY, &rkey, sizeof(rkey));
+	f = svl_attr_fd_new(&c, SV_ATTR_DIRECT_MEM_FD);
+	if (svl_exec(q->qp.context, &c))
+		return -1;
+	return (int)f->data_s64;
+}
+
+/* The registrar's mm handle for entry e (slot of rkey); -1 if none. */
+static int region_fd(struct svl_qp *q, uint32_t rkey,
+		     const struct sv_direct_key *e)
+{
+	uint32_t slot = sv_direct_key_slot(rkey);
+	struct region *r = &regions[slot % REGIONS];
+	int fd;
+
+	pthread_mutex_lock(&targets_lock);
+	if (r->table != q->dq->table || r->slot != slot || r->seq != e->seq) {
+		if (r->table && r->fd >= 0)
+			close(r->fd);
+		*r = (struct region){ q->dq->table, slot, e->seq, -1 };
+		r->fd = mem_cmd(q, rkey);
+	}
+	fd = r->fd;
+	pthread_mutex_unlock(&targets_lock);
+	return fd;
+}
+
 /* ---------------------------------------------------------------------- */
 /* One work request                                                        */
 /* ---------------------------------------------------------------------- */
@@ -165,6 +222,7 @@ struct dop {
 	unsigned int nlocal;
 	uint64_t len;
 	struct sv_direct_key rkey;
+	int fd; /* the registrar's mm */
 	bool read;
 };
 
@@ -237,10 +295,32 @@ static bool remote_iov(const struct svl_qp *q, const struct sv_send_wqe *w,
 		    op->len, need, e) ||
 	    !target_ok((pid_t)e->pid, e->start))
 		return false;
+	op->fd = region_fd((struct svl_qp *)q, w->rdma.rkey, e);
+	if (op->fd < 0)
+		return false;
 	op->remote.iov_base =
 		(void *)(uintptr_t)(e->va + (w->rdma.remote_addr - e->iova));
 	op->remote.iov_len = op->len;
 	return true;
+}
+
+static ssize_t dop_io(struct dop *op)
+{
+	off_t at = (off_t)(uintptr_t)op->remote.iov_base;
+	pid_t pid = (pid_t)op->rkey.pid;
+	char b;
+
+	if (op->len <= SMALL_IO)
+		return op->read ? preadv(op->fd, op->local, (int)op->nlocal, at) :
+				  pwritev(op->fd, op->local, (int)op->nlocal, at);
+	/* Still the registrar's mm (not exited, not exec'd)? Then its pid. */
+	if (pread(op->fd, &b, 1, at) != 1)
+		return -1;
+	if (op->read)
+		return process_vm_readv(pid, op->local, op->nlocal,
+					&op->remote, 1, 0);
+	return process_vm_writev(pid, op->local, op->nlocal, &op->remote, 1,
+				 0);
 }
 
 /* The copy, with the busy record naming the remote entry around it. */
@@ -258,12 +338,7 @@ static bool dop_copy(const struct svl_dqp *d, uint32_t rkey, struct dop *op)
 		atomic_store_explicit(slot1, 0, memory_order_release);
 		return false;
 	}
-	if (op->read)
-		n = process_vm_readv((pid_t)op->rkey.pid, op->local,
-				     op->nlocal, &op->remote, 1, 0);
-	else
-		n = process_vm_writev((pid_t)op->rkey.pid, op->local,
-				      op->nlocal, &op->remote, 1, 0);
+	n = dop_io(op);
 	atomic_store_explicit(slot1, 0, memory_order_release);
 	return n >= 0 && (uint64_t)n == op->len;
 }
@@ -321,7 +396,7 @@ int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
 		return -1;
 	op.read = w->opcode == IBV_WR_RDMA_READ;
 	/* A zero-length transfer checks no key: the daemon knows the rules. */
-	if (!local_iov(q, w, &op) || !op.len || op.len > (1ULL << 31) ||
+	if (!local_iov(q, w, &op) || !op.len || op.len > DIRECT_MAX ||
 	    !remote_iov(q, w, &op) || !cq_room(cq, signaled))
 		return -1;
 	if (!dop_copy(q->dq, w->rdma.rkey, &op)) {

@@ -1,0 +1,10 @@
+# Issue 17: the same-host direct path (docs/direct-path.md).
+sv_add_c_test(test_direct_basic ${CMAKE_CURRENT_LIST_DIR}/test_direct_basic.c)
+add_test(NAME test_direct_basic_off COMMAND test_direct_basic off)
+set_tests_properties(test_direct_basic_off PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)
+sv_add_c_test(test_direct_dereg ${CMAKE_CURRENT_LIST_DIR}/test_direct_dereg.c)
+sv_add_c_test(test_direct_kill ${CMAKE_CURRENT_LIST_DIR}/test_direct_kill.c)
+# The killed target leaves its objects to the daemon.
+set_tests_properties(test_direct_kill PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

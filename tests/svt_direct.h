@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Two processes joined by an RC connection, for the direct-path tests
+ * (docs/direct-path.md): the parent initiates, a forked child is the
+ * target. Each side has its own context, PD, CQ, QP and a registered
+ * buffer; they swap QP numbers, rkeys and addresses over pipes. Include
+ * after svtest.h and svt_ep.h.
+ */
+#ifndef SVT_DIRECT_H
+#define SVT_DIRECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+#define SVT_DX_ACC                                                             \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |                    \
+	 IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
+
+struct svt_dx_info {
+	uint32_t qpn, rkey;
+	uint64_t addr;
+};
+
+struct svt_dx {
+	struct svt_ep ep;
+	struct ibv_mr *mr;
+	uint8_t *buf;
+	size_t len;
+	int rd, wr; /* pipe ends towards the other side */
+	struct svt_dx_info peer;
+	pid_t child; /* in the parent: the target */
+};
+
+static inline void svt_dx_put(struct svt_dx *x, const void *p, size_t n)
+{
+	SVT_CHECK(write(x->wr, p, n) == (ssize_t)n);
+}
+
+/* A read that ends the side when the other one is gone. */
+static inline void svt_dx_get(struct svt_dx *x, void *p, size_t n)
+{
+	ssize_t r = read(x->rd, p, n);
+
+	if (r == 0)
+		exit(SVT_FAIL); /* the other side died: it said why */
+	SVT_CHECK(r == (ssize_t)n);
+}
+
+/* Fork the target: run(x) in the child, which then exits with 0. */
+static inline void svt_dx_fork(struct svt_dx *x, void (*run)(struct svt_dx *))
+{
+	int a[2], b[2];
+
+	SVT_CHECK(!pipe(a) && !pipe(b));
+	x->child = fork();
+	SVT_CHECK(x->child >= 0);
+	if (!x->child) {
+		close(a[1]);
+		close(b[0]);
+		x->rd = a[0];
+		x->wr = b[1];
+		run(x);
+		exit(SVT_PASS);
+	}
+	close(a[0]);
+	close(b[1]);
+	x->rd = b[0];
+	x->wr = a[1];
+}
+
+/* Open this side: context, PD, CQ, QP and a zeroed registered buffer. */
+static inline void svt_dx_open(struct svt_dx *x, size_t len)
+{
+	svt_ep_open(&x->ep);
+	x->len = len;
+	x->buf = aligned_alloc(4096, len);
+	SVT_CHECK(x->buf);
+	memset(x->buf, 0, len);
+	x->mr = ibv_reg_mr(x->ep.pd, x->buf, len, SVT_DX_ACC);
+	SVT_CHECK(x->mr);
+}
+
+/* Swap numbers with the other side and connect to it. */
+static inline void svt_dx_link(struct svt_dx *x)
+{
+	struct svt_dx_info me = { x->ep.qp->qp_num, x->mr->rkey,
+				  (uintptr_t)x->buf };
+	char c = 1;
+
+	svt_dx_put(x, &me, sizeof(me));
+	svt_dx_get(x, &x->peer, sizeof(x->peer));
+	svt_ep_connect(&x->ep, x->peer.qpn);
+	/* Both connected before anyone posts. */
+	svt_dx_put(x, &c, 1);
+	svt_dx_get(x, &c, 1);
+}
+
+/* Post one RDMA work request on x's QP without waiting. */
+static inline void svt_dx_post(struct svt_dx *x, enum ibv_wr_opcode op,
+			       uint64_t loff, uint64_t roff, uint32_t len,
+			       bool signaled)
+{
+	struct ibv_sge s = { (uintptr_t)x->buf + loff, len, x->mr->lkey };
+	struct ibv_send_wr wr = { .wr_id = roff, .sg_list = &s, .num_sge = 1,
+				  .opcode = op }, *bad;
+
+	wr.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
+	wr.wr.rdma.remote_addr = x->peer.addr + roff;
+	wr.wr.rdma.rkey = x->peer.rkey;
+	SVT_CHECK(!ibv_post_send(x->ep.qp, &wr, &bad));
+}
+
+/* A completion within ms milliseconds? */
+static inline int svt_dx_poll_ms(struct ibv_cq *cq, struct ibv_wc *wc, int ms)
+{
+	struct timespec ts = { 0, 100000 };
+	int i, n;
+
+	for (i = 0; i < ms * 10; i++) {
+		n = ibv_poll_cq(cq, 1, wc);
+		SVT_CHECK(n >= 0);
+		if (n)
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* The child's exit status (0 if it passed). */
+static inline int svt_dx_wait(struct svt_dx *x)
+{
+	int st = 0;
+
+	SVT_CHECK(waitpid(x->child, &st, 0) == x->child);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : SVT_FAIL;
+}
+
+#endif

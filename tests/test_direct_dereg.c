@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Issue 17: a region deregistered while the initiator streams direct
+ * RDMA WRITEs into it. The target deregisters its MR and, as soon as
+ * ibv_dereg_mr returns, fills the buffer with 0xee: that memory is no
+ * longer the device's. The initiator keeps writing 0xab until a WRITE
+ * fails; it must fail with IBV_WC_REM_ACCESS_ERR (the daemon path's
+ * answer to an unknown rkey), and the buffer must still be all 0xee a
+ * while later: no direct write landed after the deregistration.
+ */
+#include <infiniband/verbs.h>
+#include <poll.h>
+
+#include "svtest.h"
+#include "svt_ep.h"
+#include "svt_direct.h"
+
+#define LEN (1 << 20)
+#define CHUNK (64 * 1024)
+
+static void target(struct svt_dx *x)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	size_t i;
+	char c;
+
+	svt_dx_open(x, LEN);
+	svt_dx_link(x);
+	svt_dx_get(x, &c, 1); /* the stream runs */
+	nanosleep(&ts, NULL);
+	SVT_CHECK(!ibv_dereg_mr(x->mr));
+	memset(x->buf, 0xee, LEN);
+	svt_dx_put(x, &c, 1);
+	svt_dx_get(x, &c, 1); /* the initiator saw its error */
+	nanosleep(&ts, NULL);
+	for (i = 0; i < LEN; i++)
+		SVT_CHECK(x->buf[i] == 0xee);
+	svt_dx_put(x, &c, 1);
+}
+
+int main(void)
+{
+	struct svt_daemon d;
+	struct svt_dx x = {};
+	struct ibv_wc wc;
+	unsigned long ok = 0;
+	char c = 1;
+
+	setenv("SOFTVERBS_DIRECT", "1", 1);
+	SVT_CHECK(!svt_daemon_start(&d));
+	svt_dx_fork(&x, target);
+	svt_dx_open(&x, LEN);
+	memset(x.buf, 0xab, LEN);
+	svt_dx_link(&x);
+	svt_dx_put(&x, &c, 1);
+	for (;;) {
+		svt_dx_post(&x, IBV_WR_RDMA_WRITE, 0, (ok * CHUNK) % LEN,
+			    CHUNK, true);
+		wc = svt_poll1(x.ep.cq);
+		if (wc.status != IBV_WC_SUCCESS)
+			break;
+		ok++;
+	}
+	printf("%lu writes before the deregistration stopped them: %s\n", ok,
+	       ibv_wc_status_str(wc.status));
+	SVT_CHECK(wc.status == IBV_WC_REM_ACCESS_ERR);
+	svt_dx_get(&x, &c, 1);
+	svt_dx_put(&x, &c, 1);
+	svt_dx_get(&x, &c, 1);
+	SVT_CHECK(svt_dx_wait(&x) == SVT_PASS);
+	return SVT_PASS;
+}
