@@ -46,6 +46,8 @@ int svd_xuser_parse_arg(const char *arg);
  * then the path check. Counts a refusal. Caller holds dev->lock.
  */
 bool svd_xuser_allowed(const struct svd_qp *src, const struct svd_qp *dst);
+/* The same decision, not counted (the direct path's grant, direct.c). */
+bool svd_xuser_check(const struct svd_qp *src, const struct svd_qp *dst);
 /*
  * The path check alone, for a packet whose sender is not a local QP (a
  * wire transport passes the addresses from the packet's LRH/GRH or IP

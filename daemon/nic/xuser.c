@@ -104,20 +104,26 @@ bool svd_xuser_path_ok(const struct svd_qp *dst,
 	return false;
 }
 
-bool svd_xuser_allowed(const struct svd_qp *src, const struct svd_qp *dst)
+bool svd_xuser_check(const struct svd_qp *src, const struct svd_qp *dst)
 {
 	struct svd_xuser_addr from;
 
 	if (!allow_cross_user && qp_owner(src) != qp_owner(dst) &&
-	    !connected_to(dst, src)) {
-		refuse(dst);
+	    !connected_to(dst, src))
 		return false;
-	}
 	/* UD to a connected QP: its responder drops it (no such opcode). */
 	if (src->qp_type == SVD_QPT_UD)
 		return true;
 	local_addr(src, &from);
-	return svd_xuser_path_ok(dst, &from);
+	return !is_connected(dst) || path_matches(dst, &from);
+}
+
+bool svd_xuser_allowed(const struct svd_qp *src, const struct svd_qp *dst)
+{
+	if (svd_xuser_check(src, dst))
+		return true;
+	refuse(dst);
+	return false;
 }
 
 unsigned long svd_xuser_refused(void)

@@ -33,6 +33,7 @@
 #include "svd_mem.h"
 #include "svd_perm.h"
 #include "svd_qpn.h"
+#include "svd_xuser.h"
 
 _Static_assert(SV_DIRECT_BUSY_OFF == offsetof(struct sv_dbrec, arm_seq),
 	       "busy record on the arm line");
@@ -263,10 +264,12 @@ static bool conn_live(const struct grant *g)
 {
 	const struct svd_qp *qp = g->qp, *peer = g->peer;
 
+	/* The transport would deliver: the policy and the paths agree. */
 	return qp->state == SVD_QPS_RTS &&
 	       (peer->state == SVD_QPS_RTR || peer->state == SVD_QPS_RTS) &&
 	       qp->attr.dest_qp_num == peer->qpn &&
-	       peer->attr.dest_qp_num == qp->qpn;
+	       peer->attr.dest_qp_num == qp->qpn &&
+	       svd_xuser_check(qp, peer);
 }
 
 static void conn_write(const struct grant *g, bool gone)
@@ -333,8 +336,8 @@ static int find_peer(struct svd_device *dev, struct svd_qp *qp,
 	if (!p || p->qp_type != IB_UVERBS_QPT_RC ||
 	    p->attr.dest_qp_num != qp->qpn)
 		ret = -ENOENT;
-	else if (owner(p) != owner(qp))
-		ret = -EPERM; /* another user: the daemon path only */
+	else if (owner(p) != owner(qp) || !svd_xuser_check(qp, p))
+		ret = -EPERM; /* another user, another path: the engine's */
 	pthread_mutex_unlock(&dev->lock);
 	*peer = p;
 	return ret;

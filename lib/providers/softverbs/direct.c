@@ -164,14 +164,14 @@ void svl_direct_daemon_posted(struct svl_qp *q, const struct sv_send_wqe *w)
 	if (!d || q->dstate != SVL_DIRECT_GRANTED)
 		return;
 	cq = to_svl_cq(q->qp.send_cq);
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	d->dmn = true;
 	if (w->send_flags & IBV_SEND_SIGNALED)
 		d->sig++;
 	/* Without a watch we could never tell: stay on the daemon path. */
 	if (svl_dcq_watch(cq, d))
 		d->failed = true;
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 }
 
 /*
@@ -190,14 +190,14 @@ bool svl_direct_idle(struct svl_qp *q)
 	if (svl_load_acquire(&q->sq.db->cons) != q->sq.prod)
 		return false;
 	cq = to_svl_cq(q->qp.send_cq);
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	done = d->seen >= d->sig;
 	if (done) {
 		svl_dcq_unwatch(cq, d);
 		d->dmn = false;
 		d->sig = d->seen = 0;
 	}
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 	return done && !d->failed;
 }
 
@@ -210,9 +210,9 @@ static void dq_forget(struct svl_qp *q)
 		return;
 	if (q->qp.send_cq) {
 		cq = to_svl_cq(q->qp.send_cq);
-		pthread_mutex_lock(&cq->lock);
+		svl_cq_lock(cq);
 		svl_dcq_unwatch(cq, d);
-		pthread_mutex_unlock(&cq->lock);
+		svl_cq_unlock(cq);
 	}
 	d->dmn = d->failed = false;
 	d->sig = d->seen = 0;

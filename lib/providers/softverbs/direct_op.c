@@ -354,9 +354,9 @@ static void direct_cqe(struct svl_qp *q, const struct sv_send_wqe *w,
 		.qp_num = q->qp.qp_num,
 	};
 
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	svl_dcq_push(cq, &e);
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 }
 
 /* Room for the completion first: once copied, it must complete. */
@@ -369,9 +369,9 @@ static bool cq_room(struct svl_cq *cq, bool signaled)
 	/* A completion channel wants the daemon's event: daemon path. */
 	if (cq->cq.channel)
 		return false;
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	ret = svl_dcq_reserve(cq);
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 	return !ret;
 }
 
@@ -379,9 +379,9 @@ static void cq_unroom(struct svl_cq *cq, bool signaled)
 {
 	if (!signaled)
 		return;
-	pthread_mutex_lock(&cq->lock);
+	svl_cq_lock(cq);
 	svl_dcq_unreserve(cq);
-	pthread_mutex_unlock(&cq->lock);
+	svl_cq_unlock(cq);
 }
 
 int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
