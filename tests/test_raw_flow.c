@@ -14,7 +14,9 @@
  *    a frame matching no flow is dropped (the send still succeeds and the
  *    posted receive stays for the next frame); once the flow is destroyed
  *    matching frames are dropped too; a frame shorter than an Ethernet
- *    header completes with IBV_WC_LOC_LEN_ERR.
+ *    header completes with IBV_WC_LOC_LEN_ERR;
+ *  - the device counts frames sent, received and dropped
+ *    (`softverbs dev show`: raw_tx, raw_rx, raw_drop).
  */
 #include <arpa/inet.h>
 #include <linux/capability.h>
@@ -177,6 +179,23 @@ static uint32_t sum32(const uint8_t *p, size_t n)
 	return s;
 }
 
+/* A counter of `softverbs dev show softverbs0` (raw_tx, ...). */
+static unsigned long dev_counter(const char *key)
+{
+	char cmd[512], line[1024], *p;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s/softverbs dev show softverbs0",
+		 SVT_BINDIR);
+	f = popen(cmd, "r");
+	SVT_CHECK(f && fgets(line, sizeof(line), f));
+	pclose(f);
+	snprintf(cmd, sizeof(cmd), " %s=", key);
+	p = strstr(line, cmd);
+	SVT_CHECK(p);
+	return strtoul(p + strlen(cmd), NULL, 10);
+}
+
 static int poll1(struct ibv_cq *cq, struct ibv_wc *wc, int ms)
 {
 	struct timespec ts = { 0, 1000000 };
@@ -320,8 +339,11 @@ static void traffic(struct ibv_qp *s, struct ibv_qp *r)
 	post_recv(r);
 	send_frame(s, FRAME_LEN, DST_PORT, 4, IBV_WC_SUCCESS);
 	expect_nothing();
-	/* Shorter than an Ethernet header: not a frame. */
+	/* Shorter than an Ethernet header: not a frame, not counted. */
 	send_frame(s, 10, DST_PORT, 5, IBV_WC_LOC_LEN_ERR);
+	SVT_CHECK(dev_counter("raw_tx") == 4);
+	SVT_CHECK(dev_counter("raw_rx") == 2);
+	SVT_CHECK(dev_counter("raw_drop") == 2);
 }
 
 int main(void)

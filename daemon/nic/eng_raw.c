@@ -16,10 +16,13 @@
  * of shared memory before it is trusted.
  */
 #include <endian.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "eng_raw.h"
 #include "svd_flow.h"
+#include "svd_raw.h"
 
 #define RAW_ETH_HLEN 14
 #define RAW_VLAN_HLEN 4
@@ -375,4 +378,13 @@ bool eng_raw_run(struct svd_engine *e, struct eng_qp *eq)
 	}
 	pthread_mutex_unlock(&dev->lock);
 	return true;
+}
+
+void svd_raw_describe(struct svd_device *dev, char *buf, size_t len)
+{
+	pthread_mutex_lock(&dev->lock);
+	snprintf(buf, len, "raw_tx=%" PRIu64 " raw_rx=%" PRIu64
+			   " raw_drop=%" PRIu64,
+		 dev->raw_tx_frames, dev->raw_rx_frames, dev->raw_rx_dropped);
+	pthread_mutex_unlock(&dev->lock);
 }
