@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+/*
+ * When the engine may poll and when it must sleep.
+ *
+ * On a machine with few cores the engine competes with busy-polling
+ * applications (perftest, UCX, MPI all spin on their CQ). An engine that
+ * polls for work on a core such an application needs delays the very
+ * application it serves: whatever it does there (spinning, sched_yield)
+ * the application only runs when the scheduler takes the core back, a
+ * slice later. So the engine polls after work only while a core is free,
+ * i.e. while the kernel's count of runnable threads (the engine included)
+ * does not exceed the online CPUs. Otherwise it sleeps in futex_waitv at
+ * once: a doorbell then wakes it, and a waking thread preempts a polling
+ * one promptly, which a spinning thread never does.
+ *
+ * The count is the 4th field of /proc/loadavg ("running/total"), the
+ * instantaneous nr_running, about 1 us to read. It is sampled at most every
+ * ENG_IDLE_RECHECK_NS while polling.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eng_idle.h"
+
+#define ENG_SPIN_NS 50000L /* poll this long after the last work */
+#define ENG_IDLE_RECHECK_NS 5000L /* re-sample the runnable count */
+
+static int loadavg_fd = -1;
+static long ncpus = 1;
+static pthread_once_t idle_once = PTHREAD_ONCE_INIT;
+
+static void idle_init(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	ncpus = n > 0 ? n : 1;
+	loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+}
+
+/* "0.52 0.58 0.59 3/467 12345": the 3. -1 if unreadable. */
+static long runnable_threads(void)
+{
+	char buf[128], *p;
+	ssize_t n;
+
+	if (loadavg_fd < 0)
+		return -1;
+	n = pread(loadavg_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strchr(buf, '/');
+	while (p && p > buf && p[-1] != ' ')
+		p--;
+	return p ? strtol(p, NULL, 10) : -1;
+}
+
+bool eng_idle_core_free(void)
+{
+	long r;
+
+	pthread_once(&idle_once, idle_init);
+	r = runnable_threads();
+	/* Unknown: assume the worst, sleeping is always correct. */
+	return r > 0 && r <= ncpus;
+}
+
+void eng_idle_work(struct eng_idle *s, int64_t now)
+{
+	s->last_work = now;
+}
+
+bool eng_idle_may_spin(struct eng_idle *s, int64_t now, int64_t deadline)
+{
+	if (now - s->last_work >= ENG_SPIN_NS && deadline - now >= ENG_SPIN_NS)
+		return false; /* idle a while, no timer close: sleep */
+	if (now - s->checked >= ENG_IDLE_RECHECK_NS) {
+		s->free_core = eng_idle_core_free();
+		s->checked = now;
+	}
+	return s->free_core;
+}
+
+void eng_idle_relax(void)
+{
+	int i;
+
+	for (i = 0; i < 64; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#elif defined(__aarch64__)
+		__asm__ __volatile__("yield");
+#else
+		__asm__ __volatile__("" ::: "memory");
+#endif
+	}
+}
