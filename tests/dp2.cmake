@@ -3,3 +3,6 @@
 sv_add_c_test(test_ops_matrix ${CMAKE_CURRENT_SOURCE_DIR}/test_ops_matrix.c)
 set_tests_properties(test_ops_matrix PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+sv_add_c_test(test_err_status ${CMAKE_CURRENT_SOURCE_DIR}/test_err_status.c)
+set_tests_properties(test_err_status PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

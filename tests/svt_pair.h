@@ -248,9 +248,10 @@ static inline void svt_pair_qps(struct svt_world *w, struct svt_pair *p)
 	svt_pair_connect(w, p);
 }
 
-static inline void svt_pair_make(struct svt_world *w, struct svt_pair *p,
-				 enum ibv_qp_type type, enum ibv_mtu mtu,
-				 size_t len)
+/* Memory, CQs, defaults (timeout 8: 1 ms, retry_cnt 3, rnr_retry 7). */
+static inline void svt_pair_alloc(struct svt_world *w, struct svt_pair *p,
+				  enum ibv_qp_type type, enum ibv_mtu mtu,
+				  size_t len)
 {
 	memset(p, 0, sizeof(*p));
 	p->type = type;
@@ -262,7 +263,35 @@ static inline void svt_pair_make(struct svt_world *w, struct svt_pair *p,
 	svt_side_mem(w, &p->b, len);
 	if (type == IBV_QPT_XRC_SEND)
 		svt_xrc_srq(w, &p->b);
+}
+
+static inline void svt_pair_make(struct svt_world *w, struct svt_pair *p,
+				 enum ibv_qp_type type, enum ibv_mtu mtu,
+				 size_t len)
+{
+	svt_pair_alloc(w, p, type, mtu, len);
 	svt_pair_qps(w, p);
+}
+
+/* Everything svt_pair_make made (the QPs may be gone already). */
+static inline void svt_pair_free(struct svt_pair *p)
+{
+	struct svt_side *s[2] = { &p->a, &p->b };
+	int i;
+
+	if (p->ah)
+		ibv_destroy_ah(p->ah);
+	for (i = 0; i < 2; i++) {
+		if (s[i]->qp)
+			ibv_destroy_qp(s[i]->qp);
+		if (s[i]->srq)
+			ibv_destroy_srq(s[i]->srq);
+		ibv_destroy_cq(s[i]->cq);
+		ibv_destroy_comp_channel(s[i]->ch);
+		ibv_dereg_mr(s[i]->mr);
+		free(s[i]->buf);
+	}
+	memset(p, 0, sizeof(*p));
 }
 
 /* New QPs on the same memory and CQs (after a QP went to ERROR). */

@@ -727,8 +727,7 @@ static void one_pair(enum ibv_qp_type t, enum ibv_mtu mtu)
 	solicited_case(&p);
 	if (t == IBV_QPT_RC || t == IBV_QPT_UC)
 		mw_cases(&p);
-	ibv_destroy_qp(p.a.qp);
-	ibv_destroy_qp(p.b.qp);
+	svt_pair_free(&p);
 }
 
 static void probe_atomic_write(void)
