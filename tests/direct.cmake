@@ -8,3 +8,7 @@ sv_add_c_test(test_direct_kill ${CMAKE_CURRENT_LIST_DIR}/test_direct_kill.c)
 # The killed target leaves its objects to the daemon.
 set_tests_properties(test_direct_kill PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+sv_add_c_test(test_direct_xuser ${CMAKE_CURRENT_LIST_DIR}/test_direct_xuser.c)
+set_tests_properties(test_direct_xuser PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+sv_add_c_test(test_direct_atomic ${CMAKE_CURRENT_LIST_DIR}/test_direct_atomic.c)

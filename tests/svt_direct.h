@@ -9,6 +9,7 @@
 #ifndef SVT_DIRECT_H
 #define SVT_DIRECT_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -111,19 +112,28 @@ static inline void svt_dx_post(struct svt_dx *x, enum ibv_wr_opcode op,
 	SVT_CHECK(!ibv_post_send(x->ep.qp, &wr, &bad));
 }
 
-/* A completion within ms milliseconds? */
+static inline double svt_dx_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* A completion within ms milliseconds (by the clock: sleeps stretch)? */
 static inline int svt_dx_poll_ms(struct ibv_cq *cq, struct ibv_wc *wc, int ms)
 {
 	struct timespec ts = { 0, 100000 };
-	int i, n;
+	double end = svt_dx_now_ms() + ms;
+	int n;
 
-	for (i = 0; i < ms * 10; i++) {
+	do {
 		n = ibv_poll_cq(cq, 1, wc);
 		SVT_CHECK(n >= 0);
 		if (n)
 			return 1;
 		nanosleep(&ts, NULL);
-	}
+	} while (svt_dx_now_ms() < end);
 	return 0;
 }
 
@@ -134,6 +144,55 @@ static inline int svt_dx_wait(struct svt_dx *x)
 
 	SVT_CHECK(waitpid(x->child, &st, 0) == x->child);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : SVT_FAIL;
+}
+
+/* Is thread tid of pid stopped ('T')? */
+static inline bool svt_dx_task_stopped(pid_t pid, const char *tid)
+{
+	char path[128], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return true; /* the thread is gone */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] && p[2] == 'T';
+}
+
+static inline bool svt_dx_all_stopped(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	bool all = true;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	SVT_CHECK(dir);
+	while (all && (e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			all = svt_dx_task_stopped(pid, e->d_name);
+	closedir(dir);
+	return all;
+}
+
+/* SIGSTOP takes effect asynchronously: wait until every thread stopped. */
+static inline void svt_dx_stop_daemon(pid_t pid)
+{
+	struct timespec ts = { 0, 1000000 };
+	int i;
+
+	SVT_CHECK(!kill(pid, SIGSTOP));
+	for (i = 0; i < 5000 && !svt_dx_all_stopped(pid); i++)
+		nanosleep(&ts, NULL);
+	SVT_CHECK(svt_dx_all_stopped(pid));
 }
 
 #endif

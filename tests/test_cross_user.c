@@ -23,8 +23,8 @@
 
 #include "svtest.h"
 #include "svt_ep.h"
+#include "svt_user.h"
 
-#define PEER "svtest-peer"
 #define BUF 8192
 #define QKEY 0x1234
 
@@ -45,15 +45,6 @@ static void get(int fd, void *p, size_t n)
 	SVT_CHECK(read(fd, p, n) == (ssize_t)n);
 }
 
-static struct passwd *peer_user(void)
-{
-	struct passwd *pw = getpwnam(PEER);
-
-	if (!pw && !system("useradd --system --no-create-home "
-			   "--shell /usr/sbin/nologin " PEER " 2>/dev/null"))
-		pw = getpwnam(PEER);
-	return pw;
-}
 
 /* A UD QP with a Q_Key, in RTS. */
 static struct ibv_qp *ud_qp(struct svt_ep *e)
@@ -148,8 +139,7 @@ static void peer(const struct passwd *pw, const char *rundir)
 
 	close(to_peer[1]);
 	close(to_root[0]);
-	SVT_CHECK(!setgroups(0, NULL) && !setgid(pw->pw_gid) &&
-		  !setuid(pw->pw_uid) && getuid() == pw->pw_uid);
+	SVT_CHECK(!svt_become(pw));
 	get(to_peer[0], &in, sizeof(in));
 	svt_ep_open(&a1);
 	a2.ctx = a1.ctx;
@@ -259,7 +249,7 @@ int main(void)
 		printf("needs root (to make and become a second user)\n");
 		return SVT_SKIP;
 	}
-	pw = peer_user();
+	pw = svt_peer_user();
 	if (!pw) {
 		printf("no useradd: cannot make the second user\n");
 		return SVT_SKIP;

@@ -11,7 +11,6 @@
  *     it, and a SEND posted after a direct WRITE completes after that;
  *   - unsignaled direct writes make no completion.
  */
-#include <dirent.h>
 #include <infiniband/verbs.h>
 
 #include "svtest.h"
@@ -84,62 +83,13 @@ static void write_read(struct svt_dx *x)
 	SVT_CHECK(!memcmp(x->buf, x->buf + HALF, HALF));
 }
 
-/* Is thread tid of pid stopped ('T')? */
-static bool task_stopped(pid_t pid, const char *tid)
-{
-	char path[128], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return true; /* the thread is gone */
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] && p[2] == 'T';
-}
-
-static bool all_stopped(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	bool all = true;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	SVT_CHECK(dir);
-	while (all && (e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			all = task_stopped(pid, e->d_name);
-	closedir(dir);
-	return all;
-}
-
-/* SIGSTOP takes effect asynchronously: wait until every thread stopped. */
-static void stop_daemon(pid_t pid)
-{
-	struct timespec ts = { 0, 1000000 };
-	int i;
-
-	SVT_CHECK(!kill(pid, SIGSTOP));
-	for (i = 0; i < 5000 && !all_stopped(pid); i++)
-		nanosleep(&ts, NULL);
-	SVT_CHECK(all_stopped(pid));
-}
-
 /* With the daemon stopped, only the direct path can complete a WRITE. */
 static void daemon_stopped(struct svt_dx *x, pid_t daemon, bool on)
 {
 	struct ibv_wc wc;
 	int got;
 
-	stop_daemon(daemon);
+	svt_dx_stop_daemon(daemon);
 	svt_dx_post(x, IBV_WR_RDMA_WRITE, 0, 0, 4096, true);
 	got = svt_dx_poll_ms(x->ep.cq, &wc, 500);
 	SVT_CHECK(!kill(daemon, SIGCONT));

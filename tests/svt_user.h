@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A second user for the cross-user tests ("svtest-peer", made with
+ * useradd if missing). NULL when it cannot be had: the caller skips (77).
+ */
+#ifndef SVT_USER_H
+#define SVT_USER_H
+
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+
+#define SVT_PEER_USER "svtest-peer"
+
+static inline struct passwd *svt_peer_user(void)
+{
+	struct passwd *pw = getpwnam(SVT_PEER_USER);
+
+	if (!pw && !system("useradd --system --no-create-home "
+			   "--shell /usr/sbin/nologin " SVT_PEER_USER
+			   " 2>/dev/null"))
+		pw = getpwnam(SVT_PEER_USER);
+	return pw;
+}
+
+/* Become that user for good (the test's forked child). */
+static inline int svt_become(const struct passwd *pw)
+{
+	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid))
+		return -1;
+	return getuid() == pw->pw_uid ? 0 : -1;
+}
+
+#endif
