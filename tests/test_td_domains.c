@@ -4,9 +4,10 @@
  * through softverbsdv_query_device() / softverbsdv_query_qp() and the
  * daemon's page count, on a device limited to 8 doorbell pages
  * (SOFTVERBS_MAX_DB_PAGES):
- *  - sharing: plain QPs ring the context's shared page; QPs of one
- *    resource domain index share a page of their own, two indices get two
- *    pages; each TD gets its own page, which its QPs and SRQs ring; TD and
+ *  - sharing, as the library and the daemon see it (page_qps: the QPs
+ *    the engine finds through a page): plain QPs ring the context's
+ *    shared page; QPs of one resource domain index share a page of
+ *    their own, two indices get two pages; each TD gets its own page, which its QPs and SRQs ring; TD and
  *    resource-domain objects take no lock, a CQ on a TD's parent domain
  *    neither, plain ones do;
  *  - exhaustion: with the device's pages used up, ibv_alloc_td fails with
@@ -116,7 +117,8 @@ static void check_rd(struct ibv_context *ctx, struct ibv_qp **rq)
 				    c = qattr(rq[2]);
 	struct softverbsdv_device_attr d = query(ctx);
 	unsigned int want = SOFTVERBSDV_OBJ_DEDICATED_DB |
-			    SOFTVERBSDV_OBJ_NO_LOCK | SOFTVERBSDV_OBJ_RES_DOMAIN;
+			    SOFTVERBSDV_OBJ_NO_LOCK |
+			    SOFTVERBSDV_OBJ_RES_DOMAIN;
 
 	SVT_CHECK(a.flags == want && b.flags == want && c.flags == want);
 	SVT_CHECK(a.resource_domain == 3 && c.resource_domain == 5);
@@ -150,7 +152,8 @@ static void check_td(struct ibv_context *ctx, struct ibv_pd *pd,
 {
 	struct ibv_td_init_attr ta = {};
 	struct ibv_srq_init_attr sa = { .attr = { .max_wr = 4, .max_sge = 1 } };
-	struct ibv_td *td[2] = { ibv_alloc_td(ctx, &ta), ibv_alloc_td(ctx, &ta) };
+	struct ibv_td *td[2] = { ibv_alloc_td(ctx, &ta),
+				 ibv_alloc_td(ctx, &ta) };
 	struct ibv_pd *p[2];
 	struct ibv_qp *q[2];
 	struct softverbsdv_obj_attr a[2], s;
@@ -176,6 +179,7 @@ static void check_td(struct ibv_context *ctx, struct ibv_pd *pd,
 	SVT_CHECK(query(ctx).td_db_pages == 2 && query(ctx).ctx_db_pages == 5);
 	check_cq_lock(ctx, p[0], cq);
 	write_both(q[0], q[1], cq, cq); /* two TDs, two pages */
+	SVT_CHECK(qattr(q[0]).page_qps == 1 && qattr(q[1]).page_qps == 1);
 	SVT_CHECK(!ibv_destroy_srq(srq));
 	for (i = 0; i < 2; i++) {
 		SVT_CHECK(!ibv_destroy_qp(q[i]) && !ibv_dealloc_pd(p[i]));
@@ -203,6 +207,10 @@ static void test_sharing(struct ibv_context *ctx)
 	check_rd(ctx, rq);
 	write_both(rq[0], rq[2], cq, cq); /* two resource domains */
 	write_both(q0, rq[1], cq, cq); /* the shared page and domain 3's */
+	/* The engine's view: index 3's page finds its 2 QPs, index 5's its
+	 * one, the shared page q0 (q1 was never modified: never bound). */
+	SVT_CHECK(qattr(rq[0]).page_qps == 2 && qattr(rq[2]).page_qps == 1);
+	SVT_CHECK(qattr(q0).page_qps == 1);
 	check_td(ctx, pd, cq, rq);
 	for (i = 0; i < 3; i++)
 		SVT_CHECK(!ibv_destroy_qp(rq[i]));

@@ -3,7 +3,8 @@
  * 8 threads, each on its own thread domain: a TD, a parent domain on the
  * one PD, a CQ (ibv_create_cq_ex on the parent domain) and two connected
  * RC QPs on it. softverbsdv_query_* shows 8 distinct dedicated doorbell
- * pages (none the shared one) and lock-free QPs and CQs; then all threads
+ * pages (none the shared one), each found by the daemon's engine with just
+ * that thread's two QPs, and lock-free QPs and CQs; then all threads
  * run at once: 48 batches of 16 RDMA WRITEs of random lengths each,
  * compared by checksum, and a SEND per batch (tests/svt_td.h).
  */
@@ -29,7 +30,9 @@ static void check_pages(struct ibv_context *ctx)
 		SVT_CHECK(o.flags == (SOFTVERBSDV_OBJ_DEDICATED_DB |
 				      SOFTVERBSDV_OBJ_NO_LOCK));
 		SVT_CHECK(!softverbsdv_query_qp(w[i].b.qp, &c));
-		SVT_CHECK(c.db_page == o.db_page && o.db_page != d.shared_db_page);
+		SVT_CHECK(c.db_page == o.db_page &&
+			  o.db_page != d.shared_db_page);
+		SVT_CHECK(o.page_qps == 2); /* the engine: only a and b */
 		SVT_CHECK(!softverbsdv_query_cq(w[i].a.cq, &c));
 		SVT_CHECK(c.flags & SOFTVERBSDV_OBJ_NO_LOCK);
 		page[i] = o.db_page;

@@ -79,6 +79,12 @@ int main(void)
 	SVT_CHECK(!softverbsdv_query_device(ctx, &da));
 	SVT_CHECK(tds == 5 && fallbacks_enomem == 3 && da.td_db_pages == 5);
 	SVT_CHECK(da.db_pages_used == 6 && da.max_db_pages == 6);
+	for (i = 0; i < NW; i++) { /* the engine: 3 x 2 QPs share a page */
+		struct softverbsdv_obj_attr o;
+
+		SVT_CHECK(!softverbsdv_query_qp(w[i].a.qp, &o));
+		SVT_CHECK(o.page_qps == (w[i].td ? 2u : 6u));
+	}
 	for (i = 0; i < NW; i++)
 		svt_worker_free(&w[i]);
 	SVT_CHECK(!ibv_dealloc_pd(pd) && !ibv_close_device(ctx));

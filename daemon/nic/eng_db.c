@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 
+#include "eng_db.h"
 #include "engine.h"
 
 /* Per page: the QPs of each slot (allocated when the first QP binds). */
@@ -205,4 +206,22 @@ void svd_engine_db_del(struct svd_device *dev, uint32_t index)
 		eng_pages_changed(e);
 	}
 	pthread_mutex_unlock(&e->lock);
+}
+
+/* Stats: the QPs the engine finds through page index (the caller's). */
+uint32_t svd_engine_db_page_qps(struct svd_device *dev, uint32_t index,
+				struct svd_ucontext *uctx)
+{
+	struct svd_engine *e = eng_of(dev);
+	const struct eng_qp *eq;
+	uint32_t n = 0;
+
+	if (!e || index >= dev->max_db_pages)
+		return 0;
+	pthread_mutex_lock(&e->lock);
+	if (e->pages[index].page && e->pages[index].uctx == uctx)
+		for (eq = e->qps; eq; eq = eq->next)
+			n += eq->db_page == (int32_t)index;
+	pthread_mutex_unlock(&e->lock);
+	return n;
 }

@@ -4,6 +4,7 @@
  * the verbs objects reach the engine. Naming each function here makes a
  * missing hook a link error.
  */
+#include "eng_db.h"
 #include "engine.h"
 #include "svd_nic.h"
 #include "wire.h"
@@ -16,6 +17,7 @@ const struct svd_nic_ops svd_soft_nic_ops = {
 	.srq_destroy = svd_engine_srq_destroy,
 	.db_add = svd_engine_db_add,
 	.db_del = svd_engine_db_del,
+	.db_page_qps = svd_engine_db_page_qps,
 	.port_changed = wire_port_changed,
 	.port_gone = wire_port_gone,
 };

@@ -32,7 +32,7 @@ struct svd_db_page {
 	struct svd_device *dev;
 	struct sv_db_page *page;
 	uint32_t index;
-	uint32_t domain; /* SV_ATTR_DB_PAGE_DOMAIN, SV_DB_DOMAIN_SHARED if absent */
+	uint32_t domain; /* SV_ATTR_DB_PAGE_DOMAIN; absent: the shared page */
 };
 
 static int db_page_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
@@ -177,13 +177,21 @@ static int db_method_query_stats(struct svd_bundle *b)
 		/* Each index may get a page of its own while pages remain. */
 		.max_resource_domains = b->dev->max_db_pages,
 	};
+	struct svd_attr *page = svd_attr_get(b, SV_ATTR_QUERY_STATS_PAGE);
+	uint32_t index;
 
+	if (page) {
+		memcpy(&index, page->in, sizeof(index));
+		r.page_qps = b->dev->nic->db_page_qps(b->dev, index, b->uctx);
+	}
 	db_count_ctx(b->uctx, &r);
 	return svd_attr_copy_to(b, SV_ATTR_QUERY_STATS_RESP, &r, sizeof(r));
 }
 SVD_DECLARE_METHOD(SV_METHOD_QUERY_STATS, db_method_query_stats,
 		   SVD_ATTR_PTR_OUT(SV_ATTR_QUERY_STATS_RESP,
-				    struct sv_query_stats_resp, SVD_MANDATORY));
+				    struct sv_query_stats_resp, SVD_MANDATORY),
+		   SVD_ATTR_PTR_IN(SV_ATTR_QUERY_STATS_PAGE, uint32_t,
+				   SVD_OPTIONAL));
 
 const struct svd_module svd_mod_db = {
     .name = "db",

@@ -33,6 +33,9 @@ struct svd_nic_ops {
 	int (*db_add)(struct svd_device *dev, struct sv_db_page *page,
 		      struct svd_ucontext *uctx, uint32_t *index);
 	void (*db_del)(struct svd_device *dev, uint32_t index);
+	/* QPs bound to page index if uctx owns it (stats), else 0. */
+	uint32_t (*db_page_qps)(struct svd_device *dev, uint32_t index,
+				struct svd_ucontext *uctx);
 	/* The port's addresses or MTU changed (verbs/netdev.c). */
 	int (*port_changed)(struct svd_device *dev);
 	/* The device goes away: after its engine stopped. */

@@ -186,6 +186,8 @@ enum sv_db_page_alloc_attrs {
 /* SV_METHOD_QUERY_STATS on the device. */
 enum sv_query_stats_attrs {
 	SV_ATTR_QUERY_STATS_RESP = SV_ID_DRIVER(0), /* sv_query_stats_resp */
+	/* u32 in, optional: a doorbell page of the caller, for page_qps */
+	SV_ATTR_QUERY_STATS_PAGE = SV_ID_DRIVER(1),
 };
 
 struct sv_query_stats_resp {
@@ -193,8 +195,12 @@ struct sv_query_stats_resp {
 	__u32 db_pages_used; /* by every context */
 	__u32 max_resource_domains; /* seed 002: valid indices [0, this) */
 	__u32 ctx_db_pages; /* pages the calling context holds */
-	__u32 ctx_td_pages; /* of them: dedicated to thread domains */
-	__u32 ctx_rd_pages; /* of them: dedicated to resource domains */
+	__u32 ctx_td_pages; /* of them: allocated for thread domains */
+	__u32 ctx_rd_pages; /* of them: allocated for resource domains */
+	/* With SV_ATTR_QUERY_STATS_PAGE: QPs the engine rings through that
+	 * page (bound to its slots); 0 for a page that is not the caller's */
+	__u32 page_qps;
+	__u32 reserved;
 };
 
 enum sv_pd_query_attrs {

@@ -88,7 +88,7 @@ enum softverbsdv_qp_init_attr_mask {
 /* softverbsdv_create_qp()'s softverbs part. */
 struct softverbsdv_qp_init_attr {
 	uint64_t comp_mask; /* enum softverbsdv_qp_init_attr_mask */
-	/* With SOFTVERBSDV_QP_INIT_ATTR_RES_DOMAIN: [0, max_resource_domains) */
+	/* With SOFTVERBSDV_QP_INIT_ATTR_RES_DOMAIN: < max_resource_domains */
 	uint32_t resource_domain;
 	uint32_t reserved;
 };
@@ -109,7 +109,9 @@ struct softverbsdv_obj_attr {
 	uint32_t flags; /* enum softverbsdv_obj_flags */
 	uint32_t db_page; /* doorbell page index it rings (QP, SRQ) */
 	uint32_t resource_domain;
-	uint32_t reserved;
+	/* QP, SRQ: the QPs the device's engine finds through that page (its
+	 * own count; a QP joins it at its first ibv_modify_qp) */
+	uint32_t page_qps;
 	void *ring; /* its ring memory (QP: the SQ, then the RQ) */
 };
 

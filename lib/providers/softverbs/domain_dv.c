@@ -20,14 +20,26 @@ _Static_assert((int)SOFTVERBSDV_RES_TYPE_QP_RING == SVL_RES_TYPE_QP_RING &&
 		       (int)SOFTVERBSDV_RES_TYPE_QP == SVL_RES_TYPE_QP,
 	       "the public resource types are the library's");
 
-/* SV_METHOD_QUERY_STATS: the daemon's view of the doorbell pages. */
-static int stats_exec(struct ibv_context *ctx, struct sv_query_stats_resp *r)
+/* SV_METHOD_QUERY_STATS: the daemon's view of the doorbell pages (and of
+ * one page's QPs unless page is NULL). */
+static int stats_exec(struct ibv_context *ctx, const uint32_t *page,
+		      struct sv_query_stats_resp *r)
 {
 	struct svl_cmd c;
 
 	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, SV_METHOD_QUERY_STATS);
 	svl_attr_out(&c, SV_ATTR_QUERY_STATS_RESP, r, sizeof(*r));
+	if (page)
+		svl_attr_in(&c, SV_ATTR_QUERY_STATS_PAGE, page, sizeof(*page));
 	return svl_exec(ctx, &c);
+}
+
+/* How many QPs the engine rings through page (0 if it cannot say). */
+static uint32_t page_qps(struct ibv_context *ctx, uint32_t page)
+{
+	struct sv_query_stats_resp r = {};
+
+	return stats_exec(ctx, &page, &r) ? 0 : r.page_qps;
 }
 
 int svl_dv_query_device(struct ibv_context *ctx,
@@ -39,7 +51,7 @@ int svl_dv_query_device(struct ibv_context *ctx,
 
 	if (a->comp_mask)
 		return EINVAL;
-	ret = stats_exec(ctx, &r);
+	ret = stats_exec(ctx, NULL, &r);
 	if (ret)
 		return ret;
 	svl_domains_counts(ctx, &n);
@@ -60,9 +72,10 @@ struct ibv_qp *svl_dv_create_qp(struct ibv_context *ctx,
 				   struct ibv_qp_init_attr_ex *attr,
 				   struct softverbsdv_qp_init_attr *sv)
 {
+	const uint64_t known = SOFTVERBSDV_QP_INIT_ATTR_RES_DOMAIN;
 	int64_t rd = -1;
 
-	if (sv && (sv->comp_mask & ~(uint64_t)SOFTVERBSDV_QP_INIT_ATTR_RES_DOMAIN))
+	if (sv && (sv->comp_mask & ~known))
 		return svl_fail(EINVAL);
 	if (sv && (sv->comp_mask & SOFTVERBSDV_QP_INIT_ATTR_RES_DOMAIN))
 		rd = sv->resource_domain;
@@ -75,6 +88,7 @@ int svl_dv_query_qp(struct ibv_qp *qp, struct softverbsdv_obj_attr *o)
 
 	memset(o, 0, sizeof(*o));
 	o->db_page = q->db_page_index;
+	o->page_qps = page_qps(qp->context, q->db_page_index);
 	o->ring = q->map;
 	if (q->db_dedicated)
 		o->flags |= SOFTVERBSDV_OBJ_DEDICATED_DB;
@@ -109,9 +123,11 @@ int svl_dv_query_srq(struct ibv_srq *srq, struct softverbsdv_obj_attr *o)
 
 	memset(o, 0, sizeof(*o));
 	o->db_page = s->db_page_index;
+	o->page_qps = page_qps(srq->context, s->db_page_index);
 	o->ring = s->map;
 	if (s->rq.no_lock)
-		o->flags |= SOFTVERBSDV_OBJ_NO_LOCK | SOFTVERBSDV_OBJ_DEDICATED_DB;
+		o->flags |= SOFTVERBSDV_OBJ_NO_LOCK |
+			    SOFTVERBSDV_OBJ_DEDICATED_DB; /* both: its TD's */
 	if (s->ring_src.domain)
 		o->flags |= SOFTVERBSDV_OBJ_RING_FROM_ALLOC;
 	return 0;
