@@ -9,7 +9,10 @@
  * Rounds interleave every (N, layout) cell so each sees the same load;
  * each cell's figure is the median over rounds. Printed: the rate, the
  * scaling rate(N) / rate(1) of each layout, and td / shared at each N.
- * The last line is "RESULT <td/shared at the largest N> x".
+ * A second table gives the CPU time per message (the posting threads'
+ * plus the daemon's, from /proc), which does not depend on how much CPU
+ * a loaded machine lets the run have. The last line is
+ * "RESULT <td/shared message rate at the largest N> x".
  *
  *   softverbs run -- build/bin/bench_td [--rounds R] [--ms MS]
  *                                       [--threads 1,2,4]
@@ -48,10 +51,17 @@ struct worker {
 	struct ibv_mr *peer_mr;
 	uint64_t buf[8], peer_buf[8];
 	uint64_t msgs;
+	uint64_t cpu_ns; /* the thread's CPU time while measured */
 	pthread_t thread;
 };
 
+struct cell {
+	double rate; /* messages per second */
+	double cpu_us; /* CPU microseconds per message, < 0: unknown */
+};
+
 static struct ibv_context *ctx;
+static pid_t daemon_pid; /* 0: unknown (no SOFTVERBS_RUNDIR pid file) */
 static struct ibv_pd *pd;
 static atomic_int go, stop;
 
@@ -140,15 +150,24 @@ static void post_one(struct worker *w, uint64_t n)
 		bench_die("ibv_post_send");
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
-	uint64_t posted = 0, done = 0;
+	uint64_t posted = 0, done = 0, cpu0;
 	struct ibv_wc wc[8];
 	int i, n;
 
 	while (!atomic_load_explicit(&go, memory_order_acquire))
 		;
+	cpu0 = thread_cpu_ns();
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		if (posted - done < DEPTH)
 			post_one(w, posted++);
@@ -160,14 +179,60 @@ static void *worker_run(void *arg)
 		}
 	}
 	w->msgs = done;
+	w->cpu_ns = thread_cpu_ns() - cpu0;
 	return NULL;
 }
 
-/* Messages per second of nthreads in layout l, for ms milliseconds. */
-static double run_cell(int nthreads, enum layout l, unsigned int ms)
+/* The daemon's pid from $SOFTVERBS_RUNDIR/softverbsd.pid, or 0. */
+static pid_t find_daemon(void)
+{
+	const char *dir = getenv("SOFTVERBS_RUNDIR");
+	char path[512];
+	FILE *f;
+	int pid = 0;
+
+	if (!dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/softverbsd.pid", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid;
+}
+
+/* The daemon's CPU time (all threads) in ns; 0 if unknown. */
+static uint64_t daemon_cpu_ns(void)
+{
+	unsigned long long ut = 0, st = 0;
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+
+	if (!daemon_pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name may hold spaces */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%llu %llu", &ut, &st) != 2)
+		return 0;
+	return (ut + st) * 1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
+}
+
+/* Rate and CPU cost of nthreads in layout l, for ms milliseconds. */
+static struct cell run_cell(int nthreads, enum layout l, unsigned int ms)
 {
 	static struct worker w[MAX_THREADS];
-	uint64_t t0, t1, msgs = 0;
+	uint64_t t0, t1, d0, d1, msgs = 0, cpu = 0;
+	struct cell c;
 	int i;
 
 	for (i = 0; i < nthreads; i++)
@@ -177,17 +242,23 @@ static double run_cell(int nthreads, enum layout l, unsigned int ms)
 	for (i = 0; i < nthreads; i++)
 		if (pthread_create(&w[i].thread, NULL, worker_run, &w[i]))
 			bench_die("pthread_create");
+	d0 = daemon_cpu_ns();
 	t0 = bench_now_ns();
 	atomic_store_explicit(&go, 1, memory_order_release);
 	usleep(ms * 1000);
 	atomic_store(&stop, 1);
 	t1 = bench_now_ns();
+	d1 = daemon_cpu_ns();
 	for (i = 0; i < nthreads; i++) {
 		pthread_join(w[i].thread, NULL);
 		msgs += w[i].msgs;
+		cpu += w[i].cpu_ns;
 		worker_teardown(&w[i]);
 	}
-	return (double)msgs / ((double)(t1 - t0) / 1e9);
+	c.rate = (double)msgs / ((double)(t1 - t0) / 1e9);
+	c.cpu_us = d0 && d1 && msgs ? (double)(cpu + d1 - d0) / 1e3 / msgs
+				    : -1.0;
+	return c;
 }
 
 struct opts {
@@ -234,6 +305,21 @@ static void parse(int argc, char **argv, struct opts *o)
 	}
 }
 
+static void print_cpu(const struct opts *o, double cpu[][NLAYOUTS])
+{
+	int i;
+
+	printf("\n| threads | shared CPU us/msg | td CPU us/msg | "
+	       "shared / td |\n|---:|---:|---:|---:|\n");
+	for (i = 0; i < o->nthreads; i++)
+		printf("| %d | %.2f | %.2f | %.2f |\n", o->threads[i],
+		       cpu[i][SHARED], cpu[i][TD],
+		       cpu[i][SHARED] / cpu[i][TD]);
+	printf("(CPU: posting threads + the daemon, per message; medians; "
+	       "the daemon's share is in 1/%ld s ticks)\n",
+	       sysconf(_SC_CLK_TCK));
+}
+
 static void print_table(const struct opts *o, double med[][NLAYOUTS])
 {
 	int i;
@@ -254,14 +340,15 @@ static void print_table(const struct opts *o, double med[][NLAYOUTS])
 
 int main(int argc, char **argv)
 {
-	static double v[8][NLAYOUTS][MAX_ROUNDS];
-	double med[8][NLAYOUTS];
+	static double v[8][NLAYOUTS][MAX_ROUNDS], u[8][NLAYOUTS][MAX_ROUNDS];
+	double med[8][NLAYOUTS], cpu[8][NLAYOUTS];
 	struct opts o;
 	int r, i, l;
 
 	parse(argc, argv, &o);
 	bench_watchdog(120);
 	ctx = bench_open(NULL);
+	daemon_pid = find_daemon();
 	pd = ibv_alloc_pd(ctx);
 	if (!pd)
 		bench_die("ibv_alloc_pd");
@@ -270,13 +357,19 @@ int main(int argc, char **argv)
 		for (i = 0; i < o.nthreads; i++)
 			for (l = 0; l < NLAYOUTS; l++) {
 				enum layout x = (enum layout)((r + l) % NLAYOUTS);
+				struct cell c = run_cell(o.threads[i], x, o.ms);
 
-				v[i][x][r] = run_cell(o.threads[i], x, o.ms);
+				v[i][x][r] = c.rate;
+				u[i][x][r] = c.cpu_us;
 			}
 	for (i = 0; i < o.nthreads; i++)
-		for (l = 0; l < NLAYOUTS; l++)
+		for (l = 0; l < NLAYOUTS; l++) {
 			med[i][l] = bench_median(v[i][l], (size_t)o.rounds);
+			cpu[i][l] = bench_median(u[i][l], (size_t)o.rounds);
+		}
 	print_table(&o, med);
+	if (daemon_pid)
+		print_cpu(&o, cpu);
 	bench_result(med[o.nthreads - 1][TD] / med[o.nthreads - 1][SHARED],
 		     "x");
 	ibv_dealloc_pd(pd);
