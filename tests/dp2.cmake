@@ -6,3 +6,6 @@ set_tests_properties(test_ops_matrix PROPERTIES
 sv_add_c_test(test_err_status ${CMAKE_CURRENT_SOURCE_DIR}/test_err_status.c)
 set_tests_properties(test_err_status PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+sv_add_c_test(test_max_qp ${CMAKE_CURRENT_SOURCE_DIR}/test_max_qp.c)
+set_tests_properties(test_max_qp PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
