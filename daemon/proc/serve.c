@@ -355,35 +355,39 @@ static void counters_due(void)
 			wire_stats_files(d->wire, svd_rundir(), d->name);
 }
 
-void svd_serve_loop(void)
+int svd_serve_once(int timeout_ms)
 {
 	struct epoll_event evs[32];
 	int i, n;
-	int ctl_fd = ctl_listen_fd;
 
-	while (!stop_requested) {
-		n = epoll_wait(epfd, evs, 32,
-			       paused_at.tv_sec ? ACCEPT_PAUSE_MS : 500);
-		for (i = 0; i < n; i++) {
-			struct ev_tag *t = evs[i].data.ptr;
+	n = epoll_wait(epfd, evs, 32, timeout_ms);
+	for (i = 0; i < n; i++) {
+		struct ev_tag *t = evs[i].data.ptr;
 
-			if (t->kind == EV_DEVICE)
-				on_device(t->ptr);
-			else if (t->kind == EV_CONTROL)
-				on_control(ctl_fd);
-			else if (t->kind == EV_HOOK)
-				((struct svd_ev_hook *)t->ptr)->fn(t->ptr);
-			else
-				on_ufile(t, evs[i].events);
-		}
-		accept_resume_due();
-		counters_due();
+		if (t->kind == EV_DEVICE)
+			on_device(t->ptr);
+		else if (t->kind == EV_CONTROL)
+			on_control(ctl_listen_fd);
+		else if (t->kind == EV_HOOK)
+			((struct svd_ev_hook *)t->ptr)->fn(t->ptr);
+		else
+			on_ufile(t, evs[i].events);
 	}
+	accept_resume_due();
+	counters_due();
+	return n;
+}
+
+void svd_serve_loop(void)
+{
+	while (!stop_requested)
+		svd_serve_once(paused_at.tv_sec ? ACCEPT_PAUSE_MS : 500);
 }
 
 
 /* Addresses or links changed: devices follow them (verbs/netdev.c). */
 static int netdev_fd = -1;
+static void *netdev_tag;
 
 static void on_netdev(struct svd_ev_hook *hook)
 {
@@ -416,7 +420,7 @@ int svd_serve_init(void)
 	}
 	ctl_ev_tag = last_tag;
 	netdev_fd = svd_netdev_open();
-	if (netdev_fd < 0 || svd_ev_watch(netdev_fd, &netdev_hook, &last_tag))
+	if (netdev_fd < 0 || svd_ev_watch(netdev_fd, &netdev_hook, &netdev_tag))
 		fprintf(stderr, "softverbsd: addresses will not be followed\n");
 	ret = svd_cm_start();
 	if (ret)
@@ -437,6 +441,12 @@ void svd_serve_shutdown(void)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/control.sock", svd_rundir());
 	unlink(path);
+	if (netdev_tag)
+		svd_ev_unwatch(netdev_fd, netdev_tag);
+	if (netdev_fd >= 0)
+		close(netdev_fd);
+	netdev_tag = NULL;
+	netdev_fd = -1;
 	free(ctl_ev_tag);
 	close(ctl_listen_fd);
 	ctl_ev_tag = NULL;

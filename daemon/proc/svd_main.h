@@ -47,6 +47,8 @@ void svd_cm_device_removed(struct svd_device *dev);
  */
 int svd_serve_init(void);
 void svd_serve_loop(void);
+/* One round of the loop (a fuzzer drives it): the events handled. */
+int svd_serve_once(int timeout_ms);
 void svd_serve_shutdown(void);
 
 #endif
