@@ -64,6 +64,9 @@ static void accepted(struct rdma_event_channel *ch, uint16_t port)
 	cmt_expect_ack(ch, RDMA_CM_EVENT_DISCONNECTED);
 	SVT_CHECK(rdma_disconnect(req) == 0);
 	cmt_expect_ack(ch, RDMA_CM_EVENT_DISCONNECTED);
+	/* Both sides' timewait ends before the next exchange's events. */
+	cmt_expect_ack(ch, RDMA_CM_EVENT_TIMEWAIT_EXIT);
+	cmt_expect_ack(ch, RDMA_CM_EVENT_TIMEWAIT_EXIT);
 }
 
 static void rejected(struct rdma_event_channel *ch, uint16_t port)
