@@ -107,7 +107,8 @@ static struct svl_db *db_new(struct svl_context *ctx, struct svl_domains *d,
 		return svl_fail(ret);
 	}
 	db->page = page;
-	d->by_index[db->index] = db;
+	/* Ringing reads it without the lock (svl_db_page_of). */
+	__atomic_store_n(&d->by_index[db->index], db, __ATOMIC_RELEASE);
 	return db;
 }
 
@@ -244,11 +245,12 @@ struct sv_db_page *svl_db_page_of(struct svl_context *ctx, uint32_t index)
 {
 	struct svl_domains *d =
 		__atomic_load_n(&ctx->domains, __ATOMIC_ACQUIRE);
+	struct svl_db *db;
 
-	if (index == ctx->db_page_index || !d || index >= d->max_pages ||
-	    !d->by_index[index])
+	if (index == ctx->db_page_index || !d || index >= d->max_pages)
 		return NULL;
-	return d->by_index[index]->page;
+	db = __atomic_load_n(&d->by_index[index], __ATOMIC_ACQUIRE);
+	return db ? db->page : NULL;
 }
 
 void svl_domains_counts(struct ibv_context *c, struct svl_domain_counts *out)
