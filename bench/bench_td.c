@@ -11,7 +11,9 @@
  * scaling rate(N) / rate(1) of each layout, and td / shared at each N.
  * A second table gives the CPU time per message (the posting threads'
  * plus the daemon's, from /proc), which does not depend on how much CPU
- * a loaded machine lets the run have. The last line is
+ * a loaded machine lets the run have, and the time spent inside
+ * ibv_post_send (the part the layouts differ in: the doorbell page's
+ * cache lines and the locks), per call. The last line is
  * "RESULT <td/shared message rate at the largest N> x".
  *
  *   softverbs run -- build/bin/bench_td [--rounds R] [--ms MS]
@@ -52,12 +54,14 @@ struct worker {
 	uint64_t buf[8], peer_buf[8];
 	uint64_t msgs;
 	uint64_t cpu_ns; /* the thread's CPU time while measured */
+	uint64_t post_ns, posts; /* time inside ibv_post_send, calls */
 	pthread_t thread;
 };
 
 struct cell {
 	double rate; /* messages per second */
 	double cpu_us; /* CPU microseconds per message, < 0: unknown */
+	double post_ns; /* ns per ibv_post_send call */
 };
 
 static struct ibv_context *ctx;
@@ -150,6 +154,16 @@ static void post_one(struct worker *w, uint64_t n)
 		bench_die("ibv_post_send");
 }
 
+/* post_one, with the time it spends in the library. */
+static void timed_post(struct worker *w, uint64_t n)
+{
+	uint64_t t = bench_now_ns();
+
+	post_one(w, n);
+	w->post_ns += bench_now_ns() - t;
+	w->posts++;
+}
+
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -170,7 +184,7 @@ static void *worker_run(void *arg)
 	cpu0 = thread_cpu_ns();
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		if (posted - done < DEPTH)
-			post_one(w, posted++);
+			timed_post(w, posted++);
 		n = ibv_poll_cq(w->cq, 8, wc);
 		for (i = 0; i < n; i++) {
 			if (wc[i].status != IBV_WC_SUCCESS)
@@ -231,7 +245,7 @@ static uint64_t daemon_cpu_ns(void)
 static struct cell run_cell(int nthreads, enum layout l, unsigned int ms)
 {
 	static struct worker w[MAX_THREADS];
-	uint64_t t0, t1, d0, d1, msgs = 0, cpu = 0;
+	uint64_t t0, t1, d0, d1, msgs = 0, cpu = 0, post_ns = 0, posts = 0;
 	struct cell c;
 	int i;
 
@@ -253,9 +267,12 @@ static struct cell run_cell(int nthreads, enum layout l, unsigned int ms)
 		pthread_join(w[i].thread, NULL);
 		msgs += w[i].msgs;
 		cpu += w[i].cpu_ns;
+		post_ns += w[i].post_ns;
+		posts += w[i].posts;
 		worker_teardown(&w[i]);
 	}
 	c.rate = (double)msgs / ((double)(t1 - t0) / 1e9);
+	c.post_ns = posts ? (double)post_ns / (double)posts : 0;
 	c.cpu_us = d0 && d1 && msgs ? (double)(cpu + d1 - d0) / 1e3 / msgs
 				    : -1.0;
 	return c;
@@ -320,6 +337,19 @@ static void print_cpu(const struct opts *o, double cpu[][NLAYOUTS])
 	       sysconf(_SC_CLK_TCK));
 }
 
+static void print_post(const struct opts *o, double post[][NLAYOUTS])
+{
+	int i;
+
+	printf("\n| threads | shared ns/post | td ns/post | shared / td |\n"
+	       "|---:|---:|---:|---:|\n");
+	for (i = 0; i < o->nthreads; i++)
+		printf("| %d | %.0f | %.0f | %.2f |\n", o->threads[i],
+		       post[i][SHARED], post[i][TD],
+		       post[i][SHARED] / post[i][TD]);
+	printf("(time inside ibv_post_send per call, all threads; medians)\n");
+}
+
 static void print_table(const struct opts *o, double med[][NLAYOUTS])
 {
 	int i;
@@ -340,8 +370,9 @@ static void print_table(const struct opts *o, double med[][NLAYOUTS])
 
 int main(int argc, char **argv)
 {
-	static double v[8][NLAYOUTS][MAX_ROUNDS], u[8][NLAYOUTS][MAX_ROUNDS];
-	double med[8][NLAYOUTS], cpu[8][NLAYOUTS];
+	static double v[8][NLAYOUTS][MAX_ROUNDS], u[8][NLAYOUTS][MAX_ROUNDS],
+		p[8][NLAYOUTS][MAX_ROUNDS];
+	double med[8][NLAYOUTS], cpu[8][NLAYOUTS], post[8][NLAYOUTS];
 	struct opts o;
 	int r, i, l;
 
@@ -361,15 +392,18 @@ int main(int argc, char **argv)
 
 				v[i][x][r] = c.rate;
 				u[i][x][r] = c.cpu_us;
+				p[i][x][r] = c.post_ns;
 			}
 	for (i = 0; i < o.nthreads; i++)
 		for (l = 0; l < NLAYOUTS; l++) {
 			med[i][l] = bench_median(v[i][l], (size_t)o.rounds);
 			cpu[i][l] = bench_median(u[i][l], (size_t)o.rounds);
+			post[i][l] = bench_median(p[i][l], (size_t)o.rounds);
 		}
 	print_table(&o, med);
 	if (daemon_pid)
 		print_cpu(&o, cpu);
+	print_post(&o, post);
 	bench_result(med[o.nthreads - 1][TD] / med[o.nthreads - 1][SHARED],
 		     "x");
 	ibv_dealloc_pd(pd);
