@@ -5,3 +5,7 @@ target_link_libraries(unit_pkt PRIVATE svdcore)
 target_include_directories(unit_pkt PRIVATE ${PROJECT_SOURCE_DIR}/daemon/nic)
 add_test(NAME unit_pkt COMMAND unit_pkt)
 set_tests_properties(unit_pkt PROPERTIES TIMEOUT 60)
+
+sv_add_c_test(test_loss_basic ${CMAKE_CURRENT_SOURCE_DIR}/test_loss_basic.c)
+set_tests_properties(test_loss_basic PROPERTIES TIMEOUT 300
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

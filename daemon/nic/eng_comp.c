@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * Completer: judges the answer to the head SQ WQE (ACK, RNR NAK, NAK,
- * nothing), writes send completions, runs RNR/retry timers, and moves a
- * QP to ERROR (flushing every outstanding WQE with IBV_WC_WR_FLUSH_ERR).
+ * Completer: takes the answers to a QP's requests (ACK, NAK, READ
+ * response, atomic ACK) as a state machine (one function per state, as
+ * rxe_comp.c): an ACK for PSN n completes every WQE up to n (coalesced
+ * ACKs), a READ response is placed in the head WQE's landing zone (a READ
+ * interrupted by loss resumes from the first missing PSN), a sequence NAK
+ * or a missing response goes back N (eng_req_rewind), an RNR NAK waits
+ * min_rnr_timer (rnr_retry, 7 = forever), silence past the local ACK
+ * timeout retries (retry_cnt, then IBV_WC_RETRY_EXC_ERR), and a NAK ends
+ * the WQE with its remote error class. WQEs complete in order, the QP goes
+ * to ERROR on an error completion, and its outstanding WQEs are flushed
+ * with IBV_WC_WR_FLUSH_ERR.
  */
 #include <string.h>
 
@@ -65,6 +73,7 @@ void eng_qp_error(struct eng_qp *eq)
 	qp->state = SVD_QPS_ERR;
 	qp->attr.qp_state = SVD_QPS_ERR;
 	eq->req_state = ENG_REQ_ERROR;
+	eq->timer = ENG_T_NONE;
 	/* Its outstanding work is flushed by the scheduler. */
 	eng_activate(eng_of(qp->uctx->dev), eq);
 	if (eq->fatal_reported)
@@ -103,73 +112,434 @@ void eng_timeout_deadline(struct timespec *ts, unsigned int timeout)
 	deadline_ns(ts, ns);
 }
 
-static int comp_error(struct eng_qp *eq, uint32_t status)
+/* ---------------------------------------------------------------------- */
+/* Completing the window's head                                           */
+/* ---------------------------------------------------------------------- */
+
+static uint32_t slot_last(const struct eng_slot *sl)
 {
-	eq->retrying = false;
-	return (int)status;
+	return eng_psn_add(sl->first_psn, sl->npsn - 1);
 }
 
-static void comp_arm_retry(struct eng_qp *eq)
+static struct eng_slot *head_slot(struct eng_qp *eq)
 {
-	if (eq->retrying)
+	return &eq->win[eq->sq_cons % ENG_WIN];
+}
+
+/* WQEs sent, fully or in part, and not completed. */
+static bool outstanding(const struct eng_qp *eq)
+{
+	return eq->sq_cons != eq->sq_sent;
+}
+
+/* Complete the head WQE: CQE after the consumer index moves. */
+static void comp_wqe(struct svd_engine *e, struct eng_qp *eq)
+{
+	struct eng_slot *sl = head_slot(eq);
+	struct eng_scratch *s = &e->s_comp;
+	uint32_t status = sl->status;
+
+	memset(s->raw, 0, sizeof(struct sv_send_wqe));
+	eng_sq_read(eq, eq->sq_cons, s->raw, sizeof(struct sv_send_wqe));
+	/*
+	 * The consumer index moves before the CQE is visible: an application
+	 * that polled the completion of its last WQE may post at once.
+	 */
+	eng_sq_consume(eq);
+	/*
+	 * Answered while going back N had not resent it all: the requester
+	 * goes on after it, at the PSN that follows it.
+	 */
+	if (eq->sq_next - eq->sq_cons > eq->sq_sent - eq->sq_cons) {
+		eq->sq_next = eq->sq_cons;
+		eq->req_off = 0;
+		if (sl->kind != ENG_K_LOCAL &&
+		    eng_psn_cmp(eq->psn, slot_last(sl)) <= 0)
+			eq->psn = eng_psn_add(slot_last(sl), 1);
+	}
+	eng_send_cqe(eq, &s->w, status, sl->len);
+	if (status != IBV_WC_SUCCESS)
+		eng_qp_error(eq);
+}
+
+bool eng_comp_done(struct eng_qp *eq)
+{
+	struct svd_engine *e = eng_of(eq->qp->uctx->dev);
+	bool work = false;
+
+	while (outstanding(eq) && head_slot(eq)->done &&
+	       eq->qp->state != SVD_QPS_ERR) {
+		comp_wqe(e, eq);
+		work = true;
+	}
+	return work;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Timers                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static bool conn_rc(const struct svd_qp *qp)
+{
+	return qp->qp_type == SVD_QPT_RC || qp->qp_type == SVD_QPT_XRC_INI;
+}
+
+/* (Re)start the ACK timer while answers are awaited; stop it otherwise. */
+static void comp_restart(struct eng_qp *eq)
+{
+	if (eq->timer == ENG_T_RNR)
 		return;
-	eq->retrying = true;
-	eq->rnr_left = eq->qp->attr.rnr_retry & 7;
-	eq->retry_left = eq->qp->attr.retry_cnt & 7;
+	if (!conn_rc(eq->qp) || !outstanding(eq)) {
+		eq->timer = ENG_T_NONE;
+		eq->req_state = ENG_REQ_IDLE;
+		return;
+	}
+	eq->timer = ENG_T_ACK;
+	eng_timeout_deadline(&eq->wait_until, eq->qp->attr.timeout);
 }
 
-static int comp_rnr(struct eng_qp *eq, uint8_t syndrome)
+void eng_comp_arm(struct eng_qp *eq)
 {
-	comp_arm_retry(eq);
+	if (eq->timer == ENG_T_NONE || !outstanding(eq))
+		comp_restart(eq);
+}
+
+/* Progress: everything before psn is acknowledged. */
+static void comp_progress(struct eng_qp *eq, uint32_t psn)
+{
+	if (eng_psn_cmp(psn, eq->una) <= 0)
+		return;
+	eq->una = psn;
+	eq->retry_started = false;
+	eq->retry_left = eq->qp->attr.retry_cnt & 7;
+	eq->rnr_left = eq->qp->attr.rnr_retry & 7;
+	if (eq->timer == ENG_T_ACK)
+		comp_restart(eq);
+}
+
+/* The head WQE ends with a status; the QP goes to ERROR if it failed. */
+static void comp_fail_head(struct eng_qp *eq, uint32_t status)
+{
+	if (eq->sq_cons == eq->sq_next) { /* the head is being sent */
+		eq->sq_next++;
+		eq->req_off = 0;
+	}
+	if (eq->sq_sent == eq->sq_cons)
+		eq->sq_sent++;
+	head_slot(eq)->done = true;
+	head_slot(eq)->status = status;
+	eq->req_state = ENG_REQ_ERROR;
+	eng_comp_done(eq);
+}
+
+bool eng_comp_timer(struct eng_qp *eq)
+{
+	struct timespec now;
+
+	if (eq->timer == ENG_T_NONE)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < eq->wait_until.tv_sec ||
+	    (now.tv_sec == eq->wait_until.tv_sec &&
+	     now.tv_nsec < eq->wait_until.tv_nsec))
+		return false;
+	if (eq->timer == ENG_T_RNR) {
+		eq->timer = ENG_T_NONE;
+		eq->req_state = ENG_REQ_IDLE;
+		comp_restart(eq);
+		return true;
+	}
+	if (!outstanding(eq)) {
+		comp_restart(eq);
+		return false;
+	}
+	if (!eq->retry_left) {
+		comp_fail_head(eq, IBV_WC_RETRY_EXC_ERR);
+		return true;
+	}
+	eq->retry_left--;
+	eq->retry_started = false;
+	eng_req_rewind(eq, eq->una);
+	comp_restart(eq);
+	return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Answers: a state machine per packet                                     */
+/* ---------------------------------------------------------------------- */
+
+enum comp_state {
+	COMP_GET_WQE,
+	COMP_CHECK_PSN,
+	COMP_CHECK_ACK,
+	COMP_READ,
+	COMP_ATOMIC,
+	COMP_ACK,
+	COMP_COMPLETE,
+	COMP_RETRY,
+	COMP_RNR,
+	COMP_ERROR,
+	COMP_DONE,
+};
+
+struct comp_ctx {
+	struct svd_engine *e;
+	struct eng_qp *eq;
+	struct eng_packet *p;
+	struct eng_slot *sl;
+	uint32_t status; /* COMP_ERROR */
+	bool consumed; /* the packet has been used up */
+	int ret; /* -EFAULT: the packet's payload source failed */
+};
+
+
+static enum comp_state comp_get_wqe(struct comp_ctx *c)
+{
+	struct eng_qp *eq = c->eq;
+
+	if (c->consumed)
+		return COMP_DONE;
+	if (!outstanding(eq))
+		return COMP_DONE; /* nothing awaits an answer: stale */
+	c->sl = head_slot(eq);
+	if (c->sl->done)
+		return COMP_COMPLETE;
+	return COMP_CHECK_PSN;
+}
+
+static enum comp_state comp_check_psn(struct comp_ctx *c)
+{
+	struct eng_slot *sl = c->sl;
+	uint32_t psn = c->p->f.psn;
+
+	if (eng_psn_cmp(psn, sl->first_psn) < 0)
+		return COMP_DONE; /* older than anything in flight */
+	if (eng_psn_cmp(psn, slot_last(sl)) <= 0)
+		return COMP_CHECK_ACK;
+	/* Beyond the head: it is implicitly acknowledged... */
+	if (sl->kind == ENG_K_SEND) {
+		sl->done = true;
+		sl->status = IBV_WC_SUCCESS;
+		comp_progress(c->eq, eng_psn_add(slot_last(sl), 1));
+		return COMP_COMPLETE;
+	}
+	/* ...unless it needed a response that never came. */
+	return COMP_RETRY;
+}
+
+static uint32_t nak_status(uint8_t syn)
+{
+	switch (syn) {
+	case ENG_AETH_NAK_ACC:
+		return IBV_WC_REM_ACCESS_ERR;
+	case ENG_AETH_NAK_OP:
+		return IBV_WC_REM_OP_ERR;
+	case ENG_AETH_NAK_INV_RD:
+		return IBV_WC_REM_INV_RD_REQ_ERR;
+	default:
+		return IBV_WC_REM_INV_REQ_ERR;
+	}
+}
+
+/* An AETH that is not a plain ACK. */
+static enum comp_state comp_nak(struct comp_ctx *c)
+{
+	uint8_t syn = c->p->f.syndrome;
+
+	c->consumed = true;
+	if ((syn & 0xe0) == ENG_AETH_RNR)
+		return COMP_RNR;
+	if (syn == ENG_AETH_NAK_SEQ) {
+		/* Everything before the PSN it wants has arrived. */
+		comp_progress(c->eq, c->p->f.psn);
+		return COMP_RETRY;
+	}
+	c->status = nak_status(syn);
+	return COMP_ERROR;
+}
+
+static enum comp_state comp_check_ack(struct comp_ctx *c)
+{
+	struct eng_packet *p = c->p;
+	uint8_t base = p->f.opcode & 0x1f;
+
+	if (p->mask & ENG_AETH && (p->f.syndrome & 0xe0) != 0)
+		return comp_nak(c);
+	if (p->mask & ENG_READ) {
+		if (c->sl->kind != ENG_K_READ)
+			return COMP_DONE;
+		if (eng_psn_cmp(p->f.psn, c->eq->una) > 0)
+			return COMP_RETRY; /* a response went missing */
+		return p->f.psn == c->eq->una ? COMP_READ : COMP_DONE;
+	}
+	if (base == ENG_OP_ATOMIC_ACK)
+		return c->sl->kind == ENG_K_ATOMIC ? COMP_ATOMIC : COMP_DONE;
+	return c->sl->kind == ENG_K_SEND ? COMP_ACK : COMP_DONE;
+}
+
+/* Place a READ response in the WQE's landing zone (re-read, re-checked). */
+static enum comp_state comp_read(struct comp_ctx *c)
+{
+	struct eng_qp *eq = c->eq;
+	struct eng_packet *p = c->p;
+	struct eng_scratch *s = &c->e->s_comp;
+	uint64_t off = (uint64_t)eng_psn_cmp(p->f.psn, c->sl->first_psn) *
+		       eng_mtu(eq->qp);
+	int ret;
+
+	c->consumed = true;
+	if (eng_pkt_check_len(p, eng_mtu(eq->qp)) ||
+	    eng_req_wqe(eq, eq->sq_cons, s) || eng_req_data(eq, s) ||
+	    s->sgl.total != c->sl->len || off + p->len > s->sgl.total) {
+		c->status = IBV_WC_LOC_QP_OP_ERR;
+		return COMP_ERROR;
+	}
+	ret = eng_pkt_copy_out(p, &s->sgl, off);
+	if (ret == ENG_COPY_ESRC) {
+		c->ret = -EFAULT; /* the responder's memory: its error */
+		return COMP_DONE;
+	}
+	if (ret) {
+		c->status = IBV_WC_LOC_PROT_ERR;
+		return COMP_ERROR;
+	}
+	comp_progress(eq, eng_psn_add(p->f.psn, p->npsn));
+	if (!(p->mask & ENG_LAST))
+		return COMP_DONE;
+	c->sl->done = true;
+	c->sl->status = IBV_WC_SUCCESS;
+	return COMP_COMPLETE;
+}
+
+/* The original value of an atomic lands in the WQE's 8-byte buffer. */
+static enum comp_state comp_atomic(struct comp_ctx *c)
+{
+	struct eng_scratch *s = &c->e->s_comp;
+	uint8_t buf[8];
+	struct eng_sgl src = { .n = 1, .total = 8 };
+
+	c->consumed = true;
+	memcpy(buf, &c->p->f.orig, 8);
+	src.seg[0] = (struct eng_seg){ .buf = buf, .len = 8 };
+	if (eng_req_wqe(c->eq, c->eq->sq_cons, s) || eng_req_data(c->eq, s)) {
+		c->status = IBV_WC_LOC_QP_OP_ERR;
+		return COMP_ERROR;
+	}
+	if (eng_sgl_copy(&s->sgl, 0, &src, 8)) {
+		c->status = IBV_WC_LOC_PROT_ERR;
+		return COMP_ERROR;
+	}
+	comp_progress(c->eq, eng_psn_add(c->p->f.psn, 1));
+	c->sl->done = true;
+	c->sl->status = IBV_WC_SUCCESS;
+	return COMP_COMPLETE;
+}
+
+/* A plain ACK within the head SEND/WRITE: up to its PSN is done. */
+static enum comp_state comp_ack(struct comp_ctx *c)
+{
+	c->consumed = true;
+	comp_progress(c->eq, eng_psn_add(c->p->f.psn, 1));
+	if (c->p->f.psn != slot_last(c->sl))
+		return COMP_DONE;
+	c->sl->done = true;
+	c->sl->status = IBV_WC_SUCCESS;
+	return COMP_COMPLETE;
+}
+
+static enum comp_state comp_complete(struct comp_ctx *c)
+{
+	eng_comp_done(c->eq);
+	if (c->eq->qp->state == SVD_QPS_ERR)
+		return COMP_DONE;
+	return COMP_GET_WQE;
+}
+
+/* Go back N: resend from the oldest unacknowledged PSN, once per loss. */
+static enum comp_state comp_retry(struct comp_ctx *c)
+{
+	struct eng_qp *eq = c->eq;
+
+	c->consumed = true;
+	if (eq->retry_started || eq->timer == ENG_T_RNR)
+		return COMP_DONE;
+	eq->retry_started = true;
+	eng_req_rewind(eq, eq->una);
+	return COMP_DONE;
+}
+
+static enum comp_state comp_rnr(struct comp_ctx *c)
+{
+	struct eng_qp *eq = c->eq;
+
 	if (eq->qp->attr.rnr_retry != 7) { /* 7 means retry forever */
-		if (!eq->rnr_left)
-			return comp_error(eq, IBV_WC_RNR_RETRY_EXC_ERR);
+		if (!eq->rnr_left) {
+			c->status = IBV_WC_RNR_RETRY_EXC_ERR;
+			return COMP_ERROR;
+		}
 		eq->rnr_left--;
 	}
-	eng_rnr_deadline(&eq->wait_until, syndrome & 0x1f);
+	eng_req_rewind(eq, c->p->f.psn);
+	eq->timer = ENG_T_RNR;
 	eq->req_state = ENG_REQ_WAIT;
-	return -1;
+	eng_rnr_deadline(&eq->wait_until, c->p->f.syndrome & 0x1f);
+	return COMP_DONE;
 }
 
-static int comp_retry(struct eng_qp *eq)
+static enum comp_state comp_error(struct comp_ctx *c)
 {
-	comp_arm_retry(eq);
-	if (!eq->retry_left)
-		return comp_error(eq, IBV_WC_RETRY_EXC_ERR);
-	eq->retry_left--;
-	eng_timeout_deadline(&eq->wait_until, eq->qp->attr.timeout);
-	eq->req_state = ENG_REQ_WAIT;
-	return -1;
+	comp_fail_head(c->eq, c->status);
+	return COMP_DONE;
 }
 
-int eng_comp_handle(struct eng_qp *eq, const struct eng_ack *ack)
+static enum comp_state comp_step(struct comp_ctx *c, enum comp_state st)
 {
-	uint32_t t = eq->qp->qp_type;
-	uint8_t s = ack->syndrome;
-
-	if (s == ENG_AETH_LOCAL)
-		return comp_error(eq, IBV_WC_LOC_PROT_ERR);
-	/* UC and UD are unacknowledged: done once sent. */
-	if (t == SVD_QPT_UC || t == SVD_QPT_UD || s == ENG_AETH_ACK) {
-		eq->retrying = false;
-		eq->req_state = ENG_REQ_IDLE;
-		return IBV_WC_SUCCESS;
-	}
-	if ((s & 0xe0) == ENG_AETH_RNR)
-		return comp_rnr(eq, s);
-	switch (s) {
-	case ENG_AETH_NAK_SEQ:
-	case ENG_AETH_DROPPED:
-		return comp_retry(eq);
-	case ENG_AETH_NAK_ACC:
-		return comp_error(eq, IBV_WC_REM_ACCESS_ERR);
-	case ENG_AETH_NAK_OP:
-		return comp_error(eq, IBV_WC_REM_OP_ERR);
-	case ENG_AETH_NAK_INV_RD:
-		return comp_error(eq, IBV_WC_REM_INV_RD_REQ_ERR);
+	switch (st) {
+	case COMP_GET_WQE:
+		return comp_get_wqe(c);
+	case COMP_CHECK_PSN:
+		return comp_check_psn(c);
+	case COMP_CHECK_ACK:
+		return comp_check_ack(c);
+	case COMP_READ:
+		return comp_read(c);
+	case COMP_ATOMIC:
+		return comp_atomic(c);
+	case COMP_ACK:
+		return comp_ack(c);
+	case COMP_COMPLETE:
+		return comp_complete(c);
+	case COMP_RETRY:
+		return comp_retry(c);
+	case COMP_RNR:
+		return comp_rnr(c);
+	case COMP_ERROR:
 	default:
-		return comp_error(eq, IBV_WC_REM_INV_REQ_ERR);
+		return comp_error(c);
 	}
+}
+
+/* An answer (ACK, NAK, READ response, atomic ACK) for eq's requests. */
+int eng_comp_recv(struct svd_engine *e, struct eng_qp *eq,
+		  struct eng_packet *p)
+{
+	struct comp_ctx c = { .e = e, .eq = eq, .p = p };
+	enum comp_state st = COMP_GET_WQE;
+	uint32_t state = eq->qp->state;
+
+	if (!conn_rc(eq->qp) || (state != SVD_QPS_RTS && state != SVD_QPS_SQD))
+		return 0;
+	if ((p->f.opcode & 0xe0) != eng_transport_bits(eq->qp->qp_type) ||
+	    p->route.src_qpn != (eq->qp->attr.dest_qp_num & 0xffffff)) {
+		eq->foreign_drops++;
+		return 0;
+	}
+	while (st != COMP_DONE)
+		st = comp_step(&c, st);
+	eng_comp_arm(eq);
+	/* The window may have room, or a go-back-N to send. */
+	eng_activate(e, eq);
+	return c.ret;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -180,15 +550,17 @@ int eng_comp_handle(struct eng_qp *eq, const struct eng_ack *ack)
 
 static bool flush_sq(struct eng_qp *eq)
 {
-	static __thread uint8_t buf[ENG_WQE_MAX];
-	const struct sv_send_wqe *w = (const void *)buf;
+	struct eng_scratch *s = &eng_of(eq->qp->uctx->dev)->s_comp;
+	const struct sv_send_wqe *w = &s->w;
 	uint32_t prod;
 	int n = 0;
 
 	while (n < FLUSH_BUDGET && !eng_sq_peek(eq, &prod)) {
-		if (eng_sq_read(eq, eq->sq_cons, buf, sizeof(*w)))
+		if (eng_sq_read(eq, eq->sq_cons, s->raw, sizeof(*w)))
 			break;
 		eng_sq_consume(eq);
+		eq->sq_next = eq->sq_sent = eq->sq_cons;
+		eq->req_off = 0;
 		eng_send_cqe(eq, w, IBV_WC_WR_FLUSH_ERR, 0);
 		n++;
 	}
@@ -240,6 +612,7 @@ bool eng_flush(struct eng_qp *eq)
 	struct svd_qp *qp = eq->qp;
 	bool work = flush_sq(eq);
 
+	work |= eng_resp_flush(eq);
 	eq->req_state = ENG_REQ_ERROR;
 	if (qp->srq) {
 		if (!eq->flushed_last_wqe) {

@@ -8,43 +8,44 @@
  * loopback).
  */
 #include "engine.h"
+#include "eng_xport.h"
 #include "svd_mcast.h"
-#include "svd_xuser.h"
 
 /* Does this UD packet name a multicast group rather than one QP? */
-bool eng_mcast_addr(const struct eng_pkt *pkt)
+bool eng_mcast_addr(const struct eng_packet *p)
 {
-	if (pkt->global && svd_gid_is_mcast(pkt->dgid))
+	const struct svd_qp *src = p->route.src;
+
+	if (p->route.global && svd_gid_is_mcast(p->route.dgid))
 		return true;
 	/*
 	 * Multicast LIDs exist on IB ports only: a RoCE address has no LID
 	 * (UCX puts its UDP source port, 0xc000 and up, in the AH's dlid).
 	 */
-	return pkt->src->uctx->dev->port.attr.link_layer == SVD_LINK_IB &&
-	       pkt->dlid >= 0xc000 && pkt->dlid != 0xffff;
+	return src && src->uctx->dev->port.attr.link_layer == SVD_LINK_IB &&
+	       p->route.dlid >= 0xc000 && p->route.dlid != 0xffff;
 }
 
-/* Called with dev->lock held, like eng_xmit(). */
-void eng_mcast_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
-		    struct eng_ack *ack)
+/* Called with dev->lock held, like eng_xport_send(). */
+int eng_mcast_deliver(struct svd_engine *e, struct eng_packet *p)
 {
 	uint32_t qpns[SVD_MCAST_MAX_QP_ATTACH];
-	unsigned int n;
+	struct eng_fields f = p->f;
+	unsigned int n, i;
+	int ret = 0;
 
-	n = svd_mcast_members(e->dev, pkt->global ? pkt->dgid : NULL,
-			      pkt->dlid, qpns);
-	ack->syndrome = ENG_AETH_DROPPED;
-	for (unsigned int i = 0; i < n; i++) {
-		struct svd_qp *dest = svd_dev_qp_find(e->dev, qpns[i]);
-		struct eng_pkt copy = *pkt;
-		struct eng_ack one;
+	n = svd_mcast_members(e->dev, p->route.global ? p->route.dgid : NULL,
+			      p->route.dlid, qpns);
+	for (i = 0; i < n; i++) {
+		struct eng_packet copy = *p;
 
-		if (!dest || !svd_xuser_allowed(pkt->src, dest))
+		/* A copy each, addressed to the member's QP. */
+		f.dqpn = qpns[i];
+		if (eng_pkt_build(&copy, &f))
 			continue;
-		copy.dest_qpn = qpns[i];
-		eng_resp_recv(e, dest, &copy, &one);
 		/* The sender's own memory failing is the only answer kept. */
-		if (one.syndrome == ENG_AETH_LOCAL)
-			*ack = one;
+		if (e->local->ops->send(e->local, &copy) == -EFAULT)
+			ret = -EFAULT;
 	}
+	return ret;
 }

@@ -291,3 +291,19 @@ void eng_pkt_free(struct eng_packet *p)
 	free(p->owned);
 	free(p);
 }
+
+int eng_pkt_copy_out(const struct eng_packet *p, const struct eng_sgl *dst,
+		     uint64_t dst_off)
+{
+	struct eng_sgl src = { .n = 1, .total = p->len };
+
+	if (!p->len)
+		return 0;
+	if (p->owned) {
+		src.seg[0] = (struct eng_seg){ .buf = p->owned, .len = p->len };
+		return eng_sgl_copy(dst, dst_off, &src, p->len);
+	}
+	if (!p->sgl)
+		return -EINVAL;
+	return eng_sgl_copy_off(dst, dst_off, p->sgl, p->sgl_off, p->len);
+}

@@ -88,6 +88,7 @@ struct eng_fields {
 /* Routing metadata: what LRH/GRH (or IP/UDP) would carry. */
 struct eng_route {
 	const struct svd_qp *src; /* sender QP on this daemon, else NULL */
+	bool held; /* src was cleared when a transport kept the packet */
 	uint32_t src_qpn;
 	uint16_t slid, dlid;
 	bool global; /* dgid valid */
@@ -142,10 +143,10 @@ int eng_pkt_own(struct eng_packet *p);
 struct eng_packet *eng_pkt_clone(const struct eng_packet *p);
 void eng_pkt_free(struct eng_packet *p);
 
-/* 24-bit PSN arithmetic: <0, 0, >0 as a is before, at, after b. */
+/* 24-bit PSN arithmetic: the signed distance from b to a. */
 static inline int32_t eng_psn_cmp(uint32_t a, uint32_t b)
 {
-	return (int32_t)((a - b) << 8);
+	return (int32_t)((a - b) << 8) >> 8;
 }
 
 static inline uint32_t eng_psn_add(uint32_t psn, uint32_t n)

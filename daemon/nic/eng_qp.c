@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 
+#include "eng_raw.h"
 #include "engine.h"
 
 static struct eng_qp *eng_qp_get(struct svd_engine *e, struct svd_qp *qp)
@@ -32,13 +33,61 @@ static void eng_qp_reset(struct eng_qp *eq)
 {
 	/* The library restarts its rings at 0 after a reset. */
 	eq->sq_cons = 0;
+	eq->sq_next = 0;
+	eq->sq_sent = 0;
 	eq->rq_cons = 0;
 	eq->req_state = ENG_REQ_IDLE;
-	eq->retrying = false;
+	eq->timer = ENG_T_NONE;
 	eq->req_off = 0;
-	eq->wr_open = false;
+	eng_resp_reset(eq);
 	eq->flushed_last_wqe = false;
 	eq->fatal_reported = false;
+}
+
+/* The requester starts sending at sq_psn; answers are judged from there. */
+static void eng_qp_rts(struct eng_qp *eq)
+{
+	struct svd_qp *qp = eq->qp;
+
+	eq->psn = qp->attr.sq_psn & 0xffffff;
+	eq->una = eq->psn;
+	eq->ack_mark = eq->psn;
+	eq->retry_left = qp->attr.retry_cnt & 7;
+	eq->rnr_left = qp->attr.rnr_retry & 7;
+	eq->req_state = ENG_REQ_IDLE;
+	eq->timer = ENG_T_NONE;
+}
+
+bool eng_qp_timer_armed(const struct eng_qp *eq)
+{
+	return eq->timer != ENG_T_NONE && eq->qp->state != SVD_QPS_ERR;
+}
+
+/*
+ * One unit of a QP's work for the scheduler: its timer, then a chunk of
+ * a READ response or a held request (responder), then one packet of the
+ * requester. Keys resolved in a unit stay valid while dev->lock is held.
+ */
+bool eng_qp_work(struct svd_engine *e, struct eng_qp *eq)
+{
+	struct svd_qp *qp = eq->qp;
+	bool work = false;
+
+	if (qp->state == SVD_QPS_ERR)
+		return eng_flush(eq);
+	if (qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
+	    qp->state != SVD_QPS_SQD)
+		return false;
+	/* Ethernet frames, no transport (takes dev->lock itself). */
+	if (qp->qp_type == SVD_QPT_RAW_PACKET)
+		return qp->state != SVD_QPS_RTR && eng_raw_run(e, eq);
+	pthread_mutex_lock(&e->dev->lock);
+	work |= eng_comp_timer(eq);
+	work |= eng_resp_run(e, eq);
+	if (qp->state == SVD_QPS_RTS || qp->state == SVD_QPS_SQD)
+		work |= eng_req_run(e, eq);
+	pthread_mutex_unlock(&e->dev->lock);
+	return work;
 }
 
 void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
@@ -57,10 +106,8 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 	if (qp->state == SVD_QPS_RTR && old_state != SVD_QPS_RTR)
 		eq->epsn = qp->attr.rq_psn & 0xffffff;
 	if (qp->state == SVD_QPS_RTS && old_state != SVD_QPS_RTS &&
-	    old_state != SVD_QPS_SQD) {
-		eq->psn = qp->attr.sq_psn & 0xffffff;
-		eq->req_state = ENG_REQ_IDLE;
-	}
+	    old_state != SVD_QPS_SQD)
+		eng_qp_rts(eq);
 	/* A user-requested ERROR is not fatal: no QP_FATAL event. */
 	if (qp->state == SVD_QPS_ERR)
 		eq->fatal_reported = true;
@@ -83,6 +130,7 @@ void svd_engine_qp_destroy(struct svd_qp *qp)
 			*pp = eq->next;
 			eng_sched_forget(e, eq);
 			eng_db_unbind(e, eq);
+			eng_resp_reset(eq);
 			free(eq);
 			break;
 		}

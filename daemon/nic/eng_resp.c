@@ -1,20 +1,32 @@
 // SPDX-License-Identifier: MIT
 /*
- * Responder: executes a request packet on the destination QP and answers
- * with an ACK, a NAK (AETH syndrome), or data (read / atomic response,
- * written straight into the requester's landing zone: same-host delivery
- * needs no response packet payload).
+ * Responder: executes request packets on the destination QP, as a state
+ * machine per packet (one function per state, as rxe_resp.c):
  *
- * Steps: check (QP state, transport, qkey, PSN) -> receive WQE for
- * sends/write-with-imm (none: RNR NAK on RC, drop otherwise) -> rkey and
- * access for RDMA/atomics -> move the data -> receive completion -> ACK.
- * Runs under dev->lock (see engine.h).
+ *   CHECK     QP state, transport, peer (connection) or Q_Key (UD), length
+ *   PSN       RC: the expected PSN executes; a duplicate (behind epsn) is
+ *             answered again; one ahead gets one NAK-seq, then silence
+ *             until epsn arrives. UC: a gap drops to the next FIRST.
+ *   DUP       SEND/WRITE re-ACKed, READ re-executed from its PSN, atomic
+ *             replayed from the saved results
+ *   HOLD      a READ response is being generated: later requests wait in
+ *             a queue (owned copies) and run after it, in order
+ *   OPCODE    FIRST/MIDDLE/LAST sequence against the open message
+ *   RWQE      the receive WQE a SEND / WRITE_WITH_IMM consumes (RNR NAK
+ *             if none on RC)
+ *   SEND, WRITE, READ, ATOMIC, FLUSH   execution
+ *   ACK, NAK, FAIL                     the answer
+ *
+ * A multi-packet SEND keeps its receive WQE (a copy) and offset in the QP
+ * across packets; a WRITE keeps va/rkey/bytes left. A READ response is
+ * generated one chunk per engine step (eng_resp_run), so a 1 GiB READ
+ * never holds the engine or dev->lock for more than one chunk. Runs with
+ * dev->lock held (see engine.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
-
-#define RWQE_MAX (sizeof(struct sv_recv_wqe) + ENG_MAX_SGE * sizeof(struct sv_sge))
 
 /* Where a QP takes receive WQEs from: its RQ or an SRQ. */
 struct rq_ref {
@@ -25,23 +37,19 @@ struct rq_ref {
 	struct svd_srq *srq;
 };
 
-struct rwqe {
-	union {
-		struct sv_recv_wqe w;
-		uint8_t raw[RWQE_MAX];
-	};
-	uint32_t cons;
-	bool have;
-};
-
 struct resp_ctx {
 	struct svd_engine *e;
 	struct svd_qp *qp;
 	struct eng_qp *eq;
-	const struct eng_pkt *pkt;
+	struct eng_packet *p;
 	struct rq_ref rq;
-	struct rwqe rw;
 	struct eng_seg rseg; /* the rkey'd region */
+	bool rc; /* acknowledged (RC, XRC) */
+	bool queued; /* taken from the held queue: its PSN was accepted */
+	bool claimed; /* this packet took the receive WQE */
+	uint8_t syn; /* NAK to send (COMP: RESP_NAK) */
+	uint32_t status; /* the receive completion's error (RESP_FAIL) */
+	int ret;
 };
 
 static bool rq_ref_init(struct resp_ctx *c)
@@ -52,7 +60,7 @@ static bool rq_ref_init(struct resp_ctx *c)
 
 	memset(r, 0, sizeof(*r));
 	if (qp->qp_type == SVD_QPT_XRC_TGT) {
-		srq = svd_dev_srq_find(qp->uctx->dev, c->pkt->xrc_srqn);
+		srq = svd_dev_srq_find(qp->uctx->dev, c->p->f.xrc_srqn);
 		if (!srq || srq->srq_type != IB_UVERBS_SRQT_XRC)
 			return false;
 	}
@@ -82,11 +90,11 @@ static uint64_t rq_cons_off(const struct rq_ref *r)
 	return r->dboff + offsetof(struct sv_dbrec, cons);
 }
 
-/* 0: a WQE; -EAGAIN: none; > 0: a broken WQE (IBV_WC_* status). */
-static int rq_get(struct rq_ref *r, struct rwqe *rw)
+/* 0: a WQE (copied into eq->rcv); -EAGAIN: none; > 0: a broken WQE. */
+static int rq_get(struct rq_ref *r, struct eng_qp *eq)
 {
 	uint32_t prod, cons;
-	size_t len = r->stride < RWQE_MAX ? r->stride : RWQE_MAX;
+	size_t len = r->stride < ENG_RWQE_MAX ? r->stride : ENG_RWQE_MAX;
 
 	if (svd_mem_load32(r->dbrec, r->dboff + offsetof(struct sv_dbrec, prod),
 			   &prod))
@@ -97,15 +105,14 @@ static int rq_get(struct rq_ref *r, struct rwqe *rw)
 		return -EAGAIN;
 	if (prod == cons || prod - cons > r->entries)
 		return -EAGAIN;
-	memset(rw->raw, 0, sizeof(rw->raw));
+	memset(eq->rcv.raw, 0, sizeof(eq->rcv.raw));
 	if (svd_mem_read(r->ring,
 			 (uint64_t)(cons & (r->entries - 1)) * r->stride,
-			 rw->raw, len))
+			 eq->rcv.raw, len))
 		return -EAGAIN;
-	rw->cons = cons;
-	rw->have = true;
-	if (rw->w.num_sge > r->max_sge || rw->w.num_sge > ENG_MAX_SGE ||
-	    sizeof(rw->w) + rw->w.num_sge * sizeof(struct sv_sge) > len)
+	eq->rcv_cons = cons;
+	if (eq->rcv.w.num_sge > r->max_sge || eq->rcv.w.num_sge > ENG_MAX_SGE ||
+	    sizeof(eq->rcv.w) + eq->rcv.w.num_sge * sizeof(struct sv_sge) > len)
 		return IBV_WC_LOC_LEN_ERR;
 	return 0;
 }
@@ -120,19 +127,22 @@ static void srq_limit_check(struct svd_srq *srq, uint32_t prod, uint32_t cons)
 			     IBV_EVENT_SRQ_LIMIT_REACHED);
 }
 
-static void rq_pop(struct rq_ref *r, struct rwqe *rw)
+/* Consume the claimed receive WQE in the ring (once). */
+static void rq_publish(struct resp_ctx *c)
 {
-	uint32_t prod = 0;
+	struct eng_qp *eq = c->eq;
+	struct rq_ref *r = &c->rq;
+	uint32_t prod = 0, next = eq->rcv_cons + 1;
 
-	if (!rw->have)
+	if (eq->rcv_published)
 		return;
-	rw->have = false;
+	eq->rcv_published = true;
 	if (r->cons)
-		*r->cons = rw->cons + 1;
-	svd_mem_store32(r->dbrec, rq_cons_off(r), rw->cons + 1);
+		*r->cons = next;
+	svd_mem_store32(r->dbrec, rq_cons_off(r), next);
 	if (r->srq &&
 	    !svd_mem_load32(r->dbrec, offsetof(struct sv_dbrec, prod), &prod))
-		srq_limit_check(r->srq, prod, rw->cons + 1);
+		srq_limit_check(r->srq, prod, next);
 }
 
 static struct svd_cq *resp_cq(struct resp_ctx *c)
@@ -146,41 +156,71 @@ static struct svd_cq *resp_cq(struct resp_ctx *c)
 static void resp_rcqe(struct resp_ctx *c, uint32_t status, uint32_t opcode,
 		      uint64_t byte_len)
 {
-	const struct eng_pkt *p = c->pkt;
+	const struct eng_packet *p = c->p;
 	struct sv_cqe cqe = {
-		.wr_id = c->rw.w.wr_id,
+		.wr_id = c->eq->rcv.w.wr_id,
 		.status = status,
 		.opcode = opcode,
 		.byte_len = (uint32_t)byte_len,
 		.qp_num = c->qp->qpn,
-		.src_qp = p->src_qpn,
-		.slid = p->slid,
-		.sl = p->sl,
+		.src_qp = p->route.src_qpn,
+		.slid = p->route.slid,
+		.sl = p->route.sl,
 	};
 
 	if (p->mask & ENG_IMMDT) {
-		cqe.imm_data = p->imm;
+		cqe.imm_data = p->f.imm;
 		cqe.wc_flags |= IBV_WC_WITH_IMM;
 	}
 	if (p->mask & ENG_IETH) {
-		cqe.imm_data = p->imm;
+		cqe.imm_data = p->f.imm;
 		cqe.wc_flags |= IBV_WC_WITH_INV;
 	}
-	if (p->has_grh)
+	if (p->route.has_grh)
 		cqe.wc_flags |= IBV_WC_GRH;
-	rq_pop(&c->rq, &c->rw);
-	eng_cqe_push(resp_cq(c), &cqe, p->solicited);
+	rq_publish(c);
+	c->eq->rcv_open = false;
+	eng_cqe_push(resp_cq(c), &cqe, p->f.se);
 }
 
-/* A responder-side error on RC/UC: receive CQE, QP to ERROR. */
-static uint8_t resp_fail(struct resp_ctx *c, uint32_t status, uint8_t nak)
+/* ---- answers ---- */
+
+/* An ACK-type packet (ACK, NAK, ATOMIC_ACK) from this QP to its peer. */
+static void resp_answer(struct resp_ctx *c, uint8_t base, uint8_t syn,
+			uint32_t psn, uint64_t orig)
 {
-	if (c->rw.have)
+	struct eng_packet a = { .npsn = 1 };
+	struct eng_fields f = {
+		.opcode = (uint8_t)(eng_transport_bits(c->qp->qp_type) | base),
+		.dqpn = c->qp->attr.dest_qp_num & 0xffffff,
+		.psn = psn,
+		.syndrome = syn,
+		.msn = c->eq->msn,
+		.orig = orig,
+	};
+
+	eng_req_route(c->qp, &a);
+	if (!eng_pkt_build(&a, &f))
+		eng_xport_send(c->e, &a);
+}
+
+static void resp_ack(struct resp_ctx *c, uint32_t psn)
+{
+	resp_answer(c, ENG_OP_ACK, ENG_AETH_ACK, psn, 0);
+}
+
+/* A responder-side error: receive CQE if a WQE is held, QP to ERROR, NAK. */
+static void resp_fail(struct resp_ctx *c, uint32_t status, uint8_t nak)
+{
+	if (c->eq->rcv_open || c->claimed)
 		resp_rcqe(c, status, IBV_WC_RECV, 0);
+	if (c->rc)
+		resp_answer(c, ENG_OP_ACK, nak, c->p->f.psn, 0);
 	if (c->qp->qp_type != SVD_QPT_UD)
 		eng_qp_error(c->eq);
-	return nak;
 }
+
+/* ---- checks ---- */
 
 static bool transport_ok(const struct svd_qp *qp, uint8_t opcode)
 {
@@ -191,96 +231,217 @@ static bool transport_ok(const struct svd_qp *qp, uint8_t opcode)
 	return tr == eng_transport_bits(qp->qp_type) && tr != ENG_TR_XRC;
 }
 
+/* Not for this QP: dropped and counted; the QP's state is untouched. */
+static bool resp_foreign(struct resp_ctx *c)
+{
+	c->eq->foreign_drops++;
+	return false;
+}
+
+static bool resp_check(struct resp_ctx *c)
+{
+	const struct eng_packet *p = c->p;
+	struct svd_qp *qp = c->qp;
+
+	if (qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
+	    qp->state != SVD_QPS_SQD)
+		return false;
+	if (!transport_ok(qp, p->f.opcode))
+		return false;
+	if (qp->qp_type == SVD_QPT_UD)
+		return p->f.qkey == qp->attr.qkey || resp_foreign(c);
+	/* A connection takes packets only from the QP it is connected to. */
+	if (p->route.src_qpn != (qp->attr.dest_qp_num & 0xffffff))
+		return resp_foreign(c);
+	return !eng_pkt_check_len(p, eng_mtu(qp));
+}
+
 static uint32_t access_needed(uint32_t mask)
 {
 	if (mask & ENG_READ)
 		return IBV_ACCESS_REMOTE_READ;
 	if (mask & ENG_ATOMIC)
 		return IBV_ACCESS_REMOTE_ATOMIC;
+	if (mask & ENG_FLUSH)
+		return 0; /* a valid key over the range */
 	return IBV_ACCESS_REMOTE_WRITE;
 }
 
 /* rkey + bounds + QP access flags for RDMA and atomics. */
-static int resp_rkey_at(struct resp_ctx *c, uint32_t rkey, uint64_t va,
-		       uint64_t len)
+static int resp_rkey(struct resp_ctx *c, uint32_t rkey, uint64_t va,
+		     uint64_t len, uint32_t mask)
 {
-	uint32_t need = access_needed(c->pkt->mask);
+	uint32_t need = access_needed(mask);
 	const struct svd_umem *umem;
 	uint64_t off;
 
-	if (!(c->qp->attr.qp_access_flags & need))
+	if (need && !(c->qp->attr.qp_access_flags & need))
 		return -EACCES;
 	if (!len)
 		return 0; /* zero-length RDMA names no memory */
-	if (svd_mem_resolve(c->qp->uctx->dev, c->qp->pd, rkey, true, va,
-			    len, need, &umem, &off))
+	if (svd_mem_resolve(c->qp->uctx->dev, c->qp->pd, rkey, true, va, len,
+			    need, &umem, &off))
 		return -EACCES;
 	c->rseg = (struct eng_seg){ .umem = umem, .off = off,
 				    .len = (uint32_t)len };
 	return 0;
 }
 
-static int resp_rkey(struct resp_ctx *c, uint64_t len)
+static struct eng_sgl *one_seg(struct eng_sgl *l, const struct eng_seg *s)
 {
-	return resp_rkey_at(c, c->pkt->rkey, c->pkt->va, len);
+	l->n = s->len ? 1 : 0;
+	l->seg[0] = *s;
+	l->total = s->len;
+	return l;
 }
 
-/*
- * Where this WRITE packet lands. FIRST/ONLY: the RETH, checked for the
- * whole message; a FIRST opens the write for the pieces that follow.
- * MIDDLE/LAST: the open write, re-resolved per piece (the region may be
- * gone since: every piece is checked).
- */
-static int resp_write_target(struct resp_ctx *c)
+/* PSNs a request uses: a READ one per response packet. */
+static uint32_t req_span(const struct svd_qp *qp, const struct eng_packet *p)
 {
-	const struct eng_pkt *p = c->pkt;
+	if (p->mask & ENG_READ)
+		return eng_npsn(qp, p->f.dma_len);
+	return p->npsn;
+}
+
+enum resp_state {
+	RESP_CHECK,
+	RESP_PSN,
+	RESP_DUP,
+	RESP_HOLD,
+	RESP_OPCODE,
+	RESP_RWQE,
+	RESP_EXEC,
+	RESP_ACCEPT,
+	RESP_ACK,
+	RESP_RNR,
+	RESP_NAK,
+	RESP_FAIL,
+	RESP_DONE,
+};
+
+static enum resp_state resp_psn_uc(struct resp_ctx *c)
+{
 	struct eng_qp *eq = c->eq;
+	const struct eng_packet *p = c->p;
 
-	if (p->mask & ENG_FIRST) {
-		if (resp_rkey(c, p->total))
-			return -EACCES;
-		c->rseg.len = (uint32_t)p->length;
-		eq->wr_open = !(p->mask & ENG_LAST);
-		eq->wr_va = p->va + p->length;
-		eq->wr_rkey = p->rkey;
-		eq->wr_left = p->total - p->length;
-		return 0;
+	if (p->f.psn != eq->epsn) {
+		if (!(p->mask & ENG_FIRST)) {
+			eq->uc_drop = true;
+			return RESP_DONE;
+		}
+		/* A new message after a gap: the broken one is dropped. */
+		eq->epsn = p->f.psn;
+		eq->rcv_off = 0;
+		eq->wr_open = false;
+		eq->uc_drop = false;
+		if (eq->rcv_open && !eq->rcv_published)
+			eq->rcv_open = false;
 	}
-	if (!eq->wr_open || p->length > eq->wr_left ||
-	    ((p->mask & ENG_LAST) && p->length != eq->wr_left))
-		return -EINVAL;
-	if (resp_rkey_at(c, eq->wr_rkey, eq->wr_va, p->length))
-		return -EACCES;
-	eq->wr_va += p->length;
-	eq->wr_left -= p->length;
-	eq->wr_open = !(p->mask & ENG_LAST);
-	return 0;
+	if (eq->uc_drop && !(p->mask & ENG_FIRST))
+		return RESP_DONE;
+	eq->uc_drop = false;
+	return RESP_OPCODE;
 }
 
-/* SEND / WRITE_WITH_IMM: land the data and complete the receive. */
-/*
- * A failed copy: if the requester's memory failed (it was the side named
- * by req_side), that is the requester's local error and this QP is
- * untouched; otherwise the responder's own memory failed.
- */
-static uint8_t resp_copy_fail(struct resp_ctx *c, int ret, int req_side)
+static enum resp_state resp_psn(struct resp_ctx *c)
 {
-	if (ret == req_side)
-		return ENG_AETH_LOCAL;
-	return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
+	struct eng_qp *eq = c->eq;
+	int32_t d = eng_psn_cmp(c->p->f.psn, eq->epsn);
+
+	if (c->qp->qp_type == SVD_QPT_UD)
+		return RESP_OPCODE;
+	if (!c->rc)
+		return resp_psn_uc(c);
+	if (d < 0)
+		return RESP_DUP;
+	if (d > 0) {
+		/* Ahead: one NAK-seq, then silence until epsn arrives. */
+		if (!eq->nak_sent)
+			resp_answer(c, ENG_OP_ACK, ENG_AETH_NAK_SEQ, eq->epsn, 0);
+		eq->nak_sent = true;
+		return RESP_DONE;
+	}
+	eq->nak_sent = false;
+	if (eq->rd.active || eq->npend)
+		return RESP_HOLD;
+	return RESP_OPCODE;
 }
 
-/*
- * The same for RDMA WRITE/READ/atomics, where the responder's side is the
- * rkey's memory: when it fails (an ODP page unmapped at access time) the
- * requester sees a remote access error, as rxe's rkey violation and
- * mlx5's failed ODP fault give.
- */
-static uint8_t resp_rkey_copy_fail(struct resp_ctx *c, int ret, int req_side)
+/* Behind a READ response: an owned copy waits its turn. */
+static enum resp_state resp_hold(struct resp_ctx *c)
 {
-	if (ret == req_side)
-		return ENG_AETH_LOCAL;
-	return resp_fail(c, IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
+	struct eng_qp *eq = c->eq;
+	struct eng_packet *h;
+
+	if (eq->npend >= ENG_PEND_MAX)
+		return RESP_DONE; /* the requester will send it again */
+	h = eng_pkt_clone(c->p);
+	if (!h) {
+		c->ret = c->p->sgl ? -EFAULT : 0;
+		return RESP_DONE;
+	}
+	h->route.held = true;
+	h->route.src = NULL;
+	if (eq->pend_tail)
+		eq->pend_tail->next = h;
+	else
+		eq->pend = h;
+	eq->pend_tail = h;
+	eq->npend++;
+	eq->epsn = eng_psn_add(eq->epsn, req_span(c->qp, c->p));
+	return RESP_DONE;
+}
+
+/* Does the opcode fit the open message (FIRST/MIDDLE/LAST order)? */
+static enum resp_state resp_opcode(struct resp_ctx *c)
+{
+	uint32_t m = c->p->mask;
+	bool open = (m & ENG_WRITE) ? c->eq->wr_open :
+		    (m & ENG_SEND)  ? c->eq->rcv_open :
+				      false;
+
+	if ((m & ENG_FIRST) ? open : !open) {
+		c->syn = ENG_AETH_NAK_INV;
+		c->status = IBV_WC_REM_INV_REQ_ERR;
+		return c->rc ? RESP_FAIL : RESP_DONE;
+	}
+	if ((m & ENG_SEND) && !c->eq->rcv_open &&
+	    ((m & ENG_FIRST) || !(m & ENG_WRITE) || (m & ENG_LAST)))
+		return RESP_RWQE;
+	return RESP_EXEC;
+}
+
+static enum resp_state resp_rwqe(struct resp_ctx *c)
+{
+	int ret;
+
+	if (!rq_ref_init(c)) {
+		c->syn = ENG_AETH_NAK_INV;
+		c->status = IBV_WC_REM_INV_REQ_ERR;
+		return c->rc ? RESP_NAK : RESP_DONE;
+	}
+	ret = rq_get(&c->rq, c->eq);
+	if (ret == -EAGAIN)
+		return c->rc ? RESP_RNR : RESP_DONE;
+	c->claimed = true;
+	c->eq->rcv_published = false;
+	c->eq->rcv_off = 0;
+	c->eq->rcv_srqn = c->p->f.xrc_srqn;
+	if (ret) {
+		c->status = (uint32_t)ret;
+		c->syn = ENG_AETH_NAK_OP;
+		return RESP_FAIL;
+	}
+	return RESP_EXEC;
+}
+
+/* The request executed: the next PSN is expected, a message counted. */
+static void resp_accept(struct resp_ctx *c)
+{
+	if (!c->queued)
+		c->eq->epsn = eng_psn_add(c->eq->epsn, req_span(c->qp, c->p));
+	if (c->p->mask & ENG_LAST)
+		c->eq->msn = (c->eq->msn + 1) & 0xffffff;
 }
 
 /* SEND_WITH_INV: the rkey must name a bound type 2 MW of our PD. */
@@ -294,208 +455,496 @@ static int resp_invalidate(struct resp_ctx *c, uint32_t rkey)
 	return svd_mw_invalidate(mw, rkey);
 }
 
-static uint8_t resp_send(struct resp_ctx *c)
+/* A failed copy of our own memory (receive buffer, rkey region). */
+static enum resp_state resp_own_fault(struct resp_ctx *c, int ret,
+				      uint32_t status, uint8_t nak)
 {
-	const struct eng_pkt *p = c->pkt;
-	static __thread struct eng_sgl dst;
-	struct eng_sgl grh = { .n = 1 };
+	if (ret == ENG_COPY_ESRC) {
+		c->ret = -EFAULT; /* the sender's memory: its error */
+		return RESP_DONE;
+	}
+	c->status = status;
+	c->syn = nak;
+	return RESP_FAIL;
+}
+
+static enum resp_state exec_send(struct resp_ctx *c)
+{
+	struct eng_packet *p = c->p;
+	struct eng_qp *eq = c->eq;
+	struct eng_sgl *dst = &c->e->s_dst, grh = { .n = 1 };
 	/* UD receive buffers always reserve the GRH's 40 bytes. */
 	uint64_t skip = c->qp->qp_type == SVD_QPT_UD ? ENG_GRH_LEN : 0;
-	int status, ret;
+	int ret;
 
-	status = eng_wqe_sgl(c->qp, (const struct sv_sge *)(&c->rw.w + 1),
-			     c->rw.w.num_sge, true, &dst);
-	if (status)
-		return resp_fail(c, IBV_WC_LOC_PROT_ERR, ENG_AETH_NAK_OP);
-	if (p->length + skip > dst.total)
-		return resp_fail(c, IBV_WC_LOC_LEN_ERR, ENG_AETH_NAK_INV);
-	if (p->has_grh) {
-		grh.seg[0] = (struct eng_seg){ .buf = (uint8_t *)p->grh,
+	if (!c->claimed && !rq_ref_init(c)) {
+		c->syn = ENG_AETH_NAK_INV;
+		return c->rc ? RESP_NAK : RESP_DONE;
+	}
+	if (eng_wqe_sgl(c->qp, (const struct sv_sge *)(&eq->rcv.w + 1),
+			eq->rcv.w.num_sge, true, dst))
+		return resp_own_fault(c, 0, IBV_WC_LOC_PROT_ERR,
+				      ENG_AETH_NAK_OP);
+	if (eq->rcv_off + p->len + skip > dst->total)
+		return resp_own_fault(c, 0, IBV_WC_LOC_LEN_ERR,
+				      ENG_AETH_NAK_INV);
+	if (p->route.has_grh) {
+		grh.seg[0] = (struct eng_seg){ .buf = p->route.grh,
 					       .len = ENG_GRH_LEN };
 		grh.total = ENG_GRH_LEN;
-		if (eng_sgl_copy(&dst, 0, &grh, ENG_GRH_LEN))
-			return resp_fail(c, IBV_WC_LOC_PROT_ERR,
-					 ENG_AETH_NAK_OP);
+		if (eng_sgl_copy(dst, 0, &grh, ENG_GRH_LEN))
+			return resp_own_fault(c, 0, IBV_WC_LOC_PROT_ERR,
+					      ENG_AETH_NAK_OP);
 	}
-	ret = eng_sgl_copy(&dst, skip, p->data, p->length);
+	ret = eng_pkt_copy_out(p, dst, skip + eq->rcv_off);
 	if (ret)
-		return resp_copy_fail(c, ret, ENG_COPY_ESRC);
-	if ((p->mask & ENG_IETH) && resp_invalidate(c, p->imm))
-		return resp_fail(c, IBV_WC_LOC_QP_OP_ERR, ENG_AETH_NAK_INV);
-	resp_rcqe(c, IBV_WC_SUCCESS, IBV_WC_RECV, p->length + skip);
-	return ENG_AETH_ACK;
+		return resp_own_fault(c, ret, IBV_WC_LOC_PROT_ERR,
+				      ENG_AETH_NAK_OP);
+	eq->rcv_off += p->len;
+	if (!(p->mask & ENG_LAST)) {
+		eq->rcv_open = true;
+		if (c->rq.srq)
+			rq_publish(c); /* an SRQ WQE is ours once taken */
+		return RESP_ACK;
+	}
+	if ((p->mask & ENG_IETH) && resp_invalidate(c, p->f.imm))
+		return resp_own_fault(c, 0, IBV_WC_LOC_QP_OP_ERR,
+				      ENG_AETH_NAK_INV);
+	resp_rcqe(c, IBV_WC_SUCCESS, IBV_WC_RECV, eq->rcv_off + skip);
+	return RESP_ACK;
 }
 
-static struct eng_sgl *one_seg(struct eng_sgl *l, const struct eng_seg *s)
+/*
+ * Where this WRITE packet lands: FIRST/ONLY by the RETH (checked for the
+ * whole message), MIDDLE/LAST where the open write stands (the region is
+ * resolved again for every packet: it may be gone since).
+ */
+static int write_target(struct resp_ctx *c, uint64_t *va, uint32_t *rkey,
+			uint64_t *left)
 {
-	l->n = s->len ? 1 : 0;
-	l->seg[0] = *s;
-	l->total = s->len;
-	return l;
+	const struct eng_packet *p = c->p;
+	struct eng_qp *eq = c->eq;
+
+	if (p->mask & ENG_FIRST) {
+		if (p->f.dma_len < p->len ||
+		    ((p->mask & ENG_LAST) && p->f.dma_len != p->len))
+			return -EINVAL;
+		if (resp_rkey(c, p->f.rkey, p->f.va, p->f.dma_len, p->mask))
+			return -EACCES;
+		*va = p->f.va;
+		*rkey = p->f.rkey;
+		*left = p->f.dma_len;
+		c->rseg.len = p->len;
+		return 0;
+	}
+	if (p->len > eq->wr_left ||
+	    ((p->mask & ENG_LAST) && p->len != eq->wr_left))
+		return -EINVAL;
+	*va = eq->wr_va;
+	*rkey = eq->wr_rkey;
+	*left = eq->wr_left;
+	return resp_rkey(c, eq->wr_rkey, eq->wr_va, p->len, p->mask) ?
+		       -EACCES : 0;
 }
 
-static uint8_t resp_write(struct resp_ctx *c)
+static enum resp_state exec_write(struct resp_ctx *c)
 {
-	const struct eng_pkt *p = c->pkt;
-	static __thread struct eng_sgl dst;
-	int ret;
+	struct eng_packet *p = c->p;
+	struct eng_qp *eq = c->eq;
+	uint64_t va, left;
+	uint32_t rkey;
+	int ret = write_target(c, &va, &rkey, &left);
 
-	ret = resp_write_target(c);
-	if (ret == -EINVAL)
-		return resp_fail(c, IBV_WC_REM_INV_REQ_ERR, ENG_AETH_NAK_INV);
 	if (ret)
-		return resp_fail(c, IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
-	ret = p->length ? eng_sgl_copy_off(one_seg(&dst, &c->rseg), 0,
-					   p->data, p->data_off, p->length) :
-			  0;
+		return resp_own_fault(c, 0,
+				      ret == -EINVAL ? IBV_WC_REM_INV_REQ_ERR :
+						       IBV_WC_REM_ACCESS_ERR,
+				      ret == -EINVAL ? ENG_AETH_NAK_INV :
+						       ENG_AETH_NAK_ACC);
+	ret = p->len ? eng_pkt_copy_out(p, one_seg(&c->e->s_dst, &c->rseg),
+					0) :
+		       0;
 	if (ret)
-		return resp_rkey_copy_fail(c, ret, ENG_COPY_ESRC);
-	if (p->mask & ENG_IMMDT)
+		return resp_own_fault(c, ret, IBV_WC_REM_ACCESS_ERR,
+				      ENG_AETH_NAK_ACC);
+	if (p->mask & ENG_FIRST)
+		eq->wr_total = left;
+	eq->wr_va = va + p->len;
+	eq->wr_rkey = rkey;
+	eq->wr_left = left - p->len;
+	eq->wr_open = !(p->mask & ENG_LAST);
+	if ((p->mask & ENG_LAST) && (p->mask & ENG_IMMDT))
 		resp_rcqe(c, IBV_WC_SUCCESS, IBV_WC_RECV_RDMA_WITH_IMM,
-			  p->total);
-	return ENG_AETH_ACK;
+			  eq->wr_total);
+	return RESP_ACK;
 }
 
-static uint8_t resp_read(struct resp_ctx *c)
+/* Start a READ response at PSN psn (a duplicate restarts it there). */
+static enum resp_state exec_read(struct resp_ctx *c)
 {
-	const struct eng_pkt *p = c->pkt;
-	static __thread struct eng_sgl src;
-	int ret;
+	const struct eng_packet *p = c->p;
+	struct eng_rd_job *rd = &c->eq->rd;
 
-	if (resp_rkey(c, p->length))
-		return resp_fail(c, IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
-	ret = p->length ? eng_sgl_copy(p->data, 0, one_seg(&src, &c->rseg),
-				       p->length) :
-			  0;
-	if (ret)
-		return resp_rkey_copy_fail(c, ret, ENG_COPY_EDST);
-	return ENG_AETH_ACK;
+	if (resp_rkey(c, p->f.rkey, p->f.va, p->f.dma_len, p->mask))
+		return resp_own_fault(c, 0, IBV_WC_REM_ACCESS_ERR,
+				      ENG_AETH_NAK_ACC);
+	*rd = (struct eng_rd_job){ .active = true, .va = p->f.va,
+				   .left = p->f.dma_len, .rkey = p->f.rkey,
+				   .psn = p->f.psn, .first = true };
+	eng_activate(c->e, c->eq);
+	return RESP_ACCEPT;
 }
 
 /* Atomics: 8 bytes, aligned; mem.c serializes them with every other. */
-static uint8_t resp_atomic(struct resp_ctx *c, struct eng_ack *ack)
+static enum resp_state exec_atomic(struct resp_ctx *c)
 {
-	const struct eng_pkt *p = c->pkt;
+	struct eng_packet *p = c->p;
+	struct eng_qp *eq = c->eq;
 	enum svd_mem_atomic_op op = SVD_MEM_FETCH_ADD;
-	struct eng_sgl l = { .n = 1, .total = 8 };
-	uint64_t a = p->compare_add;
-	uint8_t buf[8];
-	int ret = 0;
-
-	if (p->va & 7)
-		return resp_fail(c, IBV_WC_REM_INV_REQ_ERR, ENG_AETH_NAK_INV);
-	if (resp_rkey(c, 8))
-		return resp_fail(c, IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
-	l.seg[0] = (struct eng_seg){.buf = buf, .len = 8};
-	if (p->mask & ENG_ATOMIC_WRITE) {
-		op = SVD_MEM_STORE;
-		ret = eng_sgl_copy(&l, 0, p->data, 8);
-		if (ret)
-			return resp_rkey_copy_fail(c, ret, ENG_COPY_ESRC);
-		memcpy(&a, buf, 8);
-	} else if ((p->opcode & 0x1f) == ENG_OP_CMP_SWAP) {
-		op = SVD_MEM_CMP_SWP; /* compare_add is the compare */
-	}
-	if (!ret)
-		ret = svd_mem_atomic(c->rseg.umem, c->rseg.off, op, a, p->swap,
-				     &ack->atomic_orig);
-	if (!ret && !(p->mask & ENG_ATOMIC_WRITE)) {
-		memcpy(buf, &ack->atomic_orig, 8);
-		ret = eng_sgl_copy(p->data, 0, &l, 8);
-		if (ret)
-			return resp_rkey_copy_fail(c, ret, ENG_COPY_EDST);
-	}
-	if (ret)
-		return resp_rkey_copy_fail(c, ret, ENG_COPY_ESRC);
-	return ENG_AETH_ACK;
-}
-
-/* Receive WQE for ops that consume one; the syndrome when there is none. */
-static int resp_need_rwqe(struct resp_ctx *c, bool rc, uint8_t *syn)
-{
+	struct eng_atomic_saved *sv;
+	uint64_t orig = 0, a = p->f.swap_add, b = 0;
 	int ret;
 
-	if (!rq_ref_init(c)) {
-		*syn = rc ? ENG_AETH_NAK_INV : ENG_AETH_DROPPED;
-		return -1;
+	if (p->f.va & 7)
+		return resp_own_fault(c, 0, IBV_WC_REM_INV_REQ_ERR,
+				      ENG_AETH_NAK_INV);
+	if (resp_rkey(c, p->f.rkey, p->f.va, 8, p->mask))
+		return resp_own_fault(c, 0, IBV_WC_REM_ACCESS_ERR,
+				      ENG_AETH_NAK_ACC);
+	if ((p->f.opcode & 0x1f) == ENG_OP_CMP_SWAP) {
+		op = SVD_MEM_CMP_SWP; /* a is the compare, b the swap */
+		a = p->f.compare;
+		b = p->f.swap_add;
 	}
-	ret = rq_get(&c->rq, &c->rw);
-	if (ret == -EAGAIN) {
-		*syn = rc ? (uint8_t)(ENG_AETH_RNR |
-				      (c->qp->attr.min_rnr_timer & 0x1f)) :
-			    ENG_AETH_DROPPED;
-		return -1;
-	}
-	if (ret) {
-		*syn = resp_fail(c, (uint32_t)ret, ENG_AETH_NAK_OP);
-		return -1;
-	}
-	return 0;
+	ret = svd_mem_atomic(c->rseg.umem, c->rseg.off, op, a, b, &orig);
+	if (ret)
+		return resp_own_fault(c, 0, IBV_WC_REM_ACCESS_ERR,
+				      ENG_AETH_NAK_ACC);
+	sv = &eq->atomics[eq->atomic_next++ % ENG_ATOMIC_SAVED];
+	*sv = (struct eng_atomic_saved){ p->f.psn, true, orig };
+	resp_accept(c);
+	resp_answer(c, ENG_OP_ATOMIC_ACK, ENG_AETH_ACK, p->f.psn, orig);
+	return RESP_DONE;
 }
 
-/* Not for this QP: dropped and counted; the QP's state is untouched. */
-static bool resp_foreign(struct resp_ctx *c)
+static enum resp_state exec_atomic_write(struct resp_ctx *c)
 {
-	c->eq->foreign_drops++;
-	return false;
+	struct eng_packet *p = c->p;
+	struct eng_sgl buf = { .n = 1, .total = 8 };
+	uint64_t v = 0;
+	int ret;
+
+	if (p->f.va & 7 || p->f.dma_len != 8)
+		return resp_own_fault(c, 0, IBV_WC_REM_INV_REQ_ERR,
+				      ENG_AETH_NAK_INV);
+	if (resp_rkey(c, p->f.rkey, p->f.va, 8, p->mask))
+		return resp_own_fault(c, 0, IBV_WC_REM_ACCESS_ERR,
+				      ENG_AETH_NAK_ACC);
+	buf.seg[0] = (struct eng_seg){ .buf = (uint8_t *)&v, .len = 8 };
+	ret = eng_pkt_copy_out(p, &buf, 0);
+	if (ret)
+		return resp_own_fault(c, ret == ENG_COPY_EDST ? ENG_COPY_ESRC :
+								ret,
+				      IBV_WC_REM_ACCESS_ERR, ENG_AETH_NAK_ACC);
+	if (svd_mem_atomic(c->rseg.umem, c->rseg.off, SVD_MEM_STORE, v, 0,
+			   &v))
+		return resp_own_fault(c, 0, IBV_WC_REM_ACCESS_ERR,
+				      ENG_AETH_NAK_ACC);
+	return RESP_ACK;
 }
 
-static bool resp_check(struct resp_ctx *c)
+/*
+ * FLUSH: requests execute in order, so every WRITE before it is placed
+ * when it runs; the memory of this device is the host's, so placement is
+ * persistence as far as it can tell. An ordering point: the key must
+ * cover the range, then ACK.
+ */
+static enum resp_state exec_flush(struct resp_ctx *c)
 {
-	const struct eng_pkt *p = c->pkt;
-	struct svd_qp *qp = c->qp;
+	const struct eng_packet *p = c->p;
 
-	if (!c->eq || (qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
-		       qp->state != SVD_QPS_SQD))
+	if (p->f.plt == 0 || p->f.plt > 3 || p->f.sel > 1)
+		return resp_own_fault(c, 0, IBV_WC_REM_INV_REQ_ERR,
+				      ENG_AETH_NAK_INV);
+	if (p->f.sel == 0 &&
+	    resp_rkey(c, p->f.rkey, p->f.va, p->f.dma_len, p->mask))
+		return resp_own_fault(c, 0, IBV_WC_REM_ACCESS_ERR,
+				      ENG_AETH_NAK_ACC);
+	return RESP_ACK;
+}
+
+static enum resp_state resp_exec(struct resp_ctx *c)
+{
+	uint32_t m = c->p->mask;
+
+	if (m & ENG_WRITE)
+		return exec_write(c);
+	if (m & ENG_SEND)
+		return exec_send(c);
+	if (m & ENG_READ)
+		return exec_read(c);
+	if (m & ENG_ATOMIC)
+		return exec_atomic(c);
+	if (m & ENG_ATOMIC_WRITE)
+		return exec_atomic_write(c);
+	return exec_flush(c);
+}
+
+/* A duplicate: answered again, never executed again (READ excepted). */
+static enum resp_state resp_dup(struct resp_ctx *c)
+{
+	struct eng_packet *p = c->p;
+	struct eng_qp *eq = c->eq;
+	unsigned int i;
+
+	if (p->mask & ENG_READ) {
+		/* Re-executed from this PSN: the requester lost responses. */
+		if (!resp_rkey(c, p->f.rkey, p->f.va, p->f.dma_len, p->mask)) {
+			eq->rd = (struct eng_rd_job){
+				.active = true, .va = p->f.va,
+				.left = p->f.dma_len, .rkey = p->f.rkey,
+				.psn = p->f.psn, .first = true };
+			eng_activate(c->e, eq);
+		}
+		return RESP_DONE;
+	}
+	if (p->mask & ENG_ATOMIC) {
+		for (i = 0; i < ENG_ATOMIC_SAVED; i++)
+			if (eq->atomics[i].valid &&
+			    eq->atomics[i].psn == p->f.psn)
+				resp_answer(c, ENG_OP_ATOMIC_ACK, ENG_AETH_ACK,
+					    p->f.psn, eq->atomics[i].orig);
+		return RESP_DONE;
+	}
+	/* SEND, WRITE, ATOMIC_WRITE, FLUSH: all before epsn is done. */
+	if (!eq->rd.active && !eq->npend)
+		resp_ack(c, (eq->epsn - 1) & 0xffffff);
+	return RESP_DONE;
+}
+
+static enum resp_state resp_ack_state(struct resp_ctx *c)
+{
+	const struct eng_packet *p = c->p;
+
+	resp_accept(c);
+	if (c->rc && (p->f.ackreq || (p->mask & ENG_LAST)))
+		resp_ack(c, eng_psn_add(p->f.psn, p->npsn - 1));
+	return RESP_DONE;
+}
+
+static void pend_drop(struct eng_qp *eq)
+{
+	struct eng_packet *p;
+
+	while ((p = eq->pend)) {
+		eq->pend = p->next;
+		eng_pkt_free(p);
+	}
+	eq->pend_tail = NULL;
+	eq->npend = 0;
+}
+
+/* A held request failed: what came after it is sent again by the peer. */
+static void resp_unwind(struct resp_ctx *c)
+{
+	if (!c->queued)
+		return;
+	c->eq->epsn = c->p->f.psn;
+	pend_drop(c->eq);
+}
+
+static enum resp_state resp_rnr(struct resp_ctx *c)
+{
+	resp_unwind(c);
+	resp_answer(c, ENG_OP_ACK,
+		    (uint8_t)(ENG_AETH_RNR | (c->qp->attr.min_rnr_timer & 0x1f)),
+		    c->p->f.psn, 0);
+	return RESP_DONE;
+}
+
+static enum resp_state resp_nak(struct resp_ctx *c)
+{
+	resp_unwind(c);
+	resp_answer(c, ENG_OP_ACK, c->syn, c->p->f.psn, 0);
+	return RESP_DONE;
+}
+
+static enum resp_state resp_fail_state(struct resp_ctx *c)
+{
+	resp_unwind(c);
+	resp_fail(c, c->status, c->syn);
+	return RESP_DONE;
+}
+
+static enum resp_state resp_step(struct resp_ctx *c, enum resp_state st)
+{
+	switch (st) {
+	case RESP_CHECK:
+		return resp_check(c) ? RESP_PSN : RESP_DONE;
+	case RESP_PSN:
+		return resp_psn(c);
+	case RESP_DUP:
+		return resp_dup(c);
+	case RESP_HOLD:
+		return resp_hold(c);
+	case RESP_OPCODE:
+		return resp_opcode(c);
+	case RESP_RWQE:
+		return resp_rwqe(c);
+	case RESP_EXEC:
+		return resp_exec(c);
+	case RESP_ACCEPT:
+		resp_accept(c);
+		return RESP_DONE;
+	case RESP_ACK:
+		return resp_ack_state(c);
+	case RESP_RNR:
+		return resp_rnr(c);
+	case RESP_NAK:
+		return resp_nak(c);
+	case RESP_FAIL:
+	default:
+		return resp_fail_state(c);
+	}
+}
+
+static int resp_machine(struct svd_engine *e, struct eng_qp *eq,
+			struct eng_packet *p, enum resp_state st, bool queued)
+{
+	struct resp_ctx c = { .e = e, .qp = eq->qp, .eq = eq, .p = p,
+			      .queued = queued };
+
+	c.rc = eq->qp->qp_type == SVD_QPT_RC ||
+	       eq->qp->qp_type == SVD_QPT_XRC_TGT;
+	while (st != RESP_DONE)
+		st = resp_step(&c, st);
+	return c.ret;
+}
+
+int eng_resp_recv(struct svd_engine *e, struct eng_qp *eq,
+		  struct eng_packet *p)
+{
+	int ret = resp_machine(e, eq, p, RESP_CHECK, false);
+
+	/* A READ just accepted: its first response goes at once. */
+	if (eq->rd.active && eq->rd.first && !eq->npend)
+		eng_resp_run(e, eq);
+	return ret;
+}
+
+/* ---- READ responses, one chunk per step ---- */
+
+static uint8_t rd_opcode(const struct svd_qp *qp, bool first, bool last)
+{
+	uint8_t base = first && last ? ENG_OP_READ_RESP_ONLY :
+		       first	      ? ENG_OP_READ_RESP_FIRST :
+		       last	      ? ENG_OP_READ_RESP_LAST :
+					ENG_OP_READ_RESP_MIDDLE;
+
+	return (uint8_t)(eng_transport_bits(qp->qp_type) | base);
+}
+
+/* Our own region failed under a READ: NAK, and this QP is in error. */
+static void rd_abort(struct svd_engine *e, struct eng_qp *eq, uint32_t psn)
+{
+	struct eng_packet p = { .npsn = 1, .f.psn = psn };
+	struct resp_ctx c = { .e = e, .qp = eq->qp, .eq = eq, .p = &p,
+			      .rc = true };
+
+	eq->rd.active = false;
+	resp_answer(&c, ENG_OP_ACK, ENG_AETH_NAK_ACC, psn, 0);
+	eng_qp_error(eq);
+}
+
+static void rd_step(struct svd_engine *e, struct eng_qp *eq)
+{
+	struct eng_rd_job *rd = &eq->rd;
+	struct svd_qp *qp = eq->qp;
+	unsigned int mtu = eng_mtu(qp);
+	struct eng_packet p = { .npsn = 1 };
+	struct eng_fields f = { .syndrome = ENG_AETH_ACK };
+	struct resp_ctx c = { .e = e, .qp = qp, .eq = eq, .p = &p };
+	uint64_t chunk;
+	bool last;
+
+	eng_req_route(qp, &p);
+	chunk = eng_xport_seg(e, &p.route, mtu);
+	chunk = rd->left < chunk ? rd->left : chunk;
+	last = chunk == rd->left;
+	p.npsn = chunk ? (uint32_t)((chunk + mtu - 1) / mtu) : 1;
+	if (resp_rkey(&c, rd->rkey, rd->va, chunk, ENG_READ)) {
+		rd_abort(e, eq, rd->psn);
+		return;
+	}
+	f.opcode = rd_opcode(qp, rd->first, last);
+	f.dqpn = qp->attr.dest_qp_num & 0xffffff;
+	f.psn = rd->psn;
+	f.msn = eq->msn;
+	p.len = (uint32_t)chunk;
+	p.sgl = one_seg(&e->s_dst, &c.rseg);
+	if (eng_pkt_build(&p, &f))
+		return;
+	rd->va += chunk;
+	rd->left -= chunk;
+	rd->psn = eng_psn_add(rd->psn, p.npsn);
+	rd->first = false;
+	rd->active = !last;
+	if (chunk >= ENG_CHUNK / 2)
+		eq->yield = true;
+	if (eng_xport_send(e, &p) == -EFAULT)
+		rd_abort(e, eq, f.psn);
+}
+
+/* One chunk of a READ response, or one held request; dev->lock held. */
+bool eng_resp_run(struct svd_engine *e, struct eng_qp *eq)
+{
+	struct eng_packet *p;
+
+	if (eq->rd.active) {
+		rd_step(e, eq);
+		return true;
+	}
+	p = eq->pend;
+	if (!p)
 		return false;
-	if (!transport_ok(qp, p->opcode))
-		return false;
-	if (qp->qp_type == SVD_QPT_UD && p->qkey != qp->attr.qkey)
-		return resp_foreign(c);
-	/* A connection takes packets only from the QP it is connected to. */
-	if (qp->qp_type != SVD_QPT_UD &&
-	    p->src_qpn != (qp->attr.dest_qp_num & 0xffffff))
-		return resp_foreign(c);
+	eq->pend = p->next;
+	if (!eq->pend)
+		eq->pend_tail = NULL;
+	eq->npend--;
+	p->next = NULL;
+	resp_machine(e, eq, p, RESP_OPCODE, true);
+	eng_pkt_free(p);
 	return true;
 }
 
-void eng_resp_recv(struct svd_engine *e, struct svd_qp *qp,
-		   const struct eng_pkt *pkt, struct eng_ack *ack)
+void eng_resp_reset(struct eng_qp *eq)
 {
-	static __thread struct resp_ctx c;
-	bool rc = qp->qp_type == SVD_QPT_RC || qp->qp_type == SVD_QPT_XRC_TGT;
-	uint8_t syn;
+	pend_drop(eq);
+	memset(&eq->rd, 0, sizeof(eq->rd));
+	memset(eq->atomics, 0, sizeof(eq->atomics));
+	eq->wr_open = false;
+	eq->rcv_open = false;
+	eq->uc_drop = false;
+	eq->nak_sent = false;
+	eq->msn = 0;
+}
 
-	memset(&c, 0, sizeof(c));
-	c.e = e;
-	c.qp = qp;
-	c.eq = qp->eng;
-	c.pkt = pkt;
-	ack->syndrome = ENG_AETH_DROPPED;
-	if (!resp_check(&c))
-		return;
-	if (rc && pkt->psn != c.eq->epsn) {
-		ack->syndrome = ENG_AETH_NAK_SEQ;
-		return;
-	}
-	if ((pkt->mask & ENG_SEND) && resp_need_rwqe(&c, rc, &syn)) {
-		ack->syndrome = rc ? syn : ENG_AETH_DROPPED;
-		return;
-	}
-	if (pkt->mask & ENG_WRITE)
-		syn = resp_write(&c);
-	else if (pkt->mask & ENG_SEND)
-		syn = resp_send(&c);
-	else if (pkt->mask & ENG_READ)
-		syn = resp_read(&c);
-	else
-		syn = resp_atomic(&c, ack);
-	if (syn == ENG_AETH_ACK)
-		c.eq->epsn = (c.eq->epsn + eng_npsn(qp, pkt->length)) &
-			     0xffffff;
-	/* UC/UD: the requester completes regardless (no ACKs)... */
-	ack->syndrome = rc ? syn : ENG_AETH_DROPPED;
-	/* ...unless its own memory failed. */
-	if (syn == ENG_AETH_LOCAL)
-		ack->syndrome = syn;
+/* ERROR: a receive WQE an SRQ gave to an unfinished message is flushed. */
+bool eng_resp_flush(struct eng_qp *eq)
+{
+	struct svd_qp *qp = eq->qp;
+	struct sv_cqe cqe = { .wr_id = eq->rcv.w.wr_id,
+			      .status = IBV_WC_WR_FLUSH_ERR,
+			      .opcode = IBV_WC_RECV,
+			      .qp_num = qp->qpn };
+	bool work = eq->rcv_open && eq->rcv_published;
+
+	pend_drop(eq);
+	eq->rd.active = false;
+	if (work && qp->qp_type != SVD_QPT_XRC_TGT)
+		eng_cqe_push(qp->srq && qp->srq->cq ? qp->recv_cq : qp->recv_cq,
+			     &cqe, false);
+	eq->rcv_open = false;
+	eq->wr_open = false;
+	return work;
 }

@@ -106,24 +106,10 @@ static int64_t now_ns(void)
 	return ts_ns(&t);
 }
 
-static bool timer_pending(const struct eng_qp *eq)
-{
-	return eq->req_state == ENG_REQ_WAIT &&
-	       now_ns() < ts_ns(&eq->wait_until);
-}
-
-/* One step of a QP: true if it did work. */
+/* One step of a QP (eng_qp.c): true if it did work. */
 static bool eng_qp_step(struct svd_engine *e, struct eng_qp *eq)
 {
-	struct svd_qp *qp = eq->qp;
-
-	if (qp->state == SVD_QPS_ERR)
-		return eng_flush(eq);
-	if (qp->state != SVD_QPS_RTS && qp->state != SVD_QPS_SQD)
-		return false;
-	if (timer_pending(eq))
-		return false;
-	return eng_req_run(e, eq);
+	return eng_qp_work(e, eq);
 }
 
 /* Run a QP for a bounded number of steps and queue it where it belongs. */
@@ -137,8 +123,7 @@ static bool eng_qp_run(struct svd_engine *e, struct eng_qp *eq)
 			break;
 	if (budget == ENG_BUDGET || eq->yield)
 		eng_activate(e, eq); /* more to do: after the others */
-	else if (eq->req_state == ENG_REQ_WAIT &&
-		 eq->qp->state != SVD_QPS_ERR)
+	else if (eng_qp_timer_armed(eq))
 		timer_add(e, eq);
 	return budget > 0;
 }
@@ -168,6 +153,7 @@ static bool eng_pass(struct svd_engine *e, int64_t *deadline)
 	bool work = false;
 
 	eng_db_harvest(e);
+	eng_xport_poll(e, deadline);
 	eng_timers(e, deadline);
 	/* Take the queue: QPs queued while we run wait for the next pass. */
 	eng_list_init(&batch);
@@ -332,6 +318,7 @@ static void eng_free(struct svd_engine *e)
 	}
 	if (e->slots)
 		eng_db_fini(e);
+	eng_xport_fini(e);
 	pthread_mutex_destroy(&e->lock);
 	free(e->pages);
 	free(e);
@@ -340,6 +327,7 @@ static void eng_free(struct svd_engine *e)
 int svd_engine_start(struct svd_device *dev)
 {
 	struct svd_engine *e;
+	int ret;
 
 	if (!dev->max_db_pages)
 		dev->max_db_pages = ENG_MAX_DB_PAGES_DEFAULT;
@@ -356,6 +344,11 @@ int svd_engine_start(struct svd_device *dev)
 	if (!e->pages || eng_db_init(e)) {
 		eng_free(e);
 		return -ENOMEM;
+	}
+	ret = eng_xport_init(e);
+	if (ret) {
+		eng_free(e);
+		return ret;
 	}
 	dev->engine = e;
 	if (pthread_create(&e->thread, NULL, eng_thread, e)) {

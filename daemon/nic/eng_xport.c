@@ -1,34 +1,154 @@
 // SPDX-License-Identifier: MIT
 /*
- * Transport interface. Today: loopback delivery to a QP of this daemon's
- * device, synchronously (the answer comes back in *ack). A RoCEv2/UDP
- * transport would serialize the packet here (BTH/RETH/... per the opcode
- * table), segment by path MTU, and feed the answer to the completer from
- * its receive path instead.
+ * Transports (eng_xport.h): routing a packet to one, the same-host
+ * transport, and the receive dispatch eng_recv(). Everything here runs
+ * with dev->lock held (the QP map and the keys are read under it).
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "engine.h"
+#include "eng_xport.h"
 #include "svd_xuser.h"
 
-/* Called with dev->lock held (the QP map is read under it). */
-void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
-	      struct eng_ack *ack)
+/* The QP that sent p, if it is one of this daemon's (for xuser). */
+static const struct svd_qp *recv_src(struct svd_engine *e,
+				     const struct eng_packet *p)
 {
-	struct svd_qp *dest = svd_dev_qp_find(e->dev, pkt->dest_qpn);
+	if (p->route.src || !p->route.held)
+		return p->route.src;
+	return svd_dev_qp_find(e->dev, p->route.src_qpn);
+}
 
-	ack->syndrome = ENG_AETH_DROPPED;
-	/* UD to a group: a copy to each attached QP (eng_mcast.c). */
-	if (pkt->src->qp_type == SVD_QPT_UD && eng_mcast_addr(pkt)) {
-		eng_mcast_xmit(e, pkt, ack);
-		return;
-	}
-	/* A LID or GID this port does not own reaches no one here. */
-	if (!svd_dev_addr_is_local(e->dev, pkt->dlid,
-				   pkt->global ? pkt->dgid : NULL))
-		return;
-	if (!dest)
-		return; /* nobody there: RC retries and times out */
+int eng_recv(struct svd_engine *e, struct eng_packet *p)
+{
+	const struct svd_qp *src;
+	struct svd_qp *qp;
+
+	if (eng_pkt_parse(p))
+		return 0; /* garbage: dropped */
+	qp = svd_dev_qp_find(e->dev, p->f.dqpn);
+	if (!qp || !qp->eng)
+		return 0; /* nobody there: RC retries and times out */
+	src = recv_src(e, p);
+	if (p->route.held && !src)
+		return 0; /* its sender is gone */
 	/* Another user's QP that did not ask for this sender: the same. */
-	if (!svd_xuser_allowed(pkt->src, dest))
+	if (src && !svd_xuser_allowed(src, qp))
+		return 0;
+	if (p->mask & ENG_REQ)
+		return eng_resp_recv(e, qp->eng, p);
+	return eng_comp_recv(e, qp->eng, p);
+}
+
+int eng_xport_send(struct svd_engine *e, struct eng_packet *p)
+{
+	const struct eng_route *r = &p->route;
+
+	/* UD to a group: a copy to each attached QP (eng_mcast.c). */
+	if ((p->f.opcode & 0xe0) == ENG_TR_UD && eng_mcast_addr(p))
+		return eng_mcast_deliver(e, p);
+	if (svd_dev_addr_is_local(e->dev, r->dlid, r->global ? r->dgid : NULL))
+		return e->local->ops->send(e->local, p);
+	if (e->wire)
+		return e->wire->ops->send(e->wire, p);
+	return 0; /* no wire yet: a LID or GID not ours reaches no one */
+}
+
+uint32_t eng_xport_seg(struct svd_engine *e, const struct eng_route *r,
+		       unsigned int mtu)
+{
+	struct eng_xport *x = e->local;
+	uint32_t seg;
+
+	if (!svd_dev_addr_is_local(e->dev, r->dlid, r->global ? r->dgid : NULL)
+	    && e->wire)
+		x = e->wire;
+	seg = x->ops->seg_max(x);
+	seg -= seg % mtu;
+	return seg ? seg : mtu;
+}
+
+void eng_xport_poll(struct svd_engine *e, int64_t *deadline_ns)
+{
+	if (!e->local->ops->poll && (!e->wire || !e->wire->ops->poll))
 		return;
-	eng_resp_recv(e, dest, pkt, ack);
+	pthread_mutex_lock(&e->dev->lock);
+	if (e->local->ops->poll)
+		e->local->ops->poll(e->local, deadline_ns);
+	if (e->wire && e->wire->ops->poll)
+		e->wire->ops->poll(e->wire, deadline_ns);
+	pthread_mutex_unlock(&e->dev->lock);
+}
+
+/* ---- the same-host transport ---- */
+
+static int local_send(struct eng_xport *x, struct eng_packet *p)
+{
+	return eng_recv(x->e, p);
+}
+
+static uint32_t local_seg_max(const struct eng_xport *x)
+{
+	(void)x;
+	return ENG_CHUNK;
+}
+
+static void local_destroy(struct eng_xport *x)
+{
+	free(x);
+}
+
+static const struct eng_xport_ops local_ops = {
+	.name = "local",
+	.send = local_send,
+	.seg_max = local_seg_max,
+	.destroy = local_destroy,
+};
+
+struct eng_xport *eng_xport_local_new(struct svd_engine *e)
+{
+	struct eng_xport *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->ops = &local_ops;
+	x->e = e;
+	return x;
+}
+
+/* The same-host transport, wrapped by the lossy one if SOFTVERBS_LOSS says. */
+int eng_xport_init(struct svd_engine *e)
+{
+	const char *spec = getenv("SOFTVERBS_LOSS");
+	struct eng_loss_cfg cfg;
+	struct eng_xport *x;
+
+	e->local = eng_xport_local_new(e);
+	if (!e->local)
+		return -ENOMEM;
+	if (!spec || !*spec)
+		return 0;
+	if (eng_loss_parse(spec, &cfg)) {
+		fprintf(stderr, "softverbsd: bad SOFTVERBS_LOSS '%s' (want "
+				"drop=PCT,dup=PCT,reorder=PCT,delay_us=N,seed=N)\n",
+			spec);
+		return -EINVAL;
+	}
+	x = eng_xport_loss_new(e, e->local, &cfg);
+	if (!x)
+		return -ENOMEM;
+	e->local = x;
+	return 0;
+}
+
+void eng_xport_fini(struct svd_engine *e)
+{
+	if (e->wire)
+		e->wire->ops->destroy(e->wire);
+	if (e->local)
+		e->local->ops->destroy(e->local);
+	e->wire = e->local = NULL;
 }

@@ -2,20 +2,25 @@
 /*
  * The software NIC: one engine thread per device runs the requester
  * (eng_req.c), the responder (eng_resp.c) and the completer (eng_comp.c) of
- * every QP registered with it. Packets travel through eng_xport.c; today
- * that is a loopback to a QP of the same daemon, delivered synchronously:
- * xmit() returns the responder's answer (ACK/NAK/read or atomic response).
+ * every QP registered with it. They exchange IBTA packets (eng_pkt.h:
+ * header bytes + payload) through the transport interface (eng_xport.h):
+ * today the same-host transport, which delivers synchronously, so a
+ * request's answer comes back re-entrantly (requester -> responder ->
+ * completer), optionally wrapped by the lossy test transport.
  *
  * Locking: eng->lock is held for a whole polling pass, so the command
  * thread's hooks (QP modify/destroy, svd_engine_quiesce, doorbell page
  * free) wait for the pass to end and never free what the engine uses.
  * Order: eng->lock -> dev->lock -> srq->lock / cq->lock. Hooks and
- * svd_engine_quiesce must be called WITHOUT dev->lock held. A requester
- * step (build, xmit, responder, completion) runs entirely under dev->lock:
- * keys resolved there stay valid (regions are unpublished under it).
+ * svd_engine_quiesce must be called WITHOUT dev->lock held. One unit of
+ * a QP's work (one packet of the requester, one chunk of a READ response,
+ * with everything it triggers re-entrantly) runs under dev->lock: keys
+ * resolved there stay valid (regions are unpublished under it); no unit
+ * moves more than ENG_CHUNK bytes.
  *
  * Everything in shared memory is untrusted: WQEs are copied into the
- * engine before they are validated, and every access to client memory
+ * engine before they are validated (and again whenever they are re-read
+ * for a retransmission or a completion), and every access to client memory
  * goes through mem.c (svd_mem.h), which guards it.
  */
 #ifndef SVD_ENGINE_H
@@ -35,12 +40,14 @@
 
 #define ENG_MAX_SGE 32
 /*
- * The most bytes one step of a QP moves: a longer RDMA WRITE goes as
- * FIRST/MIDDLE/LAST pieces, one per step, so no transfer holds the engine
- * or dev->lock for longer than one piece's copy and QPs interleave.
+ * The most bytes one packet of the same-host transport carries (GSO: it
+ * stands for several MTU packets of one message), hence the most one step
+ * of a QP moves: no transfer holds the engine or dev->lock for longer
+ * than one such copy, and QPs interleave.
  */
 #define ENG_CHUNK (64U * 1024)
 #define ENG_GRH_LEN 40
+struct eng_xport;
 #define ENG_MAX_DB_PAGES_DEFAULT 256
 /* Biggest WQE the engine copies in: header + 32 SGEs or 1 KiB inline. */
 #define ENG_WQE_MAX (sizeof(struct sv_send_wqe) + 1024)
@@ -179,60 +186,63 @@ int eng_wr_to_opcode(uint32_t wr_opcode, uint32_t qp_type);
 /* ---- packets ---- */
 /* AETH syndromes (bits 7..5 = type, 4..0 = value). */
 enum {
-	ENG_AETH_ACK = 0x00,
+	ENG_AETH_ACK = 0x1f, /* ACK, unlimited credits (as rxe sends) */
 	ENG_AETH_RNR = 0x20, /* | timer */
 	ENG_AETH_NAK_SEQ = 0x60,
 	ENG_AETH_NAK_INV = 0x61,
 	ENG_AETH_NAK_ACC = 0x62,
 	ENG_AETH_NAK_OP = 0x63,
 	ENG_AETH_NAK_INV_RD = 0x64,
-	ENG_AETH_DROPPED = 0xff, /* no answer (not a real syndrome) */
-	/* The requester's own memory failed: its local error (not a NAK). */
-	ENG_AETH_LOCAL = 0xfe,
 };
 
-struct eng_pkt {
-	struct svd_qp *src; /* requester QP */
-	uint32_t dest_qpn;
-	uint8_t opcode; /* BTH opcode with transport bits */
-	uint32_t mask; /* from the opcode table */
+/* The kind of message an SQ slot carries: what its answer must be. */
+enum eng_kind {
+	ENG_K_SEND, /* SEND, WRITE, ATOMIC_WRITE, FLUSH: an ACK */
+	ENG_K_READ, /* READ responses */
+	ENG_K_ATOMIC, /* an ATOMIC_ACK */
+	ENG_K_LOCAL, /* LOCAL_INV, BIND_MW: no packet */
+};
+
+/* Per SQ slot in flight (requester window), indexed by WQE index. */
+struct eng_slot {
+	uint32_t first_psn, npsn; /* PSNs the message uses */
+	uint64_t len; /* message bytes (the CQE's byte_len) */
+	uint32_t status; /* IBV_WC_* once done */
+	uint8_t kind; /* enum eng_kind */
+	bool done; /* completes when it reaches the head */
+	bool fenced; /* IBV_SEND_FENCE */
+};
+
+/* WQEs in flight per QP (the send window). */
+#define ENG_WIN 64
+/* Responses per request (ACKs, READ responses): every this many PSNs. */
+#define ENG_ACK_EVERY 16
+/* Saved atomic results for duplicate atomics (responder). */
+#define ENG_ATOMIC_SAVED 8
+/* Requests held while a READ response is generated (responder). */
+#define ENG_PEND_MAX 256
+
+/* The requester's retransmit / RNR timer. */
+enum eng_timer {
+	ENG_T_NONE,
+	ENG_T_ACK, /* no answer by wait_until: retry (retry_cnt) */
+	ENG_T_RNR, /* RNR NAK: do not send before wait_until */
+};
+
+/* A READ response being generated (responder). */
+struct eng_rd_job {
+	bool active;
+	uint64_t va, left;
+	uint32_t rkey, psn; /* next response PSN */
+	bool first; /* the next response is the message's first */
+	bool fresh; /* not a duplicate: the request's MSN counts */
+};
+
+/* Atomic results kept for duplicates (responder). */
+struct eng_atomic_saved {
 	uint32_t psn;
-	bool solicited;
-	/* payload (requests) or the requester's landing zone (READ/atomic) */
-	const struct eng_sgl *data;
-	uint64_t data_off; /* where in 'data' this packet's bytes start */
-	uint64_t length;
-	uint64_t total; /* RETH DMA length: the whole message */
-	/* RETH / AtomicETH */
-	uint64_t va;
-	uint32_t rkey;
-	uint64_t swap, compare_add;
-	/* ImmDt or IETH */
-	uint32_t imm;
-	/* DETH */
-	uint32_t qkey;
-	uint32_t src_qpn;
-	uint32_t xrc_srqn;
-	/* UD: the GRH the receiver sees. */
-	uint8_t grh[ENG_GRH_LEN];
-	bool has_grh;
-	/* LRH-level address: what the transport routes on (IB ports). */
-	uint16_t slid, dlid;
-	bool global; /* the address has a GRH: dgid is valid */
-	uint8_t dgid[16];
-	uint8_t sl; /* for the receiver's wc.sl (RoCE: the L3 type) */
-};
-
-struct eng_ack {
-	uint8_t syndrome;
-	uint64_t atomic_orig;
-};
-
-/* ---- per-QP engine state ---- */
-enum eng_req_state {
-	ENG_REQ_IDLE, /* fetch the next WQE */
-	ENG_REQ_WAIT, /* RNR / retry timer running for the head WQE */
-	ENG_REQ_ERROR,
+	bool valid;
+	uint64_t orig;
 };
 
 /* An intrusive doubly linked list (the scheduler's queues). */
@@ -247,6 +257,16 @@ enum eng_where {
 	ENG_TIMER, /* on the timer queue until wait_until */
 };
 
+/* Kept for eng_sched.c: WAIT while a timer is armed. */
+enum eng_req_state {
+	ENG_REQ_IDLE,
+	ENG_REQ_WAIT,
+	ENG_REQ_ERROR,
+};
+
+#define ENG_RWQE_MAX \
+	(sizeof(struct sv_recv_wqe) + ENG_MAX_SGE * sizeof(struct sv_sge))
+
 struct eng_qp {
 	struct svd_qp *qp;
 	struct eng_qp *next; /* every QP of the engine */
@@ -258,25 +278,62 @@ struct eng_qp {
 	/* Doorbell slot (eng_db.c): chain of QPs sharing page/slot. */
 	struct eng_qp *slot_next;
 	int32_t db_page; /* -1: not bound to a page */
-	/* Requester */
+	/* Requester (eng_req.c) */
 	enum eng_req_state req_state;
-	uint32_t sq_cons;
-	uint32_t psn;
-	bool retrying; /* rnr_left/retry_left armed for the head WQE */
+	uint32_t sq_cons; /* oldest WQE not completed */
+	uint32_t sq_next; /* next WQE to send */
+	uint32_t sq_sent; /* end of what was ever sent (go-back-N keeps it) */
+	uint64_t req_off; /* bytes of WQE sq_next already sent */
+	uint32_t psn; /* next PSN to send */
+	uint32_t ack_mark; /* PSN of the last AckReq */
+	struct eng_slot win[ENG_WIN];
+	bool yield; /* a big packet went: other QPs' turn (eng_sched.c) */
+	/* Completer (eng_comp.c) */
+	uint32_t una; /* oldest PSN not acknowledged */
 	unsigned int rnr_left, retry_left;
+	enum eng_timer timer;
 	struct timespec wait_until;
-	uint64_t req_off; /* bytes of the head WQE already acknowledged */
-	bool yield; /* a piece went: other QPs' turn (eng_sched.c) */
-	/* Responder */
-	bool wr_open; /* a multi-piece WRITE is in progress */
-	uint64_t wr_va, wr_left;
+	bool retry_started; /* one go-back-N per loss, not per packet */
+	/* Responder (eng_resp.c) */
+	uint32_t epsn, msn;
+	bool nak_sent; /* a NAK-seq for epsn went: silent until it arrives */
+	bool wr_open; /* a multi-packet WRITE is in progress */
+	uint64_t wr_va, wr_left, wr_total;
 	uint32_t wr_rkey;
+	bool rcv_open; /* a multi-packet SEND holds a receive WQE */
+	bool rcv_published; /* its consumer index has moved (SRQ) */
+	uint64_t rcv_off;
+	uint32_t rcv_cons;
+	uint32_t rcv_srqn;
+	union {
+		struct sv_recv_wqe w;
+		uint8_t raw[ENG_RWQE_MAX];
+	} rcv;
+	bool uc_drop; /* UC: a packet was lost, drop to the next FIRST */
+	struct eng_rd_job rd;
+	struct eng_packet *pend, *pend_tail;
+	unsigned int npend;
+	struct eng_atomic_saved atomics[ENG_ATOMIC_SAVED];
+	unsigned int atomic_next;
 	uint32_t rq_cons;
-	uint32_t epsn;
 	bool flushed_last_wqe;
 	bool fatal_reported;
 	/* Packets dropped: not from the connected peer, or a wrong Q_Key. */
 	uint64_t foreign_drops;
+};
+
+/*
+ * Scratch of one engine role (the WQE being worked on, its scatter list):
+ * rebuilt on every use, never progress state. One each for requester,
+ * responder and completer, because delivery is re-entrant
+ * (requester -> responder -> completer).
+ */
+struct eng_scratch {
+	union {
+		struct sv_send_wqe w;
+		uint8_t raw[ENG_WQE_MAX];
+	};
+	struct eng_sgl sgl;
 };
 
 struct eng_db_slots; /* eng_db.c */
@@ -299,6 +356,10 @@ struct svd_engine {
 	_Atomic uint32_t kick, page_gen;
 	pthread_t waiters[ENG_MAX_WAITERS];
 	unsigned int nwaiters;
+	/* Transports (eng_xport.c): same host, and the wire (none yet). */
+	struct eng_xport *local, *wire;
+	struct eng_scratch s_req, s_resp, s_comp;
+	struct eng_sgl s_dst; /* responder: receive buffers / rkey region */
 };
 
 static inline struct svd_engine *eng_of(struct svd_device *dev)
@@ -323,31 +384,64 @@ static inline uint32_t eng_npsn(const struct svd_qp *qp, uint64_t len)
 	return len ? (uint32_t)((len + mtu - 1) / mtu) : 1;
 }
 
-/* Requester: one step for the QP; returns true if it did work. */
+/* Requester (eng_req.c): one packet or local operation; true if work. */
 bool eng_req_run(struct svd_engine *e, struct eng_qp *eq);
-/* Responder: handle a request; fills the answer. */
-void eng_resp_recv(struct svd_engine *e, struct svd_qp *qp,
-		   const struct eng_pkt *pkt, struct eng_ack *ack);
-/* Transport: deliver a request, get the answer back. */
-bool eng_mcast_addr(const struct eng_pkt *pkt);
-void eng_mcast_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
-		    struct eng_ack *ack);
-void eng_xmit(struct svd_engine *e, const struct eng_pkt *pkt,
-	      struct eng_ack *ack);
+/* Go back to PSN psn (in the window): resend from there. */
+void eng_req_rewind(struct eng_qp *eq, uint32_t psn);
+/* The message's WQE at index idx, re-read and re-validated: 0 or IBV_WC_*. */
+int eng_req_wqe(struct eng_qp *eq, uint32_t idx, struct eng_scratch *s);
+/* Its data (inline bytes or resolved SGEs) into s->sgl: 0 or IBV_WC_*. */
+int eng_req_data(struct eng_qp *eq, struct eng_scratch *s);
+/* Header fields and route of a packet from eq's QP to its peer. */
+void eng_req_route(const struct svd_qp *qp, struct eng_packet *p);
 
-/* Completer and error handling (eng_comp.c). */
+/* Receive dispatch (eng_xport.c): requests to the responder, responses to
+ * the completer. Called with dev->lock held. 0, or -EFAULT when the
+ * packet's payload (a reference to the sender's memory) cannot be read. */
+int eng_recv(struct svd_engine *e, struct eng_packet *p);
+/* Send a packet on the transport its route needs (dev->lock held). */
+int eng_xport_send(struct svd_engine *e, struct eng_packet *p);
+/* Bytes one packet to this route may carry (GSO), a multiple of mtu. */
+uint32_t eng_xport_seg(struct svd_engine *e, const struct eng_route *r,
+		       unsigned int mtu);
+/* Poll the transports (releases held packets); may lower *deadline_ns. */
+void eng_xport_poll(struct svd_engine *e, int64_t *deadline_ns);
+int eng_xport_init(struct svd_engine *e);
+void eng_xport_fini(struct svd_engine *e);
+
+/* Responder (eng_resp.c). */
+int eng_resp_recv(struct svd_engine *e, struct eng_qp *eq,
+		  struct eng_packet *p);
+/* One bounded step of READ response generation / held requests. */
+bool eng_resp_run(struct svd_engine *e, struct eng_qp *eq);
+void eng_resp_reset(struct eng_qp *eq);
+/* ERROR: the receive WQE a message held, and held requests, go. */
+bool eng_resp_flush(struct eng_qp *eq);
+bool eng_mcast_addr(const struct eng_packet *p);
+int eng_mcast_deliver(struct svd_engine *e, struct eng_packet *p);
+
+/* Completer (eng_comp.c). */
+int eng_comp_recv(struct svd_engine *e, struct eng_qp *eq,
+		  struct eng_packet *p);
+/* Copy p's payload into dst at dst_off: 0 or ENG_COPY_ESRC/EDST. */
+int eng_pkt_copy_out(const struct eng_packet *p, const struct eng_sgl *dst,
+		     uint64_t dst_off);
+/* Complete the done slots at the head of the window. */
+bool eng_comp_done(struct eng_qp *eq);
+/* The timer expired: retry or end the RNR wait. */
+bool eng_comp_timer(struct eng_qp *eq);
+void eng_comp_arm(struct eng_qp *eq);
 void eng_cqe_push(struct svd_cq *cq, const struct sv_cqe *cqe, bool solicited);
 void eng_send_cqe(struct eng_qp *eq, const struct sv_send_wqe *w,
 		  uint32_t status, uint64_t byte_len);
-/*
- * Judge the answer for the head WQE: the IBV_WC_* status it completes
- * with, or -1 while it waits (RNR / retry timer armed).
- */
-int eng_comp_handle(struct eng_qp *eq, const struct eng_ack *ack);
 void eng_qp_error(struct eng_qp *eq);
 bool eng_flush(struct eng_qp *eq);
 void eng_rnr_deadline(struct timespec *ts, unsigned int timer);
 void eng_timeout_deadline(struct timespec *ts, unsigned int timeout);
+
+/* eng_qp.c: one unit of a QP's work (scheduler step), its timer. */
+bool eng_qp_work(struct svd_engine *e, struct eng_qp *eq);
+bool eng_qp_timer_armed(const struct eng_qp *eq);
 
 /* Scheduler (eng_sched.c): called with e->lock held. */
 void eng_activate(struct svd_engine *e, struct eng_qp *eq);
