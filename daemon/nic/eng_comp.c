@@ -184,12 +184,19 @@ static bool conn_rc(const struct svd_qp *qp)
 	return qp->qp_type == SVD_QPT_RC || qp->qp_type == SVD_QPT_XRC_INI;
 }
 
+/* PSNs sent and not acknowledged: answers are awaited. */
+static bool unacked(const struct eng_qp *eq)
+{
+	return conn_rc(eq->qp) && outstanding(eq) &&
+	       eng_psn_cmp(eq->psn, eq->una) > 0;
+}
+
 /* (Re)start the ACK timer while answers are awaited; stop it otherwise. */
 static void comp_restart(struct eng_qp *eq)
 {
 	if (eq->timer == ENG_T_RNR)
 		return;
-	if (!conn_rc(eq->qp) || !outstanding(eq)) {
+	if (!unacked(eq)) {
 		eq->timer = ENG_T_NONE;
 		eq->req_state = ENG_REQ_IDLE;
 		return;
@@ -200,7 +207,7 @@ static void comp_restart(struct eng_qp *eq)
 
 void eng_comp_arm(struct eng_qp *eq)
 {
-	if (eq->timer == ENG_T_NONE || !outstanding(eq))
+	if (eq->timer == ENG_T_NONE || !unacked(eq))
 		comp_restart(eq);
 }
 
@@ -249,7 +256,7 @@ bool eng_comp_timer(struct eng_qp *eq)
 		comp_restart(eq);
 		return true;
 	}
-	if (!outstanding(eq)) {
+	if (!unacked(eq)) {
 		comp_restart(eq);
 		return false;
 	}

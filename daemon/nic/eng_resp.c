@@ -697,6 +697,12 @@ static enum resp_state resp_dup(struct resp_ctx *c)
 	struct eng_qp *eq = c->eq;
 	unsigned int i;
 
+	/*
+	 * Requests accepted but still held have not executed: answering a
+	 * duplicate now (a READ above all) would run it ahead of them.
+	 */
+	if (eq->npend)
+		return RESP_DONE;
 	if (p->mask & ENG_READ) {
 		/* Re-executed from this PSN: the requester lost responses. */
 		if (!resp_rkey(c, p->f.rkey, p->f.va, p->f.dma_len, p->mask)) {
