@@ -685,6 +685,8 @@ struct svd_umem {
 	void *map; /* daemon address of byte 0 of the buffer */
 	void *map_base; /* what munmap() needs */
 	size_t map_len;
+	uint64_t file_off; /* file offset of byte 0 */
+	uint64_t client_va; /* a registrar's address of byte 0, or 0 */
 	/* VA */
 	int mem_fd; /* the registrar's /proc/PID/mem: bound to its mm */
 	pid_t pid; /* for messages only: never used to reach memory */

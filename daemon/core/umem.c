@@ -113,6 +113,7 @@ struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len)
 	u->map_base = p;
 	u->map_len = end - start;
 	u->map = (uint8_t *)p + (offset - start);
+	u->file_off = offset;
 	return u;
 }
 

@@ -178,8 +178,10 @@ static void revoke_if_hit(const struct svd_umem *u)
 	if (!u || u->kind != SVD_UMEM_MAPPED)
 		return;
 	base = (uintptr_t)u->map_base;
-	if (guard.fault >= base && guard.fault < base + u->map_len)
+	if (guard.fault >= base && guard.fault < base + u->map_len) {
 		atomic_store(&((struct svd_umem *)u)->revoked, true);
+		svd_direct_umem_revoked(u); /* and off the direct path */
+	}
 }
 
 /*

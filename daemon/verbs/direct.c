@@ -37,7 +37,7 @@
 
 _Static_assert(SV_DIRECT_BUSY_OFF == offsetof(struct sv_dbrec, arm_seq),
 	       "busy record on the arm line");
-_Static_assert(sizeof(struct sv_direct_key) == 64, "key entry");
+_Static_assert(sizeof(struct sv_direct_key) == 128, "key entry");
 _Static_assert(sizeof(struct sv_direct_conn) == 64, "conn record");
 
 /* How long a dereg waits for a direct access that does not end (a
@@ -56,6 +56,13 @@ static uint8_t *table; /* NULL until the first use (or if it failed) */
 static uint64_t secret;
 static struct grant *grants;
 static uint8_t conn_used[SV_DIRECT_CONNS];
+/* Published mapped regions, so a revoke finds their slots. */
+struct mapped_pub {
+	const struct svd_umem *u;
+	uint32_t slot;
+};
+static struct mapped_pub *pubs;
+static size_t npubs, pubs_cap;
 
 /* ---------------------------------------------------------------------- */
 /* The table                                                               */
@@ -144,13 +151,23 @@ static void seq_close(uint32_t *seq)
 /* Regions                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Only VA regions: their bytes are the registrar's own memory. */
+/* The process the library must be able to reach (kernel's check). */
+static pid_t key_owner(const struct svd_mr *mr)
+{
+	if (mr->umem->kind == SVD_UMEM_VA)
+		return mr->umem->pid;
+	return mr->uctx && mr->uctx->ufile ? mr->uctx->ufile->creator_pid : 0;
+}
+
+/* VA regions (the registrar's memory) and mapped files; not device
+ * memory, data-direct or revoked regions, nor windows. */
 static bool key_eligible(const struct svd_mr *mr)
 {
 	const struct svd_umem *u = mr->umem;
 
-	return !mr->is_mw && !mr->dm && !mr->revoked && u &&
-	       u->kind == SVD_UMEM_VA && !u->dd && u->pid > 0;
+	return !mr->is_mw && !mr->dm && !mr->revoked && u && !u->dd &&
+	       !atomic_load(&((struct svd_umem *)u)->revoked) &&
+	       key_owner(mr) > 0;
 }
 
 static void key_write(struct sv_direct_key *e, struct svd_device *dev,
@@ -163,9 +180,48 @@ static void key_write(struct sv_direct_key *e, struct svd_device *dev,
 	e->pd = tag(mr->pd);
 	e->iova = mr->iova;
 	e->length = mr->length;
-	e->va = mr->umem->addr;
-	e->pid = (uint32_t)mr->umem->pid;
-	e->start = sv_proc_start_time(mr->umem->pid);
+	e->pid = (uint32_t)key_owner(mr);
+	e->start = sv_proc_start_time((pid_t)e->pid);
+	if (mr->umem->kind == SVD_UMEM_VA) {
+		e->va = mr->umem->addr;
+	} else {
+		e->flags = SV_DIRECT_KEY_MAPPED;
+		e->va = mr->umem->client_va;
+		e->file_off = mr->umem->file_off;
+	}
+	seq_close(&e->seq);
+}
+
+static void pub_add(const struct svd_umem *u, uint32_t slot)
+{
+	struct mapped_pub *p;
+
+	if (npubs == pubs_cap) {
+		p = realloc(pubs, (pubs_cap ? pubs_cap * 2 : 64) * sizeof(*p));
+		if (!p)
+			return; /* then a revoke leaves it to the seal checks */
+		pubs = p;
+		pubs_cap = pubs_cap ? pubs_cap * 2 : 64;
+	}
+	pubs[npubs++] = (struct mapped_pub){ u, slot };
+}
+
+static void pub_del(uint32_t slot)
+{
+	size_t i;
+
+	for (i = 0; i < npubs; i++) {
+		if (pubs[i].slot == slot) {
+			pubs[i] = pubs[--npubs];
+			return;
+		}
+	}
+}
+
+static void entry_clear(struct sv_direct_key *e)
+{
+	seq_open(&e->seq);
+	memset((uint8_t *)e + sizeof(e->seq), 0, sizeof(*e) - sizeof(e->seq));
 	seq_close(&e->seq);
 }
 
@@ -180,8 +236,11 @@ void svd_direct_key_added(struct svd_device *dev, uint32_t key,
 	if (table_get()) {
 		e = key_entry(sv_direct_key_slot(key));
 		/* A taken slot: this region stays on the daemon path. */
-		if (!e->key)
+		if (!e->key) {
 			key_write(e, dev, key, mr);
+			if (mr->umem->kind != SVD_UMEM_VA)
+				pub_add(mr->umem, sv_direct_key_slot(key));
+		}
 	}
 	pthread_mutex_unlock(&dlock);
 }
@@ -194,11 +253,26 @@ void svd_direct_key_removed(struct svd_device *dev, uint32_t key)
 	if (table) {
 		e = key_entry(sv_direct_key_slot(key));
 		if (e->key == key && e->dev == (uint32_t)tag(dev)) {
-			seq_open(&e->seq);
-			memset((uint8_t *)e + sizeof(e->seq), 0,
-			       sizeof(*e) - sizeof(e->seq));
-			seq_close(&e->seq);
+			if (e->flags & SV_DIRECT_KEY_MAPPED)
+				pub_del(sv_direct_key_slot(key));
+			entry_clear(e);
 		}
+	}
+	pthread_mutex_unlock(&dlock);
+}
+
+void svd_direct_umem_revoked(const struct svd_umem *u)
+{
+	size_t i = 0;
+
+	pthread_mutex_lock(&dlock);
+	while (table && i < npubs) {
+		if (pubs[i].u != u) {
+			i++;
+			continue;
+		}
+		entry_clear(key_entry(pubs[i].slot));
+		pubs[i] = pubs[--npubs];
 	}
 	pthread_mutex_unlock(&dlock);
 }
@@ -421,6 +495,23 @@ static struct svd_qp *granted_peer(const struct svd_qp *qp)
 	return NULL;
 }
 
+/*
+ * VA: a copy of the handle on the registrar's mm. Mapped: the file, from
+ * our own mapping's /proc/self/map_files entry (a root daemon may open
+ * it; otherwise the region stays on the engine).
+ */
+static int umem_fd(const struct svd_umem *u)
+{
+	char path[96];
+
+	if (u->kind == SVD_UMEM_VA)
+		return fcntl(u->mem_fd, F_DUPFD_CLOEXEC, 0);
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)(uintptr_t)u->map_base,
+		 (unsigned long)(uintptr_t)u->map_base + u->map_len);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
 /* A copy of the handle on the registrar's mm, for a region qp may target. */
 static int region_mem_fd(struct svd_device *dev, struct svd_qp *qp,
 			 uint32_t key)
@@ -436,7 +527,7 @@ static int region_mem_fd(struct svd_device *dev, struct svd_qp *qp,
 	peer = granted_peer(qp);
 	if (mr && peer && mr->rkey == key && mr->pd == peer->pd &&
 	    key_eligible(mr))
-		fd = fcntl(mr->umem->mem_fd, F_DUPFD_CLOEXEC, 0);
+		fd = umem_fd(mr->umem);
 	pthread_mutex_unlock(&dlock);
 	pthread_mutex_unlock(&dev->lock);
 	return fd;

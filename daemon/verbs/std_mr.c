@@ -220,6 +220,8 @@ static int range_umem(struct svd_bundle *b, uint64_t start, uint64_t len,
 {
 	int ret = file_umem(b, len, access, out);
 
+	if (!ret)
+		(*out)->client_va = start; /* the direct path's local side */
 	if (ret == -ENOENT)
 		ret = va_umem(b, start, len, access, out);
 	return ret;

@@ -14,6 +14,8 @@
 void svd_direct_key_added(struct svd_device *dev, uint32_t key,
 			  const struct svd_mr *mr);
 void svd_direct_key_removed(struct svd_device *dev, uint32_t key);
+/* mem.c: a guarded access found u truncated: its regions are revoked. */
+void svd_direct_umem_revoked(const struct svd_umem *u);
 /* std_mr.c rereg, under dev->lock: mr changed in place. */
 void svd_direct_mr_changed(struct svd_device *dev, const struct svd_mr *mr);
 /*

@@ -547,10 +547,19 @@ struct sv_direct_key {
 	__aligned_u64 pd; /* tag of the region's PD */
 	__aligned_u64 iova;
 	__aligned_u64 length;
-	__aligned_u64 va; /* the registrar's address of byte iova */
-	__u32 pid; /* the registrar */
-	__u32 reserved;
+	__aligned_u64 va; /* the registrar's address of byte iova (0: none) */
+	__u32 pid; /* the registrar (mapped: the context's creator) */
+	__u32 flags; /* SV_DIRECT_KEY_* */
 	__aligned_u64 start; /* its start time (/proc/PID/stat field 22) */
+	__aligned_u64 file_off; /* mapped: file offset of byte iova */
+	__u64 reserved[7];
+};
+
+enum {
+	/* The bytes are a file the daemon maps (memfd, shm, dma-buf): the
+	 * library maps it too and copies with memcpy, atomics with CPU
+	 * atomics (the daemon's own primitive on mapped memory). */
+	SV_DIRECT_KEY_MAPPED = 1U << 0,
 };
 
 /* A granted RC connection; live while both QPs are connected and usable. */

@@ -19,6 +19,8 @@
 #ifndef SVL_DIRECT_H
 #define SVL_DIRECT_H
 
+#include <sys/types.h>
+
 #include "svl_cq.h"
 #include "svl_qp.h"
 
@@ -64,6 +66,12 @@ void svl_direct_batch(struct svl_qp *q);
 /* qp.c: the QP was modified / is destroyed. */
 void svl_direct_qp_modified(struct svl_qp *q);
 void svl_direct_qp_free(struct svl_qp *q);
+
+/* direct_guard.c: SIGBUS on a truncated mapped region fails the copy. */
+void svl_direct_guard_init(void);
+/* fn(arg) with [lo, lo + len) guarded; -1 if it faulted there. */
+ssize_t svl_direct_guarded(void *lo, size_t len, ssize_t (*fn)(void *),
+			   void *arg);
 
 /* direct_cq.c, under cq->lock. */
 const struct sv_cqe *svl_cq_peek(struct svl_cq *cq);

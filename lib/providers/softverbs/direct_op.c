@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The direct path's work requests: RDMA WRITE and READ between VA regions
- * of two processes, one process_vm_writev/readv each (direct.h).
+ * The direct path's work requests (direct.h): RDMA WRITE and READ, one
+ * process_vm_writev/readv (or /proc/PID/mem access) each to a VA region,
+ * memcpy to a mapped one (memfd, shm, dma-buf: the file is mapped here
+ * too); CMP_AND_SWP and FETCH_AND_ADD on mapped regions only, with the
+ * CPU atomics the daemon uses on mapped memory (VA atomics take a lock
+ * inside the daemon, so they stay there).
  *
  * Before the copy, against the daemon's read-only table (seqlocks): the
  * connection is live and ours, the peer QP allows the operation, the rkey
@@ -27,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -171,13 +176,64 @@ static bool target_ok(pid_t pid, uint64_t start)
 	return ok;
 }
 
+/* A mapped region's file, mapped here too; freed when retired and idle. */
+struct rmap {
+	uint8_t *base;
+	size_t len;
+	uint64_t off; /* file offset of base */
+	unsigned int refs;
+	bool retired;
+};
+
 struct region {
 	const uint8_t *table;
 	uint32_t slot, seq;
-	int fd; /* the registrar's mm, or -1 */
+	int fd; /* VA: the registrar's mm, or -1 */
+	struct rmap *map; /* mapped: the file, or NULL */
 };
 
 static struct region regions[REGIONS];
+
+static void rmap_drop(struct rmap *m)
+{
+	if (m && m->retired && !m->refs) {
+		munmap(m->base, m->len);
+		free(m);
+	}
+}
+
+/* The file behind fd, from the page holding e's first byte (fd closed). */
+static struct rmap *rmap_new(int fd, const struct sv_direct_key *e)
+{
+	uint64_t off = e->file_off & ~(uint64_t)4095;
+	struct rmap *m = calloc(1, sizeof(*m));
+	void *p = MAP_FAILED;
+
+	if (m && e->length < (1ULL << 46)) {
+		m->len = (size_t)(e->file_off - off + e->length);
+		p = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			 (off_t)off);
+	}
+	close(fd);
+	if (p == MAP_FAILED) {
+		free(m);
+		return NULL;
+	}
+	m->base = p;
+	m->off = off;
+	svl_direct_guard_init();
+	return m;
+}
+
+static void region_retire(struct region *r)
+{
+	if (r->table && r->fd >= 0)
+		close(r->fd);
+	if (r->map) {
+		r->map->retired = true;
+		rmap_drop(r->map);
+	}
+}
 
 static int mem_cmd(struct svl_qp *q, uint32_t rkey)
 {
@@ -193,24 +249,44 @@ static int mem_cmd(struct svl_qp *q, uint32_t rkey)
 	return (int)f->data_s64;
 }
 
-/* The registrar's mm handle for entry e (slot of rkey); -1 if none. */
-static int region_fd(struct svl_qp *q, uint32_t rkey,
-		     const struct sv_direct_key *e)
+/*
+ * How to reach entry e (slot of rkey): the registrar's mm handle (VA) or
+ * the file mapped here (mapped, with a reference for the caller). False
+ * if neither can be had.
+ */
+static bool region_get(struct svl_qp *q, uint32_t rkey,
+		       const struct sv_direct_key *e, int *fd,
+		       struct rmap **map)
 {
 	uint32_t slot = sv_direct_key_slot(rkey);
 	struct region *r = &regions[slot % REGIONS];
-	int fd;
 
 	pthread_mutex_lock(&targets_lock);
 	if (r->table != q->dq->table || r->slot != slot || r->seq != e->seq) {
-		if (r->table && r->fd >= 0)
-			close(r->fd);
-		*r = (struct region){ q->dq->table, slot, e->seq, -1 };
+		region_retire(r);
+		*r = (struct region){ q->dq->table, slot, e->seq, -1, NULL };
 		r->fd = mem_cmd(q, rkey);
+		if (r->fd >= 0 && (e->flags & SV_DIRECT_KEY_MAPPED)) {
+			r->map = rmap_new(r->fd, e);
+			r->fd = -1;
+		}
 	}
-	fd = r->fd;
+	*fd = r->fd;
+	*map = r->map;
+	if (r->map)
+		r->map->refs++;
 	pthread_mutex_unlock(&targets_lock);
-	return fd;
+	return *fd >= 0 || *map;
+}
+
+static void region_put(struct rmap *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&targets_lock);
+	m->refs--;
+	rmap_drop(m);
+	pthread_mutex_unlock(&targets_lock);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -222,8 +298,13 @@ struct dop {
 	unsigned int nlocal;
 	uint64_t len;
 	struct sv_direct_key rkey;
-	int fd; /* the registrar's mm */
+	int fd; /* VA: the registrar's mm */
+	struct rmap *map; /* mapped: the file, mapped here */
+	uint8_t *rptr; /* mapped: the remote bytes */
 	bool read;
+	/* Atomics (mapped only): 0 for WRITE/READ. */
+	uint32_t atomic;
+	uint64_t cmp_add, swap;
 };
 
 static pid_t self;
@@ -254,7 +335,7 @@ static bool local_iov(const struct svl_qp *q, const struct sv_send_wqe *w,
 		      struct dop *op)
 {
 	const struct sv_sge *s = (const void *)(w + 1);
-	uint32_t need = op->read ? IBV_ACCESS_LOCAL_WRITE : 0;
+	uint32_t need = op->read || op->atomic ? IBV_ACCESS_LOCAL_WRITE : 0;
 	struct sv_direct_key e;
 	uint32_t i;
 
@@ -271,7 +352,7 @@ static bool local_iov(const struct svl_qp *q, const struct sv_send_wqe *w,
 	for (i = 0, op->len = 0; i < w->num_sge; i++) {
 		if (!key_ok(q->dq, s[i].lkey, q->dq->pd, s[i].addr,
 			    s[i].length, need, &e) ||
-		    (pid_t)e.pid != self_pid())
+		    (pid_t)e.pid != self_pid() || !e.va)
 			return false;
 		op->local[i].iov_base =
 			(void *)(uintptr_t)(e.va + (s[i].addr - e.iova));
@@ -282,26 +363,63 @@ static bool local_iov(const struct svl_qp *q, const struct sv_send_wqe *w,
 	return true;
 }
 
-static bool remote_iov(const struct svl_qp *q, const struct sv_send_wqe *w,
+static uint32_t remote_need(const struct dop *op)
+{
+	if (op->atomic)
+		return IBV_ACCESS_REMOTE_ATOMIC;
+	return op->read ? IBV_ACCESS_REMOTE_READ : IBV_ACCESS_REMOTE_WRITE;
+}
+
+static bool remote_iov(struct svl_qp *q, uint32_t rkey, uint64_t raddr,
 		       struct dop *op)
 {
-	uint32_t need = op->read ? IBV_ACCESS_REMOTE_READ :
-				   IBV_ACCESS_REMOTE_WRITE;
+	uint32_t need = remote_need(op);
 	struct sv_direct_conn c;
 	struct sv_direct_key *e = &op->rkey;
 
 	if (!conn_ok(q->dq, need, &c) ||
-	    !key_ok(q->dq, w->rdma.rkey, c.peer_pd, w->rdma.remote_addr,
-		    op->len, need, e) ||
-	    !target_ok((pid_t)e->pid, e->start))
+	    !key_ok(q->dq, rkey, c.peer_pd, raddr, op->len, need, e) ||
+	    !target_ok((pid_t)e->pid, e->start) ||
+	    (op->atomic && !(e->flags & SV_DIRECT_KEY_MAPPED)) ||
+	    !region_get(q, rkey, e, &op->fd, &op->map))
 		return false;
-	op->fd = region_fd((struct svl_qp *)q, w->rdma.rkey, e);
-	if (op->fd < 0)
-		return false;
-	op->remote.iov_base =
-		(void *)(uintptr_t)(e->va + (w->rdma.remote_addr - e->iova));
+	op->remote.iov_base = (void *)(uintptr_t)(e->va + (raddr - e->iova));
 	op->remote.iov_len = op->len;
+	if (op->map)
+		op->rptr = op->map->base + (e->file_off - op->map->off) +
+			   (raddr - e->iova);
 	return true;
+}
+
+/* Mapped: memcpy between the local SGEs and the remote bytes. */
+static ssize_t map_io(void *arg)
+{
+	struct dop *op = arg;
+	uint8_t *r = op->rptr;
+	unsigned int i;
+
+	for (i = 0; i < op->nlocal; r += op->local[i].iov_len, i++) {
+		if (op->read)
+			memcpy(op->local[i].iov_base, r, op->local[i].iov_len);
+		else
+			memcpy(r, op->local[i].iov_base, op->local[i].iov_len);
+	}
+	return (ssize_t)op->len;
+}
+
+/* Mapped: the daemon's own CPU atomics, so atomic with its ones too. */
+static ssize_t map_atomic(void *arg)
+{
+	struct dop *op = arg;
+	uint64_t *p = (uint64_t *)op->rptr, orig = op->cmp_add;
+
+	if (op->atomic == IBV_WR_ATOMIC_CMP_AND_SWP)
+		__atomic_compare_exchange_n(p, &orig, op->swap, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	else
+		orig = __atomic_fetch_add(p, op->cmp_add, __ATOMIC_SEQ_CST);
+	memcpy(op->local[0].iov_base, &orig, 8);
+	return 8;
 }
 
 static ssize_t dop_io(struct dop *op)
@@ -310,6 +428,9 @@ static ssize_t dop_io(struct dop *op)
 	pid_t pid = (pid_t)op->rkey.pid;
 	char b;
 
+	if (op->map)
+		return svl_direct_guarded(op->map->base, op->map->len,
+					  op->atomic ? map_atomic : map_io, op);
 	if (op->len <= SMALL_IO)
 		return op->read ? preadv(op->fd, op->local, (int)op->nlocal, at) :
 				  pwritev(op->fd, op->local, (int)op->nlocal, at);
@@ -343,13 +464,22 @@ static bool dop_copy(const struct svl_dqp *d, uint32_t rkey, struct dop *op)
 	return n >= 0 && (uint64_t)n == op->len;
 }
 
+static enum ibv_wc_opcode wc_opcode(const struct dop *op)
+{
+	if (op->atomic == IBV_WR_ATOMIC_CMP_AND_SWP)
+		return IBV_WC_COMP_SWAP;
+	if (op->atomic)
+		return IBV_WC_FETCH_ADD;
+	return op->read ? IBV_WC_RDMA_READ : IBV_WC_RDMA_WRITE;
+}
+
 static void direct_cqe(struct svl_qp *q, const struct sv_send_wqe *w,
 		       const struct dop *op, struct svl_cq *cq)
 {
 	struct sv_cqe e = {
 		.wr_id = w->wr_id,
 		.status = IBV_WC_SUCCESS,
-		.opcode = op->read ? IBV_WC_RDMA_READ : IBV_WC_RDMA_WRITE,
+		.opcode = wc_opcode(op),
 		.byte_len = (uint32_t)op->len,
 		.qp_num = q->qp.qp_num,
 	};
@@ -384,25 +514,64 @@ static void cq_unroom(struct svl_cq *cq, bool signaled)
 	svl_cq_unlock(cq);
 }
 
+/* The WQE as a direct operation; false if the direct path does not do it. */
+static bool dop_init(const struct sv_send_wqe *w, struct dop *op,
+		     uint32_t *rkey, uint64_t *raddr)
+{
+	op->fd = -1;
+	op->map = NULL;
+	op->atomic = 0;
+	op->read = w->opcode == IBV_WR_RDMA_READ;
+	switch (w->opcode) {
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_READ:
+		*rkey = w->rdma.rkey;
+		*raddr = w->rdma.remote_addr;
+		return true;
+	case IBV_WR_ATOMIC_CMP_AND_SWP:
+	case IBV_WR_ATOMIC_FETCH_AND_ADD:
+		op->atomic = w->opcode;
+		op->cmp_add = w->atomic.compare_add;
+		op->swap = w->atomic.swap;
+		*rkey = w->atomic.rkey;
+		*raddr = w->atomic.remote_addr;
+		return !(*raddr & 7); /* misaligned: the daemon's error */
+	default:
+		return false;
+	}
+}
+
+/* Local and remote sides checked; the sizes the direct path takes. */
+static bool dop_ready(struct svl_qp *q, const struct sv_send_wqe *w,
+		      struct dop *op, uint32_t rkey, uint64_t raddr)
+{
+	/* A zero-length transfer checks no key: the daemon knows the rules. */
+	if (!local_iov(q, w, op) || !op->len || op->len > DIRECT_MAX)
+		return false;
+	if (op->atomic && (op->nlocal != 1 || op->len != 8))
+		return false;
+	return remote_iov(q, rkey, raddr, op);
+}
+
 int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
 {
-	bool signaled = w->send_flags & IBV_SEND_SIGNALED;
+	bool signaled = w->send_flags & IBV_SEND_SIGNALED, ok;
 	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
+	uint64_t raddr;
+	uint32_t rkey;
 	struct dop op;
 
-	if (q->dstate != SVL_DIRECT_GRANTED ||
-	    (w->opcode != IBV_WR_RDMA_WRITE && w->opcode != IBV_WR_RDMA_READ) ||
-	    q->qp.state != IBV_QPS_RTS || !svl_direct_idle(q))
+	if (q->dstate != SVL_DIRECT_GRANTED || q->qp.state != IBV_QPS_RTS ||
+	    !dop_init(w, &op, &rkey, &raddr) || !svl_direct_idle(q))
 		return -1;
-	op.read = w->opcode == IBV_WR_RDMA_READ;
-	/* A zero-length transfer checks no key: the daemon knows the rules. */
-	if (!local_iov(q, w, &op) || !op.len || op.len > DIRECT_MAX ||
-	    !remote_iov(q, w, &op) || !cq_room(cq, signaled))
-		return -1;
-	if (!dop_copy(q->dq, w->rdma.rkey, &op)) {
+	ok = dop_ready(q, w, &op, rkey, raddr) && cq_room(cq, signaled);
+	if (ok && !dop_copy(q->dq, rkey, &op)) {
 		cq_unroom(cq, signaled);
-		return -1;
+		ok = false;
 	}
+	region_put(op.map);
+	if (!ok)
+		return -1;
 	if (signaled)
 		direct_cqe(q, w, &op, cq);
 	return 0;
