@@ -64,6 +64,8 @@ static inline void svt_ep_make(struct svt_ep *e)
 	SVT_CHECK(e->cq);
 	a.send_cq = a.recv_cq = e->cq;
 	e->qp = ibv_create_qp(e->pd, &a);
+	if (!e->qp)
+		fprintf(stderr, "svt_ep: ibv_create_qp: %s\n", strerror(errno));
 	SVT_CHECK(e->qp);
 	svt_ep_find_gid(e);
 }
