@@ -11,6 +11,8 @@
  *   - an ON_DEMAND MR follows the page tables, as the kernel's ODP: after
  *     munmap the access fails with a remote access error, and a new
  *     mapping at the same address is what the next access reaches;
+ *   - a dma-buf MR is not revoked when its exporter unmaps and closes
+ *     the memfd (only truncation or the DMA device going away revoke);
  *   - shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS) has no path:
  *     its file is reachable only through /proc/self/map_files, which the
  *     kernel opens for CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) only. As
@@ -137,6 +139,33 @@ static void test_odp(void)
 	       "mapping serves it\n");
 }
 
+/*
+ * A dma-buf MR whose exporter unmaps and closes its memfd: not revoked
+ * (a dma-buf is revoked by its exporter's move/revoke, never by a CPU
+ * mapping going away; docs/dma-paths.md). WRITE, then READ it back.
+ */
+static void test_dmabuf_unmapped(void)
+{
+	int fd = new_memfd();
+	uint8_t *p = map_fd(fd, NULL);
+	struct ibv_mr *mr = ibv_reg_dmabuf_mr(pd, 0, LEN, 0x200000, fd,
+					      SVT_ACCESS_ALL);
+	struct ibv_sge s = svt_sge(src, LEN, smr->lkey);
+	struct svt_ep a, b;
+
+	SVT_CHECK(mr);
+	SVT_CHECK(!munmap(p, LEN));
+	close(fd);
+	SVT_CHECK(write_to(0x200000, mr->rkey, 0x77) == IBV_WC_SUCCESS);
+	memset(src, 0, LEN);
+	svt_mem_pair(ctx, pd, &a, NULL, &b);
+	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_READ, &s, 0x200000, mr->rkey, 0,
+			   0) == IBV_WC_SUCCESS);
+	SVT_CHECK(src[0] == 0x77 && src[LEN - 1] == 0x77);
+	SVT_CHECK(!ibv_dereg_mr(mr));
+	printf("dma-buf MR: the exporter's munmap and close revoke nothing\n");
+}
+
 /* MAP_SHARED | MAP_ANONYMOUS: held with map_files' privilege only. */
 static void test_shared_anon(void)
 {
@@ -184,6 +213,7 @@ int main(void)
 	SVT_CHECK(smr);
 	test_plain_and_rereg();
 	test_odp();
+	test_dmabuf_unmapped();
 	test_shared_anon();
 	svt_daemon_alive(&d);
 	svt_daemon_stop(&d);
