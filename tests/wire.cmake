@@ -8,3 +8,7 @@ set_tests_properties(unit_wire PROPERTIES TIMEOUT 60)
 add_test(NAME wire_port COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/wire_port.sh
 	 ${CMAKE_BINARY_DIR}/bin)
 set_tests_properties(wire_port PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
+if(SV_SANITIZE)
+  set_property(TEST wire_port APPEND PROPERTY ENVIRONMENT
+	       "SVT_NO_DEBIAN_TOOLS=1")
+endif()

@@ -37,12 +37,16 @@ wait_for 3 eval '! gid_index A 10.92.$WIRE_N.1 >/dev/null' ||
 echo "ok: GIDs follow addresses"
 
 mtu_of() { sv_a run -- ibv_devinfo -d w0 | awk '/active_mtu/ { print $2 }'; }
-[ "$(mtu_of)" = 1024 ] || wire_fail "MTU 1500 gives active_mtu $(mtu_of)"
-ip -n "$NSA" link set "$VA" mtu 9000
-wait_for 3 eval '[ "$(mtu_of)" = 4096 ]' ||
-	wire_fail "MTU 9000 gives active_mtu $(mtu_of)"
-ip -n "$NSA" link set "$VA" mtu 1500
-echo "ok: port MTU follows the interface (1024 at 1500, 4096 at 9000)"
+if [ -n "${SVT_NO_DEBIAN_TOOLS:-}" ]; then
+	echo "note: sanitizer build: MTU not checked (ibv_devinfo cannot load it)"
+else
+	[ "$(mtu_of)" = 1024 ] || wire_fail "MTU 1500 gives active_mtu $(mtu_of)"
+	ip -n "$NSA" link set "$VA" mtu 9000
+	wait_for 3 eval '[ "$(mtu_of)" = 4096 ]' ||
+		wire_fail "MTU 9000 gives active_mtu $(mtu_of)"
+	ip -n "$NSA" link set "$VA" mtu 1500
+	echo "ok: port MTU follows the interface (1024 at 1500, 4096 at 9000)"
+fi
 
 in_a ss -ulnp | grep -q "$IP4A:4791 .*softverbsd" ||
 	wire_fail "port 4791 not bound on $IP4A"
