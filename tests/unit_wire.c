@@ -87,6 +87,16 @@ int main(void)
 	e4.sport++; /* the ICRC covers the UDP header */
 	CHECK(wire_parse(&e4, p, n, &bth) == -WIRE_DROP_ICRC);
 	e4.sport--;
+	/* Kernel rxe's IPv4 IDs are not 0: the ICRC (icrc.py) for ID 39967
+	 * and for ID 1 are accepted, the same bytes with one bit flipped not. */
+	memcpy(p + 76, "\xc8\x41\xbe\x75", 4);
+	CHECK(wire_parse(&e4, p, n, &bth) == 0);
+	memcpy(p + 76, "\x90\xa4\xae\xee", 4);
+	CHECK(wire_parse(&e4, p, n, &bth) == 0);
+	p[30] ^= 0x10;
+	CHECK(wire_parse(&e4, p, n, &bth) == -WIRE_DROP_ICRC);
+	p[30] ^= 0x10;
+	memcpy(p + 76, "\x52\xa5\xcb\x1b", 4);
 	n = send_only(p, &e6);
 	CHECK(wire_icrc(&e6, p, 76) == 0x046b081b);
 	CHECK(wire_parse(&e6, p, n, &bth) == 0);
