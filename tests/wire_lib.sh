@@ -41,6 +41,8 @@ wire_cleanup() {
 
 wire_fail() {
 	echo "FAIL: $*"
+	echo "counters A: $(sv_a dev stats w0 2>&1 | grep -v ' 0$' | tr '\n' ' ')"
+	echo "counters B: $(sv_b dev stats w0 2>&1 | grep -v ' 0$' | tr '\n' ' ')"
 	for r in "$RUNA" "$RUNB"; do
 		[ -f "$r/softverbsd.log" ] && tail -20 "$r/softverbsd.log"
 	done
