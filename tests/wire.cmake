@@ -12,3 +12,13 @@ if(SV_SANITIZE)
   set_property(TEST wire_port APPEND PROPERTY ENVIRONMENT
 	       "SVT_NO_DEBIAN_TOOLS=1")
 endif()
+
+# Debian's pingpongs and perftest between two daemons in two namespaces,
+# IPv4 and IPv6 GIDs (uninstrumented tools: not in sanitizer builds).
+add_test(NAME wire_rdma COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/wire_rdma.sh
+	 ${CMAKE_BINARY_DIR}/bin)
+set_tests_properties(wire_rdma PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
+if(SV_SANITIZE)
+  set_property(TEST wire_rdma APPEND PROPERTY ENVIRONMENT
+	       "SVT_NO_DEBIAN_TOOLS=1")
+endif()

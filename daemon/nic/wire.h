@@ -129,6 +129,8 @@ void wire_input(struct wire *w, struct wire_rx *rx, size_t n, bool trunc);
 /* nic->port_changed / port_gone: make, rebind or free dev->wire. */
 int wire_port_changed(struct svd_device *dev);
 void wire_port_gone(struct svd_device *dev);
+/* The engine's wire transport (wire_xport.c): attach once per device. */
+int wire_xport_attach(struct svd_device *dev, struct wire *w);
 void wire_rx_free(struct wire_rx *rx);
 
 /* ---- per-port counters (wire_stats.c) ---- */

@@ -2,8 +2,8 @@
 /*
  * A device's wire and the NIC: made when a device bound to an interface
  * gets its addresses, rebound when they change, freed with the device.
- * Received packets go to the engine's wire transport once it is attached
- * (until then they are counted as dropped_no_transport).
+ * The engine sends and receives through it by its wire transport
+ * (wire_xport.c), attached here once the wire exists.
  */
 #include "svd.h"
 #include "wire.h"
@@ -20,6 +20,8 @@ int wire_port_changed(struct svd_device *dev)
 			return -ENOMEM;
 	}
 	ret = wire_sync_addrs(dev->wire);
+	if (ret >= 0)
+		ret = wire_xport_attach(dev, dev->wire);
 	return ret < 0 ? ret : 0;
 }
 

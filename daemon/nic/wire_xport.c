@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The wire as an engine transport (eng_xport.h): packets the engine routes
+ * to an address that is not this device's go out through the device's
+ * wire as RoCEv2; packets the wire receives (already validated by
+ * wire_pkt.c) are queued by its receive thread, the engine is kicked, and
+ * its next pass hands them to eng_recv() (poll(), dev->lock held).
+ *
+ * Before eng_recv() the packet passes the checks that need the QP: it
+ * exists, its state takes this kind of packet, a UD QP's Q_Key matches,
+ * and a connected QP's peer address is the packet's source (rxe's
+ * check_addr). Each failure is counted under its own reason.
+ *
+ * seg_max is 1: the engine then cuts messages at the path MTU, one packet
+ * per PSN, as the wire carries them.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "eng_xport.h"
+#include "wire.h"
+
+/* Packets received and not yet taken by the engine: beyond, drop. */
+#define WIRE_RXQ_MAX 8192
+/* QPs whose PSNs the counters follow (a hash; a collision only blurs). */
+#define WIRE_PSN_SLOTS 4096
+
+/*
+ * What hw_counters count is seen on the wire, as on a NIC: a request sent
+ * again with a PSN already sent is a retransmission; one received before
+ * the next expected PSN is a duplicate, one after it is out of sequence.
+ */
+struct psn_track {
+	uint32_t qpn; /* 0: unused */
+	uint32_t next; /* next new PSN */
+};
+
+struct wire_xport {
+	struct eng_xport x;
+	struct wire *w;
+	pthread_mutex_t qlock;
+	struct wire_rx *head, **tail;
+	unsigned int qlen;
+	uint8_t buf[WIRE_PKT_MAX]; /* the engine thread's send buffer */
+	/* Engine thread only (send and poll): no lock. */
+	struct psn_track tx[WIRE_PSN_SLOTS], rx[WIRE_PSN_SLOTS];
+};
+
+static struct wire_xport *wx_of(struct eng_xport *x)
+{
+	return (struct wire_xport *)x;
+}
+
+/* The receive thread: queue and wake the engine. */
+static int wx_rx(void *ctx, struct wire_rx *rx)
+{
+	struct wire_xport *wx = ctx;
+
+	pthread_mutex_lock(&wx->qlock);
+	if (wx->qlen >= WIRE_RXQ_MAX) {
+		pthread_mutex_unlock(&wx->qlock);
+		return WIRE_DROP_QUEUE;
+	}
+	rx->next = NULL;
+	*wx->tail = rx;
+	wx->tail = &rx->next;
+	wx->qlen++;
+	pthread_mutex_unlock(&wx->qlock);
+	eng_kick(wx->x.e);
+	return 0;
+}
+
+/* PSNs a request packet takes: a READ one per response packet. */
+static uint32_t req_npsn(const struct eng_packet *p, unsigned int mtu)
+{
+	if (!(p->mask & ENG_READ) || !p->f.dma_len)
+		return 1;
+	return (p->f.dma_len + mtu - 1) / mtu;
+}
+
+/* A request of qpn with PSN psn: -1 old, 0 the next one, 1 after a gap. */
+static int psn_see(struct psn_track *t, uint32_t qpn, uint32_t psn,
+		   uint32_t n)
+{
+	struct psn_track *s = &t[qpn % WIRE_PSN_SLOTS];
+	int32_t d;
+
+	if (s->qpn != qpn) {
+		s->qpn = qpn;
+		s->next = eng_psn_add(psn, n);
+		return 0;
+	}
+	d = eng_psn_cmp(psn, s->next);
+	if (d < 0)
+		return -1;
+	s->next = eng_psn_add(psn, n);
+	return d > 0;
+}
+
+/* The checks that need the destination QP: 0 or a drop reason. */
+static int wx_check(const struct svd_qp *qp, const struct eng_packet *p,
+		    const struct wire_rx *rx)
+{
+	bool req = p->mask & ENG_REQ;
+
+	if (req && qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
+	    qp->state != SVD_QPS_SQD)
+		return WIRE_DROP_QP_STATE;
+	if (!req && qp->state != SVD_QPS_RTS && qp->state != SVD_QPS_SQD)
+		return WIRE_DROP_QP_STATE;
+	if ((p->f.opcode & 0xe0) != eng_transport_bits(qp->qp_type) &&
+	    !(qp->qp_type == SVD_QPT_XRC_TGT &&
+	      (p->f.opcode & 0xe0) == ENG_TR_XRC))
+		return WIRE_DROP_OPCODE;
+	if (qp->qp_type == SVD_QPT_UD)
+		return p->f.qkey == qp->attr.qkey ? 0 : WIRE_DROP_QKEY;
+	/* A connection takes packets only from its peer's address. */
+	if (memcmp(rx->ends.sgid, qp->attr.ah_attr.grh.dgid, 16))
+		return WIRE_DROP_QPN;
+	return 0;
+}
+
+/* UD: the 40 bytes a receiver gets in front (the IP header, eng_grh.c). */
+static void wx_grh(struct eng_route *rt, const struct wire_rx *rx)
+{
+	uint16_t plen = (uint16_t)(rx->len + WIRE_ICRC_LEN + 8);
+	uint8_t *g = rt->grh;
+
+	memset(g, 0, sizeof(rt->grh));
+	g[0] = 0x60;
+	g[4] = (uint8_t)(plen >> 8);
+	g[5] = (uint8_t)plen;
+	g[7] = 64;
+	memcpy(g + 8, rx->ends.sgid, 16);
+	memcpy(g + 24, rx->ends.dgid, 16);
+	eng_grh_rocev2(g);
+	rt->has_grh = true;
+}
+
+static int wx_deliver(struct wire_xport *wx, struct wire_rx *rx)
+{
+	struct svd_engine *e = wx->x.e;
+	struct eng_packet p = { .npsn = 1 };
+	struct svd_qp *qp;
+	int drop;
+
+	memcpy(p.hdr, rx->ib, rx->bth.hdr_len);
+	p.hdr_len = (uint8_t)rx->bth.hdr_len;
+	p.len = rx->bth.payload_len;
+	p.owned = p.len ? rx->ib + rx->bth.hdr_len : NULL;
+	if (eng_pkt_parse(&p))
+		return WIRE_DROP_LENGTH;
+	qp = svd_dev_qp_find(e->dev, p.f.dqpn);
+	if (!qp || !qp->eng)
+		return WIRE_DROP_QPN;
+	drop = wx_check(qp, &p, rx);
+	if (drop)
+		return drop;
+	p.route.src_qpn = qp->qp_type == SVD_QPT_UD ?
+				  p.f.src_qpn :
+				  qp->attr.dest_qp_num & 0xffffff;
+	p.route.global = true;
+	memcpy(p.route.dgid, rx->ends.dgid, 16);
+	p.route.sl = eng_grh_l3_type(rx->ends.sgid);
+	if (qp->qp_type == SVD_QPT_UD)
+		wx_grh(&p.route, rx);
+	else if (p.mask & ENG_REQ)
+		switch (psn_see(wx->rx, qp->qpn, p.f.psn,
+				req_npsn(&p, eng_mtu(qp)))) {
+		case -1:
+			wire_count(wx->w, WIRE_EV_DUPLICATE);
+			break;
+		case 1:
+			wire_count(wx->w, WIRE_EV_OUT_OF_SEQ);
+			break;
+		}
+	eng_recv(e, &p); /* it copies what it keeps */
+	return 0;
+}
+
+/* Engine pass, dev->lock held: everything queued so far. */
+static void wx_poll(struct eng_xport *x, int64_t *deadline_ns)
+{
+	struct wire_xport *wx = wx_of(x);
+	struct wire_rx *rx, *next;
+	int drop;
+
+	(void)deadline_ns;
+	pthread_mutex_lock(&wx->qlock);
+	rx = wx->head;
+	wx->head = NULL;
+	wx->tail = &wx->head;
+	wx->qlen = 0;
+	pthread_mutex_unlock(&wx->qlock);
+	for (; rx; rx = next) {
+		next = rx->next;
+		drop = wx_deliver(wx, rx);
+		if (drop)
+			atomic_fetch_add(&wire_counters(wx->w)->dropped[drop], 1);
+		wire_rx_free(rx);
+	}
+}
+
+/* The source GID of a packet: the UD GRH's, else its QP's path's. */
+static bool wx_sgid(struct svd_engine *e, const struct eng_packet *p,
+		    uint8_t *sgid)
+{
+	const struct eng_route *rt = &p->route;
+	const struct svd_qp *qp = rt->src;
+	uint8_t idx;
+
+	if (rt->has_grh && rt->grh[20] == 0x45) {
+		memset(sgid, 0, 10);
+		sgid[10] = sgid[11] = 0xff;
+		memcpy(sgid + 12, rt->grh + 32, 4);
+		return true;
+	}
+	if (rt->has_grh) {
+		memcpy(sgid, rt->grh + 8, 16);
+		return true;
+	}
+	if (!qp)
+		qp = svd_dev_qp_find(e->dev, rt->src_qpn);
+	if (!qp)
+		return false;
+	idx = qp->attr.ah_attr.grh.sgid_index;
+	if (idx >= SVD_MAX_GIDS || !e->dev->port.gids[idx].valid)
+		return false;
+	memcpy(sgid, e->dev->port.gids[idx].gid, 16);
+	return true;
+}
+
+/* Headers, payload and pad into the send buffer: its length, or < 0. */
+static int wx_linear(struct wire_xport *wx, const struct eng_packet *p)
+{
+	struct eng_sgl dst = { .n = 1, .total = p->len };
+	uint8_t pad = eng_pad(p->len);
+	size_t len = p->hdr_len + p->len + pad;
+
+	if (len + WIRE_ICRC_LEN > sizeof(wx->buf) || p->npsn != 1)
+		return -EINVAL;
+	memcpy(wx->buf, p->hdr, p->hdr_len);
+	/* The port's one partition: the default P_Key (pkey table index 0). */
+	wx->buf[2] = wx->buf[3] = 0xff;
+	dst.seg[0] = (struct eng_seg){ .buf = wx->buf + p->hdr_len,
+				       .len = p->len };
+	if (p->len && eng_pkt_copy_out(p, &dst, 0))
+		return -EFAULT;
+	memset(wx->buf + p->hdr_len + p->len, 0, pad);
+	return (int)len;
+}
+
+/* A request whose PSN went out before is a retransmission. */
+static void tx_count(struct wire_xport *wx, const struct eng_packet *p)
+{
+	struct eng_packet h = { .npsn = 1, .hdr_len = p->hdr_len,
+				.len = p->len };
+	const struct svd_qp *qp = p->route.src;
+
+	memcpy(h.hdr, p->hdr, p->hdr_len);
+	if (eng_pkt_parse(&h) || !(h.mask & ENG_REQ) ||
+	    (h.f.opcode & 0xe0) == ENG_TR_UD)
+		return;
+	if (psn_see(wx->tx, p->route.src_qpn, h.f.psn,
+		    req_npsn(&h, qp ? eng_mtu(qp) : 4096)) < 0)
+		wire_count(wx->w, WIRE_EV_RETRANSMIT);
+}
+
+static int wx_send(struct eng_xport *x, struct eng_packet *p)
+{
+	struct wire_xport *wx = wx_of(x);
+	uint8_t sgid[16];
+	int len = wx_linear(wx, p);
+
+	if (len == -EFAULT)
+		return -EFAULT; /* the sender's memory: its local error */
+	if (len < 0 || !p->route.global || !wx_sgid(x->e, p, sgid)) {
+		atomic_fetch_add(&wire_counters(wx->w)->send_err, 1);
+		return 0; /* unroutable: lost, as on a wire */
+	}
+	tx_count(wx, p);
+	wire_send(wx->w, sgid, p->route.dgid, p->route.src_qpn, wx->buf,
+		  (size_t)len);
+	return 0;
+}
+
+static uint32_t wx_seg_max(const struct eng_xport *x)
+{
+	(void)x;
+	return 1; /* rounded up to one path MTU by eng_xport_seg() */
+}
+
+static void wx_destroy(struct eng_xport *x)
+{
+	struct wire_xport *wx = wx_of(x);
+	struct wire_rx *rx, *next;
+
+	wire_set_receiver(wx->w, NULL, NULL);
+	for (rx = wx->head; rx; rx = next) {
+		next = rx->next;
+		wire_rx_free(rx);
+	}
+	pthread_mutex_destroy(&wx->qlock);
+	free(wx);
+}
+
+static const struct eng_xport_ops wire_xport_ops = {
+	.name = "wire",
+	.send = wx_send,
+	.poll = wx_poll,
+	.seg_max = wx_seg_max,
+	.destroy = wx_destroy,
+};
+
+/* Make the device's engine send and receive through w (once). */
+int wire_xport_attach(struct svd_device *dev, struct wire *w)
+{
+	struct svd_engine *e = eng_of(dev);
+	struct wire_xport *wx;
+
+	if (!e || e->wire)
+		return 0;
+	wx = calloc(1, sizeof(*wx));
+	if (!wx)
+		return -ENOMEM;
+	wx->x.ops = &wire_xport_ops;
+	wx->x.e = e;
+	wx->w = w;
+	wx->tail = &wx->head;
+	pthread_mutex_init(&wx->qlock, NULL);
+	pthread_mutex_lock(&e->lock);
+	e->wire = &wx->x;
+	pthread_mutex_unlock(&e->lock);
+	wire_set_receiver(w, wx_rx, wx);
+	return 0;
+}
