@@ -9,7 +9,7 @@
 #   socket (no raw socket);
 # - hand-made packets from the other namespace, one per kind of fault, are
 #   each dropped and counted under their own reason (dev stats), IPv4 and
-#   IPv6;
+#   IPv6; well-formed ones for a QP that does not exist are dropped too;
 # - "softverbs trace" writes them to a pcap that tshark decodes as RRoCE.
 # usage: wire_port.sh BUILD/bin
 set -u
@@ -55,10 +55,13 @@ in_b python3 "$HERE/wire_inject.py" "$IP4B" "$IP4A" 0x11 >/dev/null
 in_b python3 "$HERE/wire_inject.py" "$IP6B" "$IP6A" 0x11 >/dev/null
 sleep 0.5
 sv_a trace w0 off
-for k in icrc version pkey opcode length qpn short; do
+for k in icrc version pkey opcode length short; do
 	v=$(wire_stat A dropped_$k)
 	[ "$v" = 2 ] || wire_fail "dropped_$k is '$v', want 2 (IPv4 + IPv6)"
 done
+# QP 0, and the well-formed packets too: QP 0x11 does not exist.
+v=$(wire_stat A dropped_qpn)
+[ "$v" = 4 ] || wire_fail "dropped_qpn is '$v', want 4"
 [ "$(wire_stat A rcvd_pkts)" = 2 ] || wire_fail "rcvd_pkts != 2"
 echo "ok: each bad packet dropped for its reason; the good ones received"
 hw=/sys/class/infiniband/w0/ports/1/hw_counters/dropped_icrc
