@@ -5,7 +5,8 @@
 # one invocation, as one table (docs/benchmarks.md).
 #
 #   bench/run.sh [--quick|--full] [--rounds N] [--out DIR] [--build DIR]
-#                [--cpus CLIENT,SERVER] [--both-paths] [--only REGEX]
+#                [--cpus CLIENT,SERVER] [--direct 0|1] [--both-paths]
+#                [--only REGEX]
 #
 # Figures: RC SEND 8 B and RDMA WRITE 8 B half round trip, RDMA WRITE and
 # READ bandwidth (4 KiB, 64 KiB, 1 MiB, 8 MiB; --quick: 1 MiB), the 8 B
@@ -18,8 +19,11 @@
 # are not printed.
 #
 # SOFTVERBS_DIRECT is passed through to every softverbs process (the
-# same-host direct path switch, issue 17); --both-paths runs the softverbs
-# figures twice, as the environment has it and with SOFTVERBS_DIRECT=0.
+# same-host direct path switch, issue 17: 1 on, anything else off);
+# --direct 0|1 sets it. --both-paths runs the softverbs figures twice in
+# the same rounds: the daemon path (SOFTVERBS_DIRECT=0, ids vb_*, pt_*,
+# checked against issue 10's floors) and the direct path
+# (SOFTVERBS_DIRECT=1, ids vbd_*, ptd_*, against issue 17's).
 #
 # The exit status says whether the tool ran, never whether softverbs is
 # fast or even working: failed figures print FAILED, floors PASS/FAIL.
@@ -32,7 +36,7 @@ CMDLINE="bench/run.sh${*:+ $*}"
 MODE=full ROUNDS="" OUT="" BUILD=build CPUS=0,1 BOTH_PATHS=0
 [ "$(nproc)" -ge 2 ] || CPUS=0,0 # one CPU: both ends share it
 usage() {
-	sed -n '4,8p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -44,6 +48,7 @@ while [ $# -gt 0 ]; do
 	--build) BUILD=$2; shift ;;
 	--cpus) CPUS=$2; shift ;;
 	--both-paths) BOTH_PATHS=1 ;;
+	--direct) export SOFTVERBS_DIRECT=$2; shift ;;
 	--only) export BH_ONLY=$2; shift ;;
 	*) usage ;;
 	esac
@@ -221,8 +226,9 @@ add_ucx() { # TEST SIZE UNIT PARSER ITERS REF
 
 # One tool's figures. P: id prefix; SRC: source column; KIND: vb|perftest;
 # DIRECT: "" or SOFTVERBS_DIRECT=0.
-add_softverbs() {
-	local p=$1 src=$2 kind=$3 direct=$4 s op
+add_softverbs() { # P SRC KIND DIRECT [FLOOR_ISSUES]
+	local p=$1 src=$2 kind=$3 direct=$4 issues=${5:-10 17} s op
+	set -- "$p" "$src" "$kind" "$direct"
 	bh_section "softverbs: $src"
 	for s in $LAT_SIZES; do
 		add_lat "$@" send "RC SEND" "$s" ucx_tag_lat_"$s"
@@ -243,7 +249,7 @@ add_softverbs() {
 			-n "$RATE_N"
 	fi
 	bh_ratio "${p}_write_rate" ucx_put_rate
-	add_floors "$p"
+	add_floors "$p" "$issues"
 }
 
 # Issue 17 distinguishes MRs on mapped memory (memfd): verbs_bench -m shm.
@@ -296,11 +302,23 @@ add_bw() { # P SRC KIND DIRECT OP SIZE
 }
 
 # Issue 10 (the daemon path) and issue 17 (the direct path) bounds.
+# add_floors P ISSUES: ISSUES is "10", "17" or "10 17".
 add_floors() {
 	local p=$1
-	bh_floor "${p}_send_lat_8" ucx_tag_lat_8 "<=" 30 "issue 10"
+	case " $2 " in *" 10 "*) floors_10 "$p" ;; esac
+	case " $2 " in *" 17 "*) floors_17 "$p" ;; esac
+}
+
+floors_10() {
+	bh_floor "$1_send_lat_8" ucx_tag_lat_8 "<=" 30 "issue 10"
 	case " $SIZES " in *" 1M "*)
-		bh_floor "${p}_write_bw_1M" ucx_tag_bw_1M ">=" 0.5 "issue 10"
+		bh_floor "$1_write_bw_1M" ucx_tag_bw_1M ">=" 0.5 "issue 10" ;;
+	esac
+}
+
+floors_17() {
+	local p=$1
+	case " $SIZES " in *" 1M "*)
 		bh_floor "${p}_write_bw_1M" ucx_tag_bw_1M ">=" 1 "issue 17"
 		bh_floor "${p}_read_bw_1M" ucx_tag_bw_1M ">=" 0.8 "issue 17" ;;
 	esac
@@ -317,11 +335,14 @@ bh_init "$OUT"
 LOAD_BEFORE=$(uptime)
 "$CLI" start >/dev/null 2>&1 || echo "bench: softverbsd did not start" >&2
 add_references
-add_softverbs vb verbs_bench vb ""
-add_softverbs pt perftest perftest ""
 if [ "$BOTH_PATHS" = 1 ]; then
-	add_softverbs vb0 "verbs_bench DIRECT=0" vb SOFTVERBS_DIRECT=0
-	add_softverbs pt0 "perftest DIRECT=0" perftest SOFTVERBS_DIRECT=0
+	add_softverbs vb "verbs_bench DIRECT=0" vb SOFTVERBS_DIRECT=0 10
+	add_softverbs pt "perftest DIRECT=0" perftest SOFTVERBS_DIRECT=0 10
+	add_softverbs vbd "verbs_bench DIRECT=1" vb SOFTVERBS_DIRECT=1 17
+	add_softverbs ptd "perftest DIRECT=1" perftest SOFTVERBS_DIRECT=1 17
+else
+	add_softverbs vb verbs_bench vb ""
+	add_softverbs pt perftest perftest ""
 fi
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
 bh_run "$ROUNDS"
