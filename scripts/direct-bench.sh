@@ -14,24 +14,29 @@ cd "$(dirname "$0")/.."
 CLI=${SOFTVERBS_CLI:-$PWD/build/bin/softverbs}
 export SOFTVERBS_RUNDIR=${SOFTVERBS_RUNDIR:-$PWD/build/run-direct}
 PORT=$((21000 + $$ % 20000))
-LAT_N=20000 BW_N=2000 BIG_N=500
+LAT_N=5000 BW_N=1000 BIG_N=300
 if [ "${1:-}" = quick ]; then
-	LAT_N=2000 BW_N=200 BIG_N=50
+	LAT_N=1000 BW_N=200 BIG_N=50
 fi
 SHM=/dev/shm/softverbs-direct-bench.$$
 "$CLI" start >/dev/null
 
 # perftest DIRECT FIELD TOOL ARGS...: one figure (column FIELD of the
-# client's last numeric row).
+# client's last numeric row). With MMAP=1 each side's buffer is a shared
+# file mapping of its own (--mmap): a mapped MR.
 perf() {
-	local d=$1 field=$2 out
+	local d=$1 field=$2 out ms=() mc=()
 	shift 2
+	if [ "${MMAP:-0}" = 1 ]; then
+		truncate -s 64M "$SHM.s" "$SHM.c"
+		ms=(--mmap="$SHM.s") mc=(--mmap="$SHM.c")
+	fi
 	PORT=$((PORT + 1))
 	SOFTVERBS_DIRECT=$d timeout 120 "$CLI" run -- taskset -c 1 \
-		"$@" -d softverbs0 -x 1 -p "$PORT" >/dev/null 2>&1 &
+		"$@" "${ms[@]}" -d softverbs0 -x 1 -p "$PORT" >/dev/null 2>&1 &
 	sleep 0.4
 	out=$(SOFTVERBS_DIRECT=$d timeout 120 "$CLI" run -- taskset -c 0 \
-		"$@" -d softverbs0 -x 1 -p "$PORT" localhost 2>&1)
+		"$@" "${mc[@]}" -d softverbs0 -x 1 -p "$PORT" localhost 2>&1)
 	wait
 	awk -v f="$field" '/^ *[0-9]+ +[0-9]+ / {l = $f} END {print l}' \
 		<<<"$out"
@@ -71,8 +76,8 @@ row "8 B WRITE, VA MR (ib_write_lat -s 8) vs ucp_put_lat" us \
 	"$(perf 1 5 ib_write_lat -s 8 -n "$LAT_N")" \
 	"$(perf 0 5 ib_write_lat -s 8 -n "$LAT_N")" "$u"
 row "8 B WRITE, mapped MR (ib_write_lat -s 8 --mmap) vs ucp_put_lat" us \
-	"$(perf 1 5 ib_write_lat -s 8 -n "$LAT_N" --mmap="$SHM")" \
-	"$(perf 0 5 ib_write_lat -s 8 -n "$LAT_N" --mmap="$SHM")" "$u"
+	"$(MMAP=1 perf 1 5 ib_write_lat -s 8 -n "$LAT_N")" \
+	"$(MMAP=1 perf 0 5 ib_write_lat -s 8 -n "$LAT_N")" "$u"
 u=$(ucx 6 tag_bw 1048576 "$BIG_N")
 row "1 MiB WRITE (ib_write_bw -s 1048576) vs tag_bw" MB/s \
 	"$(perf 1 4 ib_write_bw -s 1048576 -n "$BIG_N")" \
@@ -80,13 +85,16 @@ row "1 MiB WRITE (ib_write_bw -s 1048576) vs tag_bw" MB/s \
 row "1 MiB READ (ib_read_bw -s 1048576) vs tag_bw" MB/s \
 	"$(perf 1 4 ib_read_bw -s 1048576 -n "$BIG_N")" \
 	"$(perf 0 4 ib_read_bw -s 1048576 -n "$BIG_N")" "$u"
+row "1 MiB WRITE, mapped MRs (--mmap) vs tag_bw" MB/s \
+	"$(MMAP=1 perf 1 4 ib_write_bw -s 1048576 -n "$BIG_N")" \
+	"$(MMAP=1 perf 0 4 ib_write_bw -s 1048576 -n "$BIG_N")" "$u"
 u=$(ucx 8 ucp_put_bw 8 "$((BW_N * 10))")
 u=$(awk -v m="$u" 'BEGIN {printf "%.4f", m / 1e6}')
 row "8 B WRITE rate (ib_write_bw -s 8) vs ucp_put_bw" Mpps \
 	"$(perf 1 5 ib_write_bw -s 8 -n "$((BW_N * 10))")" \
 	"$(perf 0 5 ib_write_bw -s 8 -n "$((BW_N * 10))")" "$u"
 row "8 B WRITE rate, mapped MR (--mmap) vs ucp_put_bw" Mpps \
-	"$(perf 1 5 ib_write_bw -s 8 -n "$((BW_N * 10))" --mmap="$SHM")" \
-	"$(perf 0 5 ib_write_bw -s 8 -n "$((BW_N * 10))" --mmap="$SHM")" "$u"
-rm -f "$SHM"
+	"$(MMAP=1 perf 1 5 ib_write_bw -s 8 -n "$((BW_N * 10))")" \
+	"$(MMAP=1 perf 0 5 ib_write_bw -s 8 -n "$((BW_N * 10))")" "$u"
+rm -f "$SHM.s" "$SHM.c"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
