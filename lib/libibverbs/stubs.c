@@ -8,7 +8,6 @@
  * export has a real implementation elsewhere in lib/; the ones below have
  * none, so they are defined here, strong, and fail the way their prototype
  * allows:
- *   pointer results:               errno = EOPNOTSUPP, return NULL;
  *   verbs returning an errno value: return EOPNOTSUPP (errno set too);
  *   void functions:                do nothing.
  * Implementing one of them elsewhere is a duplicate-symbol link error:
@@ -25,12 +24,6 @@
 /* Exported, but not declared by the installed headers. */
 int ibv_dofork_range(void *base, size_t size);
 int ibv_dontfork_range(void *base, size_t size);
-
-static inline void *fail_ptr(void)
-{
-	errno = EOPNOTSUPP;
-	return NULL;
-}
 
 static inline int fail_errno(void)
 {
