@@ -82,6 +82,18 @@ static inline void svt_dx_open(struct svt_dx *x, size_t len)
 	SVT_CHECK(x->mr);
 }
 
+/* Free this side (an MR already deregistered is NULL). */
+static inline void svt_dx_close(struct svt_dx *x)
+{
+	SVT_CHECK(!ibv_destroy_qp(x->ep.qp));
+	if (x->mr)
+		SVT_CHECK(!ibv_dereg_mr(x->mr));
+	SVT_CHECK(!ibv_destroy_cq(x->ep.cq));
+	SVT_CHECK(!ibv_dealloc_pd(x->ep.pd));
+	SVT_CHECK(!ibv_close_device(x->ep.ctx));
+	free(x->buf);
+}
+
 /* Swap numbers with the other side and connect to it. */
 static inline void svt_dx_link(struct svt_dx *x)
 {

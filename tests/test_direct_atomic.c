@@ -56,6 +56,9 @@ static void target(struct svt_dx *x)
 	adds(x, &a, (uintptr_t)x->buf, x->mr->rkey, false);
 	svt_dx_put(x, &c, 1);
 	svt_dx_get(x, &c, 1);
+	SVT_CHECK(!ibv_destroy_qp(a.qp) && !ibv_destroy_qp(b.qp));
+	SVT_CHECK(!ibv_destroy_cq(a.cq) && !ibv_destroy_cq(b.cq));
+	svt_dx_close(x);
 }
 
 int main(void)
@@ -82,5 +85,6 @@ int main(void)
 	SVT_CHECK(*(uint64_t *)(x.buf + 16) == 2 * N);
 	svt_dx_put(&x, &c, 1);
 	SVT_CHECK(svt_dx_wait(&x) == SVT_PASS);
+	svt_dx_close(&x);
 	return SVT_PASS;
 }

@@ -54,6 +54,7 @@ static void target(struct svt_dx *x)
 			  wc.opcode == IBV_WC_RECV);
 	}
 	svt_dx_put(x, &c, 1);
+	svt_dx_close(x);
 }
 
 static struct ibv_wc one(struct svt_dx *x, enum ibv_wc_opcode op)
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
 	svt_dx_put(&x, &c, 1);
 	svt_dx_get(&x, &c, 1);
 	SVT_CHECK(svt_dx_wait(&x) == SVT_PASS);
+	svt_dx_close(&x);
 	printf("direct path %s: PASS\n", on ? "on" : "off");
 	return SVT_PASS;
 }

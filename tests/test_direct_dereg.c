@@ -29,6 +29,7 @@ static void target(struct svt_dx *x)
 	svt_dx_get(x, &c, 1); /* the stream runs */
 	nanosleep(&ts, NULL);
 	SVT_CHECK(!ibv_dereg_mr(x->mr));
+	x->mr = NULL;
 	memset(x->buf, 0xee, LEN);
 	svt_dx_put(x, &c, 1);
 	svt_dx_get(x, &c, 1); /* the initiator saw its error */
@@ -36,6 +37,7 @@ static void target(struct svt_dx *x)
 	for (i = 0; i < LEN; i++)
 		SVT_CHECK(x->buf[i] == 0xee);
 	svt_dx_put(x, &c, 1);
+	svt_dx_close(x);
 }
 
 int main(void)
@@ -68,5 +70,6 @@ int main(void)
 	svt_dx_put(&x, &c, 1);
 	svt_dx_get(&x, &c, 1);
 	SVT_CHECK(svt_dx_wait(&x) == SVT_PASS);
+	svt_dx_close(&x);
 	return SVT_PASS;
 }
