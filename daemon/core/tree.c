@@ -12,6 +12,7 @@ extern const struct svd_module svd_mod_xrcd;
 extern const struct svd_module svd_mod_srq;
 extern const struct svd_module svd_mod_qp;
 extern const struct svd_module svd_mod_flow;
+extern const struct svd_module svd_mod_wq;
 extern const struct svd_module svd_mod_mw;
 extern const struct svd_module svd_mod_mr;
 extern const struct svd_module svd_mod_db;
@@ -30,6 +31,7 @@ static const struct svd_module *const svd_modules[] = {
 	&svd_mod_srq,
 	&svd_mod_qp,
 	&svd_mod_flow,
+	&svd_mod_wq,
 	&svd_mod_mw,
 	&svd_mod_mr,
 	&svd_mod_db,

@@ -23,6 +23,7 @@
 #include "eng_raw.h"
 #include "svd_flow.h"
 #include "svd_raw.h"
+#include "svd_rss.h"
 
 #define RAW_ETH_HLEN 14
 #define RAW_VLAN_HLEN 4
@@ -166,52 +167,82 @@ static bool raw_seen(const struct svd_device *dev, const struct svd_flow *f,
 /* Receive                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* The RQ's record follows the SQ's in the QP's doorbell record page. */
-#define RAW_RQ_REC sizeof(struct sv_dbrec)
+/*
+ * Where a copy of a frame lands: a raw QP's own RQ, or one WQ of an RSS
+ * QP. Both are rings of sv_recv_wqe with an sv_dbrec; the consumer index
+ * is the NIC's (eng_qp or svd_wq), kept under dev->lock.
+ */
+struct raw_rq {
+	const struct svd_umem *ring, *dbrec;
+	uint64_t rec; /* offset of the ring's sv_dbrec in dbrec */
+	uint32_t entries, stride, max_sge;
+	uint32_t *cons;
+	struct svd_cq *cq;
+	uint32_t qpn; /* the CQE's qp_num */
+	struct svd_pd *pd; /* the buffers' lkeys belong to it */
+};
 
 /* 0: a WQE; -EAGAIN: none posted; > 0: a malformed one (IBV_WC_*). */
-static int raw_rq_take(struct eng_qp *eq, struct raw_rwqe *rw)
+static int raw_rq_take(const struct raw_rq *rq, struct raw_rwqe *rw)
 {
-	const struct svd_qp *qp = eq->qp;
-	size_t len = qp->rq_wqe_size < sizeof(rw->raw) ? qp->rq_wqe_size :
-							 sizeof(rw->raw);
-	uint32_t prod;
+	size_t len = rq->stride < sizeof(rw->raw) ? rq->stride :
+						    sizeof(rw->raw);
+	uint32_t prod, cons = *rq->cons;
 
-	if (!qp->rq || !qp->dbrec || !svd_is_pow2(qp->rq_entries) ||
+	if (!rq->ring || !rq->dbrec || !svd_is_pow2(rq->entries) ||
 	    len < sizeof(rw->w) ||
-	    (uint64_t)qp->rq_entries * qp->rq_wqe_size > qp->rq->length)
+	    (uint64_t)rq->entries * rq->stride > rq->ring->length)
 		return -EAGAIN;
-	if (svd_mem_load32(qp->dbrec,
-			   RAW_RQ_REC + offsetof(struct sv_dbrec, prod), &prod) ||
-	    prod == eq->rq_cons || prod - eq->rq_cons > qp->rq_entries)
+	if (svd_mem_load32(rq->dbrec,
+			   rq->rec + offsetof(struct sv_dbrec, prod), &prod) ||
+	    prod == cons || prod - cons > rq->entries)
 		return -EAGAIN;
 	memset(rw, 0, sizeof(*rw));
-	if (svd_mem_read(qp->rq,
-			 (uint64_t)(eq->rq_cons & (qp->rq_entries - 1)) *
-				 qp->rq_wqe_size,
+	if (svd_mem_read(rq->ring,
+			 (uint64_t)(cons & (rq->entries - 1)) * rq->stride,
 			 rw->raw, len))
 		return -EAGAIN;
-	if (rw->w.num_sge > qp->max_recv_sge || rw->w.num_sge > ENG_MAX_SGE ||
+	if (rw->w.num_sge > rq->max_sge || rw->w.num_sge > ENG_MAX_SGE ||
 	    sizeof(rw->w) + rw->w.num_sge * sizeof(struct sv_sge) > len)
 		return IBV_WC_LOC_LEN_ERR;
 	return 0;
 }
 
-static void raw_rq_pop(struct eng_qp *eq)
+static void raw_rq_pop(const struct raw_rq *rq)
 {
-	eq->rq_cons++;
-	svd_mem_store32(eq->qp->dbrec,
-			RAW_RQ_REC + offsetof(struct sv_dbrec, cons),
-			eq->rq_cons);
+	(*rq->cons)++;
+	svd_mem_store32(rq->dbrec, rq->rec + offsetof(struct sv_dbrec, cons),
+			*rq->cons);
+}
+
+/* The receive WQE's (copied, counted) SGEs in pd: IBV_WC_* or 0. */
+static int raw_rx_sgl(struct svd_device *dev, struct svd_pd *pd,
+		      const struct raw_rwqe *rw, struct eng_sgl *dst)
+{
+	const struct sv_sge *sge = (const struct sv_sge *)(&rw->w + 1);
+	uint32_t i;
+	int status;
+
+	dst->n = 0;
+	dst->total = 0;
+	for (i = 0; i < rw->w.num_sge; i++) {
+		if (!sge[i].length)
+			continue;
+		status = eng_lkey_seg(dev, pd, sge[i].lkey, sge[i].addr,
+				      sge[i].length, true, &dst->seg[dst->n++]);
+		if (status)
+			return status;
+		dst->total += sge[i].length;
+	}
+	return 0;
 }
 
 /* The frame into the receive WQE's buffers: IBV_WC_* or RAW_SRC_FAILED. */
-static int raw_rx_copy(struct svd_qp *qp, const struct raw_rwqe *rw,
-		       const struct raw_tx *t)
+static int raw_rx_copy(struct svd_device *dev, const struct raw_rq *rq,
+		       const struct raw_rwqe *rw, const struct raw_tx *t)
 {
 	static __thread struct eng_sgl dst;
-	int status = eng_wqe_sgl(qp, (const struct sv_sge *)(&rw->w + 1),
-				 rw->w.num_sge, true, &dst);
+	int status = raw_rx_sgl(dev, rq->pd, rw, &dst);
 
 	if (status)
 		return status;
@@ -227,37 +258,135 @@ static int raw_rx_copy(struct svd_qp *qp, const struct raw_rwqe *rw,
 	}
 }
 
-static bool raw_can_receive(const struct svd_qp *qp)
+/* One copy of the frame into rq; false if it was dropped there. */
+static bool raw_rx(struct svd_device *dev, const struct raw_rq *rq,
+		   struct raw_tx *t)
 {
-	return qp->eng && (qp->state == SVD_QPS_RTR ||
-			   qp->state == SVD_QPS_RTS || qp->state == SVD_QPS_SQD);
-}
-
-/* One copy of the frame to qp; false if it was dropped there. */
-static bool raw_rx(struct svd_qp *qp, struct raw_tx *t)
-{
-	struct eng_qp *eq = qp->eng;
 	static __thread struct raw_rwqe rw;
-	struct sv_cqe cqe = { .opcode = IBV_WC_RECV, .qp_num = qp->qpn };
-	int status;
+	struct sv_cqe cqe = { .opcode = IBV_WC_RECV, .qp_num = rq->qpn };
+	int status = raw_rq_take(rq, &rw);
 
-	if (!raw_can_receive(qp))
-		return false;
-	status = raw_rq_take(eq, &rw);
 	if (status < 0)
 		return false; /* no buffer posted */
 	if (!status)
-		status = raw_rx_copy(qp, &rw, t);
+		status = raw_rx_copy(dev, rq, &rw, t);
 	if (status == RAW_SRC_FAILED) {
 		t->src_failed = true; /* the WQE stays for the next frame */
 		return false;
 	}
-	raw_rq_pop(eq);
+	raw_rq_pop(rq);
 	cqe.wr_id = rw.w.wr_id;
 	cqe.status = (uint32_t)status;
 	cqe.byte_len = status ? 0 : (uint32_t)t->sgl.total;
-	eng_cqe_push(qp->recv_cq, &cqe, false);
+	eng_cqe_push(rq->cq, &cqe, false);
 	return status == IBV_WC_SUCCESS;
+}
+
+/* A raw QP's own RQ, if it takes frames in its state. */
+static bool raw_qp_rq(struct svd_qp *qp, struct raw_rq *rq)
+{
+	struct eng_qp *eq = qp->eng;
+
+	if (!eq || (qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
+		    qp->state != SVD_QPS_SQD))
+		return false;
+	*rq = (struct raw_rq){ .ring = qp->rq, .dbrec = qp->dbrec,
+			       .rec = sizeof(struct sv_dbrec),
+			       .entries = qp->rq_entries,
+			       .stride = qp->rq_wqe_size,
+			       .max_sge = qp->max_recv_sge,
+			       .cons = &eq->rq_cons, .cq = qp->recv_cq,
+			       .qpn = qp->qpn, .pd = qp->pd };
+	return true;
+}
+
+/* Toeplitz hash of n input bytes under key (Microsoft RSS). */
+static uint32_t raw_toeplitz(const uint8_t *key, size_t klen,
+			     const uint8_t *in, size_t n)
+{
+	uint32_t h = 0, win = 0;
+	size_t i;
+	int bit;
+
+	for (i = 0; i < 4; i++)
+		win = win << 8 | (i < klen ? key[i] : 0);
+	for (i = 0; i < n; i++)
+		for (bit = 7; bit >= 0; bit--) {
+			if (in[i] >> bit & 1)
+				h ^= win;
+			win <<= 1;
+			if (i + 4 < klen)
+				win |= key[i + 4] >> bit & 1;
+		}
+	return h;
+}
+
+/* Append len bytes at p to the hash input if the field is hashed. */
+static size_t raw_hash_add(uint8_t *in, size_t n, uint64_t fields,
+			   uint64_t field, const void *p, size_t len)
+{
+	if (!(fields & field))
+		return n;
+	memcpy(in + n, p, len);
+	return n + len;
+}
+
+/* The hash input of a frame: source then destination, address and port. */
+static size_t raw_hash_input(const struct raw_tx *t, uint64_t f, uint8_t *in)
+{
+	const struct svd_flow_key *k = &t->key;
+	size_t n = 0;
+
+	if (t->layers & SVD_FLOW_IPV4) {
+		n = raw_hash_add(in, n, f, IBV_RX_HASH_SRC_IPV4,
+				 &k->ipv4.src_ip, 4);
+		n = raw_hash_add(in, n, f, IBV_RX_HASH_DST_IPV4,
+				 &k->ipv4.dst_ip, 4);
+	} else if (t->layers & SVD_FLOW_IPV6) {
+		n = raw_hash_add(in, n, f, IBV_RX_HASH_SRC_IPV6,
+				 k->ipv6.src_ip, 16);
+		n = raw_hash_add(in, n, f, IBV_RX_HASH_DST_IPV6,
+				 k->ipv6.dst_ip, 16);
+	}
+	if (t->layers & SVD_FLOW_TCP) {
+		n = raw_hash_add(in, n, f, IBV_RX_HASH_SRC_PORT_TCP,
+				 &k->l4.src_port, 2);
+		n = raw_hash_add(in, n, f, IBV_RX_HASH_DST_PORT_TCP,
+				 &k->l4.dst_port, 2);
+	} else if (t->layers & SVD_FLOW_UDP) {
+		n = raw_hash_add(in, n, f, IBV_RX_HASH_SRC_PORT_UDP,
+				 &k->l4.src_port, 2);
+		n = raw_hash_add(in, n, f, IBV_RX_HASH_DST_PORT_UDP,
+				 &k->l4.dst_port, 2);
+	}
+	return n;
+}
+
+/* An RSS QP: the hash picks a WQ of its table, which must be ready. */
+static bool raw_rss_rq(struct svd_qp *qp, const struct raw_tx *t,
+		       struct raw_rq *rq)
+{
+	const struct svd_rss *r = qp->rss;
+	uint8_t in[2 * 16 + 2 * 2];
+	size_t n = raw_hash_input(t, r->fields, in);
+	uint32_t h = raw_toeplitz(r->key, r->key_len, in, n);
+	struct svd_wq *wq = r->tbl->wqs[h & ((1U << r->tbl->log_size) - 1)];
+
+	if (wq->state != SVD_WQS_RDY)
+		return false;
+	*rq = (struct raw_rq){ .ring = wq->ring, .dbrec = wq->dbrec,
+			       .entries = wq->entries,
+			       .stride = wq->wqe_size, .max_sge = wq->max_sge,
+			       .cons = &wq->cons, .cq = wq->cq,
+			       .qpn = wq->wqn, .pd = wq->pd };
+	return true;
+}
+
+/* Where f's QP takes this frame, if anywhere. */
+static bool raw_dest(struct svd_qp *qp, const struct raw_tx *t,
+		     struct raw_rq *rq)
+{
+	return qp->rss ? raw_rss_rq(qp, t, rq) : raw_qp_rq(qp, rq);
 }
 
 /* Every raw QP (but the sender) a rule steers the frame to gets a copy. */
@@ -265,12 +394,14 @@ static void raw_switch(struct svd_device *dev, const struct svd_qp *src,
 		       struct raw_tx *t)
 {
 	struct svd_flow *f;
+	struct raw_rq rq;
 	bool delivered = false;
 
 	for (f = dev->flows; f && !t->src_failed; f = f->next) {
-		if (f->qp == src || !raw_match(f, t) || raw_seen(dev, f, t))
+		if (f->qp == src || !raw_match(f, t) || raw_seen(dev, f, t) ||
+		    !raw_dest(f->qp, t, &rq))
 			continue;
-		if (raw_rx(f->qp, t)) {
+		if (raw_rx(dev, &rq, t)) {
 			dev->raw_rx_frames++;
 			delivered = true;
 		}

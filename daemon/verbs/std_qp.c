@@ -14,12 +14,14 @@
 #include "svd_direct.h"
 #include "svd_flow.h"
 #include "svd_mem.h"
+#include "svd_rss.h"
 #include "svd_qpn.h"
 
 /* What the QP holds beyond struct svd_qp (which the engine sees). */
 struct qp_priv {
 	struct svd_qp qp;
 	struct svd_xrcd *xrcd; /* XRC_TGT */
+	struct svd_ind_tbl *tbl; /* RSS raw QP */
 	bool published; /* in the QPN map */
 	bool counted; /* usecnts taken */
 };
@@ -46,6 +48,7 @@ static void qp_count_refs(struct qp_priv *p, int delta)
 		qp->recv_cq ? &qp->recv_cq->usecnt : NULL,
 		qp->srq ? &qp->srq->usecnt : NULL,
 		p->xrcd ? &p->xrcd->usecnt : NULL,
+		p->tbl ? &p->tbl->usecnt : NULL,
 	};
 	unsigned int i;
 
@@ -75,6 +78,7 @@ static void qp_free(struct qp_priv *p)
 	svd_umem_release(qp->sq);
 	svd_umem_release(qp->rq);
 	svd_umem_release(qp->dbrec);
+	free(qp->rss);
 	free(p);
 }
 
@@ -114,11 +118,19 @@ struct qp_args {
 	struct svd_cq *scq, *rcq;
 	struct svd_srq *srq;
 	struct svd_xrcd *xrcd;
+	struct svd_ind_tbl *tbl; /* RSS: frames spread over its WQs */
+	struct sv_create_qp_rss rss;
 };
 
 /* Which objects each QP type needs, as the kernel's create_qp checks. */
 static int check_objs(const struct qp_args *a)
 {
+	/* An RSS QP receives through its table's WQs only. */
+	if (a->tbl)
+		return (a->type != SVD_QPT_RAW_PACKET || !a->pd || a->scq ||
+			a->rcq || a->srq || a->xrcd) ?
+			       -EINVAL :
+			       0;
 	switch (a->type) {
 	case SVD_QPT_RC:
 	case SVD_QPT_UC:
@@ -148,7 +160,13 @@ static int check_objs(const struct qp_args *a)
 static bool has_rq(const struct qp_args *a)
 {
 	return a->type != SVD_QPT_XRC_TGT && a->type != SVD_QPT_XRC_INI &&
-	       !a->srq;
+	       !a->srq && !a->tbl;
+}
+
+/* XRC targets and RSS QPs have no rings of their own. */
+static bool ringless(const struct qp_args *a)
+{
+	return a->type == SVD_QPT_XRC_TGT || a->tbl;
 }
 
 static uint32_t max_entries(const struct svd_device *dev)
@@ -167,7 +185,11 @@ static int check_caps(const struct svd_device *dev, struct qp_args *a)
 	const struct sv_create_ring_req *r = &a->req;
 	uint32_t need, lim = max_entries(dev);
 
-	if (a->type == SVD_QPT_XRC_TGT) {
+	static const struct ib_uverbs_qp_cap none;
+
+	if (ringless(a)) {
+		if (a->tbl && memcmp(c, &none, sizeof(none)))
+			return -EINVAL;
 		memset(c, 0, sizeof(*c));
 		return (r->sq_entries || r->rq_entries) ? -EINVAL : 0;
 	}
@@ -224,7 +246,7 @@ static int qp_load_rings(struct svd_bundle *b, struct qp_args *a,
 	struct svd_umem_list *l;
 	int err = 0;
 
-	if (a->type == SVD_QPT_XRC_TGT)
+	if (ringless(a))
 		return 0;
 	l = svd_umem_list_create(b, SV_QP_BUF_SLOT_MAX);
 	if (svd_is_err(l))
@@ -247,7 +269,7 @@ static void qp_fill_caps(const struct svd_device *dev, struct qp_args *a,
 	struct ib_uverbs_qp_cap *c = &a->cap;
 	uint32_t room;
 
-	if (a->type == SVD_QPT_XRC_TGT)
+	if (ringless(a))
 		return;
 	qp->sq_entries = a->req.sq_entries;
 	qp->sq_wqe_size = a->req.wqe_size;
@@ -303,7 +325,13 @@ static int qp_get_args(struct svd_bundle *b, struct qp_args *a)
 				 sizeof(a->cap));
 	if (ret)
 		return ret;
-	ret = svd_uhw_copy_from(b, &a->req, sizeof(a->req));
+	a->tbl = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_QP_IND_TABLE_HANDLE);
+	if (a->tbl) {
+		ret = svd_uhw_copy_from(b, &a->rss, sizeof(a->rss));
+		a->req = a->rss.ring;
+	} else {
+		ret = svd_uhw_copy_from(b, &a->req, sizeof(a->req));
+	}
 	if (ret)
 		return ret;
 	a->pd = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_QP_PD_HANDLE);
@@ -329,6 +357,7 @@ static void qp_take_refs(struct qp_priv *p, struct qp_args *a)
 	qp->recv_cq = a->rcq;
 	qp->srq = a->srq;
 	p->xrcd = a->xrcd;
+	p->tbl = a->tbl;
 	qp_count_refs(p, 1);
 }
 
@@ -351,7 +380,9 @@ static int qp_build(struct svd_bundle *b, struct qp_args *a,
 			 &qp->user_handle);
 	uobj->user_handle = qp->user_handle;
 	qp_fill_caps(b->dev, a, qp);
-	ret = qp_load_rings(b, a, qp);
+	ret = a->tbl ? svd_rss_build(a->tbl, &a->rss, &qp->rss) : 0;
+	if (!ret)
+		ret = qp_load_rings(b, a, qp);
 	if (!ret)
 		ret = svd_qpn_insert(b->dev, qp);
 	if (ret) {
@@ -408,6 +439,8 @@ SVD_DECLARE_METHOD_FLAGS(
     SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_SEND_CQ_HANDLE, &svd_type_cq,
 		 SVD_ACCESS_READ, SVD_OPTIONAL),
     SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_RECV_CQ_HANDLE, &svd_type_cq,
+		 SVD_ACCESS_READ, SVD_OPTIONAL),
+    SVD_ATTR_IDR(UVERBS_ATTR_CREATE_QP_IND_TABLE_HANDLE, &svd_type_ind_tbl,
 		 SVD_ACCESS_READ, SVD_OPTIONAL),
     SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_USER_HANDLE, uint64_t, SVD_MANDATORY),
     SVD_ATTR_PTR_IN(UVERBS_ATTR_CREATE_QP_CAP, struct ib_uverbs_qp_cap,

@@ -89,6 +89,7 @@ struct svd_qp {
 	uint32_t db_page_index;
 	uint32_t events_reported;
 	atomic_int usecnt; /* flows steering to it (EBUSY on destroy) */
+	struct svd_rss *rss; /* RSS raw QP: its WQs and hash (svd_rss.h) */
 	void *eng; /* engine-private per-QP state */
 };
 

@@ -486,6 +486,24 @@ enum {
 /* At most this many specs in one rule (IB_FLOW_SPEC_SUPPORT_LAYERS). */
 #define SV_FLOW_MAX_SPECS 10
 
+/*
+ * RSS: a WQ (UVERBS_METHOD_WQ_CREATE) is a receive ring laid out as an
+ * SRQ's (sv_srq_buffer_slot, sv_create_ring_req.rq_entries). A raw QP
+ * over an indirection table has no rings; its driver data carries the
+ * receive hash after the (zero) ring request.
+ */
+#define SV_RSS_KEY_MAX 64
+#define SV_RSS_MAX_LOG_TBL 8 /* 256 WQs per indirection table */
+
+struct sv_create_qp_rss {
+	struct sv_create_ring_req ring;
+	__aligned_u64 rx_hash_fields_mask; /* enum ibv_rx_hash_fields */
+	__u8 rx_hash_function; /* enum ibv_rx_hash_function_flags */
+	__u8 rx_hash_key_len;
+	__u8 reserved[6];
+	__u8 rx_hash_key[SV_RSS_KEY_MAX];
+};
+
 /* ---------------------------------------------------------------------- */
 /* 4. The same-host direct path (docs/direct-path.md)                      */
 /* ---------------------------------------------------------------------- */

@@ -49,6 +49,11 @@ static void set_extended(struct verbs_context *v, const struct svl_ops *p)
 	v->reg_dm_mr = p->reg_dm_mr;
 	v->ibv_create_flow = p->create_flow;
 	v->ibv_destroy_flow = p->destroy_flow;
+	v->create_wq = p->create_wq;
+	v->modify_wq = p->modify_wq;
+	v->destroy_wq = p->destroy_wq;
+	v->create_rwq_ind_table = p->create_rwq_ind_table;
+	v->destroy_rwq_ind_table = p->destroy_rwq_ind_table;
 	/* rdma-core's private slot; softverbs' library owns it. Read only. */
 	v->priv = (struct verbs_ex_private *)(uintptr_t)p->dv;
 }

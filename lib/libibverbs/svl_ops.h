@@ -69,6 +69,13 @@ struct svl_ops {
 	struct ibv_flow *(*create_flow)(struct ibv_qp *qp,
 					struct ibv_flow_attr *attr);
 	int (*destroy_flow)(struct ibv_flow *flow);
+	struct ibv_wq *(*create_wq)(struct ibv_context *c,
+				    struct ibv_wq_init_attr *attr);
+	int (*modify_wq)(struct ibv_wq *wq, struct ibv_wq_attr *attr);
+	int (*destroy_wq)(struct ibv_wq *wq);
+	struct ibv_rwq_ind_table *(*create_rwq_ind_table)(
+		struct ibv_context *c, struct ibv_rwq_ind_table_init_attr *a);
+	int (*destroy_rwq_ind_table)(struct ibv_rwq_ind_table *t);
 	/*
 	 * The provider's direct-verbs table (<softverbs/softverbs_dv.h>),
 	 * published in verbs_context.priv for the header's inline calls.

@@ -36,5 +36,10 @@ const struct svl_ops svl_softverbs_ops = {
 	.reg_dm_mr = svl_reg_dm_mr,
 	.create_flow = svl_create_flow,
 	.destroy_flow = svl_destroy_flow,
+	.create_wq = svl_create_wq,
+	.modify_wq = svl_modify_wq,
+	.destroy_wq = svl_destroy_wq,
+	.create_rwq_ind_table = svl_create_rwq_ind_table,
+	.destroy_rwq_ind_table = svl_destroy_rwq_ind_table,
 	.dv = &svl_softverbs_dv_ops,
 };

@@ -18,7 +18,8 @@
 #define SVL_QP_CREATE_FLAGS IBV_QP_CREATE_BLOCK_SELF_MCAST_LB
 #define SVL_QP_COMP_MASK                                                       \
 	(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_XRCD |                         \
-	 IBV_QP_INIT_ATTR_CREATE_FLAGS | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS)
+	 IBV_QP_INIT_ATTR_CREATE_FLAGS | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS |      \
+	 IBV_QP_INIT_ATTR_IND_TABLE | IBV_QP_INIT_ATTR_RX_HASH)
 
 /* Ring geometry, computed the way the daemon checks it. */
 struct qp_geom {
@@ -26,10 +27,16 @@ struct qp_geom {
 	size_t sq_len, rq_len, len;
 };
 
+/* An RSS QP receives through its indirection table's WQs only. */
+static bool qp_is_rss(const struct ibv_qp_init_attr_ex *a)
+{
+	return a->comp_mask & IBV_QP_INIT_ATTR_IND_TABLE;
+}
+
 static bool qp_has_rq(const struct ibv_qp_init_attr_ex *a)
 {
 	return a->qp_type != IBV_QPT_XRC_SEND &&
-	       a->qp_type != IBV_QPT_XRC_RECV && !a->srq;
+	       a->qp_type != IBV_QPT_XRC_RECV && !a->srq && !qp_is_rss(a);
 }
 
 static int qp_geometry(struct ibv_qp_init_attr_ex *a, struct qp_geom *g)
@@ -38,7 +45,7 @@ static int qp_geometry(struct ibv_qp_init_attr_ex *a, struct qp_geom *g)
 	uint32_t need;
 
 	memset(g, 0, sizeof(*g));
-	if (a->qp_type == IBV_QPT_XRC_RECV)
+	if (a->qp_type == IBV_QPT_XRC_RECV || qp_is_rss(a))
 		return 0;
 	/* Keep absurd requests from sizing a huge memfd; the daemon has
 	 * the real limits. */
@@ -122,9 +129,30 @@ static int qp_check_attr(struct ibv_context *ctx,
 	if ((a->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) &&
 	    (a->create_flags & ~SVL_QP_CREATE_FLAGS))
 		return EOPNOTSUPP;
+	if (qp_is_rss(a) != !!(a->comp_mask & IBV_QP_INIT_ATTR_RX_HASH) ||
+	    (qp_is_rss(a) && (a->qp_type != IBV_QPT_RAW_PACKET ||
+			      !a->rwq_ind_tbl ||
+			      a->rx_hash_conf.rx_hash_key_len > SV_RSS_KEY_MAX)))
+		return EINVAL;
 	if (a->pd && a->pd->context != ctx)
 		return EINVAL;
 	return 0;
+}
+
+/* An RSS QP's driver data: no rings, and the receive hash. */
+static void qp_rss_req(const struct ibv_qp_init_attr_ex *a,
+		       const struct sv_create_ring_req *req,
+		       struct sv_create_qp_rss *rss)
+{
+	const struct ibv_rx_hash_conf *h = &a->rx_hash_conf;
+
+	memset(rss, 0, sizeof(*rss));
+	rss->ring.db_page_index = req->db_page_index;
+	rss->rx_hash_fields_mask = h->rx_hash_fields_mask;
+	rss->rx_hash_function = h->rx_hash_function;
+	rss->rx_hash_key_len = h->rx_hash_key_len;
+	if (h->rx_hash_key)
+		memcpy(rss->rx_hash_key, h->rx_hash_key, h->rx_hash_key_len);
 }
 
 /* The QP_CREATE ioctl. */
@@ -146,6 +174,7 @@ static int qp_exec_create(struct ibv_context *ctx, struct svl_qp *q,
 	}, rcap = {};
 	struct sv_buffer_desc d[3];
 	struct sv_create_qp_resp resp = {};
+	struct sv_create_qp_rss rss;
 	uint64_t uh = (uintptr_t)q;
 	struct ib_uverbs_attr *h;
 	uint32_t flags = 0, qpn = 0, n = 0;
@@ -190,7 +219,14 @@ static int qp_exec_create(struct ibv_context *ctx, struct svl_qp *q,
 			    sizeof(flags));
 	svl_attr_out(&c, UVERBS_ATTR_CREATE_QP_RESP_CAP, &rcap, sizeof(rcap));
 	svl_attr_out(&c, UVERBS_ATTR_CREATE_QP_RESP_QP_NUM, &qpn, sizeof(qpn));
-	svl_attr_in(&c, UVERBS_ATTR_UHW_IN, &req, sizeof(req));
+	if (qp_is_rss(a)) {
+		svl_attr_idr(&c, UVERBS_ATTR_CREATE_QP_IND_TABLE_HANDLE,
+			     (uint32_t)a->rwq_ind_tbl->ind_tbl_handle);
+		qp_rss_req(a, &req, &rss);
+		svl_attr_in(&c, UVERBS_ATTR_UHW_IN, &rss, sizeof(rss));
+	} else {
+		svl_attr_in(&c, UVERBS_ATTR_UHW_IN, &req, sizeof(req));
+	}
 	svl_attr_out(&c, UVERBS_ATTR_UHW_OUT, &resp, sizeof(resp));
 	if (q->fd >= 0) {
 		d[n++] = (struct sv_buffer_desc){ .fd = q->fd,

@@ -36,6 +36,15 @@ int svl_query_device_ex(struct ibv_context *c,
 			struct ibv_device_attr_ex *attr, size_t len);
 int svl_query_rt_values(struct ibv_context *c, struct ibv_values_ex *v);
 /* qp.c */
+/* Receive-side scaling (wq.c). */
+struct ibv_wq *svl_create_wq(struct ibv_context *ctx,
+			     struct ibv_wq_init_attr *a);
+int svl_modify_wq(struct ibv_wq *wq, struct ibv_wq_attr *a);
+int svl_destroy_wq(struct ibv_wq *wq);
+struct ibv_rwq_ind_table *
+svl_create_rwq_ind_table(struct ibv_context *ctx,
+			 struct ibv_rwq_ind_table_init_attr *a);
+int svl_destroy_rwq_ind_table(struct ibv_rwq_ind_table *t);
 /* Flow steering (flow.c). */
 struct ibv_flow *svl_create_flow(struct ibv_qp *qp, struct ibv_flow_attr *a);
 int svl_destroy_flow(struct ibv_flow *flow);
