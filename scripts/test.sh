@@ -76,7 +76,7 @@ if [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
 	fi
 fi
 # Modules that must pass; the rest are run and counted (see README status).
-SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq test_qp test_cq_events test_shared_pd test_addr test_qpex test_mr test_cqex test_atomic test_odp test_parent_domain test_flow"} \
+SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq test_qp test_cq_events test_shared_pd test_addr test_qpex test_mr test_cqex test_atomic test_odp test_parent_domain test_flow test_rss_traffic"} \
 	SV_MODULE_TIMEOUT=${SV_MODULE_TIMEOUT:-90} \
 	SOFTVERBS_CLI=$CLI scripts/run-rdma-core-tests.sh
 "$CLI" stop || true

@@ -221,6 +221,7 @@ svl_create_rwq_ind_table(struct ibv_context *ctx,
 	if (a->log_ind_tbl_size > SV_RSS_MAX_LOG_TBL)
 		return svl_fail(EINVAL);
 	n = 1U << a->log_ind_tbl_size;
+	cmd.body.log_ind_tbl_size = a->log_ind_tbl_size;
 	for (i = 0; i < n; i++)
 		cmd.handles[i] = a->ind_tbl[i]->handle;
 	/* The handles are padded to 8 bytes, as the kernel reads them. */
