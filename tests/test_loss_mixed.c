@@ -14,7 +14,7 @@
  * The loss knob belongs to the transport; a daemon that ignores it makes
  * no loss, and the test still passes, so test_loss_total checks that
  * the knob is honoured. Knobs for experiments: SVT_LOSS_EXTRA replaces
- * "dup=1,reorder=10", SVT_LOSS_TIMEOUT the QPs' timeout (10: 4.2 ms).
+ * "dup=1,reorder=10", SVT_LOSS_TIMEOUT the QPs' timeout (12: 16.8 ms).
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -208,9 +208,9 @@ static void one_rate(int drop, uint64_t total)
 	for (i = 0; i < NPAIRS; i++) {
 		svt_pair_alloc(&w, &pairs[i], IBV_QPT_RC, IBV_MTU_1024,
 			       SIDE_LEN);
-		/* 4.2 ms: shorter ones see READs time out while the
+		/* 16.8 ms: shorter ones see READs time out while the
 		 * responses are still coming on a loaded 2-core machine. */
-		pairs[i].timeout = tmo ? (uint8_t)atoi(tmo) : 10;
+		pairs[i].timeout = tmo ? (uint8_t)atoi(tmo) : 12;
 		pairs[i].retry_cnt = 7;
 		svt_pair_qps(&w, &pairs[i]);
 	}
