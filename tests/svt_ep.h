@@ -91,8 +91,10 @@ static inline void svt_ep_modify(struct svt_ep *e, struct ibv_qp_attr *a,
 	memset(a, 0, sizeof(*a));
 }
 
-/* INIT -> RTR -> RTS towards dqpn; retry_cnt 1 so errors come quickly. */
-static inline void svt_ep_connect(struct svt_ep *e, uint32_t dqpn)
+/* INIT -> RTR -> RTS towards dqpn with this path MTU, timeout, retry_cnt. */
+static inline void svt_ep_connect_ex(struct svt_ep *e, uint32_t dqpn,
+				     enum ibv_mtu mtu, uint8_t timeout,
+				     uint8_t retry_cnt)
 {
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_INIT, .port_num = 1,
@@ -104,7 +106,7 @@ static inline void svt_ep_connect(struct svt_ep *e, uint32_t dqpn)
 	svt_ep_modify(e, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
 				     IBV_QP_ACCESS_FLAGS);
 	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_4096;
+	a.path_mtu = mtu;
 	a.dest_qp_num = dqpn;
 	a.max_dest_rd_atomic = 4;
 	a.min_rnr_timer = 1;
@@ -119,13 +121,19 @@ static inline void svt_ep_connect(struct svt_ep *e, uint32_t dqpn)
 				     IBV_QP_MAX_DEST_RD_ATOMIC |
 				     IBV_QP_MIN_RNR_TIMER);
 	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 8;
-	a.retry_cnt = 1;
+	a.timeout = timeout;
+	a.retry_cnt = retry_cnt;
 	a.rnr_retry = 7;
 	a.max_rd_atomic = 4;
 	svt_ep_modify(e, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
 				     IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
 				     IBV_QP_MAX_QP_RD_ATOMIC);
+}
+
+/* retry_cnt 1 and a ~1 ms timeout, so errors come quickly. */
+static inline void svt_ep_connect(struct svt_ep *e, uint32_t dqpn)
+{
+	svt_ep_connect_ex(e, dqpn, IBV_MTU_4096, 8, 1);
 }
 
 /* Wait up to ~10 s for one completion. */
