@@ -212,7 +212,7 @@ static void resp_ack(struct resp_ctx *c, uint32_t psn)
 /* A responder-side error: receive CQE if a WQE is held, QP to ERROR, NAK. */
 static void resp_fail(struct resp_ctx *c, uint32_t status, uint8_t nak)
 {
-	if (c->eq->rcv_open || c->claimed)
+	if ((c->eq->rcv_open || c->claimed) && (c->claimed || rq_ref_init(c)))
 		resp_rcqe(c, status, IBV_WC_RECV, 0);
 	if (c->rc)
 		resp_answer(c, ENG_OP_ACK, nak, c->p->f.psn, 0);
@@ -399,8 +399,11 @@ static enum resp_state resp_opcode(struct resp_ctx *c)
 	bool open = (m & ENG_WRITE) ? c->eq->wr_open :
 		    (m & ENG_SEND)  ? c->eq->rcv_open :
 				      false;
+	/* While a message is open only its MIDDLE/LAST packets may come. */
+	bool other = (c->eq->wr_open && !(m & ENG_WRITE)) ||
+		     (c->eq->rcv_open && (!(m & ENG_SEND) || (m & ENG_WRITE)));
 
-	if ((m & ENG_FIRST) ? open : !open) {
+	if (other || ((m & ENG_FIRST) ? open : !open)) {
 		c->syn = ENG_AETH_NAK_INV;
 		c->status = IBV_WC_REM_INV_REQ_ERR;
 		return c->rc ? RESP_FAIL : RESP_DONE;
@@ -948,8 +951,7 @@ bool eng_resp_flush(struct eng_qp *eq)
 	pend_drop(eq);
 	eq->rd.active = false;
 	if (work && qp->qp_type != SVD_QPT_XRC_TGT)
-		eng_cqe_push(qp->srq && qp->srq->cq ? qp->recv_cq : qp->recv_cq,
-			     &cqe, false);
+		eng_cqe_push(qp->recv_cq, &cqe, false);
 	eq->rcv_open = false;
 	eq->wr_open = false;
 	return work;
