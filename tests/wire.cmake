@@ -22,3 +22,13 @@ if(SV_SANITIZE)
   set_property(TEST wire_rdma APPEND PROPERTY ENVIRONMENT
 	       "SVT_NO_DEBIAN_TOOLS=1")
 endif()
+
+# RC over a lossy wire (netem, or the lossy test transport without it):
+# 10 MB of checked SENDs, then write/read/atomic perftest. Root.
+add_test(NAME wire_loss COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/wire_loss.sh
+	 ${CMAKE_BINARY_DIR}/bin 10)
+set_tests_properties(wire_loss PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
+if(SV_SANITIZE)
+  set_property(TEST wire_loss APPEND PROPERTY ENVIRONMENT
+	       "SVT_NO_DEBIAN_TOOLS=1")
+endif()

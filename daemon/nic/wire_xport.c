@@ -314,11 +314,76 @@ static const struct eng_xport_ops wire_xport_ops = {
 	.destroy = wx_destroy,
 };
 
+/*
+ * Test knob: SOFTVERBS_WIRE_LOSS (SOFTVERBS_LOSS's syntax) puts the lossy
+ * test transport in front of the wire where the kernel has no netem. It
+ * does not poll what it wraps, so a shim polls both.
+ */
+struct wire_lossy {
+	struct eng_xport x;
+	struct eng_xport *loss; /* owns the wire transport */
+	struct eng_xport *wire;
+};
+
+static int lossy_send(struct eng_xport *x, struct eng_packet *p)
+{
+	struct wire_lossy *l = (struct wire_lossy *)x;
+
+	return l->loss->ops->send(l->loss, p);
+}
+
+static void lossy_poll(struct eng_xport *x, int64_t *deadline_ns)
+{
+	struct wire_lossy *l = (struct wire_lossy *)x;
+
+	l->loss->ops->poll(l->loss, deadline_ns);
+	l->wire->ops->poll(l->wire, deadline_ns);
+}
+
+static void lossy_destroy(struct eng_xport *x)
+{
+	struct wire_lossy *l = (struct wire_lossy *)x;
+
+	l->loss->ops->destroy(l->loss);
+	free(l);
+}
+
+static const struct eng_xport_ops wire_lossy_ops = {
+	.name = "wire+loss",
+	.send = lossy_send,
+	.poll = lossy_poll,
+	.seg_max = wx_seg_max,
+	.destroy = lossy_destroy,
+};
+
+static struct eng_xport *lossy_wrap(struct svd_engine *e,
+				    struct eng_xport *wire)
+{
+	const char *spec = getenv("SOFTVERBS_WIRE_LOSS");
+	struct eng_loss_cfg cfg;
+	struct wire_lossy *l;
+
+	if (!spec || !*spec || eng_loss_parse(spec, &cfg))
+		return wire;
+	l = calloc(1, sizeof(*l));
+	if (l)
+		l->loss = eng_xport_loss_new(e, wire, &cfg);
+	if (!l || !l->loss) {
+		free(l);
+		return wire;
+	}
+	l->x.ops = &wire_lossy_ops;
+	l->x.e = e;
+	l->wire = wire;
+	return &l->x;
+}
+
 /* Make the device's engine send and receive through w (once). */
 int wire_xport_attach(struct svd_device *dev, struct wire *w)
 {
 	struct svd_engine *e = eng_of(dev);
 	struct wire_xport *wx;
+	struct eng_xport *x;
 
 	if (!e || e->wire)
 		return 0;
@@ -330,8 +395,9 @@ int wire_xport_attach(struct svd_device *dev, struct wire *w)
 	wx->w = w;
 	wx->tail = &wx->head;
 	pthread_mutex_init(&wx->qlock, NULL);
+	x = lossy_wrap(e, &wx->x);
 	pthread_mutex_lock(&e->lock);
-	e->wire = &wx->x;
+	e->wire = x;
 	pthread_mutex_unlock(&e->lock);
 	wire_set_receiver(w, wx_rx, wx);
 	return 0;

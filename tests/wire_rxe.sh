@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Interoperability with the kernel's Soft-RoCE: softverbs on the host side
+# of a bridge, kernel rdma_rxe in a QEMU guest (../shared/tools/rxe-vm),
+# everything inside a network namespace made for the run. Both
+# directions: the guest runs ibv_rc_pingpong -c, ib_send_bw and
+# ib_read_lat as clients of softverbs servers, then as servers of
+# softverbs clients (tests/wire_rxe_guest.sh).
+#
+# usage: wire_rxe.sh BUILD/bin
+# env: RXEVM_TOOL (the rxe-vm folder), VMDIR (its image; built if absent,
+# about 75 s on a quiet machine, needs debootstrap and network).
+# Exit 77 when QEMU or the tool is missing.
+set -u
+BIN=$(cd "${1:?usage: wire_rxe.sh BUILD/bin}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOOL=${RXEVM_TOOL:-$HERE/../../shared/tools/rxe-vm}
+[ -d "$TOOL" ] || TOOL=/work/shared/tools/rxe-vm
+export VMDIR=${VMDIR:-/tmp/rxevm}
+command -v qemu-system-x86_64 >/dev/null && [ -x "$TOOL/boot.sh" ] ||
+	{ echo "SKIP: no QEMU or no rxe-vm tool ($TOOL)"; exit 77; }
+if [ -z "${WIRE_RXE_IN_NETNS:-}" ]; then
+	[ -f "$VMDIR/out/root.img" ] || sh "$TOOL/build.sh" ||
+		{ echo "FAIL: cannot build the guest image"; exit 1; }
+	ns=svrxe$$
+	ip netns add "$ns" || { echo "SKIP: cannot create a namespace"; exit 77; }
+	WIRE_RXE_IN_NETNS=1 ip netns exec "$ns" "$0" "$@"
+	rc=$?
+	ip netns del "$ns"
+	exit $rc
+fi
+
+RUN=$(mktemp -d /tmp/svrxe.XXXXXX)
+export SOFTVERBS_RUNDIR=$RUN/run
+SV=$BIN/softverbs
+cleanup() { "$SV" stop >/dev/null 2>&1; kill "${QPID:-}" 2>/dev/null; rm -rf "$RUN"; }
+trap cleanup EXIT
+T0=$(date +%s)
+t() { echo "[rxe $(( $(date +%s) - T0 ))s] $*"; }
+ip link set lo up
+ip link add br-sv type bridge
+ip addr add 10.77.0.1/24 dev br-sv
+ip link set br-sv up
+ip tuntap add dev tap-sv mode tap
+ip link set tap-sv master br-sv
+ip link set tap-sv up
+mkdir -p "$VMDIR/share" "$SOFTVERBS_RUNDIR"
+cp "$HERE/wire_rxe_guest.sh" "$VMDIR/share/run.sh"
+chmod +x "$VMDIR/share/run.sh"
+"$SV" start >/dev/null && "$SV" dev add w0 netdev br-sv ||
+	{ echo "FAIL: daemon"; exit 1; }
+G=1
+EXTRA="vm.peer=10.77.0.1" "$TOOL/boot.sh" tap-sv 52:54:00:00:77:02 \
+	10.77.0.2/24 client 900 > "$RUN/guest.log" 2>&1 &
+QPID=$!
+run() { "$SV" run -- timeout 300 "$@"; }
+fails=0
+host() { # host NAME CMD...: one side of a pair, result line
+	local name=$1 out rc
+	shift
+	out=$("$@" 2>&1); rc=$?
+	echo "$out" > "$RUN/$name.log"
+	[ $rc = 0 ] || { fails=$((fails + 1)); echo "$out" | tail -5; }
+	t "HOST-RESULT $name $([ $rc = 0 ] && echo ok || echo FAIL) $(echo "$out" | grep -E 'iters in|^ *[0-9]+ +[0-9]+ +[0-9.]+' | tail -1 | tr -s ' ')"
+}
+retry() { local n=0; until "$@"; do n=$((n + 1)); [ $n -gt 120 ] && return 1; sleep 1; done; }
+host rc_pingpong_sv_server run ibv_rc_pingpong -d w0 -g $G -c -n 100 -s 4096
+host send_bw_sv_server run ib_send_bw -d w0 -x $G -n 1000 -s 65536
+host read_lat_sv_server run ib_read_lat -d w0 -x $G -n 1000
+host rc_pingpong_sv_client retry run ibv_rc_pingpong -d w0 -g $G -c -n 100 -s 4096 10.77.0.2
+host send_bw_sv_client retry run ib_send_bw -d w0 -x $G -n 1000 -s 65536 10.77.0.2
+host read_lat_sv_client retry run ib_read_lat -d w0 -x $G -n 1000 10.77.0.2
+wait $QPID
+grep -a "RXE-RESULT\|hw_counters\|^[a-z_]*:[0-9]" "$RUN/guest.log" | head -20
+grep -a -A1 "read_lat_rxe_server" "$RUN/guest.log" | tail -1 | head -c 600; echo
+guest_fail=$(grep -a -c "RXE-RESULT .* FAIL" "$RUN/guest.log")
+n_ok=$(grep -a -c "RXE-RESULT .* ok" "$RUN/guest.log")
+"$SV" dev stats w0 | grep -v " 0$" | tr '\n' ' '; echo
+[ "$fails" = 0 ] && [ "$guest_fail" = 0 ] && [ "$n_ok" = 6 ] ||
+	{ echo "FAIL: host failures $fails, guest failures $guest_fail, guest ok $n_ok"; exit 1; }
+echo PASS

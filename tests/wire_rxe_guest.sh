@@ -1,0 +1,23 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Runs inside the rxe-vm guest (as $VMDIR/share/run.sh, see wire_rxe.sh):
+# kernel Soft-RoCE against softverbs on the host side of the bridge. First
+# the guest is the client of the host's servers, then the server of the
+# host's clients: ibv_rc_pingpong -c, ib_send_bw, ib_read_lat. Each result
+# line starts with "RXE-RESULT".
+H=10.77.0.1
+ts() { echo "[t=$(cut -d' ' -f1 /proc/uptime)] $*"; }
+retry() { n=0; while [ $n -lt 90 ]; do "$@" && return 0; n=$((n+1)); sleep 1; done; return 1; }
+res() { name=$1; shift; if "$@" > /tmp/out 2>&1; then r=ok; else r=FAIL; fi
+	cat /tmp/out; echo "RXE-RESULT $name $r $(grep -E 'iters in|^ *[0-9]+ +[0-9]+ +[0-9.]+' /tmp/out | tail -1 | tr -s ' ')"; }
+modprobe rdma_rxe && rdma link add rxe0 type rxe netdev "$IF" || echo "RXE-RESULT setup FAIL"
+G=""; for i in 0 1 2 3; do case $(cat /sys/class/infiniband/rxe0/ports/1/gids/$i) in 0000:0000:0000:0000:0000:ffff:*) G=$i; break;; esac; done
+ts "rxe0 up, IPv4 GID index $G"
+res rc_pingpong_rxe_client retry timeout 120 ibv_rc_pingpong -d rxe0 -g "$G" -c -n 100 -s 4096 $H
+res send_bw_rxe_client retry timeout 120 ib_send_bw -d rxe0 -x "$G" -n 1000 -s 65536 $H
+res read_lat_rxe_client retry timeout 120 ib_read_lat -d rxe0 -x "$G" -n 1000 $H
+res rc_pingpong_rxe_server timeout 120 ibv_rc_pingpong -d rxe0 -g "$G" -c -n 100 -s 4096
+res send_bw_rxe_server timeout 120 ib_send_bw -d rxe0 -x "$G" -n 1000 -s 65536
+res read_lat_rxe_server timeout 120 ib_read_lat -d rxe0 -x "$G" -n 1000
+grep -H . /sys/class/infiniband/rxe0/ports/1/hw_counters/* | sed 's|.*/||' | tr '\n' ' '; echo
+ts "guest done"
