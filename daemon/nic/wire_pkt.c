@@ -26,6 +26,7 @@
 #include <endian.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "wire.h"
@@ -123,8 +124,20 @@ static bool icrc_ip_id_ok(size_t ib_len, uint32_t diff)
 	size_t after = 14 + 8 + ib_len; /* rest of IP, UDP, BTH .. pad */
 	struct id_solver *sv = &cache[ib_len % 8];
 
-	if (sv->after != after)
+	static __thread time_t stamp;
+	static __thread unsigned int builds;
+
+	if (sv->after != after) {
+		/* A build costs 16 * 'after' steps: at most 256 a second, so
+		 * bad packets of ever new lengths cannot eat the thread. */
+		if (stamp != time(NULL)) {
+			stamp = time(NULL);
+			builds = 0;
+		}
+		if (++builds > 256)
+			return false;
 		solver_build(sv, after);
+	}
 	return solver_solve(sv, diff);
 }
 
@@ -229,21 +242,11 @@ static int check_lengths(struct wire_bth *bth, size_t ib_len)
 	return 0;
 }
 
-int wire_parse(const struct wire_ends *e, const uint8_t *udp, size_t len,
-	       struct wire_bth *bth)
+/* Everything but the ICRC: 0 or -WIRE_DROP_*. */
+static int check_hdr(const uint8_t *udp, size_t ib_len, struct wire_bth *bth)
 {
-	uint32_t icrc;
-	size_t ib_len;
 	int ret;
 
-	if (len < WIRE_BTH_LEN + WIRE_ICRC_LEN || len > WIRE_PKT_MAX)
-		return -WIRE_DROP_SHORT;
-	ib_len = len - WIRE_ICRC_LEN;
-	memcpy(&icrc, udp + ib_len, 4);
-	icrc = le32toh(icrc) ^ wire_icrc(e, udp, ib_len);
-	/* Not ID 0: IPv4 packets may carry another ID (see the top). */
-	if (icrc && !(wire_gid_is_v4(e->dgid) && icrc_ip_id_ok(ib_len, icrc)))
-		return -WIRE_DROP_ICRC;
 	bth_decode(udp, bth);
 	if (udp[1] & 0x0f)
 		return -WIRE_DROP_VERSION;
@@ -256,4 +259,28 @@ int wire_parse(const struct wire_ends *e, const uint8_t *udp, size_t len,
 	if (!bth->dest_qpn)
 		return -WIRE_DROP_QPN; /* QP0: no subnet management on RoCE */
 	return 0;
+}
+
+int wire_parse(const struct wire_ends *e, const uint8_t *udp, size_t len,
+	       struct wire_bth *bth)
+{
+	uint32_t icrc;
+	size_t ib_len;
+	int ret;
+
+	if (len < WIRE_BTH_LEN + WIRE_ICRC_LEN || len > WIRE_PKT_MAX)
+		return -WIRE_DROP_SHORT;
+	ib_len = len - WIRE_ICRC_LEN;
+	memcpy(&icrc, udp + ib_len, 4);
+	icrc = le32toh(icrc) ^ wire_icrc(e, udp, ib_len);
+	ret = check_hdr(udp, ib_len, bth);
+	/*
+	 * Not ID 0: an IPv4 packet may carry another ID (see the top). Only
+	 * a packet whose headers hold together is worth solving for it, so
+	 * garbage costs no more than one CRC.
+	 */
+	if (icrc && (ret || !wire_gid_is_v4(e->dgid) ||
+		     !icrc_ip_id_ok(ib_len, icrc)))
+		return -WIRE_DROP_ICRC;
+	return ret;
 }
