@@ -90,27 +90,32 @@ static uint64_t rq_cons_off(const struct rq_ref *r)
 	return r->dboff + offsetof(struct sv_dbrec, cons);
 }
 
-/* 0: a WQE (copied into eq->rcv); -EAGAIN: none; > 0: a broken WQE. */
+/*
+ * Claim the next receive WQE: 0, -EAGAIN if the queue is empty, or an
+ * IBV_WC_* status. Memory of the ring that cannot be read (its owner
+ * truncated it) breaks the receive queue: an error, not an empty queue,
+ * so the QP fails instead of sending RNR NAKs for ever.
+ */
 static int rq_get(struct rq_ref *r, struct eng_qp *eq)
 {
-	uint32_t prod, cons;
+	uint32_t prod, cons = r->cons ? *r->cons : eq->rcv_cons;
 	size_t len = r->stride < ENG_RWQE_MAX ? r->stride : ENG_RWQE_MAX;
 
+	/* Only called with no message open: eq->rcv is free. */
+	memset(eq->rcv.raw, 0, sizeof(eq->rcv.raw));
+	eq->rcv_cons = cons;
 	if (svd_mem_load32(r->dbrec, r->dboff + offsetof(struct sv_dbrec, prod),
 			   &prod))
-		return -EAGAIN;
-	if (r->cons)
-		cons = *r->cons;
-	else if (svd_mem_load32(r->dbrec, rq_cons_off(r), &cons))
-		return -EAGAIN;
+		return IBV_WC_LOC_QP_OP_ERR;
+	if (!r->cons && svd_mem_load32(r->dbrec, rq_cons_off(r), &cons))
+		return IBV_WC_LOC_QP_OP_ERR;
 	if (prod == cons || prod - cons > r->entries)
 		return -EAGAIN;
-	memset(eq->rcv.raw, 0, sizeof(eq->rcv.raw));
+	eq->rcv_cons = cons;
 	if (svd_mem_read(r->ring,
 			 (uint64_t)(cons & (r->entries - 1)) * r->stride,
 			 eq->rcv.raw, len))
-		return -EAGAIN;
-	eq->rcv_cons = cons;
+		return IBV_WC_LOC_QP_OP_ERR;
 	if (eq->rcv.w.num_sge > r->max_sge || eq->rcv.w.num_sge > ENG_MAX_SGE ||
 	    sizeof(eq->rcv.w) + eq->rcv.w.num_sge * sizeof(struct sv_sge) > len)
 		return IBV_WC_LOC_LEN_ERR;
