@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "svd_xuser.h"
 #include "eng_xport.h"
 #include "wire.h"
 
@@ -104,6 +105,7 @@ static int wx_check(const struct svd_qp *qp, const struct eng_packet *p,
 		    const struct wire_rx *rx)
 {
 	bool req = p->mask & ENG_REQ;
+	struct svd_xuser_addr from = { .global = true };
 
 	if (req && qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
 	    qp->state != SVD_QPS_SQD)
@@ -116,10 +118,14 @@ static int wx_check(const struct svd_qp *qp, const struct eng_packet *p,
 		return WIRE_DROP_OPCODE;
 	if (qp->qp_type == SVD_QPT_UD)
 		return p->f.qkey == qp->attr.qkey ? 0 : WIRE_DROP_QKEY;
-	/* A connection takes packets only from its peer's address. */
-	if (memcmp(rx->ends.sgid, qp->attr.ah_attr.grh.dgid, 16))
-		return WIRE_DROP_QPN;
-	return 0;
+	/*
+	 * A connection takes packets only from its peer's address, to the
+	 * address its path names: the same decision (and refusal count) as
+	 * for packets of this daemon's own QPs (xuser.c).
+	 */
+	memcpy(from.sgid, rx->ends.sgid, 16);
+	memcpy(from.dgid, rx->ends.dgid, 16);
+	return svd_xuser_path_ok(qp, &from) ? 0 : WIRE_DROP_QPN;
 }
 
 /* UD: the 40 bytes a receiver gets in front (the IP header, eng_grh.c). */
