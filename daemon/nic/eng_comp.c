@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "svd_direct.h"
 
 void eng_cqe_push(struct svd_cq *cq, const struct sv_cqe *cqe, bool solicited)
 {
@@ -69,6 +70,7 @@ void eng_send_cqe(struct eng_qp *eq, const struct sv_send_wqe *w,
 void eng_qp_error(struct eng_qp *eq)
 {
 	struct svd_qp *qp = eq->qp;
+	bool was_err = qp->state == SVD_QPS_ERR;
 
 	qp->state = SVD_QPS_ERR;
 	qp->attr.qp_state = SVD_QPS_ERR;
@@ -76,6 +78,9 @@ void eng_qp_error(struct eng_qp *eq)
 	eq->timer = ENG_T_NONE;
 	/* Its outstanding work is flushed by the scheduler. */
 	eng_activate(eng_of(qp->uctx->dev), eq);
+	/* A direct-path peer must stop seeing it live (lock order: dev, dlock). */
+	if (!was_err)
+		svd_direct_qp_modified(qp);
 	if (eq->fatal_reported)
 		return;
 	eq->fatal_reported = true;
