@@ -96,6 +96,13 @@ struct eng_route {
 	uint8_t sl; /* for a UD receiver's wc.sl (RoCE: the L3 type) */
 	bool has_grh; /* UD: the 40 bytes a receiver gets in front */
 	uint8_t grh[40];
+	/*
+	 * The source GID, resolved when the packet was sent: a transport
+	 * that holds it (src cleared) still sends it from the right address
+	 * after its QP is gone, as a NIC's packet already on the wire.
+	 */
+	bool has_sgid;
+	uint8_t sgid[16];
 };
 
 struct eng_packet {

@@ -217,6 +217,10 @@ static bool wx_sgid(struct svd_engine *e, const struct eng_packet *p,
 	const struct svd_qp *qp = rt->src;
 	uint8_t idx;
 
+	if (rt->has_sgid) {
+		memcpy(sgid, rt->sgid, 16);
+		return true;
+	}
 	if (rt->has_grh && rt->grh[20] == 0x45) {
 		memset(sgid, 0, 10);
 		sgid[10] = sgid[11] = 0xff;
@@ -335,6 +339,9 @@ static int lossy_send(struct eng_xport *x, struct eng_packet *p)
 {
 	struct wire_lossy *l = (struct wire_lossy *)x;
 
+	/* Its address now: a held packet outlives its sender QP. */
+	if (!p->route.has_sgid && wx_sgid(l->wire->e, p, p->route.sgid))
+		p->route.has_sgid = true;
 	return l->loss->ops->send(l->loss, p);
 }
 
