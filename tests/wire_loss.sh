@@ -57,7 +57,13 @@ run() {
 			  wire_fail "$name failed"; }
 		sleep 0.2
 	done
-	wait $spid || { tail -n 5 "$log.srv"; wire_fail "$name server failed"; }
+	wait $spid || {
+		tail -n 5 "$log.srv"
+		# WIRE_LAST_ACK: see the pingpong run below.
+		[ -n "${WIRE_LAST_ACK:-}" ] &&
+			grep -q "retry counter exceeded" "$log.srv" && return 1
+		wire_fail "$name server failed"
+	}
 	printf 'ok: %-12s %5.1f s  %s\n' "$name" \
 		"$(echo "$(date +%s.%N) - $t0" | bc)" \
 		"$(grep -h -E 'bytes in|^ *[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+' \
@@ -66,7 +72,17 @@ run() {
 
 # 64 KiB messages, validated: MB/2 each way.
 iters=$((MB * 1024 / 64 / 2))
-run pingpong ibv_rc_pingpong -d w0 -g "$g4a" -c -s 65536 -n "$iters"
+# The server's last SEND completes only when the client's ACK for it
+# arrives, and the client exits as soon as it holds (and has checked) all
+# the data: at 5 % loss that final ACK is lost in about one run in twenty,
+# the client's QP is gone, and the server ends in RETRY_EXC_ERR, as
+# ibv_rc_pingpong does on any lossy network. Only that failure, with the
+# client's checks passed, earns one more full run, which must pass.
+WIRE_LAST_ACK=1 run pingpong ibv_rc_pingpong -d w0 -g "$g4a" -c -s 65536 \
+	-n "$iters" || {
+	echo "note: the final ACK was lost after the client exited; once more"
+	run pingpong2 ibv_rc_pingpong -d w0 -g "$g4a" -c -s 65536 -n "$iters"
+}
 run write_bw ib_write_bw -d w0 -x "$g4a" -s 65536 -n "${PERF_N:-50}"
 run read_bw ib_read_bw -d w0 -x "$g4a" -s 65536 -n "${PERF_N:-50}"
 # Open: ib_atomic_bw over the lossy wire ends in RETRY_EXC_ERR (it passes
