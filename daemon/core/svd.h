@@ -722,6 +722,13 @@ void svd_umem_list_replace(struct svd_umem_list *l, unsigned int idx,
 int svd_umem_list_check_consumed(const struct svd_umem_list *l);
 /* Detach a loaded umem so the object owns it past the command. */
 struct svd_umem *svd_umem_list_take(struct svd_umem_list *l, unsigned int idx);
+/*
+ * Load and take a ring the NIC reads directly: it must be a mapped umem
+ * whose mapping is align-aligned. NULL with *err set otherwise.
+ */
+struct svd_umem *svd_umem_list_take_ring(struct svd_umem_list *l,
+					 unsigned int idx, size_t size,
+					 size_t align, int *err);
 void svd_umem_list_release(struct svd_umem_list *l);
 
 /* ---------------------------------------------------------------------- */

@@ -311,6 +311,23 @@ struct svd_umem *svd_umem_list_take(struct svd_umem_list *l, unsigned int idx)
 	return u;
 }
 
+struct svd_umem *svd_umem_list_take_ring(struct svd_umem_list *l,
+					 unsigned int idx, size_t size,
+					 size_t align, int *err)
+{
+	struct svd_umem *u = svd_umem_list_load(l, idx, size);
+
+	if (!u || svd_is_err(u)) {
+		*err = u ? (int)svd_ptr_err(u) : -EINVAL;
+		return NULL;
+	}
+	if (u->kind != SVD_UMEM_MAPPED || ((uintptr_t)u->map & (align - 1))) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return svd_umem_list_take(l, idx);
+}
+
 void svd_umem_list_release(struct svd_umem_list *l)
 {
 	unsigned int i;

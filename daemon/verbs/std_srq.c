@@ -126,22 +126,6 @@ static int srq_get_args(struct svd_bundle *b, struct srq_args *a)
 	return 0;
 }
 
-static struct svd_umem *srq_load(struct svd_umem_list *l, unsigned int slot,
-				 size_t size, size_t align, int *err)
-{
-	struct svd_umem *u = svd_umem_list_load(l, slot, size);
-
-	if (!u || svd_is_err(u)) {
-		*err = u ? (int)svd_ptr_err(u) : -EINVAL;
-		return NULL;
-	}
-	if (u->kind != SVD_UMEM_MAPPED || ((uintptr_t)u->map & (align - 1))) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	return svd_umem_list_take(l, slot);
-}
-
 static int srq_build(struct svd_bundle *b, struct srq_args *a,
 		     struct srq_priv **out)
 {
@@ -166,13 +150,13 @@ static int srq_build(struct svd_bundle *b, struct srq_args *a,
 	if (svd_is_err(l))
 		ret = (int)svd_ptr_err(l);
 	if (!ret)
-		srq->ring = srq_load(l, SV_SRQ_BUF_RING,
-				     (size_t)srq->entries * srq->wqe_size, 8,
-				     &ret);
+		srq->ring = svd_umem_list_take_ring(
+			l, SV_SRQ_BUF_RING,
+			(size_t)srq->entries * srq->wqe_size, 8, &ret);
 	if (!ret)
-		srq->dbrec = srq_load(l, SV_SRQ_BUF_DBREC,
-				      sizeof(struct sv_dbrec), SV_CACHELINE,
-				      &ret);
+		srq->dbrec = svd_umem_list_take_ring(l, SV_SRQ_BUF_DBREC,
+						     sizeof(struct sv_dbrec),
+						     SV_CACHELINE, &ret);
 	if (!ret)
 		ret = svd_srqn_insert(b->dev, srq);
 	if (ret) {
@@ -197,7 +181,7 @@ static int srq_build(struct svd_bundle *b, struct srq_args *a,
 static int srq_method_create(struct svd_bundle *b)
 {
 	struct svd_uobj *uobj;
-	struct srq_priv *p;
+	struct srq_priv *p = NULL;
 	struct srq_args a;
 	int ret;
 

@@ -90,23 +90,6 @@ static int wq_get_args(struct svd_bundle *b, struct wq_args *a)
 	return 0;
 }
 
-static struct svd_umem *wq_load(struct svd_umem_list *l, unsigned int slot,
-				size_t size, size_t align, int *err)
-{
-	struct svd_umem *u = svd_umem_list_load(l, slot, size);
-
-	if (!u || svd_is_err(u)) {
-		*err = u ? (int)svd_ptr_err(u) : -EINVAL;
-		return NULL;
-	}
-	/* The NIC reads the ring directly: it must be mapped. */
-	if (u->kind != SVD_UMEM_MAPPED || ((uintptr_t)u->map & (align - 1))) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	return svd_umem_list_take(l, slot);
-}
-
 static int wq_build(struct svd_bundle *b, const struct wq_args *a,
 		    struct svd_uobj *uobj, struct svd_wq **out)
 {
@@ -126,11 +109,13 @@ static int wq_build(struct svd_bundle *b, const struct wq_args *a,
 	if (svd_is_err(l))
 		ret = (int)svd_ptr_err(l);
 	if (!ret)
-		wq->ring = wq_load(l, SV_SRQ_BUF_RING,
-				   (size_t)wq->entries * wq->wqe_size, 8, &ret);
+		wq->ring = svd_umem_list_take_ring(
+			l, SV_SRQ_BUF_RING, (size_t)wq->entries * wq->wqe_size,
+			8, &ret);
 	if (!ret)
-		wq->dbrec = wq_load(l, SV_SRQ_BUF_DBREC, sizeof(struct sv_dbrec),
-				    SV_CACHELINE, &ret);
+		wq->dbrec = svd_umem_list_take_ring(l, SV_SRQ_BUF_DBREC,
+						    sizeof(struct sv_dbrec),
+						    SV_CACHELINE, &ret);
 	if (ret) {
 		wq_free(wq);
 		return ret;
@@ -147,7 +132,7 @@ static int wq_build(struct svd_bundle *b, const struct wq_args *a,
 static int wq_method_create(struct svd_bundle *b)
 {
 	struct svd_uobj *uobj = b->new_uobj;
-	struct svd_wq *wq;
+	struct svd_wq *wq = NULL;
 	struct wq_args a;
 	int ret = wq_get_args(b, &a);
 
