@@ -63,3 +63,28 @@ void svd_bundle_close_fds(struct svd_bundle *b)
 		close(b->pidfd);
 	b->pidfd = -1;
 }
+
+/*
+ * Hand fd (the caller's to give, or < 0 when making it failed) back in the
+ * FD-out attribute id. The reply carries and closes it. Without that
+ * attribute the client did not ask: fd is closed and it is not an error.
+ */
+int svd_attr_fd_out(struct svd_bundle *b, uint16_t id, int fd)
+{
+	struct svd_attr *a = svd_attr_get(b, id);
+	int slot;
+
+	if (!a || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return a ? -EMFILE : 0;
+	}
+	slot = svd_bundle_add_out_fd(b, fd);
+	if (slot < 0) {
+		close(fd);
+		return slot;
+	}
+	a->data = (uint64_t)slot;
+	a->out_valid = true;
+	return 0;
+}

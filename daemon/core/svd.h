@@ -574,6 +574,8 @@ int svd_attr_take_fd(struct svd_bundle *b, uint16_t id);
 int svd_attr_remove_uobj(struct svd_bundle *b, uint16_t id);
 /* Attach a new fd to the reply for an FD attribute (FD_NEW) or slot. */
 int svd_bundle_add_out_fd(struct svd_bundle *b, int fd);
+/* fd (owned, < 0: making it failed) into FD-out attr id, if asked for. */
+int svd_attr_fd_out(struct svd_bundle *b, uint16_t id, int fd);
 /* The uhw (driver data) in/out, for both ioctl and write. */
 int svd_uhw_copy_from(struct svd_bundle *b, void *dst, size_t size);
 int svd_uhw_copy_to(struct svd_bundle *b, const void *src, size_t size);

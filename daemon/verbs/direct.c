@@ -417,27 +417,6 @@ static int find_peer(struct svd_device *dev, struct svd_qp *qp,
 	return ret;
 }
 
-/* Send fd (ours to give) back in FD-out attribute id, if asked for. */
-static int fd_out(struct svd_bundle *b, uint16_t id, int fd)
-{
-	struct svd_attr *a = svd_attr_get(b, id);
-	int slot;
-
-	if (!a || fd < 0) {
-		if (fd >= 0)
-			close(fd);
-		return a ? -EMFILE : 0;
-	}
-	slot = svd_bundle_add_out_fd(b, fd); /* the reply closes it */
-	if (slot < 0) {
-		close(fd);
-		return slot;
-	}
-	a->data = (uint64_t)slot;
-	a->out_valid = true;
-	return 0;
-}
-
 /* A read-only fd of the table. */
 static int table_ro_fd(void)
 {
@@ -465,7 +444,7 @@ static int direct_method_grant(struct svd_bundle *b)
 		resp.dev = (uint32_t)tag(b->dev);
 		resp.pd = tag(qp->pd);
 		resp.peer_qpn = peer->qpn;
-		ret = fd_out(b, SV_ATTR_DIRECT_GRANT_FD, table_ro_fd());
+		ret = svd_attr_fd_out(b, SV_ATTR_DIRECT_GRANT_FD, table_ro_fd());
 	}
 	pthread_mutex_unlock(&dlock);
 	if (!g)
@@ -545,7 +524,7 @@ static int direct_method_mem(struct svd_bundle *b)
 	fd = region_mem_fd(b->dev, qp, key);
 	if (fd < 0)
 		return fd == -ENOENT ? fd : -EMFILE;
-	return fd_out(b, SV_ATTR_DIRECT_MEM_FD, fd);
+	return svd_attr_fd_out(b, SV_ATTR_DIRECT_MEM_FD, fd);
 }
 SVD_DECLARE_METHOD(SV_METHOD_DIRECT_MEM, direct_method_mem,
 		   SVD_ATTR_IDR(SV_ATTR_DIRECT_MEM_QP, &svd_type_qp,

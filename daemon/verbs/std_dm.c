@@ -119,22 +119,9 @@ SVD_DECLARE_IDR_TYPE(dm, UVERBS_OBJECT_DM, SVD_ORDER_CQ_XRCD_DM, dm_destroy);
 /* Send a copy of the DM's fd back in an FD-out attribute, if asked for. */
 static int dm_fd_out(struct svd_bundle *b, uint16_t id, struct svd_dm *dm)
 {
-	struct svd_attr *a = svd_attr_get(b, id);
-	int fd, slot;
-
-	if (!a)
+	if (!svd_attr_is_present(b, id))
 		return 0;
-	fd = fcntl(dm->fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		return -EMFILE;
-	slot = svd_bundle_add_out_fd(b, fd); /* the reply closes it */
-	if (slot < 0) {
-		close(fd);
-		return slot;
-	}
-	a->data = (uint64_t)slot;
-	a->out_valid = true;
-	return 0;
+	return svd_attr_fd_out(b, id, fcntl(dm->fd, F_DUPFD_CLOEXEC, 0));
 }
 
 /* ioctl: UVERBS_METHOD_DM_ALLOC */
