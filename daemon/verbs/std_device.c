@@ -323,7 +323,7 @@ SVD_DECLARE_METHOD_FLAGS(
 static int method_async_event_alloc(struct svd_bundle *b)
 {
 	struct svd_attr *a = svd_attr_get(b, UVERBS_ATTR_ASYNC_EVENT_ALLOC_FD_HANDLE);
-	int slot, dfd;
+	int slot, dfd = -1;
 
 	if (!a)
 		return -EINVAL;
@@ -351,7 +351,7 @@ static int write_get_context(struct svd_bundle *b)
 	struct ib_uverbs_get_context_resp resp = {
 		.num_comp_vectors = SVD_NUM_COMP_VECTORS,
 	};
-	int ret, slot, dfd;
+	int ret, slot, dfd = -1;
 
 	ret = uctx_install(b);
 	if (ret)

@@ -29,16 +29,18 @@ static pthread_mutex_t ptracer_lock = PTHREAD_MUTEX_INITIALIZER;
 static void allow_daemon_access(struct ibv_context *ctx)
 {
 	static pid_t done_for, done_in;
-	struct ucred cred;
+	struct ucred cred = { 0 };
 	socklen_t len = sizeof(cred);
+	pid_t daemon_pid;
 
 	if (getsockopt(ctx->cmd_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		return;
+	daemon_pid = cred.pid;
 	pthread_mutex_lock(&ptracer_lock);
-	if (done_for != cred.pid || done_in != getpid()) {
+	if (done_for != daemon_pid || done_in != getpid()) {
 		/* EINVAL without Yama: nothing to do then. */
-		prctl(PR_SET_PTRACER, (unsigned long)cred.pid, 0, 0, 0);
-		done_for = cred.pid;
+		prctl(PR_SET_PTRACER, (unsigned long)daemon_pid, 0, 0, 0);
+		done_for = daemon_pid;
 		done_in = getpid();
 	}
 	pthread_mutex_unlock(&ptracer_lock);
