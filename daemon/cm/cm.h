@@ -6,8 +6,8 @@
  *   cm_sock.c   cm.sock: one cm_file per process, commands, event channels
  *   cm_addr.c   addresses: bind, ports, address -> device/GID, routes
  *   cm_conn.c   the connection state machine and the CM MADs it exchanges
- *   cm_wire.c   where MADs go: today, straight to the local device that
- *               holds the destination GID
+ *   cm_wire.c   where MADs go: to the local device that holds the
+ *               destination GID, or on the wire (QP1) to another host
  *   cm_mad.c    the IBTA message formats
  */
 #ifndef SVD_CM_H
@@ -114,6 +114,7 @@ struct cm_id {
 struct cm_id *cm_ids(void);
 uint64_t cm_now_ms(void);
 void cm_timer_update(void);
+void cm_settle(void);
 void cm_emit(struct cm_id *id, uint32_t event, int status,
 	     const struct sv_cm_conn *conn, struct sv_cm_event *extra);
 void cm_route_of(const struct cm_id *id, struct sv_cm_route *r);
@@ -153,5 +154,10 @@ void cm_send_mad(struct cm_id *id, const uint8_t *mad);
 void cm_send_mad_to(struct svd_device *dev, const uint8_t *sgid,
 		    const uint8_t *dgid, const uint8_t *mad);
 void cm_wire_drain(void);
+/* MADs from the wire: start/stop taking them; one, as received (fuzzer). */
+int cm_wire_start(void);
+void cm_wire_stop(void);
+void cm_wire_input(const uint8_t *sgid, const uint8_t *dgid,
+		   const uint8_t *mad);
 
 #endif

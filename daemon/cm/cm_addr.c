@@ -81,19 +81,27 @@ int cm_gid_index(const struct svd_device *dev, const uint8_t *gid)
 	return -1;
 }
 
+/*
+ * The device whose GID table holds gid. An address can be in two tables:
+ * the default device's (every interface) and that of a device bound to
+ * the address's interface. The bound one wins, as the kernel picks the
+ * RDMA device of the netdev: only it has a wire to the network.
+ */
 struct svd_device *cm_dev_of_gid(const uint8_t *gid, uint32_t *index)
 {
-	struct svd_device *dev;
+	struct svd_device *dev, *found = NULL;
 	int i;
 
 	for (dev = svd_devices(); dev; dev = dev->next) {
 		i = cm_gid_index(dev, gid);
-		if (i >= 0) {
-			*index = i;
-			return dev;
-		}
+		if (i < 0 || (found && !dev->port.netdev[0]))
+			continue;
+		found = dev;
+		*index = (uint32_t)i;
+		if (dev->port.netdev[0])
+			break;
 	}
-	return NULL;
+	return found;
 }
 
 /* Attach a local address: its device and GID index (-EADDRNOTAVAIL). */

@@ -453,7 +453,7 @@ static int cmd_run(struct cm_file *f, const struct sv_cm_cmd *cmd, int fd,
 /* ---------------------------------------------------------------------- */
 
 /* After anything happened: deliver MADs, flush events, re-arm the timer. */
-static void cm_settle(void)
+void cm_settle(void)
 {
 	struct cm_file *f;
 	struct cm_chan *ch;
@@ -657,6 +657,8 @@ int svd_cm_start(void)
 	ret = svd_ev_watch_listener(listen_fd, &listen_hook, &listen_tag);
 	if (!ret)
 		ret = svd_ev_watch(timer_fd, &timer_hook, &timer_tag);
+	if (!ret)
+		ret = cm_wire_start();
 	return ret;
 }
 
@@ -666,7 +668,7 @@ void svd_cm_stop(void)
 
 	while (files)
 		file_close(files);
-	cm_wire_drain();
+	cm_wire_stop();
 	if (listen_fd >= 0) {
 		svd_ev_unwatch(listen_fd, listen_tag);
 		close(listen_fd);

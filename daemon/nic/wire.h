@@ -122,6 +122,9 @@ int wire_sync_addrs(struct wire *w);
  */
 int wire_send(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,
 	      uint32_t entropy, const uint8_t *ib, size_t len);
+/* The same without the rate window, from any thread (wire_gsi.c). */
+int wire_send_now(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,
+		  uint32_t entropy, const uint8_t *ib, size_t len);
 struct wire_counters *wire_counters(struct wire *w);
 /* A received datagram (n bytes in rx->ib, rx->ends set): validate, count,
  * deliver. The receive thread and the fuzzer call it; it owns rx. */
@@ -132,6 +135,24 @@ void wire_port_gone(struct svd_device *dev);
 /* The engine's wire transport (wire_xport.c): attach once per device. */
 int wire_xport_attach(struct svd_device *dev, struct wire *w);
 void wire_rx_free(struct wire_rx *rx);
+
+/* ---- QP1, the GSI: CM MADs (wire_gsi.c) ---- */
+#define WIRE_GSI_QPN 1
+#define WIRE_GSI_QKEY 0x80010000U
+#define WIRE_GSI_MAD_SIZE 256
+/*
+ * Who takes received MADs (the CM): called on a receive thread with the
+ * sender's and our GID; it copies what it keeps. One for the daemon.
+ */
+typedef void (*wire_gsi_fn)(struct svd_device *dev, const uint8_t *sgid,
+			    const uint8_t *dgid, uint32_t src_qpn,
+			    const uint8_t *mad);
+void wire_gsi_set_receiver(wire_gsi_fn fn);
+/* A packet for QP1 (rx_deliver): checked, handed on; as wire_rx_fn. */
+int wire_gsi_input(struct wire *w, struct wire_rx *rx);
+/* One MAD (256 bytes) from sgid's QP1 to dgid's QP1: 0 or -errno. */
+int wire_gsi_send(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,
+		  const uint8_t *mad);
 
 /* ---- per-port counters (wire_stats.c) ---- */
 const char *wire_drop_name(enum wire_drop d);

@@ -166,12 +166,16 @@ static void rx_deliver(struct wire *w, struct wire_rx *rx)
 
 	atomic_fetch_add(&c->rcvd_pkts, 1);
 	atomic_fetch_add(&c->rcvd_bytes, rx->len + WIRE_ICRC_LEN);
-	pthread_mutex_lock(&w->rx_lock);
-	fn = w->rx_fn;
-	ctx = w->rx_ctx;
-	if (fn)
-		drop = fn(ctx, rx);
-	pthread_mutex_unlock(&w->rx_lock);
+	if (rx->bth.dest_qpn == WIRE_GSI_QPN) {
+		drop = wire_gsi_input(w, rx); /* the CM's, not the engine's */
+	} else {
+		pthread_mutex_lock(&w->rx_lock);
+		fn = w->rx_fn;
+		ctx = w->rx_ctx;
+		if (fn)
+			drop = fn(ctx, rx);
+		pthread_mutex_unlock(&w->rx_lock);
+	}
 	if (drop) {
 		atomic_fetch_add(&c->dropped[drop], 1);
 		wire_rx_free(rx);
@@ -441,12 +445,18 @@ static int send_locked(struct wire *w, const struct wire_addr *a,
 int wire_send(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,
 	      uint32_t entropy, const uint8_t *ib, size_t len)
 {
+	wire_window_wait(w, &w->win, len + WIRE_ICRC_LEN);
+	return wire_send_now(w, sgid, dgid, entropy, ib, len);
+}
+
+int wire_send_now(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,
+		  uint32_t entropy, const uint8_t *ib, size_t len)
+{
 	const struct wire_addr *a;
 	int ret = -EADDRNOTAVAIL;
 
 	if (len < WIRE_BTH_LEN || len + WIRE_ICRC_LEN > WIRE_PKT_MAX)
 		return -EINVAL;
-	wire_window_wait(w, &w->win, len + WIRE_ICRC_LEN);
 	pthread_mutex_lock(&w->lock);
 	a = addr_find(w, sgid);
 	if (a && wire_gid_is_v4(sgid) == wire_gid_is_v4(dgid))
