@@ -6,7 +6,8 @@
 # rstream (-T v: it verifies the data) and riostream run on rsockets.
 # A pair given a fourth argument (a reason) is known not to work yet: it is
 # reported as UNSUPPORTED and does not fail the run (SV_RDMACM_STRICT=1
-# makes it count).
+# makes it count). rdma-core's test_rdmacm runs in scripts/test.sh's suite
+# step, on a device bound to the default route's interface.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CLI=${SOFTVERBS_CLI:-$PWD/build/bin/softverbs}
@@ -89,27 +90,4 @@ if [ -n "$HOST_IP" ] && command -v fi_pingpong >/dev/null; then
 		"fi_pingpong -p verbs -e msg -I 100 -S 1024 -c -P 7188 $HOST_IP"
 fi
 
-# rdma-core's test_rdmacm finds the device's IP through
-# /sys/class/infiniband/DEV/device/net/, so it needs a device bound to a
-# netdev: a private daemon whose softverbs0 uses the default route's one.
-rdma_core_rdmacm() {
-	local ifname min=${SV_RDMACM_MIN_PASS:-10} out pass rundir
-	[ -f /usr/share/doc/rdma-core/tests/run_tests.py ] || {
-		echo "SKIP test_rdmacm: python3-pyverbs is not installed"
-		return
-	}
-	ifname=$(ip -o route show default 2>/dev/null | awk '{print $5; exit}')
-	rundir=$(mktemp -d)
-	out=$(SOFTVERBS_RUNDIR=$rundir SOFTVERBS_NETDEV=${ifname:-lo} \
-		SOFTVERBS_CLI=$CLI scripts/run-rdma-core-tests.sh test_rdmacm)
-	rm -rf "$rundir"
-	pass=$(grep -o '^test_rdmacm pass=[0-9]*' <<<"$out" | cut -d= -f2)
-	if [ "${pass:-0}" -ge "$min" ]; then
-		echo "PASS rdma-core test_rdmacm on ${ifname:-lo}: $(head -n 1 <<<"$out")"
-	else
-		echo "FAIL rdma-core test_rdmacm (want $min passes): $out"
-		fails=$((fails + 1))
-	fi
-}
-rdma_core_rdmacm
 exit $((fails > 0))
