@@ -17,3 +17,6 @@ add_test(NAME test_sec_userns
 		 ${CMAKE_BINARY_DIR}/bin/sysfs_probe)
 set_tests_properties(test_sec_userns PROPERTIES TIMEOUT 120
 		     SKIP_RETURN_CODE 77)
+# Keys and QPNs differ between two daemon starts (the permutation's keys
+# come from getrandom() at start).
+sv_add_c_test(test_sec_keys ${CMAKE_CURRENT_LIST_DIR}/test_sec_keys.c)

@@ -5,7 +5,10 @@
  * Keys used to be slot << 8 | 1 from the lowest free slot and QPNs came
  * from one counter, so an attacker could name a victim's region or QP by
  * counting. This checks, on the daemon core directly, that
- *   - the permutation is a bijection with a working inverse;
+ *   - the round function is SipHash-2-4 (the reference test vector);
+ *   - the permutation is a bijection on all of [0, 2^24) (the other
+ *     domains on a sample) with a working inverse, and each domain has
+ *     its own key;
  *   - keys resolve, are unique, never 0, and are not slot << 8 | 1;
  *   - consecutive keys and QPNs do not step by a constant;
  *   - QPNs stay within 24 bits and never hit the special QPs 0 and 1;
@@ -30,19 +33,39 @@ static int fails;
 		}                                                          \
 	} while (0)
 
-static void check_perm(void)
+/* The 8-byte vector of the SipHash paper: key 00..0f, message 00..07. */
+static void check_siphash(void)
+{
+	CHECK(svd_siphash24_u64(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL,
+				0x0706050403020100ULL) ==
+	      0x93f5f5799a932462ULL);
+}
+
+/* The first n inputs of domain d: images distinct, each inverted back. */
+static void check_perm(enum svd_perm_domain d, uint32_t n)
 {
 	static uint8_t seen[1 << 21];
 	uint32_t x, y;
 
-	for (x = 0; x <= SVD_PERM_MASK; x++) {
-		y = svd_perm24(SVD_PERM_QPN, x);
+	memset(seen, 0, sizeof(seen));
+	for (x = 0; x < n; x++) {
+		y = svd_perm24(d, x);
 		CHECK(y <= SVD_PERM_MASK);
 		CHECK(!(seen[y >> 3] & (1 << (y & 7))));
 		seen[y >> 3] |= 1 << (y & 7);
-		if (x % 4099 == 0)
-			CHECK(svd_perm24_inv(SVD_PERM_QPN, y) == x);
+		CHECK(svd_perm24_inv(d, y) == x);
 	}
+}
+
+/* Independent keys: two domains agree on about 1 point in 2^24. */
+static void check_domains_differ(void)
+{
+	int same = 0;
+
+	for (uint32_t x = 0; x < 4096; x++)
+		same += svd_perm24(SVD_PERM_KEYS, x) ==
+			svd_perm24(SVD_PERM_QPN, x);
+	CHECK(same < 4);
 }
 
 /* Count steps between consecutive values equal to the most common step. */
@@ -109,7 +132,11 @@ int main(void)
 					  .attr.max_qp = 1U << 20 };
 
 	pthread_mutex_init(&dev.lock, NULL);
-	check_perm();
+	check_siphash();
+	check_perm(SVD_PERM_QPN, SVD_PERM_MASK + 1); /* all of it */
+	check_perm(SVD_PERM_KEYS, 1U << 20);
+	check_perm(SVD_PERM_SRQN, 1U << 20);
+	check_domains_differ();
 	check_keys(&dev);
 	check_qpns(&dev);
 	if (fails)

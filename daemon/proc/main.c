@@ -13,6 +13,7 @@
 #include "svd_limits.h"
 #include "svd_main.h"
 #include "svd_mem.h"
+#include "svd_perm.h"
 #include "svd_xuser.h"
 
 static void on_signal(int sig)
@@ -78,6 +79,10 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	svd_mem_guard_init();
+	if (svd_perm_init()) { /* keys and QPNs must not be guessable */
+		fprintf(stderr, "softverbsd: no randomness: refusing to start\n");
+		return 1;
+	}
 	if (svd_serve_init())
 		return 1;
 	if (!no_default) {
