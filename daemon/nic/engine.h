@@ -217,8 +217,13 @@ struct eng_slot {
 #define ENG_WIN 64
 /* Responses per request (ACKs, READ responses): every this many PSNs. */
 #define ENG_ACK_EVERY 16
-/* Saved atomic results for duplicate atomics (responder). */
-#define ENG_ATOMIC_SAVED 8
+/*
+ * Saved atomic results for duplicate atomics (responder): as many as a
+ * requester may have outstanding (max_dest_rd_atomic, at most the device's
+ * max_qp_rd_atom, 128), or a go-back-N resend over a lossy wire finds the
+ * older ones gone, gets no answer and ends in RETRY_EXC_ERR.
+ */
+#define ENG_ATOMIC_SAVED 128
 /* Requests held while a READ response is generated (responder). */
 #define ENG_PEND_MAX 256
 
