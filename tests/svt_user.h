@@ -2,6 +2,7 @@
 /*
  * A second user for the cross-user tests ("svtest-peer", made with
  * useradd if missing). NULL when it cannot be had: the caller skips (77).
+ * svt_xuser_start() is the whole set-up (include after svtest.h).
  */
 #ifndef SVT_USER_H
 #define SVT_USER_H
@@ -29,6 +30,25 @@ static inline int svt_become(const struct passwd *pw)
 	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid))
 		return -1;
 	return getuid() == pw->pw_uid ? 0 : -1;
+}
+
+/*
+ * Root, the second user and a private daemon that user may reach (the
+ * rundir 0755, as root's /run/softverbs is): the set-up of every
+ * cross-user test. Exits 77 where the machine cannot give a second user.
+ */
+static inline struct passwd *svt_xuser_start(struct svt_daemon *d)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		svt_skip("needs root (to make and become a second user)");
+	pw = svt_peer_user();
+	if (!pw)
+		svt_skip("no useradd: cannot make the second user");
+	SVT_CHECK(!svt_daemon_start(d));
+	SVT_CHECK(!chmod(d->rundir, 0755));
+	return pw;
 }
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "svtest.h"
 #include "svt_ep.h"
+#include "svt_ud.h"
 #include "svt_user.h"
 
 #define BUF 8192
@@ -45,28 +46,6 @@ static void get(int fd, void *p, size_t n)
 	SVT_CHECK(read(fd, p, n) == (ssize_t)n);
 }
 
-
-/* A UD QP with a Q_Key, in RTS. */
-static struct ibv_qp *ud_qp(struct svt_ep *e)
-{
-	struct ibv_qp_init_attr ia = {
-		.send_cq = e->cq, .recv_cq = e->cq, .qp_type = IBV_QPT_UD,
-		.cap = { .max_send_wr = 4, .max_recv_wr = 4,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
-	};
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1,
-				 .qkey = QKEY };
-	struct ibv_qp *qp = ibv_create_qp(e->pd, &ia);
-
-	SVT_CHECK(qp);
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-					      IBV_QP_PORT | IBV_QP_QKEY));
-	a.qp_state = IBV_QPS_RTR;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE));
-	a.qp_state = IBV_QPS_RTS;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN));
-	return qp;
-}
 
 static const char *ctl_ask(const char *rundir, const char *req, char *rep,
 			   size_t len)
@@ -117,7 +96,7 @@ static void peer_ud(struct svt_ep *e, const struct info *in, char *buf,
 	struct ibv_send_wr wr = { .sg_list = &s, .num_sge = 1,
 				  .opcode = IBV_WR_SEND,
 				  .send_flags = IBV_SEND_SIGNALED }, *bad;
-	struct ibv_qp *qp = ud_qp(e);
+	struct ibv_qp *qp = svt_ud_qp(e->pd, e->cq, QKEY, 4, 0);
 
 	wr.wr.ud.ah = ibv_create_ah(e->pd, &aa);
 	SVT_CHECK(wr.wr.ud.ah);
@@ -197,7 +176,7 @@ static void victim_make(struct victim *x, struct info *in)
 	SVT_CHECK(x->mr);
 	svt_ep_connect(&x->v, x->v0.qp->qp_num);
 	svt_ep_connect(&x->v0, x->v.qp->qp_num);
-	x->u = ud_qp(&x->v0);
+	x->u = svt_ud_qp(x->v0.pd, x->v0.cq, QKEY, 4, 0);
 	s = (struct ibv_sge){ (uintptr_t)x->buf + 6000, 512, x->mr->lkey };
 	SVT_CHECK(!ibv_post_recv(x->u, &rw, &bad));
 	*in = (struct info){ x->v.qp->qp_num, x->w.qp->qp_num,
@@ -245,17 +224,7 @@ int main(void)
 	int status;
 	pid_t pid;
 
-	if (geteuid() != 0) {
-		printf("needs root (to make and become a second user)\n");
-		return SVT_SKIP;
-	}
-	pw = svt_peer_user();
-	if (!pw) {
-		printf("no useradd: cannot make the second user\n");
-		return SVT_SKIP;
-	}
-	SVT_CHECK(!svt_daemon_start(&d));
-	SVT_CHECK(!chmod(d.rundir, 0755));
+	pw = svt_xuser_start(&d);
 	SVT_CHECK(!pipe(to_peer) && !pipe(to_root));
 	pid = fork();
 	SVT_CHECK(pid >= 0);

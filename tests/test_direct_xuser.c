@@ -62,18 +62,8 @@ int main(void)
 	char c;
 	int i;
 
-	if (geteuid() != 0) {
-		printf("needs root (to make and become a second user)\n");
-		return SVT_SKIP;
-	}
-	pw = svt_peer_user();
-	if (!pw) {
-		printf("no useradd: cannot make the second user\n");
-		return SVT_SKIP;
-	}
 	setenv("SOFTVERBS_DIRECT", "1", 1);
-	SVT_CHECK(!svt_daemon_start(&d));
-	SVT_CHECK(!chmod(d.rundir, 0755));
+	pw = svt_xuser_start(&d);
 	svt_dx_fork(&x, initiator);
 	svt_dx_open(&x, LEN);
 	svt_dx_link(&x);

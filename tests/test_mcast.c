@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "svtest.h"
+#include "svt_ud.h"
 
 #define LEN 600
 #define QKEY 0x01234567
@@ -19,27 +20,6 @@ static struct ibv_context *ctx;
 static struct ibv_pd *pd;
 static struct ibv_mr *mr;
 static uint8_t buf[8 * 4096];
-
-static struct ibv_qp *ud_qp(struct ibv_cq *cq)
-{
-	struct ibv_qp_init_attr ia = {
-		.send_cq = cq, .recv_cq = cq, .qp_type = IBV_QPT_UD,
-		.cap = { .max_send_wr = 8, .max_recv_wr = 8,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
-	};
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1,
-				 .qkey = QKEY };
-	struct ibv_qp *qp = ibv_create_qp(pd, &ia);
-
-	SVT_CHECK(qp);
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-						 IBV_QP_PORT | IBV_QP_QKEY));
-	a.qp_state = IBV_QPS_RTR;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE));
-	a.qp_state = IBV_QPS_RTS;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN));
-	return qp;
-}
 
 /* One receive into page slot of buf. */
 static void post_recv(struct ibv_qp *qp, int slot)
@@ -50,18 +30,6 @@ static void post_recv(struct ibv_qp *qp, int slot)
 				  .num_sge = 1 }, *bad;
 
 	SVT_CHECK(!ibv_post_recv(qp, &rw, &bad));
-}
-
-static int poll1(struct ibv_cq *cq, struct ibv_wc *wc, long spins)
-{
-	while (spins--) {
-		int n = ibv_poll_cq(cq, 1, wc);
-
-		SVT_CHECK(n >= 0);
-		if (n)
-			return 1;
-	}
-	return 0;
 }
 
 static void send_group(struct ibv_qp *s, struct ibv_cq *cq,
@@ -77,9 +45,10 @@ static void send_group(struct ibv_qp *s, struct ibv_cq *cq,
 	wr.wr.ud.remote_qpn = 0xffffff;
 	wr.wr.ud.remote_qkey = QKEY;
 	SVT_CHECK(!ibv_post_send(s, &wr, &bad));
-	SVT_CHECK(poll1(cq, &wc, 5000000) && wc.wr_id == 100 &&
+	SVT_CHECK(svt_poll_spins(cq, &wc, 5000000) && wc.wr_id == 100 &&
 		  wc.status == IBV_WC_SUCCESS);
-	SVT_CHECK(!poll1(cq, &wc, 1000)); /* the sender is not a member */
+	/* The sender is not a member. */
+	SVT_CHECK(!svt_poll_spins(cq, &wc, 1000));
 }
 
 /* The receive in slot arrived on cq: a copy of buf[0..LEN) from s. */
@@ -87,7 +56,7 @@ static void expect_copy(struct ibv_cq *cq, int slot, const struct ibv_qp *s)
 {
 	struct ibv_wc wc;
 
-	SVT_CHECK(poll1(cq, &wc, 5000000));
+	SVT_CHECK(svt_poll_spins(cq, &wc, 5000000));
 	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.wr_id == (uint64_t)slot);
 	SVT_CHECK(wc.opcode == IBV_WC_RECV && wc.byte_len == 40 + LEN);
 	SVT_CHECK((wc.wc_flags & IBV_WC_GRH) && wc.src_qp == s->qp_num);
@@ -152,7 +121,8 @@ int main(void)
 	for (i = 0; i < 4; i++) {
 		cq[i] = ibv_create_cq(ctx, 16, NULL, NULL, 0);
 		SVT_CHECK(cq[i]);
-		qp[i] = ud_qp(cq[i]); /* 0 sends, 1 and 2 join, 3 does not */
+		/* 0 sends, 1 and 2 join, 3 does not */
+		qp[i] = svt_ud_qp(pd, cq[i], QKEY, 8, 0);
 	}
 	for (i = 0; i < LEN; i++)
 		buf[i] = (uint8_t)(i * 7 + 3);
@@ -167,13 +137,14 @@ int main(void)
 	send_group(qp[0], cq[0], ah);
 	expect_copy(cq[1], 1, qp[0]);
 	expect_copy(cq[2], 2, qp[0]);
-	SVT_CHECK(!poll1(cq[3], &wc, 1000));
+	SVT_CHECK(!svt_poll_spins(cq[3], &wc, 1000));
 
 	SVT_CHECK(!ibv_detach_mcast(qp[2], &mgid, 0));
 	post_recv(qp[1], 1);
 	send_group(qp[0], cq[0], ah);
 	expect_copy(cq[1], 1, qp[0]);
-	SVT_CHECK(!poll1(cq[2], &wc, 1000)); /* its receive stays posted */
+	/* Its receive stays posted. */
+	SVT_CHECK(!svt_poll_spins(cq[2], &wc, 1000));
 	printf("mcast: ok\n");
 	svt_daemon_stop(&d);
 	return SVT_PASS;

@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 
 #include "svtest.h"
+#include "svt_cli.h"
 
 #define BUF 4096
 #define FRAME_LEN 1000
@@ -179,23 +180,6 @@ static uint32_t sum32(const uint8_t *p, size_t n)
 	return s;
 }
 
-/* A counter of `softverbs dev show softverbs0` (raw_tx, ...). */
-static unsigned long dev_counter(const char *key)
-{
-	char cmd[512], line[1024], *p;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "%s/softverbs dev show softverbs0",
-		 SVT_BINDIR);
-	f = popen(cmd, "r");
-	SVT_CHECK(f && fgets(line, sizeof(line), f));
-	pclose(f);
-	snprintf(cmd, sizeof(cmd), " %s=", key);
-	p = strstr(line, cmd);
-	SVT_CHECK(p);
-	return strtoul(p + strlen(cmd), NULL, 10);
-}
-
 static int poll1(struct ibv_cq *cq, struct ibv_wc *wc, int ms)
 {
 	struct timespec ts = { 0, 1000000 };
@@ -341,9 +325,9 @@ static void traffic(struct ibv_qp *s, struct ibv_qp *r)
 	expect_nothing();
 	/* Shorter than an Ethernet header: not a frame, not counted. */
 	send_frame(s, 10, DST_PORT, 5, IBV_WC_LOC_LEN_ERR);
-	SVT_CHECK(dev_counter("raw_tx") == 4);
-	SVT_CHECK(dev_counter("raw_rx") == 2);
-	SVT_CHECK(dev_counter("raw_drop") == 2);
+	SVT_CHECK(svt_dev_counter("softverbs0", "raw_tx") == 4);
+	SVT_CHECK(svt_dev_counter("softverbs0", "raw_rx") == 2);
+	SVT_CHECK(svt_dev_counter("softverbs0", "raw_drop") == 2);
 }
 
 int main(void)

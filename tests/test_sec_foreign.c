@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "svtest.h"
+#include "svt_cli.h"
 #include "svt_ep.h"
 
 #define LEN 8192
@@ -28,23 +29,6 @@ struct side {
 	struct ibv_mr *mr;
 	uint8_t *buf;
 };
-
-/* A counter of `softverbs dev show DEV` ("refused", "foreign_drops"). */
-static unsigned long dev_counter(const char *dev, const char *key)
-{
-	char cmd[512], line[1024], *p;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "%s/softverbs dev show %s", SVT_BINDIR,
-		 dev);
-	f = popen(cmd, "r");
-	SVT_CHECK(f && fgets(line, sizeof(line), f));
-	pclose(f);
-	snprintf(cmd, sizeof(cmd), " %s=", key);
-	p = strstr(line, cmd);
-	SVT_CHECK(p);
-	return strtoul(p + strlen(cmd), NULL, 10);
-}
 
 static void side_make(struct side *s, const struct svt_ep *base)
 {
@@ -106,11 +90,11 @@ static void foreign_qp(const char *dev, const struct svt_ep *base)
 	side_make(&b, base);
 	svt_ep_connect(&a.e, b.e.qp->qp_num);
 	svt_ep_connect(&b.e, a.e.qp->qp_num);
-	SVT_CHECK(dev_counter(dev, "foreign_drops") == 0);
+	SVT_CHECK(svt_dev_counter(dev, "foreign_drops") == 0);
 	attack(base, &b, b.mr->rkey);
 	attack(base, &b, b.mr->rkey ^ 0x100); /* a wrong key, right PSN */
-	SVT_CHECK(dev_counter(dev, "foreign_drops") >= 2);
-	SVT_CHECK(dev_counter(dev, "refused") == 0);
+	SVT_CHECK(svt_dev_counter(dev, "foreign_drops") >= 2);
+	SVT_CHECK(svt_dev_counter(dev, "refused") == 0);
 	/* a's first packet has PSN 0: b still expects it. */
 	SVT_CHECK(write_to(&a, &b, b.mr->rkey, 0x11) == IBV_WC_SUCCESS);
 	SVT_CHECK(b.buf[0] == 0x11 && b.buf[LEN - 1] == 0x11);
@@ -136,7 +120,7 @@ static int other_gid(const struct svt_ep *base)
 static void wrong_path(const char *dev, const struct svt_ep *base)
 {
 	struct side a2, b2;
-	unsigned long before = dev_counter(dev, "refused");
+	unsigned long before = svt_dev_counter(dev, "refused");
 
 	side_make(&a2, base);
 	side_make(&b2, base);
@@ -150,7 +134,7 @@ static void wrong_path(const char *dev, const struct svt_ep *base)
 	SVT_CHECK(write_to(&a2, &b2, b2.mr->rkey, 0xee) ==
 		  IBV_WC_RETRY_EXC_ERR);
 	untouched(&b2);
-	SVT_CHECK(dev_counter(dev, "refused") > before);
+	SVT_CHECK(svt_dev_counter(dev, "refused") > before);
 }
 
 static void run(const char *dev)

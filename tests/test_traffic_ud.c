@@ -9,45 +9,12 @@
 #include <stdint.h>
 
 #include "svtest.h"
+#include "svt_ud.h"
 
 #define BUF 8192
 
 static struct ibv_context *ctx;
 static struct ibv_pd *pd;
-
-static struct ibv_qp *ud_qp(struct ibv_cq *cq, uint32_t qkey)
-{
-	struct ibv_qp_init_attr ia = {
-		.send_cq = cq, .recv_cq = cq, .qp_type = IBV_QPT_UD,
-		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
-	};
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1,
-				 .qkey = qkey };
-	struct ibv_qp *qp = ibv_create_qp(pd, &ia);
-
-	SVT_CHECK(qp);
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-						 IBV_QP_PORT | IBV_QP_QKEY));
-	a.qp_state = IBV_QPS_RTR;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE));
-	a.qp_state = IBV_QPS_RTS;
-	a.sq_psn = 1;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN));
-	return qp;
-}
-
-static int poll1(struct ibv_cq *cq, struct ibv_wc *wc, long spins)
-{
-	while (spins--) {
-		int n = ibv_poll_cq(cq, 1, wc);
-
-		SVT_CHECK(n >= 0);
-		if (n)
-			return 1;
-	}
-	return 0;
-}
 
 int main(void)
 {
@@ -78,8 +45,8 @@ int main(void)
 	SVT_CHECK(pd && buf && cq);
 	mr = ibv_reg_mr(pd, buf, BUF, IBV_ACCESS_LOCAL_WRITE);
 	SVT_CHECK(mr);
-	s = ud_qp(cq, 0x1111);
-	r = ud_qp(cq, 0x2222);
+	s = svt_ud_qp(pd, cq, 0x1111, 16, 1);
+	r = svt_ud_qp(pd, cq, 0x2222, 16, 1);
 	ah = ibv_create_ah(pd, &aa);
 	SVT_CHECK(ah);
 	for (i = 0; i < 1000; i++)
@@ -103,15 +70,15 @@ int main(void)
 	wr.wr.ud.remote_qpn = r->qp_num;
 	wr.wr.ud.remote_qkey = 0x3333; /* wrong: dropped */
 	SVT_CHECK(!ibv_post_send(s, &wr, &bs));
-	SVT_CHECK(poll1(cq, &wc, 5000000) && wc.wr_id == 1 &&
+	SVT_CHECK(svt_poll_spins(cq, &wc, 5000000) && wc.wr_id == 1 &&
 		  wc.status == IBV_WC_SUCCESS);
-	SVT_CHECK(!poll1(cq, &wc, 200000)); /* nothing received */
+	SVT_CHECK(!svt_poll_spins(cq, &wc, 200000)); /* nothing received */
 
 	wr.wr_id = 2;
 	wr.wr.ud.remote_qkey = 0x2222;
 	SVT_CHECK(!ibv_post_send(s, &wr, &bs));
 	for (i = 0; i < 2; i++) {
-		SVT_CHECK(poll1(cq, &wc, 5000000));
+		SVT_CHECK(svt_poll_spins(cq, &wc, 5000000));
 		SVT_CHECK(wc.status == IBV_WC_SUCCESS);
 		if (wc.wr_id == 9) {
 			SVT_CHECK(wc.opcode == IBV_WC_RECV);
