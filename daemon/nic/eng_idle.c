@@ -15,7 +15,8 @@
  *
  * The count is the 4th field of /proc/loadavg ("running/total"), the
  * instantaneous nr_running, about 1 us to read. It is sampled at most every
- * ENG_IDLE_RECHECK_NS while polling.
+ * ENG_IDLE_RECHECK_NS while polling, and every ENG_IDLE_BUSY_NS once it
+ * said no core was free.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -26,7 +27,8 @@
 #include "eng_idle.h"
 
 #define ENG_SPIN_NS 50000L /* poll this long after the last work */
-#define ENG_IDLE_RECHECK_NS 5000L /* re-sample the runnable count */
+#define ENG_IDLE_RECHECK_NS 5000L /* re-sample while polling */
+#define ENG_IDLE_BUSY_NS 500000L /* re-sample after finding no core free */
 
 static int loadavg_fd = -1;
 static long ncpus = 1;
@@ -77,7 +79,15 @@ bool eng_idle_may_spin(struct eng_idle *s, int64_t now, int64_t deadline)
 {
 	if (now - s->last_work >= ENG_SPIN_NS && deadline - now >= ENG_SPIN_NS)
 		return false; /* idle a while, no timer close: sleep */
-	if (now - s->checked >= ENG_IDLE_RECHECK_NS) {
+	/*
+	 * Polling: re-sample often, to leave a core as soon as someone wants
+	 * it. Sleeping: the answer was "no core free" a moment ago, and
+	 * reading it again (about 1 us of /proc formatting) would sit on the
+	 * critical path of every wake-up, delaying the application the engine
+	 * preempted. A core that frees up is noticed within ENG_IDLE_BUSY_NS.
+	 */
+	if (now - s->checked >= (s->free_core ? ENG_IDLE_RECHECK_NS :
+						ENG_IDLE_BUSY_NS)) {
 		s->free_core = eng_idle_core_free();
 		s->checked = now;
 	}

@@ -35,4 +35,15 @@ void eng_idle_relax(void);
  */
 bool eng_idle_core_free(void);
 
+/* The engine thread's scheduling class (eng_prio.c). */
+enum eng_prio {
+	ENG_PRIO_DEFAULT, /* neither was allowed */
+	ENG_PRIO_NICE, /* nice -10 */
+	ENG_PRIO_RT, /* SCHED_FIFO, lowest priority */
+};
+
+/* Give the calling thread the best class the daemon may; which one. */
+enum eng_prio eng_prio_setup(void);
+const char *eng_prio_name(enum eng_prio p);
+
 #endif

@@ -16,9 +16,9 @@
  */
 #include <linux/futex.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -265,6 +265,8 @@ static void eng_sleep(struct svd_engine *e)
 
 static void eng_thread_setup(void)
 {
+	static _Atomic int logged;
+	enum eng_prio prio;
 	sigset_t set;
 
 	/* Signals belong to the main loop; SIGBUS is synchronous anyway. */
@@ -272,15 +274,10 @@ static void eng_thread_setup(void)
 	sigdelset(&set, SIGBUS);
 	sigdelset(&set, SIGSEGV);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	/*
-	 * A better nice value (if we may): on a loaded machine an engine at
-	 * nice 0 gets one share among many and every hop waits for it
-	 * (test_dp_fair's small WRITE took 16 ms beside a big one at load
-	 * 20). It never polls at this priority on a core someone else
-	 * wants: it polls only while a core is free (eng_idle.c).
-	 */
-	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10))
-		(void)0; /* unprivileged: keep the default */
+	prio = eng_prio_setup();
+	if (!logged++)
+		fprintf(stderr, "softverbsd: engine thread: %s\n",
+			eng_prio_name(prio));
 }
 
 static void *eng_thread(void *arg)

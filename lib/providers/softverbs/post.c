@@ -23,11 +23,6 @@ static void ring_publish(struct svl_ring *r)
 	svl_store_release(&r->db->prod, r->prod);
 }
 
-static void kick(struct ibv_context *ctx, uint32_t db_page)
-{
-	svl_doorbell_ring(to_svl_ctx(ctx), db_page);
-}
-
 void svl_qp_kick(struct svl_qp *q)
 {
 	svl_doorbell_ring_qp(to_svl_ctx(q->qp.context), q->db_page_index,
@@ -218,8 +213,8 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 
 /* Shared by QP receive queues and SRQs: both are sv_recv_wqe rings. */
 int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
-		       struct ibv_context *ctx, uint32_t db_page,
-		       struct ibv_recv_wr *wr, struct ibv_recv_wr **bad)
+		       struct ibv_context *ctx, struct ibv_recv_wr *wr,
+		       struct ibv_recv_wr **bad)
 {
 	bool posted = false;
 	int ret = 0, i;
@@ -258,8 +253,6 @@ int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
 	if (posted)
 		ring_publish(r);
 	svl_ring_unlock(r);
-	if (posted)
-		kick(ctx, db_page);
 	if (ret)
 		*bad = wr;
 	return ret;
@@ -269,6 +262,7 @@ int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 		  struct ibv_recv_wr **bad)
 {
 	struct svl_qp *q = to_svl_qp(qp);
+	int ret;
 
 	/* QPs on an SRQ, XRC QPs: no receive queue of their own; a QP in
 	 * RESET takes no receives (rdma-core's bad-flow tests expect it). */
@@ -276,8 +270,17 @@ int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 		*bad = wr;
 		return EINVAL;
 	}
-	return svl_ring_post_recv(&q->rq, q->max_recv_sge, qp->context,
-				  q->db_page_index, wr, bad);
+	ret = svl_ring_post_recv(&q->rq, q->max_recv_sge, qp->context, wr,
+				 bad);
+	/*
+	 * The engine reads a receive queue when a message arrives for it,
+	 * so a receive needs no doorbell: waking the engine for it cost the
+	 * SEND ping-pong a whole wake-up per message. Only a QP in ERROR
+	 * wants the engine now, to flush what was just posted.
+	 */
+	if (qp->state == IBV_QPS_ERR)
+		svl_qp_kick(q);
+	return ret;
 }
 
 int svl_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr,
@@ -285,6 +288,5 @@ int svl_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr,
 {
 	struct svl_srq *s = to_svl_srq(srq);
 
-	return svl_ring_post_recv(&s->rq, s->max_sge, srq->context,
-				  s->db_page_index, wr, bad);
+	return svl_ring_post_recv(&s->rq, s->max_sge, srq->context, wr, bad);
 }

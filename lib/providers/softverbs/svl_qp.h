@@ -109,9 +109,6 @@ static inline uint32_t svl_recv_stride(uint32_t max_sge)
 	return sv_recv_wqe_stride(max_sge);
 }
 
-/* doorbell.c: bump the context's doorbell page, waking a sleeping engine. */
-void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index);
-
 /* doorbell.c: ring for a QP's work (its slot bit names it to the engine). */
 void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t db_page_index,
 			  uint32_t qpn);
@@ -125,9 +122,11 @@ void svl_qp_db_index(struct ibv_context *ctx, struct ibv_pd *pd,
 		     uint32_t *index);
 
 /* post.c */
+/* Receives need no doorbell: the engine reads the ring when a message
+ * arrives (post.c, svl_post_recv). */
 int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
-		       struct ibv_context *ctx, uint32_t db_page,
-		       struct ibv_recv_wr *wr, struct ibv_recv_wr **bad);
+		       struct ibv_context *ctx, struct ibv_recv_wr *wr,
+		       struct ibv_recv_wr **bad);
 void svl_qp_kick(struct svl_qp *q);
 
 /* qp_ex.c: fill the ibv_wr_* pointers; EOPNOTSUPP if ops are unsupported. */

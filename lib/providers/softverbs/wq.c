@@ -34,8 +34,7 @@ static int wq_post_recv(struct ibv_wq *wq, struct ibv_recv_wr *wr,
 {
 	struct svl_wq *w = to_svl_wq(wq);
 
-	return svl_ring_post_recv(&w->rq, w->max_sge, wq->context,
-				  w->db_page_index, wr, bad);
+	return svl_ring_post_recv(&w->rq, w->max_sge, wq->context, wr, bad);
 }
 
 static void wq_free(struct svl_wq *w)
