@@ -91,10 +91,13 @@ static inline void svt_ep_modify(struct svt_ep *e, struct ibv_qp_attr *a,
 	memset(a, 0, sizeof(*a));
 }
 
-/* INIT -> RTR -> RTS towards dqpn with this path MTU, timeout, retry_cnt. */
-static inline void svt_ep_connect_ex(struct svt_ep *e, uint32_t dqpn,
-				     enum ibv_mtu mtu, uint8_t timeout,
-				     uint8_t retry_cnt)
+/*
+ * INIT -> RTR -> RTS towards dqpn with this path MTU, timeout, retry_cnt,
+ * at LID dlid (used on an InfiniBand port: there the path has no GRH).
+ */
+static inline void svt_ep_connect_path(struct svt_ep *e, uint32_t dqpn,
+				       enum ibv_mtu mtu, uint8_t timeout,
+				       uint8_t retry_cnt, uint16_t dlid)
 {
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_INIT, .port_num = 1,
@@ -110,7 +113,7 @@ static inline void svt_ep_connect_ex(struct svt_ep *e, uint32_t dqpn,
 	a.dest_qp_num = dqpn;
 	a.max_dest_rd_atomic = 4;
 	a.min_rnr_timer = 1;
-	a.ah_attr.dlid = e->lid; /* the peer is on the same device */
+	a.ah_attr.dlid = dlid;
 	a.ah_attr.is_global = e->gid_index >= 0;
 	a.ah_attr.grh.dgid = e->gid;
 	a.ah_attr.grh.sgid_index = (uint8_t)e->gid_index;
@@ -128,6 +131,14 @@ static inline void svt_ep_connect_ex(struct svt_ep *e, uint32_t dqpn,
 	svt_ep_modify(e, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
 				     IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
 				     IBV_QP_MAX_QP_RD_ATOMIC);
+}
+
+/* The same towards a QP of the same device. */
+static inline void svt_ep_connect_ex(struct svt_ep *e, uint32_t dqpn,
+				     enum ibv_mtu mtu, uint8_t timeout,
+				     uint8_t retry_cnt)
+{
+	svt_ep_connect_path(e, dqpn, mtu, timeout, retry_cnt, e->lid);
 }
 
 /* retry_cnt 1 and a ~1 ms timeout, so errors come quickly. */

@@ -52,6 +52,8 @@ int eng_xport_send(struct svd_engine *e, struct eng_packet *p)
 		return eng_mcast_deliver(e, p);
 	if (svd_dev_addr_is_local(e->dev, r->dlid, r->global ? r->dgid : NULL))
 		return e->local->ops->send(e->local, p);
+	if (e->sw) /* IB: another port of the subnet, by DLID */
+		return e->sw->ops->send(e->sw, p);
 	if (e->wire)
 		return e->wire->ops->send(e->wire, p);
 	return 0; /* no wire yet: a LID or GID not ours reaches no one */
@@ -64,8 +66,8 @@ uint32_t eng_xport_seg(struct svd_engine *e, const struct eng_route *r,
 	uint32_t seg;
 
 	if (!svd_dev_addr_is_local(e->dev, r->dlid, r->global ? r->dgid : NULL)
-	    && e->wire)
-		x = e->wire;
+	    && (e->sw || e->wire))
+		x = e->sw ? e->sw : e->wire;
 	seg = x->ops->seg_max(x);
 	seg -= seg % mtu;
 	return seg ? seg : mtu;
@@ -73,13 +75,17 @@ uint32_t eng_xport_seg(struct svd_engine *e, const struct eng_route *r,
 
 void eng_xport_poll(struct svd_engine *e, int64_t *deadline_ns)
 {
-	if (!e->local->ops->poll && (!e->wire || !e->wire->ops->poll))
+	struct eng_xport *xs[] = { e->local, e->wire, e->sw };
+	unsigned int i, n = 0;
+
+	for (i = 0; i < SVD_ARRAY_SIZE(xs); i++)
+		if (xs[i] && xs[i]->ops->poll)
+			xs[n++] = xs[i];
+	if (!n)
 		return;
 	pthread_mutex_lock(&e->dev->lock);
-	if (e->local->ops->poll)
-		e->local->ops->poll(e->local, deadline_ns);
-	if (e->wire && e->wire->ops->poll)
-		e->wire->ops->poll(e->wire, deadline_ns);
+	for (i = 0; i < n; i++)
+		xs[i]->ops->poll(xs[i], deadline_ns);
 	pthread_mutex_unlock(&e->dev->lock);
 }
 
@@ -127,7 +133,7 @@ int eng_xport_init(struct svd_engine *e)
 	struct eng_xport *x;
 
 	e->local = eng_xport_local_new(e);
-	if (!e->local)
+	if (!e->local || eng_switch_attach(e))
 		return -ENOMEM;
 	if (!spec || !*spec)
 		return 0;
@@ -146,9 +152,11 @@ int eng_xport_init(struct svd_engine *e)
 
 void eng_xport_fini(struct svd_engine *e)
 {
+	if (e->sw)
+		e->sw->ops->destroy(e->sw);
 	if (e->wire)
 		e->wire->ops->destroy(e->wire);
 	if (e->local)
 		e->local->ops->destroy(e->local);
-	e->wire = e->local = NULL;
+	e->wire = e->local = e->sw = NULL;
 }

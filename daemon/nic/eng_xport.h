@@ -18,8 +18,10 @@
  *
  * Routing (eng_xport.c): a packet whose destination address is this
  * device's goes to the same-host transport (e->local, possibly wrapped by
- * the lossy test transport); any other goes to e->wire, which is NULL
- * until a wire transport (RoCEv2/UDP) exists: such packets are dropped.
+ * the lossy test transport); on an InfiniBand device any other goes to
+ * the switch (e->sw), which finds the port holding its DLID; on a RoCE
+ * device to e->wire, which exists only on a device bound to a network
+ * interface: without one, such packets are dropped.
  */
 #ifndef SVD_ENG_XPORT_H
 #define SVD_ENG_XPORT_H
@@ -47,6 +49,13 @@ struct eng_xport {
 
 /* Same host: lossless, synchronous delivery through eng_recv(). */
 struct eng_xport *eng_xport_local_new(struct svd_engine *e);
+
+/*
+ * The switch between the daemon's InfiniBand ports (eng_switch.c): on an
+ * IB device, e->sw carries packets to the port holding their DLID. 0 or
+ * -ENOMEM; a RoCE device gets none.
+ */
+int eng_switch_attach(struct svd_engine *e);
 
 /* The lossy test transport around inner, configured by spec
  * ("drop=PCT,dup=PCT,reorder=PCT,delay_us=N,seed=N", any subset). */

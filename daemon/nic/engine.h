@@ -361,8 +361,9 @@ struct svd_engine {
 	_Atomic uint32_t kick, page_gen;
 	pthread_t waiters[ENG_MAX_WAITERS];
 	unsigned int nwaiters;
-	/* Transports (eng_xport.c): same host, and the wire (none yet). */
-	struct eng_xport *local, *wire;
+	/* Transports (eng_xport.c): same host, the wire (netdev devices) and
+	 * the switch between the daemon's IB ports (eng_switch.c). */
+	struct eng_xport *local, *wire, *sw;
 	struct eng_scratch s_req, s_resp, s_comp;
 	struct eng_sgl s_dst; /* responder: receive buffers / rkey region */
 };

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "svd_objs.h"
 
@@ -37,6 +38,18 @@ struct svd_xuser_addr {
 	uint16_t slid, dlid;
 	bool global; /* the packet has a GRH: sgid and dgid are valid */
 	uint8_t sgid[16], dgid[16];
+};
+
+/*
+ * A packet's sender, taken when it leaves its device (eng_switch.c): a
+ * receiving device may not look at another device's objects, so what the
+ * checks need of the sender travels with the packet.
+ */
+struct svd_xuser_from {
+	uid_t uid; /* the sender QP's owner */
+	uint32_t qpn;
+	bool ud; /* UD: no path (the Q_Key decides) */
+	struct svd_xuser_addr addr; /* a connected sender's path */
 };
 
 /* Parse "--cross-user=allow|deny": 1 taken, 0 not ours, -1 bad value. */
@@ -56,6 +69,11 @@ bool svd_xuser_check(const struct svd_qp *src, const struct svd_qp *dst);
  */
 bool svd_xuser_path_ok(const struct svd_qp *dst,
 		       const struct svd_xuser_addr *from);
+/* Fill f from src (caller holds src's dev->lock). */
+void svd_xuser_from(const struct svd_qp *src, struct svd_xuser_from *f);
+/* svd_xuser_allowed() for a sender described by f; counts a refusal. */
+bool svd_xuser_from_allowed(const struct svd_qp *dst,
+			    const struct svd_xuser_from *f);
 /* Packets refused so far (all devices). */
 unsigned long svd_xuser_refused(void);
 /*

@@ -44,10 +44,10 @@ static bool is_connected(const struct svd_qp *qp)
 	       qp->qp_type == SVD_QPT_XRC_TGT;
 }
 
-/* Its owner connected dst to src: that is the owner asking for it. */
-static bool connected_to(const struct svd_qp *dst, const struct svd_qp *src)
+/* Its owner connected dst to QP srcqpn: that is the owner asking for it. */
+static bool connected_to(const struct svd_qp *dst, uint32_t srcqpn)
 {
-	return is_connected(dst) && dst->attr.dest_qp_num == src->qpn;
+	return is_connected(dst) && dst->attr.dest_qp_num == srcqpn;
 }
 
 /* The GID at a path's source index on qp's port (zeros when out of range). */
@@ -104,18 +104,43 @@ bool svd_xuser_path_ok(const struct svd_qp *dst,
 	return false;
 }
 
-bool svd_xuser_check(const struct svd_qp *src, const struct svd_qp *dst)
+void svd_xuser_from(const struct svd_qp *src, struct svd_xuser_from *f)
 {
-	struct svd_xuser_addr from;
+	memset(f, 0, sizeof(*f));
+	f->uid = qp_owner(src);
+	f->qpn = src->qpn;
+	f->ud = src->qp_type == SVD_QPT_UD;
+	if (!f->ud)
+		local_addr(src, &f->addr);
+}
 
-	if (!allow_cross_user && qp_owner(src) != qp_owner(dst) &&
-	    !connected_to(dst, src))
+static bool from_check(const struct svd_qp *dst,
+		       const struct svd_xuser_from *f)
+{
+	if (!allow_cross_user && f->uid != qp_owner(dst) &&
+	    !connected_to(dst, f->qpn))
 		return false;
 	/* UD to a connected QP: its responder drops it (no such opcode). */
-	if (src->qp_type == SVD_QPT_UD)
+	if (f->ud)
 		return true;
-	local_addr(src, &from);
-	return !is_connected(dst) || path_matches(dst, &from);
+	return !is_connected(dst) || path_matches(dst, &f->addr);
+}
+
+bool svd_xuser_check(const struct svd_qp *src, const struct svd_qp *dst)
+{
+	struct svd_xuser_from f;
+
+	svd_xuser_from(src, &f);
+	return from_check(dst, &f);
+}
+
+bool svd_xuser_from_allowed(const struct svd_qp *dst,
+			    const struct svd_xuser_from *f)
+{
+	if (from_check(dst, f))
+		return true;
+	refuse(dst);
+	return false;
 }
 
 bool svd_xuser_allowed(const struct svd_qp *src, const struct svd_qp *dst)

@@ -39,6 +39,7 @@
 #include "svd.h"
 #include "svd_dd.h"
 #include "svd_raw.h"
+#include "svd_switch.h"
 #include "svd_xuser.h"
 #include "wire.h"
 
@@ -230,21 +231,22 @@ static void ctl_result(FILE *out, int ret)
 static void ctl_dev_list(FILE *out)
 {
 	struct svd_device *dev;
-	char dd[128], xu[64], raw[96];
+	char dd[128], xu[64], raw[96], sw[96];
 
 	for (dev = svd_devices(); dev; dev = dev->next) {
 		svd_dd_describe(dev, dd, sizeof(dd));
 		svd_xuser_describe(dev, xu, sizeof(xu));
 		svd_raw_describe(dev, raw, sizeof(raw));
+		svd_switch_describe(dev, sw, sizeof(sw));
 		fprintf(out, "%s node_guid=%016llx port=1 state=ACTIVE "
 			     "netdev=%s contexts=%u objects=%u type=%s lid=%u "
-			     "%s %s %s\n",
+			     "%s %s %s%s\n",
 			dev->name, (unsigned long long)dev->node_guid,
 			dev->port.netdev,
 			(unsigned int)atomic_load(&dev->nr_ucontexts),
 			(unsigned int)atomic_load(&dev->nr_uobjects),
 			dev->port.attr.link_layer == SVD_LINK_IB ? "ib" : "roce",
-			dev->port.attr.lid, dd, xu, raw);
+			dev->port.attr.lid, dd, xu, raw, sw);
 	}
 	fputs("OK\n", out);
 }

@@ -244,6 +244,7 @@ int svd_daemon_dev_add(const char *name, const char *netdev, bool ib)
 		dev->ev_tag = last_tag;
 	if (ret) {
 		svd_dd_dev_del(dev);
+		svd_engine_stop(dev); /* its thread, and its LID on the switch */
 		dev->nic->port_gone(dev);
 		svd_dev_destroy(dev);
 		return ret;
