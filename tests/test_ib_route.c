@@ -31,6 +31,7 @@
 #include "svtest.h"
 #include "svt_ep.h"
 #include "svt_ctl.h"
+#include "svt_fork.h"
 
 #define QKEY 0x22222222
 #define GRH 40
@@ -421,27 +422,18 @@ static void parent(int out, int in)
 
 int main(void)
 {
-	int to_child[2], to_parent[2], status;
 	char reply[256];
+	int out, in;
 	pid_t pid;
 
 	svt_daemon_start(&d);
 	SVT_CHECK(svt_ctl(&d, "dev add ib0 type ib", reply, sizeof(reply)));
 	SVT_CHECK(svt_ctl(&d, "dev add ib1 type ib", reply, sizeof(reply)));
-	SVT_CHECK(!pipe(to_child) && !pipe(to_parent));
-	pid = fork();
-	SVT_CHECK(pid >= 0);
-	/* Each side keeps only its own ends: a death is EOF, not a hang. */
-	if (pid == 0) {
-		close(to_child[1]);
-		close(to_parent[0]);
-		child(to_parent[1], to_child[0]);
-	}
-	close(to_child[0]);
-	close(to_parent[1]);
-	parent(to_child[1], to_parent[0]);
-	SVT_CHECK(waitpid(pid, &status, 0) == pid);
-	SVT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == SVT_PASS);
+	pid = svt_fork_pipes(&out, &in);
+	if (pid == 0)
+		child(out, in);
+	parent(out, in);
+	svt_wait_pass(pid);
 	printf("PASS: ib0 -> ib1 by LID: RC, UC, UD; nowhere and wrong path "
 	       "refused\n");
 	svt_daemon_stop(&d);

@@ -21,6 +21,8 @@
 
 #include "svtest.h"
 #include "svt_ep.h"
+#include "svt_ctl.h"
+#include "svt_fork.h"
 
 #define SM_LID 1 /* daemon/core/svd.h SVD_SM_LID */
 #define QKEY 0x11111111
@@ -33,22 +35,9 @@ int ibv_query_gid_type(struct ibv_context *context, uint8_t port_num,
 /* One request on the daemon's control socket; true if it answered OK. */
 static bool ctl(const struct svt_daemon *d, const char *req)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char reply[512] = "";
-	ssize_t n, used = 0;
-	int fd;
+	char reply[512];
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/control.sock",
-		 d->rundir);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	SVT_CHECK(fd >= 0);
-	SVT_CHECK(!connect(fd, (struct sockaddr *)&sun, sizeof(sun)));
-	SVT_CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
-	SVT_CHECK(write(fd, "\n", 1) == 1);
-	while ((n = read(fd, reply + used, sizeof(reply) - 1 - used)) > 0)
-		used += n;
-	close(fd);
-	return strstr(reply, "OK\n") != NULL;
+	return svt_ctl(d, req, reply, sizeof(reply));
 }
 
 struct ep {
@@ -290,7 +279,7 @@ int main(void)
 	struct svt_daemon d;
 	struct ibv_context *c0, *c1;
 	uint16_t lid0, lid1;
-	int to_child[2], to_parent[2], status;
+	int out, in;
 	pid_t pid;
 
 	svt_daemon_start(&d);
@@ -306,20 +295,11 @@ int main(void)
 	ibv_close_device(c1);
 	check_ah(lid0);
 
-	SVT_CHECK(!pipe(to_child) && !pipe(to_parent));
-	pid = fork();
-	SVT_CHECK(pid >= 0);
-	/* Each side keeps only its own ends: a death is EOF, not a hang. */
-	if (pid == 0) {
-		close(to_child[1]);
-		close(to_parent[0]);
-		child(to_parent[1], to_child[0]);
-	}
-	close(to_child[0]);
-	close(to_parent[1]);
-	parent(to_child[1], to_parent[0], lid1);
-	SVT_CHECK(waitpid(pid, &status, 0) == pid);
-	SVT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == SVT_PASS);
+	pid = svt_fork_pipes(&out, &in);
+	if (pid == 0)
+		child(out, in);
+	parent(out, in, lid1);
+	svt_wait_pass(pid);
 	svt_daemon_stop(&d);
 	printf("PASS: ib0 lid %u, ib1 lid %u, sm_lid %u\n", lid0, lid1,
 	       SM_LID);
