@@ -32,22 +32,4 @@ static inline bool svt_ctl(const struct svt_daemon *d, const char *req,
 	return strstr(reply, "OK\n") != NULL;
 }
 
-/* The number after "key=" on device dev's line of `dev list`. */
-static inline unsigned long svt_dev_counter(const struct svt_daemon *d,
-					    const char *dev, const char *key)
-{
-	char reply[8192], pat[80], *line, *p, *end;
-
-	SVT_CHECK(svt_ctl(d, "dev list", reply, sizeof(reply)));
-	snprintf(pat, sizeof(pat), "%s ", dev);
-	for (line = reply; line && strncmp(line, pat, strlen(pat));)
-		line = (line = strchr(line, '\n')) ? line + 1 : NULL;
-	SVT_CHECK(line);
-	end = strchr(line, '\n');
-	snprintf(pat, sizeof(pat), " %s=", key);
-	p = strstr(line, pat);
-	SVT_CHECK(p && (!end || p < end));
-	return strtoul(p + strlen(pat), NULL, 10);
-}
-
 #endif

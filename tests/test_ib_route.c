@@ -30,6 +30,7 @@
 
 #include "svtest.h"
 #include "svt_ep.h"
+#include "svt_cli.h"
 #include "svt_ctl.h"
 #include "svt_fork.h"
 
@@ -370,23 +371,23 @@ static void parent_uc(struct ep *e, const struct info *p)
 /* To a LID nobody holds, and from the wrong path: lost, then errors. */
 static void parent_nowhere(struct ep *e, const struct info *p)
 {
-	unsigned long noroute = svt_dev_counter(&d, "ib0", "lid_noroute");
-	unsigned long refused = svt_dev_counter(&d, "ib1", "refused");
-	unsigned long rcvd = svt_dev_counter(&d, "ib1", "lid_rcvd");
+	unsigned long noroute = svt_dev_counter("ib0", "lid_noroute");
+	unsigned long refused = svt_dev_counter("ib1", "refused");
+	unsigned long rcvd = svt_dev_counter("ib1", "lid_rcvd");
 
 	ud_send(e, NOWHERE_LID, p->ud, UD_OFF, 100);
-	SVT_CHECK(svt_dev_counter(&d, "ib0", "lid_noroute") == noroute + 1);
+	SVT_CHECK(svt_dev_counter("ib0", "lid_noroute") == noroute + 1);
 	svt_ep_connect_path(&e->lost, p->rc, IBV_MTU_4096, 8, 2, NOWHERE_LID);
 	SVT_CHECK(send_to(e, e->lost.qp, RC_TX, 64) ==
 		  IBV_WC_RETRY_EXC_ERR);
 	/* The first try and two retries, all to nowhere. */
-	SVT_CHECK(svt_dev_counter(&d, "ib0", "lid_noroute") == noroute + 4);
+	SVT_CHECK(svt_dev_counter("ib0", "lid_noroute") == noroute + 4);
 	/* None of it reached ib1. */
-	SVT_CHECK(svt_dev_counter(&d, "ib1", "lid_rcvd") == rcvd);
+	SVT_CHECK(svt_dev_counter("ib1", "lid_rcvd") == rcvd);
 	svt_ep_connect_path(&e->path, p->path, IBV_MTU_4096, 8, 2, p->lid);
 	SVT_CHECK(send_to(e, e->path.qp, RC_TX, 64) ==
 		  IBV_WC_RETRY_EXC_ERR);
-	SVT_CHECK(svt_dev_counter(&d, "ib1", "refused") == refused + 3);
+	SVT_CHECK(svt_dev_counter("ib1", "refused") == refused + 3);
 }
 
 /* ib0: sends, reads, and checks what comes back. */
