@@ -677,7 +677,7 @@ const struct svd_write_cmd *svd_write_find(uint32_t cmd, bool ex);
 
 enum svd_umem_kind {
 	SVD_UMEM_MAPPED, /* dma-buf fd mapped into the daemon */
-	SVD_UMEM_VA, /* a client VA reached with process_vm_* */
+	SVD_UMEM_VA, /* a client VA reached through nic/mem_va.c */
 };
 
 struct svd_umem {
@@ -691,7 +691,10 @@ struct svd_umem {
 	uint64_t client_va; /* a registrar's address of byte 0, or 0 */
 	/* VA */
 	int mem_fd; /* the registrar's /proc/PID/mem: bound to its mm */
-	pid_t pid; /* for messages only: never used to reach memory */
+	/* The registrar's pidfd if process_vm_* may be used (nic/mem_va.c,
+	 * always checked with mem_fd around each call), else -1. */
+	int pidfd;
+	pid_t pid; /* the registrar; reaches memory only with pidfd's checks */
 	uint64_t addr;
 	/* Its DMA goes over the data-direct path (nic/svd_dd.h), or NULL. */
 	struct svd_dd_dma *dd;

@@ -121,23 +121,21 @@ struct svd_umem *svd_umem_get_va(const struct svd_bundle *b, uint64_t addr,
 				 uint64_t len)
 {
 	struct svd_umem *u;
-	int fd;
+	int ret;
 
 	if (!len || addr + len < addr)
 		return svd_err_ptr(-EINVAL);
-	/* The registrar's memory is named by its mm, never by a pid. */
-	fd = svd_mem_open_va(b->pid, b->pidfd, b->uid, b->gid);
-	if (fd < 0)
-		return svd_err_ptr(fd);
 	u = calloc(1, sizeof(*u));
-	if (!u) {
-		close(fd);
+	if (!u)
 		return svd_err_ptr(-ENOMEM);
+	/* The registrar's memory is named by its mm, never by a pid alone. */
+	ret = svd_mem_open_va(u, b->pid, b->pidfd, b->uid, b->gid);
+	if (ret) {
+		free(u);
+		return svd_err_ptr(ret);
 	}
 	u->kind = SVD_UMEM_VA;
 	u->length = len;
-	u->mem_fd = fd;
-	u->pid = b->pid;
 	u->addr = addr;
 	return u;
 }
@@ -149,7 +147,7 @@ void svd_umem_release(struct svd_umem *umem)
 	if (umem->kind == SVD_UMEM_MAPPED)
 		munmap(umem->map_base, umem->map_len);
 	else
-		close(umem->mem_fd);
+		svd_mem_close_va(umem);
 	free(umem);
 }
 

@@ -11,26 +11,18 @@
  *
  * VA umems are ranges of a client's address space, reached through a
  * handle on the registrar's address space taken at registration
- * (svd_mem_open_va(), va_io()). Copies between two VA umems bounce through
- * one per-thread buffer.
+ * (mem_va.c). Copies between two VA umems bounce through one per-thread
+ * buffer there.
  */
-#include <fcntl.h>
-#include <linux/capability.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/fsuid.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
+#include "mem_va.h"
 #include "svd_dd.h"
 #include "svd_keys.h"
 #include "svd_mem.h"
-
-#define BOUNCE_SIZE (64 * 1024)
 
 /* ---------------------------------------------------------------------- */
 /* SIGBUS guard                                                            */
@@ -84,7 +76,8 @@ void svd_mem_guard_init(void)
 
 /* What one guarded access does; run by mem_op_run() inside the window. */
 struct mem_op {
-	enum { OP_COPY, OP_CMP_SWP, OP_FETCH_ADD, OP_STORE64, OP_TOUCH } kind;
+	enum { OP_COPY, OP_ZERO, OP_CMP_SWP, OP_FETCH_ADD, OP_STORE64,
+	       OP_TOUCH } kind;
 	void *dst;
 	const void *src;
 	size_t len;
@@ -115,6 +108,9 @@ static __attribute__((noinline)) void mem_op_run(struct mem_op *op)
 		else
 			memmove(op->dst, op->src, op->len);
 		break;
+	case OP_ZERO:
+		memset(op->dst, 0, op->len);
+		break;
 	case OP_CMP_SWP:
 		op->orig = op->a;
 		__atomic_compare_exchange_n(p, &op->orig, op->b, false,
@@ -135,8 +131,10 @@ static __attribute__((noinline)) void mem_op_run(struct mem_op *op)
 static void guard_arm(sigjmp_buf *jb, const struct mem_op *op)
 {
 	guard.lo[0] = (uintptr_t)op->dst;
-	guard.hi[0] = op->dst ? guard.lo[0] + (op->kind == OP_COPY ? op->len : 8)
-			      : 0;
+	guard.hi[0] = op->dst ? guard.lo[0] + (op->kind == OP_COPY ||
+					       op->kind == OP_ZERO ?
+					       op->len : 8) :
+			      0;
 	guard.lo[1] = (uintptr_t)op->src;
 	guard.hi[1] = op->src ? guard.lo[1] + op->len : 0;
 	guard.fault = 0;
@@ -201,177 +199,6 @@ static int mem_fault(int ret, const struct svd_umem *a,
 }
 
 /* ---------------------------------------------------------------------- */
-/* VA memory: the registrar's address space                                */
-/* ---------------------------------------------------------------------- */
-
-/*
- * A VA umem holds an fd to /proc/PID/mem opened at registration. The
- * kernel binds that file to the process's mm at open: after the process
- * exits or execs, the old mm has no users and every read or write of the
- * fd returns 0 bytes, whatever now runs under the pid. So the handle can
- * never come to mean another process, and exec (a setuid program above
- * all) cuts the region off.
- */
-
-/* Is the process behind pidfd still running (not exited)? */
-static bool pidfd_running(int pidfd)
-{
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-	return poll(&p, 1, 0) == 0;
-}
-
-/* Set or clear CAP_SYS_PTRACE in this thread's effective set. */
-static bool cap_ptrace_set(bool on, bool *had)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct c[2];
-	uint32_t bit = 1U << (CAP_SYS_PTRACE % 32);
-	unsigned int i = CAP_SYS_PTRACE / 32;
-
-	if (syscall(SYS_capget, &h, c))
-		return false;
-	if (had)
-		*had = c[i].effective & bit;
-	c[i].effective = on ? c[i].effective | bit : c[i].effective & ~bit;
-	return !syscall(SYS_capset, &h, c);
-}
-
-/*
- * Open path with the client's file-system identity and without
- * CAP_SYS_PTRACE, so the kernel's ptrace check for /proc/PID/mem asks
- * whether the client itself may reach that memory: a root daemon never
- * lends a user its own privilege. Per thread (setfsuid and capset act on
- * the calling thread only). A root client keeps root's reach: it has it.
- */
-static int open_as_client(const char *path, uid_t uid, gid_t gid)
-{
-	bool had_ptrace = false;
-	uid_t old_uid;
-	gid_t old_gid;
-	int fd, err;
-
-	if (uid == 0) {
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
-	}
-	if (!cap_ptrace_set(false, &had_ptrace) && geteuid() == 0)
-		return -EPERM; /* never open it with root's full power */
-	old_gid = (gid_t)setfsgid(gid);
-	old_uid = (uid_t)setfsuid(uid);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	err = fd < 0 ? -errno : 0;
-	setfsuid(old_uid);
-	setfsgid(old_gid);
-	if (had_ptrace)
-		cap_ptrace_set(true, NULL);
-	return fd < 0 ? err : fd;
-}
-
-/*
- * Does process pid run with exactly the client's identity and no
- * privilege beyond it (all four uids and gids, no permitted capability)?
- */
-static bool runs_as_client(pid_t pid, uid_t uid, gid_t gid)
-{
-	unsigned int u[4] = { 1, 1, 1, 1 }, g[4] = { 1, 1, 1, 1 }, i;
-	unsigned long long prm = ~0ULL;
-	char path[64], line[256];
-	bool same = true;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]);
-		sscanf(line, "Gid: %u %u %u %u", &g[0], &g[1], &g[2], &g[3]);
-		sscanf(line, "CapPrm: %llx", &prm);
-	}
-	fclose(f);
-	for (i = 0; i < 4; i++)
-		same = same && u[i] == uid && g[i] == gid;
-	return same && !prm;
-}
-
-/*
- * A process that dropped privilege (setuid from root) is not dumpable, so
- * the kernel refuses even its own uid /proc/PID/mem. The sender still
- * owns that memory: a root daemon opens it, then checks (after the open,
- * so an exec before it is seen) that the process holds nothing beyond
- * the client's identity.
- */
-static int open_dropped(const char *path, pid_t pid, uid_t uid, gid_t gid)
-{
-	int fd;
-
-	if (geteuid() != 0)
-		return -EACCES;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (!runs_as_client(pid, uid, gid)) {
-		close(fd);
-		return -EACCES;
-	}
-	return fd;
-}
-
-int svd_mem_open_va(pid_t pid, int sender_pidfd, uid_t uid, gid_t gid)
-{
-	char path[64];
-	int pidfd = sender_pidfd, fd;
-
-	if (pid <= 0)
-		return -ESRCH;
-	/* Pin the identity first (the message's own pidfd if the kernel gave
-	 * one): if this process still runs after the open, /proc/PID named
-	 * it and not a successor. */
-	if (pidfd < 0)
-		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return -ESRCH;
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	fd = open_as_client(path, uid, gid);
-	if (fd == -EACCES || fd == -EPERM)
-		fd = open_dropped(path, pid, uid, gid);
-	if (fd >= 0 && !pidfd_running(pidfd)) {
-		close(fd);
-		fd = -ESRCH;
-	}
-	if (pidfd != sender_pidfd)
-		close(pidfd);
-	if (fd == -ENOENT)
-		fd = -ESRCH;
-	return fd;
-}
-
-/*
- * Move len bytes between buf and the client range at addr. 0 bytes moved
- * means the address space is gone (exit, exec); EIO an unmapped page.
- */
-static int va_io(const struct svd_umem *u, uint64_t addr, void *buf,
-		 size_t len, bool write)
-{
-	while (len) {
-		ssize_t n = write ? pwrite(u->mem_fd, buf, len, (off_t)addr) :
-				    pread(u->mem_fd, buf, len, (off_t)addr);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -EFAULT;
-		if (n == 0)
-			return -ESRCH;
-		buf = (uint8_t *)buf + n;
-		addr += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* ---------------------------------------------------------------------- */
 /* Reads, writes, copies                                                   */
 /* ---------------------------------------------------------------------- */
 
@@ -401,7 +228,7 @@ static int umem_io(const struct svd_umem *u, uint64_t off, void *buf,
 	if (ret || !len)
 		return ret;
 	if (u->kind == SVD_UMEM_VA)
-		return va_io(u, u->addr + off, buf, len, write);
+		return mem_va_io(u, u->addr + off, buf, len, write);
 	if (write)
 		return mem_fault(guarded_copy(map_at(u, off), buf, len), u,
 				 NULL);
@@ -419,26 +246,6 @@ int svd_mem_write(const struct svd_umem *dst, uint64_t off, const void *buf,
 {
 	/* Only read from buf; the VA path takes a non-const iovec. */
 	return umem_io(dst, off, (void *)buf, len, true);
-}
-
-/* VA to VA: possibly two processes, so through a bounce buffer. */
-static int va_umem_copy(const struct svd_umem *dst, uint64_t dst_off,
-			const struct svd_umem *src, uint64_t src_off, uint64_t len)
-{
-	static __thread uint8_t bounce[BOUNCE_SIZE];
-	int ret = 0;
-
-	while (len && !ret) {
-		size_t n = len < BOUNCE_SIZE ? len : BOUNCE_SIZE;
-
-		ret = svd_mem_read(src, src_off, bounce, n);
-		if (!ret)
-			ret = svd_mem_write(dst, dst_off, bounce, n);
-		src_off += n;
-		dst_off += n;
-		len -= n;
-	}
-	return ret;
 }
 
 int svd_mem_copy(const struct svd_umem *dst, uint64_t dst_off,
@@ -474,6 +281,34 @@ static int mapped_side_check(const struct svd_umem *u, uint64_t off,
 	return ret;
 }
 
+/*
+ * A VA read straight into a mapped umem (no bounce) whose registrar was
+ * found gone after the copy (-ESRCH): what landed may be another image's
+ * bytes, so it is wiped before the error is reported. A READ that fails
+ * this way delivers nothing.
+ */
+static int mapped_wipe(const struct svd_umem *u, uint64_t off, uint64_t len,
+		       int ret)
+{
+	struct mem_op op = { .kind = OP_ZERO, .dst = map_at(u, off),
+			     .len = len };
+
+	if (ret == -ESRCH)
+		mem_fault(guarded(&op), u, NULL);
+	return ret;
+}
+
+/* VA into a mapped umem: one copy straight into the mapping. */
+static int va_to_mapped(const struct svd_umem *dst, uint64_t dst_off,
+			const struct svd_umem *src, uint64_t src_off,
+			uint64_t len)
+{
+	int ret = svd_mem_read(src, src_off, map_at(dst, dst_off), len);
+
+	ret = mapped_side_check(dst, dst_off, len, ret);
+	return mapped_wipe(dst, dst_off, len, ret);
+}
+
 int svd_mem_copy_direct(const struct svd_umem *dst, uint64_t dst_off,
 			const struct svd_umem *src, uint64_t src_off,
 			uint64_t len)
@@ -489,16 +324,13 @@ int svd_mem_copy_direct(const struct svd_umem *dst, uint64_t dst_off,
 					      map_at(src, src_off), len),
 				 dst, src);
 	if (dst->kind == SVD_UMEM_MAPPED)
-		return mapped_side_check(dst, dst_off, len,
-					 svd_mem_read(src, src_off,
-						      map_at(dst, dst_off),
-						      len));
+		return va_to_mapped(dst, dst_off, src, src_off, len);
 	if (src->kind == SVD_UMEM_MAPPED)
 		return mapped_side_check(src, src_off, len,
 					 svd_mem_write(dst, dst_off,
 						       map_at(src, src_off),
 						       len));
-	return va_umem_copy(dst, dst_off, src, src_off, len);
+	return mem_va_copy(dst, dst_off, src, src_off, len);
 }
 
 static bool overlap(const void *a, const void *b, uint64_t len)

@@ -24,14 +24,19 @@
 void svd_mem_guard_init(void);
 
 /*
- * The handle for a VA umem: an fd on the address space of process pid
- * (the sender of the command; sender_pidfd its SCM_PIDFD, or -1), opened
- * with the client's uid/gid and without CAP_SYS_PTRACE, so it reaches
- * only what the client itself could reach. It stops working when that
- * process exits or execs. Returns the fd or -ESRCH (gone), -EPERM/-EACCES
- * (not the client's to reach).
+ * Make u (kind VA) a range of process pid's address space: the sender of
+ * the command (sender_pidfd its SCM_PIDFD, or -1). Sets u->mem_fd, an fd
+ * on that process's address space opened with the client's uid/gid and
+ * without CAP_SYS_PTRACE, so it reaches only what the client itself could
+ * reach, and which stops working when that process exits or execs; and
+ * u->pidfd, the registrar's pidfd when the daemon may also copy with
+ * process_vm_* (it then has no more power over the client than the client
+ * has: docs/security.md), else -1. Returns 0, -ESRCH (gone), -EPERM/-EACCES
+ * (not the client's to reach). svd_mem_close_va() closes both.
  */
-int svd_mem_open_va(pid_t pid, int sender_pidfd, uid_t uid, gid_t gid);
+int svd_mem_open_va(struct svd_umem *u, pid_t pid, int sender_pidfd,
+		    uid_t uid, gid_t gid);
+void svd_mem_close_va(struct svd_umem *u);
 
 int svd_mem_read(const struct svd_umem *src, uint64_t off, void *buf,
 		 size_t len);
