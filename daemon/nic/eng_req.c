@@ -369,8 +369,12 @@ static void build_seg(struct svd_engine *e, struct eng_qp *eq,
 {
 	unsigned int mtu = eng_mtu(eq->qp);
 	uint64_t total = r->s->sgl.total, left = total - eq->req_off;
-	uint32_t seg = eng_xport_seg(e, &r->pkt.route, mtu);
+	uint64_t seg = eng_xport_seg(e, &r->pkt.route, mtu);
 	bool first = !eq->req_off, last;
+
+	/* A data-direct region's DMA device takes bursts (eng_dd.c). */
+	seg = eng_dd_seg(e, &r->pkt.route,
+			 eng_dd_sgl_umem(&r->s->sgl, eq->req_off), seg);
 
 	if (eq->qp->qp_type == SVD_QPT_UD)
 		seg = (uint32_t)(left ? left : 1);

@@ -883,6 +883,10 @@ static void rd_step(struct svd_engine *e, struct eng_qp *eq)
 
 	eng_req_route(qp, &p);
 	chunk = eng_xport_seg(e, &p.route, mtu);
+	/* A data-direct source takes bursts (eng_dd.c): look at it first. */
+	if (rd->left > chunk &&
+	    !resp_rkey(&c, rd->rkey, rd->va, chunk, ENG_READ))
+		chunk = eng_dd_seg(e, &p.route, c.rseg.umem, chunk);
 	chunk = rd->left < chunk ? rd->left : chunk;
 	last = chunk == rd->left;
 	p.npsn = chunk ? (uint32_t)((chunk + mtu - 1) / mtu) : 1;

@@ -22,6 +22,8 @@ static const struct svd_qp *recv_src(struct svd_engine *e,
 	return svd_dev_qp_find(e->dev, p->route.src_qpn);
 }
 
+static const struct eng_xport_ops local_ops;
+
 int eng_recv(struct svd_engine *e, struct eng_packet *p)
 {
 	const struct svd_qp *src;
@@ -71,6 +73,13 @@ uint32_t eng_xport_seg(struct svd_engine *e, const struct eng_route *r,
 	seg = x->ops->seg_max(x);
 	seg -= seg % mtu;
 	return seg ? seg : mtu;
+}
+
+bool eng_xport_is_sync(const struct svd_engine *e, const struct eng_route *r)
+{
+	return e->local->ops == &local_ops &&
+	       svd_dev_addr_is_local(e->dev, r->dlid,
+				     r->global ? r->dgid : NULL);
 }
 
 void eng_xport_poll(struct svd_engine *e, int64_t *deadline_ns)

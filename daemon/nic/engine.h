@@ -413,6 +413,17 @@ int eng_xport_send(struct svd_engine *e, struct eng_packet *p);
 /* Bytes one packet to this route may carry (GSO), a multiple of mtu. */
 uint32_t eng_xport_seg(struct svd_engine *e, const struct eng_route *r,
 		       unsigned int mtu);
+/* The plain same-host transport carries this route (payloads by reference). */
+bool eng_xport_is_sync(const struct svd_engine *e, const struct eng_route *r);
+/*
+ * Data direct (eng_dd.c): the bytes one step may move when u, the step's
+ * local memory, is a data-direct region (seg: the transport's size), and
+ * the region holding byte off of a scatter list.
+ */
+uint64_t eng_dd_seg(struct svd_engine *e, const struct eng_route *r,
+		    const struct svd_umem *u, uint64_t seg);
+const struct svd_umem *eng_dd_sgl_umem(const struct eng_sgl *sgl,
+				       uint64_t off);
 /* Poll the transports (releases held packets); may lower *deadline_ns. */
 void eng_xport_poll(struct svd_engine *e, int64_t *deadline_ns);
 int eng_xport_init(struct svd_engine *e);

@@ -46,6 +46,12 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
  */
 void svd_copy_stream(void *dst, const void *src, size_t len);
 
+/*
+ * The most bytes the engine hands a data-direct region's path in one step
+ * (nic/eng_dd.c): the device's DMA burst.
+ */
+uint64_t svd_dd_burst(void);
+
 /* Copies that went over the path, and the bytes the worker moved. */
 void svd_dd_dma_stats(struct svd_dd_dma *d, uint64_t *copies,
 		      uint64_t *worker_bytes);
