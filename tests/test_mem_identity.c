@@ -7,25 +7,36 @@
  *             execs another program that maps memory at the very same
  *             address. C's RDMA READ/WRITE through P's MR worked before
  *             the exec and fail after it; the new program is untouched.
+ *   execuser  exec again, all as a second user (made with useradd) with
+ *             that user's own daemon, so the daemon may copy with
+ *             process_vm_* (docs/security.md, the privilege rule), and P
+ *             execs a setuid-root copy of the test: the daemon must not
+ *             reach it (the new program checks its own memory).
  *   pidreuse  In a private pid namespace (where the test can pick pids),
  *             R registers an MR and hands its command FD to I, which
  *             imports the MR. R exits; a new process N is created with
  *             R's pid and the same buffer address. I's READ and WRITE
  *             through the MR fail, and N's memory is untouched.
  *
- * Usage: test_mem_identity exec|pidreuse. pidreuse exits 77 only when
- * this machine gives the test no pid namespace (unprivileged, or none).
+ * Usage: test_mem_identity exec|execuser|pidreuse. pidreuse exits 77
+ * only when this machine gives the test no pid namespace (unprivileged,
+ * or none); execuser when it is not root, has no useradd, or no
+ * directory where a setuid bit works.
  */
 #include <linux/sched.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include "svtest.h"
 #include "svt_mem.h"
+#include "svt_user.h"
 
 #define LEN 65536
 
@@ -92,23 +103,55 @@ static int victim(const char *addr, const char *fd)
 	void *want = (void *)strtoul(addr, NULL, 16);
 	void *p = mmap(want, LEN, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	char q;
 
 	if (p != want)
 		return SVT_FAIL;
 	memset(p, 'V', LEN);
 	if (write(atoi(fd), "R", 1) != 1)
 		return SVT_FAIL;
+	/* On a socket (execuser), answer whether its memory is intact: a
+	 * setuid program cannot be read by the test's user. */
+	if (read(atoi(fd), &q, 1) == 1 && q == '?' &&
+	    write(atoi(fd), all(p, 'V') ? "y" : "n", 1) != 1)
+		return SVT_FAIL;
 	pause();
 	return SVT_PASS;
 }
 
-/* Has the victim's memory at addr stayed all 'V'? */
-static bool victim_intact(pid_t pid, uint64_t addr)
+/* execuser: the setuid copy P execs (NULL: P execs the test itself). */
+static const char *victim_path;
+
+/*
+ * Has the victim's memory at addr stayed all 'V'? Read it (the test's
+ * own program), or ask it on its socket (a setuid one).
+ */
+static bool victim_intact(pid_t pid, uint64_t addr, int fd)
 {
 	static uint8_t b[LEN];
 	struct iovec l = { b, LEN }, r = { (void *)(uintptr_t)addr, LEN };
+	char a;
 
+	if (victim_path)
+		return write(fd, "?", 1) == 1 && read(fd, &a, 1) == 1 &&
+		       a == 'y';
 	return process_vm_readv(pid, &l, 1, &r, 1, 0) == LEN && all(b, 'V');
+}
+
+/* The effective uid of process pid (from /proc, which anyone may read). */
+static long euid_of(pid_t pid)
+{
+	char path[64], line[256];
+	long r = -1, e = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "Uid: %ld %ld", &r, &e);
+	if (f)
+		fclose(f);
+	return e;
 }
 
 /* C: use P's MR before and after P's exec; 'P' on res_fd if all held. */
@@ -126,11 +169,16 @@ static void exec_child(struct ibv_context *ctx, struct ibv_pd *pd,
 	/* Let P exec the victim, and wait until it has its memory. */
 	SVT_CHECK(write(go_fd, "x", 1) == 1);
 	SVT_CHECK(read(ready_fd, &c, 1) == 1 && c == 'R');
+	/* execuser: the program P became really runs as root. */
+	SVT_CHECK(!victim_path || euid_of(getppid()) == 0);
 	SVT_CHECK(peer_read(&p, addr, pmr->rkey) != IBV_WC_SUCCESS);
 	SVT_CHECK(!memchr(p.buf, 'V', LEN));
 	svt_mem_pair(ctx, pd, &p.a, NULL, &p.b);
 	SVT_CHECK(peer_write(&p, addr, pmr->rkey) != IBV_WC_SUCCESS);
-	SVT_CHECK(victim_intact(getppid(), addr));
+	SVT_CHECK(victim_intact(getppid(), addr, ready_fd));
+	if (victim_path)
+		printf("execuser: uid %d, its own daemon, exec of a setuid-root "
+		       "program\n", (int)getuid());
 	printf("exec: READ and WRITE through the MR fail after the exec; "
 	       "the new program's memory at that address is untouched\n");
 	SVT_CHECK(write(res_fd, "P", 1) == 1);
@@ -165,8 +213,8 @@ static void exec_parent(struct ibv_context *ctx, int go[2], int ready[2],
 	SVT_CHECK(read(go[0], &x, 1) == 1);
 	snprintf(addr, sizeof(addr), "%lx", (unsigned long)(uintptr_t)buf);
 	snprintf(fd, sizeof(fd), "%d", ready[1]);
-	execl("/proc/self/exe", "test_mem_identity", "victim", addr, fd,
-	      (char *)NULL);
+	execl(victim_path ? victim_path : "/proc/self/exe",
+	      "test_mem_identity", "victim", addr, fd, (char *)NULL);
 	_exit(SVT_FAIL);
 }
 
@@ -179,9 +227,11 @@ static int test_exec(void)
 	pid_t p;
 
 	ctx = svt_start(&d);
-	/* ready crosses the exec: no CLOEXEC on it. */
-	SVT_CHECK(!pipe2(go, O_CLOEXEC) && !pipe(ready) &&
-		  !pipe2(res, O_CLOEXEC));
+	/* ready crosses the exec: no CLOEXEC on it. A socket when the victim
+	 * is asked rather than read. */
+	SVT_CHECK(!pipe2(go, O_CLOEXEC) && !pipe2(res, O_CLOEXEC));
+	SVT_CHECK(victim_path ? !socketpair(AF_UNIX, SOCK_STREAM, 0, ready) :
+				!pipe(ready));
 	p = fork();
 	SVT_CHECK(p >= 0);
 	if (p == 0)
@@ -194,6 +244,83 @@ static int test_exec(void)
 	svt_daemon_alive(&d);
 	svt_daemon_stop(&d);
 	return SVT_PASS;
+}
+
+/* ------------------------------------------------------------ execuser */
+
+/* Copy file from to to (created with mode 0700); 0 or -1. */
+static int copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	char b[65536];
+	ssize_t n = 0;
+
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	while (in >= 0 && out >= 0 && (n = read(in, b, sizeof(b))) > 0)
+		if (write(out, b, (size_t)n) != n)
+			n = -1;
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out))
+		n = -1;
+	return in < 0 || out < 0 || n < 0 ? -1 : 0;
+}
+
+/*
+ * In dir (0755, so the second user reaches it): this program, setuid
+ * root, as victim; the daemon, which that user then runs (the build tree
+ * may be out of its reach). Skips where setuid bits do not work there.
+ */
+static void execuser_files(const char *dir, char *victim, char *daemon,
+			   size_t size)
+{
+	struct statvfs v;
+
+	SVT_CHECK(!chmod(dir, 0755) && !statvfs(dir, &v));
+	if (v.f_flag & ST_NOSUID) {
+		svt_rm_rf(dir);
+		svt_skip("the temporary directory is mounted nosuid");
+	}
+	snprintf(victim, size, "%s/victim", dir);
+	snprintf(daemon, size, "%s/softverbsd", dir);
+	/* chown first: it clears the setuid bit. */
+	SVT_CHECK(!copy_file("/proc/self/exe", victim) &&
+		  !chown(victim, 0, 0) && !chmod(victim, 04755));
+	SVT_CHECK(!copy_file(svt_daemon_path(), daemon) &&
+		  !chmod(daemon, 0755));
+}
+
+static int test_execuser(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], victim[300], daemon[300];
+	struct passwd *pw;
+	int st;
+	pid_t u;
+
+	if (geteuid() != 0)
+		svt_skip("needs root (to make and become a second user)");
+	pw = svt_peer_user();
+	if (!pw)
+		svt_skip("no useradd: cannot make the second user");
+	snprintf(dir, sizeof(dir), "%s/svtest-suid.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	SVT_CHECK(mkdtemp(dir));
+	execuser_files(dir, victim, daemon, sizeof(victim));
+	u = fork();
+	SVT_CHECK(u >= 0);
+	if (u == 0) {
+		SVT_CHECK(!svt_become(pw));
+		/* Dropping root made us undumpable; a user's own processes
+		 * (what the daemon serves) are not. */
+		SVT_CHECK(!prctl(PR_SET_DUMPABLE, 1));
+		setenv("SOFTVERBSD", daemon, 1);
+		victim_path = victim;
+		exit(test_exec());
+	}
+	SVT_CHECK(waitpid(u, &st, 0) == u);
+	svt_rm_rf(dir);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : SVT_FAIL;
 }
 
 /* ------------------------------------------------------------ pidreuse */
@@ -326,6 +453,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "pidreuse"))
 		return test_pidreuse();
+	if (argc > 1 && !strcmp(argv[1], "execuser"))
+		return test_execuser();
 	if (argc > 3 && !strcmp(argv[1], "victim"))
 		return victim(argv[2], argv[3]);
 	return test_exec();
