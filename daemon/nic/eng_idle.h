@@ -36,14 +36,27 @@ void eng_idle_relax(void);
 bool eng_idle_core_free(void);
 
 /* The engine thread's scheduling class (eng_prio.c). */
-enum eng_prio {
+enum eng_prio_mode {
 	ENG_PRIO_DEFAULT, /* neither was allowed */
 	ENG_PRIO_NICE, /* nice -10 */
-	ENG_PRIO_RT, /* SCHED_FIFO, lowest priority */
+	ENG_PRIO_RT, /* SCHED_FIFO for the start of each burst */
 };
 
-/* Give the calling thread the best class the daemon may; which one. */
-enum eng_prio eng_prio_setup(void);
-const char *eng_prio_name(enum eng_prio p);
+struct eng_prio {
+	enum eng_prio_mode mode;
+	int rt_prio; /* its SCHED_FIFO priority */
+	bool fair; /* RT mode, in the fair class for the rest of a burst */
+	int64_t since; /* ns: the wake-up that started this burst */
+};
+
+/* Give the calling thread the best class the daemon may (p->mode). */
+void eng_prio_setup(struct eng_prio *p);
+/* The thread woke at now (ns): a burst starts. */
+void eng_prio_woke(struct eng_prio *p, int64_t now);
+/* A pass did work at now (ns): past the burst's real time, go fair. */
+void eng_prio_worked(struct eng_prio *p, int64_t now);
+/* About to sleep: real time again for the next wake-up. */
+void eng_prio_sleeping(struct eng_prio *p);
+const char *eng_prio_name(enum eng_prio_mode m);
 
 #endif

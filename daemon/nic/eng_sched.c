@@ -223,8 +223,7 @@ static unsigned int eng_waitv_fill(struct svd_engine *e,
 	w[0].uaddr = (uintptr_t)&e->kick;
 	w[0].val = atomic_load(&e->kick);
 	w[0].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
-	for (i = 0; i < e->dev->max_db_pages && i < ENG_PAGES_PER_WAITER;
-	     i++) {
+	for (i = 0; i < e->pages_hi && i < ENG_PAGES_PER_WAITER; i++) {
 		struct sv_db_page *p = e->pages[i].page;
 
 		if (!p)
@@ -237,8 +236,11 @@ static unsigned int eng_waitv_fill(struct svd_engine *e,
 	return n;
 }
 
-/* Arm every page, re-check for work, then sleep until a ring or timeout. */
-static void eng_sleep(struct svd_engine *e)
+/*
+ * Arm every page, re-check for work, then sleep until a ring or timeout.
+ * False if the re-check found work and it did not sleep.
+ */
+static bool eng_sleep(struct svd_engine *e)
 {
 	struct futex_waitv w[ENG_WAITV_MAX];
 	int64_t deadline = now_ns() + ENG_SLEEP_NS;
@@ -253,7 +255,8 @@ static void eng_sleep(struct svd_engine *e)
 	n = eng_waitv_fill(e, w);
 	work = eng_pass(e, &deadline);
 	pthread_mutex_unlock(&e->lock);
-	if (!work && deadline > now_ns() && !atomic_load(&e->stop)) {
+	work = work || deadline <= now_ns() || atomic_load(&e->stop);
+	if (!work) {
 		ts.tv_sec = deadline / 1000000000LL;
 		ts.tv_nsec = deadline % 1000000000LL;
 		syscall(SYS_futex_waitv, w, n, 0, &ts, CLOCK_MONOTONIC);
@@ -261,12 +264,12 @@ static void eng_sleep(struct svd_engine *e)
 	pthread_mutex_lock(&e->lock);
 	eng_db_set_sleeping(e, 0);
 	pthread_mutex_unlock(&e->lock);
+	return !work;
 }
 
-static void eng_thread_setup(void)
+static void eng_thread_setup(struct eng_prio *prio)
 {
 	static _Atomic int logged;
-	enum eng_prio prio;
 	sigset_t set;
 
 	/* Signals belong to the main loop; SIGBUS is synchronous anyway. */
@@ -274,18 +277,20 @@ static void eng_thread_setup(void)
 	sigdelset(&set, SIGBUS);
 	sigdelset(&set, SIGSEGV);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	prio = eng_prio_setup();
+	eng_prio_setup(prio);
 	if (!logged++)
 		fprintf(stderr, "softverbsd: engine thread: %s\n",
-			eng_prio_name(prio));
+			eng_prio_name(prio->mode));
 }
 
 static void *eng_thread(void *arg)
 {
 	struct svd_engine *e = arg;
 	struct eng_idle idle = { .last_work = now_ns() };
+	struct eng_prio prio;
 
-	eng_thread_setup();
+	eng_thread_setup(&prio);
+	eng_prio_woke(&prio, idle.last_work);
 	while (!atomic_load(&e->stop)) {
 		int64_t deadline = INT64_MAX, now;
 		bool work;
@@ -294,12 +299,16 @@ static void *eng_thread(void *arg)
 		work = eng_pass(e, &deadline);
 		pthread_mutex_unlock(&e->lock);
 		now = now_ns();
-		if (work)
+		if (work) {
 			eng_idle_work(&idle, now);
-		else if (eng_idle_may_spin(&idle, now, deadline))
+			eng_prio_worked(&prio, now);
+		} else if (eng_idle_may_spin(&idle, now, deadline)) {
 			eng_idle_relax();
-		else
-			eng_sleep(e);
+		} else {
+			eng_prio_sleeping(&prio);
+			if (eng_sleep(e))
+				eng_prio_woke(&prio, now_ns());
+		}
 	}
 	return NULL;
 }

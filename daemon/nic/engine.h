@@ -358,6 +358,8 @@ struct svd_engine {
 	bool running;
 	struct eng_qp *qps;
 	struct eng_db_page *pages; /* dev->max_db_pages slots */
+	/* 1 + the highest index holding a page: passes scan no further */
+	uint32_t pages_hi;
 	struct eng_db_slots **slots; /* per page: slot -> QP chain */
 	struct eng_link runq, timerq, pollq;
 	/* eng_wait.c: waiter threads for pages past the engine's own. */
