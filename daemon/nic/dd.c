@@ -186,10 +186,13 @@ static uint32_t dd_wait(struct svd_dd_dma *d, uint32_t seen)
 	return atomic_load_explicit(&d->seq, memory_order_acquire);
 }
 
+static uint64_t now_ns(void);
+
 static void *dd_worker(void *arg)
 {
 	struct svd_dd_dma *d = arg;
 	uint32_t seen = atomic_load(&d->seq);
+	struct eng_prio prio;
 	sigset_t set;
 
 	/* Signals belong to the main loop; a SIGBUS is our own fault. */
@@ -201,11 +204,16 @@ static void *dd_worker(void *arg)
 	 * The engine thread's scheduling class (eng_prio.c): the device is a
 	 * second DMA engine, not a background helper; in the fair class on
 	 * a busy machine it would get a CPU too late to take any chunk.
+	 * Like the engine, real time only for the first ms of a burst.
 	 */
-	eng_prio_setup();
+	eng_prio_setup(&prio);
+	eng_prio_woke(&prio, (int64_t)now_ns());
 	while (!atomic_load(&d->stop)) {
 		atomic_fetch_add(&d->worker_bytes, dd_help(d, true));
+		eng_prio_worked(&prio, (int64_t)now_ns());
+		eng_prio_sleeping(&prio);
 		seen = dd_wait(d, seen);
+		eng_prio_woke(&prio, (int64_t)now_ns());
 	}
 	return NULL;
 }
