@@ -102,9 +102,12 @@ struct cm_id {
 	uint8_t retry_count, rnr_retry; /* what the local QP uses */
 	uint8_t srq, flow_control;
 	uint8_t mtu;
+	/* The MAD transaction of the exchange under way (answers reuse it). */
+	uint64_t tid;
 	/* Retransmission / timewait timer. */
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC; 0 = none */
-	int retries;
+	uint64_t timeout_ms; /* between retransmissions */
+	int retries, max_retries;
 	uint8_t last_mad[256]; /* for retransmission */
 	bool disconnected_sent; /* DISCONNECTED goes out once */
 	struct cm_id *next;

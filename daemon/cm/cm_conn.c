@@ -21,11 +21,52 @@
 #include "cm.h"
 #include "cm_mad.h"
 
-#define CM_RESPONSE_TIMEOUT 20 /* 4.096 us << 20: about 4.3 s */
+/* IBTA times are exponents: 4.096 us << n. */
+#define CM_RESPONSE_TIMEOUT 20 /* about 4.3 s, the kernel's rdma_cm's */
 #define CM_MAX_RETRIES 15
-#define CM_RETRY_MS 4295
 #define CM_TIMEWAIT_MS 100
-#define CM_DEFAULT_ACK_TIMEOUT 14 /* 4.096 us << 14: 67 ms */
+#define CM_DEFAULT_ACK_TIMEOUT 14 /* 67 ms */
+#define CM_MRA_DELAY 24 /* 69 s: what rdma_cm asks for */
+
+static uint32_t hi_tid; /* the high half of our transaction IDs */
+
+/* 4.096 us << e in ms, rounded up. */
+static uint64_t exp_ms(unsigned int e)
+{
+	return ((4096ULL << (e & 31)) + 999999) / 1000000;
+}
+
+/*
+ * The CM response timeout we announce and wait for. The test knob
+ * SOFTVERBS_CM_RESPONSE_TIMEOUT (an exponent, 8..31) shortens it, so a
+ * test can see a silent peer become UNREACHABLE in seconds.
+ */
+static unsigned int response_timeout(void)
+{
+	static int rt = -1;
+	const char *env;
+
+	if (rt < 0) {
+		env = getenv("SOFTVERBS_CM_RESPONSE_TIMEOUT");
+		rt = env ? atoi(env) : CM_RESPONSE_TIMEOUT;
+		if (rt < 8 || rt > 31)
+			rt = CM_RESPONSE_TIMEOUT;
+	}
+	return (unsigned int)rt;
+}
+
+/* As the kernel's CM: the agent's 32 bits above the local comm ID. */
+static uint64_t form_tid(const struct cm_id *id)
+{
+	while (!hi_tid)
+		hi_tid = (uint32_t)random();
+	return (uint64_t)hi_tid << 32 | id->local_comm_id;
+}
+
+static uint8_t ack_timeout_of(const struct cm_id *id)
+{
+	return id->ack_timeout ? id->ack_timeout : CM_DEFAULT_ACK_TIMEOUT;
+}
 
 
 static uint32_t next_comm_id;
@@ -61,7 +102,7 @@ static void send_tracked(struct cm_id *id, const uint8_t *mad)
 {
 	memcpy(id->last_mad, mad, CM_MAD_SIZE);
 	id->retries = 0;
-	id->deadline_ms = cm_now_ms() + CM_RETRY_MS;
+	id->deadline_ms = cm_now_ms() + id->timeout_ms;
 	cm_send_mad(id, mad);
 }
 
@@ -123,7 +164,7 @@ static uint8_t ibv_qpt_to_cm(uint8_t qpt)
 static void build_req(struct cm_id *id, uint8_t *mad,
 		      const struct sv_cm_conn *c)
 {
-	cm_mad_init(mad, CM_ATTR_REQ, id->local_comm_id);
+	cm_mad_init(mad, CM_ATTR_REQ, id->tid);
 	cm_put(mad, CM_REQ_LOCAL_COMM_ID, id->local_comm_id);
 	cm_put(mad, CM_REQ_VENDOR_ID, c->ece_vendor_id);
 	cm_mad_set_attr_mod(mad, c->ece_options);
@@ -132,11 +173,11 @@ static void build_req(struct cm_id *id, uint8_t *mad,
 	cm_put(mad, CM_REQ_LOCAL_QPN, id->local_qpn);
 	cm_put(mad, CM_REQ_RESPONDER_RESOURCES, c->responder_resources);
 	cm_put(mad, CM_REQ_INITIATOR_DEPTH, c->initiator_depth);
-	cm_put(mad, CM_REQ_REMOTE_CM_RESPONSE_TIMEOUT, CM_RESPONSE_TIMEOUT);
+	cm_put(mad, CM_REQ_REMOTE_CM_RESPONSE_TIMEOUT, response_timeout());
 	cm_put(mad, CM_REQ_TRANSPORT_SERVICE_TYPE, ibv_qpt_to_cm(c->qp_type));
 	cm_put(mad, CM_REQ_END_TO_END_FLOW_CONTROL, c->flow_control);
 	cm_put(mad, CM_REQ_STARTING_PSN, id->local_psn);
-	cm_put(mad, CM_REQ_LOCAL_CM_RESPONSE_TIMEOUT, CM_RESPONSE_TIMEOUT);
+	cm_put(mad, CM_REQ_LOCAL_CM_RESPONSE_TIMEOUT, response_timeout());
 	cm_put(mad, CM_REQ_RETRY_COUNT, c->retry_count);
 	cm_put(mad, CM_REQ_PARTITION_KEY, 0xffff);
 	cm_put(mad, CM_REQ_PATH_PACKET_PAYLOAD_MTU, id->mtu);
@@ -150,8 +191,7 @@ static void build_req(struct cm_id *id, uint8_t *mad,
 	cm_put_bytes(mad, CM_REQ_PRIMARY_REMOTE_PORT_GID, id->dgid, 16);
 	cm_put(mad, CM_REQ_PRIMARY_TRAFFIC_CLASS, id->tos);
 	cm_put(mad, CM_REQ_PRIMARY_HOP_LIMIT, CM_HOP_LIMIT);
-	cm_put(mad, CM_REQ_PRIMARY_LOCAL_ACK_TIMEOUT,
-	       id->ack_timeout ? id->ack_timeout : CM_DEFAULT_ACK_TIMEOUT);
+	cm_put(mad, CM_REQ_PRIMARY_LOCAL_ACK_TIMEOUT, ack_timeout_of(id));
 	put_cma_hdr(mad, CM_REQ_PRIVATE_DATA, id);
 	put_pdata(mad, CM_REQ_PRIVATE_DATA + CMA_HDR_SIZE, c->pdata,
 		  c->pdata_len);
@@ -160,7 +200,7 @@ static void build_req(struct cm_id *id, uint8_t *mad,
 static void build_sidr_req(struct cm_id *id, uint8_t *mad,
 			   const struct sv_cm_conn *c)
 {
-	cm_mad_init(mad, CM_ATTR_SIDR_REQ, id->local_comm_id);
+	cm_mad_init(mad, CM_ATTR_SIDR_REQ, id->tid);
 	cm_put(mad, CM_SIDR_REQ_REQUESTID, id->local_comm_id);
 	cm_put(mad, CM_SIDR_REQ_PARTITION_KEY, 0xffff);
 	cm_put64(mad, CM_SIDR_REQ_SERVICEID, id->service_id);
@@ -180,6 +220,11 @@ int cm_connect(struct cm_id *id, const struct sv_cm_conn *c)
 				 CM_REQ_PRIVATE_DATA_SIZE) - CMA_HDR_SIZE)
 		return -EINVAL;
 	id->local_comm_id = new_comm_id();
+	id->tid = form_tid(id);
+	/* The answer may take the peer's response time and a round trip. */
+	id->timeout_ms = exp_ms(response_timeout()) +
+			 2 * exp_ms(ack_timeout_of(id) - 1);
+	id->max_retries = CM_MAX_RETRIES;
 	id->service_id = ((uint64_t)id->ps << 16) | cm_sa_port(&id->dst);
 	id->local_qpn = c->qp_num & 0xffffff;
 	id->local_psn = new_psn();
@@ -197,20 +242,40 @@ int cm_connect(struct cm_id *id, const struct sv_cm_conn *c)
 	return 0;
 }
 
-static void send_rej(struct svd_device *dev, const uint8_t *sgid,
-		     const uint8_t *dgid, uint32_t local, uint32_t remote,
-		     int msg, int reason, const struct sv_cm_conn *c)
+/* Where a REJ goes and what it answers. */
+struct cm_rej_to {
+	struct svd_device *dev;
+	const uint8_t *sgid, *dgid;
+	uint32_t local, remote;
+	uint64_t tid;
+};
+
+static void send_rej(const struct cm_rej_to *to, int msg, int reason,
+		     const struct sv_cm_conn *c)
 {
 	uint8_t mad[CM_MAD_SIZE];
 
-	cm_mad_init(mad, CM_ATTR_REJ, remote);
-	cm_put(mad, CM_REJ_LOCAL_COMM_ID, local);
-	cm_put(mad, CM_REJ_REMOTE_COMM_ID, remote);
+	cm_mad_init(mad, CM_ATTR_REJ, to->tid);
+	cm_put(mad, CM_REJ_LOCAL_COMM_ID, to->local);
+	cm_put(mad, CM_REJ_REMOTE_COMM_ID, to->remote);
 	cm_put(mad, CM_REJ_MESSAGE_REJECTED, msg);
 	cm_put(mad, CM_REJ_REASON, reason);
 	if (c)
 		put_pdata(mad, CM_REJ_PRIVATE_DATA, c->pdata, c->pdata_len);
-	cm_send_mad_to(dev, sgid, dgid, mad);
+	if (reason == CM_REJ_TIMEOUT) { /* ARI: our CA GUID (12.6.7.2) */
+		cm_put(mad, CM_REJ_REJECTED_INFO_LENGTH, 8);
+		cm_put64(mad, CM_REJ_ARI, to->dev->node_guid);
+	}
+	cm_send_mad_to(to->dev, to->sgid, to->dgid, mad);
+}
+
+static void send_rej_id(struct cm_id *id, uint32_t remote, int msg,
+			int reason, const struct sv_cm_conn *c)
+{
+	struct cm_rej_to to = { id->dev, id->sgid, id->dgid,
+				id->local_comm_id, remote, id->tid };
+
+	send_rej(&to, msg, reason, c);
 }
 
 static void send_sidr_rep(struct cm_id *id, int status,
@@ -218,7 +283,7 @@ static void send_sidr_rep(struct cm_id *id, int status,
 {
 	uint8_t mad[CM_MAD_SIZE];
 
-	cm_mad_init(mad, CM_ATTR_SIDR_REP, id->remote_comm_id);
+	cm_mad_init(mad, CM_ATTR_SIDR_REP, id->tid);
 	cm_put(mad, CM_SIDR_REP_REQUESTID, id->remote_comm_id);
 	cm_put(mad, CM_SIDR_REP_STATUS, status);
 	cm_put(mad, CM_SIDR_REP_QPN, status ? 0 : id->local_qpn);
@@ -268,7 +333,7 @@ static void get_rep_ece(const uint8_t *mad, struct sv_cm_conn *c)
 static void build_rep(struct cm_id *id, uint8_t *mad,
 		      const struct sv_cm_conn *c)
 {
-	cm_mad_init(mad, CM_ATTR_REP, id->remote_comm_id);
+	cm_mad_init(mad, CM_ATTR_REP, id->tid);
 	cm_put(mad, CM_REP_LOCAL_COMM_ID, id->local_comm_id);
 	cm_put(mad, CM_REP_REMOTE_COMM_ID, id->remote_comm_id);
 	cm_put(mad, CM_REP_LOCAL_QPN, id->local_qpn);
@@ -314,9 +379,8 @@ int cm_reject(struct cm_id *id, const struct sv_cm_conn *c, int reason)
 		send_sidr_rep(id, CM_SIDR_REJECT, c);
 	} else if (id->state == CM_REQ_RCVD || id->state == CM_REP_RCVD) {
 		msg = id->state == CM_REQ_RCVD ? CM_MSG_REQ : CM_MSG_REP;
-		send_rej(id->dev, id->sgid, id->dgid, id->local_comm_id,
-			 id->remote_comm_id, msg,
-			 reason ? reason : CM_REJ_CONSUMER_DEFINED, c);
+		send_rej_id(id, id->remote_comm_id, msg,
+			    reason ? reason : CM_REJ_CONSUMER_DEFINED, c);
 	} else {
 		return -EINVAL;
 	}
@@ -326,16 +390,21 @@ int cm_reject(struct cm_id *id, const struct sv_cm_conn *c, int reason)
 	return 0;
 }
 
-int cm_establish(struct cm_id *id)
+static void send_rtu(struct cm_id *id)
 {
 	uint8_t mad[CM_MAD_SIZE];
 
-	if (id->state != CM_REP_RCVD)
-		return -EINVAL;
-	cm_mad_init(mad, CM_ATTR_RTU, id->local_comm_id);
+	cm_mad_init(mad, CM_ATTR_RTU, id->tid);
 	cm_put(mad, CM_RTU_LOCAL_COMM_ID, id->local_comm_id);
 	cm_put(mad, CM_RTU_REMOTE_COMM_ID, id->remote_comm_id);
 	cm_send_mad(id, mad);
+}
+
+int cm_establish(struct cm_id *id)
+{
+	if (id->state != CM_REP_RCVD)
+		return -EINVAL;
+	send_rtu(id);
 	id->state = CM_ESTABLISHED;
 	return 0;
 }
@@ -350,7 +419,7 @@ static void send_drep(struct cm_id *id)
 {
 	uint8_t mad[CM_MAD_SIZE];
 
-	cm_mad_init(mad, CM_ATTR_DREP, id->local_comm_id);
+	cm_mad_init(mad, CM_ATTR_DREP, id->tid); /* the DREQ's */
 	cm_put(mad, CM_DREP_LOCAL_COMM_ID, id->local_comm_id);
 	cm_put(mad, CM_DREP_REMOTE_COMM_ID, id->remote_comm_id);
 	cm_send_mad(id, mad);
@@ -360,7 +429,8 @@ static void send_dreq(struct cm_id *id)
 {
 	uint8_t mad[CM_MAD_SIZE];
 
-	cm_mad_init(mad, CM_ATTR_DREQ, id->local_comm_id);
+	id->tid = form_tid(id); /* a new transaction */
+	cm_mad_init(mad, CM_ATTR_DREQ, id->tid);
 	cm_put(mad, CM_DREQ_LOCAL_COMM_ID, id->local_comm_id);
 	cm_put(mad, CM_DREQ_REMOTE_COMM_ID, id->remote_comm_id);
 	cm_put(mad, CM_DREQ_REMOTE_QPN_EECN, id->remote_qpn);
@@ -404,8 +474,7 @@ void cm_id_shutdown(struct cm_id *id)
 
 	switch (id->state) {
 	case CM_REQ_SENT:
-		send_rej(id->dev, id->sgid, id->dgid, id->local_comm_id, 0,
-			 CM_MSG_OTHER, CM_REJ_TIMEOUT, NULL);
+		send_rej_id(id, 0, CM_MSG_OTHER, CM_REJ_TIMEOUT, NULL);
 		break;
 	case CM_REQ_RCVD:
 	case CM_REP_RCVD:
@@ -427,8 +496,8 @@ void cm_id_shutdown(struct cm_id *id)
 
 static void retransmit_or_fail(struct cm_id *id)
 {
-	if (++id->retries < CM_MAX_RETRIES) {
-		id->deadline_ms = cm_now_ms() + CM_RETRY_MS;
+	if (id->retries++ < id->max_retries) {
+		id->deadline_ms = cm_now_ms() + id->timeout_ms;
 		cm_send_mad(id, id->last_mad);
 		return;
 	}
@@ -545,6 +614,10 @@ static void req_fill(struct cm_id *id, const uint8_t *mad,
 		     struct sv_cm_conn *c)
 {
 	id->remote_comm_id = cm_get(mad, CM_REQ_LOCAL_COMM_ID);
+	id->tid = cm_mad_tid(mad);
+	/* The REP waits as long as the REQ's sender says it will. */
+	id->timeout_ms = exp_ms(cm_get(mad, CM_REQ_LOCAL_CM_RESPONSE_TIMEOUT));
+	id->max_retries = (int)cm_get(mad, CM_REQ_MAX_CM_RETRIES);
 	id->remote_guid = cm_get64(mad, CM_REQ_LOCAL_CA_GUID);
 	id->service_id = cm_get64(mad, CM_REQ_SERVICE_ID);
 	id->remote_qpn = cm_get(mad, CM_REQ_LOCAL_QPN);
@@ -575,6 +648,34 @@ static void req_fill(struct cm_id *id, const uint8_t *mad,
 		  CM_REQ_PRIVATE_DATA_SIZE - CMA_HDR_SIZE);
 }
 
+/* "Your REQ arrived, the answer takes a while": no more resends. */
+static void send_mra(struct cm_id *id)
+{
+	uint8_t mad[CM_MAD_SIZE];
+
+	cm_mad_init(mad, CM_ATTR_MRA, id->tid);
+	cm_put(mad, CM_MRA_LOCAL_COMM_ID, id->local_comm_id);
+	cm_put(mad, CM_MRA_REMOTE_COMM_ID, id->remote_comm_id);
+	cm_put(mad, CM_MRA_MESSAGE_MRAED, CM_MSG_REQ);
+	cm_put(mad, CM_MRA_SERVICE_TIMEOUT, CM_MRA_DELAY);
+	cm_send_mad(id, mad);
+}
+
+/* The peer got our REQ or REP and answers within its service timeout. */
+static void rcv_mra(const struct cm_rx *rx)
+{
+	int what = (int)cm_get(rx->mad, CM_MRA_MESSAGE_MRAED);
+	struct cm_id *id;
+
+	id = find_by_comm_id(cm_get(rx->mad, CM_MRA_REMOTE_COMM_ID));
+	if (!id || !((what == CM_MSG_REQ && id->state == CM_REQ_SENT) ||
+		     (what == CM_MSG_REP && id->state == CM_REP_SENT)))
+		return;
+	id->retries = id->max_retries; /* its expiry ends the wait */
+	id->deadline_ms = cm_now_ms() + id->timeout_ms +
+			  exp_ms(cm_get(rx->mad, CM_MRA_SERVICE_TIMEOUT));
+}
+
 static void emit_request(struct cm_id *id, const struct sv_cm_conn *c)
 {
 	struct sv_cm_event extra = { .listen_id = id->listener->handle };
@@ -593,20 +694,38 @@ static void rcv_req(const struct cm_rx *rx)
 	if (id) { /* a retransmitted REQ: answer again if we already did */
 		if (id->state == CM_REP_SENT)
 			cm_send_mad(id, id->last_mad);
+		else if (id->state == CM_REQ_RCVD)
+			send_mra(id); /* still with the application */
 		return;
 	}
 	l = req_listener(rx, cm_get64(rx->mad, CM_REQ_SERVICE_ID),
 			 CM_REQ_PRIVATE_DATA, &peer, &self);
 	id = l ? passive_id(l, rx, &peer, &self) : NULL;
 	if (!id) {
-		send_rej(rx->dev, rx->dgid, rx->sgid, 0, their_id, CM_MSG_REQ,
-			 l ? CM_REJ_CONSUMER_DEFINED :
-			     CM_REJ_INVALID_SERVICE_ID, NULL);
+		struct cm_rej_to to = { rx->dev, rx->dgid, rx->sgid, 0,
+					their_id, cm_mad_tid(rx->mad) };
+
+		send_rej(&to, CM_MSG_REQ,
+			 l ? CM_REJ_CONSUMER_DEFINED : CM_REJ_INVALID_SERVICE_ID,
+			 NULL);
 		return;
 	}
 	req_fill(id, rx->mad, &c);
 	id->state = CM_REQ_RCVD;
 	emit_request(id, &c);
+}
+
+/* A message for a connection we do not have (any more). */
+static void rej_unknown(const struct cm_rx *rx, unsigned int their_off,
+			unsigned int their_bit, unsigned int their_width,
+			int msg)
+{
+	struct cm_rej_to to = { rx->dev, rx->dgid, rx->sgid, 0,
+				cm_get(rx->mad, their_off, their_bit,
+				       their_width),
+				cm_mad_tid(rx->mad) };
+
+	send_rej(&to, msg, CM_REJ_INVALID_COMM_ID, NULL);
 }
 
 static void rcv_rep(const struct cm_rx *rx)
@@ -616,7 +735,14 @@ static void rcv_rep(const struct cm_rx *rx)
 	struct cm_id *id;
 
 	id = find_by_comm_id(cm_get(mad, CM_REP_REMOTE_COMM_ID));
-	if (!id || id->state != CM_REQ_SENT)
+	if (!id) {
+		rej_unknown(rx, CM_REP_LOCAL_COMM_ID, CM_MSG_REP);
+		return;
+	}
+	if (id->state == CM_ESTABLISHED &&
+	    id->remote_comm_id == cm_get(mad, CM_REP_LOCAL_COMM_ID))
+		send_rtu(id); /* our RTU was lost */
+	if (id->state != CM_REQ_SENT)
 		return; /* late or duplicate */
 	id->deadline_ms = 0;
 	id->remote_comm_id = cm_get(mad, CM_REP_LOCAL_COMM_ID);
@@ -685,13 +811,29 @@ static void rcv_rej(const struct cm_rx *rx)
 	cm_emit(id, RDMA_CM_EVENT_REJECTED, reason, &c, NULL);
 }
 
+/* A DREQ for a connection already gone: its DREP, as the kernel's CM. */
+static void drep_unknown(const struct cm_rx *rx)
+{
+	uint8_t mad[CM_MAD_SIZE];
+
+	cm_mad_init(mad, CM_ATTR_DREP, cm_mad_tid(rx->mad));
+	cm_put(mad, CM_DREP_LOCAL_COMM_ID,
+	       cm_get(rx->mad, CM_DREQ_REMOTE_COMM_ID));
+	cm_put(mad, CM_DREP_REMOTE_COMM_ID,
+	       cm_get(rx->mad, CM_DREQ_LOCAL_COMM_ID));
+	cm_send_mad_to(rx->dev, rx->dgid, rx->sgid, mad);
+}
+
 static void rcv_dreq(const struct cm_rx *rx)
 {
 	struct cm_id *id;
 
 	id = find_by_comm_id(cm_get(rx->mad, CM_DREQ_REMOTE_COMM_ID));
-	if (!id)
+	if (!id) {
+		drep_unknown(rx);
 		return;
+	}
+	id->tid = cm_mad_tid(rx->mad); /* for our DREP */
 	switch (id->state) {
 	case CM_ESTABLISHED:
 	case CM_REP_SENT:
@@ -725,7 +867,7 @@ static void sidr_reply_raw(const struct cm_rx *rx, int status)
 	uint8_t mad[CM_MAD_SIZE];
 	uint32_t req_id = cm_get(rx->mad, CM_SIDR_REQ_REQUESTID);
 
-	cm_mad_init(mad, CM_ATTR_SIDR_REP, req_id);
+	cm_mad_init(mad, CM_ATTR_SIDR_REP, cm_mad_tid(rx->mad));
 	cm_put(mad, CM_SIDR_REP_REQUESTID, req_id);
 	cm_put(mad, CM_SIDR_REP_STATUS, status);
 	cm_put64(mad, CM_SIDR_REP_SERVICEID,
@@ -751,6 +893,7 @@ static void rcv_sidr_req(const struct cm_rx *rx)
 		return;
 	}
 	id->remote_comm_id = req_id;
+	id->tid = cm_mad_tid(rx->mad);
 	id->service_id = sid;
 	id->qkey = RDMA_UDP_QKEY;
 	get_pdata(&c, rx->mad, CM_SIDR_REQ_PRIVATE_DATA + CMA_HDR_SIZE,
@@ -793,6 +936,7 @@ void cm_recv_mad(struct svd_device *dev, const uint8_t *sgid,
 {
 	static void (*const handlers[])(const struct cm_rx *) = {
 		[CM_ATTR_REQ - CM_ATTR_REQ] = rcv_req,
+		[CM_ATTR_MRA - CM_ATTR_REQ] = rcv_mra,
 		[CM_ATTR_REJ - CM_ATTR_REQ] = rcv_rej,
 		[CM_ATTR_REP - CM_ATTR_REQ] = rcv_rep,
 		[CM_ATTR_RTU - CM_ATTR_REQ] = rcv_rtu,
@@ -804,7 +948,7 @@ void cm_recv_mad(struct svd_device *dev, const uint8_t *sgid,
 	struct cm_rx rx = { dev, sgid, dgid, mad };
 	unsigned int attr = cm_mad_attr(mad) - CM_ATTR_REQ;
 
-	/* MRA, LAP, APR and unknown attributes are ignored. */
+	/* LAP, APR and unknown attributes are ignored. */
 	if (!cm_mad_valid(mad) ||
 	    attr >= sizeof(handlers) / sizeof(handlers[0]) || !handlers[attr])
 		return;

@@ -29,6 +29,14 @@ uint16_t cm_mad_attr(const uint8_t *mad)
 	return (uint16_t)(mad[16] << 8 | mad[17]);
 }
 
+uint64_t cm_mad_tid(const uint8_t *mad)
+{
+	uint64_t be;
+
+	memcpy(&be, mad + 8, 8);
+	return be64toh(be);
+}
+
 void cm_mad_set_attr_mod(uint8_t *mad, uint32_t val)
 {
 	uint32_t be = htobe32(val);

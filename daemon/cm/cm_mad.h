@@ -67,12 +67,19 @@ enum cm_attr_id {
 #define CM_REQ_PRIVATE_DATA 140
 #define CM_REQ_PRIVATE_DATA_SIZE 92
 
+/* Table 107: MRA (message receipt acknowledgement: "answer comes later"). */
+#define CM_MRA_LOCAL_COMM_ID 0, 0, 32
+#define CM_MRA_REMOTE_COMM_ID 4, 0, 32
+#define CM_MRA_MESSAGE_MRAED 8, 0, 2
+#define CM_MRA_SERVICE_TIMEOUT 9, 0, 5
+
 /* Table 108: REJ. */
 #define CM_REJ_LOCAL_COMM_ID 0, 0, 32
 #define CM_REJ_REMOTE_COMM_ID 4, 0, 32
 #define CM_REJ_MESSAGE_REJECTED 8, 0, 2
 #define CM_REJ_REJECTED_INFO_LENGTH 9, 0, 7
 #define CM_REJ_REASON 10, 0, 16
+#define CM_REJ_ARI 12 /* additional rejection information, 72 bytes */
 #define CM_REJ_PRIVATE_DATA 84
 #define CM_REJ_PRIVATE_DATA_SIZE 148
 
@@ -129,6 +136,7 @@ enum cm_attr_id {
 enum cm_rej_reason {
 	CM_REJ_NO_RESOURCES = 3,
 	CM_REJ_TIMEOUT = 4,
+	CM_REJ_INVALID_COMM_ID = 5,
 	CM_REJ_INVALID_SERVICE_ID = 8,
 	CM_REJ_CONSUMER_DEFINED = 28,
 	CM_REJ_VENDOR_OPTION_NOT_SUPPORTED = 35, /* rdma_reject_ece */
@@ -140,7 +148,7 @@ enum cm_sidr_status {
 	CM_SIDR_REJECT = 2,
 };
 
-/* REJ "message rejected" (what the REJ answers). */
+/* REJ "message rejected" and MRA "message MRAed": what they answer. */
 enum { CM_MSG_REQ = 0, CM_MSG_REP = 1, CM_MSG_OTHER = 2 };
 
 /*
@@ -154,6 +162,8 @@ enum { CM_MSG_REQ = 0, CM_MSG_REP = 1, CM_MSG_OTHER = 2 };
 
 void cm_mad_init(uint8_t *mad, uint16_t attr_id, uint64_t tid);
 uint16_t cm_mad_attr(const uint8_t *mad);
+/* The transaction ID: a request's answer carries the request's. */
+uint64_t cm_mad_tid(const uint8_t *mad);
 /* The header's attribute modifier: ECE options in a REQ or REP. */
 void cm_mad_set_attr_mod(uint8_t *mad, uint32_t val);
 uint32_t cm_mad_attr_mod(const uint8_t *mad);

@@ -1,0 +1,116 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# ctest "wire_cm": rdma_cm between two daemons in two network namespaces
+# (tests/wire_lib.sh): the CM's MADs cross the veth as RoCEv2 UD packets
+# to QP1, as between two kernel RoCE ports. Debian's unmodified programs,
+# through "softverbs run", a server in one namespace and a client in the
+# other:
+#   IPv4: rping -v -V -C 100, ucmatose -c 10, udaddy -c 10 (SIDR),
+#         ib_send_lat -R; rping the other way round
+#   IPv6: rping, ucmatose, udaddy
+# Then what the CM's timers do on a real network:
+#   - a connect to a port nobody listens on is REJECTED at once;
+#   - a lost REQ (SOFTVERBS_CM_WIRE_DROP=1 loses the client daemon's first
+#     wire MAD) is sent again after the CM response timeout and connects;
+#   - a REQ to an address where nobody answers ends in UNREACHABLE after
+#     the retries (SOFTVERBS_CM_RESPONSE_TIMEOUT=14 makes that 2 s).
+# Both ports' counters must show the MADs on the wire and no malformed
+# packet.
+# usage: wire_cm.sh BUILD/bin
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/wire_lib.sh
+. "$HERE/wire_lib.sh"
+[ -n "${SVT_NO_DEBIAN_TOOLS:-}" ] && { echo "SKIP: sanitizer build"; exit 77; }
+for t in rping ucmatose udaddy ib_send_lat; do
+	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
+done
+wire_setup "$1"
+
+# pair NAME SIDE "SERVER CMD" "CLIENT CMD": the server in namespace SIDE
+# (A or B), the client in the other one; the client is retried while it
+# is rejected (the server not listening yet). Both must exit 0.
+pair() {
+	local name=$1 side=$2 srv=$3 cli=$4 log=$WIRE_TMP/$1 t0 tries=0 spid
+	local run_s=sv_a run_c=sv_b
+	[ "$side" = B ] && { run_s=sv_b; run_c=sv_a; }
+	t0=$(date +%s.%N)
+	# shellcheck disable=SC2086
+	$run_s run -- timeout 60 $srv >"$log.srv" 2>&1 &
+	spid=$!
+	sleep 0.3
+	# shellcheck disable=SC2086
+	until $run_c run -- timeout 60 $cli >"$log.cli" 2>&1; do
+		tries=$((tries + 1))
+		grep -q -i "REJECTED\|failure\|connect error\|error 8\b" "$log.cli" &&
+			[ $tries -lt 30 ] && kill -0 $spid 2>/dev/null ||
+			{ kill $spid 2>/dev/null; tail -5 "$log.cli" "$log.srv"
+			  wire_fail "$name: client failed"; }
+		sleep 0.5
+	done
+	wait $spid || { tail -5 "$log.srv"; wire_fail "$name: server failed"; }
+	printf 'ok: %-22s server %s %5.1f s  %s\n' "$name" "$side" \
+		"$(echo "$(date +%s.%N) - $t0" | bc)" \
+		"$(grep -h -E '^ *[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+' "$log.cli" | tail -1 | tr -s ' ')"
+}
+
+suite() {
+	local a=$1 v=$2
+	pair "rping-$v" A "rping -s -v -V -a $a -C 100" "rping -c -v -V -a $a -C 100"
+	grep -q "rdma-ping-99:" "$WIRE_TMP/rping-$v.cli" ||
+		wire_fail "rping-$v: the 100th ping is missing"
+	pair "ucmatose-$v" A "ucmatose -b $a -c 10" "ucmatose -s $a -c 10"
+	pair "udaddy-$v" A "udaddy -b $a -c 10" "udaddy -s $a -c 10"
+}
+
+suite "$IP4A" ipv4
+pair ib_send_lat-ipv4 A "ib_send_lat -R -n 200" "ib_send_lat -R -n 200 $IP4A"
+pair rping-ipv4-reverse B "rping -s -v -V -a $IP4B -C 100" \
+	"rping -c -v -V -a $IP4B -C 100"
+suite "$IP6A" ipv6
+
+# Nobody listens on that port: REJECTED (invalid service ID), at once.
+t0=$(date +%s)
+sv_b run -- timeout 30 rping -c -a "$IP4A" -p 9 -C 1 >"$WIRE_TMP/rej" 2>&1 &&
+	wire_fail "reject: rping connected to a port nobody listens on"
+grep -q "RDMA_CM_EVENT_REJECTED, error 8" "$WIRE_TMP/rej" ||
+	{ cat "$WIRE_TMP/rej"; wire_fail "reject: no REJECTED event"; }
+[ $(($(date +%s) - t0)) -lt 10 ] || wire_fail "reject: took too long"
+echo "ok: connect to a port nobody listens on: REJECTED (reason 8)"
+
+for s in A B; do
+	rcvd=$(wire_stat $s rcvd_pkts)
+	[ "${rcvd:-0}" -gt 100 ] || wire_fail "$s received only ${rcvd:-0} packets"
+	for k in short icrc version opcode length pkey qkey; do
+		v=$(wire_stat $s dropped_$k)
+		[ "$v" = 0 ] || wire_fail "$s dropped_$k = $v"
+	done
+done
+echo "ok: counters A: $(sv_a dev stats w0 | grep -E '^(sent|rcvd)_pkts' | tr '\n' ' ')"
+
+# The client's daemon again, losing its first MAD on the wire, with a
+# short CM response timeout (2^17 * 4.096 us: 0.54 s between REQs).
+restart_b() {
+	sv_b stop >/dev/null
+	env "$@" ip netns exec "$NSB" env SOFTVERBS_RUNDIR="$RUNB" \
+		"$BIN/softverbs" start >/dev/null &&
+		sv_b dev add w0 netdev "$VB" || wire_fail "restart B ($*)"
+}
+restart_b SOFTVERBS_CM_WIRE_DROP=1 SOFTVERBS_CM_RESPONSE_TIMEOUT=17
+sv_a run -- timeout 60 rping -s -v -V -a "$IP4A" -C 10 >"$WIRE_TMP/lost.srv" 2>&1 &
+spid=$!
+sleep 1
+t0=$(date +%s.%N)
+sv_b run -- timeout 60 rping -c -v -V -a "$IP4A" -C 10 >"$WIRE_TMP/lost.cli" 2>&1 ||
+	{ cat "$WIRE_TMP/lost.cli"; wire_fail "lost REQ: the client failed"; }
+wait $spid || wire_fail "lost REQ: the server failed"
+echo "ok: first REQ lost, sent again, connected in $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-4) s"
+
+# Nobody at that address (no neighbour): UNREACHABLE after the retries.
+restart_b SOFTVERBS_CM_RESPONSE_TIMEOUT=14
+t0=$(date +%s)
+sv_b run -- timeout 60 rping -c -a "10.91.$WIRE_N.9" -C 1 >"$WIRE_TMP/unr" 2>&1
+grep -q "RDMA_CM_EVENT_UNREACHABLE" "$WIRE_TMP/unr" ||
+	{ cat "$WIRE_TMP/unr"; wire_fail "silent peer: no UNREACHABLE"; }
+echo "ok: silent peer: UNREACHABLE after $(($(date +%s) - t0)) s"
+echo PASS
