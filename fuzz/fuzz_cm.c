@@ -17,6 +17,13 @@
  *   kind 2  time passes: every pending CM timer fires (retransmissions,
  *           timewait, resolution timeouts).
  *   kind 3  a pass of the loop, nothing sent.
+ *   kind 7  a UDP datagram from the wire (kind 3 with bit 2): source GID
+ *           (16 bytes), a 16-bit length n (little-endian), then n bytes
+ *           of BTH .. ICRC, fed to wire_input() of the device's wire as
+ *           its receive thread does; bit 3 corrects the ICRC. What passes
+ *           the wire's and QP1's checks (opcode, Q_Key, length) reaches
+ *           the CM through its queue and the main loop's eventfd, as a
+ *           MAD from another host does.
  *
  * Handles, ports and communication IDs change from run to run, so inputs
  * name them relatively (the seeds are written that way, --write-seeds):
@@ -44,6 +51,7 @@
 #include "cm_mad.h"
 #include "fuzz_util.h"
 #include "svd_mem.h"
+#include "wire.h"
 
 #define MAX_RECS 64
 #define MAX_HANDLES 16
@@ -60,6 +68,7 @@ struct session {
 };
 
 static char rundir[] = "/tmp/fuzz_cm.XXXXXX";
+static struct wire *wire; /* softverbs0's, no sockets: input only */
 
 static void rundir_remove(void)
 {
@@ -78,6 +87,9 @@ static void daemon_init(void)
 	setenv("SOFTVERBS_RUNDIR", rundir, 1);
 	svd_mem_guard_init();
 	if (svd_serve_init() || svd_daemon_dev_add("softverbs0", NULL, false))
+		abort();
+	wire = wire_create(svd_devices());
+	if (!wire)
 		abort();
 	atexit(svd_serve_shutdown); /* before the rundir goes (LIFO) */
 }
@@ -234,6 +246,45 @@ static size_t rec_mad(struct session *s, const uint8_t *d, size_t len)
 	return n;
 }
 
+/* Kind 7: one datagram as a wire receives it (see the top). */
+static size_t rec_wire(struct session *s, uint8_t kind, const uint8_t *d,
+		       size_t len)
+{
+	static const uint8_t lo[16] = { [10] = 0xff, [11] = 0xff,
+					[12] = 127, [15] = 1 };
+	struct wire_rx *rx;
+	size_t n, used;
+	uint32_t icrc;
+
+	if (len < 18)
+		return len;
+	n = (size_t)(d[16] | d[17] << 8) % (WIRE_PKT_MAX + 1);
+	used = 18 + (n < len - 18 ? n : len - 18);
+	n = used - 18;
+	rx = calloc(1, sizeof(*rx));
+	if (!rx)
+		return used;
+	memcpy(rx->ends.sgid, d, 16);
+	memcpy(rx->ends.dgid, lo, 16);
+	rx->ends.sport = 49152;
+	rx->ends.dport = WIRE_UDP_PORT;
+	memcpy(rx->ib, d + 18, n);
+	if (n == 20 + CM_MAD_SIZE + 4) { /* a MAD: relative IDs, as kind 1 */
+		rel_comm_id(rx->ib + 20);
+		rel_service(s, rx->ib + 20);
+	}
+	if ((kind & 8) && n >= WIRE_BTH_LEN + WIRE_ICRC_LEN) {
+		icrc = htole32(wire_icrc(&rx->ends, rx->ib, n - 4));
+		memcpy(rx->ib + n - 4, &icrc, 4);
+	}
+	wire_input(wire, rx, n, false);
+	svd_serve_once(0); /* the CM's eventfd: the MAD is handled */
+	cm_wire_drain();
+	svd_serve_once(0);
+	drain_chans(s);
+	return used;
+}
+
 static void timers_fire(struct session *s)
 {
 	struct cm_id *id, *next;
@@ -280,6 +331,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			off += rec_mad(&s, data + off, size - off);
 		else if ((kind & 3) == 2)
 			timers_fire(&s);
+		else if (kind & 4)
+			off += rec_wire(&s, kind, data + off, size - off);
 		else
 			svd_serve_once(0);
 	}
@@ -406,37 +459,76 @@ static void seed_ud(struct seed *sd)
 	op(sd, SV_CM_GET_EVENT, 0, 0, 0);
 }
 
-/* A REQ from the wire to the listener, CMA header for 127.0.0.1. */
-static void seed_mad_req(struct seed *sd)
-{
-	uint8_t *rec, gid[16] = { [10] = 0xff, [11] = 0xff, [12] = 127,
-				  [15] = 1 };
-	uint8_t *mad, *hdr;
+static const uint8_t lo_gid[16] = { [10] = 0xff, [11] = 0xff, [12] = 127,
+				    [15] = 1 };
 
-	seed_listen(sd, RDMA_PS_TCP, IBV_QPT_RC);
-	sd->buf[sd->len++] = 1;
-	rec = sd->buf + sd->len;
-	memcpy(rec, gid, 16);
-	memcpy(rec + 16, gid, 16);
-	mad = rec + 32;
+/* A REQ to the listener's port (1: relative), CMA header for 127.0.0.1. */
+static void req_mad(uint8_t *mad)
+{
+	uint8_t *hdr = mad + CM_MAD_HDR + CM_REQ_PRIVATE_DATA;
+
 	cm_mad_init(mad, CM_ATTR_REQ, 0x77);
 	cm_put(mad, CM_REQ_LOCAL_COMM_ID, 0x77);
 	cm_put64(mad, CM_REQ_SERVICE_ID, (uint64_t)RDMA_PS_TCP << 16 | 1);
 	cm_put(mad, CM_REQ_LOCAL_QPN, 0x321);
 	cm_put(mad, CM_REQ_PATH_PACKET_PAYLOAD_MTU, 5);
 	cm_put(mad, CM_REQ_RETRY_COUNT, 7);
-	cm_put_bytes(mad, CM_REQ_PRIMARY_LOCAL_PORT_GID, gid, 16);
-	cm_put_bytes(mad, CM_REQ_PRIMARY_REMOTE_PORT_GID, gid, 16);
-	hdr = mad + CM_MAD_HDR + CM_REQ_PRIVATE_DATA;
+	cm_put(mad, CM_REQ_LOCAL_CM_RESPONSE_TIMEOUT, 20);
+	cm_put(mad, CM_REQ_MAX_CM_RETRIES, 15);
+	cm_put_bytes(mad, CM_REQ_PRIMARY_LOCAL_PORT_GID, lo_gid, 16);
+	cm_put_bytes(mad, CM_REQ_PRIMARY_REMOTE_PORT_GID, lo_gid, 16);
 	hdr[1] = 4 << 4;
 	hdr[2] = 0x12;
-	memcpy(hdr + 16, gid + 12, 4);
-	memcpy(hdr + 32, gid + 12, 4);
-	sd->len += MAD_REC;
+	memcpy(hdr + 16, lo_gid + 12, 4);
+	memcpy(hdr + 32, lo_gid + 12, 4);
+}
+
+/* The listener accepts; the REP is retransmitted, then gives up. */
+static void seed_accept_tail(struct seed *sd)
+{
 	op(sd, SV_CM_GET_EVENT, 0, 0, 0); /* CONNECT_REQUEST: handle 2 */
 	conn_op(sd, SV_CM_ACCEPT, 2, IBV_QPT_RC);
-	sd->buf[sd->len++] = 2; /* the REP is retransmitted, then gives up */
+	sd->buf[sd->len++] = 2;
 	op(sd, SV_CM_GET_EVENT, 0, 0, 0);
+}
+
+/* The REQ handed to the CM as a MAD (kind 1). */
+static void seed_mad_req(struct seed *sd)
+{
+	uint8_t *rec;
+
+	seed_listen(sd, RDMA_PS_TCP, IBV_QPT_RC);
+	sd->buf[sd->len++] = 1;
+	rec = sd->buf + sd->len;
+	memcpy(rec, lo_gid, 16);
+	memcpy(rec + 16, lo_gid, 16);
+	req_mad(rec + 32);
+	sd->len += MAD_REC;
+	seed_accept_tail(sd);
+}
+
+/* The same REQ as a wire datagram (kind 7): BTH, DETH, MAD, ICRC. */
+static void seed_wire_req(struct seed *sd)
+{
+	uint8_t *rec, *pkt;
+
+	seed_listen(sd, RDMA_PS_TCP, IBV_QPT_RC);
+	sd->buf[sd->len++] = 7 | 8; /* the harness computes the ICRC */
+	rec = sd->buf + sd->len;
+	memcpy(rec, lo_gid, 16);
+	rec[16] = (20 + CM_MAD_SIZE + 4) & 0xff;
+	rec[17] = (20 + CM_MAD_SIZE + 4) >> 8;
+	pkt = rec + 18;
+	memset(pkt, 0, 20 + CM_MAD_SIZE + 4);
+	pkt[0] = 0x64; /* UD SEND_ONLY */
+	pkt[2] = pkt[3] = 0xff; /* P_Key */
+	pkt[7] = 1; /* to QP1 */
+	pkt[12] = 0x80;
+	pkt[13] = 0x01; /* Q_Key 0x80010000 */
+	pkt[19] = 1; /* from QP1 */
+	req_mad(pkt + 20);
+	sd->len += 18 + 20 + CM_MAD_SIZE + 4;
+	seed_accept_tail(sd);
 }
 
 static void seed_write(const char *dir, const char *name,
@@ -467,5 +559,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	seed_write(dir, "rc-reject", seed_reject);
 	seed_write(dir, "ud-sidr-mcast", seed_ud);
 	seed_write(dir, "mad-req", seed_mad_req);
+	seed_write(dir, "wire-req", seed_wire_req);
 	exit(0);
 }

@@ -3,8 +3,9 @@
 # Runs inside the rxe-vm guest (as $VMDIR/share/run.sh, see wire_rxe.sh):
 # kernel Soft-RoCE against softverbs on the host side of the bridge. First
 # the guest is the client of the host's servers, then the server of the
-# host's clients: ibv_rc_pingpong -c, ib_send_bw, ib_read_lat. Each result
-# line starts with "RXE-RESULT".
+# host's clients: ibv_rc_pingpong -c, ib_send_bw, ib_read_lat, and rping
+# over rdma_cm (the kernel's CM against softverbs'). Role "rping" runs only
+# the two rping. Each result line starts with "RXE-RESULT".
 H=10.77.0.1
 ts() { echo "[t=$(cut -d' ' -f1 /proc/uptime)] $*"; }
 retry() { n=0; while [ $n -lt 90 ]; do "$@" && return 0; n=$((n+1)); sleep 1; done; return 1; }
@@ -13,11 +14,18 @@ res() { name=$1; shift; if "$@" > /tmp/out 2>&1; then r=ok; else r=FAIL; fi
 modprobe rdma_rxe && rdma link add rxe0 type rxe netdev "$IF" || echo "RXE-RESULT setup FAIL"
 G=""; for i in 0 1 2 3; do case $(cat /sys/class/infiniband/rxe0/ports/1/gids/$i) in 0000:0000:0000:0000:0000:ffff:*) G=$i; break;; esac; done
 ts "rxe0 up, IPv4 GID index $G"
+if [ "$VM_role" != rping ]; then
 res rc_pingpong_rxe_client retry timeout 120 ibv_rc_pingpong -d rxe0 -g "$G" -c -n 100 -s 4096 $H
 res send_bw_rxe_client retry timeout 120 ib_send_bw -d rxe0 -x "$G" -n 1000 -s 65536 $H
 res read_lat_rxe_client retry timeout 120 ib_read_lat -d rxe0 -x "$G" -n 1000 $H
+fi
+# rdma_cm: the kernel's CM against softverbs' (CM MADs on QP1 both ways).
+res rping_rxe_client retry timeout 120 rping -c -v -V -a $H -C 100
+if [ "$VM_role" != rping ]; then
 res rc_pingpong_rxe_server timeout 120 ibv_rc_pingpong -d rxe0 -g "$G" -c -n 100 -s 4096
 res send_bw_rxe_server timeout 120 ib_send_bw -d rxe0 -x "$G" -n 1000 -s 65536
 res read_lat_rxe_server timeout 120 ib_read_lat -d rxe0 -x "$G" -n 1000
+fi
+res rping_rxe_server timeout 300 rping -s -v -V -a 10.77.0.2 -C 100
 grep -H . /sys/class/infiniband/rxe0/ports/1/hw_counters/* | sed 's|.*/||' | tr '\n' ' '; echo
 ts "guest done"
