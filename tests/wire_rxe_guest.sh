@@ -9,9 +9,17 @@
 H=10.77.0.1
 ts() { echo "[t=$(cut -d' ' -f1 /proc/uptime)] $*"; }
 retry() { n=0; while [ $n -lt 90 ]; do "$@" && return 0; n=$((n+1)); sleep 1; done; return 1; }
-res() { name=$1; shift; if "$@" > /tmp/out 2>&1; then r=ok; else r=FAIL; fi
-	cat /tmp/out; echo "RXE-RESULT $name $r $(grep -E 'iters in|^ *[0-9]+ +[0-9]+ +[0-9.]+' /tmp/out | tail -1 | tr -s ' ')"; }
+# The output goes to the console as it comes (a hang shows where it is).
+res() { name=$1; shift; ts "$name: $*"; ("$@"; echo $? > /tmp/rc) 2>&1 | tee /tmp/out
+	r=$([ "$(cat /tmp/rc)" = 0 ] && echo ok || echo FAIL)
+	echo "RXE-RESULT $name $r $(grep -E 'iters in|^ *[0-9]+ +[0-9]+ +[0-9.]+' /tmp/out | tail -1 | tr -s ' ')"; }
 modprobe rdma_rxe && rdma link add rxe0 type rxe netdev "$IF" || echo "RXE-RESULT setup FAIL"
+# rdma_cm's user interface (/dev/infiniband/rdma_cm): the image keeps only
+# rxe's modules, so wire_rxe.sh puts the CM's (same kernel build) in the
+# share.
+modprobe rdma_ucm 2>/dev/null || for m in configfs iw_cm ib_cm rdma_cm rdma_ucm; do
+	insmod /share/cm-modules/$m.ko || echo "RXE-RESULT insmod-$m FAIL"
+done
 G=""; for i in 0 1 2 3; do case $(cat /sys/class/infiniband/rxe0/ports/1/gids/$i) in 0000:0000:0000:0000:0000:ffff:*) G=$i; break;; esac; done
 ts "rxe0 up, IPv4 GID index $G"
 if [ "$VM_role" != rping ]; then
@@ -20,7 +28,7 @@ res send_bw_rxe_client retry timeout 120 ib_send_bw -d rxe0 -x "$G" -n 1000 -s 6
 res read_lat_rxe_client retry timeout 120 ib_read_lat -d rxe0 -x "$G" -n 1000 $H
 fi
 # rdma_cm: the kernel's CM against softverbs' (CM MADs on QP1 both ways).
-res rping_rxe_client retry timeout 120 rping -c -v -V -a $H -C 100
+res rping_rxe_client retry timeout 120 rping -c -d -v -V -a $H -C 100
 if [ "$VM_role" != rping ]; then
 res rc_pingpong_rxe_server timeout 120 ibv_rc_pingpong -d rxe0 -g "$G" -c -n 100 -s 4096
 res send_bw_rxe_server timeout 120 ib_send_bw -d rxe0 -x "$G" -n 1000 -s 65536
