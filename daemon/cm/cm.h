@@ -96,6 +96,8 @@ struct cm_id {
 	uint64_t remote_guid;
 	uint64_t service_id;
 	uint32_t local_qpn, remote_qpn;
+	/* Starting PSNs as REQ and REP carry them: the PSN each side
+	 * expects to receive first (ours: our QP's rq_psn). */
 	uint32_t local_psn, remote_psn;
 	uint32_t qkey;
 	uint8_t resp_res, init_depth; /* local QP's: dest_rd_atomic, rd_atomic */

@@ -50,7 +50,12 @@ static int attr_rtr(const struct cm_id *id, struct sv_cm_qp_attr *a)
 		   IBV_QP_MIN_RNR_TIMER;
 	a->path_mtu = id->mtu;
 	a->dest_qp_num = id->remote_qpn;
-	a->rq_psn = id->remote_psn;
+	/*
+	 * A REQ's or REP's starting PSN is the one its sender expects to
+	 * receive first (the kernel's CM: rq_psn from its own REQ, sq_psn
+	 * from the REP), so each side sends from the PSN the other chose.
+	 */
+	a->rq_psn = id->local_psn;
 	a->max_dest_rd_atomic = id->resp_res;
 	a->min_rnr_timer = CM_MIN_RNR_TIMER;
 	a->port_num = 1;
@@ -67,6 +72,7 @@ static int attr_rts(const struct cm_id *id, struct sv_cm_qp_attr *a)
 	a->sq_psn = id->local_psn;
 	if (id->qp_type == IBV_QPT_UD)
 		return 0;
+	a->sq_psn = id->remote_psn; /* what the peer expects (attr_rtr) */
 	if (!connected(id))
 		return -EINVAL;
 	a->mask |= IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
