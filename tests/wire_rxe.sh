@@ -83,6 +83,8 @@ host() { # host NAME CMD...: one side of a pair, result line
 	shift
 	out=$("$@" 2>&1); rc=$?
 	echo "$out" > "$RUN/$name.log"
+	# rping can exit 0 without a ping (a connection that failed early).
+	case $name in rping*) echo "$out" | grep -q "rdma-ping-99:" || rc=1;; esac
 	[ $rc = 0 ] || { fails=$((fails + 1)); echo "$out" | tail -5; }
 	t "HOST-RESULT $name $([ $rc = 0 ] && echo ok || echo FAIL) $(echo "$out" | grep -E 'iters in|^ *[0-9]+ +[0-9]+ +[0-9.]+' | tail -1 | tr -s ' ')"
 }

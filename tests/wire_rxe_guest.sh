@@ -12,6 +12,7 @@ retry() { n=0; while [ $n -lt 90 ]; do "$@" && return 0; n=$((n+1)); sleep 1; do
 # The output goes to the console as it comes (a hang shows where it is).
 res() { name=$1; shift; ts "$name: $*"; ("$@"; echo $? > /tmp/rc) 2>&1 | tee /tmp/out
 	r=$([ "$(cat /tmp/rc)" = 0 ] && echo ok || echo FAIL)
+	case $name in rping*) grep -q "rdma-ping-99:" /tmp/out || r=FAIL;; esac
 	echo "RXE-RESULT $name $r $(grep -E 'iters in|^ *[0-9]+ +[0-9]+ +[0-9.]+' /tmp/out | tail -1 | tr -s ' ')"; }
 modprobe rdma_rxe && rdma link add rxe0 type rxe netdev "$IF" || echo "RXE-RESULT setup FAIL"
 # rdma_cm's user interface (/dev/infiniband/rdma_cm): the image keeps only
@@ -28,7 +29,7 @@ res send_bw_rxe_client retry timeout 120 ib_send_bw -d rxe0 -x "$G" -n 1000 -s 6
 res read_lat_rxe_client retry timeout 120 ib_read_lat -d rxe0 -x "$G" -n 1000 $H
 fi
 # rdma_cm: the kernel's CM against softverbs' (CM MADs on QP1 both ways).
-res rping_rxe_client retry timeout 120 rping -c -d -v -V -a $H -C 100
+res rping_rxe_client retry timeout 120 rping -c -v -V -a $H -C 100
 if [ "$VM_role" != rping ]; then
 res rc_pingpong_rxe_server timeout 120 ibv_rc_pingpong -d rxe0 -g "$G" -c -n 100 -s 4096
 res send_bw_rxe_server timeout 120 ib_send_bw -d rxe0 -x "$G" -n 1000 -s 65536
