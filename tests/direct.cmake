@@ -12,3 +12,7 @@ sv_add_c_test(test_direct_xuser ${CMAKE_CURRENT_LIST_DIR}/test_direct_xuser.c)
 set_tests_properties(test_direct_xuser PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 sv_add_c_test(test_direct_atomic ${CMAKE_CURRENT_LIST_DIR}/test_direct_atomic.c)
+sv_add_c_test(test_direct_send ${CMAKE_CURRENT_LIST_DIR}/test_direct_send.c)
+add_test(NAME test_direct_send_off COMMAND test_direct_send off)
+set_tests_properties(test_direct_send_off PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)

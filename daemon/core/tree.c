@@ -22,6 +22,7 @@ extern const struct svd_module svd_mod_dm;
 extern const struct svd_module svd_mod_dd;
 extern const struct svd_module svd_mod_mcast;
 extern const struct svd_module svd_mod_direct;
+extern const struct svd_module svd_mod_direct_rx;
 
 /* Modules are added here; a method not in any module is EPROTONOSUPPORT. */
 static const struct svd_module *const svd_modules[] = {
@@ -41,6 +42,7 @@ static const struct svd_module *const svd_modules[] = {
 	&svd_mod_dd,
 	&svd_mod_mcast,
 	&svd_mod_direct,
+	&svd_mod_direct_rx,
 };
 
 /*

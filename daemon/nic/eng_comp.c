@@ -592,6 +592,7 @@ static bool flush_rq(struct eng_qp *eq)
 	    qp->rq_wqe_size < sizeof(w) ||
 	    (uint64_t)qp->rq_entries * qp->rq_wqe_size > qp->rq->length)
 		return false;
+	svd_direct_rq_sync(qp, &eq->rq_cons); /* receives drained directly */
 	while (n < FLUSH_BUDGET) {
 		struct sv_cqe cqe = { .status = IBV_WC_WR_FLUSH_ERR,
 				      .opcode = IBV_WC_RECV,

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "svd_direct.h"
 
 enum req_state {
 	REQ_FETCH,
@@ -179,6 +180,21 @@ static unsigned int rd_in_flight(struct eng_qp *eq)
 	return n;
 }
 
+/*
+ * The direct path left messages in the peer's receive ring: they were
+ * sent first, so this QP's daemon-path work waits until the peer drained
+ * them (looked at again every 10 us, no RNR retry spent).
+ */
+static bool direct_held(struct eng_qp *eq)
+{
+	if (!svd_direct_sq_hold(eq->qp))
+		return false;
+	eq->timer = ENG_T_RNR;
+	eq->req_state = ENG_REQ_WAIT;
+	eng_rnr_deadline(&eq->wait_until, 1);
+	return true;
+}
+
 static enum req_state req_gate(struct eng_qp *eq, struct req_step *r)
 {
 	uint32_t out = eq->sq_next - eq->sq_cons;
@@ -188,6 +204,8 @@ static enum req_state req_gate(struct eng_qp *eq, struct req_step *r)
 				     eq->qp->attr.max_rd_atomic : 1;
 
 	if (eq->timer == ENG_T_RNR || out >= win)
+		return REQ_IDLE;
+	if (!out && direct_held(eq))
 		return REQ_IDLE;
 	if (eq->req_off) /* resuming a message: its gates were passed */
 		return REQ_BUILD;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "svd_direct.h"
 
 /* Where a QP takes receive WQEs from: its RQ or an SRQ. */
 struct rq_ref {
@@ -79,6 +80,8 @@ static bool rq_ref_init(struct resp_ctx *c)
 		r->stride = qp->rq_wqe_size;
 		r->max_sge = qp->max_recv_sge;
 		r->cons = &c->eq->rq_cons;
+		/* Direct SENDs drained by the owner took some receives. */
+		svd_direct_rq_sync(qp, r->cons);
 	}
 	return r->ring && r->dbrec && svd_is_pow2(r->entries) &&
 	       r->stride >= sizeof(struct sv_recv_wqe) &&
@@ -145,6 +148,8 @@ static void rq_publish(struct resp_ctx *c)
 	if (r->cons)
 		*r->cons = next;
 	svd_mem_store32(r->dbrec, rq_cons_off(r), next);
+	if (r->cons)
+		svd_direct_rq_consumed(c->qp, next);
 	if (r->srq &&
 	    !svd_mem_load32(r->dbrec, offsetof(struct sv_dbrec, prod), &prod))
 		srq_limit_check(r->srq, prod, next);

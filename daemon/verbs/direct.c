@@ -118,7 +118,7 @@ static struct sv_direct_conn *conn_entry(uint32_t i)
 }
 
 /* A daemon object as clients may see it: keyed, so no address leaks. */
-static uint64_t tag(const void *p)
+uint64_t svd_direct_tag(const void *p)
 {
 	uint64_t x = (uintptr_t)p ^ secret;
 
@@ -126,6 +126,8 @@ static uint64_t tag(const void *p)
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
 	return x ^ (x >> 31);
 }
+
+#define tag svd_direct_tag
 
 /* Seqlock writer: odd while the entry changes, a new even value after. */
 static void seq_open(uint32_t *seq)
@@ -355,6 +357,7 @@ static void conn_write(const struct grant *g, bool gone)
 	c->qpn = g->qp->qpn;
 	c->peer_qpn = g->peer->qpn;
 	c->peer_access = g->peer->attr.qp_access_flags;
+	c->peer_rx = g->peer->drx ? g->peer->drx->gen : 0;
 	c->peer_pd = tag(g->peer->pd);
 	seq_close(&c->seq);
 }
@@ -396,6 +399,12 @@ static struct grant *grant_get(struct svd_qp *qp, struct svd_qp *peer)
 	return g;
 }
 
+/* Same user, and the transport would deliver (dev->lock held). */
+bool svd_direct_peer_ok(const struct svd_qp *qp, const struct svd_qp *peer)
+{
+	return owner(peer) == owner(qp) && svd_xuser_check(qp, peer);
+}
+
 /* The RC QP qp is connected to, if it is ours and connected back. */
 static int find_peer(struct svd_device *dev, struct svd_qp *qp,
 		     struct svd_qp **peer)
@@ -410,7 +419,7 @@ static int find_peer(struct svd_device *dev, struct svd_qp *qp,
 	if (!p || p->qp_type != IB_UVERBS_QPT_RC ||
 	    p->attr.dest_qp_num != qp->qpn)
 		ret = -ENOENT;
-	else if (owner(p) != owner(qp) || !svd_xuser_check(qp, p))
+	else if (!svd_direct_peer_ok(qp, p))
 		ret = -EPERM; /* another user, another path: the engine's */
 	pthread_mutex_unlock(&dev->lock);
 	*peer = p;
@@ -422,6 +431,8 @@ static int table_ro_fd(void)
 {
 	char path[64];
 
+	if (table_fd < 0)
+		return -1;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", table_fd);
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
@@ -444,6 +455,7 @@ static int direct_method_grant(struct svd_bundle *b)
 		resp.dev = (uint32_t)tag(b->dev);
 		resp.pd = tag(qp->pd);
 		resp.peer_qpn = peer->qpn;
+		resp.slid = b->dev->port.attr.lid;
 		ret = svd_attr_fd_out(b, SV_ATTR_DIRECT_GRANT_FD, table_ro_fd());
 	}
 	pthread_mutex_unlock(&dlock);
@@ -545,10 +557,32 @@ void svd_direct_qp_modified(struct svd_qp *qp)
 	pthread_mutex_unlock(&dlock);
 }
 
+int svd_direct_table_fd(void)
+{
+	int fd;
+
+	pthread_mutex_lock(&dlock);
+	fd = table_get() ? table_ro_fd() : -1;
+	pthread_mutex_unlock(&dlock);
+	return fd;
+}
+
+struct svd_drx *svd_direct_set_rx(struct svd_qp *qp, struct svd_drx *x)
+{
+	struct svd_drx *old;
+
+	pthread_mutex_lock(&dlock);
+	old = qp->drx;
+	qp->drx = x;
+	pthread_mutex_unlock(&dlock);
+	return old;
+}
+
 void svd_direct_qp_gone(struct svd_qp *qp)
 {
 	struct grant **pp = &grants, *g;
 
+	svd_direct_rx_free(qp);
 	pthread_mutex_lock(&dlock);
 	while ((g = *pp)) {
 		if (g->qp != qp && g->peer != qp) {

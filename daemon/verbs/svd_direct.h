@@ -28,4 +28,33 @@ void svd_direct_quiesce(void);
 void svd_direct_qp_modified(struct svd_qp *qp);
 void svd_direct_qp_gone(struct svd_qp *qp);
 
+/*
+ * Direct SEND (direct_rx.c): an RC QP's receive ring, created for its
+ * owner and mapped by a granted initiator. Set and cleared under dev->lock.
+ */
+struct svd_drx {
+	int fd;
+	struct svd_umem *umem;
+	uint64_t size;
+	uint32_t gen, entries, stride;
+};
+
+/* Engine, under dev->lock: qp's daemon-path work waits while its peer's
+ * receive ring still holds direct messages (they come first). */
+bool svd_direct_sq_hold(const struct svd_qp *qp);
+/* Engine, under dev->lock, before taking a receive of qp: the receiver's
+ * library may have consumed some (its dbrec cons) while draining. */
+void svd_direct_rq_sync(const struct svd_qp *qp, uint32_t *cons);
+/* Engine, under dev->lock: qp's receive queue cons is now next. */
+void svd_direct_rq_consumed(const struct svd_qp *qp, uint32_t next);
+/* direct.c qp_gone: the ring goes with the QP. */
+void svd_direct_rx_free(struct svd_qp *qp);
+/* qp->drx = x under the table's lock (dev->lock held); the old one. */
+struct svd_drx *svd_direct_set_rx(struct svd_qp *qp, struct svd_drx *x);
+
+/* Shared by direct.c and direct_rx.c. */
+uint64_t svd_direct_tag(const void *p);
+int svd_direct_table_fd(void); /* read-only, or -errno */
+bool svd_direct_peer_ok(const struct svd_qp *qp, const struct svd_qp *peer);
+
 #endif

@@ -91,6 +91,7 @@ struct svd_qp {
 	atomic_int usecnt; /* flows steering to it (EBUSY on destroy) */
 	struct svd_rss *rss; /* RSS raw QP: its WQs and hash (svd_rss.h) */
 	void *eng; /* engine-private per-QP state */
+	struct svd_drx *drx; /* direct SEND receive ring (direct_rx.c) */
 };
 
 /* Device-wide lookups for the engine (under dev->lock). */

@@ -520,6 +520,9 @@ struct sv_create_qp_rss {
 enum sv_direct_methods {
 	SV_METHOD_DIRECT_GRANT = SV_ID_DRIVER(5), /* on UVERBS_OBJECT_DEVICE */
 	SV_METHOD_DIRECT_MEM = SV_ID_DRIVER(6), /* on UVERBS_OBJECT_DEVICE */
+	SV_METHOD_DIRECT_RECV = SV_ID_DRIVER(7), /* on UVERBS_OBJECT_DEVICE */
+	SV_METHOD_DIRECT_PEER_RECV = SV_ID_DRIVER(8), /* on UVERBS_OBJECT_DEVICE */
+	SV_METHOD_DIRECT_NOTIFY = SV_ID_DRIVER(9), /* on UVERBS_OBJECT_DEVICE */
 };
 
 /*
@@ -547,7 +550,7 @@ struct sv_direct_grant_resp {
 	__u32 dev; /* the device's tag in key entries */
 	__aligned_u64 pd; /* the tag of the initiator QP's PD */
 	__u32 peer_qpn;
-	__u32 reserved;
+	__u32 slid; /* the port LID a receiver's completion names */
 };
 
 #define SV_DIRECT_KEYS (1U << 20) /* key entries, by sv_direct_key_slot() */
@@ -587,7 +590,7 @@ struct sv_direct_conn {
 	__u32 qpn;
 	__u32 peer_qpn;
 	__u32 peer_access; /* the peer QP's qp_access_flags */
-	__u32 reserved;
+	__u32 peer_rx; /* the peer's receive ring generation, 0: none */
 	__aligned_u64 peer_pd; /* tag of the peer QP's PD */
 	__u64 reserved2[4];
 };
@@ -614,5 +617,94 @@ struct sv_direct_busy {
 	__u32 seq;
 };
 #define SV_DIRECT_BUSY_OFF 128 /* offsetof(struct sv_dbrec, arm_seq) */
+
+/*
+ * Direct SEND: the receive ring of an RC QP (docs/direct-path.md). The
+ * daemon creates it (a sealed memfd) for the QP's owner, which maps it
+ * read-write and drains it in poll_cq; a granted initiator maps it too and
+ * pushes eager messages into it inside ibv_post_send. Layout: this header,
+ * then at SV_DIRECT_RX_MIRROR_OFF a copy of the QP's receive queue (the
+ * owner copies each receive WQE it posts, so the initiator can check the
+ * receive a message will take), then SV_DIRECT_RX_SLOTS message slots.
+ *
+ * Whose turn: while messages are in the ring the engine holds the
+ * initiator's daemon-path work (and so never consumes the receive queue);
+ * the initiator pushes only when nothing of its is left in the daemon.
+ */
+enum sv_direct_recv_attrs {
+	SV_ATTR_DIRECT_RECV_QP = SV_ID_DRIVER(0), /* idr QP, the receiver */
+	SV_ATTR_DIRECT_RECV_RESP = SV_ID_DRIVER(1), /* sv_direct_recv_resp */
+	SV_ATTR_DIRECT_RECV_FD = SV_ID_DRIVER(2), /* FD out: the ring */
+	SV_ATTR_DIRECT_RECV_TABLE = SV_ID_DRIVER(3), /* FD out: the table */
+};
+
+struct sv_direct_recv_resp {
+	__u32 dev; /* the device's tag in key entries */
+	__u32 rq_entries; /* the mirror's geometry */
+	__aligned_u64 pd; /* the tag of the receiver QP's PD */
+	__aligned_u64 size; /* bytes of the ring */
+	__u32 rq_stride;
+	__u32 gen;
+};
+
+/* SV_METHOD_DIRECT_PEER_RECV: the peer's ring, for a granted initiator */
+enum sv_direct_peer_recv_attrs {
+	SV_ATTR_DIRECT_PEER_QP = SV_ID_DRIVER(0), /* idr QP, granted */
+	SV_ATTR_DIRECT_PEER_RESP = SV_ID_DRIVER(1), /* sv_direct_recv_resp */
+	SV_ATTR_DIRECT_PEER_FD = SV_ID_DRIVER(2), /* FD out: the ring */
+};
+
+/* SV_METHOD_DIRECT_NOTIFY: raise the peer's receive CQ event if armed */
+enum sv_direct_notify_attrs {
+	SV_ATTR_DIRECT_NOTIFY_QP = SV_ID_DRIVER(0), /* idr QP, granted */
+	SV_ATTR_DIRECT_NOTIFY_SE = SV_ID_DRIVER(1), /* u32 in: solicited */
+};
+
+struct sv_direct_rx_hdr {
+	/* Initiator: messages pushed. */
+	_Alignas(SV_CACHELINE) __u32 prod;
+	/* Receiver (and the engine while the ring is empty): messages
+	 * taken (low half) and the receive queue's cons (high half), stored
+	 * together so an initiator reads one consistent pair. */
+	_Alignas(SV_CACHELINE) __aligned_u64 cons;
+	/* Receiver: receive WQEs posted (its RQ prod), after the mirror. */
+	_Alignas(SV_CACHELINE) __u32 rq_prod;
+	/* Receiver: SV_CQ_ARM_* while its CQ waits for an event; the
+	 * initiator that takes it asks the daemon for the event. */
+	_Alignas(SV_CACHELINE) __u32 armed;
+};
+
+struct sv_direct_rx_msg {
+	__u32 len;
+	__u32 flags; /* SV_DIRECT_RX_* */
+	__u32 imm; /* network order */
+	__u32 src_qp;
+	__u32 slid;
+	__u32 reserved[3];
+	/* then len bytes */
+};
+
+enum {
+	SV_DIRECT_RX_IMM = 1U << 0,
+	SV_DIRECT_RX_SOLICITED = 1U << 1,
+};
+
+#define SV_DIRECT_RX_MIRROR_OFF 4096U
+#define SV_DIRECT_RX_SLOTS 32U
+#define SV_DIRECT_RX_SLOT 4096U
+#define SV_DIRECT_RX_EAGER (SV_DIRECT_RX_SLOT - sizeof(struct sv_direct_rx_msg))
+
+static inline __u64 sv_direct_rx_slots_off(__u32 rq_entries, __u32 rq_stride)
+{
+	__u64 m = (__u64)rq_entries * rq_stride;
+
+	return SV_DIRECT_RX_MIRROR_OFF + ((m + 4095) & ~4095ULL);
+}
+
+static inline __u64 sv_direct_rx_size(__u32 rq_entries, __u32 rq_stride)
+{
+	return sv_direct_rx_slots_off(rq_entries, rq_stride) +
+	       (__u64)SV_DIRECT_RX_SLOTS * SV_DIRECT_RX_SLOT;
+}
 
 #endif /* SOFTVERBS_ABI_H */

@@ -505,6 +505,7 @@ int svl_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
 			  SV_CQ_ARM_SOLICITED : SV_CQ_ARM_NEXT);
 	atomic_fetch_add_explicit((_Atomic uint32_t *)&cq->db->arm_seq, 1,
 				  memory_order_release);
+	svl_direct_cq_armed(cq, solicited_only); /* direct SENDs wake us */
 	svl_cq_unlock(cq);
 	return 0;
 }

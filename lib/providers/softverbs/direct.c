@@ -17,7 +17,7 @@
 /* Posts before a grant refused for want of a connected peer is retried. */
 #define GRANT_RETRY_POSTS 1024
 
-static bool direct_wanted(void)
+bool svl_direct_on(void)
 {
 	static int on = -1;
 
@@ -44,7 +44,7 @@ static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dtable *tables;
 
 /* The mapping of the table behind fd (which is closed). */
-static const uint8_t *table_map(int fd)
+const uint8_t *svl_direct_table_map(int fd)
 {
 	const uint8_t *map = NULL;
 	struct dtable *t;
@@ -107,6 +107,7 @@ static void dq_fill(struct svl_qp *q, struct svl_dqp *d, const uint8_t *t,
 	d->pd = r->pd;
 	d->peer_qpn = r->peer_qpn;
 	d->qpn = q->qp.qp_num;
+	d->slid = r->slid;
 	d->busy = (void *)((uint8_t *)q->sq.db + SV_DIRECT_BUSY_OFF);
 }
 
@@ -119,7 +120,7 @@ static void grant(struct svl_qp *q)
 
 	ret = grant_cmd(q, &r, &fd);
 	if (!ret && fd >= 0)
-		t = table_map(fd);
+		t = svl_direct_table_map(fd);
 	if (!ret && t && r.conn < SV_DIRECT_CONNS &&
 	    (q->dq || (q->dq = calloc(1, sizeof(*q->dq))))) {
 		dq_fill(q, q->dq, t, &r);
@@ -141,7 +142,7 @@ void svl_direct_prepare(struct svl_qp *q)
 			return;
 	}
 	if (q->qp.qp_type != IBV_QPT_RC || q->qp.state != IBV_QPS_RTS ||
-	    !direct_wanted() || !q->sq.entries) {
+	    !svl_direct_on() || !q->sq.entries) {
 		q->dstate = SVL_DIRECT_REFUSED;
 		q->dretry = 0;
 		return;
@@ -216,6 +217,7 @@ static void dq_forget(struct svl_qp *q)
 	}
 	d->dmn = d->failed = false;
 	d->sig = d->seen = 0;
+	svl_direct_peer_drop(d); /* the peer may be another one next time */
 }
 
 void svl_direct_qp_modified(struct svl_qp *q)
@@ -229,6 +231,7 @@ void svl_direct_qp_modified(struct svl_qp *q)
 
 void svl_direct_qp_free(struct svl_qp *q)
 {
+	svl_direct_rx_free(q);
 	dq_forget(q);
 	free(q->dq);
 	q->dq = NULL;

@@ -20,6 +20,7 @@
 #define SVL_DIRECT_H
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "svl_cq.h"
 #include "svl_qp.h"
@@ -28,6 +29,14 @@ enum svl_dstate {
 	SVL_DIRECT_UNTRIED = 0, /* ask the daemon at the next post */
 	SVL_DIRECT_GRANTED,
 	SVL_DIRECT_REFUSED, /* daemon path until the QP is modified */
+};
+
+/* The peer's receive ring, as an initiator maps it (direct_send.c). */
+struct svl_dpeer {
+	uint8_t *map; /* NULL until fetched */
+	size_t len;
+	uint32_t gen, entries, stride;
+	uint64_t pd; /* the peer's PD tag (its receive buffers' keys) */
 };
 
 /* Per QP, once granted (direct.c). */
@@ -42,6 +51,27 @@ struct svl_dqp {
 	bool watching; /* on the send CQ's watch list */
 	uint32_t sig, seen; /* daemon completions expected / polled */
 	struct svl_dqp *wnext;
+	uint32_t slid; /* what the peer's receive completions name */
+	struct svl_dpeer rx;
+	uint32_t rx_tried; /* generation fetched (or failed) last */
+};
+
+/*
+ * The receive ring of one of our RC QPs (direct_rx.c): the daemon made
+ * it, a granted initiator pushes messages, poll_cq on the QP's receive CQ
+ * drains them into the QP's receive WQEs.
+ */
+struct svl_drx {
+	struct svl_qp *q;
+	uint8_t *map;
+	size_t len;
+	struct sv_direct_rx_hdr *h;
+	uint8_t *mirror, *slots;
+	uint32_t entries, stride;
+	const uint8_t *table; /* to check our own receive buffers' keys */
+	uint32_t dev;
+	uint64_t pd;
+	struct svl_drx *next; /* on the receive CQ's list */
 };
 
 /* Per CQ: completions the direct path produced (direct_cq.c). */
@@ -51,6 +81,7 @@ struct svl_dcq {
 	uint32_t entries, prod, cons, reserved;
 	bool cur_direct; /* what svl_cq_peek() returned */
 	struct svl_dqp *watch; /* QPs waiting for their daemon completions */
+	struct svl_drx *rxs; /* receive rings this CQ drains */
 };
 
 /* post.c, qp_ex.c: before taking the SQ lock (asks for the grant). */
@@ -66,6 +97,38 @@ void svl_direct_batch(struct svl_qp *q);
 /* qp.c: the QP was modified / is destroyed. */
 void svl_direct_qp_modified(struct svl_qp *q);
 void svl_direct_qp_free(struct svl_qp *q);
+
+/* direct.c: SOFTVERBS_DIRECT asks for the path. */
+bool svl_direct_on(void);
+/* direct_cq.c, under cq->lock: the CQ's direct part, made on first use. */
+struct svl_dcq *svl_dcq_get(struct svl_cq *cq);
+
+/* direct.c: the daemon's table behind fd (closed), mapped once. */
+const uint8_t *svl_direct_table_map(int fd);
+
+/* direct_op.c, for SEND too. */
+bool svl_direct_key_ok(const uint8_t *table, uint32_t dev, uint32_t key,
+		       uint64_t pd, uint64_t addr, uint64_t len, uint32_t need,
+		       struct sv_direct_key *e);
+bool svl_direct_conn(const struct svl_dqp *d, struct sv_direct_conn *c);
+/* The WQE's local bytes (inline or our SGEs): iov count, or -1. */
+int svl_direct_local(const struct svl_qp *q, const struct sv_send_wqe *w,
+		     struct iovec *iov, unsigned int max, uint64_t *len);
+bool svl_direct_cq_room(struct svl_cq *cq, bool signaled);
+void svl_direct_cq_unroom(struct svl_cq *cq, bool signaled);
+void svl_direct_complete(struct svl_qp *q, const struct sv_send_wqe *w,
+			 struct svl_cq *cq, uint32_t opcode, uint64_t len);
+
+/* direct_send.c: SEND / SEND_WITH_IMM into the peer's receive ring. */
+int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w);
+void svl_direct_peer_drop(struct svl_dqp *d);
+
+/* direct_rx.c: the receiver's side. */
+void svl_direct_recv_posted(struct svl_qp *q); /* post.c, after a post */
+void svl_direct_rx_drain(struct svl_cq *cq); /* under cq->lock */
+void svl_direct_cq_armed(struct svl_cq *cq, int solicited); /* cq.c */
+void svl_direct_rx_reset(struct svl_qp *q); /* qp.c: modify to RESET */
+void svl_direct_rx_free(struct svl_qp *q);
 
 /* direct_guard.c: SIGBUS on a truncated mapped region fails the copy. */
 void svl_direct_guard_init(void);

@@ -18,7 +18,7 @@
 
 #include "direct.h"
 
-static struct svl_dcq *dcq_get(struct svl_cq *cq)
+struct svl_dcq *svl_dcq_get(struct svl_cq *cq)
 {
 	struct svl_dcq *d = cq->dcq;
 
@@ -52,8 +52,13 @@ void svl_dcq_free(struct svl_cq *cq)
 
 const struct sv_cqe *svl_cq_peek(struct svl_cq *cq)
 {
-	uint32_t prod = svl_load_acquire(&cq->db->prod);
 	struct svl_dcq *d = cq->dcq;
+	uint32_t prod;
+
+	/* Direct SENDs to our QPs become completions here. */
+	if (d && d->rxs)
+		svl_direct_rx_drain(cq);
+	prod = svl_load_acquire(&cq->db->prod);
 
 	if (d && d->cons != d->prod) {
 		uint32_t i = d->cons & (d->entries - 1);
@@ -122,7 +127,7 @@ void svl_dcq_clean(struct svl_cq *cq, uint32_t qpn)
 
 int svl_dcq_reserve(struct svl_cq *cq)
 {
-	struct svl_dcq *d = dcq_get(cq);
+	struct svl_dcq *d = svl_dcq_get(cq);
 
 	/* Full (or resized smaller meanwhile): the daemon path decides. */
 	if (!d || d->entries != cq->entries ||
@@ -150,7 +155,7 @@ void svl_dcq_push(struct svl_cq *cq, const struct sv_cqe *e)
 
 int svl_dcq_watch(struct svl_cq *cq, struct svl_dqp *w)
 {
-	struct svl_dcq *d = dcq_get(cq);
+	struct svl_dcq *d = svl_dcq_get(cq);
 
 	if (!d)
 		return -1;

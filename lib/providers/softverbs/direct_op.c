@@ -80,28 +80,44 @@ static const struct sv_direct_key *key_src(const struct svl_dqp *d,
 }
 
 /* The region key of PD pd covers [addr, addr + len) with access need. */
-static bool key_ok(const struct svl_dqp *d, uint32_t key, uint64_t pd,
-		   uint64_t addr, uint64_t len, uint32_t need,
-		   struct sv_direct_key *e)
+bool svl_direct_key_ok(const uint8_t *table, uint32_t dev, uint32_t key,
+		       uint64_t pd, uint64_t addr, uint64_t len, uint32_t need,
+		       struct sv_direct_key *e)
 {
-	if (!key || !seq_read(key_src(d, key), e, sizeof(*e)))
+	const struct sv_direct_key *src =
+		(const struct sv_direct_key *)table + sv_direct_key_slot(key);
+
+	if (!key || !seq_read(src, e, sizeof(*e)))
 		return false;
-	return e->key == key && e->dev == d->dev && e->pd == pd &&
+	return e->key == key && e->dev == dev && e->pd == pd &&
 	       (e->access & need) == need && addr >= e->iova &&
 	       addr - e->iova <= e->length &&
 	       len <= e->length - (addr - e->iova);
 }
 
-static bool conn_ok(const struct svl_dqp *d, uint32_t need,
-		    struct sv_direct_conn *c)
+static bool key_ok(const struct svl_dqp *d, uint32_t key, uint64_t pd,
+		   uint64_t addr, uint64_t len, uint32_t need,
+		   struct sv_direct_key *e)
+{
+	return svl_direct_key_ok(d->table, d->dev, key, pd, addr, len, need,
+				 e);
+}
+
+/* The connection record is live and names this QP and its peer. */
+bool svl_direct_conn(const struct svl_dqp *d, struct sv_direct_conn *c)
 {
 	const struct sv_direct_conn *src =
 		(const void *)(d->table + SV_DIRECT_CONN_OFF);
 
 	if (!seq_read(src + d->conn, c, sizeof(*c)))
 		return false;
-	return c->live && c->qpn == d->qpn && c->peer_qpn == d->peer_qpn &&
-	       (c->peer_access & need) == need;
+	return c->live && c->qpn == d->qpn && c->peer_qpn == d->peer_qpn;
+}
+
+static bool conn_ok(const struct svl_dqp *d, uint32_t need,
+		    struct sv_direct_conn *c)
+{
+	return svl_direct_conn(d, c) && (c->peer_access & need) == need;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -363,6 +379,20 @@ static bool local_iov(const struct svl_qp *q, const struct sv_send_wqe *w,
 	return true;
 }
 
+int svl_direct_local(const struct svl_qp *q, const struct sv_send_wqe *w,
+		     struct iovec *iov, unsigned int max, uint64_t *len)
+{
+	struct dop op = { .read = false };
+
+	if (!(w->flags & SV_WQE_INLINE) && w->num_sge > max)
+		return -1;
+	if (!local_iov(q, w, &op))
+		return -1;
+	memcpy(iov, op.local, op.nlocal * sizeof(*iov));
+	*len = op.len;
+	return (int)op.nlocal;
+}
+
 static uint32_t remote_need(const struct dop *op)
 {
 	if (op->atomic)
@@ -473,14 +503,14 @@ static enum ibv_wc_opcode wc_opcode(const struct dop *op)
 	return op->read ? IBV_WC_RDMA_READ : IBV_WC_RDMA_WRITE;
 }
 
-static void direct_cqe(struct svl_qp *q, const struct sv_send_wqe *w,
-		       const struct dop *op, struct svl_cq *cq)
+void svl_direct_complete(struct svl_qp *q, const struct sv_send_wqe *w,
+			 struct svl_cq *cq, uint32_t opcode, uint64_t len)
 {
 	struct sv_cqe e = {
 		.wr_id = w->wr_id,
 		.status = IBV_WC_SUCCESS,
-		.opcode = wc_opcode(op),
-		.byte_len = (uint32_t)op->len,
+		.opcode = opcode,
+		.byte_len = (uint32_t)len,
 		.qp_num = q->qp.qp_num,
 	};
 
@@ -490,7 +520,7 @@ static void direct_cqe(struct svl_qp *q, const struct sv_send_wqe *w,
 }
 
 /* Room for the completion first: once copied, it must complete. */
-static bool cq_room(struct svl_cq *cq, bool signaled)
+bool svl_direct_cq_room(struct svl_cq *cq, bool signaled)
 {
 	int ret;
 
@@ -505,7 +535,7 @@ static bool cq_room(struct svl_cq *cq, bool signaled)
 	return !ret;
 }
 
-static void cq_unroom(struct svl_cq *cq, bool signaled)
+void svl_direct_cq_unroom(struct svl_cq *cq, bool signaled)
 {
 	if (!signaled)
 		return;
@@ -561,18 +591,22 @@ int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
 	uint32_t rkey;
 	struct dop op;
 
-	if (q->dstate != SVL_DIRECT_GRANTED || q->qp.state != IBV_QPS_RTS ||
-	    !dop_init(w, &op, &rkey, &raddr) || !svl_direct_idle(q))
+	if (q->dstate != SVL_DIRECT_GRANTED || q->qp.state != IBV_QPS_RTS)
 		return -1;
-	ok = dop_ready(q, w, &op, rkey, raddr) && cq_room(cq, signaled);
+	if (w->opcode == IBV_WR_SEND || w->opcode == IBV_WR_SEND_WITH_IMM)
+		return svl_direct_idle(q) ? svl_direct_send(q, w) : -1;
+	if (!dop_init(w, &op, &rkey, &raddr) || !svl_direct_idle(q))
+		return -1;
+	ok = dop_ready(q, w, &op, rkey, raddr) &&
+	     svl_direct_cq_room(cq, signaled);
 	if (ok && !dop_copy(q->dq, rkey, &op)) {
-		cq_unroom(cq, signaled);
+		svl_direct_cq_unroom(cq, signaled);
 		ok = false;
 	}
 	region_put(op.map);
 	if (!ok)
 		return -1;
 	if (signaled)
-		direct_cqe(q, w, &op, cq);
+		svl_direct_complete(q, w, cq, wc_opcode(&op), op.len);
 	return 0;
 }

@@ -280,6 +280,7 @@ int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 	 */
 	if (qp->state == IBV_QPS_ERR)
 		svl_qp_kick(q);
+	svl_direct_recv_posted(q); /* direct SENDs see the new receives */
 	return ret;
 }
 

@@ -474,6 +474,7 @@ static void qp_reset_shadow(struct svl_qp *q)
 	pthread_spin_lock(&q->rq.lock);
 	q->rq.prod = 0;
 	pthread_spin_unlock(&q->rq.lock);
+	svl_direct_rx_reset(q);
 }
 
 SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,

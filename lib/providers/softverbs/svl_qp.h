@@ -65,6 +65,8 @@ struct svl_qp {
 	struct svl_dqp *dq;
 	int dstate; /* enum svl_dstate */
 	uint32_t dretry; /* posts until a refused grant is asked again */
+	struct svl_drx *drx; /* direct SEND receive ring (direct_rx.c) */
+	bool drx_tried;
 };
 
 struct svl_srq {

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Direct SEND, daemon side (docs/direct-path.md, "SEND").
+ *
+ * An RC QP's owner asks for a receive ring (SV_METHOD_DIRECT_RECV): the
+ * daemon creates it as a sealed memfd (nobody can shrink it under a
+ * mapping), keeps it with the QP and hands it to the owner, and to a
+ * granted initiator connected to that QP (SV_METHOD_DIRECT_PEER_RECV).
+ * The initiator's library pushes eager messages; the owner's library
+ * drains them in poll_cq, taking the receive WQEs itself.
+ *
+ * The engine and the owner's library never take receives at the same
+ * time: the initiator pushes only when nothing of its is left in the
+ * engine, and the engine holds the initiator's daemon-path work while the
+ * ring still has messages (svd_direct_sq_hold). Between the two, the
+ * receive queue's cons moves through the QP's dbrec (svd_direct_rq_sync)
+ * and the ring's header (svd_direct_rq_consumed).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "svd.h"
+#include "svd_direct.h"
+#include "svd_cq.h"
+#include "svd_mem.h"
+#include "svd_qpn.h"
+
+#define HDR_CONS offsetof(struct sv_direct_rx_hdr, cons)
+#define HDR_PROD offsetof(struct sv_direct_rx_hdr, prod)
+/* The RQ's record is the second of a QP's dbrecs. */
+#define RQ_DB(f) (sizeof(struct sv_dbrec) + offsetof(struct sv_dbrec, f))
+
+static atomic_uint nrings; /* rings alive: the engine's hold check is free
+			    * when there are none */
+static atomic_uint gens;
+
+/* ---------------------------------------------------------------------- */
+/* The engine's side (dev->lock held)                                      */
+/* ---------------------------------------------------------------------- */
+
+bool svd_direct_sq_hold(const struct svd_qp *qp)
+{
+	const struct svd_qp *peer;
+	uint32_t prod;
+	uint64_t cons;
+
+	if (!atomic_load_explicit(&nrings, memory_order_relaxed) ||
+	    qp->qp_type != IB_UVERBS_QPT_RC)
+		return false;
+	peer = svd_dev_qp_find(qp->uctx->dev, qp->attr.dest_qp_num);
+	if (!peer || !peer->drx || peer->attr.dest_qp_num != qp->qpn)
+		return false;
+	if (svd_mem_load32(peer->drx->umem, HDR_PROD, &prod) ||
+	    svd_mem_read(peer->drx->umem, HDR_CONS, &cons, sizeof(cons)))
+		return false;
+	return prod != (uint32_t)cons;
+}
+
+void svd_direct_rq_sync(const struct svd_qp *qp, uint32_t *cons)
+{
+	uint32_t prod, c;
+
+	if (!qp->drx || svd_mem_load32(qp->dbrec, RQ_DB(prod), &prod) ||
+	    svd_mem_load32(qp->dbrec, RQ_DB(cons), &c))
+		return;
+	/* Only forward, and only to a consistent queue: the owner moves
+	 * its own receive queue, nobody else's. */
+	if (prod - c <= qp->rq_entries && c - *cons <= qp->rq_entries)
+		*cons = c;
+}
+
+void svd_direct_rq_consumed(const struct svd_qp *qp, uint32_t next)
+{
+	uint64_t w;
+
+	if (!qp->drx ||
+	    svd_mem_read(qp->drx->umem, HDR_CONS, &w, sizeof(w)))
+		return;
+	w = (uint64_t)next << 32 | (uint32_t)w;
+	svd_mem_atomic(qp->drx->umem, HDR_CONS, SVD_MEM_STORE, w, 0, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The ring                                                                */
+/* ---------------------------------------------------------------------- */
+
+static void drx_release(struct svd_drx *x)
+{
+	if (!x)
+		return;
+	svd_umem_release(x->umem);
+	close(x->fd);
+	free(x);
+	atomic_fetch_sub(&nrings, 1);
+}
+
+void svd_direct_rx_free(struct svd_qp *qp)
+{
+	struct svd_device *dev = qp->uctx->dev;
+	struct svd_drx *x;
+
+	pthread_mutex_lock(&dev->lock);
+	x = svd_direct_set_rx(qp, NULL);
+	pthread_mutex_unlock(&dev->lock);
+	drx_release(x);
+}
+
+/* A new ring for qp's receive queue, its RQ cons as the engine left it. */
+static struct svd_drx *drx_new(struct svd_qp *qp)
+{
+	struct svd_drx *x = calloc(1, sizeof(*x));
+	uint32_t c = 0;
+
+	if (!x)
+		return NULL;
+	x->entries = qp->rq_entries;
+	x->stride = qp->rq_wqe_size;
+	x->size = sv_direct_rx_size(x->entries, x->stride);
+	x->fd = svd_memfd_sealed("softverbs-direct-rx", x->size);
+	if (x->fd < 0) {
+		free(x);
+		return NULL;
+	}
+	x->umem = svd_umem_get_mapped(x->fd, 0, x->size);
+	if (svd_is_err(x->umem)) {
+		close(x->fd);
+		free(x);
+		return NULL;
+	}
+	svd_mem_load32(qp->dbrec, RQ_DB(cons), &c);
+	svd_mem_atomic(x->umem, HDR_CONS, SVD_MEM_STORE, (uint64_t)c << 32,
+		       0, NULL);
+	x->gen = atomic_fetch_add(&gens, 1) + 1;
+	atomic_fetch_add(&nrings, 1);
+	return x;
+}
+
+/* RC, its own receive queue (an SRQ stays on the daemon path). */
+static bool rx_eligible(const struct svd_qp *qp)
+{
+	return qp->qp_type == IB_UVERBS_QPT_RC && !qp->srq && qp->rq &&
+	       qp->dbrec && svd_is_pow2(qp->rq_entries) &&
+	       qp->rq_wqe_size >= sizeof(struct sv_recv_wqe) &&
+	       (uint64_t)qp->rq_entries * qp->rq_wqe_size <= qp->rq->length;
+}
+
+static void resp_fill(struct sv_direct_recv_resp *r, const struct svd_drx *x)
+{
+	r->rq_entries = x->entries;
+	r->rq_stride = x->stride;
+	r->size = x->size;
+	r->gen = x->gen;
+}
+
+/* ioctl: SV_METHOD_DIRECT_RECV */
+static int direct_method_recv(struct svd_bundle *b)
+{
+	struct svd_qp *qp = svd_attr_get_obj(b, SV_ATTR_DIRECT_RECV_QP);
+	struct sv_direct_recv_resp resp = {};
+	int fd = -1, ret;
+
+	pthread_mutex_lock(&b->dev->lock);
+	if (rx_eligible(qp) && !qp->drx)
+		svd_direct_set_rx(qp, drx_new(qp));
+	if (rx_eligible(qp) && qp->drx) {
+		resp_fill(&resp, qp->drx);
+		fd = fcntl(qp->drx->fd, F_DUPFD_CLOEXEC, 0);
+	}
+	pthread_mutex_unlock(&b->dev->lock);
+	if (!resp.gen)
+		return -EOPNOTSUPP;
+	/* Initiators already granted see the ring from now on. */
+	svd_direct_qp_modified(qp);
+	resp.dev = (uint32_t)svd_direct_tag(b->dev);
+	resp.pd = svd_direct_tag(qp->pd);
+	ret = svd_attr_fd_out(b, SV_ATTR_DIRECT_RECV_FD, fd);
+	if (!ret)
+		ret = svd_attr_fd_out(b, SV_ATTR_DIRECT_RECV_TABLE,
+					svd_direct_table_fd());
+	return ret ? ret :
+		     svd_attr_copy_to(b, SV_ATTR_DIRECT_RECV_RESP, &resp,
+				      sizeof(resp));
+}
+SVD_DECLARE_METHOD(SV_METHOD_DIRECT_RECV, direct_method_recv,
+		   SVD_ATTR_IDR(SV_ATTR_DIRECT_RECV_QP, &svd_type_qp,
+				SVD_ACCESS_READ, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(SV_ATTR_DIRECT_RECV_RESP,
+				    struct sv_direct_recv_resp, SVD_MANDATORY),
+		   SVD_ATTR_FD(SV_ATTR_DIRECT_RECV_FD, &svd_type_qp,
+			       SVD_ACCESS_NEW, SVD_MANDATORY),
+		   SVD_ATTR_FD(SV_ATTR_DIRECT_RECV_TABLE, &svd_type_qp,
+			       SVD_ACCESS_NEW, SVD_MANDATORY));
+
+/* The QP qp is connected to, connected back, same user (dev->lock held). */
+static struct svd_qp *connected_peer(struct svd_device *dev,
+				     const struct svd_qp *qp)
+{
+	struct svd_qp *p;
+
+	if (qp->qp_type != IB_UVERBS_QPT_RC || qp->state != SVD_QPS_RTS)
+		return NULL;
+	p = svd_dev_qp_find(dev, qp->attr.dest_qp_num);
+	if (!p || p->qp_type != IB_UVERBS_QPT_RC ||
+	    p->attr.dest_qp_num != qp->qpn || !svd_direct_peer_ok(qp, p))
+		return NULL;
+	return p;
+}
+
+/* ioctl: SV_METHOD_DIRECT_PEER_RECV */
+static int direct_method_peer_recv(struct svd_bundle *b)
+{
+	struct svd_qp *qp = svd_attr_get_obj(b, SV_ATTR_DIRECT_PEER_QP);
+	struct sv_direct_recv_resp resp = {};
+	struct svd_qp *peer;
+	int fd = -1, ret;
+
+	pthread_mutex_lock(&b->dev->lock);
+	peer = connected_peer(b->dev, qp);
+	if (peer && peer->drx) {
+		resp_fill(&resp, peer->drx);
+		resp.pd = svd_direct_tag(peer->pd);
+		fd = fcntl(peer->drx->fd, F_DUPFD_CLOEXEC, 0);
+	}
+	pthread_mutex_unlock(&b->dev->lock);
+	if (!resp.gen)
+		return -ENOENT;
+	resp.dev = (uint32_t)svd_direct_tag(b->dev);
+	ret = svd_attr_fd_out(b, SV_ATTR_DIRECT_PEER_FD, fd);
+	return ret ? ret :
+		     svd_attr_copy_to(b, SV_ATTR_DIRECT_PEER_RESP, &resp,
+				      sizeof(resp));
+}
+SVD_DECLARE_METHOD(SV_METHOD_DIRECT_PEER_RECV, direct_method_peer_recv,
+		   SVD_ATTR_IDR(SV_ATTR_DIRECT_PEER_QP, &svd_type_qp,
+				SVD_ACCESS_READ, SVD_MANDATORY),
+		   SVD_ATTR_PTR_OUT(SV_ATTR_DIRECT_PEER_RESP,
+				    struct sv_direct_recv_resp, SVD_MANDATORY),
+		   SVD_ATTR_FD(SV_ATTR_DIRECT_PEER_FD, &svd_type_qp,
+			       SVD_ACCESS_NEW, SVD_MANDATORY));
+
+/* ioctl: SV_METHOD_DIRECT_NOTIFY: a direct message reached an armed CQ */
+static int direct_method_notify(struct svd_bundle *b)
+{
+	struct svd_qp *qp = svd_attr_get_obj(b, SV_ATTR_DIRECT_NOTIFY_QP);
+	struct svd_qp *peer;
+	uint32_t se = 0;
+	int ret = -ENOENT;
+
+	if (svd_attr_get_u32(b, SV_ATTR_DIRECT_NOTIFY_SE, &se))
+		return -EINVAL;
+	pthread_mutex_lock(&b->dev->lock);
+	peer = connected_peer(b->dev, qp);
+	if (peer && peer->recv_cq) {
+		/* The CQ's own arm state decides, as for a daemon CQE. */
+		svd_cq_notify(peer->recv_cq, se != 0);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&b->dev->lock);
+	return ret;
+}
+SVD_DECLARE_METHOD(SV_METHOD_DIRECT_NOTIFY, direct_method_notify,
+		   SVD_ATTR_IDR(SV_ATTR_DIRECT_NOTIFY_QP, &svd_type_qp,
+				SVD_ACCESS_READ, SVD_MANDATORY),
+		   SVD_ATTR_PTR_IN(SV_ATTR_DIRECT_NOTIFY_SE, uint32_t,
+				   SVD_MANDATORY));
+
+const struct svd_module svd_mod_direct_rx = {
+	.name = "direct_rx",
+	SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_RECV),
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_PEER_RECV),
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_NOTIFY))),
+};

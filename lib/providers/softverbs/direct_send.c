@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Direct SEND, initiator side (docs/direct-path.md, "SEND").
+ *
+ * A SEND or SEND_WITH_IMM of up to SV_DIRECT_RX_EAGER bytes on a granted
+ * connection is pushed into the peer's receive ring (a memfd the daemon
+ * made for the peer QP) and completed at once; the peer's library drains
+ * the ring in poll_cq into its receive WQEs. Before pushing, the receive
+ * the message will take is checked in the ring's copy of the peer's
+ * receive queue: posted (else the daemon path gives RNR exactly as
+ * before), keys of the peer's PD with LOCAL_WRITE, room for the message
+ * (else the daemon path gives the length or protection error).
+ *
+ * While the ring holds messages the engine holds this QP's daemon-path
+ * work, so a SEND that goes to the daemon never overtakes a direct one.
+ * A peer whose CQ is armed (the ring's armed word) gets its event from
+ * the daemon (SV_METHOD_DIRECT_NOTIFY).
+ */
+#define _GNU_SOURCE
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "direct.h"
+#include "svl_prov.h"
+
+#define MAX_IOV 64
+
+/* ---------------------------------------------------------------------- */
+/* The peer's ring                                                         */
+/* ---------------------------------------------------------------------- */
+
+static int peer_cmd(struct svl_qp *q, struct sv_direct_recv_resp *r, int *fd)
+{
+	struct ib_uverbs_attr *f;
+	struct svl_cmd c;
+	int ret;
+
+	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, SV_METHOD_DIRECT_PEER_RECV);
+	svl_attr_idr(&c, SV_ATTR_DIRECT_PEER_QP, q->qp.handle);
+	svl_attr_out(&c, SV_ATTR_DIRECT_PEER_RESP, r, sizeof(*r));
+	f = svl_attr_fd_new(&c, SV_ATTR_DIRECT_PEER_FD);
+	ret = svl_exec(q->qp.context, &c);
+	*fd = ret ? -1 : (int)f->data_s64;
+	return ret;
+}
+
+void svl_direct_peer_drop(struct svl_dqp *d)
+{
+	if (d->rx.map)
+		munmap(d->rx.map, d->rx.len);
+	memset(&d->rx, 0, sizeof(d->rx));
+	d->rx_tried = 0;
+}
+
+/* The geometry the daemon gave, and a file that big. */
+static bool geometry_ok(const struct sv_direct_recv_resp *r, int fd)
+{
+	struct stat st;
+
+	if (!r->rq_entries || (r->rq_entries & (r->rq_entries - 1)) ||
+	    r->rq_stride < sizeof(struct sv_recv_wqe) ||
+	    r->size != sv_direct_rx_size(r->rq_entries, r->rq_stride))
+		return false;
+	return !fstat(fd, &st) && (uint64_t)st.st_size >= r->size;
+}
+
+static void peer_map(struct svl_qp *q)
+{
+	struct svl_dqp *d = q->dq;
+	struct sv_direct_recv_resp r = {};
+	void *p = MAP_FAILED;
+	int fd = -1;
+
+	if (peer_cmd(q, &r, &fd) || fd < 0)
+		return;
+	if (geometry_ok(&r, fd))
+		p = mmap(NULL, r.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return;
+	d->rx = (struct svl_dpeer){ .map = p, .len = r.size, .gen = r.gen,
+				    .entries = r.rq_entries,
+				    .stride = r.rq_stride };
+	d->rx_tried = r.gen;
+}
+
+/* The ring the connection record names, mapped (once per generation). */
+static bool peer_ring(struct svl_qp *q, const struct sv_direct_conn *c)
+{
+	struct svl_dqp *d = q->dq;
+
+	if (!c->peer_rx)
+		return false;
+	if (d->rx.map && d->rx.gen == c->peer_rx)
+		return true;
+	if (d->rx_tried == c->peer_rx)
+		return false;
+	svl_direct_peer_drop(d);
+	d->rx_tried = c->peer_rx;
+	peer_map(q);
+	return d->rx.map && d->rx.gen == c->peer_rx;
+}
+
+/* ---------------------------------------------------------------------- */
+/* One message                                                             */
+/* ---------------------------------------------------------------------- */
+
+struct dsend {
+	struct iovec iov[MAX_IOV];
+	int n;
+	uint64_t len;
+	uint64_t peer_pd;
+	uint32_t prod; /* the slot it takes */
+};
+
+static struct sv_direct_rx_hdr *hdr(const struct svl_dpeer *p)
+{
+	return (struct sv_direct_rx_hdr *)p->map;
+}
+
+/* The receive WQE idx of the peer takes len bytes, as the engine checks. */
+static bool recv_fits(const struct svl_dqp *d, const struct dsend *s,
+		      uint32_t idx)
+{
+	const struct svl_dpeer *p = &d->rx;
+	const uint8_t *slot = p->map + SV_DIRECT_RX_MIRROR_OFF +
+			      (size_t)(idx & (p->entries - 1)) * p->stride;
+	struct sv_recv_wqe w;
+	struct sv_direct_key e;
+	struct sv_sge g;
+	uint64_t room = 0;
+	uint32_t i;
+
+	memcpy(&w, slot, sizeof(w));
+	if (w.num_sge > (p->stride - sizeof(w)) / sizeof(g))
+		return false;
+	for (i = 0; i < w.num_sge && room < s->len; i++) {
+		memcpy(&g, slot + sizeof(w) + i * sizeof(g), sizeof(g));
+		if (g.length &&
+		    !svl_direct_key_ok(d->table, d->dev, g.lkey, s->peer_pd,
+				       g.addr, g.length, IBV_ACCESS_LOCAL_WRITE,
+				       &e))
+			return false;
+		room += g.length;
+	}
+	return room >= s->len;
+}
+
+/* A free slot, and a posted receive that takes the message. */
+static bool ring_ready(const struct svl_dqp *d, struct dsend *s)
+{
+	struct sv_direct_rx_hdr *h = hdr(&d->rx);
+	uint64_t cons = atomic_load_explicit((_Atomic uint64_t *)&h->cons,
+					     memory_order_acquire);
+	uint32_t taken = (uint32_t)cons, rq_cons = (uint32_t)(cons >> 32);
+	uint32_t pending, posted;
+
+	s->prod = svl_load_relaxed(&h->prod);
+	pending = s->prod - taken;
+	if (pending >= SV_DIRECT_RX_SLOTS)
+		return false;
+	posted = svl_load_acquire(&h->rq_prod) - rq_cons;
+	if (posted > d->rx.entries || posted <= pending)
+		return false; /* nothing posted for it: the daemon's RNR */
+	return recv_fits(d, s, rq_cons + pending);
+}
+
+static void gather(uint8_t *dst, const struct dsend *s)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++) {
+		memcpy(dst, s->iov[i].iov_base, s->iov[i].iov_len);
+		dst += s->iov[i].iov_len;
+	}
+}
+
+static void push(const struct svl_dqp *d, const struct sv_send_wqe *w,
+		 const struct dsend *s)
+{
+	struct sv_direct_rx_hdr *h = hdr(&d->rx);
+	struct sv_direct_rx_msg *m =
+		(void *)(d->rx.map +
+			 sv_direct_rx_slots_off(d->rx.entries, d->rx.stride) +
+			 (size_t)(s->prod % SV_DIRECT_RX_SLOTS) *
+				 SV_DIRECT_RX_SLOT);
+
+	m->len = (uint32_t)s->len;
+	m->flags = w->opcode == IBV_WR_SEND_WITH_IMM ? SV_DIRECT_RX_IMM : 0;
+	if (w->send_flags & IBV_SEND_SOLICITED)
+		m->flags |= SV_DIRECT_RX_SOLICITED;
+	m->imm = w->imm_data;
+	m->src_qp = d->qpn;
+	m->slid = d->slid;
+	gather((uint8_t *)(m + 1), s);
+	svl_store_release(&h->prod, s->prod + 1);
+}
+
+static void notify_cmd(struct svl_qp *q, uint32_t se)
+{
+	struct svl_cmd c;
+
+	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, SV_METHOD_DIRECT_NOTIFY);
+	svl_attr_idr(&c, SV_ATTR_DIRECT_NOTIFY_QP, q->qp.handle);
+	svl_attr_in(&c, SV_ATTR_DIRECT_NOTIFY_SE, &se, sizeof(se));
+	svl_exec(q->qp.context, &c);
+}
+
+/*
+ * A peer sleeping on its CQ's channel: the daemon raises the event (the
+ * CQ's arm decides). The receiver sets armed before it sleeps, we push
+ * before we look (seq_cst on both sides), so one of us sees the other.
+ */
+static void wake_peer(struct svl_qp *q, const struct sv_send_wqe *w)
+{
+	_Atomic uint32_t *armed =
+		(_Atomic uint32_t *)&hdr(&q->dq->rx)->armed;
+	bool se = w->send_flags & IBV_SEND_SOLICITED;
+	uint32_t a;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	a = atomic_load_explicit(armed, memory_order_relaxed);
+	if (!a || (!(a & SV_CQ_ARM_NEXT) && !se))
+		return;
+	if (atomic_compare_exchange_strong(armed, &a, 0))
+		notify_cmd(q, se);
+}
+
+int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w)
+{
+	bool signaled = w->send_flags & IBV_SEND_SIGNALED;
+	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
+	struct sv_direct_conn c;
+	struct dsend s;
+
+	s.n = svl_direct_local(q, w, s.iov, MAX_IOV, &s.len);
+	if (s.n < 0 || s.len > SV_DIRECT_RX_EAGER ||
+	    !svl_direct_conn(q->dq, &c) || !peer_ring(q, &c))
+		return -1;
+	s.peer_pd = c.peer_pd;
+	if (!ring_ready(q->dq, &s) || !svl_direct_cq_room(cq, signaled))
+		return -1;
+	push(q->dq, w, &s);
+	wake_peer(q, w);
+	if (signaled)
+		svl_direct_complete(q, w, cq, IBV_WC_SEND, s.len);
+	return 0;
+}
