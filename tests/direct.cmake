@@ -16,3 +16,9 @@ sv_add_c_test(test_direct_send ${CMAKE_CURRENT_LIST_DIR}/test_direct_send.c)
 add_test(NAME test_direct_send_off COMMAND test_direct_send off)
 set_tests_properties(test_direct_send_off PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120)
+sv_add_c_test(test_direct_send_kill
+  ${CMAKE_CURRENT_LIST_DIR}/test_direct_send_kill.c)
+# The killed receiver leaves its objects to the daemon.
+set_tests_properties(test_direct_send_kill PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+sv_add_c_test(test_direct_unsig ${CMAKE_CURRENT_LIST_DIR}/test_direct_unsig.c)

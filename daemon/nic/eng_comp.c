@@ -146,6 +146,9 @@ static void comp_wqe(struct svd_engine *e, struct eng_qp *eq)
 
 	memset(s->raw, 0, sizeof(struct sv_send_wqe));
 	eng_sq_read(eq, eq->sq_cons, s->raw, sizeof(struct sv_send_wqe));
+	/* Unsignaled or not: no direct work request may follow this one. */
+	if (status != IBV_WC_SUCCESS)
+		svd_direct_qp_failing(eq->qp);
 	/*
 	 * The consumer index moves before the CQE is visible: an application
 	 * that polled the completion of its last WQE may post at once.

@@ -182,8 +182,9 @@ static unsigned int rd_in_flight(struct eng_qp *eq)
 
 /*
  * The direct path left messages in the peer's receive ring: they were
- * sent first, so this QP's daemon-path work waits until the peer drained
- * them (looked at again every 10 us, no RNR retry spent).
+ * sent first, so they are drained before this QP's daemon-path work; it
+ * waits only while the peer's library is draining them (looked at again
+ * every 10 us, no RNR retry spent).
  */
 static bool direct_held(struct eng_qp *eq)
 {

@@ -557,6 +557,17 @@ void svd_direct_qp_modified(struct svd_qp *qp)
 	pthread_mutex_unlock(&dlock);
 }
 
+void svd_direct_qp_failing(struct svd_qp *qp)
+{
+	struct grant *g;
+
+	pthread_mutex_lock(&dlock);
+	for (g = grants; g; g = g->next)
+		if (g->qp == qp)
+			conn_write(g, true);
+	pthread_mutex_unlock(&dlock);
+}
+
 int svd_direct_table_fd(void)
 {
 	int fd;

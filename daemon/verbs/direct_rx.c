@@ -11,16 +11,19 @@
  *
  * The engine and the owner's library never take receives at the same
  * time: the initiator pushes only when nothing of its is left in the
- * engine, and the engine holds the initiator's daemon-path work while the
- * ring still has messages (svd_direct_sq_hold). Between the two, the
- * receive queue's cons moves through the QP's dbrec (svd_direct_rq_sync)
- * and the ring's header (svd_direct_rq_consumed).
+ * engine, and before the engine runs the initiator's next daemon-path
+ * work it drains what is left in the ring itself (svd_direct_sq_hold),
+ * under the ring's drainer word, which the owner's library takes too.
+ * Between the two, the receive queue's cons moves through the QP's dbrec
+ * (svd_direct_rq_sync) and the ring's header (svd_direct_rq_consumed).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <infiniband/verbs.h>
 
 #include "svd.h"
 #include "svd_direct.h"
@@ -30,6 +33,7 @@
 
 #define HDR_CONS offsetof(struct sv_direct_rx_hdr, cons)
 #define HDR_PROD offsetof(struct sv_direct_rx_hdr, prod)
+#define HDR_DRAINER offsetof(struct sv_direct_rx_hdr, drainer)
 /* The RQ's record is the second of a QP's dbrecs. */
 #define RQ_DB(f) (sizeof(struct sv_dbrec) + offsetof(struct sv_dbrec, f))
 
@@ -41,9 +45,123 @@ static atomic_uint gens;
 /* The engine's side (dev->lock held)                                      */
 /* ---------------------------------------------------------------------- */
 
+/* The drainer word: ours (2) while the engine drains. */
+static bool drain_take(const struct svd_drx *x)
+{
+	uint64_t orig = 1;
+
+	return !svd_mem_atomic(x->umem, HDR_DRAINER, SVD_MEM_CMP_SWP, 0, 2,
+			       &orig) &&
+	       !orig;
+}
+
+static void drain_give(const struct svd_drx *x)
+{
+	svd_mem_atomic(x->umem, HDR_DRAINER, SVD_MEM_STORE, 0, 0, NULL);
+}
+
+/* Copy len bytes of the ring at src into receive WQE w's buffers. */
+static uint32_t drain_scatter(struct svd_qp *qp, uint64_t wqe_off,
+			      uint32_t nsge, uint64_t src, uint32_t len)
+{
+	const struct svd_umem *u;
+	struct sv_sge g;
+	uint64_t off;
+	uint32_t i, n;
+
+	if (nsge > qp->max_recv_sge ||
+	    sizeof(struct sv_recv_wqe) + (uint64_t)nsge * sizeof(g) >
+		    qp->rq_wqe_size)
+		return IBV_WC_LOC_LEN_ERR;
+	for (i = 0; i < nsge && len; i++) {
+		if (svd_mem_read(qp->rq, wqe_off + sizeof(struct sv_recv_wqe) +
+						 i * sizeof(g),
+				 &g, sizeof(g)))
+			return IBV_WC_LOC_QP_OP_ERR;
+		n = g.length < len ? g.length : len;
+		if (n && (svd_mem_resolve(qp->uctx->dev, qp->pd, g.lkey, false,
+					  g.addr, n, IBV_ACCESS_LOCAL_WRITE,
+					  &u, &off) ||
+			  svd_mem_copy(u, off, qp->drx->umem, src, n)))
+			return IBV_WC_LOC_PROT_ERR;
+		src += n;
+		len -= n;
+	}
+	return len ? IBV_WC_LOC_LEN_ERR : IBV_WC_SUCCESS;
+}
+
+/* The receive completion of message m, as the responder writes it. */
+static void drain_cqe(struct svd_qp *qp, const struct sv_direct_rx_msg *m,
+		      uint64_t wr_id, uint32_t status)
+{
+	struct sv_cqe cqe = { .wr_id = wr_id, .status = status,
+			      .opcode = IBV_WC_RECV, .byte_len = m->len,
+			      .qp_num = qp->qpn,
+			      .src_qp = qp->attr.dest_qp_num,
+			      .slid = qp->uctx->dev->port.attr.lid };
+
+	if (m->flags & SV_DIRECT_RX_IMM) {
+		cqe.imm_data = m->imm;
+		cqe.wc_flags = IBV_WC_WITH_IMM;
+	}
+	if (qp->recv_cq && !svd_cq_push(qp->recv_cq, &cqe))
+		svd_cq_notify(qp->recv_cq, m->flags & SV_DIRECT_RX_SOLICITED);
+}
+
+/* One message of qp's ring into its next receive; false if none. */
+static bool drain_one(struct svd_qp *qp, uint32_t taken, uint32_t c)
+{
+	const struct svd_drx *x = qp->drx;
+	uint64_t slot = sv_direct_rx_slots_off(x->entries, x->stride) +
+			(uint64_t)(taken % SV_DIRECT_RX_SLOTS) *
+				SV_DIRECT_RX_SLOT;
+	uint64_t wqe_off = (uint64_t)(c & (qp->rq_entries - 1)) *
+			   qp->rq_wqe_size;
+	struct sv_direct_rx_msg m;
+	struct sv_recv_wqe w;
+	uint32_t prod, status;
+
+	if (svd_mem_load32(qp->dbrec, RQ_DB(prod), &prod) || prod == c ||
+	    prod - c > qp->rq_entries ||
+	    svd_mem_read(x->umem, slot, &m, sizeof(m)) ||
+	    svd_mem_read(qp->rq, wqe_off, &w, sizeof(w)))
+		return false;
+	status = m.len > SV_DIRECT_RX_EAGER ?
+			 IBV_WC_LOC_LEN_ERR :
+			 drain_scatter(qp, wqe_off, w.num_sge, slot + sizeof(m),
+				       m.len);
+	drain_cqe(qp, &m, w.wr_id, status);
+	svd_mem_store32(qp->dbrec, RQ_DB(cons), c + 1);
+	svd_mem_atomic(x->umem, HDR_CONS, SVD_MEM_STORE,
+		       (uint64_t)(c + 1) << 32 | (taken + 1), 0, NULL);
+	return true;
+}
+
+/* Drain peer's ring in the engine; false if its library is draining. */
+static bool drain(struct svd_qp *peer)
+{
+	uint32_t prod, c;
+	uint64_t cons;
+
+	if (!drain_take(peer->drx))
+		return false;
+	for (;;) {
+		if (svd_mem_load32(peer->drx->umem, HDR_PROD, &prod) ||
+		    svd_mem_read(peer->drx->umem, HDR_CONS, &cons, sizeof(cons)) ||
+		    prod == (uint32_t)cons)
+			break;
+		c = (uint32_t)(cons >> 32);
+		svd_direct_rq_sync(peer, &c);
+		if (!drain_one(peer, (uint32_t)cons, c))
+			break;
+	}
+	drain_give(peer->drx);
+	return true;
+}
+
 bool svd_direct_sq_hold(const struct svd_qp *qp)
 {
-	const struct svd_qp *peer;
+	struct svd_qp *peer;
 	uint32_t prod;
 	uint64_t cons;
 
@@ -54,9 +172,12 @@ bool svd_direct_sq_hold(const struct svd_qp *qp)
 	if (!peer || !peer->drx || peer->attr.dest_qp_num != qp->qpn)
 		return false;
 	if (svd_mem_load32(peer->drx->umem, HDR_PROD, &prod) ||
-	    svd_mem_read(peer->drx->umem, HDR_CONS, &cons, sizeof(cons)))
+	    svd_mem_read(peer->drx->umem, HDR_CONS, &cons, sizeof(cons)) ||
+	    prod == (uint32_t)cons)
 		return false;
-	return prod != (uint32_t)cons;
+	/* The direct messages come first: take them into the receiver's
+	 * buffers and CQ here; wait only while its library drains. */
+	return !drain(peer);
 }
 
 void svd_direct_rq_sync(const struct svd_qp *qp, uint32_t *cons)

@@ -24,6 +24,14 @@ void svd_direct_mr_changed(struct svd_device *dev, const struct svd_mr *mr);
  */
 void svd_direct_quiesce(void);
 
+/*
+ * eng_comp.c, before the SQ's consumer index moves past a work request
+ * that failed: qp's grants stop being live, so a library that sees the
+ * index move (and may go direct) sees this first (the error completion
+ * and the QP's ERROR state come right after).
+ */
+void svd_direct_qp_failing(struct svd_qp *qp);
+
 /* std_qp.c: qp was modified (after the change) / is being destroyed. */
 void svd_direct_qp_modified(struct svd_qp *qp);
 void svd_direct_qp_gone(struct svd_qp *qp);

@@ -627,9 +627,10 @@ struct sv_direct_busy {
  * owner copies each receive WQE it posts, so the initiator can check the
  * receive a message will take), then SV_DIRECT_RX_SLOTS message slots.
  *
- * Whose turn: while messages are in the ring the engine holds the
- * initiator's daemon-path work (and so never consumes the receive queue);
- * the initiator pushes only when nothing of its is left in the daemon.
+ * Whose turn: the initiator pushes only when nothing of its is left in
+ * the daemon; before the engine runs its next daemon-path work it drains
+ * what is left in the ring itself (under the drainer word), so the
+ * receive queue is consumed in message order by one party at a time.
  */
 enum sv_direct_recv_attrs {
 	SV_ATTR_DIRECT_RECV_QP = SV_ID_DRIVER(0), /* idr QP, the receiver */
@@ -667,6 +668,10 @@ struct sv_direct_rx_hdr {
 	 * taken (low half) and the receive queue's cons (high half), stored
 	 * together so an initiator reads one consistent pair. */
 	_Alignas(SV_CACHELINE) __aligned_u64 cons;
+	/* Who drains: 0 nobody, 1 the receiver's library, 2 the engine
+	 * (which drains the ring itself before the initiator's next
+	 * daemon-path work, so that work never waits for a poll_cq). */
+	__aligned_u64 drainer;
 	/* Receiver: receive WQEs posted (its RQ prod), after the mirror. */
 	_Alignas(SV_CACHELINE) __u32 rq_prod;
 	/* Receiver: SV_CQ_ARM_* while its CQ waits for an event; the

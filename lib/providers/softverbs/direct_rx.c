@@ -9,9 +9,11 @@
  * the ring: it takes the next receive WQE (the RQ's cons in the dbrec, as
  * the engine left it), copies the message into its buffers and writes the
  * receive completion to the CQ's direct ring (direct_cq.c), stamped after
- * every daemon completion already there. The engine is not taking
- * receives meanwhile: it holds the initiator's work until the ring is
- * empty, and reads the RQ's cons back from the dbrec before it takes one.
+ * every daemon completion already there. Before the initiator's next
+ * daemon-path work the engine drains what is left itself (into the
+ * daemon's CQ ring), so that work never waits for our poll_cq; the
+ * ring's drainer word keeps the two from draining at once, and the RQ's
+ * cons moves through the dbrec, which the engine reads back.
  */
 #define _GNU_SOURCE
 #include <stdatomic.h>
@@ -237,13 +239,33 @@ static bool drain_one(struct svl_cq *cq, struct svl_drx *x)
 	return true;
 }
 
+/* The engine may be draining the ring too (before the initiator's next
+ * daemon-path work): whoever holds the drainer word does it. */
+static bool drainer_take(struct svl_drx *x)
+{
+	uint64_t idle = 0;
+
+	if (svl_load_acquire(&x->h->prod) ==
+	    (uint32_t)atomic_load_explicit((_Atomic uint64_t *)&x->h->cons,
+					   memory_order_relaxed))
+		return false;
+	return atomic_compare_exchange_strong_explicit(
+		(_Atomic uint64_t *)&x->h->drainer, &idle, 1,
+		memory_order_acquire, memory_order_relaxed);
+}
+
 void svl_direct_rx_drain(struct svl_cq *cq)
 {
 	struct svl_drx *x;
 
-	for (x = cq->dcq->rxs; x; x = x->next)
+	for (x = cq->dcq->rxs; x; x = x->next) {
+		if (!drainer_take(x))
+			continue;
 		while (drain_one(cq, x))
 			;
+		atomic_store_explicit((_Atomic uint64_t *)&x->h->drainer, 0,
+				      memory_order_release);
+	}
 }
 
 void svl_direct_cq_armed(struct svl_cq *cq, int solicited)

@@ -11,8 +11,9 @@
  * before), keys of the peer's PD with LOCAL_WRITE, room for the message
  * (else the daemon path gives the length or protection error).
  *
- * While the ring holds messages the engine holds this QP's daemon-path
- * work, so a SEND that goes to the daemon never overtakes a direct one.
+ * Before the engine runs this QP's next daemon-path work it drains what
+ * is left in the ring itself, so a SEND that goes to the daemon never
+ * overtakes a direct one, and never waits for the peer's poll_cq.
  * A peer whose CQ is armed (the ring's armed word) gets its event from
  * the daemon (SV_METHOD_DIRECT_NOTIFY).
  */
