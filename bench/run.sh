@@ -19,7 +19,7 @@
 # are not printed.
 #
 # SOFTVERBS_DIRECT is passed through to every softverbs process (the
-# same-host direct path switch, issue 17: 1 on, anything else off);
+# same-host direct path switch, issue 17: 0 off, unset or else on);
 # --direct 0|1 sets it. --both-paths runs the softverbs figures twice in
 # the same rounds: the daemon path (SOFTVERBS_DIRECT=0, ids vb_*, pt_*,
 # checked against issue 10's floors) and the direct path

@@ -40,6 +40,9 @@ static void target(struct svt_dx *x)
 	svt_dx_put(x, &c, 1);
 	for (;;) {
 		wc = svt_poll1(x->ep.cq);
+		if (wc.status != IBV_WC_SUCCESS)
+			fprintf(stderr, "receiver: %s\n",
+				ibv_wc_status_str(wc.status));
 		SVT_CHECK(wc.status == IBV_WC_SUCCESS);
 		post_recv(x, (uint32_t)wc.wr_id);
 	}

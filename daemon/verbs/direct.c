@@ -399,10 +399,27 @@ static struct grant *grant_get(struct svd_qp *qp, struct svd_qp *peer)
 	return g;
 }
 
+/*
+ * The lossy test transport (SOFTVERBS_LOSS) sits in front of same-host
+ * delivery: what it tests would be bypassed, so nothing goes direct.
+ */
+static bool lossy(void)
+{
+	static int on = -1;
+	const char *v;
+
+	if (on < 0) {
+		v = getenv("SOFTVERBS_LOSS");
+		on = v && *v;
+	}
+	return on;
+}
+
 /* Same user, and the transport would deliver (dev->lock held). */
 bool svd_direct_peer_ok(const struct svd_qp *qp, const struct svd_qp *peer)
 {
-	return owner(peer) == owner(qp) && svd_xuser_check(qp, peer);
+	return owner(peer) == owner(qp) && svd_xuser_check(qp, peer) &&
+	       !lossy();
 }
 
 /* The RC QP qp is connected to, if it is ours and connected back. */

@@ -130,10 +130,12 @@ static bool drain_one(struct svd_qp *qp, uint32_t taken, uint32_t c)
 			 IBV_WC_LOC_LEN_ERR :
 			 drain_scatter(qp, wqe_off, w.num_sge, slot + sizeof(m),
 				       m.len);
-	drain_cqe(qp, &m, w.wr_id, status);
+	/* Consumed before the completion shows, as rq_publish does: an
+	 * application that polled it may post the receive again at once. */
 	svd_mem_store32(qp->dbrec, RQ_DB(cons), c + 1);
 	svd_mem_atomic(x->umem, HDR_CONS, SVD_MEM_STORE,
 		       (uint64_t)(c + 1) << 32 | (taken + 1), 0, NULL);
+	drain_cqe(qp, &m, w.wr_id, status);
 	return true;
 }
 

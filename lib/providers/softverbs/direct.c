@@ -24,7 +24,8 @@ bool svl_direct_on(void)
 	if (on < 0) {
 		const char *v = getenv("SOFTVERBS_DIRECT");
 
-		on = v && v[0] == '1';
+		/* On by default; SOFTVERBS_DIRECT=0 turns it off. */
+		on = !(v && v[0] == '0');
 	}
 	return on;
 }

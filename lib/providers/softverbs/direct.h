@@ -9,7 +9,8 @@
  * the table the daemon publishes read-only. A work request it is not sure
  * of -- another opcode, a key it does not find, a failing copy -- goes to
  * the daemon's engine instead, which gives the daemon path's exact result
- * (errors, NAKs, QP states). SOFTVERBS_DIRECT=1 turns the path on.
+ * (errors, NAKs, QP states). On by default; SOFTVERBS_DIRECT=0 turns
+ * it off.
  *
  * Order: a QP goes direct only when nothing of its is left in the daemon
  * (consumer index caught up and every daemon completion polled), and its
@@ -98,7 +99,7 @@ void svl_direct_batch(struct svl_qp *q);
 void svl_direct_qp_modified(struct svl_qp *q);
 void svl_direct_qp_free(struct svl_qp *q);
 
-/* direct.c: SOFTVERBS_DIRECT asks for the path. */
+/* direct.c: the path is on (SOFTVERBS_DIRECT=0 turns it off). */
 bool svl_direct_on(void);
 /* direct_cq.c, under cq->lock: the CQ's direct part, made on first use. */
 struct svl_dcq *svl_dcq_get(struct svl_cq *cq);

@@ -231,11 +231,11 @@ static bool drain_one(struct svl_cq *cq, struct svl_drx *x)
 	e.status = m.len > SV_DIRECT_RX_EAGER ?
 			   IBV_WC_LOC_LEN_ERR :
 			   scatter(x, wqe, slot + sizeof(m), m.len);
-	svl_dcq_push(cq, &e);
 	svl_store_release(&rq->db->cons, rc + 1);
 	atomic_store_explicit((_Atomic uint64_t *)&x->h->cons,
 			      (uint64_t)(rc + 1) << 32 | (taken + 1),
 			      memory_order_release);
+	svl_dcq_push(cq, &e);
 	return true;
 }
 
