@@ -20,6 +20,15 @@ if [ "$(id -u)" = 0 ] && [ ! -e /dev/udmabuf ] && command -v modprobe >/dev/null
 fi
 (cd build && ctest --output-on-failure -j1)
 
+step "ctest, direct path off (SOFTVERBS_DIRECT=0)"
+# The same-host direct path is on by default (docs/direct-path.md): the
+# daemon path must keep passing too. Left out: tests where no connection
+# can go direct (wire: another daemon; loss: the lossy transport; sysfs
+# views, ids, library loading, the harness and the fake daemon: no
+# traffic). The direct-path tests set the switch themselves.
+(cd build && SOFTVERBS_DIRECT=0 ctest --output-on-failure -j1 \
+	-E '^(wire_|test_loss_|test_sysfs_|unit_|consumers_load|fake_daemon|bench_harness|test_direct_)')
+
 step "sanitizer build (ASan+UBSan) + ctest"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSV_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS"
@@ -53,6 +62,8 @@ grep -q 'RoCE v2' build/devinfo.txt
 if [ -x scripts/pingpong.sh ]; then
 	step "Debian pingpongs"
 	scripts/pingpong.sh
+	step "Debian pingpongs, direct path off"
+	SOFTVERBS_DIRECT=0 scripts/pingpong.sh
 fi
 
 step "rdma_cm: rdmacm-utils and perftest -R"
@@ -60,6 +71,9 @@ scripts/rdmacm-utils.sh
 
 step "Debian perftest (short runs)"
 scripts/perftest.sh
+step "Debian perftest, direct path off (shorter runs)"
+SOFTVERBS_DIRECT=0 SV_PERF_ITERS=200 SV_PERF_ALL_ITERS=5 \
+	SV_PERF_LOG=build/perftest-off scripts/perftest.sh
 
 step "UCX, Open MPI (pml ucx) and ibstat through softverbs run"
 scripts/mpi-ucx.sh || [ $? -eq 77 ]
@@ -85,6 +99,12 @@ SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq test_qp 
 	SV_MODULE_TIMEOUT=${SV_MODULE_TIMEOUT:-90} \
 	SOFTVERBS_RUNDIR=$rc_rundir SOFTVERBS_NETDEV=${rc_ifname:-lo} \
 	SOFTVERBS_CLI=$CLI scripts/run-rdma-core-tests.sh
+step "rdma-core test suite, direct path off (the modules with traffic)"
+off_modules="test_qp test_qpex test_cq_events test_cqex test_atomic test_mr test_odp test_parent_domain test_shared_pd"
+SOFTVERBS_DIRECT=0 SV_REQUIRED_MODULES="$off_modules" \
+	SV_MODULE_TIMEOUT=${SV_MODULE_TIMEOUT:-90} \
+	SOFTVERBS_RUNDIR=$rc_rundir SOFTVERBS_NETDEV=${rc_ifname:-lo} \
+	SOFTVERBS_CLI=$CLI scripts/run-rdma-core-tests.sh $off_modules
 SOFTVERBS_RUNDIR=$rc_rundir "$CLI" stop || true
 rm -rf "$rc_rundir"
 if [ -n "$huge_was" ]; then

@@ -16,7 +16,7 @@
 #include "svtest.h"
 #include "svt_ep.h"
 
-#define ROUNDS 100
+#define ROUNDS 40
 
 static uint64_t target[512];
 

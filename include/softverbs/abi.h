@@ -696,7 +696,7 @@ enum {
 
 #define SV_DIRECT_RX_MIRROR_OFF 4096U
 #define SV_DIRECT_RX_SLOTS 32U
-#define SV_DIRECT_RX_SLOT 4096U
+#define SV_DIRECT_RX_SLOT 8192U
 #define SV_DIRECT_RX_EAGER (SV_DIRECT_RX_SLOT - sizeof(struct sv_direct_rx_msg))
 
 static inline __u64 sv_direct_rx_slots_off(__u32 rq_entries, __u32 rq_stride)
