@@ -189,9 +189,10 @@ void svd_direct_rq_sync(const struct svd_qp *qp, uint32_t *cons)
 	if (!qp->drx || svd_mem_load32(qp->dbrec, RQ_DB(prod), &prod) ||
 	    svd_mem_load32(qp->dbrec, RQ_DB(cons), &c))
 		return;
-	/* Only forward, and only to a consistent queue: the owner moves
-	 * its own receive queue, nobody else's. */
-	if (prod - c <= qp->rq_entries && c - *cons <= qp->rq_entries)
+	/* Only forward (by any amount: the owner may have drained many
+	 * rounds of the queue meanwhile), and only to a consistent queue:
+	 * the owner moves its own receive queue, nobody else's. */
+	if (prod - c <= qp->rq_entries && (int32_t)(c - *cons) > 0)
 		*cons = c;
 }
 

@@ -164,7 +164,8 @@ static uint8_t *sge_ptr(const struct svl_drx *x, const struct sv_sge *g,
 
 	if (!svl_direct_key_ok(x->table, x->dev, g->lkey, x->pd, g->addr, len,
 			       IBV_ACCESS_LOCAL_WRITE, &e) ||
-	    (pid_t)e.pid != getpid() || !e.va)
+	    (pid_t)e.pid != getpid() || !e.va ||
+	    (e.flags & SV_DIRECT_KEY_MAPPED)) /* the initiator refuses those */
 		return NULL;
 	return (uint8_t *)(uintptr_t)(e.va + (g->addr - e.iova));
 }

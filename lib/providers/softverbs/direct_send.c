@@ -141,10 +141,13 @@ static bool recv_fits(const struct svl_dqp *d, const struct dsend *s,
 		return false;
 	for (i = 0; i < w.num_sge && room < s->len; i++) {
 		memcpy(&g, slot + sizeof(w) + i * sizeof(g), sizeof(g));
+		/* A mapped receive buffer may be truncated under its owner:
+		 * the daemon path knows that error (REM_OP_ERR here). */
 		if (g.length &&
-		    !svl_direct_key_ok(d->table, d->dev, g.lkey, s->peer_pd,
-				       g.addr, g.length, IBV_ACCESS_LOCAL_WRITE,
-				       &e))
+		    (!svl_direct_key_ok(d->table, d->dev, g.lkey, s->peer_pd,
+					g.addr, g.length,
+					IBV_ACCESS_LOCAL_WRITE, &e) ||
+		     (e.flags & SV_DIRECT_KEY_MAPPED) || !e.va))
 			return false;
 		room += g.length;
 	}
