@@ -81,6 +81,43 @@ static inline void bench_rc_modify(struct ibv_qp *qp, struct ibv_qp_attr *a,
 	memset(a, 0, sizeof(*a));
 }
 
+#define BENCH_RC_INIT_MASK                                  \
+	(IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | \
+	 IBV_QP_ACCESS_FLAGS)
+#define BENCH_RC_RTR_MASK                                        \
+	(IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |            \
+	 IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |                       \
+	 IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER)
+#define BENCH_RC_RTS_MASK                                        \
+	(IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |      \
+	 IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC)
+
+/* RTR towards dqpn (the same port, GID gidx); a is zeroed. */
+static inline void bench_rc_rtr_attr(struct ibv_qp_attr *a, uint32_t dqpn,
+				     int gidx, const union ibv_gid *gid)
+{
+	a->qp_state = IBV_QPS_RTR;
+	a->path_mtu = IBV_MTU_4096;
+	a->dest_qp_num = dqpn;
+	a->max_dest_rd_atomic = 16;
+	a->min_rnr_timer = 1;
+	a->ah_attr.is_global = 1;
+	a->ah_attr.grh.dgid = *gid;
+	a->ah_attr.grh.sgid_index = (uint8_t)gidx;
+	a->ah_attr.grh.hop_limit = 1;
+	a->ah_attr.port_num = 1;
+}
+
+/* RTS; a is zeroed. */
+static inline void bench_rc_rts_attr(struct ibv_qp_attr *a)
+{
+	a->qp_state = IBV_QPS_RTS;
+	a->timeout = 14;
+	a->retry_cnt = 7;
+	a->rnr_retry = 7;
+	a->max_rd_atomic = 16;
+}
+
 /* INIT -> RTR -> RTS towards dqpn (the same port, GID gidx). */
 static inline void bench_rc_connect(struct ibv_qp *qp, uint32_t dqpn,
 				    int gidx, const union ibv_gid *gid)
@@ -89,30 +126,11 @@ static inline void bench_rc_connect(struct ibv_qp *qp, uint32_t dqpn,
 				.port_num = 1,
 				.qp_access_flags = BENCH_RC_ACCESS};
 
-	bench_rc_modify(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-			IBV_QP_PORT | IBV_QP_ACCESS_FLAGS, "INIT");
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_4096;
-	a.dest_qp_num = dqpn;
-	a.max_dest_rd_atomic = 16;
-	a.min_rnr_timer = 1;
-	a.ah_attr.is_global = 1;
-	a.ah_attr.grh.dgid = *gid;
-	a.ah_attr.grh.sgid_index = (uint8_t)gidx;
-	a.ah_attr.grh.hop_limit = 1;
-	a.ah_attr.port_num = 1;
-	bench_rc_modify(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-			IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-			IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER,
-			"RTR");
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = 7;
-	a.max_rd_atomic = 16;
-	bench_rc_modify(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-			IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
-			IBV_QP_MAX_QP_RD_ATOMIC, "RTS");
+	bench_rc_modify(qp, &a, BENCH_RC_INIT_MASK, "INIT");
+	bench_rc_rtr_attr(&a, dqpn, gidx, gid);
+	bench_rc_modify(qp, &a, BENCH_RC_RTR_MASK, "RTR");
+	bench_rc_rts_attr(&a);
+	bench_rc_modify(qp, &a, BENCH_RC_RTS_MASK, "RTS");
 }
 
 /* qp and qp_b connected to each other. */

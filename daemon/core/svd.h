@@ -136,6 +136,8 @@ struct svd_ufile {
 	struct svd_ucontext *uctx; /* NULL until GET_CONTEXT */
 	void *ev_tag; /* main.c's epoll tag */
 	atomic_uint *charge; /* per-user connection count (svd_limits.h) */
+	bool pidfd_on; /* SO_PASSPIDFD set now (ufile.c) */
+	bool pidfd_known; /* the kernel has SO_PASSPIDFD */
 };
 
 struct svd_ucontext {
@@ -512,6 +514,9 @@ struct svd_bundle {
 	uid_t uid;
 	gid_t gid;
 	int pidfd; /* the sender, from SCM_PIDFD (-1 if the kernel has none) */
+	/* SV_MSG_F_NO_IDENTITY: the command may not reach the sender's memory */
+	bool no_identity;
+	bool reply_here; /* SV_MSG_F_REPLY_HERE: reply on ufile->fd */
 	/* Received fds; slot 0 is the reply socket. Unused ones are closed. */
 	int fds[SV_MSG_MAX_FDS];
 	int nfds;
@@ -700,6 +705,8 @@ struct svd_umem {
 	struct svd_dd_dma *dd;
 	/* The mapped file was truncated under us (mem.c): access is over. */
 	atomic_bool revoked;
+	/* MAPPED inside a context's whole-file ring mapping (umem_share.c) */
+	struct svd_umem_share *share;
 };
 
 struct svd_umem_list;
@@ -709,6 +716,13 @@ struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len);
 struct svd_umem *svd_umem_get_va(const struct svd_bundle *b, uint64_t addr,
 				 uint64_t len);
 void svd_umem_release(struct svd_umem *umem);
+/*
+ * A ring inside a small ring memfd that uctx maps once for all its rings
+ * (umem_share.c), or NULL: then map it on its own (svd_umem_get_mapped).
+ */
+struct svd_umem *svd_umem_get_shared(const struct svd_ucontext *uctx, int fd,
+				     uint64_t off, uint64_t len);
+void svd_umem_share_put(struct svd_umem_share *s);
 /*
  * A memfd of size bytes the daemon hands out (doorbell pages, device
  * memory), its size sealed so a client cannot shrink it under the daemon's

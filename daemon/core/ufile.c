@@ -47,7 +47,9 @@ struct svd_ufile *svd_ufile_open(struct svd_device *dev, int fd)
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)))
 		goto err;
 	/* A pidfd per message: the sender by identity, not number (6.5+). */
-	setsockopt(fd, SOL_SOCKET, SO_PASSPIDFD, &one, sizeof(one));
+	uf->pidfd_known = !setsockopt(fd, SOL_SOCKET, SO_PASSPIDFD, &one,
+				      sizeof(one));
+	uf->pidfd_on = uf->pidfd_known;
 	/* No identity, no service: never default to uid 0. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		goto err;
@@ -107,6 +109,9 @@ static void take_cmsgs(struct msghdr *mh, struct svd_bundle *b)
 {
 	struct cmsghdr *c;
 
+	/* No reply socket: the fds sent are slots 1..n all the same. */
+	if (b->reply_here)
+		svd_bundle_add_fd(b, -1);
 	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET)
 			continue;
@@ -185,7 +190,9 @@ static void send_reply(struct svd_bundle *b, const struct sv_msg_hdr *h,
 		memcpy(CMSG_DATA(c), b->out_fds, sizeof(int) * rh->nfds);
 	}
 	/* A caller that vanished mid-command just loses its reply. */
-	if (b->nfds > 0 && b->fds[0] >= 0)
+	if (b->reply_here)
+		sendmsg(b->ufile->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	else if (b->nfds > 0 && b->fds[0] >= 0)
 		sendmsg(b->fds[0], &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
@@ -204,6 +211,10 @@ void svd_ufile_handle_msg(struct svd_ufile *uf, struct msghdr *mh, size_t n)
 	int err;
 
 	svd_bundle_init(&b, uf, out_payload, sizeof(out_payload));
+	if (n >= sizeof(*h)) {
+		b.reply_here = h->flags & SV_MSG_F_REPLY_HERE;
+		b.no_identity = h->flags & SV_MSG_F_NO_IDENTITY;
+	}
 	take_cmsgs(mh, &b);
 	if (n < sizeof(*h) || h->len != n ||
 	    (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || b.nfds < 1)
@@ -214,6 +225,29 @@ void svd_ufile_handle_msg(struct svd_ufile *uf, struct msghdr *mh, size_t n)
 		send_reply(&b, h, n, err);
 	/* Reply fds were sent (or the command failed): drop our copies. */
 	svd_bundle_close_fds(&b);
+}
+
+/*
+ * The kernel makes a pidfd for every message received with SO_PASSPIDFD,
+ * as much work as the rest of a small command. So the header is peeked
+ * first and the option follows the message's SV_MSG_F_NO_IDENTITY (set
+ * only on commands that name none of the sender's memory): a command that
+ * may reach the sender's memory still gets the sender's own pidfd, and one
+ * that said it would not is refused any such access.
+ */
+static void pidfd_follow(struct svd_ufile *uf)
+{
+	struct sv_msg_hdr h;
+	int want;
+
+	if (!uf->pidfd_known ||
+	    recv(uf->fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) !=
+		    (ssize_t)sizeof(h))
+		return;
+	want = !(h.flags & SV_MSG_F_NO_IDENTITY);
+	if (want != uf->pidfd_on &&
+	    !setsockopt(uf->fd, SOL_SOCKET, SO_PASSPIDFD, &want, sizeof(want)))
+		uf->pidfd_on = want;
 }
 
 /* Serve one message. Returns < 0 when the peer is gone. */
@@ -227,6 +261,7 @@ int svd_ufile_serve(struct svd_ufile *uf)
 			     .msg_controllen = sizeof(cbuf) };
 	ssize_t n;
 
+	pidfd_follow(uf);
 	n = recvmsg(uf->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n == 0)
 		return -1;

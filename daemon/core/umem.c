@@ -123,7 +123,9 @@ struct svd_umem *svd_umem_get_va(const struct svd_bundle *b, uint64_t addr,
 	struct svd_umem *u;
 	int ret;
 
-	if (!len || addr + len < addr)
+	/* Said it names none of its memory (SV_MSG_F_NO_IDENTITY), or no
+	 * length. */
+	if (b->no_identity || !len || addr + len < addr)
 		return svd_err_ptr(-EINVAL);
 	u = calloc(1, sizeof(*u));
 	if (!u)
@@ -144,7 +146,9 @@ void svd_umem_release(struct svd_umem *umem)
 {
 	if (!umem)
 		return;
-	if (umem->kind == SVD_UMEM_MAPPED)
+	if (umem->share)
+		svd_umem_share_put(umem->share);
+	else if (umem->kind == SVD_UMEM_MAPPED)
 		munmap(umem->map_base, umem->map_len);
 	else
 		svd_mem_close_va(umem);
@@ -155,12 +159,17 @@ void svd_umem_release(struct svd_umem *umem)
  * An object's ring or doorbell record: sealed against shrinking if the
  * library did not (a memfd made without MFD_ALLOW_SEALING refuses; other
  * files cannot be sealed). Either way mem.c's guard copes with a shrink.
+ * Rings of one context in one small memfd share one mapping.
  */
-static struct svd_umem *ring_umem(int fd, uint64_t off, uint64_t len)
+static struct svd_umem *ring_umem(const struct svd_bundle *b, int fd,
+				  uint64_t off, uint64_t len)
 {
+	struct svd_umem *u;
+
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
 		(void)0; /* not sealable: the SIGBUS guard covers it */
-	return svd_umem_get_mapped(fd, off, len);
+	u = svd_umem_get_shared(b->uctx, fd, off, len);
+	return u ? u : svd_umem_get_mapped(fd, off, len);
 }
 
 static struct svd_umem *desc_to_umem(struct svd_bundle *b,
@@ -170,7 +179,7 @@ static struct svd_umem *desc_to_umem(struct svd_bundle *b,
 	case SV_BUFFER_TYPE_DMABUF:
 		if (d->fd < 1 || d->fd >= b->nfds)
 			return svd_err_ptr(-EBADF);
-		return ring_umem(b->fds[d->fd], d->addr, d->length);
+		return ring_umem(b, b->fds[d->fd], d->addr, d->length);
 	case SV_BUFFER_TYPE_VA:
 		return svd_umem_get_va(b, d->addr, d->length);
 	default:

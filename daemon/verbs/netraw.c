@@ -65,6 +65,8 @@ int svd_bundle_net_raw(const struct svd_bundle *b)
 	uint64_t eff = 0;
 	bool ok;
 
+	if (b->no_identity) /* it said it would not need the sender */
+		return -EINVAL;
 	if (pidfd < 0)
 		pidfd = (int)syscall(SYS_pidfd_open, b->pid, 0);
 	if (pidfd < 0)

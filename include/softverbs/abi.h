@@ -42,14 +42,29 @@
  * ucontext when the last copy of it is closed (dup, fork and SCM_RIGHTS all
  * keep it alive).
  *
- * Requests on the command FD never get replies on it, so several processes
- * may share it without reading each other's replies: each request carries,
- * in SCM_RIGHTS slot 0, the sender's private reply socket, and the reply is
- * sent there. Further fds (FD attributes) follow in slots 1..n.
+ * Several processes may share the command FD (fork, SCM_RIGHTS) without
+ * reading each other's replies: a request carries, in SCM_RIGHTS slot 0, the
+ * sender's private reply socket, and the reply is sent there. Further fds
+ * (FD attributes) follow in slots 1..n. Only the process that opened the
+ * context may ask for its replies on the command FD itself
+ * (SV_MSG_F_REPLY_HERE): it is the only one that reads it; slot 0 is then
+ * absent and the fds it sends are slots 1..n all the same.
  */
 enum sv_msg_type {
 	SV_MSG_IOCTL = 1, /* ib_uverbs_ioctl_hdr + attrs + payload */
 	SV_MSG_WRITE = 2, /* ib_uverbs_cmd_hdr [+ ex_hdr] + body */
+};
+
+enum sv_msg_flags {
+	/* Reply on the command FD; no reply socket in the request. */
+	SV_MSG_F_REPLY_HERE = 1 << 0,
+	/*
+	 * The command names none of the sender's memory (no VA buffer, no
+	 * VA MR, no raw QP): the daemon need not pin the sender's identity
+	 * (a pidfd per message costs as much as the rest of a small
+	 * command), and refuses any such access in it with EINVAL.
+	 */
+	SV_MSG_F_NO_IDENTITY = 1 << 1,
 };
 
 struct sv_msg_hdr {
@@ -57,7 +72,7 @@ struct sv_msg_hdr {
 	__u32 len; /* whole message, including this header */
 	__u64 seq; /* echoed in the reply */
 	__u32 nfds; /* fds sent along, reply socket included */
-	__u32 reserved;
+	__u32 flags; /* enum sv_msg_flags */
 };
 
 struct sv_reply_hdr {

@@ -122,6 +122,7 @@ struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 	ic = &ctx->vctx.context;
 	ctx->dev = dev;
 	ctx->imported = import;
+	ctx->owner_pid = import ? 0 : getpid();
 	ctx->reply_fd = ctx->reply_peer = -1;
 	pthread_mutex_init(&ctx->cmd_lock, NULL);
 	pthread_mutex_init(&ic->mutex, NULL);

@@ -58,6 +58,9 @@ struct svl_context {
 	int reply_fd; /* our end of the reply socketpair */
 	int reply_peer; /* the end we send along with each request */
 	pid_t reply_pid; /* process that owns reply_fd (fork detection) */
+	/* The process that opened the context (0: imported): the only one
+	 * that takes its replies on the command FD (SV_MSG_F_REPLY_HERE). */
+	pid_t owner_pid;
 	uint64_t seq;
 	struct sv_alloc_ucontext_resp uresp;
 	bool imported; /* from ibv_import_device */
@@ -127,6 +130,8 @@ struct svl_cmd {
 	/* BUFFERS: the caller's descriptor array (fds are local fds). */
 	const struct sv_buffer_desc *descs;
 	unsigned int ndescs;
+	/* It names none of this process's memory (SV_MSG_F_NO_IDENTITY). */
+	bool anonymous;
 };
 
 enum svl_attr_kind {

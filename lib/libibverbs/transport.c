@@ -45,6 +45,7 @@ void svl_cmd_init(struct svl_cmd *c, uint16_t object, uint16_t method)
 	c->nbuf_fds = 0;
 	c->descs = NULL;
 	c->ndescs = 0;
+	c->anonymous = false;
 }
 
 struct ib_uverbs_attr *svl_attr_in(struct svl_cmd *c, uint16_t id,
@@ -202,22 +203,34 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-static int send_msg(struct svl_context *ctx, struct msg_out *m,
+/* The fds go as one SCM_RIGHTS, from slot first (1: no reply socket). */
+static void put_rights(struct msghdr *mh, char *cbuf, size_t cap,
+		       const struct msg_out *m, int first)
+{
+	int n = m->nfds - first;
+	struct cmsghdr *cm;
+
+	if (n <= 0)
+		return;
+	memset(cbuf, 0, cap);
+	mh->msg_control = cbuf;
+	mh->msg_controllen = CMSG_SPACE(sizeof(int) * n);
+	cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(cm), m->fds + first, sizeof(int) * n);
+}
+
+static int send_msg(struct svl_context *ctx, struct msg_out *m, bool here,
 		    int64_t deadline)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * SV_MSG_MAX_FDS)];
 	struct iovec iov = { m->buf, m->len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = CMSG_SPACE(sizeof(int) * m->nfds) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	memset(cbuf, 0, sizeof(cbuf));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * m->nfds);
-	memcpy(CMSG_DATA(cm), m->fds, sizeof(int) * m->nfds);
+	put_rights(&mh, cbuf, sizeof(cbuf), m, here ? 1 : 0);
 	for (;;) {
 		int w;
 
@@ -239,39 +252,45 @@ static int send_msg(struct svl_context *ctx, struct msg_out *m,
 /*
  * We hold both ends of the reply socket, so a dead daemon never gives EOF
  * there: watch the command FD for hang-up while waiting. 0, or EIO (hang-up)
- * or ETIMEDOUT.
+ * or ETIMEDOUT. A reply on the command FD itself (here) waits on it alone.
  */
-static int wait_reply(struct svl_context *ctx, int64_t deadline)
+static int wait_reply(struct svl_context *ctx, bool here, int64_t deadline)
 {
 	struct pollfd p[2] = {
 		{ .fd = ctx->reply_fd, .events = POLLIN },
 		{ .fd = ctx->vctx.context.cmd_fd, .events = POLLRDHUP },
 	};
 
+	if (here) {
+		p[0].fd = p[1].fd;
+		p[0].events |= POLLRDHUP;
+	}
 	for (;;) {
 		int64_t left = deadline - now_ms();
 		int n;
 
 		if (left <= 0)
 			return ETIMEDOUT;
-		n = poll(p, 2, (int)left);
+		n = poll(p, here ? 1 : 2, (int)left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return EIO;
 		if (p[0].revents & POLLIN)
-			return 0;
-		if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR))
+			return 0; /* a hang-up here reads as EOF: EIO then */
+		if ((p[0].revents | p[1].revents) &
+		    (POLLHUP | POLLRDHUP | POLLERR))
 			return EIO;
 	}
 }
 
 /* Receive the reply with our sequence number (older ones are dropped). */
-static int recv_reply(struct svl_context *ctx, uint8_t *buf, size_t cap,
-		      int *fds, int *nfds, int64_t deadline)
+static int recv_reply(struct svl_context *ctx, bool here, uint8_t *buf,
+		      size_t cap, int *fds, int *nfds, int64_t deadline)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * SV_MSG_MAX_FDS)];
 	struct sv_reply_hdr *rh = (void *)buf;
+	int fd = here ? ctx->vctx.context.cmd_fd : ctx->reply_fd;
 
 	for (;;) {
 		struct iovec iov = { buf, cap };
@@ -280,11 +299,11 @@ static int recv_reply(struct svl_context *ctx, uint8_t *buf, size_t cap,
 				     .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *cm;
 		ssize_t n;
-		int ret = wait_reply(ctx, deadline);
+		int ret = wait_reply(ctx, here, deadline);
 
 		if (ret)
 			return ret;
-		n = recvmsg(ctx->reply_fd, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -313,6 +332,7 @@ static int roundtrip(struct svl_context *ctx, struct msg_out *m,
 {
 	int64_t deadline = now_ms() + svl_cmd_timeout_ms();
 	struct sv_msg_hdr *h = (void *)m->buf;
+	bool here;
 	int ret;
 
 	if (svl_ctx_dead(&ctx->vctx.context))
@@ -323,10 +343,14 @@ static int roundtrip(struct svl_context *ctx, struct msg_out *m,
 		return ret;
 	h->seq = ++ctx->seq;
 	m->fds[0] = ctx->reply_peer;
-	h->nfds = m->nfds;
-	ret = send_msg(ctx, m, deadline);
+	/* Only the context's opener reads the command FD (abi.h). */
+	here = ctx->owner_pid == getpid();
+	if (here)
+		h->flags |= SV_MSG_F_REPLY_HERE;
+	h->nfds = (uint32_t)(here ? m->nfds - 1 : m->nfds);
+	ret = send_msg(ctx, m, here, deadline);
 	if (!ret)
-		ret = recv_reply(ctx, rbuf, rcap, rfds, rnfds, deadline);
+		ret = recv_reply(ctx, here, rbuf, rcap, rfds, rnfds, deadline);
 	if (ret == EIO)
 		svl_fate_dead(ctx);
 	return ret;
@@ -338,6 +362,17 @@ static int add_fd(struct msg_out *m, int fd)
 		return -1;
 	m->fds[m->nfds] = fd;
 	return m->nfds++;
+}
+
+/* Buffers in one memfd (a QP's rings) share its slot: one fd passed. */
+static int add_buffer_fd(struct msg_out *m, int fd)
+{
+	int i;
+
+	for (i = 1; i < m->nfds; i++)
+		if (m->fds[i] == fd)
+			return i;
+	return add_fd(m, fd);
 }
 
 /*
@@ -376,7 +411,7 @@ static int marshal_buffers(struct svl_cmd *c, struct msg_out *m,
 
 		if (d->type != SV_BUFFER_TYPE_DMABUF)
 			continue;
-		d->fd = d->fd >= 0 ? add_fd(m, d->fd) : -1;
+		d->fd = d->fd >= 0 ? add_buffer_fd(m, d->fd) : -1;
 	}
 	return 0;
 }
@@ -526,6 +561,31 @@ static int msg_done(struct msg_out *m, int *rfds, int rnfds, int ret)
 	return ret;
 }
 
+/*
+ * Frequent commands that never name this process's memory: the daemon
+ * then skips pinning our identity (SV_MSG_F_NO_IDENTITY, abi.h).
+ */
+static bool ioctl_anonymous(const struct svl_cmd *c)
+{
+	return c->anonymous ||
+	       (c->hdr.object_id == UVERBS_OBJECT_DEVICE &&
+		c->hdr.method_id == UVERBS_METHOD_QUERY_PORT);
+}
+
+static bool write_anonymous(const void *cmd)
+{
+	const struct ib_uverbs_cmd_hdr *h = cmd;
+
+	switch (h->command & ~IB_USER_VERBS_CMD_FLAG_EXTENDED) {
+	case IB_USER_VERBS_CMD_MODIFY_QP: /* and the extended one */
+	case IB_USER_VERBS_CMD_QUERY_QP:
+	case IB_USER_VERBS_CMD_DESTROY_QP:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int svl_exec(struct ibv_context *ictx, struct svl_cmd *c)
 {
 	struct svl_context *ctx = to_svl_ctx(ictx);
@@ -553,6 +613,7 @@ int svl_exec(struct ibv_context *ictx, struct svl_cmd *c)
 
 		h->type = SV_MSG_IOCTL;
 		h->len = (uint32_t)m.len;
+		h->flags = ioctl_anonymous(c) ? SV_MSG_F_NO_IDENTITY : 0;
 		ret = locked_roundtrip(ctx, &m, rbuf, rfds, &rnfds);
 	}
 	if (!ret) {
@@ -584,6 +645,7 @@ int svl_write(struct ibv_context *ictx, const void *cmd, size_t len,
 	h = (void *)m.buf;
 	h->type = SV_MSG_WRITE;
 	h->len = (uint32_t)(sizeof(*h) + len);
+	h->flags = write_anonymous(cmd) ? SV_MSG_F_NO_IDENTITY : 0;
 	memcpy(m.buf + sizeof(*h), cmd, len);
 	m.len = h->len;
 	if (in_fd >= 0)

@@ -76,6 +76,11 @@ static void *ring_from_alloc(struct svl_pd *p, uint64_t type, size_t map_len,
 	return block;
 }
 
+bool svl_pd_ring_allocator(struct ibv_pd *pd)
+{
+	return pd && to_svl_pd(pd)->alloc;
+}
+
 int svl_ring_alloc_src(struct ibv_pd *pd, uint64_t type, size_t len, int *fd,
 		       void **addr, struct svl_obj_src *src)
 {

@@ -91,7 +91,9 @@ static void qp_free(struct svl_qp *q)
 {
 	struct svl_obj_src src;
 
-	if (q->map || q->fd >= 0)
+	if (q->slot.chunk)
+		svl_ring_pool_free(&q->slot, q->map_len);
+	else if (q->map || q->fd >= 0)
 		svl_ring_free_src(q->map_len, q->fd, q->map, &q->ring_src);
 	if (q->rd >= 0)
 		svl_rd_db_put(q->qp.context, (uint32_t)q->rd);
@@ -155,6 +157,27 @@ static void qp_rss_req(const struct ibv_qp_init_attr_ex *a,
 		memcpy(rss->rx_hash_key, h->rx_hash_key, h->rx_hash_key_len);
 }
 
+/* The rings' buffer descriptors (one memfd, at q's offset in it). */
+static uint32_t qp_ring_descs(const struct svl_qp *q, const struct qp_geom *g,
+			      struct sv_buffer_desc *d)
+{
+	uint64_t off = q->slot.off;
+	uint32_t n = 0;
+
+	d[n++] = (struct sv_buffer_desc){ .fd = q->fd,
+		.type = SV_BUFFER_TYPE_DMABUF, .index = SV_QP_BUF_SQ,
+		.addr = off, .length = g->sq_len };
+	if (g->rq_entries)
+		d[n++] = (struct sv_buffer_desc){ .fd = q->fd,
+			.type = SV_BUFFER_TYPE_DMABUF, .index = SV_QP_BUF_RQ,
+			.addr = off + g->sq_len, .length = g->rq_len };
+	d[n++] = (struct sv_buffer_desc){ .fd = q->fd,
+		.type = SV_BUFFER_TYPE_DMABUF, .index = SV_QP_BUF_DBREC,
+		.addr = off + g->sq_len + g->rq_len,
+		.length = SV_QP_DBREC_SIZE };
+	return n;
+}
+
 /* The QP_CREATE ioctl. */
 static int qp_exec_create(struct ibv_context *ctx, struct svl_qp *q,
 			  struct ibv_qp_init_attr_ex *a,
@@ -193,6 +216,8 @@ static int qp_exec_create(struct ibv_context *ctx, struct svl_qp *q,
 		flags |= IB_UVERBS_QP_CREATE_BLOCK_MULTICAST_LOOPBACK;
 
 	svl_cmd_init(&c, UVERBS_OBJECT_QP, UVERBS_METHOD_QP_CREATE);
+	/* Rings in memfds only; a raw QP's CAP_NET_RAW check needs us. */
+	c.anonymous = a->qp_type != IBV_QPT_RAW_PACKET;
 	h = svl_attr_idr_new(&c, UVERBS_ATTR_CREATE_QP_HANDLE);
 	if (a->qp_type == IBV_QPT_XRC_RECV)
 		svl_attr_idr(&c, UVERBS_ATTR_CREATE_QP_XRCD_HANDLE,
@@ -229,18 +254,7 @@ static int qp_exec_create(struct ibv_context *ctx, struct svl_qp *q,
 	}
 	svl_attr_out(&c, UVERBS_ATTR_UHW_OUT, &resp, sizeof(resp));
 	if (q->fd >= 0) {
-		d[n++] = (struct sv_buffer_desc){ .fd = q->fd,
-			.type = SV_BUFFER_TYPE_DMABUF, .index = SV_QP_BUF_SQ,
-			.addr = 0, .length = g->sq_len };
-		if (g->rq_entries)
-			d[n++] = (struct sv_buffer_desc){ .fd = q->fd,
-				.type = SV_BUFFER_TYPE_DMABUF,
-				.index = SV_QP_BUF_RQ, .addr = g->sq_len,
-				.length = g->rq_len };
-		d[n++] = (struct sv_buffer_desc){ .fd = q->fd,
-			.type = SV_BUFFER_TYPE_DMABUF, .index = SV_QP_BUF_DBREC,
-			.addr = g->sq_len + g->rq_len,
-			.length = SV_QP_DBREC_SIZE };
+		n = qp_ring_descs(q, g, d);
 		svl_attr_buffers(&c, d, n);
 	}
 	ret = svl_exec(ctx, &c);
@@ -287,6 +301,24 @@ static int qp_db_choose(struct ibv_context *ctx, struct svl_qp *q,
 	return 0;
 }
 
+/*
+ * Small rings come from the ring pool; big ones, and those a parent
+ * domain's allocator places, get a memfd of their own.
+ */
+static int qp_ring_alloc(struct ibv_pd *pd, struct svl_qp *q,
+			 const struct qp_geom *g)
+{
+	q->map_len = g->len;
+	if (!svl_pd_ring_allocator(pd) && svl_ring_pool_fits(g->len) &&
+	    !svl_ring_pool_alloc(g->len, &q->slot)) {
+		q->fd = q->slot.fd;
+		q->map = q->slot.addr;
+		return 0;
+	}
+	return svl_ring_alloc_src(pd, SVL_RES_TYPE_QP_RING, g->len, &q->fd,
+				  &q->map, &q->ring_src);
+}
+
 static struct svl_qp *qp_alloc(struct ibv_context *ctx,
 			       struct ibv_qp_init_attr_ex *a,
 			       const struct qp_geom *g, int64_t rd)
@@ -308,15 +340,15 @@ static struct svl_qp *qp_alloc(struct ibv_context *ctx,
 	pthread_cond_init(&q->qp.cond, NULL);
 	ret = qp_db_choose(ctx, q, pd, rd);
 	if (!ret && g->len) {
-		q->map_len = g->len;
-		ret = svl_ring_alloc_src(pd, SVL_RES_TYPE_QP_RING, g->len,
-					 &q->fd, &q->map, &q->ring_src);
+		ret = qp_ring_alloc(pd, q, g);
 		if (!ret)
 			qp_set_rings(q, g);
 	}
 	if (!ret)
 		ret = qp_exec_create(ctx, q, a, g);
-	if (!ret)
+	if (!ret && q->slot.chunk)
+		q->fd = -1; /* the pool's: it stays open for the next QP */
+	else if (!ret)
 		svl_ring_drop_fd(&q->fd);
 	if (ret) {
 		qp_free(q);

@@ -15,6 +15,7 @@
 #define SVL_RING_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -102,6 +103,27 @@ static inline void svl_ring_drop_fd(int *fd)
 		close(*fd);
 	*fd = -1;
 }
+
+/*
+ * The QP ring pool (ring_pool.c): rings of up to SVL_RING_POOL_MAX bytes
+ * carved out of a few shared memfds. A slot is fd (the pool's, never to be
+ * closed by the caller) at offset off, mapped at addr.
+ */
+#define SVL_RING_POOL_MAX (64UL * 1024)
+
+struct svl_ring_chunk;
+struct svl_ring_slot {
+	struct svl_ring_chunk *chunk; /* NULL: not from the pool */
+	int fd;
+	size_t off;
+	void *addr;
+};
+
+bool svl_ring_pool_fits(size_t len);
+/* 0 or a positive errno. */
+int svl_ring_pool_alloc(size_t len, struct svl_ring_slot *s);
+/* After the daemon let go of the rings (their QP destroyed). */
+void svl_ring_pool_free(struct svl_ring_slot *s, size_t len);
 
 /* Acquire/release accessors for the u32 indices of struct sv_dbrec. */
 static inline uint32_t svl_load_acquire(const uint32_t *p)

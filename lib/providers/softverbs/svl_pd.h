@@ -73,6 +73,8 @@ void svl_obj_free(void *ptr, const struct svl_obj_src *src);
 
 /* domain_ring.c: svl_ring_alloc() whose pages come from pd's allocator
  * when it has one and its memory can be shared (src->domain set then). */
+/* Does pd's allocator place ring memory (a parent domain with one)? */
+bool svl_pd_ring_allocator(struct ibv_pd *pd);
 int svl_ring_alloc_src(struct ibv_pd *pd, uint64_t type, size_t len, int *fd,
 		       void **addr, struct svl_obj_src *src);
 void svl_ring_free_src(size_t len, int fd, void *addr,

@@ -10,6 +10,7 @@
 #ifndef SVL_QP_H
 #define SVL_QP_H
 
+#include "ring.h"
 #include "svl_pd.h"
 
 /* Largest inline payload (the daemon's SVD_QP_MAX_INLINE). */
@@ -55,6 +56,7 @@ struct svl_qp {
 	int64_t rd;
 	bool db_dedicated; /* its page is a TD's or its domain's own */
 	struct svl_obj_src ring_src; /* rings from a parent domain's alloc? */
+	struct svl_ring_slot slot; /* rings from the ring pool (ring_pool.c)? */
 	bool sq_sig_all;
 	uint64_t send_ops;
 	/* ibv_wr_* batch state (under sq.lock between start and complete) */
