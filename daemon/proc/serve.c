@@ -31,6 +31,7 @@
 
 #include "svd.h"
 #include "svd_dd.h"
+#include "eng_idle.h"
 #include "svd_main.h"
 #include "svd_nic.h"
 #include "wire.h"
@@ -379,10 +380,40 @@ int svd_serve_once(int timeout_ms)
 	return n;
 }
 
+static int64_t serve_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/*
+ * A client setting up connections sends its next command a few
+ * microseconds after our reply (create, INIT, RTR, RTS...). Sleeping in
+ * between costs a wake-up per command, which on a virtual machine is tens
+ * of microseconds more than the command itself. So after a command the
+ * loop polls on, for as long as the engine would (eng_idle.c: a little
+ * while, and only while every runnable thread has a CPU of its own); on a
+ * busy machine it sleeps at once, as before.
+ */
 void svd_serve_loop(void)
 {
-	while (!stop_requested)
-		svd_serve_once(paused_at.tv_sec ? ACCEPT_PAUSE_MS : 500);
+	struct eng_idle idle = { 0 };
+
+	while (!stop_requested) {
+		int64_t now = serve_now_ns();
+		bool spin = idle.last_work &&
+			    eng_idle_may_spin(&idle, now, INT64_MAX);
+		int timeout = paused_at.tv_sec ? ACCEPT_PAUSE_MS : 500;
+
+		if (svd_serve_once(spin ? 0 : timeout) > 0)
+			eng_idle_work(&idle, serve_now_ns());
+		else if (spin)
+			eng_idle_relax();
+		else
+			idle.last_work = 0;
+	}
 }
 
 
