@@ -10,7 +10,6 @@
  * the context dead (fate.c). A reply that arrives after its deadline is
  * recognised by its sequence number and dropped.
  */
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -263,27 +262,6 @@ static int send_msg(struct svl_context *ctx, struct msg_out *m, bool here,
 #define REPLY_SPIN_NS 50000LL
 #define CORE_RECHECK_NS 5000LL
 
-static int loadavg_fd = -1;
-static long online_cpus = 1;
-static pthread_once_t loadavg_once = PTHREAD_ONCE_INIT;
-
-static void loadavg_open(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	online_cpus = n > 0 ? n : 1;
-	loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-}
-
-static bool core_free(void)
-{
-	long r;
-
-	pthread_once(&loadavg_once, loadavg_open);
-	r = sv_loadavg_running(loadavg_fd);
-	return r > 0 && r <= online_cpus;
-}
-
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -298,14 +276,14 @@ static void spin_for_reply(int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int64_t start = now_ns(), checked = start, t;
 
-	if (!core_free())
+	if (!sv_cpu_free())
 		return;
 	while (poll(&p, 1, 0) == 0) {
 		t = now_ns();
 		if (t - start >= REPLY_SPIN_NS)
 			return;
 		if (t - checked >= CORE_RECHECK_NS) {
-			if (!core_free())
+			if (!sv_cpu_free())
 				return;
 			checked = t;
 		}
