@@ -10,6 +10,9 @@
  *     the child holds none of the parent's pool fds, and parent and child
  *     run commands on the shared context at the same time without
  *     taking each other's replies;
+ *   - a posted RESET->INIT (not waited for) is seen by the next command
+ *     (ibv_query_qp says INIT); one the daemon refuses after all (another
+ *     process moved the QP meanwhile) fails the QP's next ibv_modify_qp;
  *   - SV_MSG_F_NO_IDENTITY: a command that says it names none of the
  *     sender's memory is refused a VA MR (EINVAL); without the flag the
  *     same registration works; SV_MSG_F_REPLY_HERE answers on the
@@ -162,6 +165,58 @@ static void fork_sides(struct ibv_context *ctx, struct ibv_pd *pd)
 	       "in the child, concurrent commands\n");
 }
 
+static void modify_init(struct ibv_qp *qp, int expect)
+{
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1,
+				 .qp_access_flags = SVT_ACCESS_ALL };
+
+	SVT_CHECK(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+					    IBV_QP_PORT |
+					    IBV_QP_ACCESS_FLAGS) == expect);
+}
+
+static enum ibv_qp_state qp_state(struct ibv_qp *qp)
+{
+	struct ibv_qp_init_attr init;
+	struct ibv_qp_attr a;
+
+	SVT_CHECK(!ibv_query_qp(qp, &a, IBV_QP_STATE, &init));
+	return a.qp_state;
+}
+
+static void posted_init(struct ibv_context *ctx, struct ibv_pd *pd)
+{
+	struct ibv_qp_attr err = { .qp_state = IBV_QPS_ERR };
+	struct svt_ep e = { .ctx = ctx, .pd = pd }, peer = e;
+	int status;
+	pid_t pid;
+
+	svt_ep_make(&e);
+	modify_init(e.qp, 0);
+	SVT_CHECK(qp_state(e.qp) == IBV_QPS_INIT);
+	SVT_CHECK(!ibv_destroy_qp(e.qp));
+	/* Another process moves the QP to RTR behind the library's back. */
+	svt_ep_make(&peer);
+	e.qp = NULL;
+	svt_ep_make(&e);
+	pid = fork();
+	SVT_CHECK(pid >= 0);
+	if (pid == 0) {
+		svt_ep_connect(&e, peer.qp->qp_num); /* INIT, RTR, RTS */
+		_exit(qp_state(e.qp) == IBV_QPS_RTS ? 0 : 1);
+	}
+	SVT_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		  WEXITSTATUS(status) == 0);
+	modify_init(e.qp, 0); /* posted: RTS -> INIT, refused */
+	SVT_CHECK(qp_state(e.qp) == IBV_QPS_RTS); /* reads that reply too */
+	SVT_CHECK(ibv_modify_qp(e.qp, &err, IBV_QP_STATE) == EINVAL);
+	SVT_CHECK(!ibv_modify_qp(e.qp, &err, IBV_QP_STATE)); /* said once */
+	SVT_CHECK(!ibv_destroy_qp(e.qp) && !ibv_destroy_qp(peer.qp));
+	SVT_CHECK(!ibv_destroy_cq(e.cq) && !ibv_destroy_cq(peer.cq));
+	printf("posted RESET->INIT: seen by the next command; refused one "
+	       "fails the next modify\n");
+}
+
 /* ---- the wire protocol, spoken directly ------------------------------ */
 
 static int conn;
@@ -286,6 +341,7 @@ int main(void)
 	SVT_CHECK(pd);
 	pool_cycles(ctx, pd, 40);
 	fork_sides(ctx, pd);
+	posted_init(ctx, pd);
 	identity_flag(&d);
 	SVT_CHECK(!ibv_dealloc_pd(pd));
 	SVT_CHECK(!ibv_close_device(ctx));

@@ -61,6 +61,11 @@ struct svl_context {
 	/* The process that opened the context (0: imported): the only one
 	 * that takes its replies on the command FD (SV_MSG_F_REPLY_HERE). */
 	pid_t owner_pid;
+	/* Commands sent without waiting for their replies (transport.c). */
+	struct { uint64_t seq; uint32_t handle; } posted[16];
+	unsigned int nposted;
+	int posted_err; /* a posted command the daemon refused... */
+	uint32_t posted_err_handle; /* ...on this object */
 	uint64_t seq;
 	struct sv_alloc_ucontext_resp uresp;
 	bool imported; /* from ibv_import_device */
@@ -176,6 +181,16 @@ int svl_exec(struct ibv_context *ctx, struct svl_cmd *c);
  */
 int svl_write(struct ibv_context *ctx, const void *cmd, size_t len,
 	      void *resp, size_t resp_len, int in_fd, int *out_fd);
+
+/*
+ * A legacy write() whose success the caller has established (no response
+ * bytes, no fds), on the object with this handle: sent without waiting for
+ * the reply. EAGAIN: too many replies unread, use svl_write().
+ */
+int svl_write_post(struct ibv_context *ctx, const void *cmd, size_t len,
+		   uint32_t handle);
+/* The error of a posted command on handle, once (0: none). */
+int svl_posted_error(struct ibv_context *ctx, uint32_t handle);
 
 /* Fill a legacy header: sizes in bytes, rounded per the ABI. */
 void svl_write_hdr(void *cmd, uint32_t command, size_t in_bytes,

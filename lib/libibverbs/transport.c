@@ -145,6 +145,7 @@ int svl_ctx_channel_init(struct svl_context *ctx)
 	ctx->reply_fd = sv[0];
 	ctx->reply_peer = sv[1];
 	ctx->reply_pid = getpid();
+	ctx->nposted = 0; /* after fork, the parent reads those replies */
 	return 0;
 }
 
@@ -326,6 +327,63 @@ static int wait_reply(struct svl_context *ctx, bool here, int64_t deadline)
 	}
 }
 
+/*
+ * Posted commands. A command whose success the library has established
+ * (qp.c: RESET to INIT, its values checked as the daemon checks them) is
+ * sent without waiting: its reply is read with a later command's, since
+ * replies come in order on our channel. The daemon runs it, in order,
+ * before anything we send later, so every later command sees its effect.
+ * At most SVL_ARRAY_SIZE(ctx->posted) replies stay unread: a socket full
+ * of them could make the daemon drop a reply someone waits for. Should
+ * the daemon refuse one all the same (another process sharing the context
+ * changed the object meanwhile), the next command on that object returns
+ * the error (svl_posted_error).
+ */
+static void posted_retire(struct svl_context *ctx,
+			  const struct sv_reply_hdr *rh)
+{
+	unsigned int i, n = ctx->nposted;
+
+	for (i = 0; i < n && ctx->posted[i].seq != rh->seq; i++)
+		;
+	if (i == n)
+		return;
+	if (rh->err && !ctx->posted_err) {
+		ctx->posted_err = -rh->err;
+		ctx->posted_err_handle = ctx->posted[i].handle;
+	}
+	/* In order: older ones are not coming (lost to a deadline). */
+	memmove(ctx->posted, ctx->posted + i + 1,
+		(n - i - 1) * sizeof(ctx->posted[0]));
+	ctx->nposted = n - i - 1;
+}
+
+/* Read the replies already there, without waiting. */
+static void posted_drain(struct svl_context *ctx, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * SV_MSG_MAX_FDS)];
+	uint8_t buf[256];
+	struct sv_reply_hdr *rh = (void *)buf;
+
+	for (;;) {
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm;
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < (ssize_t)sizeof(*rh))
+			return;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_type == SCM_RIGHTS)
+				for (size_t i = 0; i < (cm->cmsg_len -
+						CMSG_LEN(0)) / sizeof(int); i++)
+					close(((int *)CMSG_DATA(cm))[i]);
+		posted_retire(ctx, rh);
+	}
+}
+
 /* Receive the reply with our sequence number (older ones are dropped). */
 static int recv_reply(struct svl_context *ctx, bool here, uint8_t *buf,
 		      size_t cap, int *fds, int *nfds, int64_t deadline)
@@ -363,6 +421,7 @@ static int recv_reply(struct svl_context *ctx, bool here, uint8_t *buf,
 			return EIO;
 		if (rh->seq == ctx->seq)
 			return 0;
+		posted_retire(ctx, rh);
 		while (*nfds)
 			close(fds[--*nfds]);
 	}
@@ -706,6 +765,79 @@ int svl_write(struct ibv_context *ictx, const void *cmd, size_t len,
 		}
 	}
 	return msg_done(&m, rfds, rnfds, ret);
+}
+
+static int post_locked(struct svl_context *ctx, struct msg_out *m,
+		       uint32_t handle)
+{
+	struct sv_msg_hdr *h = (void *)m->buf;
+	bool here = ctx->owner_pid == getpid();
+	int ret;
+
+	if (svl_ctx_dead(&ctx->vctx.context))
+		return EIO;
+	svl_fate_check_fork();
+	ret = channel_check(ctx);
+	if (ret)
+		return ret;
+	if (ctx->nposted >= SVL_ARRAY_SIZE(ctx->posted) / 2)
+		posted_drain(ctx, here ? ctx->vctx.context.cmd_fd :
+					 ctx->reply_fd);
+	if (ctx->nposted == SVL_ARRAY_SIZE(ctx->posted))
+		return EAGAIN;
+	h->seq = ++ctx->seq;
+	m->fds[0] = ctx->reply_peer;
+	h->flags |= here ? SV_MSG_F_REPLY_HERE : 0;
+	h->nfds = here ? 0 : 1;
+	ret = send_msg(ctx, m, here, now_ms() + svl_cmd_timeout_ms());
+	if (ret == EIO)
+		svl_fate_dead(ctx);
+	if (ret)
+		return ret;
+	ctx->posted[ctx->nposted].seq = h->seq;
+	ctx->posted[ctx->nposted++].handle = handle;
+	return 0;
+}
+
+int svl_write_post(struct ibv_context *ictx, const void *cmd, size_t len,
+		   uint32_t handle)
+{
+	struct svl_context *ctx = to_svl_ctx(ictx);
+	uint8_t buf[sizeof(struct sv_msg_hdr) + 512];
+	struct msg_out m = { .buf = buf, .nfds = 1 };
+	struct sv_msg_hdr *h = (void *)buf;
+	int ret;
+
+	if (len > sizeof(buf) - sizeof(*h))
+		return EAGAIN;
+	memset(h, 0, sizeof(*h));
+	h->type = SV_MSG_WRITE;
+	h->len = (uint32_t)(sizeof(*h) + len);
+	h->flags = write_anonymous(cmd) ? SV_MSG_F_NO_IDENTITY : 0;
+	memcpy(h + 1, cmd, len);
+	m.len = h->len;
+	pthread_mutex_lock(&ctx->cmd_lock);
+	ret = post_locked(ctx, &m, handle);
+	pthread_mutex_unlock(&ctx->cmd_lock);
+	return ret;
+}
+
+int svl_posted_error(struct ibv_context *ictx, uint32_t handle)
+{
+	struct svl_context *ctx = to_svl_ctx(ictx);
+	int err = 0;
+
+	pthread_mutex_lock(&ctx->cmd_lock);
+	if (ctx->nposted && ctx->reply_pid == getpid())
+		posted_drain(ctx, ctx->owner_pid == getpid() ?
+					  ctx->vctx.context.cmd_fd :
+					  ctx->reply_fd);
+	if (ctx->posted_err && ctx->posted_err_handle == handle) {
+		err = ctx->posted_err;
+		ctx->posted_err = 0;
+	}
+	pthread_mutex_unlock(&ctx->cmd_lock);
+	return err;
 }
 
 void svl_write_hdr(void *cmd, uint32_t command, size_t in_bytes,

@@ -509,24 +509,66 @@ static void qp_reset_shadow(struct svl_qp *q)
 	svl_direct_rx_reset(q);
 }
 
-SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
-			     int attr_mask)
+/*
+ * RESET to INIT with exactly the attributes the transition takes, port 1
+ * and P_Key index 0: the daemon cannot refuse it (std_qp.c checks just
+ * that, and nothing moves a QP out of RESET behind our back), and INIT
+ * shows nowhere but in later commands, which the daemon runs after it.
+ * So it is posted, not waited for (transport.c): one round trip less per
+ * connection. Raw packet QPs (flow rules hold them) are left out.
+ */
+static bool modify_postable(const struct ibv_qp *qp,
+			    const struct ibv_qp_attr *a, int mask)
+{
+	int want = IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT;
+
+	if (qp->state != IBV_QPS_RESET || a->qp_state != IBV_QPS_INIT ||
+	    a->port_num != 1 || a->pkey_index)
+		return false;
+	switch (qp->qp_type) {
+	case IBV_QPT_UD:
+		return mask == (want | IBV_QP_QKEY);
+	case IBV_QPT_RC:
+	case IBV_QPT_UC:
+	case IBV_QPT_XRC_SEND:
+	case IBV_QPT_XRC_RECV:
+		return mask == (want | IBV_QP_ACCESS_FLAGS);
+	default:
+		return false;
+	}
+}
+
+static int modify_std(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
 {
 	struct {
 		struct ib_uverbs_cmd_hdr hdr;
 		struct ib_uverbs_modify_qp body;
 	} cmd = {};
-	int ret;
+	int ret = EAGAIN;
 
-	if (attr_mask & IBV_QP_RATE_LIMIT) {
-		ret = modify_ex(qp, attr, attr_mask);
-	} else {
-		fill_modify(&cmd.body, qp, attr, attr_mask);
-		svl_write_hdr(&cmd, IB_USER_VERBS_CMD_MODIFY_QP, sizeof(cmd),
-			      0);
+	fill_modify(&cmd.body, qp, attr, mask);
+	svl_write_hdr(&cmd, IB_USER_VERBS_CMD_MODIFY_QP, sizeof(cmd), 0);
+	if (modify_postable(qp, attr, mask))
+		ret = svl_write_post(qp->context, &cmd, sizeof(cmd),
+				     qp->handle);
+	if (ret == EAGAIN)
 		ret = svl_write(qp->context, &cmd, sizeof(cmd), NULL, 0, -1,
 				NULL);
-	}
+	return ret;
+}
+
+SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
+			     int attr_mask)
+{
+	/* A posted modify of this QP refused after all: said now. */
+	int ret = svl_posted_error(qp->context, qp->handle);
+
+	if (ret)
+		return ret;
+	if (attr_mask & IBV_QP_RATE_LIMIT)
+		ret = modify_ex(qp, attr, attr_mask);
+	else
+		ret = modify_std(qp, attr, attr_mask);
 	if (ret)
 		return ret;
 	svl_direct_qp_modified(to_svl_qp(qp)); /* a new grant at next post */
@@ -603,6 +645,7 @@ SVL_EXPORT int ibv_destroy_qp(struct ibv_qp *qp)
 	 * was never read: the wait needs a library-side delivery count.
 	 */
 	(void)resp.events_reported;
+	(void)svl_posted_error(qp->context, qp->handle); /* handle reused */
 	svl_fate_qp_del(qp);
 	svl_direct_qp_free(to_svl_qp(qp));
 	qp_free(to_svl_qp(qp));
