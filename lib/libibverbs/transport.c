@@ -427,13 +427,10 @@ static int recv_reply(struct svl_context *ctx, bool here, uint8_t *buf,
 	}
 }
 
-/* Send a message and wait for its reply; the caller holds cmd_lock. */
-static int roundtrip(struct svl_context *ctx, struct msg_out *m,
-		     uint8_t *rbuf, size_t rcap, int *rfds, int *rnfds)
+/* Ready m to go: our channel (a new one after fork), seq and flags. */
+static int msg_prepare(struct svl_context *ctx, struct msg_out *m, bool *here)
 {
-	int64_t deadline = now_ms() + svl_cmd_timeout_ms();
 	struct sv_msg_hdr *h = (void *)m->buf;
-	bool here;
 	int ret;
 
 	if (svl_ctx_dead(&ctx->vctx.context))
@@ -445,10 +442,23 @@ static int roundtrip(struct svl_context *ctx, struct msg_out *m,
 	h->seq = ++ctx->seq;
 	m->fds[0] = ctx->reply_peer;
 	/* Only the context's opener reads the command FD (abi.h). */
-	here = ctx->owner_pid == getpid();
-	if (here)
+	*here = ctx->owner_pid == getpid();
+	if (*here)
 		h->flags |= SV_MSG_F_REPLY_HERE;
-	h->nfds = (uint32_t)(here ? m->nfds - 1 : m->nfds);
+	h->nfds = (uint32_t)(*here ? m->nfds - 1 : m->nfds);
+	return 0;
+}
+
+/* Send a message and wait for its reply; the caller holds cmd_lock. */
+static int roundtrip(struct svl_context *ctx, struct msg_out *m,
+		     uint8_t *rbuf, size_t rcap, int *rfds, int *rnfds)
+{
+	int64_t deadline = now_ms() + svl_cmd_timeout_ms();
+	bool here;
+	int ret = msg_prepare(ctx, m, &here);
+
+	if (ret)
+		return ret;
 	ret = send_msg(ctx, m, here, deadline);
 	if (!ret)
 		ret = recv_reply(ctx, here, rbuf, rcap, rfds, rnfds, deadline);
@@ -771,13 +781,9 @@ static int post_locked(struct svl_context *ctx, struct msg_out *m,
 		       uint32_t handle)
 {
 	struct sv_msg_hdr *h = (void *)m->buf;
-	bool here = ctx->owner_pid == getpid();
-	int ret;
+	bool here;
+	int ret = msg_prepare(ctx, m, &here);
 
-	if (svl_ctx_dead(&ctx->vctx.context))
-		return EIO;
-	svl_fate_check_fork();
-	ret = channel_check(ctx);
 	if (ret)
 		return ret;
 	if (ctx->nposted >= SVL_ARRAY_SIZE(ctx->posted) / 2)
@@ -785,10 +791,6 @@ static int post_locked(struct svl_context *ctx, struct msg_out *m,
 					 ctx->reply_fd);
 	if (ctx->nposted == SVL_ARRAY_SIZE(ctx->posted))
 		return EAGAIN;
-	h->seq = ++ctx->seq;
-	m->fds[0] = ctx->reply_peer;
-	h->flags |= here ? SV_MSG_F_REPLY_HERE : 0;
-	h->nfds = here ? 0 : 1;
 	ret = send_msg(ctx, m, here, now_ms() + svl_cmd_timeout_ms());
 	if (ret == EIO)
 		svl_fate_dead(ctx);
