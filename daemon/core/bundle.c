@@ -62,6 +62,10 @@ void svd_bundle_close_fds(struct svd_bundle *b)
 	if (b->pidfd >= 0)
 		close(b->pidfd);
 	b->pidfd = -1;
+	if (b->share) /* the ring mapping looked up last (umem_share.c) */
+		svd_umem_share_put(b->share);
+	b->share = NULL;
+	b->share_fd1 = 0;
 }
 
 /*

@@ -517,6 +517,9 @@ struct svd_bundle {
 	/* SV_MSG_F_NO_IDENTITY: the command may not reach the sender's memory */
 	bool no_identity;
 	bool reply_here; /* SV_MSG_F_REPLY_HERE: reply on ufile->fd */
+	/* The ring file mapping this command used last, and its fd + 1 */
+	struct svd_umem_share *share;
+	int share_fd1;
 	/* Received fds; slot 0 is the reply socket. Unused ones are closed. */
 	int fds[SV_MSG_MAX_FDS];
 	int nfds;
@@ -717,10 +720,10 @@ struct svd_umem *svd_umem_get_va(const struct svd_bundle *b, uint64_t addr,
 				 uint64_t len);
 void svd_umem_release(struct svd_umem *umem);
 /*
- * A ring inside a small ring memfd that uctx maps once for all its rings
+ * A ring inside a small ring memfd that b's context maps once for its rings
  * (umem_share.c), or NULL: then map it on its own (svd_umem_get_mapped).
  */
-struct svd_umem *svd_umem_get_shared(const struct svd_ucontext *uctx, int fd,
+struct svd_umem *svd_umem_get_shared(struct svd_bundle *b, int fd,
 				     uint64_t off, uint64_t len);
 void svd_umem_share_put(struct svd_umem_share *s);
 /*

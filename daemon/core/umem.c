@@ -161,14 +161,14 @@ void svd_umem_release(struct svd_umem *umem)
  * files cannot be sealed). Either way mem.c's guard copes with a shrink.
  * Rings of one context in one small memfd share one mapping.
  */
-static struct svd_umem *ring_umem(const struct svd_bundle *b, int fd,
+static struct svd_umem *ring_umem(struct svd_bundle *b, int fd,
 				  uint64_t off, uint64_t len)
 {
 	struct svd_umem *u;
 
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
+	if (b->share_fd1 != fd + 1 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
 		(void)0; /* not sealable: the SIGBUS guard covers it */
-	u = svd_umem_get_shared(b->uctx, fd, off, len);
+	u = svd_umem_get_shared(b, fd, off, len);
 	return u ? u : svd_umem_get_mapped(fd, off, len);
 }
 

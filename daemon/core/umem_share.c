@@ -145,16 +145,47 @@ void svd_umem_share_put(struct svd_umem_share *s)
 	free(s);
 }
 
-struct svd_umem *svd_umem_get_shared(const struct svd_ucontext *uctx, int fd,
-				     uint64_t off, uint64_t len)
+/*
+ * The mapping for [off, off + len) of fd, referenced: the one this command
+ * checked fd for a moment ago (a QP's three buffers name one fd), or one
+ * found or made after the checks.
+ */
+static struct svd_umem_share *share_lookup(struct svd_bundle *b, int fd,
+					   uint64_t off, uint64_t len)
 {
-	struct svd_umem_share *s;
-	struct svd_umem *u;
+	struct svd_umem_share *s = b->share;
 	struct stat st;
 
-	if (!uctx || fd < 0 || fstat(fd, &st) || !shareable(fd, &st, off, len))
+	if (s && b->share_fd1 == fd + 1 && len && off + len >= off &&
+	    off + len <= s->len) {
+		pthread_mutex_lock(&share_lock);
+		s->refs++;
+		pthread_mutex_unlock(&share_lock);
+		return s;
+	}
+	if (!b->uctx || fd < 0 || fstat(fd, &st) ||
+	    !shareable(fd, &st, off, len))
 		return NULL;
-	s = share_get(uctx, fd, &st, off, len);
+	s = share_get(b->uctx, fd, &st, off, len);
+	if (!s)
+		return NULL;
+	/* The command keeps a reference of its own until it ends. */
+	if (b->share)
+		svd_umem_share_put(b->share);
+	pthread_mutex_lock(&share_lock);
+	s->refs++;
+	pthread_mutex_unlock(&share_lock);
+	b->share = s;
+	b->share_fd1 = fd + 1;
+	return s;
+}
+
+struct svd_umem *svd_umem_get_shared(struct svd_bundle *b, int fd,
+				     uint64_t off, uint64_t len)
+{
+	struct svd_umem_share *s = share_lookup(b, fd, off, len);
+	struct svd_umem *u;
+
 	if (!s)
 		return NULL;
 	u = calloc(1, sizeof(*u));

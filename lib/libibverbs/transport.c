@@ -10,6 +10,7 @@
  * the context dead (fate.c). A reply that arrives after its deadline is
  * recognised by its sequence number and dropped.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -262,6 +263,12 @@ static int send_msg(struct svl_context *ctx, struct msg_out *m, bool here,
  */
 #define REPLY_SPIN_NS 50000LL
 #define CORE_RECHECK_NS 5000LL
+/* Once no CPU was free, ask again only after this long: reading
+ * /proc/loadavg costs a few microseconds, every command on a busy
+ * machine would pay them. */
+#define CORE_BUSY_NS 500000LL
+
+static _Atomic int64_t cpus_busy_until;
 
 static int64_t now_ns(void)
 {
@@ -277,8 +284,14 @@ static void spin_for_reply(int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int64_t start = now_ns(), checked = start, t;
 
-	if (!sv_cpu_free())
+	if (start < atomic_load_explicit(&cpus_busy_until,
+					 memory_order_relaxed))
 		return;
+	if (!sv_cpu_free()) {
+		atomic_store_explicit(&cpus_busy_until, start + CORE_BUSY_NS,
+				      memory_order_relaxed);
+		return;
+	}
 	while (poll(&p, 1, 0) == 0) {
 		t = now_ns();
 		if (t - start >= REPLY_SPIN_NS)

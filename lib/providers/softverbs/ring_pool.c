@@ -20,6 +20,7 @@
  * So a child sees the rings that existed at fork, and no later ones, as
  * with one memfd per QP.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,8 +221,14 @@ void svl_ring_pool_free(struct svl_ring_slot *s, size_t len)
 	if (!c)
 		return;
 	pthread_mutex_lock(&pool_lock);
-	/* Zeroed now: the next QP given these pages starts from nothing. */
-	if (c->fd >= 0)
+	/*
+	 * Zeroed now: the next QP given these pages starts from nothing. A
+	 * hole reads as zeroes and gives the memory back; a memset would
+	 * first fault in the pages a QP never touched.
+	 */
+	if (c->fd >= 0 &&
+	    fallocate(c->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)s->off, (off_t)n * SVL_PAGE_SIZE))
 		memset(s->addr, 0, n * SVL_PAGE_SIZE);
 	pages_mark(c, (unsigned int)(s->off / SVL_PAGE_SIZE), n, false);
 	/* Keep the newest live chunk for the next QP; drop other empty ones. */
