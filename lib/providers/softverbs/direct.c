@@ -219,6 +219,7 @@ static void dq_forget(struct svl_qp *q)
 	d->dmn = d->failed = false;
 	d->sig = d->seen = 0;
 	svl_direct_peer_drop(d); /* the peer may be another one next time */
+	svl_direct_cache_drop(d);
 }
 
 void svl_direct_qp_modified(struct svl_qp *q)

@@ -40,6 +40,18 @@ struct svl_dpeer {
 	uint64_t pd; /* the peer's PD tag (its receive buffers' keys) */
 };
 
+/*
+ * Per QP: the last entries the direct path read, kept while their seqs
+ * hold, so a stream of work requests to one region reads the table once
+ * (direct_op.c).
+ */
+struct svl_dcache {
+	struct sv_direct_key local, remote;
+	struct sv_direct_conn conn;
+	void *map; /* the remote mapped region's file (struct rmap), a ref */
+	bool conn_ok, remote_target;
+};
+
 /* Per QP, once granted (direct.c). */
 struct svl_dqp {
 	const uint8_t *table; /* the daemon's table, mapped read-only */
@@ -55,6 +67,7 @@ struct svl_dqp {
 	uint32_t slid; /* what the peer's receive completions name */
 	struct svl_dpeer rx;
 	uint32_t rx_tried; /* generation fetched (or failed) last */
+	struct svl_dcache cache;
 };
 
 /*
@@ -116,6 +129,7 @@ bool svl_direct_conn(const struct svl_dqp *d, struct sv_direct_conn *c);
 int svl_direct_local(const struct svl_qp *q, const struct sv_send_wqe *w,
 		     struct iovec *iov, unsigned int max, uint64_t *len);
 bool svl_direct_cq_room(struct svl_cq *cq, bool signaled);
+void svl_direct_cache_drop(struct svl_dqp *d); /* QP modified, freed */
 void svl_direct_cq_unroom(struct svl_cq *cq, bool signaled);
 void svl_direct_complete(struct svl_qp *q, const struct sv_send_wqe *w,
 			 struct svl_cq *cq, uint32_t opcode, uint64_t len);

@@ -79,6 +79,24 @@ static const struct sv_direct_key *key_src(const struct svl_dqp *d,
 	       sv_direct_key_slot(key);
 }
 
+/* An entry read earlier still holds while its seq has not moved. */
+static bool seq_same(const void *src, uint32_t seq)
+{
+	return load32(src, memory_order_acquire) == seq;
+}
+
+/* e (from the cache or read now) names key, on our device, with pd,
+ * the access and the range. */
+static bool key_fits(uint32_t dev, const struct sv_direct_key *e,
+		     uint32_t key, uint64_t pd, uint64_t addr, uint64_t len,
+		     uint32_t need)
+{
+	return e->key == key && e->dev == dev && e->pd == pd &&
+	       (e->access & need) == need && addr >= e->iova &&
+	       addr - e->iova <= e->length &&
+	       len <= e->length - (addr - e->iova);
+}
+
 /* The region key of PD pd covers [addr, addr + len) with access need. */
 bool svl_direct_key_ok(const uint8_t *table, uint32_t dev, uint32_t key,
 		       uint64_t pd, uint64_t addr, uint64_t len, uint32_t need,
@@ -87,20 +105,27 @@ bool svl_direct_key_ok(const uint8_t *table, uint32_t dev, uint32_t key,
 	const struct sv_direct_key *src =
 		(const struct sv_direct_key *)table + sv_direct_key_slot(key);
 
-	if (!key || !seq_read(src, e, sizeof(*e)))
-		return false;
-	return e->key == key && e->dev == dev && e->pd == pd &&
-	       (e->access & need) == need && addr >= e->iova &&
-	       addr - e->iova <= e->length &&
-	       len <= e->length - (addr - e->iova);
+	return key && seq_read(src, e, sizeof(*e)) &&
+	       key_fits(dev, e, key, pd, addr, len, need);
 }
 
-static bool key_ok(const struct svl_dqp *d, uint32_t key, uint64_t pd,
-		   uint64_t addr, uint64_t len, uint32_t need,
-		   struct sv_direct_key *e)
+/*
+ * The key's entry into *c: kept from the last call while its seq holds
+ * (*fresh false), read again otherwise. False if it cannot be read.
+ */
+static bool key_cached(const struct svl_dqp *d, uint32_t key,
+		       struct sv_direct_key *c, bool *fresh)
 {
-	return svl_direct_key_ok(d->table, d->dev, key, pd, addr, len, need,
-				 e);
+	const struct sv_direct_key *src = key_src(d, key);
+
+	*fresh = false;
+	if (key && c->key == key && seq_same(src, c->seq))
+		return true;
+	*fresh = true;
+	if (key && seq_read(src, c, sizeof(*c)))
+		return true;
+	c->key = 0;
+	return false;
 }
 
 /* The connection record is live and names this QP and its peer. */
@@ -114,10 +139,20 @@ bool svl_direct_conn(const struct svl_dqp *d, struct sv_direct_conn *c)
 	return c->live && c->qpn == d->qpn && c->peer_qpn == d->peer_qpn;
 }
 
-static bool conn_ok(const struct svl_dqp *d, uint32_t need,
-		    struct sv_direct_conn *c)
+/* The connection record, kept from the last work request while its seq
+ * holds. */
+static bool conn_ok(struct svl_dqp *d, uint32_t need)
 {
-	return svl_direct_conn(d, c) && (c->peer_access & need) == need;
+	const struct sv_direct_conn *src =
+		(const void *)(d->table + SV_DIRECT_CONN_OFF);
+	struct sv_direct_conn *c = &d->cache.conn;
+
+	if (!(d->cache.conn_ok && seq_same(src + d->conn, c->seq))) {
+		d->cache.conn_ok = svl_direct_conn(d, c);
+		if (!d->cache.conn_ok)
+			return false;
+	}
+	return (c->peer_access & need) == need;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -313,9 +348,10 @@ struct dop {
 	struct iovec local[MAX_IOV], remote;
 	unsigned int nlocal;
 	uint64_t len;
-	struct sv_direct_key rkey;
+	const struct sv_direct_key *re; /* the remote entry (QP's cache) */
 	int fd; /* VA: the registrar's mm */
 	struct rmap *map; /* mapped: the file, mapped here */
+	bool map_cached; /* map's reference is the QP cache's */
 	uint8_t *rptr; /* mapped: the remote bytes */
 	bool read;
 	/* Atomics (mapped only): 0 for WRITE/READ. */
@@ -352,7 +388,6 @@ static bool local_iov(const struct svl_qp *q, const struct sv_send_wqe *w,
 {
 	const struct sv_sge *s = (const void *)(w + 1);
 	uint32_t need = op->read || op->atomic ? IBV_ACCESS_LOCAL_WRITE : 0;
-	struct sv_direct_key e;
 	uint32_t i;
 
 	if (w->flags & SV_WQE_INLINE) {
@@ -366,12 +401,17 @@ static bool local_iov(const struct svl_qp *q, const struct sv_send_wqe *w,
 	if (w->num_sge > MAX_IOV || w->num_sge > q->max_send_sge)
 		return false;
 	for (i = 0, op->len = 0; i < w->num_sge; i++) {
-		if (!key_ok(q->dq, s[i].lkey, q->dq->pd, s[i].addr,
-			    s[i].length, need, &e) ||
-		    (pid_t)e.pid != self_pid() || !e.va)
+		/* The last local key is kept while its seq holds. */
+		struct sv_direct_key *k = &q->dq->cache.local;
+		bool fresh;
+
+		if (!key_cached(q->dq, s[i].lkey, k, &fresh) ||
+		    !key_fits(q->dq->dev, k, s[i].lkey, q->dq->pd, s[i].addr,
+			      s[i].length, need) ||
+		    (pid_t)k->pid != self_pid() || !k->va)
 			return false;
 		op->local[i].iov_base =
-			(void *)(uintptr_t)(e.va + (s[i].addr - e.iova));
+			(void *)(uintptr_t)(k->va + (s[i].addr - k->iova));
 		op->local[i].iov_len = s[i].length;
 		op->len += s[i].length;
 	}
@@ -400,18 +440,57 @@ static uint32_t remote_need(const struct dop *op)
 	return op->read ? IBV_ACCESS_REMOTE_READ : IBV_ACCESS_REMOTE_WRITE;
 }
 
+void svl_direct_cache_drop(struct svl_dqp *d)
+{
+	region_put(d->cache.map);
+	memset(&d->cache, 0, sizeof(d->cache));
+}
+
+/*
+ * The last remote entry is kept with what was learnt of it (its target
+ * may be reached, its mapped file, with a reference) while its seq holds.
+ */
+static bool remote_entry(struct svl_qp *q, uint32_t rkey, struct dop *op)
+{
+	struct svl_dcache *ch = &q->dq->cache;
+	const struct sv_direct_key *e = &ch->remote;
+	bool fresh;
+
+	if (!key_cached(q->dq, rkey, &ch->remote, &fresh))
+		return false;
+	if (fresh) {
+		region_put(ch->map);
+		ch->map = NULL;
+		ch->remote_target = target_ok((pid_t)e->pid, e->start);
+	}
+	op->re = e;
+	if (!ch->remote_target || (op->atomic && !(e->flags & SV_DIRECT_KEY_MAPPED)))
+		return false;
+	if ((e->flags & SV_DIRECT_KEY_MAPPED) && ch->map) {
+		op->map = ch->map;
+		op->map_cached = true;
+		return true;
+	}
+	if (!region_get(q, rkey, e, &op->fd, &op->map))
+		return false;
+	if (op->map) { /* its reference is the cache's now */
+		ch->map = op->map;
+		op->map_cached = true;
+	}
+	return true;
+}
+
 static bool remote_iov(struct svl_qp *q, uint32_t rkey, uint64_t raddr,
 		       struct dop *op)
 {
 	uint32_t need = remote_need(op);
-	struct sv_direct_conn c;
-	struct sv_direct_key *e = &op->rkey;
+	const struct sv_direct_key *e;
 
-	if (!conn_ok(q->dq, need, &c) ||
-	    !key_ok(q->dq, rkey, c.peer_pd, raddr, op->len, need, e) ||
-	    !target_ok((pid_t)e->pid, e->start) ||
-	    (op->atomic && !(e->flags & SV_DIRECT_KEY_MAPPED)) ||
-	    !region_get(q, rkey, e, &op->fd, &op->map))
+	if (!conn_ok(q->dq, need) || !remote_entry(q, rkey, op))
+		return false;
+	e = op->re;
+	if (!key_fits(q->dq->dev, e, rkey, q->dq->cache.conn.peer_pd, raddr,
+		      op->len, need))
 		return false;
 	op->remote.iov_base = (void *)(uintptr_t)(e->va + (raddr - e->iova));
 	op->remote.iov_len = op->len;
@@ -455,7 +534,7 @@ static ssize_t map_atomic(void *arg)
 static ssize_t dop_io(struct dop *op)
 {
 	off_t at = (off_t)(uintptr_t)op->remote.iov_base;
-	pid_t pid = (pid_t)op->rkey.pid;
+	pid_t pid = (pid_t)op->re->pid;
 	char b;
 
 	if (op->map)
@@ -480,12 +559,12 @@ static bool dop_copy(const struct svl_dqp *d, uint32_t rkey, struct dop *op)
 	_Atomic uint32_t *slot1 = (_Atomic uint32_t *)&d->busy->slot1;
 	ssize_t n;
 
-	atomic_store_explicit((_Atomic uint32_t *)&d->busy->seq, op->rkey.seq,
+	atomic_store_explicit((_Atomic uint32_t *)&d->busy->seq, op->re->seq,
 			      memory_order_relaxed);
 	atomic_store_explicit(slot1, sv_direct_key_slot(rkey) + 1,
 			      memory_order_seq_cst);
 	if (load32(&key_src(d, rkey)->seq, memory_order_seq_cst) !=
-	    op->rkey.seq) {
+	    op->re->seq) {
 		atomic_store_explicit(slot1, 0, memory_order_release);
 		return false;
 	}
@@ -550,6 +629,7 @@ static bool dop_init(const struct sv_send_wqe *w, struct dop *op,
 {
 	op->fd = -1;
 	op->map = NULL;
+	op->map_cached = false;
 	op->atomic = 0;
 	op->read = w->opcode == IBV_WR_RDMA_READ;
 	switch (w->opcode) {
@@ -603,7 +683,8 @@ int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
 		svl_direct_cq_unroom(cq, signaled);
 		ok = false;
 	}
-	region_put(op.map);
+	if (!op.map_cached)
+		region_put(op.map);
 	if (!ok)
 		return -1;
 	if (signaled)
