@@ -49,8 +49,8 @@
 
 #include "cm.h"
 #include "cm_mad.h"
+#include "fuzz_daemon.h"
 #include "fuzz_util.h"
-#include "svd_mem.h"
 #include "wire.h"
 
 #define MAX_RECS 64
@@ -67,31 +67,14 @@ struct session {
 	uint16_t last_port; /* network order */
 };
 
-static char rundir[] = "/tmp/fuzz_cm.XXXXXX";
 static struct wire *wire; /* softverbs0's, no sockets: input only */
-
-static void rundir_remove(void)
-{
-	char cmd[64];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rundir);
-	if (system(cmd))
-		fprintf(stderr, "fuzz_cm: could not remove %s\n", rundir);
-}
 
 static void daemon_init(void)
 {
-	if (!mkdtemp(rundir))
-		abort();
-	atexit(rundir_remove);
-	setenv("SOFTVERBS_RUNDIR", rundir, 1);
-	svd_mem_guard_init();
-	if (svd_serve_init() || svd_daemon_dev_add("softverbs0", NULL, false))
-		abort();
+	fuzz_daemon_init();
 	wire = wire_create(svd_devices());
 	if (!wire)
 		abort();
-	atexit(svd_serve_shutdown); /* before the rundir goes (LIFO) */
 }
 
 static int cm_connect_sock(void)
@@ -99,7 +82,7 @@ static int cm_connect_sock(void)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", rundir,
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", fuzz_rundir,
 		 SV_CM_SOCK);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		abort();

@@ -41,8 +41,8 @@ if command -v clang >/dev/null; then
 	# Each target briefly, from its seed corpus (fuzz/README.md).
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
 		-DSV_FUZZ=ON -DSV_SANITIZE=ON >/dev/null
-	cmake --build build-fuzz -j"$JOBS" --target fuzz_cmd fuzz_frame fuzz_engine fuzz_cm fuzz_wire
-	for t in fuzz_cmd fuzz_frame fuzz_engine fuzz_cm fuzz_wire; do
+	cmake --build build-fuzz -j"$JOBS" --target fuzz_cmd fuzz_frame fuzz_engine fuzz_cm fuzz_wire fuzz_ctl
+	for t in fuzz_cmd fuzz_frame fuzz_engine fuzz_cm fuzz_wire fuzz_ctl; do
 		step "fuzz $t (${SV_FUZZ_SECONDS:-30} s)"
 		mkdir -p build-fuzz/corpus/$t
 		build-fuzz/bin/$t -max_total_time="${SV_FUZZ_SECONDS:-30}" \

@@ -20,3 +20,10 @@ set_tests_properties(test_sec_userns PROPERTIES TIMEOUT 120
 # Keys and QPNs differ between two daemon starts (the permutation's keys
 # come from getrandom() at start).
 sv_add_c_test(test_sec_keys ${CMAKE_CURRENT_LIST_DIR}/test_sec_keys.c)
+# The per-user limit on doorbell pages (--limit-db-pages), per user.
+sv_add_c_test(test_sec_limits ${CMAKE_CURRENT_LIST_DIR}/test_sec_limits.c)
+# A requester killed in the middle of a 1 GiB WRITE or READ: the
+# responder's QP and memory are untouched. Exits with objects open.
+sv_add_c_test(test_sec_blame ${CMAKE_CURRENT_LIST_DIR}/test_sec_blame.c)
+set_tests_properties(test_sec_blame PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

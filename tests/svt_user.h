@@ -33,11 +33,13 @@ static inline int svt_become(const struct passwd *pw)
 }
 
 /*
- * Root, the second user and a private daemon that user may reach (the
- * rundir 0755, as root's /run/softverbs is): the set-up of every
- * cross-user test. Exits 77 where the machine cannot give a second user.
+ * Root, the second user and a private daemon (extra: its arguments, or
+ * NULL) that user may reach (the rundir 0755, as root's /run/softverbs
+ * is): the set-up of every cross-user test. Exits 77 where the machine
+ * cannot give a second user.
  */
-static inline struct passwd *svt_xuser_start(struct svt_daemon *d)
+static inline struct passwd *svt_xuser_start(struct svt_daemon *d,
+					     const char *const *extra)
 {
 	struct passwd *pw;
 
@@ -46,7 +48,7 @@ static inline struct passwd *svt_xuser_start(struct svt_daemon *d)
 	pw = svt_peer_user();
 	if (!pw)
 		svt_skip("no useradd: cannot make the second user");
-	SVT_CHECK(!svt_daemon_start(d));
+	SVT_CHECK(!svt_daemon_start_args(d, extra));
 	SVT_CHECK(!chmod(d->rundir, 0755));
 	return pw;
 }

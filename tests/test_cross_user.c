@@ -14,6 +14,11 @@
  *   - control.sock: the file mode refuses it, and with the mode opened,
  *     SO_PEERCRED does: stop, dev add and dev del answer EPERM, and
  *     `softverbs stop` fails; the daemon and its device are still there.
+ *
+ * The policy is the daemon owner's to lift: under a daemon started with
+ * --cross-user=allow the same UD send from the peer arrives (run first,
+ * in a child of its own, since the library keeps the first daemon it
+ * found).
  */
 #include <infiniband/verbs.h>
 #include <grp.h>
@@ -214,6 +219,56 @@ static void victim_check(struct victim *x, struct svt_daemon *d)
 	SVT_CHECK(svt_exists(d->rundir, "devices/softverbs0/sock"));
 }
 
+/* Under --cross-user=allow, the peer's UD send to root's U arrives. */
+static void allowed_child(void)
+{
+	static const char *const args[] = { "--cross-user=allow", NULL };
+	static char buf[BUF];
+	struct svt_daemon d;
+	struct victim x;
+	struct passwd *pw = svt_xuser_start(&d, args);
+	struct info in;
+	struct ibv_wc wc;
+	int status;
+	pid_t pid;
+
+	victim_make(&x, &in);
+	pid = fork();
+	SVT_CHECK(pid >= 0);
+	if (!pid) {
+		struct svt_ep a;
+		struct ibv_mr *mr;
+
+		SVT_CHECK(!svt_become(pw));
+		svt_ep_open(&a);
+		mr = ibv_reg_mr(a.pd, buf, BUF, IBV_ACCESS_LOCAL_WRITE);
+		SVT_CHECK(mr);
+		peer_ud(&a, &in, buf, mr);
+		exit(SVT_PASS);
+	}
+	SVT_CHECK(waitpid(pid, &status, 0) == pid);
+	SVT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == SVT_PASS);
+	wc = svt_poll1(x.v0.cq);
+	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV);
+	svt_daemon_stop(&d);
+	exit(SVT_PASS);
+}
+
+static int allowed(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	SVT_CHECK(pid >= 0);
+	if (!pid)
+		allowed_child();
+	SVT_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+	if (WEXITSTATUS(status) == SVT_PASS)
+		printf("--cross-user=allow: the peer's UD send arrives\n");
+	fflush(stdout); /* not again from the peer this process forks next */
+	return WEXITSTATUS(status);
+}
+
 int main(void)
 {
 	struct svt_daemon d;
@@ -224,7 +279,10 @@ int main(void)
 	int status;
 	pid_t pid;
 
-	pw = svt_xuser_start(&d);
+	status = allowed();
+	if (status != SVT_PASS)
+		return status; /* 77: no second user here */
+	pw = svt_xuser_start(&d, NULL);
 	SVT_CHECK(!pipe(to_peer) && !pipe(to_root));
 	pid = fork();
 	SVT_CHECK(pid >= 0);

@@ -107,7 +107,7 @@ int main(void)
 	int i;
 
 	setenv("SOFTVERBS_DIRECT", "1", 1);
-	pw = svt_xuser_start(&d);
+	pw = svt_xuser_start(&d, NULL);
 	svt_dx_fork(&x, initiator);
 	svt_dx_open(&x, LEN);
 	svt_dx_link(&x);

@@ -7,8 +7,8 @@
  * counting. This checks, on the daemon core directly, that
  *   - the round function is SipHash-2-4 (the reference test vector);
  *   - the permutation is a bijection on all of [0, 2^24) (the other
- *     domains on a sample) with a working inverse, and each domain has
- *     its own key;
+ *     domains on a sample) with a working inverse (checked on a
+ *     sixteenth), and each domain has its own key;
  *   - keys resolve, are unique, never 0, and are not slot << 8 | 1;
  *   - consecutive keys and QPNs do not step by a constant;
  *   - QPNs stay within 24 bits and never hit the special QPs 0 and 1;
@@ -41,7 +41,11 @@ static void check_siphash(void)
 	      0x93f5f5799a932462ULL);
 }
 
-/* The first n inputs of domain d: images distinct, each inverted back. */
+/*
+ * The first n inputs of domain d: images distinct, every 16th inverted
+ * back (the whole domain takes well under a second that way, also under
+ * the sanitizers).
+ */
 static void check_perm(enum svd_perm_domain d, uint32_t n)
 {
 	static uint8_t seen[1 << 21];
@@ -53,7 +57,8 @@ static void check_perm(enum svd_perm_domain d, uint32_t n)
 		CHECK(y <= SVD_PERM_MASK);
 		CHECK(!(seen[y >> 3] & (1 << (y & 7))));
 		seen[y >> 3] |= 1 << (y & 7);
-		CHECK(svd_perm24_inv(d, y) == x);
+		if (x % 16 == 0)
+			CHECK(svd_perm24_inv(d, y) == x);
 	}
 }
 
@@ -134,8 +139,8 @@ int main(void)
 	pthread_mutex_init(&dev.lock, NULL);
 	check_siphash();
 	check_perm(SVD_PERM_QPN, SVD_PERM_MASK + 1); /* all of it */
-	check_perm(SVD_PERM_KEYS, 1U << 20);
-	check_perm(SVD_PERM_SRQN, 1U << 20);
+	check_perm(SVD_PERM_KEYS, 1U << 18);
+	check_perm(SVD_PERM_SRQN, 1U << 18);
 	check_domains_differ();
 	check_keys(&dev);
 	check_qpns(&dev);
