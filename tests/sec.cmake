@@ -27,3 +27,8 @@ sv_add_c_test(test_sec_limits ${CMAKE_CURRENT_LIST_DIR}/test_sec_limits.c)
 sv_add_c_test(test_sec_blame ${CMAKE_CURRENT_LIST_DIR}/test_sec_blame.c)
 set_tests_properties(test_sec_blame PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# No confused deputy: VA memory of a process holding more than the
+# client's ids (a saved root uid) is refused; fully dropped, it registers.
+sv_add_c_test(test_sec_deputy ${CMAKE_CURRENT_LIST_DIR}/test_sec_deputy.c)
+set_tests_properties(test_sec_deputy PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
