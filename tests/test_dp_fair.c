@@ -7,8 +7,11 @@
  * milliseconds), and the big one lands intact (every 4 KiB page carries
  * its number). The device lock is not held across the transfer either:
  * while the big WRITE still runs, another context's ibv_reg_mr (which
- * takes dev->lock to publish its key) completes, the best of twenty
- * within 10 ms of the best done alone (it once waited 0.51 s).
+ * takes dev->lock to publish its key) completes: the best of those done
+ * before the big one ends (up to twenty) within 10 ms of the command
+ * channel's own latency then (alloc_pd, which takes no device lock,
+ * interleaved with them); it once waited 0.51 s. Had the lock been held
+ * throughout, none would end first.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -109,21 +112,48 @@ static double best_small(struct pair *small, double *t0)
 	return best;
 }
 
-/* The best of twenty ibv_reg_mr + ibv_dereg_mr on p's PD, in ms. */
-static double best_reg(struct pair *p)
+/* ms of one ibv_reg_mr + ibv_dereg_mr (takes dev->lock) on p's PD. */
+static double reg_ms(struct pair *p)
 {
-	double best = 1e9, t0;
-	struct ibv_mr *mr;
-	int k;
+	double t0 = now_ms();
+	struct ibv_mr *mr = ibv_reg_mr(p->a.pd, p->src, 64,
+				       IBV_ACCESS_LOCAL_WRITE);
 
-	for (k = 0; k < 20; k++) {
-		t0 = now_ms();
-		mr = ibv_reg_mr(p->a.pd, p->src, 64, IBV_ACCESS_LOCAL_WRITE);
-		SVT_CHECK(mr && !ibv_dereg_mr(mr));
-		if (now_ms() - t0 < best)
-			best = now_ms() - t0;
+	SVT_CHECK(mr && !ibv_dereg_mr(mr));
+	return now_ms() - t0;
+}
+
+/* ms of one ibv_alloc_pd + ibv_dealloc_pd (no dev->lock): the control. */
+static double pd_ms(struct pair *p)
+{
+	double t0 = now_ms();
+	struct ibv_pd *pd = ibv_alloc_pd(p->a.ctx);
+
+	SVT_CHECK(pd && !ibv_dealloc_pd(pd));
+	return now_ms() - t0;
+}
+
+/*
+ * Up to twenty rounds of a PD and an MR command on p: the best of each,
+ * in ms, counting only rounds that ended while busy (if not NULL) had not
+ * completed; *busy_done tells whether it did. 1e9: no round counted.
+ */
+static void best_cmds(struct pair *p, struct ibv_cq *busy, int *busy_done,
+		      double *reg, double *pd)
+{
+	double r, q;
+
+	*reg = *pd = 1e9;
+	for (int k = 0; k < 20; k++) {
+		q = pd_ms(p);
+		r = reg_ms(p);
+		if (busy && polled(busy)) {
+			*busy_done = 1;
+			return;
+		}
+		*reg = r < *reg ? r : *reg;
+		*pd = q < *pd ? q : *pd;
 	}
-	return best;
 }
 
 int main(void)
@@ -131,7 +161,8 @@ int main(void)
 	static struct pair big, small;
 	struct timespec ms = { 0, 1000 * 1000 };
 	struct svt_daemon d;
-	double t0, t_small, t_ref, r_ref, r_busy;
+	double t0, t_small, t_ref, r_ref, r_busy, p_ref, p_busy;
+	int big_done = 0;
 	uint64_t i;
 
 	if (svt_daemon_start(&d))
@@ -142,26 +173,35 @@ int main(void)
 		*(uint64_t *)(big.src + i) = i / PAGE + 1;
 	memset(small.src, 0x5c, 64);
 	t_ref = best_small(&small, &t0); /* this machine's own latency now */
-	r_ref = best_reg(&small);
+	best_cmds(&small, NULL, NULL, &r_ref, &p_ref);
 	post_write(&big, BIG);
 	nanosleep(&ms, NULL);
 	SVT_CHECK(!polled(big.a.cq)); /* 1 GiB cannot be done in 1 ms */
 	t_small = best_small(&small, &t0);
-	r_busy = best_reg(&small);
 	SVT_CHECK(!polled(big.a.cq)); /* the small ones went first */
-	while (!polled(big.a.cq))
+	best_cmds(&small, big.a.cq, &big_done, &r_busy, &p_busy);
+	while (!big_done && !polled(big.a.cq))
 		SVT_CHECK(now_ms() - t0 < 60000);
 	printf("64 B WRITE beside a 1 GiB WRITE: best %.3f ms (alone %.3f "
 	       "ms); 1 GiB done %.0f ms after the last\n", t_small, t_ref,
 	       now_ms() - t0);
-	printf("reg_mr beside it: best %.3f ms (alone %.3f ms)\n", r_busy,
-	       r_ref);
+	printf("reg_mr beside it: best %.3f ms (alone %.3f ms; alloc_pd "
+	       "beside it %.3f ms, alone %.3f ms)\n", r_busy, r_ref, p_busy,
+	       p_ref);
 	SVT_CHECK(small.dst[0] == 0x5c && small.dst[63] == 0x5c);
 	for (i = 0; i < BIG; i += PAGE)
 		SVT_CHECK(*(uint64_t *)(big.dst + i) == i / PAGE + 1);
 	/* 10 ms, plus what the machine's load costs any WRITE right now. */
 	SVT_CHECK(t_small < 10.0 + 2 * t_ref);
-	SVT_CHECK(r_busy < 10.0 + 2 * r_ref);
+	/*
+	 * The MR command ended before the 1 GiB WRITE did (the lock is not
+	 * held throughout), within 10 ms of what the same command channel
+	 * costs right now without the lock: the larger of the unloaded
+	 * reg_mr and the alloc_pd beside it (a core the engine takes slows
+	 * every command, the lock or not).
+	 */
+	SVT_CHECK(r_busy < 1e9);
+	SVT_CHECK(r_busy < 10.0 + 2 * (p_busy > r_ref ? p_busy : r_ref));
 	svt_daemon_stop(&d);
 	return SVT_PASS;
 }

@@ -74,6 +74,7 @@ struct svd_device {
 	_Atomic uint64_t dm_used; /* device memory bytes allocated (std_dm.c) */
 	struct svd_dd *dd; /* data-direct DMA device (std_dd.c), or NULL */
 	pthread_mutex_t lock; /* device-wide object maps (qpn, keys) */
+	atomic_uint lock_wanted; /* commands blocked on lock (svd_dev_lock) */
 	/* The NIC behind the device (verbs/svd_nic.h), set at creation. */
 	const struct svd_nic_ops *nic;
 	void *engine; /* struct svd_engine *, owned by nic/engine.c */
@@ -90,6 +91,22 @@ struct svd_device {
 	uint64_t raw_tx_frames, raw_rx_frames, raw_rx_dropped;
 	struct svd_device *next;
 };
+
+/*
+ * dev->lock for a command. A blocked waiter says so, and the engine hands
+ * the lock over between two units of work (nic/eng_qp.c) instead of taking
+ * it straight back: glibc's mutex lets the unlocking thread win again, and
+ * an engine thread busy with a large transfer kept a reg_mr waiting for
+ * tens of milliseconds, one 64 KiB piece at a time.
+ */
+static inline void svd_dev_lock(struct svd_device *dev)
+{
+	if (!pthread_mutex_trylock(&dev->lock))
+		return;
+	atomic_fetch_add(&dev->lock_wanted, 1);
+	pthread_mutex_lock(&dev->lock);
+	atomic_fetch_sub(&dev->lock_wanted, 1);
+}
 
 /* Port link layers (IB_LINK_LAYER_*). */
 #define SVD_LINK_IB 1

@@ -90,7 +90,7 @@ int svd_keys_insert(struct svd_device *dev, struct svd_mr *mr, uint32_t *key)
 	uint32_t idx;
 	int ret;
 
-	pthread_mutex_lock(&dev->lock);
+	svd_dev_lock(dev);
 	pthread_mutex_lock(&keys_lock);
 	ret = keys_find_free(&idx);
 	if (!ret) {
@@ -119,7 +119,7 @@ void svd_keys_remove(struct svd_device *dev, uint32_t key)
 {
 	uint32_t idx = key_slot(key);
 
-	pthread_mutex_lock(&dev->lock);
+	svd_dev_lock(dev);
 	pthread_mutex_lock(&keys_lock);
 	if (idx && idx < nslots && slots[idx].dev == dev) {
 		svd_direct_key_removed(dev, key);

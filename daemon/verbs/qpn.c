@@ -115,7 +115,7 @@ int svd_qpn_insert(struct svd_device *dev, struct svd_qp *qp)
 {
 	int ret = -ENOMEM;
 
-	pthread_mutex_lock(&dev->lock);
+	svd_dev_lock(dev);
 	if (dev->nr_qps < dev->attr.max_qp)
 		ret = map_insert(&qp_map, dev, qp, &qp->qpn);
 	if (!ret)
@@ -126,7 +126,7 @@ int svd_qpn_insert(struct svd_device *dev, struct svd_qp *qp)
 
 void svd_qpn_remove(struct svd_device *dev, struct svd_qp *qp)
 {
-	pthread_mutex_lock(&dev->lock);
+	svd_dev_lock(dev);
 	map_remove(&qp_map, dev, qp->qpn, qp);
 	svd_mcast_qp_gone(dev, qp->qpn); /* a reused QPN joins nothing */
 	dev->nr_qps--;
@@ -142,7 +142,7 @@ int svd_srqn_insert(struct svd_device *dev, struct svd_srq *srq)
 {
 	int ret;
 
-	pthread_mutex_lock(&dev->lock);
+	svd_dev_lock(dev);
 	ret = map_insert(&srq_map, dev, srq, &srq->srqn);
 	pthread_mutex_unlock(&dev->lock);
 	return ret;
@@ -150,7 +150,7 @@ int svd_srqn_insert(struct svd_device *dev, struct svd_srq *srq)
 
 void svd_srqn_remove(struct svd_device *dev, struct svd_srq *srq)
 {
-	pthread_mutex_lock(&dev->lock);
+	svd_dev_lock(dev);
 	map_remove(&srq_map, dev, srq->srqn, srq);
 	pthread_mutex_unlock(&dev->lock);
 }

@@ -133,7 +133,7 @@ int svd_mr_create(struct svd_bundle *b, struct svd_uobj *uobj,
 		free(mr);
 		return ret;
 	}
-	pthread_mutex_lock(&b->dev->lock);
+	svd_dev_lock(b->dev);
 	mr->lkey = mr->rkey = key;
 	pthread_mutex_unlock(&b->dev->lock);
 	atomic_fetch_add(&pd->usecnt, 1);
@@ -291,7 +291,7 @@ static int rereg_trans(struct svd_bundle *b, struct svd_mr *mr,
 	ret = range_umem(b, cmd->start, cmd->length, access, &umem);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&b->dev->lock);
+	svd_dev_lock(b->dev);
 	old = mr->umem;
 	mr->umem = umem;
 	mr->iova = cmd->hca_va;
@@ -311,7 +311,7 @@ static int rereg_pd(struct svd_bundle *b, struct svd_mr *mr, uint32_t handle)
 
 	if (svd_is_err(pdu))
 		return (int)svd_ptr_err(pdu);
-	pthread_mutex_lock(&b->dev->lock);
+	svd_dev_lock(b->dev);
 	old = mr->pd;
 	mr->pd = pdu->object;
 	svd_direct_mr_changed(b->dev, mr);
@@ -359,7 +359,7 @@ static int write_rereg_mr(struct svd_bundle *b)
 	if (!ret && (cmd->flags & IB_MR_REREG_PD))
 		ret = rereg_pd(b, mr, cmd->pd_handle);
 	if (!ret && (cmd->flags & IB_MR_REREG_ACCESS)) {
-		pthread_mutex_lock(&b->dev->lock);
+		svd_dev_lock(b->dev);
 		mr->access = cmd->access_flags;
 		svd_direct_mr_changed(b->dev, mr);
 		pthread_mutex_unlock(&b->dev->lock);
