@@ -93,19 +93,18 @@ struct svd_device {
 };
 
 /*
- * dev->lock for a command. A blocked waiter says so, and the engine hands
- * the lock over between two units of work (nic/eng_qp.c) instead of taking
- * it straight back: glibc's mutex lets the unlocking thread win again, and
- * an engine thread busy with a large transfer kept a reg_mr waiting for
- * tens of milliseconds, one 64 KiB piece at a time.
+ * dev->lock for a command (core/devlock.c). A waiter says so, and the
+ * engine hands the lock over between two units of work (nic/eng_qp.c)
+ * instead of taking it straight back: glibc's mutex lets the unlocking
+ * thread win again, and an engine busy with a large transfer kept a
+ * reg_mr waiting for tens of milliseconds, one 64 KiB piece at a time.
  */
+void svd_dev_lock_contended(struct svd_device *dev);
+
 static inline void svd_dev_lock(struct svd_device *dev)
 {
-	if (!pthread_mutex_trylock(&dev->lock))
-		return;
-	atomic_fetch_add(&dev->lock_wanted, 1);
-	pthread_mutex_lock(&dev->lock);
-	atomic_fetch_sub(&dev->lock_wanted, 1);
+	if (pthread_mutex_trylock(&dev->lock))
+		svd_dev_lock_contended(dev);
 }
 
 /* Port link layers (IB_LINK_LAYER_*). */

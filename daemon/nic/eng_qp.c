@@ -65,8 +65,8 @@ bool eng_qp_timer_armed(const struct eng_qp *eq)
 	return eq->timer != ENG_T_NONE && eq->qp->state != SVD_QPS_ERR;
 }
 
-#define HANDOFF_EVERY_NS 2000000 /* at most one hand-over per 2 ms of work */
-#define HANDOFF_MAX_NS 500000 /* a waiter not running by then waits on */
+#define HANDOFF_WINDOW_NS 10000000 /* the budget renews every 10 ms */
+#define HANDOFF_BUDGET_NS 2000000 /* of which hand-overs may take 2 ms */
 
 static int64_t handoff_now_ns(void)
 {
@@ -79,23 +79,29 @@ static int64_t handoff_now_ns(void)
 /*
  * Just after the engine released dev->lock: if a command waits for it
  * (svd_dev_lock), let it in before the next unit takes the lock again.
- * Rate-limited and bounded, so a stream of commands costs the data path
- * at most a fifth of its time, while no command waits out a transfer.
+ * The waits share a budget of a fifth of the engine's time, so a stream of
+ * commands cannot slow the data path by more, while a command that needs
+ * the lock several times (reg_mr, dereg_mr) gets it each time at once.
  */
 static void eng_lock_handoff(struct svd_device *dev)
 {
-	static __thread int64_t next;
-	int64_t now, end;
+	static __thread int64_t window, spent;
+	int64_t now, t;
 
 	if (!atomic_load_explicit(&dev->lock_wanted, memory_order_relaxed))
 		return;
 	now = handoff_now_ns();
-	if (now < next)
-		return;
-	next = now + HANDOFF_EVERY_NS;
-	end = now + HANDOFF_MAX_NS;
-	while (atomic_load(&dev->lock_wanted) && handoff_now_ns() < end)
-		sched_yield();
+	if (now - window > HANDOFF_WINDOW_NS) {
+		window = now;
+		spent = 0;
+	}
+	t = now;
+	while (atomic_load(&dev->lock_wanted) && spent + (t - now) <
+	       HANDOFF_BUDGET_NS) {
+		sched_yield(); /* the waiter spins on its CPU (devlock.c) */
+		t = handoff_now_ns();
+	}
+	spent += t - now;
 }
 
 /*
