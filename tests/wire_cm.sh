@@ -10,6 +10,7 @@
 #   IPv6: rping, ucmatose, udaddy
 # Then what the CM's timers do on a real network:
 #   - a connect to a port nobody listens on is REJECTED at once;
+#   - a client killed mid-run: the server gets DISCONNECTED;
 #   - a lost REQ (SOFTVERBS_CM_WIRE_DROP=1 loses the client daemon's first
 #     wire MAD) is sent again after the CM response timeout and connects;
 #   - a REQ to an address where nobody answers ends in UNREACHABLE after
@@ -82,6 +83,25 @@ grep -q "RDMA_CM_EVENT_REJECTED, error 8" "$WIRE_TMP/rej" ||
 	{ cat "$WIRE_TMP/rej"; wire_fail "reject: no REJECTED event"; }
 [ $(($(date +%s) - t0)) -lt 10 ] || wire_fail "reject: took too long"
 echo "ok: connect to a port nobody listens on: REJECTED (reason 8)"
+
+# A client killed mid-run: its daemon disconnects for it (a DREQ on the
+# wire), and the server sees DISCONNECTED.
+sv_a run -- timeout 60 rping -s -v -a "$IP4A" -C 100000 >"$WIRE_TMP/dead.srv" 2>&1 &
+spid=$!
+sleep 0.5
+sv_b run -- timeout 60 rping -c -v -a "$IP4A" -C 100000 >"$WIRE_TMP/dead.cli" 2>&1 &
+cpid=$!
+for _ in $(seq 100); do
+	grep -q "rdma-ping-20:" "$WIRE_TMP/dead.cli" && break
+	sleep 0.1
+done
+kill -9 "$(pgrep -n -f "rping -c -v -a $IP4A -C 100000")" 2>/dev/null
+wait $cpid
+t0=$(date +%s)
+wait $spid
+grep -q "DISCONNECT EVENT" "$WIRE_TMP/dead.srv" && [ $(($(date +%s) - t0)) -lt 20 ] ||
+	{ tail -3 "$WIRE_TMP/dead.srv"; wire_fail "dead client: the server was not disconnected"; }
+echo "ok: a killed client's peer got DISCONNECTED"
 
 for s in A B; do
 	rcvd=$(wire_stat $s rcvd_pkts)
