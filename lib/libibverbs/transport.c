@@ -160,9 +160,9 @@ void svl_ctx_channel_close(struct svl_context *ctx)
 }
 
 /* After fork() the reply socket is shared with the parent: make our own. */
-static int channel_check(struct svl_context *ctx)
+static int channel_check(struct svl_context *ctx, pid_t self)
 {
-	if (ctx->reply_pid == getpid() && ctx->reply_fd >= 0)
+	if (ctx->reply_pid == self && ctx->reply_fd >= 0)
 		return 0;
 	svl_ctx_channel_close(ctx);
 	return svl_ctx_channel_init(ctx);
@@ -444,18 +444,19 @@ static int recv_reply(struct svl_context *ctx, bool here, uint8_t *buf,
 static int msg_prepare(struct svl_context *ctx, struct msg_out *m, bool *here)
 {
 	struct sv_msg_hdr *h = (void *)m->buf;
+	pid_t self = getpid(); /* a system call: once per command */
 	int ret;
 
 	if (svl_ctx_dead(&ctx->vctx.context))
 		return EIO;
 	svl_fate_check_fork();
-	ret = channel_check(ctx);
+	ret = channel_check(ctx, self);
 	if (ret)
 		return ret;
 	h->seq = ++ctx->seq;
 	m->fds[0] = ctx->reply_peer;
 	/* Only the context's opener reads the command FD (abi.h). */
-	*here = ctx->owner_pid == getpid();
+	*here = ctx->owner_pid == self;
 	if (*here)
 		h->flags |= SV_MSG_F_REPLY_HERE;
 	h->nfds = (uint32_t)(*here ? m->nfds - 1 : m->nfds);
