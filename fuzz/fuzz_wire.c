@@ -65,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 1;
 	memcpy(rx->ib, data + 1, n);
 	ends(&rx->ends, data[0] & 1);
+	rx->ecn = data[0] & 8 ? 3 : 0; /* CE: the CNP path (wire_xport.c) */
 	if ((data[0] & 2) && n >= WIRE_BTH_LEN + WIRE_ICRC_LEN) {
 		uint32_t c = htole32(wire_icrc(&rx->ends, rx->ib, n - 4));
 

@@ -62,6 +62,22 @@ static int parse(const struct wire_ends *e, uint8_t *p, size_t n)
 	return wire_parse(e, p, n, &bth);
 }
 
+/* A CNP (BTH opcode 0x81 + 16 reserved bytes) passes; one with a
+ * payload, or to QP0, does not. */
+static void cnp_checks(const struct wire_ends *e)
+{
+	uint8_t c[64] = { WIRE_OP_CNP, 0, 0xff, 0xff, 0x40, 0, 0, 0x22 };
+	struct wire_bth bth;
+
+	CHECK(parse(e, c, WIRE_CNP_LEN + 4) == 0);
+	CHECK(wire_parse(e, c, WIRE_CNP_LEN + 4, &bth) == 0);
+	CHECK(bth.opcode == WIRE_OP_CNP && bth.dest_qpn == 0x22 &&
+	      bth.payload_len == 0);
+	CHECK(parse(e, c, WIRE_CNP_LEN + 8) == -WIRE_DROP_LENGTH);
+	c[7] = 0;
+	CHECK(parse(e, c, WIRE_CNP_LEN + 4) == -WIRE_DROP_QPN);
+}
+
 int main(void)
 {
 	struct wire_ends e4, e6;
@@ -97,6 +113,19 @@ int main(void)
 	CHECK(wire_parse(&e4, p, n, &bth) == -WIRE_DROP_ICRC);
 	p[30] ^= 0x10;
 	memcpy(p + 76, "\x52\xa5\xcb\x1b", 4);
+	/* Segment 5 of a GSO send leaves with ID 5 (wire_tx.c): computed
+	 * for it, checked first for it (the GRO index), and solved for it
+	 * without the hint. */
+	e4.ip_id = 5;
+	send_only(p, &e4);
+	CHECK(wire_parse(&e4, p, n, &bth) == 0);
+	e4.ip_id = 0;
+	CHECK(wire_parse(&e4, p, n, &bth) == 0);
+	e4.ip_id = 5; /* ID 5's ICRC is not ID 0's: the ID is covered */
+	CHECK(wire_icrc(&e4, p, 76) != 0x1bcba552);
+	e4.ip_id = 0;
+	send_only(p, &e4);
+	cnp_checks(&e4);
 	n = send_only(p, &e6);
 	CHECK(wire_icrc(&e6, p, 76) == 0x046b081b);
 	CHECK(wire_parse(&e6, p, n, &bth) == 0);

@@ -32,3 +32,12 @@ if(SV_SANITIZE)
   set_property(TEST wire_loss APPEND PROPERTY ENVIRONMENT
 	       "SVT_NO_DEBIAN_TOOLS=1")
 endif()
+
+# ECN: CE-marked packets answered with CNPs, the sender's rate cut. Root.
+add_test(NAME wire_ecn COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/wire_ecn.sh
+	 ${CMAKE_BINARY_DIR}/bin)
+set_tests_properties(wire_ecn PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+if(SV_SANITIZE)
+  set_property(TEST wire_ecn APPEND PROPERTY ENVIRONMENT
+	       "SVT_NO_DEBIAN_TOOLS=1")
+endif()

@@ -81,6 +81,9 @@ for s in A B; do
 		v=$(wire_stat $s dropped_$k)
 		[ "$v" = 0 ] || wire_fail "$s dropped_$k = $v"
 	done
+	# Packets leave ECT(0); nothing on a veth marks them CE.
+	v=$(wire_stat $s np_ecn_marked_roce_packets)
+	[ "$v" = 0 ] || wire_fail "$s saw $v CE-marked packets on a clean veth"
 done
 echo "ok: counters A: $(sv_a dev stats w0 | grep -E '^(sent|rcvd)_pkts' | tr '\n' ' ')"
 if command -v tshark >/dev/null; then

@@ -176,6 +176,7 @@ static bool eng_pass(struct svd_engine *e, int64_t *deadline)
 			work |= eng_qp_run(e, poll_qp(l));
 	if (e->runq.next != &e->runq)
 		*deadline = 0; /* more queued: no sleeping */
+	eng_xport_flush(e);
 	return work;
 }
 

@@ -82,6 +82,16 @@ bool eng_xport_is_sync(const struct svd_engine *e, const struct eng_route *r)
 				     r->global ? r->dgid : NULL);
 }
 
+/* End of a pass (e->lock held): a batching transport sends what it holds. */
+void eng_xport_flush(struct svd_engine *e)
+{
+	struct eng_xport *xs[] = { e->local, e->wire, e->sw };
+
+	for (unsigned int i = 0; i < SVD_ARRAY_SIZE(xs); i++)
+		if (xs[i] && xs[i]->ops->flush)
+			xs[i]->ops->flush(xs[i]);
+}
+
 void eng_xport_poll(struct svd_engine *e, int64_t *deadline_ns)
 {
 	struct eng_xport *xs[] = { e->local, e->wire, e->sw };

@@ -40,6 +40,8 @@ struct eng_xport_ops {
 	void (*poll)(struct eng_xport *x, int64_t *deadline_ns);
 	uint32_t (*seg_max)(const struct eng_xport *x);
 	void (*destroy)(struct eng_xport *x);
+	/* Optional: the pass ends, send what send() batched (the wire). */
+	void (*flush)(struct eng_xport *x);
 };
 
 struct eng_xport {

@@ -428,6 +428,7 @@ const struct svd_umem *eng_dd_sgl_umem(const struct eng_sgl *sgl,
 				       uint64_t off);
 /* Poll the transports (releases held packets); may lower *deadline_ns. */
 void eng_xport_poll(struct svd_engine *e, int64_t *deadline_ns);
+void eng_xport_flush(struct svd_engine *e);
 int eng_xport_init(struct svd_engine *e);
 void eng_xport_fini(struct svd_engine *e);
 

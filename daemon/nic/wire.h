@@ -31,6 +31,13 @@
 #define WIRE_ICRC_LEN 4
 /* The largest IBTA payload (4096 MTU) plus every header and the ICRC. */
 #define WIRE_PKT_MAX (4096 + 64 + 4)
+/*
+ * RoCEv2's Congestion Notification Packet: BTH (opcode 0x81, BECN set,
+ * DestQP = the QP whose packet arrived CE-marked, PSN 0), 16 reserved
+ * bytes, ICRC.
+ */
+#define WIRE_OP_CNP 0x81
+#define WIRE_CNP_LEN (WIRE_BTH_LEN + 16)
 /* Source ports a device sends from per address, for ECMP entropy. */
 #define WIRE_SPORTS 4
 
@@ -57,6 +64,10 @@ struct wire_counters {
 	_Atomic uint64_t dropped[WIRE_DROP_NR];
 	/* Transport events the engine reports (wire_count()). */
 	_Atomic uint64_t retransmitted, duplicate, out_of_sequence;
+	/* ECN (wire_cc.c): CE-marked packets received, CNPs sent for them,
+	 * CNPs received and acted on, rate cuts (loss or CNP). */
+	_Atomic uint64_t ecn_marked, cnp_sent, cnp_handled, rate_cuts;
+	_Atomic uint64_t queue_marked; /* marked by our receive queue */
 };
 
 /* A BTH as the validator sees it (host order). */
@@ -74,6 +85,12 @@ struct wire_bth {
 struct wire_ends {
 	uint8_t sgid[16], dgid[16];
 	uint16_t sport, dport;
+	/*
+	 * IPv4 ID the ICRC is computed for. Unconnected DF sockets send 0;
+	 * segment i of a UDP GSO send leaves with ID i (wire_tx.c). On
+	 * receipt it is the first guess (the segment's index in a GRO batch).
+	 */
+	uint16_t ip_id;
 };
 
 bool wire_gid_is_v4(const uint8_t *gid);
@@ -100,6 +117,8 @@ struct wire_rx {
 	struct wire_ends ends;
 	struct wire_bth bth;
 	uint32_t len;
+	uint8_t ecn; /* the IP header's ECN bits (3: CE, congestion) */
+	bool queue_ce; /* it met a long queue here: congestion too */
 	uint8_t ib[WIRE_PKT_MAX];
 };
 
@@ -125,7 +144,18 @@ int wire_send(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,
 /* The same without the rate window, from any thread (wire_gsi.c). */
 int wire_send_now(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,
 		  uint32_t entropy, const uint8_t *ib, size_t len);
+/*
+ * The engine's thread: the same, batched (wire_tx.c) until wire_flush(),
+ * which the engine calls at the end of every pass.
+ */
+int wire_send_batch(struct wire *w, const uint8_t *sgid,
+		    const uint8_t *dgid, uint32_t entropy, const uint8_t *ib,
+		    size_t len);
+void wire_flush(struct wire *w);
 struct wire_counters *wire_counters(struct wire *w);
+/* Test knob (SOFTVERBS_WIRE_LOSS ce=PCT): mark that share of sent packets
+ * CE, as a congested router would, so the receiver answers with CNPs. */
+void wire_set_ce(struct wire *w, double pct);
 /* A received datagram (n bytes in rx->ib, rx->ends set): validate, count,
  * deliver. The receive thread and the fuzzer call it; it owns rx. */
 void wire_input(struct wire *w, struct wire_rx *rx, size_t n, bool trunc);
@@ -160,7 +190,12 @@ const char *wire_drop_name(enum wire_drop d);
 void wire_stats_print(const struct wire_counters *c, void *file);
 /* ports/1/hw_counters/ in the runtime dir's sysfs tree (the view). */
 void wire_stats_files(struct wire *w, const char *rundir, const char *name);
-enum wire_event { WIRE_EV_RETRANSMIT, WIRE_EV_DUPLICATE, WIRE_EV_OUT_OF_SEQ };
+enum wire_event {
+	WIRE_EV_RETRANSMIT,
+	WIRE_EV_DUPLICATE,
+	WIRE_EV_OUT_OF_SEQ,
+	WIRE_EV_CNP, /* a CNP for one of our QPs: slow down */
+};
 void wire_count(struct wire *w, enum wire_event ev);
 
 /* ---- trace (wire_pcap.c) ---- */

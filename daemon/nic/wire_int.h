@@ -26,7 +26,12 @@ struct wire_addr {
 struct wire_window {
 	_Atomic uint64_t rate; /* bytes per second */
 	_Atomic uint64_t last_cut_ns, last_raise_ns;
-	uint64_t tokens, stamp_ns; /* sender side: one thread per device */
+	/* The engine's thread only (cuts come from its passes too): */
+	uint64_t target; /* the rate before the last cut: recovery aims here */
+	uint32_t alpha; /* DCQCN's estimate of congestion, of 1024 */
+	uint64_t tokens, stamp_ns;
+	/* What was really sent: bytes since meter_ns, and the last rate. */
+	uint64_t meter_bytes, meter_ns, sent_rate;
 };
 
 struct wire {
@@ -42,6 +47,9 @@ struct wire {
 	pthread_mutex_t trace_lock;
 	struct wire_pcap *pcap;
 	struct wire_window win;
+	struct wire_tx *tx; /* the engine's batch (wire_tx.c), under lock */
+	uint32_t ce_ppm; /* test knob: sent packets marked CE, per million */
+	uint64_t ce_rand;
 	struct wire_counters cnt;
 };
 
@@ -51,8 +59,17 @@ bool wire_gid_of(const struct sockaddr_storage *ss, uint8_t *gid,
 		 uint16_t *port);
 void wire_trace_pkt(struct wire *w, const struct wire_ends *e,
 		    const uint8_t *ib, size_t len, uint32_t icrc);
+/* The slot of addr[] serving gid, or -1; w->lock held. */
+int wire_addr_index(const struct wire *w, const uint8_t *gid);
+int wire_sendmsg_wait(struct wire *w, int fd, struct msghdr *mh);
+struct wire_tx *wire_tx_new(void);
+void wire_tx_free(struct wire_tx *tx);
 void wire_window_init(struct wire_window *win);
+/* The ECN bits to force on the next packet: 0, or CE by the knob. */
+uint8_t wire_ce_mark(struct wire *w);
 void wire_window_wait(struct wire *w, struct wire_window *win, size_t len);
-void wire_window_loss(struct wire_window *win);
+/* Signals: true if the rate was cut. */
+bool wire_window_loss(struct wire_window *win);
+bool wire_window_cnp(struct wire_window *win);
 
 #endif

@@ -94,6 +94,7 @@ static size_t ip_udp(const struct wire_ends *e, size_t udp_len, uint8_t *h)
 	if (v4) {
 		h[0] = 0x45;
 		put16(h + 2, (uint16_t)(20 + udp_len));
+		put16(h + 4, e->ip_id);
 		h[6] = 0x40;
 		h[8] = 64;
 		h[9] = 17;

@@ -168,7 +168,8 @@ static size_t pseudo_hdr(const struct wire_ends *e, size_t ib_len,
 		h[0] = 0x45;
 		h[1] = 0xff; /* TOS */
 		put16(h + 2, (uint16_t)(20 + udp_len));
-		h[6] = 0x40; /* DF; ID (4-5) 0 */
+		put16(h + 4, e->ip_id);
+		h[6] = 0x40; /* DF */
 		h[8] = 0xff; /* TTL */
 		h[9] = 17;
 		h[10] = h[11] = 0xff; /* header checksum */
@@ -227,6 +228,13 @@ static int check_lengths(struct wire_bth *bth, size_t ib_len)
 	const struct eng_opcode *op = eng_opcode_info(bth->opcode);
 	size_t body;
 
+	if (bth->opcode == WIRE_OP_CNP) {
+		/* No payload: 16 reserved bytes after the BTH. */
+		bth->hdr_len = WIRE_CNP_LEN;
+		bth->payload_len = 0;
+		return ib_len == WIRE_CNP_LEN && !bth->pad ? 0 :
+							     -WIRE_DROP_LENGTH;
+	}
 	if (!op)
 		return -WIRE_DROP_OPCODE;
 	bth->hdr_len = op->hdr_len;

@@ -19,20 +19,25 @@
 #include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "svd.h"
 #include "wire.h"
 #include "wire_int.h"
 
-#define RX_BATCH 16
+/* Datagrams per recvmmsg; each may be a GRO batch of up to 64 KiB. */
+#define RX_BATCH 8
+#define RX_DGRAM 65536
+#define ECN_ECT0 0x02
 
 static void addr_close(struct wire_addr *a)
 {
@@ -90,14 +95,34 @@ bool wire_gid_of(const struct sockaddr_storage *ss, uint8_t *gid,
 	return false;
 }
 
+/*
+ * Options that only help (an older kernel may lack them): big buffers,
+ * GRO batches on receipt, ECT(0) on what we send (ECN-capable: a router
+ * may mark CE instead of dropping) and the received ECN bits reported.
+ */
+static void sock_opts_soft(int fd, int family)
+{
+	int on = 1, ect = ECN_ECT0;
+	int buf = 8 << 20; /* capped at net.core.[rw]mem_max */
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
+	if (family == AF_INET) {
+		setsockopt(fd, IPPROTO_IP, IP_TOS, &ect, sizeof(ect));
+		setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof(on));
+	} else {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &ect, sizeof(ect));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on, sizeof(on));
+	}
+}
+
 static int sock_opts(int fd, int family)
 {
 	int on = 1, pmtu = family == AF_INET ? IP_PMTUDISC_DO :
 					      IPV6_PMTUDISC_DO;
-	int buf = 4 << 20; /* capped at net.core.[rw]mem_max */
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	sock_opts_soft(fd, family);
 	if (family == AF_INET)
 		return setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu,
 				  sizeof(pmtu));
@@ -207,53 +232,122 @@ void wire_input(struct wire *w, struct wire_rx *rx, size_t n, bool trunc)
 	rx_deliver(w, rx);
 }
 
-/* One datagram of 'n' bytes from 'from' to socket slot (a, i). */
-static void rx_one(struct wire *w, struct wire_rx *rx, size_t n,
-		   const struct sockaddr_storage *from, bool trunc,
-		   const struct wire_addr *a, int i)
+/* The receive thread's buffers: RX_BATCH datagrams (GRO batches). */
+struct rx_bufs {
+	uint8_t data[RX_BATCH][RX_DGRAM];
+	struct sockaddr_storage from[RX_BATCH];
+	union {
+		char buf[2 * CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct mmsghdr mm[RX_BATCH];
+};
+
+/* What the control messages say: GRO segment size, ECN bits. */
+static void rx_cmsgs(struct msghdr *mh, int *seg, uint8_t *ecn)
 {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		int v = 0;
+
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS)
+			v = *(uint8_t *)CMSG_DATA(c);
+		else if (c->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO)
+			*seg = v;
+		else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ||
+			 (c->cmsg_level == IPPROTO_IPV6 &&
+			  c->cmsg_type == IPV6_TCLASS))
+			*ecn = (uint8_t)(v & 3);
+	}
+}
+
+/* One packet of a datagram to socket slot (a, i); 'idx' its place. */
+static void rx_one(struct wire *w, const uint8_t *d, size_t n,
+		   const struct sockaddr_storage *from, bool trunc,
+		   const struct wire_addr *a, int i, uint32_t idx, uint8_t ecn)
+{
+	struct wire_rx *rx = malloc(sizeof(*rx));
+
+	if (!rx)
+		return;
+	memset(&rx->ends, 0, sizeof(rx->ends));
 	memcpy(rx->ends.dgid, a->gid, 16);
 	rx->ends.dport = a->port[i];
+	/* A GSO train's i-th packet left with IPv4 ID i (wire_tx.c). */
+	rx->ends.ip_id = (uint16_t)idx;
+	rx->ecn = ecn;
 	if (!wire_gid_of(from, rx->ends.sgid, &rx->ends.sport))
 		trunc = true;
+	if (n > sizeof(rx->ib)) {
+		n = sizeof(rx->ib);
+		trunc = true;
+	}
+	memcpy(rx->ib, d, n);
 	wire_input(w, rx, n, trunc);
 }
 
-/* Read what one socket holds, a batch at a time. */
-static void rx_drain(struct wire *w, const struct wire_addr *a, int i)
+/* One datagram: a packet, or a GRO batch of packets of 'seg' bytes. */
+static void rx_dgram(struct wire *w, struct rx_bufs *b, int j,
+		     const struct wire_addr *a, int i)
 {
-	struct wire_rx *rx[RX_BATCH];
-	struct mmsghdr mm[RX_BATCH];
-	struct iovec iov[RX_BATCH];
-	struct sockaddr_storage from[RX_BATCH];
-	int n, k;
+	struct msghdr *mh = &b->mm[j].msg_hdr;
+	size_t n = b->mm[j].msg_len, off = 0;
+	bool trunc = mh->msg_flags & MSG_TRUNC;
+	uint8_t ecn = 0;
+	int seg = 0;
+	uint32_t idx = 0;
 
-	for (k = 0; k < RX_BATCH; k++) {
-		rx[k] = malloc(sizeof(*rx[k]));
-		if (!rx[k])
-			break;
-		iov[k] = (struct iovec){ rx[k]->ib, sizeof(rx[k]->ib) };
-		mm[k].msg_hdr = (struct msghdr){ .msg_name = &from[k],
-						 .msg_namelen = sizeof(from[k]),
-						 .msg_iov = &iov[k],
-						 .msg_iovlen = 1 };
+	rx_cmsgs(mh, &seg, &ecn);
+	if (seg <= 0 || (size_t)seg >= n)
+		seg = (int)n;
+	do {
+		size_t len = n - off < (size_t)seg ? n - off : (size_t)seg;
+
+		rx_one(w, b->data[j] + off, len, &b->from[j], trunc, a, i,
+		       idx++, ecn);
+		off += len;
+	} while (off < n);
+}
+
+/* Read what one socket holds, a batch at a time. */
+static void rx_drain(struct wire *w, struct rx_bufs *b,
+		     const struct wire_addr *a, int i)
+{
+	int n;
+
+	for (int k = 0; k < RX_BATCH; k++) {
+		b->iov[k] = (struct iovec){ b->data[k], RX_DGRAM };
+		b->mm[k].msg_hdr = (struct msghdr){
+			.msg_name = &b->from[k],
+			.msg_namelen = sizeof(b->from[k]),
+			.msg_iov = &b->iov[k],
+			.msg_iovlen = 1,
+			.msg_control = b->ctl[k].buf,
+			.msg_controllen = sizeof(b->ctl[k].buf)
+		};
 	}
-	n = k ? recvmmsg(a->fd[i], mm, k, MSG_DONTWAIT, NULL) : 0;
-	for (int j = 0; j < k; j++) {
-		if (j >= n) {
-			free(rx[j]);
-			continue;
-		}
-		rx_one(w, rx[j], mm[j].msg_len, &from[j],
-		       mm[j].msg_hdr.msg_flags & MSG_TRUNC, a, i);
-	}
+	n = recvmmsg(a->fd[i], b->mm, RX_BATCH, MSG_DONTWAIT, NULL);
+	for (int j = 0; j < n; j++)
+		rx_dgram(w, b, j, a, i);
 }
 
 static void *rx_thread(void *arg)
 {
 	struct wire *w = arg;
 	struct epoll_event ev[16];
+	struct rx_bufs *b = malloc(sizeof(*b));
 
+	if (!b)
+		return NULL;
+	/*
+	 * The engine's priority (eng_sched.c), if we may: every received
+	 * packet waits for this thread, and at nice 0 on a loaded machine
+	 * it waited a scheduler slice for its turn.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10))
+		(void)0;
 	for (;;) {
 		int n = epoll_wait(w->epfd, ev, 16, -1);
 
@@ -261,12 +355,15 @@ static void *rx_thread(void *arg)
 			uint32_t tag = ev[k].data.u32;
 
 			if (tag == UINT32_MAX)
-				return NULL; /* stop: the eventfd */
-			rx_drain(w, &w->addr[tag / 16], tag % 16);
+				goto out; /* stop: the eventfd */
+			rx_drain(w, b, &w->addr[tag / 16], tag % 16);
 		}
 		if (n < 0 && errno != EINTR)
-			return NULL;
+			break;
 	}
+out:
+	free(b);
+	return NULL;
 }
 
 static void rx_stop(struct wire *w)
@@ -324,7 +421,11 @@ struct wire *wire_create(struct svd_device *dev)
 	wire_window_init(&w->win);
 	for (int a = 0; a < SVD_MAX_GIDS; a++)
 		addr_close(&w->addr[a]);
-	if (w->stopfd < 0) {
+	w->tx = wire_tx_new();
+	if (w->stopfd < 0 || !w->tx) {
+		if (w->stopfd >= 0)
+			close(w->stopfd);
+		wire_tx_free(w->tx);
 		free(w);
 		return NULL;
 	}
@@ -344,6 +445,7 @@ void wire_destroy(struct wire *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_mutex_destroy(&w->rx_lock);
 	pthread_mutex_destroy(&w->trace_lock);
+	wire_tx_free(w->tx);
 	free(w);
 }
 
@@ -395,29 +497,20 @@ int wire_sync_addrs(struct wire *w)
 	return rx_start(w) ?: n;
 }
 
-static const struct wire_addr *addr_find(const struct wire *w,
-					 const uint8_t *gid)
+int wire_addr_index(const struct wire *w, const uint8_t *gid)
 {
 	for (int a = 0; a < SVD_MAX_GIDS; a++)
 		if (w->addr[a].used && !memcmp(w->addr[a].gid, gid, 16))
-			return &w->addr[a];
-	return NULL;
+			return a;
+	return -1;
 }
 
-/* sendmsg, waiting a little while the socket's buffer is full. */
-static int send_iov(struct wire *w, int fd, struct msghdr *mh)
+static const struct wire_addr *addr_find(const struct wire *w,
+					 const uint8_t *gid)
 {
-	for (int tries = 0; tries < 100; tries++) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int a = wire_addr_index(w, gid);
 
-		if (sendmsg(fd, mh, MSG_DONTWAIT) >= 0)
-			return 0;
-		if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR)
-			return -errno;
-		atomic_fetch_add(&w->cnt.send_backoff, 1);
-		poll(&pfd, 1, 1);
-	}
-	return -EAGAIN;
+	return a < 0 ? NULL : &w->addr[a];
 }
 
 static int send_locked(struct wire *w, const struct wire_addr *a,
@@ -439,7 +532,7 @@ static int send_locked(struct wire *w, const struct wire_addr *a,
 	icrc = wire_icrc(&e, ib, len);
 	wire_trace_pkt(w, &e, ib, len, icrc);
 	icrc = htole32(icrc);
-	return send_iov(w, a->fd[slot], &mh);
+	return wire_sendmsg_wait(w, a->fd[slot], &mh);
 }
 
 int wire_send(struct wire *w, const uint8_t *sgid, const uint8_t *dgid,

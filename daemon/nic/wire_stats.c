@@ -50,6 +50,11 @@ void wire_stats_print(const struct wire_counters *c, void *file)
 	P("retransmitted", c->retransmitted);
 	P("duplicate_request", c->duplicate);
 	P("out_of_seq_request", c->out_of_sequence);
+	P("np_ecn_marked_roce_packets", c->ecn_marked);
+	P("np_queue_marked", c->queue_marked);
+	P("np_cnp_sent", c->cnp_sent);
+	P("rp_cnp_handled", c->cnp_handled);
+	P("rate_cuts", c->rate_cuts);
 	for (int d = 1; d < WIRE_DROP_NR; d++) {
 		P(drop_names[d], c->dropped[d]);
 		all += atomic_load(&c->dropped[d]);
@@ -60,21 +65,29 @@ void wire_stats_print(const struct wire_counters *c, void *file)
 
 void wire_count(struct wire *w, enum wire_event ev)
 {
+	bool cut = false;
+
 	if (!w)
 		return;
 	switch (ev) {
 	case WIRE_EV_RETRANSMIT:
 		atomic_fetch_add(&w->cnt.retransmitted, 1);
-		wire_window_loss(&w->win);
+		cut = wire_window_loss(&w->win);
 		break;
 	case WIRE_EV_DUPLICATE:
 		atomic_fetch_add(&w->cnt.duplicate, 1);
 		break;
 	case WIRE_EV_OUT_OF_SEQ:
 		atomic_fetch_add(&w->cnt.out_of_sequence, 1);
-		wire_window_loss(&w->win);
+		cut = wire_window_loss(&w->win);
+		break;
+	case WIRE_EV_CNP:
+		atomic_fetch_add(&w->cnt.cnp_handled, 1);
+		cut = wire_window_cnp(&w->win);
 		break;
 	}
+	if (cut)
+		atomic_fetch_add(&w->cnt.rate_cuts, 1);
 }
 
 /* One counter file, replaced whole so a reader never sees half of it. */

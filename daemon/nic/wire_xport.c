@@ -15,8 +15,10 @@
  * per PSN, as the wire carries them.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "svd_xuser.h"
@@ -25,8 +27,18 @@
 
 /* Packets received and not yet taken by the engine: beyond, drop. */
 #define WIRE_RXQ_MAX 8192
+/*
+ * Beyond this many waiting, a packet counts as CE-marked (answered with a
+ * CNP): this daemon is then the congested hop, as a switch's queue past
+ * its marking threshold is (DCQCN's K_min, DCTCP's K). Without it a
+ * sender outpacing a busy receiver filled the queue until requests waited
+ * longer than the QP's timeout, and spurious retransmissions followed.
+ */
+#define WIRE_RXQ_MARK 256
 /* QPs whose PSNs the counters follow (a hash; a collision only blurs). */
 #define WIRE_PSN_SLOTS 4096
+/* CNPs to one QP at most this often (DCQCN's N, 50 us). */
+#define WIRE_CNP_GAP_NS (50LL * 1000)
 
 /*
  * What hw_counters count is seen on the wire, as on a NIC: a request sent
@@ -47,6 +59,10 @@ struct wire_xport {
 	uint8_t buf[WIRE_PKT_MAX]; /* the engine thread's send buffer */
 	/* Engine thread only (send and poll): no lock. */
 	struct psn_track tx[WIRE_PSN_SLOTS], rx[WIRE_PSN_SLOTS];
+	struct cnp_slot {
+		uint32_t qpn;
+		int64_t last_ns;
+	} cnp[WIRE_PSN_SLOTS]; /* when each QP last got a CNP from us */
 };
 
 static struct wire_xport *wx_of(struct eng_xport *x)
@@ -59,17 +75,26 @@ static int wx_rx(void *ctx, struct wire_rx *rx)
 {
 	struct wire_xport *wx = ctx;
 
+	unsigned int was;
+
 	pthread_mutex_lock(&wx->qlock);
 	if (wx->qlen >= WIRE_RXQ_MAX) {
 		pthread_mutex_unlock(&wx->qlock);
 		return WIRE_DROP_QUEUE;
 	}
 	rx->next = NULL;
+	rx->queue_ce = wx->qlen >= WIRE_RXQ_MARK;
 	*wx->tail = rx;
 	wx->tail = &rx->next;
-	wx->qlen++;
+	was = wx->qlen++;
 	pthread_mutex_unlock(&wx->qlock);
-	eng_kick(wx->x.e);
+	/*
+	 * One kick per batch: while packets wait, the kick that queued the
+	 * first one has not been answered, and the pass it wakes takes them
+	 * all (wx_poll empties the queue at once).
+	 */
+	if (!was)
+		eng_kick(wx->x.e);
 	return 0;
 }
 
@@ -145,6 +170,61 @@ static void wx_grh(struct eng_route *rt, const struct wire_rx *rx)
 	rt->has_grh = true;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * A packet for qp arrived CE-marked, or met a long queue here: congestion
+ * on the way from src_qpn.
+ * Tell that QP with a CNP, at most once per WIRE_CNP_GAP_NS per our QP
+ * (DCQCN's notification point).
+ */
+static void wx_ce(struct wire_xport *wx, const struct svd_qp *qp,
+		  uint32_t src_qpn, const struct wire_rx *rx)
+{
+	struct cnp_slot *s = &wx->cnp[qp->qpn % WIRE_PSN_SLOTS];
+	int64_t t = mono_ns();
+	uint8_t b[WIRE_CNP_LEN] = { WIRE_OP_CNP, 0, 0xff, 0xff, 0x40 };
+
+	if (rx->ecn == 3)
+		atomic_fetch_add(&wire_counters(wx->w)->ecn_marked, 1);
+	else
+		atomic_fetch_add(&wire_counters(wx->w)->queue_marked, 1);
+	if (s->qpn == qp->qpn && t - s->last_ns < WIRE_CNP_GAP_NS)
+		return;
+	s->qpn = qp->qpn;
+	s->last_ns = t;
+	b[5] = (uint8_t)(src_qpn >> 16); /* byte 4: BECN */
+	b[6] = (uint8_t)(src_qpn >> 8);
+	b[7] = (uint8_t)src_qpn;
+	if (!wire_send_batch(wx->w, rx->ends.dgid, rx->ends.sgid, qp->qpn, b,
+			     sizeof(b)))
+		atomic_fetch_add(&wire_counters(wx->w)->cnp_sent, 1);
+}
+
+/* A CNP for one of our QPs (from its peer): slow down. */
+static int wx_cnp_in(struct wire_xport *wx, const struct wire_rx *rx)
+{
+	struct svd_qp *qp = svd_dev_qp_find(wx->x.e->dev, rx->bth.dest_qpn);
+	struct svd_xuser_addr from = { .global = true };
+
+	if (!qp || !qp->eng)
+		return WIRE_DROP_QPN;
+	if (qp->state != SVD_QPS_RTS && qp->state != SVD_QPS_SQD)
+		return WIRE_DROP_QP_STATE;
+	memcpy(from.sgid, rx->ends.sgid, 16);
+	memcpy(from.dgid, rx->ends.dgid, 16);
+	if (qp->qp_type != SVD_QPT_UD && !svd_xuser_path_ok(qp, &from))
+		return WIRE_DROP_QPN;
+	wire_count(wx->w, WIRE_EV_CNP);
+	return 0;
+}
+
 static int wx_deliver(struct wire_xport *wx, struct wire_rx *rx)
 {
 	struct svd_engine *e = wx->x.e;
@@ -152,6 +232,8 @@ static int wx_deliver(struct wire_xport *wx, struct wire_rx *rx)
 	struct svd_qp *qp;
 	int drop;
 
+	if (rx->bth.opcode == WIRE_OP_CNP)
+		return wx_cnp_in(wx, rx);
 	memcpy(p.hdr, rx->ib, rx->bth.hdr_len);
 	p.hdr_len = (uint8_t)rx->bth.hdr_len;
 	p.len = rx->bth.payload_len;
@@ -168,6 +250,8 @@ static int wx_deliver(struct wire_xport *wx, struct wire_rx *rx)
 				  p.f.src_qpn :
 				  qp->attr.dest_qp_num & 0xffffff;
 	p.route.global = true;
+	if (rx->ecn == 3 || rx->queue_ce)
+		wx_ce(wx, qp, p.route.src_qpn, rx);
 	memcpy(p.route.dgid, rx->ends.dgid, 16);
 	p.route.sl = eng_grh_l3_type(rx->ends.sgid);
 	if (qp->qp_type == SVD_QPT_UD)
@@ -291,9 +375,14 @@ static int wx_send(struct eng_xport *x, struct eng_packet *p)
 		return 0; /* unroutable: lost, as on a wire */
 	}
 	tx_count(wx, p);
-	wire_send(wx->w, sgid, p->route.dgid, p->route.src_qpn, wx->buf,
-		  (size_t)len);
+	wire_send_batch(wx->w, sgid, p->route.dgid, p->route.src_qpn, wx->buf,
+			(size_t)len);
 	return 0;
+}
+
+static void wx_flush(struct eng_xport *x)
+{
+	wire_flush(wx_of(x)->w);
 }
 
 static uint32_t wx_seg_max(const struct eng_xport *x)
@@ -322,6 +411,7 @@ static const struct eng_xport_ops wire_xport_ops = {
 	.poll = wx_poll,
 	.seg_max = wx_seg_max,
 	.destroy = wx_destroy,
+	.flush = wx_flush,
 };
 
 /*
@@ -353,6 +443,13 @@ static void lossy_poll(struct eng_xport *x, int64_t *deadline_ns)
 	l->wire->ops->poll(l->wire, deadline_ns);
 }
 
+static void lossy_flush(struct eng_xport *x)
+{
+	struct wire_lossy *l = (struct wire_lossy *)x;
+
+	l->wire->ops->flush(l->wire);
+}
+
 static void lossy_destroy(struct eng_xport *x)
 {
 	struct wire_lossy *l = (struct wire_lossy *)x;
@@ -367,12 +464,39 @@ static const struct eng_xport_ops wire_lossy_ops = {
 	.poll = lossy_poll,
 	.seg_max = wx_seg_max,
 	.destroy = lossy_destroy,
+	.flush = lossy_flush,
 };
 
-static struct eng_xport *lossy_wrap(struct svd_engine *e,
-				    struct eng_xport *wire)
+/*
+ * "ce=PCT" is the wire's own (wire_set_ce()): taken out of the spec, the
+ * rest is the lossy transport's. *spec is what is left (static storage).
+ */
+static const char *ce_knob(struct wire *w, const char *env)
 {
-	const char *spec = getenv("SOFTVERBS_WIRE_LOSS");
+	static char rest[256];
+	char buf[256], *save = NULL, *tok;
+	size_t n = 0;
+
+	rest[0] = '\0';
+	if (!env || strlen(env) >= sizeof(buf))
+		return env;
+	strcpy(buf, env);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "ce=", 3)) {
+			wire_set_ce(w, strtod(tok + 3, NULL));
+			continue;
+		}
+		n += (size_t)snprintf(rest + n, sizeof(rest) - n, "%s%s",
+				      n ? "," : "", tok);
+	}
+	return rest;
+}
+
+static struct eng_xport *lossy_wrap(struct svd_engine *e,
+				    struct eng_xport *wire, struct wire *w)
+{
+	const char *spec = ce_knob(w, getenv("SOFTVERBS_WIRE_LOSS"));
 	struct eng_loss_cfg cfg;
 	struct wire_lossy *l;
 
@@ -408,7 +532,7 @@ int wire_xport_attach(struct svd_device *dev, struct wire *w)
 	wx->w = w;
 	wx->tail = &wx->head;
 	pthread_mutex_init(&wx->qlock, NULL);
-	x = lossy_wrap(e, &wx->x);
+	x = lossy_wrap(e, &wx->x, w);
 	pthread_mutex_lock(&e->lock);
 	e->wire = x;
 	pthread_mutex_unlock(&e->lock);
