@@ -80,7 +80,9 @@ sv_a trace w0 off
 if command -v dumpcap >/dev/null &&
 	ip netns exec "$NSB" tc qdisc add dev "$VB" root tbf rate 10gbit \
 		burst 1500 latency 100ms 2>/dev/null; then
-	ip netns exec "$NSA" dumpcap -q -i "$VA" -f "udp port 4791" \
+	# Only B's packets passed the tbf: A's batches (of ACKs) cross the
+	# veth whole and are cut by B's socket layer, after any capture.
+	ip netns exec "$NSA" dumpcap -q -i "$VA" -f "udp port 4791 and src host $IP4B" \
 		-w "$WIRE_TMP/seg.pcap" >/dev/null 2>&1 &
 	cap=$!
 	sleep 1
