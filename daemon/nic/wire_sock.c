@@ -25,11 +25,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "eng_idle.h"
 #include "svd.h"
 #include "wire.h"
 #include "wire_int.h"
@@ -367,12 +366,12 @@ static void *rx_thread(void *arg)
 	if (!b)
 		return NULL;
 	/*
-	 * The engine's priority (eng_sched.c), if we may: every received
-	 * packet waits for this thread, and at nice 0 on a loaded machine
-	 * it waited a scheduler slice for its turn.
+	 * The engine thread's scheduling class (eng_prio.c), as dd.c's
+	 * worker: every received packet waits for this thread, and at nice 0
+	 * on a loaded machine it waited a scheduler slice for its turn. Its
+	 * work per wake-up is bounded (RX_BATCH datagrams per ready socket).
 	 */
-	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10))
-		(void)0;
+	eng_prio_setup();
 	for (;;) {
 		int n = epoll_wait(w->epfd, ev, 16, -1);
 
