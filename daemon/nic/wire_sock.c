@@ -26,6 +26,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eng_idle.h"
@@ -357,35 +358,53 @@ static void rx_drain(struct wire *w, struct rx_bufs *b,
 		rx_dgram(w, b, j, a, i);
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One wake-up: every ready socket, RX_BATCH datagrams each. */
+static bool rx_round(struct wire *w, struct rx_bufs *b)
+{
+	struct epoll_event ev[16];
+	int n = epoll_wait(w->epfd, ev, 16, -1);
+
+	for (int k = 0; k < n; k++) {
+		uint32_t tag = ev[k].data.u32;
+
+		if (tag == UINT32_MAX)
+			return false; /* stop: the eventfd */
+		rx_drain(w, b, &w->addr[tag / 16], tag % 16);
+	}
+	return n >= 0 || errno == EINTR;
+}
+
 static void *rx_thread(void *arg)
 {
 	struct wire *w = arg;
-	struct epoll_event ev[16];
 	struct rx_bufs *b = malloc(sizeof(*b));
+	struct eng_prio prio;
 
 	if (!b)
 		return NULL;
 	/*
 	 * The engine thread's scheduling class (eng_prio.c), as dd.c's
-	 * worker: every received packet waits for this thread, and at nice 0
-	 * on a loaded machine it waited a scheduler slice for its turn. Its
-	 * work per wake-up is bounded (RX_BATCH datagrams per ready socket).
+	 * worker: every received packet waits for this thread, and in the
+	 * fair class on a loaded machine it waited a scheduler slice for its
+	 * turn. Like the engine, real time only for the start of a burst.
 	 */
-	eng_prio_setup();
+	eng_prio_setup(&prio);
+	eng_prio_woke(&prio, mono_ns());
 	for (;;) {
-		int n = epoll_wait(w->epfd, ev, 16, -1);
-
-		for (int k = 0; k < n; k++) {
-			uint32_t tag = ev[k].data.u32;
-
-			if (tag == UINT32_MAX)
-				goto out; /* stop: the eventfd */
-			rx_drain(w, b, &w->addr[tag / 16], tag % 16);
-		}
-		if (n < 0 && errno != EINTR)
+		eng_prio_sleeping(&prio);
+		if (!rx_round(w, b))
 			break;
+		eng_prio_woke(&prio, mono_ns());
+		eng_prio_worked(&prio, mono_ns());
 	}
-out:
 	free(b);
 	return NULL;
 }
