@@ -366,27 +366,13 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* One wake-up: every ready socket, RX_BATCH datagrams each. */
-static bool rx_round(struct wire *w, struct rx_bufs *b)
-{
-	struct epoll_event ev[16];
-	int n = epoll_wait(w->epfd, ev, 16, -1);
-
-	for (int k = 0; k < n; k++) {
-		uint32_t tag = ev[k].data.u32;
-
-		if (tag == UINT32_MAX)
-			return false; /* stop: the eventfd */
-		rx_drain(w, b, &w->addr[tag / 16], tag % 16);
-	}
-	return n >= 0 || errno == EINTR;
-}
-
 static void *rx_thread(void *arg)
 {
 	struct wire *w = arg;
 	struct rx_bufs *b = malloc(sizeof(*b));
+	struct epoll_event ev[16];
 	struct eng_prio prio;
+	int n;
 
 	if (!b)
 		return NULL;
@@ -394,17 +380,31 @@ static void *rx_thread(void *arg)
 	 * The engine thread's scheduling class (eng_prio.c), as dd.c's
 	 * worker: every received packet waits for this thread, and in the
 	 * fair class on a loaded machine it waited a scheduler slice for its
-	 * turn. Like the engine, real time only for the start of a burst.
+	 * turn. Like the engine, real time only for the start of a burst: a
+	 * flood keeps it awake in the fair class until it next sleeps.
 	 */
 	eng_prio_setup(&prio);
 	eng_prio_woke(&prio, mono_ns());
 	for (;;) {
-		eng_prio_sleeping(&prio);
-		if (!rx_round(w, b))
+		/* A burst lasts while sockets stay ready without a sleep. */
+		n = epoll_wait(w->epfd, ev, 16, 0);
+		if (n == 0) {
+			eng_prio_sleeping(&prio);
+			n = epoll_wait(w->epfd, ev, 16, -1);
+			eng_prio_woke(&prio, mono_ns());
+		}
+		if (n < 0 && errno != EINTR)
 			break;
-		eng_prio_woke(&prio, mono_ns());
+		for (int k = 0; k < n; k++) {
+			uint32_t tag = ev[k].data.u32;
+
+			if (tag == UINT32_MAX)
+				goto out; /* stop: the eventfd */
+			rx_drain(w, b, &w->addr[tag / 16], tag % 16);
+		}
 		eng_prio_worked(&prio, mono_ns());
 	}
+out:
 	free(b);
 	return NULL;
 }
