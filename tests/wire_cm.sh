@@ -53,7 +53,7 @@ pair() {
 		kill $spid 2>/dev/null
 		wait $spid 2>/dev/null
 		grep -q "REJECTED\|error 8\b" "$log.cli" && [ $try -lt 5 ] ||
-			{ tail -5 "$log.cli" "$log.srv"
+			{ tail -n 5 "$log.cli" "$log.srv"
 			  wire_fail "$name: client failed"; }
 	done
 	printf 'ok: %-22s server %s %5.1f s, try %s  %s\n' "$name" "$side" \
