@@ -2,3 +2,5 @@
 sv_add_c_test(test_qp_state ${CMAKE_CURRENT_LIST_DIR}/test_qp_state.c)
 # Thread domains and parent domains (lib/providers/softverbs/domain.c).
 sv_add_c_test(test_td ${CMAKE_CURRENT_LIST_DIR}/test_td.c)
+# A receive posted to a QP in ERROR is flushed (post.c rings for it).
+sv_add_c_test(test_recv_err_flush ${CMAKE_CURRENT_LIST_DIR}/test_recv_err_flush.c)

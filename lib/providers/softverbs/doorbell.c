@@ -103,6 +103,16 @@ static void db_wake(struct sv_db_page *p)
 		syscall(SYS_futex, &p->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
+/* Ring without naming a QP: wakes a sleeping engine for a pass. */
+void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
+{
+	struct sv_db_page *p = db_page(ctx, db_page_index);
+
+	if (p)
+		db_wake(p);
+	/* else the engine's timeout still finds the work */
+}
+
 /* Ring for one QP: its slot bit tells the engine which QP to look at. */
 void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t db_page_index,
 			  uint32_t qpn)

@@ -273,11 +273,14 @@ int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 	ret = svl_ring_post_recv(&q->rq, q->max_recv_sge, qp->context, wr,
 				 bad);
 	/*
-	 * The engine reads a receive queue when a message arrives for it,
-	 * so a receive needs no doorbell: waking the engine for it cost the
-	 * SEND ping-pong a whole wake-up per message. Only a QP in ERROR
-	 * wants the engine now, to flush what was just posted.
+	 * A pass of the engine after every receive, as before: removing
+	 * this wake-up saved the SEND ping-pong one engine round per
+	 * message, but ctest wire_cm's rping over the wire transport failed
+	 * every run without it, and ringing the QP's slot instead hung the
+	 * same-host ping-pong (both not understood yet). A QP in ERROR
+	 * also rings its slot, so what it posts is flushed.
 	 */
+	svl_doorbell_ring(to_svl_ctx(qp->context), q->db_page_index);
 	if (qp->state == IBV_QPS_ERR)
 		svl_qp_kick(q);
 	svl_direct_recv_posted(q); /* direct SENDs see the new receives */
@@ -289,5 +292,9 @@ int svl_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr,
 {
 	struct svl_srq *s = to_svl_srq(srq);
 
-	return svl_ring_post_recv(&s->rq, s->max_sge, srq->context, wr, bad);
+	int ret = svl_ring_post_recv(&s->rq, s->max_sge, srq->context, wr,
+				     bad);
+
+	svl_doorbell_ring(to_svl_ctx(srq->context), s->db_page_index);
+	return ret;
 }

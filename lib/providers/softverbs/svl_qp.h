@@ -113,6 +113,9 @@ static inline uint32_t svl_recv_stride(uint32_t max_sge)
 	return sv_recv_wqe_stride(max_sge);
 }
 
+/* doorbell.c: bump the context's doorbell page, waking a sleeping engine. */
+void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index);
+
 /* doorbell.c: ring for a QP's work (its slot bit names it to the engine). */
 void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t db_page_index,
 			  uint32_t qpn);

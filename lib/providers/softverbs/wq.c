@@ -33,8 +33,10 @@ static int wq_post_recv(struct ibv_wq *wq, struct ibv_recv_wr *wr,
 			struct ibv_recv_wr **bad)
 {
 	struct svl_wq *w = to_svl_wq(wq);
+	int ret = svl_ring_post_recv(&w->rq, w->max_sge, wq->context, wr, bad);
 
-	return svl_ring_post_recv(&w->rq, w->max_sge, wq->context, wr, bad);
+	svl_doorbell_ring(to_svl_ctx(wq->context), w->db_page_index);
+	return ret;
 }
 
 static void wq_free(struct svl_wq *w)
