@@ -93,11 +93,13 @@ static inline void svt_ep_modify(struct svt_ep *e, struct ibv_qp_attr *a,
 
 /*
  * INIT -> RTR -> RTS towards dqpn with this path MTU, timeout, retry_cnt,
- * at LID dlid (used on an InfiniBand port: there the path has no GRH).
+ * rnr_retry, at LID dlid (used on an InfiniBand port: there the path has
+ * no GRH).
  */
-static inline void svt_ep_connect_path(struct svt_ep *e, uint32_t dqpn,
-				       enum ibv_mtu mtu, uint8_t timeout,
-				       uint8_t retry_cnt, uint16_t dlid)
+static inline void svt_ep_connect_rnr(struct svt_ep *e, uint32_t dqpn,
+				      enum ibv_mtu mtu, uint8_t timeout,
+				      uint8_t retry_cnt, uint16_t dlid,
+				      uint8_t rnr_retry)
 {
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_INIT, .port_num = 1,
@@ -126,11 +128,19 @@ static inline void svt_ep_connect_path(struct svt_ep *e, uint32_t dqpn,
 	a.qp_state = IBV_QPS_RTS;
 	a.timeout = timeout;
 	a.retry_cnt = retry_cnt;
-	a.rnr_retry = 7;
+	a.rnr_retry = rnr_retry;
 	a.max_rd_atomic = 4;
 	svt_ep_modify(e, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
 				     IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
 				     IBV_QP_MAX_QP_RD_ATOMIC);
+}
+
+/* The same with rnr_retry 7 (retry for ever), what most tests want. */
+static inline void svt_ep_connect_path(struct svt_ep *e, uint32_t dqpn,
+				       enum ibv_mtu mtu, uint8_t timeout,
+				       uint8_t retry_cnt, uint16_t dlid)
+{
+	svt_ep_connect_rnr(e, dqpn, mtu, timeout, retry_cnt, dlid, 7);
 }
 
 /* The same towards a QP of the same device. */
