@@ -2,28 +2,40 @@
 /*
  * bench_td: message rate of 8 B RDMA WRITEs from N threads (1, 2, 4), each
  * with its own RC QP and CQ, in two layouts measured in the same run:
- *   shared  all QPs and CQs on one plain PD: one doorbell page for the
- *           context, locked post and poll paths (no domain);
+ *   shared  all QPs and CQs on one plain PD: the context's one doorbell
+ *           page, locked post and poll paths (no domain);
  *   td      each thread on its own thread domain: a TD, a parent domain,
  *           its QP and CQ on it: a dedicated doorbell page, no locks.
+ * Both paths are measured, each in one process: the daemon path
+ * (SOFTVERBS_DIRECT=0, in a child: the library reads the switch once),
+ * where every post rings a doorbell page and the daemon's engine does the
+ * WRITE, then the direct path (the default), where the library does it.
  * Rounds interleave every (N, layout) cell so each sees the same load;
- * each cell's figure is the median over rounds. Printed: the rate, the
- * scaling rate(N) / rate(1) of each layout, and td / shared at each N.
- * A second table gives the CPU time per message (the posting threads'
- * plus the daemon's, from /proc), which does not depend on how much CPU
- * a loaded machine lets the run have, and the time spent inside
- * ibv_post_send (the part the layouts differ in: the doorbell page's
- * cache lines and the locks), per call. The last line is
- * "RESULT <td/shared message rate at the largest N> x".
+ * each cell's figure is the median over rounds. Printed per path: the
+ * rate, the scaling rate(N) / rate(1) of each layout, td / shared at each
+ * N, the CPU time per message (the posting threads' plus the daemon's,
+ * from /proc: it does not depend on how much CPU a loaded machine gives
+ * the run), the time inside ibv_post_send, the load average, and
+ * "TD scales better: PASS|FAIL" (td scaling above shared scaling at every
+ * N > 1). The last line is "RESULT <td scaling / shared scaling at the
+ * largest N, direct path> x" (0 if the daemon path's run failed).
  *
  *   softverbs run -- build/bin/bench_td [--rounds R] [--ms MS]
- *                                       [--threads 1,2,4]
+ *       [--threads 1,2,4] [--mem mapped|va] [--path both|direct|daemon]
+ *
+ * The WRITEs' targets are a memfd mapping by default (--mem mapped): the
+ * direct path and the engine copy with memcpy. --mem va targets private
+ * memory, where each WRITE is a system call (pwritev on the target's
+ * /proc/PID/mem, process_vm_writev in the engine): that floor of about
+ * a microsecond hides what the layouts cost.
  *
  * Each thread posts one WRITE per ibv_post_send (one doorbell per
  * message, as perftest's default post list of 1), inline, signals every
  * 16th and keeps up to 128 in flight. On a 2-core machine the daemon's
- * engine needs a core too, so 2 and 4 threads oversubscribe it: the
- * figures say what the layouts cost there, not what more cores would give.
+ * engine needs a core too, so 2 and 4 threads oversubscribe it; under
+ * autogroup scheduling a loaded machine gives the whole process a fixed
+ * share, whatever its thread count: then the rate cannot grow with N,
+ * and the CPU per message says what the layouts cost.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -32,6 +44,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -44,6 +58,7 @@
 
 enum layout { SHARED, TD, NLAYOUTS };
 
+/* Aligned: one thread's counters never share a line with another's. */
 struct worker {
 	struct ibv_context *ctx;
 	struct ibv_td *td;
@@ -51,12 +66,13 @@ struct worker {
 	struct ibv_cq *cq, *peer_cq;
 	struct ibv_qp *qp, *peer;
 	struct ibv_mr *peer_mr;
-	uint64_t buf[8], peer_buf[8];
+	uint64_t buf[8];
+	uint64_t *peer_buf; /* the WRITEs' target (mapped or VA, --mem) */
 	uint64_t msgs;
 	uint64_t cpu_ns; /* the thread's CPU time while measured */
 	uint64_t post_ns, posts; /* time inside ibv_post_send, calls */
 	pthread_t thread;
-};
+} __attribute__((aligned(128)));
 
 struct cell {
 	double rate; /* messages per second */
@@ -98,12 +114,43 @@ static struct ibv_qp *worker_qp(struct ibv_pd *on, struct ibv_cq *cq)
 	return qp;
 }
 
-static void worker_setup(struct worker *w, enum layout l)
+/*
+ * The WRITEs' targets, one page per thread. Mapped (a memfd, MAP_SHARED:
+ * the default): the direct path and the engine copy with memcpy through
+ * their own mapping of the file. VA (--mem va, private memory): each WRITE
+ * is a pwritev/process_vm_writev system call on either path, a floor of
+ * microseconds that hides what the layouts cost.
+ */
+static uint8_t *targets;
+
+static void targets_make(bool mapped)
+{
+	size_t len = (size_t)MAX_THREADS * 4096;
+	int fd;
+
+	if (!mapped) {
+		targets = aligned_alloc(4096, len);
+		if (!targets)
+			bench_die("aligned_alloc");
+		memset(targets, 0, len);
+		return;
+	}
+	fd = memfd_create("bench-td", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)len))
+		bench_die("memfd");
+	targets = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (targets == MAP_FAILED)
+		bench_die("mmap memfd");
+	close(fd); /* the library finds the file through the mapping */
+}
+
+static void worker_setup(struct worker *w, enum layout l, int i)
 {
 	struct ibv_td_init_attr ta = {};
 	struct ibv_parent_domain_init_attr pa = { .pd = pd };
 
 	memset(w, 0, sizeof(*w));
+	w->peer_buf = (uint64_t *)(targets + (size_t)i * 4096);
 	w->dom = pd;
 	if (l == TD) {
 		w->td = pa.td = ibv_alloc_td(ctx, &ta);
@@ -119,7 +166,7 @@ static void worker_setup(struct worker *w, enum layout l)
 		bench_die("ibv_create_cq");
 	w->qp = worker_qp(w->dom, w->cq);
 	w->peer = worker_qp(pd, w->peer_cq); /* the target only */
-	w->peer_mr = ibv_reg_mr(pd, w->peer_buf, sizeof(w->peer_buf),
+	w->peer_mr = ibv_reg_mr(pd, w->peer_buf, 64,
 				BENCH_RC_ACCESS);
 	if (!w->peer_mr)
 		bench_die("ibv_reg_mr");
@@ -154,11 +201,22 @@ static void post_one(struct worker *w, uint64_t n)
 		bench_die("ibv_post_send");
 }
 
-/* post_one, with the time it spends in the library. */
+/*
+ * post_one; every POST_SAMPLE-th call is timed. clock_gettime costs as
+ * much as a direct post on some VMs (no vDSO clock source): timing every
+ * call would measure the clock.
+ */
+#define POST_SAMPLE 64
+
 static void timed_post(struct worker *w, uint64_t n)
 {
-	uint64_t t = bench_now_ns();
+	uint64_t t;
 
+	if (n % POST_SAMPLE) {
+		post_one(w, n);
+		return;
+	}
+	t = bench_now_ns();
 	post_one(w, n);
 	w->post_ns += bench_now_ns() - t;
 	w->posts++;
@@ -250,7 +308,7 @@ static struct cell run_cell(int nthreads, enum layout l, unsigned int ms)
 	int i;
 
 	for (i = 0; i < nthreads; i++)
-		worker_setup(&w[i], l);
+		worker_setup(&w[i], l, i);
 	atomic_store(&go, 0);
 	atomic_store(&stop, 0);
 	for (i = 0; i < nthreads; i++)
@@ -278,10 +336,14 @@ static struct cell run_cell(int nthreads, enum layout l, unsigned int ms)
 	return c;
 }
 
+enum path { PATH_DIRECT = 1, PATH_DAEMON = 2, PATH_BOTH = 3 };
+
 struct opts {
 	int rounds;
 	unsigned int ms;
 	int threads[8], nthreads;
+	bool mapped;
+	enum path path;
 };
 
 static void parse_threads(struct opts *o, char *s)
@@ -299,25 +361,48 @@ static void parse_threads(struct opts *o, char *s)
 	}
 }
 
+static enum path parse_path(const char *v)
+{
+	if (!strcmp(v, "direct"))
+		return PATH_DIRECT;
+	if (!strcmp(v, "daemon"))
+		return PATH_DAEMON;
+	return strcmp(v, "both") ? 0 : PATH_BOTH;
+}
+
+/* One "--name value" pair; false if name is unknown or value bad. */
+static bool parse_one(struct opts *o, const char *name, char *val)
+{
+	if (!strcmp(name, "--rounds"))
+		o->rounds = atoi(val);
+	else if (!strcmp(name, "--ms"))
+		o->ms = (unsigned int)atoi(val);
+	else if (!strcmp(name, "--threads"))
+		parse_threads(o, val);
+	else if (!strcmp(name, "--mem") &&
+		 (!strcmp(val, "mapped") || !strcmp(val, "va")))
+		o->mapped = !strcmp(val, "mapped");
+	else if (!strcmp(name, "--path") && parse_path(val))
+		o->path = parse_path(val);
+	else
+		return false;
+	return true;
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
 	int i;
 
 	*o = (struct opts){ .rounds = 5, .ms = 300, .threads = { 1, 2, 4 },
-			    .nthreads = 3 };
-	for (i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--rounds"))
-			o->rounds = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--ms"))
-			o->ms = (unsigned int)atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--threads"))
-			parse_threads(o, argv[i + 1]);
-		else
+			    .nthreads = 3, .mapped = true,
+			    .path = PATH_BOTH };
+	for (i = 1; i + 1 < argc; i += 2)
+		if (!parse_one(o, argv[i], argv[i + 1]))
 			break;
-	}
 	if (i < argc || o->rounds < 1 || o->rounds > MAX_ROUNDS || !o->ms) {
 		fprintf(stderr, "usage: bench_td [--rounds 1..64] [--ms MS] "
-				"[--threads 1,2,4]\n");
+				"[--threads 1,2,4] [--mem mapped|va] "
+				"[--path both|direct|daemon]\n");
 		exit(2);
 	}
 }
@@ -347,7 +432,8 @@ static void print_post(const struct opts *o, double post[][NLAYOUTS])
 		printf("| %d | %.0f | %.0f | %.2f |\n", o->threads[i],
 		       post[i][SHARED], post[i][TD],
 		       post[i][SHARED] / post[i][TD]);
-	printf("(time inside ibv_post_send per call, all threads; medians)\n");
+	printf("(time inside ibv_post_send per call, 1 call in %d timed, "
+	       "all threads; medians)\n", POST_SAMPLE);
 }
 
 static void print_table(const struct opts *o, double med[][NLAYOUTS])
@@ -368,45 +454,130 @@ static void print_table(const struct opts *o, double med[][NLAYOUTS])
 	       o->threads[0], o->rounds, o->ms, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
-int main(int argc, char **argv)
+/*
+ * The verdict: at every N beyond the first, the TD layout's scaling is
+ * above the shared layout's. Returns the two scalings' ratio at the
+ * largest N (> 1: TD scales better there).
+ */
+static double verdict(const struct opts *o, double med[][NLAYOUTS],
+		      const char *name)
+{
+	bool pass = o->nthreads > 1;
+	double ratio = 0;
+	int i;
+
+	for (i = 1; i < o->nthreads; i++) {
+		ratio = (med[i][TD] / med[0][TD]) /
+			(med[i][SHARED] / med[0][SHARED]);
+		pass = pass && ratio > 1.0;
+	}
+	printf("\n%s: TD scales better: %s (td scaling / shared scaling at "
+	       "%d threads: %.2f)\n", name, pass ? "PASS" : "FAIL",
+	       o->threads[o->nthreads - 1], ratio);
+	return ratio;
+}
+
+/* Every (N, layout) cell, rounds times, interleaved; the medians. */
+static void measure(const struct opts *o, double med[][NLAYOUTS],
+		    double cpu[][NLAYOUTS], double post[][NLAYOUTS])
 {
 	static double v[8][NLAYOUTS][MAX_ROUNDS], u[8][NLAYOUTS][MAX_ROUNDS],
 		p[8][NLAYOUTS][MAX_ROUNDS];
-	double med[8][NLAYOUTS], cpu[8][NLAYOUTS], post[8][NLAYOUTS];
-	struct opts o;
 	int r, i, l;
 
-	parse(argc, argv, &o);
-	bench_watchdog(120);
-	ctx = bench_open(NULL);
-	daemon_pid = find_daemon();
-	pd = ibv_alloc_pd(ctx);
-	if (!pd)
-		bench_die("ibv_alloc_pd");
 	/* Odd rounds run td first: neither layout always follows the other. */
-	for (r = 0; r < o.rounds; r++)
-		for (i = 0; i < o.nthreads; i++)
+	for (r = 0; r < o->rounds; r++)
+		for (i = 0; i < o->nthreads; i++)
 			for (l = 0; l < NLAYOUTS; l++) {
 				enum layout x = (enum layout)((r + l) % NLAYOUTS);
-				struct cell c = run_cell(o.threads[i], x, o.ms);
+				struct cell c = run_cell(o->threads[i], x, o->ms);
 
 				v[i][x][r] = c.rate;
 				u[i][x][r] = c.cpu_us;
 				p[i][x][r] = c.post_ns;
 			}
-	for (i = 0; i < o.nthreads; i++)
+	for (i = 0; i < o->nthreads; i++)
 		for (l = 0; l < NLAYOUTS; l++) {
-			med[i][l] = bench_median(v[i][l], (size_t)o.rounds);
-			cpu[i][l] = bench_median(u[i][l], (size_t)o.rounds);
-			post[i][l] = bench_median(p[i][l], (size_t)o.rounds);
+			med[i][l] = bench_median(v[i][l], (size_t)o->rounds);
+			cpu[i][l] = bench_median(u[i][l], (size_t)o->rounds);
+			post[i][l] = bench_median(p[i][l], (size_t)o->rounds);
 		}
-	print_table(&o, med);
+}
+
+static void print_load(const char *when)
+{
+	double l1 = -1, l5 = -1;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf %lf", &l1, &l5) != 2)
+			l1 = l5 = -1;
+		fclose(f);
+	}
+	printf("load average %s: %.2f (1 min), %.2f (5 min)\n", when, l1, l5);
+}
+
+/* One path's tables and verdict (SOFTVERBS_DIRECT is set already). */
+static double run_path(const struct opts *o, const char *name)
+{
+	double med[8][NLAYOUTS], cpu[8][NLAYOUTS], post[8][NLAYOUTS], ratio;
+
+	ctx = bench_open(NULL);
+	daemon_pid = find_daemon();
+	pd = ibv_alloc_pd(ctx);
+	if (!pd)
+		bench_die("ibv_alloc_pd");
+	printf("\n## %s, %s targets\n\n", name,
+	       o->mapped ? "mapped (memfd)" : "VA (private)");
+	print_load("before");
+	measure(o, med, cpu, post);
+	print_load("after");
+	print_table(o, med);
 	if (daemon_pid)
-		print_cpu(&o, cpu);
-	print_post(&o, post);
-	bench_result(med[o.nthreads - 1][TD] / med[o.nthreads - 1][SHARED],
-		     "x");
+		print_cpu(o, cpu);
+	print_post(o, post);
+	ratio = verdict(o, med, name);
 	ibv_dealloc_pd(pd);
 	ibv_close_device(ctx);
+	fflush(stdout);
+	return ratio;
+}
+
+/* The daemon path in a child (the library reads SOFTVERBS_DIRECT once). */
+static double daemon_path_child(const struct opts *o)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		bench_die("fork");
+	if (!pid) {
+		setenv("SOFTVERBS_DIRECT", "0", 1);
+		_exit(run_path(o, "daemon path (SOFTVERBS_DIRECT=0)") > 1.0 ?
+			      0 : 3);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) > 3)
+		bench_die("the daemon path's run");
+	return WEXITSTATUS(status) ? 0.0 : 1.0;
+}
+
+int main(int argc, char **argv)
+{
+	double daemon_ok = 1.0, ratio = 1.0;
+	struct opts o;
+
+	parse(argc, argv, &o);
+	bench_watchdog(600);
+	targets_make(o.mapped);
+	if (o.path & PATH_DAEMON)
+		daemon_ok = daemon_path_child(&o);
+	if (o.path & PATH_DIRECT) {
+		setenv("SOFTVERBS_DIRECT", "1", 1);
+		ratio = run_path(&o, "direct path (default)");
+	}
+	/* RESULT: td scaling / shared scaling at the largest N, of the
+	 * direct path (the default); 0 if the daemon path failed. */
+	bench_result(daemon_ok ? ratio : 0.0, "x");
 	return 0;
 }

@@ -13,6 +13,8 @@
 #include "svl_domain.h"
 #include "svl_qp.h"
 
+#define SVL_CACHE_LINE 64
+
 struct ibv_td *svl_alloc_td(struct ibv_context *c, struct ibv_td_init_attr *a)
 {
 	struct svl_td *t;
@@ -125,6 +127,22 @@ bool svl_pd_is_parent(struct ibv_context *c, struct ibv_pd *pd)
 	return pd && pd->context == c && to_svl_pd(pd)->protection;
 }
 
+/*
+ * The library's own memory for a QP, CQ or SRQ: whole cache lines. The
+ * data path writes these objects (ring shadows, consumer indices, locks);
+ * objects made one after another on one thread and used by two would
+ * otherwise share a line at their boundary and bounce it between cores.
+ */
+static void *obj_zalloc(size_t size)
+{
+	size_t len = (size + SVL_CACHE_LINE - 1) & ~(size_t)(SVL_CACHE_LINE - 1);
+	void *p = aligned_alloc(SVL_CACHE_LINE, len);
+
+	if (!p)
+		return svl_fail(ENOMEM);
+	return memset(p, 0, len);
+}
+
 void *svl_obj_alloc(struct ibv_pd *pd, size_t size, uint64_t type,
 		    struct svl_obj_src *src)
 {
@@ -144,7 +162,7 @@ void *svl_obj_alloc(struct ibv_pd *pd, size_t size, uint64_t type,
 			return ptr;
 		}
 	}
-	return svl_zalloc(size);
+	return obj_zalloc(size);
 }
 
 void svl_obj_free(void *ptr, const struct svl_obj_src *src)
