@@ -85,6 +85,7 @@ struct svl_drx {
 	const uint8_t *table; /* to check our own receive buffers' keys */
 	uint32_t dev;
 	uint64_t pd;
+	uint32_t reset_prod; /* the initiator's prod at the last RESET */
 	struct svl_drx *next; /* on the receive CQ's list */
 };
 
@@ -139,7 +140,9 @@ int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w);
 void svl_direct_peer_drop(struct svl_dqp *d);
 
 /* direct_rx.c: the receiver's side. */
-void svl_direct_recv_posted(struct svl_qp *q); /* post.c, after a post */
+/* post.c, after a post: true if the QP's SENDs come through its ring
+ * (the engine then needs no wake for the new receives). */
+bool svl_direct_recv_posted(struct svl_qp *q);
 void svl_direct_rx_drain(struct svl_cq *cq); /* under cq->lock */
 void svl_direct_cq_armed(struct svl_cq *cq, int solicited); /* cq.c */
 void svl_direct_rx_reset(struct svl_qp *q); /* qp.c: modify to RESET */

@@ -136,20 +136,34 @@ static void rx_register(struct svl_qp *q)
 	svl_ring_unlock(&q->rq);
 }
 
-void svl_direct_recv_posted(struct svl_qp *q)
+/*
+ * Has an initiator pushed into the ring since it was made or reset? Then
+ * our peer is a granted same-host QP whose SENDs come through the ring
+ * (its others wait for their RNR timer in the engine, wake or not).
+ */
+static bool rx_in_use(const struct svl_drx *x)
+{
+	return svl_load_relaxed(&x->h->prod) !=
+	       __atomic_load_n(&x->reset_prod, __ATOMIC_RELAXED);
+}
+
+bool svl_direct_recv_posted(struct svl_qp *q)
 {
 	struct svl_drx *x = __atomic_load_n(&q->drx, __ATOMIC_ACQUIRE);
+	bool used;
 
 	if (!x) {
 		if (q->drx_tried || !rx_wanted(q) ||
 		    __atomic_exchange_n(&q->drx_tried, true, __ATOMIC_ACQ_REL))
-			return;
+			return false;
 		rx_register(q);
-		return;
+		return false;
 	}
 	svl_ring_lock(&q->rq);
 	mirror_sync(x, &q->rq);
+	used = rx_in_use(x);
 	svl_ring_unlock(&q->rq);
+	return used;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -285,12 +299,14 @@ void svl_direct_rx_reset(struct svl_qp *q)
 {
 	struct svl_cq *cq = to_svl_cq(q->qp.recv_cq);
 	struct svl_drx *x = q->drx;
+	uint32_t prod;
 
 	if (!x)
 		return;
 	svl_cq_lock(cq);
-	atomic_store((_Atomic uint64_t *)&x->h->cons,
-		     (uint64_t)svl_load_acquire(&x->h->prod));
+	prod = svl_load_acquire(&x->h->prod);
+	__atomic_store_n(&x->reset_prod, prod, __ATOMIC_RELAXED);
+	atomic_store((_Atomic uint64_t *)&x->h->cons, (uint64_t)prod);
 	svl_store_release(&x->h->rq_prod, 0);
 	svl_cq_unlock(cq);
 }

@@ -277,13 +277,15 @@ int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 	 * this wake-up saved the SEND ping-pong one engine round per
 	 * message, but ctest wire_cm's rping over the wire transport failed
 	 * every run without it, and ringing the QP's slot instead hung the
-	 * same-host ping-pong (both not understood yet). A QP in ERROR
-	 * also rings its slot, so what it posts is flushed.
+	 * same-host ping-pong (both not understood yet). Not while the
+	 * QP's SENDs come through its direct receive ring: there the wake
+	 * was the whole cost of a same-host SEND (docs/direct-path.md).
+	 * A QP in ERROR also rings its slot, so what it posts is flushed.
 	 */
-	svl_doorbell_ring(to_svl_ctx(qp->context), q->db_page_index);
+	if (!svl_direct_recv_posted(q))
+		svl_doorbell_ring(to_svl_ctx(qp->context), q->db_page_index);
 	if (qp->state == IBV_QPS_ERR)
 		svl_qp_kick(q);
-	svl_direct_recv_posted(q); /* direct SENDs see the new receives */
 	return ret;
 }
 
