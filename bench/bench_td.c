@@ -76,7 +76,8 @@ struct worker {
 
 struct cell {
 	double rate; /* messages per second */
-	double cpu_us; /* CPU microseconds per message, < 0: unknown */
+	double cpu_us; /* posting threads' CPU microseconds per message */
+	double dmn_us; /* the daemon's, < 0: unknown */
 	double post_ns; /* ns per ibv_post_send call */
 };
 
@@ -331,7 +332,8 @@ static struct cell run_cell(int nthreads, enum layout l, unsigned int ms)
 	}
 	c.rate = (double)msgs / ((double)(t1 - t0) / 1e9);
 	c.post_ns = posts ? (double)post_ns / (double)posts : 0;
-	c.cpu_us = d0 && d1 && msgs ? (double)(cpu + d1 - d0) / 1e3 / msgs
+	c.cpu_us = msgs ? (double)cpu / 1e3 / (double)msgs : -1.0;
+	c.dmn_us = d0 && d1 && msgs ? (double)(d1 - d0) / 1e3 / (double)msgs
 				    : -1.0;
 	return c;
 }
@@ -407,22 +409,27 @@ static void parse(int argc, char **argv, struct opts *o)
 	}
 }
 
-static void print_cpu(const struct opts *o, double cpu[][NLAYOUTS])
+static void print_cpu(const struct opts *o, struct cell m[][NLAYOUTS])
 {
+	const struct cell *c;
 	int i;
 
 	printf("\n| threads | shared CPU us/msg | td CPU us/msg | "
 	       "shared / td |\n|---:|---:|---:|---:|\n");
-	for (i = 0; i < o->nthreads; i++)
-		printf("| %d | %.2f | %.2f | %.2f |\n", o->threads[i],
-		       cpu[i][SHARED], cpu[i][TD],
-		       cpu[i][SHARED] / cpu[i][TD]);
-	printf("(CPU: posting threads + the daemon, per message; medians; "
+	for (i = 0; i < o->nthreads; i++) {
+		c = m[i];
+		printf("| %d | %.3f + %.3f | %.3f + %.3f | %.2f |\n",
+		       o->threads[i], c[SHARED].cpu_us, c[SHARED].dmn_us,
+		       c[TD].cpu_us, c[TD].dmn_us,
+		       (c[SHARED].cpu_us + c[SHARED].dmn_us) /
+			       (c[TD].cpu_us + c[TD].dmn_us));
+	}
+	printf("(CPU per message: posting threads + the daemon; medians; "
 	       "the daemon's share is in 1/%ld s ticks)\n",
 	       sysconf(_SC_CLK_TCK));
 }
 
-static void print_post(const struct opts *o, double post[][NLAYOUTS])
+static void print_post(const struct opts *o, struct cell m[][NLAYOUTS])
 {
 	int i;
 
@@ -430,14 +437,15 @@ static void print_post(const struct opts *o, double post[][NLAYOUTS])
 	       "|---:|---:|---:|---:|\n");
 	for (i = 0; i < o->nthreads; i++)
 		printf("| %d | %.0f | %.0f | %.2f |\n", o->threads[i],
-		       post[i][SHARED], post[i][TD],
-		       post[i][SHARED] / post[i][TD]);
+		       m[i][SHARED].post_ns, m[i][TD].post_ns,
+		       m[i][SHARED].post_ns / m[i][TD].post_ns);
 	printf("(time inside ibv_post_send per call, 1 call in %d timed, "
 	       "all threads; medians)\n", POST_SAMPLE);
 }
 
-static void print_table(const struct opts *o, double med[][NLAYOUTS])
+static void print_table(const struct opts *o, struct cell m[][NLAYOUTS])
 {
+	double s1 = m[0][SHARED].rate, t1 = m[0][TD].rate;
 	int i;
 
 	printf("| threads | shared msg/s | td msg/s | shared scaling | "
@@ -445,9 +453,9 @@ static void print_table(const struct opts *o, double med[][NLAYOUTS])
 	printf("|---:|---:|---:|---:|---:|---:|\n");
 	for (i = 0; i < o->nthreads; i++)
 		printf("| %d | %.0f | %.0f | %.2f | %.2f | %.2f |\n",
-		       o->threads[i], med[i][SHARED], med[i][TD],
-		       med[i][SHARED] / med[0][SHARED], med[i][TD] / med[0][TD],
-		       med[i][TD] / med[i][SHARED]);
+		       o->threads[i], m[i][SHARED].rate, m[i][TD].rate,
+		       m[i][SHARED].rate / s1, m[i][TD].rate / t1,
+		       m[i][TD].rate / m[i][SHARED].rate);
 	printf("(scaling: rate at N threads / rate at %d thread(s), same "
 	       "layout; medians of %d interleaved rounds of %u ms; %ld "
 	       "online CPUs)\n",
@@ -459,7 +467,7 @@ static void print_table(const struct opts *o, double med[][NLAYOUTS])
  * above the shared layout's. Returns the two scalings' ratio at the
  * largest N (> 1: TD scales better there).
  */
-static double verdict(const struct opts *o, double med[][NLAYOUTS],
+static double verdict(const struct opts *o, struct cell m[][NLAYOUTS],
 		      const char *name)
 {
 	bool pass = o->nthreads > 1;
@@ -467,8 +475,8 @@ static double verdict(const struct opts *o, double med[][NLAYOUTS],
 	int i;
 
 	for (i = 1; i < o->nthreads; i++) {
-		ratio = (med[i][TD] / med[0][TD]) /
-			(med[i][SHARED] / med[0][SHARED]);
+		ratio = (m[i][TD].rate / m[0][TD].rate) /
+			(m[i][SHARED].rate / m[0][SHARED].rate);
 		pass = pass && ratio > 1.0;
 	}
 	printf("\n%s: TD scales better: %s (td scaling / shared scaling at "
@@ -477,12 +485,28 @@ static double verdict(const struct opts *o, double med[][NLAYOUTS],
 	return ratio;
 }
 
-/* Every (N, layout) cell, rounds times, interleaved; the medians. */
-static void measure(const struct opts *o, double med[][NLAYOUTS],
-		    double cpu[][NLAYOUTS], double post[][NLAYOUTS])
+/* The median of each field over n rounds. */
+static struct cell cell_median(const struct cell *c, int n)
 {
-	static double v[8][NLAYOUTS][MAX_ROUNDS], u[8][NLAYOUTS][MAX_ROUNDS],
-		p[8][NLAYOUTS][MAX_ROUNDS];
+	double v[4][MAX_ROUNDS];
+	int r;
+
+	for (r = 0; r < n; r++) {
+		v[0][r] = c[r].rate;
+		v[1][r] = c[r].cpu_us;
+		v[2][r] = c[r].dmn_us;
+		v[3][r] = c[r].post_ns;
+	}
+	return (struct cell){ bench_median(v[0], (size_t)n),
+			      bench_median(v[1], (size_t)n),
+			      bench_median(v[2], (size_t)n),
+			      bench_median(v[3], (size_t)n) };
+}
+
+/* Every (N, layout) cell, rounds times, interleaved; the medians. */
+static void measure(const struct opts *o, struct cell m[][NLAYOUTS])
+{
+	static struct cell c[8][NLAYOUTS][MAX_ROUNDS];
 	int r, i, l;
 
 	/* Odd rounds run td first: neither layout always follows the other. */
@@ -490,18 +514,12 @@ static void measure(const struct opts *o, double med[][NLAYOUTS],
 		for (i = 0; i < o->nthreads; i++)
 			for (l = 0; l < NLAYOUTS; l++) {
 				enum layout x = (enum layout)((r + l) % NLAYOUTS);
-				struct cell c = run_cell(o->threads[i], x, o->ms);
 
-				v[i][x][r] = c.rate;
-				u[i][x][r] = c.cpu_us;
-				p[i][x][r] = c.post_ns;
+				c[i][x][r] = run_cell(o->threads[i], x, o->ms);
 			}
 	for (i = 0; i < o->nthreads; i++)
-		for (l = 0; l < NLAYOUTS; l++) {
-			med[i][l] = bench_median(v[i][l], (size_t)o->rounds);
-			cpu[i][l] = bench_median(u[i][l], (size_t)o->rounds);
-			post[i][l] = bench_median(p[i][l], (size_t)o->rounds);
-		}
+		for (l = 0; l < NLAYOUTS; l++)
+			m[i][l] = cell_median(c[i][l], o->rounds);
 }
 
 static void print_load(const char *when)
@@ -520,7 +538,8 @@ static void print_load(const char *when)
 /* One path's tables and verdict (SOFTVERBS_DIRECT is set already). */
 static double run_path(const struct opts *o, const char *name)
 {
-	double med[8][NLAYOUTS], cpu[8][NLAYOUTS], post[8][NLAYOUTS], ratio;
+	struct cell m[8][NLAYOUTS];
+	double ratio;
 
 	ctx = bench_open(NULL);
 	daemon_pid = find_daemon();
@@ -530,13 +549,13 @@ static double run_path(const struct opts *o, const char *name)
 	printf("\n## %s, %s targets\n\n", name,
 	       o->mapped ? "mapped (memfd)" : "VA (private)");
 	print_load("before");
-	measure(o, med, cpu, post);
+	measure(o, m);
 	print_load("after");
-	print_table(o, med);
+	print_table(o, m);
 	if (daemon_pid)
-		print_cpu(o, cpu);
-	print_post(o, post);
-	ratio = verdict(o, med, name);
+		print_cpu(o, m);
+	print_post(o, m);
+	ratio = verdict(o, m, name);
 	ibv_dealloc_pd(pd);
 	ibv_close_device(ctx);
 	fflush(stdout);
