@@ -227,11 +227,17 @@ static bool target_ok(pid_t pid, uint64_t start)
 	return ok;
 }
 
-/* A mapped region's file, mapped here too; freed when retired and idle. */
+/*
+ * How a region is reached: its file mapped here (mapped region), or the
+ * registrar's mm handle (VA region: base NULL). Freed when retired and
+ * idle, so a QP's cache may keep it: posts to a cached region take no
+ * lock, and no handle is closed while a copy uses it.
+ */
 struct rmap {
 	uint8_t *base;
 	size_t len;
 	uint64_t off; /* file offset of base */
+	int fd; /* VA: the registrar's /proc/PID/mem, else -1 */
 	unsigned int refs;
 	bool retired;
 };
@@ -239,8 +245,7 @@ struct rmap {
 struct region {
 	const uint8_t *table;
 	uint32_t slot, seq;
-	int fd; /* VA: the registrar's mm, or -1 */
-	struct rmap *map; /* mapped: the file, or NULL */
+	struct rmap *map; /* NULL if it cannot be reached */
 };
 
 static struct region regions[REGIONS];
@@ -248,7 +253,10 @@ static struct region regions[REGIONS];
 static void rmap_drop(struct rmap *m)
 {
 	if (m && m->retired && !m->refs) {
-		munmap(m->base, m->len);
+		if (m->base)
+			munmap(m->base, m->len);
+		if (m->fd >= 0)
+			close(m->fd);
 		free(m);
 	}
 }
@@ -272,14 +280,26 @@ static struct rmap *rmap_new(int fd, const struct sv_direct_key *e)
 	}
 	m->base = p;
 	m->off = off;
+	m->fd = -1;
 	svl_direct_guard_init();
+	return m;
+}
+
+/* A VA region: the registrar's mm handle fd (closed with the rmap). */
+static struct rmap *rmap_fd(int fd)
+{
+	struct rmap *m = calloc(1, sizeof(*m));
+
+	if (!m) {
+		close(fd);
+		return NULL;
+	}
+	m->fd = fd;
 	return m;
 }
 
 static void region_retire(struct region *r)
 {
-	if (r->table && r->fd >= 0)
-		close(r->fd);
 	if (r->map) {
 		r->map->retired = true;
 		rmap_drop(r->map);
@@ -301,33 +321,31 @@ static int mem_cmd(struct svl_qp *q, uint32_t rkey)
 }
 
 /*
- * How to reach entry e (slot of rkey): the registrar's mm handle (VA) or
- * the file mapped here (mapped, with a reference for the caller). False
+ * How to reach entry e (slot of rkey), with a reference for the caller:
+ * the registrar's mm handle (VA) or the file mapped here (mapped). False
  * if neither can be had.
  */
 static bool region_get(struct svl_qp *q, uint32_t rkey,
-		       const struct sv_direct_key *e, int *fd,
-		       struct rmap **map)
+		       const struct sv_direct_key *e, struct rmap **map)
 {
 	uint32_t slot = sv_direct_key_slot(rkey);
 	struct region *r = &regions[slot % REGIONS];
+	int fd;
 
 	pthread_mutex_lock(&targets_lock);
 	if (r->table != q->dq->table || r->slot != slot || r->seq != e->seq) {
 		region_retire(r);
-		*r = (struct region){ q->dq->table, slot, e->seq, -1, NULL };
-		r->fd = mem_cmd(q, rkey);
-		if (r->fd >= 0 && (e->flags & SV_DIRECT_KEY_MAPPED)) {
-			r->map = rmap_new(r->fd, e);
-			r->fd = -1;
-		}
+		*r = (struct region){ q->dq->table, slot, e->seq, NULL };
+		fd = mem_cmd(q, rkey);
+		if (fd >= 0)
+			r->map = e->flags & SV_DIRECT_KEY_MAPPED ?
+					 rmap_new(fd, e) : rmap_fd(fd);
 	}
-	*fd = r->fd;
 	*map = r->map;
 	if (r->map)
 		r->map->refs++;
 	pthread_mutex_unlock(&targets_lock);
-	return *fd >= 0 || *map;
+	return *map;
 }
 
 static void region_put(struct rmap *m)
@@ -349,8 +367,7 @@ struct dop {
 	unsigned int nlocal;
 	uint64_t len;
 	const struct sv_direct_key *re; /* the remote entry (QP's cache) */
-	int fd; /* VA: the registrar's mm */
-	struct rmap *map; /* mapped: the file, mapped here */
+	struct rmap *map; /* how the target is reached (VA or mapped) */
 	bool map_cached; /* map's reference is the QP cache's */
 	uint8_t *rptr; /* mapped: the remote bytes */
 	bool read;
@@ -466,17 +483,12 @@ static bool remote_entry(struct svl_qp *q, uint32_t rkey, struct dop *op)
 	op->re = e;
 	if (!ch->remote_target || (op->atomic && !(e->flags & SV_DIRECT_KEY_MAPPED)))
 		return false;
-	if ((e->flags & SV_DIRECT_KEY_MAPPED) && ch->map) {
-		op->map = ch->map;
-		op->map_cached = true;
-		return true;
-	}
-	if (!region_get(q, rkey, e, &op->fd, &op->map))
+	if (!ch->map && region_get(q, rkey, e, &op->map))
+		ch->map = op->map; /* the reference is the cache's */
+	if (!ch->map)
 		return false;
-	if (op->map) { /* its reference is the cache's now */
-		ch->map = op->map;
-		op->map_cached = true;
-	}
+	op->map = ch->map;
+	op->map_cached = true;
 	return true;
 }
 
@@ -494,7 +506,7 @@ static bool remote_iov(struct svl_qp *q, uint32_t rkey, uint64_t raddr,
 		return false;
 	op->remote.iov_base = (void *)(uintptr_t)(e->va + (raddr - e->iova));
 	op->remote.iov_len = op->len;
-	if (op->map)
+	if (op->map->base)
 		op->rptr = op->map->base + (e->file_off - op->map->off) +
 			   (raddr - e->iova);
 	return true;
@@ -535,16 +547,17 @@ static ssize_t dop_io(struct dop *op)
 {
 	off_t at = (off_t)(uintptr_t)op->remote.iov_base;
 	pid_t pid = (pid_t)op->re->pid;
+	int fd = op->map->fd;
 	char b;
 
-	if (op->map)
+	if (op->map->base)
 		return svl_direct_guarded(op->map->base, op->map->len,
 					  op->atomic ? map_atomic : map_io, op);
 	if (op->len <= SMALL_IO)
-		return op->read ? preadv(op->fd, op->local, (int)op->nlocal, at) :
-				  pwritev(op->fd, op->local, (int)op->nlocal, at);
+		return op->read ? preadv(fd, op->local, (int)op->nlocal, at) :
+				  pwritev(fd, op->local, (int)op->nlocal, at);
 	/* Still the registrar's mm (not exited, not exec'd)? Then its pid. */
-	if (pread(op->fd, &b, 1, at) != 1)
+	if (pread(fd, &b, 1, at) != 1)
 		return -1;
 	if (op->read)
 		return process_vm_readv(pid, op->local, op->nlocal,
@@ -627,7 +640,6 @@ void svl_direct_cq_unroom(struct svl_cq *cq, bool signaled)
 static bool dop_init(const struct sv_send_wqe *w, struct dop *op,
 		     uint32_t *rkey, uint64_t *raddr)
 {
-	op->fd = -1;
 	op->map = NULL;
 	op->map_cached = false;
 	op->atomic = 0;
