@@ -65,9 +65,18 @@ struct rs_iomap_msg {
 	uint32_t pad;
 };
 
+/* Datagram sockets: a UD QP on at most this many devices. */
+#define RS_DS_MAX_QPS 8
+/* The most fds one rsocket adds to a poll() set. */
+#define RS_WAIT_FDS (1 + RS_DS_MAX_QPS)
+
+struct rs_ds;
+
 struct rsock {
 	int index; /* channel fd: the socket number */
 	int domain;
+	int type; /* SOCK_STREAM or SOCK_DGRAM */
+	struct rs_ds *ds; /* SOCK_DGRAM's state (rs_dgram.c) */
 	enum rs_state state;
 	int fl_flags; /* O_NONBLOCK */
 	int err; /* SO_ERROR */
@@ -111,5 +120,21 @@ int rs_send_slot(struct rsock *rs, enum rs_msg type, const void *data,
 bool rs_readable(struct rsock *rs);
 bool rs_writable(struct rsock *rs);
 int rs_take_send_slot(struct rsock *rs);
+
+/* rs_dgram.c: SOCK_DGRAM rsockets */
+int rs_ds_init(struct rsock *rs);
+void rs_ds_free(struct rsock *rs);
+int rs_ds_bind(struct rsock *rs, const struct sockaddr *addr);
+int rs_ds_connect(struct rsock *rs, const struct sockaddr *addr,
+		  socklen_t len);
+ssize_t rs_ds_sendto(struct rsock *rs, const void *buf, size_t len,
+		     int flags, const struct sockaddr *to, socklen_t tolen);
+ssize_t rs_ds_recvfrom(struct rsock *rs, void *buf, size_t len, int flags,
+		       struct sockaddr *from, socklen_t *fromlen);
+int rs_ds_peername(struct rsock *rs, struct sockaddr *addr,
+		   socklen_t *addrlen);
+short rs_ds_revents(struct rsock *rs, short events);
+int rs_ds_wait_fds(struct rsock *rs, struct pollfd *set);
+void rs_ds_ack_wakeups(struct rsock *rs);
 
 #endif

@@ -95,19 +95,25 @@ static struct rsock *rs_alloc(int domain)
 
 int rsocket(int domain, int type, int protocol)
 {
+	int kind = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), ret;
 	struct rsock *rs;
 
 	if (domain != AF_INET && domain != AF_INET6)
 		return rs_fail(EAFNOSUPPORT);
-	/* Datagram rsockets (SOCK_DGRAM over UD) are not built. */
-	if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM)
-		return rs_fail(ENOSYS);
+	if (kind != SOCK_STREAM && kind != SOCK_DGRAM)
+		return rs_fail(ENOTSUP);
 	rs = rs_alloc(domain);
 	if (!rs)
 		return -1;
-	if (rdma_create_id(rs->ch, &rs->id, rs, RDMA_PS_TCP)) {
+	rs->type = kind;
+	if (kind == SOCK_DGRAM)
+		ret = rs_ds_init(rs);
+	else
+		ret = rdma_create_id(rs->ch, &rs->id, rs, RDMA_PS_TCP) ? -errno :
+									 0;
+	if (ret) {
 		rclose(rs->index);
-		return -1;
+		return rs_fail(ret);
 	}
 	if (type & SOCK_NONBLOCK)
 		rs->fl_flags |= O_NONBLOCK;
@@ -117,13 +123,17 @@ int rsocket(int domain, int type, int protocol)
 int rbind(int socket, const struct sockaddr *addr, socklen_t addrlen)
 {
 	struct rsock *rs = rs_get(socket);
-	int one = 1;
+	int one = 1, ret;
 
 	if (!rs)
 		return -1;
 	if (rs->reuseaddr)
 		rdma_set_option(rs->id, RDMA_OPTION_ID,
 				RDMA_OPTION_ID_REUSEADDR, &one, sizeof(one));
+	if (rs->type == SOCK_DGRAM) {
+		ret = rs_ds_bind(rs, addr);
+		return ret ? rs_fail(ret) : 0;
+	}
 	if (rdma_bind_addr(rs->id, (struct sockaddr *)addr))
 		return -1;
 	rs->state = RS_BOUND;
@@ -136,6 +146,8 @@ int rlisten(int socket, int backlog)
 
 	if (!rs)
 		return -1;
+	if (rs->type == SOCK_DGRAM)
+		return rs_fail(EOPNOTSUPP);
 	if (rdma_listen(rs->id, backlog))
 		return -1;
 	rs->state = RS_LISTENING;
@@ -253,6 +265,10 @@ int rconnect(int socket, const struct sockaddr *addr, socklen_t addrlen)
 
 	if (!rs)
 		return -1;
+	if (rs->type == SOCK_DGRAM) {
+		ret = rs_ds_connect(rs, addr, addrlen);
+		return ret ? rs_fail(ret) : 0;
+	}
 	if (rs->state == RS_CONNECTED)
 		return rs_fail(EISCONN);
 	ret = rs_connect_cm(rs, addr);
@@ -303,6 +319,8 @@ int raccept(int socket, struct sockaddr *addr, socklen_t *addrlen)
 
 	if (!l)
 		return -1;
+	if (l->type == SOCK_DGRAM)
+		return rs_fail(EOPNOTSUPP);
 	if (l->state != RS_LISTENING)
 		return rs_fail(EINVAL);
 	do {
@@ -326,6 +344,8 @@ int rshutdown(int socket, int how)
 
 	if (!rs)
 		return -1;
+	if (rs->type == SOCK_DGRAM) /* nothing to tell a peer */
+		return 0;
 	if (rs->state != RS_CONNECTED)
 		return rs->state == RS_DISCONNECTED ? 0 : rs_fail(ENOTCONN);
 	if ((how == SHUT_WR || how == SHUT_RDWR) && !rs->shut_wr) {
@@ -380,6 +400,7 @@ int rclose(int socket)
 		rdma_destroy_qp(rs->id);
 		rdma_destroy_id(rs->id);
 	}
+	rs_ds_free(rs);
 	if (rs->rmr)
 		ibv_dereg_mr(rs->rmr);
 	if (rs->smr)
@@ -416,6 +437,8 @@ int rgetpeername(int socket, struct sockaddr *addr, socklen_t *addrlen)
 
 	if (!rs)
 		return -1;
+	if (rs->type == SOCK_DGRAM)
+		return rs_ds_peername(rs, addr, addrlen);
 	if (rs->state != RS_CONNECTED && rs->state != RS_DISCONNECTED)
 		return rs_fail(ENOTCONN);
 	return rs_name(rdma_get_peer_addr(rs->id), addr, addrlen);

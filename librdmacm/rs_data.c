@@ -243,6 +243,8 @@ ssize_t rrecv(int socket, void *buf, size_t len, int flags)
 
 	if (!rs)
 		return -1;
+	if (rs->type == SOCK_DGRAM)
+		return rs_ds_recvfrom(rs, buf, len, flags, NULL, NULL);
 	if (rs->state != RS_CONNECTED && rs->state != RS_DISCONNECTED) {
 		errno = ENOTCONN;
 		return -1;
@@ -272,6 +274,8 @@ ssize_t rsend(int socket, const void *buf, size_t len, int flags)
 
 	if (!rs)
 		return -1;
+	if (rs->type == SOCK_DGRAM)
+		return rs_ds_sendto(rs, buf, len, flags, NULL, 0);
 	if (rs->state != RS_CONNECTED || rs->shut_wr || rs->err) {
 		errno = rs->err ? rs->err : EPIPE;
 		return -1;
@@ -313,7 +317,12 @@ ssize_t rwrite(int socket, const void *buf, size_t count)
 ssize_t rrecvfrom(int socket, void *buf, size_t len, int flags,
 		  struct sockaddr *src_addr, socklen_t *addrlen)
 {
-	ssize_t n = rrecv(socket, buf, len, flags);
+	struct rsock *rs = rs_get(socket);
+	ssize_t n;
+
+	if (rs && rs->type == SOCK_DGRAM)
+		return rs_ds_recvfrom(rs, buf, len, flags, src_addr, addrlen);
+	n = rrecv(socket, buf, len, flags);
 
 	if (n >= 0 && src_addr && addrlen)
 		rgetpeername(socket, src_addr, addrlen);
@@ -323,16 +332,57 @@ ssize_t rrecvfrom(int socket, void *buf, size_t len, int flags,
 ssize_t rsendto(int socket, const void *buf, size_t len, int flags,
 		const struct sockaddr *dest_addr, socklen_t addrlen)
 {
+	struct rsock *rs = rs_get(socket);
+
+	if (rs && rs->type == SOCK_DGRAM)
+		return rs_ds_sendto(rs, buf, len, flags, dest_addr, addrlen);
 	/* A connected stream ignores the address, as TCP does. */
 	return rsend(socket, buf, len, flags);
+}
+
+/* A datagram is one message: gathered into, or scattered from, a buffer. */
+static ssize_t rs_ds_iov(struct rsock *rs, const struct iovec *iov,
+			 int iovcnt, int flags, struct msghdr *msg, bool out)
+{
+	uint8_t buf[4096];
+	size_t len = 0, n;
+	ssize_t ret;
+	int i;
+
+	for (i = 0; out && i < iovcnt; i++) {
+		if (iov[i].iov_len > sizeof(buf) - len) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	if (out)
+		return rs_ds_sendto(rs, buf, len, flags,
+				    msg ? msg->msg_name : NULL,
+				    msg ? msg->msg_namelen : 0);
+	ret = rs_ds_recvfrom(rs, buf, sizeof(buf), flags,
+			     msg ? msg->msg_name : NULL,
+			     msg ? &msg->msg_namelen : NULL);
+	for (i = 0; ret > 0 && i < iovcnt && len < (size_t)ret; i++) {
+		n = (size_t)ret - len < iov[i].iov_len ? (size_t)ret - len :
+							 iov[i].iov_len;
+		memcpy(iov[i].iov_base, buf + len, n);
+		len += n;
+	}
+	return ret < 0 ? ret : (ssize_t)len;
 }
 
 /* An iovec at a time; a short transfer ends the call like a socket. */
 static ssize_t rs_iov(int socket, const struct iovec *iov, int iovcnt,
 		      int flags, bool out)
 {
+	struct rsock *rs = rs_get(socket);
 	ssize_t total = 0, n;
 	int i;
+
+	if (rs && rs->type == SOCK_DGRAM)
+		return rs_ds_iov(rs, iov, iovcnt, flags, NULL, out);
 
 	for (i = 0; i < iovcnt; i++) {
 		n = out ? rsend(socket, iov[i].iov_base, iov[i].iov_len, flags) :
@@ -358,12 +408,22 @@ ssize_t rwritev(int socket, const struct iovec *iov, int iovcnt)
 
 ssize_t rrecvmsg(int socket, struct msghdr *msg, int flags)
 {
+	struct rsock *rs = rs_get(socket);
+
 	msg->msg_controllen = 0;
 	msg->msg_flags = 0;
+	if (rs && rs->type == SOCK_DGRAM)
+		return rs_ds_iov(rs, msg->msg_iov, (int)msg->msg_iovlen, flags,
+				 msg, false);
 	return rs_iov(socket, msg->msg_iov, (int)msg->msg_iovlen, flags, false);
 }
 
 ssize_t rsendmsg(int socket, const struct msghdr *msg, int flags)
 {
+	struct rsock *rs = rs_get(socket);
+
+	if (rs && rs->type == SOCK_DGRAM)
+		return rs_ds_iov(rs, msg->msg_iov, (int)msg->msg_iovlen, flags,
+				 (struct msghdr *)msg, true);
 	return rs_iov(socket, msg->msg_iov, (int)msg->msg_iovlen, flags, true);
 }

@@ -28,6 +28,8 @@ static short rs_revents(struct rsock *rs, short events)
 	struct pollfd pfd = { .fd = rs->ch->fd, .events = POLLIN };
 	short rev = 0;
 
+	if (rs->type == SOCK_DGRAM)
+		return rs_ds_revents(rs, events);
 	if (rs->state == RS_LISTENING) /* a request waits on the channel */
 		return poll(&pfd, 1, 0) > 0 ? (events & POLLIN) : 0;
 	if (rs->state != RS_CONNECTED && rs->state != RS_DISCONNECTED)
@@ -80,6 +82,10 @@ static nfds_t rs_wait_set(struct pollfd *fds, nfds_t nfds,
 			set[n++] = fds[i];
 			continue;
 		}
+		if (rs->type == SOCK_DGRAM) {
+			n += rs_ds_wait_fds(rs, set + n);
+			continue;
+		}
 		set[n++] = (struct pollfd){ .fd = rs->ch->fd, .events = POLLIN };
 		if (rs->cq && !ibv_req_notify_cq(rs->cq, 0))
 			set[n++] = (struct pollfd){ .fd = rs->cc->fd,
@@ -97,7 +103,9 @@ static void rs_ack_wakeups(struct pollfd *fds, nfds_t nfds)
 
 	for (i = 0; i < nfds; i++) {
 		rs = rs_lookup(fds[i].fd);
-		if (rs && rs->cc && !ibv_get_cq_event(rs->cc, &cq, &ctx))
+		if (rs && rs->type == SOCK_DGRAM)
+			rs_ds_ack_wakeups(rs);
+		else if (rs && rs->cc && !ibv_get_cq_event(rs->cc, &cq, &ctx))
 			ibv_ack_cq_events(cq, 1);
 	}
 }
@@ -113,7 +121,7 @@ static int rs_elapsed_ms(const struct timespec *start)
 
 int rpoll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
-	struct pollfd *set = calloc(nfds * 2 + 1, sizeof(*set));
+	struct pollfd *set = calloc(nfds * RS_WAIT_FDS + 1, sizeof(*set));
 	struct timespec start;
 	int ready, left;
 

@@ -3,13 +3,14 @@
 # server and a client process on one host, through "softverbs run". Each
 # pair must exit 0 on both sides; rping also validates its data (-V).
 #
-# rstream (-T v: it verifies the data) and riostream run on rsockets.
+# rstream (-T v: it verifies the data) and riostream run on rsockets,
+# udpong on datagram rsockets.
 # A pair given a fourth argument (a reason) is known not to work yet: it is
 # reported as UNSUPPORTED and does not fail the run (SV_RDMACM_STRICT=1
 # makes it count). rdma-core's test_rdmacm runs in scripts/test.sh's suite
 # step, on a device bound to the default route's interface.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 CLI=${SOFTVERBS_CLI:-$PWD/build/bin/softverbs}
 "$CLI" start >/dev/null || exit 1
 fails=0
@@ -24,10 +25,10 @@ run_pair() {
 	# shellcheck disable=SC2086
 	timeout 60 "$CLI" run -- $sargs >"$log/$n.$name.srv" 2>&1 &
 	local srv=$!
-	local try ok=
+	local ok=
 	# The server must listen first; a client that came too early (its
 	# REQ rejected) tries again while the server still waits for it.
-	for try in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		sleep "${SV_SERVER_WAIT:-1}"
 		# shellcheck disable=SC2086
 		if timeout 60 "$CLI" run -- $cargs >"$log/$n.$name.cli" 2>&1
@@ -52,7 +53,50 @@ run_pair() {
 	fails=$((fails + 1))
 }
 
+# udpong_client ARGS...: one udpong client run; its result line must
+# show the datagrams: an echo run (-T e) all 2 x count of them, a
+# one-way run at least one counted by the server (UDP may drop some).
+udpong_client() {
+	local out=$log/$n.udpong.cli count=$2 echo=
+	case " $* " in *" -T e "*) echo=1 ;; esac
+	timeout 60 "$CLI" run -- udpong -s $A -p 7190 "$@" >"$out" 2>&1 ||
+		return 1
+	awk -v want=$((count * 2)) -v echo=$echo '$1 == "custom" {
+		x = $3; if (x ~ /k$/) { sub(/k$/, "", x); x *= 1000 }
+		found = 1; ok = echo ? x == want : x > 0 }
+		END { exit !(found && ok) }' "$out"
+}
+
+# udpong (datagram rsockets) runs its server until it is stopped: three
+# client runs (echo non-blocking, echo blocking, one-way) against it.
+run_udpong() {
+	local args ok=1
+	n=$((n + 1))
+	timeout 180 "$CLI" run -- udpong -p 7190 -b $A >"$log/$n.udpong.srv" \
+		2>&1 &
+	local srv=$!
+	for args in "-C 1000 -S 64 -T e" "-C 300 -S 1024 -T e -T b" \
+		"-C 2000 -S 1000"; do
+		for _ in 1 2 3 4 5; do
+			sleep "${SV_SERVER_WAIT:-1}"
+			# shellcheck disable=SC2086
+			udpong_client $args && continue 2
+		done
+		ok=
+		echo "FAIL udpong: udpong -s $A $args"
+		tail -n 3 "$log/$n.udpong.cli"
+	done
+	kill "$srv" 2>/dev/null
+	wait "$srv" 2>/dev/null
+	if [ -n "$ok" ]; then
+		echo "PASS udpong: echo, blocking echo, one-way"
+	else
+		fails=$((fails + 1))
+	fi
+}
+
 A=127.0.0.1
+run_udpong
 run_pair rping "rping -s -v -V -a $A -p 7184 -C 100" \
 	"rping -c -v -V -a $A -p 7184 -C 100"
 run_pair ucmatose "ucmatose -c 10 -p 7175" "ucmatose -s $A -c 10 -p 7175"
