@@ -224,6 +224,7 @@ static void comp_progress(struct eng_qp *eq, uint32_t psn)
 {
 	if (eng_psn_cmp(psn, eq->una) <= 0)
 		return;
+	eng_cwnd_acked(eq, (uint32_t)eng_psn_cmp(psn, eq->una));
 	eq->una = psn;
 	eq->retry_started = false;
 	eq->retry_left = eq->qp->attr.retry_cnt & 7;
@@ -274,6 +275,7 @@ bool eng_comp_timer(struct eng_qp *eq)
 	}
 	eq->retry_left--;
 	eq->retry_started = false;
+	eng_cwnd_timeout(eq);
 	eng_req_rewind(eq, eq->una);
 	comp_restart(eq);
 	return true;
@@ -479,6 +481,7 @@ static enum comp_state comp_retry(struct comp_ctx *c)
 	if (eq->retry_started || eq->timer == ENG_T_RNR)
 		return COMP_DONE;
 	eq->retry_started = true;
+	eng_cwnd_loss(eq);
 	eng_req_rewind(eq, eq->una);
 	return COMP_DONE;
 }

@@ -54,6 +54,7 @@ static void eng_qp_rts(struct eng_qp *eq)
 	eq->psn = qp->attr.sq_psn & 0xffffff;
 	eq->una = eq->psn;
 	eq->ack_mark = eq->psn;
+	eng_cwnd_init(eq);
 	eq->retry_left = qp->attr.retry_cnt & 7;
 	eq->rnr_left = qp->attr.rnr_retry & 7;
 	eq->req_state = ENG_REQ_IDLE;

@@ -196,7 +196,8 @@ static bool direct_held(struct eng_qp *eq)
 	return true;
 }
 
-static enum req_state req_gate(struct eng_qp *eq, struct req_step *r)
+static enum req_state req_gate(struct svd_engine *e, struct eng_qp *eq,
+			       struct req_step *r)
 {
 	uint32_t out = eq->sq_next - eq->sq_cons;
 	uint32_t win = eq->qp->sq_entries < ENG_WIN ? eq->qp->sq_entries :
@@ -205,6 +206,8 @@ static enum req_state req_gate(struct eng_qp *eq, struct req_step *r)
 				     eq->qp->attr.max_rd_atomic : 1;
 
 	if (eq->timer == ENG_T_RNR || out >= win)
+		return REQ_IDLE;
+	if (is_rc(eq->qp) && eng_cwnd_full(e, eq))
 		return REQ_IDLE;
 	if (!out && direct_held(eq))
 		return REQ_IDLE;
@@ -542,7 +545,7 @@ bool eng_req_run(struct svd_engine *e, struct eng_qp *eq)
 			st = req_check(eq, &r);
 			break;
 		case REQ_GATE:
-			st = req_gate(eq, &r);
+			st = req_gate(e, eq, &r);
 			break;
 		case REQ_LOCAL:
 			st = req_local(e, eq, &r);

@@ -82,6 +82,13 @@ bool eng_xport_is_sync(const struct svd_engine *e, const struct eng_route *r)
 				     r->global ? r->dgid : NULL);
 }
 
+bool eng_xport_may_lose(const struct svd_engine *e, const struct eng_route *r)
+{
+	if (svd_dev_addr_is_local(e->dev, r->dlid, r->global ? r->dgid : NULL))
+		return e->local->ops != &local_ops;
+	return !e->sw && e->wire;
+}
+
 /* End of a pass (e->lock held): a batching transport sends what it holds. */
 void eng_xport_flush(struct svd_engine *e)
 {

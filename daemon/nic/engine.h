@@ -302,6 +302,8 @@ struct eng_qp {
 	enum eng_timer timer;
 	struct timespec wait_until;
 	bool retry_started; /* one go-back-N per loss, not per packet */
+	/* Congestion window on a lossy route, in PSNs (eng_cwnd.c). */
+	uint32_t cwnd, ssthresh, cwnd_acc, recover;
 	/* Responder (eng_resp.c) */
 	uint32_t epsn, msn;
 	bool nak_sent; /* a NAK-seq for epsn went: silent until it arrives */
@@ -417,6 +419,8 @@ uint32_t eng_xport_seg(struct svd_engine *e, const struct eng_route *r,
 		       unsigned int mtu);
 /* The plain same-host transport carries this route (payloads by reference). */
 bool eng_xport_is_sync(const struct svd_engine *e, const struct eng_route *r);
+/* Packets on this route may be lost (the wire, the lossy test transport). */
+bool eng_xport_may_lose(const struct svd_engine *e, const struct eng_route *r);
 /*
  * Data direct (eng_dd.c): the bytes one step may move when u, the step's
  * local memory, is a data-direct region (seg: the transport's size), and
@@ -454,6 +458,12 @@ bool eng_comp_done(struct eng_qp *eq);
 /* The timer expired: retry or end the RNR wait. */
 bool eng_comp_timer(struct eng_qp *eq);
 void eng_comp_arm(struct eng_qp *eq);
+/* The RC requester's congestion window (eng_cwnd.c). */
+void eng_cwnd_init(struct eng_qp *eq);
+bool eng_cwnd_full(struct svd_engine *e, struct eng_qp *eq);
+void eng_cwnd_acked(struct eng_qp *eq, uint32_t n);
+void eng_cwnd_loss(struct eng_qp *eq);
+void eng_cwnd_timeout(struct eng_qp *eq);
 void eng_cqe_push(struct svd_cq *cq, const struct sv_cqe *cqe, bool solicited);
 void eng_send_cqe(struct eng_qp *eq, const struct sv_send_wqe *w,
 		  uint32_t status, uint64_t byte_len);
