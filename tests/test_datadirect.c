@@ -6,7 +6,9 @@
  *     directory is gone; back after enabling;
  *   - the access flag: accepted with the device, ENODEV without it,
  *     EOPNOTSUPP for an unaligned IOVA, EINVAL for unknown bits;
- *   - data-direct MRs carry traffic (8 MiB WRITE/READ, checksums);
+ *   - data-direct MRs carry traffic (8 MiB WRITE/READ, checksums), as
+ *     source and as destination, and every byte of it goes over the
+ *     device (its dd_bytes counter), in 1 MiB steps;
  *   - revoke during traffic: a second process streams RDMA WRITEs into a
  *     data-direct MR while the device is disabled; its next completion is
  *     a remote access error. Afterwards the MR fails as a local source
@@ -110,20 +112,43 @@ static void test_discovery_and_flag(struct ibv_context *ctx, struct ibv_pd *pd)
 	printf("discovery present/absent, access flag accepted/refused\n");
 }
 
+/* The data-direct device's copies and bytes so far ("dev list"). */
+static void dd_counts(long *copies, long *bytes)
+{
+	char line[512];
+
+	*copies = atol(dev_list_value("dd_copies=", line, sizeof(line)));
+	*bytes = atol(dev_list_value("dd_bytes=", line, sizeof(line)));
+}
+
 /*
- * Where the data-direct region is the side that drives a step (the source
- * of a WRITE, the responder's source of a READ), the engine hands its path
- * bursts of 1 MiB (eng_dd.c), not 64 KiB steps: an 8 MiB transfer is 8
- * copies over the path, where 64 KiB steps would make 128.
+ * Every byte of a transfer with a data-direct region on either side goes
+ * over the device, in steps of 1 MiB (the engine's step, and the
+ * device's burst where the region drives the step: eng_dd.c): an 8 MiB
+ * WRITE plus an 8 MiB READ are 16 MiB in at most 16 copies, where the
+ * former 64 KiB steps made 256. Checked for the region as the source
+ * (dd_bursts) and as the destination (test_traffic), with the library's
+ * direct path on or off (data-direct regions are never its business).
  */
+static void dd_check(const char *role, long c0, long b0)
+{
+	long c1, b1;
+
+	dd_counts(&c1, &b1);
+	printf("data-direct %s: 8 MiB WRITE + READ, %ld MiB in %ld copies "
+	       "over the device\n",
+	       role, (b1 - b0) >> 20, c1 - c0);
+	SVT_CHECK(b1 - b0 == 2L * BIG);
+	SVT_CHECK(c1 - c0 >= 2 && c1 - c0 <= 2 * (BIG >> 20));
+}
+
 static void dd_bursts(struct svt_ep *a, const struct svt_buf *dd,
 		      const struct svt_buf *plain)
 {
-	char line[512];
-	long before = atol(dev_list_value("dd_copies=", line, sizeof(line)));
-	long n;
 	struct ibv_sge s = {dd->iova, BIG, dd->mr->lkey};
+	long c0, b0;
 
+	dd_counts(&c0, &b0);
 	svt_fill(dd->map, BIG, 5);
 	SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_WRITE, &s, plain->iova,
 			   plain->mr->rkey, 0, 0) == IBV_WC_SUCCESS);
@@ -133,9 +158,7 @@ static void dd_bursts(struct svt_ep *a, const struct svt_buf *dd,
 	SVT_CHECK(svt_rdma(a, IBV_WR_RDMA_READ, &s, dd->iova, dd->mr->rkey, 0,
 			   0) == IBV_WC_SUCCESS);
 	SVT_CHECK(!memcmp(dd->map, plain->map, BIG));
-	n = atol(dev_list_value("dd_copies=", line, sizeof(line))) - before;
-	printf("data-direct source: 8 MiB WRITE + READ in %ld copies\n", n);
-	SVT_CHECK(n >= 2 && n <= 2 * (BIG >> 20));
+	dd_check("source", c0, b0);
 }
 
 /* 8 MiB each way between a data-direct MR and a plain dma-buf MR. */
@@ -144,11 +167,12 @@ static void test_traffic(struct ibv_context *ctx, struct ibv_pd *pd)
 	struct svt_buf dd, plain;
 	struct svt_ep a, b;
 	struct ibv_sge s;
-	char line[512];
+	long c0, b0;
 
 	SVT_CHECK(svt_buf_reg(&dd, pd, svt_memfd(BIG), BIG, 0x40000000, DD));
 	SVT_CHECK(svt_buf_reg(&plain, pd, svt_memfd(BIG), BIG, 0x80000000, 0));
 	svt_mem_pair(ctx, pd, &a, NULL, &b);
+	dd_counts(&c0, &b0);
 	svt_fill(plain.map, BIG, 9);
 	s = (struct ibv_sge){plain.iova, BIG, plain.mr->lkey};
 	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_WRITE, &s, dd.iova, dd.mr->rkey, 0,
@@ -159,8 +183,8 @@ static void test_traffic(struct ibv_context *ctx, struct ibv_pd *pd)
 	SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_READ, &s, plain.iova, plain.mr->rkey,
 			   0, 0) == IBV_WC_SUCCESS);
 	SVT_CHECK(!memcmp(dd.map, plain.map, BIG));
-	/* Both went over the data-direct engine, not the default path. */
-	SVT_CHECK(atol(dev_list_value("dd_copies=", line, sizeof(line))) >= 2);
+	/* Both went over the data-direct device, not the default path. */
+	dd_check("destination", c0, b0);
 	dd_bursts(&a, &dd, &plain);
 	SVT_CHECK(!ibv_dereg_mr(dd.mr) && !ibv_dereg_mr(plain.mr));
 	munmap(dd.map, BIG);

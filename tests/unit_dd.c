@@ -128,21 +128,22 @@ static void test_truncate(struct svd_dd_dma *d)
 int main(void)
 {
 	struct svd_dd_dma *d = svd_dd_dma_new();
-	uint64_t copies, worker;
+	struct svd_dd_stats st;
 	int i;
 
 	svd_mem_guard_init();
 	CHECK(d && !svd_dd_dma_start(d));
 	test_sizes(d);
-	svd_dd_dma_stats(d, &copies, &worker);
+	svd_dd_dma_stats(d, &st);
 	/* The worker may be starved on a loaded machine: give it chances. */
-	for (i = 0; i < 50 && !worker; i++) {
+	for (i = 0; i < 50 && !st.worker_bytes; i++) {
 		test_sizes(d);
-		svd_dd_dma_stats(d, &copies, &worker);
+		svd_dd_dma_stats(d, &st);
 	}
-	CHECK(copies > 0 && worker > 0);
+	CHECK(st.splits > 0 && st.worker_bytes > 0);
 	printf("split copies %llu, worker moved %llu bytes\n",
-	       (unsigned long long)copies, (unsigned long long)worker);
+	       (unsigned long long)st.splits,
+	       (unsigned long long)st.worker_bytes);
 	test_truncate(d);
 	svd_dd_dma_stop(d);
 	test_sizes(d); /* no worker: the caller copies alone */

@@ -15,21 +15,23 @@
  * them after its CAS (acquire), and the caller changes them only once
  * every chunk is done.
  *
- * The worker polls for a new job for DD_SPIN_NS after finishing one, with
- * sched_yield() so a thread waiting for its CPU runs first (so a
- * stream of transfers finds it awake, at the price of a short spin), then
- * sleeps on a futex; the caller wakes it only when it sleeps. On a loaded
- * machine where the worker gets no CPU, the caller simply copies every
- * chunk itself. The one cost is a worker preempted in the middle of a
- * chunk, which the caller must wait for (it may not copy those bytes
- * itself: a late write by the worker could land after the completion);
- * after such a stall the path copies alone for a while (dd_judge()).
+ * The worker polls for a new job for DD_SPIN_NS after finishing one (so a
+ * stream of transfers finds it awake, at the price of a short spin; see
+ * dd_poll()), then sleeps on a futex; the caller wakes it only when it
+ * sleeps. On a loaded machine where the worker gets no CPU, the caller
+ * simply copies every chunk itself. The one cost is a worker preempted in
+ * the middle of a chunk, which the caller must wait for (it may not copy
+ * those bytes itself: a late write by the worker could land after the
+ * completion); when such waits eat what splitting saved, the path copies
+ * alone for a while (dd_judge()).
  *
- * What the engine hands it: up to DD_BURST bytes per step of a QP whose
- * local memory is a data-direct region (eng_dd.c), so a large transfer is
- * a few large jobs, each split between two threads; at the engine's own
- * 64 KiB step no job would ever reach DD_SPLIT_MIN and the worker would
- * never run (measured: dma-buf / data-direct 0.95-1.02 at 1 and 8 MiB).
+ * What the engine hands it: one copy per step of a QP, up to ENG_CHUNK
+ * (1 MiB) for any transfer whose local or remote memory is a data-direct
+ * region, in either role (source or destination), and up to DD_BURST
+ * when the local memory is (eng_dd.c), so a large transfer is a few large
+ * jobs, each split between two threads. (At the engine's former 64 KiB
+ * step no job reached DD_SPLIT_MIN and the worker never ran: dma-buf /
+ * data-direct 0.95-1.02 at 1 and 8 MiB.)
  *
  * The worker runs in the engine thread's scheduling class (eng_prio.c:
  * SCHED_FIFO where the daemon may): it is the device's second DMA engine,
@@ -38,10 +40,11 @@
  * after a wake-up (eng_prio_worked), so a stream continues at nice -10;
  * and the engine keeps it off its own CPU (dd_steer()).
  *
- * Copy method: jobs of DD_STREAM_MIN bytes and more use streaming stores
- * (dd_copy.c), which write around the caches as a DMA engine does and
- * move multi-MiB copies much faster than memmove on the CI machine (the
- * engine's bursts are smaller: its copies stay in the caches).
+ * Copy method: jobs of DD_STREAM_MIN bytes and more, and those that
+ * continue where the previous one ended (the bursts of a transfer larger
+ * than one), use streaming stores (dd_copy.c), which write around the
+ * caches as a DMA engine does and move multi-MiB transfers much faster
+ * than memmove on the CI machine (dd_streams()).
  *
  * Faults: chunks are copied by mem.c (svd_mem_copy_direct/_stream), whose
  * SIGBUS guard is per thread, so a truncated memfd fails the chunk (and
@@ -65,10 +68,11 @@
 #define DD_STREAM_MIN (4 << 20)	  /* streaming stores win from here */
 #define DD_BURST (1ULL << 20)	  /* engine step on a data-direct region */
 #define DD_MAX_CHUNKS 0xffffU	  /* front and back are 16 bits */
-#define DD_SPIN_NS 200000L
+#define DD_SPIN_NS 200000ULL
 #define DD_WAIT_YIELD 4096	     /* pause loops before yielding the CPU */
 #define DD_BACKOFF_MIN_NS 10000000L  /* after a late worker, copy alone */
 #define DD_BACKOFF_MAX_NS 640000000L /* for 10 ms, doubling up to 0.64 s */
+#define DD_CREDIT_MAX_NS 2000000L    /* gains kept to pay for stalls */
 
 struct dd_job {
 	const struct svd_umem *dst, *src;
@@ -88,11 +92,14 @@ struct svd_dd_dma {
 	_Atomic uint32_t done; /* chunks of the current job finished */
 	_Atomic int err;       /* first chunk error of the current job */
 	struct dd_job job;
-	_Atomic uint64_t copies, worker_bytes;
+	_Atomic uint64_t copies, bytes, splits, worker_bytes, stalls, stall_ns;
 	_Atomic uint64_t alone_until; /* CLOCK_MONOTONIC ns: no splitting */
 	uint64_t backoff;	      /* next copy-alone period (under lock) */
+	int64_t credit;		      /* ns splitting saved lately (lock) */
 	_Atomic pid_t worker_tid;     /* for dd_steer(); 0 until it runs */
-	int steer_cpu;		      /* the caller's CPU it was kept off */
+	_Atomic uintptr_t last_dst;   /* where the last copy ended: */
+	_Atomic uint64_t last_end;    /* dd_streams()'s hint */
+	_Atomic int steer_cpu;	      /* the caller's CPU it was kept off */
 };
 
 static inline uint64_t claim_word(uint32_t gen, uint32_t front, uint32_t back)
@@ -111,6 +118,14 @@ static long futex(_Atomic uint32_t *w, int op, uint32_t val,
 		  const struct timespec *ts)
 {
 	return syscall(SYS_futex, w, op, val, ts, NULL, 0);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
 /* Take one chunk (the first or the last left); false when none is. */
@@ -161,24 +176,32 @@ static uint64_t dd_help(struct svd_dd_dma *d, bool back)
 	return bytes;
 }
 
-/* Poll seq for DD_SPIN_NS; the new value, or seen if none came. */
+/*
+ * Poll seq for DD_SPIN_NS; the new value, or seen if none came. A pause
+ * loop, not sched_yield(): in the fair class a yield hands the CPU to any
+ * runnable thread for its whole slice (milliseconds on a loaded machine),
+ * and the jobs of a stream, tens of microseconds apart, would go by
+ * without the worker (measured: it moved 32% of the bytes instead of
+ * half). It yields only on the caller's own CPU (dd_steer() moves it off
+ * at the next job), where spinning would hold up the engine itself.
+ */
 static uint32_t dd_poll(struct svd_dd_dma *d, uint32_t seen)
 {
-	struct timespec t0, t;
+	uint64_t t0 = now_ns();
+	unsigned int spins = 0;
 	uint32_t s;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		s = atomic_load_explicit(&d->seq, memory_order_acquire);
 		if (s != seen)
 			return s;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec -
-			t0.tv_nsec >
-		    DD_SPIN_NS)
+		cpu_relax();
+		if (++spins % 64)
+			continue;
+		if (now_ns() - t0 > DD_SPIN_NS)
 			return seen;
-		/* Polite: a thread waiting for this CPU (the engine) runs. */
-		sched_yield();
+		if (sched_getcpu() == atomic_load(&d->steer_cpu))
+			sched_yield();
 	}
 }
 
@@ -195,8 +218,6 @@ static uint32_t dd_sleep(struct svd_dd_dma *d, uint32_t seen)
 	atomic_store(&d->sleeping, 0);
 	return atomic_load_explicit(&d->seq, memory_order_acquire);
 }
-
-static uint64_t now_ns(void);
 
 static void *dd_worker(void *arg)
 {
@@ -215,6 +236,10 @@ static void *dd_worker(void *arg)
 	 * second DMA engine, not a background helper; in the fair class on
 	 * a busy machine it would get a CPU too late to take any chunk.
 	 * Like the engine, real time only for the first ms of a burst.
+	 * (Real time for every job and the fair class only between jobs
+	 * kept it from being preempted in the middle of a chunk, but the
+	 * two sched_setscheduler() calls per job, 1.5 us each here, cost
+	 * more than that saved: 1 MiB 0.86-1.06 against 0.70-0.90.)
 	 */
 	eng_prio_setup(&prio);
 	eng_prio_woke(&prio, (int64_t)now_ns());
@@ -333,21 +358,12 @@ static uint32_t dd_publish(struct svd_dd_dma *d, const struct dd_job *job)
 	count = (uint32_t)((job->len + chunk - 1) / chunk);
 	d->job = *job;
 	d->job.chunk = chunk;
-	d->job.stream = job->len >= DD_STREAM_MIN;
 	atomic_store(&d->done, 0);
 	atomic_store(&d->err, 0);
 	atomic_store_explicit(&d->claim, claim_word(++d->gen, 0, count),
 			      memory_order_release);
 	dd_kick(d);
 	return count;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
 /* Wait for the chunks the worker still copies (at most one). */
@@ -364,18 +380,35 @@ static void dd_wait_done(struct svd_dd_dma *d, uint32_t count)
 }
 
 /*
- * Was splitting worth it? Waiting for the worker longer than half of what
- * the caller spent copying means it came late or lost its CPU mid-chunk
- * (a busy machine): then copy alone for a while, twice as long each time
- * in a row, so a loaded machine pays a stall now and then, not per copy.
+ * Was splitting worth it? The worker's bytes saved the caller the time it
+ * would have spent on them (at the caller's own pace: (t1 - t0) for mine
+ * bytes); waiting for a worker that came late or lost its CPU in the
+ * middle of a chunk (t2 - t1) costs. The balance is kept over recent
+ * copies (capped at DD_CREDIT_MAX_NS), so a stall now and then on a busy
+ * machine is paid from the gains around it; only when waiting eats the
+ * gains does the path copy alone for a while, twice as long each time in
+ * a row. (Backing off after every stall instead cost more than the
+ * stalls: measured, 8 stalls of 85 us on average made 440 of 768 1 MiB
+ * copies go alone, in periods of 10 ms and more.)
  */
-static void dd_judge(struct svd_dd_dma *d, uint64_t t0, uint64_t t1,
-		     uint64_t t2)
+static void dd_judge(struct svd_dd_dma *d, uint64_t mine, uint64_t len,
+		     uint64_t t0, uint64_t t1, uint64_t t2)
 {
-	if (t2 - t1 <= (t1 - t0) / 2) {
-		d->backoff = DD_BACKOFF_MIN_NS;
+	int64_t gain = mine ? (int64_t)((t1 - t0) * (len - mine) / mine) : 0;
+
+	if (t2 - t1 > (t1 - t0) / 2) {
+		atomic_fetch_add(&d->stalls, 1);
+		atomic_fetch_add(&d->stall_ns, t2 - t1);
+	}
+	d->credit += gain - (int64_t)(t2 - t1);
+	if (d->credit > DD_CREDIT_MAX_NS)
+		d->credit = DD_CREDIT_MAX_NS;
+	if (d->credit >= 0) {
+		if (t2 - t1 <= (t1 - t0) / 2)
+			d->backoff = DD_BACKOFF_MIN_NS;
 		return;
 	}
+	d->credit = 0;
 	atomic_store(&d->alone_until, t2 + d->backoff);
 	if (d->backoff < DD_BACKOFF_MAX_NS)
 		d->backoff *= 2;
@@ -397,13 +430,38 @@ static bool dd_overlap(const struct svd_umem *dst, uint64_t dst_off,
 }
 
 /* Without the worker: the path's copy method on this thread alone. */
-static int dd_copy_alone(const struct svd_umem *dst, uint64_t dst_off,
-			 const struct svd_umem *src, uint64_t src_off,
-			 uint64_t len)
+static int dd_copy_alone(const struct dd_job *j)
 {
-	if (len >= DD_STREAM_MIN)
-		return svd_mem_copy_stream(dst, dst_off, src, src_off, len);
-	return svd_mem_copy_direct(dst, dst_off, src, src_off, len);
+	if (j->stream)
+		return svd_mem_copy_stream(j->dst, j->dst_off, j->src,
+					   j->src_off, j->len);
+	return svd_mem_copy_direct(j->dst, j->dst_off, j->src, j->src_off,
+				   j->len);
+}
+
+/*
+ * Streaming stores for a large job, or one that continues where the last
+ * one ended (the engine moves a transfer in bursts of 1 MiB, so an 8 MiB
+ * WRITE is eight copies end to end): a transfer larger than a burst is
+ * larger than the caches' share it would get, and is not read back
+ * before it ends, so writing around the caches is what pays (measured:
+ * 8 MiB in 1.1-1.6 ms against 2.0-3.3 with memcpy on this machine). A
+ * 1 MiB transfer repeated into the same place stays in the caches, where
+ * memcpy is faster. The last end is a hint only (read and written
+ * without the lock: a stale one costs speed, never bytes).
+ */
+static bool dd_streams(struct svd_dd_dma *d, const struct dd_job *j)
+{
+	bool cont = atomic_load_explicit(&d->last_dst, memory_order_relaxed) ==
+			    (uintptr_t)j->dst &&
+		    atomic_load_explicit(&d->last_end, memory_order_relaxed) ==
+			    j->dst_off;
+
+	atomic_store_explicit(&d->last_dst, (uintptr_t)j->dst,
+			      memory_order_relaxed);
+	atomic_store_explicit(&d->last_end, j->dst_off + j->len,
+			      memory_order_relaxed);
+	return j->len >= DD_STREAM_MIN || (cont && j->len >= DD_SPLIT_MIN);
 }
 
 static bool dd_worth_splitting(struct svd_dd_dma *d, const struct svd_umem *dst,
@@ -420,25 +478,28 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 		uint64_t len)
 {
 	struct dd_job job = {dst, src, dst_off, src_off, len, 0, false};
-	uint64_t t0, t1;
+	uint64_t t0, t1, mine;
 	uint32_t count;
 	int ret;
 
 	atomic_fetch_add(&d->copies, 1);
+	atomic_fetch_add(&d->bytes, len);
+	job.stream = dd_streams(d, &job);
 	if (!dd_worth_splitting(d, dst, dst_off, src, src_off, len) ||
 	    pthread_mutex_trylock(&d->lock))
-		return dd_copy_alone(dst, dst_off, src, src_off, len);
+		return dd_copy_alone(&job);
 	if (!atomic_load(&d->running)) {
 		pthread_mutex_unlock(&d->lock);
-		return dd_copy_alone(dst, dst_off, src, src_off, len);
+		return dd_copy_alone(&job);
 	}
 	dd_steer(d);
+	atomic_fetch_add(&d->splits, 1);
 	t0 = now_ns();
 	count = dd_publish(d, &job);
-	dd_help(d, false);
+	mine = dd_help(d, false);
 	t1 = now_ns();
 	dd_wait_done(d, count);
-	dd_judge(d, t0, t1, now_ns());
+	dd_judge(d, mine, len, t0, t1, now_ns());
 	ret = atomic_load(&d->err);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
@@ -464,9 +525,12 @@ uint64_t svd_dd_burst(void)
 	return dd_burst;
 }
 
-void svd_dd_dma_stats(struct svd_dd_dma *d, uint64_t *copies,
-		      uint64_t *worker_bytes)
+void svd_dd_dma_stats(struct svd_dd_dma *d, struct svd_dd_stats *st)
 {
-	*copies = atomic_load(&d->copies);
-	*worker_bytes = atomic_load(&d->worker_bytes);
+	st->copies = atomic_load(&d->copies);
+	st->bytes = atomic_load(&d->bytes);
+	st->splits = atomic_load(&d->splits);
+	st->worker_bytes = atomic_load(&d->worker_bytes);
+	st->stalls = atomic_load(&d->stalls);
+	st->stall_ns = atomic_load(&d->stall_ns);
 }

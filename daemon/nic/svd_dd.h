@@ -52,9 +52,16 @@ void svd_copy_stream(void *dst, const void *src, size_t len);
  */
 uint64_t svd_dd_burst(void);
 
-/* Copies that went over the path, and the bytes the worker moved. */
-void svd_dd_dma_stats(struct svd_dd_dma *d, uint64_t *copies,
-		      uint64_t *worker_bytes);
+/* What went over the path since the engine was made. */
+struct svd_dd_stats {
+	uint64_t copies, bytes; /* every copy over the path */
+	uint64_t splits;	/* copies shared with the worker */
+	uint64_t worker_bytes;	/* of those, the bytes the worker moved */
+	uint64_t stalls;	/* splits that waited for a late worker */
+	uint64_t stall_ns;	/* how long they waited */
+};
+
+void svd_dd_dma_stats(struct svd_dd_dma *d, struct svd_dd_stats *st);
 
 /* std_dd.c: per-device lifecycle, from main.c and the control socket. */
 int svd_dd_dev_add(struct svd_device *dev); /* present and enabled */
@@ -63,8 +70,8 @@ void svd_dd_dev_del(struct svd_device *dev);
 int svd_dd_set(struct svd_device *dev, bool on);
 bool svd_dd_is_on(const struct svd_device *dev);
 /*
- * "datadirect=on|off dd_copies=N dd_worker_bytes=M" for "dev list": the
- * copies that went over the path so far and the bytes its worker moved.
+ * "datadirect=on|off dd_copies=N dd_bytes=N dd_splits=N dd_worker_bytes=N
+ * dd_stalls=N dd_stall_us=N" for "dev list" (struct svd_dd_stats).
  */
 void svd_dd_describe(const struct svd_device *dev, char *buf, size_t len);
 

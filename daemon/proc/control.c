@@ -12,7 +12,7 @@
  *   trace NAME /ABS/FILE.pcap | trace NAME off   (every wire packet)
  *   dev list     -> NAME node_guid=%016llx port=1 state=ACTIVE netdev=%s
  *                   contexts=%u objects=%u type=roce|ib lid=%u
- *                   datadirect=on|off dd_copies=%llu dd_worker_bytes=%llu
+ *                   datadirect=on|off dd_copies=... (svd_dd_describe)
  *                   refused=%lu foreign_drops=%llu (svd_xuser.h)
  *                   raw_tx=%llu raw_rx=%llu raw_drop=%llu (svd_raw.h)
  *   status       -> pid=%d devices=%d
@@ -231,7 +231,7 @@ static void ctl_result(FILE *out, int ret)
 static void ctl_dev_list(FILE *out)
 {
 	struct svd_device *dev;
-	char dd[128], xu[64], raw[96], sw[96];
+	char dd[256], xu[64], raw[96], sw[96];
 
 	for (dev = svd_devices(); dev; dev = dev->next) {
 		svd_dd_describe(dev, dd, sizeof(dd));

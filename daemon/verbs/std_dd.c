@@ -151,13 +151,19 @@ bool svd_dd_is_on(const struct svd_device *dev)
 
 void svd_dd_describe(const struct svd_device *dev, char *buf, size_t len)
 {
-	uint64_t copies = 0, bytes = 0;
+	struct svd_dd_stats st = { 0 };
 
 	if (dev->dd)
-		svd_dd_dma_stats(dev->dd->dma, &copies, &bytes);
-	snprintf(buf, len, "datadirect=%s dd_copies=%llu dd_worker_bytes=%llu",
-		 svd_dd_is_on(dev) ? "on" : "off", (unsigned long long)copies,
-		 (unsigned long long)bytes);
+		svd_dd_dma_stats(dev->dd->dma, &st);
+	snprintf(buf, len,
+		 "datadirect=%s dd_copies=%llu dd_bytes=%llu dd_splits=%llu "
+		 "dd_worker_bytes=%llu dd_stalls=%llu dd_stall_us=%llu",
+		 svd_dd_is_on(dev) ? "on" : "off",
+		 (unsigned long long)st.copies, (unsigned long long)st.bytes,
+		 (unsigned long long)st.splits,
+		 (unsigned long long)st.worker_bytes,
+		 (unsigned long long)st.stalls,
+		 (unsigned long long)(st.stall_ns / 1000));
 }
 
 int svd_dd_dev_add(struct svd_device *dev)
