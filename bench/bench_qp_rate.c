@@ -15,6 +15,12 @@
  * "create+connect = K rtt" says how many trivial commands one QP costs
  * (four verbs per QP: K near 4 means the QP work itself is cheap).
  *
+ * The library may post a modify without waiting for the daemon's reply
+ * (when the daemon cannot refuse it): the figure must still count the
+ * daemon's work. So each round ends with an ibv_query_qp of its last QP,
+ * timed with RTS: the daemon answers it only after it has run every
+ * command sent before it, and the reply says the last QP is in RTS.
+ *
  * Prints per-phase microseconds on stderr and "RESULT <QPs/s> qp/s".
  * Run under softverbs run.
  *
@@ -53,6 +59,17 @@ static void add_time(struct qp_bench *b, int ph, uint64_t t0, uint64_t n)
 	b->ops[ph] += n;
 }
 
+/* Every command sent so far has run: qp's RTS is the daemon's. */
+static void connected(struct ibv_qp *qp)
+{
+	struct ibv_qp_init_attr init;
+	struct ibv_qp_attr a;
+
+	if (ibv_query_qp(qp, &a, IBV_QP_STATE, &init) ||
+	    a.qp_state != IBV_QPS_RTS)
+		bench_die("ibv_query_qp: the QP is not in RTS");
+}
+
 static void modify_all(struct qp_bench *b, int n, int ph)
 {
 	struct ibv_qp_attr a = {};
@@ -77,6 +94,8 @@ static void modify_all(struct qp_bench *b, int n, int ph)
 			bench_rc_modify(b->qp[i], &a, BENCH_RC_RTS_MASK, "RTS");
 		}
 	}
+	if (ph == PH_RTS)
+		connected(b->qp[2 * n - 1]);
 	add_time(b, ph, t0, 2 * (uint64_t)n);
 }
 

@@ -54,6 +54,8 @@ struct svd_gid_entry {
 struct svd_port {
 	struct ib_uverbs_query_port_resp attr; /* kernel layout, as reported */
 	struct svd_gid_entry gids[SVD_MAX_GIDS];
+	/* Changes whenever gids[] does (every reply carries it: dev_gen). */
+	uint32_t gid_gen;
 	char netdev[SVD_NAME_MAX];
 };
 

@@ -173,7 +173,7 @@ static void send_reply(struct svd_bundle *b, const struct sv_msg_hdr *h,
 	rh->err = err;
 	rh->seq = h->seq;
 	rh->nfds = err ? 0 : b->out_nfds;
-	rh->reserved = 0;
+	rh->dev_gen = b->dev ? b->dev->port.gid_gen : 0;
 	iov[0].iov_base = rep_buf;
 	iov[0].iov_len = sizeof(*rh) + attrs_len;
 	iov[1].iov_base = b->out;

@@ -225,7 +225,10 @@ static void link_local_gid(const struct svd_device *dev, uint8_t *gid)
  */
 static void gids_keep(struct svd_port *p, const struct svd_port *fresh)
 {
+	struct svd_gid_entry before[SVD_MAX_GIDS];
 	int i;
+
+	memcpy(before, p->gids, sizeof(before));
 
 	for (i = 1; i < SVD_MAX_GIDS; i++)
 		if (p->gids[i].valid && !gid_present(fresh, p->gids[i].gid))
@@ -234,6 +237,9 @@ static void gids_keep(struct svd_port *p, const struct svd_port *fresh)
 		if (fresh->gids[i].valid)
 			gid_add(p, fresh->gids[i].gid,
 				fresh->gids[i].netdev_ifindex);
+	/* Libraries check modifies against the table they saw (qp_rules.h). */
+	if (memcmp(before, p->gids, sizeof(before)))
+		p->gid_gen++;
 }
 
 int svd_dev_refresh_gids(struct svd_device *dev)

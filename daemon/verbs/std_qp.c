@@ -314,7 +314,7 @@ static int qp_get_args(struct svd_bundle *b, struct qp_args *a)
 		if (ret)
 			return ret;
 		/* Ethernet frames need an Ethernet port (mlx5 alike). */
-		if (b->dev->port.attr.link_layer != SVD_LINK_LAYER_ETHERNET)
+		if (b->dev->port.attr.link_layer != SV_QP_LINK_LAYER_ETHERNET)
 			return -EOPNOTSUPP;
 	}
 	if (svd_attr_is_present(b, UVERBS_ATTR_CREATE_QP_FLAGS))
@@ -458,148 +458,7 @@ SVD_DECLARE_METHOD_FLAGS(
     SVD_ATTR_PTR_OUT(UVERBS_ATTR_CREATE_QP_RESP_QP_NUM, uint32_t,
 		     SVD_MANDATORY));
 
-/* ---------------------------------------------------------------------- */
-/* The IBTA state machine                                                  */
-/* ---------------------------------------------------------------------- */
-
-enum { T_UD, T_UC, T_RC, T_XI, T_XT, T_RAW, T_NR };
-
-struct trans {
-	bool valid;
-	uint32_t req[T_NR];
-	uint32_t opt[T_NR];
-};
-
-#define M(x) SVD_QP_##x
-#define RC_RTR_REQ (M(AV) | M(PATH_MTU) | M(DEST_QPN) | M(RQ_PSN) |           \
-		    M(MAX_DEST_RD_ATOMIC) | M(MIN_RNR_TIMER))
-#define UC_RTR_REQ (M(AV) | M(PATH_MTU) | M(DEST_QPN) | M(RQ_PSN))
-#define RC_RTS_REQ (M(TIMEOUT) | M(RETRY_CNT) | M(RNR_RETRY) | M(SQ_PSN) |     \
-		    M(MAX_QP_RD_ATOMIC))
-#define CONN_INIT (M(PKEY_INDEX) | M(PORT) | M(ACCESS_FLAGS))
-#define UD_INIT (M(PKEY_INDEX) | M(PORT) | M(QKEY))
-#define UC_RTS_OPT (M(CUR_STATE) | M(ALT_PATH) | M(ACCESS_FLAGS) |             \
-		    M(PATH_MIG_STATE))
-#define RC_RTS_OPT (UC_RTS_OPT | M(MIN_RNR_TIMER))
-#define UD_RTS_OPT (M(CUR_STATE) | M(QKEY))
-#define RTR_OPT (M(ALT_PATH) | M(ACCESS_FLAGS) | M(PKEY_INDEX))
-
-/* Per type: UD, UC, RC, XRC_INI, XRC_TGT (kernel ib_modify_qp_is_ok). */
-static const struct trans qp_table[SVD_QPS_ERR + 1][SVD_QPS_ERR + 1] = {
-	[SVD_QPS_RESET] = {
-		[SVD_QPS_RESET] = { .valid = true },
-		[SVD_QPS_INIT] = { .valid = true,
-			.req = { UD_INIT, CONN_INIT, CONN_INIT, CONN_INIT,
-				 CONN_INIT, M(PORT) } },
-	},
-	[SVD_QPS_INIT] = {
-		[SVD_QPS_RESET] = { .valid = true },
-		[SVD_QPS_ERR] = { .valid = true },
-		[SVD_QPS_INIT] = { .valid = true,
-			.opt = { UD_INIT, CONN_INIT, CONN_INIT, CONN_INIT,
-				 CONN_INIT } },
-		[SVD_QPS_RTR] = { .valid = true,
-			.req = { 0, UC_RTR_REQ, RC_RTR_REQ, UC_RTR_REQ,
-				 RC_RTR_REQ },
-			.opt = { M(PKEY_INDEX) | M(QKEY), RTR_OPT, RTR_OPT,
-				 RTR_OPT, RTR_OPT } },
-	},
-	[SVD_QPS_RTR] = {
-		[SVD_QPS_RESET] = { .valid = true },
-		[SVD_QPS_ERR] = { .valid = true },
-		[SVD_QPS_RTS] = { .valid = true,
-			.req = { M(SQ_PSN), M(SQ_PSN), RC_RTS_REQ, RC_RTS_REQ,
-				 M(TIMEOUT) | M(SQ_PSN) },
-			.opt = { UD_RTS_OPT, UC_RTS_OPT, RC_RTS_OPT,
-				 UC_RTS_OPT, RC_RTS_OPT, M(RATE_LIMIT) } },
-	},
-	[SVD_QPS_RTS] = {
-		[SVD_QPS_RESET] = { .valid = true },
-		[SVD_QPS_ERR] = { .valid = true },
-		[SVD_QPS_RTS] = { .valid = true,
-			.opt = { UD_RTS_OPT, UC_RTS_OPT, RC_RTS_OPT,
-				 UC_RTS_OPT, RC_RTS_OPT, M(RATE_LIMIT) } },
-		[SVD_QPS_SQD] = { .valid = true,
-			.opt = { M(EN_SQD_ASYNC_NOTIFY), M(EN_SQD_ASYNC_NOTIFY),
-				 M(EN_SQD_ASYNC_NOTIFY), M(EN_SQD_ASYNC_NOTIFY),
-				 M(EN_SQD_ASYNC_NOTIFY) } },
-	},
-	[SVD_QPS_SQD] = {
-		[SVD_QPS_RESET] = { .valid = true },
-		[SVD_QPS_ERR] = { .valid = true },
-		[SVD_QPS_RTS] = { .valid = true,
-			.opt = { UD_RTS_OPT, UC_RTS_OPT, RC_RTS_OPT,
-				 UC_RTS_OPT, RC_RTS_OPT } },
-		[SVD_QPS_SQD] = { .valid = true,
-			.opt = { M(PKEY_INDEX) | M(QKEY),
-				 M(AV) | M(ALT_PATH) | M(ACCESS_FLAGS) |
-					 M(PKEY_INDEX) | M(PATH_MIG_STATE),
-				 M(PORT) | M(AV) | M(TIMEOUT) | M(RETRY_CNT) |
-					 M(RNR_RETRY) | M(MAX_QP_RD_ATOMIC) |
-					 M(MAX_DEST_RD_ATOMIC) | M(ALT_PATH) |
-					 M(ACCESS_FLAGS) | M(PKEY_INDEX) |
-					 M(MIN_RNR_TIMER) | M(PATH_MIG_STATE),
-				 M(PORT) | M(AV) | M(TIMEOUT) | M(RETRY_CNT) |
-					 M(RNR_RETRY) | M(MAX_QP_RD_ATOMIC) |
-					 M(ALT_PATH) | M(ACCESS_FLAGS) |
-					 M(PKEY_INDEX) | M(PATH_MIG_STATE),
-				 M(PORT) | M(AV) | M(TIMEOUT) |
-					 M(MAX_DEST_RD_ATOMIC) | M(ALT_PATH) |
-					 M(ACCESS_FLAGS) | M(PKEY_INDEX) |
-					 M(MIN_RNR_TIMER) | M(PATH_MIG_STATE) } },
-	},
-	[SVD_QPS_SQE] = {
-		[SVD_QPS_RESET] = { .valid = true },
-		[SVD_QPS_ERR] = { .valid = true },
-		[SVD_QPS_RTS] = { .valid = true,
-			.opt = { UD_RTS_OPT, M(CUR_STATE) | M(ACCESS_FLAGS),
-				 0, 0, 0 } },
-	},
-	[SVD_QPS_ERR] = {
-		[SVD_QPS_RESET] = { .valid = true },
-		[SVD_QPS_ERR] = { .valid = true },
-	},
-};
-
-static int type_index(uint32_t qp_type)
-{
-	switch (qp_type) {
-	case SVD_QPT_UD:
-		return T_UD;
-	case SVD_QPT_UC:
-		return T_UC;
-	case SVD_QPT_RC:
-		return T_RC;
-	case SVD_QPT_XRC_INI:
-		return T_XI;
-	case SVD_QPT_XRC_TGT:
-		return T_XT;
-	case SVD_QPT_RAW_PACKET:
-		return T_RAW;
-	default:
-		return -1;
-	}
-}
-
-/* Is cur -> next with this mask allowed for the type? (IBTA 11.2.4.2) */
-static bool qp_transition_ok(uint32_t cur, uint32_t next, uint32_t type,
-			     uint32_t mask)
-{
-	const struct trans *t;
-	int ti = type_index(type);
-
-	if (ti < 0 || cur > SVD_QPS_ERR || next > SVD_QPS_ERR)
-		return false;
-	if ((mask & M(CUR_STATE)) && cur != SVD_QPS_RTR && cur != SVD_QPS_RTS &&
-	    cur != SVD_QPS_SQD && cur != SVD_QPS_SQE)
-		return false;
-	t = &qp_table[cur][next];
-	if (!t->valid)
-		return false;
-	if ((mask & t->req[ti]) != t->req[ti])
-		return false;
-	return !(mask & ~(t->req[ti] | t->opt[ti] | M(STATE)));
-}
+#define M(x) SV_QPA_##x
 
 /* ---------------------------------------------------------------------- */
 /* Modify                                                                  */
@@ -621,54 +480,24 @@ static void ah_to_dest(const struct ib_uverbs_ah_attr *ah,
 	SV_QP_DEST_FIELDS(SV_DEST_FROM_AH)
 }
 
-static int check_dest(const struct svd_device *dev,
-		      const struct ib_uverbs_qp_dest *d)
-{
-	const struct svd_port *port = &dev->port;
+_Static_assert(SVD_MAX_GIDS == SV_QP_MAX_GIDS, "gid_valid holds every index");
 
-	if (d->port_num != 1)
-		return -EINVAL;
-	/* RoCE addresses are always global (rdma_check_ah_attr). */
-	if (port->attr.link_layer == SVD_LINK_LAYER_ETHERNET && !d->is_global)
-		return -EINVAL;
-	if (d->is_global && (d->sgid_index >= SVD_MAX_GIDS ||
-			     d->sgid_index >= port->attr.gid_tbl_len ||
-			     !port->gids[d->sgid_index].valid))
-		return -EINVAL;
-	return 0;
-}
-
-/* Value checks that do not depend on the state table. */
-static int check_values(const struct svd_device *dev,
-			const struct ib_uverbs_modify_qp *c)
+/* The device's side of the modify rules (softverbs/qp_rules.h). */
+static void qp_limits(const struct svd_device *dev, struct sv_qp_limits *l)
 {
 	const struct ib_uverbs_query_port_resp *pa = &dev->port.attr;
-	uint32_t m = c->attr_mask;
+	unsigned int i;
 
-	if ((m & M(PORT)) && c->port_num != 1)
-		return -EINVAL;
-	if ((m & M(PKEY_INDEX)) && c->pkey_index >= pa->pkey_tbl_len)
-		return -EINVAL;
-	if ((m & M(PATH_MTU)) &&
-	    (c->path_mtu < SVD_MTU_256 || c->path_mtu > pa->max_mtu))
-		return -EINVAL;
-	if ((m & M(AV)) && check_dest(dev, &c->dest))
-		return -EINVAL;
-	if ((m & M(ALT_PATH)) &&
-	    (c->alt_port_num != 1 || c->alt_pkey_index >= pa->pkey_tbl_len ||
-	     check_dest(dev, &c->alt_dest)))
-		return -EINVAL;
-	if ((m & M(DEST_QPN)) && c->dest_qp_num > SVD_QPN_MASK)
-		return -EINVAL;
-	if ((m & M(MAX_QP_RD_ATOMIC)) &&
-	    c->max_rd_atomic > dev->attr.max_qp_init_rd_atom)
-		return -EINVAL;
-	if ((m & M(MAX_DEST_RD_ATOMIC)) &&
-	    c->max_dest_rd_atomic > dev->attr.max_qp_rd_atom)
-		return -EINVAL;
-	if ((m & M(PATH_MIG_STATE)) && c->path_mig_state > SVD_MIG_ARMED)
-		return -EINVAL;
-	return 0;
+	l->max_qp_init_rd_atom = dev->attr.max_qp_init_rd_atom;
+	l->max_qp_rd_atom = dev->attr.max_qp_rd_atom;
+	l->gid_tbl_len = pa->gid_tbl_len;
+	l->pkey_tbl_len = pa->pkey_tbl_len;
+	l->max_mtu = pa->max_mtu;
+	l->link_layer = pa->link_layer;
+	l->gid_valid = 0;
+	for (i = 0; i < SVD_MAX_GIDS; i++)
+		if (dev->port.gids[i].valid)
+			l->gid_valid |= 1U << i;
 }
 
 static void apply_attrs(struct svd_qp *qp, const struct ib_uverbs_modify_qp *c,
@@ -746,6 +575,7 @@ static int qp_do_modify(struct svd_bundle *b,
 {
 	struct svd_device *dev = b->dev;
 	uint32_t cur, next, old;
+	struct sv_qp_limits lim;
 	struct svd_uobj *u;
 	struct svd_qp *qp;
 	int ret;
@@ -762,9 +592,8 @@ static int qp_do_modify(struct svd_bundle *b,
 	old = qp->state;
 	cur = (c->attr_mask & M(CUR_STATE)) ? c->cur_qp_state : old;
 	next = (c->attr_mask & M(STATE)) ? c->qp_state : cur;
-	ret = -EINVAL;
-	if (qp_transition_ok(cur, next, qp->qp_type, c->attr_mask))
-		ret = check_values(dev, c);
+	qp_limits(dev, &lim);
+	ret = sv_qp_modify_check(&lim, old, qp->qp_type, c);
 	if (!ret) {
 		pthread_mutex_lock(&dev->lock);
 		apply_attrs(qp, c, next);
@@ -801,12 +630,12 @@ static int write_ex_modify_qp(struct svd_bundle *b)
 	};
 	int ret;
 
-	if (c->base.attr_mask & ~(QP_STD_BITS | SVD_QP_RATE_LIMIT))
+	if (c->base.attr_mask & ~(QP_STD_BITS | SV_QPA_RATE_LIMIT))
 		return -EOPNOTSUPP;
 	if (c->reserved)
 		return -EINVAL;
 	/* Raw QPs may name a rate limit; 0 (none) is all the NIC paces. */
-	if ((c->base.attr_mask & SVD_QP_RATE_LIMIT) && c->rate_limit)
+	if ((c->base.attr_mask & SV_QPA_RATE_LIMIT) && c->rate_limit)
 		return -EOPNOTSUPP;
 	ret = qp_do_modify(b, &c->base);
 	if (ret)

@@ -14,6 +14,7 @@
 #include "svd.h"
 #include "svd_nic.h"
 #include "svd_objs.h"
+#include <softverbs/qp_rules.h>
 
 /* Largest inline payload a send WQE may carry. */
 #define SVD_QP_MAX_INLINE 256U
@@ -39,10 +40,15 @@ struct svd_xrcd {
 	atomic_int usecnt; /* XRC_TGT QPs and XRC SRQs */
 };
 
-/* Kernel enums the uapi headers leave out (values are the ABI). */
+/* The QP states of the modify rules (softverbs/qp_rules.h). */
 enum svd_qp_state {
-	SVD_QPS_RESET, SVD_QPS_INIT, SVD_QPS_RTR, SVD_QPS_RTS, SVD_QPS_SQD,
-	SVD_QPS_SQE, SVD_QPS_ERR,
+	SVD_QPS_RESET = SV_QPS_RESET,
+	SVD_QPS_INIT = SV_QPS_INIT,
+	SVD_QPS_RTR = SV_QPS_RTR,
+	SVD_QPS_RTS = SV_QPS_RTS,
+	SVD_QPS_SQD = SV_QPS_SQD,
+	SVD_QPS_SQE = SV_QPS_SQE,
+	SVD_QPS_ERR = SV_QPS_ERR,
 };
 
 enum svd_qp_type {
@@ -55,38 +61,9 @@ enum svd_qp_type {
 	SVD_QPT_DRIVER = IB_UVERBS_QPT_DRIVER,
 };
 
-/* enum ib_qp_attr_mask */
-enum svd_qp_attr_mask {
-	SVD_QP_STATE = 1 << 0,
-	SVD_QP_CUR_STATE = 1 << 1,
-	SVD_QP_EN_SQD_ASYNC_NOTIFY = 1 << 2,
-	SVD_QP_ACCESS_FLAGS = 1 << 3,
-	SVD_QP_PKEY_INDEX = 1 << 4,
-	SVD_QP_PORT = 1 << 5,
-	SVD_QP_QKEY = 1 << 6,
-	SVD_QP_AV = 1 << 7,
-	SVD_QP_PATH_MTU = 1 << 8,
-	SVD_QP_TIMEOUT = 1 << 9,
-	SVD_QP_RETRY_CNT = 1 << 10,
-	SVD_QP_RNR_RETRY = 1 << 11,
-	SVD_QP_RQ_PSN = 1 << 12,
-	SVD_QP_MAX_QP_RD_ATOMIC = 1 << 13,
-	SVD_QP_ALT_PATH = 1 << 14,
-	SVD_QP_MIN_RNR_TIMER = 1 << 15,
-	SVD_QP_SQ_PSN = 1 << 16,
-	SVD_QP_MAX_DEST_RD_ATOMIC = 1 << 17,
-	SVD_QP_PATH_MIG_STATE = 1 << 18,
-	SVD_QP_CAP = 1 << 19,
-	SVD_QP_DEST_QPN = 1 << 20,
-	SVD_QP_RATE_LIMIT = 1 << 25,
-};
-
 /* enum ib_srq_attr_mask */
 #define SVD_SRQ_MAX_WR 1U
 #define SVD_SRQ_LIMIT 2U
-#define SVD_MTU_256 1
-#define SVD_MIG_ARMED 2
-#define SVD_LINK_LAYER_ETHERNET 2
 
 /*
  * The XRC domain number of an XRC_TGT QP / XRC SRQ (0 if none): the engine

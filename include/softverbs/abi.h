@@ -80,7 +80,12 @@ struct sv_reply_hdr {
 	__s32 err; /* 0 or a negative errno */
 	__u64 seq;
 	__u32 nfds; /* fds sent along with the reply */
-	__u32 reserved;
+	/*
+	 * The device's GID table generation when the reply was sent: it
+	 * changes with the table. The library checks a modify it posts
+	 * against the table as of this generation (qp_rules.h).
+	 */
+	__u32 dev_gen;
 };
 
 /*

@@ -106,6 +106,7 @@ static void ctx_free(struct svl_context *ctx)
 	if (ic->cmd_fd >= 0)
 		close(ic->cmd_fd);
 	pthread_mutex_destroy(&ctx->cmd_lock);
+	pthread_mutex_destroy(&ctx->lim_lock);
 	pthread_mutex_destroy(&ic->mutex);
 	free(ctx);
 }
@@ -125,6 +126,7 @@ struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 	ctx->owner_pid = import ? 0 : getpid();
 	ctx->reply_fd = ctx->reply_peer = -1;
 	pthread_mutex_init(&ctx->cmd_lock, NULL);
+	pthread_mutex_init(&ctx->lim_lock, NULL);
 	pthread_mutex_init(&ic->mutex, NULL);
 	ic->device = &dev->ibdev;
 	ic->cmd_fd = cmd_fd;

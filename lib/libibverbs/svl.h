@@ -20,6 +20,7 @@
 
 #include <infiniband/verbs.h>
 #include <softverbs/abi.h>
+#include <softverbs/qp_rules.h>
 
 /* verbs.h maps these names to inlines; the library defines the symbols. */
 #undef ibv_get_device_list
@@ -64,9 +65,18 @@ struct svl_context {
 	/* Commands sent without waiting for their replies (transport.c). */
 	struct { uint64_t seq; uint32_t handle; } posted[16];
 	unsigned int nposted;
-	int posted_err; /* a posted command the daemon refused... */
-	uint32_t posted_err_handle; /* ...on this object */
+	/* Posted commands the daemon refused: the error, and the object. */
+	struct { int err; uint32_t handle; } posted_errs[16];
+	unsigned int nposted_errs;
 	uint64_t seq;
+	/* The device's GID table generation, from the latest reply. */
+	_Atomic uint32_t dev_gen;
+	/* The modify rules' device limits (providers/qp_limits.c). */
+	pthread_mutex_t lim_lock;
+	struct sv_qp_limits lim;
+	uint32_t lim_gen; /* dev_gen lim's GID bits are as of */
+	bool lim_ok;
+	unsigned int lim_misses; /* postable modifies sent waiting */
 	struct sv_alloc_ucontext_resp uresp;
 	bool imported; /* from ibv_import_device */
 	void *db_page; /* shared doorbell page (data path), or NULL */

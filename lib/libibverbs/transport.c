@@ -352,6 +352,50 @@ static int wait_reply(struct svl_context *ctx, bool here, int64_t deadline)
  * changed the object meanwhile), the next command on that object returns
  * the error (svl_posted_error).
  */
+/*
+ * Keep the first refusal per object until asked for (svl_posted_error);
+ * should more objects than there are slots wait, the oldest is dropped.
+ */
+static void posted_err_add(struct svl_context *ctx, int err, uint32_t handle)
+{
+	unsigned int i, n = ctx->nposted_errs;
+
+	for (i = 0; i < n; i++)
+		if (ctx->posted_errs[i].handle == handle)
+			return;
+	if (n == SVL_ARRAY_SIZE(ctx->posted_errs)) {
+		memmove(ctx->posted_errs, ctx->posted_errs + 1,
+			--n * sizeof(ctx->posted_errs[0]));
+	}
+	ctx->posted_errs[n].err = err;
+	ctx->posted_errs[n].handle = handle;
+	ctx->nposted_errs = n + 1;
+}
+
+/* The refusal kept for handle (and forgotten), or 0. */
+static int posted_err_take(struct svl_context *ctx, uint32_t handle)
+{
+	unsigned int i, n = ctx->nposted_errs;
+	int err;
+
+	for (i = 0; i < n && ctx->posted_errs[i].handle != handle; i++)
+		;
+	if (i == n)
+		return 0;
+	err = ctx->posted_errs[i].err;
+	memmove(ctx->posted_errs + i, ctx->posted_errs + i + 1,
+		(n - i - 1) * sizeof(ctx->posted_errs[0]));
+	ctx->nposted_errs = n - 1;
+	return err;
+}
+
+/* Every reply says which GID table the daemon had (abi.h: dev_gen). */
+static void reply_seen(struct svl_context *ctx, const struct sv_reply_hdr *rh)
+{
+	atomic_store_explicit(&ctx->dev_gen, rh->dev_gen,
+			      memory_order_relaxed);
+}
+
 static void posted_retire(struct svl_context *ctx,
 			  const struct sv_reply_hdr *rh)
 {
@@ -361,10 +405,8 @@ static void posted_retire(struct svl_context *ctx,
 		;
 	if (i == n)
 		return;
-	if (rh->err && !ctx->posted_err) {
-		ctx->posted_err = -rh->err;
-		ctx->posted_err_handle = ctx->posted[i].handle;
-	}
+	if (rh->err)
+		posted_err_add(ctx, -rh->err, ctx->posted[i].handle);
 	/* In order: older ones are not coming (lost to a deadline). */
 	memmove(ctx->posted, ctx->posted + i + 1,
 		(n - i - 1) * sizeof(ctx->posted[0]));
@@ -388,6 +430,7 @@ static void posted_drain(struct svl_context *ctx, int fd)
 
 		if (n < (ssize_t)sizeof(*rh))
 			return;
+		reply_seen(ctx, rh);
 		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 			if (cm->cmsg_type == SCM_RIGHTS)
 				for (size_t i = 0; i < (cm->cmsg_len -
@@ -432,6 +475,7 @@ static int recv_reply(struct svl_context *ctx, bool here, uint8_t *buf,
 		}
 		if ((size_t)n < sizeof(*rh) || rh->len != (size_t)n)
 			return EIO;
+		reply_seen(ctx, rh);
 		if (rh->seq == ctx->seq)
 			return 0;
 		posted_retire(ctx, rh);
@@ -841,17 +885,14 @@ int svl_write_post(struct ibv_context *ictx, const void *cmd, size_t len,
 int svl_posted_error(struct ibv_context *ictx, uint32_t handle)
 {
 	struct svl_context *ctx = to_svl_ctx(ictx);
-	int err = 0;
+	int err;
 
 	pthread_mutex_lock(&ctx->cmd_lock);
 	if (ctx->nposted && ctx->reply_pid == getpid())
 		posted_drain(ctx, ctx->owner_pid == getpid() ?
 					  ctx->vctx.context.cmd_fd :
 					  ctx->reply_fd);
-	if (ctx->posted_err && ctx->posted_err_handle == handle) {
-		err = ctx->posted_err;
-		ctx->posted_err = 0;
-	}
+	err = posted_err_take(ctx, handle);
 	pthread_mutex_unlock(&ctx->cmd_lock);
 	return err;
 }

@@ -509,33 +509,42 @@ static void qp_reset_shadow(struct svl_qp *q)
 	svl_direct_rx_reset(q);
 }
 
-/*
- * RESET to INIT with exactly the attributes the transition takes, port 1
- * and P_Key index 0: the daemon cannot refuse it (std_qp.c checks just
- * that, and nothing moves a QP out of RESET behind our back), and INIT
- * shows nowhere but in later commands, which the daemon runs after it.
- * So it is posted, not waited for (transport.c): one round trip less per
- * connection. Raw packet QPs (flow rules hold them) are left out.
- */
-static bool modify_postable(const struct ibv_qp *qp,
-			    const struct ibv_qp_attr *a, int mask)
+/* Transports whose peers resend what a QP not yet in RTR dropped. */
+static bool qp_reliable(const struct ibv_qp *qp)
 {
-	int want = IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT;
+	return qp->qp_type == IBV_QPT_RC || qp->qp_type == IBV_QPT_XRC_SEND ||
+	       qp->qp_type == IBV_QPT_XRC_RECV;
+}
 
-	if (qp->state != IBV_QPS_RESET || a->qp_state != IBV_QPS_INIT ||
-	    a->port_num != 1 || a->pkey_index)
+/*
+ * The steps of a connection, RESET to INIT to RTR to RTS, are posted, not
+ * waited for (transport.c), when the daemon cannot refuse them: the rules
+ * it applies, run here (qp_limits.c), accept them, and nothing but our own
+ * modifies moves a QP along these states. Their effect shows only in
+ * later commands, which the daemon runs after them, and in the engine's
+ * work, which follows the daemon's state: WQEs posted after a posted RTS
+ * wait for it. A packet reaching a QP whose posted RTR the daemon has not
+ * run yet is dropped, which only a reliable transport makes good (its
+ * sender resends): so RTR is posted for RC and XRC only. Raw packet QPs
+ * (flow rules hold them) are left out.
+ */
+static bool modify_postable(const struct svl_qp *q,
+			    const struct ib_uverbs_modify_qp *m)
+{
+	const struct ibv_qp *qp = &q->qp;
+	int next;
+
+	if (q->state_unsure || to_svl_ctx(qp->context)->imported ||
+	    qp->qp_type == IBV_QPT_RAW_PACKET ||
+	    (m->attr_mask & (IBV_QP_STATE | IBV_QP_CUR_STATE)) != IBV_QP_STATE)
 		return false;
-	switch (qp->qp_type) {
-	case IBV_QPT_UD:
-		return mask == (want | IBV_QP_QKEY);
-	case IBV_QPT_RC:
-	case IBV_QPT_UC:
-	case IBV_QPT_XRC_SEND:
-	case IBV_QPT_XRC_RECV:
-		return mask == (want | IBV_QP_ACCESS_FLAGS);
-	default:
+	next = m->qp_state;
+	if (!(qp->state == IBV_QPS_RESET && next == IBV_QPS_INIT) &&
+	    !(qp->state == IBV_QPS_INIT && next == IBV_QPS_RTR &&
+	      qp_reliable(qp)) &&
+	    !(qp->state == IBV_QPS_RTR && next == IBV_QPS_RTS))
 		return false;
-	}
+	return svl_qp_modify_sure(qp->context, qp->state, qp->qp_type, m);
 }
 
 static int modify_std(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
@@ -548,12 +557,15 @@ static int modify_std(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
 
 	fill_modify(&cmd.body, qp, attr, mask);
 	svl_write_hdr(&cmd, IB_USER_VERBS_CMD_MODIFY_QP, sizeof(cmd), 0);
-	if (modify_postable(qp, attr, mask))
+	if (modify_postable(to_svl_qp(qp), &cmd.body))
 		ret = svl_write_post(qp->context, &cmd, sizeof(cmd),
 				     qp->handle);
-	if (ret == EAGAIN)
-		ret = svl_write(qp->context, &cmd, sizeof(cmd), NULL, 0, -1,
-				NULL);
+	if (ret != EAGAIN)
+		return ret;
+	ret = svl_write(qp->context, &cmd, sizeof(cmd), NULL, 0, -1, NULL);
+	/* The daemon's state, as it says: posting may resume. */
+	if (!ret && (mask & IBV_QP_STATE))
+		to_svl_qp(qp)->state_unsure = false;
 	return ret;
 }
 
@@ -563,8 +575,10 @@ SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
 	/* A posted modify of this QP refused after all: said now. */
 	int ret = svl_posted_error(qp->context, qp->handle);
 
-	if (ret)
+	if (ret) {
+		to_svl_qp(qp)->state_unsure = true;
 		return ret;
+	}
 	if (attr_mask & IBV_QP_RATE_LIMIT)
 		ret = modify_ex(qp, attr, attr_mask);
 	else

@@ -58,6 +58,9 @@ struct svl_qp {
 	struct svl_obj_src ring_src; /* rings from a parent domain's alloc? */
 	struct svl_ring_slot slot; /* rings from the ring pool (ring_pool.c)? */
 	bool sq_sig_all;
+	/* A posted modify was refused: qp.state may not be the daemon's, and
+	 * nothing is posted until a modify waited for sets it again. */
+	bool state_unsure;
 	uint64_t send_ops;
 	/* ibv_wr_* batch state (under sq.lock between start and complete) */
 	struct sv_send_wqe *wr_cur;
@@ -138,5 +141,8 @@ void svl_qp_kick(struct svl_qp *q);
 
 /* qp_ex.c: fill the ibv_wr_* pointers; EOPNOTSUPP if ops are unsupported. */
 int svl_qp_ex_init(struct svl_qp *q, uint64_t send_ops_flags);
+/* Can the daemon not refuse modify c of a QP in state? (qp_limits.c) */
+bool svl_qp_modify_sure(struct ibv_context *ctx, uint32_t state,
+			uint32_t qp_type, const struct ib_uverbs_modify_qp *c);
 
 #endif
