@@ -221,7 +221,7 @@ void svd_ufile_handle_msg(struct svd_ufile *uf, struct msghdr *mh, size_t n)
 		err = -EINVAL;
 	else
 		err = dispatch(&b, h, n);
-	if (n >= sizeof(*h))
+	if (n >= sizeof(*h) && (err || !(h->flags & SV_MSG_F_QUIET)))
 		send_reply(&b, h, n, err);
 	/* Reply fds were sent (or the command failed): drop our copies. */
 	svd_bundle_close_fds(&b);

@@ -65,6 +65,12 @@ enum sv_msg_flags {
 	 * command), and refuses any such access in it with EINVAL.
 	 */
 	SV_MSG_F_NO_IDENTITY = 1 << 1,
+	/*
+	 * Reply only if the command fails. The sender does not wait for
+	 * it (a posted modify_qp): a later reply, which comes after, says
+	 * it ran, and only a refusal needs saying.
+	 */
+	SV_MSG_F_QUIET = 1 << 2,
 };
 
 struct sv_msg_hdr {

@@ -342,15 +342,18 @@ static int wait_reply(struct svl_context *ctx, bool here, int64_t deadline)
 
 /*
  * Posted commands. A command whose success the library has established
- * (qp.c: RESET to INIT, its values checked as the daemon checks them) is
- * sent without waiting: its reply is read with a later command's, since
- * replies come in order on our channel. The daemon runs it, in order,
- * before anything we send later, so every later command sees its effect.
- * At most SVL_ARRAY_SIZE(ctx->posted) replies stay unread: a socket full
- * of them could make the daemon drop a reply someone waits for. Should
- * the daemon refuse one all the same (another process sharing the context
- * changed the object meanwhile), the next command on that object returns
- * the error (svl_posted_error).
+ * (qp.c: the steps of a connection, checked by the rules the daemon
+ * applies, softverbs/qp_rules.h) is sent without waiting. The daemon runs
+ * it, in order, before anything we send later, so every later command
+ * sees its effect; it answers only if it refuses it (SV_MSG_F_QUIET), and
+ * any later reply, which comes after, says it ran. Every fourth posted
+ * command asks for a reply all the same, so that the list of those not
+ * known to have run stays short; at most SVL_ARRAY_SIZE(ctx->posted) are,
+ * so a socket full of unread replies can never make the daemon drop one
+ * someone waits for. Should the daemon refuse one all the same (the
+ * device's GID table changed meanwhile, another process sharing the
+ * context changed the object), the next modify of that object returns the
+ * error (svl_posted_error).
  */
 /*
  * Keep the first refusal per object until asked for (svl_posted_error);
@@ -476,8 +479,11 @@ static int recv_reply(struct svl_context *ctx, bool here, uint8_t *buf,
 		if ((size_t)n < sizeof(*rh) || rh->len != (size_t)n)
 			return EIO;
 		reply_seen(ctx, rh);
-		if (rh->seq == ctx->seq)
+		if (rh->seq == ctx->seq) {
+			/* Ran after every command posted before it. */
+			ctx->nposted = 0;
 			return 0;
+		}
 		posted_retire(ctx, rh);
 		while (*nfds)
 			close(fds[--*nfds]);
@@ -849,6 +855,10 @@ static int post_locked(struct svl_context *ctx, struct msg_out *m,
 					 ctx->reply_fd);
 	if (ctx->nposted == SVL_ARRAY_SIZE(ctx->posted))
 		return EAGAIN;
+	/* Every so often one that answers anyway: its reply retires it
+	 * and every posted command before it. */
+	if ((ctx->nposted + 1) % (SVL_ARRAY_SIZE(ctx->posted) / 4))
+		h->flags |= SV_MSG_F_QUIET;
 	ret = send_msg(ctx, m, here, now_ms() + svl_cmd_timeout_ms());
 	if (ret == EIO)
 		svl_fate_dead(ctx);
