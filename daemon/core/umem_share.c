@@ -14,11 +14,13 @@
  *
  * The fd in the command still decides: a ring is served from an existing
  * mapping only when this context mapped that very file before (same
- * device and inode) and the fd it sends now is open read-write, on a file
- * sealed against shrinking and not against writing. Anything else (a hugetlbfs
- * or large file, an unsealed one, a range past the end) is mapped per ring
- * as before (umem.c). A context never reaches a mapping another context
- * made: the key includes the context.
+ * device and inode), and a file is mapped whole only when the fd that
+ * brings it first is open read-write, on a file sealed against shrinking
+ * and not against writing (a file already mapped is not checked again:
+ * share_known). Anything else (a hugetlbfs or large file, an unsealed
+ * one, a range past the end) is mapped per ring as before (umem.c). A
+ * context never reaches a mapping another context made: the key includes
+ * the context.
  */
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -105,6 +107,32 @@ static struct svd_umem_share *share_new(const struct svd_ucontext *uctx,
 	return s;
 }
 
+/*
+ * A file this context already handed over, and that we map: its checks
+ * need not run again. It is the same file (the mapping keeps the inode,
+ * so its number is not reused), on tmpfs, sealed against shrinking for
+ * good; a write seal cannot be added while we map it writable; and the
+ * context had it read-write when it gave it first, so a read-only fd of
+ * it now gives it nothing it did not have. Referenced, or NULL.
+ */
+static struct svd_umem_share *share_known(const struct svd_ucontext *uctx,
+					  const struct stat *st, uint64_t off,
+					  uint64_t len)
+{
+	struct svd_umem_share *s;
+
+	if (!S_ISREG(st->st_mode) || !len || off + len < off)
+		return NULL;
+	pthread_mutex_lock(&share_lock);
+	s = share_find(uctx, st);
+	if (s && off + len <= s->len)
+		s->refs++;
+	else
+		s = NULL;
+	pthread_mutex_unlock(&share_lock);
+	return s;
+}
+
 /* The mapping holding fd's [off, off + len) for uctx, referenced. */
 static struct svd_umem_share *share_get(const struct svd_ucontext *uctx,
 					int fd, const struct stat *st,
@@ -163,10 +191,13 @@ static struct svd_umem_share *share_lookup(struct svd_bundle *b, int fd,
 		pthread_mutex_unlock(&share_lock);
 		return s;
 	}
-	if (!b->uctx || fd < 0 || fstat(fd, &st) ||
-	    !shareable(fd, &st, off, len))
+	if (!b->uctx || fd < 0 || fstat(fd, &st))
 		return NULL;
-	s = share_get(b->uctx, fd, &st, off, len);
+	s = share_known(b->uctx, &st, off, len);
+	if (!s && !shareable(fd, &st, off, len))
+		return NULL;
+	if (!s)
+		s = share_get(b->uctx, fd, &st, off, len);
 	if (!s)
 		return NULL;
 	/* The command keeps a reference of its own until it ends. */
