@@ -371,19 +371,56 @@ int rdma_migrate_id(struct rdma_cm_id *id, struct rdma_event_channel *channel)
 	return 0;
 }
 
+/*
+ * RDMA_OPTION_IB_PATH takes an array of struct ibv_path_data; as the
+ * kernel's ucma, only the primary, bidirectional path of a GMP is used
+ * (alternate paths are ignored: rdma_cm has no LAP). The daemon gets
+ * that one path record and answers with ROUTE_RESOLVED.
+ */
+static int ib_path_option(struct sv_cm_cmd *cmd, const void *optval,
+			  size_t optlen)
+{
+	const uint32_t want = IBV_PATH_FLAG_GMP | IBV_PATH_FLAG_PRIMARY |
+			      IBV_PATH_FLAG_BIDIRECTIONAL;
+	const struct ibv_path_data *pd = optval;
+	size_t i, n = optlen / sizeof(*pd);
+
+	if (!n || optlen % sizeof(*pd))
+		return -EINVAL;
+	for (i = 0; i < n && pd[i].flags != want; i++)
+		;
+	if (i == n)
+		return -EINVAL;
+	memcpy(cmd->optval, &pd[i].path, sizeof(pd[i].path));
+	cmd->optlen = sizeof(pd[i].path);
+	return 0;
+}
+
 int rdma_set_option(struct rdma_cm_id *id, int level, int optname,
 		    void *optval, size_t optlen)
 {
 	struct sv_cm_cmd cmd = { .op = SV_CM_SET_OPTION };
+	struct cma_id_private *p = to_priv(id);
+	bool path = level == RDMA_OPTION_IB && optname == RDMA_OPTION_IB_PATH;
+	int ret = 0;
 
-	if (!optval || optlen > sizeof(cmd.optval))
+	if (!optval)
 		return cma_errno(-EINVAL);
-	cmd.id = to_priv(id)->handle;
 	cmd.level = level;
 	cmd.optname = optname;
-	cmd.optlen = optlen;
-	memcpy(cmd.optval, optval, optlen);
-	return cma_errno(cma_call(&cmd, NULL));
+	if (path)
+		ret = ib_path_option(&cmd, optval, optlen);
+	else if (optlen > sizeof(cmd.optval))
+		ret = -EINVAL;
+	else
+		cmd.optlen = optlen;
+	if (!ret && !path)
+		memcpy(cmd.optval, optval, optlen);
+	if (!ret)
+		ret = cma_route_call(p, &cmd);
+	if (!ret && path && p->sync)
+		ret = cma_sync_wait(p, RDMA_CM_EVENT_ROUTE_RESOLVED);
+	return cma_errno(ret);
 }
 
 int rdma_notify(struct rdma_cm_id *id, enum ibv_event_type event)

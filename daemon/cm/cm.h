@@ -81,6 +81,7 @@ struct cm_id {
 	bool afonly;
 	bool tos_set;
 	uint8_t tos;
+	uint8_t hop_limit; /* 0: CM_HOP_LIMIT; else the path's (IB_PATH) */
 	uint8_t ack_timeout;
 	/* The device, port 1 and the GIDs the addresses map to. */
 	struct svd_device *dev;
@@ -132,6 +133,7 @@ int cm_resolve_addr(struct cm_id *id, const struct sv_cm_cmd *cmd);
 int cm_resolve_route(struct cm_id *id, int timeout_ms);
 int cm_listen(struct cm_id *id, int backlog);
 int cm_set_option(struct cm_id *id, const struct sv_cm_cmd *cmd);
+uint8_t cm_hop_limit(const struct cm_id *id);
 struct cm_id *cm_find_listener(uint64_t service_id,
 			       const union sv_cm_sockaddr *dst,
 			       const struct svd_device *dev);

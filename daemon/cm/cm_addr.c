@@ -11,6 +11,7 @@
  * neighbour (MAC) resolution, so resolution completes at once.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,14 +359,61 @@ static int set_id_option(struct cm_id *id, const struct sv_cm_cmd *cmd)
 	return -ENOSYS;
 }
 
+uint8_t cm_hop_limit(const struct cm_id *id)
+{
+	return id->hop_limit ? id->hop_limit : CM_HOP_LIMIT;
+}
+
+/* The primary path's MTU, no more than the port's (enum ibv_mtu). */
+static int path_mtu(const struct cm_id *id, uint8_t mtu_sel)
+{
+	uint8_t mtu = mtu_sel & 0x3f;
+
+	if (mtu < IBV_MTU_256 || mtu > IBV_MTU_4096)
+		return -EINVAL;
+	return mtu < id->dev->port.attr.active_mtu ?
+		       mtu : id->dev->port.attr.active_mtu;
+}
+
+/*
+ * RDMA_OPTION_IB_PATH: the application gives the route (a path record it
+ * got elsewhere) instead of calling rdma_resolve_route; as the kernel's
+ * ucma, the id then gets ROUTE_RESOLVED. The library passes the one
+ * primary path record (struct ibv_path_record, network order); its
+ * source GID must be the id's own, on the bound device.
+ */
+static int set_ib_path(struct cm_id *id, const struct sv_cm_cmd *cmd)
+{
+	struct ibv_path_record pr;
+	int mtu;
+
+	if (cmd->optlen != sizeof(pr))
+		return -EINVAL;
+	if ((id->state != CM_ADDR_RESOLVED && id->state != CM_ROUTE_RESOLVED) ||
+	    !id->dev)
+		return -EINVAL;
+	memcpy(&pr, cmd->optval, sizeof(pr));
+	mtu = path_mtu(id, pr.mtu);
+	if (mtu < 0 || memcmp(pr.sgid.raw, id->sgid, 16) ||
+	    (be16toh(pr.pkey) & 0x7fff) != 0x7fff)
+		return -EINVAL;
+	memcpy(id->dgid, pr.dgid.raw, 16);
+	id->tos = pr.tclass;
+	id->hop_limit = be32toh(pr.flowlabel_hoplimit) & 0xff;
+	id->mtu = (uint8_t)mtu;
+	id->have_route = true;
+	id->state = CM_ROUTE_RESOLVED;
+	cm_emit(id, RDMA_CM_EVENT_ROUTE_RESOLVED, 0, NULL, NULL);
+	return 0;
+}
+
 int cm_set_option(struct cm_id *id, const struct sv_cm_cmd *cmd)
 {
 	if (cmd->optlen > sizeof(cmd->optval))
 		return -EINVAL;
 	if (cmd->level == RDMA_OPTION_ID)
 		return set_id_option(id, cmd);
-	/* RDMA_OPTION_IB_PATH: paths are always resolved locally. */
 	if (cmd->level == RDMA_OPTION_IB && cmd->optname == RDMA_OPTION_IB_PATH)
-		return -EOPNOTSUPP;
+		return set_ib_path(id, cmd);
 	return -ENOSYS;
 }

@@ -190,7 +190,7 @@ static void build_req(struct cm_id *id, uint8_t *mad,
 	cm_put_bytes(mad, CM_REQ_PRIMARY_LOCAL_PORT_GID, id->sgid, 16);
 	cm_put_bytes(mad, CM_REQ_PRIMARY_REMOTE_PORT_GID, id->dgid, 16);
 	cm_put(mad, CM_REQ_PRIMARY_TRAFFIC_CLASS, id->tos);
-	cm_put(mad, CM_REQ_PRIMARY_HOP_LIMIT, CM_HOP_LIMIT);
+	cm_put(mad, CM_REQ_PRIMARY_HOP_LIMIT, cm_hop_limit(id));
 	cm_put(mad, CM_REQ_PRIMARY_LOCAL_ACK_TIMEOUT, ack_timeout_of(id));
 	put_cma_hdr(mad, CM_REQ_PRIVATE_DATA, id);
 	put_pdata(mad, CM_REQ_PRIVATE_DATA + CMA_HDR_SIZE, c->pdata,
@@ -925,7 +925,7 @@ static void rcv_sidr_rep(const struct cm_rx *rx)
 	c.qkey = cm_get(rx->mad, CM_SIDR_REP_Q_KEY);
 	memcpy(ud.ud_dgid, id->dgid, 16);
 	ud.ud_sgid_index = id->sgid_index;
-	ud.ud_hop_limit = CM_HOP_LIMIT;
+	ud.ud_hop_limit = cm_hop_limit(id);
 	ud.ud_traffic_class = id->tos;
 	id->state = CM_UD_READY;
 	cm_emit(id, RDMA_CM_EVENT_ESTABLISHED, 0, &c, &ud);

@@ -61,7 +61,7 @@ static int attr_rtr(const struct cm_id *id, struct sv_cm_qp_attr *a)
 	a->port_num = 1;
 	memcpy(a->dgid, id->dgid, 16);
 	a->sgid_index = id->sgid_index;
-	a->hop_limit = 64;
+	a->hop_limit = cm_hop_limit(id);
 	a->traffic_class = id->tos;
 	return 0;
 }

@@ -80,7 +80,7 @@ void cm_route_of(const struct cm_id *id, struct sv_cm_route *r)
 	memcpy(r->sgid, id->sgid, 16);
 	memcpy(r->dgid, id->dgid, 16);
 	r->traffic_class = id->tos;
-	r->hop_limit = 64;
+	r->hop_limit = cm_hop_limit(id);
 	r->mtu = id->mtu;
 	r->sgid_index = id->sgid_index;
 }
