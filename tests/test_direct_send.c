@@ -13,7 +13,8 @@
  *   - RNR: a SEND with no receive posted waits (rnr_retry 7) and lands
  *     once the receive comes; with rnr_retry 0 it fails with
  *     RNR_RETRY_EXC_ERR, as on the daemon path;
- *   - a receiver sleeping in ibv_get_cq_event is woken by a direct SEND,
+ *   - a receiver sleeping in ibv_get_cq_event is woken by a direct SEND
+ *     (also when it armed its CQ before its receive ring existed),
  *     and a solicited-only arm by a solicited one.
  * "off" as argv[1] runs it all with SOFTVERBS_DIRECT=0.
  */
@@ -386,6 +387,16 @@ static void *sleep_on_channel(void *arg)
 	return NULL;
 }
 
+/* Sleeping until s.woken, at most 5 s: was it woken? */
+static bool wait_woken(struct sleeper *s)
+{
+	int i;
+
+	for (i = 0; i < 5000 && !s->woken; i++)
+		usleep(1000);
+	return s->woken;
+}
+
 /* b's thread sleeps in ibv_get_cq_event; a's SEND must wake it. */
 static void woken(struct pair *p, int solicited)
 {
@@ -407,17 +418,41 @@ static void woken(struct pair *p, int solicited)
 	}
 	pair_send(p, solicited ? IBV_SEND_SOLICITED : 0);
 	SVT_CHECK(svt_poll1(p->a.cq).status == IBV_WC_SUCCESS);
-	for (i = 0; i < 5000 && !s.woken; i++)
-		usleep(1000);
 	printf("receiver asleep on its channel (%s arm): %s\n",
 	       solicited ? "solicited" : "next",
-	       s.woken ? "woken" : "NOT woken");
+	       wait_woken(&s) ? "woken" : "NOT woken");
 	SVT_CHECK(s.woken);
 	SVT_CHECK(!pthread_join(t, NULL));
 	for (i = 0; i < 1 + solicited; i++) {
 		wc = svt_poll1(p->b.cq);
 		SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.byte_len == 8);
 	}
+}
+
+/*
+ * b arms its CQ before its first receive (perftest -e does): the ring
+ * that receive creates must carry the arm, or the first direct SEND
+ * would not wake b.
+ */
+static void armed_before_ring(void)
+{
+	struct pair p = {};
+	struct sleeper s = { &p, 0, 0 };
+	pthread_t t;
+
+	pair_open(&p, 7);
+	SVT_CHECK(!ibv_req_notify_cq(p.b.cq, 0));
+	SVT_CHECK(!pthread_create(&t, NULL, sleep_on_channel, &s));
+	usleep(20000);
+	pair_recv(&p);
+	pair_send(&p, 0);
+	SVT_CHECK(svt_poll1(p.a.cq).status == IBV_WC_SUCCESS);
+	printf("CQ armed before the receive ring existed: %s\n",
+	       wait_woken(&s) ? "woken" : "NOT woken");
+	SVT_CHECK(s.woken);
+	SVT_CHECK(!pthread_join(t, NULL));
+	SVT_CHECK(svt_poll1(p.b.cq).status == IBV_WC_SUCCESS);
+	pair_close(&p);
 }
 
 static void channels(void)
@@ -458,6 +493,7 @@ int main(int argc, char **argv)
 	svt_dx_close(&x);
 	rnr_exhausted();
 	channels();
+	armed_before_ring();
 	printf("direct SEND, path %s: PASS\n", on ? "on" : "off");
 	return SVT_PASS;
 }

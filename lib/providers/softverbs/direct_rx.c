@@ -109,6 +109,16 @@ static bool rx_wanted(const struct svl_qp *q)
 	       q->qp.recv_cq && svl_direct_on();
 }
 
+/* Under cq->lock: the SV_CQ_ARM_* of an arm the daemon has not taken. */
+static uint32_t cq_arm_pending(const struct svl_cq *cq)
+{
+	if (svl_load_acquire(&cq->db->arm_seq) ==
+	    svl_load_acquire(&cq->db->armed_seen))
+		return 0;
+	return svl_load_relaxed(&cq->db->arm_flags) &
+	       (SV_CQ_ARM_NEXT | SV_CQ_ARM_SOLICITED);
+}
+
 /* Ask for the ring once; on the receive CQ's list if we got it. */
 static void rx_register(struct svl_qp *q)
 {
@@ -123,6 +133,10 @@ static void rx_register(struct svl_qp *q)
 	if (d) {
 		x->next = d->rxs;
 		d->rxs = x;
+		/* Armed before the ring existed (perftest -e arms, then
+		 * posts): the first direct SEND must wake us too. */
+		atomic_store((_Atomic uint32_t *)&x->h->armed,
+			     cq_arm_pending(cq));
 	}
 	svl_cq_unlock(cq);
 	if (!d) {
