@@ -2,7 +2,8 @@
 /*
  * The data-direct DMA engine (daemon/nic/dd.c) on its own, linked with the
  * daemon core: copies of every size class (below the split, split, split
- * with streaming stores) at odd offsets land exactly, overlapping ranges
+ * with streaming stores, a transfer in 1 MiB steps end to end) at odd
+ * offsets land exactly, overlapping ranges
  * keep memmove's meaning, the worker really takes part (it moved bytes),
  * and a source truncated while jobs run fails them with -EFAULT on
  * whichever thread touched the hole, revokes the mapping, and leaves the
@@ -82,6 +83,30 @@ static void test_sizes(struct svd_dd_dma *d)
 	svd_umem_release(b);
 }
 
+/*
+ * A transfer in 1 MiB steps end to end, as the engine moves an 8 MiB
+ * WRITE: from the second step on each continues the previous one, so the
+ * device copies with streaming stores (and its worker in real time); the
+ * bytes land exactly, odd offsets and a short last step included.
+ */
+static void test_steps(struct svd_dd_dma *d)
+{
+	struct svd_umem *a = umem_new(LEN, NULL), *b = umem_new(LEN, NULL);
+	uint8_t *sa = a->map, *sb = b->map;
+	uint64_t off = 0, n = (8 << 20) + 4097, step;
+
+	fill(sa, LEN, 7);
+	memset(sb, 0, LEN);
+	while (off < n) {
+		step = n - off < (1 << 20) ? n - off : 1 << 20;
+		CHECK(!svd_dd_copy(d, b, 33 + off, a, 5 + off, step));
+		off += step;
+	}
+	CHECK(!memcmp(sb + 33, sa + 5, n) && sb[32] == 0 && sb[33 + n] == 0);
+	svd_umem_release(a);
+	svd_umem_release(b);
+}
+
 struct copier {
 	struct svd_dd_dma *d;
 	struct svd_umem *dst, *src;
@@ -134,6 +159,7 @@ int main(void)
 	svd_mem_guard_init();
 	CHECK(d && !svd_dd_dma_start(d));
 	test_sizes(d);
+	test_steps(d);
 	svd_dd_dma_stats(d, &st);
 	/* The worker may be starved on a loaded machine: give it chances. */
 	for (i = 0; i < 50 && !st.worker_bytes; i++) {

@@ -97,6 +97,7 @@ struct svd_dd_dma {
 	uint64_t backoff;	      /* next copy-alone period (under lock) */
 	int64_t credit;		      /* ns splitting saved lately (lock) */
 	_Atomic pid_t worker_tid;     /* for dd_steer(); 0 until it runs */
+	_Atomic bool job_stream;      /* job.stream, for the worker */
 	_Atomic uintptr_t last_dst;   /* where the last copy ended: */
 	_Atomic uint64_t last_end;    /* dd_streams()'s hint */
 	_Atomic int steer_cpu;	      /* the caller's CPU it was kept off */
@@ -219,6 +220,36 @@ static uint32_t dd_sleep(struct svd_dd_dma *d, uint32_t seen)
 	return atomic_load_explicit(&d->seq, memory_order_acquire);
 }
 
+/*
+ * The worker's share of the current job. A worker preempted in the middle
+ * of a chunk holds up the engine, which may not copy those bytes itself,
+ * until the scheduler gives it its CPU back: in the fair class at load
+ * 15-20 that was 1-5 s of such waits in a 25 s benchmark, up to 23 ms
+ * each, mostly in multi-MiB transfers, where a worker busy for
+ * milliseconds has used up its fair share. So for the jobs of a long
+ * transfer (dd_streams(): it continues the previous job) the worker is
+ * real-time while it copies and drops to the fair class after (waits fell
+ * to 3-10 ms in all); two sched_setscheduler() calls per job, 1.5 us each
+ * here, which at 1 MiB transfers cost more than they save (0.75-1.02
+ * against 0.67-0.93), so there the worker keeps the engine's budget.
+ */
+static void dd_work(struct svd_dd_dma *d, struct eng_prio *prio)
+{
+	uint64_t c = atomic_load_explicit(&d->claim, memory_order_acquire);
+	bool rt = atomic_load(&d->job_stream); /* stale: picks the class */
+
+	if (((uint32_t)(c >> 16) & DD_MAX_CHUNKS) >=
+	    ((uint32_t)c & DD_MAX_CHUNKS))
+		return; /* nothing left */
+	if (rt)
+		eng_prio_sleeping(prio); /* real time again, if it was fair */
+	atomic_fetch_add(&d->worker_bytes, dd_help(d, true));
+	if (rt)
+		eng_prio_drop(prio);
+	else
+		eng_prio_worked(prio, (int64_t)now_ns());
+}
+
 static void *dd_worker(void *arg)
 {
 	struct svd_dd_dma *d = arg;
@@ -236,10 +267,8 @@ static void *dd_worker(void *arg)
 	 * second DMA engine, not a background helper; in the fair class on
 	 * a busy machine it would get a CPU too late to take any chunk.
 	 * Like the engine, real time only for the first ms of a burst.
-	 * (Real time for every job and the fair class only between jobs
-	 * kept it from being preempted in the middle of a chunk, but the
-	 * two sched_setscheduler() calls per job, 1.5 us each here, cost
-	 * more than that saved: 1 MiB 0.86-1.06 against 0.70-0.90.)
+	 * For the jobs of a long transfer, real time while it copies
+	 * (dd_work()).
 	 */
 	eng_prio_setup(&prio);
 	eng_prio_woke(&prio, (int64_t)now_ns());
@@ -254,8 +283,7 @@ static void *dd_worker(void *arg)
 	while (!atomic_load(&d->stop)) {
 		uint32_t s;
 
-		atomic_fetch_add(&d->worker_bytes, dd_help(d, true));
-		eng_prio_worked(&prio, (int64_t)now_ns());
+		dd_work(d, &prio);
 		s = dd_poll(d, seen);
 		if (s == seen) {
 			eng_prio_sleeping(&prio);
@@ -358,6 +386,7 @@ static uint32_t dd_publish(struct svd_dd_dma *d, const struct dd_job *job)
 	count = (uint32_t)((job->len + chunk - 1) / chunk);
 	d->job = *job;
 	d->job.chunk = chunk;
+	atomic_store(&d->job_stream, job->stream);
 	atomic_store(&d->done, 0);
 	atomic_store(&d->err, 0);
 	atomic_store_explicit(&d->claim, claim_word(++d->gen, 0, count),

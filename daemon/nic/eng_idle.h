@@ -57,6 +57,12 @@ void eng_prio_woke(struct eng_prio *p, int64_t now);
 void eng_prio_worked(struct eng_prio *p, int64_t now);
 /* About to sleep: real time again for the next wake-up. */
 void eng_prio_sleeping(struct eng_prio *p);
+/*
+ * The fair class now, whatever is left of the budget (nic/dd.c's worker
+ * between the jobs of a long transfer); eng_prio_sleeping() makes the
+ * thread real-time again.
+ */
+void eng_prio_drop(struct eng_prio *p);
 const char *eng_prio_name(enum eng_prio_mode m);
 
 #endif

@@ -107,6 +107,12 @@ void eng_prio_sleeping(struct eng_prio *p)
 		p->fair = !set_class(SCHED_FIFO, p->rt_prio);
 }
 
+void eng_prio_drop(struct eng_prio *p)
+{
+	if (p->mode == ENG_PRIO_RT && !p->fair)
+		p->fair = set_class(SCHED_OTHER, 0);
+}
+
 const char *eng_prio_name(enum eng_prio_mode m)
 {
 	switch (m) {
