@@ -142,7 +142,8 @@ static void targets_make(bool mapped)
 	targets = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (targets == MAP_FAILED)
 		bench_die("mmap memfd");
-	close(fd); /* the library finds the file through the mapping */
+	/* fd stays open: ibv_reg_mr finds the file behind the mapping
+	 * through it (without privileges /proc/self/map_files is closed). */
 }
 
 static void worker_setup(struct worker *w, enum layout l, int i)
