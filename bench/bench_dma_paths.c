@@ -74,11 +74,11 @@ static const struct {
 	const char *name;
 	enum mem src, dst;
 } kinds[NKINDS] = {
-	{"VA", M_VA, M_VA},
-	{"dma-buf", M_DMABUF, M_DMABUF},
-	{"data-direct", M_DD, M_DD},
-	{"dd source", M_DD, M_DMABUF},
-	{"dd destination", M_DMABUF, M_DD},
+    {"VA", M_VA, M_VA},
+    {"dma-buf", M_DMABUF, M_DMABUF},
+    {"data-direct", M_DD, M_DD},
+    {"dd source", M_DD, M_DMABUF},
+    {"dd destination", M_DMABUF, M_DD},
 };
 static const size_t sizes[NSIZES] = {64 << 10, 1 << 20, 8 << 20};
 static const char *const size_name[NSIZES] = {"64 KiB", "1 MiB", "8 MiB"};
@@ -97,8 +97,8 @@ struct bench {
 	struct ibv_qp *qp, *qp_b;
 	struct region reg[NMEMS][2]; /* [memory][local, remote] */
 	int depth;
-	size_t bytes;  /* per figure and round */
-	int only_op;   /* -1: both; 0 WRITE, 1 READ */
+	size_t bytes;	  /* per figure and round */
+	int only_op;	  /* -1: both; 0 WRITE, 1 READ */
 	size_t only_size; /* 0: all */
 	bool direct;	  /* -D: the library's direct path stays on */
 };
@@ -279,7 +279,8 @@ static uint64_t run(struct bench *b, enum kind k, bool write, size_t size,
 /* ---- which path served each kind: the daemon's data-direct counters ---- */
 
 struct dd_stats {
-	unsigned long long copies, bytes, splits, worker_bytes, stalls, stall_us;
+	unsigned long long copies, bytes, splits, worker_bytes, stalls,
+	    stall_us;
 };
 
 static unsigned long long field(const char *line, const char *key)
@@ -449,7 +450,7 @@ static void keep_ratios(int op, int s, int slice, const uint64_t t[NKINDS])
 static void measure_one(struct bench *b, int op, int s, int slice0,
 			double mib_s[NKINDS])
 {
-	uint64_t ns[NKINDS] = { 0 }, t[NKINDS];
+	uint64_t ns[NKINDS] = {0}, t[NKINDS];
 	size_t per = b->bytes / SLICES, msgs = per / sizes[s];
 	int i, j, k;
 
@@ -469,10 +470,10 @@ static void measure_one(struct bench *b, int op, int s, int slice0,
 		keep_ratios(op, s, slice0 + i, t);
 	}
 	for (k = 0; k < NKINDS; k++)
-		mib_s[k] = bench_mib_s((double)SLICES *
-					       (double)(msgs < 4 ? 4 : msgs) *
-					       (double)sizes[s],
-				       ns[k]);
+		mib_s[k] =
+		    bench_mib_s((double)SLICES * (double)(msgs < 4 ? 4 : msgs) *
+				    (double)sizes[s],
+				ns[k]);
 }
 
 static void measure(struct bench *b, int rounds)
@@ -505,7 +506,7 @@ struct spread {
 static struct spread spread_of(const double *v, int n)
 {
 	static double w[MAX_SLICES];
-	struct spread sp = { 0 };
+	struct spread sp = {0};
 	int i;
 
 	memcpy(w, v, (size_t)n * sizeof(*w));
@@ -523,8 +524,8 @@ static void report_head(int rounds, const struct bench *b)
 	int k;
 
 	printf("\nbench_dma_paths: %d rounds x %d slices, %zu MiB per figure, "
-	       "depth %d\n\n| op | size |", rounds, SLICES, b->bytes >> 20,
-	       b->depth);
+	       "depth %d\n\n| op | size |",
+	       rounds, SLICES, b->bytes >> 20, b->depth);
 	for (k = 0; k < NKINDS; k++)
 		printf(" %s MiB/s |", kinds[k].name);
 	printf(" VA / dma-buf |");
@@ -596,17 +597,17 @@ static void report_dd(const struct bench *b, const struct dd_stats *s0)
 	       "bytes), %llu waited for a late worker (%llu us in all)\n",
 	       s1.copies - s0->copies, (s1.bytes - s0->bytes) >> 20,
 	       s1.splits - s0->splits,
-	       s1.bytes > s0->bytes ? 100.0 * (double)(s1.worker_bytes -
-						       s0->worker_bytes) /
-					  (double)(s1.bytes - s0->bytes)
-				    : 0.0,
+	       s1.bytes > s0->bytes
+		   ? 100.0 * (double)(s1.worker_bytes - s0->worker_bytes) /
+			 (double)(s1.bytes - s0->bytes)
+		   : 0.0,
 	       s1.stalls - s0->stalls, s1.stall_us - s0->stall_us);
 }
 
 int main(int argc, char **argv)
 {
 	struct bench b = {.depth = 16, .bytes = 256U << 20, .only_op = -1};
-	struct dd_stats s0 = { 0 };
+	struct dd_stats s0 = {0};
 	const char *dev = NULL;
 	int rounds = 5;
 	double worst;

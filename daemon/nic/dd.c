@@ -482,9 +482,9 @@ static int dd_copy_alone(const struct dd_job *j)
 static bool dd_streams(struct svd_dd_dma *d, const struct dd_job *j)
 {
 	bool cont = atomic_load_explicit(&d->last_dst, memory_order_relaxed) ==
-			    (uintptr_t)j->dst &&
+			(uintptr_t)j->dst &&
 		    atomic_load_explicit(&d->last_end, memory_order_relaxed) ==
-			    j->dst_off;
+			j->dst_off;
 
 	atomic_store_explicit(&d->last_dst, (uintptr_t)j->dst,
 			      memory_order_relaxed);
