@@ -266,7 +266,7 @@ static socklen_t sa_len(const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET6)
 		return sizeof(struct sockaddr_in6);
 	if (sa->sa_family == AF_IB)
-		return 0; /* AF_IB native addressing: not supported */
+		return sizeof(struct sockaddr_ib);
 	return 0;
 }
 
@@ -275,7 +275,7 @@ static int copy_sa(union sv_cm_sockaddr *dst, const struct sockaddr *sa)
 	socklen_t len = sa_len(sa);
 
 	if (!len)
-		return sa && sa->sa_family == AF_IB ? -EAFNOSUPPORT : -EINVAL;
+		return -EINVAL;
 	memcpy(dst, sa, len);
 	return 0;
 }
@@ -434,6 +434,9 @@ static __be16 sa_port(const struct sockaddr *sa)
 		return ((const struct sockaddr_in *)sa)->sin_port;
 	if (sa->sa_family == AF_INET6)
 		return ((const struct sockaddr_in6 *)sa)->sin6_port;
+	if (sa->sa_family == AF_IB) /* the service ID's low 16 bits */
+		return htobe16(be64toh(((const struct sockaddr_ib *)sa)->sib_sid) &
+			       RDMA_IB_IP_PORT_MASK);
 	return 0;
 }
 

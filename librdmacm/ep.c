@@ -138,6 +138,51 @@ static struct sockaddr *dup_sa(const struct sockaddr *sa, socklen_t len,
 	return copy;
 }
 
+/* AF_IB hints (with RAI_FAMILY and a numeric host): the node is a GID. */
+static bool want_ib(const struct rdma_addrinfo *hints)
+{
+	const int need = RAI_FAMILY | RAI_NUMERICHOST;
+
+	return hints && hints->ai_family == AF_IB &&
+	       (hints->ai_flags & need) == need;
+}
+
+/* The GID and port as a sockaddr_ib: service ID port space << 16 | port. */
+static struct sockaddr *ib_sa(const struct addrinfo *ai, int ps,
+			      socklen_t *out_len)
+{
+	const struct sockaddr_in6 *in6 = (const void *)ai->ai_addr;
+	struct sockaddr_ib *sib;
+	uint16_t port;
+
+	if (ai->ai_family != AF_INET6)
+		return NULL;
+	sib = calloc(1, sizeof(*sib));
+	if (!sib)
+		return NULL;
+	port = ntohs(in6->sin6_port);
+	sib->sib_family = AF_IB;
+	sib->sib_pkey = htobe16(0xffff);
+	sib->sib_flowinfo = in6->sin6_flowinfo;
+	memcpy(&sib->sib_addr, &in6->sin6_addr, 16);
+	sib->sib_sid = htobe64(((uint64_t)ps << 16) | port);
+	sib->sib_sid_mask = htobe64(RDMA_IB_IP_PS_MASK |
+				    (port ? RDMA_IB_IP_PORT_MASK : 0));
+	sib->sib_scope_id = in6->sin6_scope_id;
+	*out_len = sizeof(*sib);
+	return (struct sockaddr *)sib;
+}
+
+static struct sockaddr *rai_addr(const struct rdma_addrinfo *rai,
+				 const struct addrinfo *ai,
+				 const struct rdma_addrinfo *hints,
+				 socklen_t *out_len)
+{
+	if (want_ib(hints))
+		return ib_sa(ai, rai->ai_port_space, out_len);
+	return dup_sa(ai->ai_addr, ai->ai_addrlen, out_len);
+}
+
 static int rai_fill(struct rdma_addrinfo *rai, const struct addrinfo *ai,
 		    const struct rdma_addrinfo *hints)
 {
@@ -150,13 +195,13 @@ static int rai_fill(struct rdma_addrinfo *rai, const struct addrinfo *ai,
 	rai->ai_port_space = hints && hints->ai_port_space ?
 		hints->ai_port_space :
 		(rai->ai_qp_type == IBV_QPT_UD ? RDMA_PS_UDP : RDMA_PS_TCP);
+	if (want_ib(hints))
+		rai->ai_family = AF_IB;
 	if (passive) {
-		rai->ai_src_addr = dup_sa(ai->ai_addr, ai->ai_addrlen,
-					  &rai->ai_src_len);
+		rai->ai_src_addr = rai_addr(rai, ai, hints, &rai->ai_src_len);
 		return rai->ai_src_addr ? 0 : -ENOMEM;
 	}
-	rai->ai_dst_addr = dup_sa(ai->ai_addr, ai->ai_addrlen,
-				  &rai->ai_dst_len);
+	rai->ai_dst_addr = rai_addr(rai, ai, hints, &rai->ai_dst_len);
 	if (!rai->ai_dst_addr)
 		return -ENOMEM;
 	if (hints && hints->ai_src_addr && hints->ai_src_len) {
@@ -215,6 +260,8 @@ static int rai_resolve(struct rdma_addrinfo *rai, const char *node,
 			ah.ai_flags |= AI_NUMERICHOST;
 		if (hints->ai_family == AF_INET || hints->ai_family == AF_INET6)
 			ah.ai_family = hints->ai_family;
+		if (want_ib(hints)) /* a GID is written as an IPv6 address */
+			ah.ai_family = AF_INET6;
 	}
 	ret = getaddrinfo(node, service, &ah, &ai);
 	if (ret)

@@ -33,6 +33,8 @@ void cm_sa_to_gid(const union sv_cm_sockaddr *sa, uint8_t *gid)
 		memcpy(gid + 12, &sa->in.sin_addr, 4);
 	} else if (sa->sa.sa_family == AF_INET6) {
 		memcpy(gid, &sa->in6.sin6_addr, 16);
+	} else if (sa->sa.sa_family == AF_IB) {
+		memcpy(gid, &sa->ib.sib_addr, 16);
 	}
 }
 
@@ -42,27 +44,65 @@ uint16_t cm_sa_port(const union sv_cm_sockaddr *sa)
 		return ntohs(sa->in.sin_port);
 	if (sa->sa.sa_family == AF_INET6)
 		return ntohs(sa->in6.sin6_port);
+	if (sa->sa.sa_family == AF_IB) /* the low 16 bits of the service ID */
+		return be64toh(sa->ib.sib_sid) & RDMA_IB_IP_PORT_MASK;
 	return 0;
 }
 
 static void sa_set_port(union sv_cm_sockaddr *sa, uint16_t port)
 {
-	if (sa->sa.sa_family == AF_INET)
+	uint64_t sid;
+
+	if (sa->sa.sa_family == AF_INET) {
 		sa->in.sin_port = htons(port);
-	else
+	} else if (sa->sa.sa_family == AF_INET6) {
 		sa->in6.sin6_port = htons(port);
+	} else {
+		sid = be64toh(sa->ib.sib_sid) & ~(uint64_t)RDMA_IB_IP_PORT_MASK;
+		sa->ib.sib_sid = htobe64(sid | port);
+		sa->ib.sib_sid_mask |= htobe64(RDMA_IB_IP_PORT_MASK);
+	}
 }
 
 static bool sa_is_any(const union sv_cm_sockaddr *sa)
 {
+	uint8_t gid[16];
+
 	if (sa->sa.sa_family == AF_INET)
 		return sa->in.sin_addr.s_addr == htonl(INADDR_ANY);
-	return !memcmp(&sa->in6.sin6_addr, &in6addr_any, 16);
+	cm_sa_to_gid(sa, gid); /* IPv6 or AF_IB: all zeros */
+	return !memcmp(gid, &in6addr_any, 16);
 }
 
 static bool sa_family_ok(const union sv_cm_sockaddr *sa)
 {
-	return sa->sa.sa_family == AF_INET || sa->sa.sa_family == AF_INET6;
+	return sa->sa.sa_family == AF_INET || sa->sa.sa_family == AF_INET6 ||
+	       sa->sa.sa_family == AF_IB;
+}
+
+/*
+ * An AF_IB address names its service ID itself. As rdma-core builds them
+ * (rdma_getaddrinfo), the ID is the IP-style one, port space << 16 |
+ * port: the port space must be the id's (a mask without those bits
+ * leaves them to us), and the port is the low 16 bits.
+ */
+static int ib_sid_check(const struct cm_id *id, union sv_cm_sockaddr *sa)
+{
+	uint64_t sid = be64toh(sa->ib.sib_sid);
+	uint64_t mask = be64toh(sa->ib.sib_sid_mask);
+	uint64_t ps = (uint64_t)id->ps << 16;
+
+	if (sa->sa.sa_family != AF_IB)
+		return 0;
+	if ((mask & RDMA_IB_IP_PS_MASK) &&
+	    (sid & mask & RDMA_IB_IP_PS_MASK) != (ps & mask))
+		return -EINVAL;
+	sid = ps | (sid & RDMA_IB_IP_PORT_MASK);
+	sa->ib.sib_sid = htobe64(sid);
+	sa->ib.sib_sid_mask = htobe64(RDMA_IB_IP_PS_MASK |
+				      (sid & RDMA_IB_IP_PORT_MASK ?
+					       RDMA_IB_IP_PORT_MASK : 0));
+	return 0;
 }
 
 /* The RDMA_PS_* in the top of an IB service ID (IBTA annex A11). */
@@ -116,6 +156,19 @@ static int attach_src(struct cm_id *id)
 	return 0;
 }
 
+/* The same family and address (ports aside). */
+static bool sa_same_host(const union sv_cm_sockaddr *a,
+			 const union sv_cm_sockaddr *b)
+{
+	uint8_t ga[16], gb[16];
+
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	cm_sa_to_gid(a, ga);
+	cm_sa_to_gid(b, gb);
+	return !memcmp(ga, gb, 16);
+}
+
 /* Two bindings clash if they share port and port space and overlap. */
 static bool port_clash(const struct cm_id *a, const struct cm_id *b)
 {
@@ -126,11 +179,7 @@ static bool port_clash(const struct cm_id *a, const struct cm_id *b)
 		return false;
 	if (sa_is_any(&a->src) || sa_is_any(&b->src))
 		return true;
-	if (a->src.sa.sa_family != b->src.sa.sa_family)
-		return false;
-	if (a->src.sa.sa_family == AF_INET)
-		return a->src.in.sin_addr.s_addr == b->src.in.sin_addr.s_addr;
-	return !memcmp(&a->src.in6.sin6_addr, &b->src.in6.sin6_addr, 16);
+	return sa_same_host(&a->src, &b->src);
 }
 
 static bool port_free(const struct cm_id *id)
@@ -178,6 +227,9 @@ int cm_bind(struct cm_id *id, const union sv_cm_sockaddr *addr)
 	if (!sa_family_ok(addr))
 		return -EAFNOSUPPORT;
 	id->src = *addr;
+	ret = ib_sid_check(id, &id->src);
+	if (ret)
+		return ret;
 	if (!sa_is_any(&id->src)) {
 		ret = attach_src(id);
 		if (ret)
@@ -214,6 +266,39 @@ static int route_src(const union sv_cm_sockaddr *dst,
 	return ret;
 }
 
+/*
+ * AF_IB has no routing table: the source is a GID of the device that
+ * holds the destination GID (the same daemon), else the first GID on
+ * the destination's subnet (the same 64-bit prefix), as the kernel picks
+ * an IB port by subnet prefix.
+ */
+static int ib_route_src(const union sv_cm_sockaddr *dst,
+			union sv_cm_sockaddr *src)
+{
+	struct svd_device *dev;
+	uint32_t idx = 0;
+	int i;
+
+	memset(src, 0, sizeof(*src));
+	src->ib.sib_family = AF_IB;
+	src->ib.sib_pkey = htobe16(0xffff);
+	dev = cm_dev_of_gid((const uint8_t *)&dst->ib.sib_addr, &idx);
+	if (dev) {
+		memcpy(&src->ib.sib_addr, dev->port.gids[idx].gid, 16);
+		return 0;
+	}
+	for (dev = svd_devices(); dev; dev = dev->next)
+		for (i = 0; i < SVD_MAX_GIDS; i++)
+			if (dev->port.gids[i].valid &&
+			    !memcmp(dev->port.gids[i].gid, &dst->ib.sib_addr,
+				    8)) {
+				memcpy(&src->ib.sib_addr,
+				       dev->port.gids[i].gid, 16);
+				return 0;
+			}
+	return -ENETUNREACH;
+}
+
 static int resolve_src(struct cm_id *id, const struct sv_cm_cmd *cmd)
 {
 	union sv_cm_sockaddr src;
@@ -223,6 +308,10 @@ static int resolve_src(struct cm_id *id, const struct sv_cm_cmd *cmd)
 		return id->dev ? 0 : attach_src(id);
 	if (cmd->src.sa.sa_family) {
 		src = cmd->src;
+	} else if (cmd->dst.sa.sa_family == AF_IB) {
+		ret = ib_route_src(&cmd->dst, &src);
+		if (ret)
+			return ret;
 	} else {
 		ret = route_src(&cmd->dst, &src);
 		if (ret)
@@ -244,6 +333,9 @@ int cm_resolve_addr(struct cm_id *id, const struct sv_cm_cmd *cmd)
 	if (ret)
 		return ret;
 	id->dst = cmd->dst;
+	ret = ib_sid_check(id, &id->dst);
+	if (ret)
+		return ret;
 	cm_sa_to_gid(&id->dst, id->dgid);
 	id->state = CM_ADDR_RESOLVED;
 	cm_emit(id, RDMA_CM_EVENT_ADDR_RESOLVED, 0, NULL, NULL);
@@ -290,14 +382,13 @@ static bool listener_matches(const struct cm_id *l,
 {
 	const union sv_cm_sockaddr *a = &l->src;
 
+	/* AF_IB requests (no IP header) reach only AF_IB listeners. */
+	if ((a->sa.sa_family == AF_IB) != (dst->sa.sa_family == AF_IB))
+		return false;
 	if (sa_is_any(a))
 		return a->sa.sa_family == dst->sa.sa_family ||
 		       (a->sa.sa_family == AF_INET6 && !l->afonly);
-	if (a->sa.sa_family != dst->sa.sa_family)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_addr.s_addr == dst->in.sin_addr.s_addr;
-	return !memcmp(&a->in6.sin6_addr, &dst->in6.sin6_addr, 16);
+	return sa_same_host(a, dst);
 }
 
 struct cm_id *cm_find_listener(uint64_t service_id,

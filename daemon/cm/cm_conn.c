@@ -11,6 +11,7 @@
  *           ESTABLISHED <-DREQ- DREQ_RCVD -DREP-> TIMEWAIT -> IDLE
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,12 +113,21 @@ static void put_pdata(uint8_t *mad, unsigned int off, const uint8_t *data,
 	cm_put_bytes(mad, off, data, len);
 }
 
+/* The IP header's room in REQ / SIDR_REQ private data (none for AF_IB). */
+static unsigned int hdr_len(const union sv_cm_sockaddr *sa)
+{
+	return sa->sa.sa_family == AF_IB ? 0 : CMA_HDR_SIZE;
+}
+
 /* rdma_cm's IP header in front of REQ / SIDR_REQ private data. */
 static void put_cma_hdr(uint8_t *mad, unsigned int off,
 			const struct cm_id *id)
 {
 	uint8_t hdr[CMA_HDR_SIZE] = { CMA_VERSION };
 	uint16_t port = htons(cm_sa_port(&id->src));
+
+	if (!hdr_len(&id->dst))
+		return; /* AF_IB: the GIDs and service ID say it all */
 
 	memcpy(hdr + 2, &port, 2);
 	if (id->src.sa.sa_family == AF_INET) {
@@ -193,7 +203,7 @@ static void build_req(struct cm_id *id, uint8_t *mad,
 	cm_put(mad, CM_REQ_PRIMARY_HOP_LIMIT, cm_hop_limit(id));
 	cm_put(mad, CM_REQ_PRIMARY_LOCAL_ACK_TIMEOUT, ack_timeout_of(id));
 	put_cma_hdr(mad, CM_REQ_PRIVATE_DATA, id);
-	put_pdata(mad, CM_REQ_PRIVATE_DATA + CMA_HDR_SIZE, c->pdata,
+	put_pdata(mad, CM_REQ_PRIVATE_DATA + hdr_len(&id->dst), c->pdata,
 		  c->pdata_len);
 }
 
@@ -205,7 +215,7 @@ static void build_sidr_req(struct cm_id *id, uint8_t *mad,
 	cm_put(mad, CM_SIDR_REQ_PARTITION_KEY, 0xffff);
 	cm_put64(mad, CM_SIDR_REQ_SERVICEID, id->service_id);
 	put_cma_hdr(mad, CM_SIDR_REQ_PRIVATE_DATA, id);
-	put_pdata(mad, CM_SIDR_REQ_PRIVATE_DATA + CMA_HDR_SIZE, c->pdata,
+	put_pdata(mad, CM_SIDR_REQ_PRIVATE_DATA + hdr_len(&id->dst), c->pdata,
 		  c->pdata_len);
 }
 
@@ -217,7 +227,7 @@ int cm_connect(struct cm_id *id, const struct sv_cm_conn *c)
 	if (id->state != CM_ROUTE_RESOLVED)
 		return -EINVAL;
 	if (c->pdata_len > (ud ? CM_SIDR_REQ_PRIVATE_DATA_SIZE :
-				 CM_REQ_PRIVATE_DATA_SIZE) - CMA_HDR_SIZE)
+				 CM_REQ_PRIVATE_DATA_SIZE) - hdr_len(&id->dst))
 		return -EINVAL;
 	id->local_comm_id = new_comm_id();
 	id->tid = form_tid(id);
@@ -589,6 +599,23 @@ static struct cm_id *passive_id(struct cm_id *l, const struct cm_rx *rx,
 	return id;
 }
 
+/*
+ * A request's addresses as an AF_IB listener sees them (as the kernel's
+ * cma_save_ib_info): the path's GIDs, our side with the service ID.
+ */
+static void ib_rx_addrs(const struct cm_rx *rx, uint64_t sid,
+			union sv_cm_sockaddr *peer, union sv_cm_sockaddr *self)
+{
+	memset(peer, 0, sizeof(*peer));
+	memset(self, 0, sizeof(*self));
+	peer->ib.sib_family = self->ib.sib_family = AF_IB;
+	peer->ib.sib_pkey = self->ib.sib_pkey = htobe16(0xffff);
+	memcpy(&peer->ib.sib_addr, rx->sgid, 16);
+	memcpy(&self->ib.sib_addr, rx->dgid, 16);
+	self->ib.sib_sid = htobe64(sid);
+	self->ib.sib_sid_mask = htobe64(~0ULL);
+}
+
 /* The listener for a request's service ID and destination address. */
 static struct cm_id *req_listener(const struct cm_rx *rx, uint64_t sid,
 				  unsigned int hdr_off,
@@ -598,6 +625,10 @@ static struct cm_id *req_listener(const struct cm_rx *rx, uint64_t sid,
 	struct cm_id *l;
 	uint16_t port = htons(sid & 0xffff);
 
+	ib_rx_addrs(rx, sid, peer, self);
+	l = cm_find_listener(sid, self, rx->dev);
+	if (l)
+		goto found;
 	if (parse_cma_hdr(cm_bytes(rx->mad, hdr_off), peer, self))
 		return NULL;
 	if (self->sa.sa_family == AF_INET)
@@ -605,6 +636,7 @@ static struct cm_id *req_listener(const struct cm_rx *rx, uint64_t sid,
 	else
 		self->in6.sin6_port = port;
 	l = cm_find_listener(sid, self, rx->dev);
+found:
 	if (l && l->nr_pending >= l->backlog)
 		return NULL;
 	return l;
@@ -644,8 +676,8 @@ static void req_fill(struct cm_id *id, const uint8_t *mad,
 	c->qp_num = id->remote_qpn;
 	c->ece_vendor_id = cm_get(mad, CM_REQ_VENDOR_ID);
 	c->ece_options = cm_mad_attr_mod(mad);
-	get_pdata(c, mad, CM_REQ_PRIVATE_DATA + CMA_HDR_SIZE,
-		  CM_REQ_PRIVATE_DATA_SIZE - CMA_HDR_SIZE);
+	get_pdata(c, mad, CM_REQ_PRIVATE_DATA + hdr_len(&id->src),
+		  CM_REQ_PRIVATE_DATA_SIZE - hdr_len(&id->src));
 }
 
 /* "Your REQ arrived, the answer takes a while": no more resends. */
@@ -896,8 +928,8 @@ static void rcv_sidr_req(const struct cm_rx *rx)
 	id->tid = cm_mad_tid(rx->mad);
 	id->service_id = sid;
 	id->qkey = RDMA_UDP_QKEY;
-	get_pdata(&c, rx->mad, CM_SIDR_REQ_PRIVATE_DATA + CMA_HDR_SIZE,
-		  CM_SIDR_REQ_PRIVATE_DATA_SIZE - CMA_HDR_SIZE);
+	get_pdata(&c, rx->mad, CM_SIDR_REQ_PRIVATE_DATA + hdr_len(&id->src),
+		  CM_SIDR_REQ_PRIVATE_DATA_SIZE - hdr_len(&id->src));
 	id->state = CM_SIDR_REQ_RCVD;
 	emit_request(id, &c);
 }

@@ -23,12 +23,13 @@
 #ifndef SOFTVERBS_CM_ABI_H
 #define SOFTVERBS_CM_ABI_H
 
+#include <infiniband/ib.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #define SV_CM_SOCK "cm.sock"
-#define SV_CM_ABI_VERSION 2
+#define SV_CM_ABI_VERSION 3
 /* Private data buffers: large enough for the largest CM message (RTU). */
 #define SV_CM_PDATA_MAX 224
 
@@ -60,6 +61,7 @@ union sv_cm_sockaddr {
 	struct sockaddr sa;
 	struct sockaddr_in in;
 	struct sockaddr_in6 in6;
+	struct sockaddr_ib ib; /* AF_IB: a GID and a service ID */
 };
 
 /* Connection parameters, as in struct rdma_conn_param / rdma_ud_param. */
