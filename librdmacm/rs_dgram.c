@@ -891,6 +891,27 @@ int rs_ds_init(struct rsock *rs)
 	return rdma_create_id(rs->ch, &rs->id, rs, RDMA_PS_UDP) ? -errno : 0;
 }
 
+/*
+ * A datagram handed to rsendto() is on its way, as with UDP: before its
+ * QP goes, wait (up to 1 s) until every posted send has completed.
+ */
+static void ds_drain(struct rsock *rs)
+{
+	const uint32_t all = DS_SEND_SLOTS >= 32 ? ~0u :
+						   (1u << DS_SEND_SLOTS) - 1;
+	struct ds_qp *dqp;
+	int i, tries;
+
+	for (i = 0; i < rs->ds->nqps; i++) {
+		dqp = &rs->ds->qps[i];
+		for (tries = 0; tries < 1000 && dqp->send_free != all; tries++) {
+			ds_poll_qp(rs, dqp);
+			if (dqp->send_free != all)
+				usleep(1000);
+		}
+	}
+}
+
 void rs_ds_free(struct rsock *rs)
 {
 	struct rs_ds *ds = rs->ds;
@@ -899,6 +920,7 @@ void rs_ds_free(struct rsock *rs)
 
 	if (!ds)
 		return;
+	ds_drain(rs);
 	while ((d = ds->dests)) {
 		ds->dests = d->next;
 		ibv_destroy_ah(d->ah);
