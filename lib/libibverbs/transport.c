@@ -892,13 +892,28 @@ int svl_write_post(struct ibv_context *ictx, const void *cmd, size_t len,
 	return ret;
 }
 
+/*
+ * Is a posted command on handle not yet known to have run? If none is,
+ * its refusal, if any, was read already (replies come in order): no
+ * need to look at the socket.
+ */
+static bool posted_on(const struct svl_context *ctx, uint32_t handle)
+{
+	unsigned int i;
+
+	for (i = 0; i < ctx->nposted; i++)
+		if (ctx->posted[i].handle == handle)
+			return true;
+	return false;
+}
+
 int svl_posted_error(struct ibv_context *ictx, uint32_t handle)
 {
 	struct svl_context *ctx = to_svl_ctx(ictx);
 	int err;
 
 	pthread_mutex_lock(&ctx->cmd_lock);
-	if (ctx->nposted && ctx->reply_pid == getpid())
+	if (posted_on(ctx, handle) && ctx->reply_pid == getpid())
 		posted_drain(ctx, ctx->owner_pid == getpid() ?
 					  ctx->vctx.context.cmd_fd :
 					  ctx->reply_fd);
