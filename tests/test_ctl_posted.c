@@ -19,17 +19,10 @@
 
 #include "svtest.h"
 #include "svt_mem.h"
+#include "svt_pair.h"
+#include "svt_ud.h"
 
 #define PAIRS 12
-
-static enum ibv_qp_state qp_state(struct ibv_qp *qp)
-{
-	struct ibv_qp_init_attr init;
-	struct ibv_qp_attr a;
-
-	SVT_CHECK(!ibv_query_qp(qp, &a, IBV_QP_STATE, &init));
-	return a.qp_state;
-}
 
 static void pair_free(struct svt_ep *a, struct svt_ep *b)
 {
@@ -57,8 +50,8 @@ static void connect_many(struct ibv_context *ctx, struct ibv_pd *pd)
 		SVT_CHECK(!memcmp(buf, buf + 4096, 64));
 	}
 	for (i = 0; i < PAIRS; i++) {
-		SVT_CHECK(qp_state(a[i].qp) == IBV_QPS_RTS &&
-			  qp_state(b[i].qp) == IBV_QPS_RTS);
+		SVT_CHECK(svt_qp_state(a[i].qp) == IBV_QPS_RTS &&
+			  svt_qp_state(b[i].qp) == IBV_QPS_RTS);
 		pair_free(&a[i], &b[i]);
 	}
 	SVT_CHECK(!ibv_dereg_mr(mr));
@@ -124,12 +117,12 @@ static void bad_values(struct ibv_context *ctx, struct ibv_pd *pd)
 		RTR_WITH(a.ah_attr.grh.sgid_index, (uint8_t)empty);
 	RTR_WITH(a.ah_attr.grh.sgid_index, 16);
 #undef RTR_WITH
-	SVT_CHECK(qp_state(e.qp) == IBV_QPS_INIT);
+	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_INIT);
 	memset(&a, 0, sizeof(a));
 	a.path_mtu = IBV_MTU_1024;
 	a.ah_attr.grh.sgid_index = (uint8_t)e.gid_index;
 	SVT_CHECK(!to_rtr(&e, &a, e.qp->qp_num));
-	SVT_CHECK(qp_state(e.qp) == IBV_QPS_RTR);
+	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_RTR);
 	SVT_CHECK(!ibv_destroy_qp(e.qp) && !ibv_destroy_cq(e.cq));
 	printf("bad RTR values fail their own call with EINVAL (empty GID "
 	       "index %d)\n", empty);
@@ -146,12 +139,12 @@ static void refused_rtr(struct ibv_context *ctx, struct ibv_pd *pd)
 	svt_ep_make(&e);
 	svt_ep_make(&peer);
 	to_init(e.qp);
-	SVT_CHECK(qp_state(e.qp) == IBV_QPS_INIT);
+	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_INIT);
 	pid = fork();
 	SVT_CHECK(pid >= 0);
 	if (pid == 0) {
 		svt_ep_connect(&e, peer.qp->qp_num); /* INIT, RTR, RTS */
-		_exit(qp_state(e.qp) == IBV_QPS_RTS ? 0 : 1);
+		_exit(svt_qp_state(e.qp) == IBV_QPS_RTS ? 0 : 1);
 	}
 	SVT_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 		  WEXITSTATUS(status) == 0);
@@ -160,10 +153,10 @@ static void refused_rtr(struct ibv_context *ctx, struct ibv_pd *pd)
 	a.max_dest_rd_atomic = 4;
 	a.ah_attr.grh.sgid_index = (uint8_t)e.gid_index;
 	SVT_CHECK(to_rtr(&e, &a, peer.qp->qp_num) == 0); /* posted */
-	SVT_CHECK(qp_state(e.qp) == IBV_QPS_RTS); /* reads that reply too */
+	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_RTS); /* reads that reply too */
 	SVT_CHECK(ibv_modify_qp(e.qp, &err, IBV_QP_STATE) == EINVAL);
 	SVT_CHECK(!ibv_modify_qp(e.qp, &err, IBV_QP_STATE)); /* said once */
-	SVT_CHECK(qp_state(e.qp) == IBV_QPS_ERR);
+	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_ERR);
 	pair_free(&e, &peer);
 	printf("a posted RTR refused later fails the next modify, once\n");
 }
@@ -172,29 +165,14 @@ static void refused_rtr(struct ibv_context *ctx, struct ibv_pd *pd)
 static void not_postable(struct ibv_context *ctx, struct ibv_pd *pd)
 {
 	struct ibv_cq *cq = ibv_create_cq(ctx, 16, NULL, NULL, 0);
-	struct ibv_qp_init_attr ia = {
-		.cap = { .max_send_wr = 4, .max_recv_wr = 4,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
-		.qp_type = IBV_QPT_UD,
-	};
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1,
-				 .qkey = 0x11111111 };
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RESET };
 	struct ibv_qp *qp;
 
 	SVT_CHECK(cq);
-	ia.send_cq = ia.recv_cq = cq;
-	qp = ibv_create_qp(pd, &ia);
-	SVT_CHECK(qp);
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-						 IBV_QP_PORT | IBV_QP_QKEY));
-	a.qp_state = IBV_QPS_RTR;
+	qp = svt_ud_qp(pd, cq, 0x11111111, 4, 0); /* INIT, RTR, RTS */
+	SVT_CHECK(svt_qp_state(qp) == IBV_QPS_RTS);
 	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE));
-	a.qp_state = IBV_QPS_RTS;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN));
-	SVT_CHECK(qp_state(qp) == IBV_QPS_RTS);
-	a.qp_state = IBV_QPS_RESET;
-	SVT_CHECK(!ibv_modify_qp(qp, &a, IBV_QP_STATE));
-	SVT_CHECK(qp_state(qp) == IBV_QPS_RESET);
+	SVT_CHECK(svt_qp_state(qp) == IBV_QPS_RESET);
 	a.qp_state = IBV_QPS_RTR; /* RESET -> RTR: refused at once */
 	SVT_CHECK(ibv_modify_qp(qp, &a, IBV_QP_STATE) == EINVAL);
 	SVT_CHECK(!ibv_destroy_qp(qp) && !ibv_destroy_cq(cq));
