@@ -20,6 +20,7 @@
 #include <rdma/rdma_cma.h>
 
 #include "cm.h"
+#include "svd_mcast.h"
 
 #define CM_EPHEMERAL_LO 32768
 #define CM_EPHEMERAL_HI 60999
@@ -321,6 +322,19 @@ static int resolve_src(struct cm_id *id, const struct sv_cm_cmd *cmd)
 	return cm_bind(id, &src);
 }
 
+/*
+ * Can the id's device reach the destination? A GID of this daemon's
+ * devices, a multicast group, or anything when the device has a wire.
+ * A device without one (the default device) has no network behind it.
+ */
+static bool reachable(const struct cm_id *id)
+{
+	uint32_t idx;
+
+	return id->dev->wire || svd_gid_is_mcast(id->dgid) ||
+	       cm_dev_of_gid(id->dgid, &idx);
+}
+
 int cm_resolve_addr(struct cm_id *id, const struct sv_cm_cmd *cmd)
 {
 	int ret;
@@ -337,6 +351,12 @@ int cm_resolve_addr(struct cm_id *id, const struct sv_cm_cmd *cmd)
 	if (ret)
 		return ret;
 	cm_sa_to_gid(&id->dst, id->dgid);
+	if (id->dev && !reachable(id)) {
+		/* As the kernel when no RDMA device serves the route. */
+		id->state = CM_ADDR_BOUND;
+		cm_emit(id, RDMA_CM_EVENT_ADDR_ERROR, -ENODEV, NULL, NULL);
+		return 0;
+	}
 	id->state = CM_ADDR_RESOLVED;
 	cm_emit(id, RDMA_CM_EVENT_ADDR_RESOLVED, 0, NULL, NULL);
 	return 0;
