@@ -128,4 +128,31 @@ static inline struct ibv_wc cmt_poll(struct ibv_cq *cq)
 	exit(SVT_FAIL);
 }
 
+/* The server's and the client's event channels. */
+static inline void cmt_channels(struct rdma_event_channel **sch,
+				struct rdma_event_channel **cch)
+{
+	*sch = rdma_create_event_channel();
+	*cch = rdma_create_event_channel();
+	SVT_CHECK(*sch && *cch);
+}
+
+/*
+ * The client disconnects, the server sees it and disconnects too, the
+ * client sees that; then both QPs and ids go.
+ */
+static inline void cmt_disconnect_both(struct rdma_event_channel *sch,
+				       struct rdma_event_channel *cch,
+				       struct rdma_cm_id *cid,
+				       struct rdma_cm_id *sid)
+{
+	SVT_CHECK(rdma_disconnect(cid) == 0);
+	cmt_expect_ack(sch, RDMA_CM_EVENT_DISCONNECTED);
+	SVT_CHECK(rdma_disconnect(sid) == 0);
+	cmt_expect_ack(cch, RDMA_CM_EVENT_DISCONNECTED);
+	rdma_destroy_qp(cid);
+	rdma_destroy_qp(sid);
+	SVT_CHECK(rdma_destroy_id(cid) == 0 && rdma_destroy_id(sid) == 0);
+}
+
 #endif

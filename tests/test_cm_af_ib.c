@@ -159,13 +159,7 @@ static void connect_ib(struct rdma_cm_id *l, uint16_t port)
 	cmt_expect_ack(cch, RDMA_CM_EVENT_ESTABLISHED);
 	cmt_expect_ack(sch, RDMA_CM_EVENT_ESTABLISHED);
 	send_one(cid, sid);
-	SVT_CHECK(rdma_disconnect(cid) == 0);
-	cmt_expect_ack(sch, RDMA_CM_EVENT_DISCONNECTED);
-	SVT_CHECK(rdma_disconnect(sid) == 0);
-	cmt_expect_ack(cch, RDMA_CM_EVENT_DISCONNECTED);
-	rdma_destroy_qp(cid);
-	rdma_destroy_qp(sid);
-	SVT_CHECK(rdma_destroy_id(cid) == 0 && rdma_destroy_id(sid) == 0);
+	cmt_disconnect_both(sch, cch, cid, sid);
 }
 
 static void errors(uint16_t port)
@@ -199,9 +193,7 @@ int main(void)
 	uint16_t port;
 
 	svt_daemon_start(&d);
-	sch = rdma_create_event_channel();
-	cch = rdma_create_event_channel();
-	SVT_CHECK(sch && cch);
+	cmt_channels(&sch, &cch);
 	first_gid();
 	getaddrinfo_ib();
 	port = listen_ib(&l);

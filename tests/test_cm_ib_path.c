@@ -121,13 +121,7 @@ static void connect_on_path(struct rdma_event_channel *sch,
 	cmt_expect_ack(cch, RDMA_CM_EVENT_ESTABLISHED);
 	cmt_expect_ack(sch, RDMA_CM_EVENT_ESTABLISHED);
 	check_qp(cid);
-	SVT_CHECK(rdma_disconnect(cid) == 0);
-	cmt_expect_ack(sch, RDMA_CM_EVENT_DISCONNECTED);
-	SVT_CHECK(rdma_disconnect(sid) == 0);
-	cmt_expect_ack(cch, RDMA_CM_EVENT_DISCONNECTED);
-	rdma_destroy_qp(cid);
-	rdma_destroy_qp(sid);
-	SVT_CHECK(rdma_destroy_id(cid) == 0 && rdma_destroy_id(sid) == 0);
+	cmt_disconnect_both(sch, cch, cid, sid);
 }
 
 static void sync_id(uint16_t port)
@@ -148,9 +142,7 @@ int main(void)
 	uint16_t port;
 
 	svt_daemon_start(&d);
-	sch = rdma_create_event_channel();
-	cch = rdma_create_event_channel();
-	SVT_CHECK(sch && cch);
+	cmt_channels(&sch, &cch);
 	port = cmt_listen(sch, &listen, RDMA_PS_TCP, 4);
 	bad_paths(cch, port);
 	connect_on_path(sch, cch, listen, port);

@@ -125,9 +125,7 @@ int main(void)
 	uint16_t rc_port, ud_port;
 
 	svt_daemon_start(&d);
-	sch = rdma_create_event_channel();
-	cch = rdma_create_event_channel();
-	SVT_CHECK(sch && cch);
+	cmt_channels(&sch, &cch);
 	rc_port = cmt_listen(sch, &rc, RDMA_PS_TCP, 8);
 	ud_port = cmt_listen(sch, &ud, RDMA_PS_UDP, 8);
 	rej_and_rep_limits(rc_port);
