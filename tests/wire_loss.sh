@@ -1,17 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# ctest "wire_loss": RC over a lossy wire. Two namespaces and daemons
-# (tests/wire_lib.sh); both veth ends get
-#   netem loss 5% duplicate 1% reorder 10% delay 1ms
-# Then 100 MB cross the wire: ibv_rc_pingpong -c (SENDs whose contents
-# both sides check) moves MB/2 each way, and ib_write_bw and ib_read_bw
-# must complete (perftest stops on any error completion), and so must
-# ib_atomic_bw: 128 atomics in flight, so a go-back-N resend meets many
-# already executed, which the responder must answer from its saved
+# ctest "wire_loss" and "wire_netem": RC over a lossy wire. Two
+# namespaces and daemons (tests/wire_lib.sh), and the loss in one of two
+# places (WIRE_LOSS_MODE):
+#   netem  both veth ends get
+#            netem loss 5% duplicate 1% reorder 10% delay 1ms
+#          (the kernel does it to real packets; exit 77 only when the
+#          netem qdisc cannot be added, as on a kernel without sch_netem)
+#   knob   each daemon's lossy test transport does the same to what it
+#          sends, before the veth (SOFTVERBS_WIRE_LOSS): runs anywhere
+# Then MB megabytes cross the wire: ibv_rc_pingpong -c (SENDs whose
+# contents both sides check) moves MB/2 each way, and ib_write_bw and
+# ib_read_bw must complete (perftest stops on any error completion), and
+# so must ib_atomic_bw: 128 atomics in flight, so a go-back-N resend meets
+# many already executed, which the responder must answer from its saved
 # results (it once kept 8 and the requester ended in RETRY_EXC_ERR).
 # The counters must show the transport worked for it: retransmissions,
 # duplicates and out-of-sequence requests seen, no malformed drops.
-# usage: wire_loss.sh BUILD/bin [MB]   (PERF_N: perftest iterations, 50)
+# usage: wire_loss.sh BUILD/bin [MB]   (PERF_N: perftest iterations, 50;
+# WIRE_LOSS_MODE: netem or knob, default netem where it exists, else knob)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/wire_lib.sh
@@ -19,17 +26,31 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 MB=${2:-100}
 [ -n "${SVT_NO_DEBIAN_TOOLS:-}" ] && { echo "SKIP: sanitizer build"; exit 77; }
 command -v ibv_rc_pingpong >/dev/null || { echo "SKIP: no ibv_rc_pingpong"; exit 77; }
-# Without netem in the kernel, each daemon's lossy test transport does the
-# same to what it sends (before the veth): SOFTVERBS_WIRE_LOSS.
-NETEM=1
-probe=svwP$$
-ip netns add "$probe" 2>/dev/null || { echo "SKIP: no namespaces"; exit 77; }
-ip netns exec "$probe" tc qdisc add dev lo root netem delay 0ms 2>/dev/null ||
-	NETEM=
-ip netns del "$probe"
+# Can netem be added here? (The kernel loads sch_netem on demand; a kernel
+# built without it says "Specified qdisc kind is unknown".)
+have_netem() {
+	local probe=svwP$$ ok=1
+	modprobe sch_netem 2>/dev/null
+	ip netns add "$probe" 2>/dev/null || { echo "SKIP: no namespaces"; exit 77; }
+	ip netns exec "$probe" tc qdisc add dev lo root netem delay 0ms \
+		2>/dev/null || ok=
+	ip netns del "$probe"
+	[ -n "$ok" ]
+}
+MODE=${WIRE_LOSS_MODE:-}
+if [ -z "$MODE" ]; then
+	MODE=knob
+	have_netem && MODE=netem
+elif [ "$MODE" = netem ] && ! have_netem; then
+	echo "SKIP: the kernel has no netem qdisc (sch_netem)"
+	exit 77
+fi
+NETEM=$([ "$MODE" = netem ] && echo 1)
 if [ -z "$NETEM" ]; then
 	export SOFTVERBS_WIRE_LOSS="drop=5,dup=1,reorder=10,delay_us=1000,seed=$$"
-	echo "note: no netem here: SOFTVERBS_WIRE_LOSS=$SOFTVERBS_WIRE_LOSS"
+	echo "note: loss by the daemons: SOFTVERBS_WIRE_LOSS=$SOFTVERBS_WIRE_LOSS"
+else
+	echo "note: loss by netem on both veth ends"
 fi
 wire_setup "$1"
 for x in "$NSA $VA" "$NSB $VB"; do

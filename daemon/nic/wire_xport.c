@@ -215,7 +215,12 @@ static int wx_cnp_in(struct wire_xport *wx, const struct wire_rx *rx)
 
 	if (!qp || !qp->eng)
 		return WIRE_DROP_QPN;
-	if (qp->state != SVD_QPS_RTS && qp->state != SVD_QPS_SQD)
+	/*
+	 * RTR sends too (READ responses, ACKs): a perftest ib_read_bw server
+	 * never leaves RTR, and the CNPs its responses earned were dropped.
+	 */
+	if (qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
+	    qp->state != SVD_QPS_SQD)
 		return WIRE_DROP_QP_STATE;
 	memcpy(from.sgid, rx->ends.sgid, 16);
 	memcpy(from.dgid, rx->ends.dgid, 16);
