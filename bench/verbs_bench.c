@@ -14,7 +14,8 @@
  * -n ITERS, -c CPU0,CPU1 (pin the two processes), -m va|shm (buffer: private
  * memory, or a memfd mapping), -t TX_DEPTH, -I INLINE (bytes of inline data
  * to ask for; WRs that fit are sent inline; default 0, as perftest does on
- * a device it does not recognise).
+ * a device it does not recognise), -l LIST (streams post lists of LIST WRs
+ * per ibv_post_send, as perftest's --post_list; default 1).
  *
  * Fairness with perftest: two processes, each with its own context, PD, CQs
  * and RC QP, pinned to one core each; buffers are ordinary private memory
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -48,7 +50,10 @@ struct cfg {
 	 * one it does not, like softverbs: so the default is 0 here too.
 	 */
 	uint32_t inline_size;
+	int list; /* -l: WRs per ibv_post_send in streams */
 };
+
+#define LIST_MAX 64
 
 /* What one side tells the other to connect and address it. */
 struct wire {
@@ -73,6 +78,13 @@ struct side {
 	uint32_t inline_max; /* WRs up to this size are sent inline */
 	struct wire peer;
 	long outstanding; /* signaled sends not yet completed */
+	struct ibv_send_wr wr[LIST_MAX]; /* post_list's WRs (wr_init) */
+	struct ibv_sge sge[LIST_MAX];
+	enum ibv_wr_opcode wr_op;
+	unsigned int wr_flags; /* IBV_SEND_INLINE if it fits */
+	int wr_ready;
+	uint64_t *bursts; /* ns per WR of each burst (stream) */
+	size_t nburst, maxburst;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -333,32 +345,78 @@ static int post_recv(struct side *s)
 	return ibv_post_recv(s->qp, &wr, &bad);
 }
 
-/* Post one WR of the test's opcode; the caller reaps signaled ones. */
-static int post_op(struct side *s, enum ibv_wr_opcode op, long i,
-		   int signaled)
+/*
+ * The WRs a stream posts, built once per side as perftest and UCX build
+ * theirs: a post changes only wr_id and the flags. With -l N each post is
+ * a list of N WRs; when N messages fit in the areas, WR j of a list moves
+ * the bytes at offset j * SIZE (a stream into a buffer, as perftest
+ * cycles its addresses), else all move the same bytes.
+ */
+static void wr_init(struct side *s, enum ibv_wr_opcode op)
 {
-	struct ibv_sge sge = { (uintptr_t)s->buf, (uint32_t)s->cfg->size,
-			       s->mr->lkey };
-	struct ibv_send_wr wr = { .wr_id = (uint64_t)i, .sg_list = &sge,
-				  .num_sge = 1, .opcode = op },
-			   *bad;
-	int ret;
+	uint32_t j, n = (uint32_t)s->cfg->list;
+	size_t step = n * s->cfg->size <= s->half ? s->cfg->size : 0;
 
-	if (op == IBV_WR_RDMA_READ)
-		sge.addr += s->half; /* read into our own target area */
-	wr.wr.rdma.remote_addr = s->peer.addr;
-	wr.wr.rdma.rkey = s->peer.rkey;
+	memset(s->wr, 0, sizeof(s->wr));
+	for (j = 0; j < n; j++) {
+		struct ibv_send_wr *wr = &s->wr[j];
+
+		s->sge[j] = (struct ibv_sge){ (uintptr_t)s->buf + j * step,
+					      (uint32_t)s->cfg->size,
+					      s->mr->lkey };
+		if (op == IBV_WR_RDMA_READ)
+			s->sge[j].addr += s->half; /* into our target area */
+		wr->sg_list = &s->sge[j];
+		wr->num_sge = 1;
+		wr->opcode = op;
+		wr->wr.rdma.remote_addr = s->peer.addr + j * step;
+		wr->wr.rdma.rkey = s->peer.rkey;
+		wr->next = j + 1 < n ? &s->wr[j + 1] : NULL;
+	}
+	s->wr_op = op;
+	s->wr_flags = op != IBV_WR_RDMA_READ &&
+			      s->cfg->size <= s->inline_max ?
+			      IBV_SEND_INLINE :
+			      0;
+	s->wr_ready = 1;
+}
+
+/*
+ * Post n (up to the -l list length; 1 for the ping-pongs) WRs of the
+ * test's opcode as one list, the last signaled if asked; the caller
+ * reaps signaled ones.
+ */
+static int post_list(struct side *s, enum ibv_wr_opcode op, long i, int n,
+		     int signaled)
+{
+	struct ibv_send_wr *bad, *last = &s->wr[n - 1];
+	int j, ret;
+
+	if (!s->wr_ready || s->wr_op != op)
+		wr_init(s, op);
+	for (j = 0; j < n; j++) {
+		s->wr[j].wr_id = (uint64_t)(i + j);
+		s->wr[j].send_flags = s->wr_flags;
+	}
 	if (signaled)
-		wr.send_flags = IBV_SEND_SIGNALED;
-	if (op != IBV_WR_RDMA_READ && s->cfg->size <= s->inline_max)
-		wr.send_flags |= IBV_SEND_INLINE;
-	ret = ibv_post_send(s->qp, &wr, &bad);
+		last->send_flags |= IBV_SEND_SIGNALED;
+	if (n < s->cfg->list) /* a shorter list: the stream's last */
+		last->next = NULL;
+	ret = ibv_post_send(s->qp, s->wr, &bad);
+	if (n < s->cfg->list)
+		last->next = last + 1;
 	if (ret)
 		fprintf(stderr, "verbs_bench: ibv_post_send: %s\n",
 			strerror(ret));
 	else if (signaled)
 		s->outstanding++;
 	return ret;
+}
+
+static int post_op(struct side *s, enum ibv_wr_opcode op, long i,
+		   int signaled)
+{
+	return post_list(s, op, i, 1, signaled);
 }
 
 /* Both processes reach this point before either goes on. */
@@ -468,6 +526,8 @@ static int pingpong(struct side *s, int side, round_fn round)
 	return reap_sends(s, 0) || barrier(s) ? -1 : 0;
 }
 
+static void burst_note(struct side *s, uint64_t *t, long every);
+
 /*
  * Keep fewer than depth WRs in flight: at most depth/every - 1 signaled
  * ones pending plus the unsignaled run after the last. The last WR is
@@ -475,21 +535,61 @@ static int pingpong(struct side *s, int side, round_fn round)
  */
 static int stream(struct side *s, enum ibv_wr_opcode op, long n)
 {
-	long every = s->cfg->depth / 4, i;
+	long every = s->cfg->depth / 4, keep = s->cfg->depth / every - 1;
+	long i, left = every; /* no division per WR: it showed in profiles */
+	uint64_t t = bench_now_ns();
 
-	for (i = 0; i < n; i++) {
-		if (post_op(s, op, i, (i + 1) % every == 0 || i == n - 1))
+	long since = 0;
+	int k;
+
+	/* Lists overshoot a burst by up to list - 1 WRs: one burst less. */
+	if (s->cfg->list > 1 && keep > 0)
+		keep--;
+	/* A list is signaled when it reaches the next multiple of every. */
+	for (i = 0; i < n; i += k) {
+		k = n - i < s->cfg->list ? (int)(n - i) : s->cfg->list;
+		left -= k;
+		since += k;
+		if (post_list(s, op, i, k, left <= 0 || i + k == n))
 			return -1;
-		if (reap_sends(s, s->cfg->depth / every - 1))
+		if (left <= 0) {
+			burst_note(s, &t, since);
+			left += every;
+			since = 0;
+		}
+		if (reap_sends(s, keep))
 			return -1;
 	}
 	return reap_sends(s, 0);
 }
 
+/*
+ * The median time per WR of the stream's bursts (a signaled WR ends
+ * one): on a loaded machine most bursts run without being preempted, so
+ * this is the library's cost per WR, which the wall-clock rate is not.
+ */
+static void burst_note(struct side *s, uint64_t *t, long every)
+{
+	uint64_t now = bench_now_ns();
+
+	if (s->bursts && s->nburst < s->maxburst)
+		s->bursts[s->nburst++] = (now - *t) / (uint64_t)every;
+	*t = now;
+}
+
+/* This process' CPU time in ns. */
+static uint64_t cpu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int bandwidth(struct side *s, int side, enum ibv_wr_opcode op)
 {
 	long n = s->cfg->iters;
-	uint64_t t0, t1;
+	uint64_t t0, t1, c0;
 	double v;
 
 	if (barrier(s))
@@ -497,10 +597,23 @@ static int bandwidth(struct side *s, int side, enum ibv_wr_opcode op)
 	if (side == 1) {
 		if (stream(s, op, warmup_of(n)))
 			return -1;
+		s->maxburst = (size_t)n / 4 + 1;
+		s->bursts = calloc(s->maxburst, sizeof(*s->bursts));
+		c0 = cpu_now_ns();
 		t0 = bench_now_ns();
 		if (stream(s, op, n))
 			return -1;
 		t1 = bench_now_ns();
+		/* What a loaded machine distorts less: CPU time per WR and the
+		 * median burst. */
+		fprintf(stderr, "verbs_bench: initiator CPU %.1f ns per WR, "
+				"wall %.1f ns per WR, median burst %.1f ns "
+				"per WR\n",
+			(double)(cpu_now_ns() - c0) / (double)n,
+			(double)(t1 - t0) / (double)n,
+			bench_median_ns(s->bursts, s->nburst, 1.0));
+		free(s->bursts);
+		s->bursts = NULL;
 		v = bench_mib_s((double)s->cfg->size * (double)n, t1 - t0);
 		if (!strcmp(s->cfg->test, "write_rate"))
 			bench_result((double)n / ((double)(t1 - t0) / 1e3),
@@ -552,7 +665,7 @@ static int usage(void)
 	      "write_rate\n"
 	      "       [-s SIZE] [-n ITERS] [-d DEV] [-g GID_INDEX]\n"
 	      "       [-c CPU0,CPU1] [-m va|shm] [-t TX_DEPTH] "
-	      "[-I INLINE]\n",
+	      "[-I INLINE] [-l LIST]\n",
 	      stderr);
 	return 2;
 }
@@ -590,6 +703,9 @@ static int parse_opt(struct cfg *c, int opt, const char *arg)
 	case 'I':
 		c->inline_size = (uint32_t)atoi(arg);
 		return 0;
+	case 'l':
+		c->list = atoi(arg);
+		return c->list >= 1 && c->list <= LIST_MAX ? 0 : -1;
 	}
 	return -1;
 }
@@ -597,14 +713,14 @@ static int parse_opt(struct cfg *c, int opt, const char *arg)
 int main(int argc, char **argv)
 {
 	struct cfg c = { .size = 8, .gid_index = -1, .depth = 128,
-			 .mem = "va", .cpus = { -1, -1 } };
+			 .mem = "va", .cpus = { -1, -1 }, .list = 1 };
 	int opt;
 
 	if (argc < 2)
 		return usage();
 	c.test = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "s:n:d:g:c:m:t:I:")) != -1)
+	while ((opt = getopt(argc, argv, "s:n:d:g:c:m:t:I:l:")) != -1)
 		if (parse_opt(&c, opt, optarg))
 			return usage();
 	if (optind != argc)

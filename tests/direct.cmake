@@ -22,3 +22,7 @@ sv_add_c_test(test_direct_send_kill
 set_tests_properties(test_direct_send_kill PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 sv_add_c_test(test_direct_unsig ${CMAKE_CURRENT_LIST_DIR}/test_direct_unsig.c)
+sv_add_c_test(test_direct_list ${CMAKE_CURRENT_LIST_DIR}/test_direct_list.c)
+add_test(NAME test_direct_list_off COMMAND test_direct_list off)
+set_tests_properties(test_direct_list_off PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)

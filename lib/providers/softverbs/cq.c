@@ -60,6 +60,53 @@ static void cq_ring_free(struct cq_ring *r)
 	svl_ring_free_src(r->len, r->fd, r->map, &r->src);
 }
 
+/*
+ * Rings replaced by ibv_resize_cq stay mapped until the CQ is destroyed:
+ * a poll that found nothing without taking the lock
+ * (svl_cq_seems_empty) may still read the old doorbell record.
+ */
+struct cq_retired {
+	const struct svl_cq *cq;
+	struct cq_ring r;
+	struct cq_retired *next;
+};
+
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cq_retired *retired;
+
+static void cq_ring_retire(const struct svl_cq *cq, struct cq_ring *r)
+{
+	struct cq_retired *x = malloc(sizeof(*x));
+
+	if (!x) {
+		/* Rather a leak than an unmap under a reader. */
+		return;
+	}
+	x->cq = cq;
+	x->r = *r;
+	pthread_mutex_lock(&retired_lock);
+	x->next = retired;
+	retired = x;
+	pthread_mutex_unlock(&retired_lock);
+}
+
+static void cq_retired_free(const struct svl_cq *cq)
+{
+	struct cq_retired **pp, *x;
+
+	pthread_mutex_lock(&retired_lock);
+	for (pp = &retired; (x = *pp);) {
+		if (x->cq != cq) {
+			pp = &x->next;
+			continue;
+		}
+		*pp = x->next;
+		cq_ring_free(&x->r);
+		free(x);
+	}
+	pthread_mutex_unlock(&retired_lock);
+}
+
 /* Seed-001 descriptors for the ring and dbrec, plus the ring geometry. */
 static void cq_ring_descs(const struct cq_ring *r, struct sv_buffer_desc *d,
 			  struct sv_create_ring_req *req)
@@ -88,7 +135,10 @@ static void cq_use_ring(struct svl_cq *cq, struct cq_ring *r)
 	cq->ring_src = r->src;
 	cq->entries = r->entries;
 	cq->ring = r->map;
-	cq->db = (struct sv_dbrec *)((char *)r->map + r->dbrec_off);
+	/* Release: svl_cq_seems_empty() reads it without the lock. */
+	__atomic_store_n(&cq->db,
+			 (struct sv_dbrec *)((char *)r->map + r->dbrec_off),
+			 __ATOMIC_RELEASE);
 	cq->cons = svl_load_acquire(&cq->db->cons);
 	svl_ring_drop_fd(&cq->fd);
 }
@@ -361,6 +411,7 @@ SVL_EXPORT int ibv_destroy_cq(struct ibv_cq *ibcq)
 		pthread_cond_wait(&ibcq->cond, &ibcq->mutex);
 	pthread_mutex_unlock(&ibcq->mutex);
 	svl_ring_free_src(cq->map_len, cq->fd, cq->map, &cq->ring_src);
+	cq_retired_free(cq);
 	svl_dcq_free(cq);
 	pthread_mutex_destroy(&cq->lock);
 	pthread_cond_destroy(&ibcq->cond);
@@ -416,7 +467,10 @@ SVL_EXPORT int ibv_resize_cq(struct ibv_cq *ibcq, int cqe)
 		ibcq->cqe = (int)resp.cqe;
 	}
 	svl_cq_unlock(cq);
-	cq_ring_free(ret ? &r : &old);
+	if (ret)
+		cq_ring_free(&r);
+	else
+		cq_ring_retire(cq, &old);
 	return ret;
 }
 
@@ -447,6 +501,8 @@ int svl_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 	const struct sv_cqe *e;
 	int i = 0;
 
+	if (svl_cq_seems_empty(cq))
+		return 0;
 	svl_cq_lock(cq);
 	/* The daemon's ring merged with the direct path's (direct_cq.c). */
 	for (; i < n && (e = svl_cq_peek(cq)); i++) {

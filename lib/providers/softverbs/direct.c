@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "direct.h"
+#include "direct_op.h"
 #include "svl_prov.h"
 
 /* Posts before a grant refused for want of a connected peer is retried. */
@@ -243,28 +244,33 @@ void svl_direct_qp_free(struct svl_qp *q)
 /* ibv_wr_* batches                                                        */
 /* ---------------------------------------------------------------------- */
 
-static struct sv_send_wqe *sq_slot(struct svl_qp *q, uint32_t i)
+/* Move the WQEs at [i + n, end) down to i. */
+static void sq_close_gap(struct svl_qp *q, uint32_t i, uint32_t end,
+			 uint32_t n)
 {
-	return (void *)(q->sq.buf + (size_t)(i & (q->sq.entries - 1)) *
-				    q->sq.stride);
+	for (; i + n != end; i++)
+		memcpy(svl_sq_slot(q, i), svl_sq_slot(q, i + n), q->sq.stride);
 }
 
-/*
- * The batch is [sq.prod, wr_prod). Its head WQEs run directly while they
- * can; each one done leaves its slot, so the rest move down one slot.
- */
+uint32_t svl_direct_run(struct svl_qp *q, uint32_t end)
+{
+	uint32_t i, n;
+
+	while (q->dstate == SVL_DIRECT_GRANTED && q->sq.prod != end) {
+		n = svl_direct_va_run(q, q->sq.prod, end - q->sq.prod);
+		if (!n && svl_direct_exec(q, svl_sq_slot(q, q->sq.prod)))
+			break;
+		n = n ? n : 1;
+		sq_close_gap(q, q->sq.prod, end, n);
+		end -= n;
+	}
+	for (i = q->sq.prod; i != end; i++)
+		svl_direct_daemon_posted(q, svl_sq_slot(q, i));
+	return end;
+}
+
+/* The ibv_wr_* batch is [sq.prod, wr_prod). */
 void svl_direct_batch(struct svl_qp *q)
 {
-	uint32_t i;
-
-	if (q->dstate != SVL_DIRECT_GRANTED)
-		return;
-	while (q->sq.prod != q->wr_prod &&
-	       !svl_direct_exec(q, sq_slot(q, q->sq.prod))) {
-		for (i = q->sq.prod; i + 1 != q->wr_prod; i++)
-			memcpy(sq_slot(q, i), sq_slot(q, i + 1), q->sq.stride);
-		q->wr_prod--;
-	}
-	for (i = q->sq.prod; i != q->wr_prod; i++)
-		svl_direct_daemon_posted(q, sq_slot(q, i));
+	q->wr_prod = svl_direct_run(q, q->wr_prod);
 }

@@ -45,11 +45,30 @@ struct svl_dpeer {
  * hold, so a stream of work requests to one region reads the table once
  * (direct_op.c).
  */
+/*
+ * The hot path (direct_op.c): the last WRITE/READ to a mapped region,
+ * from one local SGE or inline bytes, as checked: while the seqs of the
+ * three entries it was checked against hold (our key, the remote key, the
+ * connection), a work request with the same keys inside the same ranges
+ * and an allowed direction needs no more than those three loads.
+ */
+struct svl_dhot {
+	uint32_t rkey, lkey; /* rkey 0: empty; lkey 0: inline bytes only */
+	uint32_t rseq, lseq, cseq;
+	uint32_t rslot; /* the remote entry's table slot */
+	uint32_t ops; /* HOT_WRITE, HOT_READ: what both keys and the peer allow */
+	const uint32_t *rseq_p, *lseq_p, *cseq_p;
+	uint64_t riova, rlen, liova, llen;
+	uint8_t *rbase; /* the remote byte riova, mapped here */
+	uintptr_t lbase; /* the local byte liova */
+};
+
 struct svl_dcache {
 	struct sv_direct_key local, remote;
 	struct sv_direct_conn conn;
 	void *map; /* the remote mapped region's file (struct rmap), a ref */
 	bool conn_ok, remote_target;
+	struct svl_dhot hot; /* valid only with map, while rkey is set */
 };
 
 /* Per QP, once granted (direct.c). */
@@ -103,12 +122,28 @@ struct svl_dcq {
 void svl_direct_prepare(struct svl_qp *q);
 /* Under the SQ lock: 0 = the WQE was executed and completed directly. */
 int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w);
+/* post.c, under the SQ lock, before building a WQE: 0 = wr was a WRITE
+ * or READ the hot path did (direct_hot.c); -1 = nothing happened. */
+int svl_direct_hot_wr(struct svl_qp *q, const struct ibv_send_wr *wr);
 /* Under the SQ lock: nothing of ours left in the daemon (direct.c). */
 bool svl_direct_idle(struct svl_qp *q);
 /* Under the SQ lock: the WQE goes to the daemon. */
 void svl_direct_daemon_posted(struct svl_qp *q, const struct sv_send_wqe *w);
 /* qp_ex.c wr_complete: execute the batch's leading WQEs directly. */
 void svl_direct_batch(struct svl_qp *q);
+/*
+ * post.c, direct.c: the WQEs built at [sq.prod, end) run directly while
+ * they can (a run of VA ones by one system call); the rest move down to
+ * sq.prod and go to the daemon. Returns their new end.
+ */
+uint32_t svl_direct_run(struct svl_qp *q, uint32_t end);
+
+/* The SQ's WQE at index i. */
+static inline struct sv_send_wqe *svl_sq_slot(struct svl_qp *q, uint32_t i)
+{
+	return (void *)(q->sq.buf + (size_t)(i & (q->sq.entries - 1)) *
+				    q->sq.stride);
+}
 /* qp.c: the QP was modified / is destroyed. */
 void svl_direct_qp_modified(struct svl_qp *q);
 void svl_direct_qp_free(struct svl_qp *q);
@@ -134,6 +169,8 @@ void svl_direct_cache_drop(struct svl_dqp *d); /* QP modified, freed */
 void svl_direct_cq_unroom(struct svl_cq *cq, bool signaled);
 void svl_direct_complete(struct svl_qp *q, const struct sv_send_wqe *w,
 			 struct svl_cq *cq, uint32_t opcode, uint64_t len);
+void svl_direct_complete_id(struct svl_qp *q, uint64_t wr_id,
+			    struct svl_cq *cq, uint32_t opcode, uint64_t len);
 
 /* direct_send.c: SEND / SEND_WITH_IMM into the peer's receive ring. */
 int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w);
@@ -148,12 +185,16 @@ void svl_direct_cq_armed(struct svl_cq *cq, int solicited); /* cq.c */
 void svl_direct_rx_reset(struct svl_qp *q); /* qp.c: modify to RESET */
 void svl_direct_rx_free(struct svl_qp *q);
 
-/* direct_guard.c: SIGBUS on a truncated mapped region fails the copy. */
-void svl_direct_guard_init(void);
-/* fn(arg) with [lo, lo + len) guarded; -1 if it faulted there. */
-ssize_t svl_direct_guarded(void *lo, size_t len, ssize_t (*fn)(void *),
-			   void *arg);
+/*
+ * direct_guard.c: SIGBUS on a truncated mapped region fails the copy.
+ * [lo, lo + len) is guarded: *word is 0 until a SIGBUS there, which
+ * replaces the range with private memory. A slot, or -1 (none free).
+ */
+int svl_direct_guard_add(void *lo, size_t len, uint32_t *word);
+void svl_direct_guard_del(int slot);
 
+/* direct_cq.c, without cq->lock: nothing to poll (a hint). */
+bool svl_cq_seems_empty(struct svl_cq *cq);
 /* direct_cq.c, under cq->lock. */
 const struct sv_cqe *svl_cq_peek(struct svl_cq *cq);
 void svl_cq_pop(struct svl_cq *cq);

@@ -36,8 +36,33 @@ struct svl_dcq *svl_dcq_get(struct svl_cq *cq)
 		free(d);
 		return NULL;
 	}
-	cq->dcq = d;
+	/* Release: svl_cq_seems_empty() reads it without the lock. */
+	__atomic_store_n(&cq->dcq, d, __ATOMIC_RELEASE);
 	return d;
+}
+
+/*
+ * Nothing to poll? Read without cq->lock: a stream that asks for a
+ * completion every Nth work request polls an empty CQ N - 1 times, and
+ * the lock was most of that poll's cost. An answer made stale by a
+ * concurrent push or pop is the one a poll a moment earlier would have
+ * given. Receive rings to drain (direct_rx.c): not empty. cq->db may be
+ * a ring that a concurrent ibv_resize_cq replaced: cq.c keeps replaced
+ * rings mapped until the CQ is destroyed.
+ */
+bool svl_cq_seems_empty(struct svl_cq *cq)
+{
+	const struct svl_dcq *d = __atomic_load_n(&cq->dcq, __ATOMIC_ACQUIRE);
+	const struct sv_dbrec *db = __atomic_load_n(&cq->db, __ATOMIC_ACQUIRE);
+
+	if (cq->no_lock)
+		return false; /* one thread: the full poll costs no lock */
+	if (d && (__atomic_load_n(&d->rxs, __ATOMIC_RELAXED) ||
+		  __atomic_load_n(&d->prod, __ATOMIC_ACQUIRE) !=
+			  __atomic_load_n(&d->cons, __ATOMIC_RELAXED)))
+		return false;
+	return __atomic_load_n(&cq->cons, __ATOMIC_RELAXED) ==
+	       svl_load_acquire(&db->prod);
 }
 
 void svl_dcq_free(struct svl_cq *cq)
@@ -150,7 +175,7 @@ void svl_dcq_push(struct svl_cq *cq, const struct sv_cqe *e)
 	d->reserved--;
 	d->ring[i] = *e;
 	d->stamp[i] = svl_load_acquire(&cq->db->prod);
-	d->prod++;
+	__atomic_store_n(&d->prod, d->prod + 1, __ATOMIC_RELEASE);
 }
 
 int svl_dcq_watch(struct svl_cq *cq, struct svl_dqp *w)

@@ -2,24 +2,42 @@
 /*
  * The direct path's SIGBUS guard (direct.h). A mapped region is a file
  * its owner may truncate: a copy past the new end raises SIGBUS in the
- * thread that copies -- here, the application's. While a direct copy runs
- * the thread names the mapping it touches; a SIGBUS inside it jumps back
- * and the copy fails (the work request then goes to the daemon, which
- * gives the daemon path's error). Any other SIGBUS goes to the handler the
- * process had before, or kills it as it would have. The handler is
- * installed the first time a region is mapped.
+ * thread that copies -- here, the application's.
+ *
+ * Each mapping the direct path copies through is registered here with a
+ * fault word. A SIGBUS inside a registered mapping sets its word, then
+ * puts private anonymous memory over the whole mapping and returns: the
+ * faulting copy finishes, harmlessly, in memory of our own. The copier
+ * reads the word after every copy and fails the copy when it is set (the
+ * work request then goes to the daemon, which gives the daemon path's
+ * error), and so does every later copy through that mapping. A copy
+ * costs no set-up (no sigsetjmp, no thread-local state): one load after
+ * it. The word is set before the mapping is replaced, so a copy that
+ * touched the replacement reads it set.
+ *
+ * Any other SIGBUS goes to the handler the process had before, or kills
+ * it as it would have. The handler is installed the first time a mapping
+ * is registered.
  */
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "direct.h"
 
-static __thread sigjmp_buf *volatile guard_jb;
-static __thread uintptr_t guard_lo, guard_hi;
+/* Mappings guarded at once; past that, regions stay on the daemon path. */
+#define GUARDS 1024
+
+struct gslot {
+	_Atomic uintptr_t lo, hi;
+	_Atomic(uint32_t *) word; /* NULL: free */
+};
+
+static struct gslot gslots[GUARDS];
+static pthread_mutex_t gslots_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction old_bus;
 
 static void pass_on(int sig, siginfo_t *si, void *uc)
@@ -36,14 +54,32 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 	}
 }
 
+/* The guarded mapping holding a, replaced; false if a is in none. */
+static bool patch(uintptr_t a)
+{
+	unsigned int i;
+
+	for (i = 0; i < GUARDS; i++) {
+		struct gslot *g = &gslots[i];
+		uint32_t *w = atomic_load(&g->word);
+		uintptr_t lo = atomic_load(&g->lo), hi = atomic_load(&g->hi);
+
+		if (!w || a < lo || a >= hi)
+			continue;
+		atomic_store((_Atomic uint32_t *)w, 1);
+		/* mmap is a bare system call: safe in a handler on Linux. */
+		return mmap((void *)lo, hi - lo, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+				    MAP_NORESERVE,
+			    -1, 0) != MAP_FAILED;
+	}
+	return false;
+}
+
 static void bus_handler(int sig, siginfo_t *si, void *uc)
 {
-	uintptr_t a = (uintptr_t)si->si_addr;
-	sigjmp_buf *jb = guard_jb;
-
-	if (jb && a >= guard_lo && a < guard_hi)
-		siglongjmp(*jb, 1);
-	pass_on(sig, si, uc);
+	if (!patch((uintptr_t)si->si_addr))
+		pass_on(sig, si, uc);
 }
 
 static void guard_install(void)
@@ -52,38 +88,36 @@ static void guard_install(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = bus_handler;
-	/* NODEFER: the handler is left by longjmp. */
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, &old_bus);
 }
 
-void svl_direct_guard_init(void)
+int svl_direct_guard_add(void *lo, size_t len, uint32_t *word)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	int i, slot = -1;
 
 	pthread_once(&once, guard_install);
+	*word = 0;
+	pthread_mutex_lock(&gslots_lock);
+	for (i = 0; i < GUARDS && slot < 0; i++) {
+		if (atomic_load(&gslots[i].word))
+			continue;
+		atomic_store(&gslots[i].lo, (uintptr_t)lo);
+		atomic_store(&gslots[i].hi, (uintptr_t)lo + len);
+		atomic_store(&gslots[i].word, word); /* published last */
+		slot = i;
+	}
+	pthread_mutex_unlock(&gslots_lock);
+	return slot;
 }
 
-ssize_t svl_direct_guarded(void *lo, size_t len, ssize_t (*fn)(void *),
-			   void *arg)
+void svl_direct_guard_del(int slot)
 {
-	sigjmp_buf jb;
-	ssize_t n;
-
-	if (sigsetjmp(jb, 0)) {
-		guard_jb = NULL;
-		atomic_signal_fence(memory_order_seq_cst);
-		return -1;
-	}
-	guard_lo = (uintptr_t)lo;
-	guard_hi = guard_lo + len;
-	atomic_signal_fence(memory_order_seq_cst);
-	guard_jb = &jb;
-	atomic_signal_fence(memory_order_seq_cst);
-	n = fn(arg); /* out of line: a call the compiler cannot move */
-	atomic_signal_fence(memory_order_seq_cst);
-	guard_jb = NULL;
-	atomic_signal_fence(memory_order_seq_cst);
-	return n;
+	if (slot < 0 || slot >= GUARDS)
+		return;
+	pthread_mutex_lock(&gslots_lock);
+	atomic_store(&gslots[slot].word, NULL);
+	pthread_mutex_unlock(&gslots_lock);
 }

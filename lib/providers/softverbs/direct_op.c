@@ -32,20 +32,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <softverbs/procstat.h>
 
 #include "direct.h"
+#include "direct_op.h"
 #include "svl_prov.h"
 
-#define MAX_IOV 64
-/* Larger transfers go to the engine, which cuts them into pieces: a post
- * never holds its caller for long (tests/test_dp_fair.c). */
-#define DIRECT_MAX (8ULL << 20)
-/* Up to this size the copy goes through the mm handle itself. */
-#define SMALL_IO (64 * 1024)
 /* Remote regions whose mm handle is kept, by table slot. */
 #define REGIONS 256
 
@@ -53,23 +49,19 @@
 /* Reading the table                                                       */
 /* ---------------------------------------------------------------------- */
 
-static uint32_t load32(const uint32_t *p, memory_order o)
-{
-	return atomic_load_explicit((const _Atomic uint32_t *)p, o);
-}
 
 /* Copy one seqlocked entry of size bytes; false if it was being changed. */
 static bool seq_read(const void *src, void *dst, size_t size)
 {
 	const uint32_t *seq = src;
-	uint32_t s = load32(seq, memory_order_acquire);
+	uint32_t s = svl_dload32(seq, memory_order_acquire);
 
 	if (s & 1)
 		return false;
 	memcpy(dst, src, size);
 	atomic_thread_fence(memory_order_acquire);
 	*(uint32_t *)dst = s;
-	return load32(seq, memory_order_relaxed) == s;
+	return svl_dload32(seq, memory_order_relaxed) == s;
 }
 
 static const struct sv_direct_key *key_src(const struct svl_dqp *d,
@@ -82,7 +74,7 @@ static const struct sv_direct_key *key_src(const struct svl_dqp *d,
 /* An entry read earlier still holds while its seq has not moved. */
 static bool seq_same(const void *src, uint32_t seq)
 {
-	return load32(src, memory_order_acquire) == seq;
+	return svl_dload32(src, memory_order_acquire) == seq;
 }
 
 /* e (from the cache or read now) names key, on our device, with pd,
@@ -227,21 +219,6 @@ static bool target_ok(pid_t pid, uint64_t start)
 	return ok;
 }
 
-/*
- * How a region is reached: its file mapped here (mapped region), or the
- * registrar's mm handle (VA region: base NULL). Freed when retired and
- * idle, so a QP's cache may keep it: posts to a cached region take no
- * lock, and no handle is closed while a copy uses it.
- */
-struct rmap {
-	uint8_t *base;
-	size_t len;
-	uint64_t off; /* file offset of base */
-	int fd; /* VA: the registrar's /proc/PID/mem, else -1 */
-	unsigned int refs;
-	bool retired;
-};
-
 struct region {
 	const uint8_t *table;
 	uint32_t slot, seq;
@@ -253,12 +230,26 @@ static struct region regions[REGIONS];
 static void rmap_drop(struct rmap *m)
 {
 	if (m && m->retired && !m->refs) {
-		if (m->base)
+		if (m->base) {
+			svl_direct_guard_del(m->guard);
 			munmap(m->base, m->len);
+		}
 		if (m->fd >= 0)
 			close(m->fd);
 		free(m);
 	}
+}
+
+/* The file's page size (a hugetlbfs file's is its huge page's). */
+static size_t file_page(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || st.st_blksize < 4096 ||
+	    (st.st_blksize & (st.st_blksize - 1)) ||
+	    st.st_blksize > (1L << 30))
+		return 4096;
+	return (size_t)st.st_blksize;
 }
 
 /* The file behind fd, from the page holding e's first byte (fd closed). */
@@ -267,9 +258,12 @@ static struct rmap *rmap_new(int fd, const struct sv_direct_key *e)
 	uint64_t off = e->file_off & ~(uint64_t)4095;
 	struct rmap *m = calloc(1, sizeof(*m));
 	void *p = MAP_FAILED;
+	size_t pg = file_page(fd);
 
 	if (m && e->length < (1ULL << 46)) {
-		m->len = (size_t)(e->file_off - off + e->length);
+		/* Whole pages: the guard replaces the mapping as it is. */
+		m->len = (size_t)(e->file_off - off + e->length + pg - 1) &
+			 ~(pg - 1);
 		p = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			 (off_t)off);
 	}
@@ -281,7 +275,12 @@ static struct rmap *rmap_new(int fd, const struct sv_direct_key *e)
 	m->base = p;
 	m->off = off;
 	m->fd = -1;
-	svl_direct_guard_init();
+	m->guard = svl_direct_guard_add(p, m->len, &m->faulted);
+	if (m->guard < 0) {
+		munmap(p, m->len);
+		free(m);
+		return NULL;
+	}
 	return m;
 }
 
@@ -295,6 +294,7 @@ static struct rmap *rmap_fd(int fd)
 		return NULL;
 	}
 	m->fd = fd;
+	m->guard = -1;
 	return m;
 }
 
@@ -362,41 +362,30 @@ static void region_put(struct rmap *m)
 /* One work request                                                        */
 /* ---------------------------------------------------------------------- */
 
-struct dop {
-	struct iovec local[MAX_IOV], remote;
-	unsigned int nlocal;
-	uint64_t len;
-	const struct sv_direct_key *re; /* the remote entry (QP's cache) */
-	struct rmap *map; /* how the target is reached (VA or mapped) */
-	bool map_cached; /* map's reference is the QP cache's */
-	uint8_t *rptr; /* mapped: the remote bytes */
-	bool read;
-	/* Atomics (mapped only): 0 for WRITE/READ. */
-	uint32_t atomic;
-	uint64_t cmp_add, swap;
-};
-
 static pid_t self;
 
 static void self_forget(void)
 {
-	self = 0;
-}
-
-static void self_init(void)
-{
-	pthread_atfork(NULL, NULL, self_forget);
+	__atomic_store_n(&self, 0, __ATOMIC_RELAXED);
 }
 
 /* getpid() without a system call per SGE (reset in a forked child). */
 static pid_t self_pid(void)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pid_t p = __atomic_load_n(&self, __ATOMIC_RELAXED);
 
-	pthread_once(&once, self_init);
-	if (!self)
-		self = getpid();
-	return self;
+	if (p)
+		return p;
+	/* Two threads may both get here: registering twice is harmless
+	 * but wasteful, so only the one that stores first registers. */
+	p = getpid();
+	if (__atomic_exchange_n(&self, p, __ATOMIC_RELAXED) == 0) {
+		static bool registered;
+
+		if (!__atomic_exchange_n(&registered, true, __ATOMIC_RELAXED))
+			pthread_atfork(NULL, NULL, self_forget);
+	}
+	return p;
 }
 
 /* The local side: inline bytes, or SGEs whose lkeys are ours. */
@@ -506,6 +495,9 @@ static bool remote_iov(struct svl_qp *q, uint32_t rkey, uint64_t raddr,
 		return false;
 	op->remote.iov_base = (void *)(uintptr_t)(e->va + (raddr - e->iova));
 	op->remote.iov_len = op->len;
+	op->rslot = sv_direct_key_slot(rkey);
+	op->rseq_p = &key_src(q->dq, rkey)->seq;
+	op->rseq = e->seq;
 	if (op->map->base)
 		op->rptr = op->map->base + (e->file_off - op->map->off) +
 			   (raddr - e->iova);
@@ -513,25 +505,24 @@ static bool remote_iov(struct svl_qp *q, uint32_t rkey, uint64_t raddr,
 }
 
 /* Mapped: memcpy between the local SGEs and the remote bytes. */
-static ssize_t map_io(void *arg)
+static void map_io(struct dop *op)
 {
-	struct dop *op = arg;
 	uint8_t *r = op->rptr;
 	unsigned int i;
 
 	for (i = 0; i < op->nlocal; r += op->local[i].iov_len, i++) {
 		if (op->read)
-			memcpy(op->local[i].iov_base, r, op->local[i].iov_len);
+			svl_dcopy(op->local[i].iov_base, r,
+				  op->local[i].iov_len);
 		else
-			memcpy(r, op->local[i].iov_base, op->local[i].iov_len);
+			svl_dcopy(r, op->local[i].iov_base,
+				  op->local[i].iov_len);
 	}
-	return (ssize_t)op->len;
 }
 
 /* Mapped: the daemon's own CPU atomics, so atomic with its ones too. */
-static ssize_t map_atomic(void *arg)
+static void map_atomic(struct dop *op)
 {
-	struct dop *op = arg;
 	uint64_t *p = (uint64_t *)op->rptr, orig = op->cmp_add;
 
 	if (op->atomic == IBV_WR_ATOMIC_CMP_AND_SWP)
@@ -540,49 +531,60 @@ static ssize_t map_atomic(void *arg)
 	else
 		orig = __atomic_fetch_add(p, op->cmp_add, __ATOMIC_SEQ_CST);
 	memcpy(op->local[0].iov_base, &orig, 8);
-	return 8;
+}
+
+/* Mapped: the copy, failed if the guard saw a SIGBUS in the mapping. */
+static ssize_t map_copy(struct dop *op)
+{
+	if (op->atomic)
+		map_atomic(op);
+	else
+		map_io(op);
+	/* A fault inside the copy set the word in this thread's handler. */
+	atomic_signal_fence(memory_order_seq_cst);
+	if (__atomic_load_n(&op->map->faulted, __ATOMIC_ACQUIRE))
+		return -1;
+	return (ssize_t)op->len;
 }
 
 static ssize_t dop_io(struct dop *op)
 {
 	off_t at = (off_t)(uintptr_t)op->remote.iov_base;
-	pid_t pid = (pid_t)op->re->pid;
 	int fd = op->map->fd;
-	char b;
 
 	if (op->map->base)
-		return svl_direct_guarded(op->map->base, op->map->len,
-					  op->atomic ? map_atomic : map_io, op);
+		return map_copy(op);
 	if (op->len <= SMALL_IO)
 		return op->read ? preadv(fd, op->local, (int)op->nlocal, at) :
 				  pwritev(fd, op->local, (int)op->nlocal, at);
+	return svl_dva_vm(fd, (pid_t)op->re->pid, op->read, op->local,
+			  op->nlocal, &op->remote, 1);
+}
+
+ssize_t svl_dva_vm(int fd, pid_t pid, bool read, const struct iovec *local,
+		   unsigned long nlocal, const struct iovec *remote,
+		   unsigned long nremote)
+{
+	char b;
+
 	/* Still the registrar's mm (not exited, not exec'd)? Then its pid. */
-	if (pread(fd, &b, 1, at) != 1)
+	if (pread(fd, &b, 1, (off_t)(uintptr_t)remote[0].iov_base) != 1)
 		return -1;
-	if (op->read)
-		return process_vm_readv(pid, op->local, op->nlocal,
-					&op->remote, 1, 0);
-	return process_vm_writev(pid, op->local, op->nlocal, &op->remote, 1,
-				 0);
+	if (read)
+		return process_vm_readv(pid, local, nlocal, remote, nremote,
+					0);
+	return process_vm_writev(pid, local, nlocal, remote, nremote, 0);
 }
 
 /* The copy, with the busy record naming the remote entry around it. */
-static bool dop_copy(const struct svl_dqp *d, uint32_t rkey, struct dop *op)
+bool svl_dop_copy(const struct svl_dqp *d, struct dop *op)
 {
-	_Atomic uint32_t *slot1 = (_Atomic uint32_t *)&d->busy->slot1;
 	ssize_t n;
 
-	atomic_store_explicit((_Atomic uint32_t *)&d->busy->seq, op->re->seq,
-			      memory_order_relaxed);
-	atomic_store_explicit(slot1, sv_direct_key_slot(rkey) + 1,
-			      memory_order_seq_cst);
-	if (load32(&key_src(d, rkey)->seq, memory_order_seq_cst) !=
-	    op->re->seq) {
-		atomic_store_explicit(slot1, 0, memory_order_release);
+	if (!svl_dbusy_enter(d, op->rseq_p, op->rseq, op->rslot))
 		return false;
-	}
 	n = dop_io(op);
-	atomic_store_explicit(slot1, 0, memory_order_release);
+	svl_dbusy_leave(d);
 	return n >= 0 && (uint64_t)n == op->len;
 }
 
@@ -598,8 +600,14 @@ static enum ibv_wc_opcode wc_opcode(const struct dop *op)
 void svl_direct_complete(struct svl_qp *q, const struct sv_send_wqe *w,
 			 struct svl_cq *cq, uint32_t opcode, uint64_t len)
 {
+	svl_direct_complete_id(q, w->wr_id, cq, opcode, len);
+}
+
+void svl_direct_complete_id(struct svl_qp *q, uint64_t wr_id,
+			    struct svl_cq *cq, uint32_t opcode, uint64_t len)
+{
 	struct sv_cqe e = {
-		.wr_id = w->wr_id,
+		.wr_id = wr_id,
 		.status = IBV_WC_SUCCESS,
 		.opcode = opcode,
 		.byte_len = (uint32_t)len,
@@ -636,9 +644,15 @@ void svl_direct_cq_unroom(struct svl_cq *cq, bool signaled)
 	svl_cq_unlock(cq);
 }
 
+void svl_dop_put(struct dop *op)
+{
+	if (!op->map_cached)
+		region_put(op->map);
+}
+
 /* The WQE as a direct operation; false if the direct path does not do it. */
-static bool dop_init(const struct sv_send_wqe *w, struct dop *op,
-		     uint32_t *rkey, uint64_t *raddr)
+bool svl_dop_init(const struct sv_send_wqe *w, struct dop *op,
+		  uint32_t *rkey, uint64_t *raddr)
 {
 	op->map = NULL;
 	op->map_cached = false;
@@ -664,8 +678,8 @@ static bool dop_init(const struct sv_send_wqe *w, struct dop *op,
 }
 
 /* Local and remote sides checked; the sizes the direct path takes. */
-static bool dop_ready(struct svl_qp *q, const struct sv_send_wqe *w,
-		      struct dop *op, uint32_t rkey, uint64_t raddr)
+bool svl_dop_ready(struct svl_qp *q, const struct sv_send_wqe *w,
+		   struct dop *op, uint32_t rkey, uint64_t raddr)
 {
 	/* A zero-length transfer checks no key: the daemon knows the rules. */
 	if (!local_iov(q, w, op) || !op->len || op->len > DIRECT_MAX)
@@ -687,18 +701,21 @@ int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
 		return -1;
 	if (w->opcode == IBV_WR_SEND || w->opcode == IBV_WR_SEND_WITH_IMM)
 		return svl_direct_idle(q) ? svl_direct_send(q, w) : -1;
-	if (!dop_init(w, &op, &rkey, &raddr) || !svl_direct_idle(q))
+	if (!svl_direct_hot_wqe(q, w))
+		return 0;
+	if (!svl_dop_init(w, &op, &rkey, &raddr) || !svl_direct_idle(q))
 		return -1;
-	ok = dop_ready(q, w, &op, rkey, raddr) &&
+	q->dq->cache.hot.rkey = 0; /* the full path may move the map */
+	ok = svl_dop_ready(q, w, &op, rkey, raddr) &&
 	     svl_direct_cq_room(cq, signaled);
-	if (ok && !dop_copy(q->dq, rkey, &op)) {
+	if (ok && !svl_dop_copy(q->dq, &op)) {
 		svl_direct_cq_unroom(cq, signaled);
 		ok = false;
 	}
-	if (!op.map_cached)
-		region_put(op.map);
+	svl_dop_put(&op);
 	if (!ok)
 		return -1;
+	svl_direct_hot_fill(q, w, &op);
 	if (signaled)
 		svl_direct_complete(q, w, cq, wc_opcode(&op), op.len);
 	return 0;

@@ -164,11 +164,36 @@ static int build_send(struct svl_qp *q, struct sv_send_wqe *w,
 	return ret;
 }
 
+/*
+ * The WQEs built at [sq.prod, end) are posted: those the direct path can
+ * do run now (direct.c), the others go to the daemon. Published later.
+ */
+static uint32_t settle(struct svl_qp *q, uint32_t end, bool *posted)
+{
+	if (end == q->sq.prod)
+		return end;
+	if (q->dq)
+		end = svl_direct_run(q, end);
+	if (end != q->sq.prod) {
+		q->sq.prod = end;
+		*posted = true;
+	}
+	return end;
+}
+
+/*
+ * The list is built into the ring first and settled at the end (or when
+ * the ring fills), so that a run of work requests to one VA region can
+ * move with one system call (direct_va.c); a WRITE/READ the direct
+ * path's hot entry covers, with nothing built ahead of it, is done from
+ * wr itself without a WQE (direct_hot.c).
+ */
 int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 		  struct ibv_send_wr **bad)
 {
 	struct svl_qp *q = to_svl_qp(qp);
 	bool posted = false;
+	uint32_t end;
 	int ret = 0;
 
 	if (!q->sq.entries || qp->state == IBV_QPS_RESET ||
@@ -176,31 +201,28 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 		*bad = wr;
 		return EINVAL;
 	}
-	svl_direct_prepare(q);
+	if (q->dstate != SVL_DIRECT_GRANTED)
+		svl_direct_prepare(q);
 	svl_ring_lock(&q->sq);
-	for (; wr; wr = wr->next) {
-		struct sv_send_wqe *w;
-
+	for (end = q->sq.prod; wr; wr = wr->next) {
 		if (svl_ctx_dead(qp->context)) {
 			ret = EIO; /* the daemon is gone (fate.c) */
 			break;
 		}
-		if (ring_full(&q->sq, q->sq.prod)) {
+		if (end == q->sq.prod && q->dq && !svl_direct_hot_wr(q, wr))
+			continue;
+		if (ring_full(&q->sq, end))
+			end = settle(q, end, &posted);
+		if (ring_full(&q->sq, end)) {
 			ret = ENOMEM;
 			break;
 		}
-		w = (void *)(q->sq.buf + (size_t)(q->sq.prod &
-			     (q->sq.entries - 1)) * q->sq.stride);
-		ret = build_send(q, w, wr);
+		ret = build_send(q, svl_sq_slot(q, end), wr);
 		if (ret)
 			break;
-		/* Done by the direct path: the slot stays free (direct.c). */
-		if (q->dq && !svl_direct_exec(q, w))
-			continue;
-		svl_direct_daemon_posted(q, w);
-		q->sq.prod++;
-		posted = true;
+		end++;
 	}
+	settle(q, end, &posted);
 	if (posted)
 		ring_publish(&q->sq);
 	svl_ring_unlock(&q->sq);
