@@ -15,8 +15,14 @@
  *   ref_bench cma -s SIZE [-n ITERS] [-c CPU0,CPU1]
  *	process_vm_writev bandwidth (MiB/s) into another process: the
  *	single-copy bound for a WRITE to a VA MR.
+ *   ref_bench mem_rate [-s 8] [-n ITERS] [-c CPU0,CPU1]
+ *	one pwrite of SIZE per iteration on the peer's /proc/PID/mem, in
+ *	million writes per second: the system-call floor of the direct
+ *	path's small WRITE to a VA MR, which is that call.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +44,8 @@ static int usage(void)
 	fputs("usage: ref_bench memcpy -s SIZE [-n ITERS] [-c CPU]\n"
 	      "       ref_bench pingpong|cma_pingpong [-n ITERS] "
 	      "[-c CPU0,CPU1]\n"
-	      "       ref_bench cma -s SIZE [-n ITERS] [-c CPU0,CPU1]\n",
+	      "       ref_bench cma|mem_rate -s SIZE [-n ITERS] "
+	      "[-c CPU0,CPU1]\n",
 	      stderr);
 	return 2;
 }
@@ -191,16 +198,50 @@ struct cma {
 	char *src, *dst;
 	size_t size;
 	long iters;
+	int mem; /* -1: process_vm_writev; else the peer's /proc/PID/mem */
+	bool rate; /* report million writes per second */
 };
 
 static int cma_write(pid_t peer, const struct cma *c)
 {
 	struct iovec l = { c->src, c->size }, r = { c->dst, c->size };
 
+	if (c->mem >= 0) {
+		if (pwrite(c->mem, c->src, c->size,
+			   (off_t)(uintptr_t)c->dst) == (ssize_t)c->size)
+			return 0;
+		perror("ref_bench: pwrite /proc/PID/mem");
+		return -1;
+	}
 	if (process_vm_writev(peer, &l, 1, &r, 1, 0) == (ssize_t)c->size)
 		return 0;
 	perror("ref_bench: process_vm_writev");
 	return -1;
+}
+
+/* mem_rate: the peer's /proc/PID/mem, opened as the direct path does. */
+static int cma_open_mem(struct cma *c, pid_t peer)
+{
+	char path[64];
+
+	if (!c->rate)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)peer);
+	c->mem = open(path, O_RDWR | O_CLOEXEC);
+	if (c->mem >= 0)
+		return 0;
+	perror("ref_bench: open /proc/PID/mem");
+	return -1;
+}
+
+static void cma_report(const struct cma *c, uint64_t ns)
+{
+	if (c->rate)
+		bench_result((double)c->iters / ((double)ns / 1e3), "Mmsg/s");
+	else
+		bench_result(bench_mib_s((double)c->size * (double)c->iters,
+					 ns),
+			     "MiB/s");
 }
 
 static int cma_side(int side, int fd, void *arg)
@@ -214,21 +255,20 @@ static int cma_side(int side, int fd, void *arg)
 		return 1;
 	if (side == 0)
 		return bench_wait(fd) ? 1 : 0;
-	if (cma_write(peer, c)) /* faults the peer's pages in */
+	/* The first write faults the peer's pages in. */
+	if (cma_open_mem(c, peer) || cma_write(peer, c))
 		return 1;
 	t0 = bench_now_ns();
 	for (i = 0; i < c->iters; i++)
 		if (cma_write(peer, c))
 			return 1;
-	bench_result(bench_mib_s((double)c->size * (double)c->iters,
-				 bench_now_ns() - t0),
-		     "MiB/s");
+	cma_report(c, bench_now_ns() - t0);
 	return bench_signal(fd) ? 1 : 0;
 }
 
-static int run_cma(const struct opts *o)
+static int run_cma(const struct opts *o, bool rate)
 {
-	struct cma c = { .size = o->size,
+	struct cma c = { .size = o->size, .mem = -1, .rate = rate,
 			 .iters = o->iters ? o->iters : memcpy_iters(o->size) };
 
 	c.src = bench_alloc(c.size, NULL);
@@ -253,6 +293,8 @@ int main(int argc, char **argv)
 	if (!strcmp(o.cmd, "cma_pingpong"))
 		return run_pingpong(&o, 1);
 	if (!strcmp(o.cmd, "cma"))
-		return run_cma(&o);
+		return run_cma(&o, false);
+	if (!strcmp(o.cmd, "mem_rate"))
+		return run_cma(&o, true);
 	return usage();
 }

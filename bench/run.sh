@@ -203,6 +203,12 @@ add_references() {
 	bh_figure ucx_put_rate UCX "ucp_put_bw 8 B rate" Mmsg/s \
 		parse_ucx_rate ucx ucp_put_bw 8 "$RATE_N"
 	bh_short ucx_put_rate "UCX put rate"
+	# The system-call floor of a small direct WRITE to a VA MR: the
+	# call the library makes, alone.
+	bh_figure ref_mem_rate "VA floor" "pwrite /proc/PID/mem 8 B rate" \
+		Mmsg/s parse_result "$BIN/ref_bench" mem_rate -s 8 \
+		-n "$RATE_N" -c "$CPU_CLI,$CPU_SRV"
+	bh_short ref_mem_rate "VA floor"
 }
 
 add_ref() { # ID SHORT LABEL UNIT X REF_BENCH_ARGS...
@@ -249,7 +255,7 @@ add_softverbs() { # P SRC KIND DIRECT [FLOOR_ISSUES]
 			parse_pt_rate perftest "$direct" ib_write_bw -s 8 \
 			-n "$RATE_N"
 	fi
-	bh_ratio "${p}_write_rate" ucx_put_rate
+	bh_ratio "${p}_write_rate" ucx_put_rate ref_mem_rate
 	add_floors "$p" "$issues"
 }
 
