@@ -46,8 +46,8 @@ struct svl_dpeer {
  * (direct_op.c).
  */
 /*
- * The hot path (direct_op.c): the last WRITE/READ to a mapped region,
- * from one local SGE or inline bytes, as checked: while the seqs of the
+ * The hot path (direct_hot.c): the last WRITE/READ to a region (mapped,
+ * or VA up to 64 KiB), from one local SGE or inline bytes, as checked: while the seqs of the
  * three entries it was checked against hold (our key, the remote key, the
  * connection), a work request with the same keys inside the same ranges
  * and an allowed direction needs no more than those three loads.
@@ -59,7 +59,8 @@ struct svl_dhot {
 	uint32_t ops; /* HOT_WRITE, HOT_READ: what both keys and the peer allow */
 	const uint32_t *rseq_p, *lseq_p, *cseq_p;
 	uint64_t riova, rlen, liova, llen;
-	uint8_t *rbase; /* the remote byte riova, mapped here */
+	uint8_t *rbase; /* the remote byte riova, mapped here; NULL: VA */
+	uint64_t rva; /* VA: its address in the registrar */
 	uintptr_t lbase; /* the local byte liova */
 };
 

@@ -12,11 +12,15 @@
  * allowed direction is checked by three loads and two range compares.
  * The remote seq is loaded again once the busy record names it
  * (svl_dop_copy), so a region unpublished meanwhile is never touched.
+ * A mapped region is copied with memcpy, a VA one (up to SMALL_IO) with
+ * one pwrite/pread on the registrar's mm handle, as the full path does:
+ * there the call is the cost, and the hot path saves the rest.
  *
  * ibv_post_send comes here straight from the ibv_send_wr, before a WQE
  * is built; the ibv_wr_* batches come from their WQEs.
  */
 #include <string.h>
+#include <sys/uio.h>
 
 #include "direct.h"
 #include "direct_op.h"
@@ -68,7 +72,7 @@ void svl_direct_hot_fill(struct svl_qp *q, const struct sv_send_wqe *w,
 	const struct sv_sge *s = (const void *)(w + 1);
 	bool inl = w->flags & SV_WQE_INLINE;
 
-	if (!op->map || !op->map->base || op->map != ch->map || op->atomic ||
+	if (!op->map || op->map != ch->map || op->atomic ||
 	    (!inl && op->nlocal != 1))
 		return;
 	h->rseq = r->seq;
@@ -76,7 +80,11 @@ void svl_direct_hot_fill(struct svl_qp *q, const struct sv_send_wqe *w,
 	h->rseq_p = op->rseq_p;
 	h->riova = r->iova;
 	h->rlen = r->length;
-	h->rbase = op->map->base + (r->file_off - op->map->off);
+	/* Mapped: its bytes here; VA: the registrar's address (pwrite). */
+	h->rbase = op->map->base ?
+			   op->map->base + (r->file_off - op->map->off) :
+			   NULL;
+	h->rva = r->va;
 	h->cseq = ch->conn.seq;
 	h->cseq_p = &((const struct sv_direct_conn *)(d->table +
 						      SV_DIRECT_CONN_OFF) +
@@ -109,31 +117,49 @@ static bool hot_covers(const struct svl_dhot *h, const struct hot_req *r,
 		       void **local)
 {
 	return h->rkey && r->rkey == h->rkey && r->len &&
-	       r->len <= DIRECT_MAX &&
+	       r->len <= (h->rbase ? DIRECT_MAX : SMALL_IO) &&
 	       (h->ops & (r->read ? HOT_READ : HOT_WRITE)) &&
 	       in_range(h->riova, h->rlen, r->raddr, r->len) &&
 	       hot_local(h, r, local) &&
 	       svl_dload32(h->cseq_p, memory_order_acquire) == h->cseq;
 }
 
-/* The copy, inside the busy record; false if the guard saw a fault. */
-static bool hot_copy(const struct svl_dqp *d, const struct hot_req *r,
-		     void *local)
+/* Mapped: memcpy; false if the guard saw a fault in the mapping. */
+static bool hot_map(const struct rmap *m, const struct hot_req *r,
+		    void *local, uint8_t *remote)
 {
-	const struct svl_dhot *h = &d->cache.hot;
-	const struct rmap *m = d->cache.map;
-	uint8_t *remote = h->rbase + (r->raddr - h->riova);
-	bool ok;
-
-	if (!svl_dbusy_enter(d, h->rseq_p, h->rseq, h->rslot))
-		return false;
 	if (r->read)
 		svl_dcopy(local, remote, r->len);
 	else
 		svl_dcopy(remote, local, r->len);
 	/* A fault inside the copy set the word in this thread's handler. */
 	atomic_signal_fence(memory_order_seq_cst);
-	ok = !__atomic_load_n(&m->faulted, __ATOMIC_ACQUIRE);
+	return !__atomic_load_n(&m->faulted, __ATOMIC_ACQUIRE);
+}
+
+/* VA: one call on the registrar's mm handle, as the full path makes. */
+static bool hot_va(const struct rmap *m, const struct hot_req *r,
+		   void *local, uint64_t remote)
+{
+	struct iovec v = { local, r->len };
+	ssize_t n = r->read ? preadv(m->fd, &v, 1, (off_t)remote) :
+			      pwritev(m->fd, &v, 1, (off_t)remote);
+
+	return n >= 0 && (uint64_t)n == r->len;
+}
+
+/* The copy, inside the busy record. */
+static bool hot_copy(const struct svl_dqp *d, const struct hot_req *r,
+		     void *local)
+{
+	const struct svl_dhot *h = &d->cache.hot;
+	uint64_t off = r->raddr - h->riova;
+	bool ok;
+
+	if (!svl_dbusy_enter(d, h->rseq_p, h->rseq, h->rslot))
+		return false;
+	ok = h->rbase ? hot_map(d->cache.map, r, local, h->rbase + off) :
+			hot_va(d->cache.map, r, local, h->rva + off);
 	svl_dbusy_leave(d);
 	return ok;
 }
