@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * Posted connection steps (issue 17). The library sends RESET->INIT,
- * INIT->RTR (RC) and RTR->RTS without waiting for the daemon when the
- * rules the daemon applies (softverbs/qp_rules.h) accept them, and every
- * verbs behaviour stays:
+ * Posted connection steps (issue 17). The library sends RESET->INIT and
+ * RTR->RTS without waiting for the daemon when the rules the daemon
+ * applies (softverbs/qp_rules.h) accept them, and every verbs behaviour
+ * stays:
  *   - pairs connected back to back are all in RTS at the daemon, and a
  *     WRITE posted right after a posted RTS completes (it waits for it);
- *   - a bad value still fails the very call that names it with the
+ *   - a bad RTR value fails the very call that names it with the
  *     daemon's errno, also once the library knows the device's limits:
- *     a path MTU above the port's, an empty GID index, a responder depth
- *     above the device's, a P_Key index past the table, port 2;
- *   - a posted RTR the daemon refuses after all (another process moved
- *     the QP to RTS behind the library's back) returned 0: the QP's next
+ *     a path MTU above the port's or below 256, an empty GID index, a
+ *     responder depth above the device's, port 2;
+ *   - a posted RTS the daemon refuses after all (another process moved
+ *     the QP to ERR behind the library's back) returned 0: the QP's next
  *     modify fails with EINVAL, once, and the one after works;
- *   - a modify that cannot be posted (a UD QP's RTR, a RESET) still works.
+ *   - a modify that is not posted (a UD QP's steps, a RESET) still works.
  */
 #include <sys/wait.h>
 
@@ -128,8 +128,8 @@ static void bad_values(struct ibv_context *ctx, struct ibv_pd *pd)
 	       "index %d)\n", empty);
 }
 
-/* Another process connects the QP; our posted RTR is refused later. */
-static void refused_rtr(struct ibv_context *ctx, struct ibv_pd *pd)
+/* Another process moves the QP to ERR; our posted RTS is refused later. */
+static void refused_rts(struct ibv_context *ctx, struct ibv_pd *pd)
 {
 	struct ibv_qp_attr err = { .qp_state = IBV_QPS_ERR }, a;
 	struct svt_ep e = { .ctx = ctx, .pd = pd }, peer = e;
@@ -139,26 +139,35 @@ static void refused_rtr(struct ibv_context *ctx, struct ibv_pd *pd)
 	svt_ep_make(&e);
 	svt_ep_make(&peer);
 	to_init(e.qp);
-	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_INIT);
-	pid = fork();
-	SVT_CHECK(pid >= 0);
-	if (pid == 0) {
-		svt_ep_connect(&e, peer.qp->qp_num); /* INIT, RTR, RTS */
-		_exit(svt_qp_state(e.qp) == IBV_QPS_RTS ? 0 : 1);
-	}
-	SVT_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-		  WEXITSTATUS(status) == 0);
 	memset(&a, 0, sizeof(a));
 	a.path_mtu = IBV_MTU_1024;
 	a.max_dest_rd_atomic = 4;
 	a.ah_attr.grh.sgid_index = (uint8_t)e.gid_index;
-	SVT_CHECK(to_rtr(&e, &a, peer.qp->qp_num) == 0); /* posted */
-	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_RTS); /* reads that reply too */
+	SVT_CHECK(!to_rtr(&e, &a, peer.qp->qp_num)); /* waited for */
+	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_RTR);
+	pid = fork();
+	SVT_CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(ibv_modify_qp(e.qp, &err, IBV_QP_STATE) ? 1 : 0);
+	SVT_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		  WEXITSTATUS(status) == 0);
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 8;
+	a.retry_cnt = 1;
+	a.rnr_retry = 7;
+	a.max_rd_atomic = 4;
+	SVT_CHECK(!ibv_modify_qp(e.qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
+						   IBV_QP_RETRY_CNT |
+						   IBV_QP_RNR_RETRY |
+						   IBV_QP_SQ_PSN |
+						   IBV_QP_MAX_QP_RD_ATOMIC));
+	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_ERR); /* reads that reply */
 	SVT_CHECK(ibv_modify_qp(e.qp, &err, IBV_QP_STATE) == EINVAL);
 	SVT_CHECK(!ibv_modify_qp(e.qp, &err, IBV_QP_STATE)); /* said once */
 	SVT_CHECK(svt_qp_state(e.qp) == IBV_QPS_ERR);
 	pair_free(&e, &peer);
-	printf("a posted RTR refused later fails the next modify, once\n");
+	printf("a posted RTS refused later fails the next modify, once\n");
 }
 
 /* Steps that are never posted: a UD QP's RTR, RTS to RESET. */
@@ -191,7 +200,7 @@ int main(void)
 	SVT_CHECK(pd);
 	connect_many(ctx, pd);
 	bad_values(ctx, pd);
-	refused_rtr(ctx, pd);
+	refused_rts(ctx, pd);
 	not_postable(ctx, pd);
 	connect_many(ctx, pd);
 	SVT_CHECK(!ibv_dealloc_pd(pd));

@@ -509,23 +509,18 @@ static void qp_reset_shadow(struct svl_qp *q)
 	svl_direct_rx_reset(q);
 }
 
-/* Transports whose peers resend what a QP not yet in RTR dropped. */
-static bool qp_reliable(const struct ibv_qp *qp)
-{
-	return qp->qp_type == IBV_QPT_RC || qp->qp_type == IBV_QPT_XRC_SEND ||
-	       qp->qp_type == IBV_QPT_XRC_RECV;
-}
-
 /*
- * The steps of a connection, RESET to INIT to RTR to RTS, are posted, not
+ * Two steps of a connection, RESET to INIT and RTR to RTS, are posted, not
  * waited for (transport.c), when the daemon cannot refuse them: the rules
  * it applies, run here (qp_limits.c), accept them, and nothing but our own
  * modifies moves a QP along these states. Their effect shows only in
  * later commands, which the daemon runs after them, and in the engine's
  * work, which follows the daemon's state: WQEs posted after a posted RTS
- * wait for it. A packet reaching a QP whose posted RTR the daemon has not
- * run yet is dropped, which only a reliable transport makes good (its
- * sender resends): so RTR is posted for RC and XRC only. Raw packet QPs
+ * wait for it. RTR is always waited for: once it returns, the QP takes
+ * packets, which a peer may send at once (a packet reaching a QP the
+ * daemon still has in INIT is dropped, and only a retry would bring it
+ * again). Waiting for it also makes every step posted before it, on any
+ * QP of the context, run before the application goes on. Raw packet QPs
  * (flow rules hold them) are left out.
  */
 static bool modify_postable(const struct svl_qp *q,
@@ -540,8 +535,6 @@ static bool modify_postable(const struct svl_qp *q,
 		return false;
 	next = m->qp_state;
 	if (!(qp->state == IBV_QPS_RESET && next == IBV_QPS_INIT) &&
-	    !(qp->state == IBV_QPS_INIT && next == IBV_QPS_RTR &&
-	      qp_reliable(qp)) &&
 	    !(qp->state == IBV_QPS_RTR && next == IBV_QPS_RTS))
 		return false;
 	return svl_qp_modify_sure(qp->context, qp->state, qp->qp_type, m);
