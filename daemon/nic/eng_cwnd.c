@@ -14,16 +14,22 @@
  *
  * The rule is TCP Reno's, per QP: start at 128; grow by what is
  * acknowledged (doubling per round trip) up to the threshold, then by
- * about one PSN per window acknowledged; a sequence NAK halves it (once
- * per window: a burst of loss is one event); a timeout sets it to the
- * minimum and the threshold to half. The same-host transport loses
+ * about one PSN per window acknowledged, at most 256; a sequence NAK
+ * halves it (once per window: a burst of loss is one event); a timeout
+ * sets it to the minimum and the threshold to half. The same-host transport loses
  * nothing and is not windowed.
  */
 #include "engine.h"
 
 #define CWND_MIN 16U
 #define CWND_INIT 128U
-#define CWND_MAX 2048U
+/*
+ * At most 256: the window is also the queue a slow receiver holds, and
+ * what it holds must drain well within the QP's timeout. With 2048, rxe in
+ * a TCG guest (about 125 us a packet) sat on 2,000 packets; after one
+ * loss it took 0.6 s to reach the resent ones, past seven 67 ms timeouts.
+ */
+#define CWND_MAX 256U
 
 void eng_cwnd_init(struct eng_qp *eq)
 {
