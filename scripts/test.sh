@@ -111,6 +111,13 @@ if [ -n "$huge_was" ]; then
 	echo "$huge_was" >/proc/sys/vm/nr_hugepages || true
 fi
 
+step "interop with kernel Soft-RoCE (tests/wire_rxe.sh, where QEMU and ../shared/tools/rxe-vm exist)"
+# Boots rdma_rxe in a TCG guest: about 5 minutes; 77 (skipped) without
+# QEMU or the tool, as on a clean clone.
+rxe_rc=0
+bash tests/wire_rxe.sh build/bin || rxe_rc=$?
+[ "$rxe_rc" = 0 ] || [ "$rxe_rc" = 77 ] || { echo "wire_rxe: FAIL"; exit 1; }
+
 step "benchmark, quick (figures only: fails only if the tool breaks)"
 bench/run.sh --quick --out build/bench-quick
 echo "ALL TESTS PASSED"
