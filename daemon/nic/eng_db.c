@@ -118,6 +118,8 @@ static void harvest_page(struct svd_engine *e, uint32_t idx)
 				  memory_order_relaxed))
 		return;
 	sum = atomic_exchange((_Atomic uint64_t *)&p->summary, 0);
+	e->ring_cpu = atomic_load_explicit((_Atomic uint32_t *)&p->ring_cpu,
+					   memory_order_relaxed);
 	while (sum) {
 		uint32_t w = (uint32_t)__builtin_ctzll(sum);
 

@@ -13,10 +13,16 @@ struct eng_idle {
 	int64_t last_work; /* ns: the last pass that found work */
 	int64_t checked; /* ns: when free_core was last sampled */
 	bool free_core; /* then: a CPU had no runnable thread to take */
+	bool reply; /* the last work came from a process on the engine's CPU */
 };
 
 /* A pass found work at now (ns). */
 void eng_idle_work(struct eng_idle *s, int64_t now);
+/*
+ * The work of that pass came from a process on the engine's own CPU
+ * (reply: wait a moment for the answer it expects, eng_idle.c) or not.
+ */
+void eng_idle_reply(struct eng_idle *s, bool reply);
 
 /*
  * No work in the last pass at now (ns); the next timer is due at

@@ -15,6 +15,7 @@
  * on the doorbell pages (futex_waitv) until a ring or the next timer.
  */
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,8 @@ static void *eng_thread(void *arg)
 		now = now_ns();
 		if (work) {
 			eng_idle_work(&idle, now);
+			eng_idle_reply(&idle, e->ring_cpu ==
+						      (uint32_t)sched_getcpu());
 			eng_prio_worked(&prio, now);
 		} else if (eng_idle_may_spin(&idle, now, deadline)) {
 			eng_idle_relax();

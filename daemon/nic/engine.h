@@ -362,6 +362,8 @@ struct svd_engine {
 	struct eng_db_page *pages; /* dev->max_db_pages slots */
 	/* 1 + the highest index holding a page: passes scan no further */
 	uint32_t pages_hi;
+	/* eng_db.c: the CPU of the last ring harvested (p->ring_cpu, a hint) */
+	uint32_t ring_cpu;
 	struct eng_db_slots **slots; /* per page: slot -> QP chain */
 	struct eng_link runq, timerq, pollq;
 	/* eng_wait.c: waiter threads for pages past the engine's own. */

@@ -373,8 +373,9 @@ static uint8_t *bounce_get(size_t *size)
 	return big ? big : small;
 }
 
-int mem_va_copy(const struct svd_umem *dst, uint64_t dst_off,
-		const struct svd_umem *src, uint64_t src_off, uint64_t len)
+int mem_va_copy_alone(const struct svd_umem *dst, uint64_t dst_off,
+		      const struct svd_umem *src, uint64_t src_off,
+		      uint64_t len)
 {
 	size_t size;
 	/*

@@ -18,8 +18,16 @@
 int mem_va_io(const struct svd_umem *u, uint64_t addr, void *buf, size_t len,
 	      bool write);
 
-/* VA umem to VA umem (possibly two processes): through a daemon buffer. */
+/*
+ * VA umem to VA umem (possibly two processes): through a daemon buffer; a
+ * large copy is shared with a helper thread while a core is free
+ * (mem_va_pair.c).
+ */
 int mem_va_copy(const struct svd_umem *dst, uint64_t dst_off,
 		const struct svd_umem *src, uint64_t src_off, uint64_t len);
+/* The same on the calling thread alone (mem_va.c). */
+int mem_va_copy_alone(const struct svd_umem *dst, uint64_t dst_off,
+		      const struct svd_umem *src, uint64_t src_off,
+		      uint64_t len);
 
 #endif

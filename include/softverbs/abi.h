@@ -367,6 +367,8 @@ enum {
 struct sv_db_page {
 	/* Library (any thread) increments; engine reads. */
 	_Alignas(SV_CACHELINE) __u32 ring;
+	/* The CPU the last ringer ran on (a hint for the engine's waiting). */
+	__u32 ring_cpu;
 	/* Engine sets before sleeping, clears on wake; library reads. */
 	_Alignas(SV_CACHELINE) __u32 sleeping;
 	/* Bit w: pending[w] may have bits set. */

@@ -12,6 +12,7 @@
  * (the engine sleeps on every page of the device, so any page wakes it).
  */
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -98,6 +99,11 @@ static void db_wake(struct sv_db_page *p)
 	 * seq_cst on both sides: either the engine sees the new ring value
 	 * in its futex compare, or we see 'sleeping' and wake it.
 	 */
+	int cpu = sched_getcpu();
+
+	/* Only a hint (eng_idle.c): a plain store beside the ring word. */
+	atomic_store_explicit((_Atomic uint32_t *)&p->ring_cpu,
+			      (uint32_t)cpu, memory_order_relaxed);
 	atomic_fetch_add((_Atomic uint32_t *)&p->ring, 1);
 	if (atomic_load((_Atomic uint32_t *)&p->sleeping))
 		syscall(SYS_futex, &p->ring, FUTEX_WAKE, 1, NULL, NULL, 0);

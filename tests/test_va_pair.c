@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Large VA-to-VA copies shared between the engine and its copy helper
+ * (daemon/nic/mem_va_pair.c), forced on whatever the load
+ * (SOFTVERBS_VA_PAIR=2) and on the daemon path (SOFTVERBS_DIRECT=0).
+ *
+ * Two contexts of this process, one RC QP each, connected to each other;
+ * buffers are private memory (VA MRs). RDMA WRITEs and READs of sizes
+ * around the split threshold and the engine's 1 MiB step, at odd offsets,
+ * must land byte for byte, with the bytes around the target untouched.
+ * Then a WRITE whose source range was unmapped after registration must
+ * fail with LOC_PROT_ERR (the helper's half or the caller's reports it).
+ */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "svtest.h"
+#include "svt_ep.h"
+
+#define AREA (8u << 20)
+
+static uint8_t *area(void)
+{
+	uint8_t *p = mmap(NULL, AREA, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	SVT_CHECK(p != MAP_FAILED);
+	return p;
+}
+
+static struct ibv_mr *reg(struct svt_ep *e, void *p)
+{
+	struct ibv_mr *mr = ibv_reg_mr(e->pd, p, AREA,
+				       IBV_ACCESS_LOCAL_WRITE |
+					       IBV_ACCESS_REMOTE_WRITE |
+					       IBV_ACCESS_REMOTE_READ);
+
+	SVT_CHECK(mr);
+	return mr;
+}
+
+static void fill(uint8_t *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 131 + seed + (i >> 12));
+}
+
+/* op of len bytes from src+soff (lmr) to/from the peer's dst+doff. */
+static void one(struct svt_ep *e, enum ibv_wr_opcode op, struct ibv_mr *lmr,
+		size_t loff, struct ibv_mr *rmr, size_t roff, uint32_t len)
+{
+	struct ibv_sge s = { (uintptr_t)lmr->addr + loff, len, lmr->lkey };
+
+	SVT_CHECK(svt_rdma(e, op, &s, (uintptr_t)rmr->addr + roff, rmr->rkey,
+			   0, 0) == IBV_WC_SUCCESS);
+}
+
+static void check(const uint8_t *got, const uint8_t *want, size_t n,
+		  const char *what)
+{
+	if (memcmp(got, want, n)) {
+		fprintf(stderr, "test_va_pair: %s differs\n", what);
+		exit(SVT_FAIL);
+	}
+}
+
+static void round_trip(struct svt_ep *a, struct svt_ep *b, struct ibv_mr *ma,
+		       struct ibv_mr *mb, uint32_t len, size_t off)
+{
+	uint8_t *pa = ma->addr, *pb = mb->addr;
+	fill(pa, AREA, len + (unsigned int)off);
+	memset(pb, 0xee, AREA);
+	one(a, IBV_WR_RDMA_WRITE, ma, off, mb, off + 3, len);
+	check(pb + off + 3, pa + off, len, "WRITE payload");
+	SVT_CHECK(pb[off + 2] == 0xee && pb[off + 3 + len] == 0xee);
+	/* READ it back into a cleared area of a, at another offset. */
+	memset(pa, 0x11, AREA);
+	one(a, IBV_WR_RDMA_READ, ma, 64 + 1, mb, off + 3, len);
+	check(pa + 65, pb + off + 3, len, "READ payload");
+	SVT_CHECK(pa[64] == 0x11 && pa[65 + len] == 0x11);
+}
+
+int main(void)
+{
+	static const uint32_t sizes[] = { (512u << 10) - 1, 512u << 10,
+					  (1u << 20) + 7, (3u << 20) + 4097 };
+	struct svt_ep a = { 0 }, b = { 0 };
+	struct ibv_mr *ma, *mb;
+	struct svt_daemon d;
+	unsigned int i;
+	uint8_t *hole;
+
+	setenv("SOFTVERBS_VA_PAIR", "2", 1);
+	setenv("SOFTVERBS_DIRECT", "0", 1);
+	ibv_close_device(svt_start(&d));
+	svt_ep_open(&a);
+	svt_ep_open(&b);
+	svt_ep_connect(&a, b.qp->qp_num);
+	svt_ep_connect(&b, a.qp->qp_num);
+	ma = reg(&a, area());
+	mb = reg(&b, area());
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		round_trip(&a, &b, ma, mb, sizes[i], i * 4096 + 5);
+	/* A source page unmapped after registration: the WRITE fails. */
+	hole = (uint8_t *)ma->addr + (1u << 20) + (512u << 10);
+	SVT_CHECK(!munmap(hole, 4096));
+	{
+		struct ibv_sge s = { (uintptr_t)ma->addr, 2u << 20, ma->lkey };
+
+		SVT_CHECK(svt_rdma(&a, IBV_WR_RDMA_WRITE, &s,
+				   (uintptr_t)mb->addr, mb->rkey, 0,
+				   0) == IBV_WC_LOC_PROT_ERR);
+	}
+	svt_daemon_stop(&d);
+	return SVT_PASS;
+}
