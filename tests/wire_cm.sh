@@ -14,8 +14,9 @@
 #     QP's error when a transfer was in flight);
 #   - a lost REQ (SOFTVERBS_CM_WIRE_DROP=1 loses the client daemon's first
 #     wire MAD) is sent again after the CM response timeout and connects;
-#   - a REQ to an address where nobody answers ends in UNREACHABLE after
-#     the retries (SOFTVERBS_CM_RESPONSE_TIMEOUT=14 makes that 2 s).
+#   - a REQ to an address where nobody answers (it has a neighbour
+#     entry, so its address resolves) ends in UNREACHABLE after the
+#     retries (SOFTVERBS_CM_RESPONSE_TIMEOUT=14 makes that 2 s).
 # Both ports' counters must show the MADs on the wire and no malformed
 # packet.
 # usage: wire_cm.sh BUILD/bin
@@ -136,8 +137,12 @@ sv_b run -- timeout 60 rping -c -v -V -a "$IP4A" -C 10 >"$WIRE_TMP/lost.cli" 2>&
 wait $spid || wire_fail "lost REQ: the server failed"
 echo "ok: first REQ lost, sent again, connected in $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-4) s"
 
-# Nobody at that address (no neighbour): UNREACHABLE after the retries.
+# Nobody at that address: UNREACHABLE after the retries. The address
+# gets a neighbour entry (a MAC nobody has) so that its resolution
+# succeeds; without one, rdma_resolve_addr times out (wire_cm_resolve).
 restart_b SOFTVERBS_CM_RESPONSE_TIMEOUT=14
+ip -n "$NSB" neigh replace "10.91.$WIRE_N.9" lladdr 02:00:00:00:00:09 \
+	dev "$VB" nud permanent || wire_fail "neighbour entry for .9"
 t0=$(date +%s)
 sv_b run -- timeout 60 rping -c -a "10.91.$WIRE_N.9" -C 1 >"$WIRE_TMP/unr" 2>&1
 grep -q "RDMA_CM_EVENT_UNREACHABLE" "$WIRE_TMP/unr" ||

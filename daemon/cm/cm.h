@@ -5,6 +5,7 @@
  *
  *   cm_sock.c   cm.sock: one cm_file per process, commands, event channels
  *   cm_addr.c   addresses: bind, ports, address -> device/GID, routes
+ *   cm_neigh.c  waiting for the next hop's neighbour entry (ARP/ND)
  *   cm_conn.c   the connection state machine and the CM MADs it exchanges
  *   cm_wire.c   where MADs go: to the local device that holds the
  *               destination GID, or on the wire (QP1) to another host
@@ -39,6 +40,7 @@ enum cm_state {
 	CM_SIDR_REQ_SENT,
 	CM_SIDR_REQ_RCVD,
 	CM_UD_READY, /* SIDR done: a UD id has its peer */
+	CM_ADDR_QUERY, /* resolve_addr waits for the neighbour (cm_neigh.c) */
 };
 
 struct cm_event_q;
@@ -89,6 +91,10 @@ struct cm_id {
 	uint8_t sgid[16];
 	uint8_t dgid[16];
 	bool have_route;
+	/* ADDR_QUERY: the neighbour awaited (destination or gateway). */
+	int nh_ifindex;
+	uint8_t nh_family;
+	uint8_t nh_addr[16];
 	int backlog;
 	int nr_pending; /* listener: requests not yet accepted/rejected */
 	struct cm_id *listener;
@@ -131,6 +137,7 @@ void cm_id_free(struct cm_id *id);
 int cm_bind(struct cm_id *id, const union sv_cm_sockaddr *addr);
 int cm_resolve_addr(struct cm_id *id, const struct sv_cm_cmd *cmd);
 int cm_resolve_route(struct cm_id *id, int timeout_ms);
+void cm_addr_done(struct cm_id *id, int status);
 int cm_listen(struct cm_id *id, int backlog);
 int cm_set_option(struct cm_id *id, const struct sv_cm_cmd *cmd);
 uint8_t cm_hop_limit(const struct cm_id *id);
@@ -142,6 +149,10 @@ struct svd_device *cm_dev_of_gid(const uint8_t *gid, uint32_t *index);
 void cm_sa_to_gid(const union sv_cm_sockaddr *sa, uint8_t *gid);
 uint16_t cm_sa_port(const union sv_cm_sockaddr *sa);
 uint64_t cm_service_id(const struct cm_id *id);
+
+/* cm_neigh.c */
+int cm_neigh_query(struct cm_id *id, int timeout_ms);
+void cm_neigh_stop(void);
 
 /* cm_conn.c */
 int cm_connect(struct cm_id *id, const struct sv_cm_conn *conn);

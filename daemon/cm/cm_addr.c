@@ -7,8 +7,9 @@
  * So the device for a local address is the one whose GID table holds it,
  * and the source address for a destination is the one the host's routing
  * table picks (a connected UDP socket asks the kernel), exactly as the
- * kernel's rdma_cm resolves RoCE addresses. RoCEv2 over UDP needs no
- * neighbour (MAC) resolution, so resolution completes at once.
+ * kernel's rdma_cm resolves RoCE addresses. A destination behind a
+ * device's netdev waits, as in the kernel, for its next hop's neighbour
+ * entry (cm_neigh.c); any other resolution completes at once.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -335,6 +336,30 @@ static bool reachable(const struct cm_id *id)
 	       cm_dev_of_gid(id->dgid, &idx);
 }
 
+/*
+ * Does the destination need a neighbour? Only when it is reached over
+ * the device's netdev: not a GID of this daemon, not multicast.
+ */
+static bool needs_neigh(const struct cm_id *id)
+{
+	uint32_t idx;
+
+	return id->dev->port.netdev[0] &&
+	       (id->dst.sa.sa_family == AF_INET ||
+		id->dst.sa.sa_family == AF_INET6) &&
+	       !svd_gid_is_mcast(id->dgid) && !cm_dev_of_gid(id->dgid, &idx);
+}
+
+/* The end of address resolution: ADDR_RESOLVED, or ADDR_ERROR (status). */
+void cm_addr_done(struct cm_id *id, int status)
+{
+	id->deadline_ms = 0;
+	id->state = status ? CM_ADDR_BOUND : CM_ADDR_RESOLVED;
+	cm_emit(id, status ? RDMA_CM_EVENT_ADDR_ERROR :
+			     RDMA_CM_EVENT_ADDR_RESOLVED,
+		status, NULL, NULL);
+}
+
 int cm_resolve_addr(struct cm_id *id, const struct sv_cm_cmd *cmd)
 {
 	int ret;
@@ -353,12 +378,12 @@ int cm_resolve_addr(struct cm_id *id, const struct sv_cm_cmd *cmd)
 	cm_sa_to_gid(&id->dst, id->dgid);
 	if (id->dev && !reachable(id)) {
 		/* As the kernel when no RDMA device serves the route. */
-		id->state = CM_ADDR_BOUND;
-		cm_emit(id, RDMA_CM_EVENT_ADDR_ERROR, -ENODEV, NULL, NULL);
+		cm_addr_done(id, -ENODEV);
 		return 0;
 	}
-	id->state = CM_ADDR_RESOLVED;
-	cm_emit(id, RDMA_CM_EVENT_ADDR_RESOLVED, 0, NULL, NULL);
+	if (id->dev && needs_neigh(id) && cm_neigh_query(id, cmd->arg))
+		return 0; /* ADDR_QUERY: cm_neigh.c or the timer ends it */
+	cm_addr_done(id, 0);
 	return 0;
 }
 

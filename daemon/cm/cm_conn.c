@@ -532,6 +532,10 @@ static void retransmit_or_fail(struct cm_id *id)
 
 void cm_timeout(struct cm_id *id)
 {
+	if (id->state == CM_ADDR_QUERY) { /* no neighbour in timeout_ms */
+		cm_addr_done(id, -ETIMEDOUT);
+		return;
+	}
 	if (id->state == CM_TIMEWAIT) {
 		id->deadline_ms = 0;
 		id->state = CM_IDLE;

@@ -669,6 +669,7 @@ void svd_cm_stop(void)
 	while (files)
 		file_close(files);
 	cm_wire_stop();
+	cm_neigh_stop();
 	if (listen_fd >= 0) {
 		svd_ev_unwatch(listen_fd, listen_tag);
 		close(listen_fd);
