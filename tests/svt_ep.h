@@ -173,7 +173,13 @@ static inline struct ibv_wc svt_poll1(struct ibv_cq *cq)
 		if (i > 1000)
 			nanosleep(&ts, NULL);
 	}
-	fprintf(stderr, "svt_ep: timeout waiting for a completion\n");
+	/* Which process of a multi-process test, and on which path. */
+	fprintf(stderr,
+		"svt_ep: timeout waiting for a completion (pid %d, "
+		"SOFTVERBS_DIRECT=%s)\n",
+		(int)getpid(),
+		getenv("SOFTVERBS_DIRECT") ? getenv("SOFTVERBS_DIRECT") :
+					     "unset");
 	exit(SVT_FAIL);
 }
 

@@ -131,7 +131,15 @@ void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t db_page_index,
 	if (!p)
 		return;
 	w = (_Atomic uint64_t *)&p->pending[slot / 64];
-	/* Already pending: the engine has not taken it yet, no RMW needed. */
+	/*
+	 * Already pending: the engine has not taken it yet, no RMW needed.
+	 * That holds only if the caller's producer-index store is visible
+	 * before this load (a store-load order x86 does not give): else the
+	 * engine may take the bit and read the old index, and the work
+	 * sleeps unseen. The engine takes bits with an exchange, so a full
+	 * fence here closes the race.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (!(atomic_load_explicit(w, memory_order_relaxed) & bit)) {
 		atomic_fetch_or(w, bit);
 		atomic_fetch_or((_Atomic uint64_t *)&p->summary,
