@@ -113,6 +113,7 @@ int main(void)
 				   (uintptr_t)mb->addr, mb->rkey, 0,
 				   0) == IBV_WC_LOC_PROT_ERR);
 	}
+	SVT_CHECK(!ibv_dereg_mr(ma) && !ibv_dereg_mr(mb));
 	svt_daemon_stop(&d);
 	return SVT_PASS;
 }
