@@ -20,7 +20,14 @@
  * (data-direct is the reference: below 1 means data direct is faster).
  *
  *   bench_dma_paths [-d DEV] [-r ROUNDS] [-m MIB_PER_FIGURE] [-t DEPTH]
- *                   [-o write|read] [-s KIB] [-D]
+ *                   [-o write|read] [-s KIB] [-k KINDS] [-l LIST] [-D]
+ *
+ * -l: at most LIST work requests per ibv_post_send() (default 4, the
+ * refill after each signaled completion; 1 posts them one by one).
+ *
+ * -k measures only some kinds, e.g. "-k 1,2" (dma-buf and data-direct;
+ * 0 VA .. 4 dd destination): for profiling the daemon on one path.
+ * Ratios against a kind left out print as "-".
  *
  * Paths: the library's same-host direct path (issue 17) would move VA and
  * dma-buf transfers itself, without the daemon (data-direct regions always
@@ -100,6 +107,8 @@ struct bench {
 	size_t bytes;	  /* per figure and round */
 	int only_op;	  /* -1: both; 0 WRITE, 1 READ */
 	size_t only_size; /* 0: all */
+	unsigned int kinds; /* -k: bit per kind measured (profiling) */
+	long list;	    /* -l: most WRs per ibv_post_send */
 	bool direct;	  /* -D: the library's direct path stays on */
 };
 
@@ -226,15 +235,41 @@ static void kind_regions(const struct bench *b, enum kind k, bool write,
 	*r = &b->reg[write ? kinds[k].dst : kinds[k].src][1];
 }
 
-/* msgs transfers of size bytes, depth at a time. */
+/*
+ * Post WRs first .. first + n - 1 (wr_ids first + 1 ..) as one list: one
+ * doorbell per refill. Posted one by one, the first doorbell woke the
+ * engine, which on a loaded 2-CPU machine took the client's own CPU (it
+ * is real-time) before the client posted the next: the engine found one
+ * WQE per wake-up and slept after each (measured: one engine sleep per
+ * 1 MiB request, a 16 us gap before each, at any depth), so every path
+ * measured the client's scheduling more than its DMA.
+ */
+static void post_list(struct bench *b, const struct ibv_send_wr *tmpl,
+		      long first, long n, long msgs)
+{
+	static struct ibv_send_wr wr[256];
+	struct ibv_send_wr *bad;
+	long sig = b->depth / 4 ? b->depth / 4 : 1, i, id;
+
+	for (i = 0; i < n; i++) {
+		id = first + i + 1;
+		wr[i] = *tmpl;
+		wr[i].wr_id = (uint64_t)id;
+		wr[i].send_flags = id % sig && id < msgs ? 0 : IBV_SEND_SIGNALED;
+		wr[i].next = i + 1 < n ? &wr[i + 1] : NULL;
+	}
+	if (ibv_post_send(b->qp, wr, &bad))
+		die("ibv_post_send");
+}
+
+/* msgs transfers of size bytes, depth at a time, refilled in lists. */
 static void transfers(struct bench *b, enum kind k, bool write, size_t size,
 		      long msgs)
 {
 	const struct region *l, *r;
-	long posted = 0, done = 0;
+	long posted = 0, done = 0, n;
 	struct ibv_sge sge;
-	struct ibv_send_wr wr = {.sg_list = &sge, .num_sge = 1}, *bad;
-	long sig = b->depth / 4 ? b->depth / 4 : 1;
+	struct ibv_send_wr wr = {.sg_list = &sge, .num_sge = 1};
 
 	kind_regions(b, k, write, &l, &r);
 	sge = (struct ibv_sge){l->addr, (uint32_t)size, l->mr->lkey};
@@ -243,13 +278,13 @@ static void transfers(struct bench *b, enum kind k, bool write, size_t size,
 	wr.wr.rdma.rkey = r->mr->rkey;
 	while (done < msgs) {
 		while (posted < msgs && posted - done < b->depth) {
-			posted++;
-			wr.wr_id = (uint64_t)posted;
-			wr.send_flags = posted % sig && posted < msgs
-					    ? 0
-					    : IBV_SEND_SIGNALED;
-			if (ibv_post_send(b->qp, &wr, &bad))
-				die("ibv_post_send");
+			n = b->depth - (posted - done);
+			if (n > msgs - posted)
+				n = msgs - posted;
+			if (n > b->list)
+				n = b->list;
+			post_list(b, &wr, posted, n, msgs);
+			posted += n;
 		}
 		done = reap(b);
 	}
@@ -381,8 +416,25 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_dma_paths [-d DEV] [-r ROUNDS] "
 			"[-m MIB_PER_FIGURE] [-t DEPTH] [-o write|read] "
-			"[-s KIB] [-D]\n");
+			"[-s KIB] [-k KINDS] [-l LIST] [-D]\n");
 	exit(2);
+}
+
+/* "1,2" -> bits 1 and 2; 0 (a usage error) if any is not a kind. */
+static unsigned int kind_list(const char *arg)
+{
+	unsigned int bits = 0;
+	char *end;
+	long k;
+
+	do {
+		k = strtol(arg, &end, 10);
+		if (end == arg || k < 0 || k >= NKINDS)
+			return 0;
+		bits |= 1U << k;
+		arg = end + (*end == ',');
+	} while (*end);
+	return bits;
 }
 
 static void parse(int argc, char **argv, struct bench *b, const char **dev,
@@ -390,7 +442,7 @@ static void parse(int argc, char **argv, struct bench *b, const char **dev,
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "d:r:m:t:o:s:D")) != -1) {
+	while ((c = getopt(argc, argv, "d:r:m:t:o:s:k:l:D")) != -1) {
 		if (c == 'd')
 			*dev = optarg;
 		else if (c == 'r')
@@ -405,11 +457,16 @@ static void parse(int argc, char **argv, struct bench *b, const char **dev,
 			b->only_size = (size_t)atol(optarg) << 10;
 		else if (c == 'D')
 			b->direct = true;
+		else if (c == 'l')
+			b->list = atol(optarg);
+		else if (c == 'k')
+			b->kinds = kind_list(optarg);
 		else
 			usage();
 	}
 	if (*rounds < 1 || *rounds > MAX_ROUNDS || b->depth < 1 ||
-	    b->depth > 256 || b->bytes < MAX_SIZE)
+	    b->depth > 256 || b->bytes < MAX_SIZE || !b->kinds ||
+	    b->list < 1)
 		usage();
 }
 
@@ -438,6 +495,7 @@ static void keep_ratios(int op, int s, int slice, const uint64_t t[NKINDS])
 {
 	int k;
 
+	/* A kind left out (-k) has t 0: its ratios are 0 or inf, shown "-". */
 	ratio[op][s][K_VA][slice] = (double)t[K_DMABUF] / (double)t[K_VA];
 	for (k = K_DD; k < NKINDS; k++)
 		ratio[op][s][k][slice] = (double)t[k] / (double)t[K_DMABUF];
@@ -462,6 +520,9 @@ static void measure_one(struct bench *b, int op, int s, int slice0,
 	for (i = 0; i < SLICES; i++) {
 		for (j = 0; j < NKINDS; j++) {
 			k = (i / 2 + (i % 2 ? NKINDS - j : j)) % NKINDS;
+			t[k] = 0;
+			if (!(b->kinds & 1U << k))
+				continue;
 			t[k] = run(b, k, !op, sizes[s], per);
 			ns[k] += t[k];
 			if (!best[op][s][k] || t[k] < best[op][s][k])
@@ -470,7 +531,7 @@ static void measure_one(struct bench *b, int op, int s, int slice0,
 		keep_ratios(op, s, slice0 + i, t);
 	}
 	for (k = 0; k < NKINDS; k++)
-		mib_s[k] =
+		mib_s[k] = !ns[k] ? 0 :
 		    bench_mib_s((double)SLICES * (double)(msgs < 4 ? 4 : msgs) *
 				    (double)sizes[s],
 				ns[k]);
@@ -524,8 +585,8 @@ static void report_head(int rounds, const struct bench *b)
 	int k;
 
 	printf("\nbench_dma_paths: %d rounds x %d slices, %zu MiB per figure, "
-	       "depth %d\n\n| op | size |",
-	       rounds, SLICES, b->bytes >> 20, b->depth);
+	       "depth %d, lists of %ld\n\n| op | size |",
+	       rounds, SLICES, b->bytes >> 20, b->depth, b->list);
 	for (k = 0; k < NKINDS; k++)
 		printf(" %s MiB/s |", kinds[k].name);
 	printf(" VA / dma-buf |");
@@ -535,6 +596,12 @@ static void report_head(int rounds, const struct bench *b)
 	for (k = 0; k < NKINDS + 1 + NKINDS - K_DD; k++)
 		printf("---:|");
 	printf("\n");
+}
+
+/* Both kinds of the ratio were measured (-k). */
+static bool ratio_shown(struct spread sp)
+{
+	return sp.med > 0 && sp.med < 1e9;
 }
 
 /* One row; returns the smallest data-direct speedup in it. */
@@ -547,9 +614,17 @@ static double report_row(int op, int s, int n)
 	printf("| %s | %s |", op ? "READ" : "WRITE", size_name[s]);
 	for (k = 0; k < NKINDS; k++)
 		printf(" %.0f |", mibs[op][s][k]);
-	printf(" %.2f |", spread_of(ratio[op][s][K_VA], n).med);
+	sp = spread_of(ratio[op][s][K_VA], n);
+	if (ratio_shown(sp))
+		printf(" %.2f |", sp.med);
+	else
+		printf(" - |");
 	for (k = K_DD; k < NKINDS; k++) {
 		sp = spread_of(ratio[op][s][k], n);
+		if (!ratio_shown(sp)) {
+			printf(" - |");
+			continue;
+		}
 		printf(" **%.2f** [%.2f, %.2f] %.0f%% |", sp.med, sp.q1, sp.q3,
 		       100 * sp.below1);
 		if (1 / sp.med < worst)
@@ -606,7 +681,11 @@ static void report_dd(const struct bench *b, const struct dd_stats *s0)
 
 int main(int argc, char **argv)
 {
-	struct bench b = {.depth = 16, .bytes = 256U << 20, .only_op = -1};
+	struct bench b = {.depth = 16,
+			  .bytes = 256U << 20,
+			  .only_op = -1,
+			  .kinds = (1U << NKINDS) - 1,
+			  .list = 4};
 	struct dd_stats s0 = {0};
 	const char *dev = NULL;
 	int rounds = 5;

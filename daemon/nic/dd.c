@@ -33,12 +33,12 @@
  * step no job reached DD_SPLIT_MIN and the worker never ran: dma-buf /
  * data-direct 0.95-1.02 at 1 and 8 MiB.)
  *
- * The worker runs in the engine thread's scheduling class (eng_prio.c:
- * SCHED_FIFO where the daemon may): it is the device's second DMA engine,
- * and in the fair class on a loaded machine it gets a CPU only after the
- * job is over. Like the engine it is real-time only for the first ms
- * after a wake-up (eng_prio_worked), so a stream continues at nice -10;
- * and the engine keeps it off its own CPU (dd_steer()).
+ * The worker runs in the class its caller, the engine thread, has at the
+ * time of the job (eng_prio.c: SCHED_FIFO where the daemon may, for the
+ * first ms of each burst, then nice -10; dd_work()): it is the device's
+ * second DMA engine, and in the fair class on a loaded machine it gets a
+ * CPU only after the job is over. The engine keeps it off its own CPU
+ * (dd_steer()).
  *
  * Copy method: jobs of DD_STREAM_MIN bytes and more, and those that
  * continue where the previous one ended (the bursts of a transfer larger
@@ -69,6 +69,7 @@
 #define DD_BURST (1ULL << 20)	  /* engine step on a data-direct region */
 #define DD_MAX_CHUNKS 0xffffU	  /* front and back are 16 bits */
 #define DD_SPIN_NS 200000ULL
+#define DD_RT_POLL_NS 50000ULL /* real-time polling between jobs */
 #define DD_WAIT_YIELD 4096	     /* pause loops before yielding the CPU */
 #define DD_BACKOFF_MIN_NS 10000000L  /* after a late worker, copy alone */
 #define DD_BACKOFF_MAX_NS 640000000L /* for 10 ms, doubling up to 0.64 s */
@@ -78,6 +79,7 @@ struct dd_job {
 	const struct svd_umem *dst, *src;
 	uint64_t dst_off, src_off, len, chunk;
 	bool stream; /* a large job: streaming stores (dd_copy.c) */
+	bool rt;     /* the caller is real-time (eng_prio.c) */
 };
 
 struct svd_dd_dma {
@@ -98,6 +100,7 @@ struct svd_dd_dma {
 	int64_t credit;		      /* ns splitting saved lately (lock) */
 	_Atomic pid_t worker_tid;     /* for dd_steer(); 0 until it runs */
 	_Atomic bool job_stream;      /* job.stream, for the worker */
+	_Atomic bool job_rt;	      /* job.rt, for the worker */
 	_Atomic uintptr_t last_dst;   /* where the last copy ended: */
 	_Atomic uint64_t last_end;    /* dd_streams()'s hint */
 	_Atomic int steer_cpu;	      /* the caller's CPU it was kept off */
@@ -186,9 +189,10 @@ static uint64_t dd_help(struct svd_dd_dma *d, bool back)
  * half). It yields only on the caller's own CPU (dd_steer() moves it off
  * at the next job), where spinning would hold up the engine itself.
  */
-static uint32_t dd_poll(struct svd_dd_dma *d, uint32_t seen)
+static uint32_t dd_poll(struct svd_dd_dma *d, uint32_t seen,
+		       struct eng_prio *prio)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), t;
 	unsigned int spins = 0;
 	uint32_t s;
 
@@ -199,8 +203,11 @@ static uint32_t dd_poll(struct svd_dd_dma *d, uint32_t seen)
 		cpu_relax();
 		if (++spins % 64)
 			continue;
-		if (now_ns() - t0 > DD_SPIN_NS)
+		t = now_ns();
+		if (t - t0 > DD_SPIN_NS)
 			return seen;
+		if (t - t0 > DD_RT_POLL_NS)
+			eng_prio_drop(prio); /* no stream: not real-time */
 		if (sched_getcpu() == atomic_load(&d->steer_cpu))
 			sched_yield();
 	}
@@ -221,33 +228,40 @@ static uint32_t dd_sleep(struct svd_dd_dma *d, uint32_t seen)
 }
 
 /*
- * The worker's share of the current job. A worker preempted in the middle
- * of a chunk holds up the engine, which may not copy those bytes itself,
- * until the scheduler gives it its CPU back: in the fair class at load
- * 15-20 that was 1-5 s of such waits in a 25 s benchmark, up to 23 ms
- * each, mostly in multi-MiB transfers, where a worker busy for
- * milliseconds has used up its fair share. So for the jobs of a long
- * transfer (dd_streams(): it continues the previous job) the worker is
- * real-time while it copies and drops to the fair class after (waits fell
- * to 3-10 ms in all); two sched_setscheduler() calls per job, 1.5 us each
- * here, which at 1 MiB transfers cost more than they save (0.75-1.02
- * against 0.67-0.93), so there the worker keeps the engine's budget.
+ * The worker's share of the current job, in its caller's scheduling class
+ * (job_rt: the engine thread is real-time for the first ms of a burst,
+ * eng_prio.c). The worker follows the engine rather than keeping a budget
+ * of its own: it polls between the jobs of a stream and so never slept,
+ * and with its own budget it stayed in the fair class while the engine,
+ * woken for each batch of requests, was real-time again -- and in the
+ * fair class, where the daemon's threads share one autogroup's weight,
+ * a second thread adds little CPU time (measured: the worker moved 15-22%
+ * of the bytes of 1 MiB transfers at load 10, not half). Following costs
+ * a class change per burst of the engine, not per job.
+ *
+ * For the jobs of a long transfer (dd_streams(): it continues the
+ * previous job) the worker is real-time while it copies even after the
+ * engine went fair: a worker preempted in the middle of a chunk holds up
+ * the engine, which may not copy those bytes itself; in the fair class
+ * at load 15-20 that was 1-5 s of such waits in a 25 s benchmark, up to
+ * 23 ms each (3-10 ms in all with this rule).
  */
 static void dd_work(struct svd_dd_dma *d, struct eng_prio *prio)
 {
 	uint64_t c = atomic_load_explicit(&d->claim, memory_order_acquire);
-	bool rt = atomic_load(&d->job_stream); /* stale: picks the class */
+	bool stream = atomic_load(&d->job_stream); /* stale: picks the class */
+	bool rt = atomic_load(&d->job_rt);
 
 	if (((uint32_t)(c >> 16) & DD_MAX_CHUNKS) >=
 	    ((uint32_t)c & DD_MAX_CHUNKS))
 		return; /* nothing left */
-	if (rt)
+	if (rt || stream)
 		eng_prio_sleeping(prio); /* real time again, if it was fair */
-	atomic_fetch_add(&d->worker_bytes, dd_help(d, true));
-	if (rt)
-		eng_prio_drop(prio);
 	else
-		eng_prio_worked(prio, (int64_t)now_ns());
+		eng_prio_drop(prio);
+	atomic_fetch_add(&d->worker_bytes, dd_help(d, true));
+	if (!rt)
+		eng_prio_drop(prio);
 }
 
 static void *dd_worker(void *arg)
@@ -266,29 +280,27 @@ static void *dd_worker(void *arg)
 	 * The engine thread's scheduling class (eng_prio.c): the device is a
 	 * second DMA engine, not a background helper; in the fair class on
 	 * a busy machine it would get a CPU too late to take any chunk.
-	 * Like the engine, real time only for the first ms of a burst.
-	 * For the jobs of a long transfer, real time while it copies
-	 * (dd_work()).
+	 * Real time exactly when the engine is, and for the jobs of a long
+	 * transfer while it copies (dd_work()).
 	 */
 	eng_prio_setup(&prio);
-	eng_prio_woke(&prio, (int64_t)now_ns());
 	atomic_store(&d->worker_tid, (pid_t)syscall(SYS_gettid));
 	/*
 	 * Between jobs of a stream it polls (a futex wake-up across CPUs
-	 * costs about 20 us here, a third of a 1 MiB copy), in the class the
-	 * burst has reached: real time for its first ms, then nice -10, so a
-	 * long stream does not hold a CPU in real time. Only a sleep makes
-	 * it real-time again.
+	 * costs about 20 us here, more than half a split 1 MiB copy), in
+	 * the class of the last job for DD_RT_POLL_NS, then in the fair
+	 * class (no stream is coming: a real-time spin would only keep
+	 * others off the CPU), and it sleeps after DD_SPIN_NS, real-time
+	 * so that the next job's wake-up preempts at once.
 	 */
 	while (!atomic_load(&d->stop)) {
 		uint32_t s;
 
 		dd_work(d, &prio);
-		s = dd_poll(d, seen);
+		s = dd_poll(d, seen, &prio);
 		if (s == seen) {
-			eng_prio_sleeping(&prio);
+			eng_prio_sleeping(&prio); /* the wake-up preempts */
 			s = dd_sleep(d, seen);
-			eng_prio_woke(&prio, (int64_t)now_ns());
 		}
 		seen = s;
 	}
@@ -387,6 +399,7 @@ static uint32_t dd_publish(struct svd_dd_dma *d, const struct dd_job *job)
 	d->job = *job;
 	d->job.chunk = chunk;
 	atomic_store(&d->job_stream, job->stream);
+	atomic_store(&d->job_rt, job->rt);
 	atomic_store(&d->done, 0);
 	atomic_store(&d->err, 0);
 	atomic_store_explicit(&d->claim, claim_word(++d->gen, 0, count),
@@ -506,7 +519,8 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 		uint64_t dst_off, const struct svd_umem *src, uint64_t src_off,
 		uint64_t len)
 {
-	struct dd_job job = {dst, src, dst_off, src_off, len, 0, false};
+	struct dd_job job = {dst, src, dst_off, src_off, len, 0, false,
+			     eng_prio_rt_now()};
 	uint64_t t0, t1, mine;
 	uint32_t count;
 	int ret;

@@ -69,6 +69,11 @@ void eng_prio_sleeping(struct eng_prio *p);
  * thread real-time again.
  */
 void eng_prio_drop(struct eng_prio *p);
+/*
+ * Is the calling thread real-time now (set by the calls above)? For
+ * nic/dd.c: the data-direct worker takes the class its caller has.
+ */
+bool eng_prio_rt_now(void);
 const char *eng_prio_name(enum eng_prio_mode m);
 
 #endif

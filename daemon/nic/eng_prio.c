@@ -61,12 +61,22 @@ static int rt_priority(void)
 	return (int)n;
 }
 
+static __thread bool prio_rt; /* this thread is SCHED_FIFO now */
+
 /* The calling thread only (0 = the caller's tid on Linux). */
 static bool set_class(int policy, int prio)
 {
 	struct sched_param sp = { .sched_priority = prio };
 
-	return !sched_setscheduler(0, policy | SCHED_RESET_ON_FORK, &sp);
+	if (sched_setscheduler(0, policy | SCHED_RESET_ON_FORK, &sp))
+		return false;
+	prio_rt = policy == SCHED_FIFO;
+	return true;
+}
+
+bool eng_prio_rt_now(void)
+{
+	return prio_rt;
 }
 
 void eng_prio_setup(struct eng_prio *p)
