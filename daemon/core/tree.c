@@ -10,6 +10,7 @@ extern const struct svd_module svd_mod_device;
 extern const struct svd_module svd_mod_pd;
 extern const struct svd_module svd_mod_xrcd;
 extern const struct svd_module svd_mod_srq;
+extern const struct svd_module svd_mod_srq_tm;
 extern const struct svd_module svd_mod_qp;
 extern const struct svd_module svd_mod_flow;
 extern const struct svd_module svd_mod_wq;
@@ -30,6 +31,7 @@ static const struct svd_module *const svd_modules[] = {
 	&svd_mod_pd,
 	&svd_mod_xrcd,
 	&svd_mod_srq,
+	&svd_mod_srq_tm,
 	&svd_mod_qp,
 	&svd_mod_flow,
 	&svd_mod_wq,

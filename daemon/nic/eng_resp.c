@@ -157,7 +157,8 @@ static void rq_publish(struct resp_ctx *c)
 
 static struct svd_cq *resp_cq(struct resp_ctx *c)
 {
-	if (c->qp->qp_type == SVD_QPT_XRC_TGT && c->rq.srq && c->rq.srq->cq)
+	/* XRC and TM SRQs complete to their own CQ. */
+	if (c->rq.srq && c->rq.srq->cq)
 		return c->rq.srq->cq;
 	return c->qp->recv_cq;
 }
@@ -188,6 +189,7 @@ static void resp_rcqe(struct resp_ctx *c, uint32_t status, uint32_t opcode,
 	}
 	if (p->route.has_grh)
 		cqe.wc_flags |= IBV_WC_GRH;
+	eng_tm_cqe(c->eq, c->rq.srq, &cqe);
 	rq_publish(c);
 	c->eq->rcv_open = false;
 	eng_cqe_push(resp_cq(c), &cqe, p->f.se);
@@ -424,6 +426,17 @@ static enum resp_state resp_opcode(struct resp_ctx *c)
 	return RESP_EXEC;
 }
 
+/* A TM-SRQ's tagged buffer took the SEND: no SRQ ring slot is consumed. */
+static enum resp_state resp_tagged(struct resp_ctx *c, int how)
+{
+	if (how == ENG_TM_DONE)
+		return RESP_ACK;
+	c->claimed = true;
+	c->eq->rcv_published = true;
+	c->eq->rcv_off = 0;
+	return RESP_EXEC;
+}
+
 static enum resp_state resp_rwqe(struct resp_ctx *c)
 {
 	int ret;
@@ -433,6 +446,9 @@ static enum resp_state resp_rwqe(struct resp_ctx *c)
 		c->status = IBV_WC_REM_INV_REQ_ERR;
 		return c->rc ? RESP_NAK : RESP_DONE;
 	}
+	ret = eng_tm_rwqe(c->e, c->eq, c->rq.srq, c->p);
+	if (ret != ENG_TM_SRQ)
+		return resp_tagged(c, ret);
 	ret = rq_get(&c->rq, c->eq);
 	if (ret == -EAGAIN)
 		return c->rc ? RESP_RNR : RESP_DONE;
@@ -837,6 +853,7 @@ static int resp_machine(struct svd_engine *e, struct eng_qp *eq,
 	       eq->qp->qp_type == SVD_QPT_XRC_TGT;
 	while (st != RESP_DONE)
 		st = resp_step(&c, st);
+	eng_tm_finish(e, eq);
 	return c.ret;
 }
 

@@ -272,6 +272,25 @@ enum eng_req_state {
 	ENG_REQ_ERROR,
 };
 
+/* What the SEND a QP is receiving is to a TM-SRQ (eng_tm.c). */
+enum eng_tm_kind {
+	ENG_TM_NONE, /* not a tag-matching receive */
+	ENG_TM_MATCHED, /* eager data into a tagged buffer */
+	ENG_TM_UNEXPECTED, /* EAGER / RNDV without a tag: an SRQ buffer */
+	ENG_TM_NO_TAG, /* NO_TAG, FIN or no TMH: an SRQ buffer */
+};
+
+struct eng_tm_rx {
+	uint8_t kind; /* enum eng_tm_kind */
+	uint32_t priv; /* the TMH's app_ctx */
+	uint64_t tag;
+	/* A rendezvous read, to finish once the request is acknowledged. */
+	bool rndv;
+	uint32_t rndv_status;
+	uint64_t rndv_len, rndv_wr_id;
+	uint8_t tmh[16]; /* struct ibv_tmh, for the FIN */
+};
+
 #define ENG_RWQE_MAX \
 	(sizeof(struct sv_recv_wqe) + ENG_MAX_SGE * sizeof(struct sv_sge))
 
@@ -319,6 +338,7 @@ struct eng_qp {
 		struct sv_recv_wqe w;
 		uint8_t raw[ENG_RWQE_MAX];
 	} rcv;
+	struct eng_tm_rx tm; /* the open SEND's tag matching (eng_tm.c) */
 	bool uc_drop; /* UC: a packet was lost, drop to the next FIRST */
 	struct eng_rd_job rd;
 	struct eng_packet *pend, *pend_tail;
@@ -448,6 +468,22 @@ void eng_resp_reset(struct eng_qp *eq);
 bool eng_resp_flush(struct eng_qp *eq);
 bool eng_mcast_addr(const struct eng_packet *p);
 int eng_mcast_deliver(struct svd_engine *e, struct eng_packet *p);
+
+/*
+ * Tag matching (eng_tm.c), for the responder. eng_tm_rwqe looks at the
+ * first packet of a SEND to a TM-SRQ: ENG_TM_TAGGED, a tagged buffer took
+ * it (eq->rcv holds the buffer, the TMH is stripped from p); ENG_TM_DONE,
+ * a rendezvous read the data (nothing more to place; eng_tm_finish
+ * ends it once the request is acknowledged); ENG_TM_SRQ, an
+ * ordinary SRQ buffer takes it. eng_tm_cqe turns its receive completion
+ * into the tag-matching one.
+ */
+enum { ENG_TM_SRQ, ENG_TM_TAGGED, ENG_TM_DONE };
+int eng_tm_rwqe(struct svd_engine *e, struct eng_qp *eq, struct svd_srq *srq,
+		struct eng_packet *p);
+void eng_tm_cqe(struct eng_qp *eq, struct svd_srq *srq, struct sv_cqe *cqe);
+/* After a request's answer: the FIN and last completion of a rendezvous. */
+void eng_tm_finish(struct svd_engine *e, struct eng_qp *eq);
 
 /* Completer (eng_comp.c). */
 int eng_comp_recv(struct svd_engine *e, struct eng_qp *eq,

@@ -418,6 +418,16 @@ static void ex_query_odp(struct ib_uverbs_ex_query_device_resp *r)
 	r->xrc_odp_caps = ODP_SEND | ODP_SRQ_RECV;
 }
 
+/* Tag matching on RC (TM-SRQs, docs/tag-matching.md): IB_TM_CAP_RNDV_RC. */
+static void ex_query_tm(struct ib_uverbs_ex_query_device_resp *r)
+{
+	r->tm_caps.flags = 1U << 0;
+	r->tm_caps.max_rndv_hdr_size = SV_TM_MAX_RNDV_HDR;
+	r->tm_caps.max_num_tags = SV_TM_MAX_NUM_TAGS;
+	r->tm_caps.max_ops = SV_TM_MAX_OPS;
+	r->tm_caps.max_sge = SV_TM_MAX_SGE;
+}
+
 /*
  * The extended query: the response is cut to what the caller has room
  * for, and response_length says how much that was (the kernel's rule).
@@ -441,6 +451,7 @@ static int write_ex_query_device(struct svd_bundle *b)
 	resp.device_cap_flags_ex = b->dev->attr.device_cap_flags;
 	resp.max_dm_size = SV_MAX_DM_SIZE;
 	ex_query_odp(&resp);
+	ex_query_tm(&resp);
 	resp.response_length = (uint32_t)room;
 	ret = svd_write_resp(b, &resp, EX_QD_MIN_RESP);
 	if (!ret && room > EX_QD_MIN_RESP)

@@ -342,8 +342,9 @@ static int qp_get_args(struct svd_bundle *b, struct qp_args *a)
 	ret = check_objs(a);
 	if (ret)
 		return ret;
-	/* An XRC SRQ is reached through XRC_TGT QPs only. */
-	if (a->srq && a->srq->srq_type != IB_UVERBS_SRQT_BASIC)
+	/* An XRC SRQ is reached through XRC_TGT QPs only; TM is for RC. */
+	if (a->srq && a->srq->srq_type != IB_UVERBS_SRQT_BASIC &&
+	    (a->srq->srq_type != IB_UVERBS_SRQT_TM || a->type != SVD_QPT_RC))
 		return -EINVAL;
 	return check_caps(b->dev, a);
 }

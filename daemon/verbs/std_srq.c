@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * SRQs: create (ioctl, ring handed over as seed-001 buffers), modify,
- * query and destroy (write; destroy also by ioctl). Basic and XRC SRQs;
- * tag-matching SRQs are EOPNOTSUPP. An SRQ used by QPs is EBUSY.
+ * query and destroy (write; destroy also by ioctl). Basic, XRC and
+ * tag-matching SRQs (their tag list: std_srq_tm.c). An SRQ used by QPs is
+ * EBUSY.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "svd_qpn.h"
+#include "svd_tm.h"
 
 struct srq_priv {
 	struct svd_srq srq;
@@ -40,6 +42,7 @@ static void srq_free(struct srq_priv *p)
 	}
 	svd_umem_release(srq->ring);
 	svd_umem_release(srq->dbrec);
+	free(srq->tm);
 	pthread_mutex_destroy(&srq->lock);
 	free(p);
 }
@@ -67,7 +70,7 @@ SVD_DECLARE_IDR_TYPE_RESP(srq, UVERBS_OBJECT_SRQ, SVD_ORDER_SRQ_MW_AH,
 			  srq_destroy, srq_destroy_resp);
 
 struct srq_args {
-	uint32_t type, max_wr, max_sge, limit;
+	uint32_t type, max_wr, max_sge, limit, max_tags;
 	struct sv_create_ring_req req;
 	struct svd_pd *pd;
 	struct svd_cq *cq;
@@ -81,6 +84,16 @@ static uint32_t roundup_pow2(uint32_t n)
 	while (v < n)
 		v <<= 1;
 	return v;
+}
+
+/* A TM-SRQ: a CQ for its completions, no XRC domain, a sized tag list. */
+static int srq_tm_args(struct svd_bundle *b, struct srq_args *a)
+{
+	if (!a->cq || a->xrcd ||
+	    svd_attr_copy_from(b, UVERBS_ATTR_CREATE_SRQ_MAX_NUM_TAGS,
+			       &a->max_tags, sizeof(a->max_tags)))
+		return -EINVAL;
+	return a->max_tags && a->max_tags <= SV_TM_MAX_NUM_TAGS ? 0 : -EINVAL;
 }
 
 static int srq_get_args(struct svd_bundle *b, struct srq_args *a)
@@ -106,13 +119,13 @@ static int srq_get_args(struct svd_bundle *b, struct srq_args *a)
 	a->pd = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_SRQ_PD_HANDLE);
 	a->cq = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_SRQ_CQ_HANDLE);
 	a->xrcd = svd_attr_get_obj(b, UVERBS_ATTR_CREATE_SRQ_XRCD_HANDLE);
-	if (a->type == IB_UVERBS_SRQT_TM)
-		return -EOPNOTSUPP;
+	if (a->type == IB_UVERBS_SRQT_TM && srq_tm_args(b, a))
+		return -EINVAL;
 	if (a->type == IB_UVERBS_SRQT_XRC && (!a->xrcd || !a->cq))
 		return -EINVAL;
 	if (a->type == IB_UVERBS_SRQT_BASIC && (a->xrcd || a->cq))
 		return -EINVAL;
-	if (!a->pd || a->type > IB_UVERBS_SRQT_XRC)
+	if (!a->pd || a->type > IB_UVERBS_SRQT_TM)
 		return -EINVAL;
 	if (a->max_wr > d->max_srq_wr || a->max_sge > d->max_srq_sge ||
 	    a->limit > a->max_wr)
@@ -146,6 +159,10 @@ static int srq_build(struct svd_bundle *b, struct srq_args *a,
 	srq->max_sge = a->max_sge;
 	srq->limit = a->limit;
 	srq->wqe_size = svd_rq_stride(a->max_sge);
+	if (a->max_tags && !(srq->tm = svd_tm_alloc(a->max_tags))) {
+		srq_free(p);
+		return -ENOMEM;
+	}
 	l = svd_umem_list_create(b, SV_SRQ_BUF_SLOT_MAX);
 	if (svd_is_err(l))
 		ret = (int)svd_ptr_err(l);

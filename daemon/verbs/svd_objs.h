@@ -67,6 +67,7 @@ struct svd_srq {
 	atomic_int usecnt;
 	pthread_mutex_t lock; /* consumers: engine threads */
 	uint32_t events_reported;
+	struct svd_tm *tm; /* IB_UVERBS_SRQT_TM: its tag list (svd_tm.h) */
 };
 
 struct svd_qp {

@@ -449,12 +449,20 @@ static inline __u32 sv_recv_wqe_stride(__u32 max_sge)
 	return v;
 }
 
-/* A CQE: what ibv_wc / ibv_cq_ex read back. 64 bytes. */
+/*
+ * A CQE: what ibv_wc / ibv_cq_ex read back. 64 bytes. A tag-matching
+ * receive that matched a tag (IBV_WC_TM_MATCH) carries the TMH's tag and
+ * app_ctx in tm_tag and tm_priv; tm_priv shares vendor_err's room, which
+ * only an error completion uses.
+ */
 struct sv_cqe {
 	__aligned_u64 wr_id;
 	__u32 status; /* enum ibv_wc_status */
 	__u32 opcode; /* enum ibv_wc_opcode */
-	__u32 vendor_err;
+	union {
+		__u32 vendor_err;
+		__u32 tm_priv;
+	};
 	__u32 byte_len;
 	__u32 imm_data; /* network order, or invalidated rkey */
 	__u32 qp_num;
@@ -466,7 +474,42 @@ struct sv_cqe {
 	__u8 dlid_path_bits;
 	__u16 reserved;
 	__aligned_u64 timestamp;
-	__u32 reserved2[2];
+	__aligned_u64 tm_tag;
+};
+
+/*
+ * Tag matching (TM-SRQ, docs/tag-matching.md). The device's limits, as
+ * query_device_ex's tm_caps; one ibv_post_srq_ops work request per
+ * SV_METHOD_SRQ_TM_OP (a driver method on UVERBS_OBJECT_SRQ), answered
+ * with the ADD's handle. Its completion, if any, goes to the SRQ's CQ.
+ */
+#define SV_TM_MAX_NUM_TAGS 255
+#define SV_TM_MAX_OPS 1024
+#define SV_TM_MAX_SGE 4
+#define SV_TM_MAX_RNDV_HDR 64
+
+enum sv_srq_methods {
+	SV_METHOD_SRQ_TM_OP = SV_ID_DRIVER(0),
+};
+
+enum sv_srq_tm_op_attrs {
+	SV_ATTR_SRQ_TM_OP_HANDLE = SV_ID_DRIVER(0), /* idr SRQ */
+	SV_ATTR_SRQ_TM_OP_REQ = SV_ID_DRIVER(1), /* struct sv_tm_op in */
+	SV_ATTR_SRQ_TM_OP_TAG = SV_ID_DRIVER(2), /* u32 out: ADD's handle */
+};
+
+struct sv_tm_op {
+	__aligned_u64 wr_id;
+	__aligned_u64 recv_wr_id;
+	__aligned_u64 tag;
+	__aligned_u64 mask;
+	__u32 opcode; /* enum ibv_ops_wr_opcode */
+	__u32 flags; /* enum ibv_ops_flags */
+	__u32 unexpected_cnt;
+	__u32 handle; /* DEL */
+	__u32 num_sge; /* ADD */
+	__u32 reserved;
+	struct sv_sge sge[SV_TM_MAX_SGE];
 };
 
 /*

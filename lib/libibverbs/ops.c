@@ -37,6 +37,7 @@ static void set_extended(struct verbs_context *v, const struct svl_ops *p)
 	v->close_xrcd = p->close_xrcd;
 	v->open_qp = p->open_qp;
 	v->get_srq_num = p->get_srq_num;
+	v->post_srq_ops = p->post_srq_ops;
 	v->query_rt_values = p->query_rt_values;
 	v->alloc_td = p->alloc_td;
 	v->dealloc_td = p->dealloc_td;

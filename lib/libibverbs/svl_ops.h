@@ -50,6 +50,8 @@ struct svl_ops {
 	struct ibv_qp *(*open_qp)(struct ibv_context *c,
 				  struct ibv_qp_open_attr *attr);
 	int (*get_srq_num)(struct ibv_srq *srq, uint32_t *num);
+	int (*post_srq_ops)(struct ibv_srq *srq, struct ibv_ops_wr *wr,
+			    struct ibv_ops_wr **bad_wr);
 	int (*query_rt_values)(struct ibv_context *c, struct ibv_values_ex *v);
 	struct ibv_td *(*alloc_td)(struct ibv_context *c,
 				   struct ibv_td_init_attr *attr);

@@ -483,7 +483,7 @@ static void cqe_to_wc(const struct sv_cqe *e, struct ibv_wc *wc)
 	wc->wr_id = e->wr_id;
 	wc->status = (enum ibv_wc_status)e->status;
 	wc->opcode = (enum ibv_wc_opcode)e->opcode;
-	wc->vendor_err = e->vendor_err;
+	wc->vendor_err = e->status ? e->vendor_err : 0; /* tm_priv otherwise */
 	wc->byte_len = e->byte_len;
 	wc->imm_data = e->imm_data; /* also invalidated_rkey */
 	wc->qp_num = e->qp_num;

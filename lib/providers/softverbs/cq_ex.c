@@ -71,7 +71,9 @@ static enum ibv_wc_opcode ex_read_opcode(struct ibv_cq_ex *ibcq)
 
 static uint32_t ex_read_vendor_err(struct ibv_cq_ex *ibcq)
 {
-	return cur_cq(ibcq)->cur->vendor_err;
+	const struct sv_cqe *e = cur_cq(ibcq)->cur;
+
+	return e->status ? e->vendor_err : 0; /* tm_priv otherwise */
 }
 
 static uint32_t ex_read_byte_len(struct ibv_cq_ex *ibcq)
@@ -114,6 +116,17 @@ static uint8_t ex_read_dlid_path_bits(struct ibv_cq_ex *ibcq)
 	return cur_cq(ibcq)->cur->dlid_path_bits;
 }
 
+/* The matched TMH's tag and app_ctx; zero unless IBV_WC_TM_MATCH. */
+static void ex_read_tm_info(struct ibv_cq_ex *ibcq,
+			    struct ibv_wc_tm_info *info)
+{
+	const struct sv_cqe *e = cur_cq(ibcq)->cur;
+	bool match = e->wc_flags & IBV_WC_TM_MATCH;
+
+	info->tag = match ? e->tm_tag : 0;
+	info->priv = match ? e->tm_priv : 0;
+}
+
 void svl_cq_ex_init(struct svl_cq *cq, uint64_t wc_flags)
 {
 	struct ibv_cq_ex *x = &cq->cq_ex;
@@ -133,7 +146,8 @@ void svl_cq_ex_init(struct svl_cq *cq, uint64_t wc_flags)
 	x->read_slid = ex_read_slid;
 	x->read_sl = ex_read_sl;
 	x->read_dlid_path_bits = ex_read_dlid_path_bits;
-	/* Timestamps, cvlan, flow tag, TM: creation refuses those flags. */
+	x->read_tm_info = ex_read_tm_info;
+	/* Timestamps, cvlan, flow tag: creation refuses those flags. */
 }
 
 #define SVL_CQ_EX_FLAGS                                                        \
@@ -146,7 +160,8 @@ static int cq_ex_check(const struct ibv_cq_init_attr_ex *attr, uint32_t *flags)
 	if (attr->comp_mask &
 	    ~(uint32_t)(IBV_CQ_INIT_ATTR_MASK_FLAGS | IBV_CQ_INIT_ATTR_MASK_PD))
 		return EINVAL;
-	if (attr->wc_flags & ~(uint64_t)IBV_WC_STANDARD_FLAGS)
+	if (attr->wc_flags &
+	    ~(uint64_t)(IBV_WC_STANDARD_FLAGS | IBV_WC_EX_WITH_TM_INFO))
 		return EOPNOTSUPP;
 	if (attr->cqe > INT_MAX || attr->comp_vector > INT_MAX)
 		return EINVAL;

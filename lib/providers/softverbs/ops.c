@@ -26,6 +26,7 @@ const struct svl_ops svl_softverbs_ops = {
 	.close_xrcd = svl_close_xrcd,
 	.open_qp = svl_open_qp,
 	.get_srq_num = svl_get_srq_num,
+	.post_srq_ops = svl_post_srq_ops,
 	.query_rt_values = svl_query_rt_values,
 	.alloc_td = svl_alloc_td,
 	.dealloc_td = svl_dealloc_td,

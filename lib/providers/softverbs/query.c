@@ -117,6 +117,11 @@ int svl_query_device_ex(struct ibv_context *c,
 	a.device_cap_flags_ex = r.device_cap_flags_ex;
 	a.max_wq_type_rq = r.max_wq_type_rq;
 	a.raw_packet_caps = r.raw_packet_caps;
+	a.tm_caps.max_rndv_hdr_size = r.tm_caps.max_rndv_hdr_size;
+	a.tm_caps.max_num_tags = r.tm_caps.max_num_tags;
+	a.tm_caps.flags = r.tm_caps.flags; /* IB_TM_CAP_RNDV_RC: IBV_TM_CAP_RC */
+	a.tm_caps.max_ops = r.tm_caps.max_ops;
+	a.tm_caps.max_sge = r.tm_caps.max_sge;
 	a.cq_mod_caps.max_cq_count = r.cq_moderation_caps.max_cq_moderation_count;
 	a.cq_mod_caps.max_cq_period =
 		r.cq_moderation_caps.max_cq_moderation_period;

@@ -12,7 +12,7 @@
 
 #define SVL_SRQ_COMP_MASK                                                      \
 	(IBV_SRQ_INIT_ATTR_TYPE | IBV_SRQ_INIT_ATTR_PD |                       \
-	 IBV_SRQ_INIT_ATTR_XRCD | IBV_SRQ_INIT_ATTR_CQ)
+	 IBV_SRQ_INIT_ATTR_XRCD | IBV_SRQ_INIT_ATTR_CQ | IBV_SRQ_INIT_ATTR_TM)
 
 static void srq_free(struct svl_srq *s)
 {
@@ -27,17 +27,16 @@ static void srq_free(struct svl_srq *s)
 	svl_obj_free(s, &src);
 }
 
-static int srq_check(struct ibv_srq_init_attr_ex *a, uint32_t *type)
+static int srq_check(struct ibv_context *ctx, struct ibv_srq_init_attr_ex *a,
+		     uint32_t *type)
 {
-	if (a->comp_mask & IBV_SRQ_INIT_ATTR_TM)
-		return EOPNOTSUPP;
 	if (a->comp_mask & ~SVL_SRQ_COMP_MASK)
 		return EINVAL;
 	*type = (a->comp_mask & IBV_SRQ_INIT_ATTR_TYPE) ? a->srq_type :
 							  IBV_SRQT_BASIC;
-	if (*type == IBV_SRQT_TM)
-		return EOPNOTSUPP;
-	if (*type > IBV_SRQT_XRC)
+	if (*type > IBV_SRQT_TM)
+		return EINVAL;
+	if (*type == IBV_SRQT_TM && svl_srq_tm_check(ctx, a))
 		return EINVAL;
 	if (!(a->comp_mask & IBV_SRQ_INIT_ATTR_PD) || !a->pd)
 		return EINVAL;
@@ -79,12 +78,15 @@ static int srq_exec_create(struct ibv_context *ctx, struct svl_srq *s,
 	svl_cmd_init(&c, UVERBS_OBJECT_SRQ, UVERBS_METHOD_SRQ_CREATE);
 	h = svl_attr_idr_new(&c, UVERBS_ATTR_CREATE_SRQ_HANDLE);
 	svl_attr_idr(&c, UVERBS_ATTR_CREATE_SRQ_PD_HANDLE, a->pd->handle);
-	if (s->srq_type == IBV_SRQT_XRC) {
+	if (s->srq_type == IBV_SRQT_XRC)
 		svl_attr_idr(&c, UVERBS_ATTR_CREATE_SRQ_XRCD_HANDLE,
 			     svl_xrcd_handle(a->xrcd));
+	if (s->srq_type != IBV_SRQT_BASIC)
 		svl_attr_idr(&c, UVERBS_ATTR_CREATE_SRQ_CQ_HANDLE,
 			     a->cq->handle);
-	}
+	if (s->srq_type == IBV_SRQT_TM)
+		svl_attr_in(&c, UVERBS_ATTR_CREATE_SRQ_MAX_NUM_TAGS,
+			    &a->tm_cap.max_num_tags, 4);
 	svl_attr_in(&c, UVERBS_ATTR_CREATE_SRQ_USER_HANDLE, &uh, sizeof(uh));
 	svl_attr_in(&c, UVERBS_ATTR_CREATE_SRQ_MAX_WR, &a->attr.max_wr, 4);
 	svl_attr_in(&c, UVERBS_ATTR_CREATE_SRQ_MAX_SGE, &a->attr.max_sge, 4);
@@ -116,7 +118,7 @@ struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 	uint32_t type;
 	int ret;
 
-	ret = srq_check(a, &type);
+	ret = srq_check(ctx, a, &type);
 	if (ret)
 		return svl_fail(ret);
 	s = svl_obj_alloc(pd, sizeof(*s), SVL_RES_TYPE_SRQ, &src);

@@ -62,6 +62,11 @@ struct ibv_xrcd *svl_open_xrcd(struct ibv_context *c,
 			       struct ibv_xrcd_init_attr *attr);
 int svl_close_xrcd(struct ibv_xrcd *x);
 int svl_get_srq_num(struct ibv_srq *srq, uint32_t *num);
+/* srq_tm.c */
+int svl_srq_tm_check(struct ibv_context *c,
+		     const struct ibv_srq_init_attr_ex *attr);
+int svl_post_srq_ops(struct ibv_srq *srq, struct ibv_ops_wr *wr,
+		     struct ibv_ops_wr **bad_wr);
 
 /* dm.c */
 struct ibv_dm *svl_alloc_dm(struct ibv_context *c,

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tag matching in the responder (docs/tag-matching.md). A SEND that
+ * reaches a TM-SRQ starts with a TMH (opcode, app_ctx, tag; struct ibv_tmh,
+ * big-endian):
+ *
+ *   EAGER   matched against the SRQ's armed tags, oldest first, with each
+ *           tag's mask: the payload after the TMH lands in the tagged
+ *           buffer, and completes as IBV_WC_TM_RECV with TM_MATCH and
+ *           TM_DATA_VALID. Unmatched, the whole message lands in an
+ *           ordinary SRQ buffer as an unexpected IBV_WC_TM_RECV (no
+ *           flags), and the NIC's unexpected count moves.
+ *   RNDV    (TMH + RVH in one packet) matched: a TM_MATCH completion, the
+ *           sender's buffer (RVH va/rkey/len) is read into the tagged
+ *           buffer, a FIN (a TMH-only SEND) goes back to the sender, and a
+ *           TM_DATA_VALID completion ends it. Unmatched: as an unexpected
+ *           EAGER.
+ *   NO_TAG, FIN, anything else: an ordinary SRQ buffer, IBV_WC_TM_NO_TAG.
+ *
+ * The rendezvous READ reaches the sender's memory the way the same-host
+ * transport does, through the device's keys under dev->lock, with the
+ * checks the sender's responder would make (QP access, rkey, PD, range).
+ * A sender that is not a QP of this device (another daemon, a held
+ * packet) cannot be read that way: the tagged buffer then gets the
+ * rendezvous headers and IBV_WC_TM_RNDV_INCOMPLETE, and software finishes
+ * the transfer, as the verbs allow.
+ */
+#include <endian.h>
+#include <string.h>
+
+#include <infiniband/tm_types.h>
+
+#include "engine.h"
+#include "svd_tm.h"
+
+#define TMH_LEN ((uint32_t)sizeof(struct ibv_tmh))
+#define RNDV_LEN ((uint32_t)(sizeof(struct ibv_tmh) + sizeof(struct ibv_rvh)))
+
+/* The first n bytes of p's payload (n <= p->len). */
+static int pkt_peek(const struct eng_packet *p, void *buf, uint32_t n)
+{
+	struct eng_sgl dst = { .n = 1, .total = n };
+
+	dst.seg[0] = (struct eng_seg){ .buf = buf, .len = n };
+	if (p->owned) {
+		memcpy(buf, p->owned, n);
+		return 0;
+	}
+	return p->sgl ? eng_sgl_copy_off(&dst, 0, p->sgl, p->sgl_off, n) :
+			-EINVAL;
+}
+
+/* Drop the TMH from the payload: the tagged buffer gets what follows. */
+static void pkt_pull(struct eng_packet *p, uint32_t n)
+{
+	if (p->owned)
+		memmove(p->owned, p->owned + n, p->len - n);
+	else
+		p->sgl_off += n;
+	p->len -= n;
+}
+
+static void tm_set(struct eng_qp *eq, uint8_t kind, const struct ibv_tmh *h)
+{
+	eq->tm.kind = kind;
+	eq->tm.tag = h ? be64toh(h->tag) : 0;
+	eq->tm.priv = h ? be32toh(h->app_ctx) : 0;
+}
+
+/* The tagged buffer as the receive WQE the responder fills. */
+static void tm_load_rwqe(struct eng_qp *eq, const struct svd_tm_entry *t)
+{
+	memset(eq->rcv.raw, 0, sizeof(eq->rcv.raw));
+	eq->rcv.w.wr_id = t->recv_wr_id;
+	eq->rcv.w.num_sge = t->num_sge;
+	memcpy(&eq->rcv.w + 1, t->sge, t->num_sge * sizeof(t->sge[0]));
+}
+
+static bool tm_take(struct svd_srq *srq, uint64_t tag, struct svd_tm_entry *t)
+{
+	bool found;
+
+	pthread_mutex_lock(&srq->lock);
+	found = svd_tm_take(srq->tm, tag, t);
+	pthread_mutex_unlock(&srq->lock);
+	return found;
+}
+
+static void tm_push(struct eng_qp *eq, struct svd_srq *srq, uint64_t wr_id,
+		    uint32_t status, uint32_t flags, uint64_t len)
+{
+	struct sv_cqe cqe = {
+		.wr_id = wr_id,
+		.status = status,
+		.opcode = IBV_WC_TM_RECV,
+		.byte_len = (uint32_t)len,
+		.qp_num = eq->qp->qpn,
+		.src_qp = eq->qp->attr.dest_qp_num & 0xffffff,
+		.wc_flags = status ? 0 : flags,
+	};
+
+	if (flags & IBV_WC_TM_MATCH) {
+		cqe.tm_tag = eq->tm.tag;
+		cqe.tm_priv = eq->tm.priv;
+	}
+	eng_cqe_push(srq->cq, &cqe, false);
+}
+
+/* The sender's RVH buffer, resolved as its responder would a READ. */
+static int rndv_source(const struct eng_packet *p, struct svd_qp *qp,
+		       const struct ibv_rvh *rvh, struct eng_sgl *src)
+{
+	const struct svd_qp *from = p->route.src;
+	uint32_t len = be32toh(rvh->len);
+	const struct svd_umem *umem;
+	uint64_t off;
+
+	if (!from || from->uctx->dev != qp->uctx->dev)
+		return IBV_WC_TM_RNDV_INCOMPLETE;
+	src->n = len ? 1 : 0;
+	src->total = len;
+	if (!len)
+		return 0;
+	if (!(from->attr.qp_access_flags & IBV_ACCESS_REMOTE_READ) ||
+	    svd_mem_resolve(qp->uctx->dev, from->pd, be32toh(rvh->rkey), true,
+			    be64toh(rvh->va), len, IBV_ACCESS_REMOTE_READ,
+			    &umem, &off))
+		return IBV_WC_REM_ACCESS_ERR;
+	src->seg[0] = (struct eng_seg){ .umem = umem, .off = off, .len = len };
+	return 0;
+}
+
+/*
+ * The FIN: a TMH-only SEND from this QP's requester to the sender, on the
+ * next PSN. Sent only while nothing of ours awaits an answer, so that its
+ * ACK finds nothing to complete; 0 or -EAGAIN.
+ */
+static int rndv_fin(struct svd_engine *e, struct eng_qp *eq,
+		    const struct ibv_tmh *h)
+{
+	struct ibv_tmh fin = *h;
+	struct eng_sgl pay = { .n = 1, .total = TMH_LEN };
+	struct eng_packet a = { .npsn = 1, .len = TMH_LEN, .sgl = &pay };
+	struct eng_fields f = {
+		.opcode = (uint8_t)(eng_transport_bits(eq->qp->qp_type) |
+				    ENG_OP_SEND_ONLY),
+		.dqpn = eq->qp->attr.dest_qp_num & 0xffffff,
+		.psn = eq->psn,
+		.ackreq = true,
+	};
+
+	if (eq->qp->state != SVD_QPS_RTS || eq->sq_cons != eq->sq_sent ||
+	    eq->una != eq->psn)
+		return -EAGAIN;
+	fin.opcode = IBV_TMH_FIN;
+	pay.seg[0] = (struct eng_seg){ .buf = (uint8_t *)&fin, .len = TMH_LEN };
+	eng_req_route(eq->qp, &a);
+	if (eng_pkt_build(&a, &f))
+		return -EAGAIN;
+	eq->psn = eng_psn_add(eq->psn, 1);
+	eq->una = eq->psn; /* its ACK is then a stale one */
+	eng_xport_send(e, &a);
+	return 0;
+}
+
+/* Copy the rendezvous data (or, failing that, its headers). */
+static uint32_t rndv_copy(struct svd_engine *e, struct eng_qp *eq,
+			  struct eng_packet *p, const struct ibv_rvh *rvh,
+			  uint64_t *len)
+{
+	struct eng_sgl *dst = &e->s_dst, src;
+	uint32_t status = rndv_source(p, eq->qp, rvh, &src);
+	int ret;
+
+	if (eng_wqe_sgl(eq->qp, (const struct sv_sge *)(&eq->rcv.w + 1),
+			eq->rcv.w.num_sge, true, dst))
+		return IBV_WC_LOC_PROT_ERR;
+	*len = status == IBV_WC_TM_RNDV_INCOMPLETE ? p->len : src.total;
+	if (status && status != IBV_WC_TM_RNDV_INCOMPLETE)
+		return status;
+	if (*len > dst->total)
+		return IBV_WC_LOC_LEN_ERR;
+	ret = status ? eng_pkt_copy_out(p, dst, 0) :
+		       eng_sgl_copy(dst, 0, &src, src.total);
+	if (ret)
+		return ret == ENG_COPY_ESRC ? IBV_WC_REM_ACCESS_ERR :
+					      IBV_WC_LOC_PROT_ERR;
+	return status;
+}
+
+/*
+ * The match completes at once and the data is read now; the FIN and the
+ * data completion wait until the request is acknowledged (eng_tm_finish),
+ * so that the sender sees its SEND complete before the FIN arrives.
+ */
+static int tm_rndv(struct svd_engine *e, struct eng_qp *eq,
+		   struct svd_srq *srq, struct eng_packet *p,
+		   const uint8_t *hdr)
+{
+	struct eng_tm_rx *tm = &eq->tm;
+	struct ibv_rvh rvh;
+
+	memcpy(&rvh, hdr + TMH_LEN, sizeof(rvh));
+	memcpy(tm->tmh, hdr, TMH_LEN);
+	tm->rndv_wr_id = eq->rcv.w.wr_id;
+	tm_push(eq, srq, tm->rndv_wr_id, IBV_WC_SUCCESS, IBV_WC_TM_MATCH, 0);
+	tm->rndv_len = 0;
+	tm->rndv_status = rndv_copy(e, eq, p, &rvh, &tm->rndv_len);
+	tm->rndv = true;
+	tm->kind = ENG_TM_NONE;
+	return ENG_TM_DONE;
+}
+
+void eng_tm_finish(struct svd_engine *e, struct eng_qp *eq)
+{
+	struct eng_tm_rx *tm = &eq->tm;
+	struct svd_srq *srq = eq->qp->srq;
+	struct ibv_tmh h;
+
+	if (!tm->rndv)
+		return;
+	tm->rndv = false;
+	memcpy(&h, tm->tmh, sizeof(h));
+	if (tm->rndv_status == IBV_WC_SUCCESS && rndv_fin(e, eq, &h))
+		tm->rndv_status = IBV_WC_TM_RNDV_INCOMPLETE;
+	if (srq)
+		tm_push(eq, srq, tm->rndv_wr_id, tm->rndv_status,
+			IBV_WC_TM_DATA_VALID, tm->rndv_len);
+}
+
+/* An EAGER or RNDV header: a tagged buffer, or an unexpected message. */
+static int tm_match(struct svd_engine *e, struct eng_qp *eq,
+		    struct svd_srq *srq, struct eng_packet *p,
+		    const uint8_t *hdr)
+{
+	const struct ibv_tmh *h = (const void *)hdr;
+	bool rndv = h->opcode == IBV_TMH_RNDV;
+	struct svd_tm_entry t;
+
+	tm_set(eq, ENG_TM_UNEXPECTED, h);
+	/* A rendezvous request fits one packet, as max_rndv_hdr_size says. */
+	if (rndv && (!(p->mask & ENG_LAST) || p->len < RNDV_LEN))
+		return ENG_TM_SRQ;
+	if (!tm_take(srq, be64toh(h->tag), &t))
+		return ENG_TM_SRQ;
+	eq->tm.kind = ENG_TM_MATCHED;
+	tm_load_rwqe(eq, &t);
+	if (rndv)
+		return tm_rndv(e, eq, srq, p, hdr);
+	pkt_pull(p, TMH_LEN);
+	return ENG_TM_TAGGED;
+}
+
+int eng_tm_rwqe(struct svd_engine *e, struct eng_qp *eq, struct svd_srq *srq,
+		struct eng_packet *p)
+{
+	uint8_t hdr[RNDV_LEN];
+	const struct ibv_tmh *h = (const void *)hdr;
+
+	eq->tm.kind = ENG_TM_NONE;
+	/* WRITE_WITH_IMM takes SRQ buffers too, untouched by matching. */
+	if (!srq || !srq->tm || (p->mask & ENG_WRITE))
+		return ENG_TM_SRQ;
+	if (p->len < TMH_LEN ||
+	    pkt_peek(p, hdr, p->len < RNDV_LEN ? TMH_LEN : RNDV_LEN)) {
+		tm_set(eq, ENG_TM_NO_TAG, NULL);
+		return ENG_TM_SRQ;
+	}
+	if (h->opcode == IBV_TMH_EAGER || h->opcode == IBV_TMH_RNDV)
+		return tm_match(e, eq, srq, p, hdr);
+	tm_set(eq, ENG_TM_NO_TAG, h);
+	return ENG_TM_SRQ;
+}
+
+void eng_tm_cqe(struct eng_qp *eq, struct svd_srq *srq, struct sv_cqe *cqe)
+{
+	uint8_t kind = eq->tm.kind;
+
+	eq->tm.kind = ENG_TM_NONE;
+	if (kind == ENG_TM_NONE || !srq || !srq->tm)
+		return;
+	cqe->opcode = kind == ENG_TM_NO_TAG ? IBV_WC_TM_NO_TAG : IBV_WC_TM_RECV;
+	if (kind == ENG_TM_MATCHED && cqe->status == IBV_WC_SUCCESS) {
+		cqe->wc_flags |= IBV_WC_TM_MATCH | IBV_WC_TM_DATA_VALID;
+		cqe->tm_tag = eq->tm.tag;
+		cqe->tm_priv = eq->tm.priv;
+	}
+	/* Software sees it now: matching waits for its SYNC. */
+	if (kind == ENG_TM_UNEXPECTED && cqe->status == IBV_WC_SUCCESS) {
+		pthread_mutex_lock(&srq->lock);
+		srq->tm->unexp_hw++;
+		pthread_mutex_unlock(&srq->lock);
+	}
+}
