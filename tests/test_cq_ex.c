@@ -37,12 +37,13 @@ int main(void)
 	check_empty(cq);
 	SVT_CHECK(ibv_destroy_cq(ibv_cq_ex_to_cq(cq)) == 0);
 
-	/* Each standard flag works; the others are EOPNOTSUPP. */
+	/* Each standard flag and TM info (test_tm.c) work; the others are
+	 * EOPNOTSUPP. */
 	for (i = 0; i < 12; i++) {
 		uint64_t f = 1ULL << i;
 
 		cq = mk(&t, 10, f, 0, 0);
-		if (f & IBV_WC_STANDARD_FLAGS) {
+		if (f & (IBV_WC_STANDARD_FLAGS | IBV_WC_EX_WITH_TM_INFO)) {
 			SVT_CHECK(cq);
 			check_empty(cq);
 			SVT_CHECK(!ibv_destroy_cq(ibv_cq_ex_to_cq(cq)));
