@@ -95,12 +95,12 @@ fi
 # every other module passes on such a device too. A private daemon.
 rc_ifname=$(ip -o route show default 2>/dev/null | awk '{print $5; exit}')
 rc_rundir=$(mktemp -d)
-SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq test_qp test_cq_events test_shared_pd test_addr test_qpex test_mr test_cqex test_atomic test_odp test_parent_domain test_flow test_rss_traffic test_rdmacm"} \
+SV_REQUIRED_MODULES=${SV_REQUIRED_MODULES:-"test_device test_pd test_cq test_qp test_cq_events test_shared_pd test_addr test_qpex test_mr test_cqex test_atomic test_odp test_parent_domain test_flow test_rss_traffic test_rdmacm test_tag_matching"} \
 	SV_MODULE_TIMEOUT=${SV_MODULE_TIMEOUT:-90} \
 	SOFTVERBS_RUNDIR=$rc_rundir SOFTVERBS_NETDEV=${rc_ifname:-lo} \
 	SOFTVERBS_CLI=$CLI scripts/run-rdma-core-tests.sh
 step "rdma-core test suite, direct path off (the modules with traffic)"
-off_modules="test_qp test_qpex test_cq_events test_cqex test_atomic test_mr test_odp test_parent_domain test_shared_pd"
+off_modules="test_qp test_qpex test_cq_events test_cqex test_atomic test_mr test_odp test_parent_domain test_shared_pd test_tag_matching"
 SOFTVERBS_DIRECT=0 SV_REQUIRED_MODULES="$off_modules" \
 	SV_MODULE_TIMEOUT=${SV_MODULE_TIMEOUT:-90} \
 	SOFTVERBS_RUNDIR=$rc_rundir SOFTVERBS_NETDEV=${rc_ifname:-lo} \
