@@ -118,6 +118,13 @@ rxe_rc=0
 bash tests/wire_rxe.sh build/bin || rxe_rc=$?
 [ "$rxe_rc" = 0 ] || [ "$rxe_rc" = 77 ] || { echo "wire_rxe: FAIL"; exit 1; }
 
+step "wire_netem on a kernel with netem (tests/wire_netem_guest.sh, where QEMU and ../shared/tools/rxe-vm exist)"
+# ctest wire_netem in a Debian 12 TCG guest, for kernels without sch_netem
+# (there ctest skips it): about 1-2 minutes; 77 without QEMU or the tool.
+netem_rc=0
+bash tests/wire_netem_guest.sh build/bin || netem_rc=$?
+[ "$netem_rc" = 0 ] || [ "$netem_rc" = 77 ] || { echo "wire_netem_guest: FAIL"; exit 1; }
+
 step "benchmark, quick (figures only: fails only if the tool breaks)"
 bench/run.sh --quick --out build/bench-quick
 echo "ALL TESTS PASSED"

@@ -35,7 +35,7 @@ foreach(mode knob netem)
   endif()
   add_test(NAME ${name} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/wire_loss.sh
 	   ${CMAKE_BINARY_DIR}/bin 10)
-  set_tests_properties(${name} PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
 		       ENVIRONMENT "WIRE_LOSS_MODE=${mode}")
   if(SV_SANITIZE)
     set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT

@@ -21,7 +21,8 @@ IP4A=10.91.$WIRE_N.1
 IP4B=10.91.$WIRE_N.2
 IP6A=fd91:$WIRE_N::1
 IP6B=fd91:$WIRE_N::2
-WIRE_TMP=$(mktemp -d /tmp/svwire.XXXXXX)
+# WIRE_TMPBASE: where the run's folder goes (/tmp); WIRE_KEEP=1 keeps it.
+WIRE_TMP=$(mktemp -d "${WIRE_TMPBASE:-/tmp}/svwire.XXXXXX")
 RUNA=$WIRE_TMP/runA
 RUNB=$WIRE_TMP/runB
 
@@ -74,19 +75,42 @@ wire_setup() {
 		wire_fail "dev add w0 netdev"
 }
 
+# ADDR (IPv4 or IPv6) as a GID the way the daemon's sysfs writes it: eight
+# 4-digit groups, IPv4 mapped into ::ffff:0:0/96. Plain bash, so that the
+# tests also run in a minimal guest (tests/wire_netem_guest.sh).
+gid_of() {
+	local a=$1 h t x n o1 o2 o3 o4 g=()
+	if [[ $a != *:* ]]; then
+		IFS=. read -r o1 o2 o3 o4 <<<"$a"
+		printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x\n' \
+			"$o1" "$o2" "$o3" "$o4"
+		return
+	fi
+	h=$a t=
+	[[ $a == *::* ]] && h=${a%%::*} t=${a#*::}
+	IFS=: read -ra h <<<"$h"
+	IFS=: read -ra t <<<"$t"
+	for x in "${h[@]}"; do g+=("$(printf %04x $((16#$x)))"); done
+	for ((n = 8 - ${#h[@]} - ${#t[@]}; n > 0; n--)); do g+=(0000); done
+	for x in "${t[@]}"; do g+=("$(printf %04x $((16#$x)))"); done
+	(IFS=:; echo "${g[*]}")
+}
+
 # The GID index of ADDR (an IPv4 or IPv6 address) in w0's table.
 gid_index() {
 	local run want i g
 	run=$([ "$1" = A ] && echo "$RUNA" || echo "$RUNB")
-	want=$(python3 -c 'import ipaddress,sys
-a=ipaddress.ip_address(sys.argv[1])
-a=ipaddress.IPv6Address("::ffff:"+str(a)) if a.version==4 else a
-print(":".join("%04x"%int.from_bytes(a.packed[i:i+2],"big") for i in range(0,16,2)))' "$2")
+	want=$(gid_of "$2")
 	for i in $(seq 0 15); do
 		g=$(cat "$run/devices/w0/ports/1/gids/$i" 2>/dev/null)
 		[ "$g" = "$want" ] && { echo "$i"; return 0; }
 	done
 	return 1
+}
+
+# Seconds since T0 (a `date +%s.%N`), one decimal (awk: no bc needed).
+wire_since() {
+	awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
 }
 
 # The value of one counter of w0 in A or B.

@@ -24,6 +24,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/wire_lib.sh
 . "$HERE/wire_lib.sh"
 MB=${2:-100}
+# Each program's limit: 10 MB take about 10 s on two native cores, 20-60 s
+# in a TCG guest (tests/wire_netem_guest.sh); a hang must not eat CI.
+LIM=$((60 + 6 * MB))
 [ -n "${SVT_NO_DEBIAN_TOOLS:-}" ] && { echo "SKIP: sanitizer build"; exit 77; }
 command -v ibv_rc_pingpong >/dev/null || { echo "SKIP: no ibv_rc_pingpong"; exit 77; }
 # Can netem be added here? (The kernel loads sch_netem on demand; a kernel
@@ -69,10 +72,10 @@ run() {
 	local name=$1 log=$WIRE_TMP/$1 t0 n=0
 	shift
 	t0=$(date +%s.%N)
-	sv_a run -- timeout 300 stdbuf -oL "$@" >"$log.srv" 2>&1 &
+	sv_a run -- timeout "$LIM" stdbuf -oL "$@" >"$log.srv" 2>&1 &
 	local spid=$!
 	sleep 0.3
-	until sv_b run -- timeout 300 stdbuf -oL "$@" "$IP4A" >"$log.cli" 2>&1; do
+	until sv_b run -- timeout "$LIM" stdbuf -oL "$@" "$IP4A" >"$log.cli" 2>&1; do
 		n=$((n + 1))
 		grep -q -i "couldn't connect\|Unable to open file" "$log.cli" &&
 			[ $n -lt 50 ] && kill -0 $spid 2>/dev/null ||
@@ -88,7 +91,7 @@ run() {
 		wire_fail "$name server failed"
 	}
 	printf 'ok: %-12s %5.1f s  %s\n' "$name" \
-		"$(echo "$(date +%s.%N) - $t0" | bc)" \
+		"$(wire_since "$t0")" \
 		"$(grep -h -E 'bytes in|^ *[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+' \
 			"$log.cli" | tail -1 | tr -s ' ')"
 }
@@ -117,6 +120,17 @@ for s in A B; do
 		[ "$v" = 0 ] || wire_fail "$s dropped_$k = $v"
 	done
 done
+# netem's own statistics: it must have dropped packets on both ends (else
+# the qdisc was there but the traffic did not pass through it).
+if [ -n "$NETEM" ]; then
+	for x in "$NSA $VA" "$NSB $VB"; do
+		set -- $x
+		q=$(ip netns exec "$1" tc -s qdisc show dev "$2" | tr -s ' \n' ' ')
+		echo "netem $2:${q#*netem}"
+		v=$(echo "$q" | sed -n 's/.*(dropped \([0-9]*\).*/\1/p')
+		[ "${v:-0}" -gt 0 ] || wire_fail "netem on $2 dropped nothing"
+	done
+fi
 r=$(( $(wire_stat A retransmitted) + $(wire_stat B retransmitted) ))
 d=$(( $(wire_stat A duplicate_request) + $(wire_stat B duplicate_request) ))
 [ "$r" -gt 0 ] && [ "$d" -gt 0 ] ||
