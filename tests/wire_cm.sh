@@ -37,7 +37,7 @@ wire_setup "$1"
 # unusable when the client gives up): the whole pair runs again, at most
 # 5 times, and the count is shown.
 pair() {
-	local name=$1 side=$2 srv=$3 cli=$4 log=$WIRE_TMP/$1 t0 try spid
+	local name=$1 side=$2 srv=$3 cli=$4 log=$WIRE_TMP/$1 t0 try spid rc
 	local run_s=sv_a run_c=sv_b
 	[ "$side" = B ] && { run_s=sv_b; run_c=sv_a; }
 	t0=$(date +%s.%N)
@@ -47,15 +47,22 @@ pair() {
 		spid=$!
 		sleep "0.$((try * 2))"
 		# shellcheck disable=SC2086
-		if $run_c run -- timeout 60 $cli >"$log.cli" 2>&1; then
+		$run_c run -- timeout 60 $cli >"$log.cli" 2>&1
+		rc=$?
+		if [ $rc = 0 ]; then
 			wait $spid && break
-			tail -5 "$log.srv"; wire_fail "$name: server failed"
+			rc=$?
+			tail -5 "$log.srv"
+			wire_fail "$name: server failed (exit $rc)"
 		fi
-		kill $spid 2>/dev/null
-		wait $spid 2>/dev/null
-		grep -q "REJECTED\|error 8\b" "$log.cli" && [ $try -lt 5 ] ||
+		wire_kill $spid
+		# Not listening yet: REJECTED (perftest: "Unexpected CM event
+		# ... 8"), or for SIDR (udaddy) UNREACHABLE with status 1, the
+		# SIDR_REP's "service ID not supported".
+		grep -q -E "REJECTED|error 8\b|CM event .* 8$|UNREACHABLE, error: 1$" \
+			"$log.cli" && [ $try -lt 5 ] ||
 			{ tail -n 5 "$log.cli" "$log.srv"
-			  wire_fail "$name: client failed"; }
+			  wire_fail "$name: client failed (exit $rc)"; }
 	done
 	printf 'ok: %-22s server %s %5.1f s, try %s  %s\n' "$name" "$side" \
 		"$(echo "$(date +%s.%N) - $t0" | bc)" "$try" \

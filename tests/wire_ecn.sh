@@ -37,7 +37,7 @@ run() {
 		>"$log.cli" 2>&1; do
 		n=$((n + 1))
 		grep -q -i "couldn't connect" "$log.cli" && [ $n -lt 50 ] ||
-			{ kill $spid 2>/dev/null; tail -n 5 "$log.cli"
+			{ wire_kill $spid; tail -n 5 "$log.cli"
 			  wire_fail "$name failed"; }
 		sleep 0.2
 	done

@@ -113,6 +113,17 @@ wire_since() {
 	awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
 }
 
+# Stop a program started in the background through sv_a/sv_b (its PID
+# is a subshell's, whose child is the program's "timeout"): the child
+# first, or it outlives the subshell, and a server left behind keeps its
+# port and takes the next client's connection (wire_cm's pair() once ran
+# a second perftest against the first one's QP: RETRY_EXC_ERR).
+wire_kill() {
+	pkill -P "$1" 2>/dev/null
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 # The value of one counter of w0 in A or B.
 wire_stat() {
 	if [ "$1" = A ]; then sv_a dev stats w0; else sv_b dev stats w0; fi |

@@ -79,7 +79,7 @@ run() {
 		n=$((n + 1))
 		grep -q -i "couldn't connect\|Unable to open file" "$log.cli" &&
 			[ $n -lt 50 ] && kill -0 $spid 2>/dev/null ||
-			{ kill $spid 2>/dev/null; tail -n 5 "$log.cli" "$log.srv"
+			{ wire_kill $spid; tail -n 5 "$log.cli" "$log.srv"
 			  wire_fail "$name failed"; }
 		sleep 0.2
 	done

@@ -36,7 +36,7 @@ pair() {
 		tries=$((tries + 1))
 		grep -q -i "couldn't connect\|Unable to open file descriptor\|Couldn't connect" \
 			"$log.cli" && [ $tries -lt 50 ] && kill -0 $spid 2>/dev/null ||
-			{ kill $spid 2>/dev/null; cat "$log.cli" "$log.srv"
+			{ wire_kill $spid; cat "$log.cli" "$log.srv"
 			  wire_fail "$name (gid $ga/$gb) client failed"; }
 		sleep 0.1
 	done

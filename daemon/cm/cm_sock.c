@@ -310,6 +310,24 @@ static void chans_reap(struct cm_file *f)
 	}
 }
 
+/*
+ * GET_EVENT after a token was read. On a channel destroyed meanwhile
+ * (another thread of the application destroyed it while this one sat in
+ * rdma_get_cm_event: rping does so as it exits) the token is stale, as
+ * one of a destroyed id is: with the kernel's ucma that reader just keeps
+ * waiting, so it must not get an error (rping's would exit(-1)).
+ */
+static int chan_get_event(struct cm_file *f, uint32_t handle,
+			  struct sv_cm_event *ev)
+{
+	struct cm_chan *ch;
+
+	for (ch = f->chans; ch; ch = ch->next)
+		if (ch->handle == handle)
+			return ch->destroyed ? -EAGAIN : chan_pop(ch, ev);
+	return -ENOENT;
+}
+
 static int chan_destroy(struct cm_file *f, uint32_t handle)
 {
 	struct cm_chan *ch = chan_get(f, handle);
@@ -436,9 +454,7 @@ static int cmd_run(struct cm_file *f, const struct sv_cm_cmd *cmd, int fd,
 	if (cmd->op == SV_CM_CREATE_ID)
 		return cmd_create_id(f, cmd, rep);
 	if (cmd->op == SV_CM_GET_EVENT)
-		return chan_get(f, cmd->chan) ?
-			       chan_pop(chan_get(f, cmd->chan), &rep->ev) :
-			       -ENOENT;
+		return chan_get_event(f, cmd->chan, &rep->ev);
 	id = id_get(f, cmd->id);
 	if (!id)
 		return -ENOENT;
