@@ -39,7 +39,12 @@
 #define EXIT_NOT_RESPONDING 5 /* it listens but does not answer (hung) */
 #define EXIT_EXEC 127
 
-#define START_TIMEOUT_MS 5000
+/*
+ * How long a live daemon may take to become ready. A daemon that exits is
+ * seen at once (wait_ready), so this only bounds a slow start: 5 s was
+ * too little on a loaded machine (load 15 on 2 cores, or a TCG guest).
+ */
+#define START_TIMEOUT_MS 60000
 #define STOP_TIMEOUT_MS 5000
 #define POLL_MS 50
 #define CTL_TIMEOUT_MS 5000
@@ -624,11 +629,15 @@ static int open_log(char *log, size_t len, off_t *start)
 
 static const char *start_error(int ret)
 {
+	static char msg[48];
+
 	if (ret == -ESRCH)
 		return "it exited";
-	if (ret == -ETIMEDOUT)
-		return "not ready within 5 s";
-	return strerror(-ret);
+	if (ret != -ETIMEDOUT)
+		return strerror(-ret);
+	snprintf(msg, sizeof(msg), "not ready within %d s",
+		 START_TIMEOUT_MS / 1000);
+	return msg;
 }
 
 static int launch(bool verbose)
