@@ -26,3 +26,7 @@ sv_add_c_test(test_direct_list ${CMAKE_CURRENT_LIST_DIR}/test_direct_list.c)
 add_test(NAME test_direct_list_off COMMAND test_direct_list off)
 set_tests_properties(test_direct_list_off PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120)
+sv_add_c_test(test_direct_wimm ${CMAKE_CURRENT_LIST_DIR}/test_direct_wimm.c)
+add_test(NAME test_direct_wimm_off COMMAND test_direct_wimm off)
+set_tests_properties(test_direct_wimm_off PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)

@@ -60,6 +60,15 @@ static void drain_give(const struct svd_drx *x)
 	svd_mem_atomic(x->umem, HDR_DRAINER, SVD_MEM_STORE, 0, 0, NULL);
 }
 
+/* A receive WQE of nsge SGEs fits its slot and the QP (as rq_get). */
+static bool drain_shape_ok(const struct svd_qp *qp, uint32_t nsge)
+{
+	return nsge <= qp->max_recv_sge &&
+	       sizeof(struct sv_recv_wqe) +
+			       (uint64_t)nsge * sizeof(struct sv_sge) <=
+		       qp->rq_wqe_size;
+}
+
 /* Copy len bytes of the ring at src into receive WQE w's buffers. */
 static uint32_t drain_scatter(struct svd_qp *qp, uint64_t wqe_off,
 			      uint32_t nsge, uint64_t src, uint32_t len)
@@ -69,9 +78,7 @@ static uint32_t drain_scatter(struct svd_qp *qp, uint64_t wqe_off,
 	uint64_t off;
 	uint32_t i, n;
 
-	if (nsge > qp->max_recv_sge ||
-	    sizeof(struct sv_recv_wqe) + (uint64_t)nsge * sizeof(g) >
-		    qp->rq_wqe_size)
+	if (!drain_shape_ok(qp, nsge))
 		return IBV_WC_LOC_LEN_ERR;
 	for (i = 0; i < nsge && len; i++) {
 		if (svd_mem_read(qp->rq, wqe_off + sizeof(struct sv_recv_wqe) +
@@ -104,6 +111,8 @@ static void drain_cqe(struct svd_qp *qp, const struct sv_direct_rx_msg *m,
 		cqe.imm_data = m->imm;
 		cqe.wc_flags = IBV_WC_WITH_IMM;
 	}
+	if (m->flags & SV_DIRECT_RX_WRITE)
+		cqe.opcode = IBV_WC_RECV_RDMA_WITH_IMM;
 	if (qp->recv_cq && !svd_cq_push(qp->recv_cq, &cqe))
 		svd_cq_notify(qp->recv_cq, m->flags & SV_DIRECT_RX_SOLICITED);
 }
@@ -126,10 +135,16 @@ static bool drain_one(struct svd_qp *qp, uint32_t taken, uint32_t c)
 	    svd_mem_read(x->umem, slot, &m, sizeof(m)) ||
 	    svd_mem_read(qp->rq, wqe_off, &w, sizeof(w)))
 		return false;
-	status = m.len > SV_DIRECT_RX_EAGER ?
-			 IBV_WC_LOC_LEN_ERR :
-			 drain_scatter(qp, wqe_off, w.num_sge, slot + sizeof(m),
-				       m.len);
+	/* WRITE_WITH_IMM: the initiator wrote the data; the receive is
+	 * only taken. */
+	if (m.flags & SV_DIRECT_RX_WRITE)
+		status = drain_shape_ok(qp, w.num_sge) ? IBV_WC_SUCCESS :
+							 IBV_WC_LOC_LEN_ERR;
+	else if (m.len > SV_DIRECT_RX_EAGER)
+		status = IBV_WC_LOC_LEN_ERR;
+	else
+		status = drain_scatter(qp, wqe_off, w.num_sge,
+				       slot + sizeof(m), m.len);
 	/* Consumed before the completion shows, as rq_publish does: an
 	 * application that polled it may post the receive again at once. */
 	svd_mem_store32(qp->dbrec, RQ_DB(cons), c + 1);

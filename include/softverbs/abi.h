@@ -763,6 +763,10 @@ struct sv_direct_rx_msg {
 enum {
 	SV_DIRECT_RX_IMM = 1U << 0,
 	SV_DIRECT_RX_SOLICITED = 1U << 1,
+	/* RDMA WRITE_WITH_IMM: the initiator already wrote len bytes to the
+	 * target region; the message carries no payload, only the
+	 * immediate, and takes a receive WQE without writing to it. */
+	SV_DIRECT_RX_WRITE = 1U << 2,
 };
 
 #define SV_DIRECT_RX_MIRROR_OFF 4096U

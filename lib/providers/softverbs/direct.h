@@ -173,8 +173,17 @@ void svl_direct_complete(struct svl_qp *q, const struct sv_send_wqe *w,
 void svl_direct_complete_id(struct svl_qp *q, uint64_t wr_id,
 			    struct svl_cq *cq, uint32_t opcode, uint64_t len);
 
-/* direct_send.c: SEND / SEND_WITH_IMM into the peer's receive ring. */
+/*
+ * direct_op.c: the RDMA WRITE part of a WRITE_WITH_IMM (checked, room for
+ * its send completion taken, copied): 0 and its length; -1 if nothing
+ * happened.
+ */
+int svl_direct_write_part(struct svl_qp *q, const struct sv_send_wqe *w,
+			  uint64_t *len);
+/* direct_send.c: SEND / SEND_WITH_IMM into the peer's receive ring;
+ * WRITE_WITH_IMM: the WRITE, then its immediate through the ring. */
 int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w);
+int svl_direct_write_imm(struct svl_qp *q, const struct sv_send_wqe *w);
 void svl_direct_peer_drop(struct svl_dqp *d);
 
 /* direct_rx.c: the receiver's side. */

@@ -660,6 +660,7 @@ bool svl_dop_init(const struct sv_send_wqe *w, struct dop *op,
 	op->read = w->opcode == IBV_WR_RDMA_READ;
 	switch (w->opcode) {
 	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
 	case IBV_WR_RDMA_READ:
 		*rkey = w->rdma.rkey;
 		*raddr = w->rdma.remote_addr;
@@ -689,9 +690,65 @@ bool svl_dop_ready(struct svl_qp *q, const struct sv_send_wqe *w,
 	return remote_iov(q, rkey, raddr, op);
 }
 
-int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
+/*
+ * op (from svl_dop_init) checked, room for its completion taken, and
+ * copied: 0. Otherwise -1, and nothing happened.
+ */
+static int dop_run(struct svl_qp *q, const struct sv_send_wqe *w,
+		   struct dop *op, uint32_t rkey, uint64_t raddr)
 {
 	bool signaled = w->send_flags & IBV_SEND_SIGNALED, ok;
+	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
+
+	q->dq->cache.hot.rkey = 0; /* the full path may move the map */
+	ok = svl_dop_ready(q, w, op, rkey, raddr) &&
+	     svl_direct_cq_room(cq, signaled);
+	if (ok && !svl_dop_copy(q->dq, op)) {
+		svl_direct_cq_unroom(cq, signaled);
+		ok = false;
+	}
+	svl_dop_put(op);
+	if (!ok)
+		return -1;
+	svl_direct_hot_fill(q, w, op);
+	return 0;
+}
+
+/*
+ * A zero-length WRITE_WITH_IMM names no memory on either side (the
+ * responder checks only the QP's REMOTE_WRITE): with no SGE at all, the
+ * direct path needs nothing but the connection. With SGEs of 0 bytes
+ * the daemon decides about their keys.
+ */
+static bool write_empty(const struct sv_send_wqe *w)
+{
+	return !w->num_sge;
+}
+
+int svl_direct_write_part(struct svl_qp *q, const struct sv_send_wqe *w,
+			  uint64_t *len)
+{
+	bool signaled = w->send_flags & IBV_SEND_SIGNALED;
+	uint64_t raddr;
+	uint32_t rkey;
+	struct dop op;
+
+	*len = 0;
+	if (write_empty(w))
+		return conn_ok(q->dq, IBV_ACCESS_REMOTE_WRITE) &&
+			       svl_direct_cq_room(to_svl_cq(q->qp.send_cq),
+						  signaled) ?
+			       0 :
+			       -1;
+	if (!svl_dop_init(w, &op, &rkey, &raddr) ||
+	    dop_run(q, w, &op, rkey, raddr))
+		return -1;
+	*len = op.len;
+	return 0;
+}
+
+int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
+{
 	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
 	uint64_t raddr;
 	uint32_t rkey;
@@ -699,24 +756,21 @@ int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
 
 	if (q->dstate != SVL_DIRECT_GRANTED || q->qp.state != IBV_QPS_RTS)
 		return -1;
-	if (w->opcode == IBV_WR_SEND || w->opcode == IBV_WR_SEND_WITH_IMM)
+	switch (w->opcode) {
+	case IBV_WR_SEND:
+	case IBV_WR_SEND_WITH_IMM:
 		return svl_direct_idle(q) ? svl_direct_send(q, w) : -1;
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+		return svl_direct_idle(q) ? svl_direct_write_imm(q, w) : -1;
+	default:
+		break;
+	}
 	if (!svl_direct_hot_wqe(q, w))
 		return 0;
-	if (!svl_dop_init(w, &op, &rkey, &raddr) || !svl_direct_idle(q))
+	if (!svl_dop_init(w, &op, &rkey, &raddr) || !svl_direct_idle(q) ||
+	    dop_run(q, w, &op, rkey, raddr))
 		return -1;
-	q->dq->cache.hot.rkey = 0; /* the full path may move the map */
-	ok = svl_dop_ready(q, w, &op, rkey, raddr) &&
-	     svl_direct_cq_room(cq, signaled);
-	if (ok && !svl_dop_copy(q->dq, &op)) {
-		svl_direct_cq_unroom(cq, signaled);
-		ok = false;
-	}
-	svl_dop_put(&op);
-	if (!ok)
-		return -1;
-	svl_direct_hot_fill(q, w, &op);
-	if (signaled)
+	if (w->send_flags & IBV_SEND_SIGNALED)
 		svl_direct_complete(q, w, cq, wc_opcode(&op), op.len);
 	return 0;
 }

@@ -198,6 +198,13 @@ static uint8_t *sge_ptr(const struct svl_drx *x, const struct sv_sge *g,
 	return (uint8_t *)(uintptr_t)(e.va + (g->addr - e.iova));
 }
 
+/* The WQE's SGE list fits its slot and the QP (as the engine checks). */
+static bool wqe_shape_ok(const struct svl_drx *x, const struct sv_recv_wqe *w)
+{
+	return w->num_sge <= (x->stride - sizeof(*w)) / sizeof(struct sv_sge) &&
+	       w->num_sge <= x->q->max_recv_sge;
+}
+
 /* Copy len bytes into the WQE's buffers: an ibv_wc_status. */
 static uint32_t scatter(const struct svl_drx *x, const uint8_t *wqe,
 			const uint8_t *src, uint32_t len)
@@ -207,8 +214,7 @@ static uint32_t scatter(const struct svl_drx *x, const uint8_t *wqe,
 	uint32_t i, n;
 	uint8_t *dst;
 
-	if (w->num_sge > (x->stride - sizeof(*w)) / sizeof(*g) ||
-	    w->num_sge > x->q->max_recv_sge)
+	if (!wqe_shape_ok(x, w))
 		return IBV_WC_LOC_LEN_ERR;
 	for (i = 0; i < w->num_sge && len; i++) {
 		n = g[i].length < len ? g[i].length : len;
@@ -234,6 +240,21 @@ static void rx_cqe(struct sv_cqe *e, const struct svl_drx *x,
 		e->imm_data = m->imm;
 		e->wc_flags = IBV_WC_WITH_IMM;
 	}
+	if (m->flags & SV_DIRECT_RX_WRITE)
+		e->opcode = IBV_WC_RECV_RDMA_WITH_IMM;
+}
+
+/* Message m (payload at src) into receive WQE wqe: an ibv_wc_status. */
+static uint32_t rx_status(const struct svl_drx *x, const uint8_t *wqe,
+			  const struct sv_direct_rx_msg *m, const uint8_t *src)
+{
+	/* WRITE_WITH_IMM: the data is in place, the receive only taken. */
+	if (m->flags & SV_DIRECT_RX_WRITE)
+		return wqe_shape_ok(x, (const void *)wqe) ? IBV_WC_SUCCESS :
+							    IBV_WC_LOC_LEN_ERR;
+	if (m->len > SV_DIRECT_RX_EAGER)
+		return IBV_WC_LOC_LEN_ERR;
+	return scatter(x, wqe, src, m->len);
 }
 
 /* One message into the next receive WQE; false if none can be taken. */
@@ -257,9 +278,7 @@ static bool drain_one(struct svl_cq *cq, struct svl_drx *x)
 	memcpy(&m, slot, sizeof(m));
 	wqe = rq->buf + (size_t)(rc & (rq->entries - 1)) * rq->stride;
 	rx_cqe(&e, x, &m, ((const struct sv_recv_wqe *)wqe)->wr_id);
-	e.status = m.len > SV_DIRECT_RX_EAGER ?
-			   IBV_WC_LOC_LEN_ERR :
-			   scatter(x, wqe, slot + sizeof(m), m.len);
+	e.status = rx_status(x, wqe, &m, slot + sizeof(m));
 	svl_store_release(&rq->db->cons, rc + 1);
 	atomic_store_explicit((_Atomic uint64_t *)&x->h->cons,
 			      (uint64_t)(rc + 1) << 32 | (taken + 1),

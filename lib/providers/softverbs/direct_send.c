@@ -16,6 +16,13 @@
  * overtakes a direct one, and never waits for the peer's poll_cq.
  * A peer whose CQ is armed (the ring's armed word) gets its event from
  * the daemon (SV_METHOD_DIRECT_NOTIFY).
+ *
+ * An RDMA WRITE_WITH_IMM is the WRITE (direct_op.c) followed by a
+ * message without payload (SV_DIRECT_RX_WRITE) that only takes the
+ * receive and carries the immediate: the receive is checked posted
+ * before anything is written, as the responder asks for it first (RNR
+ * otherwise), and the message is pushed after the copy, so the receiver
+ * never sees the completion before the data.
  */
 #define _GNU_SOURCE
 #include <stdatomic.h>
@@ -113,7 +120,8 @@ static bool peer_ring(struct svl_qp *q, const struct sv_direct_conn *c)
 struct dsend {
 	struct iovec iov[MAX_IOV];
 	int n;
-	uint64_t len;
+	uint64_t len; /* payload bytes; WRITE_WITH_IMM: bytes written */
+	bool write; /* WRITE_WITH_IMM: no payload, the receive not written */
 	uint64_t peer_pd;
 	uint32_t prod; /* the slot it takes */
 };
@@ -139,6 +147,8 @@ static bool recv_fits(const struct svl_dqp *d, const struct dsend *s,
 	memcpy(&w, slot, sizeof(w));
 	if (w.num_sge > (p->stride - sizeof(w)) / sizeof(g))
 		return false;
+	if (s->write)
+		return true; /* its buffers are not written */
 	for (i = 0; i < w.num_sge && room < s->len; i++) {
 		memcpy(&g, slot + sizeof(w) + i * sizeof(g), sizeof(g));
 		/* A mapped receive buffer may be truncated under its owner:
@@ -177,7 +187,7 @@ static void gather(uint8_t *dst, const struct dsend *s)
 {
 	int i;
 
-	for (i = 0; i < s->n; i++) {
+	for (i = 0; i < s->n; i++) { /* none for WRITE_WITH_IMM */
 		memcpy(dst, s->iov[i].iov_base, s->iov[i].iov_len);
 		dst += s->iov[i].iov_len;
 	}
@@ -195,6 +205,8 @@ static void push(const struct svl_dqp *d, const struct sv_send_wqe *w,
 
 	m->len = (uint32_t)s->len;
 	m->flags = w->opcode == IBV_WR_SEND_WITH_IMM ? SV_DIRECT_RX_IMM : 0;
+	if (s->write)
+		m->flags = SV_DIRECT_RX_IMM | SV_DIRECT_RX_WRITE;
 	if (w->send_flags & IBV_SEND_SOLICITED)
 		m->flags |= SV_DIRECT_RX_SOLICITED;
 	m->imm = w->imm_data;
@@ -234,18 +246,48 @@ static void wake_peer(struct svl_qp *q, const struct sv_send_wqe *w)
 		notify_cmd(q, se);
 }
 
+/* The connection is live and its peer has a ring: s->peer_pd set. */
+static bool peer_ready(struct svl_qp *q, struct dsend *s)
+{
+	struct sv_direct_conn c;
+
+	if (!svl_direct_conn(q->dq, &c) || !peer_ring(q, &c))
+		return false;
+	s->peer_pd = c.peer_pd;
+	return true;
+}
+
+int svl_direct_write_imm(struct svl_qp *q, const struct sv_send_wqe *w)
+{
+	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
+	struct dsend s; /* no initializer: iov[] is large and unused here */
+	uint64_t len;
+
+	s.n = 0;
+	s.len = 0;
+	s.write = true;
+	/* The receive first (nothing written without it), then the WRITE. */
+	if (!peer_ready(q, &s) || !ring_ready(q->dq, &s) ||
+	    svl_direct_write_part(q, w, &len))
+		return -1;
+	s.len = len;
+	push(q->dq, w, &s);
+	wake_peer(q, w);
+	if (w->send_flags & IBV_SEND_SIGNALED)
+		svl_direct_complete(q, w, cq, IBV_WC_RDMA_WRITE, len);
+	return 0;
+}
+
 int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w)
 {
 	bool signaled = w->send_flags & IBV_SEND_SIGNALED;
 	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
-	struct sv_direct_conn c;
 	struct dsend s;
 
+	s.write = false;
 	s.n = svl_direct_local(q, w, s.iov, MAX_IOV, &s.len);
-	if (s.n < 0 || s.len > SV_DIRECT_RX_EAGER ||
-	    !svl_direct_conn(q->dq, &c) || !peer_ring(q, &c))
+	if (s.n < 0 || s.len > SV_DIRECT_RX_EAGER || !peer_ready(q, &s))
 		return -1;
-	s.peer_pd = c.peer_pd;
 	if (!ring_ready(q->dq, &s) || !svl_direct_cq_room(cq, signaled))
 		return -1;
 	push(q->dq, w, &s);
