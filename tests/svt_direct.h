@@ -207,4 +207,83 @@ static inline void svt_dx_stop_daemon(pid_t pid)
 	SVT_CHECK(svt_dx_all_stopped(pid));
 }
 
+/*
+ * "The daemon stopped", target side: the receive is posted; tell the
+ * initiator, which stops the daemon and posts; a completion within
+ * 500 ms (a direct one) or else once the daemon runs again. The
+ * initiator learns which.
+ */
+static inline struct ibv_wc svt_dx_recv_stopped(struct svt_dx *x)
+{
+	struct ibv_wc wc;
+	char c = 1;
+	int got;
+
+	svt_dx_put(x, &c, 1);
+	svt_dx_get(x, &c, 1); /* the daemon is stopped, the work posted */
+	got = svt_dx_poll_ms(x->ep.cq, &wc, 500);
+	c = (char)got;
+	svt_dx_put(x, &c, 1);
+	if (!got)
+		wc = svt_poll1(x->ep.cq);
+	return wc;
+}
+
+/*
+ * Initiator side: post() with the daemon stopped. Checks that the work
+ * request and the target's receive completed while it was stopped when
+ * the path is on, and neither when off; what names it in the output.
+ */
+static inline void svt_dx_send_stopped(struct svt_dx *x, pid_t daemon,
+				       void (*post)(struct svt_dx *),
+				       bool on, const char *what)
+{
+	struct ibv_wc wc;
+	int got;
+	char c;
+
+	svt_dx_get(x, &c, 1);
+	svt_dx_stop_daemon(daemon);
+	post(x);
+	got = svt_dx_poll_ms(x->ep.cq, &wc, 500);
+	svt_dx_put(x, &c, 1);
+	svt_dx_get(x, &c, 1);
+	SVT_CHECK(!kill(daemon, SIGCONT));
+	if (!got)
+		wc = svt_poll1(x->ep.cq);
+	SVT_CHECK(wc.status == IBV_WC_SUCCESS);
+	printf("daemon stopped: %s %s, receive %s\n", what,
+	       got ? "completed" : "waited", c ? "completed" : "waited");
+	SVT_CHECK(got == on && c == on);
+}
+
+/*
+ * A two-process direct-path test's start: the path on, or off with "off"
+ * as argv[1] (returned), a private daemon, the target forked to run
+ * target(), this side opened with len bytes and connected.
+ */
+static inline bool svt_dx_begin(int argc, char **argv, struct svt_daemon *d,
+				struct svt_dx *x,
+				void (*target)(struct svt_dx *), size_t len)
+{
+	bool on = !(argc > 1 && !strcmp(argv[1], "off"));
+
+	setenv("SOFTVERBS_DIRECT", on ? "1" : "0", 1);
+	SVT_CHECK(!svt_daemon_start(d));
+	svt_dx_fork(x, target);
+	svt_dx_open(x, len);
+	svt_dx_link(x);
+	return on;
+}
+
+/* Its end: release the target, which must pass; close this side. */
+static inline void svt_dx_end(struct svt_dx *x)
+{
+	char c = 1;
+
+	svt_dx_put(x, &c, 1);
+	SVT_CHECK(svt_dx_wait(x) == SVT_PASS);
+	svt_dx_close(x);
+}
+
 #endif

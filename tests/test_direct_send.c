@@ -214,40 +214,17 @@ static void send_order(struct svt_dx *x)
 static void recv_stopped(struct svt_dx *x)
 {
 	struct ibv_wc wc;
-	char c = 1;
-	int got;
 
 	post_recv(x, 0, false);
-	svt_dx_put(x, &c, 1);
-	svt_dx_get(x, &c, 1); /* the daemon is stopped, the SEND posted */
-	got = svt_dx_poll_ms(x->ep.cq, &wc, 500);
-	c = (char)got;
-	svt_dx_put(x, &c, 1);
-	if (!got)
-		wc = recv1(x);
+	wc = svt_dx_recv_stopped(x);
 	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.byte_len == 8);
 }
 
-static void send_stopped(struct svt_dx *x, pid_t daemon)
+static void send_8(struct svt_dx *x)
 {
 	struct msg m = { IBV_WR_SEND, 8, false, false };
-	struct ibv_wc wc;
-	int got;
-	char c;
 
-	svt_dx_get(x, &c, 1);
-	svt_dx_stop_daemon(daemon);
 	send_msg(x, 0, &m, 0, true);
-	got = svt_dx_poll_ms(x->ep.cq, &wc, 500);
-	svt_dx_put(x, &c, 1);
-	svt_dx_get(x, &c, 1);
-	SVT_CHECK(!kill(daemon, SIGCONT));
-	if (!got)
-		wc = svt_poll1(x->ep.cq);
-	SVT_CHECK(wc.status == IBV_WC_SUCCESS);
-	printf("daemon stopped: SEND %s, receive %s\n",
-	       got ? "completed" : "waited", c ? "completed" : "waited");
-	SVT_CHECK(got == on && c == on);
 }
 
 /* ---- RNR: a receive posted late ---- */
@@ -476,21 +453,13 @@ int main(int argc, char **argv)
 {
 	struct svt_daemon d;
 	struct svt_dx x = {};
-	char c = 1;
 
-	on = !(argc > 1 && !strcmp(argv[1], "off"));
-	setenv("SOFTVERBS_DIRECT", on ? "1" : "0", 1);
-	SVT_CHECK(!svt_daemon_start(&d));
-	svt_dx_fork(&x, target);
-	svt_dx_open(&x, LEN);
-	svt_dx_link(&x);
+	on = svt_dx_begin(argc, argv, &d, &x, target, LEN);
 	send_checksums(&x);
 	send_order(&x);
-	send_stopped(&x, d.pid);
+	svt_dx_send_stopped(&x, d.pid, send_8, on, "SEND");
 	send_early(&x);
-	svt_dx_put(&x, &c, 1);
-	SVT_CHECK(svt_dx_wait(&x) == SVT_PASS);
-	svt_dx_close(&x);
+	svt_dx_end(&x);
 	rnr_exhausted();
 	channels();
 	armed_before_ring();

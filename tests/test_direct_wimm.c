@@ -212,41 +212,17 @@ static void send_checksums(struct svt_dx *x)
 static void recv_stopped(struct svt_dx *x)
 {
 	struct ibv_wc wc;
-	char c = 1;
-	int got;
 
 	post_recv(x, 0, false);
-	svt_dx_put(x, &c, 1);
-	svt_dx_get(x, &c, 1); /* the daemon is stopped, the WRITE posted */
-	got = svt_dx_poll_ms(x->ep.cq, &wc, 500);
-	c = (char)got;
-	svt_dx_put(x, &c, 1);
-	if (!got)
-		wc = svt_poll1(x->ep.cq);
+	wc = svt_dx_recv_stopped(x);
 	check_wc(x, 0, &wc);
 	check_bytes(x->buf, 0, 8);
 	memset(x->buf, 0, LEN);
 }
 
-static void send_stopped(struct svt_dx *x, pid_t daemon)
+static void post_first(struct svt_dx *x)
 {
-	struct ibv_wc wc;
-	int got;
-	char c;
-
-	svt_dx_get(x, &c, 1);
-	svt_dx_stop_daemon(daemon);
 	post(x, 0, true);
-	got = svt_dx_poll_ms(x->ep.cq, &wc, 500);
-	svt_dx_put(x, &c, 1);
-	svt_dx_get(x, &c, 1);
-	SVT_CHECK(!kill(daemon, SIGCONT));
-	if (!got)
-		wc = svt_poll1(x->ep.cq);
-	SVT_CHECK(wc.status == IBV_WC_SUCCESS);
-	printf("daemon stopped: WRITE_WITH_IMM %s, receive %s\n",
-	       got ? "completed" : "waited", c ? "completed" : "waited");
-	SVT_CHECK(got == on && c == on);
 }
 
 /* ---- RNR: nothing is written before the receive is posted ---- */
@@ -377,20 +353,12 @@ int main(int argc, char **argv)
 {
 	struct svt_daemon d;
 	struct svt_dx x = {};
-	char c = 1;
 
-	on = !(argc > 1 && !strcmp(argv[1], "off"));
-	setenv("SOFTVERBS_DIRECT", on ? "1" : "0", 1);
-	SVT_CHECK(!svt_daemon_start(&d));
-	svt_dx_fork(&x, target);
-	svt_dx_open(&x, LEN);
-	svt_dx_link(&x);
+	on = svt_dx_begin(argc, argv, &d, &x, target, LEN);
 	send_checksums(&x);
-	send_stopped(&x, d.pid);
+	svt_dx_send_stopped(&x, d.pid, post_first, on, "WRITE_WITH_IMM");
 	send_early(&x);
-	svt_dx_put(&x, &c, 1);
-	SVT_CHECK(svt_dx_wait(&x) == SVT_PASS);
-	svt_dx_close(&x);
+	svt_dx_end(&x);
 	solicited_wakes();
 	printf("direct WRITE_WITH_IMM, path %s: PASS\n", on ? "on" : "off");
 	return SVT_PASS;
