@@ -17,7 +17,8 @@
  *   no_tag     a NO_TAG message: IBV_WC_TM_NO_TAG in an ordinary buffer
  *   rndv       a RNDV header for 100000 bytes of a's memory: TM_MATCH, the
  *              data read into the tagged buffer (checksum), a FIN to a
- *              (after a's SEND completes), then TM_DATA_VALID
+ *              (after a's SEND completes), then TM_DATA_VALID; with b's
+ *              own SEND waiting on RNR NAKs, the FIN follows that SEND
  *   del/sync   DEL completes, the deleted tag no longer matches, a second
  *              DEL of it is IBV_WC_TM_ERR
  *   bad ops    unknown opcode, too many SGEs, a handle out of range, ops
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "svtest.h"
 #include "svt_pair.h"
@@ -234,15 +236,35 @@ static void test_unexpected(void)
 	expect_unexpected(IBV_TMH_NO_TAG, 0x78);
 }
 
-static void test_rndv(void)
+/* The RNDV header for RNDV_BYTES of a's memory, tag on its TMH. */
+static void send_rndv(uint64_t tag, uint8_t *data)
 {
 	struct ibv_rvh *r = (void *)(p.a.buf + TMH);
+
+	r->va = htobe64((uintptr_t)data);
+	r->rkey = htobe32(p.a.mr->rkey);
+	r->len = htobe32(RNDV_BYTES);
+	send_tm(IBV_TMH_RNDV, tag, 0x66, 48);
+}
+
+static void expect_fin(const struct ibv_wc *wc, uint64_t wr_id,
+		       const void *buf, uint64_t tag)
+{
+	struct ibv_tmh fin;
+
+	SVT_CHECK(wc->status == IBV_WC_SUCCESS && wc->opcode == IBV_WC_RECV &&
+		  wc->wr_id == wr_id && wc->byte_len == TMH);
+	memcpy(&fin, buf, TMH);
+	SVT_CHECK(fin.opcode == IBV_TMH_FIN && be64toh(fin.tag) == tag);
+}
+
+static void test_rndv(void)
+{
 	uint8_t *data = p.a.buf + 64 * 1024;
 	struct ibv_sge s = { (uintptr_t)p.a.buf + 200 * 1024, 64,
 			     p.a.mr->lkey };
 	struct ibv_recv_wr rwr = { .wr_id = 77, .sg_list = &s, .num_sge = 1 },
 			   *bad;
-	struct ibv_tmh fin;
 	struct ibv_wc wc;
 	struct got g;
 
@@ -250,22 +272,59 @@ static void test_rndv(void)
 	memset(p.b.buf, 0, 8192 + RNDV_BYTES);
 	SVT_CHECK(!ibv_post_recv(p.a.qp, &rwr, &bad)); /* for the FIN */
 	add_tag(0x500, ~0ULL, 8192, RNDV_BYTES, 0);
-	r->va = htobe64((uintptr_t)data);
-	r->rkey = htobe32(p.a.mr->rkey);
-	r->len = htobe32(RNDV_BYTES);
-	send_tm(IBV_TMH_RNDV, 0x500, 0x66, 48);
+	send_rndv(0x500, data);
 	poll_b(&g);
 	expect(&g, 1000 + 0x500, IBV_WC_TM_RECV, IBV_WC_TM_MATCH, 0x500);
 	SVT_CHECK(g.priv == 0x66);
 	SVT_CHECK(svt_wait_wc(p.a.cq, &wc, 10000) == 1);
-	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_RECV &&
-		  wc.wr_id == 77 && wc.byte_len == TMH);
-	memcpy(&fin, p.a.buf + 200 * 1024, TMH);
-	SVT_CHECK(fin.opcode == IBV_TMH_FIN && be64toh(fin.tag) == 0x500);
+	expect_fin(&wc, 77, p.a.buf + 200 * 1024, 0x500);
 	poll_b(&g);
 	expect(&g, 1000 + 0x500, IBV_WC_TM_RECV, IBV_WC_TM_DATA_VALID, 0);
 	SVT_CHECK(g.len == RNDV_BYTES);
 	SVT_CHECK(!memcmp(p.b.buf + 8192, data, RNDV_BYTES));
+}
+
+/*
+ * b's own SEND waits on RNR NAKs (a has no receive): the FIN of a
+ * rendezvous b matches meanwhile waits behind it, and follows it once a
+ * posts receives.
+ */
+static void test_rndv_busy(void)
+{
+	uint8_t *data = p.a.buf + 64 * 1024, *rb = p.a.buf + 200 * 1024;
+	struct ibv_sge bs = { (uintptr_t)p.b.buf + 120 * 1024, 100,
+			      p.b.mr->lkey };
+	struct ibv_send_wr bw = { .wr_id = 31, .sg_list = &bs, .num_sge = 1,
+				  .opcode = IBV_WR_SEND,
+				  .send_flags = IBV_SEND_SIGNALED }, *bad;
+	struct ibv_sge rs[2] = { { (uintptr_t)rb, 128, p.a.mr->lkey },
+				 { (uintptr_t)rb + 1024, 64, p.a.mr->lkey } };
+	struct ibv_recv_wr rw[2] = {
+		{ .wr_id = 41, .next = &rw[1], .sg_list = &rs[0], .num_sge = 1 },
+		{ .wr_id = 42, .sg_list = &rs[1], .num_sge = 1 },
+	}, *rbad;
+	struct ibv_wc wc;
+	struct got g;
+
+	memset(p.b.buf + 120 * 1024, 0x5a, 100);
+	SVT_CHECK(!ibv_post_send(p.b.qp, &bw, &bad));
+	usleep(200000); /* b's SEND is in its RNR wait */
+	fill(data, RNDV_BYTES, 11);
+	add_tag(0x600, ~0ULL, 8192, RNDV_BYTES, 0);
+	send_rndv(0x600, data);
+	poll_b(&g);
+	expect(&g, 1000 + 0x600, IBV_WC_TM_RECV, IBV_WC_TM_MATCH, 0x600);
+	poll_b(&g);
+	expect(&g, 1000 + 0x600, IBV_WC_TM_RECV, IBV_WC_TM_DATA_VALID, 0);
+	SVT_CHECK(!memcmp(p.b.buf + 8192, data, RNDV_BYTES));
+	SVT_CHECK(!ibv_post_recv(p.a.qp, rw, &rbad));
+	SVT_CHECK(svt_wait_wc(p.a.cq, &wc, 10000) == 1);
+	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.wr_id == 41 &&
+		  wc.byte_len == 100 && rb[0] == 0x5a && rb[99] == 0x5a);
+	SVT_CHECK(svt_wait_wc(p.a.cq, &wc, 10000) == 1);
+	expect_fin(&wc, 42, rb + 1024, 0x600);
+	poll_b(&g);
+	expect(&g, 31, IBV_WC_SEND, 0, 0);
 }
 
 static void test_del(void)
@@ -401,6 +460,7 @@ int main(void)
 	test_eager();
 	test_unexpected();
 	test_rndv();
+	test_rndv_busy();
 	test_del();
 	test_bad_ops(da.tm_caps.max_sge);
 	SVT_CHECK(!ibv_destroy_qp(p.a.qp) && !ibv_destroy_qp(p.b.qp));

@@ -967,6 +967,7 @@ void eng_resp_reset(struct eng_qp *eq)
 	eq->uc_drop = false;
 	eq->nak_sent = false;
 	eq->msn = 0;
+	memset(&eq->tm, 0, sizeof(eq->tm)); /* FINs of the old connection */
 }
 
 /* ERROR: a receive WQE an SRQ gave to an unfinished message is flushed. */

@@ -133,7 +133,8 @@ static int rndv_source(const struct eng_packet *p, struct svd_qp *qp,
 /*
  * The FIN: a TMH-only SEND from this QP's requester to the sender, on the
  * next PSN. Sent only while nothing of ours awaits an answer, so that its
- * ACK finds nothing to complete; 0 or -EAGAIN.
+ * ACK finds nothing to complete; 0 or -EAGAIN. It has no SQ slot, hence
+ * no retry: a sender that answers it with an RNR NAK never gets it.
  */
 static int rndv_fin(struct svd_engine *e, struct eng_qp *eq,
 		    const struct ibv_tmh *h)
@@ -211,17 +212,52 @@ static int tm_rndv(struct svd_engine *e, struct eng_qp *eq,
 	return ENG_TM_DONE;
 }
 
+/*
+ * Send the FIN now, or queue it behind the QP's own sends still awaiting
+ * answers (eng_tm_fin_run, in order); false if it can be neither.
+ */
+static bool fin_send_or_queue(struct svd_engine *e, struct eng_qp *eq,
+			      const uint8_t *tmh)
+{
+	struct eng_tm_rx *tm = &eq->tm;
+	struct ibv_tmh h;
+
+	memcpy(&h, tmh, sizeof(h));
+	if (!tm->nfin && !rndv_fin(e, eq, &h))
+		return true;
+	if (eq->qp->state != SVD_QPS_RTS || tm->nfin == ENG_TM_FINS)
+		return false;
+	/* The last answer activates the QP: eng_qp_work sends it then. */
+	memcpy(tm->fin[tm->nfin++], tmh, sizeof(tm->fin[0]));
+	return true;
+}
+
+bool eng_tm_fin_run(struct svd_engine *e, struct eng_qp *eq)
+{
+	struct eng_tm_rx *tm = &eq->tm;
+	struct ibv_tmh h;
+	bool sent = false;
+
+	while (tm->nfin) {
+		memcpy(&h, tm->fin[0], sizeof(h));
+		if (rndv_fin(e, eq, &h))
+			break;
+		memmove(tm->fin[0], tm->fin[1], --tm->nfin * sizeof(tm->fin[0]));
+		sent = true;
+	}
+	return sent;
+}
+
 void eng_tm_finish(struct svd_engine *e, struct eng_qp *eq)
 {
 	struct eng_tm_rx *tm = &eq->tm;
 	struct svd_srq *srq = eq->qp->srq;
-	struct ibv_tmh h;
 
 	if (!tm->rndv)
 		return;
 	tm->rndv = false;
-	memcpy(&h, tm->tmh, sizeof(h));
-	if (tm->rndv_status == IBV_WC_SUCCESS && rndv_fin(e, eq, &h))
+	if (tm->rndv_status == IBV_WC_SUCCESS &&
+	    !fin_send_or_queue(e, eq, tm->tmh))
 		tm->rndv_status = IBV_WC_TM_RNDV_INCOMPLETE;
 	if (srq)
 		tm_push(eq, srq, tm->rndv_wr_id, tm->rndv_status,

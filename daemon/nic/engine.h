@@ -280,6 +280,8 @@ enum eng_tm_kind {
 	ENG_TM_NO_TAG, /* NO_TAG, FIN or no TMH: an SRQ buffer */
 };
 
+#define ENG_TM_FINS 8
+
 struct eng_tm_rx {
 	uint8_t kind; /* enum eng_tm_kind */
 	uint32_t priv; /* the TMH's app_ctx */
@@ -289,6 +291,9 @@ struct eng_tm_rx {
 	uint32_t rndv_status;
 	uint64_t rndv_len, rndv_wr_id;
 	uint8_t tmh[16]; /* struct ibv_tmh, for the FIN */
+	/* FINs waiting for this QP's own sends to be answered, in order. */
+	uint8_t nfin;
+	uint8_t fin[ENG_TM_FINS][16];
 };
 
 #define ENG_RWQE_MAX \
@@ -484,6 +489,8 @@ int eng_tm_rwqe(struct svd_engine *e, struct eng_qp *eq, struct svd_srq *srq,
 void eng_tm_cqe(struct eng_qp *eq, struct svd_srq *srq, struct sv_cqe *cqe);
 /* After a request's answer: the FIN and last completion of a rendezvous. */
 void eng_tm_finish(struct svd_engine *e, struct eng_qp *eq);
+/* A scheduler step: send the FINs that waited for the SQ to go idle. */
+bool eng_tm_fin_run(struct svd_engine *e, struct eng_qp *eq);
 
 /* Completer (eng_comp.c). */
 int eng_comp_recv(struct svd_engine *e, struct eng_qp *eq,
