@@ -33,12 +33,12 @@
  * step no job reached DD_SPLIT_MIN and the worker never ran: dma-buf /
  * data-direct 0.95-1.02 at 1 and 8 MiB.)
  *
- * The worker runs in the class its caller, the engine thread, has at the
- * time of the job (eng_prio.c: SCHED_FIFO where the daemon may, for the
- * first ms of each burst, then nice -10; dd_work()): it is the device's
- * second DMA engine, and in the fair class on a loaded machine it gets a
- * CPU only after the job is over. The engine keeps it off its own CPU
- * (dd_steer()).
+ * The worker is real-time while it copies (SCHED_FIFO where the daemon
+ * may) and between jobs in the class its caller, the engine thread, had
+ * at the last job (eng_prio.c: real-time for the first ms of each burst,
+ * then nice -10; dd_work()): it is the device's second DMA engine, and in
+ * the fair class on a loaded machine it gets a CPU only after the job is
+ * over. The engine keeps it off its own CPU (dd_steer()).
  *
  * Copy method: jobs of DD_STREAM_MIN bytes and more, and those that
  * continue where the previous one ended (the bursts of a transfer larger
@@ -99,7 +99,6 @@ struct svd_dd_dma {
 	uint64_t backoff;	      /* next copy-alone period (under lock) */
 	int64_t credit;		      /* ns splitting saved lately (lock) */
 	_Atomic pid_t worker_tid;     /* for dd_steer(); 0 until it runs */
-	_Atomic bool job_stream;      /* job.stream, for the worker */
 	_Atomic bool job_rt;	      /* job.rt, for the worker */
 	_Atomic uintptr_t last_dst;   /* where the last copy ended: */
 	_Atomic uint64_t last_end;    /* dd_streams()'s hint */
@@ -228,37 +227,40 @@ static uint32_t dd_sleep(struct svd_dd_dma *d, uint32_t seen)
 }
 
 /*
- * The worker's share of the current job, in its caller's scheduling class
- * (job_rt: the engine thread is real-time for the first ms of a burst,
- * eng_prio.c). The worker follows the engine rather than keeping a budget
- * of its own: it polls between the jobs of a stream and so never slept,
- * and with its own budget it stayed in the fair class while the engine,
- * woken for each batch of requests, was real-time again -- and in the
- * fair class, where the daemon's threads share one autogroup's weight,
- * a second thread adds little CPU time (measured: the worker moved 15-22%
- * of the bytes of 1 MiB transfers at load 10, not half). Following costs
- * a class change per burst of the engine, not per job.
+ * The worker's share of the current job: real-time while it holds chunks,
+ * then in its caller's scheduling class (job_rt: the engine thread is
+ * real-time for the first ms of a burst, eng_prio.c) while it polls for
+ * the next job.
  *
- * For the jobs of a long transfer (dd_streams(): it continues the
- * previous job) the worker is real-time while it copies even after the
- * engine went fair: a worker preempted in the middle of a chunk holds up
- * the engine, which may not copy those bytes itself; in the fair class
- * at load 15-20 that was 1-5 s of such waits in a 25 s benchmark, up to
- * 23 ms each (3-10 ms in all with this rule).
+ * While it copies: the caller may not copy a chunk the worker claimed
+ * (a late write could land after the completion), so a worker preempted
+ * in the middle of one holds the engine up until the scheduler gives it
+ * a CPU again. In the fair class at load 10-20 such waits averaged
+ * 0.5 ms (up to 23 ms), 1-5 s in a 25 s benchmark run, and sent the path
+ * copying alone for tens of ms (dd_judge()); real-time, 0.3-1 ms in all.
+ * When the caller is fair too this costs two class changes per job
+ * (1.5 us each here), off the caller's path: the first delays the
+ * worker's start, the second comes after its last chunk.
+ *
+ * Between jobs: the worker follows the engine rather than keeping a
+ * budget of its own. It polls between the jobs of a stream and so never
+ * slept, and with its own budget it stayed in the fair class while the
+ * engine, woken for each batch of requests, was real-time again -- and
+ * in the fair class, where the daemon's threads share one autogroup's
+ * weight, a second thread adds little CPU time (measured: the worker
+ * moved 12-32% of the bytes of 1 MiB transfers at load 10, not half;
+ * following the engine, 40-49%). Following costs a class change per
+ * burst of the engine, not per job.
  */
 static void dd_work(struct svd_dd_dma *d, struct eng_prio *prio)
 {
 	uint64_t c = atomic_load_explicit(&d->claim, memory_order_acquire);
-	bool stream = atomic_load(&d->job_stream); /* stale: picks the class */
-	bool rt = atomic_load(&d->job_rt);
+	bool rt = atomic_load(&d->job_rt); /* stale: picks the class */
 
 	if (((uint32_t)(c >> 16) & DD_MAX_CHUNKS) >=
 	    ((uint32_t)c & DD_MAX_CHUNKS))
 		return; /* nothing left */
-	if (rt || stream)
-		eng_prio_sleeping(prio); /* real time again, if it was fair */
-	else
-		eng_prio_drop(prio);
+	eng_prio_sleeping(prio); /* real time again, if it was fair */
 	atomic_fetch_add(&d->worker_bytes, dd_help(d, true));
 	if (!rt)
 		eng_prio_drop(prio);
@@ -280,8 +282,8 @@ static void *dd_worker(void *arg)
 	 * The engine thread's scheduling class (eng_prio.c): the device is a
 	 * second DMA engine, not a background helper; in the fair class on
 	 * a busy machine it would get a CPU too late to take any chunk.
-	 * Real time exactly when the engine is, and for the jobs of a long
-	 * transfer while it copies (dd_work()).
+	 * Real time while it copies, and between jobs exactly when the
+	 * engine is (dd_work()).
 	 */
 	eng_prio_setup(&prio);
 	atomic_store(&d->worker_tid, (pid_t)syscall(SYS_gettid));
@@ -398,7 +400,6 @@ static uint32_t dd_publish(struct svd_dd_dma *d, const struct dd_job *job)
 	count = (uint32_t)((job->len + chunk - 1) / chunk);
 	d->job = *job;
 	d->job.chunk = chunk;
-	atomic_store(&d->job_stream, job->stream);
 	atomic_store(&d->job_rt, job->rt);
 	atomic_store(&d->done, 0);
 	atomic_store(&d->err, 0);
