@@ -12,6 +12,7 @@
  * to ERROR on an error completion, and its outstanding WQEs are flushed
  * with IBV_WC_WR_FLUSH_ERR.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine.h"
@@ -248,6 +249,20 @@ static void comp_fail_head(struct eng_qp *eq, uint32_t status)
 	eng_comp_done(eq);
 }
 
+/* Rare and fatal for the QP: the daemon's log says where both ends were. */
+static void retry_exc_log(const struct eng_qp *eq)
+{
+	const struct svd_qp *qp = eq->qp;
+
+	fprintf(stderr,
+		"softverbsd: qp %#x: retry count exceeded: una %#x psn %#x "
+		"wqe %u/%u/%u cwnd %u; as responder epsn %#x; timeout %u "
+		"retry_cnt %u\n",
+		qp->qpn, eq->una, eq->psn, eq->sq_cons, eq->sq_next,
+		eq->sq_sent, eq->cwnd, eq->epsn, qp->attr.timeout,
+		qp->attr.retry_cnt);
+}
+
 bool eng_comp_timer(struct eng_qp *eq)
 {
 	struct timespec now;
@@ -270,6 +285,7 @@ bool eng_comp_timer(struct eng_qp *eq)
 		return false;
 	}
 	if (!eq->retry_left) {
+		retry_exc_log(eq);
 		comp_fail_head(eq, IBV_WC_RETRY_EXC_ERR);
 		return true;
 	}
