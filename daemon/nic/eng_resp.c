@@ -730,8 +730,10 @@ static enum resp_state resp_dup(struct resp_ctx *c)
 	 * Requests accepted but still held have not executed: answering a
 	 * duplicate now (a READ above all) would run it ahead of them.
 	 */
-	if (eq->npend)
+	if (eq->npend) {
+		eq->ack_owed |= !(p->mask & (ENG_READ | ENG_ATOMIC));
 		return RESP_DONE;
+	}
 	if (p->mask & ENG_READ) {
 		/* Re-executed from this PSN: the requester lost responses. */
 		if (!resp_rkey(c, p->f.rkey, p->f.va, p->f.dma_len, p->mask)) {
@@ -751,9 +753,16 @@ static enum resp_state resp_dup(struct resp_ctx *c)
 					    p->f.psn, eq->atomics[i].orig);
 		return RESP_DONE;
 	}
-	/* SEND, WRITE, ATOMIC_WRITE, FLUSH: all before epsn is done. */
-	if (!eq->rd.active && !eq->npend)
+	/*
+	 * SEND, WRITE, ATOMIC_WRITE, FLUSH: all before epsn is done. Behind
+	 * a READ response the ACK waits until it is sent (eng_resp_run), as
+	 * rxe answers a duplicate in turn: never answering it cost the
+	 * requester a timeout, and the ACK was its last one lost.
+	 */
+	if (!eq->rd.active)
 		resp_ack(c, (eq->epsn - 1) & 0xffffff);
+	else
+		eq->ack_owed = true;
 	return RESP_DONE;
 }
 
@@ -935,6 +944,20 @@ static void rd_step(struct svd_engine *e, struct eng_qp *eq)
 		rd_abort(e, eq, f.psn);
 }
 
+/* The ACK a duplicate was owed while a READ response went out. */
+static bool resp_owed_ack(struct svd_engine *e, struct eng_qp *eq)
+{
+	struct eng_packet p = { .npsn = 1 };
+	struct resp_ctx c = { .e = e, .qp = eq->qp, .eq = eq, .p = &p,
+			      .rc = true };
+
+	if (!eq->ack_owed)
+		return false;
+	eq->ack_owed = false;
+	resp_ack(&c, (eq->epsn - 1) & 0xffffff);
+	return true;
+}
+
 /* One chunk of a READ response, or one held request; dev->lock held. */
 bool eng_resp_run(struct svd_engine *e, struct eng_qp *eq)
 {
@@ -946,7 +969,7 @@ bool eng_resp_run(struct svd_engine *e, struct eng_qp *eq)
 	}
 	p = eq->pend;
 	if (!p)
-		return false;
+		return resp_owed_ack(e, eq);
 	eq->pend = p->next;
 	if (!eq->pend)
 		eq->pend_tail = NULL;
@@ -966,6 +989,7 @@ void eng_resp_reset(struct eng_qp *eq)
 	eq->rcv_open = false;
 	eq->uc_drop = false;
 	eq->nak_sent = false;
+	eq->ack_owed = false;
 	eq->msn = 0;
 	memset(&eq->tm, 0, sizeof(eq->tm)); /* FINs of the old connection */
 }

@@ -331,6 +331,7 @@ struct eng_qp {
 	/* Responder (eng_resp.c) */
 	uint32_t epsn, msn;
 	bool nak_sent; /* a NAK-seq for epsn went: silent until it arrives */
+	bool ack_owed; /* a duplicate came behind a READ: ACK when idle */
 	bool wr_open; /* a multi-packet WRITE is in progress */
 	uint64_t wr_va, wr_left, wr_total;
 	uint32_t wr_rkey;
