@@ -18,7 +18,9 @@
  *   rndv       a RNDV header for 100000 bytes of a's memory: TM_MATCH, the
  *              data read into the tagged buffer (checksum), a FIN to a
  *              (after a's SEND completes), then TM_DATA_VALID; with b's
- *              own SEND waiting on RNR NAKs, the FIN follows that SEND
+ *              own SEND waiting on RNR NAKs, the FIN follows that SEND;
+ *              a 3 MiB rendezvous (read in 1 MiB steps) and a second one
+ *              posted right behind it both arrive intact, FINs in order
  *   del/sync   DEL completes, the deleted tag no longer matches, a second
  *              DEL of it is IBV_WC_TM_ERR
  *   bad ops    unknown opcode, too many SGEs, a handle out of range, ops
@@ -327,6 +329,94 @@ static void test_rndv_busy(void)
 	expect(&g, 31, IBV_WC_SEND, 0, 0);
 }
 
+#define BIG (3 * 1024 * 1024 + 123) /* four ENG_CHUNK steps */
+
+static void rndv_hdr(uint8_t *h, uint64_t tag, const void *data,
+		     uint32_t rkey, uint32_t len)
+{
+	struct ibv_tmh t = { .opcode = IBV_TMH_RNDV, .tag = htobe64(tag) };
+	struct ibv_rvh r = { .va = htobe64((uintptr_t)data),
+			     .rkey = htobe32(rkey), .len = htobe32(len) };
+
+	memcpy(h, &t, TMH);
+	memcpy(h + TMH, &r, sizeof(r));
+}
+
+/*
+ * A rendezvous of several chunks, and a second one posted right behind
+ * it (which waits, by RNR NAKs, if it arrives while the first is read).
+ */
+static void test_rndv_big(void)
+{
+	uint8_t *src = malloc(2 * (size_t)BIG), *dst = calloc(2, BIG);
+	struct ibv_mr *smr, *dmr;
+	struct ibv_sge s[2], rs[2];
+	struct ibv_send_wr wr[2], *bad;
+	struct ibv_recv_wr rw[2], *rbad;
+	int i, sends = 0, fins = 0;
+	struct ibv_wc wc;
+	struct got g;
+
+	SVT_CHECK(src && dst);
+	smr = ibv_reg_mr(w.pd, src, 2 * (size_t)BIG, SVT_ACC_ALL);
+	dmr = ibv_reg_mr(w.pd, dst, 2 * (size_t)BIG, SVT_ACC_ALL);
+	SVT_CHECK(smr && dmr);
+	fill(src, 2 * (size_t)BIG, 13);
+	for (i = 0; i < 2; i++) {
+		struct ibv_sge ts = { (uintptr_t)dst + (size_t)i * BIG, BIG,
+				      dmr->lkey };
+		struct ibv_ops_wr ow = { .tm.add = { .recv_wr_id = 700 + i,
+						     .sg_list = &ts,
+						     .num_sge = 1,
+						     .tag = 0x700 + i,
+						     .mask = ~0ULL } };
+
+		SVT_CHECK(!tm_op(IBV_WR_TAG_ADD, 51, IBV_OPS_SIGNALED, &ow));
+		poll_b(&g);
+		expect(&g, 51, IBV_WC_TM_ADD, 0, 0);
+		rndv_hdr(p.a.buf + 64 * i, 0x700 + i,
+			 src + (size_t)i * BIG, smr->rkey, i ? 1000 : BIG);
+		s[i] = (struct ibv_sge){ (uintptr_t)p.a.buf + 64 * i, 48,
+					 p.a.mr->lkey };
+		wr[i] = (struct ibv_send_wr){ .wr_id = 80 + i, .sg_list = &s[i],
+					      .num_sge = 1,
+					      .opcode = IBV_WR_SEND,
+					      .send_flags = IBV_SEND_SIGNALED,
+					      .next = i ? NULL : &wr[1] };
+		rs[i] = (struct ibv_sge){ (uintptr_t)p.a.buf + 210 * 1024 +
+						  64 * i, 64, p.a.mr->lkey };
+		rw[i] = (struct ibv_recv_wr){ .wr_id = 90 + i, .sg_list = &rs[i],
+					      .num_sge = 1,
+					      .next = i ? NULL : &rw[1] };
+	}
+	SVT_CHECK(!ibv_post_recv(p.a.qp, rw, &rbad));
+	SVT_CHECK(!ibv_post_send(p.a.qp, wr, &bad));
+	for (i = 0; i < 2; i++) {
+		poll_b(&g);
+		expect(&g, 700 + i, IBV_WC_TM_RECV, IBV_WC_TM_MATCH, 0x700 + i);
+		poll_b(&g);
+		expect(&g, 700 + i, IBV_WC_TM_RECV, IBV_WC_TM_DATA_VALID, 0);
+		SVT_CHECK(g.len == (i ? 1000u : (uint32_t)BIG));
+	}
+	SVT_CHECK(!memcmp(dst, src, BIG));
+	SVT_CHECK(!memcmp(dst + BIG, src + BIG, 1000));
+	for (i = 0; i < 4; i++) {
+		SVT_CHECK(svt_wait_wc(p.a.cq, &wc, 10000) == 1);
+		SVT_CHECK(wc.status == IBV_WC_SUCCESS);
+		if (wc.opcode == IBV_WC_SEND) {
+			SVT_CHECK(wc.wr_id == (uint64_t)(80 + sends++));
+			continue;
+		}
+		expect_fin(&wc, 90 + fins, (void *)(uintptr_t)rs[fins].addr,
+			   0x700 + fins);
+		fins++;
+	}
+	SVT_CHECK(sends == 2 && fins == 2);
+	SVT_CHECK(!ibv_dereg_mr(smr) && !ibv_dereg_mr(dmr));
+	free(src);
+	free(dst);
+}
+
 static void test_del(void)
 {
 	struct ibv_ops_wr wr = {};
@@ -461,6 +551,7 @@ int main(void)
 	test_unexpected();
 	test_rndv();
 	test_rndv_busy();
+	test_rndv_big();
 	test_del();
 	test_bad_ops(da.tm_caps.max_sge);
 	SVT_CHECK(!ibv_destroy_qp(p.a.qp) && !ibv_destroy_qp(p.b.qp));

@@ -128,8 +128,8 @@ bool eng_qp_work(struct svd_engine *e, struct eng_qp *eq)
 	work |= eng_resp_run(e, eq);
 	if (qp->state == SVD_QPS_RTS || qp->state == SVD_QPS_SQD)
 		work |= eng_req_run(e, eq);
-	if (eq->tm.nfin)
-		work |= eng_tm_fin_run(e, eq);
+	if (eq->tm.nfin || eq->tm.rd.pending)
+		work |= eng_tm_run(e, eq);
 	pthread_mutex_unlock(&e->dev->lock);
 	eng_lock_handoff(e->dev);
 	return work;

@@ -431,6 +431,8 @@ static enum resp_state resp_tagged(struct resp_ctx *c, int how)
 {
 	if (how == ENG_TM_DONE)
 		return RESP_ACK;
+	if (how == ENG_TM_BUSY)
+		return RESP_RNR;
 	c->claimed = true;
 	c->eq->rcv_published = true;
 	c->eq->rcv_off = 0;
@@ -1010,5 +1012,5 @@ bool eng_resp_flush(struct eng_qp *eq)
 		eng_cqe_push(qp->recv_cq, &cqe, false);
 	eq->rcv_open = false;
 	eq->wr_open = false;
-	return work;
+	return eng_tm_flush(eq) || work;
 }

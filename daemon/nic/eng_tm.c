@@ -106,27 +106,27 @@ static void tm_push(struct eng_qp *eq, struct svd_srq *srq, uint64_t wr_id,
 	eng_cqe_push(srq->cq, &cqe, false);
 }
 
-/* The sender's RVH buffer, resolved as its responder would a READ. */
-static int rndv_source(const struct eng_packet *p, struct svd_qp *qp,
-		       const struct ibv_rvh *rvh, struct eng_sgl *src)
+/*
+ * The next piece of the sender's buffer, resolved as the sender's
+ * responder would a READ: the sender is a QP of this device connected to
+ * us, its QP allows remote reads, and the rkey covers the range.
+ */
+static uint32_t rndv_source(struct eng_qp *eq, const struct eng_tm_rndv *rd,
+			    uint32_t n, struct eng_sgl *src)
 {
-	const struct svd_qp *from = p->route.src;
-	uint32_t len = be32toh(rvh->len);
+	struct svd_device *dev = eq->qp->uctx->dev;
+	struct svd_qp *from = svd_dev_qp_find(dev, rd->src_qpn);
 	const struct svd_umem *umem;
 	uint64_t off;
 
-	if (!from || from->uctx->dev != qp->uctx->dev)
-		return IBV_WC_TM_RNDV_INCOMPLETE;
-	src->n = len ? 1 : 0;
-	src->total = len;
-	if (!len)
-		return 0;
-	if (!(from->attr.qp_access_flags & IBV_ACCESS_REMOTE_READ) ||
-	    svd_mem_resolve(qp->uctx->dev, from->pd, be32toh(rvh->rkey), true,
-			    be64toh(rvh->va), len, IBV_ACCESS_REMOTE_READ,
-			    &umem, &off))
+	if (!from || (from->attr.dest_qp_num & 0xffffff) != eq->qp->qpn ||
+	    !(from->attr.qp_access_flags & IBV_ACCESS_REMOTE_READ) ||
+	    svd_mem_resolve(dev, from->pd, rd->rkey, true, rd->va + rd->done,
+			    n, IBV_ACCESS_REMOTE_READ, &umem, &off))
 		return IBV_WC_REM_ACCESS_ERR;
-	src->seg[0] = (struct eng_seg){ .umem = umem, .off = off, .len = len };
+	src->n = 1;
+	src->total = n;
+	src->seg[0] = (struct eng_seg){ .umem = umem, .off = off, .len = n };
 	return 0;
 }
 
@@ -164,54 +164,6 @@ static int rndv_fin(struct svd_engine *e, struct eng_qp *eq,
 	return 0;
 }
 
-/* Copy the rendezvous data (or, failing that, its headers). */
-static uint32_t rndv_copy(struct svd_engine *e, struct eng_qp *eq,
-			  struct eng_packet *p, const struct ibv_rvh *rvh,
-			  uint64_t *len)
-{
-	struct eng_sgl *dst = &e->s_dst, src;
-	uint32_t status = rndv_source(p, eq->qp, rvh, &src);
-	int ret;
-
-	if (eng_wqe_sgl(eq->qp, (const struct sv_sge *)(&eq->rcv.w + 1),
-			eq->rcv.w.num_sge, true, dst))
-		return IBV_WC_LOC_PROT_ERR;
-	*len = status == IBV_WC_TM_RNDV_INCOMPLETE ? p->len : src.total;
-	if (status && status != IBV_WC_TM_RNDV_INCOMPLETE)
-		return status;
-	if (*len > dst->total)
-		return IBV_WC_LOC_LEN_ERR;
-	ret = status ? eng_pkt_copy_out(p, dst, 0) :
-		       eng_sgl_copy(dst, 0, &src, src.total);
-	if (ret)
-		return ret == ENG_COPY_ESRC ? IBV_WC_REM_ACCESS_ERR :
-					      IBV_WC_LOC_PROT_ERR;
-	return status;
-}
-
-/*
- * The match completes at once and the data is read now; the FIN and the
- * data completion wait until the request is acknowledged (eng_tm_finish),
- * so that the sender sees its SEND complete before the FIN arrives.
- */
-static int tm_rndv(struct svd_engine *e, struct eng_qp *eq,
-		   struct svd_srq *srq, struct eng_packet *p,
-		   const uint8_t *hdr)
-{
-	struct eng_tm_rx *tm = &eq->tm;
-	struct ibv_rvh rvh;
-
-	memcpy(&rvh, hdr + TMH_LEN, sizeof(rvh));
-	memcpy(tm->tmh, hdr, TMH_LEN);
-	tm->rndv_wr_id = eq->rcv.w.wr_id;
-	tm_push(eq, srq, tm->rndv_wr_id, IBV_WC_SUCCESS, IBV_WC_TM_MATCH, 0);
-	tm->rndv_len = 0;
-	tm->rndv_status = rndv_copy(e, eq, p, &rvh, &tm->rndv_len);
-	tm->rndv = true;
-	tm->kind = ENG_TM_NONE;
-	return ENG_TM_DONE;
-}
-
 /*
  * Send the FIN now, or queue it behind the QP's own sends still awaiting
  * answers (eng_tm_fin_run, in order); false if it can be neither.
@@ -232,7 +184,7 @@ static bool fin_send_or_queue(struct svd_engine *e, struct eng_qp *eq,
 	return true;
 }
 
-bool eng_tm_fin_run(struct svd_engine *e, struct eng_qp *eq)
+static bool fin_run(struct svd_engine *e, struct eng_qp *eq)
 {
 	struct eng_tm_rx *tm = &eq->tm;
 	struct ibv_tmh h;
@@ -248,20 +200,145 @@ bool eng_tm_fin_run(struct svd_engine *e, struct eng_qp *eq)
 	return sent;
 }
 
+/* One chunk of the read into the tagged buffer; an IBV_WC_* status. */
+static uint32_t rndv_chunk(struct svd_engine *e, struct eng_qp *eq,
+			   struct eng_tm_rndv *rd)
+{
+	uint64_t left = rd->len - rd->done;
+	uint32_t n = left < ENG_CHUNK ? (uint32_t)left : ENG_CHUNK;
+	struct eng_sgl *dst = &e->s_dst, src;
+	uint32_t status = rndv_source(eq, rd, n, &src);
+	int ret;
+
+	if (status)
+		return status;
+	if (eng_wqe_sgl(eq->qp, rd->sge, rd->num_sge, true, dst))
+		return IBV_WC_LOC_PROT_ERR;
+	ret = eng_sgl_copy_off(dst, rd->done, &src, 0, n);
+	if (ret)
+		return ret == ENG_COPY_ESRC ? IBV_WC_REM_ACCESS_ERR :
+					      IBV_WC_LOC_PROT_ERR;
+	rd->done += n;
+	return IBV_WC_SUCCESS;
+}
+
+/* Read a chunk; once all is read (or it failed): the FIN, the completion. */
+static void rndv_step(struct svd_engine *e, struct eng_qp *eq)
+{
+	struct eng_tm_rndv *rd = &eq->tm.rd;
+
+	if (rd->active) {
+		rd->status = rndv_chunk(e, eq, rd);
+		rd->active = !rd->status && rd->done < rd->len;
+	}
+	if (rd->active) {
+		eng_activate(e, eq); /* the rest: later steps of this QP */
+		return;
+	}
+	rd->pending = false;
+	if (rd->status == IBV_WC_SUCCESS && !fin_send_or_queue(e, eq, rd->tmh))
+		rd->status = IBV_WC_TM_RNDV_INCOMPLETE;
+	if (eq->qp->srq)
+		tm_push(eq, eq->qp->srq, rd->wr_id, rd->status,
+			IBV_WC_TM_DATA_VALID, rd->done);
+}
+
 void eng_tm_finish(struct svd_engine *e, struct eng_qp *eq)
 {
-	struct eng_tm_rx *tm = &eq->tm;
-	struct svd_srq *srq = eq->qp->srq;
+	struct eng_tm_rndv *rd = &eq->tm.rd;
 
-	if (!tm->rndv)
+	if (!rd->pending || rd->started)
 		return;
-	tm->rndv = false;
-	if (tm->rndv_status == IBV_WC_SUCCESS &&
-	    !fin_send_or_queue(e, eq, tm->tmh))
-		tm->rndv_status = IBV_WC_TM_RNDV_INCOMPLETE;
-	if (srq)
-		tm_push(eq, srq, tm->rndv_wr_id, tm->rndv_status,
-			IBV_WC_TM_DATA_VALID, tm->rndv_len);
+	rd->started = true;
+	rndv_step(e, eq);
+}
+
+bool eng_tm_flush(struct eng_qp *eq)
+{
+	struct eng_tm_rndv *rd = &eq->tm.rd;
+	bool owed = rd->pending;
+
+	eq->tm.nfin = 0;
+	rd->pending = false;
+	rd->active = false;
+	if (owed && eq->qp->srq)
+		tm_push(eq, eq->qp->srq, rd->wr_id, IBV_WC_WR_FLUSH_ERR, 0,
+			rd->done);
+	return owed;
+}
+
+bool eng_tm_run(struct svd_engine *e, struct eng_qp *eq)
+{
+	bool work = eq->tm.rd.pending && eq->tm.rd.started;
+
+	if (work)
+		rndv_step(e, eq);
+	return fin_run(e, eq) || work;
+}
+
+/*
+ * The sender is not a QP of this device (another daemon, or a packet a
+ * transport held): the tagged buffer gets the rendezvous headers, and
+ * software finishes the transfer (IBV_WC_TM_RNDV_INCOMPLETE).
+ */
+static uint32_t rndv_headers(struct svd_engine *e, struct eng_qp *eq,
+			     const struct eng_packet *p)
+{
+	struct eng_tm_rndv *rd = &eq->tm.rd;
+	struct eng_sgl *dst = &e->s_dst;
+
+	if (eng_wqe_sgl(eq->qp, rd->sge, rd->num_sge, true, dst))
+		return IBV_WC_LOC_PROT_ERR;
+	if (p->len > dst->total)
+		return IBV_WC_LOC_LEN_ERR;
+	if (eng_pkt_copy_out(p, dst, 0))
+		return IBV_WC_LOC_PROT_ERR;
+	rd->done = p->len;
+	return IBV_WC_TM_RNDV_INCOMPLETE;
+}
+
+/* Where the data goes, and whether it fits: the status to start with. */
+static uint32_t rndv_start(struct svd_engine *e, struct eng_qp *eq,
+			   const struct eng_packet *p)
+{
+	struct eng_tm_rndv *rd = &eq->tm.rd;
+	const struct svd_qp *from = p->route.src;
+
+	if (!from || from->uctx->dev != eq->qp->uctx->dev)
+		return rndv_headers(e, eq, p);
+	if (eng_wqe_sgl(eq->qp, rd->sge, rd->num_sge, true, &e->s_dst))
+		return IBV_WC_LOC_PROT_ERR;
+	return rd->len > e->s_dst.total ? IBV_WC_LOC_LEN_ERR : IBV_WC_SUCCESS;
+}
+
+/*
+ * A matched RNDV: the match completes at once; the read starts once the
+ * request is acknowledged (eng_tm_finish), so that the sender sees its
+ * SEND complete before the FIN arrives, and goes on ENG_CHUNK per step.
+ */
+static int tm_rndv(struct svd_engine *e, struct eng_qp *eq,
+		   struct svd_srq *srq, const struct eng_packet *p,
+		   const uint8_t *hdr, const struct svd_tm_entry *t)
+{
+	struct eng_tm_rndv *rd = &eq->tm.rd;
+	struct ibv_rvh rvh;
+
+	memcpy(&rvh, hdr + TMH_LEN, sizeof(rvh));
+	memset(rd, 0, sizeof(*rd));
+	memcpy(rd->tmh, hdr, TMH_LEN);
+	rd->wr_id = t->recv_wr_id;
+	rd->num_sge = t->num_sge;
+	memcpy(rd->sge, t->sge, t->num_sge * sizeof(t->sge[0]));
+	rd->src_qpn = p->route.src_qpn;
+	rd->va = be64toh(rvh.va);
+	rd->rkey = be32toh(rvh.rkey);
+	rd->len = be32toh(rvh.len);
+	tm_push(eq, srq, rd->wr_id, IBV_WC_SUCCESS, IBV_WC_TM_MATCH, 0);
+	rd->status = rndv_start(e, eq, p);
+	rd->active = !rd->status && rd->len;
+	rd->pending = true;
+	eq->tm.kind = ENG_TM_NONE;
+	return ENG_TM_DONE;
 }
 
 /* An EAGER or RNDV header: a tagged buffer, or an unexpected message. */
@@ -277,12 +354,17 @@ static int tm_match(struct svd_engine *e, struct eng_qp *eq,
 	/* A rendezvous request fits one packet, as max_rndv_hdr_size says. */
 	if (rndv && (!(p->mask & ENG_LAST) || p->len < RNDV_LEN))
 		return ENG_TM_SRQ;
+	/* One rendezvous at a time per QP: the sender retries this one. */
+	if (rndv && eq->tm.rd.pending) {
+		eq->tm.kind = ENG_TM_NONE;
+		return ENG_TM_BUSY;
+	}
 	if (!tm_take(srq, be64toh(h->tag), &t))
 		return ENG_TM_SRQ;
 	eq->tm.kind = ENG_TM_MATCHED;
-	tm_load_rwqe(eq, &t);
 	if (rndv)
-		return tm_rndv(e, eq, srq, p, hdr);
+		return tm_rndv(e, eq, srq, p, hdr, &t);
+	tm_load_rwqe(eq, &t);
 	pkt_pull(p, TMH_LEN);
 	return ENG_TM_TAGGED;
 }

@@ -282,15 +282,27 @@ enum eng_tm_kind {
 
 #define ENG_TM_FINS 8
 
+/*
+ * A rendezvous under way: the sender's buffer is read into the tagged one
+ * ENG_CHUNK per step (re-resolved every time), then the FIN and the data
+ * completion. One per QP: another RNDV meanwhile gets an RNR NAK.
+ */
+struct eng_tm_rndv {
+	bool pending; /* its data completion is owed */
+	bool started; /* its request was acknowledged: reading may go on */
+	bool active; /* bytes are left to read */
+	uint32_t status; /* IBV_WC_* so far */
+	uint32_t src_qpn, rkey, num_sge;
+	uint64_t va, len, done, wr_id;
+	struct sv_sge sge[SV_TM_MAX_SGE]; /* the tagged buffer */
+	uint8_t tmh[16]; /* struct ibv_tmh, for the FIN */
+};
+
 struct eng_tm_rx {
 	uint8_t kind; /* enum eng_tm_kind */
 	uint32_t priv; /* the TMH's app_ctx */
 	uint64_t tag;
-	/* A rendezvous read, to finish once the request is acknowledged. */
-	bool rndv;
-	uint32_t rndv_status;
-	uint64_t rndv_len, rndv_wr_id;
-	uint8_t tmh[16]; /* struct ibv_tmh, for the FIN */
+	struct eng_tm_rndv rd;
 	/* FINs waiting for this QP's own sends to be answered, in order. */
 	uint8_t nfin;
 	uint8_t fin[ENG_TM_FINS][16];
@@ -479,19 +491,22 @@ int eng_mcast_deliver(struct svd_engine *e, struct eng_packet *p);
  * Tag matching (eng_tm.c), for the responder. eng_tm_rwqe looks at the
  * first packet of a SEND to a TM-SRQ: ENG_TM_TAGGED, a tagged buffer took
  * it (eq->rcv holds the buffer, the TMH is stripped from p); ENG_TM_DONE,
- * a rendezvous read the data (nothing more to place; eng_tm_finish
- * ends it once the request is acknowledged); ENG_TM_SRQ, an
+ * a rendezvous matched (nothing more to place; eng_tm_finish starts its
+ * read once the request is acknowledged); ENG_TM_BUSY, a rendezvous
+ * matched earlier is still being read (RNR NAK); ENG_TM_SRQ, an
  * ordinary SRQ buffer takes it. eng_tm_cqe turns its receive completion
  * into the tag-matching one.
  */
-enum { ENG_TM_SRQ, ENG_TM_TAGGED, ENG_TM_DONE };
+enum { ENG_TM_SRQ, ENG_TM_TAGGED, ENG_TM_DONE, ENG_TM_BUSY };
 int eng_tm_rwqe(struct svd_engine *e, struct eng_qp *eq, struct svd_srq *srq,
 		struct eng_packet *p);
 void eng_tm_cqe(struct eng_qp *eq, struct svd_srq *srq, struct sv_cqe *cqe);
 /* After a request's answer: the FIN and last completion of a rendezvous. */
 void eng_tm_finish(struct svd_engine *e, struct eng_qp *eq);
-/* A scheduler step: send the FINs that waited for the SQ to go idle. */
-bool eng_tm_fin_run(struct svd_engine *e, struct eng_qp *eq);
+/* A scheduler step: a rendezvous' next chunk, the FINs that waited. */
+bool eng_tm_run(struct svd_engine *e, struct eng_qp *eq);
+/* ERROR: an unfinished rendezvous completes flushed; FINs are dropped. */
+bool eng_tm_flush(struct eng_qp *eq);
 
 /* Completer (eng_comp.c). */
 int eng_comp_recv(struct svd_engine *e, struct eng_qp *eq,
