@@ -1008,8 +1008,10 @@ bool eng_resp_flush(struct eng_qp *eq)
 
 	pend_drop(eq);
 	eq->rd.active = false;
+	eng_tm_cqe(eq, qp->srq, &cqe); /* a TM-SRQ's: its opcode and CQ */
 	if (work && qp->qp_type != SVD_QPT_XRC_TGT)
-		eng_cqe_push(qp->recv_cq, &cqe, false);
+		eng_cqe_push(qp->srq && qp->srq->cq ? qp->srq->cq : qp->recv_cq,
+			     &cqe, false);
 	eq->rcv_open = false;
 	eq->wr_open = false;
 	return eng_tm_flush(eq) || work;
