@@ -30,3 +30,7 @@ sv_add_c_test(test_direct_wimm ${CMAKE_CURRENT_LIST_DIR}/test_direct_wimm.c)
 add_test(NAME test_direct_wimm_off COMMAND test_direct_wimm off)
 set_tests_properties(test_direct_wimm_off PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120)
+sv_add_c_test(test_direct_bigsend ${CMAKE_CURRENT_LIST_DIR}/test_direct_bigsend.c)
+add_test(NAME test_direct_bigsend_off COMMAND test_direct_bigsend off)
+set_tests_properties(test_direct_bigsend_off PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)

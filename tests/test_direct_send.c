@@ -3,8 +3,9 @@
  * Issue 17: SEND on the same-host direct path (docs/direct-path.md,
  * "SEND"). The parent initiates, a forked child receives:
  *   - payload checksums and completion fields for SEND, SEND_WITH_IMM,
- *     inline, two SGEs on each side, zero length, and a SEND too large
- *     for the eager ring (daemon path) between direct ones;
+ *     inline, two SGEs on each side, zero length, a SEND too large for
+ *     the eager ring (written into its receive) and one whose receive's
+ *     first SGE is too small for that (daemon path) between direct ones;
  *   - order: 64 SENDs alternating direct (8 B) and daemon path (6000 B,
  *     held by the engine until the receiver drained the direct one
  *     before it), every 8th unsignaled, arrive in posting order;
@@ -51,7 +52,9 @@ static const struct msg msgs[] = {
 	{ IBV_WR_SEND, 3000, false, true },
 	{ IBV_WR_SEND, 0, false, false },
 	{ IBV_WR_SEND, 4000, false, false },
-	{ IBV_WR_SEND, 12000, false, false }, /* daemon path: > eager */
+	{ IBV_WR_SEND, 12000, false, false }, /* > eager: placed */
+	/* > eager, its receive's first SGE too small: daemon path */
+	{ IBV_WR_SEND, 12000, false, true },
 	{ IBV_WR_SEND, 8, false, false },
 	{ IBV_WR_SEND_WITH_IMM, 0, false, false },
 	{ IBV_WR_SEND, 1, false, true },

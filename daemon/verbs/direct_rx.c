@@ -97,6 +97,28 @@ static uint32_t drain_scatter(struct svd_qp *qp, uint64_t wqe_off,
 	return len ? IBV_WC_LOC_LEN_ERR : IBV_WC_SUCCESS;
 }
 
+/* A SEND the initiator wrote into the WQE's first SGE: that buffer is
+ * still the QP's and holds it. */
+static uint32_t drain_placed(struct svd_qp *qp, uint64_t wqe_off,
+			     uint32_t nsge, uint32_t len)
+{
+	const struct svd_umem *u;
+	struct sv_sge g;
+	uint64_t off;
+
+	if (!drain_shape_ok(qp, nsge) || !nsge)
+		return IBV_WC_LOC_LEN_ERR;
+	if (svd_mem_read(qp->rq, wqe_off + sizeof(struct sv_recv_wqe), &g,
+			 sizeof(g)))
+		return IBV_WC_LOC_QP_OP_ERR;
+	if (g.length < len)
+		return IBV_WC_LOC_LEN_ERR;
+	return svd_mem_resolve(qp->uctx->dev, qp->pd, g.lkey, false, g.addr,
+			       len, IBV_ACCESS_LOCAL_WRITE, &u, &off) ?
+		       IBV_WC_LOC_PROT_ERR :
+		       IBV_WC_SUCCESS;
+}
+
 /* The receive completion of message m, as the responder writes it. */
 static void drain_cqe(struct svd_qp *qp, const struct sv_direct_rx_msg *m,
 		      uint64_t wr_id, uint32_t status)
@@ -140,6 +162,8 @@ static bool drain_one(struct svd_qp *qp, uint32_t taken, uint32_t c)
 	if (m.flags & SV_DIRECT_RX_WRITE)
 		status = drain_shape_ok(qp, w.num_sge) ? IBV_WC_SUCCESS :
 							 IBV_WC_LOC_LEN_ERR;
+	else if (m.flags & SV_DIRECT_RX_PLACED)
+		status = drain_placed(qp, wqe_off, w.num_sge, m.len);
 	else if (m.len > SV_DIRECT_RX_EAGER)
 		status = IBV_WC_LOC_LEN_ERR;
 	else

@@ -767,6 +767,9 @@ enum {
 	 * target region; the message carries no payload, only the
 	 * immediate, and takes a receive WQE without writing to it. */
 	SV_DIRECT_RX_WRITE = 1U << 2,
+	/* A SEND larger than a slot: the initiator already wrote its len
+	 * bytes into the first SGE of the receive the message takes. */
+	SV_DIRECT_RX_PLACED = 1U << 3,
 };
 
 #define SV_DIRECT_RX_MIRROR_OFF 4096U

@@ -180,6 +180,14 @@ void svl_direct_complete_id(struct svl_qp *q, uint64_t wr_id,
  */
 int svl_direct_write_part(struct svl_qp *q, const struct sv_send_wqe *w,
 			  uint64_t *len);
+/*
+ * direct_op.c: a SEND's payload (w's local side) written straight into
+ * the peer's receive buffer [addr, +len) of key (checked: the peer QP's
+ * PD, LOCAL_WRITE, a VA region), room for the send completion taken: 0
+ * and its length; -1 if nothing happened.
+ */
+int svl_direct_place(struct svl_qp *q, const struct sv_send_wqe *w,
+		     uint32_t key, uint64_t addr, uint64_t *len);
 /* direct_send.c: SEND / SEND_WITH_IMM into the peer's receive ring;
  * WRITE_WITH_IMM: the WRITE, then its immediate through the ring. */
 int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w);

@@ -441,6 +441,8 @@ int svl_direct_local(const struct svl_qp *q, const struct sv_send_wqe *w,
 
 static uint32_t remote_need(const struct dop *op)
 {
+	if (op->recv)
+		return IBV_ACCESS_LOCAL_WRITE;
 	if (op->atomic)
 		return IBV_ACCESS_REMOTE_ATOMIC;
 	return op->read ? IBV_ACCESS_REMOTE_READ : IBV_ACCESS_REMOTE_WRITE;
@@ -487,9 +489,13 @@ static bool remote_iov(struct svl_qp *q, uint32_t rkey, uint64_t raddr,
 	uint32_t need = remote_need(op);
 	const struct sv_direct_key *e;
 
-	if (!conn_ok(q->dq, need) || !remote_entry(q, rkey, op))
+	/* A SEND asks nothing of the peer QP's access flags. */
+	if (!conn_ok(q->dq, op->recv ? 0 : need) ||
+	    !remote_entry(q, rkey, op))
 		return false;
 	e = op->re;
+	if (op->recv && (e->flags & SV_DIRECT_KEY_MAPPED))
+		return false; /* as for eager SENDs (direct_send.c) */
 	if (!key_fits(q->dq->dev, e, rkey, q->dq->cache.conn.peer_pd, raddr,
 		      op->len, need))
 		return false;
@@ -657,6 +663,7 @@ bool svl_dop_init(const struct sv_send_wqe *w, struct dop *op,
 	op->map = NULL;
 	op->map_cached = false;
 	op->atomic = 0;
+	op->recv = false;
 	op->read = w->opcode == IBV_WR_RDMA_READ;
 	switch (w->opcode) {
 	case IBV_WR_RDMA_WRITE:
@@ -710,7 +717,20 @@ static int dop_run(struct svl_qp *q, const struct sv_send_wqe *w,
 	svl_dop_put(op);
 	if (!ok)
 		return -1;
-	svl_direct_hot_fill(q, w, op);
+	if (!op->recv)
+		svl_direct_hot_fill(q, w, op);
+	return 0;
+}
+
+int svl_direct_place(struct svl_qp *q, const struct sv_send_wqe *w,
+		     uint32_t key, uint64_t addr, uint64_t *len)
+{
+	struct dop op = { .map = NULL, .map_cached = false, .read = false,
+			  .recv = true, .atomic = 0 };
+
+	if (dop_run(q, w, &op, key, addr))
+		return -1;
+	*len = op.len;
 	return 0;
 }
 

@@ -48,6 +48,10 @@ struct dop {
 	bool map_cached; /* map's reference is the QP cache's */
 	uint8_t *rptr; /* mapped: the remote bytes */
 	bool read;
+	/* The target is a receive buffer of the peer (a SEND placed there,
+	 * direct_send.c): its key needs LOCAL_WRITE, not REMOTE_WRITE, the
+	 * peer QP no access flag, and the region must be a VA one. */
+	bool recv;
 	/* Atomics (mapped only): 0 for WRITE/READ. */
 	uint32_t atomic;
 	uint64_t cmp_add, swap;

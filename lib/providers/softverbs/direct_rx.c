@@ -244,6 +244,22 @@ static void rx_cqe(struct sv_cqe *e, const struct svl_drx *x,
 		e->opcode = IBV_WC_RECV_RDMA_WITH_IMM;
 }
 
+/*
+ * A SEND the initiator wrote into the WQE's first SGE: still a buffer of
+ * ours that holds it (a key deregistered since gives LOC_PROT_ERR, as a
+ * copy here would).
+ */
+static uint32_t placed_status(const struct svl_drx *x, const uint8_t *wqe,
+			      uint32_t len)
+{
+	const struct sv_recv_wqe *w = (const void *)wqe;
+	const struct sv_sge *g = (const void *)(w + 1);
+
+	if (!wqe_shape_ok(x, w) || !w->num_sge || g->length < len)
+		return IBV_WC_LOC_LEN_ERR;
+	return sge_ptr(x, g, len) ? IBV_WC_SUCCESS : IBV_WC_LOC_PROT_ERR;
+}
+
 /* Message m (payload at src) into receive WQE wqe: an ibv_wc_status. */
 static uint32_t rx_status(const struct svl_drx *x, const uint8_t *wqe,
 			  const struct sv_direct_rx_msg *m, const uint8_t *src)
@@ -252,6 +268,8 @@ static uint32_t rx_status(const struct svl_drx *x, const uint8_t *wqe,
 	if (m->flags & SV_DIRECT_RX_WRITE)
 		return wqe_shape_ok(x, (const void *)wqe) ? IBV_WC_SUCCESS :
 							    IBV_WC_LOC_LEN_ERR;
+	if (m->flags & SV_DIRECT_RX_PLACED)
+		return placed_status(x, wqe, m->len);
 	if (m->len > SV_DIRECT_RX_EAGER)
 		return IBV_WC_LOC_LEN_ERR;
 	return scatter(x, wqe, src, m->len);

@@ -23,6 +23,13 @@
  * before anything is written, as the responder asks for it first (RNR
  * otherwise), and the message is pushed after the copy, so the receiver
  * never sees the completion before the data.
+ *
+ * A SEND larger than a ring slot (up to 8 MiB) whose receive holds it in
+ * its first SGE is written straight into that buffer (one pwrite or
+ * process_vm_writev on the receiver's mm, with the checks of a WRITE
+ * against the receive key: the peer QP's PD, LOCAL_WRITE, a VA region),
+ * then announced by a message without payload (SV_DIRECT_RX_PLACED) that
+ * takes the receive.
  */
 #define _GNU_SOURCE
 #include <stdatomic.h>
@@ -122,6 +129,8 @@ struct dsend {
 	int n;
 	uint64_t len; /* payload bytes; WRITE_WITH_IMM: bytes written */
 	bool write; /* WRITE_WITH_IMM: no payload, the receive not written */
+	bool placed; /* the payload was written into the receive's buffer */
+	struct sv_sge g0; /* the first SGE of the receive it takes */
 	uint64_t peer_pd;
 	uint32_t prod; /* the slot it takes */
 };
@@ -132,7 +141,7 @@ static struct sv_direct_rx_hdr *hdr(const struct svl_dpeer *p)
 }
 
 /* The receive WQE idx of the peer takes len bytes, as the engine checks. */
-static bool recv_fits(const struct svl_dqp *d, const struct dsend *s,
+static bool recv_fits(const struct svl_dqp *d, struct dsend *s,
 		      uint32_t idx)
 {
 	const struct svl_dpeer *p = &d->rx;
@@ -149,8 +158,11 @@ static bool recv_fits(const struct svl_dqp *d, const struct dsend *s,
 		return false;
 	if (s->write)
 		return true; /* its buffers are not written */
+	memset(&s->g0, 0, sizeof(s->g0));
 	for (i = 0; i < w.num_sge && room < s->len; i++) {
 		memcpy(&g, slot + sizeof(w) + i * sizeof(g), sizeof(g));
+		if (!i)
+			s->g0 = g;
 		/* A mapped receive buffer may be truncated under its owner:
 		 * the daemon path knows that error (REM_OP_ERR here). */
 		if (g.length &&
@@ -207,6 +219,8 @@ static void push(const struct svl_dqp *d, const struct sv_send_wqe *w,
 	m->flags = w->opcode == IBV_WR_SEND_WITH_IMM ? SV_DIRECT_RX_IMM : 0;
 	if (s->write)
 		m->flags = SV_DIRECT_RX_IMM | SV_DIRECT_RX_WRITE;
+	if (s->placed)
+		m->flags |= SV_DIRECT_RX_PLACED;
 	if (w->send_flags & IBV_SEND_SOLICITED)
 		m->flags |= SV_DIRECT_RX_SOLICITED;
 	m->imm = w->imm_data;
@@ -266,6 +280,7 @@ int svl_direct_write_imm(struct svl_qp *q, const struct sv_send_wqe *w)
 	s.n = 0;
 	s.len = 0;
 	s.write = true;
+	s.placed = false;
 	/* The receive first (nothing written without it), then the WRITE. */
 	if (!peer_ready(q, &s) || !ring_ready(q->dq, &s) ||
 	    svl_direct_write_part(q, w, &len))
@@ -278,6 +293,30 @@ int svl_direct_write_imm(struct svl_qp *q, const struct sv_send_wqe *w)
 	return 0;
 }
 
+/*
+ * A SEND too large for a slot: its receive (checked as for an eager one)
+ * must hold it in its first SGE; the payload is written there, then a
+ * message without payload takes the receive.
+ */
+static int send_placed(struct svl_qp *q, const struct sv_send_wqe *w,
+		       struct dsend *s)
+{
+	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
+	uint64_t len;
+
+	if (!ring_ready(q->dq, s) || s->g0.length < s->len ||
+	    svl_direct_place(q, w, s->g0.lkey, s->g0.addr, &len) ||
+	    len != s->len)
+		return -1;
+	s->n = 0; /* nothing left to carry */
+	s->placed = true;
+	push(q->dq, w, s);
+	wake_peer(q, w);
+	if (w->send_flags & IBV_SEND_SIGNALED)
+		svl_direct_complete(q, w, cq, IBV_WC_SEND, len);
+	return 0;
+}
+
 int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w)
 {
 	bool signaled = w->send_flags & IBV_SEND_SIGNALED;
@@ -285,9 +324,12 @@ int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w)
 	struct dsend s;
 
 	s.write = false;
+	s.placed = false;
 	s.n = svl_direct_local(q, w, s.iov, MAX_IOV, &s.len);
-	if (s.n < 0 || s.len > SV_DIRECT_RX_EAGER || !peer_ready(q, &s))
+	if (s.n < 0 || !peer_ready(q, &s))
 		return -1;
+	if (s.len > SV_DIRECT_RX_EAGER)
+		return send_placed(q, w, &s);
 	if (!ring_ready(q->dq, &s) || !svl_direct_cq_room(cq, signaled))
 		return -1;
 	push(q->dq, w, &s);
