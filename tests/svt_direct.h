@@ -286,4 +286,19 @@ static inline void svt_dx_end(struct svt_dx *x)
 	svt_dx_close(x);
 }
 
+/* The target's side of svt_dx_begin / svt_dx_end. */
+static inline void svt_dx_target_begin(struct svt_dx *x, size_t len)
+{
+	svt_dx_open(x, len);
+	svt_dx_link(x);
+}
+
+static inline void svt_dx_target_end(struct svt_dx *x)
+{
+	char c;
+
+	svt_dx_get(x, &c, 1);
+	svt_dx_close(x);
+}
+
 #endif

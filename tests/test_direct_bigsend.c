@@ -166,14 +166,10 @@ static void send_stopped_msg(struct svt_dx *x)
 
 static void target(struct svt_dx *x)
 {
-	char c;
-
-	svt_dx_open(x, LEN);
-	svt_dx_link(x);
+	svt_dx_target_begin(x, LEN);
 	recv_checksums(x);
 	recv_stopped(x);
-	svt_dx_get(x, &c, 1);
-	svt_dx_close(x);
+	svt_dx_target_end(x);
 }
 
 int main(int argc, char **argv)
