@@ -20,7 +20,9 @@
  *              (after a's SEND completes), then TM_DATA_VALID; with b's
  *              own SEND waiting on RNR NAKs, the FIN follows that SEND;
  *              a 3 MiB rendezvous (read in 1 MiB steps) and a second one
- *              posted right behind it both arrive intact, FINs in order
+ *              posted right behind it both arrive intact, FINs in order;
+ *              a tagged buffer too short (LOC_LEN_ERR) or a bad rkey
+ *              (REM_ACCESS_ERR) fails the data completion, no FIN goes
  *   del/sync   DEL completes, the deleted tag no longer matches, a second
  *              DEL of it is IBV_WC_TM_ERR
  *   bad ops    unknown opcode, too many SGEs, a handle out of range, ops
@@ -200,6 +202,19 @@ static void test_eager(void)
 	expect(&g, 1000 + 0x1155, IBV_WC_TM_RECV,
 	       IBV_WC_TM_MATCH | IBV_WC_TM_DATA_VALID, 0x1155);
 	SVT_CHECK(!memcmp(p.b.buf + 8192, p.a.buf + TMH, MSG - TMH));
+}
+
+static void test_eager_again(void)
+{
+	struct got g;
+
+	fill(p.a.buf, MSG, 21);
+	add_tag(0x1234, ~0ULL, 0, 8192, 0);
+	send_tm(IBV_TMH_EAGER, 0x1234, 2, MSG);
+	poll_b(&g);
+	expect(&g, 1000 + 0x1234, IBV_WC_TM_RECV,
+	       IBV_WC_TM_MATCH | IBV_WC_TM_DATA_VALID, 0x1234);
+	SVT_CHECK(!memcmp(p.b.buf, p.a.buf + TMH, MSG - TMH));
 }
 
 /* An unexpected message: whole, in a plain buffer, no TM flags. */
@@ -417,6 +432,38 @@ static void test_rndv_big(void)
 	free(dst);
 }
 
+/* A rendezvous that cannot be read: the data completion says why. */
+static void rndv_fails(uint64_t tag, uint32_t buf_len, uint32_t rkey,
+		       uint32_t want)
+{
+	struct got g;
+
+	add_tag(tag, ~0ULL, 8192, buf_len, 0);
+	rndv_hdr(p.a.buf, tag, p.a.buf + 64 * 1024, rkey, 1000);
+	send_tm(IBV_TMH_RNDV, tag, 0, 48);
+	poll_b(&g);
+	expect(&g, 1000 + tag, IBV_WC_TM_RECV, IBV_WC_TM_MATCH, tag);
+	poll_b(&g);
+	SVT_CHECK(g.wr_id == 1000 + tag && g.status == want && !g.flags);
+}
+
+static void test_rndv_errors(void)
+{
+	struct ibv_sge s = { (uintptr_t)p.a.buf + 220 * 1024, 64,
+			     p.a.mr->lkey };
+	struct ibv_recv_wr rw = { .wr_id = 99, .sg_list = &s, .num_sge = 1 },
+			   *bad;
+	struct ibv_wc wc;
+
+	/* A FIN would land here (and trip send_tm's SEND check). */
+	SVT_CHECK(!ibv_post_recv(p.a.qp, &rw, &bad));
+	rndv_fails(0x800, 999, p.a.mr->rkey, IBV_WC_LOC_LEN_ERR);
+	rndv_fails(0x801, 8192, p.a.mr->rkey ^ 0x5a00, IBV_WC_REM_ACCESS_ERR);
+	/* No FIN went, and the QPs still move data. */
+	test_eager_again();
+	SVT_CHECK(svt_wait_wc(p.a.cq, &wc, 100) == 0);
+}
+
 static void test_del(void)
 {
 	struct ibv_ops_wr wr = {};
@@ -552,6 +599,7 @@ int main(void)
 	test_rndv();
 	test_rndv_busy();
 	test_rndv_big();
+	test_rndv_errors();
 	test_del();
 	test_bad_ops(da.tm_caps.max_sge);
 	SVT_CHECK(!ibv_destroy_qp(p.a.qp) && !ibv_destroy_qp(p.b.qp));
