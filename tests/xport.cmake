@@ -9,3 +9,7 @@ set_tests_properties(unit_pkt PROPERTIES TIMEOUT 60)
 sv_add_c_test(test_loss_basic ${CMAKE_CURRENT_SOURCE_DIR}/test_loss_basic.c)
 set_tests_properties(test_loss_basic PROPERTIES TIMEOUT 300
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# An RC QP whose peer does not expect its PSNs: bounded retries, no flood.
+sv_add_c_test(test_rc_wrong_peer ${CMAKE_CURRENT_SOURCE_DIR}/test_rc_wrong_peer.c)
+set_tests_properties(test_rc_wrong_peer PROPERTIES TIMEOUT 120
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

@@ -347,6 +347,13 @@ static enum comp_state comp_check_psn(struct comp_ctx *c)
 
 	if (eng_psn_cmp(psn, sl->first_psn) < 0)
 		return COMP_DONE; /* older than anything in flight */
+	/*
+	 * A PSN never sent: a ghost (a peer that expects other PSNs, a stale
+	 * QP), dropped as IBTA says; taken for progress it completed WQEs
+	 * that never arrived, or went back N without spending a retry.
+	 */
+	if (eng_psn_cmp(psn, c->eq->psn_end) >= 0)
+		return COMP_DONE;
 	if (eng_psn_cmp(psn, slot_last(sl)) <= 0)
 		return COMP_CHECK_ACK;
 	/* Beyond the head: it is implicitly acknowledged... */

@@ -53,6 +53,7 @@ static void eng_qp_rts(struct eng_qp *eq)
 
 	eq->psn = qp->attr.sq_psn & 0xffffff;
 	eq->una = eq->psn;
+	eq->psn_end = eq->psn;
 	eq->ack_mark = eq->psn;
 	eng_cwnd_init(eq);
 	eq->retry_left = qp->attr.retry_cnt & 7;

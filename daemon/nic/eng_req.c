@@ -516,6 +516,10 @@ static enum req_state req_send(struct svd_engine *e, struct eng_qp *eq,
 	int ret;
 
 	req_commit(eq, r);
+	if (is_rc(eq->qp))
+		eq->rc_req_psns += r->span;
+	if (eng_psn_cmp(eq->psn, eq->psn_end) > 0)
+		eq->psn_end = eq->psn;
 	if (r->chunk >= ENG_CHUNK / 2)
 		eq->yield = true; /* a big packet: the other QPs' turn */
 	ret = eng_xport_send(e, &r->pkt);

@@ -364,8 +364,10 @@ static enum resp_state resp_psn(struct resp_ctx *c)
 		return RESP_OPCODE;
 	if (!c->rc)
 		return resp_psn_uc(c);
-	if (d < 0)
+	if (d < 0) {
+		eq->rc_dup_psns += c->p->npsn;
 		return RESP_DUP;
+	}
 	if (d > 0) {
 		/* Ahead: one NAK-seq, then silence until epsn arrives. */
 		if (!eq->nak_sent)

@@ -329,6 +329,7 @@ struct eng_qp {
 	uint32_t sq_sent; /* end of what was ever sent (go-back-N keeps it) */
 	uint64_t req_off; /* bytes of WQE sq_next already sent */
 	uint32_t psn; /* next PSN to send */
+	uint32_t psn_end; /* after the highest PSN ever sent (go-back-N keeps it) */
 	uint32_t ack_mark; /* PSN of the last AckReq */
 	struct eng_slot win[ENG_WIN];
 	bool yield; /* a big packet went: other QPs' turn (eng_sched.c) */
@@ -368,6 +369,14 @@ struct eng_qp {
 	bool fatal_reported;
 	/* Packets dropped: not from the connected peer, or a wrong Q_Key. */
 	uint64_t foreign_drops;
+	/*
+	 * PSNs of RC requests put on a transport, first sends and resends
+	 * alike (a READ request: its response PSNs), and PSNs the responder
+	 * took for duplicates (behind epsn). PSNs, not packets: the same-host
+	 * transport carries many PSNs in one packet.
+	 */
+	uint64_t rc_req_psns;
+	uint64_t rc_dup_psns;
 };
 
 /*

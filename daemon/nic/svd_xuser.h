@@ -77,9 +77,11 @@ bool svd_xuser_from_allowed(const struct svd_qp *dst,
 /* Packets refused so far (all devices). */
 unsigned long svd_xuser_refused(void);
 /*
- * "refused=N foreign_drops=N" for `softverbs dev list`: refusals above on
- * this device, and the drops of its live QPs' responders (wrong source
- * QPN or Q_Key). Takes the engine lock: call without dev->lock.
+ * "refused=N foreign_drops=N rc_req_psns=N rc_dup_psns=N" for `softverbs
+ * dev list`: refusals above on this device, the drops of its live QPs'
+ * responders (wrong source QPN or Q_Key), and the PSNs of their RC
+ * requests sent and taken for duplicates (any transport, same-host too).
+ * Takes the engine lock: call without dev->lock.
  */
 void svd_xuser_describe(struct svd_device *dev, char *buf, size_t len);
 

@@ -159,15 +159,19 @@ unsigned long svd_xuser_refused(void)
 void svd_xuser_describe(struct svd_device *dev, char *buf, size_t len)
 {
 	struct svd_engine *e = eng_of(dev);
-	unsigned long long drops = 0;
+	unsigned long long drops = 0, req = 0, dup = 0;
 	const struct eng_qp *eq;
 
 	if (e) {
 		pthread_mutex_lock(&e->lock);
-		for (eq = e->qps; eq; eq = eq->next)
+		for (eq = e->qps; eq; eq = eq->next) {
 			drops += eq->foreign_drops;
+			req += eq->rc_req_psns;
+			dup += eq->rc_dup_psns;
+		}
 		pthread_mutex_unlock(&e->lock);
 	}
-	snprintf(buf, len, "refused=%lu foreign_drops=%llu",
-		 atomic_load(&dev->pkts_refused), drops);
+	snprintf(buf, len, "refused=%lu foreign_drops=%llu rc_req_psns=%llu "
+		 "rc_dup_psns=%llu", atomic_load(&dev->pkts_refused), drops,
+		 req, dup);
 }

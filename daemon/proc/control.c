@@ -13,7 +13,8 @@
  *   dev list     -> NAME node_guid=%016llx port=1 state=ACTIVE netdev=%s
  *                   contexts=%u objects=%u type=roce|ib lid=%u
  *                   datadirect=on|off dd_copies=... (svd_dd_describe)
- *                   refused=%lu foreign_drops=%llu (svd_xuser.h)
+ *                   refused=%lu foreign_drops=%llu rc_req_psns=%llu
+ *                   rc_dup_psns=%llu (svd_xuser.h)
  *                   raw_tx=%llu raw_rx=%llu raw_drop=%llu (svd_raw.h)
  *   status       -> pid=%d devices=%d
  *   stop
