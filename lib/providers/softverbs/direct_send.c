@@ -33,9 +33,11 @@
  */
 #define _GNU_SOURCE
 #include <stdatomic.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "direct.h"
@@ -176,8 +178,15 @@ static bool recv_fits(const struct svl_dqp *d, struct dsend *s,
 	return room >= s->len;
 }
 
-/* A free slot, and a posted receive that takes the message. */
-static bool ring_ready(const struct svl_dqp *d, struct dsend *s)
+enum { RING_READY, RING_WAIT, RING_NO };
+
+/*
+ * A free slot, and a posted receive that takes the message: RING_READY;
+ * RING_WAIT if the slots are full or no receive is posted yet (the
+ * receiver may be about to drain or post); RING_NO if the receive will
+ * not take it.
+ */
+static int ring_state(const struct svl_dqp *d, struct dsend *s)
 {
 	struct sv_direct_rx_hdr *h = hdr(&d->rx);
 	uint64_t cons = atomic_load_explicit((_Atomic uint64_t *)&h->cons,
@@ -188,11 +197,50 @@ static bool ring_ready(const struct svl_dqp *d, struct dsend *s)
 	s->prod = svl_load_relaxed(&h->prod);
 	pending = s->prod - taken;
 	if (pending >= SV_DIRECT_RX_SLOTS)
-		return false;
+		return RING_WAIT;
 	posted = svl_load_acquire(&h->rq_prod) - rq_cons;
-	if (posted > d->rx.entries || posted <= pending)
-		return false; /* nothing posted for it: the daemon's RNR */
-	return recv_fits(d, s, rq_cons + pending);
+	if (posted > d->rx.entries)
+		return RING_NO;
+	if (posted <= pending)
+		return RING_WAIT; /* nothing posted for it (yet) */
+	return recv_fits(d, s, rq_cons + pending) ? RING_READY : RING_NO;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * The ring ready, waiting up to RING_WAIT_NS while it is full or the
+ * receive is not posted yet. A receiver that polls drains the ring and
+ * posts again within microseconds; the daemon path instead costs the
+ * message an RNR wait, and the QP's later work a detour through the
+ * engine until it caught up (a stream of SENDs stays there). A receiver
+ * that does not come in time gets the daemon path's answer as before.
+ */
+#define RING_WAIT_NS 500000
+static bool ring_ready(const struct svl_dqp *d, struct dsend *s)
+{
+	uint64_t end = 0;
+	unsigned int i;
+	int st;
+
+	for (i = 0;; i++) {
+		st = ring_state(d, s);
+		if (st != RING_WAIT)
+			return st == RING_READY;
+		if (!end)
+			end = now_ns() + RING_WAIT_NS;
+		else if (now_ns() > end)
+			return false;
+		/* On one CPU the receiver needs ours to drain. */
+		if (!(i & 63))
+			sched_yield();
+	}
 }
 
 static void gather(uint8_t *dst, const struct dsend *s)
