@@ -12,3 +12,7 @@ sv_add_c_test(test_dp_doorbells ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_doorbells.c)
 sv_add_c_test(test_dp_fair ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_fair.c)
 set_tests_properties(test_dp_scale test_dp_isolation test_dp_doorbells test_dp_fair PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# Small payloads captured at post time on the daemon path (post.c).
+sv_add_c_test(test_dp_capture ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_capture.c)
+set_tests_properties(test_dp_capture PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

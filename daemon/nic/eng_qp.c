@@ -149,8 +149,10 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 		goto out;
 	if (qp->state == SVD_QPS_RESET)
 		eng_qp_reset(eq);
-	if (qp->state == SVD_QPS_RTR && old_state != SVD_QPS_RTR)
+	if (qp->state == SVD_QPS_RTR && old_state != SVD_QPS_RTR) {
 		eq->epsn = qp->attr.rq_psn & 0xffffff;
+		eng_resp_rtr(e, eq);
+	}
 	if (qp->state == SVD_QPS_RTS && old_state != SVD_QPS_RTS &&
 	    old_state != SVD_QPS_SQD)
 		eng_qp_rts(eq);

@@ -59,6 +59,34 @@ static bool is_rc(const struct svd_qp *qp)
 
 /* ---- the WQE: read and validate (also used by the completer) ---- */
 
+/* The SGEs' total: what a captured WQE carries after them. */
+static uint64_t sge_total(const struct sv_send_wqe *w)
+{
+	const struct sv_sge *g = (const struct sv_sge *)(w + 1);
+	uint64_t total = 0;
+	uint32_t i;
+
+	for (i = 0; i < w->num_sge; i++)
+		total += g[i].length;
+	return total;
+}
+
+/*
+ * SV_WQE_CAPTURED (post.c): the bytes the SGEs name follow them in the
+ * slot. Only for data the requester sends, and all of it must fit.
+ */
+static int captured_check(const struct sv_send_wqe *w, uint32_t mask,
+			  size_t room)
+{
+	size_t head = sizeof(*w) + w->num_sge * sizeof(struct sv_sge);
+
+	if (!(mask & ENG_PAYLOAD) || (mask & (ENG_READ | ENG_ATOMIC |
+					      ENG_ATOMIC_WRITE)) ||
+	    sge_total(w) > room - head)
+		return IBV_WC_LOC_LEN_ERR;
+	return 0;
+}
+
 static int wqe_check(struct eng_qp *eq, struct eng_scratch *s)
 {
 	struct svd_qp *qp = eq->qp;
@@ -68,7 +96,8 @@ static int wqe_check(struct eng_qp *eq, struct eng_scratch *s)
 	const struct eng_wr_op *op = eng_wr_op(w->opcode, qp->qp_type);
 	uint32_t mask;
 
-	if (!op || (w->flags & ~SV_WQE_INLINE))
+	if (!op || (w->flags & ~(SV_WQE_INLINE | SV_WQE_CAPTURED)) ||
+	    (w->flags & SV_WQE_INLINE && w->flags & SV_WQE_CAPTURED))
 		return IBV_WC_LOC_QP_OP_ERR;
 	if (op->local)
 		return 0;
@@ -86,6 +115,8 @@ static int wqe_check(struct eng_qp *eq, struct eng_scratch *s)
 	if (w->num_sge > qp->max_send_sge || w->num_sge > ENG_MAX_SGE ||
 	    w->num_sge * sizeof(struct sv_sge) > room - sizeof(*w))
 		return IBV_WC_LOC_LEN_ERR;
+	if (w->flags & SV_WQE_CAPTURED)
+		return captured_check(w, mask, room);
 	return 0;
 }
 
@@ -94,6 +125,22 @@ int eng_req_wqe(struct eng_qp *eq, uint32_t idx, struct eng_scratch *s)
 	if (eng_sq_read(eq, idx, s->raw, sizeof(s->raw)))
 		return IBV_WC_LOC_QP_OP_ERR;
 	return wqe_check(eq, s);
+}
+
+/*
+ * A captured WQE's SGEs were resolved (keys, ranges, rights: a bad one
+ * fails the WQE as always); its data is the bytes after them, which
+ * wqe_check() bounded by the slot.
+ */
+static void captured_sgl(struct eng_scratch *s)
+{
+	const struct sv_send_wqe *w = &s->w;
+
+	s->sgl.n = s->sgl.total ? 1 : 0;
+	s->sgl.seg[0] = (struct eng_seg){
+		.buf = s->raw + sizeof(*w) + w->num_sge * sizeof(struct sv_sge),
+		.len = (uint32_t)s->sgl.total
+	};
 }
 
 /* The data: inline bytes, or the SGEs (written to for READ/atomics). */
@@ -115,6 +162,8 @@ int eng_req_data(struct eng_qp *eq, struct eng_scratch *s)
 			     w->num_sge, mask & (ENG_READ | ENG_ATOMIC), &s->sgl);
 	if (status)
 		return status;
+	if (w->flags & SV_WQE_CAPTURED)
+		captured_sgl(s);
 	if ((mask & (ENG_ATOMIC | ENG_ATOMIC_WRITE)) && s->sgl.total != 8)
 		return IBV_WC_LOC_LEN_ERR;
 	if (s->sgl.total > eq->qp->uctx->dev->port.attr.max_msg_sz)

@@ -365,6 +365,7 @@ struct eng_qp {
 	struct eng_atomic_saved atomics[ENG_ATOMIC_SAVED];
 	unsigned int atomic_next;
 	uint32_t rq_cons;
+	bool rq_always; /* want = SV_RQ_WANT_ALWAYS (eng_resp_rtr) */
 	bool flushed_last_wqe;
 	bool fatal_reported;
 	/* Packets dropped: not from the connected peer, or a wrong Q_Key. */
@@ -491,6 +492,8 @@ int eng_resp_recv(struct svd_engine *e, struct eng_qp *eq,
 /* One bounded step of READ response generation / held requests. */
 bool eng_resp_run(struct svd_engine *e, struct eng_qp *eq);
 void eng_resp_reset(struct eng_qp *eq);
+/* The QP reached RTR: which receive posts must ring (the RQ's 'want'). */
+void eng_resp_rtr(struct svd_engine *e, struct eng_qp *eq);
 /* ERROR: the receive WQE a message held, and held requests, go. */
 bool eng_resp_flush(struct eng_qp *eq);
 bool eng_mcast_addr(const struct eng_packet *p);

@@ -342,8 +342,16 @@ struct sv_dbrec {
 	_Alignas(SV_CACHELINE) __u32 arm_seq; /* library: bumped per arm */
 	__u32 arm_flags; /* library: SV_CQ_ARM_* of the latest arm */
 	__u32 armed_seen; /* daemon: last arm_seq it consumed */
-	__u32 reserved;
+	/*
+	 * RQ records only: the engine found the queue empty (a message met
+	 * no receive) and asks for a doorbell at the next post (1: the
+	 * library takes it with an exchange), or wants one at every post
+	 * (SV_RQ_WANT_ALWAYS). Otherwise posting a receive does not wake the
+	 * engine (docs/datapath.md, "Receives").
+	 */
+	__u32 want;
 };
+#define SV_RQ_WANT_ALWAYS 2
 
 /* A QP's dbrec region holds two records: SQ at 0, RQ at 1. */
 #define SV_QP_DBREC_SIZE (2 * sizeof(struct sv_dbrec))
@@ -387,6 +395,12 @@ struct sv_sge {
 
 enum sv_wqe_flags {
 	SV_WQE_INLINE = 1U << 0, /* payload follows the header inline */
+	/*
+	 * num_sge SGEs follow the header, then the bytes they name, copied
+	 * at post time (a small payload from a private VA region): the
+	 * engine checks the SGEs as for any WQE and sends these bytes.
+	 */
+	SV_WQE_CAPTURED = 1U << 1,
 };
 
 struct sv_send_wqe {

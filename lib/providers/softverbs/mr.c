@@ -129,6 +129,8 @@ SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 	mr->ibmr.rkey = resp.rkey;
 	if (access & IBV_ACCESS_ON_DEMAND)
 		svl_mr_odp_add(mr, iova);
+	else if (fd < 0)
+		svl_mr_keys_add(mr); /* small payloads captured at post */
 	return &mr->ibmr;
 }
 
@@ -266,6 +268,8 @@ SVL_EXPORT int ibv_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
 		errno = EINVAL;
 		return IBV_REREG_MR_ERR_INPUT;
 	}
+	/* Its keys or memory may change: no more captures (mr_keys.c). */
+	svl_mr_keys_del(to_svl_mr(mr));
 	ret = rereg_cmd(mr, flags, pd, addr, length, access);
 	if (ret) {
 		errno = ret;
@@ -293,10 +297,14 @@ SVL_EXPORT int ibv_dereg_mr(struct ibv_mr *mr)
 	} req;
 	int ret;
 
+	bool captured = svl_mr_keys_del(to_svl_mr(mr));
+
 	memset(&req, 0, sizeof(req));
 	svl_write_hdr(&req, IB_USER_VERBS_CMD_DEREG_MR, sizeof(req), 0);
 	req.cmd.mr_handle = mr->handle;
 	ret = svl_write(mr->context, &req, sizeof(req), NULL, 0, -1, NULL);
+	if (ret && captured)
+		svl_mr_keys_add(to_svl_mr(mr));
 	if (ret)
 		return ret; /* EBUSY: memory windows are bound to it */
 	svl_mr_odp_del(to_svl_mr(mr));

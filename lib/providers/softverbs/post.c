@@ -6,10 +6,12 @@
  * A WQE is fully written before prod moves past it (release store), and
  * the engine is woken once per call through the context's doorbell page.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "direct.h"
 #include "ring.h"
+#include "svl_mr.h"
 #include "svl_prov.h"
 #include "svl_qp.h"
 
@@ -60,6 +62,42 @@ static bool opcode_reads(enum ibv_wr_opcode op)
 	       op == IBV_WR_ATOMIC_FETCH_AND_ADD;
 }
 
+/* Payload-carrying opcodes whose bytes may be captured at post. */
+static bool opcode_captures(uint32_t op)
+{
+	return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM ||
+	       op == IBV_WR_SEND_WITH_INV || op == IBV_WR_RDMA_WRITE ||
+	       op == IBV_WR_RDMA_WRITE_WITH_IMM;
+}
+
+/*
+ * A small payload from private VA regions goes into the WQE after its
+ * SGEs (SV_WQE_CAPTURED, mr_keys.c): the engine then reads no memory of
+ * ours, a system call per message saved. Only on the daemon path (a QP
+ * the direct path serves reads the SGEs itself) and where the slot has
+ * room; anything else stays as it is.
+ */
+void svl_wqe_capture(struct svl_qp *q, struct sv_send_wqe *w,
+		     const struct ibv_sge *sg, int n)
+{
+	size_t head = sizeof(*w) + (size_t)n * sizeof(struct sv_sge);
+	uint64_t total = 0;
+	int i;
+
+	if (q->dq || n <= 0 || head >= q->sq.stride ||
+	    (w->flags & SV_WQE_INLINE) ||
+	    !opcode_captures(w->opcode) ||
+	    (q->qp.qp_type != IBV_QPT_RC && q->qp.qp_type != IBV_QPT_UC &&
+	     q->qp.qp_type != IBV_QPT_UD && q->qp.qp_type != IBV_QPT_XRC_SEND))
+		return;
+	for (i = 0; i < n; i++)
+		total += sg[i].length;
+	if (!total || total > SVL_CAPTURE_MAX || total > q->sq.stride - head)
+		return;
+	if (svl_mr_keys_copy(q->qp.context, sg, n, (uint8_t *)w + head))
+		w->flags |= SV_WQE_CAPTURED;
+}
+
 static int send_sges(struct svl_qp *q, struct sv_send_wqe *w,
 		     const struct ibv_send_wr *wr)
 {
@@ -76,6 +114,7 @@ static int send_sges(struct svl_qp *q, struct sv_send_wqe *w,
 			s[i].lkey = wr->sg_list[i].lkey;
 		}
 		w->num_sge = (uint32_t)wr->num_sge;
+		svl_wqe_capture(q, w, wr->sg_list, wr->num_sge);
 		return 0;
 	}
 	if (wr->num_sge < 0)
@@ -280,6 +319,27 @@ int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
 	return ret;
 }
 
+/*
+ * Wake the engine after posting receives only if it asked (the RQ
+ * record's 'want': a message met an empty queue). A wake-up per receive
+ * preempted a busy-polling process between its receive and its SEND, an
+ * engine round per hop of a ping-pong. The engine sets 'want', fences and
+ * reads prod again; we published prod, fence and take 'want': one of the
+ * two sees the other. (A requester in RNR wait still retries on its own
+ * timer; the wake gives the engine a pass for what it was told to wait.)
+ */
+static bool rq_wanted(struct svl_ring *r)
+{
+	_Atomic uint32_t *want = (_Atomic uint32_t *)&r->db->want;
+	uint32_t v;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	v = atomic_load_explicit(want, memory_order_relaxed);
+	if (v == SV_RQ_WANT_ALWAYS)
+		return true; /* a peer on the wire (eng_resp_rtr) */
+	return v && atomic_exchange(want, 0);
+}
+
 int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 		  struct ibv_recv_wr **bad)
 {
@@ -294,17 +354,9 @@ int svl_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 	}
 	ret = svl_ring_post_recv(&q->rq, q->max_recv_sge, qp->context, wr,
 				 bad);
-	/*
-	 * A pass of the engine after every receive, as before: removing
-	 * this wake-up saved the SEND ping-pong one engine round per
-	 * message, but ctest wire_cm's rping over the wire transport failed
-	 * every run without it, and ringing the QP's slot instead hung the
-	 * same-host ping-pong (both not understood yet). Not while the
-	 * QP's SENDs come through its direct receive ring: there the wake
-	 * was the whole cost of a same-host SEND (docs/direct-path.md).
-	 * A QP in ERROR also rings its slot, so what it posts is flushed.
-	 */
-	if (!svl_direct_recv_posted(q))
+	/* The direct path's receive ring (made, mirrored) comes first. */
+	svl_direct_recv_posted(q);
+	if (rq_wanted(&q->rq))
 		svl_doorbell_ring(to_svl_ctx(qp->context), q->db_page_index);
 	if (qp->state == IBV_QPS_ERR)
 		svl_qp_kick(q);

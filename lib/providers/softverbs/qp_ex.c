@@ -306,7 +306,8 @@ static void wr_set_sge_list(struct ibv_qp_ex *ibqp, size_t n,
 		s[i].lkey = sg[i].lkey;
 	}
 	w->num_sge = (uint32_t)n;
-	w->flags &= ~SV_WQE_INLINE;
+	w->flags &= ~(SV_WQE_INLINE | SV_WQE_CAPTURED);
+	svl_wqe_capture(qx(ibqp), w, sg, (int)n); /* small payloads (post.c) */
 }
 
 static void wr_set_sge(struct ibv_qp_ex *ibqp, uint32_t lkey, uint64_t addr,
@@ -338,6 +339,7 @@ static void wr_set_inline_data_list(struct ibv_qp_ex *ibqp, size_t n,
 		dst += bufs[i].length;
 	}
 	w->num_sge = (uint32_t)total;
+	w->flags &= ~SV_WQE_CAPTURED;
 	w->flags |= SV_WQE_INLINE;
 }
 

@@ -24,6 +24,15 @@ struct svl_mr {
 };
 
 /*
+ * Private VA regions of this process by lkey (mr_keys.c): post.c copies a
+ * small payload into the WQE only from a range one of them covers.
+ */
+void svl_mr_keys_add(const struct svl_mr *mr);
+bool svl_mr_keys_del(const struct svl_mr *mr); /* true: it was there */
+bool svl_mr_keys_copy(const struct ibv_context *ctx, const struct ibv_sge *sg,
+		      int n, uint8_t *dst);
+
+/*
  * ODP regions this process registered (mr_odp.c): added at registration,
  * removed at deregistration; svl_mr_odp_populate_write() write-faults the
  * pages of each SGE that names one of them (ibv_advise_mr PREFETCH_WRITE).

@@ -138,6 +138,14 @@ int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
 		       struct ibv_context *ctx, struct ibv_recv_wr *wr,
 		       struct ibv_recv_wr **bad);
 void svl_qp_kick(struct svl_qp *q);
+/*
+ * Bytes of a small payload ibv_post_send / ibv_wr_set_sge* copy into the
+ * WQE (post.c, SV_WQE_CAPTURED): at most this many, and what the slot
+ * holds after the SGEs (48 bytes with one SGE and no inline data).
+ */
+#define SVL_CAPTURE_MAX 64
+void svl_wqe_capture(struct svl_qp *q, struct sv_send_wqe *w,
+		     const struct ibv_sge *sg, int n);
 
 /* qp_ex.c: fill the ibv_wr_* pointers; EOPNOTSUPP if ops are unsupported. */
 int svl_qp_ex_init(struct svl_qp *q, uint64_t send_ops_flags);
