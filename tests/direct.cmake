@@ -34,3 +34,4 @@ sv_add_c_test(test_direct_bigsend ${CMAKE_CURRENT_LIST_DIR}/test_direct_bigsend.
 add_test(NAME test_direct_bigsend_off COMMAND test_direct_bigsend off)
 set_tests_properties(test_direct_bigsend_off PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120)
+sv_add_c_test(test_direct_early ${CMAKE_CURRENT_LIST_DIR}/test_direct_early.c)

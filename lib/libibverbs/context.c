@@ -99,6 +99,7 @@ static void ctx_free(struct svl_context *ctx)
 	struct ibv_context *ic = &ctx->vctx.context;
 
 	svl_fate_unwatch(ctx);
+	svl_direct_early_ctx_gone(ic); /* QPs left alive: asked no more */
 	svl_ctx_channel_close(ctx);
 	svl_domains_fini(ctx);
 	if (ic->async_fd >= 0)

@@ -105,6 +105,8 @@ static inline struct svl_context *to_svl_ctx(struct ibv_context *c)
  */
 /* Unmap the context's doorbell pages (providers/domain_db.c). */
 void svl_domains_fini(struct svl_context *ctx);
+/* Drop the context's QPs from the background grant queue (direct_early.c). */
+void svl_direct_early_ctx_gone(struct ibv_context *ctx);
 void svl_fate_watch(struct svl_context *ctx);
 void svl_fate_unwatch(struct svl_context *ctx);
 void svl_fate_check_fork(void);

@@ -155,6 +155,19 @@ void svl_direct_prepare(struct svl_qp *q)
 	svl_ring_unlock(&q->sq);
 }
 
+void svl_direct_ask_early(struct svl_qp *q)
+{
+	svl_ring_lock(&q->sq);
+	/* A post or a modify since it was queued decided already. */
+	if (q->dstate == SVL_DIRECT_UNTRIED && q->qp.state == IBV_QPS_RTS) {
+		grant(q);
+		/* The peer not connected back yet: the first post asks. */
+		if (q->dstate == SVL_DIRECT_REFUSED && q->dretry)
+			q->dstate = SVL_DIRECT_UNTRIED;
+	}
+	svl_ring_unlock(&q->sq);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Hand-over between the daemon and the direct path                        */
 /* ---------------------------------------------------------------------- */

@@ -121,6 +121,10 @@ struct svl_dcq {
 
 /* post.c, qp_ex.c: before taking the SQ lock (asks for the grant). */
 void svl_direct_prepare(struct svl_qp *q);
+/* direct_early.c, qp.c: ask at RTS, in the background (direct.c asks). */
+void svl_direct_early(struct svl_qp *q);
+void svl_direct_early_cancel(struct svl_qp *q);
+void svl_direct_ask_early(struct svl_qp *q);
 /* Under the SQ lock: 0 = the WQE was executed and completed directly. */
 int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w);
 /* post.c, under the SQ lock, before building a WQE: 0 = wr was a WRITE

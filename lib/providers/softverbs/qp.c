@@ -583,6 +583,8 @@ SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
 		qp->state = attr->qp_state;
 		if (attr->qp_state == IBV_QPS_RESET)
 			qp_reset_shadow(to_svl_qp(qp));
+		if (attr->qp_state == IBV_QPS_RTS)
+			svl_direct_early(to_svl_qp(qp)); /* or at next post */
 	}
 	return 0;
 }
@@ -638,6 +640,7 @@ SVL_EXPORT int ibv_destroy_qp(struct ibv_qp *qp)
 	struct ib_uverbs_destroy_qp_resp resp = {};
 	int ret;
 
+	svl_direct_early_cancel(to_svl_qp(qp)); /* its handle is ours */
 	cmd.body.qp_handle = qp->handle;
 	svl_write_hdr(&cmd, IB_USER_VERBS_CMD_DESTROY_QP, sizeof(cmd),
 		      sizeof(resp));

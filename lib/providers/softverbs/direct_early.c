@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The grant asked for ahead of the first post (docs/direct-path.md, "The
+ * grant"). An application that times from its first ibv_post_send
+ * (perftest) would otherwise count the grant's round trip and the target's
+ * probe in its figure. When an RC QP reaches RTS, one thread per process
+ * asks for it in the background, under the SQ lock as the first post
+ * would; the first post finds it granted, waits for the lock if the ask
+ * is under way, or asks itself as before if it never ran. The rules are
+ * the daemon's and direct.c's, unchanged: this only moves when they run.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "direct.h"
+
+/* QPs waiting; a full queue leaves the grant to the first post. */
+#define EARLY_MAX 64
+
+static pthread_mutex_t early_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t early_cv = PTHREAD_COND_INITIALIZER;
+static struct svl_qp *early_q[EARLY_MAX];
+static unsigned int early_n;
+static struct svl_qp *early_busy; /* being asked for, lock dropped */
+static pid_t early_pid; /* the process whose thread runs; 0: none */
+static bool early_forkable; /* the fork handlers are in place */
+
+static struct svl_qp *early_pop(void)
+{
+	struct svl_qp *q;
+
+	pthread_mutex_lock(&early_lock);
+	early_busy = NULL;
+	pthread_cond_broadcast(&early_cv);
+	while (!early_n)
+		pthread_cond_wait(&early_cv, &early_lock);
+	q = early_q[0];
+	memmove(early_q, early_q + 1, --early_n * sizeof(early_q[0]));
+	early_busy = q;
+	pthread_mutex_unlock(&early_lock);
+	return q;
+}
+
+static void *early_main(void *arg)
+{
+	(void)arg;
+	for (;;)
+		svl_direct_ask_early(early_pop());
+	return NULL;
+}
+
+/* A child must not inherit the lock taken by a thread it lacks. */
+static void early_fork_lock(void)
+{
+	pthread_mutex_lock(&early_lock);
+}
+
+static void early_fork_unlock(void)
+{
+	pthread_mutex_unlock(&early_lock);
+}
+
+/* The thread, once per process (a forked child starts its own). */
+static bool early_start(void)
+{
+	pid_t self = getpid();
+	sigset_t all, old;
+	pthread_attr_t a;
+	pthread_t t;
+	int ret;
+
+	if (early_pid == self)
+		return true;
+	if (!early_forkable) {
+		if (pthread_atfork(early_fork_lock, early_fork_unlock,
+				   early_fork_unlock))
+			return false;
+		early_forkable = true;
+	}
+	early_n = 0; /* a child's copy of its parent's queue */
+	early_busy = NULL;
+	if (pthread_attr_init(&a))
+		return false;
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	/* The application's signals are not for this thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&t, &a, early_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+	if (!ret)
+		early_pid = self;
+	return !ret;
+}
+
+void svl_direct_early(struct svl_qp *q)
+{
+	if (q->qp.qp_type != IBV_QPT_RC || !svl_direct_on() ||
+	    !q->sq.entries)
+		return;
+	pthread_mutex_lock(&early_lock);
+	if (early_n < EARLY_MAX && early_start()) {
+		early_q[early_n++] = q;
+		pthread_cond_broadcast(&early_cv);
+	}
+	pthread_mutex_unlock(&early_lock);
+}
+
+/* Take the queued QPs that match off the queue; under early_lock. */
+static void early_drop(const struct svl_qp *q, const struct ibv_context *c)
+{
+	unsigned int i = 0;
+
+	while (i < early_n) {
+		if (early_q[i] == q || early_q[i]->qp.context == c) {
+			memmove(early_q + i, early_q + i + 1,
+				(early_n - i - 1) * sizeof(early_q[0]));
+			early_n--;
+		} else {
+			i++;
+		}
+	}
+	/* An ask under way: wait for it (not in a child: no thread). */
+	while (early_busy && early_pid == getpid() &&
+	       (early_busy == q || early_busy->qp.context == c))
+		pthread_cond_wait(&early_cv, &early_lock);
+}
+
+/* Before q's handle goes back to the daemon: nobody asks with it after. */
+void svl_direct_early_cancel(struct svl_qp *q)
+{
+	pthread_mutex_lock(&early_lock);
+	early_drop(q, NULL);
+	pthread_mutex_unlock(&early_lock);
+}
+
+/* Before a context is freed with QPs still alive in it. */
+void svl_direct_early_ctx_gone(struct ibv_context *ctx)
+{
+	pthread_mutex_lock(&early_lock);
+	early_drop(NULL, ctx);
+	pthread_mutex_unlock(&early_lock);
+}
