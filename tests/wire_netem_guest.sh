@@ -36,35 +36,16 @@ fi
 BIN=$(cd "${1:?usage: wire_netem_guest.sh BUILD/bin [MB]}" && pwd)
 MB=${2:-10}
 HERE=$(cd "$(dirname "$0")" && pwd)
-TOOL=${RXEVM_TOOL:-$HERE/../../shared/tools/rxe-vm}
-[ -d "$TOOL" ] || TOOL=/work/shared/tools/rxe-vm
-export VMDIR=${VMDIR:-/tmp/rxevm}
-command -v qemu-system-x86_64 >/dev/null && [ -x "$TOOL/boot.sh" ] ||
-	{ echo "SKIP: no QEMU or no rxe-vm tool ($TOOL)"; exit 77; }
-
-# The guest image keeps only rdma_rxe's modules: veth and sch_netem come
-# from the same kernel's package (the image's debootstrap cache, else apt).
-netem_modules() {
-	local kv=$1 d=$VMDIR/netem-modules tmp deb
-	[ -f "$d/sch_netem.ko" ] && [ -f "$d/veth.ko" ] && return 0
-	tmp=$(mktemp -d)
-	deb=$(ls "$VMDIR"/debcache/linux-image-"$kv"_*.deb 2>/dev/null | head -1)
-	[ -n "$deb" ] || deb=$(cd "$tmp" &&
-		apt-get download "linux-image-$kv" >/dev/null 2>&1 &&
-		ls "$tmp"/linux-image-*.deb)
-	[ -n "$deb" ] && dpkg-deb -x "$deb" "$tmp/x" || { rm -rf "$tmp"; return 1; }
-	mkdir -p "$d"
-	cp "$tmp/x/lib/modules/$kv/kernel/net/sched/sch_netem.ko" \
-		"$tmp/x/lib/modules/$kv/kernel/drivers/net/veth.ko" "$d/"
-	rm -rf "$tmp"
-	[ -f "$d/sch_netem.ko" ] && [ -f "$d/veth.ko" ]
-}
+. "$HERE/rxevm_lib.sh"
+rxevm_find
 
 if [ -z "${WIRE_NETEM_IN_NETNS:-}" ]; then
-	[ -f "$VMDIR/out/root.img" ] || sh "$TOOL/build.sh" ||
-		{ echo "FAIL: cannot build the guest image"; exit 1; }
-	kv=$(ls "$VMDIR/out/rootfs/lib/modules" | head -1)
-	netem_modules "$kv" ||
+	rxevm_image
+	kv=$(rxevm_kver)
+	# The guest image keeps only rdma_rxe's modules: veth and sch_netem
+	# come from the same kernel's package.
+	rxevm_modules "$VMDIR/netem-modules" net/sched/sch_netem \
+		drivers/net/veth ||
 		{ echo "SKIP: no veth/sch_netem modules for $kv"; exit 77; }
 	ns=svnetem$$
 	ip netns add "$ns" || { echo "SKIP: cannot create a namespace"; exit 77; }

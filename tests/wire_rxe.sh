@@ -17,35 +17,19 @@
 set -u
 BIN=$(cd "${1:?usage: wire_rxe.sh BUILD/bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
-TOOL=${RXEVM_TOOL:-$HERE/../../shared/tools/rxe-vm}
-[ -d "$TOOL" ] || TOOL=/work/shared/tools/rxe-vm
-export VMDIR=${VMDIR:-/tmp/rxevm}
-command -v qemu-system-x86_64 >/dev/null && [ -x "$TOOL/boot.sh" ] ||
-	{ echo "SKIP: no QEMU or no rxe-vm tool ($TOOL)"; exit 77; }
+. "$HERE/rxevm_lib.sh"
+rxevm_find
 # The guest image keeps only rdma_rxe's modules; rdma_cm needs four more
-# (and configfs) from the same kernel package, which the guest loads from
-# the share.
-cm_modules() {
-	local kv d=$VMDIR/share/cm-modules tmp
-	[ -f "$d/rdma_ucm.ko" ] && return 0
-	kv=$(ls "$VMDIR/out/rootfs/lib/modules" | head -1)
-	tmp=$(mktemp -d)
-	(cd "$tmp" && apt-get download "linux-image-$kv" >/dev/null 2>&1 &&
-		dpkg-deb -x linux-image-*.deb x) || { rm -rf "$tmp"; return 1; }
-	mkdir -p "$d"
-	for m in fs/configfs/configfs drivers/infiniband/core/iw_cm \
-		drivers/infiniband/core/ib_cm drivers/infiniband/core/rdma_cm \
-		drivers/infiniband/core/rdma_ucm; do
-		cp "$tmp/x/lib/modules/$kv/kernel/$m.ko" "$d/" || break
-	done
-	rm -rf "$tmp"
-	[ -f "$d/rdma_ucm.ko" ]
-}
+# (and configfs), which the guest loads from the share.
+CM_MODULES="fs/configfs/configfs drivers/infiniband/core/iw_cm
+	drivers/infiniband/core/ib_cm drivers/infiniband/core/rdma_cm
+	drivers/infiniband/core/rdma_ucm"
 
 if [ -z "${WIRE_RXE_IN_NETNS:-}" ]; then
-	[ -f "$VMDIR/out/root.img" ] || sh "$TOOL/build.sh" ||
-		{ echo "FAIL: cannot build the guest image"; exit 1; }
-	cm_modules || echo "no rdma_cm modules for the guest: its rping fails"
+	rxevm_image
+	# shellcheck disable=SC2086
+	rxevm_modules "$VMDIR/share/cm-modules" $CM_MODULES ||
+		echo "no rdma_cm modules for the guest: its rping fails"
 	ns=svrxe$$
 	ip netns add "$ns" || { echo "SKIP: cannot create a namespace"; exit 77; }
 	WIRE_RXE_IN_NETNS=1 ip netns exec "$ns" "$0" "$@"
