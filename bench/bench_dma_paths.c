@@ -315,7 +315,7 @@ static uint64_t run(struct bench *b, enum kind k, bool write, size_t size,
 
 struct dd_stats {
 	unsigned long long copies, bytes, splits, worker_bytes, stalls,
-	    stall_us;
+	    stall_us, long_jobs, long_streamed;
 };
 
 static unsigned long long field(const char *line, const char *key)
@@ -363,7 +363,9 @@ static bool dd_read(const struct bench *b, struct dd_stats *st)
 					field(line, " dd_splits="),
 					field(line, " dd_worker_bytes="),
 					field(line, " dd_stalls="),
-					field(line, " dd_stall_us=")};
+					field(line, " dd_stall_us="),
+					field(line, " dd_long="),
+					field(line, " dd_long_streamed=")};
 	return found;
 }
 
@@ -677,6 +679,10 @@ static void report_dd(const struct bench *b, const struct dd_stats *s0)
 			 (double)(s1.bytes - s0->bytes)
 		   : 0.0,
 	       s1.stalls - s0->stalls, s1.stall_us - s0->stall_us);
+	printf("long transfers' split copies: %llu, %llu with streaming "
+	       "stores, the rest memcpy (the device's measured choice)\n",
+	       s1.long_jobs - s0->long_jobs,
+	       s1.long_streamed - s0->long_streamed);
 }
 
 int main(int argc, char **argv)

@@ -7,7 +7,10 @@
  * keep memmove's meaning, the worker really takes part (it moved bytes),
  * and a source truncated while jobs run fails them with -EFAULT on
  * whichever thread touched the hole, revokes the mapping, and leaves the
- * process alive; a stopped engine still copies (on the caller).
+ * process alive; a stopped engine still copies (on the caller). The
+ * measured choice of a long transfer's copy method (dd_pick.c) keeps the
+ * faster method, tries the other, follows a change, ignores outliers;
+ * the steps land exactly with either method fixed (SOFTVERBS_DD_METHOD).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "dd_pick.h"
 #include "svd.h"
 #include "svd_dd.h"
 #include "svd_mem.h"
@@ -150,6 +154,92 @@ static void test_truncate(struct svd_dd_dma *d)
 	svd_umem_release(c.src);
 }
 
+/*
+ * Feed n jobs of 1 MiB whose cost depends on the method the picker gives;
+ * every outlier-th job (0: none) of the memcpy method costs 100 times more.
+ * Returns how many of them streamed.
+ */
+static int feed(struct dd_pick *p, int n, uint64_t memcpy_ns,
+		uint64_t stream_ns, int outlier)
+{
+	int i, streamed = 0;
+	uint64_t ns;
+
+	for (i = 0; i < n; i++) {
+		bool st = dd_pick_stream(p);
+
+		ns = st ? stream_ns : memcpy_ns;
+		if (!st && outlier && i % outlier == 0)
+			ns *= 100;
+		streamed += st;
+		dd_pick_note(p, ns, 1 << 20);
+	}
+	return streamed;
+}
+
+#define PHASE (DD_PICK_SETTLE + DD_PICK_COUNT)
+
+static void test_pick(void)
+{
+	struct dd_pick p;
+	int s;
+
+	unsetenv("SOFTVERBS_DD_METHOD");
+	dd_pick_init(&p);
+	CHECK(!dd_pick_stream(&p)); /* memcpy first */
+	/* One kept phase, then a try of streaming, which is faster here. */
+	CHECK(feed(&p, PHASE, 200, 100, 0) == 0);
+	CHECK(dd_pick_stream(&p) && p.trying);
+	CHECK(feed(&p, PHASE, 200, 100, 0) == PHASE);
+	CHECK(dd_pick_stream(&p) && !p.trying && p.switches == 1);
+	/* Kept for DD_PICK_KEEP phases; a try of memcpy, clearly worse,
+	 * stops after DD_PICK_ABORT counted jobs. */
+	s = feed(&p, DD_PICK_KEEP * PHASE, 200, 100, 0);
+	CHECK(s == DD_PICK_KEEP * PHASE && p.trying);
+	CHECK(feed(&p, DD_PICK_SETTLE + DD_PICK_ABORT, 200, 100, 0) == 0);
+	CHECK(dd_pick_stream(&p) && !p.trying && p.switches == 1);
+	/* The machine changes: memcpy became faster; the next try moves. */
+	s = feed(&p, DD_PICK_KEEP * PHASE + PHASE, 60, 100, 0);
+	CHECK(s == DD_PICK_KEEP * PHASE && !dd_pick_stream(&p));
+	CHECK(p.switches == 2);
+	/* Rare huge outliers of memcpy (a preempted worker) change nothing;
+	 * alike costs (within 1/16) do not flap either. */
+	s = feed(&p, 4 * (DD_PICK_KEEP + 1) * PHASE, 60, 58, 7);
+	CHECK(!dd_pick_stream(&p) && p.switches == 2);
+	CHECK(s <= 4 * PHASE); /* only the tries streamed */
+	/* A fixed method never changes. */
+	setenv("SOFTVERBS_DD_METHOD", "stream", 1);
+	dd_pick_init(&p);
+	CHECK(feed(&p, 20 * PHASE, 1, 1000, 0) == 20 * PHASE);
+	unsetenv("SOFTVERBS_DD_METHOD");
+	printf("method picker: keeps the faster, tries, follows, fixed\n");
+}
+
+/* 1 MiB steps end to end with method fixed (NULL: measured). */
+static void test_steps_method(const char *method, bool streamed)
+{
+	struct svd_dd_dma *d;
+	struct svd_dd_stats st = {0};
+	int i;
+
+	if (method)
+		setenv("SOFTVERBS_DD_METHOD", method, 1);
+	d = svd_dd_dma_new();
+	unsetenv("SOFTVERBS_DD_METHOD");
+	CHECK(d && !svd_dd_dma_start(d));
+	for (i = 0; i < 50 && !st.long_jobs; i++) {
+		test_steps(d);
+		svd_dd_dma_stats(d, &st);
+	}
+	CHECK(st.long_jobs > 0); /* split at least once in 50 tries */
+	CHECK(!method || (st.long_streamed > 0) == streamed);
+	CHECK(!method || !streamed || st.long_streamed == st.long_jobs);
+	printf("steps (%s): %llu long jobs, %llu streamed\n",
+	       method ? method : "measured", (unsigned long long)st.long_jobs,
+	       (unsigned long long)st.long_streamed);
+	svd_dd_dma_free(d);
+}
+
 int main(void)
 {
 	struct svd_dd_dma *d = svd_dd_dma_new();
@@ -157,6 +247,10 @@ int main(void)
 	int i;
 
 	svd_mem_guard_init();
+	test_pick();
+	test_steps_method("memcpy", false);
+	test_steps_method("stream", true);
+	test_steps_method(NULL, false);
 	CHECK(d && !svd_dd_dma_start(d));
 	test_sizes(d);
 	test_steps(d);

@@ -42,9 +42,9 @@
  *
  * Copy method: jobs of DD_STREAM_MIN bytes and more, and those that
  * continue where the previous one ended (the bursts of a transfer larger
- * than one), use streaming stores (dd_copy.c), which write around the
- * caches as a DMA engine does and move multi-MiB transfers much faster
- * than memmove on the CI machine (dd_streams()).
+ * than one), are a long transfer's: they are copied with memcpy or with
+ * streaming stores (dd_copy.c), whichever measured faster lately
+ * (dd_pick.c; dd_long()). Shorter jobs stay in the caches: memcpy.
  *
  * Faults: chunks are copied by mem.c (svd_mem_copy_direct/_stream), whose
  * SIGBUS guard is per thread, so a truncated memfd fails the chunk (and
@@ -59,13 +59,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dd_pick.h"
 #include "eng_idle.h"
 #include "svd_dd.h"
 #include "svd_mem.h"
 
 #define DD_CHUNK (64 * 1024)
 #define DD_SPLIT_MIN (256 * 1024) /* below this one thread is faster */
-#define DD_STREAM_MIN (4 << 20)	  /* streaming stores win from here */
+#define DD_STREAM_MIN (4 << 20)	  /* a long transfer from here */
 #define DD_BURST (1ULL << 20)	  /* engine step on a data-direct region */
 #define DD_MAX_CHUNKS 0xffffU	  /* front and back are 16 bits */
 #define DD_SPIN_NS 200000ULL
@@ -101,8 +102,10 @@ struct svd_dd_dma {
 	_Atomic pid_t worker_tid;     /* for dd_steer(); 0 until it runs */
 	_Atomic bool job_rt;	      /* job.rt, for the worker */
 	_Atomic uintptr_t last_dst;   /* where the last copy ended: */
-	_Atomic uint64_t last_end;    /* dd_streams()'s hint */
+	_Atomic uint64_t last_end;    /* dd_long()'s hint */
 	_Atomic int steer_cpu;	      /* the caller's CPU it was kept off */
+	struct dd_pick pick; /* a long transfer's method (lock) */
+	_Atomic uint64_t long_jobs, long_streamed;
 };
 
 static inline uint64_t claim_word(uint32_t gen, uint32_t front, uint32_t back)
@@ -322,6 +325,7 @@ struct svd_dd_dma *svd_dd_dma_new(void)
 
 	if (d) {
 		pthread_mutex_init(&d->lock, NULL);
+		dd_pick_init(&d->pick);
 		d->backoff = DD_BACKOFF_MIN_NS;
 		d->steer_cpu = -1;
 	}
@@ -483,17 +487,18 @@ static int dd_copy_alone(const struct dd_job *j)
 }
 
 /*
- * Streaming stores for a large job, or one that continues where the last
- * one ended (the engine moves a transfer in bursts of 1 MiB, so an 8 MiB
- * WRITE is eight copies end to end): a transfer larger than a burst is
- * larger than the caches' share it would get, and is not read back
- * before it ends, so writing around the caches is what pays (measured:
- * 8 MiB in 1.1-1.6 ms against 2.0-3.3 with memcpy on this machine). A
- * 1 MiB transfer repeated into the same place stays in the caches, where
- * memcpy is faster. The last end is a hint only (read and written
- * without the lock: a stale one costs speed, never bytes).
+ * Is the job part of a long transfer: a large one, or one that continues
+ * where the last one ended (the engine moves a transfer in bursts of
+ * 1 MiB, so an 8 MiB WRITE is eight copies end to end)? Its method is
+ * measured (dd_pick.h): streaming stores pay where such a transfer is
+ * larger than the caches' share it gets (measured under load 10-15:
+ * 8 MiB in 1.1-1.6 ms against 2.0-3.3 with memcpy), memcpy between two
+ * CPUs where it fits. A 1 MiB transfer repeated into the same place stays
+ * in the caches, where memcpy is faster. The last end is a hint only
+ * (read and written without the lock: a stale one costs speed, never
+ * bytes).
  */
-static bool dd_streams(struct svd_dd_dma *d, const struct dd_job *j)
+static bool dd_long(struct svd_dd_dma *d, const struct dd_job *j)
 {
 	bool cont = atomic_load_explicit(&d->last_dst, memory_order_relaxed) ==
 			(uintptr_t)j->dst &&
@@ -516,19 +521,30 @@ static bool dd_worth_splitting(struct svd_dd_dma *d, const struct svd_umem *dst,
 	       now_ns() >= atomic_load(&d->alone_until);
 }
 
+/* A split job of a long transfer: what its method cost (d->lock). */
+static void dd_pick_long(struct svd_dd_dma *d, bool stream, uint64_t ns,
+			 uint64_t len)
+{
+	atomic_fetch_add(&d->long_jobs, 1);
+	if (stream)
+		atomic_fetch_add(&d->long_streamed, 1);
+	dd_pick_note(&d->pick, ns, len);
+}
+
 int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 		uint64_t dst_off, const struct svd_umem *src, uint64_t src_off,
 		uint64_t len)
 {
 	struct dd_job job = {dst, src, dst_off, src_off, len, 0, false,
 			     eng_prio_rt_now()};
-	uint64_t t0, t1, mine;
+	uint64_t t0, t1, t2, mine;
+	bool lng = dd_long(d, &job);
 	uint32_t count;
 	int ret;
 
 	atomic_fetch_add(&d->copies, 1);
 	atomic_fetch_add(&d->bytes, len);
-	job.stream = dd_streams(d, &job);
+	job.stream = lng && dd_pick_stream(&d->pick);
 	if (!dd_worth_splitting(d, dst, dst_off, src, src_off, len) ||
 	    pthread_mutex_trylock(&d->lock))
 		return dd_copy_alone(&job);
@@ -538,12 +554,16 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 	}
 	dd_steer(d);
 	atomic_fetch_add(&d->splits, 1);
+	job.stream = lng && dd_pick_stream(&d->pick); /* as measured */
 	t0 = now_ns();
 	count = dd_publish(d, &job);
 	mine = dd_help(d, false);
 	t1 = now_ns();
 	dd_wait_done(d, count);
-	dd_judge(d, mine, len, t0, t1, now_ns());
+	t2 = now_ns();
+	dd_judge(d, mine, len, t0, t1, t2);
+	if (lng)
+		dd_pick_long(d, job.stream, t2 - t0, len);
 	ret = atomic_load(&d->err);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
@@ -577,4 +597,6 @@ void svd_dd_dma_stats(struct svd_dd_dma *d, struct svd_dd_stats *st)
 	st->worker_bytes = atomic_load(&d->worker_bytes);
 	st->stalls = atomic_load(&d->stalls);
 	st->stall_ns = atomic_load(&d->stall_ns);
+	st->long_jobs = atomic_load(&d->long_jobs);
+	st->long_streamed = atomic_load(&d->long_streamed);
 }

@@ -59,6 +59,8 @@ struct svd_dd_stats {
 	uint64_t worker_bytes;	/* of those, the bytes the worker moved */
 	uint64_t stalls;	/* splits that waited for a late worker */
 	uint64_t stall_ns;	/* how long they waited */
+	uint64_t long_jobs;	/* splits of long transfers (dd_pick.h) */
+	uint64_t long_streamed; /* of those, copied with streaming stores */
 };
 
 void svd_dd_dma_stats(struct svd_dd_dma *d, struct svd_dd_stats *st);
@@ -71,7 +73,8 @@ int svd_dd_set(struct svd_device *dev, bool on);
 bool svd_dd_is_on(const struct svd_device *dev);
 /*
  * "datadirect=on|off dd_copies=N dd_bytes=N dd_splits=N dd_worker_bytes=N
- * dd_stalls=N dd_stall_us=N" for "dev list" (struct svd_dd_stats).
+ * dd_stalls=N dd_stall_us=N dd_long=N dd_long_streamed=N" for "dev list"
+ * (struct svd_dd_stats).
  */
 void svd_dd_describe(const struct svd_device *dev, char *buf, size_t len);
 

@@ -157,13 +157,16 @@ void svd_dd_describe(const struct svd_device *dev, char *buf, size_t len)
 		svd_dd_dma_stats(dev->dd->dma, &st);
 	snprintf(buf, len,
 		 "datadirect=%s dd_copies=%llu dd_bytes=%llu dd_splits=%llu "
-		 "dd_worker_bytes=%llu dd_stalls=%llu dd_stall_us=%llu",
+		 "dd_worker_bytes=%llu dd_stalls=%llu dd_stall_us=%llu "
+		 "dd_long=%llu dd_long_streamed=%llu",
 		 svd_dd_is_on(dev) ? "on" : "off",
 		 (unsigned long long)st.copies, (unsigned long long)st.bytes,
 		 (unsigned long long)st.splits,
 		 (unsigned long long)st.worker_bytes,
 		 (unsigned long long)st.stalls,
-		 (unsigned long long)(st.stall_ns / 1000));
+		 (unsigned long long)(st.stall_ns / 1000),
+		 (unsigned long long)st.long_jobs,
+		 (unsigned long long)st.long_streamed);
 }
 
 int svd_dd_dev_add(struct svd_device *dev)
