@@ -4,3 +4,5 @@ sv_add_c_test(test_qp_state ${CMAKE_CURRENT_LIST_DIR}/test_qp_state.c)
 sv_add_c_test(test_td ${CMAKE_CURRENT_LIST_DIR}/test_td.c)
 # A receive posted to a QP in ERROR is flushed (post.c rings for it).
 sv_add_c_test(test_recv_err_flush ${CMAKE_CURRENT_LIST_DIR}/test_recv_err_flush.c)
+# ibv_open_qp: XRC targets shared between processes (daemon/verbs/qp_share.c).
+sv_add_c_test(test_open_qp ${CMAKE_CURRENT_LIST_DIR}/test_open_qp.c)

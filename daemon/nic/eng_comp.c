@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "svd_direct.h"
+#include "svd_qp_share.h"
 
 void eng_cqe_push(struct svd_cq *cq, const struct sv_cqe *cqe, bool solicited)
 {
@@ -85,8 +86,7 @@ void eng_qp_error(struct eng_qp *eq)
 	if (eq->fatal_reported)
 		return;
 	eq->fatal_reported = true;
-	qp->events_reported++;
-	svd_uctx_async_event(qp->uctx, qp->user_handle, IBV_EVENT_QP_FATAL);
+	svd_qp_async_event(qp, IBV_EVENT_QP_FATAL);
 }
 
 /* IBTA RNR timer encodings, in units of 10 us (0 is the longest). */
@@ -659,9 +659,7 @@ bool eng_flush(struct eng_qp *eq)
 	if (qp->srq) {
 		if (!eq->flushed_last_wqe) {
 			eq->flushed_last_wqe = true;
-			qp->events_reported++;
-			svd_uctx_async_event(qp->uctx, qp->user_handle,
-					     IBV_EVENT_QP_LAST_WQE_REACHED);
+			svd_qp_async_event(qp, IBV_EVENT_QP_LAST_WQE_REACHED);
 		}
 	} else if (qp->qp_type != SVD_QPT_XRC_TGT &&
 		   qp->qp_type != SVD_QPT_XRC_INI) {

@@ -48,7 +48,8 @@ void eng_db_bind(struct svd_engine *e, struct eng_qp *eq)
 	uint32_t idx = eq->qp->db_page_index;
 	struct eng_db_slots **s;
 
-	if (eq->db_page >= 0)
+	/* An XRC target has no SQ to ring for (nor its creator's context). */
+	if (eq->db_page >= 0 || eq->qp->qp_type == SVD_QPT_XRC_TGT)
 		return;
 	if (idx >= e->dev->max_db_pages || !e->pages[idx].page ||
 	    e->pages[idx].uctx != eq->qp->uctx)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * QPs: create (ioctl, rings handed over as seed-001 buffers), modify
- * (legacy and extended write) with the IBTA state machine, query (write)
- * and destroy (write and ioctl).
+ * (legacy and extended write) with the IBTA state machine, query (write),
+ * open of an XRC target by number (write OPEN_QP) and destroy (write and
+ * ioctl). An XRC target may have several handles (svd_qp_share.h).
  *
  * The rings belong to the library; the daemon maps them (DMABUF buffers
  * only) and trusts none of their contents. The QP is published in the
@@ -14,13 +15,13 @@
 #include "svd_direct.h"
 #include "svd_flow.h"
 #include "svd_mem.h"
+#include "svd_qp_share.h"
 #include "svd_rss.h"
-#include "svd_qpn.h"
 
 /* What the QP holds beyond struct svd_qp (which the engine sees). */
 struct qp_priv {
 	struct svd_qp qp;
-	struct svd_xrcd *xrcd; /* XRC_TGT */
+	struct svd_qp_share *share; /* XRC_TGT: its handles (qp_share.c) */
 	struct svd_ind_tbl *tbl; /* RSS raw QP */
 	bool published; /* in the QPN map */
 	bool counted; /* usecnts taken */
@@ -35,7 +36,18 @@ uint32_t svd_qp_xrcdn(const struct svd_qp *qp)
 {
 	const struct qp_priv *p = (const struct qp_priv *)qp;
 
-	return p->xrcd ? p->xrcd->xrcdn : 0;
+	return p->share ? svd_qp_share_xrcdn(p->share) : 0;
+}
+
+void svd_qp_async_event(struct svd_qp *qp, uint32_t event_type)
+{
+	struct qp_priv *p = to_priv(qp);
+
+	qp->events_reported++;
+	if (p->share)
+		svd_qp_share_event(p->share, event_type);
+	else
+		svd_uctx_async_event(qp->uctx, qp->user_handle, event_type);
 }
 
 /* Add delta to the use count of every object the QP holds (EBUSY rule). */
@@ -47,7 +59,6 @@ static void qp_count_refs(struct qp_priv *p, int delta)
 		qp->send_cq ? &qp->send_cq->usecnt : NULL,
 		qp->recv_cq ? &qp->recv_cq->usecnt : NULL,
 		qp->srq ? &qp->srq->usecnt : NULL,
-		p->xrcd ? &p->xrcd->usecnt : NULL,
 		p->tbl ? &p->tbl->usecnt : NULL,
 	};
 	unsigned int i;
@@ -78,6 +89,7 @@ static void qp_free(struct qp_priv *p)
 	svd_umem_release(qp->sq);
 	svd_umem_release(qp->rq);
 	svd_umem_release(qp->dbrec);
+	svd_qp_share_free(p->share);
 	free(qp->rss);
 	free(p);
 }
@@ -85,21 +97,26 @@ static void qp_free(struct qp_priv *p)
 static int qp_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 {
 	struct svd_qp *qp = uobj->object;
+	struct qp_priv *p = to_priv(qp);
 
 	/* Flow rules steering to it hold it, as in the kernel. */
 	if (svd_destroy_busy(why, &qp->usecnt))
 		return -EBUSY;
-	qp_free(to_priv(qp));
+	/* A shared XRC target lives on while another handle holds it. */
+	if (p->share && svd_qp_share_close(p->share, uobj))
+		return 0;
+	qp_free(p);
 	return 0;
 }
 
-/* The events the QP raised, for its destroy response. */
+/* The events the QP raised (to this handle), for its destroy response. */
 static void qp_destroy_resp(const struct svd_uobj *uobj, void *out)
 {
 	struct ib_uverbs_destroy_qp_resp *resp = out;
+	struct qp_priv *p = to_priv(uobj->object);
 
-	resp->events_reported =
-		((const struct svd_qp *)uobj->object)->events_reported;
+	resp->events_reported = p->share ?
+		svd_qp_share_events(p->share, uobj) : p->qp.events_reported;
 }
 
 SVD_DECLARE_IDR_TYPE_RESP(qp, UVERBS_OBJECT_QP, SVD_ORDER_QP,
@@ -357,9 +374,22 @@ static void qp_take_refs(struct qp_priv *p, struct qp_args *a)
 	qp->send_cq = a->scq;
 	qp->recv_cq = a->rcq;
 	qp->srq = a->srq;
-	p->xrcd = a->xrcd;
 	p->tbl = a->tbl;
 	qp_count_refs(p, 1);
+}
+
+/*
+ * An XRC target lives in its share's context, not the creator's: other
+ * contexts may hold it after the creator is gone (qp_share.c).
+ */
+static int qp_share_start(struct svd_bundle *b, const struct qp_args *a,
+			  struct svd_uobj *uobj, struct qp_priv *p)
+{
+	p->share = svd_qp_share_new(b->uctx, a->xrcd->xrcdn);
+	if (!p->share)
+		return -ENOMEM;
+	p->qp.uctx = svd_qp_share_home(p->share);
+	return svd_qp_share_add(p->share, uobj, a->xrcd);
 }
 
 static int qp_build(struct svd_bundle *b, struct qp_args *a,
@@ -382,6 +412,8 @@ static int qp_build(struct svd_bundle *b, struct qp_args *a,
 	uobj->user_handle = qp->user_handle;
 	qp_fill_caps(b->dev, a, qp);
 	ret = a->tbl ? svd_rss_build(a->tbl, &a->rss, &qp->rss) : 0;
+	if (!ret && a->xrcd)
+		ret = qp_share_start(b, a, uobj, p);
 	if (!ret)
 		ret = qp_load_rings(b, a, qp);
 	if (!ret)
@@ -703,6 +735,76 @@ static int write_query_qp(struct svd_bundle *b)
 	return svd_write_resp(b, &resp, sizeof(resp));
 }
 
+/* ---------------------------------------------------------------------- */
+/* Open (XRC targets shared through an XRC domain)                         */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The XRC target qpn on domain xrcdn. Anything else (no such QP, another
+ * type, another domain) is EINVAL, as the kernel's per-XRCD lookup says.
+ */
+static int tgt_find(struct svd_device *dev, uint32_t qpn, uint32_t xrcdn,
+		    struct qp_priv **out)
+{
+	struct svd_qp *qp;
+
+	pthread_mutex_lock(&dev->lock);
+	qp = svd_dev_qp_find(dev, qpn);
+	pthread_mutex_unlock(&dev->lock);
+	/* Commands run on this thread only: it cannot go meanwhile. */
+	if (!qp || qp->qp_type != SVD_QPT_XRC_TGT ||
+	    svd_qp_xrcdn(qp) != xrcdn)
+		return -EINVAL;
+	*out = to_priv(qp);
+	return 0;
+}
+
+/* A new handle on an existing XRC target, through the opener's XRCD. */
+static int qp_open(struct svd_bundle *b, const struct ib_uverbs_open_qp *c,
+		   struct svd_uobj *uobj, struct qp_priv **out)
+{
+	struct svd_uobj *xu;
+	struct svd_xrcd *x;
+	int ret;
+
+	/* The kernel says EINVAL for any XRCD handle it cannot take. */
+	xu = svd_uobj_lookup(b->uctx, &svd_type_xrcd, c->pd_handle,
+			     SVD_LOOKUP_READ);
+	if (svd_is_err(xu))
+		return -EINVAL;
+	x = xu->object;
+	ret = c->qp_type == SVD_QPT_XRC_TGT ? 0 : -EINVAL;
+	if (!ret)
+		ret = tgt_find(b->dev, c->qpn, x->xrcdn, out);
+	if (!ret)
+		ret = svd_qp_share_add((*out)->share, uobj, x);
+	svd_uobj_unlock(xu, SVD_LOOKUP_READ);
+	return ret;
+}
+
+/* write(): IB_USER_VERBS_CMD_OPEN_QP */
+static int write_open_qp(struct svd_bundle *b)
+{
+	const struct ib_uverbs_open_qp *c = svd_write_req(b, NULL);
+	struct ib_uverbs_create_qp_resp resp = {};
+	struct svd_uobj *uobj;
+	struct qp_priv *p;
+	int ret;
+
+	uobj = svd_bundle_new_uobj(b, 0, &svd_type_qp);
+	if (svd_is_err(uobj))
+		return (int)svd_ptr_err(uobj);
+	uobj->user_handle = c->user_handle;
+	ret = qp_open(b, c, uobj, &p);
+	if (ret)
+		return ret;
+	/* From here an abort drops the handle through qp_destroy(). */
+	uobj->object = &p->qp;
+	resp.qp_handle = uobj->handle;
+	resp.qpn = p->qp.qpn;
+	return svd_write_resp(b, &resp, sizeof(resp));
+}
+
 /* ioctl: UVERBS_METHOD_QP_DESTROY */
 SVD_DECLARE_METHOD_DESTROY_RESP(UVERBS_METHOD_QP_DESTROY,
 				UVERBS_ATTR_DESTROY_QP_HANDLE, &svd_type_qp,
@@ -722,5 +824,7 @@ const struct svd_module svd_mod_qp = {
 		     struct ib_uverbs_ex_modify_qp_resp),
 	SVD_WRITE(IB_USER_VERBS_CMD_QUERY_QP, write_query_qp,
 		  struct ib_uverbs_query_qp, struct ib_uverbs_query_qp_resp),
+	SVD_WRITE(IB_USER_VERBS_CMD_OPEN_QP, write_open_qp,
+		  struct ib_uverbs_open_qp, struct ib_uverbs_create_qp_resp),
 	SVD_WRITE_DESTROY_RESP(IB_USER_VERBS_CMD_DESTROY_QP, qp)),
 };

@@ -319,25 +319,37 @@ static int qp_ring_alloc(struct ibv_pd *pd, struct svl_qp *q,
 				  &q->map, &q->ring_src);
 }
 
-static struct svl_qp *qp_alloc(struct ibv_context *ctx,
-			       struct ibv_qp_init_attr_ex *a,
-			       const struct qp_geom *g, int64_t rd)
+/* A QP's memory and locks, before any ring or command (qp_free undoes). */
+static struct svl_qp *qp_new(struct ibv_context *ctx, struct ibv_pd *pd)
 {
-	struct ibv_pd *pd = a->qp_type == IBV_QPT_XRC_RECV ? NULL : a->pd;
 	struct svl_obj_src src;
 	struct svl_qp *q;
-	int ret = 0;
 
 	q = svl_obj_alloc(pd, sizeof(*q), SVL_RES_TYPE_QP, &src);
 	if (!q)
 		return NULL;
 	q->src = src;
 	q->fd = -1;
+	q->rd = -1;
 	q->qp.context = ctx;
 	pthread_spin_init(&q->sq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_spin_init(&q->rq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_init(&q->qp.mutex, NULL);
 	pthread_cond_init(&q->qp.cond, NULL);
+	return q;
+}
+
+static struct svl_qp *qp_alloc(struct ibv_context *ctx,
+			       struct ibv_qp_init_attr_ex *a,
+			       const struct qp_geom *g, int64_t rd)
+{
+	struct ibv_pd *pd = a->qp_type == IBV_QPT_XRC_RECV ? NULL : a->pd;
+	struct svl_qp *q;
+	int ret = 0;
+
+	q = qp_new(ctx, pd);
+	if (!q)
+		return NULL;
 	ret = qp_db_choose(ctx, q, pd, rd);
 	if (!ret && g->len) {
 		ret = qp_ring_alloc(pd, q, g);
@@ -521,7 +533,8 @@ static void qp_reset_shadow(struct svl_qp *q)
  * daemon still has in INIT is dropped, and only a retry would bring it
  * again). Waiting for it also makes every step posted before it, on any
  * QP of the context, run before the application goes on. Raw packet QPs
- * (flow rules hold them) are left out.
+ * (flow rules hold them) and XRC targets (other handles, maybe in other
+ * processes, move them: ibv_open_qp) are left out.
  */
 static bool modify_postable(const struct svl_qp *q,
 			    const struct ib_uverbs_modify_qp *m)
@@ -531,6 +544,7 @@ static bool modify_postable(const struct svl_qp *q,
 
 	if (q->state_unsure || to_svl_ctx(qp->context)->imported ||
 	    qp->qp_type == IBV_QPT_RAW_PACKET ||
+	    qp->qp_type == IBV_QPT_XRC_RECV ||
 	    (m->attr_mask & (IBV_QP_STATE | IBV_QP_CUR_STATE)) != IBV_QP_STATE)
 		return false;
 	next = m->qp_state;
@@ -662,12 +676,62 @@ SVL_EXPORT int ibv_destroy_qp(struct ibv_qp *qp)
 	return 0;
 }
 
-/* Sharing XRC target QPs between processes is not supported. */
+#define SVL_QP_OPEN_NEEDED                                                     \
+	(IBV_QP_OPEN_ATTR_NUM | IBV_QP_OPEN_ATTR_XRCD | IBV_QP_OPEN_ATTR_TYPE)
+
+/* The OPEN_QP write command: a new handle on the XRC target qp_num. */
+static int qp_exec_open(struct svl_qp *q, const struct ibv_qp_open_attr *a)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_open_qp body;
+	} cmd = {};
+	struct ib_uverbs_create_qp_resp resp = {};
+	int ret;
+
+	cmd.body.user_handle = (uintptr_t)q;
+	cmd.body.pd_handle = svl_xrcd_handle(a->xrcd); /* the XRCD, by ABI */
+	cmd.body.qpn = a->qp_num;
+	cmd.body.qp_type = (uint8_t)a->qp_type;
+	svl_write_hdr(&cmd, IB_USER_VERBS_CMD_OPEN_QP, sizeof(cmd),
+		      sizeof(resp));
+	ret = svl_write(q->qp.context, &cmd, sizeof(cmd), &resp, sizeof(resp),
+			-1, NULL);
+	if (!ret)
+		q->qp.handle = resp.qp_handle;
+	return ret;
+}
+
+/*
+ * ibv_open_qp: an XRC target another context (or this one) created on an
+ * XRC domain this context opened too. Ours is a handle of its own, with
+ * no rings: it is modified, queried and destroyed like the creator's,
+ * and the QP lives while any handle does (daemon/verbs/qp_share.c).
+ */
 struct ibv_qp *svl_open_qp(struct ibv_context *ctx,
 			   struct ibv_qp_open_attr *attr)
 {
-	(void)ctx;
-	(void)attr;
-	errno = EOPNOTSUPP;
-	return NULL;
+	struct svl_qp *q;
+	int ret;
+
+	if (!attr || attr->comp_mask >= IBV_QP_OPEN_ATTR_RESERVED)
+		return svl_fail(attr ? EOPNOTSUPP : EINVAL);
+	if ((attr->comp_mask & SVL_QP_OPEN_NEEDED) != SVL_QP_OPEN_NEEDED ||
+	    !attr->xrcd || attr->xrcd->context != ctx)
+		return svl_fail(EINVAL);
+	q = qp_new(ctx, NULL);
+	if (!q)
+		return svl_fail(ENOMEM);
+	ret = qp_exec_open(q, attr);
+	if (ret) {
+		qp_free(q);
+		return svl_fail(ret);
+	}
+	q->qp.qp_context = attr->qp_context;
+	q->qp.qp_num = attr->qp_num;
+	q->qp.qp_type = attr->qp_type;
+	/* Other handles move it too: its state is whatever a query says. */
+	q->qp.state = IBV_QPS_UNKNOWN;
+	svl_fate_qp_add(&q->qp);
+	return &q->qp;
 }
