@@ -17,6 +17,7 @@
 
 #include "svtest.h"
 #include "svt_mem.h"
+#include "svt_pagemap.h"
 
 #define BIG SVT_BIG
 #define NPAGES SVT_NSPARSE
@@ -180,26 +181,6 @@ static int resident_pages(void *p, size_t n)
 	return r;
 }
 
-/*
- * Pages of [p, p + n pages) faulted in for writing: present and mapped by
- * this process alone (pagemap bit 56). A read fault of private anonymous
- * memory maps the shared zero page, which is never exclusive.
- */
-static int written_pages(void *p, size_t n)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	uint64_t e[16];
-	int i, r = 0;
-
-	SVT_CHECK(fd >= 0 && n <= 16);
-	SVT_CHECK(pread(fd, e, n * 8, (off_t)((uintptr_t)p / PG * 8)) ==
-		  (ssize_t)(n * 8));
-	close(fd);
-	for (i = 0; i < (int)n; i++)
-		r += (e[i] >> 63 & 1) && (e[i] >> 56 & 1);
-	return r;
-}
-
 #define FLUSH IBV_ADVISE_MR_FLAG_FLUSH
 #define PF IBV_ADVISE_MR_ADVICE_PREFETCH
 #define PFW IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE
@@ -227,7 +208,7 @@ static void test_advise_modes(struct ibv_pd *pd)
 			SVT_CHECK(resident_pages(p, 8) ==
 				  (advice[i] == PFNF ? 0 : 7));
 			/* ...and PREFETCH_WRITE for writing (mr_odp.c). */
-			SVT_CHECK(written_pages(p, 8) ==
+			SVT_CHECK(svt_written_pages(p, 8) ==
 				  (advice[i] == PFW ? 7 : 0));
 			SVT_CHECK(!ibv_dereg_mr(mr));
 			munmap(p, 8 * PG);

@@ -32,6 +32,6 @@ int svl_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice,
 	/* The daemon read-faulted the pages; a write fault must happen in
 	 * the registrar (mr_odp.c). */
 	if (!ret && advice == IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE)
-		svl_mr_odp_populate_write(sg_list, num_sge);
+		svl_mr_odp_populate_write(pd->context, sg_list, num_sge);
 	return ret;
 }

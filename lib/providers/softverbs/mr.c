@@ -127,6 +127,7 @@ SVL_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 	mr->ibmr.handle = resp.mr_handle;
 	mr->ibmr.lkey = resp.lkey;
 	mr->ibmr.rkey = resp.rkey;
+	mr->iova = iova;
 	if (access & IBV_ACCESS_ON_DEMAND)
 		svl_mr_odp_add(mr, iova);
 	else if (fd < 0)
@@ -254,6 +255,13 @@ static int rereg_cmd(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
 	return 0;
 }
 
+/* An ODP region back in the lkey registry, under its current keys. */
+static void mr_odp_refile(struct svl_mr *mr)
+{
+	if (mr->access & IBV_ACCESS_ON_DEMAND)
+		svl_mr_odp_add(mr, mr->iova);
+}
+
 /* Returns 0 or an enum ibv_rereg_mr_err_code; on error the MR is as before. */
 SVL_EXPORT int ibv_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
 			    void *addr, size_t length, int access)
@@ -268,24 +276,26 @@ SVL_EXPORT int ibv_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
 		errno = EINVAL;
 		return IBV_REREG_MR_ERR_INPUT;
 	}
-	/* Its keys or memory may change: no more captures (mr_keys.c). */
+	/* Its keys or memory may change: out of the lkey registry (filed
+	 * under the old lkey), and no more captures (mr_keys.c). */
 	svl_mr_keys_del(to_svl_mr(mr));
+	svl_mr_odp_del(to_svl_mr(mr));
 	ret = rereg_cmd(mr, flags, pd, addr, length, access);
 	if (ret) {
+		mr_odp_refile(to_svl_mr(mr));
 		errno = ret;
 		return IBV_REREG_MR_ERR_CMD;
 	}
 	if (flags & IBV_REREG_MR_CHANGE_ACCESS)
 		to_svl_mr(mr)->access = (unsigned int)access;
-	svl_mr_odp_del(to_svl_mr(mr));
 	if (flags & IBV_REREG_MR_CHANGE_PD)
 		mr->pd = pd;
 	if (flags & IBV_REREG_MR_CHANGE_TRANSLATION) {
 		mr->addr = addr;
 		mr->length = length;
+		to_svl_mr(mr)->iova = (uintptr_t)addr; /* as rereg_cmd says */
 	}
-	if (to_svl_mr(mr)->access & IBV_ACCESS_ON_DEMAND)
-		svl_mr_odp_add(to_svl_mr(mr), (uintptr_t)mr->addr);
+	mr_odp_refile(to_svl_mr(mr));
 	return 0;
 }
 

@@ -17,15 +17,15 @@ struct svl_mr {
 	struct ibv_mr ibmr; /* must be first: the application sees this */
 	enum svl_mr_type type;
 	unsigned int access; /* IBV_ACCESS_* of a VA region (for rereg) */
-	/* ODP regions of this process (mr_odp.c) */
-	struct svl_mr *odp_next;
-	pid_t odp_pid;
-	uint64_t odp_iova;
+	uint64_t iova; /* what the keys name at ibmr.addr (mr_keys.c) */
 };
 
 /*
- * Private VA regions of this process by lkey (mr_keys.c): post.c copies a
- * small payload into the WQE only from a range one of them covers.
+ * The lkey registry (mr_keys.c): this process's own VA regions by lkey,
+ * and where an SGE's bytes lie in our memory. Its capture entries are the
+ * private VA regions post.c copies a small payload from into the WQE
+ * (only from a range one of them covers); svl_mr_keys_add() takes the
+ * region's iova from mr->iova.
  */
 void svl_mr_keys_add(const struct svl_mr *mr);
 bool svl_mr_keys_del(const struct svl_mr *mr); /* true: it was there */
@@ -33,13 +33,18 @@ bool svl_mr_keys_copy(const struct ibv_context *ctx, const struct ibv_sge *sg,
 		      int n, uint8_t *dst);
 
 /*
- * ODP regions this process registered (mr_odp.c): added at registration,
- * removed at deregistration; svl_mr_odp_populate_write() write-faults the
- * pages of each SGE that names one of them (ibv_advise_mr PREFETCH_WRITE).
+ * Its ODP entries: regions registered with IBV_ACCESS_ON_DEMAND, added at
+ * registration (iova: what the key names, stored in mr->iova), removed at
+ * deregistration. svl_mr_odp_find() says where an SGE's bytes are;
+ * svl_mr_odp_populate_write() (mr_odp.c) write-faults the pages of each
+ * SGE that names one (ibv_advise_mr PREFETCH_WRITE).
  */
 void svl_mr_odp_add(struct svl_mr *mr, uint64_t iova);
 void svl_mr_odp_del(struct svl_mr *mr);
-void svl_mr_odp_populate_write(const struct ibv_sge *sge, uint32_t n);
+bool svl_mr_odp_find(const struct ibv_context *ctx, const struct ibv_sge *s,
+		     uintptr_t *addr);
+void svl_mr_odp_populate_write(const struct ibv_context *ctx,
+			       const struct ibv_sge *sge, uint32_t n);
 
 /*
  * The file behind [addr, addr+len) when it lies in one shared file mapping
