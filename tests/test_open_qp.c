@@ -8,7 +8,7 @@
  * handle; traffic from A's initiator still arrives through T1 in the XRC
  * SRQ. A remote access error puts T1 in ERROR and only B, its last
  * holder, gets the QP_FATAL event. B's destroy ends T1 (it no longer
- * opens). The errors the kernel gives: wrong type, unknown QP, a QP that
+ * opens). A target delivers into no XRC SRQ of another domain. The errors the kernel gives: wrong type, unknown QP, a QP that
  * is not an XRC target, a domain other than the QP's, bad comp_mask, and
  * EBUSY closing an XRCD a handle holds. Then C opens a second target T2
  * and is killed with SIGKILL: T2 lives on for A and B, and once both
@@ -177,20 +177,22 @@ struct side_a {
 	uint8_t buf[2 * NMSG * MSG_LEN];
 };
 
-static void a_srq(struct side_a *s)
+/* An XRC SRQ on domain x, its number in *srqn, NMSG receives posted. */
+static struct ibv_srq *a_srq(struct side_a *s, struct ibv_xrcd *x,
+			     uint32_t *srqn)
 {
 	struct ibv_srq_init_attr_ex sa = {
 		.attr = { .max_wr = 2 * NMSG, .max_sge = 1 },
 		.comp_mask = IBV_SRQ_INIT_ATTR_TYPE | IBV_SRQ_INIT_ATTR_XRCD |
 			     IBV_SRQ_INIT_ATTR_CQ | IBV_SRQ_INIT_ATTR_PD,
-		.srq_type = IBV_SRQT_XRC, .xrcd = s->x, .cq = s->rcq,
+		.srq_type = IBV_SRQT_XRC, .xrcd = x, .cq = s->rcq,
 		.pd = s->pd,
 	};
+	struct ibv_srq *srq = ibv_create_srq_ex(s->ctx, &sa);
 	unsigned int i;
 
-	s->srq = ibv_create_srq_ex(s->ctx, &sa);
-	SVT_CHECK(s->srq);
-	SVT_CHECK(!ibv_get_srq_num(s->srq, &s->srqn));
+	SVT_CHECK(srq);
+	SVT_CHECK(!ibv_get_srq_num(srq, srqn));
 	for (i = 0; i < NMSG; i++) {
 		struct ibv_sge sge = {
 			.addr = (uintptr_t)s->buf + (NMSG + i) * MSG_LEN,
@@ -200,18 +202,27 @@ static void a_srq(struct side_a *s)
 					  .num_sge = 1 },
 				   *bad;
 
-		SVT_CHECK(!ibv_post_srq_recv(s->srq, &wr, &bad));
+		SVT_CHECK(!ibv_post_srq_recv(srq, &wr, &bad));
 	}
+	return srq;
 }
 
-static void a_setup(struct side_a *s)
+static struct ibv_qp *a_ini(struct side_a *s)
 {
 	struct ibv_qp_init_attr_ex ia = {
 		.qp_type = IBV_QPT_XRC_SEND,
 		.comp_mask = IBV_QP_INIT_ATTR_PD,
 		.cap = { .max_send_wr = 2 * NMSG, .max_send_sge = 1 },
+		.pd = s->pd, .send_cq = s->scq, .recv_cq = s->scq,
 	};
+	struct ibv_qp *qp = ibv_create_qp_ex(s->ctx, &ia);
 
+	SVT_CHECK(qp);
+	return qp;
+}
+
+static void a_setup(struct side_a *s)
+{
 	s->ctx = svt_open_dev("softverbs0");
 	s->pd = ibv_alloc_pd(s->ctx);
 	s->scq = ibv_create_cq(s->ctx, 4 * NMSG, NULL, NULL, 0);
@@ -221,14 +232,12 @@ static void a_setup(struct side_a *s)
 			   IBV_ACCESS_LOCAL_WRITE);
 	SVT_CHECK(s->mr);
 	s->x = xrcd_open(s->ctx, true);
-	a_srq(s);
-	ia.pd = s->pd;
-	ia.send_cq = ia.recv_cq = s->scq;
-	s->ini = ibv_create_qp_ex(s->ctx, &ia);
-	SVT_CHECK(s->ini);
+	s->srq = a_srq(s, s->x, &s->srqn);
+	s->ini = a_ini(s);
 }
 
-static void a_post(struct side_a *s, enum ibv_wr_opcode op, unsigned int i)
+static void a_post(struct side_a *s, struct ibv_qp *qp, enum ibv_wr_opcode op,
+		   unsigned int i, uint32_t srqn)
 {
 	struct ibv_sge sge = { .addr = (uintptr_t)s->buf + i * MSG_LEN,
 			       .length = MSG_LEN, .lkey = s->mr->lkey };
@@ -237,10 +246,10 @@ static void a_post(struct side_a *s, enum ibv_wr_opcode op, unsigned int i)
 				  .send_flags = IBV_SEND_SIGNALED },
 			   *bad;
 
-	wr.qp_type.xrc.remote_srqn = s->srqn;
+	wr.qp_type.xrc.remote_srqn = srqn;
 	wr.wr.rdma.remote_addr = 4096;
 	wr.wr.rdma.rkey = 0x7badbe; /* no such key: remote access error */
-	SVT_CHECK(!ibv_post_send(s->ini, &wr, &bad));
+	SVT_CHECK(!ibv_post_send(qp, &wr, &bad));
 }
 
 /* NMSG SENDs reach the XRC SRQ through T1, whose creator let go of it. */
@@ -252,7 +261,7 @@ static void a_traffic(struct side_a *s, uint32_t tgt_qpn)
 	for (i = 0; i < NMSG * MSG_LEN; i++)
 		s->buf[i] = (uint8_t)(i * 7 + i / MSG_LEN);
 	for (i = 0; i < NMSG; i++)
-		a_post(s, IBV_WR_SEND, i);
+		a_post(s, s->ini, IBV_WR_SEND, i, s->srqn);
 	for (i = 0; i < NMSG; i++) {
 		wc = svt_poll1(s->scq);
 		SVT_CHECK(wc.status == IBV_WC_SUCCESS);
@@ -265,7 +274,7 @@ static void a_traffic(struct side_a *s, uint32_t tgt_qpn)
 				  MSG_LEN));
 	}
 	/* A WRITE with a key nobody has: T1 goes to ERROR (QP_FATAL). */
-	a_post(s, IBV_WR_RDMA_WRITE, 0);
+	a_post(s, s->ini, IBV_WR_RDMA_WRITE, 0, s->srqn);
 	wc = svt_poll1(s->scq);
 	SVT_CHECK(wc.status == IBV_WC_REM_ACCESS_ERR);
 }
@@ -279,6 +288,26 @@ static void a_teardown(struct side_a *s)
 	SVT_CHECK(!ibv_destroy_cq(s->scq) && !ibv_destroy_cq(s->rcq));
 	SVT_CHECK(!ibv_dealloc_pd(s->pd));
 	SVT_CHECK(!ibv_close_device(s->ctx));
+}
+
+/*
+ * A target delivers only into SRQs of its own domain: a SEND through T3
+ * naming an XRC SRQ of another domain is an invalid request.
+ */
+static void a_other_domain(struct side_a *s)
+{
+	struct ibv_xrcd *x2 = xrcd_open(s->ctx, false);
+	struct ibv_qp *t3 = tgt_create(s->ctx, s->x), *ini = a_ini(s);
+	uint32_t srqn2;
+	struct ibv_srq *srq2 = a_srq(s, x2, &srqn2);
+
+	to_rtr(t3, ini->qp_num, true);
+	ini_connect(ini, t3->qp_num);
+	a_post(s, ini, IBV_WR_SEND, 0, srqn2);
+	SVT_CHECK(svt_poll1(s->scq).status == IBV_WC_REM_INV_REQ_ERR);
+	SVT_CHECK(ibv_poll_cq(s->rcq, 1, &(struct ibv_wc){ 0 }) == 0);
+	SVT_CHECK(!ibv_destroy_qp(ini) && !ibv_destroy_qp(t3));
+	SVT_CHECK(!ibv_destroy_srq(srq2) && !ibv_close_xrcd(x2));
 }
 
 /* T2: C opens it and dies; it must live on, then go with A's and B's. */
@@ -322,6 +351,7 @@ static void side_a(int bo, int bi, int co, int ci, pid_t c)
 	a_traffic(&s, qpn);
 	put(bo, 1);
 	SVT_CHECK(get(bi) == 1); /* B got the event, destroyed, saw it go */
+	a_other_domain(&s);
 	a_kill_phase(&s, bo, bi, co, ci, c);
 	a_teardown(&s);
 }

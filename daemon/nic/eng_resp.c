@@ -63,7 +63,10 @@ static bool rq_ref_init(struct resp_ctx *c)
 	memset(r, 0, sizeof(*r));
 	if (qp->qp_type == SVD_QPT_XRC_TGT) {
 		srq = svd_dev_srq_find(qp->uctx->dev, c->p->f.xrc_srqn);
-		if (!srq || srq->srq_type != IB_UVERBS_SRQT_XRC)
+		/* Only an SRQ of the target's own XRC domain (IBTA: else
+		 * the request is invalid). */
+		if (!srq || srq->srq_type != IB_UVERBS_SRQT_XRC ||
+		    svd_srq_xrcdn(srq) != svd_qp_xrcdn(qp))
 			return false;
 	}
 	if (srq) {
