@@ -26,6 +26,14 @@
 #define MSG_LEN 512
 
 static char xrcd_path[] = "/tmp/svt_open_qp_XXXXXX";
+static pid_t path_owner;
+
+/* The domain's file goes with the test process, failed or not. */
+static void path_remove(void)
+{
+	if (getpid() == path_owner)
+		unlink(xrcd_path);
+}
 
 /* ---- pipes between the processes ---- */
 
@@ -486,6 +494,8 @@ int main(void)
 	if (fd < 0)
 		svt_skip("no writable /tmp for the XRC domain's file");
 	close(fd);
+	path_owner = getpid();
+	atexit(path_remove);
 	svt_daemon_start(&d);
 	b = svt_fork_pipes(&bo, &bi);
 	if (b == 0)
@@ -498,7 +508,6 @@ int main(void)
 	}
 	side_a(bo, bi, co, ci, c);
 	svt_wait_pass(b);
-	unlink(xrcd_path);
 	printf("PASS: XRC target opened by number in another process: "
 	       "modified, queried, outlives its creator's handle, carries "
 	       "traffic, events to the opener, gone with the last handle; "
