@@ -34,6 +34,7 @@
 #define HDR_CONS offsetof(struct sv_direct_rx_hdr, cons)
 #define HDR_PROD offsetof(struct sv_direct_rx_hdr, prod)
 #define HDR_DRAINER offsetof(struct sv_direct_rx_hdr, drainer)
+#define HDR_NOCHAN offsetof(struct sv_direct_rx_hdr, nochan)
 /* The RQ's record is the second of a QP's dbrecs. */
 #define RQ_DB(f) (sizeof(struct sv_dbrec) + offsetof(struct sv_dbrec, f))
 
@@ -178,6 +179,18 @@ static bool drain_one(struct svd_qp *qp, uint32_t taken, uint32_t c)
 	return true;
 }
 
+/*
+ * Messages pushed and not taken? prod and cons are the initiator's and the
+ * receiver's words: anything but prod ahead of cons's low half is none.
+ */
+static bool ring_pending(const struct svd_drx *x, uint32_t *prod,
+			 uint64_t *cons)
+{
+	return !svd_mem_load32(x->umem, HDR_PROD, prod) &&
+	       !svd_mem_read(x->umem, HDR_CONS, cons, sizeof(*cons)) &&
+	       (int32_t)(*prod - (uint32_t)*cons) > 0;
+}
+
 /* Drain peer's ring in the engine; false if its library is draining. */
 static bool drain(struct svd_qp *peer)
 {
@@ -187,9 +200,7 @@ static bool drain(struct svd_qp *peer)
 	if (!drain_take(peer->drx))
 		return false;
 	for (;;) {
-		if (svd_mem_load32(peer->drx->umem, HDR_PROD, &prod) ||
-		    svd_mem_read(peer->drx->umem, HDR_CONS, &cons, sizeof(cons)) ||
-		    prod == (uint32_t)cons)
+		if (!ring_pending(peer->drx, &prod, &cons))
 			break;
 		c = (uint32_t)(cons >> 32);
 		svd_direct_rq_sync(peer, &c);
@@ -212,9 +223,7 @@ bool svd_direct_sq_hold(const struct svd_qp *qp)
 	peer = svd_dev_qp_find(qp->uctx->dev, qp->attr.dest_qp_num);
 	if (!peer || !peer->drx || peer->attr.dest_qp_num != qp->qpn)
 		return false;
-	if (svd_mem_load32(peer->drx->umem, HDR_PROD, &prod) ||
-	    svd_mem_read(peer->drx->umem, HDR_CONS, &cons, sizeof(cons)) ||
-	    prod == (uint32_t)cons)
+	if (!ring_pending(peer->drx, &prod, &cons))
 		return false;
 	/* The direct messages come first: take them into the receiver's
 	 * buffers and CQ here; wait only while its library drains. */
@@ -296,6 +305,9 @@ static struct svd_drx *drx_new(struct svd_qp *qp)
 	svd_mem_load32(qp->dbrec, RQ_DB(cons), &c);
 	svd_mem_atomic(x->umem, HDR_CONS, SVD_MEM_STORE, (uint64_t)c << 32,
 		       0, NULL);
+	/* The channel of a CQ never changes: said once, for initiators. */
+	svd_mem_store32(x->umem, HDR_NOCHAN,
+			!qp->recv_cq || !qp->recv_cq->channel);
 	x->gen = atomic_fetch_add(&gens, 1) + 1;
 	atomic_fetch_add(&nrings, 1);
 	return x;

@@ -762,6 +762,10 @@ struct sv_direct_rx_hdr {
 	/* Receiver: SV_CQ_ARM_* while its CQ waits for an event; the
 	 * initiator that takes it asks the daemon for the event. */
 	_Alignas(SV_CACHELINE) __u32 armed;
+	/* Daemon, at creation: 1 if the receiver's CQ has no completion
+	 * channel (nobody can sleep on it: the initiator need not look at
+	 * armed, nor fence for it). */
+	__u32 nochan;
 };
 
 struct sv_direct_rx_msg {
@@ -770,7 +774,11 @@ struct sv_direct_rx_msg {
 	__u32 imm; /* network order */
 	__u32 src_qp;
 	__u32 slid;
-	__u32 reserved[3];
+	/* Written last (release), after the payload and prod: the message
+	 * number + 1. The receiver's library polls this word, so a message
+	 * costs it one cache line, not prod's line and then the slot's. */
+	__u32 seq;
+	__u32 reserved[2];
 	/* then len bytes */
 };
 

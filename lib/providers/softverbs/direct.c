@@ -180,6 +180,7 @@ void svl_direct_daemon_posted(struct svl_qp *q, const struct sv_send_wqe *w)
 	if (!d || q->dstate != SVL_DIRECT_GRANTED)
 		return;
 	cq = to_svl_cq(q->qp.send_cq);
+	d->rx.known = false; /* the engine may take receives for it */
 	svl_cq_lock(cq);
 	d->dmn = true;
 	if (w->send_flags & IBV_SEND_SIGNALED)

@@ -38,6 +38,15 @@ struct svl_dpeer {
 	size_t len;
 	uint32_t gen, entries, stride;
 	uint64_t pd; /* the peer's PD tag (its receive buffers' keys) */
+	/*
+	 * The receiver's words as last read (direct_send.c ring_state):
+	 * stale ones only under-count free slots and posted receives, so
+	 * they are read again only when they say "full" or "no receive".
+	 * Forgotten (known false) when the connection record changes or
+	 * work of ours goes to the daemon (whose receives shift rq_cons).
+	 */
+	bool known;
+	uint32_t taken, rq_cons, rq_prod, conn_seq;
 };
 
 /*
@@ -105,7 +114,7 @@ struct svl_drx {
 	const uint8_t *table; /* to check our own receive buffers' keys */
 	uint32_t dev;
 	uint64_t pd;
-	uint32_t reset_prod; /* the initiator's prod at the last RESET */
+	bool used; /* a message taken since the ring was made or reset */
 	struct svl_drx *next; /* on the receive CQ's list */
 };
 
@@ -153,6 +162,8 @@ static inline struct sv_send_wqe *svl_sq_slot(struct svl_qp *q, uint32_t i)
 void svl_direct_qp_modified(struct svl_qp *q);
 void svl_direct_qp_free(struct svl_qp *q);
 
+/* direct_op.c: getpid(), cached (reset in a forked child). */
+pid_t svl_self_pid(void);
 /* direct.c: the path is on (SOFTVERBS_DIRECT=0 turns it off). */
 bool svl_direct_on(void);
 /* direct_cq.c, under cq->lock: the CQ's direct part, made on first use. */

@@ -370,7 +370,7 @@ static void self_forget(void)
 }
 
 /* getpid() without a system call per SGE (reset in a forked child). */
-static pid_t self_pid(void)
+pid_t svl_self_pid(void)
 {
 	pid_t p = __atomic_load_n(&self, __ATOMIC_RELAXED);
 
@@ -414,7 +414,7 @@ static bool local_iov(const struct svl_qp *q, const struct sv_send_wqe *w,
 		if (!key_cached(q->dq, s[i].lkey, k, &fresh) ||
 		    !key_fits(q->dq->dev, k, s[i].lkey, q->dq->pd, s[i].addr,
 			      s[i].length, need) ||
-		    (pid_t)k->pid != self_pid() || !k->va)
+		    (pid_t)k->pid != svl_self_pid() || !k->va)
 			return false;
 		op->local[i].iov_base =
 			(void *)(uintptr_t)(k->va + (s[i].addr - k->iova));

@@ -151,14 +151,13 @@ static void rx_register(struct svl_qp *q)
 }
 
 /*
- * Has an initiator pushed into the ring since it was made or reset? Then
+ * Have we taken a message from the ring since it was made or reset? Then
  * our peer is a granted same-host QP whose SENDs come through the ring
  * (its others wait for their RNR timer in the engine, wake or not).
  */
 static bool rx_in_use(const struct svl_drx *x)
 {
-	return svl_load_relaxed(&x->h->prod) !=
-	       __atomic_load_n(&x->reset_prod, __ATOMIC_RELAXED);
+	return __atomic_load_n(&x->used, __ATOMIC_RELAXED);
 }
 
 bool svl_direct_recv_posted(struct svl_qp *q)
@@ -192,7 +191,7 @@ static uint8_t *sge_ptr(const struct svl_drx *x, const struct sv_sge *g,
 
 	if (!svl_direct_key_ok(x->table, x->dev, g->lkey, x->pd, g->addr, len,
 			       IBV_ACCESS_LOCAL_WRITE, &e) ||
-	    (pid_t)e.pid != getpid() || !e.va ||
+	    (pid_t)e.pid != svl_self_pid() || !e.va ||
 	    (e.flags & SV_DIRECT_KEY_MAPPED)) /* the initiator refuses those */
 		return NULL;
 	return (uint8_t *)(uintptr_t)(e.va + (g->addr - e.iova));
@@ -275,24 +274,44 @@ static uint32_t rx_status(const struct svl_drx *x, const uint8_t *wqe,
 	return scatter(x, wqe, src, m->len);
 }
 
+static uint32_t rx_taken(const struct svl_drx *x)
+{
+	return (uint32_t)atomic_load_explicit((_Atomic uint64_t *)&x->h->cons,
+					      memory_order_relaxed);
+}
+
+/* The slot of message number n. */
+static const uint8_t *rx_slot(const struct svl_drx *x, uint32_t n)
+{
+	return x->slots + (size_t)(n % SV_DIRECT_RX_SLOTS) * SV_DIRECT_RX_SLOT;
+}
+
+/*
+ * Message n is there: its slot's seq, which the initiator writes last
+ * (after prod), says so. Polling it costs one cache line per message.
+ */
+static bool rx_arrived(const struct svl_drx *x, uint32_t n)
+{
+	const struct sv_direct_rx_msg *m = (const void *)rx_slot(x, n);
+
+	return svl_load_acquire(&m->seq) == n + 1;
+}
+
 /* One message into the next receive WQE; false if none can be taken. */
 static bool drain_one(struct svl_cq *cq, struct svl_drx *x)
 {
 	struct svl_ring *rq = &x->q->rq;
-	uint32_t taken = (uint32_t)atomic_load_explicit(
-			 (_Atomic uint64_t *)&x->h->cons, memory_order_relaxed),
-		 rc;
+	uint32_t taken = rx_taken(x), rc;
 	struct sv_direct_rx_msg m;
 	const uint8_t *slot, *wqe;
 	struct sv_cqe e;
 
-	if (taken == svl_load_acquire(&x->h->prod))
+	if (!rx_arrived(x, taken))
 		return false;
 	rc = svl_load_acquire(&rq->db->cons);
 	if (svl_load_relaxed(&rq->db->prod) == rc || svl_dcq_reserve(cq))
 		return false; /* no receive (after a reset) or no room: later */
-	slot = x->slots + (size_t)(taken % SV_DIRECT_RX_SLOTS) *
-				  SV_DIRECT_RX_SLOT;
+	slot = rx_slot(x, taken);
 	memcpy(&m, slot, sizeof(m));
 	wqe = rq->buf + (size_t)(rc & (rq->entries - 1)) * rq->stride;
 	rx_cqe(&e, x, &m, ((const struct sv_recv_wqe *)wqe)->wr_id);
@@ -301,6 +320,7 @@ static bool drain_one(struct svl_cq *cq, struct svl_drx *x)
 	atomic_store_explicit((_Atomic uint64_t *)&x->h->cons,
 			      (uint64_t)(rc + 1) << 32 | (taken + 1),
 			      memory_order_release);
+	__atomic_store_n(&x->used, true, __ATOMIC_RELAXED);
 	svl_dcq_push(cq, &e);
 	return true;
 }
@@ -311,9 +331,7 @@ static bool drainer_take(struct svl_drx *x)
 {
 	uint64_t idle = 0;
 
-	if (svl_load_acquire(&x->h->prod) ==
-	    (uint32_t)atomic_load_explicit((_Atomic uint64_t *)&x->h->cons,
-					   memory_order_relaxed))
+	if (!rx_arrived(x, rx_taken(x)))
 		return false;
 	return atomic_compare_exchange_strong_explicit(
 		(_Atomic uint64_t *)&x->h->drainer, &idle, 1,
@@ -356,7 +374,7 @@ void svl_direct_rx_reset(struct svl_qp *q)
 		return;
 	svl_cq_lock(cq);
 	prod = svl_load_acquire(&x->h->prod);
-	__atomic_store_n(&x->reset_prod, prod, __ATOMIC_RELAXED);
+	__atomic_store_n(&x->used, false, __ATOMIC_RELAXED);
 	atomic_store((_Atomic uint64_t *)&x->h->cons, (uint64_t)prod);
 	svl_store_release(&x->h->rq_prod, 0);
 	svl_cq_unlock(cq);

@@ -180,30 +180,56 @@ static bool recv_fits(const struct svl_dqp *d, struct dsend *s,
 
 enum { RING_READY, RING_WAIT, RING_NO };
 
+/* The receiver's cons pair and rq_prod, read now (one consistent pair). */
+static void ring_reread(struct svl_dpeer *p)
+{
+	struct sv_direct_rx_hdr *h = hdr(p);
+	uint64_t cons = atomic_load_explicit((_Atomic uint64_t *)&h->cons,
+					     memory_order_acquire);
+
+	p->taken = (uint32_t)cons;
+	p->rq_cons = (uint32_t)(cons >> 32);
+	p->rq_prod = svl_load_acquire(&h->rq_prod);
+	p->known = true;
+}
+
 /*
  * A free slot, and a posted receive that takes the message: RING_READY;
  * RING_WAIT if the slots are full or no receive is posted yet (the
  * receiver may be about to drain or post); RING_NO if the receive will
  * not take it.
+ *
+ * The receiver's words are lines another CPU writes: each read costs a
+ * cache-line transfer. So the last values read are used while they say
+ * "room" (a stale taken only under-counts free slots, a stale rq_prod
+ * posted receives) and read again only when they do not. The receive
+ * message prod takes is rq_cons + (prod - taken) with any consistent
+ * pair: each message the receiver (or the engine) takes moves both
+ * halves; only the engine taking receives for our daemon-path SENDs
+ * moves rq_cons alone, and that forgets the pair (known = false).
  */
-static int ring_state(const struct svl_dqp *d, struct dsend *s)
+static int ring_state(struct svl_dqp *d, struct dsend *s)
 {
-	struct sv_direct_rx_hdr *h = hdr(&d->rx);
-	uint64_t cons = atomic_load_explicit((_Atomic uint64_t *)&h->cons,
-					     memory_order_acquire);
-	uint32_t taken = (uint32_t)cons, rq_cons = (uint32_t)(cons >> 32);
+	struct svl_dpeer *p = &d->rx;
 	uint32_t pending, posted;
+	bool fresh = !p->known;
 
-	s->prod = svl_load_relaxed(&h->prod);
-	pending = s->prod - taken;
-	if (pending >= SV_DIRECT_RX_SLOTS)
-		return RING_WAIT;
-	posted = svl_load_acquire(&h->rq_prod) - rq_cons;
-	if (posted > d->rx.entries)
+	s->prod = svl_load_relaxed(&hdr(p)->prod);
+	for (;; fresh = true) {
+		if (fresh)
+			ring_reread(p);
+		pending = s->prod - p->taken;
+		posted = p->rq_prod - p->rq_cons;
+		if (pending < SV_DIRECT_RX_SLOTS && posted > pending &&
+		    posted <= p->entries)
+			break;
+		if (!fresh)
+			continue;
+		if (pending >= SV_DIRECT_RX_SLOTS || posted <= pending)
+			return RING_WAIT; /* full, or nothing posted (yet) */
 		return RING_NO;
-	if (posted <= pending)
-		return RING_WAIT; /* nothing posted for it (yet) */
-	return recv_fits(d, s, rq_cons + pending) ? RING_READY : RING_NO;
+	}
+	return recv_fits(d, s, p->rq_cons + pending) ? RING_READY : RING_NO;
 }
 
 static uint64_t now_ns(void)
@@ -223,7 +249,7 @@ static uint64_t now_ns(void)
  * that does not come in time gets the daemon path's answer as before.
  */
 #define RING_WAIT_NS 500000
-static bool ring_ready(const struct svl_dqp *d, struct dsend *s)
+static bool ring_ready(struct svl_dqp *d, struct dsend *s)
 {
 	uint64_t end = 0;
 	unsigned int i;
@@ -253,6 +279,18 @@ static void gather(uint8_t *dst, const struct dsend *s)
 	}
 }
 
+/* Receive WQE idx of the mirror, fetched ahead for the next message. */
+static void mirror_prefetch(const struct svl_dpeer *p, uint32_t idx)
+{
+	__builtin_prefetch(p->map + SV_DIRECT_RX_MIRROR_OFF +
+			   (size_t)(idx & (p->entries - 1)) * p->stride);
+}
+
+/*
+ * The slot, then prod (the engine reads prod), then the slot's seq: the
+ * receiver's library polls seq, so it sees the message in one cache
+ * line, and never takes one that prod does not count yet.
+ */
 static void push(const struct svl_dqp *d, const struct sv_send_wqe *w,
 		 const struct dsend *s)
 {
@@ -276,6 +314,8 @@ static void push(const struct svl_dqp *d, const struct sv_send_wqe *w,
 	m->slid = d->slid;
 	gather((uint8_t *)(m + 1), s);
 	svl_store_release(&h->prod, s->prod + 1);
+	svl_store_release(&m->seq, s->prod + 1);
+	mirror_prefetch(&d->rx, d->rx.rq_cons + (s->prod + 1 - d->rx.taken));
 }
 
 static void notify_cmd(struct svl_qp *q, uint32_t se)
@@ -300,6 +340,9 @@ static void wake_peer(struct svl_qp *q, const struct sv_send_wqe *w)
 	bool se = w->send_flags & IBV_SEND_SOLICITED;
 	uint32_t a;
 
+	/* No channel on its CQ: nobody sleeps there (the daemon said). */
+	if (svl_load_relaxed(&hdr(&q->dq->rx)->nochan) == 1)
+		return;
 	atomic_thread_fence(memory_order_seq_cst);
 	a = atomic_load_explicit(armed, memory_order_relaxed);
 	if (!a || (!(a & SV_CQ_ARM_NEXT) && !se))
@@ -315,6 +358,11 @@ static bool peer_ready(struct svl_qp *q, struct dsend *s)
 
 	if (!svl_direct_conn(q->dq, &c) || !peer_ring(q, &c))
 		return false;
+	/* A record rewritten (either QP modified): read the ring again. */
+	if (c.seq != q->dq->rx.conn_seq) {
+		q->dq->rx.known = false;
+		q->dq->rx.conn_seq = c.seq;
+	}
 	s->peer_pd = c.peer_pd;
 	return true;
 }
