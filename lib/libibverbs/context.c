@@ -100,6 +100,7 @@ static void ctx_free(struct svl_context *ctx)
 
 	svl_fate_unwatch(ctx);
 	svl_direct_early_ctx_gone(ic); /* QPs left alive: asked no more */
+	svl_dworker_ctx_close(); /* the last one stops the copy worker */
 	svl_ctx_channel_close(ctx);
 	svl_domains_fini(ctx);
 	if (ic->async_fd >= 0)
@@ -129,6 +130,7 @@ struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 	pthread_mutex_init(&ctx->cmd_lock, NULL);
 	pthread_mutex_init(&ctx->lim_lock, NULL);
 	pthread_mutex_init(&ic->mutex, NULL);
+	svl_dworker_ctx_open(); /* ctx_free closes it */
 	ic->device = &dev->ibdev;
 	ic->cmd_fd = cmd_fd;
 	ic->async_fd = -1;

@@ -107,6 +107,10 @@ static inline struct svl_context *to_svl_ctx(struct ibv_context *c)
 void svl_domains_fini(struct svl_context *ctx);
 /* Drop the context's QPs from the background grant queue (direct_early.c). */
 void svl_direct_early_ctx_gone(struct ibv_context *ctx);
+/* Open device contexts: the last close stops the copy worker
+ * (providers/softverbs/direct_worker.c). */
+void svl_dworker_ctx_open(void);
+void svl_dworker_ctx_close(void);
 void svl_fate_watch(struct svl_context *ctx);
 void svl_fate_unwatch(struct svl_context *ctx);
 void svl_fate_check_fork(void);

@@ -567,9 +567,9 @@ static ssize_t dop_io(struct dop *op)
 			  op->nlocal, &op->remote, 1);
 }
 
-ssize_t svl_dva_vm(int fd, pid_t pid, bool read, const struct iovec *local,
-		   unsigned long nlocal, const struct iovec *remote,
-		   unsigned long nremote)
+ssize_t svl_dva_vm_one(int fd, pid_t pid, bool read,
+		       const struct iovec *local, unsigned long nlocal,
+		       const struct iovec *remote, unsigned long nremote)
 {
 	char b;
 

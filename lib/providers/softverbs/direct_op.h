@@ -123,8 +123,13 @@ bool svl_dop_ready(struct svl_qp *q, const struct sv_send_wqe *w,
 		   struct dop *op, uint32_t rkey, uint64_t raddr);
 void svl_dop_put(struct dop *op);
 
-/* The registrar's mm handle fd read (1 byte: still its mm), then one
- * process_vm_readv/writev of pid's remote ranges. */
+/* direct_op.c: the registrar's mm handle fd read (1 byte: still its mm),
+ * then one process_vm_readv/writev of pid's remote ranges. */
+ssize_t svl_dva_vm_one(int fd, pid_t pid, bool read,
+		       const struct iovec *local, unsigned long nlocal,
+		       const struct iovec *remote, unsigned long nremote);
+/* direct_worker.c: the same, a large transfer split into chunks that
+ * this thread and the copy worker move (each chunk checked as above). */
 ssize_t svl_dva_vm(int fd, pid_t pid, bool read, const struct iovec *local,
 		   unsigned long nlocal, const struct iovec *remote,
 		   unsigned long nremote);
