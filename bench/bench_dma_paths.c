@@ -679,8 +679,8 @@ static void report_dd(const struct bench *b, const struct dd_stats *s0)
 			 (double)(s1.bytes - s0->bytes)
 		   : 0.0,
 	       s1.stalls - s0->stalls, s1.stall_us - s0->stall_us);
-	printf("long transfers' split copies: %llu, %llu with streaming "
-	       "stores, the rest memcpy (the device's measured choice)\n",
+	printf("long transfers' copies: %llu, %llu with streaming stores, "
+	       "the rest memcpy (the device's measured choice)\n",
 	       s1.long_jobs - s0->long_jobs,
 	       s1.long_streamed - s0->long_streamed);
 }

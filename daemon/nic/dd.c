@@ -104,7 +104,8 @@ struct svd_dd_dma {
 	_Atomic uintptr_t last_dst;   /* where the last copy ended: */
 	_Atomic uint64_t last_end;    /* dd_long()'s hint */
 	_Atomic int steer_cpu;	      /* the caller's CPU it was kept off */
-	struct dd_pick pick; /* a long transfer's method (lock) */
+	struct dd_pick pick;	   /* a long transfer's method (lock) */
+	struct dd_pick pick_alone; /* the same, copied without the worker */
 	_Atomic uint64_t long_jobs, long_streamed;
 };
 
@@ -326,6 +327,7 @@ struct svd_dd_dma *svd_dd_dma_new(void)
 	if (d) {
 		pthread_mutex_init(&d->lock, NULL);
 		dd_pick_init(&d->pick);
+		dd_pick_init(&d->pick_alone);
 		d->backoff = DD_BACKOFF_MIN_NS;
 		d->steer_cpu = -1;
 	}
@@ -521,14 +523,39 @@ static bool dd_worth_splitting(struct svd_dd_dma *d, const struct svd_umem *dst,
 	       now_ns() >= atomic_load(&d->alone_until);
 }
 
-/* A split job of a long transfer: what its method cost (d->lock). */
-static void dd_pick_long(struct svd_dd_dma *d, bool stream, uint64_t ns,
-			 uint64_t len)
+/* A job of a long transfer: what its method cost (d->lock). */
+static void dd_pick_long(struct svd_dd_dma *d, struct dd_pick *p, bool stream,
+			 uint64_t ns, uint64_t len)
 {
 	atomic_fetch_add(&d->long_jobs, 1);
 	if (stream)
 		atomic_fetch_add(&d->long_streamed, 1);
-	dd_pick_note(&d->pick, ns, len);
+	dd_pick_note(p, stream, ns, len);
+}
+
+/*
+ * Without the worker (it is starved, stopped, or the job is small). A
+ * long transfer's job still has a method to pick, measured apart from
+ * the split jobs (one CPU's costs are not two CPUs'): when another
+ * program keeps the other CPU, streaming stores alone may still beat
+ * memcpy alone. Noted only if the lock is free at once.
+ */
+static int dd_alone(struct svd_dd_dma *d, struct dd_job *j, bool lng)
+{
+	uint64_t t0;
+	int ret;
+
+	if (!lng)
+		return dd_copy_alone(j);
+	j->stream = dd_pick_stream(&d->pick_alone);
+	t0 = now_ns();
+	ret = dd_copy_alone(j);
+	if (!pthread_mutex_trylock(&d->lock)) {
+		dd_pick_long(d, &d->pick_alone, j->stream, now_ns() - t0,
+			     j->len);
+		pthread_mutex_unlock(&d->lock);
+	}
+	return ret;
 }
 
 int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
@@ -544,13 +571,12 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 
 	atomic_fetch_add(&d->copies, 1);
 	atomic_fetch_add(&d->bytes, len);
-	job.stream = lng && dd_pick_stream(&d->pick);
 	if (!dd_worth_splitting(d, dst, dst_off, src, src_off, len) ||
 	    pthread_mutex_trylock(&d->lock))
-		return dd_copy_alone(&job);
+		return dd_alone(d, &job, lng);
 	if (!atomic_load(&d->running)) {
 		pthread_mutex_unlock(&d->lock);
-		return dd_copy_alone(&job);
+		return dd_alone(d, &job, lng);
 	}
 	dd_steer(d);
 	atomic_fetch_add(&d->splits, 1);
@@ -563,7 +589,7 @@ int svd_dd_copy(struct svd_dd_dma *d, const struct svd_umem *dst,
 	t2 = now_ns();
 	dd_judge(d, mine, len, t0, t1, t2);
 	if (lng)
-		dd_pick_long(d, job.stream, t2 - t0, len);
+		dd_pick_long(d, &d->pick, job.stream, t2 - t0, len);
 	ret = atomic_load(&d->err);
 	pthread_mutex_unlock(&d->lock);
 	return ret;

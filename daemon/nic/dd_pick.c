@@ -2,11 +2,9 @@
 /*
  * Choosing the data-direct path's copy method by measurement (dd_pick.h).
  *
- * Costs are compared as medians of a phase (a worker preempted in the
- * middle of a chunk makes one job slow, not the method), and a try is
- * compared with the kept phase right before it, so a load that changes
- * over seconds moves both alike. Starting with memcpy, the first try
- * comes after one kept phase.
+ * Costs are compared as medians (a worker preempted in the middle of a
+ * chunk makes one job slow, not the method). Starting with memcpy, the
+ * first try comes after DD_PICK_SETTLE jobs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +20,7 @@ void dd_pick_init(struct dd_pick *p)
 	const char *env = getenv("SOFTVERBS_DD_METHOD");
 
 	memset(p, 0, sizeof(*p));
-	p->phases = DD_PICK_KEEP - 1; /* try the other early */
+	p->n = DD_PICK_KEEP - DD_PICK_SETTLE; /* try early */
 	p->fixed = env && (!strcmp(env, "memcpy") || !strcmp(env, "stream"));
 	p->kept_stream = p->fixed && !strcmp(env, "stream");
 	atomic_init(&p->stream, p->kept_stream);
@@ -42,53 +40,69 @@ static uint64_t median(const uint64_t *v, uint32_t n)
 	return n ? s[n / 2] : 0;
 }
 
-/* Start a phase in the kept method (trying: false) or the other. */
-static void dd_pick_phase(struct dd_pick *p, bool trying)
+/* Back to the method kept (the other one if it won). */
+static void dd_pick_keep(struct dd_pick *p, bool other_won)
 {
-	p->trying = trying;
+	if (other_won) {
+		p->kept_stream = !p->kept_stream;
+		p->switches++;
+	}
+	p->trying = false;
 	p->n = 0;
-	atomic_store_explicit(&p->stream, p->kept_stream ^ trying,
+	atomic_store_explicit(&p->stream, p->kept_stream, memory_order_relaxed);
+}
+
+/* After a try's job: decided (true) or not yet. */
+static bool dd_pick_judge(struct dd_pick *p)
+{
+	uint64_t k = median(p->kept, p->nk), o = median(p->other, p->no);
+
+	if (p->no >= DD_PICK_ABORT && p->nk >= DD_PICK_ABORT && o * 4 > k * 5) {
+		dd_pick_keep(p, false); /* a quarter slower: enough */
+		return true;
+	}
+	if (p->nk < DD_PICK_COUNT || p->no < DD_PICK_COUNT) {
+		/* Jobs came in an odd pattern: give up after a while. */
+		if (p->n < DD_PICK_SETTLE + 4 * DD_PICK_COUNT)
+			return false;
+		dd_pick_keep(p, false);
+		return true;
+	}
+	/* 1/16 better, so that noise between equals does not flap. */
+	dd_pick_keep(p, o * 16 < k * 15);
+	return true;
+}
+
+static void dd_pick_try(struct dd_pick *p, bool stream, uint64_t cost)
+{
+	if (p->n > DD_PICK_SETTLE) {
+		if (stream == p->kept_stream && p->nk < DD_PICK_COUNT)
+			p->kept[p->nk++] = cost;
+		else if (stream != p->kept_stream && p->no < DD_PICK_COUNT)
+			p->other[p->no++] = cost;
+	}
+	if (dd_pick_judge(p))
+		return;
+	/* Alternate job by job: the steps of a transfer take turns. */
+	atomic_store_explicit(&p->stream, p->kept_stream ^ ((p->n + 1) & 1),
 			      memory_order_relaxed);
 }
 
-/* A try ended after counted jobs: keep the faster method. */
-static void dd_pick_judge(struct dd_pick *p, uint32_t counted)
+void dd_pick_note(struct dd_pick *p, bool stream, uint64_t ns, uint64_t len)
 {
-	uint64_t c = median(p->cost, counted);
-
-	/* 1/16 better, so that noise between equals does not flap. */
-	if (counted == DD_PICK_COUNT && c * 16 < p->kept_cost * 15) {
-		p->kept_stream = !p->kept_stream;
-		p->kept_cost = c;
-		p->switches++;
-	}
-	p->phases = 0;
-	dd_pick_phase(p, false);
-}
-
-void dd_pick_note(struct dd_pick *p, uint64_t ns, uint64_t len)
-{
-	uint32_t counted;
-
 	if (!len || p->fixed)
 		return;
-	if (p->n >= DD_PICK_SETTLE)
-		p->cost[p->n - DD_PICK_SETTLE] = (ns << 20) / len;
-	counted = ++p->n > DD_PICK_SETTLE ? p->n - DD_PICK_SETTLE : 0;
-	if (p->trying && counted == DD_PICK_ABORT &&
-	    median(p->cost, counted) * 4 > p->kept_cost * 5) {
-		dd_pick_judge(p, counted); /* a quarter slower: enough */
-		return;
-	}
-	if (counted < DD_PICK_COUNT)
-		return;
+	p->n++;
 	if (p->trying) {
-		dd_pick_judge(p, counted);
+		dd_pick_try(p, stream, (ns << 20) / len);
 		return;
 	}
-	p->kept_cost = median(p->cost, counted);
-	if (++p->phases >= DD_PICK_KEEP)
-		dd_pick_phase(p, true);
-	else
-		p->n = 0;
+	if (p->n < DD_PICK_KEEP)
+		return;
+	p->trying = true;
+	p->tries++;
+	p->n = 0;
+	p->nk = p->no = 0;
+	atomic_store_explicit(&p->stream, !p->kept_stream,
+			      memory_order_relaxed);
 }

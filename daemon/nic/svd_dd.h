@@ -59,8 +59,8 @@ struct svd_dd_stats {
 	uint64_t worker_bytes;	/* of those, the bytes the worker moved */
 	uint64_t stalls;	/* splits that waited for a late worker */
 	uint64_t stall_ns;	/* how long they waited */
-	uint64_t long_jobs;	/* splits of long transfers (dd_pick.h) */
-	uint64_t long_streamed; /* of those, copied with streaming stores */
+	uint64_t long_jobs;	/* copies of long transfers (dd_pick.h) */
+	uint64_t long_streamed; /* of those, made with streaming stores */
 };
 
 void svd_dd_dma_stats(struct svd_dd_dma *d, struct svd_dd_stats *st);
