@@ -39,3 +39,7 @@ sv_add_c_test(test_direct_split ${CMAKE_CURRENT_LIST_DIR}/test_direct_split.c)
 add_test(NAME test_direct_split_off COMMAND test_direct_split off)
 set_tests_properties(test_direct_split_off PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120)
+sv_add_c_test(test_direct_inv ${CMAKE_CURRENT_LIST_DIR}/test_direct_inv.c)
+add_test(NAME test_direct_inv_off COMMAND test_direct_inv off)
+set_tests_properties(test_direct_inv_off PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)

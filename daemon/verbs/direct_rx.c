@@ -28,6 +28,7 @@
 #include "svd.h"
 #include "svd_direct.h"
 #include "svd_cq.h"
+#include "svd_keys.h"
 #include "svd_mem.h"
 #include "svd_qpn.h"
 
@@ -133,6 +134,10 @@ static void drain_cqe(struct svd_qp *qp, const struct sv_direct_rx_msg *m,
 	if (m->flags & SV_DIRECT_RX_IMM) {
 		cqe.imm_data = m->imm;
 		cqe.wc_flags = IBV_WC_WITH_IMM;
+	}
+	if (m->flags & SV_DIRECT_RX_INV) {
+		cqe.imm_data = m->imm;
+		cqe.wc_flags = IBV_WC_WITH_INV;
 	}
 	if (m->flags & SV_DIRECT_RX_WRITE)
 		cqe.opcode = IBV_WC_RECV_RDMA_WITH_IMM;
@@ -442,10 +447,43 @@ SVD_DECLARE_METHOD(SV_METHOD_DIRECT_NOTIFY, direct_method_notify,
 		   SVD_ATTR_PTR_IN(SV_ATTR_DIRECT_NOTIFY_SE, uint32_t,
 				   SVD_MANDATORY));
 
+/*
+ * ioctl: SV_METHOD_DIRECT_INV: the invalidation of a direct SEND_WITH_INV,
+ * done when the initiator asks, before its message can be seen, with the
+ * responder's checks (eng_resp.c resp_invalidate): a bound type 2 window
+ * of the peer QP's PD. The initiator could have had the same done by the
+ * daemon path; on failure nothing changes and the work request goes there.
+ */
+static int direct_method_inv(struct svd_bundle *b)
+{
+	struct svd_qp *qp = svd_attr_get_obj(b, SV_ATTR_DIRECT_INV_QP);
+	struct svd_qp *peer;
+	struct svd_mr *mw;
+	uint32_t rkey = 0;
+	int ret = -EINVAL;
+
+	if (svd_attr_get_u32(b, SV_ATTR_DIRECT_INV_RKEY, &rkey))
+		return -EINVAL;
+	pthread_mutex_lock(&b->dev->lock);
+	peer = connected_peer(b->dev, qp);
+	mw = peer ? svd_dev_key_find(b->dev, rkey) : NULL;
+	if (mw && mw->is_mw && mw->mw_type == IBV_MW_TYPE_2 &&
+	    mw->pd == peer->pd)
+		ret = svd_mw_invalidate(mw, rkey);
+	pthread_mutex_unlock(&b->dev->lock);
+	return ret;
+}
+SVD_DECLARE_METHOD(SV_METHOD_DIRECT_INV, direct_method_inv,
+		   SVD_ATTR_IDR(SV_ATTR_DIRECT_INV_QP, &svd_type_qp,
+				SVD_ACCESS_READ, SVD_MANDATORY),
+		   SVD_ATTR_PTR_IN(SV_ATTR_DIRECT_INV_RKEY, uint32_t,
+				   SVD_MANDATORY));
+
 const struct svd_module svd_mod_direct_rx = {
 	.name = "direct_rx",
 	SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
 			       SVD_METHOD_REF(SV_METHOD_DIRECT_RECV),
 			       SVD_METHOD_REF(SV_METHOD_DIRECT_PEER_RECV),
-			       SVD_METHOD_REF(SV_METHOD_DIRECT_NOTIFY))),
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_NOTIFY),
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_INV))),
 };

@@ -608,6 +608,7 @@ enum sv_direct_methods {
 	SV_METHOD_DIRECT_RECV = SV_ID_DRIVER(7), /* on UVERBS_OBJECT_DEVICE */
 	SV_METHOD_DIRECT_PEER_RECV = SV_ID_DRIVER(8), /* on UVERBS_OBJECT_DEVICE */
 	SV_METHOD_DIRECT_NOTIFY = SV_ID_DRIVER(9), /* on UVERBS_OBJECT_DEVICE */
+	SV_METHOD_DIRECT_INV = SV_ID_DRIVER(10), /* on UVERBS_OBJECT_DEVICE */
 };
 
 /*
@@ -746,6 +747,18 @@ enum sv_direct_notify_attrs {
 	SV_ATTR_DIRECT_NOTIFY_SE = SV_ID_DRIVER(1), /* u32 in: solicited */
 };
 
+/*
+ * SV_METHOD_DIRECT_INV: a direct SEND_WITH_INV's invalidation, asked by
+ * the initiator before it pushes the message: the rkey must name a bound
+ * type 2 memory window of the peer QP's PD (as the responder checks);
+ * 0, or EINVAL and nothing changed (the work request then goes to the
+ * daemon, which fails it as the daemon path does).
+ */
+enum sv_direct_inv_attrs {
+	SV_ATTR_DIRECT_INV_QP = SV_ID_DRIVER(0), /* idr QP, granted */
+	SV_ATTR_DIRECT_INV_RKEY = SV_ID_DRIVER(1), /* u32 in */
+};
+
 struct sv_direct_rx_hdr {
 	/* Initiator: messages pushed. */
 	_Alignas(SV_CACHELINE) __u32 prod;
@@ -792,6 +805,9 @@ enum {
 	/* A SEND larger than a slot: the initiator already wrote its len
 	 * bytes into the first SGE of the receive the message takes. */
 	SV_DIRECT_RX_PLACED = 1U << 3,
+	/* SEND_WITH_INV: imm is the rkey the initiator had the daemon
+	 * invalidate (SV_METHOD_DIRECT_INV) before it pushed the message. */
+	SV_DIRECT_RX_INV = 1U << 4,
 };
 
 #define SV_DIRECT_RX_MIRROR_OFF 4096U

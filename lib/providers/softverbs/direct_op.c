@@ -779,6 +779,7 @@ int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w)
 	switch (w->opcode) {
 	case IBV_WR_SEND:
 	case IBV_WR_SEND_WITH_IMM:
+	case IBV_WR_SEND_WITH_INV:
 		return svl_direct_idle(q) ? svl_direct_send(q, w) : -1;
 	case IBV_WR_RDMA_WRITE_WITH_IMM:
 		return svl_direct_idle(q) ? svl_direct_write_imm(q, w) : -1;

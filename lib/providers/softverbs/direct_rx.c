@@ -239,6 +239,10 @@ static void rx_cqe(struct sv_cqe *e, const struct svl_drx *x,
 		e->imm_data = m->imm;
 		e->wc_flags = IBV_WC_WITH_IMM;
 	}
+	if (m->flags & SV_DIRECT_RX_INV) {
+		e->imm_data = m->imm; /* the invalidated rkey */
+		e->wc_flags = IBV_WC_WITH_INV;
+	}
 	if (m->flags & SV_DIRECT_RX_WRITE)
 		e->opcode = IBV_WC_RECV_RDMA_WITH_IMM;
 }

@@ -302,7 +302,8 @@ static void push(const struct svl_dqp *d, const struct sv_send_wqe *w,
 				 SV_DIRECT_RX_SLOT);
 
 	m->len = (uint32_t)s->len;
-	m->flags = w->opcode == IBV_WR_SEND_WITH_IMM ? SV_DIRECT_RX_IMM : 0;
+	m->flags = w->opcode == IBV_WR_SEND_WITH_IMM ? SV_DIRECT_RX_IMM :
+		   w->opcode == IBV_WR_SEND_WITH_INV ? SV_DIRECT_RX_INV : 0;
 	if (s->write)
 		m->flags = SV_DIRECT_RX_IMM | SV_DIRECT_RX_WRITE;
 	if (s->placed)
@@ -318,14 +319,35 @@ static void push(const struct svl_dqp *d, const struct sv_send_wqe *w,
 	mirror_prefetch(&d->rx, d->rx.rq_cons + (s->prod + 1 - d->rx.taken));
 }
 
-static void notify_cmd(struct svl_qp *q, uint32_t se)
+/* A direct-path command about q's connection with one u32 argument. */
+static int conn_cmd(struct svl_qp *q, uint32_t method, uint32_t attr_qp,
+		    uint32_t attr_v, uint32_t v)
 {
 	struct svl_cmd c;
 
-	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, SV_METHOD_DIRECT_NOTIFY);
-	svl_attr_idr(&c, SV_ATTR_DIRECT_NOTIFY_QP, q->qp.handle);
-	svl_attr_in(&c, SV_ATTR_DIRECT_NOTIFY_SE, &se, sizeof(se));
-	svl_exec(q->qp.context, &c);
+	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, method);
+	svl_attr_idr(&c, attr_qp, q->qp.handle);
+	svl_attr_in(&c, attr_v, &v, sizeof(v));
+	return svl_exec(q->qp.context, &c);
+}
+
+static void notify_cmd(struct svl_qp *q, uint32_t se)
+{
+	conn_cmd(q, SV_METHOD_DIRECT_NOTIFY, SV_ATTR_DIRECT_NOTIFY_QP,
+		 SV_ATTR_DIRECT_NOTIFY_SE, se);
+}
+
+/*
+ * SEND_WITH_INV: the daemon invalidates the peer's rkey (its checks are
+ * the responder's) before the message is pushed, so the receiver never
+ * sees the completion of a window still valid. Refused: nothing changed,
+ * and the daemon path gives its errors. Other SENDs: nothing to do.
+ */
+static bool send_inv(struct svl_qp *q, const struct sv_send_wqe *w)
+{
+	return w->opcode != IBV_WR_SEND_WITH_INV ||
+	       !conn_cmd(q, SV_METHOD_DIRECT_INV, SV_ATTR_DIRECT_INV_QP,
+			 SV_ATTR_DIRECT_INV_RKEY, w->imm_data);
 }
 
 /*
@@ -400,10 +422,16 @@ static int send_placed(struct svl_qp *q, const struct sv_send_wqe *w,
 	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
 	uint64_t len;
 
+	bool signaled = w->send_flags & IBV_SEND_SIGNALED;
+
 	if (!ring_ready(q->dq, s) || s->g0.length < s->len ||
-	    svl_direct_place(q, w, s->g0.lkey, s->g0.addr, &len) ||
-	    len != s->len)
+	    svl_direct_place(q, w, s->g0.lkey, s->g0.addr, &len))
 		return -1;
+	/* Written, room taken: the daemon path does it again if need be. */
+	if (len != s->len || !send_inv(q, w)) {
+		svl_direct_cq_unroom(cq, signaled);
+		return -1;
+	}
 	s->n = 0; /* nothing left to carry */
 	s->placed = true;
 	push(q->dq, w, s);
@@ -428,6 +456,10 @@ int svl_direct_send(struct svl_qp *q, const struct sv_send_wqe *w)
 		return send_placed(q, w, &s);
 	if (!ring_ready(q->dq, &s) || !svl_direct_cq_room(cq, signaled))
 		return -1;
+	if (!send_inv(q, w)) {
+		svl_direct_cq_unroom(cq, signaled);
+		return -1;
+	}
 	push(q->dq, w, &s);
 	wake_peer(q, w);
 	if (signaled)
