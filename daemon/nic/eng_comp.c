@@ -637,6 +637,10 @@ static bool flush_rq(struct eng_qp *eq)
 			&w, sizeof(w)))
 			break;
 		cqe.wr_id = w.wr_id;
+		if (w.reserved & SV_RWQE_F_INDEX) { /* its library's record */
+			cqe.reserved = SV_CQE_F_RIDX;
+			cqe.tm_tag = eq->rq_cons;
+		}
 		eq->rq_cons++;
 		svd_mem_store32(qp->dbrec,
 				prod_off - offsetof(struct sv_dbrec, prod) +

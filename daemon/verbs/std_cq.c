@@ -37,6 +37,10 @@ struct cq_priv {
 	uint32_t prod; /* authoritative producer index */
 	uint32_t armed_seen; /* last arm_seq consumed */
 	uint32_t flags; /* IB_UVERBS_CQ_FLAGS_* */
+	/* The ring has a payload area (SV_CQ_CREATE_SCATTER), asked for by
+	 * the library of process 'pid': only its memory is scattered. */
+	bool scatter;
+	pid_t pid;
 };
 
 static struct cq_priv *to_priv(struct svd_cq *cq)
@@ -89,7 +93,34 @@ uint32_t svd_cq_max_cqe(const struct svd_device *dev)
 /* Engine services                                                         */
 /* ---------------------------------------------------------------------- */
 
-int svd_cq_push(struct svd_cq *cq, const struct sv_cqe *cqe)
+/* Where slot's payload lives: after the entries CQEs of the ring. */
+static uint64_t scat_off(uint32_t entries, uint64_t slot)
+{
+	return (uint64_t)entries * sizeof(struct sv_cqe) +
+	       slot * SV_CQ_SCAT_SLOT;
+}
+
+pid_t svd_cq_scatter_pid(struct svd_cq *cq)
+{
+	struct cq_priv *p = to_priv(cq);
+
+	return p->scatter ? p->pid : 0;
+}
+
+/* The payload goes in before the CQE, both before prod moves. */
+static int cq_write(struct svd_cq *cq, uint64_t slot, const struct sv_cqe *cqe,
+		    const void *data)
+{
+	if (data && (!to_priv(cq)->scatter || cqe->byte_len > SV_CQ_SCAT_MAX ||
+		     svd_mem_write(cq->ring, scat_off(cq->entries, slot), data,
+				   cqe->byte_len)))
+		return -ENOSPC;
+	return svd_mem_write(cq->ring, slot * sizeof(*cqe), cqe, sizeof(*cqe)) ?
+		       -ENOSPC : 0;
+}
+
+int svd_cq_push_data(struct svd_cq *cq, const struct sv_cqe *cqe,
+		     const void *data)
 {
 	struct cq_priv *p = to_priv(cq);
 	uint64_t slot;
@@ -103,9 +134,8 @@ int svd_cq_push(struct svd_cq *cq, const struct sv_cqe *cqe)
 	/* A consumer ahead of us, or a full ring: both are an overrun. */
 	if ((uint32_t)(p->prod - cons) >= cq->entries)
 		ret = -ENOSPC;
-	else if (svd_mem_write(cq->ring, slot * sizeof(*cqe), cqe,
-			       sizeof(*cqe)))
-		ret = -ENOSPC;
+	else
+		ret = cq_write(cq, slot, cqe, data);
 	if (!ret) {
 		p->prod++;
 		db_store(cq, DB_OFF(prod), p->prod);
@@ -115,6 +145,11 @@ int svd_cq_push(struct svd_cq *cq, const struct sv_cqe *cqe)
 		svd_uctx_async_event(cq->uctx, cq->user_handle,
 				     SVD_EVENT_CQ_ERR);
 	return ret;
+}
+
+int svd_cq_push(struct svd_cq *cq, const struct sv_cqe *cqe)
+{
+	return svd_cq_push_data(cq, cqe, NULL);
 }
 
 /* Is the current arm (if any) one this completion fires? */
@@ -244,7 +279,7 @@ static int cq_check_params(struct svd_bundle *b, const struct cq_params *p)
 		return -EINVAL;
 	if (p->req.wqe_size && p->req.wqe_size != sizeof(struct sv_cqe))
 		return -EINVAL;
-	if (p->req.rq_entries)
+	if (p->req.rq_entries & ~SV_CQ_CREATE_SCATTER)
 		return -EINVAL;
 	return 0;
 }
@@ -266,9 +301,12 @@ static int cq_load_slot(struct svd_umem_list *l, unsigned int idx,
 	return 0;
 }
 
-static int cq_load_buffers(struct svd_bundle *b, uint32_t entries,
+/* The ring, and with SV_CQ_CREATE_SCATTER its payload area behind it. */
+static int cq_load_buffers(struct svd_bundle *b,
+			   const struct sv_create_ring_req *req,
 			   struct svd_umem **ring, struct svd_umem **dbrec)
 {
+	uint32_t entries = req->sq_entries;
 	struct svd_umem_list *l;
 	int ret;
 
@@ -276,7 +314,10 @@ static int cq_load_buffers(struct svd_bundle *b, uint32_t entries,
 	if (svd_is_err(l))
 		return (int)svd_ptr_err(l);
 	ret = cq_load_slot(l, SV_CQ_BUF_RING,
-			   (size_t)entries * sizeof(struct sv_cqe), ring);
+			   (req->rq_entries & SV_CQ_CREATE_SCATTER) ?
+				   scat_off(entries, entries) :
+				   (size_t)entries * sizeof(struct sv_cqe),
+			   ring);
 	if (!ret)
 		ret = cq_load_slot(l, SV_CQ_BUF_DBREC, sizeof(struct sv_dbrec),
 				   dbrec);
@@ -306,7 +347,7 @@ static int cq_create(struct svd_bundle *b, const struct cq_params *prm,
 	ret = cq_check_params(b, prm);
 	if (ret)
 		return ret;
-	ret = cq_load_buffers(b, prm->req.sq_entries, &ring, &dbrec);
+	ret = cq_load_buffers(b, &prm->req, &ring, &dbrec);
 	if (ret)
 		return ret;
 	p = calloc(1, sizeof(*p));
@@ -316,6 +357,8 @@ static int cq_create(struct svd_bundle *b, const struct cq_params *prm,
 		return -ENOMEM;
 	}
 	p->flags = prm->flags;
+	p->scatter = prm->req.rq_entries & SV_CQ_CREATE_SCATTER;
+	p->pid = b->pid;
 	p->cq.uctx = b->uctx;
 	p->cq.entries = prm->req.sq_entries;
 	p->cq.cqe = p->cq.entries - 1;
@@ -507,23 +550,48 @@ SVD_DECLARE_METHOD_DESTROY_RESP(UVERBS_METHOD_CQ_DESTROY,
  * (and the arm state) so the library's view does not change. Runs under
  * cq->lock, so no producer races it; the library does not poll meanwhile.
  */
+/*
+ * One CQE, and its payload if it was scattered: a new ring without a
+ * payload area cannot take it (the library always asks for one when its
+ * old ring had one).
+ */
+static int cq_move_one(struct svd_cq *cq, uint32_t i, struct svd_umem *ring,
+		       uint32_t entries, bool scatter)
+{
+	uint64_t from = i & (cq->entries - 1), to = i & (entries - 1);
+	uint8_t data[SV_CQ_SCAT_MAX];
+	struct sv_cqe e;
+
+	if (svd_mem_read(cq->ring, from * sizeof(e), &e, sizeof(e)))
+		return -EFAULT;
+	if (to_priv(cq)->scatter && (e.reserved & SV_CQE_F_SCATTER)) {
+		if (!scatter || e.byte_len > SV_CQ_SCAT_MAX)
+			return -EINVAL;
+		if (svd_mem_read(cq->ring, scat_off(cq->entries, from), data,
+				 e.byte_len) ||
+		    svd_mem_write(ring, scat_off(entries, to), data,
+				  e.byte_len))
+			return -EFAULT;
+	}
+	return svd_mem_write(ring, to * sizeof(e), &e, sizeof(e)) ? -EFAULT : 0;
+}
+
 static int cq_move_ring(struct svd_cq *cq, uint32_t new_cqe,
 			struct svd_umem *ring, struct svd_umem *dbrec,
-			uint32_t entries)
+			const struct sv_create_ring_req *req)
 {
 	struct cq_priv *p = to_priv(cq);
 	uint32_t cons = db_load(cq, DB_OFF(cons), p->prod + 1);
-	uint32_t used = p->prod - cons, i;
-	struct sv_cqe e;
+	uint32_t used = p->prod - cons, i, entries = req->sq_entries;
+	bool scatter = req->rq_entries & SV_CQ_CREATE_SCATTER;
+	int ret;
 
 	if (used > cq->entries || used > new_cqe)
 		return -EINVAL;
 	for (i = cons; i != p->prod; i++) {
-		if (svd_mem_read(cq->ring, (i & (cq->entries - 1)) * sizeof(e),
-				 &e, sizeof(e)) ||
-		    svd_mem_write(ring, (i & (entries - 1)) * sizeof(e), &e,
-				  sizeof(e)))
-			return -EFAULT;
+		ret = cq_move_one(cq, i, ring, entries, scatter);
+		if (ret)
+			return ret;
 	}
 	if (svd_mem_store32(dbrec, DB_OFF(cons), cons) ||
 	    svd_mem_store32(dbrec, DB_OFF(arm_flags),
@@ -537,6 +605,7 @@ static int cq_move_ring(struct svd_cq *cq, uint32_t new_cqe,
 	cq->dbrec = dbrec;
 	cq->entries = entries;
 	cq->cqe = entries - 1;
+	p->scatter = scatter;
 	return 0;
 }
 
@@ -550,7 +619,7 @@ static int cq_resize(struct svd_bundle *b, struct svd_cq *cq, uint32_t cqe,
 	ret = cq_check_params(b, &prm);
 	if (ret)
 		return ret;
-	ret = cq_load_buffers(b, req->sq_entries, &ring, &dbrec);
+	ret = cq_load_buffers(b, req, &ring, &dbrec);
 	if (ret)
 		return ret;
 	/*
@@ -561,7 +630,7 @@ static int cq_resize(struct svd_bundle *b, struct svd_cq *cq, uint32_t cqe,
 	pthread_mutex_lock(&cq->lock);
 	oring = cq->ring;
 	odbrec = cq->dbrec;
-	ret = cq_move_ring(cq, cqe, ring, dbrec, req->sq_entries);
+	ret = cq_move_ring(cq, cqe, ring, dbrec, req);
 	pthread_mutex_unlock(&cq->lock);
 	if (ret) {
 		svd_umem_release(ring);

@@ -26,6 +26,20 @@
  * context unless the CQ ignores overruns.
  */
 int svd_cq_push(struct svd_cq *cq, const struct sv_cqe *cqe);
+/*
+ * The same with a scattered receive's payload (cqe->byte_len bytes, at
+ * most SV_CQ_SCAT_MAX, cqe->reserved has SV_CQE_F_SCATTER) written to the
+ * CQE's slot of the payload area: -ENOSPC also when the CQ has none.
+ */
+int svd_cq_push_data(struct svd_cq *cq, const struct sv_cqe *cqe,
+		     const void *data);
+/*
+ * The process whose library asked for a payload area at CQ create
+ * (SV_CQ_CREATE_SCATTER), or 0: only receive buffers in that process's
+ * private memory are scattered to this CQ. Read under dev->lock (the
+ * engine's) or cq->lock: a resize changes it under both.
+ */
+pid_t svd_cq_scatter_pid(struct svd_cq *cq);
 
 /*
  * A completion was added: if the CQ is armed (and, for a solicited-only

@@ -828,4 +828,23 @@ static inline __u64 sv_direct_rx_size(__u32 rq_entries, __u32 rq_stride)
 	       (__u64)SV_DIRECT_RX_SLOTS * SV_DIRECT_RX_SLOT;
 }
 
+/*
+ * Scatter-to-CQE (docs/datapath.md, "Small receives scattered at poll").
+ * A CQ created or resized with SV_CQ_CREATE_SCATTER in the CQ's
+ * sv_create_ring_req.rq_entries has its ring buffer followed by a payload
+ * area of one SV_CQ_SCAT_SLOT-byte slot per CQE slot. A receive WQE the
+ * library keeps a private record of carries SV_RWQE_F_INDEX in its
+ * 'reserved'; every receive CQE the daemon makes of it carries
+ * SV_CQE_F_RIDX in the CQE's 'reserved' and the WQE's free-running ring
+ * index in tm_tag, and with SV_CQE_F_SCATTER its byte_len (at most
+ * SV_CQ_SCAT_MAX) payload bytes are in the area at the CQE's slot instead
+ * of in the receive buffer: poll_cq copies them there from its record.
+ */
+#define SV_CQ_CREATE_SCATTER 1U
+#define SV_CQ_SCAT_SLOT 64U
+#define SV_CQ_SCAT_MAX 64U
+#define SV_RWQE_F_INDEX 1U
+#define SV_CQE_F_RIDX 1U
+#define SV_CQE_F_SCATTER 2U
+
 #endif /* SOFTVERBS_ABI_H */

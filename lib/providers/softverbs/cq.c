@@ -45,7 +45,9 @@ static int cq_ring_alloc(uint32_t cqe, struct ibv_pd *pd, struct cq_ring *r)
 	r->entries = svl_roundup_pow2(cqe + 1);
 	if (!r->entries)
 		return EINVAL;
-	ring_len = (size_t)r->entries * sizeof(struct sv_cqe);
+	/* The CQEs, then a payload slot per CQE (cq_scatter.c). */
+	ring_len = (size_t)r->entries *
+		   (sizeof(struct sv_cqe) + SV_CQ_SCAT_SLOT);
 	r->dbrec_off = svl_ring_align(ring_len);
 	r->len = r->dbrec_off + sizeof(struct sv_dbrec);
 	ret = svl_ring_alloc_src(pd, SVL_RES_TYPE_CQ_RING, r->len, &r->fd,
@@ -116,7 +118,8 @@ static void cq_ring_descs(const struct cq_ring *r, struct sv_buffer_desc *d,
 	d[0].type = SV_BUFFER_TYPE_DMABUF;
 	d[0].index = SV_CQ_BUF_RING;
 	d[0].addr = 0;
-	d[0].length = (uint64_t)r->entries * sizeof(struct sv_cqe);
+	d[0].length = (uint64_t)r->entries *
+		      (sizeof(struct sv_cqe) + SV_CQ_SCAT_SLOT);
 	d[1].fd = r->fd;
 	d[1].type = SV_BUFFER_TYPE_DMABUF;
 	d[1].index = SV_CQ_BUF_DBREC;
@@ -125,6 +128,7 @@ static void cq_ring_descs(const struct cq_ring *r, struct sv_buffer_desc *d,
 	memset(req, 0, sizeof(*req));
 	req->wqe_size = sizeof(struct sv_cqe);
 	req->sq_entries = r->entries;
+	req->rq_entries = SV_CQ_CREATE_SCATTER;
 }
 
 static void cq_use_ring(struct svl_cq *cq, struct cq_ring *r)
@@ -135,6 +139,7 @@ static void cq_use_ring(struct svl_cq *cq, struct cq_ring *r)
 	cq->ring_src = r->src;
 	cq->entries = r->entries;
 	cq->ring = r->map;
+	cq->scat = (uint8_t *)r->map + (size_t)r->entries * sizeof(struct sv_cqe);
 	/* Release: svl_cq_seems_empty() reads it without the lock. */
 	__atomic_store_n(&cq->db,
 			 (struct sv_dbrec *)((char *)r->map + r->dbrec_off),
@@ -413,6 +418,7 @@ SVL_EXPORT int ibv_destroy_cq(struct ibv_cq *ibcq)
 	svl_ring_free_src(cq->map_len, cq->fd, cq->map, &cq->ring_src);
 	cq_retired_free(cq);
 	svl_dcq_free(cq);
+	svl_scat_cq_free(cq);
 	pthread_mutex_destroy(&cq->lock);
 	pthread_cond_destroy(&ibcq->cond);
 	pthread_mutex_destroy(&ibcq->mutex);
@@ -506,6 +512,7 @@ int svl_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 	svl_cq_lock(cq);
 	/* The daemon's ring merged with the direct path's (direct_cq.c). */
 	for (; i < n && (e = svl_cq_peek(cq)); i++) {
+		svl_scat_peeked(cq, e); /* small payloads land now */
 		cqe_to_wc(e, &wc[i]);
 		svl_cq_pop(cq);
 	}
@@ -533,11 +540,16 @@ void svl_cq_clean(struct ibv_cq *ibcq, uint32_t qpn)
 		prod = cq->cons; /* garbage: leave the ring alone */
 	for (src = dst = prod; src != cq->cons;) {
 		src--;
-		if (cq->ring[src & mask].qp_num == qpn)
+		if (cq->ring[src & mask].qp_num == qpn) {
+			/* Its receive records are released with it. */
+			svl_scat_peeked(cq, &cq->ring[src & mask]);
 			continue;
+		}
 		dst--;
-		if (dst != src)
-			cq->ring[dst & mask] = cq->ring[src & mask];
+		if (dst == src)
+			continue;
+		cq->ring[dst & mask] = cq->ring[src & mask];
+		svl_scat_move(cq, src & mask, dst & mask);
 	}
 	if (dst != cq->cons) {
 		cq->cons = dst;

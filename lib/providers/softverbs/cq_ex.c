@@ -24,6 +24,7 @@ static int ex_load(struct svl_cq *cq)
 	cq->cur = svl_cq_peek(cq);
 	if (!cq->cur)
 		return ENOENT;
+	svl_scat_peeked(cq, cq->cur); /* small payloads land now */
 	cq->cq_ex.wr_id = cq->cur->wr_id;
 	cq->cq_ex.status = (enum ibv_wc_status)cq->cur->status;
 	return 0;

@@ -301,7 +301,8 @@ int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
 			     (size_t)(r->prod & (r->entries - 1)) * r->stride);
 		w->wr_id = wr->wr_id;
 		w->num_sge = (uint32_t)wr->num_sge;
-		w->reserved = 0;
+		/* Our own record, for a payload scattered to the CQ. */
+		w->reserved = svl_rrec_put(r, wr, r->prod);
 		s = (struct sv_sge *)(w + 1);
 		for (i = 0; i < wr->num_sge; i++) {
 			s[i].addr = wr->sg_list[i].addr;

@@ -97,6 +97,7 @@ static void qp_free(struct svl_qp *q)
 		svl_ring_free_src(q->map_len, q->fd, q->map, &q->ring_src);
 	if (q->rd >= 0)
 		svl_rd_db_put(q->qp.context, (uint32_t)q->rd);
+	svl_rrec_free(&q->rq);
 	pthread_spin_destroy(&q->sq.lock);
 	pthread_spin_destroy(&q->rq.lock);
 	pthread_mutex_destroy(&q->qp.mutex);
@@ -409,6 +410,7 @@ struct ibv_qp *svl_create_qp_rd(struct ibv_context *ctx,
 		}
 	}
 	svl_fate_qp_add(&q->qp); /* flushed if the daemon dies */
+	svl_scat_qp_add(q); /* scattered receives find it by QPN */
 	return &q->qp;
 }
 
@@ -517,6 +519,7 @@ static void qp_reset_shadow(struct svl_qp *q)
 	pthread_spin_unlock(&q->sq.lock);
 	pthread_spin_lock(&q->rq.lock);
 	q->rq.prod = 0;
+	svl_rrec_reset(&q->rq);
 	pthread_spin_unlock(&q->rq.lock);
 	svl_direct_rx_reset(q);
 }
@@ -671,6 +674,7 @@ SVL_EXPORT int ibv_destroy_qp(struct ibv_qp *qp)
 	(void)resp.events_reported;
 	(void)svl_posted_error(qp->context, qp->handle); /* handle reused */
 	svl_fate_qp_del(qp);
+	svl_scat_qp_del(to_svl_qp(qp));
 	svl_direct_qp_free(to_svl_qp(qp));
 	qp_free(to_svl_qp(qp));
 	return 0;

@@ -20,6 +20,7 @@ static void srq_free(struct svl_srq *s)
 
 	if (s->map || s->fd >= 0)
 		svl_ring_free_src(s->map_len, s->fd, s->map, &s->ring_src);
+	svl_rrec_free(&s->rq);
 	pthread_spin_destroy(&s->rq.lock);
 	pthread_mutex_destroy(&s->srq.mutex);
 	pthread_cond_destroy(&s->srq.cond);
@@ -133,6 +134,10 @@ struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 	pthread_cond_init(&s->srq.cond, NULL);
 	s->rq.entries = svl_roundup_pow2(a->attr.max_wr ? a->attr.max_wr : 1);
 	s->rq.stride = svl_recv_stride(a->attr.max_sge);
+	/* Records for scattered payloads (cq_scatter.c); not for XRC or
+	 * tag matching, whose completions the daemon never scatters. */
+	if (type == IBV_SRQT_BASIC)
+		svl_rrec_init(&s->rq);
 	ring_len = svl_ring_align((size_t)s->rq.entries * s->rq.stride);
 	s->map_len = ring_len + svl_ring_align(sizeof(struct sv_dbrec));
 	ret = svl_ring_alloc_src(pd, SVL_RES_TYPE_SRQ_RING, s->map_len, &s->fd,

@@ -13,6 +13,8 @@
 #include "ring.h"
 #include "svl_pd.h"
 
+struct svl_qp;
+
 struct svl_cq {
 	/* ibv_cq_ex starts with the fields of ibv_cq: one object, two views. */
 	union {
@@ -39,6 +41,10 @@ struct svl_cq {
 	uint32_t events_read; /* events ibv_get_cq_event returned */
 	/* Completions of the direct path (direct_cq.c), NULL until used. */
 	struct svl_dcq *dcq;
+	/* Scatter-to-CQE (cq_scatter.c): the payload area after the ring,
+	 * and the QPs whose receives complete here, by QPN. */
+	uint8_t *scat;
+	struct svl_scat_ent **scat_qps;
 };
 
 static inline void svl_cq_lock(struct svl_cq *cq)
@@ -83,5 +89,28 @@ struct svl_cq *svl_cq_create(struct ibv_context *ctx, int cqe,
 void svl_cq_clean(struct ibv_cq *cq, uint32_t qpn);
 /* Fill the extended poll ops (cq_ex.c). */
 void svl_cq_ex_init(struct svl_cq *cq, uint64_t wc_flags);
+
+/*
+ * Scatter-to-CQE (cq_scatter.c, docs/datapath.md): a receive CQE that
+ * names the ring index of its WQE releases our record of it, and one
+ * whose payload the daemon put in the CQ's payload area has it copied to
+ * the WQE's buffers first (a record that does not match fails the
+ * completion with IBV_WC_GENERAL_ERR). Under cq->lock, before the CQE is
+ * read; e is in the daemon's ring (CQEs of the direct path never carry
+ * the flags).
+ */
+void svl_scat_take(struct svl_cq *cq, struct sv_cqe *e);
+
+static inline void svl_scat_peeked(struct svl_cq *cq, const struct sv_cqe *e)
+{
+	if (e && e->reserved && e >= cq->ring && e < cq->ring + cq->entries)
+		svl_scat_take(cq, (struct sv_cqe *)e);
+}
+/* The CQE at ring slot 'from' moves to slot 'to' (svl_cq_clean). */
+void svl_scat_move(struct svl_cq *cq, uint32_t from, uint32_t to);
+/* QP create / destroy: its receives complete on its recv_cq. */
+void svl_scat_qp_add(struct svl_qp *q);
+void svl_scat_qp_del(struct svl_qp *q);
+void svl_scat_cq_free(struct svl_cq *cq);
 
 #endif /* SVL_CQ_H */

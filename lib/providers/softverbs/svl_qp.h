@@ -24,7 +24,21 @@ struct svl_ring {
 	uint32_t prod; /* our shadow of db->prod */
 	pthread_spinlock_t lock;
 	bool no_lock; /* on a TD: one thread posts, so the lock is skipped */
+	/* Receive rings: our own record of each WQE, for payloads the
+	 * daemon scattered to the CQ (cq_scatter.c), or NULL. */
+	struct svl_rrecs *rec;
 };
+
+/*
+ * Receive records (cq_scatter.c): a ring keeps them once init made its
+ * store; posting a receive at ring index idx returns SV_RWQE_F_INDEX if
+ * it was recorded; a ring starts again (RESET) or is freed.
+ */
+void svl_rrec_init(struct svl_ring *r);
+uint32_t svl_rrec_put(struct svl_ring *r, const struct ibv_recv_wr *wr,
+		      uint32_t idx);
+void svl_rrec_reset(struct svl_ring *r);
+void svl_rrec_free(struct svl_ring *r);
 
 static inline void svl_ring_lock(struct svl_ring *r)
 {
