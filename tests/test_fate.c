@@ -67,6 +67,20 @@ static int post(uint64_t id, bool send)
 		      ibv_post_recv(qp, &rw, &rbad);
 }
 
+/*
+ * Stopped for sure before we go on: kill() only queues SIGSTOP, and an
+ * engine thread that makes no system call on its way (a small SEND since
+ * the scatter to the CQ) completed a SEND posted after it.
+ */
+static void daemon_stop(const struct svt_daemon *d)
+{
+	int status;
+
+	SVT_CHECK(!kill(d->pid, SIGSTOP));
+	SVT_CHECK(waitpid(d->pid, &status, WUNTRACED) == d->pid &&
+		  WIFSTOPPED(status));
+}
+
 static void test_hung(struct svt_daemon *d, struct ibv_device *dev)
 {
 	struct timespec t0;
@@ -131,7 +145,7 @@ static void test_dead(struct svt_daemon *d)
 	struct timespec t0;
 	int i, n = -1;
 
-	SVT_CHECK(!kill(d->pid, SIGSTOP));
+	daemon_stop(d);
 	for (i = 0; i < NSEND; i++)
 		SVT_CHECK(!post(i, true));
 	for (i = 0; i < NRECV; i++)
