@@ -36,8 +36,8 @@ int svd_cq_push_data(struct svd_cq *cq, const struct sv_cqe *cqe,
 /*
  * The process whose library asked for a payload area at CQ create
  * (SV_CQ_CREATE_SCATTER), or 0: only receive buffers in that process's
- * private memory are scattered to this CQ. Read under dev->lock (the
- * engine's) or cq->lock: a resize changes it under both.
+ * private memory are scattered to this CQ. A resize may take the area
+ * away meanwhile (under cq->lock): svd_cq_push_data checks again.
  */
 pid_t svd_cq_scatter_pid(struct svd_cq *cq);
 
