@@ -60,6 +60,16 @@ static inline struct ibv_mr *svt_buf_reg(struct svt_buf *b, struct ibv_pd *pd,
 	return b->mr;
 }
 
+/* Deregister, unmap and close what svt_buf_reg() made; true if dereg worked. */
+static inline bool svt_buf_free(struct svt_buf *b)
+{
+	bool ok = !ibv_dereg_mr(b->mr);
+
+	munmap(b->map, b->len);
+	close(b->fd);
+	return ok;
+}
+
 static inline void svt_fill(uint8_t *p, size_t n, unsigned int seed)
 {
 	size_t i;

@@ -186,11 +186,7 @@ static void test_traffic(struct ibv_context *ctx, struct ibv_pd *pd)
 	/* Both went over the data-direct device, not the default path. */
 	dd_check("destination", c0, b0);
 	dd_bursts(&a, &dd, &plain);
-	SVT_CHECK(!ibv_dereg_mr(dd.mr) && !ibv_dereg_mr(plain.mr));
-	munmap(dd.map, BIG);
-	munmap(plain.map, BIG);
-	close(dd.fd);
-	close(plain.fd);
+	SVT_CHECK(svt_buf_free(&dd) && svt_buf_free(&plain));
 	printf("data-direct MR: 8 MiB WRITE and READ, contents match\n");
 }
 

@@ -101,11 +101,7 @@ static void test_sizes(struct ibv_context *ctx, struct ibv_pd *pd)
 		SVT_CHECK(st == lng);
 	if (!strcmp(method, "memcpy"))
 		SVT_CHECK(st == 0);
-	SVT_CHECK(!ibv_dereg_mr(dd.mr) && !ibv_dereg_mr(pl.mr));
-	munmap(dd.map, LEN);
-	munmap(pl.map, LEN);
-	close(dd.fd);
-	close(pl.fd);
+	SVT_CHECK(svt_buf_free(&dd) && svt_buf_free(&pl));
 }
 
 struct streamer {

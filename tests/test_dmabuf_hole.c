@@ -97,11 +97,7 @@ static void punch_one(struct svt_ep *a, struct ibv_pd *pd, int sv_access)
 	SVT_CHECK(v == 0);
 	memcpy(&v, t.map + HOLE_OFF, 8);
 	SVT_CHECK(v == 7);
-	SVT_CHECK(!ibv_dereg_mr(t.mr) && !ibv_dereg_mr(l.mr));
-	munmap(t.map, LEN);
-	munmap(l.map, LEN);
-	close(t.fd);
-	close(l.fd);
+	SVT_CHECK(svt_buf_free(&t) && svt_buf_free(&l));
 }
 
 int main(void)
