@@ -47,7 +47,7 @@
 #include "direct_op.h"
 
 #define SPLIT_MIN (256 * 1024) /* bytes: below, one call */
-#define CHUNK_MIN (256 * 1024)
+#define CHUNK_BYTES (256 * 1024) /* a chunk per this much, 2 at least */
 #define CHUNKS_MAX 8
 #define SPIN_NS 200000L /* the worker waits this long for the next one */
 #define FREE_RECHECK_NS 10000L
@@ -392,11 +392,11 @@ static uint32_t job_fill(int fd, pid_t pid, bool read,
 			 const struct iovec *remote, unsigned long nremote,
 			 uint64_t len)
 {
-	uint32_t n = (uint32_t)(len / CHUNK_MIN), chunks;
+	uint32_t n = (uint32_t)(len / CHUNK_BYTES), chunks;
 
 	if (nlocal > IOV_MAXN || nremote > IOV_MAXN)
 		return 0;
-	n = n > CHUNKS_MAX ? CHUNKS_MAX : n;
+	n = n < 2 ? 2 : n > CHUNKS_MAX ? CHUNKS_MAX : n;
 	job.fd = fd;
 	job.pid = pid;
 	job.read = read;
