@@ -43,10 +43,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <softverbs/loadavg.h>
+
 #include "direct.h"
 #include "direct_op.h"
 
-#define SPLIT_MIN (256 * 1024) /* bytes: below, one call */
+#define SPLIT_MIN (256 * 1024)	 /* bytes: below, one call */
 #define CHUNK_BYTES (256 * 1024) /* a chunk per this much, 2 at least */
 #define CHUNKS_MAX 8
 #define SPIN_NS 200000L /* the worker waits this long for the next one */
@@ -80,7 +82,6 @@ static pthread_t wthread;
 static pid_t wpid; /* the process whose worker runs; 0: none */
 static bool wforkable;
 static unsigned int wusers; /* open device contexts */
-static int loadavg_fd = -1;
 static long ncpus = 1;
 
 /*
@@ -108,30 +109,12 @@ static int64_t now_ns(void)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* The kernel's runnable threads ("0.52 0.58 0.59 3/467 12345": 3). */
-static long runnable(void)
-{
-	char buf[128], *p;
-	ssize_t n;
-
-	if (loadavg_fd < 0)
-		return -1;
-	n = pread(loadavg_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strchr(buf, '/');
-	while (p && p > buf && p[-1] != ' ')
-		p--;
-	return p ? strtol(p, NULL, 10) : -1;
-}
-
 /* Is a core free for one more running thread besides those counted? */
 static bool core_free(long extra)
 {
-	long r = runnable();
+	long r = sv_loadavg_running();
 
-	return r > 0 && r + extra <= ncpus;
+	return r > 0 && r + extra <= sv_loadavg_cpus;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -331,8 +314,6 @@ static bool worker_start(void)
 			return false;
 		wforkable = true;
 	}
-	if (loadavg_fd < 0)
-		loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 	if (pthread_attr_init(&a))
 		return false;
 	worker_cpus(&a);
