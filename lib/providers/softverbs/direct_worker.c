@@ -49,7 +49,7 @@
 #include "direct_op.h"
 
 #define SPLIT_MIN (256 * 1024)	 /* bytes: below, one call */
-#define CHUNK_BYTES (256 * 1024) /* a chunk per this much, 2 at least */
+#define CHUNK_BYTES (512 * 1024) /* a chunk per this much, 2 at least */
 #define CHUNKS_MAX 8
 #define SPIN_NS 200000L /* the worker waits this long for the next one */
 #define FREE_RECHECK_NS 10000L
