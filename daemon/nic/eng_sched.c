@@ -285,6 +285,13 @@ static void eng_thread_setup(struct eng_prio *prio)
 			eng_prio_name(prio->mode));
 }
 
+static void eng_thread_sleep(struct svd_engine *e, struct eng_prio *prio)
+{
+	eng_prio_sleeping(prio);
+	if (eng_sleep(e))
+		eng_prio_woke(prio, now_ns());
+}
+
 static void *eng_thread(void *arg)
 {
 	struct svd_engine *e = arg;
@@ -306,12 +313,18 @@ static void *eng_thread(void *arg)
 			eng_idle_reply(&idle, e->ring_cpu ==
 						      (uint32_t)sched_getcpu());
 			eng_prio_worked(&prio, now);
+			/*
+			 * Neither a reply to wait for nor a free core: sleep
+			 * now. eng_sleep's own pass takes what came meanwhile,
+			 * so the empty pass that used to come first (0.2 us)
+			 * no longer delays the process this engine preempted.
+			 */
+			if (deadline && !eng_idle_may_spin(&idle, now, deadline))
+				eng_thread_sleep(e, &prio);
 		} else if (eng_idle_may_spin(&idle, now, deadline)) {
 			eng_idle_relax();
 		} else {
-			eng_prio_sleeping(&prio);
-			if (eng_sleep(e))
-				eng_prio_woke(&prio, now_ns());
+			eng_thread_sleep(e, &prio);
 		}
 	}
 	return NULL;
