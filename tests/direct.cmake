@@ -43,3 +43,7 @@ sv_add_c_test(test_direct_inv ${CMAKE_CURRENT_LIST_DIR}/test_direct_inv.c)
 add_test(NAME test_direct_inv_off COMMAND test_direct_inv off)
 set_tests_properties(test_direct_inv_off PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120)
+sv_add_c_test(test_direct_chan ${CMAKE_CURRENT_LIST_DIR}/test_direct_chan.c)
+add_test(NAME test_direct_chan_off COMMAND test_direct_chan off)
+set_tests_properties(test_direct_chan_off PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)

@@ -215,6 +215,8 @@ void svl_direct_peer_drop(struct svl_dqp *d);
 bool svl_direct_recv_posted(struct svl_qp *q);
 void svl_direct_rx_drain(struct svl_cq *cq); /* under cq->lock */
 void svl_direct_cq_armed(struct svl_cq *cq, int solicited); /* cq.c */
+/* Under cq->lock: SV_CQ_ARM_* of an arm the daemon has not taken, or 0. */
+uint32_t svl_direct_cq_arm_pending(const struct svl_cq *cq);
 void svl_direct_rx_reset(struct svl_qp *q); /* qp.c: modify to RESET */
 void svl_direct_rx_free(struct svl_qp *q);
 

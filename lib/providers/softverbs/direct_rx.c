@@ -110,7 +110,7 @@ static bool rx_wanted(const struct svl_qp *q)
 }
 
 /* Under cq->lock: the SV_CQ_ARM_* of an arm the daemon has not taken. */
-static uint32_t cq_arm_pending(const struct svl_cq *cq)
+uint32_t svl_direct_cq_arm_pending(const struct svl_cq *cq)
 {
 	if (svl_load_acquire(&cq->db->arm_seq) ==
 	    svl_load_acquire(&cq->db->armed_seen))
@@ -136,7 +136,7 @@ static void rx_register(struct svl_qp *q)
 		/* Armed before the ring existed (perftest -e arms, then
 		 * posts): the first direct SEND must wake us too. */
 		atomic_store((_Atomic uint32_t *)&x->h->armed,
-			     cq_arm_pending(cq));
+			     svl_direct_cq_arm_pending(cq));
 	}
 	svl_cq_unlock(cq);
 	if (!d) {

@@ -445,7 +445,11 @@ static int send_placed(struct svl_qp *q, const struct sv_send_wqe *w,
  * An eager SEND: for a signaled one, room for its completion, the message
  * and the completion under one hold of the send CQ's lock (a ping-pong
  * signals every SEND: two lock round trips were a tenth of its half RTT).
- * False, nothing pushed: no room, or a channel (the daemon's event).
+ * A send CQ with a completion channel takes it only while not armed: an
+ * armed one wants the daemon's event (daemon path); ibv_req_notify_cq
+ * takes the same lock, so an arm comes before (seen here) or after the
+ * completion (which then needs no event: an arm is for completions to
+ * come). False, nothing pushed: no room, or armed.
  */
 static bool push_completed(struct svl_qp *q, const struct sv_send_wqe *w,
 			   const struct dsend *s)
@@ -459,10 +463,9 @@ static bool push_completed(struct svl_qp *q, const struct sv_send_wqe *w,
 		push(q->dq, w, s);
 		return true;
 	}
-	if (cq->cq.channel)
-		return false;
 	svl_cq_lock(cq);
-	if (svl_dcq_reserve(cq)) {
+	if ((cq->cq.channel && svl_direct_cq_arm_pending(cq)) ||
+	    svl_dcq_reserve(cq)) {
 		svl_cq_unlock(cq);
 		return false;
 	}

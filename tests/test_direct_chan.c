@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Issue 17: SENDs from a QP whose send CQ has a completion channel
+ * (docs/direct-path.md, "SEND"). Two QPs of one process, a -> b; a's
+ * send CQ has a channel:
+ *   - while that CQ is not armed, an 8 B SEND is direct: with the daemon
+ *     stopped it completes on both sides (path on), on neither (off);
+ *     payload checked;
+ *   - armed, a SEND's completion still wakes a thread asleep in
+ *     ibv_get_cq_event on that channel (the daemon path raises it), and
+ *     the completion is there to poll after the event;
+ *   - many SENDs in a row with the CQ armed now and then arrive in order.
+ * "off" as argv[1] runs it all with SOFTVERBS_DIRECT=0.
+ */
+#include <pthread.h>
+
+#include <infiniband/verbs.h>
+
+#include "svtest.h"
+#include "svt_ep.h"
+#include "svt_direct.h"
+
+struct cpair {
+	struct svt_ep a, b;
+	struct ibv_comp_channel *ch;
+	struct ibv_mr *mr;
+	uint8_t buf[8192];
+};
+
+static void cpair_open(struct cpair *p)
+{
+	svt_ep_open(&p->b);
+	p->a = p->b;
+	p->ch = ibv_create_comp_channel(p->a.ctx);
+	SVT_CHECK(p->ch);
+	p->a.cq = ibv_create_cq(p->a.ctx, 256, NULL, p->ch, 0);
+	SVT_CHECK(p->a.cq);
+	svt_ep_make(&p->a);
+	p->mr = ibv_reg_mr(p->a.pd, p->buf, sizeof(p->buf),
+			   IBV_ACCESS_LOCAL_WRITE);
+	SVT_CHECK(p->mr);
+	svt_ep_connect(&p->a, p->b.qp->qp_num);
+	svt_ep_connect(&p->b, p->a.qp->qp_num);
+}
+
+static void cpair_close(struct cpair *p)
+{
+	SVT_CHECK(!ibv_destroy_qp(p->a.qp) && !ibv_destroy_qp(p->b.qp));
+	SVT_CHECK(!ibv_dereg_mr(p->mr));
+	SVT_CHECK(!ibv_destroy_cq(p->a.cq) && !ibv_destroy_cq(p->b.cq));
+	SVT_CHECK(!ibv_destroy_comp_channel(p->ch));
+	SVT_CHECK(!ibv_dealloc_pd(p->a.pd) && !ibv_close_device(p->a.ctx));
+}
+
+/* b's receive k into buf[4096 + 64 k]; a's SEND k of 8 B from buf[8 k]. */
+static void post_pair(struct cpair *p, uint32_t k)
+{
+	struct ibv_sge rs = { (uintptr_t)p->buf + 4096 + 64 * (k % 64), 64,
+			      p->mr->lkey };
+	struct ibv_sge ss = { (uintptr_t)p->buf + 8 * (k % 64), 8,
+			      p->mr->lkey };
+	struct ibv_recv_wr rwr = { .wr_id = k, .sg_list = &rs, .num_sge = 1 },
+			   *rbad;
+	struct ibv_send_wr wr = { .wr_id = k, .sg_list = &ss, .num_sge = 1,
+				  .opcode = IBV_WR_SEND,
+				  .send_flags = IBV_SEND_SIGNALED },
+			   *bad;
+
+	memset(p->buf + 8 * (k % 64), (int)(k * 7 + 1), 8);
+	SVT_CHECK(!ibv_post_recv(p->b.qp, &rwr, &rbad));
+	SVT_CHECK(!ibv_post_send(p->a.qp, &wr, &bad));
+}
+
+static void check_recv(struct cpair *p, const struct ibv_wc *wc, uint32_t k)
+{
+	const uint8_t *r = p->buf + 4096 + 64 * (k % 64);
+	int i;
+
+	SVT_CHECK(wc->status == IBV_WC_SUCCESS && wc->wr_id == k &&
+		  wc->opcode == IBV_WC_RECV && wc->byte_len == 8);
+	for (i = 0; i < 8; i++)
+		SVT_CHECK(r[i] == (uint8_t)(k * 7 + 1));
+}
+
+static void check_sent(const struct ibv_wc *wc, uint32_t k)
+{
+	SVT_CHECK(wc->status == IBV_WC_SUCCESS && wc->wr_id == k &&
+		  wc->opcode == IBV_WC_SEND);
+}
+
+/* Not armed, the daemon stopped: direct (on) or waiting (off). */
+static void unarmed_direct(struct cpair *p, pid_t daemon, bool on)
+{
+	struct ibv_wc ws, wr;
+	int got_s, got_r;
+
+	post_pair(p, 1); /* first traffic: the grant and the ring */
+	wr = svt_poll1(p->a.cq);
+	check_sent(&wr, 1);
+	wr = svt_poll1(p->b.cq);
+	check_recv(p, &wr, 1);
+	svt_dx_stop_daemon(daemon);
+	post_pair(p, 2);
+	got_s = svt_dx_poll_ms(p->a.cq, &ws, 500);
+	got_r = svt_dx_poll_ms(p->b.cq, &wr, 500);
+	SVT_CHECK(!kill(daemon, SIGCONT));
+	printf("send CQ with a channel, not armed, daemon stopped: SEND %s, "
+	       "receive %s\n", got_s ? "completed" : "waited",
+	       got_r ? "completed" : "waited");
+	SVT_CHECK(got_s == on && got_r == on);
+	if (!got_s)
+		ws = svt_poll1(p->a.cq);
+	if (!got_r)
+		wr = svt_poll1(p->b.cq);
+	check_sent(&ws, 2);
+	check_recv(p, &wr, 2);
+}
+
+struct sleeper {
+	struct ibv_comp_channel *ch;
+	struct ibv_cq *cq;
+	volatile int woken;
+};
+
+static void *sleep_on_channel(void *arg)
+{
+	struct sleeper *s = arg;
+	void *ctx;
+
+	SVT_CHECK(!ibv_get_cq_event(s->ch, &s->cq, &ctx));
+	ibv_ack_cq_events(s->cq, 1);
+	s->woken = 1;
+	return NULL;
+}
+
+/* Armed: the SEND's completion raises the event. */
+static void armed_wakes(struct cpair *p, uint32_t k)
+{
+	struct sleeper s = { p->ch, NULL, 0 };
+	struct ibv_wc wc;
+	pthread_t t;
+	int i;
+
+	SVT_CHECK(!ibv_req_notify_cq(p->a.cq, 0));
+	SVT_CHECK(!pthread_create(&t, NULL, sleep_on_channel, &s));
+	usleep(10000);
+	post_pair(p, k);
+	for (i = 0; i < 10000 && !s.woken; i++)
+		usleep(1000);
+	if (!s.woken)
+		printf("SEND %u: the sleeper on the send CQ was NOT woken\n", k);
+	SVT_CHECK(s.woken && s.cq == p->a.cq);
+	SVT_CHECK(!pthread_join(t, NULL));
+	SVT_CHECK(ibv_poll_cq(p->a.cq, 1, &wc) == 1);
+	check_sent(&wc, k);
+	wc = svt_poll1(p->b.cq);
+	check_recv(p, &wc, k);
+}
+
+int main(int argc, char **argv)
+{
+	bool on = !(argc > 1 && !strcmp(argv[1], "off"));
+	struct svt_daemon d;
+	struct cpair p;
+	struct ibv_wc wc;
+	uint32_t k;
+
+	setenv("SOFTVERBS_DIRECT", on ? "1" : "0", 1);
+	SVT_CHECK(!svt_daemon_start(&d));
+	cpair_open(&p);
+	unarmed_direct(&p, d.pid, on);
+	armed_wakes(&p, 3);
+	/* A stream, armed every 8th SEND (each time woken): in order. */
+	for (k = 4; k < 100; k++) {
+		if (k % 8 == 0) {
+			armed_wakes(&p, k);
+			continue;
+		}
+		post_pair(&p, k);
+		wc = svt_poll1(p.a.cq);
+		check_sent(&wc, k);
+		wc = svt_poll1(p.b.cq);
+		check_recv(&p, &wc, k);
+	}
+	printf("96 SENDs, every 8th with the send CQ armed: woken, in order\n");
+	cpair_close(&p);
+	printf("SENDs with a channel on the send CQ, path %s: PASS\n",
+	       on ? "on" : "off");
+	return SVT_PASS;
+}
