@@ -15,11 +15,12 @@
  * order, completions or the busy record changes: the caller holds the
  * busy record around the whole transfer, as around one call.
  *
- * The worker is the device's copy engine living in the process (only the
- * process has the right to reach the target): like softverbsd, it is not
- * bound by the CPU affinity the application gave its own threads, else a
- * client pinned with taskset would have both halves on one core. It never
- * makes the post wait for it: a chunk nobody has taken yet is the
+ * The worker stays inside the CPU affinity the application gave the
+ * thread that started it (a taskset or a container's cpuset binds the
+ * library's threads too: a CPU outside it may not even be allowed), on
+ * those CPUs other than the one that thread ran on; an application pinned
+ * to one CPU gets a worker that finds no core free and never splits. It
+ * never makes the post wait for it: a chunk nobody has taken yet is the
  * poster's, so a worker that is asleep, late or on the poster's own CPU
  * costs at most the chunk it is copying. It is woken only for a large
  * transfer and only when a core is free (the kernel's count of runnable
@@ -82,7 +83,6 @@ static pthread_t wthread;
 static pid_t wpid; /* the process whose worker runs; 0: none */
 static bool wforkable;
 static unsigned int wusers; /* open device contexts */
-static long ncpus = 1;
 
 /*
  * SOFTVERBS_DIRECT_SPLIT: 0 off; 2 (tests) the worker takes its chunks
@@ -95,7 +95,6 @@ static int split_mode(void)
 	if (mode < 0) {
 		const char *v = getenv("SOFTVERBS_DIRECT_SPLIT");
 
-		ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 		mode = v && (v[0] == '0' || v[0] == '2') ? v[0] - '0' : 1;
 	}
 	return mode;
@@ -259,25 +258,21 @@ static void *worker_main(void *arg)
 }
 
 /*
- * The CPUs the starting (posting) thread may not use, if there are any,
- * else all: the scheduler wakes a thread on its waker's CPU when it can,
- * where it would only wait for the poster. See the top of the file.
+ * The CPUs the starting (posting) thread may use but does not run on now,
+ * if there are any, else all of its own: the scheduler wakes a thread on
+ * its waker's CPU when it can, where it would only wait for the poster.
+ * See the top of the file.
  */
 static void worker_cpus(pthread_attr_t *a)
 {
-	cpu_set_t mine, set;
-	long i;
+	cpu_set_t mine;
+	int cpu = sched_getcpu();
 
-	CPU_ZERO(&set);
 	if (sched_getaffinity(0, sizeof(mine), &mine))
-		CPU_ZERO(&mine);
-	for (i = 0; i < ncpus && i < CPU_SETSIZE; i++)
-		if (!CPU_ISSET(i, &mine))
-			CPU_SET(i, &set);
-	if (!CPU_COUNT(&set))
-		for (i = 0; i < ncpus && i < CPU_SETSIZE; i++)
-			CPU_SET(i, &set);
-	pthread_attr_setaffinity_np(a, sizeof(set), &set);
+		return; /* unknown: the thread inherits the caller's mask */
+	if (cpu >= 0 && cpu < CPU_SETSIZE && CPU_COUNT(&mine) > 1)
+		CPU_CLR(cpu, &mine);
+	pthread_attr_setaffinity_np(a, sizeof(mine), &mine);
 }
 
 static void worker_fork_child(void)
