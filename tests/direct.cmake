@@ -35,6 +35,9 @@ add_test(NAME test_direct_bigsend_off COMMAND test_direct_bigsend off)
 set_tests_properties(test_direct_bigsend_off PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120)
 sv_add_c_test(test_direct_early ${CMAKE_CURRENT_LIST_DIR}/test_direct_early.c)
+add_test(NAME test_direct_early_fifo COMMAND test_direct_early fifo)
+set_tests_properties(test_direct_early_fifo PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)
 sv_add_c_test(test_direct_split ${CMAKE_CURRENT_LIST_DIR}/test_direct_split.c)
 add_test(NAME test_direct_split_off COMMAND test_direct_split off)
 set_tests_properties(test_direct_split_off PROPERTIES

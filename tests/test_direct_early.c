@@ -10,7 +10,16 @@
  *     again after both QPs went RESET and were connected anew;
  *   - a child forked after its parent's asks starts its own thread: its
  *     own pair connects and WRITEs.
+ * With "fifo" (a test of its own): the process pinned to one CPU at
+ * SCHED_FIFO 1, pairs written right after they connect, while the ask is
+ * under way. The background thread inherits both; a first post that spun
+ * on a lock the thread held across the daemon's round trip never let it
+ * run again (a livelock: SIGALRM ends the test). Needs the right to use
+ * SCHED_FIFO (root or RLIMIT_RTPRIO), else 77.
  */
+#include <sched.h>
+#include <stdbool.h>
+
 #include <infiniband/verbs.h>
 
 #include "svtest.h"
@@ -98,7 +107,42 @@ static void churn(struct pair *p)
 	}
 }
 
-int main(void)
+/* One CPU, SCHED_FIFO 1: false when this process may not. */
+static bool go_fifo(void)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu < 0 ? 0 : cpu, &one);
+	return !sched_setaffinity(0, sizeof(one), &one) &&
+	       !sched_setscheduler(0, SCHED_FIFO, &sp);
+}
+
+/* Pairs posted to at once: the first post meets the ask under way. */
+static int fifo_run(struct svt_daemon *d)
+{
+	struct pair p;
+	int i;
+
+	if (!go_fifo()) {
+		svt_daemon_stop(d);
+		printf("SKIP: SCHED_FIFO not allowed here\n");
+		return SVT_SKIP;
+	}
+	alarm(60);
+	for (i = 0; i < 20; i++) {
+		memset(&p, 0, sizeof(p));
+		pair_open(&p);
+		pair_write(&p, (uint8_t)i);
+		pair_close(&p);
+	}
+	svt_daemon_stop(d);
+	return SVT_PASS;
+}
+
+int main(int argc, char **argv)
 {
 	struct svt_daemon d;
 	struct pair p = {};
@@ -107,6 +151,8 @@ int main(void)
 
 	setenv("SOFTVERBS_DIRECT", "1", 1);
 	SVT_CHECK(!svt_daemon_start(&d));
+	if (argc > 1 && !strcmp(argv[1], "fifo"))
+		return fifo_run(&d);
 	pair_open(&p);
 	churn(&p);
 	usleep(20000); /* time for the thread to ask, or not: both fine */

@@ -113,19 +113,13 @@ static void dq_fill(struct svl_qp *q, struct svl_dqp *d, const uint8_t *t,
 	d->busy = (void *)((uint8_t *)q->sq.db + SV_DIRECT_BUSY_OFF);
 }
 
-/* Ask the daemon; the state says what came of it. */
-static void grant(struct svl_qp *q)
+/* Under sq.lock: what the daemon answered becomes the QP's state. */
+static void grant_install(struct svl_qp *q, int ret, const uint8_t *t,
+			  const struct sv_direct_grant_resp *r)
 {
-	struct sv_direct_grant_resp r = {};
-	const uint8_t *t = NULL;
-	int fd = -1, ret;
-
-	ret = grant_cmd(q, &r, &fd);
-	if (!ret && fd >= 0)
-		t = svl_direct_table_map(fd);
-	if (!ret && t && r.conn < SV_DIRECT_CONNS &&
+	if (!ret && t && r->conn < SV_DIRECT_CONNS &&
 	    (q->dq || (q->dq = calloc(1, sizeof(*q->dq))))) {
-		dq_fill(q, q->dq, t, &r);
+		dq_fill(q, q->dq, t, r);
 		q->dstate = SVL_DIRECT_GRANTED;
 		return;
 	}
@@ -133,6 +127,32 @@ static void grant(struct svl_qp *q)
 	/* Not connected back yet: the peer may still get there. */
 	if (ret == ENOENT || ret == EINVAL)
 		q->dretry = GRANT_RETRY_POSTS;
+}
+
+/*
+ * Ask the daemon, under q->dgrant and not under sq.lock; the state says
+ * what came of it. Posts meanwhile go on (they see no grant yet); the
+ * answer is installed under sq.lock, between two posts, unless the QP was
+ * modified while it was asked for (then it is stale: dropped; the table
+ * mapping is cached per process either way).
+ */
+static void grant(struct svl_qp *q)
+{
+	struct sv_direct_grant_resp r = {};
+	const uint8_t *t = NULL;
+	int fd = -1, ret;
+	uint32_t gen;
+
+	svl_ring_lock(&q->sq);
+	gen = q->dgen;
+	svl_ring_unlock(&q->sq);
+	ret = grant_cmd(q, &r, &fd);
+	if (!ret && fd >= 0)
+		t = svl_direct_table_map(fd);
+	svl_ring_lock(&q->sq);
+	if (q->dgen == gen && q->dstate != SVL_DIRECT_GRANTED)
+		grant_install(q, ret, t, &r);
+	svl_ring_unlock(&q->sq);
 }
 
 void svl_direct_prepare(struct svl_qp *q)
@@ -149,23 +169,31 @@ void svl_direct_prepare(struct svl_qp *q)
 		q->dretry = 0;
 		return;
 	}
-	svl_ring_lock(&q->sq);
+	/* An early ask under way: wait for its answer, asleep. */
+	pthread_mutex_lock(&q->dgrant);
 	if (q->dstate != SVL_DIRECT_GRANTED)
 		grant(q);
-	svl_ring_unlock(&q->sq);
+	pthread_mutex_unlock(&q->dgrant);
 }
 
 void svl_direct_ask_early(struct svl_qp *q)
 {
+	bool ask;
+
+	pthread_mutex_lock(&q->dgrant);
 	svl_ring_lock(&q->sq);
 	/* A post or a modify since it was queued decided already. */
-	if (q->dstate == SVL_DIRECT_UNTRIED && q->qp.state == IBV_QPS_RTS) {
+	ask = q->dstate == SVL_DIRECT_UNTRIED && q->qp.state == IBV_QPS_RTS;
+	svl_ring_unlock(&q->sq);
+	if (ask) {
 		grant(q);
+		svl_ring_lock(&q->sq);
 		/* The peer not connected back yet: the first post asks. */
 		if (q->dstate == SVL_DIRECT_REFUSED && q->dretry)
 			q->dstate = SVL_DIRECT_UNTRIED;
+		svl_ring_unlock(&q->sq);
 	}
-	svl_ring_unlock(&q->sq);
+	pthread_mutex_unlock(&q->dgrant);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -243,6 +271,7 @@ void svl_direct_qp_modified(struct svl_qp *q)
 	dq_forget(q);
 	q->dstate = SVL_DIRECT_UNTRIED;
 	q->dretry = 0;
+	q->dgen++; /* a grant asked for before this is stale */
 	svl_ring_unlock(&q->sq);
 }
 

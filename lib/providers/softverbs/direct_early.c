@@ -4,10 +4,15 @@
  * grant"). An application that times from its first ibv_post_send
  * (perftest) would otherwise count the grant's round trip and the target's
  * probe in its figure. When an RC QP reaches RTS, one thread per process
- * asks for it in the background, under the SQ lock as the first post
- * would; the first post finds it granted, waits for the lock if the ask
- * is under way, or asks itself as before if it never ran. The rules are
- * the daemon's and direct.c's, unchanged: this only moves when they run.
+ * asks for it in the background, under the QP's grant mutex as the first
+ * post would (never holding the SQ spinlock across the round trip: a
+ * poster spinning on it against a sleeping holder livelocks under
+ * SCHED_FIFO); the first post finds it granted, sleeps on the mutex if the
+ * ask is under way, or asks itself as before if it never ran. The rules
+ * are the daemon's and direct.c's, unchanged: this only moves when they
+ * run. QPs without a lock (a thread domain's single-thread contract) are
+ * not asked for early: no library thread may touch them beside the
+ * application's.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -113,7 +118,7 @@ static bool early_start(void)
 void svl_direct_early(struct svl_qp *q)
 {
 	if (q->qp.qp_type != IBV_QPT_RC || !svl_direct_on() ||
-	    !q->sq.entries)
+	    !q->sq.entries || q->sq.no_lock)
 		return;
 	pthread_mutex_lock(&early_lock);
 	if (early_n < EARLY_MAX && early_start()) {

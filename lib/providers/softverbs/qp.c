@@ -336,6 +336,7 @@ static struct svl_qp *qp_new(struct ibv_context *ctx, struct ibv_pd *pd)
 	pthread_spin_init(&q->sq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_spin_init(&q->rq.lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_mutex_init(&q->qp.mutex, NULL);
+	pthread_mutex_init(&q->dgrant, NULL);
 	pthread_cond_init(&q->qp.cond, NULL);
 	return q;
 }

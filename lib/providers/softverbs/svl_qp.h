@@ -84,6 +84,11 @@ struct svl_qp {
 	struct svl_dqp *dq;
 	int dstate; /* enum svl_dstate */
 	uint32_t dretry; /* posts until a refused grant is asked again */
+	/* Serializes asking for the grant (a daemon round trip) without holding
+	 * sq.lock across it: a thread waiting for the answer sleeps, it does not
+	 * spin against a thread that sleeps holding a spinlock. */
+	pthread_mutex_t dgrant;
+	uint32_t dgen; /* under sq.lock: moves at every modify */
 	struct svl_drx *drx; /* direct SEND receive ring (direct_rx.c) */
 	bool drx_tried;
 };
