@@ -4,7 +4,8 @@
 # test_sec_foreign: a connected QP takes packets only from its peer, and
 # refusals are counted in `softverbs dev list`.
 # test_sec_truncate: truncation of every kind of mapped memory by a client
-# that does not seal its rings (it interposes syscall/fcntl).
+# that does not seal its rings (it interposes syscall/fcntl); _direct: the
+# file-backed MR's case with the direct path on.
 # test_sec_keys: keys and QPNs differ between two daemon starts (the
 # permutation's keys come from getrandom() at start).
 # test_sec_limits: the per-user limit on doorbell pages (--limit-db-pages).
@@ -18,6 +19,9 @@ foreach(t test_sec_foreign test_sec_truncate test_sec_keys test_sec_limits
   sv_add_c_test(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.c)
 endforeach()
 target_link_libraries(test_sec_truncate PRIVATE ${CMAKE_DL_LIBS})
+add_test(NAME test_sec_truncate_direct COMMAND test_sec_truncate direct)
+set_tests_properties(test_sec_truncate_direct PROPERTIES SKIP_RETURN_CODE 77
+		     TIMEOUT 120 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 set_tests_properties(test_sec_foreign test_sec_truncate test_sec_blame
 		     test_sec_deputy PROPERTIES
 		     ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
