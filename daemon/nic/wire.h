@@ -101,6 +101,12 @@ bool wire_gid_is_v4(const uint8_t *gid);
  */
 uint32_t wire_icrc(const struct wire_ends *e, const uint8_t *ib, size_t len);
 /*
+ * The raw CRC-32 register advanced over the first bytes of p by
+ * PCLMULQDQ (wire_crc.c): how many it took (a multiple of 16, or 0 when
+ * n < 64 or the CPU lacks it); the caller does the rest.
+ */
+size_t wire_crc_clmul(uint32_t *crc, const uint8_t *p, size_t n);
+/*
  * Validate a received UDP payload (BTH .. ICRC): 0 with *bth filled, or
  * -enum wire_drop. Nothing past this point sees an unchecked byte.
  */

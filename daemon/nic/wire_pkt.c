@@ -32,8 +32,9 @@
 #include "wire.h"
 
 static uint32_t crc_tab[8][256];
+static bool crc_clmul_ok; /* wire_crc_clmul() agreed with the table */
 
-static void crc_init(void)
+static void crc_tables(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
@@ -49,7 +50,7 @@ static void crc_init(void)
 }
 
 /* Slicing by 8: the ICRC covers every payload byte, at line rate. */
-static uint32_t crc_update(uint32_t c, const uint8_t *p, size_t n)
+static uint32_t crc_table(uint32_t c, const uint8_t *p, size_t n)
 {
 	while (n >= 8) {
 		uint32_t lo, hi;
@@ -68,6 +69,40 @@ static uint32_t crc_update(uint32_t c, const uint8_t *p, size_t n)
 	while (n--)
 		c = crc_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
 	return c;
+}
+
+static uint32_t crc_update(uint32_t c, const uint8_t *p, size_t n)
+{
+	size_t k = crc_clmul_ok ? wire_crc_clmul(&c, p, n) : 0;
+
+	return crc_table(c, p + k, n - k);
+}
+
+/* PCLMULQDQ only if it gives the table's CRC on every length 64..320. */
+static void crc_clmul_check(void)
+{
+	uint8_t b[320];
+	uint32_t x = 0x12345678;
+
+	for (size_t i = 0; i < sizeof(b); i++) {
+		x = x * 1103515245U + 12345U;
+		b[i] = (uint8_t)(x >> 16);
+	}
+	for (size_t n = 64; n <= sizeof(b); n++) {
+		uint32_t c = 0xffffffffU ^ (uint32_t)n;
+		size_t k = wire_crc_clmul(&c, b, n);
+
+		if (!k || crc_table(c, b + k, n - k) !=
+				  crc_table(0xffffffffU ^ (uint32_t)n, b, n))
+			return;
+	}
+	crc_clmul_ok = true;
+}
+
+static void crc_init(void)
+{
+	crc_tables();
+	crc_clmul_check();
 }
 
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
