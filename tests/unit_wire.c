@@ -98,7 +98,7 @@ static void clmul_checks(void)
 		x = x * 1664525U + 1013904223U;
 		b[i] = (uint8_t)(x >> 24);
 	}
-	for (size_t n = 0; n <= sizeof(b); n += n < 300 ? 1 : 97) {
+	for (size_t n = 0; n < sizeof(b); n += n < 300 ? 1 : 97) {
 		uint32_t c = x ^ (uint32_t)n;
 		size_t k = wire_crc_clmul(&c, b + 1, n);
 
