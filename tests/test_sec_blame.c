@@ -85,8 +85,11 @@ static void requester(int to_r, int from_r, enum ibv_wr_opcode op)
 	wr.wr.rdma.remote_addr = o.addr;
 	wr.wr.rdma.rkey = o.rkey;
 	SVT_CHECK(!ibv_post_send(q.qp, &wr, &bad));
-	/* A READ has begun when R's bytes reach this buffer. */
-	while (op == IBV_WR_RDMA_READ && buf[0] != 0xcd)
+	/* A READ has begun when R's bytes reach this buffer (written by
+	 * another thread or process: an atomic load, which the compiler may
+	 * not hoist out of the loop as -O3 did with a plain one). */
+	while (op == IBV_WR_RDMA_READ &&
+	       __atomic_load_n(&buf[0], __ATOMIC_ACQUIRE) != 0xcd)
 		;
 	put(to_r, "p", 1);
 	pause(); /* until killed */
@@ -134,7 +137,9 @@ static void round_of(struct svt_ep *r, uint8_t *rbuf, struct ibv_mr *rmr,
 	put(from_r[1], &o, sizeof(o));
 	get(to_r[0], &c, 1);
 	/* A WRITE has begun when Q's bytes reach R's buffer. */
-	for (i = 0; op == IBV_WR_RDMA_WRITE && rbuf[0] != 0xab; i++) {
+	for (i = 0; op == IBV_WR_RDMA_WRITE &&
+		    __atomic_load_n(&rbuf[0], __ATOMIC_ACQUIRE) != 0xab;
+	     i++) {
 		SVT_CHECK(i < 10000);
 		nanosleep(&ms, NULL);
 	}
