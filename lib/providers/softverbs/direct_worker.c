@@ -28,7 +28,9 @@
  * a transfer only while a core is free, never at raised priority, and
  * sleeps on a futex otherwise. One per process, started at the first large
  * transfer; a forked child starts its own; the last ibv_close_device
- * stops and joins it. SOFTVERBS_DIRECT_SPLIT=0 turns it off.
+ * stops and joins it. Off unless SOFTVERBS_DIRECT_SPLIT=1 asks for it:
+ * on the quiet 2-core machine it made 1 MiB transfers slower, not faster
+ * (docs/direct-path.md, "Large transfers on two cores").
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -85,8 +87,8 @@ static bool wforkable;
 static unsigned int wusers; /* open device contexts */
 
 /*
- * SOFTVERBS_DIRECT_SPLIT: 0 off; 2 (tests) the worker takes its chunks
- * whatever the load; anything else, or unset: on, as described above.
+ * SOFTVERBS_DIRECT_SPLIT: 1 on, as described above; 2 (tests) the worker
+ * takes its chunks whatever the load; anything else, or unset: off.
  */
 static int split_mode(void)
 {
@@ -95,7 +97,7 @@ static int split_mode(void)
 	if (mode < 0) {
 		const char *v = getenv("SOFTVERBS_DIRECT_SPLIT");
 
-		mode = v && (v[0] == '0' || v[0] == '2') ? v[0] - '0' : 1;
+		mode = v && (v[0] == '1' || v[0] == '2') ? v[0] - '0' : 0;
 	}
 	return mode;
 }
