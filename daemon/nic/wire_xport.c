@@ -322,26 +322,18 @@ static int wx_deliver(struct wire_xport *wx, struct wire_rx *rx)
 }
 
 /*
- * Receive runs. Consecutive packets of one RC SEND or WRITE, or of one
- * READ response (the next PSN, full path-MTU payloads before the last)
- * that arrive together go to the engine as ONE packet of several PSNs, as
- * the same-host transport hands them: one write into the receiver's
- * memory and one responder (completer) step per run instead of per
- * packet. Only when the run's first PSN is the one expected next (the
- * responder's, holding nothing: no READ response going out, nothing
- * parked; or the requester's oldest unacknowledged one): then the engine
- * takes every PSN of the run exactly as it would have taken each packet.
- * Anything else goes packet by packet.
+ * Receive runs. Consecutive packets of one RC SEND or WRITE (the next
+ * PSN, full path-MTU payloads before the last) that arrive together go to
+ * the engine as ONE packet of several PSNs, as the same-host transport
+ * hands them: one write into the receiver's memory and one responder
+ * step per run instead of per packet. Only when the responder expects the
+ * run's first PSN and holds nothing (no READ response going out, nothing
+ * parked): then it takes every PSN of the run exactly as it would have
+ * taken each packet. Anything else goes packet by packet.
  */
 static bool run_opener(uint8_t op)
 {
-	return op == 0x00 || op == 0x01 || op == 0x06 || op == 0x07 ||
-	       op == 0x0d || op == 0x0e;
-}
-
-static bool run_middle(uint8_t op)
-{
-	return op == 0x01 || op == 0x07 || op == 0x0e;
+	return op == 0x00 || op == 0x01 || op == 0x06 || op == 0x07;
 }
 
 /* Does opcode b continue a, which is FIRST or MIDDLE (RC)? */
@@ -349,23 +341,7 @@ static bool run_continues(uint8_t a, uint8_t b)
 {
 	if (a <= 0x01)
 		return (b >= 0x01 && b <= 0x03) || b == 0x16;
-	if (a >= 0x0d)
-		return b == 0x0e || b == 0x0f;
 	return b >= 0x07 && b <= 0x09;
-}
-
-/* Would the engine take rx's PSN as the next one, now? */
-static bool run_expected(const struct svd_qp *qp, const struct wire_rx *rx)
-{
-	const struct eng_qp *eq = qp->eng;
-
-	if (rx->bth.opcode >= 0x0d) /* a READ response, to the completer */
-		return (qp->state == SVD_QPS_RTS ||
-			qp->state == SVD_QPS_SQD) &&
-		       eq->una == rx->bth.psn;
-	return (qp->state == SVD_QPS_RTR || qp->state == SVD_QPS_RTS ||
-		qp->state == SVD_QPS_SQD) &&
-	       eq->epsn == rx->bth.psn && !eq->rd.active && !eq->npend;
 }
 
 static bool rx_follows(const struct wire_rx *a, const struct wire_rx *b,
@@ -376,7 +352,7 @@ static bool rx_follows(const struct wire_rx *a, const struct wire_rx *b,
 	       a->bth.payload_len == mtu && b->ecn != 3 && !b->queue_ce &&
 	       (b->bth.payload_len == mtu ||
 		(b->bth.payload_len && b->bth.payload_len < mtu &&
-		 !run_middle(b->bth.opcode))) &&
+		 b->bth.opcode != 0x01 && b->bth.opcode != 0x07)) &&
 	       run_continues(a->bth.opcode, b->bth.opcode) &&
 	       !memcmp(a->ends.sgid, b->ends.sgid, 16) &&
 	       !memcmp(a->ends.dgid, b->ends.dgid, 16);
@@ -386,6 +362,7 @@ static bool rx_follows(const struct wire_rx *a, const struct wire_rx *b,
 static unsigned int run_len(struct wire_xport *wx, const struct wire_rx *rx)
 {
 	const struct wire_rx *a;
+	const struct eng_qp *eq;
 	struct svd_qp *qp;
 	unsigned int n = 1, mtu;
 
@@ -394,7 +371,11 @@ static unsigned int run_len(struct wire_xport *wx, const struct wire_rx *rx)
 		return 1;
 	qp = svd_dev_qp_find(wx->x.e->dev, rx->bth.dest_qpn);
 	if (!qp || !qp->eng || qp->qp_type != SVD_QPT_RC ||
-	    !run_expected(qp, rx))
+	    (qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
+	     qp->state != SVD_QPS_SQD))
+		return 1;
+	eq = qp->eng;
+	if (eq->epsn != rx->bth.psn || eq->rd.active || eq->npend)
 		return 1;
 	mtu = eng_mtu(qp);
 	for (a = rx; a->next && (n + 1) * mtu <= sizeof(wx->rbuf) &&
@@ -437,11 +418,6 @@ static int wx_deliver_run(struct wire_xport *wx, struct wire_rx *rx,
 				     hl.mask & ENG_LAST);
 	f.imm = hl.f.imm;
 	f.se = hl.f.se;
-	/* A READ response's last AETH, unless the first's was no ACK. */
-	if (hl.mask & ENG_AETH && !(h0.mask & ENG_AETH && f.syndrome & 0xe0)) {
-		f.syndrome = hl.f.syndrome;
-		f.msn = hl.f.msn;
-	}
 	f.ackreq = ackreq;
 	p.owned = wx->rbuf;
 	if (eng_pkt_build(&p, &f))
