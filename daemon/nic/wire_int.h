@@ -51,9 +51,6 @@ struct wire {
 	uint32_t ce_ppm; /* test knob: sent packets marked CE, per million */
 	uint64_t ce_rand;
 	struct wire_counters cnt;
-	/* What the hw_counters files hold (wire_stats_files()), line by line. */
-	uint64_t file_val[48];
-	uint64_t file_ok; /* bit i: file_val[i] is written */
 };
 
 socklen_t wire_sockaddr(const uint8_t *gid, uint16_t port, uint32_t ifindex,

@@ -109,16 +109,12 @@ static void put_counter(const char *dir, const char *name, uint64_t v)
 /*
  * The sysfs view's ports/1/hw_counters/ (what rxe shows under
  * /sys/class/infiniband/DEV/ports/1/hw_counters), refreshed by the main
- * loop about once a second. Only counters that changed are written: a
- * file made and renamed costs the filesystem an inode each time (ext4
- * spent 70 ms a second of the daemon's CPU on 26 of them during a
- * transfer, next to the data path on two cores).
+ * loop about once a second.
  */
 void wire_stats_files(struct wire *w, const char *rundir, const char *name)
 {
 	char dir[400], *buf = NULL;
 	size_t len = 0;
-	unsigned int i = 0;
 	FILE *f;
 
 	snprintf(dir, sizeof(dir), "%s/" SV_DEVICES_DIR "/%s/ports/1/hw_counters",
@@ -130,21 +126,13 @@ void wire_stats_files(struct wire *w, const char *rundir, const char *name)
 	wire_stats_print(&w->cnt, f);
 	fclose(f);
 	for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l;
-	     l = strtok_r(NULL, "\n", &save), i++) {
+	     l = strtok_r(NULL, "\n", &save)) {
 		char *sp = strchr(l, ' ');
-		uint64_t v;
 
 		if (!sp)
 			continue;
 		*sp = '\0';
-		v = strtoull(sp + 1, NULL, 10);
-		if (i < 48 && w->file_ok >> i & 1 && w->file_val[i] == v)
-			continue;
-		put_counter(dir, l, v);
-		if (i < 48) {
-			w->file_val[i] = v;
-			w->file_ok |= 1ULL << i;
-		}
+		put_counter(dir, l, strtoull(sp + 1, NULL, 10));
 	}
 	free(buf);
 }

@@ -66,7 +66,6 @@ struct wire_xport {
 	unsigned int qlen;
 	uint8_t buf[WIRE_PKT_MAX]; /* the engine thread's send buffer */
 	uint8_t chunk[WIRE_CHUNK]; /* a chunk's payload (wx_split) */
-	uint8_t rbuf[64 * 1024]; /* a receive run's payload (wx_deliver_run) */
 	/* Engine thread only (send and poll): no lock. */
 	struct psn_track tx[WIRE_PSN_SLOTS], rx[WIRE_PSN_SLOTS];
 	struct cnp_slot {
@@ -112,7 +111,7 @@ static int wx_rx(void *ctx, struct wire_rx *rx)
 static uint32_t req_npsn(const struct eng_packet *p, unsigned int mtu)
 {
 	if (!(p->mask & ENG_READ) || !p->f.dma_len)
-		return p->npsn; /* a receive run: several */
+		return 1;
 	return (p->f.dma_len + mtu - 1) / mtu;
 }
 
@@ -240,77 +239,12 @@ static int wx_cnp_in(struct wire_xport *wx, const struct wire_rx *rx)
 	return 0;
 }
 
-/*
- * The opcode of one wire packet cut from a chunk whose opcode is op:
- * first / last say whether it begins / ends the message. SEND, WRITE and
- * READ response families (IBTA 9.2, opcode low 5 bits); -1 for others.
- */
-static int piece_op(uint8_t op, bool first, bool last)
-{
-	/* Per family: FIRST, MIDDLE, LAST, ONLY (plain, imm, inv). */
-	static const uint8_t send[3][4] = { { 0x00, 0x01, 0x02, 0x04 },
-					    { 0x00, 0x01, 0x03, 0x05 },
-					    { 0x00, 0x01, 0x16, 0x17 } };
-	static const uint8_t write[2][4] = { { 0x06, 0x07, 0x08, 0x0a },
-					     { 0x06, 0x07, 0x09, 0x0b } };
-	static const uint8_t rresp[4] = { 0x0d, 0x0e, 0x0f, 0x10 };
-	uint8_t lo = op & 0x1f, tr = op & 0xe0;
-	int k = first ? (last ? 3 : 0) : (last ? 2 : 1);
-
-	if (lo <= 0x05)
-		return tr | send[lo == 0x03 || lo == 0x05][k];
-	if (lo == 0x16 || lo == 0x17)
-		return tr | send[2][k];
-	if (lo <= 0x0b)
-		return tr | write[lo == 0x09 || lo == 0x0b][k];
-	if (lo >= 0x0d && lo <= 0x10)
-		return tr | rresp[k];
-	return -1;
-}
-
-/* Checks that need the QP, then the engine: 0 or a drop reason. */
-static int wx_deliver_pkt(struct wire_xport *wx, const struct wire_rx *rx,
-			  struct eng_packet *p)
-{
-	struct svd_engine *e = wx->x.e;
-	struct svd_qp *qp;
-	int drop;
-
-	if (eng_pkt_parse(p))
-		return WIRE_DROP_LENGTH;
-	qp = svd_dev_qp_find(e->dev, p->f.dqpn);
-	if (!qp || !qp->eng)
-		return WIRE_DROP_QPN;
-	drop = wx_check(qp, p, rx);
-	if (drop)
-		return drop;
-	p->route.src_qpn = qp->qp_type == SVD_QPT_UD ?
-				   p->f.src_qpn :
-				   qp->attr.dest_qp_num & 0xffffff;
-	p->route.global = true;
-	if (rx->ecn == 3 || rx->queue_ce)
-		wx_ce(wx, qp, p->route.src_qpn, rx);
-	memcpy(p->route.dgid, rx->ends.dgid, 16);
-	p->route.sl = eng_grh_l3_type(rx->ends.sgid);
-	if (qp->qp_type == SVD_QPT_UD)
-		wx_grh(&p->route, rx);
-	else if (p->mask & ENG_REQ)
-		switch (psn_see(wx->rx, qp->qpn, p->f.psn,
-				req_npsn(p, eng_mtu(qp)))) {
-		case -1:
-			wire_count(wx->w, WIRE_EV_DUPLICATE);
-			break;
-		case 1:
-			wire_count(wx->w, WIRE_EV_OUT_OF_SEQ);
-			break;
-		}
-	eng_recv(e, p); /* it copies what it keeps */
-	return 0;
-}
-
 static int wx_deliver(struct wire_xport *wx, struct wire_rx *rx)
 {
+	struct svd_engine *e = wx->x.e;
 	struct eng_packet p = { .npsn = 1 };
+	struct svd_qp *qp;
+	int drop;
 
 	if (rx->bth.opcode == WIRE_OP_CNP)
 		return wx_cnp_in(wx, rx);
@@ -318,111 +252,36 @@ static int wx_deliver(struct wire_xport *wx, struct wire_rx *rx)
 	p.hdr_len = (uint8_t)rx->bth.hdr_len;
 	p.len = rx->bth.payload_len;
 	p.owned = p.len ? rx->ib + rx->bth.hdr_len : NULL;
-	return wx_deliver_pkt(wx, rx, &p);
-}
-
-/*
- * Receive runs. Consecutive packets of one RC SEND or WRITE (the next
- * PSN, full path-MTU payloads before the last) that arrive together go to
- * the engine as ONE packet of several PSNs, as the same-host transport
- * hands them: one write into the receiver's memory and one responder
- * step per run instead of per packet. Only when the responder expects the
- * run's first PSN and holds nothing (no READ response going out, nothing
- * parked): then it takes every PSN of the run exactly as it would have
- * taken each packet. Anything else goes packet by packet.
- */
-static bool run_opener(uint8_t op)
-{
-	return op == 0x00 || op == 0x01 || op == 0x06 || op == 0x07;
-}
-
-/* Does opcode b continue a, which is FIRST or MIDDLE (RC)? */
-static bool run_continues(uint8_t a, uint8_t b)
-{
-	if (a <= 0x01)
-		return (b >= 0x01 && b <= 0x03) || b == 0x16;
-	return b >= 0x07 && b <= 0x09;
-}
-
-static bool rx_follows(const struct wire_rx *a, const struct wire_rx *b,
-		       unsigned int mtu)
-{
-	return b->bth.dest_qpn == a->bth.dest_qpn &&
-	       b->bth.psn == eng_psn_add(a->bth.psn, 1) &&
-	       a->bth.payload_len == mtu && b->ecn != 3 && !b->queue_ce &&
-	       (b->bth.payload_len == mtu ||
-		(b->bth.payload_len && b->bth.payload_len < mtu &&
-		 b->bth.opcode != 0x01 && b->bth.opcode != 0x07)) &&
-	       run_continues(a->bth.opcode, b->bth.opcode) &&
-	       !memcmp(a->ends.sgid, b->ends.sgid, 16) &&
-	       !memcmp(a->ends.dgid, b->ends.dgid, 16);
-}
-
-/* How many packets from rx on go as one (1: rx alone). */
-static unsigned int run_len(struct wire_xport *wx, const struct wire_rx *rx)
-{
-	const struct wire_rx *a;
-	const struct eng_qp *eq;
-	struct svd_qp *qp;
-	unsigned int n = 1, mtu;
-
-	if (!rx->next || !run_opener(rx->bth.opcode) || rx->ecn == 3 ||
-	    rx->queue_ce)
-		return 1;
-	qp = svd_dev_qp_find(wx->x.e->dev, rx->bth.dest_qpn);
-	if (!qp || !qp->eng || qp->qp_type != SVD_QPT_RC ||
-	    (qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
-	     qp->state != SVD_QPS_SQD))
-		return 1;
-	eq = qp->eng;
-	if (eq->epsn != rx->bth.psn || eq->rd.active || eq->npend)
-		return 1;
-	mtu = eng_mtu(qp);
-	for (a = rx; a->next && (n + 1) * mtu <= sizeof(wx->rbuf) &&
-		     rx_follows(a, a->next, mtu);
-	     a = a->next)
-		n++;
-	return n;
-}
-
-/* The headers of packet r, parsed (they passed wire_parse already). */
-static int rx_fields(const struct wire_rx *r, struct eng_packet *h)
-{
-	*h = (struct eng_packet){ .npsn = 1, .len = r->bth.payload_len,
-				  .hdr_len = (uint8_t)r->bth.hdr_len };
-	memcpy(h->hdr, r->ib, r->bth.hdr_len);
-	return eng_pkt_parse(h);
-}
-
-/* n packets from rx as one: the first's headers, the last's end. */
-static int wx_deliver_run(struct wire_xport *wx, struct wire_rx *rx,
-			  unsigned int n)
-{
-	struct eng_packet p = { .npsn = n }, h0, hl;
-	const struct wire_rx *r = rx;
-	struct eng_fields f;
-	bool ackreq = false;
-
-	for (unsigned int i = 0; i < n; i++, r = r->next) {
-		memcpy(wx->rbuf + p.len, r->ib + r->bth.hdr_len,
-		       r->bth.payload_len);
-		p.len += r->bth.payload_len;
-		ackreq |= r->bth.ackreq;
-		if (i + 1 < n)
-			continue;
-		if (rx_fields(rx, &h0) || rx_fields(r, &hl))
-			return WIRE_DROP_LENGTH;
-	}
-	f = h0.f;
-	f.opcode = (uint8_t)piece_op(hl.f.opcode, h0.mask & ENG_FIRST,
-				     hl.mask & ENG_LAST);
-	f.imm = hl.f.imm;
-	f.se = hl.f.se;
-	f.ackreq = ackreq;
-	p.owned = wx->rbuf;
-	if (eng_pkt_build(&p, &f))
+	if (eng_pkt_parse(&p))
 		return WIRE_DROP_LENGTH;
-	return wx_deliver_pkt(wx, rx, &p);
+	qp = svd_dev_qp_find(e->dev, p.f.dqpn);
+	if (!qp || !qp->eng)
+		return WIRE_DROP_QPN;
+	drop = wx_check(qp, &p, rx);
+	if (drop)
+		return drop;
+	p.route.src_qpn = qp->qp_type == SVD_QPT_UD ?
+				  p.f.src_qpn :
+				  qp->attr.dest_qp_num & 0xffffff;
+	p.route.global = true;
+	if (rx->ecn == 3 || rx->queue_ce)
+		wx_ce(wx, qp, p.route.src_qpn, rx);
+	memcpy(p.route.dgid, rx->ends.dgid, 16);
+	p.route.sl = eng_grh_l3_type(rx->ends.sgid);
+	if (qp->qp_type == SVD_QPT_UD)
+		wx_grh(&p.route, rx);
+	else if (p.mask & ENG_REQ)
+		switch (psn_see(wx->rx, qp->qpn, p.f.psn,
+				req_npsn(&p, eng_mtu(qp)))) {
+		case -1:
+			wire_count(wx->w, WIRE_EV_DUPLICATE);
+			break;
+		case 1:
+			wire_count(wx->w, WIRE_EV_OUT_OF_SEQ);
+			break;
+		}
+	eng_recv(e, &p); /* it copies what it keeps */
+	return 0;
 }
 
 /* Engine pass, dev->lock held: everything queued so far. */
@@ -439,16 +298,12 @@ static void wx_poll(struct eng_xport *x, int64_t *deadline_ns)
 	wx->tail = &wx->head;
 	wx->qlen = 0;
 	pthread_mutex_unlock(&wx->qlock);
-	while (rx) {
-		unsigned int n = run_len(wx, rx);
-
-		drop = n > 1 ? wx_deliver_run(wx, rx, n) : wx_deliver(wx, rx);
+	for (; rx; rx = next) {
+		next = rx->next;
+		drop = wx_deliver(wx, rx);
 		if (drop)
-			atomic_fetch_add(&wire_counters(wx->w)->dropped[drop], n);
-		for (; n; n--, rx = next) {
-			next = rx->next;
-			wire_rx_free(rx);
-		}
+			atomic_fetch_add(&wire_counters(wx->w)->dropped[drop], 1);
+		wire_rx_free(rx);
 	}
 }
 
@@ -537,6 +392,34 @@ static int wx_send_one(struct wire_xport *wx, struct eng_packet *p)
 	wire_send_batch(wx->w, sgid, p->route.dgid, p->route.src_qpn, wx->buf,
 			(size_t)len);
 	return 0;
+}
+
+/*
+ * The opcode of one wire packet cut from a chunk whose opcode is op:
+ * first / last say whether it begins / ends the message. SEND, WRITE and
+ * READ response families (IBTA 9.2, opcode low 5 bits); -1 for others.
+ */
+static int piece_op(uint8_t op, bool first, bool last)
+{
+	/* Per family: FIRST, MIDDLE, LAST, ONLY (plain, imm, inv). */
+	static const uint8_t send[3][4] = { { 0x00, 0x01, 0x02, 0x04 },
+					    { 0x00, 0x01, 0x03, 0x05 },
+					    { 0x00, 0x01, 0x16, 0x17 } };
+	static const uint8_t write[2][4] = { { 0x06, 0x07, 0x08, 0x0a },
+					     { 0x06, 0x07, 0x09, 0x0b } };
+	static const uint8_t rresp[4] = { 0x0d, 0x0e, 0x0f, 0x10 };
+	uint8_t lo = op & 0x1f, tr = op & 0xe0;
+	int k = first ? (last ? 3 : 0) : (last ? 2 : 1);
+
+	if (lo <= 0x05)
+		return tr | send[lo == 0x03 || lo == 0x05][k];
+	if (lo == 0x16 || lo == 0x17)
+		return tr | send[2][k];
+	if (lo <= 0x0b)
+		return tr | write[lo == 0x09 || lo == 0x0b][k];
+	if (lo >= 0x0d && lo <= 0x10)
+		return tr | rresp[k];
+	return -1;
 }
 
 /* Bytes [off, off + n) of p's payload into wx->chunk (refilled in turn). */
