@@ -37,14 +37,6 @@
 #define WIRE_RXQ_MARK 256
 /* QPs whose PSNs the counters follow (a hash; a collision only blurs). */
 #define WIRE_PSN_SLOTS 4096
-/*
- * The engine hands the wire chunks of up to this many bytes (several
- * PSNs, wx_split()): one read of the sender's memory and one pass through
- * the requester per chunk instead of per path MTU. Small enough that the
- * congestion window's overshoot (a chunk goes whole) stays a few dozen
- * PSNs at MTU 1024.
- */
-#define WIRE_CHUNK (32U * 1024)
 /* CNPs to one QP at most this often (DCQCN's N, 50 us). */
 #define WIRE_CNP_GAP_NS (50LL * 1000)
 
@@ -65,7 +57,6 @@ struct wire_xport {
 	struct wire_rx *head, **tail;
 	unsigned int qlen;
 	uint8_t buf[WIRE_PKT_MAX]; /* the engine thread's send buffer */
-	uint8_t chunk[WIRE_CHUNK]; /* a chunk's payload (wx_split) */
 	/* Engine thread only (send and poll): no lock. */
 	struct psn_track tx[WIRE_PSN_SLOTS], rx[WIRE_PSN_SLOTS];
 	struct cnp_slot {
@@ -376,9 +367,9 @@ static void tx_count(struct wire_xport *wx, const struct eng_packet *p)
 		wire_count(wx->w, WIRE_EV_RETRANSMIT);
 }
 
-static int wx_send_one(struct wire_xport *wx, struct eng_packet *p)
+static int wx_send(struct eng_xport *x, struct eng_packet *p)
 {
-	struct eng_xport *x = &wx->x;
+	struct wire_xport *wx = wx_of(x);
 	uint8_t sgid[16];
 	int len = wx_linear(wx, p);
 
@@ -394,129 +385,12 @@ static int wx_send_one(struct wire_xport *wx, struct eng_packet *p)
 	return 0;
 }
 
-/*
- * The opcode of one wire packet cut from a chunk whose opcode is op:
- * first / last say whether it begins / ends the message. SEND, WRITE and
- * READ response families (IBTA 9.2, opcode low 5 bits); -1 for others.
- */
-static int piece_op(uint8_t op, bool first, bool last)
-{
-	/* Per family: FIRST, MIDDLE, LAST, ONLY (plain, imm, inv). */
-	static const uint8_t send[3][4] = { { 0x00, 0x01, 0x02, 0x04 },
-					    { 0x00, 0x01, 0x03, 0x05 },
-					    { 0x00, 0x01, 0x16, 0x17 } };
-	static const uint8_t write[2][4] = { { 0x06, 0x07, 0x08, 0x0a },
-					     { 0x06, 0x07, 0x09, 0x0b } };
-	static const uint8_t rresp[4] = { 0x0d, 0x0e, 0x0f, 0x10 };
-	uint8_t lo = op & 0x1f, tr = op & 0xe0;
-	int k = first ? (last ? 3 : 0) : (last ? 2 : 1);
-
-	if (lo <= 0x05)
-		return tr | send[lo == 0x03 || lo == 0x05][k];
-	if (lo == 0x16 || lo == 0x17)
-		return tr | send[2][k];
-	if (lo <= 0x0b)
-		return tr | write[lo == 0x09 || lo == 0x0b][k];
-	if (lo >= 0x0d && lo <= 0x10)
-		return tr | rresp[k];
-	return -1;
-}
-
-/* Bytes [off, off + n) of p's payload into wx->chunk (refilled in turn). */
-static const uint8_t *chunk_at(struct wire_xport *wx,
-			       const struct eng_packet *p, uint32_t off,
-			       uint32_t n, uint32_t *base, uint32_t *have)
-{
-	struct eng_sgl dst = { .n = 1 };
-	struct eng_packet v = { .npsn = 1, .sgl = p->sgl,
-				.sgl_off = p->sgl_off + off };
-
-	if (off < *base || off + n > *base + *have) {
-		v.len = p->len - off < WIRE_CHUNK ? p->len - off : WIRE_CHUNK;
-		v.owned = p->owned ? p->owned + off : NULL;
-		dst.total = v.len;
-		dst.seg[0] = (struct eng_seg){ .buf = wx->chunk, .len = v.len };
-		if (n > v.len || eng_pkt_copy_out(&v, &dst, 0))
-			return NULL;
-		*base = off;
-		*have = v.len;
-	}
-	return wx->chunk + (off - *base);
-}
-
-/* The path MTU a chunk was cut for: its sending QP's. */
-static unsigned int chunk_mtu(struct svd_engine *e, const struct eng_packet *p)
-{
-	const struct svd_qp *qp = p->route.src;
-
-	if (!qp)
-		qp = svd_dev_qp_find(e->dev, p->route.src_qpn);
-	return qp ? eng_mtu(qp) : 0;
-}
-
-/*
- * A chunk of npsn PSNs goes out as npsn packets, each with its own
- * headers from the codec: RETH only on the message's first, ImmDt/IETH and
- * SE only on its last, AckReq every ENG_ACK_EVERY PSNs and on the chunk's
- * last (as the requester asked per packet before).
- */
-static int wx_split(struct wire_xport *wx, const struct eng_packet *p)
-{
-	unsigned int mtu = chunk_mtu(wx->x.e, p);
-	struct eng_packet h = *p, q = *p;
-	uint32_t base = 0, have = 0, off = 0;
-	int op, ret = 0;
-
-	h.sgl = NULL; /* parse the headers only */
-	if (!mtu || eng_pkt_parse(&h) || eng_pkt_check_len(p, mtu) ||
-	    piece_op(h.f.opcode, true, true) < 0) {
-		atomic_fetch_add(&wire_counters(wx->w)->send_err, p->npsn);
-		return 0;
-	}
-	q.npsn = 1;
-	q.sgl = NULL;
-	for (uint32_t i = 0; i < p->npsn && !ret; i++, off += mtu) {
-		struct eng_fields f = h.f;
-		bool first = !i && h.mask & ENG_FIRST; /* ONLY: both bits */
-		bool last = i + 1 == p->npsn && h.mask & ENG_LAST;
-
-		q.len = p->len - off < mtu ? p->len - off : mtu;
-		q.owned = (uint8_t *)chunk_at(wx, p, off, q.len, &base, &have);
-		if (!q.owned)
-			return -EFAULT;
-		op = piece_op(h.f.opcode, first, last);
-		f.opcode = (uint8_t)op;
-		f.psn = eng_psn_add(h.f.psn, i);
-		f.se = h.f.se && last;
-		f.ackreq = h.f.ackreq && (i + 1 == p->npsn ||
-					  i % ENG_ACK_EVERY == ENG_ACK_EVERY - 1);
-		if (eng_pkt_build(&q, &f))
-			return 0;
-		ret = wx_send_one(wx, &q);
-	}
-	return ret;
-}
-
-static int wx_send(struct eng_xport *x, struct eng_packet *p)
-{
-	if (p->npsn <= 1)
-		return wx_send_one(wx_of(x), p);
-	return wx_split(wx_of(x), p);
-}
-
 static void wx_flush(struct eng_xport *x)
 {
 	wire_flush(wx_of(x)->w);
 }
 
 static uint32_t wx_seg_max(const struct eng_xport *x)
-{
-	(void)x;
-	return WIRE_CHUNK; /* rounded down to whole path MTUs */
-}
-
-/* The lossy knob loses, duplicates and reorders single packets. */
-static uint32_t lossy_seg_max(const struct eng_xport *x)
 {
 	(void)x;
 	return 1; /* rounded up to one path MTU by eng_xport_seg() */
@@ -593,7 +467,7 @@ static const struct eng_xport_ops wire_lossy_ops = {
 	.name = "wire+loss",
 	.send = lossy_send,
 	.poll = lossy_poll,
-	.seg_max = lossy_seg_max,
+	.seg_max = wx_seg_max,
 	.destroy = lossy_destroy,
 	.flush = lossy_flush,
 };
