@@ -301,4 +301,40 @@ static inline void svt_dx_target_end(struct svt_dx *x)
 	svt_dx_close(x);
 }
 
+/* The initiator's next completion; a failed one is printed. */
+static inline struct ibv_wc svt_dx_one(struct svt_dx *x)
+{
+	struct ibv_wc wc = svt_poll1(x->ep.cq);
+
+	if (wc.status != IBV_WC_SUCCESS)
+		fprintf(stderr, "wc: wr_id %llu status %s\n",
+			(unsigned long long)wc.wr_id,
+			ibv_wc_status_str(wc.status));
+	return wc;
+}
+
+/*
+ * Target side of "deregistered mid-stream": once the initiator's stream
+ * runs, deregister, fill the buffer, tell it, and after it saw its error
+ * check that no stale access changed a byte.
+ */
+static inline void svt_dx_dereg_midstream(struct svt_dx *x, size_t len)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	size_t i;
+	char c;
+
+	svt_dx_get(x, &c, 1); /* the stream runs */
+	nanosleep(&ts, NULL);
+	SVT_CHECK(!ibv_dereg_mr(x->mr));
+	x->mr = NULL;
+	memset(x->buf, 0xee, len);
+	svt_dx_put(x, &c, 1);
+	svt_dx_get(x, &c, 1); /* the initiator saw its error */
+	nanosleep(&ts, NULL);
+	for (i = 0; i < len; i++)
+		SVT_CHECK(x->buf[i] == 0xee);
+	svt_dx_put(x, &c, 1);
+}
+
 #endif

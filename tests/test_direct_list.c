@@ -72,23 +72,12 @@ static void post_list(struct svt_dx *x, const enum ibv_wr_opcode *op, int n,
 	SVT_CHECK(!ibv_post_send(x->ep.qp, wr, &bad));
 }
 
-static struct ibv_wc one(struct svt_dx *x)
-{
-	struct ibv_wc wc = svt_poll1(x->ep.cq);
-
-	if (wc.status != IBV_WC_SUCCESS)
-		fprintf(stderr, "wc: wr_id %llu status %s\n",
-			(unsigned long long)wc.wr_id,
-			ibv_wc_status_str(wc.status));
-	return wc;
-}
-
 /* Read [roff, roff + len) of the target into our buffer at loff. */
 static void read_back(struct svt_dx *x, uint64_t loff, uint64_t roff,
 		      uint32_t len)
 {
 	svt_dx_post(x, IBV_WR_RDMA_READ, loff, roff, len, true);
-	SVT_CHECK(one(x).status == IBV_WC_SUCCESS);
+	SVT_CHECK(svt_dx_one(x).status == IBV_WC_SUCCESS);
 }
 
 static void fill(struct svt_dx *x, uint64_t off, size_t n, uint8_t seed)
@@ -123,7 +112,7 @@ static void stream(struct svt_dx *x)
 	}
 	fill(x, 0, N * 8, 1);
 	post_list(x, op, N, lo, ro, len, false, ~0u);
-	SVT_CHECK(one(x).wr_id == N - 1);
+	SVT_CHECK(svt_dx_one(x).wr_id == N - 1);
 	read_back(x, 65536, 4096, N * 8);
 	SVT_CHECK(!memcmp(x->buf, x->buf + 65536, N * 8));
 }
@@ -146,7 +135,7 @@ static void scattered(struct svt_dx *x)
 	fill(x, 0, N * 2048 + 4096, 2);
 	post_list(x, op, N, lo, ro, len, true, ~0u);
 	for (i = 0; i < N; i++) {
-		wc = one(x);
+		wc = svt_dx_one(x);
 		SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.wr_id == (uint64_t)i &&
 			  wc.opcode == IBV_WC_RDMA_WRITE &&
 			  wc.byte_len == len[i]);
@@ -156,7 +145,7 @@ static void scattered(struct svt_dx *x)
 		lo[i] = 262144 + (uint64_t)i * 4096;
 	post_list(x, op, N, lo, ro, len, true, ~0u);
 	for (i = 0; i < N; i++) {
-		wc = one(x);
+		wc = svt_dx_one(x);
 		SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.wr_id == (uint64_t)i &&
 			  wc.opcode == IBV_WC_RDMA_READ &&
 			  wc.byte_len == len[i]);
@@ -181,7 +170,7 @@ static void same_address(struct svt_dx *x)
 	}
 	fill(x, 0, 8 * 64, 3);
 	post_list(x, op, 8, lo, ro, len, false, ~0u);
-	SVT_CHECK(one(x).wr_id == 7);
+	SVT_CHECK(svt_dx_one(x).wr_id == 7);
 	read_back(x, 65536, 8192, 64);
 	SVT_CHECK(!memcmp(x->buf + 7 * 64, x->buf + 65536, 64));
 }
@@ -200,7 +189,7 @@ static void read_between(struct svt_dx *x)
 	memset(x->buf + 65536, 0, 16);
 	post_list(x, op, 4, lo, ro, len, true, ~0u);
 	for (i = 0; i < 4; i++)
-		SVT_CHECK(one(x).wr_id == (uint64_t)i);
+		SVT_CHECK(svt_dx_one(x).wr_id == (uint64_t)i);
 	SVT_CHECK(!memcmp(x->buf + 65536, x->buf, 8) &&
 		  !memcmp(x->buf + 65536 + 8, x->buf + 16, 8));
 	read_back(x, 65536, 12288, 8);
