@@ -38,6 +38,8 @@ static void eng_qp_reset(struct eng_qp *eq)
 	eq->sq_next = 0;
 	eq->sq_sent = 0;
 	eq->rq_cons = 0;
+	eq->rtr_seen = false;
+	eq->rts_seen = false;
 	eq->req_state = ENG_REQ_IDLE;
 	eq->timer = ENG_T_NONE;
 	eq->req_off = 0;
@@ -60,6 +62,7 @@ static void eng_qp_rts(struct eng_qp *eq)
 	eq->rnr_left = qp->attr.rnr_retry & 7;
 	eq->req_state = ENG_REQ_IDLE;
 	eq->timer = ENG_T_NONE;
+	eq->rts_seen = true;
 }
 
 bool eng_qp_timer_armed(const struct eng_qp *eq)
@@ -121,13 +124,16 @@ bool eng_qp_work(struct svd_engine *e, struct eng_qp *eq)
 	if (qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
 	    qp->state != SVD_QPS_SQD)
 		return false;
+	if (!eq->rtr_seen) /* the modify is still on its way to us */
+		return false;
 	/* Ethernet frames, no transport (takes dev->lock itself). */
 	if (qp->qp_type == SVD_QPT_RAW_PACKET)
 		return qp->state != SVD_QPS_RTR && eng_raw_run(e, eq);
 	pthread_mutex_lock(&e->dev->lock);
 	work |= eng_comp_timer(eq);
 	work |= eng_resp_run(e, eq);
-	if (qp->state == SVD_QPS_RTS || qp->state == SVD_QPS_SQD)
+	if ((qp->state == SVD_QPS_RTS || qp->state == SVD_QPS_SQD) &&
+	    eq->rts_seen)
 		work |= eng_req_run(e, eq);
 	if (eq->tm.nfin || eq->tm.rd.pending)
 		work |= eng_tm_run(e, eq);
@@ -152,6 +158,7 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 	if (qp->state == SVD_QPS_RTR && old_state != SVD_QPS_RTR) {
 		eq->epsn = qp->attr.rq_psn & 0xffffff;
 		eng_resp_rtr(e, eq);
+		eq->rtr_seen = true;
 	}
 	if (qp->state == SVD_QPS_RTS && old_state != SVD_QPS_RTS &&
 	    old_state != SVD_QPS_SQD)

@@ -351,6 +351,8 @@ static bool resp_check(struct resp_ctx *c)
 	if (qp->state != SVD_QPS_RTR && qp->state != SVD_QPS_RTS &&
 	    qp->state != SVD_QPS_SQD)
 		return false;
+	if (!c->eq->rtr_seen) /* epsn not set yet: as if still in INIT */
+		return false;
 	if (!transport_ok(qp, p->f.opcode))
 		return false;
 	if (qp->qp_type == SVD_QPT_UD)

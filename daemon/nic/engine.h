@@ -314,6 +314,15 @@ struct eng_tm_rx {
 struct eng_qp {
 	struct svd_qp *qp;
 	struct eng_qp *next; /* every QP of the engine */
+	/*
+	 * Transitions the engine has taken (svd_engine_qp_modified, under
+	 * e->lock). The command thread publishes qp->state first, so a pass
+	 * can see RTS before the requester's PSNs are set: without these
+	 * gates it sent with PSN 0, the responder took the WQEs for
+	 * duplicates and the requester waited for ever.
+	 */
+	bool rtr_seen; /* epsn is set: the responder may run */
+	bool rts_seen; /* psn/una/retries are set: the requester may run */
 	/* Scheduler */
 	struct eng_link run; /* run or timer queue, per 'where' */
 	enum eng_where where;
