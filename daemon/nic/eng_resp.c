@@ -129,28 +129,19 @@ static bool rq_want(const struct rq_ref *r, const struct eng_qp *eq,
 }
 
 /*
- * Receive posts ring only when asked (rq_want), except on a QP whose peer
- * is not behind the plain same-host transport (the wire, the lossy test
- * transport) and on UD QPs: these keep a doorbell at every post, as all
- * QPs had before. Without it ctest wire_cm's ib_send_lat -R handshake
- * ended in RETRY_EXC_ERR in about one run of seven (the requester
- * retransmitting its SEND, the responder answering duplicates): not
- * understood yet, so the wire keeps the old behaviour.
+ * Receive posts ring only when asked (rq_want), except on UD QPs, which
+ * keep a doorbell at every post. Wire QPs rang always too while a
+ * requester could send before the engine had set its PSNs (eq->rts_seen,
+ * docs/datapath.md); that was the failure this had hidden.
  */
 void eng_resp_rtr(struct svd_engine *e, struct eng_qp *eq)
 {
 	const struct svd_qp *qp = eq->qp;
-	struct eng_packet p;
 
+	(void)e;
 	if (qp->srq || !qp->rq || !qp->dbrec || !qp->rq_entries)
 		return;
-	memset(&p.route, 0, sizeof(p.route));
-	if (qp->qp_type == SVD_QPT_UD) {
-		eq->rq_always = true;
-	} else {
-		eng_req_route(qp, &p);
-		eq->rq_always = !eng_xport_is_sync(e, &p.route);
-	}
+	eq->rq_always = qp->qp_type == SVD_QPT_UD;
 	svd_mem_store32(qp->dbrec, sizeof(struct sv_dbrec) +
 					   offsetof(struct sv_dbrec, want),
 			eq->rq_always ? SV_RQ_WANT_ALWAYS : 0);
