@@ -50,3 +50,13 @@ sv_add_c_test(test_direct_chan ${CMAKE_CURRENT_LIST_DIR}/test_direct_chan.c)
 add_test(NAME test_direct_chan_off COMMAND test_direct_chan off)
 set_tests_properties(test_direct_chan_off PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120)
+sv_add_c_test(test_direct_assist ${CMAKE_CURRENT_LIST_DIR}/test_direct_assist.c)
+add_test(NAME test_direct_assist_off COMMAND test_direct_assist off)
+set_tests_properties(test_direct_assist_off PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)
+add_test(NAME test_direct_assist_noassist COMMAND test_direct_assist noassist)
+set_tests_properties(test_direct_assist_noassist PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120)
+add_test(NAME test_direct_kill_assist COMMAND test_direct_kill)
+set_tests_properties(test_direct_kill_assist PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120 ENVIRONMENT "SOFTVERBS_DIRECT_ASSIST=3")

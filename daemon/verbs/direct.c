@@ -89,7 +89,6 @@ static int table_create(void)
 		goto err;
 	}
 	table_fd = fd;
-	secret = (uint64_t)svd_random32() << 32 | svd_random32();
 	table = p;
 	return 0;
 err:
@@ -118,9 +117,24 @@ static struct sv_direct_conn *conn_entry(uint32_t i)
 }
 
 /* A daemon object as clients may see it: keyed, so no address leaks. */
+/*
+ * Set once, before the first tag: tags computed before the table existed
+ * (a receive ring fetched before any region was registered) used to be
+ * keyed with 0 and never matched the later ones.
+ */
+static pthread_once_t secret_once = PTHREAD_ONCE_INIT;
+
+static void secret_init(void)
+{
+	secret = (uint64_t)svd_random32() << 32 | svd_random32();
+}
+
 uint64_t svd_direct_tag(const void *p)
 {
-	uint64_t x = (uintptr_t)p ^ secret;
+	uint64_t x;
+
+	pthread_once(&secret_once, secret_init);
+	x = (uintptr_t)p ^ secret;
 
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;

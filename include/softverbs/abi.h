@@ -779,6 +779,36 @@ struct sv_direct_rx_hdr {
 	 * channel (nobody can sleep on it: the initiator need not look at
 	 * armed, nor fence for it). */
 	__u32 nochan;
+	/*
+	 * Peer assist (lib/providers/softverbs/direct_assist.c): the
+	 * receiver's library copies part of a large direct WRITE/READ of
+	 * its granted initiator. Written by the two libraries only; the
+	 * daemon makes the page zero and never reads it.
+	 */
+	/* Receiver's helper thread: SV_ASSIST_* (0: none serves us). */
+	_Alignas(SV_CACHELINE) __u32 as_state;
+	/* Futex word: the initiator bumps it to wake a sleeping helper. */
+	__u32 as_wake;
+	/* Initiator: generation << 32 | chunks << 16 | next chunk; the two
+	 * sides claim chunks with a compare-and-swap. */
+	_Alignas(SV_CACHELINE) __aligned_u64 as_take;
+	/* Helper: chunks of this generation it finished; any it failed. */
+	_Alignas(SV_CACHELINE) __u32 as_done;
+	__u32 as_failed;
+	/* Initiator, before as_take (release): the job. l*: its own bytes
+	 * (one range), r*: the receiver's; read: the initiator reads. The
+	 * helper reads token_addr in pid and finds token there before each
+	 * chunk: still the process that posted it. */
+	_Alignas(SV_CACHELINE) __aligned_u64 as_laddr;
+	__aligned_u64 as_raddr, as_len, as_chunk;
+	__aligned_u64 as_token_addr, as_token;
+	__u32 as_pid, as_read;
+};
+
+enum {
+	SV_ASSIST_NONE = 0,
+	SV_ASSIST_AWAKE = 1, /* polling: a job is seen without a wake-up */
+	SV_ASSIST_ASLEEP = 2, /* in futex_wait on as_wake */
 };
 
 struct sv_direct_rx_msg {
@@ -811,6 +841,8 @@ enum {
 };
 
 #define SV_DIRECT_RX_MIRROR_OFF 4096U
+_Static_assert(sizeof(struct sv_direct_rx_hdr) <= SV_DIRECT_RX_MIRROR_OFF,
+	       "the ring header fits before the mirror");
 #define SV_DIRECT_RX_SLOTS 32U
 #define SV_DIRECT_RX_SLOT 8192U
 #define SV_DIRECT_RX_EAGER (SV_DIRECT_RX_SLOT - sizeof(struct sv_direct_rx_msg))

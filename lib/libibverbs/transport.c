@@ -515,9 +515,9 @@ static int msg_prepare(struct svl_context *ctx, struct msg_out *m, bool *here)
 
 /* Send a message and wait for its reply; the caller holds cmd_lock. */
 static int roundtrip(struct svl_context *ctx, struct msg_out *m,
-		     uint8_t *rbuf, size_t rcap, int *rfds, int *rnfds)
+		     uint8_t *rbuf, size_t rcap, int *rfds, int *rnfds,
+		     int64_t deadline)
 {
-	int64_t deadline = now_ms() + svl_cmd_timeout_ms();
 	bool here;
 	int ret = msg_prepare(ctx, m, &here);
 
@@ -710,14 +710,23 @@ static uint8_t *msg_buffers(uint8_t **rbuf)
 	return m;
 }
 
-/* One command at a time per context: the reply channel is shared. */
+/*
+ * One command at a time per context: the reply channel is shared. The
+ * deadline covers the wait for the channel too: a command another thread
+ * (the library's own background grant, say) has outstanding on a hung
+ * daemon must not stretch ours past it.
+ */
 static int locked_roundtrip(struct svl_context *ctx, struct msg_out *m,
 			    uint8_t *rbuf, int *rfds, int *rnfds)
 {
+	int64_t deadline = now_ms() + svl_cmd_timeout_ms();
+	struct timespec ts = { (time_t)(deadline / 1000),
+			       (long)(deadline % 1000) * 1000000 };
 	int ret;
 
-	pthread_mutex_lock(&ctx->cmd_lock);
-	ret = roundtrip(ctx, m, rbuf, SV_MSG_MAX, rfds, rnfds);
+	if (pthread_mutex_clocklock(&ctx->cmd_lock, CLOCK_MONOTONIC, &ts))
+		return ETIMEDOUT;
+	ret = roundtrip(ctx, m, rbuf, SV_MSG_MAX, rfds, rnfds, deadline);
 	pthread_mutex_unlock(&ctx->cmd_lock);
 	return ret;
 }

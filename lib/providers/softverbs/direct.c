@@ -196,6 +196,23 @@ void svl_direct_ask_early(struct svl_qp *q)
 	pthread_mutex_unlock(&q->dgrant);
 }
 
+/*
+ * A QP still in RTR a while after it got there (direct_early.c): our
+ * receive ring now, not at the first receive, so that an initiator that
+ * only WRITEs or READs finds our peer-assist helper (direct_assist.c).
+ */
+void svl_direct_rx_early(struct svl_qp *q)
+{
+	/*
+	 * Read without the SQ lock: a QP that went on to RTS posts under it
+	 * for ~100 us at a time (a 1 MiB direct WRITE), and this thread,
+	 * spinning for it on the poster's CPU, halved ib_write_bw. Only a
+	 * hint: a QP that moves on meanwhile just gets its ring early.
+	 */
+	if (__atomic_load_n(&q->qp.state, __ATOMIC_RELAXED) == IBV_QPS_RTR)
+		svl_direct_recv_posted(q);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Hand-over between the daemon and the direct path                        */
 /* ---------------------------------------------------------------------- */

@@ -96,6 +96,7 @@ struct svl_dqp {
 	uint32_t slid; /* what the peer's receive completions name */
 	struct svl_dpeer rx;
 	uint32_t rx_tried; /* generation fetched (or failed) last */
+	bool assist_off; /* the peer's helper failed once (direct_assist.c) */
 	struct svl_dcache cache;
 };
 
@@ -134,6 +135,8 @@ void svl_direct_prepare(struct svl_qp *q);
 void svl_direct_early(struct svl_qp *q);
 void svl_direct_early_cancel(struct svl_qp *q);
 void svl_direct_ask_early(struct svl_qp *q);
+void svl_direct_rx_early(struct svl_qp *q);
+void svl_direct_early_rtr(struct svl_qp *q);
 /* Under the SQ lock: 0 = the WQE was executed and completed directly. */
 int svl_direct_exec(struct svl_qp *q, const struct sv_send_wqe *w);
 /* post.c, under the SQ lock, before building a WQE: 0 = wr was a WRITE
@@ -213,6 +216,12 @@ void svl_direct_peer_drop(struct svl_dqp *d);
 /* post.c, after a post: true if the QP's SENDs come through its ring
  * (the engine then needs no wake for the new receives). */
 bool svl_direct_recv_posted(struct svl_qp *q);
+/* direct_assist.c: the receive rings our helper serves; its end. */
+void svl_dassist_add(struct sv_direct_rx_hdr *h);
+void svl_dassist_del(struct sv_direct_rx_hdr *h);
+void svl_dassist_stop(void);
+/* direct_send.c: the peer's receive ring header, mapped, or NULL. */
+struct sv_direct_rx_hdr *svl_direct_peer_hdr(struct svl_qp *q);
 void svl_direct_rx_drain(struct svl_cq *cq); /* under cq->lock */
 void svl_direct_cq_armed(struct svl_cq *cq, int solicited); /* cq.c */
 /* Under cq->lock: SV_CQ_ARM_* of an arm the daemon has not taken, or 0. */

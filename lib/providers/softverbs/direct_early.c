@@ -17,7 +17,9 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "direct.h"
@@ -30,20 +32,95 @@ static pthread_cond_t early_cv = PTHREAD_COND_INITIALIZER;
 static struct svl_qp *early_q[EARLY_MAX];
 static unsigned int early_n;
 static struct svl_qp *early_busy; /* being asked for, lock dropped */
+/*
+ * QPs that reached RTR, each due RTR_WAIT_NS later: one still in RTR then
+ * is a passive side (perftest's server stays there), whose receive ring
+ * is asked for so that its initiator finds a peer-assist helper
+ * (direct_assist.c). Most QPs are in RTS by then and cost nothing: asking
+ * for every QP's ring at RTR took the create-and-connect rate from about
+ * 11,000 to about 4,000 QPs per second. In due order (a FIFO).
+ */
+#define RTR_WAIT_NS 5000000L
+/* And at most RTR_BURST of them at once, RTR_PER_S a second after that:
+ * a passive side has few QPs; a job that connects thousands in phases
+ * (all to RTR, then all to RTS) must not pay a ring for each. */
+#define RTR_BURST 8
+#define RTR_PER_S 20
+static struct {
+	struct svl_qp *q;
+	int64_t due;
+} rtr_q[EARLY_MAX];
+static unsigned int rtr_n;
+static int64_t rtr_tokens_at; /* when the bucket was last full */
 static pid_t early_pid; /* the process whose thread runs; 0: none */
 static bool early_forkable; /* the fork handlers are in place */
 
-static struct svl_qp *early_pop(void)
+static int64_t mono_ns(void)
 {
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/*
+ * Under early_lock: a token of the bucket (RTR_BURST, RTR_PER_S), spent
+ * at now. The bucket is a time: it holds (now - rtr_tokens_at) * rate
+ * tokens, at most RTR_BURST.
+ */
+static bool rtr_token(int64_t now)
+{
+	const int64_t step = 1000000000L / RTR_PER_S;
+
+	if (now - rtr_tokens_at > RTR_BURST * step)
+		rtr_tokens_at = now - RTR_BURST * step;
+	if (now - rtr_tokens_at < step)
+		return false; /* none left: this QP gets no ring early */
+	rtr_tokens_at += step;
+	return true;
+}
+
+/* Under early_lock: the first RTR entry if it is due (and a token is
+ * left for it), else NULL. */
+static struct svl_qp *rtr_due(void)
+{
+	struct timespec ts;
 	struct svl_qp *q;
+	int64_t due = rtr_q[0].due;
+
+	if (mono_ns() < due) {
+		ts.tv_sec = due / 1000000000;
+		ts.tv_nsec = due % 1000000000;
+		pthread_cond_clockwait(&early_cv, &early_lock, CLOCK_MONOTONIC,
+				       &ts);
+		return NULL;
+	}
+	q = rtr_q[0].q;
+	memmove(rtr_q, rtr_q + 1, --rtr_n * sizeof(rtr_q[0]));
+	return rtr_token(due) ? q : NULL;
+}
+
+/* The next QP to ask for: its grant, or (*rx) its receive ring. */
+static struct svl_qp *early_pop(bool *rx)
+{
+	struct svl_qp *q = NULL;
 
 	pthread_mutex_lock(&early_lock);
 	early_busy = NULL;
 	pthread_cond_broadcast(&early_cv);
-	while (!early_n)
-		pthread_cond_wait(&early_cv, &early_lock);
-	q = early_q[0];
-	memmove(early_q, early_q + 1, --early_n * sizeof(early_q[0]));
+	while (!q) {
+		if (early_n) {
+			q = early_q[0];
+			memmove(early_q, early_q + 1,
+				--early_n * sizeof(early_q[0]));
+			*rx = false;
+		} else if (rtr_n) {
+			q = rtr_due();
+			*rx = true;
+		} else {
+			pthread_cond_wait(&early_cv, &early_lock);
+		}
+	}
 	early_busy = q;
 	pthread_mutex_unlock(&early_lock);
 	return q;
@@ -51,16 +128,32 @@ static struct svl_qp *early_pop(void)
 
 static void *early_main(void *arg)
 {
+	bool rx;
+
 	(void)arg;
-	for (;;)
-		svl_direct_ask_early(early_pop());
+	for (;;) {
+		struct svl_qp *q = early_pop(&rx);
+
+		if (rx)
+			svl_direct_rx_early(q);
+		else
+			svl_direct_ask_early(q);
+	}
 	return NULL;
 }
 
-/* A child must not inherit the lock taken by a thread it lacks. */
+/*
+ * A child must not inherit a lock taken by a thread it lacks: neither
+ * early_lock nor the context's command lock an ask in flight holds (a
+ * child that then used the context waited for it for ever: seen in
+ * test_ctl_posted once receive rings were asked for at RTR). So the
+ * fork waits for the ask under way, if any, to end.
+ */
 static void early_fork_lock(void)
 {
 	pthread_mutex_lock(&early_lock);
+	while (early_busy && early_pid == getpid())
+		pthread_cond_wait(&early_cv, &early_lock);
 }
 
 static void early_fork_unlock(void)
@@ -78,6 +171,7 @@ static void early_fork_child(void)
 {
 	early_cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	early_n = 0;
+	rtr_n = 0;
 	early_busy = NULL;
 	pthread_mutex_unlock(&early_lock);
 }
@@ -128,6 +222,25 @@ void svl_direct_early(struct svl_qp *q)
 	pthread_mutex_unlock(&early_lock);
 }
 
+void svl_direct_early_rtr(struct svl_qp *q)
+{
+	if (q->qp.qp_type != IBV_QPT_RC || !svl_direct_on() ||
+	    !q->sq.entries || q->sq.no_lock || q->qp.srq || !q->rq.entries)
+		return;
+	pthread_mutex_lock(&early_lock);
+	if (rtr_n < EARLY_MAX && early_start()) {
+		rtr_q[rtr_n].q = q;
+		rtr_q[rtr_n++].due = mono_ns() + RTR_WAIT_NS;
+		/* Entries after the first are due later than it: the thread
+		 * wakes for that one anyway. A wake-up per RTR (each a futex
+		 * call, about 20 us across CPUs here) halved the rate at which
+		 * bench_qp_rate connects QPs. */
+		if (rtr_n == 1)
+			pthread_cond_broadcast(&early_cv);
+	}
+	pthread_mutex_unlock(&early_lock);
+}
+
 /* Take the queued QPs that match off the queue; under early_lock. */
 static void early_drop(const struct svl_qp *q, const struct ibv_context *c)
 {
@@ -138,6 +251,15 @@ static void early_drop(const struct svl_qp *q, const struct ibv_context *c)
 			memmove(early_q + i, early_q + i + 1,
 				(early_n - i - 1) * sizeof(early_q[0]));
 			early_n--;
+		} else {
+			i++;
+		}
+	}
+	for (i = 0; i < rtr_n;) {
+		if (rtr_q[i].q == q || rtr_q[i].q->qp.context == c) {
+			memmove(rtr_q + i, rtr_q + i + 1,
+				(rtr_n - i - 1) * sizeof(rtr_q[0]));
+			rtr_n--;
 		} else {
 			i++;
 		}

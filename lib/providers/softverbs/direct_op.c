@@ -583,13 +583,16 @@ ssize_t svl_dva_vm_one(int fd, pid_t pid, bool read,
 }
 
 /* The copy, with the busy record naming the remote entry around it. */
-bool svl_dop_copy(const struct svl_dqp *d, struct dop *op)
+bool svl_dop_copy(struct svl_qp *q, struct dop *op)
 {
+	const struct svl_dqp *d = q->dq;
 	ssize_t n;
+	int a;
 
 	if (!svl_dbusy_enter(d, op->rseq_p, op->rseq, op->rslot))
 		return false;
-	n = dop_io(op);
+	a = svl_dassist_io(q, op); /* the peer's helper, if it is there */
+	n = a > 0 ? (ssize_t)op->len : a < 0 ? -1 : dop_io(op);
 	svl_dbusy_leave(d);
 	return n >= 0 && (uint64_t)n == op->len;
 }
@@ -710,7 +713,7 @@ static int dop_run(struct svl_qp *q, const struct sv_send_wqe *w,
 	q->dq->cache.hot.rkey = 0; /* the full path may move the map */
 	ok = svl_dop_ready(q, w, op, rkey, raddr) &&
 	     svl_direct_cq_room(cq, signaled);
-	if (ok && !svl_dop_copy(q->dq, op)) {
+	if (ok && !svl_dop_copy(q, op)) {
 		svl_direct_cq_unroom(cq, signaled);
 		ok = false;
 	}

@@ -114,7 +114,7 @@ static inline void svl_dcopy(void *dst, const void *src, size_t n)
 }
 
 /* The copy, with the busy record naming the remote entry around it. */
-bool svl_dop_copy(const struct svl_dqp *d, struct dop *op);
+bool svl_dop_copy(struct svl_qp *q, struct dop *op);
 /* The WQE as a direct operation (false: not one the direct path does);
  * then its local and remote sides checked; then its reference dropped. */
 bool svl_dop_init(const struct sv_send_wqe *w, struct dop *op,
@@ -133,6 +133,10 @@ ssize_t svl_dva_vm_one(int fd, pid_t pid, bool read,
 ssize_t svl_dva_vm(int fd, pid_t pid, bool read, const struct iovec *local,
 		   unsigned long nlocal, const struct iovec *remote,
 		   unsigned long nremote);
+
+/* direct_assist.c: a large transfer with the peer's helper (1 done, 0
+ * not tried, -1 failed). */
+int svl_dassist_io(struct svl_qp *q, struct dop *op);
 
 /* direct_va.c: the leading run of VA WRITEs or READs of the WQEs at
  * [first, first + count), moved by one system call: how many, or 0. */

@@ -148,6 +148,7 @@ static void rx_register(struct svl_qp *q)
 	mirror_sync(x, &q->rq);
 	__atomic_store_n(&q->drx, x, __ATOMIC_RELEASE);
 	svl_ring_unlock(&q->rq);
+	svl_dassist_add(x->h); /* our helper serves its initiator's jobs */
 }
 
 /*
@@ -399,6 +400,7 @@ void svl_direct_rx_free(struct svl_qp *q)
 		}
 	}
 	svl_cq_unlock(cq);
+	svl_dassist_del(x->h);
 	munmap(x->map, x->len);
 	free(x);
 	q->drx = NULL;

@@ -122,6 +122,15 @@ static bool peer_ring(struct svl_qp *q, const struct sv_direct_conn *c)
 	return d->rx.map && d->rx.gen == c->peer_rx;
 }
 
+struct sv_direct_rx_hdr *svl_direct_peer_hdr(struct svl_qp *q)
+{
+	struct sv_direct_conn c;
+
+	if (!svl_direct_conn(q->dq, &c) || !peer_ring(q, &c))
+		return NULL;
+	return (struct sv_direct_rx_hdr *)q->dq->rx.map;
+}
+
 /* ---------------------------------------------------------------------- */
 /* One message                                                             */
 /* ---------------------------------------------------------------------- */

@@ -350,12 +350,15 @@ void svl_dworker_ctx_open(void)
 void svl_dworker_ctx_close(void)
 {
 	pthread_mutex_lock(&wlock);
-	if (wusers && !--wusers && wpid == getpid()) {
-		atomic_store(&wstop, true);
-		atomic_fetch_add(&wseq, 1);
-		futex_wake(&wseq);
-		pthread_join(wthread, NULL);
-		wpid = 0;
+	if (wusers && !--wusers) {
+		if (wpid == getpid()) {
+			atomic_store(&wstop, true);
+			atomic_fetch_add(&wseq, 1);
+			futex_wake(&wseq);
+			pthread_join(wthread, NULL);
+			wpid = 0;
+		}
+		svl_dassist_stop(); /* and the peer-assist helper */
 	}
 	pthread_mutex_unlock(&wlock);
 }

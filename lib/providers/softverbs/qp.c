@@ -603,6 +603,9 @@ SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
 			qp_reset_shadow(to_svl_qp(qp));
 		if (attr->qp_state == IBV_QPS_RTS)
 			svl_direct_early(to_svl_qp(qp)); /* or at next post */
+		/* A passive side may stay in RTR (direct_assist.c). */
+		if (attr->qp_state == IBV_QPS_RTR)
+			svl_direct_early_rtr(to_svl_qp(qp));
 	}
 	return 0;
 }
