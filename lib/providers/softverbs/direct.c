@@ -197,9 +197,10 @@ void svl_direct_ask_early(struct svl_qp *q)
 }
 
 /*
- * A QP still in RTR a while after it got there (direct_early.c): our
- * receive ring now, not at the first receive, so that an initiator that
- * only WRITEs or READs finds our peer-assist helper (direct_assist.c).
+ * A QP a while after it reached RTR (direct_early.c): our receive ring
+ * now, not at the first receive, so that an initiator that only WRITEs
+ * or READs finds our peer-assist helper (direct_assist.c). A QP that
+ * posted a receive meanwhile has it already.
  */
 void svl_direct_rx_early(struct svl_qp *q)
 {
@@ -209,7 +210,9 @@ void svl_direct_rx_early(struct svl_qp *q)
 	 * spinning for it on the poster's CPU, halved ib_write_bw. Only a
 	 * hint: a QP that moves on meanwhile just gets its ring early.
 	 */
-	if (__atomic_load_n(&q->qp.state, __ATOMIC_RELAXED) == IBV_QPS_RTR)
+	enum ibv_qp_state st = __atomic_load_n(&q->qp.state, __ATOMIC_RELAXED);
+
+	if (st == IBV_QPS_RTR || st == IBV_QPS_RTS)
 		svl_direct_recv_posted(q);
 }
 

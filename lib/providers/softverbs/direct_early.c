@@ -33,12 +33,12 @@ static struct svl_qp *early_q[EARLY_MAX];
 static unsigned int early_n;
 static struct svl_qp *early_busy; /* being asked for, lock dropped */
 /*
- * QPs that reached RTR, each due RTR_WAIT_NS later: one still in RTR then
- * is a passive side (perftest's server stays there), whose receive ring
- * is asked for so that its initiator finds a peer-assist helper
- * (direct_assist.c). Most QPs are in RTS by then and cost nothing: asking
- * for every QP's ring at RTR took the create-and-connect rate from about
- * 11,000 to about 4,000 QPs per second. In due order (a FIFO).
+ * QPs that reached RTR, each due RTR_WAIT_NS later: then the receive ring
+ * of one that has none yet (a passive side: perftest's server stays in
+ * RTR and posts no receive) is asked for, so that its initiator finds a
+ * peer-assist helper (direct_assist.c). Asking at RTR for every QP took
+ * the create-and-connect rate from about 11,000 to about 4,000 QPs per
+ * second; the delay and the bucket below bound it. In due order (FIFO).
  */
 #define RTR_WAIT_NS 5000000L
 /* And at most RTR_BURST of them at once, RTR_PER_S a second after that:
