@@ -15,6 +15,13 @@
  *   ref_bench cma -s SIZE [-n ITERS] [-c CPU0,CPU1]
  *	process_vm_writev bandwidth (MiB/s) into another process: the
  *	single-copy bound for a WRITE to a VA MR.
+ *   ref_bench futex_pingpong [-n ITERS] [-c CPU0,CPU1]
+ *	two processes on ONE CPU (CPU0) hand a token to each other with a
+ *	futex: each hand-off a FUTEX_WAKE, a switch to the other process
+ *	and its return from FUTEX_WAIT. Median half round trip (us) = one
+ *	hand-off: a daemon-path message when no core is free pays two per
+ *	round trip (the poster wakes the engine on its CPU, the engine
+ *	sleeps to give it back), docs/datapath.md.
  *   ref_bench mem_rate [-s 8] [-n ITERS] [-c CPU0,CPU1]
  *	one pwrite of SIZE per iteration on the peer's /proc/PID/mem, in
  *	million writes per second: the system-call floor of the direct
@@ -26,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -42,7 +51,7 @@ struct opts {
 static int usage(void)
 {
 	fputs("usage: ref_bench memcpy -s SIZE [-n ITERS] [-c CPU]\n"
-	      "       ref_bench pingpong|cma_pingpong [-n ITERS] "
+	      "       ref_bench pingpong|cma_pingpong|futex_pingpong [-n ITERS] "
 	      "[-c CPU0,CPU1]\n"
 	      "       ref_bench cma|mem_rate -s SIZE [-n ITERS] "
 	      "[-c CPU0,CPU1]\n",
@@ -189,6 +198,68 @@ static int run_pingpong(const struct opts *o, int cma)
 	return bench_two_procs(o->cpus, pp_side, &p) ? 1 : 0;
 }
 
+/* Futex hand-off: the word counts hand-offs; odd: side 0's turn. */
+struct fpp {
+	uint32_t *w;
+	long iters;
+};
+
+static void fpp_wait_for(uint32_t *w, uint32_t v)
+{
+	uint32_t cur;
+
+	while ((cur = __atomic_load_n(w, __ATOMIC_ACQUIRE)) != v)
+		syscall(SYS_futex, w, FUTEX_WAIT, cur, NULL, NULL, 0);
+}
+
+static void fpp_hand(uint32_t *w, uint32_t v)
+{
+	__atomic_store_n(w, v, __ATOMIC_RELEASE);
+	syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static int fpp_side(int side, int fd, void *arg)
+{
+	struct fpp *f = arg;
+	uint64_t *rtt = calloc((size_t)f->iters, sizeof(*rtt));
+	long i;
+
+	(void)fd;
+	if (!rtt)
+		return 1;
+	for (i = 0; i < f->iters; i++) {
+		uint64_t t0 = bench_now_ns();
+		uint32_t v = (uint32_t)(2 * i);
+
+		if (side == 1) {
+			fpp_hand(f->w, v + 1);
+			fpp_wait_for(f->w, v + 2);
+		} else {
+			fpp_wait_for(f->w, v + 1);
+			fpp_hand(f->w, v + 2);
+		}
+		rtt[i] = bench_now_ns() - t0;
+	}
+	if (side == 1)
+		bench_result(bench_median_ns(rtt, (size_t)f->iters, 2.0) /
+				     1000.0,
+			     "us");
+	free(rtt);
+	return 0;
+}
+
+static int run_futex_pingpong(const struct opts *o)
+{
+	struct fpp f = { .iters = o->iters ? o->iters : 20000 };
+	int cpus[2] = { o->cpus[0], o->cpus[0] }; /* one CPU: no core free */
+
+	f.w = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (f.w == MAP_FAILED)
+		return 1;
+	return bench_two_procs(cpus, fpp_side, &f) ? 1 : 0;
+}
+
 /*
  * CMA bandwidth: one process_vm_writev of SIZE per iteration into the
  * peer's buffer (same address in both after fork). The single-copy bound
@@ -292,6 +363,8 @@ int main(int argc, char **argv)
 		return run_pingpong(&o, 0);
 	if (!strcmp(o.cmd, "cma_pingpong"))
 		return run_pingpong(&o, 1);
+	if (!strcmp(o.cmd, "futex_pingpong"))
+		return run_futex_pingpong(&o);
 	if (!strcmp(o.cmd, "cma"))
 		return run_cma(&o, false);
 	if (!strcmp(o.cmd, "mem_rate"))

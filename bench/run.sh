@@ -189,6 +189,10 @@ add_references() {
 		-n $((LAT_N * 4))
 	add_ref ref_cma_pp "CMA ping-pong" "process_vm_writev 8 B, half RTT" us \
 		8 cma_pingpong -n $((LAT_N * 4))
+	# One futex hand-off between two processes on one CPU: a daemon-path
+	# round trip pays two when no core is free (docs/datapath.md).
+	add_ref ref_futex_pp "futex hand-off" "futex hand-off, one CPU" us \
+		8 futex_pingpong -n $((LAT_N * 2))
 	for s in $SIZES; do
 		add_ref "ref_memcpy_$s" memcpy "bw $(size_label "$s")" MiB/s \
 			"$(bytes_of "$s")" memcpy -s "$s"
@@ -298,7 +302,7 @@ add_lat() { # P SRC KIND DIRECT OP NAME SIZE UCX_REF
 	if [ "$op" = write ]; then
 		bh_ratio "$id" "$8" ref_pp ref_cma_pp
 	else
-		bh_ratio "$id" "$8" ref_pp
+		bh_ratio "$id" "$8" ref_pp ref_futex_pp
 	fi
 	bh_point "$id" "$src $name half RTT" "$(bytes_of "$s")"
 }
