@@ -437,13 +437,24 @@ static void job_publish(struct sv_direct_rx_hdr *h, const struct ajob *j,
 			      memory_order_release);
 }
 
-/* A sleeping helper is woken only when a core is free for it. */
+/*
+ * Will the helper be there? Polling, or asleep with a core free for it
+ * (then *wake). Otherwise the transfer is one call: cut into chunks the
+ * poster would copy alone, it only costs more (ib_send_bw, whose receiver
+ * busy-polls its CQ on the other core, lost 15-25 % that way).
+ */
+static bool helper_there(struct sv_direct_rx_hdr *h, bool *wake)
+{
+	uint32_t st = atomic_load(A32(&h->as_state));
+
+	*wake = st == SV_ASSIST_ASLEEP;
+	if (st == SV_ASSIST_NONE)
+		return false;
+	return !*wake || assist_mode() >= 2 || core_free();
+}
+
 static void helper_wake(struct sv_direct_rx_hdr *h)
 {
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load(A32(&h->as_state)) != SV_ASSIST_ASLEEP ||
-	    (assist_mode() < 2 && !core_free()))
-		return;
 	atomic_fetch_add(A32(&h->as_wake), 1);
 	syscall(SYS_futex, &h->as_wake, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
@@ -516,12 +527,11 @@ int svl_dassist_io(struct svl_qp *q, struct dop *op)
 	struct sv_direct_rx_hdr *h;
 	uint32_t nchunks, mine = 0, gen;
 	struct ajob j;
-	bool ok = true;
+	bool ok = true, wake;
 	int i;
 
 	if (!eligible(op) || q->dq->assist_off ||
-	    !(h = svl_direct_peer_hdr(q)) ||
-	    atomic_load(A32(&h->as_state)) == SV_ASSIST_NONE)
+	    !(h = svl_direct_peer_hdr(q)) || !helper_there(h, &wake))
 		return 0;
 	j = (struct ajob){ .laddr = (uintptr_t)op->local[0].iov_base,
 			   .raddr = (uintptr_t)op->remote.iov_base,
@@ -537,7 +547,8 @@ int svl_dassist_io(struct svl_qp *q, struct dop *op)
 	nchunks = (uint32_t)((j.len + j.chunk - 1) / j.chunk);
 	job_publish(h, &j, nchunks);
 	gen = (uint32_t)(atomic_load(A64(&h->as_take)) >> 32);
-	helper_wake(h);
+	if (wake)
+		helper_wake(h);
 	/* Our chunks go to the registrar: its pid (as every direct copy). */
 	j.pid = (pid_t)op->re->pid;
 	while (assist_mode() != 3 && (i = chunk_take(h, gen)) >= 0) {
