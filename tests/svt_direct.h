@@ -337,4 +337,29 @@ static inline void svt_dx_dereg_midstream(struct svt_dx *x, size_t len)
 	svt_dx_put(x, &c, 1);
 }
 
+/* Initiator side of svt_dx_dereg_midstream: stream 1 MiB WRITEs until
+ * one fails (REM_ACCESS_ERR after the target's dereg). */
+static inline void svt_dx_stream_until_dereg(struct svt_dx *x)
+{
+	unsigned long ok = 0;
+	struct ibv_wc wc;
+	char c = 1;
+
+	memset(x->buf, 0xab, 2 * (1 << 20));
+	svt_dx_put(x, &c, 1);
+	for (;;) {
+		svt_dx_post(x, IBV_WR_RDMA_WRITE, 0, (ok % 4) * (1 << 20), (1 << 20), true);
+		wc = svt_poll1(x->ep.cq);
+		if (wc.status != IBV_WC_SUCCESS)
+			break;
+		ok++;
+	}
+	printf("dereg: %lu WRITEs of 1 MiB, then %s\n", ok,
+	       ibv_wc_status_str(wc.status));
+	SVT_CHECK(wc.status == IBV_WC_REM_ACCESS_ERR);
+	svt_dx_get(x, &c, 1); /* deregistered */
+	svt_dx_put(x, &c, 1);
+	svt_dx_get(x, &c, 1); /* the target checked its buffer */
+}
+
 #endif

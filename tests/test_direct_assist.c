@@ -118,30 +118,6 @@ static void bulk(struct svt_dx *x)
 	SVT_CHECK(!memcmp(x->buf, x->buf + BACK, BULK_MSG));
 }
 
-/* Stream 1 MiB WRITEs until one fails: REM_ACCESS_ERR after the dereg. */
-static void stream_until_dereg(struct svt_dx *x)
-{
-	unsigned long ok = 0;
-	struct ibv_wc wc;
-	char c = 1;
-
-	memset(x->buf, 0xab, 2 * MiB);
-	svt_dx_put(x, &c, 1);
-	for (;;) {
-		svt_dx_post(x, IBV_WR_RDMA_WRITE, 0, (ok % 4) * MiB, MiB, true);
-		wc = svt_poll1(x->ep.cq);
-		if (wc.status != IBV_WC_SUCCESS)
-			break;
-		ok++;
-	}
-	printf("dereg: %lu WRITEs of 1 MiB, then %s\n", ok,
-	       ibv_wc_status_str(wc.status));
-	SVT_CHECK(wc.status == IBV_WC_REM_ACCESS_ERR);
-	svt_dx_get(x, &c, 1); /* deregistered */
-	svt_dx_put(x, &c, 1);
-	svt_dx_get(x, &c, 1); /* the target checked its buffer */
-}
-
 static void target(struct svt_dx *x)
 {
 	struct ibv_sge s = { 0, 64, 0 };
@@ -198,7 +174,7 @@ int main(int argc, char **argv)
 		SVT_CHECK(t1 - t0 >= 3);
 	else
 		SVT_CHECK(t1 < 0);
-	stream_until_dereg(&x);
+	svt_dx_stream_until_dereg(&x);
 	svt_dx_end(&x);
 	svt_daemon_stop(&d);
 	printf("direct assist (%s, %s): PASS\n", on ? "on" : "off",
