@@ -726,6 +726,11 @@ struct svd_umem {
 	struct svd_dd_dma *dd;
 	/* The mapped file was truncated under us (mem.c): access is over. */
 	atomic_bool revoked;
+	/*
+	 * MAPPED from a tmpfs file sealed against shrinking, the range inside
+	 * its size: no access can fault, so mem.c skips the SIGBUS guard.
+	 */
+	bool nofault;
 	/* MAPPED inside a context's whole-file ring mapping (umem_share.c) */
 	struct svd_umem_share *share;
 };
@@ -733,6 +738,7 @@ struct svd_umem {
 struct svd_umem_list;
 
 struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len);
+bool svd_fd_nofault(int fd, uint64_t end);
 /* A range of the sender's address space (b->pid, with b's credentials). */
 struct svd_umem *svd_umem_get_va(const struct svd_bundle *b, uint64_t addr,
 				 uint64_t len);

@@ -81,6 +81,27 @@ static int mappable_size(int fd, uint64_t *size, uint64_t *align)
 	return 0;
 }
 
+/*
+ * Can no access to [0, end) of fd's mapping fault? A tmpfs file (memfd,
+ * POSIX shm) that reaches end and can never shrink: its pages are there or
+ * allocated on touch. A dma-buf, a hugetlbfs file or an unsealed file may
+ * be cut (truncation is how a revoke reaches the daemon, seed 003).
+ */
+bool svd_fd_nofault(int fd, uint64_t end)
+{
+	struct statfs sf;
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size < end)
+		return false;
+	if (fstatfs(fd, &sf) || sf.f_type != TMPFS_MAGIC)
+		return false;
+	seals = fcntl(fd, F_GET_SEALS);
+	return seals >= 0 && (seals & F_SEAL_SHRINK);
+}
+
 struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len)
 {
 	uint64_t start, end, size, align;
@@ -114,6 +135,7 @@ struct svd_umem *svd_umem_get_mapped(int fd, uint64_t offset, uint64_t len)
 	u->map_len = end - start;
 	u->map = (uint8_t *)p + (offset - start);
 	u->file_off = offset;
+	u->nofault = svd_fd_nofault(fd, offset + len);
 	return u;
 }
 

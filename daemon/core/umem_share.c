@@ -231,5 +231,7 @@ struct svd_umem *svd_umem_get_shared(struct svd_bundle *b, int fd,
 	u->map = (uint8_t *)s->base + off;
 	u->file_off = off;
 	u->share = s;
+	/* share_ok: tmpfs, sealed against shrinking, the range inside. */
+	u->nofault = true;
 	return u;
 }

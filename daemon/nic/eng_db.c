@@ -145,6 +145,18 @@ void eng_db_harvest(struct svd_engine *e)
 			harvest_page(e, i);
 }
 
+/* Has any page been rung since its last harvest? (e->lock held) */
+bool eng_db_rung(struct svd_engine *e)
+{
+	uint32_t i;
+
+	for (i = 0; i < e->pages_hi; i++)
+		if (e->pages[i].page &&
+		    atomic_load((_Atomic uint64_t *)&e->pages[i].page->summary))
+			return true;
+	return false;
+}
+
 void eng_db_set_sleeping(struct svd_engine *e, uint32_t v)
 {
 	uint32_t i;
@@ -177,6 +189,7 @@ int svd_engine_db_add(struct svd_device *dev, struct sv_db_page *page,
 			atomic_fetch_add(&dev->db_pages_used, 1);
 			eng_waiters_cover(e, i);
 			eng_pages_changed(e);
+			eng_poke(e); /* to wait on it too */
 			ret = 0;
 			break;
 		}

@@ -168,6 +168,7 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 		eq->fatal_reported = true;
 	if (qp->state == SVD_QPS_RTS || qp->state == SVD_QPS_ERR)
 		eng_activate(e, eq);
+	eng_poke(e); /* activated, or bound to a page or the poll list */
 out:
 	pthread_mutex_unlock(&e->lock);
 }

@@ -1103,16 +1103,22 @@ static void rd_step(struct svd_engine *e, struct eng_qp *eq)
 }
 
 /* The ACK a duplicate was owed while a READ response went out. */
-static bool resp_owed_ack(struct svd_engine *e, struct eng_qp *eq)
+static void resp_send_owed_ack(struct svd_engine *e, struct eng_qp *eq)
 {
 	struct eng_packet p = { .npsn = 1 };
 	struct resp_ctx c = { .e = e, .qp = eq->qp, .eq = eq, .p = &p,
 			      .rc = true };
 
-	if (!eq->ack_owed)
-		return false;
 	eq->ack_owed = false;
 	resp_ack(&c, (eq->epsn - 1) & 0xffffff);
+}
+
+/* Checked on every step of every QP: the packet is built only if owed. */
+static bool resp_owed_ack(struct svd_engine *e, struct eng_qp *eq)
+{
+	if (!eq->ack_owed)
+		return false;
+	resp_send_owed_ack(e, eq);
 	return true;
 }
 

@@ -30,6 +30,17 @@ void eng_kick(struct svd_engine *e)
 	futex_wake_private(&e->kick);
 }
 
+/*
+ * From a command thread, e->lock held, after giving the engine work (a QP
+ * activated or polled, a page to wait on): wake it if it sleeps. It does
+ * not sleep on a timer unless one is due (eng_sched.c).
+ */
+void eng_poke(struct svd_engine *e)
+{
+	if (atomic_load(&e->asleep))
+		eng_kick(e);
+}
+
 /* Pages added or removed: waiters re-read their set. */
 void eng_pages_changed(struct svd_engine *e)
 {

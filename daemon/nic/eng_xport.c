@@ -82,6 +82,12 @@ bool eng_xport_is_sync(const struct svd_engine *e, const struct eng_route *r)
 				     r->global ? r->dgid : NULL);
 }
 
+/* Only the same-host transport, which holds nothing between passes. */
+bool eng_xport_plain(const struct svd_engine *e)
+{
+	return e->local->ops == &local_ops && !e->wire && !e->sw;
+}
+
 bool eng_xport_may_lose(const struct svd_engine *e, const struct eng_route *r)
 {
 	if (svd_dev_addr_is_local(e->dev, r->dlid, r->global ? r->dgid : NULL))

@@ -425,6 +425,12 @@ struct svd_engine {
 	struct eng_link runq, timerq, pollq;
 	/* eng_wait.c: waiter threads for pages past the engine's own. */
 	_Atomic uint32_t kick, page_gen;
+	/*
+	 * The engine thread is asleep or about to be (set under lock before
+	 * its last pass, cleared when it wakes): a command thread that gave
+	 * it work must kick it, since it may sleep with no timeout.
+	 */
+	_Atomic bool asleep;
 	pthread_t waiters[ENG_MAX_WAITERS];
 	unsigned int nwaiters;
 	/* Transports (eng_xport.c): same host, the wire (netdev devices) and
@@ -480,6 +486,7 @@ uint32_t eng_xport_seg(struct svd_engine *e, const struct eng_route *r,
 bool eng_xport_is_sync(const struct svd_engine *e, const struct eng_route *r);
 /* Packets on this route may be lost (the wire, the lossy test transport). */
 bool eng_xport_may_lose(const struct svd_engine *e, const struct eng_route *r);
+bool eng_xport_plain(const struct svd_engine *e);
 /*
  * Data direct (eng_dd.c): the bytes one step may move when u, the step's
  * local memory, is a data-direct region (seg: the transport's size), and
@@ -569,11 +576,13 @@ void eng_db_unbind(struct svd_engine *e, struct eng_qp *eq);
 /* Take the rung slots of every page and activate their QPs. */
 void eng_db_harvest(struct svd_engine *e);
 void eng_db_set_sleeping(struct svd_engine *e, uint32_t v);
+bool eng_db_rung(struct svd_engine *e);
 int eng_db_init(struct svd_engine *e);
 void eng_db_fini(struct svd_engine *e);
 
 /* Waiters (eng_wait.c). */
 void eng_kick(struct svd_engine *e);
+void eng_poke(struct svd_engine *e);
 void eng_pages_changed(struct svd_engine *e);
 void eng_waiters_cover(struct svd_engine *e, uint32_t idx);
 void eng_waiters_stop(struct svd_engine *e);

@@ -126,12 +126,58 @@ static bool from_check(const struct svd_qp *dst,
 	return !is_connected(dst) || path_matches(dst, &f->addr);
 }
 
+/* The GID at idx on qp's port, or NULL (out of range or invalid). */
+static const uint8_t *port_gid_ref(const struct svd_qp *qp, uint8_t idx)
+{
+	const struct svd_port *port = &qp->uctx->dev->port;
+
+	return idx < SVD_MAX_GIDS && port->gids[idx].valid ?
+		       port->gids[idx].gid :
+		       NULL;
+}
+
+/* a (NULL: zeros) equals the 16 bytes at b. */
+static bool gid_eq(const uint8_t *a, const uint8_t *b)
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(a ? a : zero, b, 16);
+}
+
+/*
+ * path_matches(dst, the address local_addr(src) gives), compared in place:
+ * this runs for every packet between two QPs of this daemon.
+ */
+static bool local_path_matches(const struct svd_qp *src,
+			       const struct svd_qp *dst)
+{
+	const struct ib_uverbs_ah_attr *sah = &src->attr.ah_attr;
+	const struct ib_uverbs_ah_attr *dah = &dst->attr.ah_attr;
+	const uint8_t *own;
+
+	if (dst->uctx->dev->port.attr.link_layer == SVD_LINK_IB) {
+		if (src->uctx->dev->port.attr.lid != dah->dlid)
+			return false;
+		if (!dah->is_global || !sah->is_global)
+			return true;
+	} else if (!dah->is_global || !sah->is_global) {
+		return false;
+	}
+	if (!gid_eq(port_gid_ref(src, sah->grh.sgid_index), dah->grh.dgid))
+		return false;
+	own = port_gid_ref(dst, dah->grh.sgid_index);
+	return gid_eq(own, sah->grh.dgid);
+}
+
+/* from_check(dst, svd_xuser_from(src)), without building the record. */
 bool svd_xuser_check(const struct svd_qp *src, const struct svd_qp *dst)
 {
-	struct svd_xuser_from f;
-
-	svd_xuser_from(src, &f);
-	return from_check(dst, &f);
+	if (!allow_cross_user && qp_owner(src) != qp_owner(dst) &&
+	    !connected_to(dst, src->qpn))
+		return false;
+	if (src->qp_type == SVD_QPT_UD)
+		return true;
+	return !is_connected(dst) || local_path_matches(src, dst);
 }
 
 bool svd_xuser_from_allowed(const struct svd_qp *dst,
