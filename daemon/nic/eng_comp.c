@@ -456,11 +456,11 @@ static enum comp_state comp_atomic(struct comp_ctx *c)
 {
 	struct eng_scratch *s = &c->e->s_comp;
 	uint8_t buf[8];
-	struct eng_sgl src = { .n = 1, .total = 8 };
+	struct eng_sgl src;
 
 	c->consumed = true;
 	memcpy(buf, &c->p->f.orig, 8);
-	src.seg[0] = (struct eng_seg){ .buf = buf, .len = 8 };
+	eng_sgl_one(&src, buf, 8);
 	if (eng_req_wqe(c->eq, c->eq->sq_cons, s) || eng_req_data(c->eq, s)) {
 		c->status = IBV_WC_LOC_QP_OP_ERR;
 		return COMP_ERROR;

@@ -237,7 +237,7 @@ int eng_pkt_check_len(const struct eng_packet *p, unsigned int mtu)
 
 int eng_pkt_own(struct eng_packet *p)
 {
-	struct eng_sgl dst = { .n = 1 };
+	struct eng_sgl dst;
 	uint8_t *buf;
 	int ret;
 
@@ -248,8 +248,7 @@ int eng_pkt_own(struct eng_packet *p)
 	buf = malloc(p->len);
 	if (!buf)
 		return -ENOMEM;
-	dst.seg[0] = (struct eng_seg){ .buf = buf, .len = p->len };
-	dst.total = p->len;
+	eng_sgl_one(&dst, buf, p->len);
 	ret = p->sgl ? eng_sgl_copy_off(&dst, 0, p->sgl, p->sgl_off, p->len) :
 		       -EINVAL;
 	if (ret) {
@@ -295,12 +294,12 @@ void eng_pkt_free(struct eng_packet *p)
 int eng_pkt_copy_out(const struct eng_packet *p, const struct eng_sgl *dst,
 		     uint64_t dst_off)
 {
-	struct eng_sgl src = { .n = 1, .total = p->len };
+	struct eng_sgl src;
 
 	if (!p->len)
 		return 0;
 	if (p->owned) {
-		src.seg[0] = (struct eng_seg){ .buf = p->owned, .len = p->len };
+		eng_sgl_one(&src, p->owned, p->len);
 		return eng_sgl_copy(dst, dst_off, &src, p->len);
 	}
 	if (!p->sgl)

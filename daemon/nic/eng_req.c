@@ -497,6 +497,7 @@ static enum req_state req_build(struct svd_engine *e, struct eng_qp *eq,
 	struct eng_fields f = { 0 };
 	unsigned int mtu = eng_mtu(qp);
 
+	memset(&r->pkt, 0, sizeof(r->pkt));
 	r->status = (uint32_t)eng_req_data(eq, r->s);
 	if (r->status)
 		return REQ_FAIL;
@@ -586,8 +587,16 @@ static enum req_state req_send(struct svd_engine *e, struct eng_qp *eq,
 /* One packet or local operation; called with dev->lock held. */
 bool eng_req_run(struct svd_engine *e, struct eng_qp *eq)
 {
-	struct req_step r = { .s = &e->s_req };
+	/* r.pkt is cleared by req_build: most runs build no packet. */
+	struct req_step r;
 	enum req_state st = REQ_FETCH;
+
+	r.s = &e->s_req;
+	r.op = NULL;
+	r.mask = r.status = 0;
+	r.kind = 0;
+	r.chunk = 0;
+	r.span = 0;
 
 	while (1) {
 		switch (st) {

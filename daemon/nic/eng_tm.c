@@ -39,9 +39,9 @@
 /* The first n bytes of p's payload (n <= p->len). */
 static int pkt_peek(const struct eng_packet *p, void *buf, uint32_t n)
 {
-	struct eng_sgl dst = { .n = 1, .total = n };
+	struct eng_sgl dst;
 
-	dst.seg[0] = (struct eng_seg){ .buf = buf, .len = n };
+	eng_sgl_one(&dst, buf, n);
 	if (p->owned) {
 		memcpy(buf, p->owned, n);
 		return 0;
