@@ -122,7 +122,7 @@ static int wqe_check(struct eng_qp *eq, struct eng_scratch *s)
 
 int eng_req_wqe(struct eng_qp *eq, uint32_t idx, struct eng_scratch *s)
 {
-	if (eng_sq_read(eq, idx, s->raw, sizeof(s->raw)))
+	if (eng_sq_read_slot(eq, idx, s->raw))
 		return IBV_WC_LOC_QP_OP_ERR;
 	return wqe_check(eq, s);
 }
@@ -198,7 +198,7 @@ static enum req_state req_fetch(struct eng_qp *eq, struct req_step *r)
 	/* Nothing posted past what is already in flight. */
 	if (ret || prod - eq->sq_cons <= eq->sq_next - eq->sq_cons)
 		return REQ_IDLE;
-	if (eng_sq_read(eq, eq->sq_next, r->s->raw, sizeof(r->s->raw)))
+	if (eng_sq_read_slot(eq, eq->sq_next, r->s->raw))
 		return REQ_IDLE;
 	return REQ_CHECK;
 }

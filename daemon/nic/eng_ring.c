@@ -45,6 +45,26 @@ int eng_sq_read(struct eng_qp *eq, uint32_t idx, void *buf, size_t len)
 	return svd_mem_read(qp->sq, off, buf, len);
 }
 
+/*
+ * The requester's read of a whole slot into an ENG_WQE_MAX buffer: only a
+ * header the slot is too short for is cleared, since wqe_check() bounds
+ * every later read (SGEs, inline and captured bytes) by the slot. Clearing
+ * the whole KiB per WQE showed in the daemon path's small-SEND profile.
+ */
+int eng_sq_read_slot(struct eng_qp *eq, uint32_t idx, void *buf)
+{
+	struct svd_qp *qp = eq->qp;
+	uint64_t off = (uint64_t)(idx & (qp->sq_entries - 1)) *
+		       qp->sq_wqe_size;
+	size_t len = qp->sq_wqe_size < ENG_WQE_MAX ? qp->sq_wqe_size :
+						     ENG_WQE_MAX;
+
+	if (len < sizeof(struct sv_send_wqe))
+		memset((uint8_t *)buf + len, 0,
+		       sizeof(struct sv_send_wqe) - len);
+	return svd_mem_read(qp->sq, off, buf, len);
+}
+
 void eng_sq_consume(struct eng_qp *eq)
 {
 	eq->sq_cons++;

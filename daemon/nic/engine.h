@@ -602,6 +602,8 @@ void eng_waiters_stop(struct svd_engine *e);
 /* Ring helpers (eng_ring.c), scatter lists (eng_sgl.c, engine.c). */
 int eng_sq_peek(struct eng_qp *eq, uint32_t *prod);
 int eng_sq_read(struct eng_qp *eq, uint32_t idx, void *buf, size_t len);
+/* A whole slot into an ENG_WQE_MAX buffer (the requester's reads). */
+int eng_sq_read_slot(struct eng_qp *eq, uint32_t idx, void *buf);
 void eng_sq_consume(struct eng_qp *eq);
 int eng_wqe_sgl(struct svd_qp *qp, const struct sv_sge *sge,
 		unsigned int n, bool write, struct eng_sgl *sgl);
