@@ -12,6 +12,7 @@
  * makes the engine look at its own QPs (a page belongs to one context and
  * only that context's QPs are bound to it).
  */
+#include <fcntl.h>
 #include <stdlib.h>
 
 #include "eng_db.h"
@@ -169,8 +170,18 @@ void eng_db_set_sleeping(struct svd_engine *e, uint32_t v)
 				     v);
 }
 
+/* The page's ringers wake uctx's user's wake page: a new fd of it or -1. */
+static int db_wake_fd(struct svd_engine *e, struct svd_ucontext *uctx)
+{
+	uid_t uid = uctx && uctx->ufile ? uctx->ufile->uid : 0;
+	int w = eng_wake_of(e, uid);
+
+	return w < 0 ? -1 : fcntl(e->wakes[w].fd, F_DUPFD_CLOEXEC, 0);
+}
+
 int svd_engine_db_add(struct svd_device *dev, struct sv_db_page *page,
-		      struct svd_ucontext *uctx, uint32_t *index)
+		      struct svd_ucontext *uctx, uint32_t *index,
+		      int *wake_fd)
 {
 	struct svd_engine *e = eng_of(dev);
 	uint32_t i;
@@ -183,6 +194,10 @@ int svd_engine_db_add(struct svd_device *dev, struct sv_db_page *page,
 		if (!e->pages[i].page) {
 			e->pages[i].page = page;
 			e->pages[i].uctx = uctx;
+			/* Asked for (wake_fd) and given: no waiting on it. */
+			if (wake_fd)
+				*wake_fd = db_wake_fd(e, uctx);
+			e->pages[i].woken = wake_fd && *wake_fd >= 0;
 			if (i >= e->pages_hi)
 				e->pages_hi = i + 1;
 			*index = i;
@@ -223,6 +238,7 @@ void svd_engine_db_del(struct svd_device *dev, uint32_t index)
 	if (e->pages[index].page) {
 		e->pages[index].page = NULL;
 		e->pages[index].uctx = NULL;
+		e->pages[index].woken = false;
 		while (e->pages_hi && !e->pages[e->pages_hi - 1].page)
 			e->pages_hi--;
 		atomic_fetch_sub(&dev->db_pages_used, 1);

@@ -229,21 +229,32 @@ void svd_engine_drain(struct svd_device *dev)
 /* The thread                                                              */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * The words to sleep on: the users' wake words (eng_wake.c), the kick
+ * word, and the ring word of each page whose ringers have no wake page.
+ * Whole entries: __reserved must be 0.
+ */
 static unsigned int eng_waitv_fill(struct svd_engine *e,
 				   struct futex_waitv *w)
 {
-	unsigned int n = 1;
-	uint32_t i;
+	uint32_t i, nw = atomic_load(&e->nwakes);
+	unsigned int n = 0;
 
-	/* Word 0: kicks (eng_wait.c). Whole entries: __reserved must be 0. */
-	w[0] = (struct futex_waitv){ .uaddr = (uintptr_t)&e->kick,
-				     .val = atomic_load(&e->kick),
-				     .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG };
+	for (i = 0; i < nw; i++) /* shared futexes: the pages are memfds */
+		w[n++] = (struct futex_waitv){
+			.uaddr = (uintptr_t)e->wakes[i].word,
+			.val = atomic_load(e->wakes[i].word),
+			.flags = FUTEX_32 };
+	w[n++] = (struct futex_waitv){ .uaddr = (uintptr_t)&e->kick,
+				       .val = atomic_load(&e->kick),
+				       .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG };
 	for (i = 0; i < e->pages_hi && i < ENG_PAGES_PER_WAITER; i++) {
 		struct sv_db_page *p = e->pages[i].page;
 
-		if (!p)
+		if (!p || e->pages[i].woken)
 			continue;
+		if (n == ENG_WAITV_MAX)
+			return ENG_WAITV_MAX + 1; /* no room: sleep bounded */
 		/* Shared futexes: the page is a memfd. */
 		w[n++] = (struct futex_waitv){
 			.uaddr = (uintptr_t)&p->ring,
@@ -251,6 +262,21 @@ static unsigned int eng_waitv_fill(struct svd_engine *e,
 			.flags = FUTEX_32 };
 	}
 	return n;
+}
+
+/*
+ * One user's wake word and the kick word, nothing else: a plain FUTEX_WAIT
+ * on the wake word (a kick moves it too), cheaper than futex_waitv.
+ */
+static void eng_futex_sleep(struct svd_engine *e, struct futex_waitv *w,
+			    unsigned int n, const struct timespec *abs)
+{
+	if (n == 2 && atomic_load(&e->nwakes) == 1)
+		syscall(SYS_futex, (void *)(uintptr_t)w[0].uaddr,
+			FUTEX_WAIT_BITSET, (uint32_t)w[0].val, abs, NULL,
+			FUTEX_BITSET_MATCH_ANY);
+	else
+		syscall(SYS_futex_waitv, w, n, 0, abs, CLOCK_MONOTONIC);
 }
 
 /*
@@ -289,14 +315,18 @@ static bool eng_sleep(struct svd_engine *e, int64_t deadline)
 	atomic_thread_fence(memory_order_seq_cst);
 	n = eng_waitv_fill(e, w);
 	work = eng_sleep_check(e, &deadline);
+	if (n > ENG_WAITV_MAX) { /* more than 8 users and old libraries */
+		n = ENG_WAITV_MAX;
+		if (deadline - now_ns() > ENG_POLL_SLEEP_NS)
+			deadline = now_ns() + ENG_POLL_SLEEP_NS;
+	}
 	pthread_mutex_unlock(&e->lock);
 	work = work || atomic_load(&e->stop) ||
 	       (deadline != INT64_MAX && deadline <= now_ns());
 	if (!work) {
 		ts.tv_sec = deadline / 1000000000LL;
 		ts.tv_nsec = deadline % 1000000000LL;
-		syscall(SYS_futex_waitv, w, n, 0,
-			deadline == INT64_MAX ? NULL : &ts, CLOCK_MONOTONIC);
+		eng_futex_sleep(e, w, n, deadline == INT64_MAX ? NULL : &ts);
 	}
 	pthread_mutex_lock(&e->lock);
 	atomic_store(&e->asleep, false);
@@ -379,6 +409,7 @@ static void eng_free(struct svd_engine *e)
 	if (e->slots)
 		eng_db_fini(e);
 	eng_xport_fini(e);
+	eng_wake_fini(e);
 	pthread_mutex_destroy(&e->lock);
 	free(e->pages);
 	free(e);

@@ -28,6 +28,8 @@ void eng_kick(struct svd_engine *e)
 {
 	atomic_fetch_add(&e->kick, 1);
 	futex_wake_private(&e->kick);
+	/* An engine serving one user sleeps on its wake word alone. */
+	eng_wake_all(e);
 }
 
 /*

@@ -68,10 +68,13 @@ void svd_engine_srq_destroy(struct svd_srq *srq);
 struct eng_db_page {
 	struct sv_db_page *page; /* daemon mapping, SV_DB_PAGE_SIZE */
 	struct svd_ucontext *uctx;
+	bool woken; /* its ringers wake a wake word (eng_wake.c) */
 };
 
+/* *wake_fd: a new fd of the owner's wake page, or -1 (ring the page). */
 int svd_engine_db_add(struct svd_device *dev, struct sv_db_page *page,
-		      struct svd_ucontext *uctx, uint32_t *index);
+		      struct svd_ucontext *uctx, uint32_t *index,
+		      int *wake_fd);
 void svd_engine_db_del(struct svd_device *dev, uint32_t index);
 
 /* A scatter list: pieces of registered memory or engine bytes. */
@@ -417,6 +420,9 @@ struct eng_scratch {
 
 struct eng_db_slots; /* eng_db.c */
 
+/* Users with a wake page of their own; the others' pages are rung. */
+#define ENG_MAX_WAKES 8
+
 /* futex_waitv takes 128 words: the engine's pages plus its kick word. */
 #define ENG_PAGES_PER_WAITER 127
 #define ENG_MAX_WAITERS 64
@@ -445,6 +451,16 @@ struct svd_engine {
 	_Atomic bool asleep;
 	pthread_t waiters[ENG_MAX_WAITERS];
 	unsigned int nwaiters;
+	/*
+	 * eng_wake.c: a wake page per user; entries below nwakes never change
+	 * (read by eng_kick from any thread) until the engine is freed.
+	 */
+	struct eng_wake {
+		uid_t uid;
+		int fd;
+		_Atomic uint32_t *word;
+	} wakes[ENG_MAX_WAKES];
+	_Atomic uint32_t nwakes;
 	/* Transports (eng_xport.c): same host, the wire (netdev devices) and
 	 * the switch between the daemon's IB ports (eng_switch.c). */
 	struct eng_xport *local, *wire, *sw;
@@ -594,6 +610,10 @@ void eng_db_fini(struct svd_engine *e);
 
 /* Waiters (eng_wait.c). */
 void eng_kick(struct svd_engine *e);
+/* Wake pages (eng_wake.c). */
+int eng_wake_of(struct svd_engine *e, uid_t uid);
+void eng_wake_all(struct svd_engine *e);
+void eng_wake_fini(struct svd_engine *e);
 void eng_poke(struct svd_engine *e);
 void eng_pages_changed(struct svd_engine *e);
 void eng_waiters_cover(struct svd_engine *e, uint32_t idx);

@@ -96,9 +96,10 @@ static int db_method_alloc(struct svd_bundle *b)
 	 * which treats ids 0x1000/0x1001 as UHW_IN/OUT.
 	 */
 	struct svd_attr *fd_attr = &b->attrs[0];
+	bool wake = b->attrs[3].present;
 	struct svd_db_page *p;
 	struct svd_uobj *uobj;
-	int fd, slot, ret;
+	int fd, slot, ret, wake_fd = -1;
 
 	uint32_t domain;
 
@@ -117,9 +118,17 @@ static int db_method_alloc(struct svd_bundle *b)
 		free(p);
 		return fd;
 	}
-	ret = b->dev->nic->db_add(b->dev, p->page, b->uctx, &p->index);
+	ret = b->dev->nic->db_add(b->dev, p->page, b->uctx, &p->index,
+				  wake ? &wake_fd : NULL);
 	if (ret)
 		goto err;
+	/* Before the page's fd: a failure here leaves no uobject behind. */
+	ret = wake_fd < 0 ? 0 : svd_attr_fd_out(b, SV_ATTR_DB_PAGE_WAKE_FD,
+						 wake_fd);
+	if (ret) {
+		b->dev->nic->db_del(b->dev, p->index);
+		goto err;
+	}
 	slot = svd_bundle_add_out_fd(b, fd); /* the reply closes our copy */
 	if (slot < 0) {
 		b->dev->nic->db_del(b->dev, p->index);
@@ -145,7 +154,9 @@ SVD_DECLARE_METHOD(SV_METHOD_DB_PAGE_ALLOC, db_method_alloc,
 		   SVD_ATTR_PTR_OUT(SV_ATTR_DB_PAGE_INDEX, uint32_t,
 				    SVD_MANDATORY),
 		   SVD_ATTR_PTR_IN(SV_ATTR_DB_PAGE_DOMAIN, uint32_t,
-				   SVD_OPTIONAL));
+				   SVD_OPTIONAL),
+		   SVD_ATTR_FD(SV_ATTR_DB_PAGE_WAKE_FD, &svd_type_db_page,
+			       SVD_ACCESS_NEW, SVD_OPTIONAL));
 
 /* Count the caller's pages by purpose (its handle table, under its lock). */
 static void db_count_ctx(struct svd_ucontext *uctx,

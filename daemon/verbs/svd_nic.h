@@ -31,7 +31,8 @@ struct svd_nic_ops {
 	void (*srq_destroy)(struct svd_srq *srq);
 	/* Doorbell pages: the engine watches a registered page's ring. */
 	int (*db_add)(struct svd_device *dev, struct sv_db_page *page,
-		      struct svd_ucontext *uctx, uint32_t *index);
+		      struct svd_ucontext *uctx, uint32_t *index,
+		      int *wake_fd);
 	void (*db_del)(struct svd_device *dev, uint32_t index);
 	/* QPs bound to page index if uctx owns it (stats), else 0. */
 	uint32_t (*db_page_qps)(struct svd_device *dev, uint32_t index,

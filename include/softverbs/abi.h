@@ -198,6 +198,8 @@ enum sv_db_page_alloc_attrs {
 	SV_ATTR_DB_PAGE_FD = SV_ID_DRIVER(0), /* FD out */
 	SV_ATTR_DB_PAGE_INDEX = SV_ID_DRIVER(1), /* u32 out */
 	SV_ATTR_DB_PAGE_DOMAIN = SV_ID_DRIVER(2), /* u32 in, optional */
+	/* FD out, optional: the caller's user's wake page (sv_wake_page) */
+	SV_ATTR_DB_PAGE_WAKE_FD = SV_ID_DRIVER(3),
 };
 
 /*
@@ -385,6 +387,19 @@ struct sv_db_page {
 	_Alignas(SV_CACHELINE) __u64 pending[SV_DB_SLOTS / 64];
 };
 #define SV_DB_PAGE_SIZE 4096
+
+/*
+ * The engine's wake word, one per user of the device: a sealed 4 KiB
+ * memfd every context of that user maps. A ringer that finds its page
+ * 'sleeping' increments 'word' and FUTEX_WAKEs it, instead of its page's
+ * 'ring'. The engine then sleeps on one word, not on every page (a
+ * futex_waitv over three words cost 0.5 us per daemon-path round trip).
+ * Only a change of the value matters; the engine never trusts it.
+ */
+struct sv_wake_page {
+	_Alignas(SV_CACHELINE) __u32 word;
+};
+#define SV_WAKE_PAGE_SIZE 4096
 
 /* Send WQE opcodes are enum ibv_wr_opcode values, validated per QP type. */
 struct sv_sge {

@@ -80,6 +80,8 @@ struct svl_context {
 	struct sv_alloc_ucontext_resp uresp;
 	bool imported; /* from ibv_import_device */
 	void *db_page; /* shared doorbell page (data path), or NULL */
+	/* The user's wake page (abi.h sv_wake_page), or NULL: ring pages. */
+	struct sv_wake_page *wake;
 	uint32_t db_page_index;
 	/* Dedicated doorbell pages of TDs and resource domains (domain_db.c) */
 	struct svl_domains *domains;

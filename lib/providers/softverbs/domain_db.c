@@ -276,6 +276,9 @@ void svl_domains_fini(struct svl_context *ctx)
 	if (ctx->db_page)
 		munmap(ctx->db_page, SV_DB_PAGE_SIZE);
 	ctx->db_page = NULL;
+	if (ctx->wake)
+		munmap(ctx->wake, SV_WAKE_PAGE_SIZE);
+	ctx->wake = NULL;
 	if (!d)
 		return;
 	for (i = 0; i < d->max_pages; i++) {

@@ -24,10 +24,38 @@
 
 static pthread_mutex_t db_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * The user's wake page, the first time one comes (every page of a context
+ * names the same one). The daemon no longer watches a page whose reply
+ * carried it, so a wake page that cannot be mapped fails the page.
+ */
+static int wake_map(struct svl_context *ctx, int fd)
+{
+	struct sv_wake_page *none = NULL;
+	void *w;
+
+	if (fd < 0)
+		return 0;
+	if (__atomic_load_n(&ctx->wake, __ATOMIC_ACQUIRE)) {
+		close(fd);
+		return 0;
+	}
+	w = mmap(NULL, SV_WAKE_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
+	close(fd);
+	if (w == MAP_FAILED)
+		return ENOMEM;
+	/* The shared page and a TD's page may be made at once. */
+	if (!__atomic_compare_exchange_n(&ctx->wake, &none, w, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		munmap(w, SV_WAKE_PAGE_SIZE);
+	return 0;
+}
+
 int svl_db_page_alloc(struct svl_context *ctx, uint32_t purpose, void **page,
 		      uint32_t *index)
 {
-	struct ib_uverbs_attr *fd_attr;
+	struct ib_uverbs_attr *fd_attr, *wake_attr;
 	struct svl_cmd c;
 	void *p;
 	int ret, fd;
@@ -36,12 +64,17 @@ int svl_db_page_alloc(struct svl_context *ctx, uint32_t purpose, void **page,
 	fd_attr = svl_attr_fd_new(&c, SV_ATTR_DB_PAGE_FD);
 	svl_attr_out(&c, SV_ATTR_DB_PAGE_INDEX, index, sizeof(*index));
 	svl_attr_in(&c, SV_ATTR_DB_PAGE_DOMAIN, &purpose, sizeof(purpose));
+	wake_attr = svl_attr_fd_new(&c, SV_ATTR_DB_PAGE_WAKE_FD);
 	ret = svl_exec(&ctx->vctx.context, &c);
 	if (ret)
 		return ret;
 	fd = (int)fd_attr->data_s64;
-	if (fd < 0)
-		return EPROTO;
+	ret = wake_map(ctx, (int)wake_attr->data_s64);
+	if (fd < 0 || ret) {
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? EPROTO : ret;
+	}
 	p = mmap(NULL, SV_DB_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		 0);
 	close(fd); /* the mapping keeps the page */
@@ -93,8 +126,10 @@ static struct sv_db_page *db_page(struct svl_context *ctx, uint32_t index)
 	return p;
 }
 
-static void db_wake(struct sv_db_page *p)
+static void db_wake(struct svl_context *ctx, struct sv_db_page *p)
 {
+	struct sv_wake_page *w = __atomic_load_n(&ctx->wake, __ATOMIC_ACQUIRE);
+
 	/*
 	 * seq_cst on both sides: either the engine sees the new ring value
 	 * in its futex compare, or we see 'sleeping' and wake it.
@@ -105,8 +140,15 @@ static void db_wake(struct sv_db_page *p)
 	atomic_store_explicit((_Atomic uint32_t *)&p->ring_cpu,
 			      (uint32_t)cpu, memory_order_relaxed);
 	atomic_fetch_add((_Atomic uint32_t *)&p->ring, 1);
-	if (atomic_load((_Atomic uint32_t *)&p->sleeping))
+	if (!atomic_load((_Atomic uint32_t *)&p->sleeping))
+		return;
+	if (!w) {
 		syscall(SYS_futex, &p->ring, FUTEX_WAKE, 1, NULL, NULL, 0);
+		return;
+	}
+	/* The user's one wake word: moved, then woken (abi.h). */
+	atomic_fetch_add((_Atomic uint32_t *)&w->word, 1);
+	syscall(SYS_futex, &w->word, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 /* Ring without naming a QP: wakes a sleeping engine for a pass. */
@@ -115,7 +157,7 @@ void svl_doorbell_ring(struct svl_context *ctx, uint32_t db_page_index)
 	struct sv_db_page *p = db_page(ctx, db_page_index);
 
 	if (p)
-		db_wake(p);
+		db_wake(ctx, p);
 	/* else the engine's timeout still finds the work */
 }
 
@@ -145,5 +187,5 @@ void svl_doorbell_ring_qp(struct svl_context *ctx, uint32_t db_page_index,
 		atomic_fetch_or((_Atomic uint64_t *)&p->summary,
 				1ULL << (slot / 64));
 	}
-	db_wake(p);
+	db_wake(ctx, p);
 }
