@@ -376,12 +376,17 @@ int cm_resolve_addr(struct cm_id *id, const struct sv_cm_cmd *cmd)
 	if (ret)
 		return ret;
 	cm_sa_to_gid(&id->dst, id->dgid);
-	if (id->dev && !reachable(id)) {
-		/* As the kernel when no RDMA device serves the route. */
+	/*
+	 * As the kernel when no RDMA device serves the route. No device at
+	 * all: a source given as the wildcard address binds to none, and an
+	 * id without one must never reach ROUTE_RESOLVED (fuzz_cm: a REQ
+	 * built from a NULL device).
+	 */
+	if (!id->dev || !reachable(id)) {
 		cm_addr_done(id, -ENODEV);
 		return 0;
 	}
-	if (id->dev && needs_neigh(id) && cm_neigh_query(id, cmd->arg))
+	if (needs_neigh(id) && cm_neigh_query(id, cmd->arg))
 		return 0; /* ADDR_QUERY: cm_neigh.c or the timer ends it */
 	cm_addr_done(id, 0);
 	return 0;

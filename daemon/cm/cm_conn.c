@@ -224,7 +224,7 @@ int cm_connect(struct cm_id *id, const struct sv_cm_conn *c)
 	uint8_t mad[CM_MAD_SIZE];
 	bool ud = id->qp_type == IBV_QPT_UD;
 
-	if (id->state != CM_ROUTE_RESOLVED)
+	if (id->state != CM_ROUTE_RESOLVED || !id->dev)
 		return -EINVAL;
 	if (c->pdata_len > (ud ? CM_SIDR_REQ_PRIVATE_DATA_SIZE :
 				 CM_REQ_PRIVATE_DATA_SIZE) - hdr_len(&id->dst))

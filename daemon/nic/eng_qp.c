@@ -166,9 +166,17 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 	/* A user-requested ERROR is not fatal: no QP_FATAL event. */
 	if (qp->state == SVD_QPS_ERR)
 		eq->fatal_reported = true;
-	if (qp->state == SVD_QPS_RTS || qp->state == SVD_QPS_ERR)
+	/*
+	 * Wake a sleeping engine only for what it must act on: a QP that may
+	 * have work (RTS, ERR) or one it must poll. The other modifies of a
+	 * connect (INIT, RTR) cost it no context switch.
+	 */
+	if (qp->state == SVD_QPS_RTS || qp->state == SVD_QPS_ERR) {
 		eng_activate(e, eq);
-	eng_poke(e); /* activated, or bound to a page or the poll list */
+		eng_poke(e);
+	} else if (eq->polled) {
+		eng_poke(e);
+	}
 out:
 	pthread_mutex_unlock(&e->lock);
 }
