@@ -13,3 +13,7 @@ set_tests_properties(test_loss_basic PROPERTIES TIMEOUT 300
 sv_add_c_test(test_rc_wrong_peer ${CMAKE_CURRENT_SOURCE_DIR}/test_rc_wrong_peer.c)
 set_tests_properties(test_rc_wrong_peer PROPERTIES TIMEOUT 120
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# A connection's last ACK lost after the receiver destroyed its QP (ghosts).
+sv_add_c_test(test_loss_ghost ${CMAKE_CURRENT_SOURCE_DIR}/test_loss_ghost.c)
+set_tests_properties(test_loss_ghost PROPERTIES TIMEOUT 120
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

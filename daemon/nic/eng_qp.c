@@ -191,6 +191,7 @@ void svd_engine_qp_destroy(struct svd_qp *qp)
 	pthread_mutex_lock(&e->lock);
 	for (pp = &e->qps; eq && *pp; pp = &(*pp)->next) {
 		if (*pp == eq) {
+			eng_ghost_keep(e, eq);
 			*pp = eq->next;
 			eng_sched_forget(e, eq);
 			eng_db_unbind(e, eq);

@@ -32,8 +32,12 @@ int eng_recv(struct svd_engine *e, struct eng_packet *p)
 	if (eng_pkt_parse(p))
 		return 0; /* garbage: dropped */
 	qp = svd_dev_qp_find(e->dev, p->f.dqpn);
-	if (!qp || !qp->eng)
-		return 0; /* nobody there: RC retries and times out */
+	if (!qp) {
+		eng_ghost_answer(e, p, NULL); /* a lost last ACK, again */
+		return 0; /* else nobody there: RC retries and times out */
+	}
+	if (!qp->eng)
+		return 0;
 	src = recv_src(e, p);
 	if (p->route.held && !src)
 		return 0; /* its sender is gone */

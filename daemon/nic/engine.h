@@ -420,6 +420,8 @@ struct eng_scratch {
 
 struct eng_db_slots; /* eng_db.c */
 
+#define ENG_GHOSTS 16 /* recently destroyed wire RC QPs remembered */
+
 /* Users with a wake page of their own; the others' pages are rung. */
 #define ENG_MAX_WAKES 8
 
@@ -455,6 +457,13 @@ struct svd_engine {
 	 * eng_wake.c: a wake page per user; entries below nwakes never change
 	 * (read by eng_kick from any thread) until the engine is freed.
 	 */
+	/* eng_ghost.c: destroyed wire RC QPs that still re-ACK duplicates */
+	struct eng_ghost {
+		uint32_t qpn, dqpn, epsn, msn;
+		int64_t until_ns; /* 0: unused */
+		struct eng_route route;
+	} ghosts[ENG_GHOSTS];
+	unsigned int ghost_next;
 	struct eng_wake {
 		uid_t uid;
 		int fd;
@@ -610,6 +619,11 @@ void eng_db_fini(struct svd_engine *e);
 
 /* Waiters (eng_wait.c). */
 void eng_kick(struct svd_engine *e);
+/* Ghosts (eng_ghost.c). */
+void eng_ghost_keep(struct svd_engine *e, struct eng_qp *eq);
+/* from: the sender's GID when the transport knows it (the wire), or NULL */
+void eng_ghost_answer(struct svd_engine *e, const struct eng_packet *p,
+		      const uint8_t *from);
 /* Wake pages (eng_wake.c). */
 int eng_wake_of(struct svd_engine *e, uid_t uid);
 void eng_wake_all(struct svd_engine *e);

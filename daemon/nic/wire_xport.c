@@ -246,6 +246,8 @@ static int wx_deliver(struct wire_xport *wx, struct wire_rx *rx)
 	if (eng_pkt_parse(&p))
 		return WIRE_DROP_LENGTH;
 	qp = svd_dev_qp_find(e->dev, p.f.dqpn);
+	if (!qp)
+		eng_ghost_answer(e, &p, rx->ends.sgid); /* a lost last ACK */
 	if (!qp || !qp->eng)
 		return WIRE_DROP_QPN;
 	drop = wx_check(qp, &p, rx);
