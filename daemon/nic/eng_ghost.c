@@ -17,19 +17,10 @@
  * connected to, so a forged duplicate can make it say nothing new.
  */
 #include <string.h>
-#include <time.h>
 
 #include "engine.h"
 
 #define ENG_GHOST_NS 2000000000LL /* 2 s: longer than a few retries */
-
-static int64_t ghost_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 /* Under e->lock, before the QP is freed: keep what answering needs. */
 void eng_ghost_keep(struct svd_engine *e, struct eng_qp *eq)
@@ -58,7 +49,7 @@ void eng_ghost_keep(struct svd_engine *e, struct eng_qp *eq)
 		.dqpn = qp->attr.dest_qp_num & 0xffffff,
 		.epsn = eq->epsn,
 		.msn = eq->msn,
-		.until_ns = ghost_now() + ENG_GHOST_NS,
+		.until_ns = eng_now_ns() + ENG_GHOST_NS,
 		.route = p.route,
 	};
 }
@@ -81,7 +72,7 @@ void eng_ghost_answer(struct svd_engine *e, const struct eng_packet *p,
 	for (i = 0; i < ENG_GHOSTS && !g; i++)
 		if (e->ghosts[i].until_ns && e->ghosts[i].qpn == p->f.dqpn)
 			g = &e->ghosts[i];
-	if (!g || g->until_ns < ghost_now() ||
+	if (!g || g->until_ns < eng_now_ns() ||
 	    eng_psn_cmp(p->f.psn, g->epsn) >= 0 ||
 	    (from && memcmp(from, g->route.dgid, 16)))
 		return;

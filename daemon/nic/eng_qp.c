@@ -73,14 +73,6 @@ bool eng_qp_timer_armed(const struct eng_qp *eq)
 #define HANDOFF_WINDOW_NS 10000000 /* the budget renews every 10 ms */
 #define HANDOFF_BUDGET_NS 2000000 /* of which hand-overs may take 2 ms */
 
-static int64_t handoff_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /*
  * Just after the engine released dev->lock: if a command waits for it
  * (svd_dev_lock), let it in before the next unit takes the lock again.
@@ -95,7 +87,7 @@ static void eng_lock_handoff(struct svd_device *dev)
 
 	if (!atomic_load_explicit(&dev->lock_wanted, memory_order_relaxed))
 		return;
-	now = handoff_now_ns();
+	now = eng_now_ns();
 	if (now - window > HANDOFF_WINDOW_NS) {
 		window = now;
 		spent = 0;
@@ -104,7 +96,7 @@ static void eng_lock_handoff(struct svd_device *dev)
 	while (atomic_load(&dev->lock_wanted) && spent + (t - now) <
 	       HANDOFF_BUDGET_NS) {
 		sched_yield(); /* the waiter spins on its CPU (devlock.c) */
-		t = handoff_now_ns();
+		t = eng_now_ns();
 	}
 	spent += t - now;
 }

@@ -104,13 +104,6 @@ static int64_t ts_ns(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return ts_ns(&t);
-}
 
 /* One step of a QP (eng_qp.c): true if it did work. */
 static bool eng_qp_step(struct svd_engine *e, struct eng_qp *eq)
@@ -142,7 +135,7 @@ static void eng_timers(struct svd_engine *e, int64_t *deadline)
 
 	if (e->timerq.next == &e->timerq)
 		return;
-	now = now_ns();
+	now = eng_now_ns();
 	for (l = e->timerq.next; l != &e->timerq; l = n) {
 		struct eng_qp *eq = run_qp(l);
 		int64_t t = ts_ns(&eq->wait_until);
@@ -279,6 +272,15 @@ static void eng_futex_sleep(struct svd_engine *e, struct futex_waitv *w,
 		syscall(SYS_futex_waitv, w, n, 0, abs, CLOCK_MONOTONIC);
 }
 
+/* A sleep nothing may announce ends within ENG_POLL_SLEEP_NS. */
+static void deadline_bound(int64_t *deadline)
+{
+	int64_t now = eng_now_ns();
+
+	if (*deadline - now > ENG_POLL_SLEEP_NS)
+		*deadline = now + ENG_POLL_SLEEP_NS;
+}
+
 /*
  * Under e->lock, the pages armed: may the engine sleep until deadline (the
  * last pass's)? A ring since that pass left a summary bit; a command's
@@ -293,8 +295,7 @@ static bool eng_sleep_check(struct svd_engine *e, int64_t *deadline)
 	if (e->pollq.next == &e->pollq && eng_xport_plain(e))
 		return e->runq.next != &e->runq || eng_db_rung(e);
 	work = eng_pass(e, deadline);
-	if (*deadline - now_ns() > ENG_POLL_SLEEP_NS)
-		*deadline = now_ns() + ENG_POLL_SLEEP_NS;
+	deadline_bound(deadline);
 	return work;
 }
 
@@ -317,12 +318,11 @@ static bool eng_sleep(struct svd_engine *e, int64_t deadline)
 	work = eng_sleep_check(e, &deadline);
 	if (n > ENG_WAITV_MAX) { /* more than 8 users and old libraries */
 		n = ENG_WAITV_MAX;
-		if (deadline - now_ns() > ENG_POLL_SLEEP_NS)
-			deadline = now_ns() + ENG_POLL_SLEEP_NS;
+		deadline_bound(&deadline);
 	}
 	pthread_mutex_unlock(&e->lock);
 	work = work || atomic_load(&e->stop) ||
-	       (deadline != INT64_MAX && deadline <= now_ns());
+	       (deadline != INT64_MAX && deadline <= eng_now_ns());
 	if (!work) {
 		ts.tv_sec = deadline / 1000000000LL;
 		ts.tv_nsec = deadline % 1000000000LL;
@@ -356,13 +356,13 @@ static void eng_thread_sleep(struct svd_engine *e, struct eng_prio *prio,
 {
 	eng_prio_sleeping(prio);
 	if (eng_sleep(e, deadline))
-		eng_prio_woke(prio, now_ns());
+		eng_prio_woke(prio, eng_now_ns());
 }
 
 static void *eng_thread(void *arg)
 {
 	struct svd_engine *e = arg;
-	struct eng_idle idle = { .last_work = now_ns() };
+	struct eng_idle idle = { .last_work = eng_now_ns() };
 	struct eng_prio prio;
 
 	eng_thread_setup(&prio);
@@ -374,7 +374,7 @@ static void *eng_thread(void *arg)
 		pthread_mutex_lock(&e->lock);
 		work = eng_pass(e, &deadline);
 		pthread_mutex_unlock(&e->lock);
-		now = now_ns();
+		now = eng_now_ns();
 		if (work) {
 			eng_idle_work(&idle, now);
 			eng_idle_reply(&idle, e->ring_cpu ==

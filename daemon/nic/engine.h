@@ -453,10 +453,6 @@ struct svd_engine {
 	_Atomic bool asleep;
 	pthread_t waiters[ENG_MAX_WAITERS];
 	unsigned int nwaiters;
-	/*
-	 * eng_wake.c: a wake page per user; entries below nwakes never change
-	 * (read by eng_kick from any thread) until the engine is freed.
-	 */
 	/* eng_ghost.c: destroyed wire RC QPs that still re-ACK duplicates */
 	struct eng_ghost {
 		uint32_t qpn, dqpn, epsn, msn;
@@ -464,6 +460,10 @@ struct svd_engine {
 		struct eng_route route;
 	} ghosts[ENG_GHOSTS];
 	unsigned int ghost_next;
+	/*
+	 * eng_wake.c: a wake page per user; entries below nwakes never change
+	 * (read by eng_kick from any thread) until the engine is freed.
+	 */
 	struct eng_wake {
 		uid_t uid;
 		int fd;
@@ -476,6 +476,15 @@ struct svd_engine {
 	struct eng_scratch s_req, s_resp, s_comp;
 	struct eng_sgl s_dst; /* responder: receive buffers / rkey region */
 };
+
+/* CLOCK_MONOTONIC in ns: the engine's timers, deadlines and budgets. */
+static inline int64_t eng_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 
 static inline struct svd_engine *eng_of(struct svd_device *dev)
 {

@@ -50,13 +50,23 @@ static bool connected_to(const struct svd_qp *dst, uint32_t srcqpn)
 	return is_connected(dst) && dst->attr.dest_qp_num == srcqpn;
 }
 
-/* The GID at a path's source index on qp's port (zeros when out of range). */
-static void port_gid(const struct svd_qp *qp, uint8_t idx, uint8_t *gid)
+/* The GID at idx on qp's port, or NULL (out of range or invalid). */
+static const uint8_t *port_gid_ref(const struct svd_qp *qp, uint8_t idx)
 {
 	const struct svd_port *port = &qp->uctx->dev->port;
 
-	if (idx < SVD_MAX_GIDS && port->gids[idx].valid)
-		memcpy(gid, port->gids[idx].gid, 16);
+	return idx < SVD_MAX_GIDS && port->gids[idx].valid ?
+		       port->gids[idx].gid :
+		       NULL;
+}
+
+/* The same, copied (zeros when out of range or invalid). */
+static void port_gid(const struct svd_qp *qp, uint8_t idx, uint8_t *gid)
+{
+	const uint8_t *g = port_gid_ref(qp, idx);
+
+	if (g)
+		memcpy(gid, g, 16);
 	else
 		memset(gid, 0, 16);
 }
@@ -73,26 +83,44 @@ static void local_addr(const struct svd_qp *src, struct svd_xuser_addr *a)
 	memcpy(a->dgid, ah->grh.dgid, 16);
 }
 
-static bool path_matches(const struct svd_qp *dst,
-			 const struct svd_xuser_addr *from)
+/* a (NULL: zeros) equals the 16 bytes at b. */
+static bool gid_eq(const uint8_t *a, const uint8_t *b)
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(a ? a : zero, b, 16);
+}
+
+/*
+ * Does a packet from (slid, global, sgid, dgid) come along dst's path?
+ * sgid NULL: zeros. The wire passes a received packet's addresses, a local
+ * sender its own QP's (svd_xuser_check): one rule for both.
+ */
+static bool path_matches_at(const struct svd_qp *dst, uint16_t slid,
+			    bool global, const uint8_t *sgid,
+			    const uint8_t *dgid)
 {
 	const struct ib_uverbs_ah_attr *ah = &dst->attr.ah_attr;
 	bool ib = dst->uctx->dev->port.attr.link_layer == SVD_LINK_IB;
-	uint8_t own[16];
 
 	/* On IB the LRH always counts; RoCE has no LIDs, only the GRH. */
 	if (ib) {
-		if (from->slid != ah->dlid)
+		if (slid != ah->dlid)
 			return false;
-		if (!ah->is_global || !from->global)
+		if (!ah->is_global || !global)
 			return true;
-	} else if (!ah->is_global || !from->global) {
+	} else if (!ah->is_global || !global) {
 		return false;
 	}
-	if (memcmp(from->sgid, ah->grh.dgid, 16))
-		return false;
-	port_gid(dst, ah->grh.sgid_index, own);
-	return !memcmp(from->dgid, own, 16);
+	return gid_eq(sgid, ah->grh.dgid) &&
+	       gid_eq(port_gid_ref(dst, ah->grh.sgid_index), dgid);
+}
+
+static bool path_matches(const struct svd_qp *dst,
+			 const struct svd_xuser_addr *from)
+{
+	return path_matches_at(dst, from->slid, from->global, from->sgid,
+			       from->dgid);
 }
 
 bool svd_xuser_path_ok(const struct svd_qp *dst,
@@ -114,70 +142,44 @@ void svd_xuser_from(const struct svd_qp *src, struct svd_xuser_from *f)
 		local_addr(src, &f->addr);
 }
 
+/*
+ * The user rule: 0 refused, 1 allowed, -1 the path decides (a connected
+ * dst). UD to a connected QP is let through: its responder drops it (no
+ * such opcode).
+ */
+static int user_rule(const struct svd_qp *dst, uid_t uid, uint32_t qpn,
+		     bool ud)
+{
+	if (!allow_cross_user && uid != qp_owner(dst) && !connected_to(dst, qpn))
+		return 0;
+	return ud || !is_connected(dst) ? 1 : -1;
+}
+
 static bool from_check(const struct svd_qp *dst,
 		       const struct svd_xuser_from *f)
 {
-	if (!allow_cross_user && f->uid != qp_owner(dst) &&
-	    !connected_to(dst, f->qpn))
-		return false;
-	/* UD to a connected QP: its responder drops it (no such opcode). */
-	if (f->ud)
-		return true;
-	return !is_connected(dst) || path_matches(dst, &f->addr);
-}
+	int r = user_rule(dst, f->uid, f->qpn, f->ud);
 
-/* The GID at idx on qp's port, or NULL (out of range or invalid). */
-static const uint8_t *port_gid_ref(const struct svd_qp *qp, uint8_t idx)
-{
-	const struct svd_port *port = &qp->uctx->dev->port;
-
-	return idx < SVD_MAX_GIDS && port->gids[idx].valid ?
-		       port->gids[idx].gid :
-		       NULL;
-}
-
-/* a (NULL: zeros) equals the 16 bytes at b. */
-static bool gid_eq(const uint8_t *a, const uint8_t *b)
-{
-	static const uint8_t zero[16];
-
-	return !memcmp(a ? a : zero, b, 16);
+	return r >= 0 ? r : path_matches(dst, &f->addr);
 }
 
 /*
- * path_matches(dst, the address local_addr(src) gives), compared in place:
- * this runs for every packet between two QPs of this daemon.
+ * from_check(dst, svd_xuser_from(src)) without building the record
+ * (local_addr's fields read in place): this runs for every packet between
+ * two QPs of this daemon.
  */
-static bool local_path_matches(const struct svd_qp *src,
-			       const struct svd_qp *dst)
-{
-	const struct ib_uverbs_ah_attr *sah = &src->attr.ah_attr;
-	const struct ib_uverbs_ah_attr *dah = &dst->attr.ah_attr;
-	const uint8_t *own;
-
-	if (dst->uctx->dev->port.attr.link_layer == SVD_LINK_IB) {
-		if (src->uctx->dev->port.attr.lid != dah->dlid)
-			return false;
-		if (!dah->is_global || !sah->is_global)
-			return true;
-	} else if (!dah->is_global || !sah->is_global) {
-		return false;
-	}
-	if (!gid_eq(port_gid_ref(src, sah->grh.sgid_index), dah->grh.dgid))
-		return false;
-	own = port_gid_ref(dst, dah->grh.sgid_index);
-	return gid_eq(own, sah->grh.dgid);
-}
-
-/* from_check(dst, svd_xuser_from(src)), without building the record. */
 bool svd_xuser_check(const struct svd_qp *src, const struct svd_qp *dst)
 {
-	if (!allow_cross_user && qp_owner(src) != qp_owner(dst) &&
-	    !connected_to(dst, src->qpn))
-		return false;
-	if (src->qp_type == SVD_QPT_UD)
-		return true;
-	return !is_connected(dst) || local_path_matches(src, dst);
+	const struct ib_uverbs_ah_attr *sah = &src->attr.ah_attr;
+	int r = user_rule(dst, qp_owner(src), src->qpn,
+			  src->qp_type == SVD_QPT_UD);
+
+	if (r >= 0)
+		return r;
+	return path_matches_at(dst, src->uctx->dev->port.attr.lid,
+			       sah->is_global,
+			       port_gid_ref(src, sah->grh.sgid_index),
+			       sah->grh.dgid);
 }
 
 bool svd_xuser_from_allowed(const struct svd_qp *dst,
