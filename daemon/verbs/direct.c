@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +314,27 @@ static bool busy_stale(const struct svd_qp *qp)
 	       b.seq;
 }
 
+/*
+ * The peer's helper applies small WRITEs of its initiator to its own
+ * regions (lib/providers/softverbs/direct_war.c) with a busy record of
+ * its own in the receive ring: does it name an entry that changed?
+ * (peer->drx is set under dlock, which the caller holds.)
+ */
+static bool war_busy_stale(const struct svd_qp *peer)
+{
+	struct sv_direct_busy b;
+
+	if (!peer || !peer->drx ||
+	    svd_mem_read(peer->drx->umem,
+			 offsetof(struct sv_direct_rx_hdr, war_busy), &b,
+			 sizeof(b)))
+		return false;
+	if (!b.slot1 || b.slot1 > SV_DIRECT_KEYS)
+		return false;
+	return atomic_load((_Atomic uint32_t *)&key_entry(b.slot1 - 1)->seq) !=
+	       b.seq;
+}
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -330,7 +352,7 @@ void svd_direct_quiesce(void)
 	/* Against the library's busy store then seq load (Dekker). */
 	atomic_thread_fence(memory_order_seq_cst);
 	for (g = table ? grants : NULL; g; g = g->next) {
-		while (busy_stale(g->qp)) {
+		while (busy_stale(g->qp) || war_busy_stale(g->peer)) {
 			if (!deadline)
 				deadline = now_ns() + QUIESCE_MAX_NS;
 			if (now_ns() > deadline)

@@ -818,6 +818,23 @@ struct sv_direct_rx_hdr {
 	__aligned_u64 as_raddr, as_len, as_chunk;
 	__aligned_u64 as_token_addr, as_token;
 	__u32 as_pid, as_read;
+	/*
+	 * Small WRITEs to the receiver's VA regions, applied by its helper
+	 * (lib/providers/softverbs/direct_war.c; records after the slots).
+	 * Written by the two libraries; the daemon reads war_busy only.
+	 */
+	/* Records the helper took (it, compare-and-swap); the initiator
+	 * sets SV_DIRECT_WAR_REVOKED to take the rest back. */
+	_Alignas(SV_CACHELINE) __u32 war_claim;
+	/* Helper: records applied; the failing record + 1 (0: none). */
+	_Alignas(SV_CACHELINE) __u32 war_cons;
+	__u32 war_err;
+	/* Initiator: bumped when it waits for records to be applied (the
+	 * helper looks at new records only now and then, otherwise). */
+	_Alignas(SV_CACHELINE) __u32 war_want;
+	/* Helper: the entry it writes through, as a busy record (the daemon
+	 * waits for it as for an initiator's, svd_direct_quiesce). */
+	_Alignas(SV_CACHELINE) struct sv_direct_busy war_busy;
 };
 
 enum {
@@ -869,10 +886,30 @@ static inline __u64 sv_direct_rx_slots_off(__u32 rq_entries, __u32 rq_stride)
 	return SV_DIRECT_RX_MIRROR_OFF + ((m + 4095) & ~4095ULL);
 }
 
-static inline __u64 sv_direct_rx_size(__u32 rq_entries, __u32 rq_stride)
+/* A small WRITE for the receiver's helper to apply (direct_war.c). */
+#define SV_DIRECT_WAR_RECS 1024U /* a power of two */
+#define SV_DIRECT_WAR_MAX 40U /* payload bytes */
+#define SV_DIRECT_WAR_REVOKED 0x80000000U
+struct sv_direct_war_rec {
+	/* Written last (release): the record's number + 1. */
+	__u32 seq;
+	__u32 len;
+	__u32 rkey;
+	__u32 reserved;
+	__aligned_u64 raddr; /* as the WRITE named it (the key's iova) */
+	__u8 data[SV_DIRECT_WAR_MAX];
+};
+
+static inline __u64 sv_direct_rx_war_off(__u32 rq_entries, __u32 rq_stride)
 {
 	return sv_direct_rx_slots_off(rq_entries, rq_stride) +
 	       (__u64)SV_DIRECT_RX_SLOTS * SV_DIRECT_RX_SLOT;
+}
+
+static inline __u64 sv_direct_rx_size(__u32 rq_entries, __u32 rq_stride)
+{
+	return sv_direct_rx_war_off(rq_entries, rq_stride) +
+	       (__u64)SV_DIRECT_WAR_RECS * sizeof(struct sv_direct_war_rec);
 }
 
 /*

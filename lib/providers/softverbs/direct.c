@@ -250,6 +250,9 @@ bool svl_direct_idle(struct svl_qp *q)
 	struct svl_cq *cq;
 	bool done;
 
+	/* Small WRITEs the peer's helper has not applied come first. */
+	if (!svl_dwar_fence(q))
+		return false;
 	if (!d->dmn)
 		return !d->failed;
 	if (svl_load_acquire(&q->sq.db->cons) != q->sq.prod)
@@ -299,6 +302,8 @@ void svl_direct_qp_free(struct svl_qp *q)
 {
 	svl_direct_rx_free(q);
 	dq_forget(q);
+	if (q->dq)
+		svl_dwar_free(q->dq);
 	free(q->dq);
 	q->dq = NULL;
 }

@@ -97,6 +97,7 @@ struct svl_dqp {
 	struct svl_dpeer rx;
 	uint32_t rx_tried; /* generation fetched (or failed) last */
 	bool assist_off; /* the peer's helper failed once (direct_assist.c) */
+	struct svl_dwar *war; /* small WRITEs the peer's helper applies */
 	struct svl_dcache cache;
 };
 
@@ -116,6 +117,9 @@ struct svl_drx {
 	uint32_t dev;
 	uint64_t pd;
 	bool used; /* a message taken since the ring was made or reset */
+	/* direct_war.c, the helper's: war_want as last seen; passes until
+	 * it looks at the records again. */
+	uint32_t war_want, war_skip;
 	struct svl_drx *next; /* on the receive CQ's list */
 };
 
@@ -179,6 +183,9 @@ const uint8_t *svl_direct_table_map(int fd);
 bool svl_direct_key_ok(const uint8_t *table, uint32_t dev, uint32_t key,
 		       uint64_t pd, uint64_t addr, uint64_t len, uint32_t need,
 		       struct sv_direct_key *e);
+/* key's entry, read consistently (a seqlock); false if none or moving. */
+bool svl_direct_key_read(const uint8_t *table, uint32_t key,
+			 struct sv_direct_key *e);
 bool svl_direct_conn(const struct svl_dqp *d, struct sv_direct_conn *c);
 /* The WQE's local bytes (inline or our SGEs): iov count, or -1. */
 int svl_direct_local(const struct svl_qp *q, const struct sv_send_wqe *w,
@@ -217,9 +224,38 @@ void svl_direct_peer_drop(struct svl_dqp *d);
  * (the engine then needs no wake for the new receives). */
 bool svl_direct_recv_posted(struct svl_qp *q);
 /* direct_assist.c: the receive rings our helper serves; its end. */
-void svl_dassist_add(struct sv_direct_rx_hdr *h);
-void svl_dassist_del(struct sv_direct_rx_hdr *h);
+void svl_dassist_add(struct svl_drx *x);
+void svl_dassist_del(struct svl_drx *x);
 void svl_dassist_stop(void);
+/* Wake the helper serving h if it sleeps. */
+void svl_dassist_kick(struct sv_direct_rx_hdr *h);
+
+/*
+ * direct_war.c: small WRITEs to VA regions as records the peer's helper
+ * applies. A WRITE the hot path checked (local: its bytes here).
+ */
+struct svl_dwar_req {
+	uint64_t wr_id, raddr, laddr, len;
+	uint32_t rkey, lkey;
+	bool signaled, inl;
+	const void *local;
+};
+/* Under the SQ lock: 0 = pushed (a signaled one also completed) or
+ * handed to the daemon; -1 = not taken (then if q->dq->dmn, records went
+ * to the daemon: the work request must follow them there). */
+int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r);
+/* Under the SQ lock: the QP's records applied (true), or handed over. */
+bool svl_dwar_fence(struct svl_qp *q);
+void svl_dwar_forget(struct svl_dqp *d); /* the peer ring goes */
+void svl_dwar_free(struct svl_dqp *d);
+/* The helper (under alock): apply x's records; whether there were any. */
+bool svl_dwar_serve(struct svl_drx *x);
+void svl_dwar_rx_reset(struct svl_drx *x); /* under alock */
+/* direct_assist.c: hold the helper out of its passes around fn(x). */
+void svl_dassist_quiet(void (*fn)(struct svl_drx *), struct svl_drx *x);
+/* post.c, under the SQ lock: wr[0..n) built and given to the daemon. */
+void svl_post_handover(struct svl_qp *q, struct ibv_send_wr *wr,
+		       uint32_t n);
 /* direct_send.c: the peer's receive ring header, mapped, or NULL. */
 struct sv_direct_rx_hdr *svl_direct_peer_hdr(struct svl_qp *q);
 void svl_direct_rx_drain(struct svl_cq *cq); /* under cq->lock */

@@ -66,7 +66,8 @@
 #define ASSIST_CHUNK (256 * 1024)
 #define ASSIST_CHUNKS_MAX 64 /* longer transfers get longer chunks */
 #define ASSIST_SPIN_NS 200000L /* the helper polls this long after work */
-#define ASSIST_RECHECK_NS 20000L
+#define WAR_SPIN_NS 50000L /* the helper polls this long after a small WRITE */
+#define ASSIST_RECHECK_NS 100000L /* a /proc/loadavg read: ~5 us */
 #define ASSIST_RINGS 120 /* rings one helper serves (futex_waitv: 128) */
 #define ASSIST_NAP_NS 100000000L /* the longest sleep */
 #define ASSIST_CHECK_NS 1000000L /* initiator waiting: is the peer alive */
@@ -149,7 +150,7 @@ static void chunk_range(const struct ajob *j, uint32_t i, uint64_t *off,
 /* ---------------------------------------------------------------------- */
 
 static pthread_mutex_t alock = PTHREAD_MUTEX_INITIALIZER;
-static struct sv_direct_rx_hdr *rings[ASSIST_RINGS];
+static struct svl_drx *rings[ASSIST_RINGS];
 static unsigned int nrings;
 static pid_t apid; /* the process whose helper runs; 0: none */
 static pthread_t athread;
@@ -222,16 +223,21 @@ static bool helper_ring(struct sv_direct_rx_hdr *h)
 	return any;
 }
 
+enum { PASS_CHUNK = 1, PASS_WAR = 2 };
+
 /* One look at every ring (under alock: a ring is never unmapped under
- * us, and its owner waits at most for one chunk). */
-static bool helper_pass(void)
+ * us, and its owner waits at most for one chunk): PASS_* it did. */
+static unsigned int helper_pass(void)
 {
-	bool any = false;
-	unsigned int k;
+	unsigned int any = 0, k;
 
 	pthread_mutex_lock(&alock);
-	for (k = 0; k < nrings; k++)
-		any |= helper_ring(rings[k]);
+	for (k = 0; k < nrings; k++) {
+		if (helper_ring(rings[k]->h))
+			any |= PASS_CHUNK;
+		if (svl_dwar_serve(rings[k]))
+			any |= PASS_WAR;
+	}
 	pthread_mutex_unlock(&alock);
 	return any;
 }
@@ -242,7 +248,7 @@ static void helper_state(uint32_t s)
 
 	pthread_mutex_lock(&alock);
 	for (k = 0; k < nrings; k++)
-		atomic_store(A32(&rings[k]->as_state), s);
+		atomic_store(A32(&rings[k]->h->as_state), s);
 	pthread_mutex_unlock(&alock);
 }
 
@@ -262,8 +268,8 @@ static void helper_sleep(void)
 	atomic_thread_fence(memory_order_seq_cst);
 	pthread_mutex_lock(&alock);
 	for (k = 0; k < nrings; k++) {
-		w[k + 1].uaddr = (uintptr_t)&rings[k]->as_wake;
-		w[k + 1].val = atomic_load(A32(&rings[k]->as_wake));
+		w[k + 1].uaddr = (uintptr_t)&rings[k]->h->as_wake;
+		w[k + 1].val = atomic_load(A32(&rings[k]->h->as_wake));
 		w[k + 1].flags = FUTEX_32; /* shared: the initiator wakes it */
 	}
 	n = nrings + 1;
@@ -277,32 +283,56 @@ static void helper_sleep(void)
 	helper_state(SV_ASSIST_AWAKE);
 }
 
+/*
+ * When to poll, when to sleep. After a large transfer's chunk the helper
+ * polls ASSIST_SPIN_NS while a core is free for it (polling on a loaded
+ * machine cost ib_send_bw 15-25 %). After small WRITEs (direct_war.c)
+ * it polls WAR_SPIN_NS whatever the load: asleep, it would cost the
+ * initiator a futex wake per record, far more than the poll costs.
+ */
+struct helper_pace {
+	int64_t last, war_last, checked;
+	bool free_core;
+};
+
+static bool helper_polls(struct helper_pace *p, int64_t t)
+{
+	if (t - p->war_last < WAR_SPIN_NS)
+		return true;
+	if (t - p->checked >= ASSIST_RECHECK_NS) {
+		/* Counting itself: no runnable thread waits for the CPU it
+		 * polls on. */
+		p->free_core = assist_mode() >= 2 || sv_cpu_free();
+		p->checked = t;
+	}
+	return p->free_core && t - p->last < ASSIST_SPIN_NS;
+}
+
 static void *helper_main(void *arg)
 {
-	int64_t last = now_ns(), checked = 0;
-	bool free_core = true;
+	struct helper_pace p = { .last = now_ns(), .free_core = true };
+	unsigned int any;
 
 	(void)arg;
 	pthread_setname_np(pthread_self(), "sv-assist");
 	while (!atomic_load(&astop)) {
 		int64_t t;
 
-		if (helper_pass()) {
-			last = now_ns();
+		any = helper_pass();
+		t = now_ns();
+		if (any & PASS_WAR)
+			p.war_last = t;
+		if (any) {
+			p.last = t;
 			continue;
 		}
-		t = now_ns();
-		if (t - checked >= ASSIST_RECHECK_NS) {
-			free_core = assist_mode() >= 2 || core_free();
-			checked = t;
-		}
-		if (free_core && t - last < ASSIST_SPIN_NS) {
+		if (helper_polls(&p, t)) {
 			relax();
 			continue;
 		}
 		helper_sleep();
-		last = now_ns();
-		checked = 0;
+		p.last = now_ns();
+		p.checked = 0;
 	}
 	return NULL;
 }
@@ -352,7 +382,7 @@ void svl_dassist_stop(void)
 	atomic_fetch_add(&akick, 1);
 	syscall(SYS_futex, &akick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	for (k = 0; k < nrings; k++)
-		atomic_store(A32(&rings[k]->as_state), SV_ASSIST_NONE);
+		atomic_store(A32(&rings[k]->h->as_state), SV_ASSIST_NONE);
 	nrings = 0;
 	pthread_mutex_unlock(&alock);
 	pthread_join(athread, NULL);
@@ -361,15 +391,15 @@ void svl_dassist_stop(void)
 	pthread_mutex_unlock(&alock);
 }
 
-void svl_dassist_add(struct sv_direct_rx_hdr *h)
+void svl_dassist_add(struct svl_drx *x)
 {
 	if (!assist_mode())
 		return;
 	pthread_mutex_lock(&alock);
 	helper_start();
 	if (apid == svl_self_pid() && nrings < ASSIST_RINGS) {
-		rings[nrings++] = h;
-		atomic_store(A32(&h->as_state), SV_ASSIST_AWAKE);
+		rings[nrings++] = x;
+		atomic_store(A32(&x->h->as_state), SV_ASSIST_AWAKE);
 		/* A sleeping helper waits on the new ring's word too. */
 		atomic_fetch_add(&akick, 1);
 		syscall(SYS_futex, &akick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL,
@@ -378,18 +408,25 @@ void svl_dassist_add(struct sv_direct_rx_hdr *h)
 	pthread_mutex_unlock(&alock);
 }
 
-void svl_dassist_del(struct sv_direct_rx_hdr *h)
+void svl_dassist_del(struct svl_drx *x)
 {
 	unsigned int k;
 
 	pthread_mutex_lock(&alock);
 	for (k = 0; k < nrings; k++) {
-		if (rings[k] == h) {
+		if (rings[k] == x) {
 			rings[k] = rings[--nrings];
-			atomic_store(A32(&h->as_state), SV_ASSIST_NONE);
+			atomic_store(A32(&x->h->as_state), SV_ASSIST_NONE);
 			break;
 		}
 	}
+	pthread_mutex_unlock(&alock);
+}
+
+void svl_dassist_quiet(void (*fn)(struct svl_drx *), struct svl_drx *x)
+{
+	pthread_mutex_lock(&alock);
+	fn(x);
 	pthread_mutex_unlock(&alock);
 }
 
@@ -451,6 +488,15 @@ static bool helper_there(struct sv_direct_rx_hdr *h, bool *wake)
 	if (st == SV_ASSIST_NONE)
 		return false;
 	return !*wake || assist_mode() >= 2 || core_free();
+}
+
+static void helper_wake(struct sv_direct_rx_hdr *h);
+
+void svl_dassist_kick(struct sv_direct_rx_hdr *h)
+{
+	if (atomic_load_explicit(A32(&h->as_state), memory_order_relaxed) ==
+	    SV_ASSIST_ASLEEP)
+		helper_wake(h);
 }
 
 static void helper_wake(struct sv_direct_rx_hdr *h)

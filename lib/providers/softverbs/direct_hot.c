@@ -164,6 +164,18 @@ static bool hot_copy(const struct svl_dqp *d, const struct hot_req *r,
 	return ok;
 }
 
+/* A small WRITE to a VA region: a record for the peer's helper. */
+static int hot_war(struct svl_qp *q, const struct hot_req *r, void *local)
+{
+	struct svl_dwar_req w = { .wr_id = r->wr_id, .raddr = r->raddr,
+				  .laddr = r->laddr, .len = r->len,
+				  .rkey = r->rkey, .lkey = r->lkey,
+				  .signaled = r->signaled, .inl = r->inl,
+				  .local = local };
+
+	return svl_dwar_write(q, &w);
+}
+
 static int hot_exec(struct svl_qp *q, const struct hot_req *r)
 {
 	struct svl_dqp *d = q->dq;
@@ -173,6 +185,12 @@ static int hot_exec(struct svl_qp *q, const struct hot_req *r)
 	/* Anything of ours in the daemon: the full path sorts it out. */
 	if (q->dstate != SVL_DIRECT_GRANTED || q->qp.state != IBV_QPS_RTS ||
 	    d->dmn || d->failed || !hot_covers(&d->cache.hot, r, &local))
+		return -1;
+	if (!r->read && !d->cache.hot.rbase && !hot_war(q, r, local))
+		return 0;
+	/* Records of ours not applied yet come first (or went to the
+	 * daemon, and this follows them there). */
+	if (!svl_dwar_fence(q) || d->dmn)
 		return -1;
 	cq = to_svl_cq(q->qp.send_cq);
 	if (!svl_direct_cq_room(cq, r->signaled))

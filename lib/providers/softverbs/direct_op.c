@@ -101,6 +101,15 @@ bool svl_direct_key_ok(const uint8_t *table, uint32_t dev, uint32_t key,
 	       key_fits(dev, e, key, pd, addr, len, need);
 }
 
+bool svl_direct_key_read(const uint8_t *table, uint32_t key,
+			 struct sv_direct_key *e)
+{
+	const struct sv_direct_key *src =
+		(const struct sv_direct_key *)table + sv_direct_key_slot(key);
+
+	return key && seq_read(src, e, sizeof(*e)) && e->key == key;
+}
+
 /*
  * The key's entry into *c: kept from the last call while its seq holds
  * (*fresh false), read again otherwise. False if it cannot be read.

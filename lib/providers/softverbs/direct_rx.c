@@ -148,7 +148,7 @@ static void rx_register(struct svl_qp *q)
 	mirror_sync(x, &q->rq);
 	__atomic_store_n(&q->drx, x, __ATOMIC_RELEASE);
 	svl_ring_unlock(&q->rq);
-	svl_dassist_add(x->h); /* our helper serves its initiator's jobs */
+	svl_dassist_add(x); /* our helper serves its initiator's jobs */
 }
 
 /*
@@ -383,6 +383,7 @@ void svl_direct_rx_reset(struct svl_qp *q)
 	atomic_store((_Atomic uint64_t *)&x->h->cons, (uint64_t)prod);
 	svl_store_release(&x->h->rq_prod, 0);
 	svl_cq_unlock(cq);
+	svl_dassist_quiet(svl_dwar_rx_reset, x); /* its small WRITEs too */
 }
 
 void svl_direct_rx_free(struct svl_qp *q)
@@ -400,7 +401,7 @@ void svl_direct_rx_free(struct svl_qp *q)
 		}
 	}
 	svl_cq_unlock(cq);
-	svl_dassist_del(x->h);
+	svl_dassist_del(x);
 	munmap(x->map, x->len);
 	free(x);
 	q->drx = NULL;

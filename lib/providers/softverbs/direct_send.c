@@ -66,6 +66,7 @@ static int peer_cmd(struct svl_qp *q, struct sv_direct_recv_resp *r, int *fd)
 
 void svl_direct_peer_drop(struct svl_dqp *d)
 {
+	svl_dwar_forget(d); /* its window is in that ring */
 	if (d->rx.map)
 		munmap(d->rx.map, d->rx.len);
 	memset(&d->rx, 0, sizeof(d->rx));

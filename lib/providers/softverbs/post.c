@@ -248,8 +248,17 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 			ret = EIO; /* the daemon is gone (fate.c) */
 			break;
 		}
-		if (end == q->sq.prod && q->dq && !svl_direct_hot_wr(q, wr))
-			continue;
+		if (end == q->sq.prod && q->dq) {
+			ret = svl_direct_hot_wr(q, wr);
+			/* A hand-over to the daemon (direct_war.c) posted. */
+			end = q->sq.prod;
+			if (!ret)
+				continue;
+			ret = 0;
+			/* The direct path's small WRITEs come first. */
+			svl_dwar_fence(q);
+			end = q->sq.prod;
+		}
 		if (ring_full(&q->sq, end))
 			end = settle(q, end, &posted);
 		if (ring_full(&q->sq, end)) {
@@ -270,6 +279,21 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 	if (ret)
 		*bad = wr;
 	return ret;
+}
+
+void svl_post_handover(struct svl_qp *q, struct ibv_send_wr *wr, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ring_full(&q->sq, q->sq.prod) ||
+		    build_send(q, svl_sq_slot(q, q->sq.prod), &wr[i]))
+			break; /* cannot happen: the SQ was idle (direct.c) */
+		svl_direct_daemon_posted(q, svl_sq_slot(q, q->sq.prod));
+		q->sq.prod++;
+	}
+	ring_publish(&q->sq);
+	svl_qp_kick(q);
 }
 
 /* Shared by QP receive queues and SRQs: both are sv_recv_wqe rings. */

@@ -580,6 +580,17 @@ static int modify_std(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
 	return ret;
 }
 
+/* The direct path's small WRITEs land (or go to the daemon) before the
+ * QP changes: they were posted before the modify. */
+static void direct_fence(struct svl_qp *q)
+{
+	if (!q->dq)
+		return;
+	svl_ring_lock(&q->sq);
+	svl_dwar_fence(q);
+	svl_ring_unlock(&q->sq);
+}
+
 SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
 			     int attr_mask)
 {
@@ -590,6 +601,7 @@ SVL_EXPORT int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr,
 		to_svl_qp(qp)->state_unsure = true;
 		return ret;
 	}
+	direct_fence(to_svl_qp(qp));
 	if (attr_mask & IBV_QP_RATE_LIMIT)
 		ret = modify_ex(qp, attr, attr_mask);
 	else

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Small WRITEs to VA regions, applied by the receiver's helper
+ * (docs/direct-path.md, "Small WRITEs to VA regions").
+ *
+ * A direct WRITE into another process's private memory is a system call
+ * (pwrite on its /proc/PID/mem: 1.5 us here for 8 bytes), so a stream of
+ * small WRITEs ran at 0.5 M/s. The receiver's helper thread (sv-assist,
+ * direct_assist.c) can write its own memory with a plain store. So the
+ * initiator appends each small WRITE (at most SV_DIRECT_WAR_MAX bytes,
+ * from the hot path) as a record to the receiver QP's ring
+ * (struct sv_direct_war_rec, after the message slots) and returns; the
+ * helper takes records in batches and applies them in order.
+ *
+ * Who owns a record. The helper takes a batch by moving war_claim with a
+ * compare-and-swap, applies it, then publishes war_cons. The initiator
+ * takes the rest back by setting SV_DIRECT_WAR_REVOKED in war_claim:
+ * records below the claim are the helper's (the initiator waits until
+ * war_cons reaches it, or the receiver is gone), those above it the
+ * initiator's, which it hands to the daemon as ordinary work requests
+ * (svl_post_handover). A record is never applied by both.
+ *
+ * Nothing in a record is trusted: the helper checks each one as the
+ * daemon's responder would (the rkey's entry in the daemon's table: our
+ * device, the receiver QP's PD, REMOTE_WRITE, the range, a VA region of
+ * this very process) and writes with its own busy record naming the
+ * entry (war_busy, which svd_direct_quiesce waits for), so a region is
+ * never written after ibv_dereg_mr returned. A record that fails the
+ * check stops the helper (war_err); the initiator hands that work
+ * request and every later one to the daemon, which gives the daemon
+ * path's exact error and flushes the rest.
+ *
+ * Order and completions. A signaled WRITE waits until its record is
+ * applied and then completes, as every direct work request does, inside
+ * ibv_post_send. Before anything else of the QP runs (another direct
+ * operation, work for the daemon, a modify), its records are waited for
+ * (svl_dwar_fence). A helper that makes no progress for WAR_STALL_NS
+ * (the receiver stopped, or starved of CPU) has the rest taken back: the
+ * daemon does them.
+ *
+ * Left: an application that posts only unsignaled small WRITEs and then
+ * only polls learns of a record that failed at its next post or modify,
+ * not at the poll.
+ *
+ * SOFTVERBS_DIRECT_WAR=0 turns it off (each small WRITE is one system
+ * call again).
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <softverbs/procstat.h>
+
+#include "direct.h"
+#include "direct_op.h"
+#include "svl_prov.h"
+
+#define WAR_STALL_NS 2000000LL /* no progress: the daemon takes the rest */
+#define WAR_BACKOFF_NS 10000000LL /* then the system call, this long */
+#define WAR_BATCH 64U /* records the helper takes at once */
+#define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
+#define WAR_CAP 512U /* records in flight per QP (a power of two) */
+#define WAR_REBASE (2 * SV_DIRECT_WAR_RECS) /* past any stale record */
+
+#define A32(p) ((_Atomic uint32_t *)(p))
+
+/* What the daemon needs to redo a record's work request. */
+struct war_pend {
+	uint64_t wr_id, raddr, laddr;
+	uint32_t rkey, lkey, len;
+	bool signaled, inl;
+	uint8_t data[SV_DIRECT_WAR_MAX];
+};
+
+struct svl_dwar {
+	struct sv_direct_rx_hdr *h; /* NULL: no window open */
+	struct sv_direct_war_rec *recs;
+	uint32_t gen; /* the peer ring's generation */
+	uint32_t base, prod, done; /* record numbers: window, pushed, applied */
+	uint32_t cap;
+	pid_t pid; /* the receiver */
+	uint64_t start; /* its start time */
+	int64_t off_until; /* after a hand-over: the system call until then */
+	struct war_pend pend[WAR_CAP];
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static bool war_enabled(void)
+{
+	static int on = -1;
+
+	if (on < 0) {
+		const char *v = getenv("SOFTVERBS_DIRECT_WAR");
+
+		on = !(v && v[0] == '0');
+	}
+	return on;
+}
+
+static struct sv_direct_war_rec *war_recs(uint8_t *map, uint32_t entries,
+					  uint32_t stride)
+{
+	return (void *)(map + sv_direct_rx_war_off(entries, stride));
+}
+
+static struct sv_direct_war_rec *war_rec(struct sv_direct_war_rec *recs,
+					 uint32_t n)
+{
+	return &recs[n & (SV_DIRECT_WAR_RECS - 1)];
+}
+
+/* ---------------------------------------------------------------------- */
+/* The receiver's helper (under alock, direct_assist.c)                    */
+/* ---------------------------------------------------------------------- */
+
+static uint64_t self_start(void)
+{
+	static pid_t pid;
+	static uint64_t start;
+	pid_t me = svl_self_pid();
+
+	if (__atomic_load_n(&pid, __ATOMIC_ACQUIRE) != me) {
+		start = sv_proc_start_time(me);
+		__atomic_store_n(&pid, me, __ATOMIC_RELEASE);
+	}
+	return start;
+}
+
+/* The helper's busy record names the entry; false if it moved. */
+static bool busy_enter(struct sv_direct_rx_hdr *h, const uint8_t *table,
+		       uint32_t key, uint32_t seq)
+{
+	atomic_store_explicit(A32(&h->war_busy.seq), seq,
+			      memory_order_relaxed);
+	atomic_store_explicit(A32(&h->war_busy.slot1),
+			      sv_direct_key_slot(key) + 1,
+			      memory_order_seq_cst);
+	if (svl_dload32(svl_dkey_seq(table, key), memory_order_seq_cst) ==
+	    seq)
+		return true;
+	atomic_store_explicit(A32(&h->war_busy.slot1), 0,
+			      memory_order_release);
+	return false;
+}
+
+static void busy_leave(struct sv_direct_rx_hdr *h)
+{
+	atomic_store_explicit(A32(&h->war_busy.slot1), 0,
+			      memory_order_release);
+}
+
+/*
+ * The entry a batch writes through: checked as the responder checks a
+ * WRITE's rkey (our device, the receiver QP's PD, REMOTE_WRITE, a VA
+ * region of this very process), then named by the busy record until
+ * the batch ends or a record names another key.
+ */
+struct war_key {
+	struct sv_direct_key e;
+	bool held; /* busy record set for e */
+};
+
+static bool key_take(const struct svl_drx *x, struct war_key *k,
+		     uint32_t rkey)
+{
+	if (k->held && k->e.key == rkey)
+		return true;
+	if (k->held)
+		busy_leave(x->h);
+	k->held = false;
+	if (!svl_direct_key_read(x->table, rkey, &k->e) ||
+	    k->e.dev != x->dev || k->e.pd != x->pd ||
+	    !(k->e.access & IBV_ACCESS_REMOTE_WRITE) ||
+	    (pid_t)k->e.pid != svl_self_pid() || k->e.start != self_start() ||
+	    !k->e.va || (k->e.flags & SV_DIRECT_KEY_MAPPED))
+		return false;
+	k->held = busy_enter(x->h, x->table, rkey, k->e.seq);
+	return k->held;
+}
+
+/* One record, checked as the responder checks a WRITE: applied? */
+static bool war_apply(const struct svl_drx *x, struct war_key *k,
+		      const struct sv_direct_war_rec *src)
+{
+	struct sv_direct_war_rec r;
+	uint64_t off;
+
+	memcpy(&r, src, sizeof(r)); /* read once: the initiator may write */
+	if (r.len > SV_DIRECT_WAR_MAX || !key_take(x, k, r.rkey))
+		return false;
+	off = r.raddr - k->e.iova;
+	if (r.raddr < k->e.iova || off > k->e.length ||
+	    r.len > k->e.length - off)
+		return false;
+	svl_dcopy((void *)(uintptr_t)(k->e.va + off), r.data, r.len);
+	return true;
+}
+
+/* Take the records that are there (at most WAR_BATCH): how many. */
+static uint32_t war_take(struct sv_direct_rx_hdr *h,
+			 struct sv_direct_war_rec *recs, uint32_t *c)
+{
+	uint32_t n = 0;
+
+	*c = atomic_load_explicit(A32(&h->war_claim), memory_order_acquire);
+	if ((*c & SV_DIRECT_WAR_REVOKED) ||
+	    atomic_load_explicit(A32(&h->war_err), memory_order_relaxed))
+		return 0;
+	while (n < WAR_BATCH &&
+	       svl_load_acquire(&war_rec(recs, *c + n)->seq) == *c + n + 1)
+		n++;
+	if (n && !atomic_compare_exchange_strong(A32(&h->war_claim), c, *c + n))
+		return 0; /* taken back meanwhile */
+	return n;
+}
+
+/* Records [c, c + n): how many were applied before one failed. */
+static uint32_t war_batch(const struct svl_drx *x,
+			  struct sv_direct_war_rec *recs, uint32_t c,
+			  uint32_t n)
+{
+	struct war_key k = { .held = false };
+	int st = x->q->qp.state;
+	uint32_t i = 0;
+
+	if (st == IBV_QPS_RTR || st == IBV_QPS_RTS)
+		while (i < n && war_apply(x, &k, war_rec(recs, c + i)))
+			i++;
+	if (k.held)
+		busy_leave(x->h);
+	return i;
+}
+
+/*
+ * Look at the records this pass? A helper polling the record line the
+ * initiator writes next turns every record into a cache line ping-pong
+ * (the initiator's store waits for the line each time: 5-10 M/s). So it
+ * looks every WAR_LOOK_EVERY passes, letting records gather into a batch,
+ * and at once when the initiator says it waits (war_want: a line written
+ * only then).
+ */
+static bool war_look(struct svl_drx *x)
+{
+	uint32_t want = atomic_load_explicit(A32(&x->h->war_want),
+					     memory_order_relaxed);
+
+	if (want != x->war_want) {
+		x->war_want = want;
+		return true;
+	}
+	if (x->war_skip) {
+		x->war_skip--;
+		return false;
+	}
+	return true;
+}
+
+bool svl_dwar_serve(struct svl_drx *x)
+{
+	struct sv_direct_war_rec *recs =
+		war_recs(x->map, x->entries, x->stride);
+	uint32_t c, n, i;
+
+	if (!war_look(x))
+		return false;
+	n = war_take(x->h, recs, &c);
+	x->war_skip = n == WAR_BATCH ? 0 : WAR_LOOK_EVERY;
+	if (!n)
+		return false;
+	i = war_batch(x, recs, c, n);
+	if (i < n)
+		atomic_store(A32(&x->h->war_err), c + i + 1);
+	atomic_store_explicit(A32(&x->h->war_cons), c + i,
+			      memory_order_release);
+	return true;
+}
+
+/*
+ * The receiver QP went to RESET (under alock: the helper is not in a
+ * batch): a new window far past every record an old initiator may still
+ * write, so none of them is ever applied.
+ */
+void svl_dwar_rx_reset(struct svl_drx *x)
+{
+	uint32_t c = atomic_load(A32(&x->h->war_claim)) &
+		     ~SV_DIRECT_WAR_REVOKED;
+	uint32_t base = (c + WAR_REBASE) & ~SV_DIRECT_WAR_REVOKED;
+
+	atomic_store(A32(&x->h->war_err), 0);
+	atomic_store(A32(&x->h->war_cons), base);
+	atomic_store_explicit(A32(&x->h->war_claim), base,
+			      memory_order_release);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The initiator: taking records back                                      */
+/* ---------------------------------------------------------------------- */
+
+static bool receiver_alive(const struct svl_dwar *w)
+{
+	return sv_proc_start_time(w->pid) == w->start;
+}
+
+/* Is record number c inside our window [base, prod]? */
+static bool in_window(const struct svl_dwar *w, uint32_t c)
+{
+	return c - w->base <= w->prod - w->base;
+}
+
+/* Revoke: the first record the helper will never apply. */
+static uint32_t war_revoke(struct svl_dwar *w)
+{
+	struct sv_direct_rx_hdr *h = w->h;
+	uint32_t c = atomic_load(A32(&h->war_claim)), err, cons;
+
+	do {
+		if ((c & SV_DIRECT_WAR_REVOKED) || !in_window(w, c))
+			return w->done; /* the receiver reset its ring */
+	} while (!atomic_compare_exchange_weak(A32(&h->war_claim), &c,
+					       c | SV_DIRECT_WAR_REVOKED));
+	/* Records below c are the helper's: wait for them. */
+	for (;;) {
+		err = atomic_load(A32(&h->war_err));
+		cons = svl_load_acquire(&h->war_cons);
+		if (err && in_window(w, err - 1))
+			return err - 1;
+		if (cons == c || !receiver_alive(w))
+			return in_window(w, cons) ? cons : w->done;
+		sched_yield();
+	}
+}
+
+/* Records [from, prod) to the daemon; the window closes. */
+static void war_hand_over(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
+{
+	struct ibv_send_wr wr[WAR_BATCH];
+	struct ibv_sge sge[WAR_BATCH];
+	uint32_t n = 0;
+
+	for (; from != w->prod; from++) {
+		const struct war_pend *p = &w->pend[from & (w->cap - 1)];
+
+		sge[n] = (struct ibv_sge){ .addr = p->inl ? (uintptr_t)p->data :
+							    p->laddr,
+					   .length = p->len, .lkey = p->lkey };
+		wr[n] = (struct ibv_send_wr){
+			.wr_id = p->wr_id, .sg_list = &sge[n], .num_sge = 1,
+			.opcode = IBV_WR_RDMA_WRITE,
+			.send_flags = (p->signaled ? IBV_SEND_SIGNALED : 0) |
+				      (p->inl ? IBV_SEND_INLINE : 0),
+			.wr.rdma = { .remote_addr = p->raddr,
+				     .rkey = p->rkey } };
+		if (++n == WAR_BATCH) {
+			svl_post_handover(q, wr, n);
+			n = 0;
+		}
+	}
+	if (n)
+		svl_post_handover(q, wr, n);
+	w->done = w->prod;
+	w->h = NULL;
+	w->off_until = now_ns() + WAR_BACKOFF_NS;
+}
+
+/*
+ * Wait until record number upto - 1 is applied. False: something went
+ * wrong (a record failed, the helper stalled, the receiver is gone) and
+ * every record not applied went to the daemon.
+ */
+static bool war_wait(struct svl_qp *q, struct svl_dwar *w, uint32_t upto)
+{
+	struct sv_direct_rx_hdr *h = w->h;
+	int64_t since = 0;
+	uint32_t cons, last = w->done, spins = 0;
+
+	atomic_fetch_add_explicit(A32(&h->war_want), 1, memory_order_release);
+	for (;;) {
+		cons = svl_load_acquire(&h->war_cons);
+		if (in_window(w, cons) && cons - w->base >= w->done - w->base)
+			w->done = cons;
+		if (w->done - w->base >= upto - w->base)
+			return true;
+		if (atomic_load(A32(&h->war_err)) ||
+		    !in_window(w, cons))
+			break;
+		if (++spins & 63) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		svl_dassist_kick(h);
+		if (w->done != last || !since) {
+			last = w->done;
+			since = now_ns();
+		} else if (now_ns() - since > WAR_STALL_NS) {
+			break;
+		}
+	}
+	war_hand_over(q, w, war_revoke(w));
+	return false;
+}
+
+bool svl_dwar_fence(struct svl_qp *q)
+{
+	struct svl_dwar *w = q->dq ? q->dq->war : NULL;
+
+	if (!w || !w->h || w->prod == w->done)
+		return true;
+	return war_wait(q, w, w->prod);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The initiator: pushing                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* A quiet ring (nothing claimed and not applied): ours from its claim. */
+static bool war_open(struct svl_qp *q, struct svl_dwar *w)
+{
+	struct svl_dqp *d = q->dq;
+	struct sv_direct_rx_hdr *h = svl_direct_peer_hdr(q);
+	uint32_t c, cons;
+
+	if (!h || atomic_load(A32(&h->as_state)) == SV_ASSIST_NONE)
+		return false;
+	c = atomic_load_explicit(A32(&h->war_claim), memory_order_acquire);
+	cons = atomic_load(A32(&h->war_cons));
+	if (cons != (c & ~SV_DIRECT_WAR_REVOKED) &&
+	    !atomic_load(A32(&h->war_err)))
+		return false; /* the helper is in a batch */
+	if (c & SV_DIRECT_WAR_REVOKED || atomic_load(A32(&h->war_err))) {
+		/* Ours, taken back earlier: a new window past it. */
+		c = ((c & ~SV_DIRECT_WAR_REVOKED) + WAR_REBASE) &
+		    ~SV_DIRECT_WAR_REVOKED;
+		atomic_store(A32(&h->war_err), 0);
+		atomic_store(A32(&h->war_cons), c);
+		atomic_store_explicit(A32(&h->war_claim), c,
+				      memory_order_release);
+	}
+	w->h = h;
+	w->recs = war_recs(d->rx.map, d->rx.entries, d->rx.stride);
+	w->gen = d->rx.gen;
+	w->base = w->prod = w->done = c;
+	w->pid = (pid_t)d->cache.remote.pid;
+	w->start = d->cache.remote.start;
+	return true;
+}
+
+/* The window we have is still the peer ring's: if not, its records
+ * went with that ring (the receiver was reset): the daemon fails them. */
+static bool war_current(struct svl_qp *q, struct svl_dwar *w)
+{
+	struct sv_direct_conn c;
+
+	if (svl_direct_conn(q->dq, &c) && c.peer_rx == w->gen)
+		return true;
+	war_hand_over(q, w, w->done);
+	return false;
+}
+
+static struct svl_dwar *war_get(struct svl_qp *q)
+{
+	struct svl_dqp *d = q->dq;
+	struct svl_dwar *w = d->war;
+
+	if (!w) {
+		if (!war_enabled() || q->sq.entries < 2 ||
+		    !(w = calloc(1, sizeof(*w))))
+			return NULL;
+		w->cap = q->sq.entries < WAR_CAP ? q->sq.entries : WAR_CAP;
+		d->war = w;
+	}
+	if (w->off_until && now_ns() < w->off_until)
+		return NULL;
+	w->off_until = 0;
+	if (w->h && !war_current(q, w))
+		return NULL;
+	if (!w->h && !war_open(q, w))
+		return NULL;
+	return w;
+}
+
+/* Room for one more record; false if a hand-over happened instead. */
+static bool war_room(struct svl_qp *q, struct svl_dwar *w)
+{
+	if (w->prod - w->done < w->cap)
+		return true;
+	return war_wait(q, w, w->prod - w->cap + 1);
+}
+
+static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
+{
+	struct war_pend *p = &w->pend[w->prod & (w->cap - 1)];
+	struct sv_direct_war_rec *rec = war_rec(w->recs, w->prod);
+
+	*p = (struct war_pend){ .wr_id = r->wr_id, .raddr = r->raddr,
+				.laddr = r->laddr, .rkey = r->rkey,
+				.lkey = r->lkey, .len = (uint32_t)r->len,
+				.signaled = r->signaled, .inl = r->inl };
+	memcpy(p->data, r->local, r->len);
+	rec->len = (uint32_t)r->len;
+	rec->rkey = r->rkey;
+	rec->raddr = r->raddr;
+	memcpy(rec->data, r->local, r->len);
+	svl_store_release(&rec->seq, w->prod + 1);
+	w->prod++;
+	/* A helper asleep (no core was free for it to poll): wake it. */
+	if (atomic_load_explicit(A32(&w->h->as_state),
+				 memory_order_relaxed) == SV_ASSIST_ASLEEP)
+		svl_dassist_kick(w->h);
+}
+
+int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
+{
+	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
+	struct svl_dwar *w;
+
+	if (r->len > SV_DIRECT_WAR_MAX || !(w = war_get(q)) ||
+	    !war_room(q, w) || !svl_direct_cq_room(cq, r->signaled))
+		return -1;
+	war_push(w, r);
+	if (!r->signaled)
+		return 0;
+	if (!war_wait(q, w, w->prod)) {
+		svl_direct_cq_unroom(cq, true); /* the daemon completes it */
+		return 0;
+	}
+	svl_direct_complete_id(q, r->wr_id, cq, IBV_WC_RDMA_WRITE, r->len);
+	return 0;
+}
+
+/*
+ * The peer ring goes (the QP is modified or destroyed): records not yet
+ * taken are taken back and dropped (a modify waited for them first,
+ * svl_dwar_fence; a destroyed QP's work may land or not, as in IB).
+ */
+void svl_dwar_forget(struct svl_dqp *d)
+{
+	struct svl_dwar *w = d->war;
+	uint32_t c;
+
+	if (!w || !w->h)
+		return;
+	if (w->prod != w->done) {
+		c = atomic_load(A32(&w->h->war_claim));
+		while (!(c & SV_DIRECT_WAR_REVOKED) && in_window(w, c) &&
+		       !atomic_compare_exchange_weak(
+			       A32(&w->h->war_claim), &c,
+			       c | SV_DIRECT_WAR_REVOKED))
+			;
+	}
+	w->done = w->prod;
+	w->h = NULL;
+}
+
+void svl_dwar_free(struct svl_dqp *d)
+{
+	free(d->war);
+	d->war = NULL;
+}
