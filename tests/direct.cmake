@@ -60,3 +60,13 @@ set_tests_properties(test_direct_assist_noassist PROPERTIES
 add_test(NAME test_direct_kill_assist COMMAND test_direct_kill)
 set_tests_properties(test_direct_kill_assist PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120 ENVIRONMENT "SOFTVERBS_DIRECT_ASSIST=3")
+# Small WRITEs to VA regions through the target's helper (direct_war.c).
+sv_add_c_test(test_direct_war ${CMAKE_CURRENT_LIST_DIR}/test_direct_war.c)
+foreach(mode stop dereg kill)
+  add_test(NAME test_direct_war_${mode} COMMAND test_direct_war ${mode})
+  set_tests_properties(test_direct_war_${mode} PROPERTIES
+    SKIP_RETURN_CODE 77 TIMEOUT 120)
+endforeach()
+# The killed target leaves its objects to the daemon.
+set_tests_properties(test_direct_war_kill PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

@@ -60,6 +60,7 @@
 #include "svl_prov.h"
 
 #define WAR_STALL_NS 2000000LL /* no progress: the daemon takes the rest */
+#define WAR_YIELD_NS 20000LL /* waiting longer: yield the CPU */
 #define WAR_BACKOFF_NS 10000000LL /* then the system call, this long */
 #define WAR_BATCH 64U /* records the helper takes at once */
 #define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
@@ -82,8 +83,8 @@ struct svl_dwar {
 	uint32_t gen; /* the peer ring's generation */
 	uint32_t base, prod, done; /* record numbers: window, pushed, applied */
 	uint32_t cap;
-	pid_t pid; /* the receiver */
-	uint64_t start; /* its start time */
+	int mem; /* the receiver's /proc/PID/mem (its mm), -1: none */
+	uint64_t probe; /* an address of it */
 	int64_t off_until; /* after a hand-over: the system call until then */
 	struct war_pend pend[WAR_CAP];
 };
@@ -307,9 +308,21 @@ void svl_dwar_rx_reset(struct svl_drx *x)
 /* The initiator: taking records back                                      */
 /* ---------------------------------------------------------------------- */
 
+/* The receiver's mm is still there (an exited process has none, even
+ * before it is reaped). */
 static bool receiver_alive(const struct svl_dwar *w)
 {
-	return sv_proc_start_time(w->pid) == w->start;
+	uint8_t b;
+
+	return w->mem >= 0 && pread(w->mem, &b, 1, (off_t)w->probe) == 1;
+}
+
+static void war_close(struct svl_dwar *w)
+{
+	w->h = NULL;
+	if (w->mem >= 0)
+		close(w->mem);
+	w->mem = -1;
 }
 
 /* Is record number c inside our window [base, prod]? */
@@ -369,7 +382,7 @@ static void war_hand_over(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
 	if (n)
 		svl_post_handover(q, wr, n);
 	w->done = w->prod;
-	w->h = NULL;
+	war_close(w);
 	w->off_until = now_ns() + WAR_BACKOFF_NS;
 }
 
@@ -381,7 +394,7 @@ static void war_hand_over(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
 static bool war_wait(struct svl_qp *q, struct svl_dwar *w, uint32_t upto)
 {
 	struct sv_direct_rx_hdr *h = w->h;
-	int64_t since = 0;
+	int64_t since = 0, t;
 	uint32_t cons, last = w->done, spins = 0;
 
 	atomic_fetch_add_explicit(A32(&h->war_want), 1, memory_order_release);
@@ -402,9 +415,15 @@ static bool war_wait(struct svl_qp *q, struct svl_dwar *w, uint32_t upto)
 		if (w->done != last || !since) {
 			last = w->done;
 			since = now_ns();
-		} else if (now_ns() - since > WAR_STALL_NS) {
-			break;
+			continue;
 		}
+		t = now_ns() - since;
+		if (t > WAR_STALL_NS)
+			break;
+		/* The helper may share our CPU (a futex wake places it next
+		 * to its waker): let it run. */
+		if (t > WAR_YIELD_NS)
+			sched_yield();
 	}
 	war_hand_over(q, w, war_revoke(w));
 	return false;
@@ -450,8 +469,12 @@ static bool war_open(struct svl_qp *q, struct svl_dwar *w)
 	w->recs = war_recs(d->rx.map, d->rx.entries, d->rx.stride);
 	w->gen = d->rx.gen;
 	w->base = w->prod = w->done = c;
-	w->pid = (pid_t)d->cache.remote.pid;
-	w->start = d->cache.remote.start;
+	w->mem = d->cache.map ? dup(((struct rmap *)d->cache.map)->fd) : -1;
+	w->probe = d->cache.hot.rva;
+	if (w->mem < 0) {
+		w->h = NULL; /* no way to tell a stopped receiver from a dead one */
+		return false;
+	}
 	return true;
 }
 
@@ -477,6 +500,7 @@ static struct svl_dwar *war_get(struct svl_qp *q)
 		    !(w = calloc(1, sizeof(*w))))
 			return NULL;
 		w->cap = q->sq.entries < WAR_CAP ? q->sq.entries : WAR_CAP;
+		w->mem = -1;
 		d->war = w;
 	}
 	if (w->off_until && now_ns() < w->off_until)
@@ -559,11 +583,13 @@ void svl_dwar_forget(struct svl_dqp *d)
 			;
 	}
 	w->done = w->prod;
-	w->h = NULL;
+	war_close(w);
 }
 
 void svl_dwar_free(struct svl_dqp *d)
 {
+	if (d->war)
+		war_close(d->war);
 	free(d->war);
 	d->war = NULL;
 }

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Issue 17: small direct WRITEs to VA regions go as records that the
+ * target's helper applies (lib/providers/softverbs/direct_war.c).
+ *
+ *   test_direct_war data   200,000 8 B WRITEs (every 64th signaled) to
+ *                          4,096 slots: each slot ends at its last value;
+ *                          a READ and a large WRITE after them see them;
+ *                          and the initiator made far fewer write system
+ *                          calls than WRITEs (/proc/self/io syscw): they
+ *                          were records, not pwrite calls.
+ *   test_direct_war stop   the target is stopped (SIGSTOP) mid-stream:
+ *                          the initiator hands what its helper did not
+ *                          take to the daemon, every WRITE completes, and
+ *                          no slot goes back to an older value.
+ *   test_direct_war dereg  the target deregisters mid-stream:
+ *                          REM_ACCESS_ERR, and not a byte written after
+ *                          ibv_dereg_mr returned.
+ *   test_direct_war kill   the target is killed mid-stream: an error
+ *                          completion, then flush; no hang.
+ */
+#include <infiniband/verbs.h>
+#include <signal.h>
+
+#include "svtest.h"
+#include "svt_ep.h"
+#include "svt_direct.h"
+
+#define LEN (1 << 20)
+#define SLOTS 4096UL
+#define EVERY 64
+#define N 200000UL
+
+/* Bytes [0, SLOTS * 8) of the target: slot s holds the last i with
+ * i % SLOTS == s; the initiator writes from its own slot area at 64 KiB. */
+#define SRC_OFF (64 * 1024)
+
+static unsigned long syscw(void)
+{
+	char line[128];
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/self/io", "r");
+
+	SVT_CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "syscw: %lu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* WRITE value i to slot i % SLOTS (its source: a slot of our own). */
+static void write_slot(struct svt_dx *x, unsigned long i, bool signaled)
+{
+	uint64_t off = SRC_OFF + (i % 1024) * 8;
+
+	memcpy(x->buf + off, &i, 8);
+	svt_dx_post(x, IBV_WR_RDMA_WRITE, off, (i % SLOTS) * 8, 8, signaled);
+}
+
+/* Stream [from, to): every EVERY-th signaled, completions polled. */
+static unsigned long stream(struct svt_dx *x, unsigned long from,
+			    unsigned long to, struct ibv_wc *bad)
+{
+	unsigned long i;
+	struct ibv_wc wc;
+
+	for (i = from; i < to; i++) {
+		/* A source slot is reused only after its WRITE completed:
+		 * at most EVERY in flight, 1024 source slots. */
+		write_slot(x, i, i % EVERY == EVERY - 1 || i == to - 1);
+		if (i % EVERY != EVERY - 1 && i != to - 1)
+			continue;
+		wc = svt_dx_one(x);
+		if (wc.status != IBV_WC_SUCCESS) {
+			*bad = wc;
+			return i;
+		}
+	}
+	return to;
+}
+
+static void check_slots(const uint8_t *buf, unsigned long n)
+{
+	unsigned long s, v, want;
+
+	for (s = 0; s < SLOTS; s++) {
+		want = n - 1 - ((n - 1 - s) % SLOTS);
+		memcpy(&v, buf + s * 8, 8);
+		if (v != want) {
+			fprintf(stderr, "slot %lu: %lu, want %lu\n", s, v, want);
+			SVT_CHECK(v == want);
+		}
+	}
+}
+
+/* The target: its slots checked when the initiator says so. */
+static void target_check(struct svt_dx *x)
+{
+	unsigned long n;
+
+	svt_dx_open(x, LEN);
+	svt_dx_link(x);
+	svt_dx_get(x, &n, sizeof(n));
+	check_slots(x->buf, n);
+	svt_dx_put(x, &n, sizeof(n));
+	svt_dx_get(x, &n, sizeof(n)); /* the initiator is done */
+	svt_dx_close(x);
+}
+
+/* READ slot s back: what the target holds after the WRITEs before it. */
+static uint64_t read_slot(struct svt_dx *x, unsigned long s)
+{
+	uint64_t v;
+
+	svt_dx_post(x, IBV_WR_RDMA_READ, SRC_OFF + 8192, s * 8, 8, true);
+	SVT_CHECK(svt_dx_one(x).status == IBV_WC_SUCCESS);
+	memcpy(&v, x->buf + SRC_OFF + 8192, 8);
+	return v;
+}
+
+static int run_data(struct svt_dx *x)
+{
+	unsigned long before, calls, i;
+	struct ibv_wc bad;
+
+	before = syscw();
+	SVT_CHECK(stream(x, 0, N, &bad) == N);
+	calls = syscw() - before;
+	printf("data: %lu WRITEs of 8 B, %lu write system calls\n", N, calls);
+	SVT_CHECK(calls < N / 10);
+	/* Unsignaled small WRITEs, then a READ of the last slot. */
+	for (i = N; i < N + 10; i++)
+		write_slot(x, i, false);
+	SVT_CHECK(read_slot(x, (N + 9) % SLOTS) == N + 9);
+	/* ... then a large WRITE over slot 0 (a system call). */
+	write_slot(x, N + 10, false);
+	memset(x->buf + SRC_OFF + 16384, 0x5a, 8192);
+	svt_dx_post(x, IBV_WR_RDMA_WRITE, SRC_OFF + 16384, 0, 8192, true);
+	SVT_CHECK(svt_dx_one(x).status == IBV_WC_SUCCESS);
+	SVT_CHECK(read_slot(x, 0) == 0x5a5a5a5a5a5a5a5aULL);
+	/* Slots as the stream left them, in the target's own eyes. */
+	i = N + 11 + SLOTS;
+	SVT_CHECK(stream(x, N + 11, i, &bad) == i);
+	svt_dx_put(x, &i, sizeof(i));
+	svt_dx_get(x, &i, sizeof(i));
+	svt_dx_put(x, &i, sizeof(i));
+	return svt_dx_wait(x);
+}
+
+/* SIGCONT to pid in 100 ms, from a process of its own: the stream may
+ * wait for a batch the stopped helper took. */
+static void cont_later(pid_t pid)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	if (fork())
+		return;
+	nanosleep(&ts, NULL);
+	kill(pid, SIGCONT);
+	_exit(0);
+}
+
+/* Stopped for 100 ms while 40,000 WRITEs stream: all complete, in order. */
+static int run_stop(struct svt_dx *x)
+{
+	struct ibv_wc bad;
+	unsigned long n = 40000;
+
+	SVT_CHECK(stream(x, 0, 20000, &bad) == 20000);
+	SVT_CHECK(!kill(x->child, SIGSTOP));
+	cont_later(x->child);
+	SVT_CHECK(stream(x, 20000, n, &bad) == n);
+	wait(NULL);
+	printf("stop: %lu WRITEs completed around a 100 ms stop\n", n);
+	svt_dx_put(x, &n, sizeof(n));
+	svt_dx_get(x, &n, sizeof(n));
+	svt_dx_put(x, &n, sizeof(n));
+	return svt_dx_wait(x);
+}
+
+static void target_dereg(struct svt_dx *x)
+{
+	svt_dx_open(x, LEN);
+	svt_dx_link(x);
+	svt_dx_dereg_midstream(x, LEN);
+	svt_dx_close(x);
+}
+
+static int run_dereg(struct svt_dx *x)
+{
+	struct ibv_wc bad = {};
+	unsigned long done;
+	char c = 1;
+
+	svt_dx_put(x, &c, 1);
+	done = stream(x, 0, ~0UL >> 1, &bad);
+	printf("dereg: %lu WRITEs of 8 B, then %s\n", done,
+	       ibv_wc_status_str(bad.status));
+	SVT_CHECK(bad.status == IBV_WC_REM_ACCESS_ERR);
+	svt_dx_get(x, &c, 1); /* deregistered */
+	svt_dx_put(x, &c, 1);
+	svt_dx_get(x, &c, 1); /* the target checked its buffer */
+	return svt_dx_wait(x);
+}
+
+static void target_wait(struct svt_dx *x)
+{
+	char c;
+
+	svt_dx_open(x, LEN);
+	svt_dx_link(x);
+	for (;;)
+		svt_dx_get(x, &c, 1); /* until killed */
+}
+
+static int run_kill(struct svt_dx *x)
+{
+	struct ibv_wc bad = {};
+	unsigned long done;
+
+	SVT_CHECK(stream(x, 0, 10000, &bad) == 10000);
+	SVT_CHECK(!kill(x->child, SIGKILL));
+	done = stream(x, 10000, ~0UL >> 1, &bad);
+	printf("kill: %lu WRITEs, then %s\n", done,
+	       ibv_wc_status_str(bad.status));
+	SVT_CHECK(bad.status != IBV_WC_SUCCESS);
+	svt_dx_post(x, IBV_WR_RDMA_WRITE, 0, 0, 8, true);
+	SVT_CHECK(svt_poll1(x->ep.cq).status == IBV_WC_WR_FLUSH_ERR);
+	(void)svt_dx_wait(x); /* killed */
+	return SVT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "data";
+	void (*target)(struct svt_dx *) = target_check;
+	struct svt_daemon d;
+	struct svt_dx x = {};
+
+	setenv("SOFTVERBS_DIRECT", "1", 1);
+	SVT_CHECK(!svt_daemon_start(&d));
+	if (!strcmp(mode, "dereg"))
+		target = target_dereg;
+	else if (!strcmp(mode, "kill"))
+		target = target_wait;
+	svt_dx_fork(&x, target);
+	svt_dx_open(&x, LEN);
+	svt_dx_link(&x);
+	if (!strcmp(mode, "stop"))
+		return run_stop(&x);
+	if (!strcmp(mode, "dereg"))
+		return run_dereg(&x);
+	if (!strcmp(mode, "kill"))
+		return run_kill(&x);
+	return run_data(&x);
+}
