@@ -72,10 +72,11 @@ OUT=${OUT:-$BUILD/bench-$MODE}
 if [ "$MODE" = quick ]; then
 	ROUNDS=${ROUNDS:-3} SIZES="1M" LAT_SIZES=8 BYTES=$((1 << 30))
 	MAXN=20000
-	LAT_N=2000 RATE_N=20000
+	LAT_N=2000 RATE_N=200000 RATE_N_DAEMON=20000
 else
 	ROUNDS=${ROUNDS:-3} SIZES="4K 64K 1M 8M" LAT_SIZES="8 4K 64K"
-	BYTES=$((2 << 30)) MAXN=50000 LAT_N=1000 RATE_N=100000
+	BYTES=$((2 << 30)) MAXN=50000 LAT_N=1000 RATE_N=1000000
+	RATE_N_DAEMON=100000
 fi
 
 bytes_of() { # 4K -> 4096
@@ -238,6 +239,17 @@ add_ucx() { # TEST SIZE UNIT PARSER ITERS REF
 	bh_point "$id" "UCX $1" "$(bytes_of "$2")"
 }
 
+# WRITEs per rate run: enough to get past the direct path's start (a few
+# ms: the grant, the receiver's helper waking), fewer on the daemon path.
+rate_n() { # DIRECT
+	if [ "$1" = SOFTVERBS_DIRECT=0 ] ||
+		{ [ -z "$1" ] && [ "${SOFTVERBS_DIRECT:-}" = 0 ]; }; then
+		echo "$RATE_N_DAEMON"
+	else
+		echo "$RATE_N"
+	fi
+}
+
 # One tool's figures. P: id prefix; SRC: source column; KIND: vb|perftest;
 # DIRECT: "" or SOFTVERBS_DIRECT=0.
 add_softverbs() { # P SRC KIND DIRECT [FLOOR_ISSUES]
@@ -257,11 +269,11 @@ add_softverbs() { # P SRC KIND DIRECT [FLOOR_ISSUES]
 	if [ "$kind" = vb ]; then
 		bh_figure "${p}_write_rate" "$src" "RDMA WRITE 8 B rate, VA MR" \
 			Mmsg/s parse_result vb "$direct" write_rate -s 8 \
-			-n "$RATE_N"
+			-n "$(rate_n "$direct")"
 	else
 		bh_figure "${p}_write_rate" "$src" "RDMA WRITE 8 B rate" Mmsg/s \
 			parse_pt_rate perftest "$direct" ib_write_bw -s 8 \
-			-n "$RATE_N"
+			-n "$(rate_n "$direct")"
 	fi
 	bh_ratio "${p}_write_rate" ucx_put_rate ref_mem_rate
 	add_floors "$p" "$issues"
@@ -274,7 +286,7 @@ add_mapped() { # P SRC KIND DIRECT
 	local p=$1 src=$2 direct=$4
 	bh_figure "${p}_write_rate_shm" "$src" \
 		"RDMA WRITE 8 B rate, memfd MR" Mmsg/s parse_result \
-		vb "$direct" write_rate -s 8 -n "$RATE_N" -m shm
+		vb "$direct" write_rate -s 8 -n "$(rate_n "$direct")" -m shm
 	bh_ratio "${p}_write_rate_shm" ucx_put_rate
 	bh_figure "${p}_write_lat_8_shm" "$src" \
 		"RDMA WRITE 8 B, half RTT, memfd MR" us parse_result \
