@@ -337,6 +337,18 @@ static inline void svt_dx_dereg_midstream(struct svt_dx *x, size_t len)
 	svt_dx_put(x, &c, 1);
 }
 
+/* Initiator side of svt_dx_dereg_midstream, after its stream failed
+ * with status: the daemon path's answer, then the target checks. */
+static inline void svt_dx_dereg_seen(struct svt_dx *x, enum ibv_wc_status status)
+{
+	char c = 1;
+
+	SVT_CHECK(status == IBV_WC_REM_ACCESS_ERR);
+	svt_dx_get(x, &c, 1); /* deregistered */
+	svt_dx_put(x, &c, 1);
+	svt_dx_get(x, &c, 1); /* the target checked its buffer */
+}
+
 /* Initiator side of svt_dx_dereg_midstream: stream 1 MiB WRITEs until
  * one fails (REM_ACCESS_ERR after the target's dereg). */
 static inline void svt_dx_stream_until_dereg(struct svt_dx *x)
@@ -356,10 +368,7 @@ static inline void svt_dx_stream_until_dereg(struct svt_dx *x)
 	}
 	printf("dereg: %lu WRITEs of 1 MiB, then %s\n", ok,
 	       ibv_wc_status_str(wc.status));
-	SVT_CHECK(wc.status == IBV_WC_REM_ACCESS_ERR);
-	svt_dx_get(x, &c, 1); /* deregistered */
-	svt_dx_put(x, &c, 1);
-	svt_dx_get(x, &c, 1); /* the target checked its buffer */
+	svt_dx_dereg_seen(x, wc.status);
 }
 
 #endif

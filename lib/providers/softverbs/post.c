@@ -221,6 +221,22 @@ static uint32_t settle(struct svl_qp *q, uint32_t end, bool *posted)
 }
 
 /*
+ * Nothing built yet: wr done by the direct path's hot entry (true), or
+ * the direct path's small WRITEs waited for so that wr comes after them.
+ * Either may have handed work to the daemon (direct_war.c): *end follows.
+ */
+static bool direct_head(struct svl_qp *q, const struct ibv_send_wr *wr,
+			uint32_t *end)
+{
+	bool done = !svl_direct_hot_wr(q, wr);
+
+	if (!done)
+		svl_dwar_fence(q);
+	*end = q->sq.prod;
+	return done;
+}
+
+/*
  * The list is built into the ring first and settled at the end (or when
  * the ring fills), so that a run of work requests to one VA region can
  * move with one system call (direct_va.c); a WRITE/READ the direct
@@ -248,17 +264,8 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 			ret = EIO; /* the daemon is gone (fate.c) */
 			break;
 		}
-		if (end == q->sq.prod && q->dq) {
-			ret = svl_direct_hot_wr(q, wr);
-			/* A hand-over to the daemon (direct_war.c) posted. */
-			end = q->sq.prod;
-			if (!ret)
-				continue;
-			ret = 0;
-			/* The direct path's small WRITEs come first. */
-			svl_dwar_fence(q);
-			end = q->sq.prod;
-		}
+		if (end == q->sq.prod && q->dq && direct_head(q, wr, &end))
+			continue;
 		if (ring_full(&q->sq, end))
 			end = settle(q, end, &posted);
 		if (ring_full(&q->sq, end)) {
