@@ -98,6 +98,7 @@ struct svl_dqp {
 	uint32_t rx_tried; /* generation fetched (or failed) last */
 	bool assist_off; /* the peer's helper failed once (direct_assist.c) */
 	struct svl_dwar *war; /* small WRITEs the peer's helper applies */
+	uint64_t war_tsc; /* when the last small WRITE was posted */
 	struct svl_dcache cache;
 };
 
@@ -120,6 +121,10 @@ struct svl_drx {
 	/* direct_war.c, the helper's: war_want as last seen; passes until
 	 * it looks at the records again. */
 	uint32_t war_want, war_skip;
+	/* The entry the helper writes through, named by its busy record
+	 * (war_held) from one batch to the next while records keep coming. */
+	struct sv_direct_key war_key;
+	bool war_held;
 	struct svl_drx *next; /* on the receive CQ's list */
 };
 
@@ -251,6 +256,8 @@ void svl_dwar_free(struct svl_dqp *d);
 /* The helper (under alock): apply x's records; whether there were any. */
 bool svl_dwar_serve(struct svl_drx *x);
 void svl_dwar_rx_reset(struct svl_drx *x); /* under alock */
+/* Under alock: the helper's busy record cleared (it sleeps, x goes). */
+void svl_dwar_release(struct svl_drx *x);
 /* direct_assist.c: hold the helper out of its passes around fn(x). */
 void svl_dassist_quiet(void (*fn)(struct svl_drx *), struct svl_drx *x);
 /* post.c, under the SQ lock: wr[0..n) built and given to the daemon. */

@@ -268,6 +268,7 @@ static void helper_sleep(void)
 	atomic_thread_fence(memory_order_seq_cst);
 	pthread_mutex_lock(&alock);
 	for (k = 0; k < nrings; k++) {
+		svl_dwar_release(rings[k]); /* asleep: name no entry */
 		w[k + 1].uaddr = (uintptr_t)&rings[k]->h->as_wake;
 		w[k + 1].val = atomic_load(A32(&rings[k]->h->as_wake));
 		w[k + 1].flags = FUTEX_32; /* shared: the initiator wakes it */
@@ -417,6 +418,7 @@ void svl_dassist_del(struct svl_drx *x)
 	pthread_mutex_lock(&alock);
 	for (k = 0; k < nrings; k++) {
 		if (rings[k] == x) {
+			svl_dwar_release(x);
 			rings[k] = rings[--nrings];
 			atomic_store(A32(&x->h->as_state), SV_ASSIST_NONE);
 			break;

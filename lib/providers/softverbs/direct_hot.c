@@ -186,8 +186,10 @@ static int hot_exec(struct svl_qp *q, const struct hot_req *r)
 	if (q->dstate != SVL_DIRECT_GRANTED || q->qp.state != IBV_QPS_RTS ||
 	    d->dmn || d->failed || !hot_covers(&d->cache.hot, r, &local))
 		return -1;
-	if (!r->read && !d->cache.hot.rbase && !hot_war(q, r, local))
+	if (!r->read && !d->cache.hot.rbase && !hot_war(q, r, local)) {
+		d->war_tsc = __builtin_ia32_rdtsc();
 		return 0;
+	}
 	/* Records of ours not applied yet come first (or went to the
 	 * daemon, and this follows them there). */
 	if (!svl_dwar_fence(q) || d->dmn)
@@ -204,6 +206,9 @@ static int hot_exec(struct svl_qp *q, const struct hot_req *r)
 				       r->read ? IBV_WC_RDMA_READ :
 						 IBV_WC_RDMA_WRITE,
 				       r->len);
+	/* When the next small WRITE comes soon after: a stream (direct_war.c). */
+	if (!r->read && !d->cache.hot.rbase)
+		d->war_tsc = __builtin_ia32_rdtsc();
 	return 0;
 }
 

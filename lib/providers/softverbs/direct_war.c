@@ -65,6 +65,7 @@
 #define WAR_BATCH 64U /* records the helper takes at once */
 #define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
 #define WAR_PREFETCH 16U /* records ahead */
+#define WAR_STREAM_TSC 3000U /* cycles between WRITEs of a stream */
 #define WAR_CAP 512U /* records in flight per QP (a power of two) */
 #define WAR_REBASE (2 * SV_DIRECT_WAR_RECS) /* past any stale record */
 
@@ -163,50 +164,54 @@ static void busy_leave(struct sv_direct_rx_hdr *h)
 			      memory_order_release);
 }
 
-/*
- * The entry a batch writes through: checked as the responder checks a
- * WRITE's rkey (our device, the receiver QP's PD, REMOTE_WRITE, a VA
- * region of this very process), then named by the busy record until
- * the batch ends or a record names another key.
- */
-struct war_key {
-	struct sv_direct_key e;
-	bool held; /* busy record set for e */
-};
-
-static bool key_take(const struct svl_drx *x, struct war_key *k,
-		     uint32_t rkey)
+void svl_dwar_release(struct svl_drx *x)
 {
-	if (k->held && k->e.key == rkey)
-		return true;
-	if (k->held)
+	if (x->war_held)
 		busy_leave(x->h);
-	k->held = false;
-	if (!svl_direct_key_read(x->table, rkey, &k->e) ||
-	    k->e.dev != x->dev || k->e.pd != x->pd ||
-	    !(k->e.access & IBV_ACCESS_REMOTE_WRITE) ||
-	    (pid_t)k->e.pid != svl_self_pid() || k->e.start != self_start() ||
-	    !k->e.va || (k->e.flags & SV_DIRECT_KEY_MAPPED))
+	x->war_held = false;
+}
+
+/*
+ * The entry records write through: checked as the responder checks a
+ * WRITE's rkey (our device, the receiver QP's PD, REMOTE_WRITE, a VA
+ * region of this very process), then named by the busy record, kept from
+ * batch to batch while the key stays and records keep coming (cleared
+ * when a look finds none, before the helper sleeps, when the ring goes).
+ * The record has been visible since it was set, so while it is held one
+ * load of the entry's seq says whether the daemon unpublished it since.
+ */
+static bool key_take(struct svl_drx *x, uint32_t rkey)
+{
+	struct sv_direct_key *e = &x->war_key;
+
+	if (x->war_held && e->key == rkey &&
+	    svl_dload32(svl_dkey_seq(x->table, rkey), memory_order_seq_cst) ==
+		    e->seq)
+		return true;
+	svl_dwar_release(x);
+	if (!svl_direct_key_read(x->table, rkey, e) || e->dev != x->dev ||
+	    e->pd != x->pd || !(e->access & IBV_ACCESS_REMOTE_WRITE) ||
+	    (pid_t)e->pid != svl_self_pid() || e->start != self_start() ||
+	    !e->va || (e->flags & SV_DIRECT_KEY_MAPPED))
 		return false;
-	k->held = busy_enter(x->h, x->table, rkey, k->e.seq);
-	return k->held;
+	x->war_held = busy_enter(x->h, x->table, rkey, e->seq);
+	return x->war_held;
 }
 
 /* One record, checked as the responder checks a WRITE: applied? */
-static bool war_apply(const struct svl_drx *x, struct war_key *k,
-		      const struct sv_direct_war_rec *src)
+static bool war_apply(struct svl_drx *x, const struct sv_direct_war_rec *src)
 {
+	const struct sv_direct_key *e = &x->war_key;
 	struct sv_direct_war_rec r;
 	uint64_t off;
 
 	memcpy(&r, src, sizeof(r)); /* read once: the initiator may write */
-	if (r.len > SV_DIRECT_WAR_MAX || !key_take(x, k, r.rkey))
+	if (r.len > SV_DIRECT_WAR_MAX || !key_take(x, r.rkey))
 		return false;
-	off = r.raddr - k->e.iova;
-	if (r.raddr < k->e.iova || off > k->e.length ||
-	    r.len > k->e.length - off)
+	off = r.raddr - e->iova;
+	if (r.raddr < e->iova || off > e->length || r.len > e->length - off)
 		return false;
-	svl_dcopy((void *)(uintptr_t)(k->e.va + off), r.data, r.len);
+	svl_dcopy((void *)(uintptr_t)(e->va + off), r.data, r.len);
 	return true;
 }
 
@@ -229,19 +234,17 @@ static uint32_t war_take(struct sv_direct_rx_hdr *h,
 }
 
 /* Records [c, c + n): how many were applied before one failed. */
-static uint32_t war_batch(const struct svl_drx *x,
-			  struct sv_direct_war_rec *recs, uint32_t c,
-			  uint32_t n)
+static uint32_t war_batch(struct svl_drx *x, struct sv_direct_war_rec *recs,
+			  uint32_t c, uint32_t n)
 {
-	struct war_key k = { .held = false };
 	int st = x->q->qp.state;
 	uint32_t i = 0;
 
 	if (st == IBV_QPS_RTR || st == IBV_QPS_RTS)
-		while (i < n && war_apply(x, &k, war_rec(recs, c + i)))
+		while (i < n && war_apply(x, war_rec(recs, c + i)))
 			i++;
-	if (k.held)
-		busy_leave(x->h);
+	if (i < n)
+		svl_dwar_release(x);
 	return i;
 }
 
@@ -279,8 +282,10 @@ bool svl_dwar_serve(struct svl_drx *x)
 		return false;
 	n = war_take(x->h, recs, &c);
 	x->war_skip = n == WAR_BATCH ? 0 : WAR_LOOK_EVERY;
-	if (!n)
+	if (!n) {
+		svl_dwar_release(x); /* nothing flows: the daemon must not wait */
 		return false;
+	}
 	i = war_batch(x, recs, c, n);
 	if (i < n)
 		atomic_store(A32(&x->h->war_err), c + i + 1);
@@ -296,6 +301,7 @@ bool svl_dwar_serve(struct svl_drx *x)
  */
 void svl_dwar_rx_reset(struct svl_drx *x)
 {
+	svl_dwar_release(x);
 	uint32_t c = atomic_load(A32(&x->h->war_claim)) &
 		     ~SV_DIRECT_WAR_REVOKED;
 	uint32_t base = (c + WAR_REBASE) & ~SV_DIRECT_WAR_REVOKED;
@@ -555,12 +561,38 @@ static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
 		svl_dassist_kick(w->h);
 }
 
+/*
+ * Records only for a stream: a WRITE posted alone (a ping-pong whose peer
+ * polls the bytes, as ib_write_lat) would wait for the helper, which
+ * shares its CPU with that polling thread when both are pinned to one:
+ * milliseconds instead of the system call's 1.5 us. So a WRITE makes a
+ * record while records are in flight or the last small WRITE's post
+ * returned less than WAR_STREAM_TSC cycles ago (about a microsecond;
+ * direct_hot.c notes when).
+ */
+static bool war_streaming(struct svl_dqp *d)
+{
+	struct svl_dwar *w = d->war;
+	uint32_t cons;
+
+	if (__builtin_ia32_rdtsc() - d->war_tsc < WAR_STREAM_TSC)
+		return true;
+	if (!w || !w->h || w->prod == w->done)
+		return false;
+	/* Records were in flight at the last look: still? */
+	cons = svl_load_acquire(&w->h->war_cons);
+	if (in_window(w, cons) && cons - w->base >= w->done - w->base)
+		w->done = cons;
+	return w->prod != w->done;
+}
+
 int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 {
 	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
 	struct svl_dwar *w;
 
-	if (r->len > SV_DIRECT_WAR_MAX || !(w = war_get(q)) ||
+	if (r->len > SV_DIRECT_WAR_MAX || !war_streaming(q->dq) ||
+	    !(w = war_get(q)) ||
 	    !war_room(q, w) || !svl_direct_cq_room(cq, r->signaled))
 		return -1;
 	war_push(w, r);
