@@ -301,11 +301,11 @@ bool svl_dwar_serve(struct svl_drx *x)
  */
 void svl_dwar_rx_reset(struct svl_drx *x)
 {
-	svl_dwar_release(x);
 	uint32_t c = atomic_load(A32(&x->h->war_claim)) &
 		     ~SV_DIRECT_WAR_REVOKED;
 	uint32_t base = (c + WAR_REBASE) & ~SV_DIRECT_WAR_REVOKED;
 
+	svl_dwar_release(x);
 	atomic_store(A32(&x->h->war_err), 0);
 	atomic_store(A32(&x->h->war_cons), base);
 	atomic_store_explicit(A32(&x->h->war_claim), base,
@@ -339,17 +339,39 @@ static bool in_window(const struct svl_dwar *w, uint32_t c)
 	return c - w->base <= w->prod - w->base;
 }
 
+/* Records the helper has applied, as far as war_cons in our window says. */
+static void war_refresh(struct svl_dwar *w, uint32_t cons)
+{
+	if (in_window(w, cons) && cons - w->base >= w->done - w->base)
+		w->done = cons;
+}
+
+/*
+ * Set SV_DIRECT_WAR_REVOKED in war_claim: true and *c the claim before
+ * it (records below are the helper's), false if the receiver reset its
+ * ring (the claim is not in our window) or it was revoked already.
+ */
+static bool war_take_back(struct svl_dwar *w, uint32_t *c)
+{
+	_Atomic uint32_t *claim = A32(&w->h->war_claim);
+
+	*c = atomic_load(claim);
+	do {
+		if ((*c & SV_DIRECT_WAR_REVOKED) || !in_window(w, *c))
+			return false;
+	} while (!atomic_compare_exchange_weak(claim, c,
+					       *c | SV_DIRECT_WAR_REVOKED));
+	return true;
+}
+
 /* Revoke: the first record the helper will never apply. */
 static uint32_t war_revoke(struct svl_dwar *w)
 {
 	struct sv_direct_rx_hdr *h = w->h;
-	uint32_t c = atomic_load(A32(&h->war_claim)), err, cons;
+	uint32_t c, err, cons;
 
-	do {
-		if ((c & SV_DIRECT_WAR_REVOKED) || !in_window(w, c))
-			return w->done; /* the receiver reset its ring */
-	} while (!atomic_compare_exchange_weak(A32(&h->war_claim), &c,
-					       c | SV_DIRECT_WAR_REVOKED));
+	if (!war_take_back(w, &c))
+		return w->done;
 	/* Records below c are the helper's: wait for them. */
 	for (;;) {
 		err = atomic_load(A32(&h->war_err));
@@ -408,8 +430,7 @@ static bool war_wait(struct svl_qp *q, struct svl_dwar *w, uint32_t upto)
 	atomic_fetch_add_explicit(A32(&h->war_want), 1, memory_order_release);
 	for (;;) {
 		cons = svl_load_acquire(&h->war_cons);
-		if (in_window(w, cons) && cons - w->base >= w->done - w->base)
-			w->done = cons;
+		war_refresh(w, cons);
 		if (w->done - w->base >= upto - w->base)
 			return true;
 		if (atomic_load(A32(&h->war_err)) ||
@@ -573,16 +594,13 @@ static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
 static bool war_streaming(struct svl_dqp *d)
 {
 	struct svl_dwar *w = d->war;
-	uint32_t cons;
 
 	if (__builtin_ia32_rdtsc() - d->war_tsc < WAR_STREAM_TSC)
 		return true;
 	if (!w || !w->h || w->prod == w->done)
 		return false;
 	/* Records were in flight at the last look: still? */
-	cons = svl_load_acquire(&w->h->war_cons);
-	if (in_window(w, cons) && cons - w->base >= w->done - w->base)
-		w->done = cons;
+	war_refresh(w, svl_load_acquire(&w->h->war_cons));
 	return w->prod != w->done;
 }
 
@@ -618,14 +636,8 @@ void svl_dwar_forget(struct svl_dqp *d)
 
 	if (!w || !w->h)
 		return;
-	if (w->prod != w->done) {
-		c = atomic_load(A32(&w->h->war_claim));
-		while (!(c & SV_DIRECT_WAR_REVOKED) && in_window(w, c) &&
-		       !atomic_compare_exchange_weak(
-			       A32(&w->h->war_claim), &c,
-			       c | SV_DIRECT_WAR_REVOKED))
-			;
-	}
+	if (w->prod != w->done)
+		(void)war_take_back(w, &c);
 	w->done = w->prod;
 	war_close(w);
 }
