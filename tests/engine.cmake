@@ -1,6 +1,8 @@
 # Data path (engine) tests: traffic between QPs of a private daemon.
 sv_add_c_test(test_traffic_rc ${CMAKE_CURRENT_SOURCE_DIR}/test_traffic_rc.c)
 sv_add_c_test(test_traffic_ud ${CMAKE_CURRENT_SOURCE_DIR}/test_traffic_ud.c)
+# UD sends posted, then their AH and QP destroyed at once: all arrive.
+sv_add_c_test(test_ud_teardown ${CMAKE_CURRENT_SOURCE_DIR}/test_ud_teardown.c)
 # These exit with their QPs/MRs still open (teardown is the daemon's job at
 # close); leak checking would report the library objects they never freed.
 set_tests_properties(test_traffic_rc test_traffic_ud PROPERTIES

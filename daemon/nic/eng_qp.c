@@ -143,6 +143,10 @@ static bool rts_has_work(struct eng_qp *eq)
 	return ret != -EAGAIN && ret != -EINVAL;
 }
 
+/* Steps of a destroyed QP's requester run before it goes (a UC
+ * message of many packets takes one each). */
+#define ENG_SEND_OUT_MAX 65536U
+
 void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 {
 	struct svd_engine *e = eng_of(qp->uctx->dev);
@@ -180,6 +184,71 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 	    (qp->state == SVD_QPS_RTS && rts_has_work(eq)))
 		eng_poke(e);
 out:
+	pthread_mutex_unlock(&e->lock);
+}
+
+/*
+ * What a UD or UC QP posted goes out now, from the caller's thread:
+ * bounded, as each WQE goes out without waiting for a peer. Called with
+ * e->lock held; takes dev->lock as a unit of eng_qp_work does.
+ */
+static void send_out(struct svd_engine *e, struct eng_qp *eq)
+{
+	const struct svd_qp *qp = eq->qp;
+	unsigned int i;
+
+	if ((qp->qp_type != SVD_QPT_UD && qp->qp_type != SVD_QPT_UC) ||
+	    qp->state != SVD_QPS_RTS || !eq->rts_seen)
+		return;
+	pthread_mutex_lock(&e->dev->lock);
+	for (i = 0; i < ENG_SEND_OUT_MAX && eng_req_run(e, eq); i++)
+		;
+	pthread_mutex_unlock(&e->dev->lock);
+}
+
+/*
+ * A UD or UC QP destroyed right after its last post would lose what the
+ * engine had not reached yet; a NIC has sent it within microseconds of
+ * the doorbell. RC is not drained: its sends wait for ACKs, and a
+ * destroyed RC QP's work may land or not, as in IB.
+ */
+void svd_engine_qp_send_out(struct svd_qp *qp)
+{
+	struct svd_engine *e = eng_of(qp->uctx->dev);
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	if (qp->eng)
+		send_out(e, qp->eng);
+	eng_xport_flush(e);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/*
+ * The same before an AH goes: a UD WQE names its AH by handle, and
+ * mckey's sender posts its datagrams unsignaled, then destroys the AH
+ * and the QP at once (under load it lost some: 3 of 10 runs). A NIC
+ * copied the address at post time; here the context's UD QPs send what
+ * they posted while the AH is still readable (dying_ah).
+ */
+void svd_engine_ah_send_out(struct svd_ucontext *uctx, uint32_t handle,
+			    const struct ib_uverbs_ah_attr *attr)
+{
+	struct svd_engine *e = eng_of(uctx->dev);
+	struct eng_qp *eq;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->dying_ah.uctx = uctx;
+	e->dying_ah.handle = handle;
+	e->dying_ah.attr = attr;
+	for (eq = e->qps; eq; eq = eq->next)
+		if (eq->qp->uctx == uctx)
+			send_out(e, eq);
+	e->dying_ah.uctx = NULL;
+	eng_xport_flush(e);
 	pthread_mutex_unlock(&e->lock);
 }
 

@@ -45,6 +45,7 @@ struct req_step {
 	struct eng_packet pkt;
 	uint64_t chunk; /* payload bytes of this packet */
 	uint32_t span; /* PSNs this packet advances */
+	struct ib_uverbs_ah_attr ah; /* UD: the address the WQE names */
 };
 
 static struct eng_slot *slot_of(struct eng_qp *eq, uint32_t idx)
@@ -379,19 +380,33 @@ static void ud_grh(const struct svd_qp *qp, const struct ib_uverbs_ah_attr *ah,
 }
 
 /* UD: the address handle names the destination; qkey from WQE or QP. */
+/*
+ * The AH a UD WQE names: 0 and its attributes; -EBUSY while a command
+ * destroys it (that command sends this WQE out first, reading the AH
+ * from dying_ah: eng_qp.c); another error if there is none.
+ */
+static int ud_ah(struct svd_engine *e, const struct svd_qp *qp,
+		 uint32_t handle, struct ib_uverbs_ah_attr *ah)
+{
+	struct svd_uobj *u;
+
+	if (e->dying_ah.uctx == qp->uctx && e->dying_ah.handle == handle) {
+		*ah = *e->dying_ah.attr;
+		return 0;
+	}
+	u = svd_uobj_lookup(qp->uctx, &svd_type_ah, handle, SVD_LOOKUP_READ);
+	if (svd_is_err(u))
+		return svd_ptr_err(u);
+	*ah = ((struct svd_ah *)u->object)->attr;
+	svd_uobj_unlock(u, SVD_LOOKUP_READ);
+	return 0;
+}
+
 static int req_ud(struct eng_qp *eq, struct req_step *r, struct eng_fields *f)
 {
 	struct svd_qp *qp = eq->qp;
 	const struct sv_send_wqe *w = &r->s->w;
-	struct ib_uverbs_ah_attr ah;
-	struct svd_uobj *u;
-
-	u = svd_uobj_lookup(qp->uctx, &svd_type_ah, w->ud.ah_handle,
-			    SVD_LOOKUP_READ);
-	if (svd_is_err(u))
-		return IBV_WC_LOC_QP_OP_ERR;
-	ah = ((struct svd_ah *)u->object)->attr;
-	svd_uobj_unlock(u, SVD_LOOKUP_READ);
+	const struct ib_uverbs_ah_attr ah = r->ah;
 	/* UD messages are one packet: at most the port MTU. */
 	if (r->s->sgl.total > (128U << qp->uctx->dev->port.attr.active_mtu))
 		return IBV_WC_LOC_LEN_ERR;
@@ -498,6 +513,16 @@ static enum req_state req_build(struct svd_engine *e, struct eng_qp *eq,
 	unsigned int mtu = eng_mtu(qp);
 
 	memset(&r->pkt, 0, sizeof(r->pkt));
+	if (qp->qp_type == SVD_QPT_UD) {
+		int ret = ud_ah(e, qp, r->s->w.ud.ah_handle, &r->ah);
+
+		if (ret == -EBUSY)
+			return REQ_IDLE;
+		if (ret) {
+			r->status = IBV_WC_LOC_QP_OP_ERR;
+			return REQ_FAIL;
+		}
+	}
 	r->status = (uint32_t)eng_req_data(eq, r->s);
 	if (r->status)
 		return REQ_FAIL;

@@ -57,6 +57,9 @@ struct eng_xport;
 
 /* ---- hooks called by other modules (strong definitions in engine.c) ---- */
 void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state);
+void svd_engine_qp_send_out(struct svd_qp *qp);
+void svd_engine_ah_send_out(struct svd_ucontext *uctx, uint32_t handle,
+			    const struct ib_uverbs_ah_attr *attr);
 void svd_engine_qp_destroy(struct svd_qp *qp);
 /* Wait until the engine is outside any pass (then it holds no pointer). */
 void svd_engine_quiesce(struct svd_device *dev);
@@ -443,6 +446,16 @@ struct svd_engine {
 	uint32_t ring_cpu;
 	struct eng_db_slots **slots; /* per page: slot -> QP chain */
 	struct eng_link runq, timerq, pollq;
+	/*
+	 * eng_qp.c: the AH a command is destroying while it sends out what
+	 * its context's UD QPs posted (its uobject is locked for the destroy,
+	 * so req_ud reads it from here). Under lock; uctx NULL: none.
+	 */
+	struct {
+		const struct svd_ucontext *uctx;
+		uint32_t handle;
+		const struct ib_uverbs_ah_attr *attr;
+	} dying_ah;
 	/* eng_wait.c: waiter threads for pages past the engine's own. */
 	_Atomic uint32_t kick, page_gen;
 	/*

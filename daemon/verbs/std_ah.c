@@ -2,7 +2,8 @@
 /*
  * AH: address handles. The daemon keeps the attributes as given (kernel
  * layout); the engine resolves a UD send's ah_handle through the context's
- * handle table and reads svd_ah->attr.
+ * handle table and reads svd_ah->attr. A destroy first lets the
+ * context's UD QPs send what they posted (which may name it).
  *
  * Checks follow the kernel's rdma_check_ah_attr() and rxe: the port must
  * exist, a RoCE port needs a GRH (is_global), and the source GID index
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "svd.h"
+#include "svd_nic.h"
 #include "svd_objs.h"
 
 #define AH_LINK_LAYER_ETHERNET 2 /* IB_LINK_LAYER_ETHERNET */
@@ -20,6 +22,10 @@ static int ah_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 {
 	struct svd_ah *ah = uobj->object;
 
+	/* UD WQEs posted before name it: they go out first (eng_qp.c). */
+	if (why == SVD_REMOVE_DESTROY)
+		uobj->uctx->dev->nic->ah_send_out(uobj->uctx, uobj->handle,
+						  &ah->attr);
 	atomic_fetch_sub(&ah->pd->usecnt, 1);
 	free(ah);
 	return 0;

@@ -105,6 +105,8 @@ static int qp_destroy(struct svd_uobj *uobj, enum svd_remove_reason why)
 	/* A shared XRC target lives on while another handle holds it. */
 	if (p->share && svd_qp_share_close(p->share, uobj))
 		return 0;
+	if (why == SVD_REMOVE_DESTROY && p->published)
+		qp->uctx->dev->nic->qp_send_out(qp);
 	qp_free(p);
 	return 0;
 }

@@ -26,6 +26,12 @@ struct svd_nic_ops {
 	void (*drain)(struct svd_device *dev);
 	/* A modify moved qp from old_state: flush on ERR, forget on RESET. */
 	void (*qp_modified)(struct svd_qp *qp, uint32_t old_state);
+	/* Before a destroy the user asked for: send what an unreliable QP
+	 * (UD, UC) posted, as a NIC would have by then. */
+	void (*qp_send_out)(struct svd_qp *qp);
+	/* The same for the context's UD QPs before the AH handle goes. */
+	void (*ah_send_out)(struct svd_ucontext *uctx, uint32_t handle,
+			    const struct ib_uverbs_ah_attr *attr);
 	/* Drop every engine reference to qp / srq before they are freed. */
 	void (*qp_destroy)(struct svd_qp *qp);
 	void (*srq_destroy)(struct svd_srq *srq);
