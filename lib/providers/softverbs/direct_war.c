@@ -416,12 +416,36 @@ static void war_hand_over(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
 	w->off_until = now_ns() + WAR_BACKOFF_NS;
 }
 
+/* How a wait for records ended. */
+enum war_end {
+	WAR_APPLIED, /* all applied; the window stays open */
+	/* Something went wrong (a record failed, the helper stalled, the
+	 * receiver is gone): every record not applied went to the daemon and
+	 * the window closed. The ones waited for were applied all the same
+	 * (the helper had taken them before they were taken back) ... */
+	WAR_CLOSED_APPLIED,
+	WAR_CLOSED, /* ... or some of them went to the daemon */
+};
+
 /*
- * Wait until record number upto - 1 is applied. False: something went
- * wrong (a record failed, the helper stalled, the receiver is gone) and
- * every record not applied went to the daemon.
+ * Take the rest back and hand it to the daemon. A helper that stalled
+ * may still have applied records it had taken, those waited for among
+ * them: a signaled one must then complete here, not wait for the daemon
+ * (it was never handed over: its completion was lost, and the poller
+ * waited forever, 1 run in 5 of test_direct_war with two busy loops).
  */
-static bool war_wait(struct svl_qp *q, struct svl_dwar *w, uint32_t upto)
+static enum war_end war_close_at(struct svl_qp *q, struct svl_dwar *w,
+				 uint32_t upto)
+{
+	uint32_t from = war_revoke(w);
+	bool applied = from - w->base >= upto - w->base;
+
+	war_hand_over(q, w, from);
+	return applied ? WAR_CLOSED_APPLIED : WAR_CLOSED;
+}
+
+static enum war_end war_wait(struct svl_qp *q, struct svl_dwar *w,
+			     uint32_t upto)
 {
 	struct sv_direct_rx_hdr *h = w->h;
 	int64_t since = 0, t;
@@ -432,7 +456,7 @@ static bool war_wait(struct svl_qp *q, struct svl_dwar *w, uint32_t upto)
 		cons = svl_load_acquire(&h->war_cons);
 		war_refresh(w, cons);
 		if (w->done - w->base >= upto - w->base)
-			return true;
+			return WAR_APPLIED;
 		if (atomic_load(A32(&h->war_err)) ||
 		    !in_window(w, cons))
 			break;
@@ -454,8 +478,7 @@ static bool war_wait(struct svl_qp *q, struct svl_dwar *w, uint32_t upto)
 		if (t > WAR_YIELD_NS)
 			sched_yield();
 	}
-	war_hand_over(q, w, war_revoke(w));
-	return false;
+	return war_close_at(q, w, upto);
 }
 
 bool svl_dwar_fence(struct svl_qp *q)
@@ -464,7 +487,9 @@ bool svl_dwar_fence(struct svl_qp *q)
 
 	if (!w || !w->h || w->prod == w->done)
 		return true;
-	return war_wait(q, w, w->prod);
+	/* All applied (even if the window closed): nothing is left for the
+	 * daemon, which the caller would have to follow. */
+	return war_wait(q, w, w->prod) != WAR_CLOSED;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -553,7 +578,7 @@ static bool war_room(struct svl_qp *q, struct svl_dwar *w)
 {
 	if (w->prod - w->done < w->cap)
 		return true;
-	return war_wait(q, w, w->prod - w->cap + 1);
+	return war_wait(q, w, w->prod - w->cap + 1) == WAR_APPLIED;
 }
 
 static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
@@ -616,7 +641,7 @@ int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 	war_push(w, r);
 	if (!r->signaled)
 		return 0;
-	if (!war_wait(q, w, w->prod)) {
+	if (war_wait(q, w, w->prod) == WAR_CLOSED) {
 		svl_direct_cq_unroom(cq, true); /* the daemon completes it */
 		return 0;
 	}
