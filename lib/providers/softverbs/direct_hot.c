@@ -28,13 +28,8 @@
 
 enum { HOT_WRITE = 1, HOT_READ = 2 };
 
-/* A WRITE or READ as the hot path sees it. */
-struct hot_req {
-	uint64_t wr_id, raddr, laddr, len;
-	uint32_t rkey, lkey;
-	bool read, signaled;
-	bool inl; /* laddr is the bytes themselves (no lkey) */
-};
+/* A WRITE or READ as the hot path sees it (direct.h). */
+#define hot_req svl_dwar_req
 
 static bool in_range(uint64_t lo, uint64_t len, uint64_t addr, uint64_t n)
 {
@@ -164,19 +159,7 @@ static bool hot_copy(const struct svl_dqp *d, const struct hot_req *r,
 	return ok;
 }
 
-/* A small WRITE to a VA region: a record for the peer's helper. */
-static int hot_war(struct svl_qp *q, const struct hot_req *r, void *local)
-{
-	struct svl_dwar_req w = { .wr_id = r->wr_id, .raddr = r->raddr,
-				  .laddr = r->laddr, .len = r->len,
-				  .rkey = r->rkey, .lkey = r->lkey,
-				  .signaled = r->signaled, .inl = r->inl,
-				  .local = local };
-
-	return svl_dwar_write(q, &w);
-}
-
-static int hot_exec(struct svl_qp *q, const struct hot_req *r)
+static int hot_exec(struct svl_qp *q, struct hot_req *r)
 {
 	struct svl_dqp *d = q->dq;
 	struct svl_cq *cq;
@@ -186,9 +169,11 @@ static int hot_exec(struct svl_qp *q, const struct hot_req *r)
 	if (q->dstate != SVL_DIRECT_GRANTED || q->qp.state != IBV_QPS_RTS ||
 	    d->dmn || d->failed || !hot_covers(&d->cache.hot, r, &local))
 		return -1;
-	if (!r->read && !d->cache.hot.rbase && !hot_war(q, r, local)) {
-		d->war_tsc = __builtin_ia32_rdtsc();
-		return 0;
+	/* A small WRITE to a VA region: a record for the peer's helper. */
+	if (!r->read && !d->cache.hot.rbase) {
+		r->local = local;
+		if (!svl_dwar_write(q, r))
+			return 0;
 	}
 	/* Records of ours not applied yet come first (or went to the
 	 * daemon, and this follows them there). */

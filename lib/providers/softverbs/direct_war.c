@@ -616,11 +616,11 @@ static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
  * returned less than WAR_STREAM_TSC cycles ago (about a microsecond;
  * direct_hot.c notes when).
  */
-static bool war_streaming(struct svl_dqp *d)
+static bool war_streaming(struct svl_dqp *d, uint64_t now)
 {
 	struct svl_dwar *w = d->war;
 
-	if (__builtin_ia32_rdtsc() - d->war_tsc < WAR_STREAM_TSC)
+	if (now - d->war_tsc < WAR_STREAM_TSC)
 		return true;
 	if (!w || !w->h || w->prod == w->done)
 		return false;
@@ -632,13 +632,15 @@ static bool war_streaming(struct svl_dqp *d)
 int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 {
 	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
+	uint64_t now = __builtin_ia32_rdtsc(); /* one read per post: ~10 ns */
 	struct svl_dwar *w;
 
-	if (r->len > SV_DIRECT_WAR_MAX || !war_streaming(q->dq) ||
+	if (r->len > SV_DIRECT_WAR_MAX || !war_streaming(q->dq, now) ||
 	    !(w = war_get(q)) ||
 	    !war_room(q, w) || !svl_direct_cq_room(cq, r->signaled))
 		return -1;
 	war_push(w, r);
+	q->dq->war_tsc = now; /* a stream: the next one follows soon */
 	if (!r->signaled)
 		return 0;
 	if (war_wait(q, w, w->prod) == WAR_CLOSED) {
@@ -646,6 +648,8 @@ int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 		return 0;
 	}
 	svl_direct_complete_id(q, r->wr_id, cq, IBV_WC_RDMA_WRITE, r->len);
+	/* The wait is not a gap in the stream. */
+	q->dq->war_tsc = __builtin_ia32_rdtsc();
 	return 0;
 }
 

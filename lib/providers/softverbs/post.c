@@ -258,7 +258,7 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 	}
 	if (q->dstate != SVL_DIRECT_GRANTED)
 		svl_direct_prepare(q);
-	svl_ring_lock(&q->sq);
+	svl_ring_lock_post(&q->sq);
 	for (end = q->sq.prod; wr; wr = wr->next) {
 		if (svl_ctx_dead(qp->context)) {
 			ret = EIO; /* the daemon is gone (fate.c) */
@@ -311,7 +311,7 @@ int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
 	bool posted = false;
 	int ret = 0, i;
 
-	svl_ring_lock(r);
+	svl_ring_lock_post(r);
 	for (; wr; wr = wr->next) {
 		struct sv_recv_wqe *w;
 		struct sv_sge *s;

@@ -98,8 +98,8 @@ static void qp_free(struct svl_qp *q)
 	if (q->rd >= 0)
 		svl_rd_db_put(q->qp.context, (uint32_t)q->rd);
 	svl_rrec_free(&q->rq);
-	pthread_spin_destroy(&q->sq.lock);
-	pthread_spin_destroy(&q->rq.lock);
+	svl_block_destroy(&q->sq.lock);
+	svl_block_destroy(&q->rq.lock);
 	pthread_mutex_destroy(&q->qp.mutex);
 	pthread_cond_destroy(&q->qp.cond);
 	src = q->src;
@@ -333,8 +333,8 @@ static struct svl_qp *qp_new(struct ibv_context *ctx, struct ibv_pd *pd)
 	q->fd = -1;
 	q->rd = -1;
 	q->qp.context = ctx;
-	pthread_spin_init(&q->sq.lock, PTHREAD_PROCESS_PRIVATE);
-	pthread_spin_init(&q->rq.lock, PTHREAD_PROCESS_PRIVATE);
+	svl_block_init(&q->sq.lock);
+	svl_block_init(&q->rq.lock);
 	pthread_mutex_init(&q->qp.mutex, NULL);
 	pthread_mutex_init(&q->dgrant, NULL);
 	pthread_cond_init(&q->qp.cond, NULL);
@@ -515,13 +515,13 @@ static void qp_reset_shadow(struct svl_qp *q)
 		svl_cq_clean(q->qp.recv_cq, q->qp.qp_num);
 	if (q->qp.send_cq && q->qp.send_cq != q->qp.recv_cq)
 		svl_cq_clean(q->qp.send_cq, q->qp.qp_num);
-	pthread_spin_lock(&q->sq.lock);
+	svl_block_lock_other(&q->sq.lock);
 	q->sq.prod = 0;
-	pthread_spin_unlock(&q->sq.lock);
-	pthread_spin_lock(&q->rq.lock);
+	svl_block_unlock(&q->sq.lock);
+	svl_block_lock_other(&q->rq.lock);
 	q->rq.prod = 0;
 	svl_rrec_reset(&q->rq);
-	pthread_spin_unlock(&q->rq.lock);
+	svl_block_unlock(&q->rq.lock);
 	svl_direct_rx_reset(q);
 }
 

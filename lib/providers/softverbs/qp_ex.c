@@ -88,7 +88,7 @@ static void wr_start(struct ibv_qp_ex *ibqp)
 	struct svl_qp *q = qx(ibqp);
 
 	svl_direct_prepare(q);
-	svl_ring_lock(&q->sq);
+	svl_ring_lock_post(&q->sq);
 	svl_dwar_fence(q); /* the direct path's small WRITEs come first */
 	q->wr_prod = q->sq.prod;
 	q->wr_cur = NULL;

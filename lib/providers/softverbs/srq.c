@@ -21,7 +21,7 @@ static void srq_free(struct svl_srq *s)
 	if (s->map || s->fd >= 0)
 		svl_ring_free_src(s->map_len, s->fd, s->map, &s->ring_src);
 	svl_rrec_free(&s->rq);
-	pthread_spin_destroy(&s->rq.lock);
+	svl_block_destroy(&s->rq.lock);
 	pthread_mutex_destroy(&s->srq.mutex);
 	pthread_cond_destroy(&s->srq.cond);
 	src = s->src;
@@ -129,7 +129,7 @@ struct ibv_srq *svl_create_srq_ex(struct ibv_context *ctx,
 	s->fd = -1;
 	s->srq_type = type;
 	s->rq.no_lock = svl_pd_has_td(pd); /* the TD's one thread posts */
-	pthread_spin_init(&s->rq.lock, PTHREAD_PROCESS_PRIVATE);
+	svl_block_init(&s->rq.lock);
 	pthread_mutex_init(&s->srq.mutex, NULL);
 	pthread_cond_init(&s->srq.cond, NULL);
 	s->rq.entries = svl_roundup_pow2(a->attr.max_wr ? a->attr.max_wr : 1);

@@ -10,6 +10,7 @@
 #ifndef SVL_QP_H
 #define SVL_QP_H
 
+#include "bias_lock.h"
 #include "ring.h"
 #include "svl_pd.h"
 
@@ -22,7 +23,7 @@ struct svl_ring {
 	uint32_t entries; /* power of two; 0 = no ring */
 	uint32_t stride;
 	uint32_t prod; /* our shadow of db->prod */
-	pthread_spinlock_t lock;
+	struct svl_block lock; /* biased to the thread that posts */
 	bool no_lock; /* on a TD: one thread posts, so the lock is skipped */
 	/* Receive rings: our own record of each WQE, for payloads the
 	 * daemon scattered to the CQ (cq_scatter.c), or NULL. */
@@ -40,16 +41,24 @@ uint32_t svl_rrec_put(struct svl_ring *r, const struct ibv_recv_wr *wr,
 void svl_rrec_reset(struct svl_ring *r);
 void svl_rrec_free(struct svl_ring *r);
 
+/* Post paths: the poster may become the lock's owner (bias_lock.h). */
+static inline void svl_ring_lock_post(struct svl_ring *r)
+{
+	if (!r->no_lock)
+		svl_block_lock(&r->lock);
+}
+
+/* Anything else: modify, flush, the grant thread, the poller. */
 static inline void svl_ring_lock(struct svl_ring *r)
 {
 	if (!r->no_lock)
-		pthread_spin_lock(&r->lock);
+		svl_block_lock_other(&r->lock);
 }
 
 static inline void svl_ring_unlock(struct svl_ring *r)
 {
 	if (!r->no_lock)
-		pthread_spin_unlock(&r->lock);
+		svl_block_unlock(&r->lock);
 }
 
 struct svl_qp {

@@ -43,7 +43,7 @@ static void wq_free(struct svl_wq *w)
 {
 	if (w->map || w->fd >= 0)
 		svl_ring_free(w->map_len, w->fd, w->map);
-	pthread_spin_destroy(&w->rq.lock);
+	svl_block_destroy(&w->rq.lock);
 	pthread_mutex_destroy(&w->wq.mutex);
 	pthread_cond_destroy(&w->wq.cond);
 	free(w);
@@ -123,7 +123,7 @@ struct ibv_wq *svl_create_wq(struct ibv_context *ctx,
 	if (!w)
 		return svl_fail(ENOMEM);
 	w->fd = -1;
-	pthread_spin_init(&w->rq.lock, PTHREAD_PROCESS_PRIVATE);
+	svl_block_init(&w->rq.lock);
 	pthread_mutex_init(&w->wq.mutex, NULL);
 	pthread_cond_init(&w->wq.cond, NULL);
 	w->rq.entries = svl_roundup_pow2(a->max_wr);
@@ -176,7 +176,7 @@ int svl_modify_wq(struct ibv_wq *wq, struct ibv_wq_attr *a)
 	wq->state = a->wq_state;
 	if (a->wq_state == IBV_WQS_RESET) {
 		/* The daemon restarted the ring at 0 too. */
-		svl_ring_lock(&w->rq);
+		svl_ring_lock_post(&w->rq);
 		w->rq.prod = 0;
 		svl_ring_unlock(&w->rq);
 	}
