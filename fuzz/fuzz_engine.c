@@ -284,7 +284,7 @@ static int ring_put(struct ibv_qp *qp, struct svl_ring *r, const uint8_t *d,
 {
 	int n = 0;
 
-	pthread_spin_lock(&r->lock);
+	svl_ring_lock_post(r);
 	while (len && n < MAX_WQES &&
 	       r->prod - atomic_load((_Atomic uint32_t *)&r->db->cons) <
 		       r->entries) {
@@ -309,7 +309,7 @@ static int ring_put(struct ibv_qp *qp, struct svl_ring *r, const uint8_t *d,
 	}
 	atomic_store_explicit((_Atomic uint32_t *)&r->db->prod, r->prod,
 			      memory_order_release);
-	pthread_spin_unlock(&r->lock);
+	svl_ring_unlock(r);
 	svl_qp_kick(to_svl_qp(qp)); /* the library's own doorbell */
 	return n;
 }

@@ -131,7 +131,7 @@ static void forked_child(void)
 	svl_block_init(&lk);
 	locked_bump(true); /* claim */
 	locked_bump(true);
-	CHECK(atomic_load(&lk.state) == (uintptr_t)pthread_self());
+	CHECK(atomic_load(&lk.state) == svl_block_me());
 	pid = fork();
 	CHECK(pid >= 0);
 	if (!pid) {
@@ -164,7 +164,7 @@ int main(void)
 	count = 0;
 	owner((void *)OWNER_ROUNDS);
 	CHECK(count == OWNER_ROUNDS);
-	CHECK(atomic_load(&lk.state) == (uintptr_t)pthread_self());
+	CHECK(atomic_load(&lk.state) == svl_block_me());
 	/* 2: a few borrows: still biased to a thread. */
 	svl_block_init(&lk);
 	count = 0;

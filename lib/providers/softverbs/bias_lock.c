@@ -15,6 +15,9 @@
 
 #define SPINS_BEFORE_YIELD 1024
 
+__thread char svl_block_self
+	__attribute__((tls_model("initial-exec"), aligned(8)));
+
 static int membarrier(int cmd)
 {
 	return (int)syscall(SYS_membarrier, cmd, 0, 0);

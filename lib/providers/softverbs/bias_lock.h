@@ -39,7 +39,7 @@
 #endif
 
 struct svl_block {
-	/* 0: no owner yet; the owner's pthread_self() [| GUEST]; SHARED */
+	/* 0: no owner yet; the owner's svl_block_me() [| GUEST]; SHARED */
 	_Atomic uintptr_t state;
 	/* The owner, between its fast lock and unlock (written by it only) */
 	_Atomic uint32_t inside;
@@ -57,9 +57,23 @@ void svl_block_destroy(struct svl_block *l);
 void svl_block_lock_slow(struct svl_block *l, uintptr_t me, bool claim);
 void svl_block_unlock_slow(struct svl_block *l);
 
+/*
+ * This thread, as a number no other live thread of the process has: the
+ * address of a thread-local byte, 8-aligned so the low bits stay free
+ * for SHARED and GUEST (initial-exec: one instruction, where
+ * pthread_self() is a call through the PLT on every post).
+ */
+extern __thread char svl_block_self
+	__attribute__((tls_model("initial-exec"), aligned(8)));
+
+static inline uintptr_t svl_block_me(void)
+{
+	return (uintptr_t)&svl_block_self;
+}
+
 static inline void svl_block_lock_as(struct svl_block *l, bool claim)
 {
-	uintptr_t me = (uintptr_t)pthread_self();
+	uintptr_t me = svl_block_me();
 
 	if (atomic_load_explicit(&l->state, memory_order_relaxed) == me) {
 		atomic_store_explicit(&l->inside, 1, memory_order_relaxed);
