@@ -99,6 +99,7 @@ struct svl_dqp {
 	bool assist_off; /* the peer's helper failed once (direct_assist.c) */
 	struct svl_dwar *war; /* small WRITEs the peer's helper applies */
 	uint64_t war_tsc; /* when the last small WRITE was posted */
+	uint32_t war_run; /* small WRITEs in a row that came that soon */
 	struct svl_dcache cache;
 };
 

@@ -65,7 +65,8 @@
 #define WAR_BATCH 64U /* records the helper takes at once */
 #define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
 #define WAR_PREFETCH 16U /* records ahead */
-#define WAR_STREAM_TSC 3000U /* cycles between WRITEs of a stream */
+#define WAR_STREAM_TSC 1000U /* cycles between WRITEs of a stream */
+#define WAR_STREAM_RUN 4U /* that many in a row make a stream */
 #define WAR_CAP 512U /* records in flight per QP (a power of two) */
 #define WAR_REBASE (2 * SV_DIRECT_WAR_RECS) /* past any stale record */
 
@@ -612,15 +613,23 @@ static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
  * polls the bytes, as ib_write_lat) would wait for the helper, which
  * shares its CPU with that polling thread when both are pinned to one:
  * milliseconds instead of the system call's 1.5 us. So a WRITE makes a
- * record while records are in flight or the last small WRITE's post
- * returned less than WAR_STREAM_TSC cycles ago (about a microsecond;
- * direct_hot.c notes when).
+ * record while records are in flight or the last WAR_STREAM_RUN small
+ * WRITEs each came less than WAR_STREAM_TSC cycles (about 400 ns) after
+ * the one before (direct_hot.c notes when). A ping-pong's WRITEs are
+ * at least the peer's system call apart (1.2 us): with a single gap under
+ * 3000 cycles as the rule, half of verbs_bench write_lat's rounds made
+ * records, and its mean half round trip was 0.3-4.5 ms (median 1.4 us;
+ * CI's bench timed a run out).
  */
 static bool war_streaming(struct svl_dqp *d, uint64_t now)
 {
 	struct svl_dwar *w = d->war;
 
-	if (now - d->war_tsc < WAR_STREAM_TSC)
+	if (now - d->war_tsc >= WAR_STREAM_TSC)
+		d->war_run = 0;
+	else if (d->war_run < WAR_STREAM_RUN)
+		d->war_run++;
+	if (d->war_run >= WAR_STREAM_RUN)
 		return true;
 	if (!w || !w->h || w->prod == w->done)
 		return false;
