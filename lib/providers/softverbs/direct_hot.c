@@ -191,7 +191,8 @@ static int hot_exec(struct svl_qp *q, struct hot_req *r)
 				       r->read ? IBV_WC_RDMA_READ :
 						 IBV_WC_RDMA_WRITE,
 				       r->len);
-	/* When the next small WRITE comes soon after: a stream (direct_war.c). */
+	/* A small WRITE by system call: its end, for the next one's gap
+	 * (direct_war.c: a stream makes records). */
 	if (!r->read && !d->cache.hot.rbase)
 		d->war_tsc = __builtin_ia32_rdtsc();
 	return 0;

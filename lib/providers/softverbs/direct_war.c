@@ -65,7 +65,7 @@
 #define WAR_BATCH 64U /* records the helper takes at once */
 #define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
 #define WAR_PREFETCH 16U /* records ahead */
-#define WAR_STREAM_TSC 1000U /* cycles between WRITEs of a stream */
+#define WAR_STREAM_TSC 2000U /* cycles between WRITEs of a stream */
 #define WAR_STREAM_RUN 4U /* that many in a row make a stream */
 #define WAR_CAP 512U /* records in flight per QP (a power of two) */
 #define WAR_REBASE (2 * SV_DIRECT_WAR_RECS) /* past any stale record */
@@ -614,12 +614,15 @@ static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
  * shares its CPU with that polling thread when both are pinned to one:
  * milliseconds instead of the system call's 1.5 us. So a WRITE makes a
  * record while records are in flight or the last WAR_STREAM_RUN small
- * WRITEs each came less than WAR_STREAM_TSC cycles (about 400 ns) after
- * the one before (direct_hot.c notes when). A ping-pong's WRITEs are
- * at least the peer's system call apart (1.2 us): with a single gap under
- * 3000 cycles as the rule, half of verbs_bench write_lat's rounds made
- * records, and its mean half round trip was 0.3-4.5 ms (median 1.4 us;
- * CI's bench timed a run out).
+ * WRITEs each came less than WAR_STREAM_TSC cycles (about 800 ns) after
+ * the previous one's post returned (a record's post is short: its start
+ * stands for its end). In a ping-pong that gap holds the peer's system
+ * call (1.2 us, about 3000 cycles): the first rule, one gap under 3000,
+ * let half of verbs_bench write_lat's WRITEs through, and its mean half
+ * round trip was 0.3-4.5 ms behind a 1.4 us median (CI's bench timed a
+ * run out). Start to start would hold our own system call too and never
+ * let a stream of them turn into records; 1000 cycles refused the slower
+ * posts of an ASan build.
  */
 static bool war_streaming(struct svl_dqp *d, uint64_t now)
 {
@@ -645,11 +648,11 @@ int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 	struct svl_dwar *w;
 
 	if (r->len > SV_DIRECT_WAR_MAX || !war_streaming(q->dq, now) ||
-	    !(w = war_get(q)) ||
-	    !war_room(q, w) || !svl_direct_cq_room(cq, r->signaled))
+	    !(w = war_get(q)) || !war_room(q, w) ||
+	    !svl_direct_cq_room(cq, r->signaled))
 		return -1;
 	war_push(w, r);
-	q->dq->war_tsc = now; /* a stream: the next one follows soon */
+	q->dq->war_tsc = now;
 	if (!r->signaled)
 		return 0;
 	if (war_wait(q, w, w->prod) == WAR_CLOSED) {
