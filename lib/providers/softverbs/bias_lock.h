@@ -2,7 +2,7 @@
 /*
  * A lock biased to the one thread that posts (bias_lock.c).
  *
- * A QP's SQ and RQ locks are taken on every post. Almost always one
+ * A QP's SQ lock is taken on every post. Almost always one
  * thread posts to a QP, so the lock is never contended, yet a spin lock
  * costs a locked instruction, and that drains the store buffer: every
  * store of the post before it must own its cache line first. When a post
@@ -22,7 +22,10 @@
  * from several threads pays a plain spin lock, not a barrier each time.
  *
  * Without membarrier (an old kernel, a seccomp filter) nothing is ever
- * biased: the spin lock alone, as before.
+ * biased: the spin lock alone, as before. Receive rings are never biased
+ * (post.c): the library's own threads take their locks, and a borrow's
+ * membarrier took milliseconds on a loaded VM (test_direct_chan, once in
+ * CI).
  */
 #ifndef SVL_BIAS_LOCK_H
 #define SVL_BIAS_LOCK_H

@@ -311,7 +311,11 @@ int svl_ring_post_recv(struct svl_ring *r, uint32_t max_sge,
 	bool posted = false;
 	int ret = 0, i;
 
-	svl_ring_lock_post(r);
+	/* Not biased: the library's own threads take receive rings' locks
+	 * (the direct path's ring registration and mirror, direct_rx.c), and
+	 * a borrow's membarrier can take milliseconds on a loaded VM: long
+	 * enough for a direct SEND to miss the receive it waits for. */
+	svl_ring_lock(r);
 	for (; wr; wr = wr->next) {
 		struct sv_recv_wqe *w;
 		struct sv_sge *s;

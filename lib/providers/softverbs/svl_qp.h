@@ -41,14 +41,14 @@ uint32_t svl_rrec_put(struct svl_ring *r, const struct ibv_recv_wr *wr,
 void svl_rrec_reset(struct svl_ring *r);
 void svl_rrec_free(struct svl_ring *r);
 
-/* Post paths: the poster may become the lock's owner (bias_lock.h). */
+/* Send posts: the poster may become the lock's owner (bias_lock.h). */
 static inline void svl_ring_lock_post(struct svl_ring *r)
 {
 	if (!r->no_lock)
 		svl_block_lock(&r->lock);
 }
 
-/* Anything else: modify, flush, the grant thread, the poller. */
+/* Anything else (receive posts, modify, flush, the library's threads). */
 static inline void svl_ring_lock(struct svl_ring *r)
 {
 	if (!r->no_lock)

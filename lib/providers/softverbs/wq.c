@@ -176,7 +176,7 @@ int svl_modify_wq(struct ibv_wq *wq, struct ibv_wq_attr *a)
 	wq->state = a->wq_state;
 	if (a->wq_state == IBV_WQS_RESET) {
 		/* The daemon restarted the ring at 0 too. */
-		svl_ring_lock_post(&w->rq);
+		svl_ring_lock(&w->rq); /* receive rings: not biased (post.c) */
 		w->rq.prod = 0;
 		svl_ring_unlock(&w->rq);
 	}
