@@ -143,10 +143,6 @@ static bool rts_has_work(struct eng_qp *eq)
 	return ret != -EAGAIN && ret != -EINVAL;
 }
 
-/* Steps of a destroyed QP's requester run before it goes (a UC
- * message of many packets takes one each). */
-#define ENG_SEND_OUT_MAX 65536U
-
 void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 {
 	struct svd_engine *e = eng_of(qp->uctx->dev);
@@ -186,6 +182,10 @@ void svd_engine_qp_modified(struct svd_qp *qp, uint32_t old_state)
 out:
 	pthread_mutex_unlock(&e->lock);
 }
+
+/* Requester steps run before a QP or AH goes (a UC message of many
+ * packets takes one each). */
+#define ENG_SEND_OUT_MAX 65536U
 
 /*
  * What a UD or UC QP posted goes out now, from the caller's thread:

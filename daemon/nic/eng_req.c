@@ -379,7 +379,6 @@ static void ud_grh(const struct svd_qp *qp, const struct ib_uverbs_ah_attr *ah,
 	rt->has_grh = true;
 }
 
-/* UD: the address handle names the destination; qkey from WQE or QP. */
 /*
  * The AH a UD WQE names: 0 and its attributes; -EBUSY while a command
  * destroys it (that command sends this WQE out first, reading the AH
@@ -402,6 +401,7 @@ static int ud_ah(struct svd_engine *e, const struct svd_qp *qp,
 	return 0;
 }
 
+/* UD: the address handle names the destination; qkey from WQE or QP. */
 static int req_ud(struct eng_qp *eq, struct req_step *r, struct eng_fields *f)
 {
 	struct svd_qp *qp = eq->qp;

@@ -28,12 +28,6 @@ static _Atomic pid_t registered;
 /* The kernel has no such barriers (or a filter forbids them): no bias. */
 static _Atomic bool unavailable;
 
-static bool bias_registered(void)
-{
-	return atomic_load_explicit(&registered, memory_order_acquire) ==
-	       getpid();
-}
-
 static bool bias_register(void)
 {
 	pid_t me = getpid();
@@ -108,8 +102,6 @@ static void borrow(struct svl_block *l, uintptr_t s)
 
 void svl_block_lock_slow(struct svl_block *l, uintptr_t me, bool claim)
 {
-	uintptr_t s;
-
 	/*
 	 * Register before the first claim, not under the lock: in a process
 	 * with several threads the kernel waits for an RCU grace period
@@ -118,12 +110,15 @@ void svl_block_lock_slow(struct svl_block *l, uintptr_t me, bool claim)
 	 * direct SEND missed its window (test_direct_chan, 5 of 50 runs
 	 * under load).
 	 */
-	if (claim && !atomic_load_explicit(&unavailable, memory_order_relaxed) &&
-	    !atomic_load_explicit(&l->state, memory_order_relaxed))
-		(void)bias_register();
+	bool may_claim =
+		claim && !atomic_load_explicit(&unavailable, memory_order_relaxed) &&
+		!atomic_load_explicit(&l->state, memory_order_relaxed) &&
+		bias_register();
+	uintptr_t s;
+
 	pthread_spin_lock(&l->spin);
 	s = atomic_load(&l->state);
-	if (!s && claim && bias_registered()) {
+	if (!s && may_claim) {
 		/* The first poster owns it from its next lock on. */
 		atomic_store(&l->state, me);
 	} else if (s && s != me && s != SVL_BIAS_SHARED) {

@@ -617,12 +617,9 @@ static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
  * WRITEs each came less than WAR_STREAM_TSC cycles (about 800 ns) after
  * the previous one's post returned (a record's post is short: its start
  * stands for its end). In a ping-pong that gap holds the peer's system
- * call (1.2 us, about 3000 cycles): the first rule, one gap under 3000,
- * let half of verbs_bench write_lat's WRITEs through, and its mean half
- * round trip was 0.3-4.5 ms behind a 1.4 us median (CI's bench timed a
- * run out). Start to start would hold our own system call too and never
- * let a stream of them turn into records; 1000 cycles refused the slower
- * posts of an ASan build.
+ * call (1.2 us), so a run of short gaps never forms there; measured start
+ * to start it would hold our own system call too, and a stream of them
+ * would never turn into records (docs/direct-path.md, "Only for streams").
  */
 static bool war_streaming(struct svl_dqp *d, uint64_t now)
 {
