@@ -18,6 +18,11 @@
  *                          ibv_dereg_mr returned.
  *   test_direct_war kill   the target is killed mid-stream: an error
  *                          completion, then flush; no hang.
+ *   test_direct_war sizes  120,000 WRITEs of 1 to 40 bytes (one-slot and
+ *                          two-slot records, pads between them, inline
+ *                          and not), with a 100 ms stop of the target in
+ *                          the middle (records taken back go to the
+ *                          daemon): every region holds its last bytes.
  */
 #include <infiniband/verbs.h>
 #include <signal.h>
@@ -237,6 +242,108 @@ static int run_kill(struct svt_dx *x)
 	return SVT_PASS;
 }
 
+/* Region r of the target (64 bytes apart) takes WRITEs of SIZES[r % 8]. */
+#define REGIONS 2048UL
+static const uint32_t SIZES[8] = { 8, 16, 1, 40, 9, 24, 33, 5 };
+
+/* Byte k of WRITE i: every WRITE to a region differs from the last. */
+static uint8_t size_byte(unsigned long i, uint32_t k)
+{
+	return (uint8_t)((((uint32_t)i * 2654435761U) >> 24) + k * 7 + 1);
+}
+
+/* WRITE number i: to region i % REGIONS, from a source of our own. */
+static void write_sized(struct svt_dx *x, unsigned long i, bool inl,
+			bool signaled)
+{
+	uint32_t k, len = SIZES[i % REGIONS % 8];
+	uint8_t *src = x->buf + SRC_OFF + (i % 1024) * 64;
+	struct ibv_sge s = { (uintptr_t)src, len, x->mr->lkey };
+	struct ibv_send_wr wr = { .wr_id = i, .sg_list = &s, .num_sge = 1,
+				  .opcode = IBV_WR_RDMA_WRITE }, *bad;
+
+	for (k = 0; k < len; k++)
+		src[k] = size_byte(i, k);
+	wr.send_flags = (signaled ? IBV_SEND_SIGNALED : 0) |
+			(inl && i % 2 ? IBV_SEND_INLINE : 0);
+	wr.wr.rdma.remote_addr = x->peer.addr + (i % REGIONS) * 64;
+	wr.wr.rdma.rkey = x->peer.rkey;
+	SVT_CHECK(!ibv_post_send(x->ep.qp, &wr, &bad));
+}
+
+static void stream_sized(struct svt_dx *x, unsigned long from,
+			 unsigned long to, bool inl)
+{
+	unsigned long i;
+	struct ibv_wc wc;
+
+	for (i = from; i < to; i++) {
+		bool sig = i % EVERY == EVERY - 1 || i == to - 1;
+
+		write_sized(x, i, inl, sig);
+		if (!sig)
+			continue;
+		wc = svt_dx_one(x);
+		SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.wr_id == i);
+	}
+}
+
+static void check_sized(const uint8_t *buf, unsigned long n)
+{
+	unsigned long r, i;
+	uint32_t k;
+
+	for (r = 0; r < REGIONS; r++) {
+		i = n - 1 - ((n - 1 - r) % REGIONS);
+		for (k = 0; k < SIZES[r % 8]; k++) {
+			if (buf[r * 64 + k] == size_byte(i, k))
+				continue;
+			fprintf(stderr, "region %lu byte %u: %u, want %u\n", r,
+				k, buf[r * 64 + k], size_byte(i, k));
+			SVT_CHECK(0);
+		}
+	}
+}
+
+static void target_sized(struct svt_dx *x)
+{
+	unsigned long n;
+
+	svt_dx_open(x, LEN);
+	svt_dx_link(x);
+	svt_dx_get(x, &n, sizeof(n));
+	check_sized(x->buf, n);
+	svt_dx_put(x, &n, sizeof(n));
+	svt_dx_get(x, &n, sizeof(n)); /* the initiator is done */
+	svt_dx_close(x);
+}
+
+static int run_sizes(struct svt_dx *x)
+{
+	struct ibv_qp_init_attr init;
+	struct ibv_qp_attr a;
+	unsigned long n = 120000, calls;
+	bool inl;
+
+	SVT_CHECK(!ibv_query_qp(x->ep.qp, &a, IBV_QP_CAP, &init));
+	inl = a.cap.max_inline_data >= 40;
+	calls = syscw();
+	stream_sized(x, 0, n / 2, inl);
+	calls = syscw() - calls;
+	printf("sizes: %lu WRITEs, %lu write system calls\n", n / 2, calls);
+	SVT_CHECK(calls < n / 2 / 10 * 9); /* as in run_data */
+	SVT_CHECK(!kill(x->child, SIGSTOP));
+	cont_later(x->child);
+	stream_sized(x, n / 2, n, inl);
+	wait(NULL);
+	printf("sizes: %lu WRITEs of 1-40 B (%s), around a 100 ms stop\n", n,
+	       inl ? "every other inline" : "none inline");
+	svt_dx_put(x, &n, sizeof(n));
+	svt_dx_get(x, &n, sizeof(n));
+	svt_dx_put(x, &n, sizeof(n));
+	return svt_dx_wait(x);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "data";
@@ -250,6 +357,8 @@ int main(int argc, char **argv)
 		target = target_dereg;
 	else if (!strcmp(mode, "kill"))
 		target = target_wait;
+	else if (!strcmp(mode, "sizes"))
+		target = target_sized;
 	svt_dx_fork(&x, target);
 	svt_dx_open(&x, LEN);
 	svt_dx_link(&x);
@@ -259,5 +368,7 @@ int main(int argc, char **argv)
 		return run_dereg(&x);
 	if (!strcmp(mode, "kill"))
 		return run_kill(&x);
+	if (!strcmp(mode, "sizes"))
+		return run_sizes(&x);
 	return run_data(&x);
 }

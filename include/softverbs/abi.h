@@ -886,9 +886,19 @@ static inline __u64 sv_direct_rx_slots_off(__u32 rq_entries, __u32 rq_stride)
 	return SV_DIRECT_RX_MIRROR_OFF + ((m + 4095) & ~4095ULL);
 }
 
-/* A small WRITE for the receiver's helper to apply (direct_war.c). */
-#define SV_DIRECT_WAR_RECS 1024U /* a power of two */
-#define SV_DIRECT_WAR_MAX 40U /* payload bytes */
+/*
+ * Small WRITEs for the receiver's helper to apply (direct_war.c): a ring
+ * of 32-byte slots, two to a cache line, since what a record costs is
+ * its line moving from the initiator's core to the helper's and back.
+ * A record of at most SV_DIRECT_WAR_SHORT bytes takes one slot; a longer
+ * one (at most SV_DIRECT_WAR_MAX) takes two, a whole line: it starts at
+ * an even slot, after a pad record if the initiator was at an odd one.
+ * Record numbers (seq, war_claim, war_cons) count slots.
+ */
+#define SV_DIRECT_WAR_SLOTS 2048U /* a power of two */
+#define SV_DIRECT_WAR_SHORT 8U /* payload bytes in one slot */
+#define SV_DIRECT_WAR_MAX 40U /* payload bytes in two */
+#define SV_DIRECT_WAR_PAD 0xffffffffU /* len of a record that writes nothing */
 #define SV_DIRECT_WAR_REVOKED 0x80000000U
 struct sv_direct_war_rec {
 	/* Written last (release): the record's number + 1. */
@@ -897,8 +907,10 @@ struct sv_direct_war_rec {
 	__u32 rkey;
 	__u32 reserved;
 	__aligned_u64 raddr; /* as the WRITE named it (the key's iova) */
-	__u8 data[SV_DIRECT_WAR_MAX];
+	/* A two-slot record's payload goes on through the next slot. */
+	__u8 data[SV_DIRECT_WAR_SHORT];
 };
+_Static_assert(sizeof(struct sv_direct_war_rec) == 32, "two slots a line");
 
 static inline __u64 sv_direct_rx_war_off(__u32 rq_entries, __u32 rq_stride)
 {
@@ -909,7 +921,7 @@ static inline __u64 sv_direct_rx_war_off(__u32 rq_entries, __u32 rq_stride)
 static inline __u64 sv_direct_rx_size(__u32 rq_entries, __u32 rq_stride)
 {
 	return sv_direct_rx_war_off(rq_entries, rq_stride) +
-	       (__u64)SV_DIRECT_WAR_RECS * sizeof(struct sv_direct_war_rec);
+	       (__u64)SV_DIRECT_WAR_SLOTS * sizeof(struct sv_direct_war_rec);
 }
 
 /*

@@ -10,7 +10,10 @@
  * initiator appends each small WRITE (at most SV_DIRECT_WAR_MAX bytes,
  * from the hot path) as a record to the receiver QP's ring
  * (struct sv_direct_war_rec, after the message slots) and returns; the
- * helper takes records in batches and applies them in order.
+ * helper takes records in batches and applies them in order. A record is
+ * one 32-byte slot (up to 8 bytes: two records share a cache line, the
+ * unit a record costs) or two (up to 40, a whole line); record numbers
+ * count slots.
  *
  * Who owns a record. The helper takes a batch by moving war_claim with a
  * compare-and-swap, applies it, then publishes war_cons. The initiator
@@ -48,6 +51,7 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,21 +68,36 @@
 #define WAR_BACKOFF_NS 10000000LL /* then the system call, this long */
 #define WAR_BATCH 64U /* records the helper takes at once */
 #define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
-#define WAR_PREFETCH 16U /* records ahead */
+#define WAR_PREFETCH 32U /* slots ahead */
 #define WAR_STREAM_TSC 2000U /* cycles between WRITEs of a stream */
 #define WAR_STREAM_RUN 4U /* that many in a row make a stream */
-#define WAR_CAP 512U /* records in flight per QP (a power of two) */
-#define WAR_REBASE (2 * SV_DIRECT_WAR_RECS) /* past any stale record */
+#define WAR_CAP 512U /* slots in flight per QP (a power of two) */
+#define WAR_REBASE (2 * SV_DIRECT_WAR_SLOTS) /* past any stale record */
 
 #define A32(p) ((_Atomic uint32_t *)(p))
 
-/* What the daemon needs to redo a record's work request. */
+/* What the daemon needs to redo a record's work request (per slot;
+ * wr false: the slot is a pad or a two-slot record's second half). */
 struct war_pend {
 	uint64_t wr_id, raddr, laddr;
 	uint32_t rkey, lkey, len;
-	bool signaled, inl;
+	bool wr, signaled, inl;
 	uint8_t data[SV_DIRECT_WAR_MAX];
 };
+
+/* A two-slot record, as the helper reads it. */
+struct war_long {
+	struct sv_direct_war_rec head;
+	uint8_t more[SV_DIRECT_WAR_MAX - SV_DIRECT_WAR_SHORT];
+};
+_Static_assert(sizeof(struct war_long) == 2 * sizeof(struct sv_direct_war_rec),
+	       "a two-slot record is a line");
+
+/* Slots a record of len takes (a pad: one). */
+static uint32_t war_slots(uint32_t len)
+{
+	return len > SV_DIRECT_WAR_SHORT && len != SV_DIRECT_WAR_PAD ? 2 : 1;
+}
 
 struct svl_dwar {
 	struct sv_direct_rx_hdr *h; /* NULL: no window open */
@@ -122,7 +141,7 @@ static struct sv_direct_war_rec *war_recs(uint8_t *map, uint32_t entries,
 static struct sv_direct_war_rec *war_rec(struct sv_direct_war_rec *recs,
 					 uint32_t n)
 {
-	return &recs[n & (SV_DIRECT_WAR_RECS - 1)];
+	return &recs[n & (SV_DIRECT_WAR_SLOTS - 1)];
 }
 
 /* ---------------------------------------------------------------------- */
@@ -199,21 +218,35 @@ static bool key_take(struct svl_drx *x, uint32_t rkey)
 	return x->war_held;
 }
 
-/* One record, checked as the responder checks a WRITE: applied? */
-static bool war_apply(struct svl_drx *x, const struct sv_direct_war_rec *src)
+/*
+ * Record n, checked as the responder checks a WRITE: the slots it took,
+ * 0 if it failed. Read once (the initiator may write meanwhile); a
+ * two-slot record must be a whole line, so it never runs past the ring.
+ */
+static uint32_t war_apply(struct svl_drx *x, struct sv_direct_war_rec *recs,
+			  uint32_t n)
 {
 	const struct sv_direct_key *e = &x->war_key;
-	struct sv_direct_war_rec r;
+	const struct sv_direct_war_rec *src = war_rec(recs, n);
+	struct war_long r;
 	uint64_t off;
 
-	memcpy(&r, src, sizeof(r)); /* read once: the initiator may write */
-	if (r.len > SV_DIRECT_WAR_MAX || !key_take(x, r.rkey))
-		return false;
-	off = r.raddr - e->iova;
-	if (r.raddr < e->iova || off > e->length || r.len > e->length - off)
-		return false;
-	svl_dcopy((void *)(uintptr_t)(e->va + off), r.data, r.len);
-	return true;
+	memcpy(&r.head, src, sizeof(r.head));
+	if (r.head.len == SV_DIRECT_WAR_PAD)
+		return 1;
+	if (war_slots(r.head.len) == 2) {
+		if ((n & 1) || r.head.len > SV_DIRECT_WAR_MAX)
+			return 0;
+		memcpy(&r, src, sizeof(r));
+	}
+	if (r.head.len > SV_DIRECT_WAR_MAX || !key_take(x, r.head.rkey))
+		return 0;
+	off = r.head.raddr - e->iova;
+	if (r.head.raddr < e->iova || off > e->length ||
+	    r.head.len > e->length - off)
+		return 0;
+	svl_dcopy((void *)(uintptr_t)(e->va + off), r.head.data, r.head.len);
+	return war_slots(r.head.len);
 }
 
 /* Take the records that are there (at most WAR_BATCH): how many. */
@@ -228,25 +261,25 @@ static uint32_t war_take(struct sv_direct_rx_hdr *h,
 		return 0;
 	while (n < WAR_BATCH &&
 	       svl_load_acquire(&war_rec(recs, *c + n)->seq) == *c + n + 1)
-		n++;
+		n += war_slots(war_rec(recs, *c + n)->len);
 	if (n && !atomic_compare_exchange_strong(A32(&h->war_claim), c, *c + n))
 		return 0; /* taken back meanwhile */
 	return n;
 }
 
-/* Records [c, c + n): how many were applied before one failed. */
+/* Slots [c, c + n): how many were applied before a record failed. */
 static uint32_t war_batch(struct svl_drx *x, struct sv_direct_war_rec *recs,
 			  uint32_t c, uint32_t n)
 {
 	int st = x->q->qp.state;
-	uint32_t i = 0;
+	uint32_t i = 0, k = 1;
 
 	if (st == IBV_QPS_RTR || st == IBV_QPS_RTS)
-		while (i < n && war_apply(x, war_rec(recs, c + i)))
-			i++;
+		while (i < n && (k = war_apply(x, recs, c + i)))
+			i += k;
 	if (i < n)
 		svl_dwar_release(x);
-	return i;
+	return i < n ? i : n;
 }
 
 /*
@@ -395,6 +428,8 @@ static void war_hand_over(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
 	for (; from != w->prod; from++) {
 		const struct war_pend *p = &w->pend[from & (w->cap - 1)];
 
+		if (!p->wr)
+			continue;
 		sge[n] = (struct ibv_sge){ .addr = p->inl ? (uintptr_t)p->data :
 							    p->laddr,
 					   .length = p->len, .lkey = p->lkey };
@@ -574,30 +609,68 @@ static struct svl_dwar *war_get(struct svl_qp *q)
 	return w;
 }
 
-/* Room for one more record; false if a hand-over happened instead. */
-static bool war_room(struct svl_qp *q, struct svl_dwar *w)
+/* The slots a record of len takes at w->prod, with its pad. */
+static uint32_t war_need(const struct svl_dwar *w, uint64_t len)
 {
-	if (w->prod - w->done < w->cap)
-		return true;
-	return war_wait(q, w, w->prod - w->cap + 1) == WAR_APPLIED;
+	uint32_t k = war_slots((uint32_t)len);
+
+	return k == 2 ? k + (w->prod & 1) : k;
 }
 
-static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
+/* Room for need more slots; false if a hand-over happened instead (or
+ * the SQ is too short for them). */
+static bool war_room(struct svl_qp *q, struct svl_dwar *w, uint32_t need)
+{
+	if (need > w->cap)
+		return false;
+	if (w->prod - w->done <= w->cap - need)
+		return true;
+	return war_wait(q, w, w->prod + need - w->cap) == WAR_APPLIED;
+}
+
+/* Slot w->prod's record: the fields, then the seq (release). */
+static void war_put(struct svl_dwar *w, uint32_t len, uint32_t rkey,
+		    uint64_t raddr, const void *data)
+{
+	struct sv_direct_war_rec *rec = war_rec(w->recs, w->prod);
+
+	rec->len = len;
+	rec->rkey = rkey;
+	rec->raddr = raddr;
+	/* A two-slot record is a whole line: its bytes go on into the
+	 * next slot. */
+	if (data)
+		memcpy((uint8_t *)rec + offsetof(struct sv_direct_war_rec,
+						 data),
+		       data, len);
+	svl_store_release(&rec->seq, w->prod + 1);
+	w->prod += war_slots(len);
+}
+
+/* Slot w->prod's pending work request (the daemon's if taken back). */
+static void war_pend_set(struct svl_dwar *w, const struct svl_dwar_req *r)
 {
 	struct war_pend *p = &w->pend[w->prod & (w->cap - 1)];
-	struct sv_direct_war_rec *rec = war_rec(w->recs, w->prod);
 
 	*p = (struct war_pend){ .wr_id = r->wr_id, .raddr = r->raddr,
 				.laddr = r->laddr, .rkey = r->rkey,
 				.lkey = r->lkey, .len = (uint32_t)r->len,
-				.signaled = r->signaled, .inl = r->inl };
-	memcpy(p->data, r->local, r->len);
-	rec->len = (uint32_t)r->len;
-	rec->rkey = r->rkey;
-	rec->raddr = r->raddr;
-	memcpy(rec->data, r->local, r->len);
-	svl_store_release(&rec->seq, w->prod + 1);
-	w->prod++;
+				.wr = true, .signaled = r->signaled,
+				.inl = r->inl };
+	if (r->inl) /* the application may reuse its bytes at once */
+		memcpy(p->data, r->local, r->len);
+	if (war_slots((uint32_t)r->len) == 2)
+		w->pend[(w->prod + 1) & (w->cap - 1)].wr = false;
+}
+
+static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
+{
+	if (war_slots((uint32_t)r->len) == 2 && (w->prod & 1)) {
+		w->pend[w->prod & (w->cap - 1)].wr = false;
+		war_put(w, SV_DIRECT_WAR_PAD, 0, 0, NULL);
+	}
+	war_pend_set(w, r);
+	war_put(w, (uint32_t)r->len, r->rkey, r->raddr, r->local);
 	/* Own the line of a record a few ahead before we write it: the
 	 * helper read it last time round, and waiting for it here, at the
 	 * store, is what a record costs. */
@@ -645,7 +718,7 @@ int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 	struct svl_dwar *w;
 
 	if (r->len > SV_DIRECT_WAR_MAX || !war_streaming(q->dq, now) ||
-	    !(w = war_get(q)) || !war_room(q, w) ||
+	    !(w = war_get(q)) || !war_room(q, w, war_need(w, r->len)) ||
 	    !svl_direct_cq_room(cq, r->signaled))
 		return -1;
 	war_push(w, r);
