@@ -18,6 +18,10 @@
  *                          ibv_dereg_mr returned.
  *   test_direct_war kill   the target is killed mid-stream: an error
  *                          completion, then flush; no hang.
+ *   test_direct_war poller 200,000 8 B WRITEs (every 16th signaled)
+ *                          whose completions another thread polls:
+ *                          each once, in order (a signaled record
+ *                          completes when a poll finds it applied).
  *   test_direct_war sizes  120,000 WRITEs of 1 to 40 bytes (one-slot and
  *                          two-slot records, pads between them, inline
  *                          and not), with a 100 ms stop of the target in
@@ -25,7 +29,10 @@
  *                          daemon): every region holds its last bytes.
  */
 #include <infiniband/verbs.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "svtest.h"
 #include "svt_ep.h"
@@ -344,6 +351,85 @@ static int run_sizes(struct svt_dx *x)
 	return svt_dx_wait(x);
 }
 
+/* The poller thread of run_poller: signaled completions seen so far. */
+struct poller {
+	struct svt_dx *x;
+	unsigned long n;
+	_Atomic unsigned long seen;
+	bool bad;
+};
+
+#define P_EVERY 16 /* 4 signaled in flight: 64 WRs, the SQ's depth */
+
+static void *poller_main(void *arg)
+{
+	struct poller *p = arg;
+	struct ibv_wc wc;
+	unsigned long want;
+
+	while (atomic_load(&p->seen) < p->n / P_EVERY) {
+		/* Two spinning threads on two cores would starve the
+		 * target's helper, which then has its records taken back. */
+		if (ibv_poll_cq(p->x->ep.cq, 1, &wc) <= 0) {
+			sched_yield();
+			continue;
+		}
+		want = (atomic_load(&p->seen) + 1) * P_EVERY - 1;
+		if (wc.status != IBV_WC_SUCCESS || wc.wr_id != want) {
+			fprintf(stderr, "poller: wr_id %llu status %s, want %lu\n",
+				(unsigned long long)wc.wr_id,
+				ibv_wc_status_str(wc.status), want);
+			p->bad = true;
+		}
+		atomic_fetch_add(&p->seen, 1);
+	}
+	return NULL;
+}
+
+/* An 8-byte WRITE whose wr_id is i. */
+static void post_id(struct svt_dx *x, unsigned long i, uint64_t loff,
+		    uint64_t roff, bool signaled)
+{
+	struct ibv_sge s = { (uintptr_t)x->buf + loff, 8, x->mr->lkey };
+	struct ibv_send_wr wr = { .wr_id = i, .sg_list = &s, .num_sge = 1,
+				  .opcode = IBV_WR_RDMA_WRITE }, *bad;
+
+	wr.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
+	wr.wr.rdma.remote_addr = x->peer.addr + roff;
+	wr.wr.rdma.rkey = x->peer.rkey;
+	SVT_CHECK(!ibv_post_send(x->ep.qp, &wr, &bad));
+}
+
+static int run_poller(struct svt_dx *x)
+{
+	struct poller p = { .x = x, .n = N };
+	unsigned long i, calls = syscw();
+	pthread_t t;
+
+	SVT_CHECK(!pthread_create(&t, NULL, poller_main, &p));
+	for (i = 0; i < N; i++) {
+		uint64_t off = SRC_OFF + (i % 1024) * 8;
+
+		/* Room in the SQ: at most 4 signaled ones in flight. */
+		while (i / P_EVERY > atomic_load(&p.seen) + 3)
+			sched_yield();
+		memcpy(x->buf + off, &i, 8);
+		post_id(x, i, off, (i % SLOTS) * 8,
+			i % P_EVERY == P_EVERY - 1);
+	}
+	SVT_CHECK(!pthread_join(t, NULL));
+	calls = syscw() - calls;
+	SVT_CHECK(!p.bad);
+	printf("poller: %lu WRITEs (%lu write system calls), %lu completions "
+	       "polled by another thread\n",
+	       N, calls, atomic_load(&p.seen));
+	SVT_CHECK(calls < N / 10 * 9); /* records, as in run_data */
+	svt_dx_put(x, &i, sizeof(i));
+	svt_dx_get(x, &i, sizeof(i));
+	svt_dx_put(x, &i, sizeof(i));
+	return svt_dx_wait(x);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "data";
@@ -370,5 +456,7 @@ int main(int argc, char **argv)
 		return run_kill(&x);
 	if (!strcmp(mode, "sizes"))
 		return run_sizes(&x);
+	if (!strcmp(mode, "poller"))
+		return run_poller(&x);
 	return run_data(&x);
 }

@@ -507,6 +507,7 @@ int svl_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 	const struct sv_cqe *e;
 	int i = 0;
 
+	svl_dwar_poll(cq); /* small WRITEs applied since: completions */
 	if (svl_cq_seems_empty(cq))
 		return 0;
 	svl_cq_lock(cq);

@@ -37,6 +37,7 @@ static int ex_start_poll(struct ibv_cq_ex *ibcq, struct ibv_poll_cq_attr *attr)
 
 	if (attr->comp_mask)
 		return EINVAL;
+	svl_dwar_poll(cq); /* small WRITEs applied since: completions */
 	svl_cq_lock(cq);
 	ret = ex_load(cq);
 	/* end_poll is not called after a failed start_poll. */

@@ -300,6 +300,7 @@ void svl_direct_qp_modified(struct svl_qp *q)
 
 void svl_direct_qp_free(struct svl_qp *q)
 {
+	svl_dwar_unlink(q); /* no poll reaches it any more */
 	svl_direct_rx_free(q);
 	dq_forget(q);
 	if (q->dq)

@@ -20,6 +20,8 @@
 #ifndef SVL_DIRECT_H
 #define SVL_DIRECT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -100,6 +102,7 @@ struct svl_dqp {
 	struct svl_dwar *war; /* small WRITEs the peer's helper applies */
 	uint64_t war_tsc; /* when the last small WRITE was posted */
 	uint32_t war_run; /* small WRITEs in a row that came that soon */
+	uint32_t war_posts; /* small WRITEs since war_tsc was read */
 	struct svl_dcache cache;
 };
 
@@ -137,6 +140,15 @@ struct svl_dcq {
 	bool cur_direct; /* what svl_cq_peek() returned */
 	struct svl_dqp *watch; /* QPs waiting for their daemon completions */
 	struct svl_drx *rxs; /* receive rings this CQ drains */
+	/*
+	 * direct_war.c: QPs whose signaled small WRITEs complete when their
+	 * records are applied, found by a poll (under war_lock, taken before
+	 * a QP's SQ lock, never after one but with a trylock; the head is
+	 * read without it as a hint), and polls since the last look.
+	 */
+	pthread_mutex_t war_lock;
+	struct svl_dwar *_Atomic wars;
+	_Atomic uint32_t war_polls;
 };
 
 /* post.c, qp_ex.c: before taking the SQ lock (asks for the grant). */
@@ -256,6 +268,10 @@ struct svl_dwar_req {
 int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r);
 /* Under the SQ lock: the QP's records applied (true), or handed over. */
 bool svl_dwar_fence(struct svl_qp *q);
+/* ibv_poll_cq, start_poll: before the CQ lock (direct_war.c). */
+void svl_dwar_poll(struct svl_cq *cq);
+/* QP destroy, before the peer ring goes: off its send CQ's list. */
+void svl_dwar_unlink(struct svl_qp *q);
 void svl_dwar_forget(struct svl_dqp *d); /* the peer ring goes */
 void svl_dwar_free(struct svl_dqp *d);
 /* The helper (under alock): apply x's records; whether there were any. */

@@ -28,9 +28,11 @@ struct svl_dcq *svl_dcq_get(struct svl_cq *cq)
 	if (!d)
 		return NULL;
 	d->entries = cq->entries;
+	pthread_mutex_init(&d->war_lock, NULL);
 	d->ring = calloc(d->entries, sizeof(*d->ring));
 	d->stamp = calloc(d->entries, sizeof(*d->stamp));
 	if (!d->ring || !d->stamp) {
+		pthread_mutex_destroy(&d->war_lock);
 		free(d->ring);
 		free(d->stamp);
 		free(d);
@@ -69,6 +71,7 @@ void svl_dcq_free(struct svl_cq *cq)
 {
 	if (!cq->dcq)
 		return;
+	pthread_mutex_destroy(&cq->dcq->war_lock);
 	free(cq->dcq->ring);
 	free(cq->dcq->stamp);
 	free(cq->dcq);

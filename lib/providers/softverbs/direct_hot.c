@@ -193,8 +193,10 @@ static int hot_exec(struct svl_qp *q, struct hot_req *r)
 				       r->len);
 	/* A small WRITE by system call: its end, for the next one's gap
 	 * (direct_war.c: a stream makes records). */
-	if (!r->read && !d->cache.hot.rbase)
+	if (!r->read && !d->cache.hot.rbase) {
 		d->war_tsc = __builtin_ia32_rdtsc();
+		d->war_posts = 0;
+	}
 	return 0;
 }
 

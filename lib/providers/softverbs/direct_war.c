@@ -69,8 +69,10 @@
 #define WAR_BATCH 64U /* records the helper takes at once */
 #define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
 #define WAR_PREFETCH 32U /* slots ahead */
+#define WAR_POLL_EVERY 64U /* polls between looks at applied records */
 #define WAR_STREAM_TSC 2000U /* cycles between WRITEs of a stream */
 #define WAR_STREAM_RUN 4U /* that many in a row make a stream */
+#define WAR_CLOCK_EVERY 4U /* in a stream, posts per TSC read */
 #define WAR_CAP 512U /* slots in flight per QP (a power of two) */
 #define WAR_REBASE (2 * SV_DIRECT_WAR_SLOTS) /* past any stale record */
 
@@ -104,8 +106,20 @@ struct svl_dwar {
 	struct sv_direct_war_rec *recs;
 	uint32_t gen; /* the peer ring's generation */
 	uint32_t cseq; /* the connection record's seq when gen was checked */
-	uint32_t base, prod, done; /* record numbers: window, pushed, applied */
+	/* Record numbers: window, pushed, applied, completed (reaped <=
+	 * done: a slot's pend is reused only once reaped). */
+	uint32_t base, prod, done, reaped;
 	uint32_t cap;
+	/*
+	 * Signaled records not completed yet (written under the SQ lock,
+	 * read by a poll as a hint), and the send CQ's list they put us on
+	 * (struct svl_dcq: under its war_lock).
+	 */
+	_Atomic uint32_t sigs;
+	struct svl_qp *q;
+	struct svl_dwar *next;
+	bool linked;
+	int64_t poll_since; /* a poll found nothing new since then, 0: no */
 	int mem; /* the receiver's /proc/PID/mem (its mm), -1: none */
 	uint64_t probe; /* an address of it */
 	int64_t off_until; /* after a hand-over: the system call until then */
@@ -418,13 +432,87 @@ static uint32_t war_revoke(struct svl_dwar *w)
 	}
 }
 
-/* Records [from, prod) to the daemon; the window closes. */
+static struct svl_dcq *war_dcq(struct svl_qp *q)
+{
+	return to_svl_cq(q->qp.send_cq)->dcq;
+}
+
+/*
+ * n more signaled records pending (negative: completed or dropped).
+ * Under the SQ lock, so no locked instruction: one would wait for the
+ * record lines still in the store buffer (docs/direct-path.md).
+ */
+static void war_sigs_add(struct svl_dwar *w, int n)
+{
+	atomic_store_explicit(&w->sigs,
+			      atomic_load_explicit(&w->sigs,
+						   memory_order_relaxed) +
+				      (uint32_t)n,
+			      memory_order_relaxed);
+}
+
+/*
+ * The completions of the signaled records applied so far, in order
+ * (under the SQ lock; the CQ lock is taken per completion). Their room
+ * in the CQ was reserved when they were pushed.
+ */
+static void war_reap(struct svl_qp *q, struct svl_dwar *w)
+{
+	struct svl_cq *cq;
+	uint32_t n = 0;
+
+	if (!atomic_load_explicit(&w->sigs, memory_order_relaxed)) {
+		w->reaped = w->done; /* nothing to complete */
+		return;
+	}
+	cq = to_svl_cq(q->qp.send_cq);
+	for (; w->reaped != w->done; w->reaped++) {
+		const struct war_pend *p = &w->pend[w->reaped & (w->cap - 1)];
+
+		if (!p->wr || !p->signaled)
+			continue;
+		svl_direct_complete_id(q, p->wr_id, cq, IBV_WC_RDMA_WRITE,
+				       p->len);
+		n++;
+	}
+	war_sigs_add(w, -(int)n);
+}
+
+/*
+ * Records [from, prod) will never complete here: the daemon has them, or
+ * nobody (a destroyed QP's). Their completions' room goes back.
+ */
+static void war_unreap(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
+{
+	uint32_t n = 0;
+
+	if (!atomic_load_explicit(&w->sigs, memory_order_relaxed))
+		from = w->prod;
+	for (; from != w->prod; from++) {
+		const struct war_pend *p = &w->pend[from & (w->cap - 1)];
+
+		if (p->wr && p->signaled) {
+			svl_direct_cq_unroom(to_svl_cq(q->qp.send_cq), true);
+			n++;
+		}
+	}
+	war_sigs_add(w, -(int)n);
+	w->done = w->reaped = w->prod;
+}
+
+/* Records [from, prod) to the daemon; the window closes. Those before
+ * from were applied: they complete first. */
 static void war_hand_over(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
 {
+	uint32_t at = from;
+
 	struct ibv_send_wr wr[WAR_BATCH];
 	struct ibv_sge sge[WAR_BATCH];
 	uint32_t n = 0;
 
+	if (in_window(w, from) && from - w->base > w->done - w->base)
+		w->done = from;
+	war_reap(q, w);
 	for (; from != w->prod; from++) {
 		const struct war_pend *p = &w->pend[from & (w->cap - 1)];
 
@@ -447,7 +535,7 @@ static void war_hand_over(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
 	}
 	if (n)
 		svl_post_handover(q, wr, n);
-	w->done = w->prod;
+	war_unreap(q, w, at);
 	war_close(w);
 	w->off_until = now_ns() + WAR_BACKOFF_NS;
 }
@@ -521,11 +609,132 @@ bool svl_dwar_fence(struct svl_qp *q)
 {
 	struct svl_dwar *w = q->dq ? q->dq->war : NULL;
 
-	if (!w || !w->h || w->prod == w->done)
+	if (!w)
 		return true;
 	/* All applied (even if the window closed): nothing is left for the
 	 * daemon, which the caller would have to follow. */
-	return war_wait(q, w, w->prod) != WAR_CLOSED;
+	if (w->h && w->prod != w->done && war_wait(q, w, w->prod) == WAR_CLOSED)
+		return false;
+	war_reap(q, w); /* their completions come before the caller's */
+	return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The initiator: completions found by a poll                              */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A poll of the send CQ found signaled records of q not completed (under
+ * q's SQ lock): complete what the helper applied; if it applied nothing
+ * since the last look, ask it to look now, and after WAR_STALL_NS of
+ * that take the rest back for the daemon, as a post's wait would.
+ */
+static void war_poll_one(struct svl_qp *q, struct svl_dwar *w)
+{
+	uint32_t cons;
+	int64_t now;
+
+	if (!w->h)
+		return;
+	cons = svl_load_acquire(&w->h->war_cons);
+	if (atomic_load(A32(&w->h->war_err)) || !in_window(w, cons)) {
+		(void)war_close_at(q, w, w->prod);
+		return;
+	}
+	war_refresh(w, cons);
+	if (w->reaped != w->done) {
+		war_reap(q, w);
+		w->poll_since = 0;
+		return;
+	}
+	now = now_ns();
+	svl_dassist_kick(w->h); /* if it sleeps */
+	if (!w->poll_since) {
+		w->poll_since = now;
+		atomic_fetch_add_explicit(A32(&w->h->war_want), 1,
+					  memory_order_release);
+	} else if (now - w->poll_since > WAR_STALL_NS) {
+		w->poll_since = 0;
+		(void)war_close_at(q, w, w->prod);
+	}
+}
+
+/*
+ * A look costs the war_cons line, which the helper writes after each
+ * batch: a cross-core miss. A poller that polls after every post (as
+ * perftest and verbs_bench do) or spins on an empty CQ looks at every
+ * WAR_POLL_EVERY-th poll (a count that may lose increments when threads
+ * poll at once: it only spaces the looks).
+ */
+void svl_dwar_poll(struct svl_cq *cq)
+{
+	struct svl_dcq *d = __atomic_load_n(&cq->dcq, __ATOMIC_ACQUIRE);
+	struct svl_dwar *w;
+	uint32_t n;
+
+	if (!d || !atomic_load_explicit(&d->wars, memory_order_relaxed))
+		return;
+	n = atomic_load_explicit(&d->war_polls, memory_order_relaxed) + 1;
+	atomic_store_explicit(&d->war_polls, n, memory_order_relaxed);
+	if (n % WAR_POLL_EVERY)
+		return;
+	pthread_mutex_lock(&d->war_lock);
+	for (w = atomic_load_explicit(&d->wars, memory_order_relaxed); w;
+	     w = w->next) {
+		if (!atomic_load_explicit(&w->sigs, memory_order_relaxed))
+			continue;
+		svl_ring_lock(&w->q->sq);
+		war_poll_one(w->q, w);
+		svl_ring_unlock(&w->q->sq);
+	}
+	pthread_mutex_unlock(&d->war_lock);
+}
+
+/*
+ * On the send CQ's list, for its polls (under the SQ lock: a trylock of
+ * war_lock, which a poll takes before an SQ lock; false: not now, and
+ * this WRITE is not a record).
+ */
+static bool war_link(struct svl_qp *q, struct svl_dwar *w)
+{
+	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
+	struct svl_dcq *d;
+
+	if (w->linked)
+		return true;
+	svl_cq_lock(cq);
+	d = svl_dcq_get(cq);
+	svl_cq_unlock(cq);
+	if (!d || pthread_mutex_trylock(&d->war_lock))
+		return false;
+	w->q = q;
+	w->next = atomic_load_explicit(&d->wars, memory_order_relaxed);
+	atomic_store_explicit(&d->wars, w, memory_order_relaxed);
+	w->linked = true;
+	pthread_mutex_unlock(&d->war_lock);
+	return true;
+}
+
+void svl_dwar_unlink(struct svl_qp *q)
+{
+	struct svl_dwar *w = q->dq ? q->dq->war : NULL, *p;
+	struct svl_dcq *d;
+
+	if (!w || !w->linked)
+		return;
+	d = war_dcq(q);
+	pthread_mutex_lock(&d->war_lock);
+	p = atomic_load_explicit(&d->wars, memory_order_relaxed);
+	if (p == w)
+		atomic_store_explicit(&d->wars, w->next, memory_order_relaxed);
+	for (; p; p = p->next) {
+		if (p->next == w) {
+			p->next = w->next;
+			break;
+		}
+	}
+	w->linked = false;
+	pthread_mutex_unlock(&d->war_lock);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -559,7 +768,7 @@ static bool war_open(struct svl_qp *q, struct svl_dwar *w)
 	w->recs = war_recs(d->rx.map, d->rx.entries, d->rx.stride);
 	w->gen = d->rx.gen;
 	w->cseq = d->cache.hot.cseq - 1; /* checked at the first push */
-	w->base = w->prod = w->done = c;
+	w->base = w->prod = w->done = w->reaped = c;
 	w->mem = d->cache.map ? dup(((struct rmap *)d->cache.map)->fd) : -1;
 	w->probe = d->cache.hot.rva;
 	if (w->mem < 0) {
@@ -623,9 +832,14 @@ static bool war_room(struct svl_qp *q, struct svl_dwar *w, uint32_t need)
 {
 	if (need > w->cap)
 		return false;
-	if (w->prod - w->done <= w->cap - need)
+	if (w->prod - w->reaped <= w->cap - need)
 		return true;
-	return war_wait(q, w, w->prod + need - w->cap) == WAR_APPLIED;
+	war_refresh(w, svl_load_acquire(&w->h->war_cons));
+	if (w->prod - w->done > w->cap - need &&
+	    war_wait(q, w, w->prod + need - w->cap) != WAR_APPLIED)
+		return false;
+	war_reap(q, w); /* their slots' pend is ours again */
+	return true;
 }
 
 /* Slot w->prod's record: the fields, then the seq (release). */
@@ -693,12 +907,24 @@ static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
  * call (1.2 us), so a run of short gaps never forms there; measured start
  * to start it would hold our own system call too, and a stream of them
  * would never turn into records (docs/direct-path.md, "Only for streams").
+ *
+ * Reading the TSC costs a post 10 ns, and far more in this VM's slow
+ * phases (half of a record post's samples in one profile), so inside a
+ * stream it is read every WAR_CLOCK_EVERY-th post, and the posts since
+ * must have come within WAR_STREAM_TSC each on average: a ping-pong that
+ * follows a stream makes at most WAR_CLOCK_EVERY - 1 more records. *now
+ * is the TSC read, 0 if none was.
  */
-static bool war_streaming(struct svl_dqp *d, uint64_t now)
+static bool war_streaming(struct svl_dqp *d, uint64_t *now)
 {
 	struct svl_dwar *w = d->war;
+	uint32_t n = ++d->war_posts;
 
-	if (now - d->war_tsc >= WAR_STREAM_TSC)
+	if (d->war_run >= WAR_STREAM_RUN && n < WAR_CLOCK_EVERY)
+		return true;
+	*now = __builtin_ia32_rdtsc();
+	d->war_posts = 0;
+	if (*now - d->war_tsc >= (uint64_t)WAR_STREAM_TSC * n)
 		d->war_run = 0;
 	else if (d->war_run < WAR_STREAM_RUN)
 		d->war_run++;
@@ -714,24 +940,25 @@ static bool war_streaming(struct svl_dqp *d, uint64_t now)
 int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 {
 	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
-	uint64_t now = __builtin_ia32_rdtsc(); /* one read per post: ~10 ns */
+	uint64_t now = 0;
 	struct svl_dwar *w;
 
-	if (r->len > SV_DIRECT_WAR_MAX || !war_streaming(q->dq, now) ||
+	if (r->len > SV_DIRECT_WAR_MAX || !war_streaming(q->dq, &now) ||
 	    !(w = war_get(q)) || !war_room(q, w, war_need(w, r->len)) ||
+	    (r->signaled && !war_link(q, w)) ||
 	    !svl_direct_cq_room(cq, r->signaled))
 		return -1;
 	war_push(w, r);
-	q->dq->war_tsc = now;
-	if (!r->signaled)
-		return 0;
-	if (war_wait(q, w, w->prod) == WAR_CLOSED) {
-		svl_direct_cq_unroom(cq, true); /* the daemon completes it */
-		return 0;
-	}
-	svl_direct_complete_id(q, r->wr_id, cq, IBV_WC_RDMA_WRITE, r->len);
-	/* The wait is not a gap in the stream. */
-	q->dq->war_tsc = __builtin_ia32_rdtsc();
+	if (now)
+		q->dq->war_tsc = now;
+	/*
+	 * A signaled one completes once applied, not here: found by the
+	 * next wait of this QP (room, a fence) or a poll of its send CQ
+	 * (svl_dwar_poll). Waiting here for the helper cost a cross-core
+	 * round trip per signaled WRITE.
+	 */
+	if (r->signaled)
+		war_sigs_add(w, 1);
 	return 0;
 }
 
@@ -747,9 +974,13 @@ void svl_dwar_forget(struct svl_dqp *d)
 
 	if (!w || !w->h)
 		return;
-	if (w->prod != w->done)
-		(void)war_take_back(w, &c);
-	w->done = w->prod;
+	if (w->prod != w->done && war_take_back(w, &c))
+		war_refresh(w, svl_load_acquire(&w->h->war_cons));
+	if (w->q) {
+		war_reap(w->q, w);
+		war_unreap(w->q, w, w->done);
+	}
+	w->done = w->reaped = w->prod;
 	war_close(w);
 }
 
