@@ -118,7 +118,7 @@ static void grant_install(struct svl_qp *q, int ret, const uint8_t *t,
 			  const struct sv_direct_grant_resp *r)
 {
 	if (!ret && t && r->conn < SV_DIRECT_CONNS &&
-	    (q->dq || (q->dq = calloc(1, sizeof(*q->dq))))) {
+	    (q->dq || (q->dq = svl_lines_zalloc(sizeof(*q->dq))))) {
 		dq_fill(q, q->dq, t, r);
 		q->dstate = SVL_DIRECT_GRANTED;
 		return;

@@ -24,7 +24,7 @@ struct svl_dcq *svl_dcq_get(struct svl_cq *cq)
 
 	if (d)
 		return d;
-	d = calloc(1, sizeof(*d));
+	d = svl_lines_zalloc(sizeof(*d));
 	if (!d)
 		return NULL;
 	d->entries = cq->entries;

@@ -73,7 +73,7 @@ static struct svl_drx *rx_new(struct svl_qp *q)
 	map = fd >= 0 && table ? rx_map(q, &r, fd) : NULL;
 	if (fd >= 0)
 		close(fd);
-	if (map && !(x = calloc(1, sizeof(*x))))
+	if (map && !(x = svl_lines_zalloc(sizeof(*x))))
 		munmap(map, r.size);
 	if (!x)
 		return NULL;

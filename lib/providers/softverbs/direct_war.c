@@ -802,7 +802,7 @@ static struct svl_dwar *war_get(struct svl_qp *q)
 
 	if (!w) {
 		if (!war_enabled() || q->sq.entries < 2 ||
-		    !(w = calloc(1, sizeof(*w))))
+		    !(w = svl_lines_zalloc(sizeof(*w))))
 			return NULL;
 		w->cap = q->sq.entries < WAR_CAP ? q->sq.entries : WAR_CAP;
 		w->mem = -1;

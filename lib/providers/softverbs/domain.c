@@ -133,7 +133,7 @@ bool svl_pd_is_parent(struct ibv_context *c, struct ibv_pd *pd)
  * objects made one after another on one thread and used by two would
  * otherwise share a line at their boundary and bounce it between cores.
  */
-static void *obj_zalloc(size_t size)
+void *svl_lines_zalloc(size_t size)
 {
 	size_t len = (size + SVL_CACHE_LINE - 1) & ~(size_t)(SVL_CACHE_LINE - 1);
 	void *p = aligned_alloc(SVL_CACHE_LINE, len);
@@ -162,7 +162,7 @@ void *svl_obj_alloc(struct ibv_pd *pd, size_t size, uint64_t type,
 			return ptr;
 		}
 	}
-	return obj_zalloc(size);
+	return svl_lines_zalloc(size);
 }
 
 void svl_obj_free(void *ptr, const struct svl_obj_src *src)

@@ -67,6 +67,9 @@ bool svl_pd_has_td(struct ibv_pd *pd);
 bool svl_pd_is_parent(struct ibv_context *c, struct ibv_pd *pd);
 /* Zeroed object memory, from pd's allocator if it is a parent domain with
  * one (and it does not answer IBV_ALLOCATOR_USE_DEFAULT). */
+/* Zeroed whole cache lines (domain.c): state one thread writes on its
+ * data path never shares a line with another thread's. */
+void *svl_lines_zalloc(size_t size);
 void *svl_obj_alloc(struct ibv_pd *pd, size_t size, uint64_t type,
 		    struct svl_obj_src *src);
 void svl_obj_free(void *ptr, const struct svl_obj_src *src);
