@@ -888,7 +888,7 @@ static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
 	/* Own the line of a record a few ahead before we write it: the
 	 * helper read it last time round, and waiting for it here, at the
 	 * store, is what a record costs. */
-	__builtin_prefetch(war_rec(w->recs, w->prod + WAR_PREFETCH), 1, 3);
+	svl_prefetchw(war_rec(w->recs, w->prod + WAR_PREFETCH));
 	/* A helper asleep (no core was free for it to poll): wake it. */
 	if (atomic_load_explicit(A32(&w->h->as_state),
 				 memory_order_relaxed) == SV_ASSIST_ASLEEP)
