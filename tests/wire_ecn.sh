@@ -41,7 +41,8 @@ run() {
 			  wire_fail "$name failed"; }
 		sleep 0.2
 	done
-	wait $spid || { tail -n 5 "$log.srv"; wire_fail "$name server"; }
+	wait $spid || { rc=$?; echo "server exit status $rc:"; cat "$log.srv"
+			wire_fail "$name server"; }
 	echo "ok: $name"
 }
 run write_v4 "$g4a" "$g4b" ib_write_bw -s 65536 -n 300
