@@ -102,12 +102,10 @@ static void odp_child(struct ibv_pd *pd, struct ibv_mr *mr, uint8_t *p,
 /* ODP at an iova far from its address, before and after a rereg. */
 static void odp_iova(struct ibv_pd *pd)
 {
-	uint8_t *p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *p = svt_map_private(8 * PG);
 	uint64_t iova = 0x40000000000ULL;
 	struct ibv_mr *mr;
 
-	SVT_CHECK(p != MAP_FAILED);
 	mr = ibv_reg_mr_iova(pd, p, 8 * PG, iova, ODP_RW);
 	SVT_CHECK(mr && svt_written_pages(p, 8) == 0);
 	odp_child(pd, mr, p, iova);

@@ -195,11 +195,9 @@ static void test_advise_modes(struct ibv_pd *pd)
 	for (i = 0; i < 3; i++) {
 		for (f = 0; f < 2; f++) {
 			uint32_t flags = f ? FLUSH : 0;
-			uint8_t *p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE,
-					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			uint8_t *p = svt_map_private(8 * PG);
 			struct ibv_mr *mr;
 
-			SVT_CHECK(p != MAP_FAILED);
 			mr = ibv_reg_mr(pd, p, 8 * PG, ODP_RW);
 			SVT_CHECK(mr && resident_pages(p, 8) == 0);
 			SVT_CHECK(!advise(pd, advice[i], flags, p + 1, 6 * PG,
