@@ -62,11 +62,11 @@ set_tests_properties(test_direct_kill_assist PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120 ENVIRONMENT "SOFTVERBS_DIRECT_ASSIST=3")
 # Small WRITEs to VA regions through the target's helper (direct_war.c).
 sv_add_c_test(test_direct_war ${CMAKE_CURRENT_LIST_DIR}/test_direct_war.c)
-foreach(mode stop dereg kill sizes poller)
+foreach(mode stop dereg kill sizes poller killpoll)
   add_test(NAME test_direct_war_${mode} COMMAND test_direct_war ${mode})
   set_tests_properties(test_direct_war_${mode} PROPERTIES
     SKIP_RETURN_CODE 77 TIMEOUT 120)
 endforeach()
 # The killed target leaves its objects to the daemon.
-set_tests_properties(test_direct_war_kill PROPERTIES
+set_tests_properties(test_direct_war_kill test_direct_war_killpoll PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

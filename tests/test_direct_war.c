@@ -22,6 +22,11 @@
  *                          whose completions another thread polls:
  *                          each once, in order (a signaled record
  *                          completes when a poll finds it applied).
+ *   test_direct_war killpoll the target is killed, 32 WRITEs follow (the
+ *                          last signaled), then the initiator only
+ *                          polls: the signaled one completes (a poll
+ *                          takes records a dead helper never applies
+ *                          back for the daemon).
  *   test_direct_war sizes  120,000 WRITEs of 1 to 40 bytes (one-slot and
  *                          two-slot records, pads between them, inline
  *                          and not), with a 100 ms stop of the target in
@@ -249,6 +254,35 @@ static int run_kill(struct svt_dx *x)
 	return SVT_PASS;
 }
 
+/*
+ * The target is killed, then 32 small WRITEs (the last signaled) are
+ * posted, and the initiator only polls: the signaled one completes (a
+ * poll that finds records a dead helper never applies takes them back
+ * for the daemon). SUCCESS is right too: the daemon may still hold the
+ * dead target's QP and region, as a NIC DMAs into pinned pages until the
+ * kernel tears the process's objects down.
+ */
+static int run_killpoll(struct svt_dx *x)
+{
+	struct ibv_wc bad = {}, wc;
+	unsigned long i;
+	double end;
+	int n = 0;
+
+	SVT_CHECK(stream(x, 0, 10000, &bad) == 10000);
+	SVT_CHECK(!kill(x->child, SIGKILL));
+	for (i = 10000; i < 10032; i++)
+		write_slot(x, i, i == 10031);
+	end = svt_dx_now_ms() + 20000;
+	while (!n && svt_dx_now_ms() < end)
+		n = ibv_poll_cq(x->ep.cq, 1, &wc);
+	SVT_CHECK(n == 1);
+	printf("killpoll: 32 WRITEs to a killed target, then only polls: %s\n",
+	       ibv_wc_status_str(wc.status));
+	(void)svt_dx_wait(x); /* killed */
+	return SVT_PASS;
+}
+
 /* Region r of the target (64 bytes apart) takes WRITEs of SIZES[r % 8]. */
 #define REGIONS 2048UL
 static const uint32_t SIZES[8] = { 8, 16, 1, 40, 9, 24, 33, 5 };
@@ -441,7 +475,7 @@ int main(int argc, char **argv)
 	SVT_CHECK(!svt_daemon_start(&d));
 	if (!strcmp(mode, "dereg"))
 		target = target_dereg;
-	else if (!strcmp(mode, "kill"))
+	else if (!strcmp(mode, "kill") || !strcmp(mode, "killpoll"))
 		target = target_wait;
 	else if (!strcmp(mode, "sizes"))
 		target = target_sized;
@@ -458,5 +492,7 @@ int main(int argc, char **argv)
 		return run_sizes(&x);
 	if (!strcmp(mode, "poller"))
 		return run_poller(&x);
+	if (!strcmp(mode, "killpoll"))
+		return run_killpoll(&x);
 	return run_data(&x);
 }

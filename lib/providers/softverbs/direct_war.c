@@ -116,6 +116,9 @@ struct svl_dwar {
 	 * (struct svl_dcq: under its war_lock).
 	 */
 	_Atomic uint32_t sigs;
+	/* Records not completed yet (prod != reaped), for a poll's look:
+	 * one that failed or stalled must reach a poll that only polls. */
+	_Atomic bool busy;
 	struct svl_qp *q;
 	struct svl_dwar *next;
 	bool linked;
@@ -463,19 +466,22 @@ static void war_reap(struct svl_qp *q, struct svl_dwar *w)
 
 	if (!atomic_load_explicit(&w->sigs, memory_order_relaxed)) {
 		w->reaped = w->done; /* nothing to complete */
-		return;
-	}
-	cq = to_svl_cq(q->qp.send_cq);
-	for (; w->reaped != w->done; w->reaped++) {
-		const struct war_pend *p = &w->pend[w->reaped & (w->cap - 1)];
+	} else {
+		cq = to_svl_cq(q->qp.send_cq);
+		for (; w->reaped != w->done; w->reaped++) {
+			const struct war_pend *p =
+				&w->pend[w->reaped & (w->cap - 1)];
 
-		if (!p->wr || !p->signaled)
-			continue;
-		svl_direct_complete_id(q, p->wr_id, cq, IBV_WC_RDMA_WRITE,
-				       p->len);
-		n++;
+			if (!p->wr || !p->signaled)
+				continue;
+			svl_direct_complete_id(q, p->wr_id, cq,
+					       IBV_WC_RDMA_WRITE, p->len);
+			n++;
+		}
+		war_sigs_add(w, -(int)n);
 	}
-	war_sigs_add(w, -(int)n);
+	if (w->reaped == w->prod)
+		atomic_store_explicit(&w->busy, false, memory_order_relaxed);
 }
 
 /*
@@ -498,6 +504,7 @@ static void war_unreap(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
 	}
 	war_sigs_add(w, -(int)n);
 	w->done = w->reaped = w->prod;
+	atomic_store_explicit(&w->busy, false, memory_order_relaxed);
 }
 
 /* Records [from, prod) to the daemon; the window closes. Those before
@@ -624,10 +631,13 @@ bool svl_dwar_fence(struct svl_qp *q)
 /* ---------------------------------------------------------------------- */
 
 /*
- * A poll of the send CQ found signaled records of q not completed (under
- * q's SQ lock): complete what the helper applied; if it applied nothing
- * since the last look, ask it to look now, and after WAR_STALL_NS of
- * that take the rest back for the daemon, as a post's wait would.
+ * A poll of the send CQ found records of q not completed (under q's SQ
+ * lock): complete what the helper applied; if it applied nothing since
+ * the last look, wake it and (a completion being due) ask it to look now;
+ * after WAR_STALL_NS of that, or at once if a record failed, take the
+ * rest back for the daemon, as a post's wait would. So an application
+ * that posted unsignaled small WRITEs and then only polls still gets the
+ * daemon's error completion for one that failed, or for a dead target.
  */
 static void war_poll_one(struct svl_qp *q, struct svl_dwar *w)
 {
@@ -642,8 +652,8 @@ static void war_poll_one(struct svl_qp *q, struct svl_dwar *w)
 		return;
 	}
 	war_refresh(w, cons);
-	if (w->reaped != w->done) {
-		war_reap(q, w);
+	if (w->reaped != w->done || w->done == w->prod) {
+		war_reap(q, w); /* progress (or nothing left) */
 		w->poll_since = 0;
 		return;
 	}
@@ -651,8 +661,10 @@ static void war_poll_one(struct svl_qp *q, struct svl_dwar *w)
 	svl_dassist_kick(w->h); /* if it sleeps */
 	if (!w->poll_since) {
 		w->poll_since = now;
-		atomic_fetch_add_explicit(A32(&w->h->war_want), 1,
-					  memory_order_release);
+		/* A completion is due: the helper looks at its next pass. */
+		if (atomic_load_explicit(&w->sigs, memory_order_relaxed))
+			atomic_fetch_add_explicit(A32(&w->h->war_want), 1,
+						  memory_order_release);
 	} else if (now - w->poll_since > WAR_STALL_NS) {
 		w->poll_since = 0;
 		(void)war_close_at(q, w, w->prod);
@@ -681,7 +693,7 @@ void svl_dwar_poll(struct svl_cq *cq)
 	pthread_mutex_lock(&d->war_lock);
 	for (w = atomic_load_explicit(&d->wars, memory_order_relaxed); w;
 	     w = w->next) {
-		if (!atomic_load_explicit(&w->sigs, memory_order_relaxed))
+		if (!atomic_load_explicit(&w->busy, memory_order_relaxed))
 			continue;
 		svl_ring_lock(&w->q->sq);
 		war_poll_one(w->q, w);
@@ -945,10 +957,12 @@ int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 
 	if (r->len > SV_DIRECT_WAR_MAX || !war_streaming(q->dq, &now) ||
 	    !(w = war_get(q)) || !war_room(q, w, war_need(w, r->len)) ||
-	    (r->signaled && !war_link(q, w)) ||
+	    !war_link(q, w) ||
 	    !svl_direct_cq_room(cq, r->signaled))
 		return -1;
 	war_push(w, r);
+	if (!atomic_load_explicit(&w->busy, memory_order_relaxed))
+		atomic_store_explicit(&w->busy, true, memory_order_relaxed);
 	if (now)
 		q->dq->war_tsc = now;
 	/*
@@ -981,6 +995,7 @@ void svl_dwar_forget(struct svl_dqp *d)
 		war_unreap(w->q, w, w->done);
 	}
 	w->done = w->reaped = w->prod;
+	atomic_store_explicit(&w->busy, false, memory_order_relaxed);
 	war_close(w);
 }
 
