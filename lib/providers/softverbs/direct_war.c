@@ -68,7 +68,7 @@
 #define WAR_BACKOFF_NS 10000000LL /* then the system call, this long */
 #define WAR_BATCH 64U /* records the helper takes at once */
 #define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
-#define WAR_PREFETCH 32U /* slots ahead */
+#define WAR_PREFETCH 4U /* slots ahead (two lines): see war_push() */
 #define WAR_POLL_EVERY 64U /* polls between looks at applied records */
 #define WAR_STREAM_TSC 2000U /* cycles between WRITEs of a stream */
 #define WAR_STREAM_RUN 4U /* that many in a row make a stream */
@@ -897,9 +897,15 @@ static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
 	}
 	war_pend_set(w, r);
 	war_put(w, (uint32_t)r->len, r->rkey, r->raddr, r->local);
-	/* Own the line of a record a few ahead before we write it: the
+	/*
+	 * Own the line of a record a few ahead before we write it: the
 	 * helper read it last time round, and waiting for it here, at the
-	 * store, is what a record costs. */
+	 * store, is what a record costs. Only two lines ahead: the helper,
+	 * reading up to the first record not yet written, pulls the lines
+	 * after it into its cache too (its hardware prefetcher), and a line
+	 * taken further ahead is taken from us again before we write it
+	 * (AMD EPYC VM: 32 slots ahead 7.7 Mmsg/s at 8 B, 4 slots 20).
+	 */
 	svl_prefetchw(war_rec(w->recs, w->prod + WAR_PREFETCH));
 	/* A helper asleep (no core was free for it to poll): wake it. */
 	if (atomic_load_explicit(A32(&w->h->as_state),
