@@ -652,6 +652,18 @@ struct sv_direct_grant_resp {
 	__aligned_u64 pd; /* the tag of the initiator QP's PD */
 	__u32 peer_qpn;
 	__u32 slid; /* the port LID a receiver's completion names */
+	__u32 flags; /* SV_DIRECT_GRANT_* */
+	__u32 reserved;
+};
+
+enum {
+	/*
+	 * The daemon's quiesce runs membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)
+	 * between its seq stores and its reads of busy records: a library
+	 * registered for those barriers may order its busy store and seq load
+	 * with a compiler barrier instead of a locked instruction.
+	 */
+	SV_DIRECT_GRANT_ASYM = 1U << 0,
 };
 
 #define SV_DIRECT_KEYS (1U << 20) /* key entries, by sv_direct_key_slot() */

@@ -5,10 +5,12 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "direct.h"
@@ -100,6 +102,28 @@ static int grant_cmd(struct svl_qp *q, struct sv_direct_grant_resp *resp,
 	return ret;
 }
 
+/*
+ * This process takes part in the daemon's global barriers
+ * (SV_DIRECT_GRANT_ASYM), registered once per process: a forked child,
+ * whose registration the kernel may not carry over, registers again.
+ */
+static bool asym_register(void)
+{
+	static _Atomic pid_t registered;
+	pid_t me = svl_self_pid();
+	long cmds;
+
+	if (atomic_load(&registered) == me)
+		return true;
+	cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	if (cmds < 0 || !(cmds & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) ||
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
+		    0, 0))
+		return false;
+	atomic_store(&registered, me);
+	return true;
+}
+
 static void dq_fill(struct svl_qp *q, struct svl_dqp *d, const uint8_t *t,
 		    const struct sv_direct_grant_resp *r)
 {
@@ -111,6 +135,7 @@ static void dq_fill(struct svl_qp *q, struct svl_dqp *d, const uint8_t *t,
 	d->qpn = q->qp.qp_num;
 	d->slid = r->slid;
 	d->busy = (void *)((uint8_t *)q->sq.db + SV_DIRECT_BUSY_OFF);
+	d->asym = r->flags & SV_DIRECT_GRANT_ASYM;
 }
 
 /* Under sq.lock: what the daemon answered becomes the QP's state. */
@@ -149,6 +174,8 @@ static void grant(struct svl_qp *q)
 	ret = grant_cmd(q, &r, &fd);
 	if (!ret && fd >= 0)
 		t = svl_direct_table_map(fd);
+	if ((r.flags & SV_DIRECT_GRANT_ASYM) && !asym_register())
+		r.flags &= ~SV_DIRECT_GRANT_ASYM; /* a locked store, then */
 	svl_ring_lock(&q->sq);
 	if (q->dgen == gen && q->dstate != SVL_DIRECT_GRANTED)
 		grant_install(q, ret, t, &r);

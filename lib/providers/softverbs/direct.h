@@ -89,6 +89,7 @@ struct svl_dqp {
 	uint32_t conn, dev, peer_qpn, qpn;
 	uint64_t pd; /* our PD's tag: local keys must carry it */
 	struct sv_direct_busy *busy; /* in our SQ doorbell record */
+	bool asym; /* busy store, seq load: the daemon fences (direct_op.h) */
 	/* Work of ours in the daemon (under the SQ lock and the CQ lock). */
 	bool dmn; /* posted to the daemon, not yet seen complete */
 	bool failed; /* a daemon completion was an error */

@@ -73,8 +73,8 @@ static inline const uint32_t *svl_dkey_seq(const uint8_t *table, uint32_t key)
  * The busy record names the remote entry (its slot and seq) while a copy
  * runs: after unpublishing an entry the daemon waits until no busy record
  * names its old seq. Stored, then the entry's seq is read again (seq_cst
- * on both sides, so one of the two sees the other): false if it moved,
- * and then nothing may be copied.
+ * on both sides, or the daemon's global membarrier: one of the two sees
+ * the other): false if it moved, and then nothing may be copied.
  */
 static inline bool svl_dbusy_enter(const struct svl_dqp *d,
 				   const uint32_t *seq_p, uint32_t seq,
@@ -84,9 +84,19 @@ static inline bool svl_dbusy_enter(const struct svl_dqp *d,
 
 	atomic_store_explicit((_Atomic uint32_t *)&d->busy->seq, seq,
 			      memory_order_relaxed);
-	atomic_store_explicit(slot1, slot + 1, memory_order_seq_cst);
-	if (svl_dload32(seq_p, memory_order_seq_cst) == seq)
-		return true;
+	if (d->asym) {
+		/* The daemon's membarrier() is the other half of the fence
+		 * (daemon/verbs/direct.c): only the compiler must keep the
+		 * store before the load. */
+		atomic_store_explicit(slot1, slot + 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		if (svl_dload32(seq_p, memory_order_acquire) == seq)
+			return true;
+	} else {
+		atomic_store_explicit(slot1, slot + 1, memory_order_seq_cst);
+		if (svl_dload32(seq_p, memory_order_seq_cst) == seq)
+			return true;
+	}
 	atomic_store_explicit(slot1, 0, memory_order_release);
 	return false;
 }
