@@ -457,7 +457,14 @@ static int run_poller(struct svt_dx *x)
 	printf("poller: %lu WRITEs (%lu write system calls), %lu completions "
 	       "polled by another thread\n",
 	       N, calls, atomic_load(&p.seen));
-	SVT_CHECK(calls < N / 10 * 9); /* records, as in run_data */
+	/*
+	 * Records were made (none at all: polls from another thread broke
+	 * them). Not "most", as in run_data: the poster yields while it
+	 * waits for the poller, and on a loaded machine (two busy loops, or
+	 * ASan) a yield outlasts the stream rule's gap, so that 93-98 % of
+	 * the WRITEs went by system call there.
+	 */
+	SVT_CHECK(calls < N / 100 * 99);
 	svt_dx_put(x, &i, sizeof(i));
 	svt_dx_get(x, &i, sizeof(i));
 	svt_dx_put(x, &i, sizeof(i));

@@ -95,6 +95,9 @@ struct svl_dqp {
 	bool failed; /* a daemon completion was an error */
 	bool watching; /* on the send CQ's watch list */
 	uint32_t sig, seen; /* daemon completions expected / polled */
+	/* Daemon completions of an earlier stay, written but not polled
+	 * when the QP went direct: the next ones of ours a poll takes. */
+	uint32_t stale;
 	struct svl_dqp *wnext;
 	uint32_t slid; /* what the peer's receive completions name */
 	struct svl_dpeer rx;
@@ -104,6 +107,7 @@ struct svl_dqp {
 	uint64_t war_tsc; /* when the last small WRITE was posted */
 	uint32_t war_run; /* small WRITEs in a row that came that soon */
 	uint32_t war_posts; /* small WRITEs since war_tsc was read */
+	uint32_t drain_skip; /* posts before the next wait for the daemon */
 	struct svl_dcache cache;
 };
 
@@ -330,6 +334,7 @@ void svl_dcq_push(struct svl_cq *cq, const struct sv_cqe *e);
 void svl_dcq_unreserve(struct svl_cq *cq);
 /* Watch list: d waits until its daemon completions are polled. */
 int svl_dcq_watch(struct svl_cq *cq, struct svl_dqp *d);
+bool svl_dcq_all_written(struct svl_cq *cq, struct svl_dqp *d);
 void svl_dcq_unwatch(struct svl_cq *cq, struct svl_dqp *d);
 
 #endif

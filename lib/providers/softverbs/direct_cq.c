@@ -113,6 +113,10 @@ static void watch_note(struct svl_dcq *d, const struct sv_cqe *e)
 	for (w = d->watch; w; w = w->wnext) {
 		if (w->qpn != e->qp_num)
 			continue;
+		if (w->stale) {
+			w->stale--; /* svl_dcq_all_written() counted it */
+			continue;
+		}
 		w->seen++;
 		if (e->status != IBV_WC_SUCCESS)
 			w->failed = true;
@@ -193,6 +197,33 @@ int svl_dcq_watch(struct svl_cq *cq, struct svl_dqp *w)
 		w->watching = true;
 	}
 	return 0;
+}
+
+/*
+ * Are all the daemon completions w waits for in the daemon's ring, polled
+ * or not? Its send completions not polled yet are counted (a failed one
+ * fails w, as its poll would), the first w->stale of them being an
+ * earlier stay's. If so they become stale: the polls that take them do
+ * not count them, and a direct completion pushed now is stamped after
+ * every one of them and polled after them.
+ */
+bool svl_dcq_all_written(struct svl_cq *cq, struct svl_dqp *w)
+{
+	uint32_t prod = svl_load_acquire(&cq->db->prod), i, n = 0;
+
+	for (i = cq->cons; i != prod; i++) {
+		const struct sv_cqe *e = &cq->ring[i & (cq->entries - 1)];
+
+		if (e->opcode >= IBV_WC_RECV || e->qp_num != w->qpn)
+			continue;
+		n++;
+		if (e->status != IBV_WC_SUCCESS)
+			w->failed = true;
+	}
+	if (n < w->stale || w->seen + (n - w->stale) < w->sig)
+		return false;
+	w->stale = n;
+	return true;
 }
 
 void svl_dcq_unwatch(struct svl_cq *cq, struct svl_dqp *w)
