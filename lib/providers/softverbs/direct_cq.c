@@ -7,7 +7,7 @@
  * entry carries a stamp: the shared ring's prod when it was pushed. Polling
  * takes the direct ring's head once every daemon completion written before
  * it has been taken (stamp - cons <= 0), else the daemon ring's head. A QP
- * goes direct only after its daemon completions were polled and goes back
+ * goes direct only after its daemon completions were written and goes back
  * to the daemon after its direct ones were pushed, so each QP's
  * completions come out in the order its work requests completed.
  *
