@@ -76,7 +76,7 @@
 #define WAR_POLL_EVERY 64U /* polls between looks at applied records */
 #define WAR_STREAM_TSC 2000U /* cycles between WRITEs of a stream */
 #define WAR_STREAM_RUN 4U /* that many in a row make a stream */
-#define WAR_CLOCK_EVERY 16U /* in a stream, posts per TSC read */
+#define WAR_CLOCK_EVERY 4U /* in a stream, posts per TSC read */
 #define WAR_CAP 512U /* slots in flight per QP (a power of two) */
 #define WAR_REBASE (2 * SV_DIRECT_WAR_SLOTS) /* past any stale record */
 
