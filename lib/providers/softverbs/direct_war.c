@@ -75,6 +75,7 @@
 #define WAR_PREFETCH 4U /* slots ahead (two lines): see war_push() */
 #define WAR_POLL_EVERY 64U /* polls between looks at applied records */
 #define WAR_STREAM_TSC 2000U /* cycles between WRITEs of a stream */
+#define WAR_ENTER_TSC 1000U /* ...and to start one (war_streaming()) */
 #define WAR_STREAM_RUN 4U /* that many in a row make a stream */
 #define WAR_CLOCK_EVERY 4U /* in a stream, posts per TSC read */
 #define WAR_CAP 512U /* slots in flight per QP (a power of two) */
@@ -941,12 +942,15 @@ static bool war_streaming(struct svl_dqp *d, uint64_t *now)
 {
 	struct svl_dwar *w = d->war;
 	uint32_t n = ++d->war_posts;
+	uint64_t gap;
 
 	if (d->war_run >= WAR_STREAM_RUN && n < WAR_CLOCK_EVERY)
 		return true;
 	*now = __builtin_ia32_rdtsc();
 	d->war_posts = 0;
-	if (*now - d->war_tsc >= (uint64_t)WAR_STREAM_TSC * n)
+	gap = *now - d->war_tsc;
+	if (gap >= (uint64_t)WAR_STREAM_TSC * n ||
+	    (d->war_run < WAR_STREAM_RUN && gap >= (uint64_t)WAR_ENTER_TSC * n))
 		d->war_run = 0;
 	else if (d->war_run < WAR_STREAM_RUN)
 		d->war_run++;
