@@ -22,3 +22,9 @@ set_tests_properties(test_dp_capture PROPERTIES
 sv_add_c_test(test_dp_scatter ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_scatter.c)
 set_tests_properties(test_dp_scatter PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# The engine keeps off the CPU of a process that streams doorbells.
+add_executable(unit_eng_steer ${CMAKE_CURRENT_SOURCE_DIR}/unit_eng_steer.c)
+target_link_libraries(unit_eng_steer PRIVATE svdcore)
+target_include_directories(unit_eng_steer PRIVATE ${PROJECT_SOURCE_DIR}/daemon/nic)
+add_test(NAME unit_eng_steer COMMAND unit_eng_steer)
+set_tests_properties(unit_eng_steer PROPERTIES SKIP_RETURN_CODE 77)

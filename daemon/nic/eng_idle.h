@@ -6,6 +6,7 @@
 #ifndef ENG_IDLE_H
 #define ENG_IDLE_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,6 +41,21 @@ void eng_idle_relax(void);
  * the test of the policy.
  */
 bool eng_idle_core_free(void);
+
+/* The engine thread's CPUs: off a streaming ringer's (eng_steer.c). */
+struct eng_steer {
+	cpu_set_t mask; /* the thread's own affinity, at the start */
+	bool ok; /* it has more than one CPU */
+	int left_out; /* the CPU left out of it now, -1: none */
+	int last; /* the CPU of the last doorbell */
+	uint32_t same; /* doorbells from it in a row */
+	uint32_t mixed; /* passes whose doorbell came from another CPU */
+};
+
+/* Call on the engine thread. */
+void eng_steer_init(struct eng_steer *s);
+/* A pass found work rung from ring_cpu (the library's hint). */
+void eng_steer_rang(struct eng_steer *s, uint32_t ring_cpu);
 
 /* The engine thread's scheduling class (eng_prio.c). */
 enum eng_prio_mode {

@@ -363,9 +363,11 @@ static void *eng_thread(void *arg)
 {
 	struct svd_engine *e = arg;
 	struct eng_idle idle = { .last_work = eng_now_ns() };
+	struct eng_steer steer;
 	struct eng_prio prio;
 
 	eng_thread_setup(&prio);
+	eng_steer_init(&steer);
 	eng_prio_woke(&prio, idle.last_work);
 	while (!atomic_load(&e->stop)) {
 		int64_t deadline = INT64_MAX, now;
@@ -377,6 +379,7 @@ static void *eng_thread(void *arg)
 		now = eng_now_ns();
 		if (work) {
 			eng_idle_work(&idle, now);
+			eng_steer_rang(&steer, e->ring_cpu);
 			eng_idle_reply(&idle, e->ring_cpu ==
 						      (uint32_t)sched_getcpu());
 			eng_prio_worked(&prio, now);
