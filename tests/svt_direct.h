@@ -110,18 +110,26 @@ static inline void svt_dx_link(struct svt_dx *x)
 }
 
 /* Post one RDMA work request on x's QP without waiting. */
-static inline void svt_dx_post(struct svt_dx *x, enum ibv_wr_opcode op,
-			       uint64_t loff, uint64_t roff, uint32_t len,
-			       bool signaled)
+static inline void svt_dx_post_id(struct svt_dx *x, enum ibv_wr_opcode op,
+				  uint64_t wr_id, uint64_t loff, uint64_t roff,
+				  uint32_t len, bool signaled)
 {
 	struct ibv_sge s = { (uintptr_t)x->buf + loff, len, x->mr->lkey };
-	struct ibv_send_wr wr = { .wr_id = roff, .sg_list = &s, .num_sge = 1,
+	struct ibv_send_wr wr = { .wr_id = wr_id, .sg_list = &s, .num_sge = 1,
 				  .opcode = op }, *bad;
 
 	wr.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
 	wr.wr.rdma.remote_addr = x->peer.addr + roff;
 	wr.wr.rdma.rkey = x->peer.rkey;
 	SVT_CHECK(!ibv_post_send(x->ep.qp, &wr, &bad));
+}
+
+/* The same, its wr_id the remote offset. */
+static inline void svt_dx_post(struct svt_dx *x, enum ibv_wr_opcode op,
+			       uint64_t loff, uint64_t roff, uint32_t len,
+			       bool signaled)
+{
+	svt_dx_post_id(x, op, roff, loff, roff, len, signaled);
 }
 
 static inline double svt_dx_now_ms(void)

@@ -111,18 +111,24 @@ static void check_slots(const uint8_t *buf, unsigned long n)
 	}
 }
 
-/* The target: its slots checked when the initiator says so. */
-static void target_check(struct svt_dx *x)
+/* A target: its memory checked by check when the initiator says so. */
+static void target_run(struct svt_dx *x,
+		       void (*check)(const uint8_t *buf, unsigned long n))
 {
 	unsigned long n;
 
 	svt_dx_open(x, LEN);
 	svt_dx_link(x);
 	svt_dx_get(x, &n, sizeof(n));
-	check_slots(x->buf, n);
+	check(x->buf, n);
 	svt_dx_put(x, &n, sizeof(n));
 	svt_dx_get(x, &n, sizeof(n)); /* the initiator is done */
 	svt_dx_close(x);
+}
+
+static void target_check(struct svt_dx *x)
+{
+	target_run(x, check_slots);
 }
 
 /* READ slot s back: what the target holds after the WRITEs before it. */
@@ -348,15 +354,7 @@ static void check_sized(const uint8_t *buf, unsigned long n)
 
 static void target_sized(struct svt_dx *x)
 {
-	unsigned long n;
-
-	svt_dx_open(x, LEN);
-	svt_dx_link(x);
-	svt_dx_get(x, &n, sizeof(n));
-	check_sized(x->buf, n);
-	svt_dx_put(x, &n, sizeof(n));
-	svt_dx_get(x, &n, sizeof(n)); /* the initiator is done */
-	svt_dx_close(x);
+	target_run(x, check_sized);
 }
 
 static int run_sizes(struct svt_dx *x)
@@ -420,20 +418,6 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
-/* An 8-byte WRITE whose wr_id is i. */
-static void post_id(struct svt_dx *x, unsigned long i, uint64_t loff,
-		    uint64_t roff, bool signaled)
-{
-	struct ibv_sge s = { (uintptr_t)x->buf + loff, 8, x->mr->lkey };
-	struct ibv_send_wr wr = { .wr_id = i, .sg_list = &s, .num_sge = 1,
-				  .opcode = IBV_WR_RDMA_WRITE }, *bad;
-
-	wr.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
-	wr.wr.rdma.remote_addr = x->peer.addr + roff;
-	wr.wr.rdma.rkey = x->peer.rkey;
-	SVT_CHECK(!ibv_post_send(x->ep.qp, &wr, &bad));
-}
-
 static int run_poller(struct svt_dx *x)
 {
 	struct poller p = { .x = x, .n = N };
@@ -448,8 +432,8 @@ static int run_poller(struct svt_dx *x)
 		while (i / P_EVERY > atomic_load(&p.seen) + 3)
 			sched_yield();
 		memcpy(x->buf + off, &i, 8);
-		post_id(x, i, off, (i % SLOTS) * 8,
-			i % P_EVERY == P_EVERY - 1);
+		svt_dx_post_id(x, IBV_WR_RDMA_WRITE, i, off, (i % SLOTS) * 8,
+			       8, i % P_EVERY == P_EVERY - 1);
 	}
 	SVT_CHECK(!pthread_join(t, NULL));
 	calls = syscw() - calls;

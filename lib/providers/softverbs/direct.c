@@ -268,14 +268,6 @@ void svl_direct_daemon_posted(struct svl_qp *q, const struct sv_send_wqe *w)
 	svl_cq_unlock(cq);
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /*
  * Wait a little for the daemon to finish our work (under the SQ lock).
  * A stream that hands each next work request to the daemon while the
@@ -305,7 +297,7 @@ static bool daemon_drained(struct svl_qp *q)
 			__builtin_ia32_pause();
 			continue;
 		}
-		t = mono_ns();
+		t = svl_now_ns();
 		if (!t0)
 			t0 = t;
 		if (t - t0 > DRAIN_NS) {

@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "svl_cq.h"
 #include "svl_qp.h"
@@ -209,6 +210,15 @@ void svl_direct_qp_free(struct svl_qp *q);
 
 /* direct_op.c: getpid(), cached (reset in a forked child). */
 pid_t svl_self_pid(void);
+
+/* CLOCK_MONOTONIC in ns: the direct path's waits and stalls. */
+static inline int64_t svl_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 /* direct.c: the path is on (SOFTVERBS_DIRECT=0 turns it off). */
 bool svl_direct_on(void);
 /* direct_cq.c, under cq->lock: the CQ's direct part, made on first use. */

@@ -79,14 +79,6 @@
 #define A32(p) ((_Atomic uint32_t *)(p))
 #define A64(p) ((_Atomic uint64_t *)(p))
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 static void relax(void)
 {
 	__builtin_ia32_pause();
@@ -257,7 +249,7 @@ static void helper_sleep(void)
 {
 	struct futex_waitv w[ASSIST_RINGS + 1];
 	struct timespec ts;
-	int64_t t = now_ns() + ASSIST_NAP_NS;
+	int64_t t = svl_now_ns() + ASSIST_NAP_NS;
 	unsigned int k, n;
 
 	memset(w, 0, sizeof(w));
@@ -312,7 +304,7 @@ static bool helper_polls(struct helper_pace *p, int64_t t)
 
 static void *helper_main(void *arg)
 {
-	struct helper_pace p = { .last = now_ns(), .free_core = true };
+	struct helper_pace p = { .last = svl_now_ns(), .free_core = true };
 	unsigned int any, idle = 0;
 	int64_t t = p.last;
 
@@ -322,7 +314,7 @@ static void *helper_main(void *arg)
 		any = helper_pass();
 		/* The clock only now and then: the passes are short. */
 		if (any || !(++idle & 15))
-			t = now_ns();
+			t = svl_now_ns();
 		if (any & PASS_WAR)
 			p.war_last = t;
 		if (any) {
@@ -335,7 +327,7 @@ static void *helper_main(void *arg)
 			continue;
 		}
 		helper_sleep();
-		p.last = t = now_ns();
+		p.last = t = svl_now_ns();
 		p.checked = 0;
 	}
 	return NULL;
@@ -533,7 +525,7 @@ static bool wait_helper(struct sv_direct_rx_hdr *h, int fd,
 			const struct ajob *j, uint32_t gen, uint32_t mine,
 			uint32_t nchunks, bool *ok)
 {
-	int64_t next = now_ns() + ASSIST_CHECK_NS;
+	int64_t next = svl_now_ns() + ASSIST_CHECK_NS;
 	unsigned int spins = 0;
 	char b;
 	int i;
@@ -553,12 +545,12 @@ static bool wait_helper(struct sv_direct_rx_hdr *h, int fd,
 		}
 		spins = 0;
 		sched_yield();
-		if (now_ns() < next)
+		if (svl_now_ns() < next)
 			continue;
 		/* The registrar's mm reads 0 bytes once it exited. */
 		if (pread(fd, &b, 1, (off_t)j->raddr) != 1)
 			return false;
-		next = now_ns() + ASSIST_CHECK_NS;
+		next = svl_now_ns() + ASSIST_CHECK_NS;
 	}
 	return true;
 }

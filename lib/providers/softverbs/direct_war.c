@@ -145,14 +145,6 @@ struct svl_dwar {
 	struct war_pend pend[WAR_CAP];
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 static bool war_enabled(void)
 {
 	static int on = -1;
@@ -560,7 +552,7 @@ static void war_hand_over(struct svl_qp *q, struct svl_dwar *w, uint32_t from)
 		svl_post_handover(q, wr, n);
 	war_unreap(q, w, at);
 	war_close(w);
-	w->off_until = now_ns() + WAR_BACKOFF_NS;
+	w->off_until = svl_now_ns() + WAR_BACKOFF_NS;
 }
 
 /* How a wait for records ended. */
@@ -614,10 +606,10 @@ static enum war_end war_wait(struct svl_qp *q, struct svl_dwar *w,
 		svl_dassist_kick(h);
 		if (w->done != last || !since) {
 			last = w->done;
-			since = now_ns();
+			since = svl_now_ns();
 			continue;
 		}
-		t = now_ns() - since;
+		t = svl_now_ns() - since;
 		if (t > WAR_STALL_NS)
 			break;
 		/* The helper may share our CPU (a futex wake places it next
@@ -673,7 +665,7 @@ static void war_poll_one(struct svl_qp *q, struct svl_dwar *w)
 		w->poll_since = 0;
 		return;
 	}
-	now = now_ns();
+	now = svl_now_ns();
 	svl_dassist_kick(w->h); /* if it sleeps */
 	if (!w->poll_since) {
 		w->poll_since = now;
@@ -836,7 +828,7 @@ static struct svl_dwar *war_get(struct svl_qp *q)
 		w->mem = -1;
 		d->war = w;
 	}
-	if (w->off_until && now_ns() < w->off_until)
+	if (w->off_until && svl_now_ns() < w->off_until)
 		return NULL;
 	w->off_until = 0;
 	if (w->h && !war_current(q, w))

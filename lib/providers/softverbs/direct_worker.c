@@ -102,14 +102,6 @@ static int split_mode(void)
 	return mode;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* Is a core free for one more running thread besides those counted? */
 static bool core_free(long extra)
 {
@@ -208,7 +200,7 @@ static inline void relax(void)
 /* Spinning since start: go on (not on the poster's CPU, a core free)? */
 static bool may_spin(int64_t start, int64_t *checked)
 {
-	int64_t t = now_ns();
+	int64_t t = svl_now_ns();
 
 	if (t - start >= SPIN_NS || sched_getcpu() == atomic_load(&job.cpu))
 		return false;
@@ -221,7 +213,7 @@ static bool may_spin(int64_t start, int64_t *checked)
 /* Spin for the next transfer while a core is free, then sleep. */
 static uint32_t worker_wait(uint32_t seen)
 {
-	int64_t start = now_ns(), checked = start;
+	int64_t start = svl_now_ns(), checked = start;
 	uint32_t v;
 
 	while ((v = atomic_load(&wseq)) == seen && !atomic_load(&wstop)) {
@@ -233,7 +225,7 @@ static uint32_t worker_wait(uint32_t seen)
 		if (atomic_load(&wseq) == seen && !atomic_load(&wstop))
 			futex_wait(&wseq, seen);
 		atomic_store(&wsleeping, false);
-		start = checked = now_ns();
+		start = checked = svl_now_ns();
 	}
 	return v;
 }
