@@ -54,6 +54,11 @@ fi
 step "Debian tools through softverbs run"
 export SOFTVERBS_RUNDIR=${SOFTVERBS_RUNDIR:-$REPO/build/run}
 CLI=$REPO/build/bin/softverbs
+# "softverbs run" starts a daemon here when none answers: stop it at the
+# end (success or not), but never one that was running before.
+if ! "$CLI" status >/dev/null 2>&1; then
+	trap '"$CLI" stop >/dev/null 2>&1 || true' EXIT
+fi
 "$CLI" run -- ibv_devices
 "$CLI" run -- ibv_devinfo -v | tee build/devinfo.txt
 grep -q 'PORT_ACTIVE' build/devinfo.txt
