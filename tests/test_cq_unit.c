@@ -19,17 +19,8 @@
 #include "svd_cq.h"
 #include "svd_objs.h"
 #include "../lib/providers/softverbs/ring.h"
+#include "svt_unit.h"
 
-static int failures;
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__,          \
-				__LINE__, #c);                                 \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static struct svd_device dev = { .name = "unit", .nic = &svd_soft_nic_ops };
 static struct svd_ufile ufile = { .dev = &dev, .fd = -1 };
@@ -298,7 +289,7 @@ int main(void)
 	test_push_notify();
 	/* Leftovers (a CQ, channels) go with the context. */
 	svd_uctx_destroy(ufile.uctx);
-	if (failures)
-		fprintf(stderr, "%d failure(s)\n", failures);
-	return failures ? 1 : 0;
+	if (svt_failures)
+		fprintf(stderr, "%d failure(s)\n", svt_failures);
+	return svt_failures ? 1 : 0;
 }

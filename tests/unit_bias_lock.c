@@ -28,15 +28,7 @@
 #include <unistd.h>
 
 #include "bias_lock.h"
-
-#define CHECK(c)                                                          \
-	do {                                                              \
-		if (!(c)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n",     \
-				__FILE__, __LINE__, #c);                  \
-			exit(1);                                          \
-		}                                                         \
-	} while (0)
+#include "svt_unit.h"
 
 #define OWNER_ROUNDS 2000000UL
 
@@ -90,11 +82,11 @@ static unsigned long run_pair(unsigned long borrows, unsigned long *done)
 	void *got;
 
 	atomic_store(&stop, 0);
-	CHECK(!pthread_create(&b, NULL, borrower, (void *)borrows));
-	CHECK(!pthread_create(&o, NULL, owner, (void *)OWNER_ROUNDS));
-	CHECK(!pthread_join(o, NULL));
+	REQUIRE(!pthread_create(&b, NULL, borrower, (void *)borrows));
+	REQUIRE(!pthread_create(&o, NULL, owner, (void *)OWNER_ROUNDS));
+	REQUIRE(!pthread_join(o, NULL));
 	atomic_store(&stop, 1);
-	CHECK(!pthread_join(b, &got));
+	REQUIRE(!pthread_join(b, &got));
 	*done = (unsigned long)got;
 	return OWNER_ROUNDS + *done;
 }
@@ -114,10 +106,10 @@ static void four_threads(void)
 	svl_block_init(&lk);
 	count = 0;
 	for (i = 0; i < 4; i++)
-		CHECK(!pthread_create(&t[i], NULL, hammer, (void *)200000UL));
+		REQUIRE(!pthread_create(&t[i], NULL, hammer, (void *)200000UL));
 	for (i = 0; i < 4; i++)
-		CHECK(!pthread_join(t[i], NULL));
-	CHECK(count == 800000);
+		REQUIRE(!pthread_join(t[i], NULL));
+	REQUIRE(count == 800000);
 	printf("four threads: %lu, lock %s\n", count,
 	       atomic_load(&lk.state) == SVL_BIAS_SHARED ? "shared" : "owned");
 }
@@ -131,9 +123,9 @@ static void forked_child(void)
 	svl_block_init(&lk);
 	locked_bump(true); /* claim */
 	locked_bump(true);
-	CHECK(atomic_load(&lk.state) == svl_block_me());
+	REQUIRE(atomic_load(&lk.state) == svl_block_me());
 	pid = fork();
-	CHECK(pid >= 0);
+	REQUIRE(pid >= 0);
 	if (!pid) {
 		pthread_t t;
 
@@ -144,7 +136,7 @@ static void forked_child(void)
 			_exit(1);
 		_exit(0);
 	}
-	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	REQUIRE(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
 		  !WEXITSTATUS(st));
 	printf("forked child borrowed: ok\n");
 }
@@ -163,22 +155,22 @@ int main(void)
 	svl_block_init(&lk);
 	count = 0;
 	owner((void *)OWNER_ROUNDS);
-	CHECK(count == OWNER_ROUNDS);
-	CHECK(atomic_load(&lk.state) == svl_block_me());
+	REQUIRE(count == OWNER_ROUNDS);
+	REQUIRE(atomic_load(&lk.state) == svl_block_me());
 	/* 2: a few borrows: still biased to a thread. */
 	svl_block_init(&lk);
 	count = 0;
 	want = run_pair(SVL_BIAS_GUESTS_MAX, &done);
-	CHECK(count == want);
-	CHECK(atomic_load(&lk.state) != SVL_BIAS_SHARED &&
+	REQUIRE(count == want);
+	REQUIRE(atomic_load(&lk.state) != SVL_BIAS_SHARED &&
 		  !(atomic_load(&lk.state) & SVL_BIAS_GUEST));
 	printf("owner with %lu borrows: %lu, lock owned\n", done, count);
 	/* 3: many: shared. */
 	svl_block_init(&lk);
 	count = 0;
 	want = run_pair(0, &done);
-	CHECK(count == want);
-	CHECK(done <= SVL_BIAS_GUESTS_MAX ||
+	REQUIRE(count == want);
+	REQUIRE(done <= SVL_BIAS_GUESTS_MAX ||
 		  atomic_load(&lk.state) == SVL_BIAS_SHARED);
 	printf("owner with %lu borrows: %lu, lock %s\n", done, count,
 	       atomic_load(&lk.state) == SVL_BIAS_SHARED ? "shared" : "owned");

@@ -24,15 +24,7 @@
 #include "svd.h"
 #include "svd_dd.h"
 #include "svd_mem.h"
-
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                       \
-			exit(1);                                           \
-		}                                                          \
-	} while (0)
+#include "svt_unit.h"
 
 #define LEN (10 << 20)
 
@@ -41,9 +33,9 @@ static struct svd_umem *umem_new(size_t len, int *fdp)
 	int fd = memfd_create("unit-dd", MFD_CLOEXEC);
 	struct svd_umem *u;
 
-	CHECK(fd >= 0 && !ftruncate(fd, (off_t)len));
+	REQUIRE(fd >= 0 && !ftruncate(fd, (off_t)len));
 	u = svd_umem_get_mapped(fd, 0, len);
-	CHECK(!svd_is_err(u));
+	REQUIRE(!svd_is_err(u));
 	if (fdp)
 		*fdp = fd;
 	else
@@ -82,10 +74,10 @@ static void long_stream(struct svd_dd_dma *d, struct svd_dd_stats *st)
 
 	fill(a->map, LEN, 3);
 	while (!st->worker_bytes && mono_ns() < end) {
-		CHECK(!svd_dd_copy(d, b, 0, a, 0, n));
+		REQUIRE(!svd_dd_copy(d, b, 0, a, 0, n));
 		svd_dd_dma_stats(d, st);
 	}
-	CHECK(!memcmp(b->map, a->map, n));
+	REQUIRE(!memcmp(b->map, a->map, n));
 	svd_umem_release(a);
 	svd_umem_release(b);
 }
@@ -103,18 +95,18 @@ static void test_sizes(struct svd_dd_dma *d)
 		size_t n = sizes[i], so = 3 + i * 1000, doff = 17 + i * 333;
 
 		memset(sb, 0, LEN);
-		CHECK(!svd_dd_copy(d, b, doff, a, so, n));
-		CHECK(!memcmp(sb + doff, sa + so, n));
-		CHECK(sb[doff - 1] == 0 && sb[doff + n] == 0);
+		REQUIRE(!svd_dd_copy(d, b, doff, a, so, n));
+		REQUIRE(!memcmp(sb + doff, sa + so, n));
+		REQUIRE(sb[doff - 1] == 0 && sb[doff + n] == 0);
 	}
 	/* Out of range: nothing is copied. */
-	CHECK(svd_mem_copy(b, LEN - 10, a, 0, 11) == -EFAULT);
+	REQUIRE(svd_mem_copy(b, LEN - 10, a, 0, 11) == -EFAULT);
 	/* Overlap within one mapping: memmove's result. */
 	fill(sa, LEN, 5);
 	memcpy(sb, sa, LEN);
 	memmove(sb + 4096, sb, 8 << 20);
-	CHECK(!svd_dd_copy(d, a, 4096, a, 0, 8 << 20));
-	CHECK(!memcmp(sa, sb, LEN));
+	REQUIRE(!svd_dd_copy(d, a, 4096, a, 0, 8 << 20));
+	REQUIRE(!memcmp(sa, sb, LEN));
 	svd_umem_release(a);
 	svd_umem_release(b);
 }
@@ -135,10 +127,10 @@ static void test_steps(struct svd_dd_dma *d)
 	memset(sb, 0, LEN);
 	while (off < n) {
 		step = n - off < (1 << 20) ? n - off : 1 << 20;
-		CHECK(!svd_dd_copy(d, b, 33 + off, a, 5 + off, step));
+		REQUIRE(!svd_dd_copy(d, b, 33 + off, a, 5 + off, step));
 		off += step;
 	}
-	CHECK(!memcmp(sb + 33, sa + 5, n) && sb[32] == 0 && sb[33 + n] == 0);
+	REQUIRE(!memcmp(sb + 33, sa + 5, n) && sb[32] == 0 && sb[33 + n] == 0);
 	svd_umem_release(a);
 	svd_umem_release(b);
 }
@@ -174,12 +166,12 @@ static void test_truncate(struct svd_dd_dma *d)
 	c.src = umem_new(LEN, &fd);
 	memset(c.dst->map, 1, LEN); /* fault the pages in first */
 	memset(c.src->map, 2, LEN);
-	CHECK(!pthread_create(&t, NULL, copy_loop, &c));
+	REQUIRE(!pthread_create(&t, NULL, copy_loop, &c));
 	usleep(20000);
-	CHECK(!ftruncate(fd, 4096));
-	CHECK(!pthread_join(t, NULL));
-	CHECK(c.first_err == -EFAULT);
-	CHECK(atomic_load(&c.src->revoked) && !atomic_load(&c.dst->revoked));
+	REQUIRE(!ftruncate(fd, 4096));
+	REQUIRE(!pthread_join(t, NULL));
+	REQUIRE(c.first_err == -EFAULT);
+	REQUIRE(atomic_load(&c.src->revoked) && !atomic_load(&c.dst->revoked));
 	printf("truncated under %ld jobs: -EFAULT, source revoked\n", c.copies);
 	close(fd);
 	svd_umem_release(c.dst);
@@ -218,7 +210,7 @@ static int feed_try(struct dd_pick *p, uint64_t memcpy_ns, uint64_t stream_ns)
 		feed(p, 1, memcpy_ns, stream_ns, 0);
 		n++;
 	}
-	CHECK(!p->trying);
+	REQUIRE(!p->trying);
 	return n;
 }
 
@@ -231,31 +223,31 @@ static void test_pick(void)
 
 	unsetenv("SOFTVERBS_DD_METHOD");
 	dd_pick_init(&p);
-	CHECK(!dd_pick_stream(&p)); /* memcpy first */
+	REQUIRE(!dd_pick_stream(&p)); /* memcpy first */
 	/* A try soon, both methods side by side: streaming is faster. */
-	CHECK(feed(&p, DD_PICK_SETTLE, 200, 100, 0) == 0 && p.trying);
-	CHECK(feed(&p, 4, 200, 100, 0) == 2); /* job by job */
-	CHECK(feed_try(&p, 200, 100) == TRY - 4);
-	CHECK(dd_pick_stream(&p) && p.switches == 1);
+	REQUIRE(feed(&p, DD_PICK_SETTLE, 200, 100, 0) == 0 && p.trying);
+	REQUIRE(feed(&p, 4, 200, 100, 0) == 2); /* job by job */
+	REQUIRE(feed_try(&p, 200, 100) == TRY - 4);
+	REQUIRE(dd_pick_stream(&p) && p.switches == 1);
 	/* Kept until the next try; memcpy, clearly worse, stops it after
 	 * DD_PICK_ABORT jobs of each. */
 	s = feed(&p, DD_PICK_KEEP, 200, 100, 0);
-	CHECK(s == DD_PICK_KEEP && p.trying);
-	CHECK(feed_try(&p, 200, 100) == DD_PICK_SETTLE + 2 * DD_PICK_ABORT);
-	CHECK(dd_pick_stream(&p) && p.switches == 1);
+	REQUIRE(s == DD_PICK_KEEP && p.trying);
+	REQUIRE(feed_try(&p, 200, 100) == DD_PICK_SETTLE + 2 * DD_PICK_ABORT);
+	REQUIRE(dd_pick_stream(&p) && p.switches == 1);
 	/* The machine changes: memcpy became faster; the next try moves. */
 	feed(&p, DD_PICK_KEEP, 60, 100, 0);
 	feed_try(&p, 60, 100);
-	CHECK(!dd_pick_stream(&p) && p.switches == 2);
+	REQUIRE(!dd_pick_stream(&p) && p.switches == 2);
 	/* Outliers in both (a preempted worker) change nothing, nor do
 	 * alike costs (within 1/16): four tries, no switch. */
 	s = feed(&p, 4 * (DD_PICK_KEEP + TRY), 60, 58, 7);
-	CHECK(!dd_pick_stream(&p) && p.switches == 2 && p.tries == 7);
-	CHECK(s <= 4 * TRY / 2 + 4); /* only the tries streamed */
+	REQUIRE(!dd_pick_stream(&p) && p.switches == 2 && p.tries == 7);
+	REQUIRE(s <= 4 * TRY / 2 + 4); /* only the tries streamed */
 	/* A fixed method never changes. */
 	setenv("SOFTVERBS_DD_METHOD", "stream", 1);
 	dd_pick_init(&p);
-	CHECK(feed(&p, 4 * DD_PICK_KEEP, 1, 1000, 0) == 4 * DD_PICK_KEEP);
+	REQUIRE(feed(&p, 4 * DD_PICK_KEEP, 1, 1000, 0) == 4 * DD_PICK_KEEP);
 	unsetenv("SOFTVERBS_DD_METHOD");
 	printf("method picker: side by side, keeps the faster, follows, "
 	       "fixed\n");
@@ -272,15 +264,15 @@ static void test_steps_method(const char *method, bool streamed)
 		setenv("SOFTVERBS_DD_METHOD", method, 1);
 	d = svd_dd_dma_new();
 	unsetenv("SOFTVERBS_DD_METHOD");
-	CHECK(d && !svd_dd_dma_start(d));
+	REQUIRE(d && !svd_dd_dma_start(d));
 	/* A starved worker splits nothing: give it chances. */
 	for (i = 0; i < 50 && !st.splits; i++) {
 		test_steps(d);
 		svd_dd_dma_stats(d, &st);
 	}
-	CHECK(st.long_jobs > 0);
-	CHECK(!method || (st.long_streamed > 0) == streamed);
-	CHECK(!method || !streamed || st.long_streamed == st.long_jobs);
+	REQUIRE(st.long_jobs > 0);
+	REQUIRE(!method || (st.long_streamed > 0) == streamed);
+	REQUIRE(!method || !streamed || st.long_streamed == st.long_jobs);
 	printf("steps (%s): %llu long jobs, %llu streamed\n",
 	       method ? method : "measured", (unsigned long long)st.long_jobs,
 	       (unsigned long long)st.long_streamed);
@@ -298,7 +290,7 @@ int main(void)
 	test_steps_method("memcpy", false);
 	test_steps_method("stream", true);
 	test_steps_method(NULL, false);
-	CHECK(d && !svd_dd_dma_start(d));
+	REQUIRE(d && !svd_dd_dma_start(d));
 	test_sizes(d);
 	test_steps(d);
 	svd_dd_dma_stats(d, &st);
@@ -309,7 +301,7 @@ int main(void)
 	}
 	if (!st.worker_bytes)
 		long_stream(d, &st);
-	CHECK(st.splits > 0 && st.worker_bytes > 0);
+	REQUIRE(st.splits > 0 && st.worker_bytes > 0);
 	printf("split copies %llu, worker moved %llu bytes\n",
 	       (unsigned long long)st.splits,
 	       (unsigned long long)st.worker_bytes);

@@ -12,21 +12,13 @@
 #include <stdlib.h>
 
 #include "eng_idle.h"
-
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                       \
-			exit(1);                                           \
-		}                                                          \
-	} while (0)
+#include "svt_unit.h"
 
 static cpu_set_t mask_now(void)
 {
 	cpu_set_t m;
 
-	CHECK(!sched_getaffinity(0, sizeof(m), &m));
+	REQUIRE(!sched_getaffinity(0, sizeof(m), &m));
 	return m;
 }
 
@@ -57,27 +49,27 @@ int main(void)
 	eng_steer_init(&s);
 	/* 1 */
 	ring(&s, (uint32_t)a, 63);
-	CHECK(CPU_EQUAL(&full, (m = mask_now(), &m)));
+	REQUIRE(CPU_EQUAL(&full, (m = mask_now(), &m)));
 	ring(&s, (uint32_t)a, 1);
 	m = mask_now();
-	CHECK(!CPU_ISSET(a, &m) && CPU_COUNT(&m) == CPU_COUNT(&full) - 1);
+	REQUIRE(!CPU_ISSET(a, &m) && CPU_COUNT(&m) == CPU_COUNT(&full) - 1);
 	sched_yield();
-	CHECK(sched_getcpu() != a);
+	REQUIRE(sched_getcpu() != a);
 	/* 2 */
 	for (i = 0; i < 64; i++)
 		eng_steer_rang(&s, (uint32_t)(i & 1 ? a : b));
-	CHECK(CPU_EQUAL(&full, (m = mask_now(), &m)));
+	REQUIRE(CPU_EQUAL(&full, (m = mask_now(), &m)));
 	/* 3 */
 	ring(&s, CPU_SETSIZE + 5, 200);
 	ring(&s, UINT32_MAX, 200);
-	CHECK(CPU_EQUAL(&full, (m = mask_now(), &m)));
+	REQUIRE(CPU_EQUAL(&full, (m = mask_now(), &m)));
 	/* 4 */
 	CPU_ZERO(&one);
 	CPU_SET(b, &one);
-	CHECK(!sched_setaffinity(0, sizeof(one), &one));
+	REQUIRE(!sched_setaffinity(0, sizeof(one), &one));
 	eng_steer_init(&s);
 	ring(&s, (uint32_t)b, 200);
-	CHECK(CPU_EQUAL(&one, (m = mask_now(), &m)));
+	REQUIRE(CPU_EQUAL(&one, (m = mask_now(), &m)));
 	printf("unit_eng_steer: ok (CPUs %d and %d)\n", a, b);
 	return 0;
 }

@@ -21,17 +21,9 @@
 #include "svd_keys.h"
 #include "svd_perm.h"
 #include "svd_qpn.h"
+#include "svt_unit.h"
 
 #define N 512
-
-static int fails;
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
-			fails++;                                           \
-		}                                                          \
-	} while (0)
 
 /* The 8-byte vector of the SipHash paper: key 00..0f, message 00..07. */
 static void check_siphash(void)
@@ -144,7 +136,7 @@ int main(void)
 	check_domains_differ();
 	check_keys(&dev);
 	check_qpns(&dev);
-	if (fails)
+	if (svt_failures)
 		return 1;
 	printf("keys and QPNs: permuted, unique, resolvable\n");
 	return 0;

@@ -12,17 +12,8 @@
 #include <string.h>
 
 #include "wire.h"
+#include "svt_unit.h"
 
-static int fails;
-
-#define CHECK(c)                                                         \
-	do {                                                             \
-		if (!(c)) {                                              \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__,    \
-				__LINE__, #c);                           \
-			fails++;                                         \
-		}                                                        \
-	} while (0)
 
 static void ends(struct wire_ends *e, bool v6)
 {
@@ -182,7 +173,7 @@ int main(void)
 	CHECK(parse(&e6, p, 16) == 0); /* an empty SEND_ONLY */
 	p[1] = 0x30; /* pad 3 with no payload */
 	CHECK(parse(&e6, p, 16) == -WIRE_DROP_LENGTH);
-	if (fails)
+	if (svt_failures)
 		return 1;
 	printf("unit_wire: ok\n");
 	return 0;
