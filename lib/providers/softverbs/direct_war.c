@@ -74,6 +74,7 @@
 #define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
 #define WAR_PREFETCH 4U /* slots ahead (two lines): see war_push() */
 #define WAR_POLL_EVERY 64U /* polls between looks at applied records */
+#define WAR_WAIT_LOOKS 1024U /* ...but a waiting poller's first ones look */
 #define WAR_STREAM_TSC 2000U /* cycles between WRITEs of a stream */
 /* ...and to start one (war_streaming()); code built with ASan runs 2-3
  * times slower between two posts, and no stream of its ever started. */
@@ -681,10 +682,16 @@ static void war_poll_one(struct svl_qp *q, struct svl_dwar *w)
 
 /*
  * A look costs the war_cons line, which the helper writes after each
- * batch: a cross-core miss. A poller that polls after every post (as
- * perftest and verbs_bench do) or spins on an empty CQ looks at every
- * WAR_POLL_EVERY-th poll (a count that may lose increments when threads
- * poll at once: it only spaces the looks).
+ * batch: a cross-core miss, and the locks. A poller that polls after
+ * every post (as verbs_bench does) looks at every WAR_POLL_EVERY-th poll;
+ * one that waits (a second poll with no post since, as perftest polls
+ * once its window is full) looks at every poll, so a completion the
+ * helper has made is found at once, not up to WAR_POLL_EVERY polls later
+ * (ib_write_bw -s 8 posts 128, then waits for the 100th); after
+ * WAR_WAIT_LOOKS polls with no post it is idle, and looks as rarely as
+ * the first kind. war_polls
+ * counts polls since the last post (a count that may lose increments
+ * when threads poll at once: it only spaces the looks).
  */
 void svl_dwar_poll(struct svl_cq *cq)
 {
@@ -696,7 +703,7 @@ void svl_dwar_poll(struct svl_cq *cq)
 		return;
 	n = atomic_load_explicit(&d->war_polls, memory_order_relaxed) + 1;
 	atomic_store_explicit(&d->war_polls, n, memory_order_relaxed);
-	if (n % WAR_POLL_EVERY)
+	if (n < 2 || (n > WAR_WAIT_LOOKS && n % WAR_POLL_EVERY))
 		return;
 	pthread_mutex_lock(&d->war_lock);
 	for (w = atomic_load_explicit(&d->wars, memory_order_relaxed); w;
@@ -978,6 +985,8 @@ int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 	    !svl_direct_cq_room(cq, r->signaled))
 		return -1;
 	war_push(w, r);
+	/* A poll that follows is not a wait (svl_dwar_poll). */
+	atomic_store_explicit(&war_dcq(q)->war_polls, 0, memory_order_relaxed);
 	if (!atomic_load_explicit(&w->busy, memory_order_relaxed))
 		atomic_store_explicit(&w->busy, true, memory_order_relaxed);
 	if (now)
