@@ -11,7 +11,8 @@
  *   verbs_bench write_rate [-s 8]   RDMA WRITE stream, million messages/s
  *
  * Options: -d DEV, -g GID_INDEX (default: the ::ffff:127.0.0.1 entry),
- * -n ITERS, -c CPU0,CPU1 (pin the two processes), -m va|shm (buffer: private
+ * -n ITERS, -c CPU0,CPU1 (pin the initiator to CPU0 and the target to CPU1,
+ * as perftest's client and server), -m va|shm (buffer: private
  * memory, or a memfd mapping), -t TX_DEPTH, -I INLINE (bytes of inline data
  * to ask for; WRs that fit are sent inline; default 0, as perftest does on
  * a device it does not recognise), -l LIST (streams post lists of LIST WRs
@@ -714,7 +715,7 @@ int main(int argc, char **argv)
 {
 	struct cfg c = { .size = 8, .gid_index = -1, .depth = 128,
 			 .mem = "va", .cpus = { -1, -1 }, .list = 1 };
-	int opt;
+	int opt, pin[2];
 
 	if (argc < 2)
 		return usage();
@@ -728,5 +729,10 @@ int main(int argc, char **argv)
 	if (!c.iters)
 		c.iters = default_iters(&c);
 	bench_watchdog(120);
-	return bench_two_procs(c.cpus, side_main, &c) ? 1 : 0;
+	/* Side 1 (the parent) initiates the streams: it gets CPU0, so the
+	 * initiator runs where perftest's and UCX's clients run (a VM's two
+	 * vCPUs can differ in speed by 2x for minutes). */
+	pin[0] = c.cpus[1];
+	pin[1] = c.cpus[0];
+	return bench_two_procs(pin, side_main, &c) ? 1 : 0;
 }
