@@ -9,7 +9,10 @@
  *   - armed, a SEND's completion still wakes a thread asleep in
  *     ibv_get_cq_event on that channel (the daemon path raises it), and
  *     the completion is there to poll after the event;
- *   - many SENDs in a row with the CQ armed now and then arrive in order.
+ *   - many SENDs in a row with the CQ armed now and then arrive in order;
+ *   - the same for signaled RDMA WRITEs: direct whether or not the CQ is
+ *     armed (the library asks the daemon for the event of an armed CQ,
+ *     SV_METHOD_DIRECT_CQ_NOTIFY), the sleeper woken, the bytes there.
  * "off" as argv[1] runs it all with SOFTVERBS_DIRECT=0.
  */
 #include <pthread.h>
@@ -24,7 +27,7 @@ struct cpair {
 	struct svt_ep a, b;
 	struct ibv_comp_channel *ch;
 	struct ibv_mr *mr;
-	uint8_t buf[8192];
+	uint8_t buf[12288]; /* SEND sources, receives, WRITE targets */
 };
 
 static void cpair_open(struct cpair *p)
@@ -37,7 +40,7 @@ static void cpair_open(struct cpair *p)
 	SVT_CHECK(p->a.cq);
 	svt_ep_make(&p->a);
 	p->mr = ibv_reg_mr(p->a.pd, p->buf, sizeof(p->buf),
-			   IBV_ACCESS_LOCAL_WRITE);
+			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
 	SVT_CHECK(p->mr);
 	svt_ep_connect(&p->a, p->b.qp->qp_num);
 	svt_ep_connect(&p->b, p->a.qp->qp_num);
@@ -82,6 +85,33 @@ static void check_recv(struct cpair *p, const struct ibv_wc *wc, uint32_t k)
 		SVT_CHECK(r[i] == (uint8_t)(k * 7 + 1));
 }
 
+/* a's signaled 8 B WRITE k from buf[8 k] to buf[8192 + 8 k]. */
+static void post_write(struct cpair *p, uint32_t k)
+{
+	struct ibv_sge ss = { (uintptr_t)p->buf + 8 * (k % 64), 8,
+			      p->mr->lkey };
+	struct ibv_send_wr wr = {
+		.wr_id = k, .sg_list = &ss, .num_sge = 1,
+		.opcode = IBV_WR_RDMA_WRITE, .send_flags = IBV_SEND_SIGNALED,
+		.wr.rdma = { (uintptr_t)p->buf + 8192 + 8 * (k % 64),
+			     p->mr->rkey } }, *bad;
+
+	memset(p->buf + 8 * (k % 64), (int)(k * 5 + 3), 8);
+	SVT_CHECK(!ibv_post_send(p->a.qp, &wr, &bad));
+}
+
+static void check_written(struct cpair *p, const struct ibv_wc *wc,
+			  uint32_t k)
+{
+	const uint8_t *t = p->buf + 8192 + 8 * (k % 64);
+	int i;
+
+	SVT_CHECK(wc->status == IBV_WC_SUCCESS && wc->wr_id == k &&
+		  wc->opcode == IBV_WC_RDMA_WRITE);
+	for (i = 0; i < 8; i++)
+		SVT_CHECK(t[i] == (uint8_t)(k * 5 + 3));
+}
+
 static void check_sent(const struct ibv_wc *wc, uint32_t k)
 {
 	SVT_CHECK(wc->status == IBV_WC_SUCCESS && wc->wr_id == k &&
@@ -114,6 +144,27 @@ static void unarmed_direct(struct cpair *p, pid_t daemon, bool on)
 		wr = svt_poll1(p->b.cq);
 	check_sent(&ws, 2);
 	check_recv(p, &wr, 2);
+}
+
+/* A WRITE on the same CQ, not armed, the daemon stopped. */
+static void unarmed_write_direct(struct cpair *p, pid_t daemon, bool on)
+{
+	struct ibv_wc wc;
+	int got;
+
+	post_write(p, 0); /* first WRITE: the target's memory handle */
+	wc = svt_poll1(p->a.cq);
+	check_written(p, &wc, 0);
+	svt_dx_stop_daemon(daemon);
+	post_write(p, 1);
+	got = svt_dx_poll_ms(p->a.cq, &wc, 500);
+	SVT_CHECK(!kill(daemon, SIGCONT));
+	printf("send CQ with a channel, not armed, daemon stopped: WRITE %s\n",
+	       got ? "completed" : "waited");
+	SVT_CHECK(got == on);
+	if (!got)
+		wc = svt_poll1(p->a.cq);
+	check_written(p, &wc, 1);
 }
 
 struct sleeper {
@@ -157,6 +208,28 @@ static void armed_wakes(struct cpair *p, uint32_t k)
 	check_recv(p, &wc, k);
 }
 
+/* Armed: a WRITE's completion raises the event. */
+static void armed_write_wakes(struct cpair *p, uint32_t k)
+{
+	struct sleeper s = { p->ch, NULL, 0 };
+	struct ibv_wc wc;
+	pthread_t t;
+	int i;
+
+	SVT_CHECK(!ibv_req_notify_cq(p->a.cq, 0));
+	SVT_CHECK(!pthread_create(&t, NULL, sleep_on_channel, &s));
+	usleep(10000);
+	post_write(p, k);
+	for (i = 0; i < 10000 && !s.woken; i++)
+		usleep(1000);
+	if (!s.woken)
+		printf("WRITE %u: the sleeper on the send CQ was NOT woken\n", k);
+	SVT_CHECK(s.woken && s.cq == p->a.cq);
+	SVT_CHECK(!pthread_join(t, NULL));
+	SVT_CHECK(ibv_poll_cq(p->a.cq, 1, &wc) == 1);
+	check_written(p, &wc, k);
+}
+
 int main(int argc, char **argv)
 {
 	bool on = !(argc > 1 && !strcmp(argv[1], "off"));
@@ -183,6 +256,17 @@ int main(int argc, char **argv)
 		check_recv(&p, &wc, k);
 	}
 	printf("96 SENDs, every 8th with the send CQ armed: woken, in order\n");
+	unarmed_write_direct(&p, d.pid, on);
+	for (k = 2; k < 50; k++) {
+		if (k % 4 == 0) {
+			armed_write_wakes(&p, k);
+			continue;
+		}
+		post_write(&p, k);
+		wc = svt_poll1(p.a.cq);
+		check_written(&p, &wc, k);
+	}
+	printf("48 WRITEs, every 4th with the send CQ armed: woken, in order\n");
 	cpair_close(&p);
 	printf("SENDs with a channel on the send CQ, path %s: PASS\n",
 	       on ? "on" : "off");

@@ -479,11 +479,25 @@ SVD_DECLARE_METHOD(SV_METHOD_DIRECT_INV, direct_method_inv,
 		   SVD_ATTR_PTR_IN(SV_ATTR_DIRECT_INV_RKEY, uint32_t,
 				   SVD_MANDATORY));
 
+/* ioctl: SV_METHOD_DIRECT_CQ_NOTIFY: a direct completion reached our armed CQ */
+static int direct_method_cq_notify(struct svd_bundle *b)
+{
+	struct svd_cq *cq = svd_attr_get_obj(b, SV_ATTR_DIRECT_CQ_NOTIFY_CQ);
+
+	/* The CQ's own arm decides, as for a daemon CQE (not solicited). */
+	svd_cq_notify(cq, false);
+	return 0;
+}
+SVD_DECLARE_METHOD(SV_METHOD_DIRECT_CQ_NOTIFY, direct_method_cq_notify,
+		   SVD_ATTR_IDR(SV_ATTR_DIRECT_CQ_NOTIFY_CQ, &svd_type_cq,
+				SVD_ACCESS_READ, SVD_MANDATORY));
+
 const struct svd_module svd_mod_direct_rx = {
 	.name = "direct_rx",
 	SVD_OBJECTS(SVD_OBJECT(UVERBS_OBJECT_DEVICE, NULL,
 			       SVD_METHOD_REF(SV_METHOD_DIRECT_RECV),
 			       SVD_METHOD_REF(SV_METHOD_DIRECT_PEER_RECV),
 			       SVD_METHOD_REF(SV_METHOD_DIRECT_NOTIFY),
-			       SVD_METHOD_REF(SV_METHOD_DIRECT_INV))),
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_INV),
+			       SVD_METHOD_REF(SV_METHOD_DIRECT_CQ_NOTIFY))),
 };

@@ -624,6 +624,7 @@ enum sv_direct_methods {
 	SV_METHOD_DIRECT_PEER_RECV = SV_ID_DRIVER(8), /* on UVERBS_OBJECT_DEVICE */
 	SV_METHOD_DIRECT_NOTIFY = SV_ID_DRIVER(9), /* on UVERBS_OBJECT_DEVICE */
 	SV_METHOD_DIRECT_INV = SV_ID_DRIVER(10), /* on UVERBS_OBJECT_DEVICE */
+	SV_METHOD_DIRECT_CQ_NOTIFY = SV_ID_DRIVER(11), /* on UVERBS_OBJECT_DEVICE */
 };
 
 /*
@@ -772,6 +773,15 @@ enum sv_direct_peer_recv_attrs {
 enum sv_direct_notify_attrs {
 	SV_ATTR_DIRECT_NOTIFY_QP = SV_ID_DRIVER(0), /* idr QP, granted */
 	SV_ATTR_DIRECT_NOTIFY_SE = SV_ID_DRIVER(1), /* u32 in: solicited */
+};
+
+/*
+ * SV_METHOD_DIRECT_CQ_NOTIFY: the library wrote a completion into its own
+ * CQ (a direct operation's) while the CQ was armed: raise the CQ's event,
+ * if its arm asks for one (as for a daemon CQE that is not solicited).
+ */
+enum sv_direct_cq_notify_attrs {
+	SV_ATTR_DIRECT_CQ_NOTIFY_CQ = SV_ID_DRIVER(0), /* idr CQ */
 };
 
 /*

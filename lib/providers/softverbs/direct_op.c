@@ -621,6 +621,36 @@ void svl_direct_complete(struct svl_qp *q, const struct sv_send_wqe *w,
 	svl_direct_complete_id(q, w->wr_id, cq, opcode, len);
 }
 
+/*
+ * Under cq's lock, after a direct completion: is the CQ armed for it (an
+ * ARM_NEXT the daemon has not taken, and no event raised for it yet)?
+ * ibv_req_notify_cq takes the same lock, so an arm is either seen here
+ * or made after the completion, which the owner's next poll finds.
+ */
+static bool cq_event_due(struct svl_cq *cq)
+{
+	uint32_t seq;
+
+	if (!cq->cq.channel ||
+	    !(svl_direct_cq_arm_pending(cq) & SV_CQ_ARM_NEXT))
+		return false;
+	seq = svl_load_acquire(&cq->db->arm_seq);
+	if (seq == cq->dnotified)
+		return false;
+	cq->dnotified = seq;
+	return true;
+}
+
+/* The daemon raises the channel's event, as for a CQE of its own. */
+static void cq_event(struct svl_cq *cq)
+{
+	struct svl_cmd c;
+
+	svl_cmd_init(&c, UVERBS_OBJECT_DEVICE, SV_METHOD_DIRECT_CQ_NOTIFY);
+	svl_attr_idr(&c, SV_ATTR_DIRECT_CQ_NOTIFY_CQ, cq->cq.handle);
+	(void)svl_exec(cq->cq.context, &c);
+}
+
 void svl_direct_complete_id(struct svl_qp *q, uint64_t wr_id,
 			    struct svl_cq *cq, uint32_t opcode, uint64_t len)
 {
@@ -631,10 +661,14 @@ void svl_direct_complete_id(struct svl_qp *q, uint64_t wr_id,
 		.byte_len = (uint32_t)len,
 		.qp_num = q->qp.qp_num,
 	};
+	bool event;
 
 	svl_cq_lock(cq);
 	svl_dcq_push(cq, &e);
+	event = cq_event_due(cq);
 	svl_cq_unlock(cq);
+	if (event)
+		cq_event(cq);
 }
 
 /* Room for the completion first: once copied, it must complete. */
@@ -644,9 +678,6 @@ bool svl_direct_cq_room(struct svl_cq *cq, bool signaled)
 
 	if (!signaled)
 		return true;
-	/* A completion channel wants the daemon's event: daemon path. */
-	if (cq->cq.channel)
-		return false;
 	svl_cq_lock(cq);
 	ret = svl_dcq_reserve(cq);
 	svl_cq_unlock(cq);

@@ -41,6 +41,9 @@ struct svl_cq {
 	uint32_t events_read; /* events ibv_get_cq_event returned */
 	/* Completions of the direct path (direct_cq.c), NULL until used. */
 	struct svl_dcq *dcq;
+	/* The arm (db->arm_seq) whose event a direct completion raised
+	 * (direct_op.c), under lock: one event per arm. */
+	uint32_t dnotified;
 	/* Scatter-to-CQE (cq_scatter.c): the payload area after the ring,
 	 * and the QPs whose receives complete here, by QPN. */
 	uint8_t *scat;
