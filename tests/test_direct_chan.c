@@ -10,11 +10,17 @@
  *     ibv_get_cq_event on that channel (the daemon path raises it), and
  *     the completion is there to poll after the event;
  *   - many SENDs in a row with the CQ armed now and then arrive in order;
- *   - the same for signaled RDMA WRITEs: direct whether or not the CQ is
- *     armed (the library asks the daemon for the event of an armed CQ,
- *     SV_METHOD_DIRECT_CQ_NOTIFY), the sleeper woken, the bytes there.
+ *   - the same for signaled RDMA WRITEs;
+ *   - armed, a SEND or WRITE takes the daemon path (with the daemon
+ *     stopped it waits; its engine raises the event when it runs again);
+ *   - armed while a direct 4 MiB WRITE is being copied (after it found
+ *     the CQ unarmed): a thread that then finds the CQ empty and sleeps
+ *     is woken (the library asks the daemon for the event at the
+ *     completion, SV_METHOD_DIRECT_CQ_NOTIFY), 20 times.
  * "off" as argv[1] runs it all with SOFTVERBS_DIRECT=0.
  */
+#include <poll.h>
+#include <stdlib.h>
 #include <pthread.h>
 
 #include <infiniband/verbs.h>
@@ -208,6 +214,150 @@ static void armed_wakes(struct cpair *p, uint32_t k)
 	check_recv(p, &wc, k);
 }
 
+struct poster {
+	struct cpair *p;
+	uint32_t k;
+	bool write;
+};
+
+static void *post_thread(void *arg)
+{
+	struct poster *t = arg;
+
+	if (t->write)
+		post_write(t->p, t->k);
+	else
+		post_pair(t->p, t->k);
+	return NULL;
+}
+
+/*
+ * Armed, the daemon stopped: the work request (posted in a thread) takes
+ * the daemon path, and waits; the event comes when the daemon runs.
+ * Either way the arm's event comes when the daemon runs again.
+ */
+static void armed_direct(struct cpair *p, pid_t daemon, bool on, bool write,
+			 uint32_t k)
+{
+	struct poster t = { p, k, write };
+	struct pollfd pfd = { .fd = p->ch->fd, .events = POLLIN };
+	struct ibv_cq *ecq;
+	struct ibv_wc wc;
+	pthread_t th;
+	void *ectx;
+	int got;
+
+	SVT_CHECK(!ibv_req_notify_cq(p->a.cq, 0));
+	svt_dx_stop_daemon(daemon);
+	SVT_CHECK(!pthread_create(&th, NULL, post_thread, &t));
+	got = svt_dx_poll_ms(p->a.cq, &wc, 500);
+	SVT_CHECK(!kill(daemon, SIGCONT));
+	SVT_CHECK(!pthread_join(th, NULL));
+	printf("send CQ armed, daemon stopped: %s %s\n",
+	       write ? "WRITE" : "SEND", got ? "completed" : "waited");
+	SVT_CHECK(!got);
+	if (!got)
+		wc = svt_poll1(p->a.cq);
+	if (write) {
+		check_written(p, &wc, k);
+	} else {
+		check_sent(&wc, k);
+		wc = svt_poll1(p->b.cq);
+		check_recv(p, &wc, k);
+	}
+	SVT_CHECK(poll(&pfd, 1, 5000) == 1);
+	SVT_CHECK(!ibv_get_cq_event(p->ch, &ecq, &ectx) && ecq == p->a.cq);
+	ibv_ack_cq_events(ecq, 1);
+}
+
+struct big {
+	struct cpair *p;
+	struct ibv_mr *mr;
+	uint8_t *buf; /* 8 MiB: the source, then the target */
+	volatile int posting;
+	uint32_t k;
+};
+
+#define BIG (4U << 20)
+
+static void *big_write(void *arg)
+{
+	struct big *b = arg;
+	struct ibv_sge sg = { (uintptr_t)b->buf, BIG, b->mr->lkey };
+	struct ibv_send_wr wr = {
+		.wr_id = b->k, .sg_list = &sg, .num_sge = 1,
+		.opcode = IBV_WR_RDMA_WRITE, .send_flags = IBV_SEND_SIGNALED,
+		.wr.rdma = { (uintptr_t)b->buf + BIG, b->mr->rkey } }, *bad;
+
+	b->posting = 1;
+	SVT_CHECK(!ibv_post_send(b->p->a.qp, &wr, &bad));
+	return NULL;
+}
+
+/*
+ * One trial: a thread posts a 4 MiB WRITE; 100 us later (inside its copy)
+ * we arm and poll. Empty: we sleep on the channel, and the event must
+ * come (then the completion is there). 1 if it was such a trial, 0 if
+ * the completion was there already (it proves nothing about the event).
+ */
+static int arm_mid_write(struct big *b)
+{
+	struct pollfd pfd = { .fd = b->p->ch->fd, .events = POLLIN };
+	struct ibv_cq *ecq;
+	struct ibv_wc wc;
+	pthread_t th;
+	void *ectx;
+	int n;
+
+	memset(b->buf, (int)b->k, BIG);
+	b->posting = 0;
+	SVT_CHECK(!pthread_create(&th, NULL, big_write, b));
+	while (!b->posting)
+		;
+	usleep(100);
+	SVT_CHECK(!ibv_req_notify_cq(b->p->a.cq, 0));
+	n = ibv_poll_cq(b->p->a.cq, 1, &wc);
+	SVT_CHECK(n >= 0);
+	if (!n) {
+		if (poll(&pfd, 1, 5000) != 1)
+			printf("4 MiB WRITE %u: armed mid-copy, NOT woken\n", b->k);
+		SVT_CHECK(pfd.revents & POLLIN);
+		SVT_CHECK(!ibv_get_cq_event(b->p->ch, &ecq, &ectx));
+		ibv_ack_cq_events(ecq, 1);
+		wc = svt_poll1(b->p->a.cq);
+	}
+	SVT_CHECK(!pthread_join(th, NULL));
+	SVT_CHECK(wc.status == IBV_WC_SUCCESS && wc.wr_id == b->k);
+	SVT_CHECK(b->buf[BIG] == (uint8_t)b->k &&
+		  b->buf[2 * BIG - 1] == (uint8_t)b->k);
+	if (n) { /* a later arm's event may still come: take it now */
+		if (poll(&pfd, 1, 0) == 1) {
+			SVT_CHECK(!ibv_get_cq_event(b->p->ch, &ecq, &ectx));
+			ibv_ack_cq_events(ecq, 1);
+		}
+	}
+	return !n;
+}
+
+static void arm_mid_writes(struct cpair *p)
+{
+	struct big b = { .p = p };
+	int slept = 0, tries = 0;
+
+	b.buf = malloc(2 * BIG);
+	SVT_CHECK(b.buf);
+	b.mr = ibv_reg_mr(p->a.pd, b.buf, 2 * BIG,
+			  IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+	SVT_CHECK(b.mr);
+	for (b.k = 1; slept < 20 && tries < 200; b.k++, tries++)
+		slept += arm_mid_write(&b);
+	printf("armed mid-copy of a 4 MiB WRITE: %d of %d trials slept, "
+	       "each woken\n", slept, tries);
+	SVT_CHECK(slept >= 1);
+	SVT_CHECK(!ibv_dereg_mr(b.mr));
+	free(b.buf);
+}
+
 /* Armed: a WRITE's completion raises the event. */
 static void armed_write_wakes(struct cpair *p, uint32_t k)
 {
@@ -267,6 +417,9 @@ int main(int argc, char **argv)
 		check_written(&p, &wc, k);
 	}
 	printf("48 WRITEs, every 4th with the send CQ armed: woken, in order\n");
+	armed_direct(&p, d.pid, on, false, 60);
+	armed_direct(&p, d.pid, on, true, 61);
+	arm_mid_writes(&p);
 	cpair_close(&p);
 	printf("SENDs with a channel on the send CQ, path %s: PASS\n",
 	       on ? "on" : "off");
