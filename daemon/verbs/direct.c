@@ -412,11 +412,19 @@ static bool conn_live(const struct grant *g)
 {
 	const struct svd_qp *qp = g->qp, *peer = g->peer;
 
-	/* The transport would deliver: the policy and the paths agree. */
+	/*
+	 * The transport would deliver: the policy and the paths agree, and
+	 * the peer expects the PSNs qp sends (set at RTR/RTS; traffic moves
+	 * both alike, as the same-host transport loses nothing). A peer that
+	 * expects others drops or NAKs them and the work ends in
+	 * RETRY_EXC_ERR on the daemon path (test_rc_wrong_peer): the direct
+	 * path, which carries no PSNs, must not deliver it.
+	 */
 	return qp->state == SVD_QPS_RTS &&
 	       (peer->state == SVD_QPS_RTR || peer->state == SVD_QPS_RTS) &&
 	       qp->attr.dest_qp_num == peer->qpn &&
 	       peer->attr.dest_qp_num == qp->qpn &&
+	       qp->attr.sq_psn == peer->attr.rq_psn &&
 	       svd_xuser_check(qp, peer);
 }
 

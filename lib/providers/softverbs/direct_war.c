@@ -687,9 +687,9 @@ static void war_poll_one(struct svl_qp *q, struct svl_dwar *w)
  * one that waits (a second poll with no post since, as perftest polls
  * once its window is full) looks at every poll, so a completion the
  * helper has made is found at once, not up to WAR_POLL_EVERY polls later
- * (ib_write_bw -s 8 posts 128, then waits for the 100th); after
- * WAR_WAIT_LOOKS polls with no post it is idle, and looks as rarely as
- * the first kind. war_polls
+ * (ib_write_bw -s 8 posts 128, then waits for the 100th) if it posts
+ * to that QP itself; after WAR_WAIT_LOOKS polls with no post it is idle,
+ * and looks as rarely as the first kind. war_polls
  * counts polls since the last post (a count that may lose increments
  * when threads poll at once: it only spaces the looks).
  */
@@ -698,17 +698,24 @@ void svl_dwar_poll(struct svl_cq *cq)
 	struct svl_dcq *d = __atomic_load_n(&cq->dcq, __ATOMIC_ACQUIRE);
 	struct svl_dwar *w;
 	uint32_t n;
+	bool every;
 
 	if (!d || !atomic_load_explicit(&d->wars, memory_order_relaxed))
 		return;
 	n = atomic_load_explicit(&d->war_polls, memory_order_relaxed) + 1;
 	atomic_store_explicit(&d->war_polls, n, memory_order_relaxed);
-	if (n < 2 || (n > WAR_WAIT_LOOKS && n % WAR_POLL_EVERY))
+	every = !(n % WAR_POLL_EVERY);
+	if (n < 2 || (n > WAR_WAIT_LOOKS && !every))
 		return;
 	pthread_mutex_lock(&d->war_lock);
 	for (w = atomic_load_explicit(&d->wars, memory_order_relaxed); w;
 	     w = w->next) {
 		if (!atomic_load_explicit(&w->busy, memory_order_relaxed))
+			continue;
+		/* Between those looks, only QPs this thread posts to: a
+		 * poller thread of its own would take their SQ locks at
+		 * every poll, against the poster (bias_lock.h). */
+		if (!every && !svl_ring_mine(&w->q->sq))
 			continue;
 		svl_ring_lock(&w->q->sq);
 		war_poll_one(w->q, w);

@@ -55,6 +55,14 @@ static inline void svl_ring_lock(struct svl_ring *r)
 		svl_block_lock_other(&r->lock);
 }
 
+/* Does the calling thread post to r (its lock's owner, or a TD's ring)? */
+static inline bool svl_ring_mine(struct svl_ring *r)
+{
+	return r->no_lock || atomic_load_explicit(&r->lock.state,
+						  memory_order_relaxed) ==
+				     svl_block_me();
+}
+
 static inline void svl_ring_unlock(struct svl_ring *r)
 {
 	if (!r->no_lock)
