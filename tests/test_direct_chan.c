@@ -190,8 +190,32 @@ static void *sleep_on_channel(void *arg)
 	return NULL;
 }
 
-/* Armed: the SEND's completion raises the event. */
-static void armed_wakes(struct cpair *p, uint32_t k)
+/* a's work request k: a SEND (and b's receive) or a WRITE. */
+static void post_one(struct cpair *p, uint32_t k, bool write)
+{
+	if (write)
+		post_write(p, k);
+	else
+		post_pair(p, k);
+}
+
+/* Its completion wc on a's CQ, checked; a SEND's receive polled too. */
+static void check_one(struct cpair *p, const struct ibv_wc *wc, uint32_t k,
+		      bool write)
+{
+	struct ibv_wc rw;
+
+	if (write) {
+		check_written(p, wc, k);
+		return;
+	}
+	check_sent(wc, k);
+	rw = svt_poll1(p->b.cq);
+	check_recv(p, &rw, k);
+}
+
+/* Armed: the completion of a SEND or WRITE raises the event. */
+static void armed_wakes(struct cpair *p, uint32_t k, bool write)
 {
 	struct sleeper s = { p->ch, NULL, 0 };
 	struct ibv_wc wc;
@@ -201,17 +225,16 @@ static void armed_wakes(struct cpair *p, uint32_t k)
 	SVT_CHECK(!ibv_req_notify_cq(p->a.cq, 0));
 	SVT_CHECK(!pthread_create(&t, NULL, sleep_on_channel, &s));
 	usleep(10000);
-	post_pair(p, k);
+	post_one(p, k, write);
 	for (i = 0; i < 10000 && !s.woken; i++)
 		usleep(1000);
 	if (!s.woken)
-		printf("SEND %u: the sleeper on the send CQ was NOT woken\n", k);
+		printf("%s %u: the sleeper on the send CQ was NOT woken\n",
+		       write ? "WRITE" : "SEND", k);
 	SVT_CHECK(s.woken && s.cq == p->a.cq);
 	SVT_CHECK(!pthread_join(t, NULL));
 	SVT_CHECK(ibv_poll_cq(p->a.cq, 1, &wc) == 1);
-	check_sent(&wc, k);
-	wc = svt_poll1(p->b.cq);
-	check_recv(p, &wc, k);
+	check_one(p, &wc, k, write);
 }
 
 struct poster {
@@ -224,10 +247,7 @@ static void *post_thread(void *arg)
 {
 	struct poster *t = arg;
 
-	if (t->write)
-		post_write(t->p, t->k);
-	else
-		post_pair(t->p, t->k);
+	post_one(t->p, t->k, t->write);
 	return NULL;
 }
 
@@ -258,13 +278,7 @@ static void armed_direct(struct cpair *p, pid_t daemon, bool on, bool write,
 	SVT_CHECK(!got);
 	if (!got)
 		wc = svt_poll1(p->a.cq);
-	if (write) {
-		check_written(p, &wc, k);
-	} else {
-		check_sent(&wc, k);
-		wc = svt_poll1(p->b.cq);
-		check_recv(p, &wc, k);
-	}
+	check_one(p, &wc, k, write);
 	SVT_CHECK(poll(&pfd, 1, 5000) == 1);
 	SVT_CHECK(!ibv_get_cq_event(p->ch, &ecq, &ectx) && ecq == p->a.cq);
 	ibv_ack_cq_events(ecq, 1);
@@ -358,28 +372,6 @@ static void arm_mid_writes(struct cpair *p)
 	free(b.buf);
 }
 
-/* Armed: a WRITE's completion raises the event. */
-static void armed_write_wakes(struct cpair *p, uint32_t k)
-{
-	struct sleeper s = { p->ch, NULL, 0 };
-	struct ibv_wc wc;
-	pthread_t t;
-	int i;
-
-	SVT_CHECK(!ibv_req_notify_cq(p->a.cq, 0));
-	SVT_CHECK(!pthread_create(&t, NULL, sleep_on_channel, &s));
-	usleep(10000);
-	post_write(p, k);
-	for (i = 0; i < 10000 && !s.woken; i++)
-		usleep(1000);
-	if (!s.woken)
-		printf("WRITE %u: the sleeper on the send CQ was NOT woken\n", k);
-	SVT_CHECK(s.woken && s.cq == p->a.cq);
-	SVT_CHECK(!pthread_join(t, NULL));
-	SVT_CHECK(ibv_poll_cq(p->a.cq, 1, &wc) == 1);
-	check_written(p, &wc, k);
-}
-
 int main(int argc, char **argv)
 {
 	bool on = !(argc > 1 && !strcmp(argv[1], "off"));
@@ -392,11 +384,11 @@ int main(int argc, char **argv)
 	SVT_CHECK(!svt_daemon_start(&d));
 	cpair_open(&p);
 	unarmed_direct(&p, d.pid, on);
-	armed_wakes(&p, 3);
+	armed_wakes(&p, 3, false);
 	/* A stream, armed every 8th SEND (each time woken): in order. */
 	for (k = 4; k < 100; k++) {
 		if (k % 8 == 0) {
-			armed_wakes(&p, k);
+			armed_wakes(&p, k, false);
 			continue;
 		}
 		post_pair(&p, k);
@@ -409,7 +401,7 @@ int main(int argc, char **argv)
 	unarmed_write_direct(&p, d.pid, on);
 	for (k = 2; k < 50; k++) {
 		if (k % 4 == 0) {
-			armed_write_wakes(&p, k);
+			armed_wakes(&p, k, true);
 			continue;
 		}
 		post_write(&p, k);
