@@ -18,6 +18,10 @@ set_tests_properties(test_dp_scale test_dp_isolation test_dp_doorbells test_dp_f
 sv_add_c_test(test_dp_capture ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_capture.c)
 set_tests_properties(test_dp_capture PROPERTIES
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# Large payloads staged at post time on the daemon path (stage.c).
+sv_add_c_test(test_dp_stage ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_stage.c)
+set_tests_properties(test_dp_stage PROPERTIES
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # Small receives scattered to the CQ and copied at poll (cq_scatter.c).
 sv_add_c_test(test_dp_scatter ${CMAKE_CURRENT_SOURCE_DIR}/test_dp_scatter.c)
 set_tests_properties(test_dp_scatter PROPERTIES

@@ -88,6 +88,28 @@ static int captured_check(const struct sv_send_wqe *w, uint32_t mask,
 	return 0;
 }
 
+/*
+ * SV_WQE_STAGED (post.c, stage.c): one SGE more than num_sge, naming the
+ * copy. Only for data the requester sends.
+ */
+static int staged_check(const struct sv_send_wqe *w, uint32_t mask,
+			size_t room)
+{
+	if (!(mask & ENG_PAYLOAD) || (mask & (ENG_READ | ENG_ATOMIC |
+					      ENG_ATOMIC_WRITE)) ||
+	    (w->num_sge + 1) * sizeof(struct sv_sge) > room - sizeof(*w))
+		return IBV_WC_LOC_LEN_ERR;
+	return 0;
+}
+
+/* At most one of INLINE, CAPTURED and STAGED, and nothing else. */
+static bool wqe_flags_ok(uint32_t f)
+{
+	uint32_t kind = f & (SV_WQE_INLINE | SV_WQE_CAPTURED | SV_WQE_STAGED);
+
+	return !(f & ~kind) && !(kind & (kind - 1));
+}
+
 static int wqe_check(struct eng_qp *eq, struct eng_scratch *s)
 {
 	struct svd_qp *qp = eq->qp;
@@ -97,8 +119,7 @@ static int wqe_check(struct eng_qp *eq, struct eng_scratch *s)
 	const struct eng_wr_op *op = eng_wr_op(w->opcode, qp->qp_type);
 	uint32_t mask;
 
-	if (!op || (w->flags & ~(SV_WQE_INLINE | SV_WQE_CAPTURED)) ||
-	    (w->flags & SV_WQE_INLINE && w->flags & SV_WQE_CAPTURED))
+	if (!op || !wqe_flags_ok(w->flags))
 		return IBV_WC_LOC_QP_OP_ERR;
 	if (op->local)
 		return 0;
@@ -118,6 +139,8 @@ static int wqe_check(struct eng_qp *eq, struct eng_scratch *s)
 		return IBV_WC_LOC_LEN_ERR;
 	if (w->flags & SV_WQE_CAPTURED)
 		return captured_check(w, mask, room);
+	if (w->flags & SV_WQE_STAGED)
+		return staged_check(w, mask, room);
 	return 0;
 }
 
@@ -144,6 +167,28 @@ static void captured_sgl(struct eng_scratch *s)
 	};
 }
 
+/*
+ * A staged WQE's SGEs were resolved (a bad one fails the WQE as always);
+ * its data is the copy the extra SGE names, which must be a region of
+ * this PD, as long as they are. wqe_check() bounded it by the slot.
+ */
+static int staged_sgl(struct svd_qp *qp, struct eng_scratch *s)
+{
+	const struct sv_sge *g = (const struct sv_sge *)(&s->w + 1);
+	const struct sv_sge *copy = &g[s->w.num_sge];
+	struct eng_sgl one;
+	int status;
+
+	if (copy->length != s->sgl.total)
+		return IBV_WC_LOC_LEN_ERR;
+	status = eng_wqe_sgl(qp, copy, 1, false, &one);
+	if (status)
+		return status;
+	s->sgl.n = one.n;
+	s->sgl.seg[0] = one.seg[0];
+	return 0;
+}
+
 /* The data: inline bytes, or the SGEs (written to for READ/atomics). */
 int eng_req_data(struct eng_qp *eq, struct eng_scratch *s)
 {
@@ -165,6 +210,11 @@ int eng_req_data(struct eng_qp *eq, struct eng_scratch *s)
 		return status;
 	if (w->flags & SV_WQE_CAPTURED)
 		captured_sgl(s);
+	if (w->flags & SV_WQE_STAGED) {
+		status = staged_sgl(eq->qp, s);
+		if (status)
+			return status;
+	}
 	if ((mask & (ENG_ATOMIC | ENG_ATOMIC_WRITE)) && s->sgl.total != 8)
 		return IBV_WC_LOC_LEN_ERR;
 	if (s->sgl.total > eq->qp->uctx->dev->port.attr.max_msg_sz)

@@ -416,6 +416,16 @@ enum sv_wqe_flags {
 	 * engine checks the SGEs as for any WQE and sends these bytes.
 	 */
 	SV_WQE_CAPTURED = 1U << 1,
+	/*
+	 * num_sge SGEs follow the header, then one more: a copy of the bytes
+	 * they name, made at post time into a region the library registered
+	 * in the QP's PD (a large payload from a private VA region, which the
+	 * engine would otherwise move with two cross-process copies). The
+	 * engine checks the first num_sge SGEs as for any WQE, checks the
+	 * extra one the same way and that it has their total length, and
+	 * sends its bytes.
+	 */
+	SV_WQE_STAGED = 1U << 2,
 };
 
 struct sv_send_wqe {

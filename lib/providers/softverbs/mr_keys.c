@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "svl_mr.h"
 #include "svl_prov.h"
@@ -175,6 +176,57 @@ bool svl_mr_keys_copy(const struct ibv_context *ctx, const struct ibv_sge *sg,
 		src = key_lookup(ctx, false, &sg[i]);
 		if (src)
 			memcpy(dst, src, sg[i].length);
+		dst += sg[i].length;
+	}
+	pthread_rwlock_unlock(&keys_lock);
+	return src != NULL;
+}
+
+/*
+ * Is [p, p + len) mapped? mincore() fails with ENOMEM on a hole. A page
+ * mapped PROT_NONE still passes, and faults the copy as it would an
+ * IBV_SEND_INLINE copy.
+ */
+static bool mapped(const void *p, size_t len)
+{
+	uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095;
+	uintptr_t hi = ((uintptr_t)p + len + 4095) & ~(uintptr_t)4095;
+	unsigned char vec[512];
+
+	while (lo < hi) {
+		size_t n = hi - lo < sizeof(vec) * 4096 ? hi - lo :
+							    sizeof(vec) * 4096;
+
+		if (mincore((void *)lo, n, vec))
+			return false;
+		lo += n;
+	}
+	return true;
+}
+
+/*
+ * The same for a large payload (stage.c), checking first that the bytes
+ * are mapped: a page of the region unmapped while registered then fails
+ * the copy (false) instead of faulting the poster, and the engine,
+ * reading it itself, ends the WQE in LOC_PROT_ERR as it would have. The
+ * check costs about 1 us per MiB; memcpy is 2.4x faster than a
+ * process_vm_readv of our own memory, which would also refuse a hole.
+ */
+bool svl_mr_keys_copy_safe(const struct ibv_context *ctx,
+			   const struct ibv_sge *sg, int n, uint8_t *dst)
+{
+	const void *src = dst;
+	int i;
+
+	pthread_rwlock_rdlock(&keys_lock);
+	for (i = 0; i < n && src; i++) {
+		if (!sg[i].length)
+			continue;
+		src = key_lookup(ctx, false, &sg[i]);
+		if (src && mapped(src, sg[i].length))
+			memcpy(dst, src, sg[i].length);
+		else
+			src = NULL;
 		dst += sg[i].length;
 	}
 	pthread_rwlock_unlock(&keys_lock);

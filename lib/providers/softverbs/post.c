@@ -275,6 +275,7 @@ int svl_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 		ret = build_send(q, svl_sq_slot(q, end), wr);
 		if (ret)
 			break;
+		svl_stage_wqe(q, end, wr);
 		end++;
 	}
 	settle(q, end, &posted);

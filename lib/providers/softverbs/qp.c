@@ -517,6 +517,7 @@ static void qp_reset_shadow(struct svl_qp *q)
 		svl_cq_clean(q->qp.send_cq, q->qp.qp_num);
 	svl_block_lock_other(&q->sq.lock);
 	q->sq.prod = 0;
+	svl_stage_reset(q);
 	svl_block_unlock(&q->sq.lock);
 	svl_block_lock_other(&q->rq.lock);
 	q->rq.prod = 0;
@@ -692,6 +693,7 @@ SVL_EXPORT int ibv_destroy_qp(struct ibv_qp *qp)
 	svl_fate_qp_del(qp);
 	svl_scat_qp_del(to_svl_qp(qp));
 	svl_direct_qp_free(to_svl_qp(qp));
+	svl_stage_free(to_svl_qp(qp));
 	qp_free(to_svl_qp(qp));
 	return 0;
 }

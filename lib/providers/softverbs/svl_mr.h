@@ -31,6 +31,9 @@ void svl_mr_keys_add(const struct svl_mr *mr);
 bool svl_mr_keys_del(const struct svl_mr *mr); /* true: it was there */
 bool svl_mr_keys_copy(const struct ibv_context *ctx, const struct ibv_sge *sg,
 		      int n, uint8_t *dst);
+/* The same without faulting on an unmapped page: false (mr_keys.c). */
+bool svl_mr_keys_copy_safe(const struct ibv_context *ctx,
+			   const struct ibv_sge *sg, int n, uint8_t *dst);
 
 /*
  * Its ODP entries: regions registered with IBV_ACCESS_ON_DEMAND, added at

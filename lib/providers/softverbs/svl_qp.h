@@ -108,6 +108,9 @@ struct svl_qp {
 	uint32_t dgen; /* under sq.lock: moves at every modify */
 	struct svl_drx *drx; /* direct SEND receive ring (direct_rx.c) */
 	bool drx_tried;
+	/* Large payloads copied at post (stage.c), under sq.lock. */
+	struct svl_stage *stage;
+	bool stage_off; /* the stage could not be made: never again */
 };
 
 struct svl_srq {
@@ -182,6 +185,16 @@ void svl_qp_kick(struct svl_qp *q);
 #define SVL_CAPTURE_MAX 64
 void svl_wqe_capture(struct svl_qp *q, struct sv_send_wqe *w,
 		     const struct ibv_sge *sg, int n);
+
+/*
+ * stage.c: copy the payload of the WQE just built at SQ index idx from wr
+ * into the QP's stage (SV_WQE_STAGED) if it is large, from private VA
+ * regions, and going to the daemon; otherwise leave the WQE as it is.
+ */
+void svl_stage_wqe(struct svl_qp *q, uint32_t idx,
+		   const struct ibv_send_wr *wr);
+void svl_stage_reset(struct svl_qp *q); /* RESET, under sq.lock */
+void svl_stage_free(struct svl_qp *q); /* the daemon let go of the QP */
 
 /* qp_ex.c: fill the ibv_wr_* pointers; EOPNOTSUPP if ops are unsupported. */
 int svl_qp_ex_init(struct svl_qp *q, uint64_t send_ops_flags);
