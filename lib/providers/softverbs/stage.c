@@ -22,6 +22,7 @@
  *
  * Everything here runs under the SQ lock.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +36,8 @@
 #define SVL_STAGE_SIZE (8UL * 1024 * 1024)
 /* A full stage whose engine retired nothing for this long is given up. */
 #define SVL_STAGE_WAIT_NS (2 * 1000 * 1000)
+/* Spin this long, then yield: the engine may be queued on this CPU. */
+#define SVL_STAGE_SPIN_NS (50 * 1000)
 
 struct svl_stage_rec {
 	uint32_t idx; /* the WQE's SQ index */
@@ -48,6 +51,8 @@ struct svl_stage {
 	uint64_t tail; /* bytes freed */
 	struct svl_stage_rec *rec; /* staged WQEs in SQ order: sq.entries */
 	uint32_t rec_head, rec_tail;
+	bool stalled; /* a wait timed out at tail stalled_tail */
+	uint64_t stalled_tail;
 };
 
 static bool stage_wanted(struct svl_qp *q, const struct sv_send_wqe *w,
@@ -164,26 +169,38 @@ static uint64_t now_ns(void)
 /*
  * Room for len bytes. While there is none, wait as long as the engine
  * retires staged WQEs: the poster would otherwise spin in poll_cq while
- * the engine makes two copies of its next message instead of one.
+ * the engine makes two copies of its next message instead of one. After
+ * SVL_STAGE_SPIN_NS the wait yields (the engine may need this CPU); a
+ * wait that timed out is not repeated until the engine frees something.
  */
 static uint64_t stage_room(struct svl_qp *q, struct svl_stage *st,
 			   uint64_t len, uint64_t align)
 {
-	uint64_t at, tail = st->tail, since = 0;
+	uint64_t at, tail = st->tail, start = 0, since = 0, t;
 
 	for (;;) {
 		stage_reclaim(q, st);
 		at = stage_fit(st, len, align);
 		if (at != UINT64_MAX || st->rec_tail == st->rec_head ||
+		    (st->stalled && st->tail == st->stalled_tail) ||
 		    svl_ctx_dead(q->qp.context))
 			return at;
+		st->stalled = false;
+		t = now_ns();
+		if (!start)
+			start = t;
 		if (st->tail != tail || !since) {
 			tail = st->tail;
-			since = now_ns();
-		} else if (now_ns() - since > SVL_STAGE_WAIT_NS) {
+			since = t;
+		} else if (t - since > SVL_STAGE_WAIT_NS) {
+			st->stalled = true;
+			st->stalled_tail = st->tail;
 			return UINT64_MAX;
 		}
-		__builtin_ia32_pause();
+		if (t - start > SVL_STAGE_SPIN_NS)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
 	}
 }
 
@@ -232,6 +249,7 @@ void svl_stage_reset(struct svl_qp *q)
 	if (q->stage) {
 		q->stage->head = q->stage->tail = 0;
 		q->stage->rec_head = q->stage->rec_tail = 0;
+		q->stage->stalled = false;
 	}
 }
 
