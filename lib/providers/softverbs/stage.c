@@ -13,7 +13,8 @@
  * judges (keys, ranges, rights), and names the copy with one SGE more.
  *
  * The stage is a byte ring of SVL_STAGE_SIZE, made at the first payload
- * that wants it (a QP that never sends one never pays the registration).
+ * that wants it (a QP that never sends one never pays the registration),
+ * for at most SVL_STAGE_MAX QPs of a process at a time.
  * A message takes contiguous bytes (one that would wrap starts again at
  * the beginning); its bytes are free once the SQ's consumer index has
  * moved past its WQE: the daemon retires a WQE only after it completed,
@@ -23,6 +24,7 @@
  * Everything here runs under the SQ lock.
  */
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +36,13 @@
 /* Below this the engine's two copies cost less than the stage's memcpy. */
 #define SVL_STAGE_MIN (64U * 1024)
 #define SVL_STAGE_SIZE (8UL * 1024 * 1024)
+/*
+ * Stages per process: each may grow to SVL_STAGE_SIZE of shared memory,
+ * so a process with thousands of QPs stages on the first few only.
+ */
+#define SVL_STAGE_MAX 16
+static _Atomic int stages;
+
 /* A full stage whose engine retired nothing for this long is given up. */
 #define SVL_STAGE_WAIT_NS (2 * 1000 * 1000)
 /* Spin this long, then yield: the engine may be queued on this CPU. */
@@ -87,6 +96,7 @@ static void stage_destroy(struct svl_stage *st)
 		munmap(st->base, SVL_STAGE_SIZE);
 	free(st->rec);
 	free(st);
+	atomic_fetch_sub(&stages, 1);
 }
 
 /*
@@ -102,6 +112,11 @@ static struct svl_stage *stage_create(struct svl_qp *q)
 
 	if (!st)
 		return NULL;
+	if (atomic_fetch_add(&stages, 1) >= SVL_STAGE_MAX) {
+		atomic_fetch_sub(&stages, 1);
+		free(st);
+		return NULL;
+	}
 	st->rec = calloc(q->sq.entries, sizeof(*st->rec));
 	if (!st->rec || svl_ring_alloc(SVL_STAGE_SIZE, &fd, &base))
 		goto fail;
