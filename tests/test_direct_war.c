@@ -158,9 +158,14 @@ static int run_data(struct svt_dx *x)
 	 * system call for a while (10-46 % with a busy loop on one core of
 	 * two); and a stream is only taken for one while posts come within
 	 * WAR_STREAM_TSC of each other, which an ASan build's slower posts
-	 * miss now and then (0.2-55 % system calls).
+	 * miss now and then (0.2-55 % system calls, and over 90 % once in
+	 * CI): there, some records at all (0.1 %).
 	 */
+#if defined(__SANITIZE_ADDRESS__)
+	SVT_CHECK(calls < N - N / 1000);
+#else
 	SVT_CHECK(calls < N / 10 * 9);
+#endif
 	/* Unsignaled small WRITEs, then a READ of the last slot. */
 	for (i = N; i < N + 10; i++)
 		write_slot(x, i, false);
