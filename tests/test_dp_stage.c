@@ -26,8 +26,9 @@
 
 #include "svtest.h"
 #include "svt_ep.h"
+#include "svt_va.h"
 
-#define AREA (8u << 20)
+#define AREA SVT_VA_AREA
 #define MIB (1u << 20)
 
 struct pair {
@@ -36,34 +37,6 @@ struct pair {
 	uint8_t *pa, *pb;
 	struct svt_daemon d;
 };
-
-static uint8_t *area(void)
-{
-	uint8_t *p = mmap(NULL, AREA, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	SVT_CHECK(p != MAP_FAILED);
-	return p;
-}
-
-static struct ibv_mr *reg(struct svt_ep *e, void *p)
-{
-	struct ibv_mr *mr = ibv_reg_mr(e->pd, p, AREA,
-				       IBV_ACCESS_LOCAL_WRITE |
-					       IBV_ACCESS_REMOTE_WRITE |
-					       IBV_ACCESS_REMOTE_READ);
-
-	SVT_CHECK(mr);
-	return mr;
-}
-
-static void fill(uint8_t *p, size_t n, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(i * 131 + seed + (i >> 12));
-}
 
 static void same(const uint8_t *got, const uint8_t *want, size_t n,
 		 const char *what)
@@ -125,7 +98,7 @@ static void one(struct pair *p, enum ibv_wr_opcode op, uint32_t len,
 	};
 	bool send = op == IBV_WR_SEND;
 
-	fill(p->pa, AREA, len + (unsigned int)soff);
+	svt_va_fill(p->pa, AREA, len + (unsigned int)soff);
 	memset(p->pb, 0xee, AREA);
 	if (send || op == IBV_WR_RDMA_WRITE_WITH_IMM)
 		recv_at(p, doff, send ? len : 0);
@@ -157,7 +130,7 @@ static void stopped_writes(struct pair *p, unsigned int n, bool overwrite)
 {
 	unsigned int i;
 
-	fill(p->pa, AREA, n);
+	svt_va_fill(p->pa, AREA, n);
 	memset(p->pb, 0xee, AREA);
 	daemon_signal(p, SIGSTOP);
 	for (i = 0; i < n; i++) {
@@ -175,7 +148,7 @@ static void stopped_writes(struct pair *p, unsigned int n, bool overwrite)
 		uint8_t *want = malloc(AREA);
 
 		SVT_CHECK(want);
-		fill(want, AREA, n);
+		svt_va_fill(want, AREA, n);
 		same(p->pb + 64, want + 64, MIB / 2, "staged WRITE");
 		free(want);
 	} else {
@@ -220,10 +193,10 @@ int main(void)
 	svt_ep_open(&p.a);
 	svt_ep_open(&p.b);
 	connect_pair(&p);
-	p.pa = area();
-	p.pb = area();
-	p.ma = reg(&p.a, p.pa);
-	p.mb = reg(&p.b, p.pb);
+	p.pa = svt_va_area();
+	p.pb = svt_va_area();
+	p.ma = svt_va_reg(&p.a, p.pa);
+	p.mb = svt_va_reg(&p.b, p.pb);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		one(&p, IBV_WR_RDMA_WRITE, sizes[i], i * 4096 + 5, 4096 + 5,
 		    false);

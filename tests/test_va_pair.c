@@ -16,36 +16,9 @@
 
 #include "svtest.h"
 #include "svt_ep.h"
+#include "svt_va.h"
 
-#define AREA (8u << 20)
-
-static uint8_t *area(void)
-{
-	uint8_t *p = mmap(NULL, AREA, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	SVT_CHECK(p != MAP_FAILED);
-	return p;
-}
-
-static struct ibv_mr *reg(struct svt_ep *e, void *p)
-{
-	struct ibv_mr *mr = ibv_reg_mr(e->pd, p, AREA,
-				       IBV_ACCESS_LOCAL_WRITE |
-					       IBV_ACCESS_REMOTE_WRITE |
-					       IBV_ACCESS_REMOTE_READ);
-
-	SVT_CHECK(mr);
-	return mr;
-}
-
-static void fill(uint8_t *p, size_t n, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(i * 131 + seed + (i >> 12));
-}
+#define AREA SVT_VA_AREA
 
 /* op of len bytes from src+soff (lmr) to/from the peer's dst+doff. */
 static void one(struct svt_ep *e, enum ibv_wr_opcode op, struct ibv_mr *lmr,
@@ -70,7 +43,7 @@ static void round_trip(struct svt_ep *a, struct svt_ep *b, struct ibv_mr *ma,
 		       struct ibv_mr *mb, uint32_t len, size_t off)
 {
 	uint8_t *pa = ma->addr, *pb = mb->addr;
-	fill(pa, AREA, len + (unsigned int)off);
+	svt_va_fill(pa, AREA, len + (unsigned int)off);
 	memset(pb, 0xee, AREA);
 	one(a, IBV_WR_RDMA_WRITE, ma, off, mb, off + 3, len);
 	check(pb + off + 3, pa + off, len, "WRITE payload");
@@ -99,8 +72,8 @@ int main(void)
 	svt_ep_open(&b);
 	svt_ep_connect(&a, b.qp->qp_num);
 	svt_ep_connect(&b, a.qp->qp_num);
-	ma = reg(&a, area());
-	mb = reg(&b, area());
+	ma = svt_va_reg(&a, svt_va_area());
+	mb = svt_va_reg(&b, svt_va_area());
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		round_trip(&a, &b, ma, mb, sizes[i], i * 4096 + 5);
 	/* A source page unmapped after registration: the WRITE fails. */

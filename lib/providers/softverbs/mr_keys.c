@@ -157,32 +157,6 @@ bool svl_mr_keys_del(const struct svl_mr *mr)
 }
 
 /*
- * Copy the bytes of sg[0..n) to dst if every non-empty SGE lies in a VA
- * region of ctx registered under its lkey; false if not (what dst then
- * holds means nothing: the WQE is not marked captured).
- */
-bool svl_mr_keys_copy(const struct ibv_context *ctx, const struct ibv_sge *sg,
-		      int n, uint8_t *dst)
-{
-	const void *src = dst;
-	int i;
-
-	if (!__atomic_load_n(&ncapture, __ATOMIC_RELAXED))
-		return false;
-	pthread_rwlock_rdlock(&keys_lock);
-	for (i = 0; i < n && src; i++) {
-		if (!sg[i].length)
-			continue;
-		src = key_lookup(ctx, false, &sg[i]);
-		if (src)
-			memcpy(dst, src, sg[i].length);
-		dst += sg[i].length;
-	}
-	pthread_rwlock_unlock(&keys_lock);
-	return src != NULL;
-}
-
-/*
  * Is [p, p + len) mapped? mincore() fails with ENOMEM on a hole. A page
  * mapped PROT_NONE still passes, and faults the copy as it would an
  * IBV_SEND_INLINE copy.
@@ -205,32 +179,49 @@ static bool mapped(const void *p, size_t len)
 }
 
 /*
- * The same for a large payload (stage.c), checking first that the bytes
- * are mapped: a page of the region unmapped while registered then fails
- * the copy (false) instead of faulting the poster, and the engine,
- * reading it itself, ends the WQE in LOC_PROT_ERR as it would have. The
- * check costs about 1 us per MiB; memcpy is 2.4x faster than a
- * process_vm_readv of our own memory, which would also refuse a hole.
+ * Copy the bytes of sg[0..n) to dst if every non-empty SGE lies in a VA
+ * region of ctx registered under its lkey; false if not (what dst then
+ * holds means nothing: the WQE is not marked captured or staged). check:
+ * also that every page is mapped (mapped()), for a large payload (stage.c)
+ * where the check costs about 1 us per MiB: a page of the region unmapped
+ * while registered then fails the copy instead of faulting the poster,
+ * and the engine, reading it itself, ends the WQE in LOC_PROT_ERR as it
+ * would have (memcpy is 2.4x faster than a process_vm_readv of our own
+ * memory, which would also refuse a hole).
  */
-bool svl_mr_keys_copy_safe(const struct ibv_context *ctx,
-			   const struct ibv_sge *sg, int n, uint8_t *dst)
+static bool keys_copy(const struct ibv_context *ctx, const struct ibv_sge *sg,
+		      int n, uint8_t *dst, bool check)
 {
 	const void *src = dst;
 	int i;
 
+	if (!__atomic_load_n(&ncapture, __ATOMIC_RELAXED))
+		return false;
 	pthread_rwlock_rdlock(&keys_lock);
 	for (i = 0; i < n && src; i++) {
 		if (!sg[i].length)
 			continue;
 		src = key_lookup(ctx, false, &sg[i]);
-		if (src && mapped(src, sg[i].length))
-			memcpy(dst, src, sg[i].length);
-		else
+		if (src && check && !mapped(src, sg[i].length))
 			src = NULL;
+		if (src)
+			memcpy(dst, src, sg[i].length);
 		dst += sg[i].length;
 	}
 	pthread_rwlock_unlock(&keys_lock);
 	return src != NULL;
+}
+
+bool svl_mr_keys_copy(const struct ibv_context *ctx, const struct ibv_sge *sg,
+		      int n, uint8_t *dst)
+{
+	return keys_copy(ctx, sg, n, dst, false);
+}
+
+bool svl_mr_keys_copy_safe(const struct ibv_context *ctx,
+			   const struct ibv_sge *sg, int n, uint8_t *dst)
+{
+	return keys_copy(ctx, sg, n, dst, true);
 }
 
 void svl_mr_odp_add(struct svl_mr *mr, uint64_t iova)
