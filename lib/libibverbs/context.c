@@ -122,6 +122,7 @@ struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 
 	if (!ctx)
 		return svl_fail(ENOMEM);
+	svl_barriers_register(); /* before our threads start, if may be */
 	ic = &ctx->vctx.context;
 	ctx->dev = dev;
 	ctx->imported = import;

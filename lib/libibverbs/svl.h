@@ -112,6 +112,8 @@ void svl_direct_early_ctx_gone(struct ibv_context *ctx);
 /* Open device contexts: the last close stops the copy worker
  * (providers/softverbs/direct_worker.c). */
 void svl_dworker_ctx_open(void);
+/* A new context: the membarrier registrations, early (providers/direct.c). */
+void svl_barriers_register(void);
 void svl_dworker_ctx_close(void);
 void svl_fate_watch(struct svl_context *ctx);
 void svl_fate_unwatch(struct svl_context *ctx);

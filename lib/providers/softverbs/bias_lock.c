@@ -28,7 +28,7 @@ static _Atomic pid_t registered;
 /* The kernel has no such barriers (or a filter forbids them): no bias. */
 static _Atomic bool unavailable;
 
-static bool bias_register(void)
+bool svl_block_register(void)
 {
 	pid_t me = getpid();
 	int cmds;
@@ -55,7 +55,7 @@ static void bias_barrier(void)
 {
 	if (!membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED))
 		return;
-	if (errno == EPERM && bias_register() &&
+	if (errno == EPERM && svl_block_register() &&
 	    !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED))
 		return;
 	abort();
@@ -113,7 +113,7 @@ void svl_block_lock_slow(struct svl_block *l, uintptr_t me, bool claim)
 	bool may_claim =
 		claim && !atomic_load_explicit(&unavailable, memory_order_relaxed) &&
 		!atomic_load_explicit(&l->state, memory_order_relaxed) &&
-		bias_register();
+		svl_block_register();
 	uintptr_t s;
 
 	pthread_spin_lock(&l->spin);

@@ -59,6 +59,10 @@ void svl_block_destroy(struct svl_block *l);
  * become the owner of a lock nobody owns yet. */
 void svl_block_lock_slow(struct svl_block *l, uintptr_t me, bool claim);
 void svl_block_unlock_slow(struct svl_block *l);
+/* Register this process for the borrows' barriers (once per pid); true
+ * if it is. Cheap while the process has one thread: see
+ * svl_barriers_register(). */
+bool svl_block_register(void);
 
 /*
  * This thread, as a number no other live thread of the process has: the

@@ -126,6 +126,23 @@ static bool asym_register(void)
 	return true;
 }
 
+/*
+ * At a context's creation: the membarrier registrations the first post
+ * would make (the bias lock's, the direct path's global one). The kernel
+ * makes a registration cheap while the process has one thread and waits
+ * for an RCU grace period otherwise (15 ms each on the CI VM): at the
+ * first post, once the library's own threads run, that wait was in
+ * every benchmark's first message (ib_write_bw -s 8 -n 100000 ran at
+ * 3 Mmsg/s instead of 20). Applications typically open the device
+ * before they start threads; later, it costs the open, not a post.
+ */
+void svl_barriers_register(void)
+{
+	(void)svl_block_register();
+	if (svl_direct_on())
+		(void)asym_register();
+}
+
 static void dq_fill(struct svl_qp *q, struct svl_dqp *d, const uint8_t *t,
 		    const struct sv_direct_grant_resp *r)
 {
