@@ -75,10 +75,15 @@
 #define WAR_PREFETCH 4U /* slots ahead (two lines): see war_push() */
 #define WAR_POLL_EVERY 64U /* polls between looks at applied records */
 #define WAR_WAIT_LOOKS 1024U /* ...but a waiting poller's first ones look */
+/* Both overridable at build time: an instruction count under valgrind
+ * (whose posts are 50x slower) needs streams to form. */
+#ifndef WAR_STREAM_TSC
 #define WAR_STREAM_TSC 2000U /* cycles between WRITEs of a stream */
+#endif
 /* ...and to start one (war_streaming()); code built with ASan runs 2-3
  * times slower between two posts, and no stream of its ever started. */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(WAR_ENTER_TSC)
+#elif defined(__SANITIZE_ADDRESS__)
 #define WAR_ENTER_TSC 2000U
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -693,20 +698,11 @@ static void war_poll_one(struct svl_qp *q, struct svl_dwar *w)
  * counts polls since the last post (a count that may lose increments
  * when threads poll at once: it only spaces the looks).
  */
-void svl_dwar_poll(struct svl_cq *cq)
+static __attribute__((noinline)) void war_poll_look(struct svl_dcq *d,
+						    bool every)
 {
-	struct svl_dcq *d = __atomic_load_n(&cq->dcq, __ATOMIC_ACQUIRE);
 	struct svl_dwar *w;
-	uint32_t n;
-	bool every;
 
-	if (!d || !atomic_load_explicit(&d->wars, memory_order_relaxed))
-		return;
-	n = atomic_load_explicit(&d->war_polls, memory_order_relaxed) + 1;
-	atomic_store_explicit(&d->war_polls, n, memory_order_relaxed);
-	every = !(n % WAR_POLL_EVERY);
-	if (n < 2 || (n > WAR_WAIT_LOOKS && !every))
-		return;
 	pthread_mutex_lock(&d->war_lock);
 	for (w = atomic_load_explicit(&d->wars, memory_order_relaxed); w;
 	     w = w->next) {
@@ -722,6 +718,24 @@ void svl_dwar_poll(struct svl_cq *cq)
 		svl_ring_unlock(&w->q->sq);
 	}
 	pthread_mutex_unlock(&d->war_lock);
+}
+
+/* Most polls end here (every poll of a stream): kept apart from the
+ * look, whose loop made every poll save and restore registers. */
+void svl_dwar_poll(struct svl_cq *cq)
+{
+	struct svl_dcq *d = __atomic_load_n(&cq->dcq, __ATOMIC_ACQUIRE);
+	uint32_t n;
+	bool every;
+
+	if (!d || !atomic_load_explicit(&d->wars, memory_order_relaxed))
+		return;
+	n = atomic_load_explicit(&d->war_polls, memory_order_relaxed) + 1;
+	atomic_store_explicit(&d->war_polls, n, memory_order_relaxed);
+	every = !(n % WAR_POLL_EVERY);
+	if (n < 2 || (n > WAR_WAIT_LOOKS && !every))
+		return;
+	war_poll_look(d, every);
 }
 
 /*
@@ -852,11 +866,9 @@ static struct svl_dwar *war_get(struct svl_qp *q)
 	return w;
 }
 
-/* The slots a record of len takes at w->prod, with its pad. */
-static uint32_t war_need(const struct svl_dwar *w, uint64_t len)
+/* The slots a record of k slots takes at w->prod, with its pad. */
+static uint32_t war_need(const struct svl_dwar *w, uint32_t k)
 {
-	uint32_t k = war_slots((uint32_t)len);
-
 	return k == 2 ? k + (w->prod & 1) : k;
 }
 
@@ -878,7 +890,7 @@ static bool war_room(struct svl_qp *q, struct svl_dwar *w, uint32_t need)
 
 /* Slot w->prod's record: the fields, then the seq (release). */
 static void war_put(struct svl_dwar *w, uint32_t len, uint32_t rkey,
-		    uint64_t raddr, const void *data)
+		    uint64_t raddr, const void *data, uint32_t k)
 {
 	struct sv_direct_war_rec *rec = war_rec(w->recs, w->prod);
 
@@ -892,33 +904,41 @@ static void war_put(struct svl_dwar *w, uint32_t len, uint32_t rkey,
 						 data),
 		       data, len);
 	svl_store_release(&rec->seq, w->prod + 1);
-	w->prod += war_slots(len);
+	w->prod += k;
 }
 
 /* Slot w->prod's pending work request (the daemon's if taken back). */
-static void war_pend_set(struct svl_dwar *w, const struct svl_dwar_req *r)
+static void war_pend_set(struct svl_dwar *w, const struct svl_dwar_req *r,
+			 uint32_t k)
 {
 	struct war_pend *p = &w->pend[w->prod & (w->cap - 1)];
 
-	*p = (struct war_pend){ .wr_id = r->wr_id, .raddr = r->raddr,
-				.laddr = r->laddr, .rkey = r->rkey,
-				.lkey = r->lkey, .len = (uint32_t)r->len,
-				.wr = true, .signaled = r->signaled,
-				.inl = r->inl };
+	/* Field by field: a compound literal cleared data[] each time. */
+	p->wr_id = r->wr_id;
+	p->raddr = r->raddr;
+	p->laddr = r->laddr;
+	p->rkey = r->rkey;
+	p->lkey = r->lkey;
+	p->len = (uint32_t)r->len;
+	p->wr = true;
+	p->signaled = r->signaled;
+	p->inl = r->inl;
 	if (r->inl) /* the application may reuse its bytes at once */
 		memcpy(p->data, r->local, r->len);
-	if (war_slots((uint32_t)r->len) == 2)
+	if (k == 2)
 		w->pend[(w->prod + 1) & (w->cap - 1)].wr = false;
 }
 
-static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r)
+/* r as a record of k slots (war_slots). */
+static void war_push(struct svl_dwar *w, const struct svl_dwar_req *r,
+		     uint32_t k)
 {
-	if (war_slots((uint32_t)r->len) == 2 && (w->prod & 1)) {
+	if (k == 2 && (w->prod & 1)) {
 		w->pend[w->prod & (w->cap - 1)].wr = false;
-		war_put(w, SV_DIRECT_WAR_PAD, 0, 0, NULL);
+		war_put(w, SV_DIRECT_WAR_PAD, 0, 0, NULL, 1);
 	}
-	war_pend_set(w, r);
-	war_put(w, (uint32_t)r->len, r->rkey, r->raddr, r->local);
+	war_pend_set(w, r, k);
+	war_put(w, (uint32_t)r->len, r->rkey, r->raddr, r->local, k);
 	/*
 	 * Own the line of a record a few ahead before we write it: the
 	 * helper read it last time round, and waiting for it here, at the
@@ -983,15 +1003,16 @@ static bool war_streaming(struct svl_dqp *d, uint64_t *now)
 int svl_dwar_write(struct svl_qp *q, const struct svl_dwar_req *r)
 {
 	struct svl_cq *cq = to_svl_cq(q->qp.send_cq);
+	uint32_t k = war_slots((uint32_t)r->len);
 	uint64_t now = 0;
 	struct svl_dwar *w;
 
 	if (r->len > SV_DIRECT_WAR_MAX || !war_streaming(q->dq, &now) ||
-	    !(w = war_get(q)) || !war_room(q, w, war_need(w, r->len)) ||
+	    !(w = war_get(q)) || !war_room(q, w, war_need(w, k)) ||
 	    !war_link(q, w) ||
 	    !svl_direct_cq_room(cq, r->signaled))
 		return -1;
-	war_push(w, r);
+	war_push(w, r, k);
 	/* A poll that follows is not a wait (svl_dwar_poll). */
 	atomic_store_explicit(&war_dcq(q)->war_polls, 0, memory_order_relaxed);
 	if (!atomic_load_explicit(&w->busy, memory_order_relaxed))
