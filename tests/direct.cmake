@@ -62,7 +62,7 @@ set_tests_properties(test_direct_kill_assist PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 120 ENVIRONMENT "SOFTVERBS_DIRECT_ASSIST=3")
 # Small WRITEs to VA regions through the target's helper (direct_war.c).
 sv_add_c_test(test_direct_war ${CMAKE_CURRENT_LIST_DIR}/test_direct_war.c)
-foreach(mode stop dereg kill sizes poller killpoll)
+foreach(mode stop dereg kill sizes poller killpoll tail)
   add_test(NAME test_direct_war_${mode} COMMAND test_direct_war ${mode})
   set_tests_properties(test_direct_war_${mode} PROPERTIES
     SKIP_RETURN_CODE 77 TIMEOUT 120)

@@ -864,6 +864,9 @@ struct sv_direct_rx_hdr {
 	/* Initiator: bumped when it waits for records to be applied (the
 	 * helper looks at new records only now and then, otherwise). */
 	_Alignas(SV_CACHELINE) __u32 war_want;
+	/* Initiator: records written so far, published every few lines and
+	 * before it waits (a hint: the helper still checks each seq). */
+	__u32 war_prod;
 	/* Helper: the entry it writes through, as a busy record (the daemon
 	 * waits for it as for an initiator's, svd_direct_quiesce). */
 	_Alignas(SV_CACHELINE) struct sv_direct_busy war_busy;

@@ -128,9 +128,10 @@ struct svl_drx {
 	uint32_t dev;
 	uint64_t pd;
 	bool used; /* a message taken since the ring was made or reset */
-	/* direct_war.c, the helper's: war_want as last seen; passes until
-	 * it looks at the records again. */
-	uint32_t war_want, war_skip;
+	/* direct_war.c, the helper's: war_want and war_prod as last seen;
+	 * passes until it looks at the records again; looks since war_prod
+	 * last moved. */
+	uint32_t war_want, war_prod, war_skip, war_quiet;
 	/* The entry the helper writes through, named by its busy record
 	 * (war_held) from one batch to the next while records keep coming. */
 	struct sv_direct_key war_key;
@@ -307,6 +308,8 @@ void svl_dwar_free(struct svl_dqp *d);
 /* The helper (under alock): apply x's records; whether there were any. */
 bool svl_dwar_serve(struct svl_drx *x);
 void svl_dwar_rx_reset(struct svl_drx *x); /* under alock */
+/* Under alock: the next pass reads every record written (it sleeps). */
+void svl_dwar_last_look(struct svl_drx *x);
 /* Under alock: the helper's busy record cleared (it sleeps, x goes). */
 void svl_dwar_release(struct svl_drx *x);
 /* direct_assist.c: hold the helper out of its passes around fn(x). */

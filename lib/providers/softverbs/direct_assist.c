@@ -261,7 +261,7 @@ static void helper_sleep(void)
 	pthread_mutex_lock(&alock);
 	for (k = 0; k < nrings; k++) {
 		svl_dwar_release(rings[k]); /* asleep: name no entry */
-		rings[k]->war_skip = 0; /* the last pass looks at the records */
+		svl_dwar_last_look(rings[k]); /* before sleep: all of them */
 		w[k + 1].uaddr = (uintptr_t)&rings[k]->h->as_wake;
 		w[k + 1].val = atomic_load(A32(&rings[k]->h->as_wake));
 		w[k + 1].flags = FUTEX_32; /* shared: the initiator wakes it */

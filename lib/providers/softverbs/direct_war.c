@@ -72,6 +72,8 @@
 #define WAR_BACKOFF_NS 10000000LL /* then the system call, this long */
 #define WAR_BATCH 64U /* records the helper takes at once */
 #define WAR_LOOK_EVERY 16U /* helper passes between looks at the records */
+#define WAR_PUB 32U /* slots between two war_prod publications */
+#define WAR_QUIET_LOOKS 4U /* looks with war_prod still: read the seqs */
 #define WAR_PREFETCH 4U /* slots ahead (two lines): see war_push() */
 #define WAR_POLL_EVERY 64U /* polls between looks at applied records */
 #define WAR_WAIT_LOOKS 1024U /* ...but a waiting poller's first ones look */
@@ -280,17 +282,43 @@ static uint32_t war_apply(struct svl_drx *x, struct sv_direct_war_rec *recs,
 	return war_slots(r.head.len);
 }
 
-/* Take the records that are there (at most WAR_BATCH): how many. */
-static uint32_t war_take(struct sv_direct_rx_hdr *h,
-			 struct sv_direct_war_rec *recs, uint32_t *c)
+/*
+ * How far this look reads the records from claim c: up to what the
+ * initiator published (war_prod). Reading a record line the initiator is
+ * still writing (the first record not written yet) takes the line from
+ * it, and its next store there waits for the line to come back: with
+ * the helper reading up to that record at every look, a record cost
+ * such a wait whatever the records per line. Only after WAR_QUIET_LOOKS
+ * looks with nothing published (the initiator stopped posting between
+ * two publications) are the seqs read past it, so those records land.
+ */
+static uint32_t war_limit(struct svl_drx *x, uint32_t c)
 {
-	uint32_t n = 0;
+	uint32_t p = svl_load_acquire(&x->h->war_prod);
+
+	if (p - c - 1 < SV_DIRECT_WAR_SLOTS) { /* published past c */
+		x->war_quiet = 0;
+		return p - c < WAR_BATCH ? p - c : WAR_BATCH;
+	}
+	if (++x->war_quiet < WAR_QUIET_LOOKS)
+		return 0;
+	x->war_quiet = 0;
+	return WAR_BATCH;
+}
+
+/* Take the records that are there (at most WAR_BATCH): how many. */
+static uint32_t war_take(struct svl_drx *x, struct sv_direct_war_rec *recs,
+			 uint32_t *c)
+{
+	struct sv_direct_rx_hdr *h = x->h;
+	uint32_t n = 0, lim;
 
 	*c = atomic_load_explicit(A32(&h->war_claim), memory_order_acquire);
 	if ((*c & SV_DIRECT_WAR_REVOKED) ||
 	    atomic_load_explicit(A32(&h->war_err), memory_order_relaxed))
 		return 0;
-	while (n < WAR_BATCH &&
+	lim = war_limit(x, *c);
+	while (n < lim &&
 	       svl_load_acquire(&war_rec(recs, *c + n)->seq) == *c + n + 1)
 		n += war_slots(war_rec(recs, *c + n)->len);
 	if (n && !atomic_compare_exchange_strong(A32(&h->war_claim), c, *c + n))
@@ -325,9 +353,12 @@ static bool war_look(struct svl_drx *x)
 {
 	uint32_t want = atomic_load_explicit(A32(&x->h->war_want),
 					     memory_order_relaxed);
+	uint32_t prod = atomic_load_explicit(A32(&x->h->war_prod),
+					     memory_order_relaxed);
 
-	if (want != x->war_want) {
+	if (want != x->war_want || prod != x->war_prod) {
 		x->war_want = want;
+		x->war_prod = prod;
 		return true;
 	}
 	if (x->war_skip) {
@@ -335,6 +366,12 @@ static bool war_look(struct svl_drx *x)
 		return false;
 	}
 	return true;
+}
+
+void svl_dwar_last_look(struct svl_drx *x)
+{
+	x->war_skip = 0;
+	x->war_quiet = WAR_QUIET_LOOKS - 1; /* past war_prod too */
 }
 
 bool svl_dwar_serve(struct svl_drx *x)
@@ -345,7 +382,7 @@ bool svl_dwar_serve(struct svl_drx *x)
 
 	if (!war_look(x))
 		return false;
-	n = war_take(x->h, recs, &c);
+	n = war_take(x, recs, &c);
 	x->war_skip = n == WAR_BATCH ? 0 : WAR_LOOK_EVERY;
 	if (!n) {
 		svl_dwar_release(x); /* nothing flows: the daemon must not wait */
@@ -396,6 +433,12 @@ static void war_close(struct svl_dwar *w)
 	if (w->mem >= 0)
 		close(w->mem);
 	w->mem = -1;
+}
+
+/* Records written so far, for the helper's looks (war_limit). */
+static void war_publish(struct svl_dwar *w)
+{
+	svl_store_release(&w->h->war_prod, w->prod);
 }
 
 /* Is record number c inside our window [base, prod]? */
@@ -596,6 +639,7 @@ static enum war_end war_wait(struct svl_qp *q, struct svl_dwar *w,
 	int64_t since = 0, t;
 	uint32_t cons, last = w->done, spins = 0;
 
+	war_publish(w);
 	atomic_fetch_add_explicit(A32(&h->war_want), 1, memory_order_release);
 	for (;;) {
 		cons = svl_load_acquire(&h->war_cons);
@@ -676,6 +720,7 @@ static void war_poll_one(struct svl_qp *q, struct svl_dwar *w)
 	if (!w->poll_since) {
 		w->poll_since = now;
 		/* A completion is due: the helper looks at its next pass. */
+		war_publish(w);
 		if (atomic_load_explicit(&w->sigs, memory_order_relaxed))
 			atomic_fetch_add_explicit(A32(&w->h->war_want), 1,
 						  memory_order_release);
@@ -817,6 +862,7 @@ static bool war_open(struct svl_qp *q, struct svl_dwar *w)
 	w->gen = d->rx.gen;
 	w->cseq = d->cache.hot.cseq - 1; /* checked at the first push */
 	w->base = w->prod = w->done = w->reaped = c;
+	war_publish(w);
 	w->mem = d->cache.map ? dup(((struct rmap *)d->cache.map)->fd) : -1;
 	w->probe = d->cache.hot.rva;
 	if (w->mem < 0) {
@@ -905,6 +951,10 @@ static void war_put(struct svl_dwar *w, uint32_t len, uint32_t rkey,
 		       data, len);
 	svl_store_release(&rec->seq, w->prod + 1);
 	w->prod += k;
+	/* Records start at slots of their size's alignment: a boundary
+	 * crossed is one reached. */
+	if (!(w->prod & (WAR_PUB - 1)))
+		war_publish(w);
 }
 
 /* Slot w->prod's pending work request (the daemon's if taken back). */
