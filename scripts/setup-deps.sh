@@ -13,6 +13,9 @@ TEST_DEPS=(ibverbs-utils rdmacm-utils perftest python3-pyverbs ucx-utils
 # iperf3 over the same veth.
 # bench/run.sh's plot.
 BENCH_DEPS=(gnuplot-nox iperf3)
+# The kernel's Soft-RoCE in a QEMU guest as a wire peer (tests/wire_rxe.sh,
+# tests/wire_netem_guest.sh, where ../shared/tools/rxe-vm exists).
+PEER_DEPS=(qemu-system-x86 debootstrap)
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
@@ -22,4 +25,4 @@ fi
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	--no-install-recommends \
-	"${BUILD_DEPS[@]}" "${TEST_DEPS[@]}" "${BENCH_DEPS[@]}"
+	"${BUILD_DEPS[@]}" "${TEST_DEPS[@]}" "${BENCH_DEPS[@]}" "${PEER_DEPS[@]}"
