@@ -81,6 +81,15 @@ bool eng_idle_core_free(void)
 	return r > 0 && r <= ncpus;
 }
 
+bool eng_idle_core_spare(void)
+{
+	long r;
+
+	pthread_once(&idle_once, idle_init);
+	r = runnable_threads();
+	return r > 0 && r < ncpus;
+}
+
 void eng_idle_work(struct eng_idle *s, int64_t now)
 {
 	s->last_work = now;

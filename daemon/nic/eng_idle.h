@@ -41,6 +41,9 @@ void eng_idle_relax(void);
  * the test of the policy.
  */
 bool eng_idle_core_free(void);
+/* A CPU with nothing runnable on it: another thread woken now runs at
+ * once instead of taking turns with a running one (mem_va_pair.c). */
+bool eng_idle_core_spare(void);
 
 /* The engine thread's CPUs: off a streaming ringer's (eng_steer.c). */
 struct eng_steer {

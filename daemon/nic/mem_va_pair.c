@@ -15,9 +15,12 @@
  * half is done it takes the other half back unless the helper already
  * claimed it (one compare-and-swap decides). It only waits, asleep, for a
  * half being copied, which the helper started after the caller did. Splitting
- * is tried only while a core is free (eng_idle.c: every runnable thread
- * has a CPU): on a loaded machine the helper would get its CPU late, and
- * the caller would wait for it.
+ * is tried only while a CPU runs nothing (eng_idle.c: fewer runnable
+ * threads, the engine included, than CPUs): on a loaded machine the helper
+ * would get its CPU late, and the caller would wait for it; with one CPU
+ * per runnable thread (a polling requester and the engine on 2 CPUs) it
+ * took turns with the engine on the engine's CPU, 60 us each (perf sched),
+ * and a 1 MiB READ ran no faster than alone.
  *
  * One job at a time: a second engine thread (another device) finding the
  * helper busy copies alone.
@@ -157,7 +160,7 @@ int mem_va_copy(const struct svd_umem *dst, uint64_t dst_off,
 		return mem_va_copy_alone(dst, dst_off, src, src_off, len);
 	pthread_once(&vp.once, va_pair_start);
 	if (!vp.running ||
-	    (vp.mode == PAIR_AUTO && !eng_idle_core_free()) ||
+	    (vp.mode == PAIR_AUTO && !eng_idle_core_spare()) ||
 	    pthread_mutex_trylock(&vp.lock))
 		return mem_va_copy_alone(dst, dst_off, src, src_off, len);
 	/* A page-aligned cut: each half pins only its own pages. */
