@@ -130,6 +130,8 @@ netem_rc=0
 bash tests/wire_netem_guest.sh build/bin || netem_rc=$?
 [ "$netem_rc" = 0 ] || [ "$netem_rc" = 77 ] || { echo "wire_netem_guest: FAIL"; exit 1; }
 
-step "benchmark, quick (figures only: fails only if the tool breaks)"
-bench/run.sh --quick --out build/bench-quick
+step "benchmark, quick, both paths (figures only: fails only if the tool breaks)"
+# Both paths: issue 10's floors are printed for the daemon path
+# (SOFTVERBS_DIRECT=0), issue 17's for the direct path, UCX in the same run.
+bench/run.sh --quick --both-paths --out build/bench-quick
 echo "ALL TESTS PASSED"
