@@ -71,23 +71,25 @@ static long runnable_threads(void)
 	return p ? strtol(p, NULL, 10) : -1;
 }
 
-bool eng_idle_core_free(void)
+/* Runnable threads, at most ncpus + slack; 0 when unknown. */
+static long runnable_now(long slack)
 {
 	long r;
 
 	pthread_once(&idle_once, idle_init);
 	r = runnable_threads();
 	/* Unknown: assume the worst, sleeping is always correct. */
-	return r > 0 && r <= ncpus;
+	return r > 0 && r <= ncpus + slack ? r : 0;
+}
+
+bool eng_idle_core_free(void)
+{
+	return runnable_now(0) > 0;
 }
 
 bool eng_idle_core_spare(void)
 {
-	long r;
-
-	pthread_once(&idle_once, idle_init);
-	r = runnable_threads();
-	return r > 0 && r < ncpus;
+	return runnable_now(-1) > 0;
 }
 
 void eng_idle_work(struct eng_idle *s, int64_t now)

@@ -122,7 +122,7 @@ struct ibv_context *svl_context_create(struct svl_device *dev, int cmd_fd,
 
 	if (!ctx)
 		return svl_fail(ENOMEM);
-	svl_barriers_register(); /* before our threads start, if may be */
+	svl_barriers_register(); /* before any thread of ours starts */
 	ic = &ctx->vctx.context;
 	ctx->dev = dev;
 	ctx->imported = import;
