@@ -123,8 +123,8 @@ sv_ensure() {
 	"$CLI" status >/dev/null 2>&1 || "$CLI" start >/dev/null 2>&1
 }
 
-GID=$("$CLI" run -- ibv_devinfo -v 2>/dev/null |
-	awk '/GID\[/ && /::ffff:127.0.0.1/ { gsub(/[^0-9]/, "", $1); print $1; exit }')
+. "$REPO/scripts/gid.sh"
+GID=$(sv_gid "$CLI" '::ffff:127\.0\.0\.1')
 GID=${GID:-1}
 PORT_BASE=$((20000 + ($$ % 200) * 200)) PORT_N=0
 next_port() { PORT_N=$(((PORT_N + 1) % 200)); PORT=$((PORT_BASE + PORT_N)); }

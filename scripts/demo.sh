@@ -10,7 +10,8 @@ CLI=$PWD/build/bin/softverbs
 "$CLI" start
 "$CLI" dev list
 "$CLI" run -- ibv_devinfo -v
-GID=$("$CLI" run -- ibv_devinfo -v | awk '/GID\[/ && /RoCE v2/ && !/fe80/ {gsub(/[^0-9]/,"",$1); print $1; exit}')
+. scripts/gid.sh
+GID=$(sv_gid "$CLI" '::ffff:127\.0\.0\.1')
 echo "ibv_rc_pingpong on softverbs0, GID index ${GID:-?}"
 "$CLI" run -- ibv_rc_pingpong -d softverbs0 -g "${GID:-1}" -c -n 1000 -s 4096 &
 srv=$!

@@ -15,7 +15,8 @@ ALL_ITERS=${SV_PERF_ALL_ITERS:-20}
 LOG=${SV_PERF_LOG:-build/perftest}
 mkdir -p "$LOG"
 "$CLI" start >/dev/null
-GID=$("$CLI" run -- ibv_devinfo -v | awk '/GID\[/ && /::ffff:127.0.0.1/ {gsub(/[^0-9]/,"",$1); print $1; exit}')
+. scripts/gid.sh
+GID=$(sv_gid "$CLI" '::ffff:127\.0\.0\.1')
 DEV=$("$CLI" run -- ibv_devices | awk 'NR > 2 {print $1; exit}')
 fails=0
 port=19515

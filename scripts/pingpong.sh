@@ -5,7 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 CLI=${SOFTVERBS_CLI:-$PWD/build/bin/softverbs}
 "$CLI" start >/dev/null
-GID=$("$CLI" run -- ibv_devinfo -v | awk '/GID\[/ && /::ffff:127.0.0.1/ {gsub(/[^0-9]/,"",$1); print $1; exit}')
+. scripts/gid.sh
+GID=$(sv_gid "$CLI" '::ffff:127\.0\.0\.1')
 fails=0
 port=18515
 run_pair() { # name, args...
