@@ -17,6 +17,8 @@
  *    stopped-daemon check passes again;
  *  - the engine still judges the SGEs: a key of another PD and a range
  *    past its region end in LOC_PROT_ERR.
+ * The daemon runs without the copy helper (SOFTVERBS_VA_PAIR=0), whose
+ * engine would not use the stage for 512 KiB and more.
  */
 #include <arpa/inet.h>
 #include <signal.h>
@@ -189,6 +191,12 @@ int main(void)
 	unsigned int i;
 
 	setenv("SOFTVERBS_DIRECT", "0", 1);
+	/*
+	 * A daemon that never shares a copy with its helper thread: one that
+	 * does sends large staged payloads from the source instead and tells
+	 * the library to stop staging them (test_va_pair).
+	 */
+	setenv("SOFTVERBS_VA_PAIR", "0", 1);
 	ibv_close_device(svt_start(&p.d));
 	svt_ep_open(&p.a);
 	svt_ep_open(&p.b);

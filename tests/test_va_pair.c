@@ -9,7 +9,12 @@
  * around the split threshold and the engine's 1 MiB step, at odd offsets,
  * must land byte for byte, with the bytes around the target untouched.
  * Then a WRITE whose source range was unmapped after registration must
- * fail with LOC_PROT_ERR (the helper's half or the caller's reports it).
+ * fail with LOC_PROT_ERR (whichever thread's piece meets it reports it).
+ *
+ * A daemon that shares copies sends a staged payload (stage.c) from the
+ * application's buffer and tells the library to stop staging payloads of
+ * that size (sv_dbrec.stage_skip): of four 1 MiB WRITEs in a row only the
+ * first is staged (the daemon's counters, "softverbs dev list").
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -55,6 +60,49 @@ static void round_trip(struct svt_ep *a, struct svt_ep *b, struct ibv_mr *ma,
 	SVT_CHECK(pa[64] == 0x11 && pa[65 + len] == 0x11);
 }
 
+/* A counter of the daemon's "softverbs dev list" line. */
+static long dev_value(const char *key)
+{
+	char cmd[512], line[2048], *p;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s/softverbs dev list", SVT_BINDIR);
+	f = popen(cmd, "r");
+	SVT_CHECK(f && fgets(line, sizeof(line), f));
+	pclose(f);
+	p = strstr(line, key);
+	SVT_CHECK(p);
+	return atol(p + strlen(key));
+}
+
+/*
+ * The stage_skip hint in action (see the top comment). Since the start a
+ * staged WRITE of 512 KiB or more went from source (the very first one
+ * may still have used its stage: the helper thread starts with it), and
+ * that set the hint: the four 1 MiB WRITEs here are not staged at all.
+ */
+static void not_staged(struct svt_ep *a, struct ibv_mr *ma, struct ibv_mr *mb,
+		       long skipped_start)
+{
+	long staged0 = dev_value(" staged="),
+	     skipped0 = dev_value(" staged_skipped=");
+	unsigned int i;
+
+	svt_va_fill(ma->addr, AREA, 99);
+	for (i = 0; i < 4; i++)
+		one(a, IBV_WR_RDMA_WRITE, ma, 0, mb, 4096, 1u << 20);
+	check((uint8_t *)mb->addr + 4096, ma->addr, 1u << 20, "1 MiB WRITE");
+	fprintf(stderr, "test_va_pair: staged WQEs from source %ld before, "
+			"%ld + %ld (stage + source) after; splits %ld (helper "
+			"joined %ld)\n",
+		skipped0 - skipped_start, dev_value(" staged=") - staged0,
+		dev_value(" staged_skipped=") - skipped0,
+		dev_value(" va_splits="), dev_value(" va_joined="));
+	SVT_CHECK(skipped0 > skipped_start);
+	SVT_CHECK(dev_value(" staged=") == staged0 &&
+		  dev_value(" staged_skipped=") == skipped0);
+}
+
 int main(void)
 {
 	static const uint32_t sizes[] = { (512u << 10) - 1, 512u << 10,
@@ -64,6 +112,7 @@ int main(void)
 	struct svt_daemon d;
 	unsigned int i;
 	uint8_t *hole;
+	long skipped0;
 
 	setenv("SOFTVERBS_VA_PAIR", "2", 1);
 	setenv("SOFTVERBS_DIRECT", "0", 1);
@@ -74,8 +123,10 @@ int main(void)
 	svt_ep_connect(&b, a.qp->qp_num);
 	ma = svt_va_reg(&a, svt_va_area());
 	mb = svt_va_reg(&b, svt_va_area());
+	skipped0 = dev_value(" staged_skipped=");
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		round_trip(&a, &b, ma, mb, sizes[i], i * 4096 + 5);
+	not_staged(&a, ma, mb, skipped0);
 	/* A source page unmapped after registration: the WRITE fails. */
 	hole = (uint8_t *)ma->addr + (1u << 20) + (512u << 10);
 	SVT_CHECK(!munmap(hole, 4096));

@@ -172,7 +172,30 @@ static void captured_sgl(struct eng_scratch *s)
  * its data is the copy the extra SGE names, which must be a region of
  * this PD, as long as they are. wqe_check() bounded it by the slot.
  */
-static int staged_sgl(struct svd_qp *qp, struct eng_scratch *s)
+/*
+ * Tell the library from which size staging does not help now
+ * (sv_dbrec.stage_skip): SVD_MEM_SPLIT_MIN while the engine shares large
+ * copies with its helper, 0 while it does not.
+ */
+static void stage_hint(struct eng_qp *eq, bool split)
+{
+	uint32_t skip = split ? SVD_MEM_SPLIT_MIN : 0;
+
+	if (eq->stage_skip == skip)
+		return;
+	eq->stage_skip = skip;
+	svd_mem_store32(eq->qp->dbrec, offsetof(struct sv_dbrec, stage_skip),
+			skip);
+}
+
+/*
+ * The copy's SGE replaces the WQE's own, unless the engine would share a
+ * copy from the application's buffers with its helper thread: two CPUs
+ * making two copies each beat this one's single copy from the stage,
+ * whose lines are still in the poster's cache (docs/datapath.md). Large
+ * unstaged payloads say when staging pays again.
+ */
+static int staged_sgl(struct eng_qp *eq, struct eng_scratch *s)
 {
 	const struct sv_sge *g = (const struct sv_sge *)(&s->w + 1);
 	const struct sv_sge *copy = &g[s->w.num_sge];
@@ -181,7 +204,17 @@ static int staged_sgl(struct svd_qp *qp, struct eng_scratch *s)
 
 	if (copy->length != s->sgl.total)
 		return IBV_WC_LOC_LEN_ERR;
-	status = eng_wqe_sgl(qp, copy, 1, false, &one);
+	if (svd_mem_split_ready(s->sgl.total)) {
+		stage_hint(eq, true);
+		if (!eq->req_off) /* once per WQE, not per piece */
+			svd_mem_count_staged(false);
+		return 0;
+	}
+	if (!eq->req_off)
+		svd_mem_count_staged(true);
+	if (s->sgl.total >= SVD_MEM_SPLIT_MIN)
+		stage_hint(eq, false);
+	status = eng_wqe_sgl(eq->qp, copy, 1, false, &one);
 	if (status)
 		return status;
 	s->sgl.n = one.n;
@@ -211,9 +244,12 @@ int eng_req_data(struct eng_qp *eq, struct eng_scratch *s)
 	if (w->flags & SV_WQE_CAPTURED)
 		captured_sgl(s);
 	if (w->flags & SV_WQE_STAGED) {
-		status = staged_sgl(eq->qp, s);
+		status = staged_sgl(eq, s);
 		if (status)
 			return status;
+	} else if (eq->stage_skip && s->sgl.total >= eq->stage_skip &&
+		   !svd_mem_split_ready(s->sgl.total)) {
+		stage_hint(eq, false); /* staging pays again */
 	}
 	if ((mask & (ENG_ATOMIC | ENG_ATOMIC_WRITE)) && s->sgl.total != 8)
 		return IBV_WC_LOC_LEN_ERR;

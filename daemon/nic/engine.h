@@ -352,6 +352,7 @@ struct eng_qp {
 	/* Requester (eng_req.c) */
 	enum eng_req_state req_state;
 	uint32_t sq_cons; /* oldest WQE not completed */
+	uint32_t stage_skip; /* what the SQ record's stage_skip says */
 	uint32_t sq_next; /* next WQE to send */
 	uint32_t sq_sent; /* end of what was ever sent (go-back-N keeps it) */
 	uint64_t req_off; /* bytes of WQE sq_next already sent */

@@ -61,6 +61,23 @@ int svd_mem_copy_stream(const struct svd_umem *dst, uint64_t dst_off,
 			const struct svd_umem *src, uint64_t src_off,
 			uint64_t len);
 
+/*
+ * Would a VA-to-VA copy of len bytes be shared with the helper thread now
+ * (mem_va_pair.c)? The engine then sends a staged payload from the
+ * application's own buffers instead of the stage (eng_req.c).
+ */
+bool svd_mem_split_ready(uint64_t len);
+/* The smallest copy ever shared. */
+#define SVD_MEM_SPLIT_MIN (512U * 1024)
+/* A staged WQE was sent from its stage (used) or from its source. */
+void svd_mem_count_staged(bool used);
+/*
+ * The daemon's copy counters for "softverbs dev list": "va_splits=N
+ * va_joined=N staged=N staged_skipped=N" (copies shared, and those the
+ * helper took part in; staged WQEs sent from the stage and from source).
+ */
+void svd_mem_describe(char *buf, size_t len);
+
 /* u32 ring index at off with acquire (load) / release (store) order. */
 int svd_mem_load32(const struct svd_umem *u, uint64_t off, uint32_t *v);
 int svd_mem_store32(const struct svd_umem *u, uint64_t off, uint32_t v);

@@ -16,6 +16,7 @@
  *                   refused=%lu foreign_drops=%llu rc_req_psns=%llu
  *                   rc_dup_psns=%llu (svd_xuser.h)
  *                   raw_tx=%llu raw_rx=%llu raw_drop=%llu (svd_raw.h)
+ *                   va_splits=... (svd_mem_describe: daemon-wide)
  *   status       -> pid=%d devices=%d
  *   stop
  *
@@ -39,6 +40,7 @@
 
 #include "svd.h"
 #include "svd_dd.h"
+#include "svd_mem.h"
 #include "svd_raw.h"
 #include "svd_switch.h"
 #include "svd_xuser.h"
@@ -232,8 +234,9 @@ static void ctl_result(FILE *out, int ret)
 static void ctl_dev_list(FILE *out)
 {
 	struct svd_device *dev;
-	char dd[256], xu[64], raw[96], sw[96];
+	char dd[256], xu[64], raw[96], sw[96], mem[128];
 
+	svd_mem_describe(mem, sizeof(mem));
 	for (dev = svd_devices(); dev; dev = dev->next) {
 		svd_dd_describe(dev, dd, sizeof(dd));
 		svd_xuser_describe(dev, xu, sizeof(xu));
@@ -241,13 +244,13 @@ static void ctl_dev_list(FILE *out)
 		svd_switch_describe(dev, sw, sizeof(sw));
 		fprintf(out, "%s node_guid=%016llx port=1 state=ACTIVE "
 			     "netdev=%s contexts=%u objects=%u type=%s lid=%u "
-			     "%s %s %s%s\n",
+			     "%s %s %s%s %s\n",
 			dev->name, (unsigned long long)dev->node_guid,
 			dev->port.netdev,
 			(unsigned int)atomic_load(&dev->nr_ucontexts),
 			(unsigned int)atomic_load(&dev->nr_uobjects),
 			dev->port.attr.link_layer == SVD_LINK_IB ? "ib" : "roce",
-			dev->port.attr.lid, dd, xu, raw, sw);
+			dev->port.attr.lid, dd, xu, raw, sw, mem);
 	}
 	fputs("OK\n", out);
 }

@@ -340,6 +340,13 @@ struct sv_dbrec {
 	_Alignas(SV_CACHELINE) __u32 prod;
 	/* Written by the consumer (daemon for SQ/RQ/SRQ, library for CQ). */
 	_Alignas(SV_CACHELINE) __u32 cons;
+	/*
+	 * SQ only, daemon: while not 0, the engine sends payloads of at least
+	 * this many bytes from the application's buffers even when staged (it
+	 * shares the copy with a second thread, docs/datapath.md), so the
+	 * library does not stage them. A hint: only speed depends on it.
+	 */
+	__u32 stage_skip;
 	/* CQ only: arm requests (library) and the sequence armed (daemon). */
 	_Alignas(SV_CACHELINE) __u32 arm_seq; /* library: bumped per arm */
 	__u32 arm_flags; /* library: SV_CQ_ARM_* of the latest arm */

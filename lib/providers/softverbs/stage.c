@@ -64,6 +64,20 @@ struct svl_stage {
 	uint64_t stalled_tail;
 };
 
+/*
+ * The engine sends payloads this large from our buffers even when staged
+ * (it shares their copy between two threads): staging them would only
+ * cost this CPU a copy. The daemon's hint, read in the line of the SQ's
+ * consumer index that stage_reclaim() reads anyway.
+ */
+static bool engine_skips(struct svl_qp *q, uint64_t total)
+{
+	uint32_t skip = __atomic_load_n(&q->sq.db->stage_skip,
+					__ATOMIC_RELAXED);
+
+	return skip && total >= skip;
+}
+
 static bool stage_wanted(struct svl_qp *q, const struct sv_send_wqe *w,
 			 const struct ibv_send_wr *wr, uint64_t *total)
 {
@@ -85,7 +99,8 @@ static bool stage_wanted(struct svl_qp *q, const struct sv_send_wqe *w,
 	*total = 0;
 	for (i = 0; i < wr->num_sge; i++)
 		*total += wr->sg_list[i].length;
-	return *total >= SVL_STAGE_MIN && *total <= SVL_STAGE_SIZE / 4;
+	return *total >= SVL_STAGE_MIN && *total <= SVL_STAGE_SIZE / 4 &&
+	       !engine_skips(q, *total);
 }
 
 static void stage_destroy(struct svl_stage *st)
