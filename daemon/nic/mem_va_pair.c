@@ -173,8 +173,13 @@ static void va_pair_start(void)
 
 	vp.mode = !v ? PAIR_AUTO : !strcmp(v, "0") ? PAIR_OFF :
 		  !strcmp(v, "2") ? PAIR_ALWAYS : PAIR_AUTO;
+	/*
+	 * The main thread's CPUs (its tid is the pid), not the caller's: the
+	 * engine thread's own mask may already leave out a streamer's CPU
+	 * (eng_steer.c), which is where the helper is wanted.
+	 */
 	if (vp.mode == PAIR_OFF ||
-	    sched_getaffinity(0, sizeof(vp.cpus), &vp.cpus) ||
+	    sched_getaffinity(getpid(), sizeof(vp.cpus), &vp.cpus) ||
 	    CPU_COUNT(&vp.cpus) < 2)
 		return;
 	vp.running = !pthread_create(&t, NULL, va_helper, NULL);
