@@ -168,11 +168,6 @@ static void captured_sgl(struct eng_scratch *s)
 }
 
 /*
- * A staged WQE's SGEs were resolved (a bad one fails the WQE as always);
- * its data is the copy the extra SGE names, which must be a region of
- * this PD, as long as they are. wqe_check() bounded it by the slot.
- */
-/*
  * Tell the library from which size staging does not help now
  * (sv_dbrec.stage_skip): SVD_MEM_SPLIT_MIN while the engine shares large
  * copies with its helper, 0 while it does not.
@@ -189,11 +184,15 @@ static void stage_hint(struct eng_qp *eq, bool split)
 }
 
 /*
+ * A staged WQE's SGEs were resolved (a bad one fails the WQE as always);
+ * its data is the copy the extra SGE names, which must be a region of
+ * this PD, as long as they are. wqe_check() bounded it by the slot.
+ *
  * The copy's SGE replaces the WQE's own, unless the engine would share a
  * copy from the application's buffers with its helper thread: two CPUs
  * making two copies each beat this one's single copy from the stage,
- * whose lines are still in the poster's cache (docs/datapath.md). Large
- * unstaged payloads say when staging pays again.
+ * whose lines are still in the poster's cache (docs/datapath.md, "The
+ * copy helper"). Large unstaged payloads say when staging pays again.
  */
 static int staged_sgl(struct eng_qp *eq, struct eng_scratch *s)
 {

@@ -11,7 +11,7 @@
  * starts late or runs slower simply takes fewer.
  *
  * Where the helper runs decides whether this pays (docs/datapath.md,
- * "Splitting a copy"):
+ * "The copy helper"):
  * - never on the caller's CPU: there the two would take turns (measured
  *   with the helper free to go anywhere: 60 us each, no faster than one
  *   thread). Before each job the helper's affinity leaves out the CPU the
@@ -59,10 +59,10 @@
 #include "mem_va.h"
 
 /*
+ * A piece: two copies through a bounce buffer that stays in the cache.
  * Copies below SVD_MEM_SPLIT_MIN stay on one thread: waking the helper
  * costs ~15-30 us.
  */
-/* A piece: two copies through a bounce buffer that stays in the cache. */
 #define VA_SPLIT_PIECE (256 * 1024)
 /* The longest the caller spins for a real-time helper's last piece. */
 #define VA_SPIN_NS (1000 * 1000)
