@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "svtest.h"
+#include "svt_cli.h"
 #include "svt_ep.h"
 #include "svt_va.h"
 
@@ -60,19 +61,10 @@ static void round_trip(struct svt_ep *a, struct svt_ep *b, struct ibv_mr *ma,
 	SVT_CHECK(pa[64] == 0x11 && pa[65 + len] == 0x11);
 }
 
-/* A counter of the daemon's "softverbs dev list" line. */
+/* A counter of the daemon's line for the device (svt_cli.h). */
 static long dev_value(const char *key)
 {
-	char cmd[512], line[2048], *p;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "%s/softverbs dev list", SVT_BINDIR);
-	f = popen(cmd, "r");
-	SVT_CHECK(f && fgets(line, sizeof(line), f));
-	pclose(f);
-	p = strstr(line, key);
-	SVT_CHECK(p);
-	return atol(p + strlen(key));
+	return (long)svt_dev_counter("softverbs0", key);
 }
 
 /*
@@ -84,8 +76,8 @@ static long dev_value(const char *key)
 static void not_staged(struct svt_ep *a, struct ibv_mr *ma, struct ibv_mr *mb,
 		       long skipped_start)
 {
-	long staged0 = dev_value(" staged="),
-	     skipped0 = dev_value(" staged_skipped=");
+	long staged0 = dev_value("staged"),
+	     skipped0 = dev_value("staged_skipped");
 	unsigned int i;
 
 	svt_va_fill(ma->addr, AREA, 99);
@@ -95,12 +87,12 @@ static void not_staged(struct svt_ep *a, struct ibv_mr *ma, struct ibv_mr *mb,
 	fprintf(stderr, "test_va_pair: staged WQEs from source %ld before, "
 			"%ld + %ld (stage + source) after; splits %ld (helper "
 			"joined %ld)\n",
-		skipped0 - skipped_start, dev_value(" staged=") - staged0,
-		dev_value(" staged_skipped=") - skipped0,
-		dev_value(" va_splits="), dev_value(" va_joined="));
+		skipped0 - skipped_start, dev_value("staged") - staged0,
+		dev_value("staged_skipped") - skipped0,
+		dev_value("va_splits"), dev_value("va_joined"));
 	SVT_CHECK(skipped0 > skipped_start);
-	SVT_CHECK(dev_value(" staged=") == staged0 &&
-		  dev_value(" staged_skipped=") == skipped0);
+	SVT_CHECK(dev_value("staged") == staged0 &&
+		  dev_value("staged_skipped") == skipped0);
 }
 
 int main(void)
@@ -123,7 +115,7 @@ int main(void)
 	svt_ep_connect(&b, a.qp->qp_num);
 	ma = svt_va_reg(&a, svt_va_area());
 	mb = svt_va_reg(&b, svt_va_area());
-	skipped0 = dev_value(" staged_skipped=");
+	skipped0 = dev_value("staged_skipped");
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		round_trip(&a, &b, ma, mb, sizes[i], i * 4096 + 5);
 	not_staged(&a, ma, mb, skipped0);
