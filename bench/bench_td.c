@@ -277,7 +277,11 @@ static pid_t find_daemon(void)
 	return pid;
 }
 
-/* The daemon's CPU time (all threads) in ns; 0 if unknown. */
+/*
+ * The daemon's CPU time (all threads) in ns; DMN_UNKNOWN if unknown (0 is
+ * a real value: a fresh daemon has used no clock tick yet).
+ */
+#define DMN_UNKNOWN UINT64_MAX
 static uint64_t daemon_cpu_ns(void)
 {
 	unsigned long long ut = 0, st = 0;
@@ -286,18 +290,18 @@ static uint64_t daemon_cpu_ns(void)
 	size_t n;
 
 	if (!daemon_pid)
-		return 0;
+		return DMN_UNKNOWN;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
 	f = fopen(path, "r");
 	if (!f)
-		return 0;
+		return DMN_UNKNOWN;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
 	p = strrchr(buf, ')'); /* the name may hold spaces */
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
 			 "%llu %llu", &ut, &st) != 2)
-		return 0;
+		return DMN_UNKNOWN;
 	return (ut + st) * 1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
 }
 
@@ -334,8 +338,9 @@ static struct cell run_cell(int nthreads, enum layout l, unsigned int ms)
 	c.rate = (double)msgs / ((double)(t1 - t0) / 1e9);
 	c.post_ns = posts ? (double)post_ns / (double)posts : 0;
 	c.cpu_us = msgs ? (double)cpu / 1e3 / (double)msgs : -1.0;
-	c.dmn_us = d0 && d1 && msgs ? (double)(d1 - d0) / 1e3 / (double)msgs
-				    : -1.0;
+	c.dmn_us = d0 != DMN_UNKNOWN && d1 != DMN_UNKNOWN && d1 >= d0 && msgs ?
+			   (double)(d1 - d0) / 1e3 / (double)msgs :
+			   -1.0;
 	return c;
 }
 
@@ -507,21 +512,26 @@ static double verdict(const struct opts *o, struct cell m[][NLAYOUTS],
 	return ratio;
 }
 
-/* The median of each field over n rounds. */
+/*
+ * The median of each field over n rounds; the daemon's CPU over the
+ * rounds that know it (-1 if none does).
+ */
 static struct cell cell_median(const struct cell *c, int n)
 {
 	double v[4][MAX_ROUNDS];
+	size_t known = 0;
 	int r;
 
 	for (r = 0; r < n; r++) {
 		v[0][r] = c[r].rate;
 		v[1][r] = c[r].cpu_us;
-		v[2][r] = c[r].dmn_us;
+		if (c[r].dmn_us >= 0)
+			v[2][known++] = c[r].dmn_us;
 		v[3][r] = c[r].post_ns;
 	}
 	return (struct cell){ bench_median(v[0], (size_t)n),
 			      bench_median(v[1], (size_t)n),
-			      bench_median(v[2], (size_t)n),
+			      known ? bench_median(v[2], known) : -1.0,
 			      bench_median(v[3], (size_t)n) };
 }
 
