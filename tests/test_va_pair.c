@@ -15,7 +15,13 @@
  * application's buffer and tells the library to stop staging payloads of
  * that size (sv_dbrec.stage_skip): of four 1 MiB WRITEs in a row only the
  * first is staged (the daemon's counters, "softverbs dev list").
+ *
+ * Before any of it, 200 small WRITEs rung from one CPU make the engine
+ * leave that CPU out of its affinity (eng_steer.c); the helper must start
+ * all the same (va_splits > 0 at the end; it did not when its CPUs were
+ * taken from the engine thread's narrowed mask).
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -95,6 +101,29 @@ static void not_staged(struct svt_ep *a, struct ibv_mr *ma, struct ibv_mr *mb,
 		  dev_value("staged_skipped") == skipped0);
 }
 
+/*
+ * Small WRITEs rung from one CPU: the engine leaves that CPU out of its
+ * affinity (eng_steer.c) before the first large copy starts the helper,
+ * whose CPUs must still be the daemon's, not the engine's narrowed mask
+ * (with the engine's, no helper ever started: va_splits stayed 0).
+ */
+static void steer_engine(struct svt_ep *a, struct ibv_mr *ma,
+			 struct ibv_mr *mb)
+{
+	cpu_set_t all, cpu;
+	unsigned int i;
+
+	if (sched_getaffinity(0, sizeof(all), &all) || CPU_COUNT(&all) < 2)
+		return;
+	CPU_ZERO(&cpu);
+	for (i = 0; !CPU_ISSET(i, &all); i++)
+		;
+	CPU_SET(i, &cpu);
+	SVT_CHECK(!sched_setaffinity(0, sizeof(cpu), &cpu));
+	for (i = 0; i < 200; i++)
+		one(a, IBV_WR_RDMA_WRITE, ma, 0, mb, 0, 8);
+}
+
 int main(void)
 {
 	static const uint32_t sizes[] = { (512u << 10) - 1, 512u << 10,
@@ -115,10 +144,12 @@ int main(void)
 	svt_ep_connect(&b, a.qp->qp_num);
 	ma = svt_va_reg(&a, svt_va_area());
 	mb = svt_va_reg(&b, svt_va_area());
+	steer_engine(&a, ma, mb);
 	skipped0 = dev_value("staged_skipped");
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		round_trip(&a, &b, ma, mb, sizes[i], i * 4096 + 5);
 	not_staged(&a, ma, mb, skipped0);
+	SVT_CHECK(dev_value("va_splits") > 0);
 	/* A source page unmapped after registration: the WRITE fails. */
 	hole = (uint8_t *)ma->addr + (1u << 20) + (512u << 10);
 	SVT_CHECK(!munmap(hole, 4096));
